@@ -1,0 +1,16 @@
+/* Elementwise basics: fill and add. Every buffer argument has an element offset. */
+
+/* x[off + i] = v for i < n */
+__kernel void fill_f32(__global float *x, uint x_off, float v, uint n)
+{
+    uint i = CLVAE_GID0;
+    if (i < n) x[x_off + i] = v;
+}
+
+/* y[i] = a[i] + b[i] for i < n */
+__kernel void add_f32(__global float *y, uint y_off, __global const float *a, uint a_off,
+                      __global const float *b, uint b_off, uint n)
+{
+    uint i = CLVAE_GID0;
+    if (i < n) y[y_off + i] = a[a_off + i] + b[b_off + i];
+}

@@ -1,0 +1,55 @@
+/* `clvae selftest`: builds the first kernels on the chosen device and checks their results. */
+#include "cli.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "clvae/basic.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int run(const cli_common_t *common, int argc, char **argv)
+{
+    size_t n = 1000003; /* not a multiple of any work-group size */
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
+            if (cli_parse_size(argv[++i], &n) || n == 0)
+                return cli_usage_error(&cli_cmd_selftest, "--n wants a whole number > 0, not '%s'",
+                                       argv[i]);
+        } else {
+            return cli_usage_error(&cli_cmd_selftest, "unknown option '%s'", argv[i]);
+        }
+    }
+    clvae_error_t err = {0};
+    clvae_ctx_t *ctx = NULL;
+    double t0 = now();
+    int code = 0;
+    if (cli_ctx_open(common, 0, &ctx, &err) != CLVAE_OK) goto fail;
+    double t1 = now();
+    if (clvae_selftest(ctx, n, &err) != CLVAE_OK) goto fail;
+    double t2 = now();
+    clvae_program_stats_t st = clvae_ctx_program_stats(ctx);
+    const clvae_device_info_t *d = clvae_ctx_device(ctx);
+    printf("selftest passed on device %d (%d:%d) %s: fill and add over %zu floats\n", d->index,
+           d->platform, d->device, d->name, n);
+    printf("open %.3f s, kernels + run %.3f s; programs built from source %d, "
+           "from cache %d, cache entries rejected %d, written %d\n",
+           t1 - t0, t2 - t1, st.built_from_source, st.disk_hits, st.disk_rejected,
+           st.disk_writes);
+    goto out;
+fail:
+    code = cli_report(&err);
+out:
+    clvae_error_clear(&err);
+    clvae_ctx_free(ctx);
+    return code;
+}
+
+const cli_command_t cli_cmd_selftest = {
+    "selftest", "build the first kernels on the device and check fill and add against the host",
+    "clvae selftest [--n COUNT] [--device SPEC]", run};

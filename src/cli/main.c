@@ -1,0 +1,114 @@
+/* clvae's entry point: global options, then dispatch to a subcommand. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clvae/version.h"
+#include "cli.h"
+
+static const cli_command_t *const commands[] = {&cli_cmd_devices, &cli_cmd_selftest};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "clvae %s: train and sample autoencoders on any OpenCL device\n\n"
+            "usage: clvae [-v] [--device SPEC] COMMAND [ARGS...]\n\n"
+            "commands:\n",
+            CLVAE_VERSION);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(f,
+            "  %-10s %s\n\n"
+            "options for every command:\n"
+            "  --device SPEC  device to run on: an index from `clvae devices`, P:D, gpu, cpu,\n"
+            "                 accelerator, or part of the device name (case-insensitive);\n"
+            "                 default: $CLVAE_DEVICE, else the first GPU, else the first device\n"
+            "  -v, -vv        say more (device chosen; kernel builds and cache use)\n"
+            "  -h, --help     this text; `clvae help COMMAND` for one command\n"
+            "  --version      print the version\n\n"
+            "environment:\n"
+            "  CLVAE_DEVICE        default for --device\n"
+            "  CLVAE_KERNEL_DIR    read kernel sources from this folder (e.g. cl) instead of\n"
+            "                      the copy built into the program\n"
+            "  CLVAE_KERNEL_CACHE  0 turns the kernel binary cache off; the cache lives in\n"
+            "                      $XDG_CACHE_HOME/clvae/kernels, else ~/.cache/clvae/kernels\n"
+            "  CLVAE_FAST_MATH     1 builds kernels with -cl-fast-relaxed-math (default: strict)\n\n"
+            "exit status: 0 success, 2 bad input (arguments, no matching device), 1 failure\n",
+            "help", "show help for a command");
+}
+
+static const cli_command_t *find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i]->name, name) == 0) return commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    cli_common_t common = {0};
+    /* Global options may stand anywhere; the rest goes to the command. */
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    if (!rest) {
+        fprintf(stderr, "clvae: error: out of host memory\n");
+        return 1;
+    }
+    int nrest = 0, help = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--device") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "clvae: error: --device needs a SPEC (see `clvae devices`)\n");
+                free(rest);
+                return 2;
+            }
+            common.device = argv[++i];
+        } else if (strncmp(a, "--device=", 9) == 0) {
+            common.device = a + 9;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            common.verbose++;
+        } else if (strcmp(a, "-vv") == 0) {
+            common.verbose += 2;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            help = 1;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("clvae %s\n", CLVAE_VERSION);
+            free(rest);
+            return 0;
+        } else {
+            rest[nrest++] = argv[i];
+        }
+    }
+    if (!common.device) {
+        const char *env = getenv("CLVAE_DEVICE");
+        if (env && *env) common.device = env;
+    }
+    int code;
+    const cli_command_t *cmd = nrest > 0 ? find(rest[0]) : NULL;
+    if (nrest == 0) {
+        usage(help ? stdout : stderr);
+        code = help ? 0 : 2;
+    } else if (strcmp(rest[0], "help") == 0) {
+        const cli_command_t *c = nrest > 1 ? find(rest[1]) : NULL;
+        if (nrest > 1 && !c) {
+            fprintf(stderr, "clvae: error: no command '%s'\n", rest[1]);
+            code = 2;
+        } else if (c) {
+            printf("%s: %s\nusage: %s\n", c->name, c->summary, c->usage);
+            code = 0;
+        } else {
+            usage(stdout);
+            code = 0;
+        }
+    } else if (!cmd) {
+        fprintf(stderr, "clvae: error: no command '%s' (try `clvae --help`)\n", rest[0]);
+        code = 2;
+    } else if (help) {
+        printf("%s: %s\nusage: %s\n", cmd->name, cmd->summary, cmd->usage);
+        code = 0;
+    } else {
+        code = cmd->run(&common, nrest - 1, rest + 1);
+    }
+    free(rest);
+    return code;
+}
