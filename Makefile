@@ -3,7 +3,7 @@
 #   make          build bin/clvae and build/libclvae.a
 #   make deps     install the Debian packages clvae needs (only the missing ones)
 #   make data     fetch and verify the datasets into data/ (tools/fetch_data.sh)
-#   make check    deps + build + every test; ends with "N passed, M failed"
+#   make check    deps + build + data + every test; ends with "N passed, M failed"
 #   make demo     deps + data + build + the main job
 #   make clean    remove build/ and bin/
 
@@ -82,6 +82,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB)
 # 'deps' has just installed.
 check: deps
 	@$(MAKE) --no-print-directory all
+	@tools/fetch_data.sh
 	@tools/run_tests.sh
 
 test: all

@@ -16,6 +16,10 @@ void clvae_ctx_opts_from_env(clvae_ctx_opts_t *o)
     o->log_level = CLVAE_LOG_WARN;
     v = getenv("CLVAE_KERNEL_CACHE");
     if (v && strcmp(v, "0") == 0) return; /* cache off */
+    if (v && *v && strcmp(v, "1") != 0) {     /* a folder of the user's choice */
+        snprintf(o->cache_dir, sizeof o->cache_dir, "%s", v);
+        return;
+    }
     const char *xdg = getenv("XDG_CACHE_HOME");
     const char *home = getenv("HOME");
     if (xdg && *xdg)

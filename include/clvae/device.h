@@ -57,7 +57,7 @@ typedef struct clvae_ctx_opts {
     const char *device_spec; /* see clvae_device_select; env CLVAE_DEVICE */
     int profiling;           /* create the queue with profiling enabled */
     const char *kernel_dir;  /* read cl/ sources from here, not the embedded copy; env CLVAE_KERNEL_DIR */
-    char cache_dir[1024];    /* kernel binary cache folder, "" = none; env CLVAE_KERNEL_CACHE, XDG_CACHE_HOME, HOME */
+    char cache_dir[1024];    /* kernel binary cache folder, "" = none; env CLVAE_KERNEL_CACHE (0 off, or a folder), XDG_CACHE_HOME, HOME */
     int fast_math;           /* build with -cl-fast-relaxed-math (off: strict maths); env CLVAE_FAST_MATH */
     void (*log)(void *user, int level, const char *msg); /* NULL: silent */
     void *log_user;          /* passed to log */

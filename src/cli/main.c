@@ -30,8 +30,9 @@ static void usage(FILE *f)
             "  CLVAE_DEVICE        default for --device\n"
             "  CLVAE_KERNEL_DIR    read kernel sources from this folder (e.g. cl) instead of\n"
             "                      the copy built into the program\n"
-            "  CLVAE_KERNEL_CACHE  0 turns the kernel binary cache off; the cache lives in\n"
-            "                      $XDG_CACHE_HOME/clvae/kernels, else ~/.cache/clvae/kernels\n"
+            "  CLVAE_KERNEL_CACHE  0 turns the kernel binary cache off, a path moves it; by\n"
+            "                      default it is $XDG_CACHE_HOME/clvae/kernels, else\n"
+            "                      ~/.cache/clvae/kernels\n"
             "  CLVAE_FAST_MATH     1 builds kernels with -cl-fast-relaxed-math (default: strict)\n\n"
             "exit status: 0 success, 2 bad input (arguments, no matching device), 1 failure\n",
             "help", "show help for a command");

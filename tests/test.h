@@ -1,0 +1,50 @@
+/* A minimal test harness: RUN(case) prints "PASS: file case" or "FAIL: ..." lines. */
+#ifndef CLVAE_TEST_H
+#define CLVAE_TEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int test_case_failed; /* the running case has failed a CHECK */
+static int test_failures;    /* cases failed so far */
+static int test_passes;      /* cases passed so far */
+
+/* Fails the running case (and goes on) when cond is false. */
+#define CHECK(cond, ...)                                                  \
+    do {                                                                  \
+        if (!(cond)) {                                                    \
+            test_case_failed = 1;                                         \
+            fprintf(stderr, "  %s:%d: check failed: %s: ", __FILE__,      \
+                    __LINE__, #cond);                                     \
+            fprintf(stderr, __VA_ARGS__);                                 \
+            fputc('\n', stderr);                                          \
+        }                                                                 \
+    } while (0)
+
+/* Like CHECK, but leaves the case when cond is false. */
+#define REQUIRE(cond, ...)                                                \
+    do {                                                                  \
+        CHECK(cond, __VA_ARGS__);                                         \
+        if (!(cond)) return;                                              \
+    } while (0)
+
+/* Runs one case and reports it. */
+#define RUN(fn)                                                           \
+    do {                                                                  \
+        test_case_failed = 0;                                             \
+        fn();                                                             \
+        if (test_case_failed) {                                           \
+            test_failures++;                                              \
+            printf("FAIL: %s %s\n", TEST_FILE, #fn);                      \
+        } else {                                                          \
+            test_passes++;                                                \
+            printf("PASS: %s %s\n", TEST_FILE, #fn);                      \
+        }                                                                 \
+        fflush(stdout);                                                   \
+    } while (0)
+
+/* The exit status of a test binary: non-zero when any case failed. */
+#define TEST_EXIT() (test_failures ? 1 : 0)
+
+#endif

