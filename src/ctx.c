@@ -110,6 +110,8 @@ void clvae_ctx_free(clvae_ctx_t *ctx)
     for (int i = 0; i < ctx->nprograms; i++) clReleaseProgram(ctx->programs[i].program);
     free(ctx->kernels);
     free(ctx->programs);
+    for (int i = 0; i < 4; i++)
+        if (ctx->ws[i]) clReleaseMemObject(ctx->ws[i]);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->context) clReleaseContext(ctx->context);
     free(ctx->kernel_dir);

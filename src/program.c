@@ -376,22 +376,43 @@ clvae_status_t clvae_kernel_get(clvae_ctx_t *ctx, const char *file, const char *
     snprintf(e->file, sizeof e->file, "%s", file);
     snprintf(e->name, sizeof e->name, "%s", kernel);
     e->kernel = k;
-    e->wg = wg < ctx->wgs ? wg : ctx->wgs;
-    if (e->wg == 0) e->wg = 1;
+    /* A power of two, so that kernels can reduce in a tree; at most WGS. */
+    size_t cap = wg < ctx->wgs ? wg : ctx->wgs;
+    e->wg = 1;
+    while (e->wg * 2 <= cap) e->wg *= 2;
     *out = k;
     return CLVAE_OK;
+}
+
+size_t clvae_kernel_wg(const clvae_ctx_t *ctx, cl_kernel k)
+{
+    for (int i = 0; i < ctx->nkernels; i++)
+        if (ctx->kernels[i].kernel == k) return ctx->kernels[i].wg;
+    return 0;
 }
 
 clvae_status_t clvae_launch_1d(clvae_ctx_t *ctx, cl_kernel k, size_t n, clvae_error_t *err)
 {
     if (n == 0) return CLVAE_OK;
-    size_t local = 0;
-    for (int i = 0; i < ctx->nkernels; i++)
-        if (ctx->kernels[i].kernel == k) local = ctx->kernels[i].wg;
+    size_t local = clvae_kernel_wg(ctx, k);
     if (local == 0)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "kernel was not created through clvae_kernel_get");
     size_t global = (n + local - 1) / local * local;
+    CLVAE_CL_RET(err, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL,
+                                             NULL));
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_launch_groups(clvae_ctx_t *ctx, cl_kernel k, size_t groups,
+                                   clvae_error_t *err)
+{
+    if (groups == 0) return CLVAE_OK;
+    size_t local = clvae_kernel_wg(ctx, k);
+    if (local == 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "kernel was not created through clvae_kernel_get");
+    size_t global = groups * local;
     CLVAE_CL_RET(err, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL,
                                              NULL));
     return CLVAE_OK;

@@ -114,6 +114,14 @@ clvae_status_t clvae_kernel_get(clvae_ctx_t *ctx, const char *file, const char *
  * it, so the kernel must check its index against n. */
 clvae_status_t clvae_launch_1d(clvae_ctx_t *ctx, cl_kernel k, size_t n, clvae_error_t *err);
 
+/* Enqueues `groups` work groups of k, each of clvae_kernel_wg(k) items. */
+clvae_status_t clvae_launch_groups(clvae_ctx_t *ctx, cl_kernel k, size_t groups,
+                                   clvae_error_t *err);
+
+/* The local size k is launched with: a power of two, at most the kernel's
+ * CL_KERNEL_WORK_GROUP_SIZE and the context's WGS; 0 for an unknown kernel. */
+size_t clvae_kernel_wg(const clvae_ctx_t *ctx, cl_kernel k);
+
 /* Waits for the queue to drain. */
 clvae_status_t clvae_ctx_finish(clvae_ctx_t *ctx, clvae_error_t *err);
 

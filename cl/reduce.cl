@@ -1,0 +1,42 @@
+/* Reductions in a fixed order (no atomics): one work group per output element. */
+
+#define REDUCE_SUM 0
+#define REDUCE_SUMSQ 1
+#define REDUCE_NONFINITE 2
+
+/* out[r] = (beta != 0 ? beta * out[r] : 0) + alpha * sum_{a<A, b<B} f(in[a*sa + r*sr + b])
+ * for r = group id < R, f = identity, square, or "is not finite" by op. Each work
+ * item sums a fixed stride of the elements, then the group adds the partial sums
+ * in a tree: the order depends only on the local size. */
+__kernel void reduce_rows(__global float *out, uint out_off, __global const float *in,
+                          uint in_off, uint A, uint B, uint sa, uint sr, float alpha,
+                          float beta, uint op)
+{
+    __local float part[CLVAE_WGS];
+    uint r = (uint)get_group_id(0);
+    uint lid = (uint)get_local_id(0);
+    uint ls = (uint)get_local_size(0);
+    uint total = A * B;
+    float acc = 0.0f;
+    for (uint t = lid; t < total; t += ls) {
+        uint a = t / B;
+        uint b = t - a * B;
+        float x = in[in_off + a * sa + r * sr + b];
+        if (op == REDUCE_SUM)
+            acc += x;
+        else if (op == REDUCE_SUMSQ)
+            acc += x * x;
+        else
+            acc += isfinite(x) ? 0.0f : 1.0f;
+    }
+    part[lid] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint s = ls / 2; s > 0; s /= 2) {
+        if (lid < s) part[lid] += part[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) {
+        float prev = beta != 0.0f ? beta * out[out_off + r] : 0.0f;
+        out[out_off + r] = prev + alpha * part[0];
+    }
+}

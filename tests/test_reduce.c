@@ -1,0 +1,130 @@
+/* Reductions: device against the reference for every shape form, determinism, bad input. */
+#define TEST_FILE "test_reduce"
+#include "test.h"
+#include "testutil.h"
+
+#include <math.h>
+
+#include "clvae/reduce.h"
+
+static clvae_ctx_t *ctx;
+
+static void run_case(const char *name, clvae_reduce_op_t op, clvae_reduce_shape_t sh,
+                     size_t nin, float alpha, float beta, int poison)
+{
+    uint64_t seed = 0x9e3779b97f4a7c15ULL ^ nin;
+    float *x = malloc(nin * sizeof *x), *o = malloc(sh.R * sizeof *o);
+    tu_rand(x, nin, -2.0f, 3.0f, &seed);
+    tu_rand(o, sh.R, -1.0f, 1.0f, &seed);
+    if (poison) {
+        x[nin / 2] = NAN;
+        x[nin / 3] = INFINITY;
+        x[nin - 1] = -INFINITY;
+    }
+    double *xd = tu_double(x, nin), *want = tu_double(o, sh.R);
+    clvae_reduce_forward_ref(want, xd, op, alpha, beta, sh);
+    clvae_buf_t bx = tu_upload(ctx, x, nin), bo = tu_upload(ctx, o, sh.R);
+    clvae_error_t err = {0};
+    clvae_status_t s = clvae_reduce_forward(ctx, bo, bx, op, alpha, beta, sh, &err);
+    CHECK(s == CLVAE_OK, "%s: %s", name, err.msg);
+    float *got = tu_download(ctx, bo, sh.R);
+    /* sums of up to ~1e5 terms in float against double */
+    double rel = 0;
+    CHECK(tu_close(name, got, want, sh.R, 1e-4 * sqrt((double)(sh.A * sh.B)), 1e-4, &rel),
+          "%s", name);
+    tu_note_error("reduce", rel);
+    /* the same reduction again gives the same bits */
+    float *o2 = NULL;
+    if (beta == 0.0f && got) {
+        clvae_reduce_forward(ctx, bo, bx, op, alpha, beta, sh, &err);
+        o2 = tu_download(ctx, bo, sh.R);
+        CHECK(o2 && memcmp(o2, got, sh.R * sizeof *got) == 0, "%s: second run differs", name);
+    }
+    free(o2);
+    free(got);
+    clvae_buf_free(&bx);
+    clvae_buf_free(&bo);
+    free(x);
+    free(o);
+    free(xd);
+    free(want);
+}
+
+static void t_per_example_sums(void)
+{
+    clvae_reduce_shape_t sh = {128, 1, 784, 0, 784};
+    run_case("per-example sum 128x784", CLVAE_REDUCE_SUM, sh, 128 * 784, 1.0f, 0.0f, 0);
+    clvae_reduce_shape_t odd = {3, 1, 91, 0, 91};
+    run_case("per-example sumsq 3x91", CLVAE_REDUCE_SUMSQ, odd, 3 * 91, 0.5f, 0.0f, 0);
+}
+
+static void t_per_channel_sums(void)
+{
+    /* NCHW [5, 7, 13, 7]: per channel over N and H*W, accumulated */
+    clvae_reduce_shape_t sh = {7, 5, 13 * 7, 7 * 13 * 7, 13 * 7};
+    run_case("per-channel sum 5x7x13x7", CLVAE_REDUCE_SUM, sh, 5 * 7 * 13 * 7, 1.0f, 1.0f, 0);
+    clvae_reduce_shape_t big = {64, 128, 49, 64 * 49, 49};
+    run_case("per-channel sum 128x64x7x7", CLVAE_REDUCE_SUM, big, 128 * 64 * 49, 1.0f, 0.0f, 0);
+}
+
+static void t_column_sums(void)
+{
+    clvae_reduce_shape_t sh = {3136, 128, 1, 3136, 1};
+    run_case("column sum 128x3136", CLVAE_REDUCE_SUM, sh, 128 * 3136, 1.0f, 0.0f, 0);
+}
+
+static void t_whole_array_and_nonfinite(void)
+{
+    size_t n = 100003;
+    clvae_reduce_shape_t sh = {1, 1, n, 0, 0};
+    run_case("mean of 100003", CLVAE_REDUCE_SUM, sh, n, 1.0f / (float)n, 0.0f, 0);
+    run_case("sumsq of 100003", CLVAE_REDUCE_SUMSQ, sh, n, 1.0f, 0.0f, 0);
+    run_case("non-finite count", CLVAE_REDUCE_NONFINITE, sh, n, 1.0f, 0.0f, 1);
+    run_case("sum with NaN and Inf is NaN", CLVAE_REDUCE_SUM, sh, n, 1.0f, 0.0f, 1);
+    run_case("tiny", CLVAE_REDUCE_SUM, (clvae_reduce_shape_t){1, 1, 1, 0, 0}, 1, 1.0f, 0.0f, 0);
+}
+
+static void t_beta_zero_overwrites_nan(void)
+{
+    float x[4] = {1, 2, 3, 4}, o = NAN;
+    clvae_buf_t bx = tu_upload(ctx, x, 4), bo = tu_upload(ctx, &o, 1);
+    clvae_error_t err = {0};
+    CHECK(clvae_reduce_all(ctx, bo, bx, CLVAE_REDUCE_SUM, 1.0f, 4, &err) == CLVAE_OK, "%s",
+          err.msg);
+    float *got = tu_download(ctx, bo, 1);
+    CHECK(got && got[0] == 10.0f, "sum %g", got ? (double)got[0] : -1.0);
+    free(got);
+    clvae_buf_free(&bx);
+    clvae_buf_free(&bo);
+}
+
+static void t_invalid_arguments(void)
+{
+    clvae_buf_t b = tu_zeros(ctx, 8);
+    clvae_error_t err = {0};
+    clvae_reduce_shape_t zero = {0, 1, 8, 0, 8};
+    CHECK(clvae_reduce_forward(ctx, b, b, CLVAE_REDUCE_SUM, 1, 0, zero, &err) ==
+              CLVAE_ERR_INVALID, "R=0 accepted");
+    clvae_reduce_shape_t ok = {1, 1, 8, 0, 8};
+    CHECK(clvae_reduce_forward(ctx, b, b, (clvae_reduce_op_t)7, 1, 0, ok, &err) ==
+              CLVAE_ERR_INVALID, "op 7 accepted");
+    clvae_reduce_shape_t huge = {2, 1, 8, 0, (size_t)1 << 33};
+    CHECK(clvae_reduce_forward(ctx, b, b, CLVAE_REDUCE_SUM, 1, 0, huge, &err) ==
+              CLVAE_ERR_INVALID, "index over 2^32 accepted");
+    clvae_buf_free(&b);
+}
+
+int main(void)
+{
+    ctx = tu_ctx();
+    if (!ctx) return 1;
+    RUN(t_per_example_sums);
+    RUN(t_per_channel_sums);
+    RUN(t_column_sums);
+    RUN(t_whole_array_and_nonfinite);
+    RUN(t_beta_zero_overwrites_nan);
+    RUN(t_invalid_arguments);
+    tu_print_errors();
+    clvae_ctx_free(ctx);
+    return TEST_EXIT();
+}
