@@ -1,0 +1,179 @@
+/* Optimizers: many Adam and SGD steps on the device against the double reference. */
+#define TEST_FILE "test_optim"
+#include "test.h"
+#include "testutil.h"
+
+#include <math.h>
+
+#include "clvae/optim.h"
+
+static clvae_ctx_t *ctx;
+
+/* Runs `steps` steps of Adam (sgd == NULL) or SGD on n parameters with fresh random
+ * gradients each step, on the device and on the reference, and compares all state. */
+static void run_steps(const char *name, const clvae_adam_params_t *adam,
+                      const clvae_sgd_params_t *sgd, size_t n, int steps)
+{
+    uint64_t seed = 0x1234567ULL + n;
+    float *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g);
+    tu_rand(p, n, -1.0f, 1.0f, &seed);
+    double *pr = tu_double(p, n), *gr = malloc(n * sizeof *gr);
+    double *mr = calloc(n, sizeof *mr), *vr = calloc(n, sizeof *vr);
+    clvae_buf_t bp = tu_upload(ctx, p, n), bg = tu_zeros(ctx, n), bm = tu_zeros(ctx, n),
+                bv = tu_zeros(ctx, n);
+    clvae_error_t err = {0};
+    for (int t = 1; t <= steps; t++) {
+        tu_rand(g, n, -0.5f, 0.5f, &seed);
+        if (t == 3) g[n / 2] = 0.0f; /* a zero gradient is a normal case */
+        for (size_t i = 0; i < n; i++) gr[i] = g[i];
+        clvae_buf_upload(ctx, bg, g, n, &err);
+        clvae_status_t s;
+        if (sgd) {
+            s = clvae_sgd_step(ctx, bp, bg, bm, sgd, t, n, &err);
+            clvae_sgd_step_ref(pr, gr, mr, sgd, t, n);
+        } else {
+            s = clvae_adam_step(ctx, bp, bg, bm, bv, adam, t, n, &err);
+            clvae_adam_step_ref(pr, gr, mr, vr, adam, t, n);
+        }
+        CHECK(s == CLVAE_OK, "%s step %d: %s", name, t, err.msg);
+    }
+    float *gp = tu_download(ctx, bp, n), *gm = tu_download(ctx, bm, n);
+    double rel = 0;
+    /* parameters move by about lr per step: compare the change with lr-relative slack */
+    CHECK(tu_close(name, gp, pr, n, 1e-6, 1e-5, &rel), "%s: parameters", name);
+    tu_note_error(sgd ? "sgd" : "adam", rel);
+    CHECK(tu_close(name, gm, mr, n, 1e-6, 1e-5, NULL), "%s: first moment / buffer", name);
+    if (!sgd) {
+        float *gv = tu_download(ctx, bv, n);
+        CHECK(tu_close(name, gv, vr, n, 1e-9, 1e-5, NULL), "%s: second moment", name);
+        free(gv);
+    }
+    free(gp);
+    free(gm);
+    clvae_buf_free(&bp);
+    clvae_buf_free(&bg);
+    clvae_buf_free(&bm);
+    clvae_buf_free(&bv);
+    free(p);
+    free(g);
+    free(pr);
+    free(gr);
+    free(mr);
+    free(vr);
+}
+
+static void t_adam_matches_reference(void)
+{
+    clvae_adam_params_t hp = clvae_adam_defaults();
+    run_steps("adam n=1", &hp, NULL, 1, 25);
+    run_steps("adam n=257", &hp, NULL, 257, 25);
+    run_steps("adam n=100003", &hp, NULL, 100003, 10);
+    hp.weight_decay = 0.01f;
+    hp.lr = 3e-3f;
+    run_steps("adam wd=0.01", &hp, NULL, 1001, 25);
+}
+
+static void t_adam_first_step_moves_by_lr(void)
+{
+    /* Step 1: m_hat = g and v_hat = g^2, so every parameter moves by lr * sign(g). */
+    size_t n = 64;
+    float p[64], g[64];
+    for (size_t i = 0; i < n; i++) {
+        p[i] = 0.5f;
+        g[i] = (i % 2 ? 1.0f : -1.0f) * (0.01f + (float)i);
+    }
+    clvae_buf_t bp = tu_upload(ctx, p, n), bg = tu_upload(ctx, g, n), bm = tu_zeros(ctx, n),
+                bv = tu_zeros(ctx, n);
+    clvae_adam_params_t hp = clvae_adam_defaults();
+    clvae_error_t err = {0};
+    CHECK(clvae_adam_step(ctx, bp, bg, bm, bv, &hp, 1, n, &err) == CLVAE_OK, "%s", err.msg);
+    float *got = tu_download(ctx, bp, n);
+    for (size_t i = 0; got && i < n; i++) {
+        float want = 0.5f - 1e-3f * (g[i] > 0 ? 1.0f : -1.0f);
+        CHECK(fabsf(got[i] - want) < 1e-6f, "param %zu: %.9g want %.9g", i, (double)got[i],
+              (double)want);
+    }
+    free(got);
+    clvae_buf_free(&bp);
+    clvae_buf_free(&bg);
+    clvae_buf_free(&bm);
+    clvae_buf_free(&bv);
+}
+
+static void t_sgd_matches_reference(void)
+{
+    clvae_sgd_params_t plain = {0.1f, 0.0f, 0.0f, 0.0f};
+    run_steps("sgd plain", NULL, &plain, 333, 10);
+    clvae_sgd_params_t mom = {0.05f, 0.9f, 0.0f, 0.0f};
+    run_steps("sgd momentum", NULL, &mom, 1000, 20);
+    clvae_sgd_params_t all = {0.05f, 0.9f, 0.1f, 1e-3f};
+    run_steps("sgd momentum dampening wd", NULL, &all, 77, 20);
+}
+
+static void t_deterministic(void)
+{
+    size_t n = 50000;
+    float *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g);
+    uint64_t seed = 99;
+    tu_rand(p, n, -1, 1, &seed);
+    tu_rand(g, n, -1, 1, &seed);
+    float *res[2] = {NULL, NULL};
+    clvae_adam_params_t hp = clvae_adam_defaults();
+    clvae_error_t err = {0};
+    for (int r = 0; r < 2; r++) {
+        clvae_buf_t bp = tu_upload(ctx, p, n), bg = tu_upload(ctx, g, n), bm = tu_zeros(ctx, n),
+                    bv = tu_zeros(ctx, n);
+        for (int t = 1; t <= 3; t++) clvae_adam_step(ctx, bp, bg, bm, bv, &hp, t, n, &err);
+        res[r] = tu_download(ctx, bp, n);
+        clvae_buf_free(&bp);
+        clvae_buf_free(&bg);
+        clvae_buf_free(&bm);
+        clvae_buf_free(&bv);
+    }
+    CHECK(res[0] && res[1] && memcmp(res[0], res[1], n * sizeof(float)) == 0,
+          "two runs differ");
+    free(res[0]);
+    free(res[1]);
+    free(p);
+    free(g);
+}
+
+static void t_invalid_arguments(void)
+{
+    clvae_buf_t b = tu_zeros(ctx, 4), none = {0};
+    clvae_adam_params_t hp = clvae_adam_defaults();
+    clvae_error_t err = {0};
+    CHECK(clvae_adam_step(ctx, b, b, b, b, &hp, 1, 0, &err) == CLVAE_ERR_INVALID, "n=0");
+    CHECK(clvae_adam_step(ctx, b, b, b, b, &hp, 0, 4, &err) == CLVAE_ERR_INVALID, "step 0");
+    CHECK(clvae_adam_step(ctx, b, none, b, b, &hp, 1, 4, &err) == CLVAE_ERR_INVALID,
+          "NULL grad");
+    hp.beta1 = 1.0f;
+    CHECK(clvae_adam_step(ctx, b, b, b, b, &hp, 1, 4, &err) == CLVAE_ERR_INVALID, "beta1 1");
+    hp = clvae_adam_defaults();
+    hp.lr = NAN;
+    CHECK(clvae_adam_step(ctx, b, b, b, b, &hp, 1, 4, &err) == CLVAE_ERR_INVALID, "lr NaN");
+    CHECK(strstr(err.msg, "lr nan") != NULL, "message '%s' shows the value", err.msg);
+    clvae_sgd_params_t s = {0.1f, 0.9f, 0.0f, 0.0f};
+    CHECK(clvae_sgd_step(ctx, b, b, none, &s, 1, 4, &err) == CLVAE_ERR_INVALID,
+          "momentum without a buffer");
+    s.momentum = 0.0f;
+    CHECK(clvae_sgd_step(ctx, b, b, none, &s, 1, 4, &err) == CLVAE_OK,
+          "plain SGD needs no buffer: %s", err.msg);
+    s.lr = -1.0f;
+    CHECK(clvae_sgd_step(ctx, b, b, none, &s, 1, 4, &err) == CLVAE_ERR_INVALID, "lr < 0");
+    clvae_buf_free(&b);
+}
+
+int main(void)
+{
+    ctx = tu_ctx();
+    if (!ctx) return 1;
+    RUN(t_adam_matches_reference);
+    RUN(t_adam_first_step_moves_by_lr);
+    RUN(t_sgd_matches_reference);
+    RUN(t_deterministic);
+    RUN(t_invalid_arguments);
+    tu_print_errors();
+    clvae_ctx_free(ctx);
+    return TEST_EXIT();
+}
