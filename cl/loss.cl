@@ -35,7 +35,8 @@ __kernel void loss_rows(__global float *out, uint out_off, __global const float 
     uint ls = (uint)get_local_size(0);
     uint row = r * D;
     float acc = 0.0f;
-    for (uint d = lid; d < D; d += ls) acc += loss_term(kind, a[a_off + row + d], b[b_off + row + d]);
+    for (uint d = lid; d < D; d += ls)
+        acc += loss_term(kind, a[a_off + row + d], b[b_off + row + d]);
     part[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (uint s = ls / 2; s > 0; s /= 2) {

@@ -454,7 +454,8 @@ static void t_logits_equal_sigmoid_then_bce(void)
     double *want = tu_double(l2, N), *chain = malloc(n * sizeof *chain);
     /* through p the float rounding of p near 1 costs up to ~1e-4 per pixel in log1p(-p) */
     CHECK(tu_close("logits vs sigmoid+bce", l1, want, N, 1e-3, 1e-4, NULL), "losses differ");
-    for (size_t i = 0; i < n; i++) chain[i] = (double)g2[i] * p[i] * (1.0 - p[i]); /* dz = dp p(1-p) */
+    /* dz = dp * p (1 - p) */
+    for (size_t i = 0; i < n; i++) chain[i] = (double)g2[i] * p[i] * (1.0 - p[i]);
     CHECK(tu_close("logits vs sigmoid+bce gradient", g1, chain, n, 1e-5, 1e-4, NULL),
           "gradients differ");
     free(l1);
@@ -478,7 +479,8 @@ static void t_logits_equal_sigmoid_then_bce(void)
 static void t_skipped_outputs(void)
 {
     size_t N = 2, J = 3, n = N * J;
-    float mu[6] = {0.5f, -1.0f, 2.0f, 0.0f, 1.5f, -0.25f}, lv[6] = {0.1f, -1.0f, 1.0f, 0.0f, 2.0f, -3.0f};
+    float mu[6] = {0.5f, -1.0f, 2.0f, 0.0f, 1.5f, -0.25f};
+    float lv[6] = {0.1f, -1.0f, 1.0f, 0.0f, 2.0f, -3.0f};
     double mud[6], lvd[6], gmu[6] = {0}, glv[6] = {0};
     for (size_t i = 0; i < n; i++) mud[i] = mu[i], lvd[i] = lv[i];
     clvae_kl_backward_ref(gmu, glv, mud, lvd, 2.0, 0.5, N, J);
