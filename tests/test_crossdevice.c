@@ -1,0 +1,168 @@
+/* The same ops on two pocl devices (threaded and basic) agree within tolerance. */
+#define TEST_FILE "test_crossdevice"
+#include "test.h"
+#include "testutil.h"
+
+#include <math.h>
+
+#include "clvae/latent.h"
+#include "clvae/loss.h"
+#include "clvae/optim.h"
+#include "clvae/reduce.h"
+#include "clvae/rng.h"
+
+/* One case: runs an op on ctx and returns its n outputs (malloc'd), or NULL. */
+typedef float *(*case_fn)(clvae_ctx_t *ctx, size_t *n);
+
+static float *inputs(size_t n, float lo, float hi, uint64_t seed)
+{
+    float *x = malloc(n * sizeof *x);
+    tu_rand(x, n, lo, hi, &seed);
+    return x;
+}
+
+static float *c_reduce(clvae_ctx_t *ctx, size_t *n)
+{
+    size_t N = 128, D = 784;
+    float *x = inputs(N * D, -1, 1, 1);
+    clvae_buf_t bx = tu_upload(ctx, x, N * D), bo = tu_zeros(ctx, N);
+    clvae_error_t err = {0};
+    clvae_reduce_shape_t sh = {N, 1, D, 0, D};
+    float *out = NULL;
+    if (clvae_reduce_forward(ctx, bo, bx, CLVAE_REDUCE_SUMSQ, 1, 0, sh, &err) == CLVAE_OK)
+        out = tu_download(ctx, bo, N);
+    *n = N;
+    clvae_buf_free(&bx);
+    clvae_buf_free(&bo);
+    free(x);
+    return out;
+}
+
+static float *c_bce_and_kl(clvae_ctx_t *ctx, size_t *n)
+{
+    size_t N = 16, D = 784, J = 2;
+    float *p = inputs(N * D, 0.01f, 0.99f, 2), *t = inputs(N * D, 0, 1, 3);
+    float *mu = inputs(N * J, -2, 2, 4), *lv = inputs(N * J, -3, 1, 5);
+    clvae_buf_t bp = tu_upload(ctx, p, N * D), bt = tu_upload(ctx, t, N * D);
+    clvae_buf_t bmu = tu_upload(ctx, mu, N * J), blv = tu_upload(ctx, lv, N * J);
+    clvae_buf_t out = tu_zeros(ctx, 2 * N + 2);
+    clvae_buf_t dp = tu_zeros(ctx, N * D);
+    clvae_error_t err = {0};
+    float *res = NULL;
+    if (clvae_bce_forward(ctx, out, clvae_buf_at(out, 2 * N), bp, bt, N, D, &err) == CLVAE_OK &&
+        clvae_kl_forward(ctx, clvae_buf_at(out, N), clvae_buf_at(out, 2 * N + 1), bmu, blv,
+                         1.0f, N, J, &err) == CLVAE_OK &&
+        clvae_bce_backward(ctx, dp, bp, bt, 1.0f / (float)N, N, D, &err) == CLVAE_OK) {
+        float *a = tu_download(ctx, out, 2 * N + 2), *b = tu_download(ctx, dp, N * D);
+        if (a && b) {
+            res = malloc((2 * N + 2 + N * D) * sizeof *res);
+            memcpy(res, a, (2 * N + 2) * sizeof *res);
+            memcpy(res + 2 * N + 2, b, N * D * sizeof *res);
+        }
+        free(a);
+        free(b);
+    }
+    *n = 2 * N + 2 + N * D;
+    clvae_buf_t *bufs[] = {&bp, &bt, &bmu, &blv, &out, &dp};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) clvae_buf_free(bufs[i]);
+    free(p);
+    free(t);
+    free(mu);
+    free(lv);
+    return res;
+}
+
+static float *c_reparam(clvae_ctx_t *ctx, size_t *n)
+{
+    size_t m = 256;
+    float *mu = inputs(m, -1, 1, 6), *lv = inputs(m, -2, 1, 7);
+    clvae_buf_t bmu = tu_upload(ctx, mu, m), blv = tu_upload(ctx, lv, m);
+    clvae_buf_t z = tu_zeros(ctx, m), eps = tu_zeros(ctx, m);
+    clvae_error_t err = {0};
+    float *res = NULL;
+    if (clvae_reparam_forward(ctx, z, eps, bmu, blv, m, 42, 7, &err) == CLVAE_OK)
+        res = tu_download(ctx, z, m);
+    *n = m;
+    clvae_buf_free(&bmu);
+    clvae_buf_free(&blv);
+    clvae_buf_free(&z);
+    clvae_buf_free(&eps);
+    free(mu);
+    free(lv);
+    return res;
+}
+
+static float *c_adam(clvae_ctx_t *ctx, size_t *n)
+{
+    size_t m = 10000;
+    float *p = inputs(m, -1, 1, 8), *g = inputs(m, -1, 1, 9);
+    clvae_buf_t bp = tu_upload(ctx, p, m), bg = tu_upload(ctx, g, m), bm = tu_zeros(ctx, m),
+                bv = tu_zeros(ctx, m);
+    clvae_adam_params_t hp = clvae_adam_defaults();
+    clvae_error_t err = {0};
+    float *res = NULL;
+    int ok = 1;
+    for (long t = 1; t <= 5 && ok; t++)
+        ok = clvae_adam_step(ctx, bp, bg, bm, bv, &hp, t, m, &err) == CLVAE_OK;
+    if (ok) res = tu_download(ctx, bp, m);
+    *n = m;
+    clvae_buf_free(&bp);
+    clvae_buf_free(&bg);
+    clvae_buf_free(&bm);
+    clvae_buf_free(&bv);
+    free(p);
+    free(g);
+    return res;
+}
+
+static const struct { const char *name; case_fn fn; double atol, rtol; } cases[] = {
+    {"reduce sumsq 128x784", c_reduce, 1e-4, 1e-5},
+    {"bce + kl + bce grad", c_bce_and_kl, 1e-4, 1e-5},
+    {"reparam", c_reparam, 1e-6, 1e-5},
+    {"adam 5 steps", c_adam, 1e-7, 1e-6},
+};
+
+static clvae_ctx_t *open_on(const char *spec)
+{
+    clvae_ctx_opts_t o;
+    clvae_ctx_opts_from_env(&o);
+    o.device_spec = spec;
+    clvae_error_t err = {0};
+    clvae_ctx_t *ctx = NULL;
+    if (clvae_ctx_init(&ctx, &o, &err) != CLVAE_OK) {
+        fprintf(stderr, "  cannot open device '%s': %s\n", spec, err.msg);
+        clvae_error_clear(&err);
+    }
+    return ctx;
+}
+
+static void t_threaded_and_basic_agree(void)
+{
+    clvae_ctx_t *a = open_on("pthread"), *b = open_on("basic");
+    REQUIRE(a && b, "need pocl's pthread and basic devices (POCL_DEVICES='pthread basic')");
+    REQUIRE(strcmp(clvae_ctx_device(a)->name, clvae_ctx_device(b)->name) != 0,
+            "both specs opened the same device");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t na = 0, nb = 0;
+        float *ra = cases[i].fn(a, &na), *rb = cases[i].fn(b, &nb);
+        CHECK(ra && rb && na == nb, "%s: a device failed", cases[i].name);
+        if (ra && rb && na == nb) {
+            double *want = tu_double(ra, na);
+            CHECK(tu_close(cases[i].name, rb, want, na, cases[i].atol, cases[i].rtol, NULL),
+                  "%s differs between devices", cases[i].name);
+            free(want);
+        }
+        free(ra);
+        free(rb);
+    }
+    clvae_ctx_free(a);
+    clvae_ctx_free(b);
+}
+
+int main(void)
+{
+    /* Two devices in one process: pocl reads this when the platform starts. */
+    setenv("POCL_DEVICES", "pthread basic", 1);
+    RUN(t_threaded_and_basic_agree);
+    return TEST_EXIT();
+}
