@@ -1,0 +1,75 @@
+/* Elementwise activations and their gradients; the activation is a uniform uint argument. */
+
+#define ACT_IDENTITY 0
+#define ACT_RELU 1
+#define ACT_LEAKY_RELU 2
+#define ACT_SIGMOID 3
+#define ACT_TANH 4
+#define ACT_SILU 5
+
+/* sigmoid(x) into *s and 1 - sigmoid(x) into *sc, taking exp of -|x| only, so that no
+ * intermediate overflows (sigmoid(+-inf) = 1 / 0, NaN stays NaN). */
+void act_sigmoid_pair(float x, float *s, float *sc)
+{
+    float e = exp(-fabs(x));
+    float r = 1.0f / (1.0f + e);
+    *s = x >= 0.0f ? r : e * r;
+    *sc = x >= 0.0f ? e * r : r;
+    if (isnan(x)) *s = *sc = x;
+}
+
+float act_f(float x, uint act, float slope)
+{
+    float s, sc;
+    switch (act) {
+    case ACT_RELU: return x > 0.0f || isnan(x) ? x : 0.0f;
+    case ACT_LEAKY_RELU: return x < 0.0f ? (slope > 0.0f ? slope * x : 0.0f) : x;
+    case ACT_SIGMOID: act_sigmoid_pair(x, &s, &sc); return s;
+    case ACT_TANH: /* tanh rounds to +-1 beyond |x| = 9.02; some libraries stop 1 ulp short */
+        return fabs(x) > 9.1f ? copysign(1.0f, x) : tanh(x);
+    case ACT_SILU:
+        if (isinf(x)) return x > 0.0f ? x : 0.0f; /* not -inf * 0 */
+        act_sigmoid_pair(x, &s, &sc);
+        return x * s;
+    default: return x;
+    }
+}
+
+/* act'(x) from v = x (SILU) or v = y = act(x) (the others); NaN in, NaN out. */
+float act_df(float v, uint act, float slope)
+{
+    float s, sc;
+    if (isnan(v)) return v;
+    switch (act) {
+    case ACT_RELU: return v > 0.0f ? 1.0f : 0.0f;
+    case ACT_LEAKY_RELU: return v > 0.0f ? 1.0f : slope;
+    case ACT_SIGMOID: return v * (1.0f - v);
+    case ACT_TANH: return (1.0f - v) * (1.0f + v);
+    case ACT_SILU:
+        if (isinf(v)) return v > 0.0f ? 1.0f : 0.0f;
+        act_sigmoid_pair(v, &s, &sc);
+        return s * (1.0f + v * sc);
+    default: return 1.0f;
+    }
+}
+
+/* y[i] = act(x[i]) for i < n; y may be the same memory as x */
+__kernel void act_forward(__global float *y, uint y_off, __global const float *x, uint x_off,
+                          uint n, uint act, float slope)
+{
+    uint i = CLVAE_GID0;
+    if (i < n) y[y_off + i] = act_f(x[x_off + i], act, slope);
+}
+
+/* dx[i] += dy[i] * act'(v[i]) for i < n, where v is x (SILU) or y (the others; IDENTITY
+ * does not read v) */
+__kernel void act_backward(__global float *dx, uint dx_off, __global const float *dy,
+                           uint dy_off, __global const float *v, uint v_off, uint n, uint act,
+                           float slope)
+{
+    uint i = CLVAE_GID0;
+    if (i < n) {
+        float d = act == ACT_IDENTITY ? 1.0f : act_df(v[v_off + i], act, slope);
+        dx[dx_off + i] += dy[dy_off + i] * d;
+    }
+}
