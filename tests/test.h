@@ -22,11 +22,12 @@ static int test_passes;      /* cases passed so far */
         }                                                                 \
     } while (0)
 
-/* Like CHECK, but leaves the case when cond is false. */
+/* Like CHECK, but leaves the case when cond is false (cond is evaluated once). */
 #define REQUIRE(cond, ...)                                                \
     do {                                                                  \
-        CHECK(cond, __VA_ARGS__);                                         \
-        if (!(cond)) return;                                              \
+        int require_ok_ = !!(cond);                                       \
+        CHECK(require_ok_ && #cond, __VA_ARGS__);                         \
+        if (!require_ok_) return;                                         \
     } while (0)
 
 /* Runs one case and reports it. */

@@ -5,6 +5,8 @@
 
 #include <math.h>
 
+#include "clvae/activation.h"
+#include "clvae/dense.h"
 #include "clvae/latent.h"
 #include "clvae/loss.h"
 #include "clvae/optim.h"
@@ -115,7 +117,31 @@ static float *c_adam(clvae_ctx_t *ctx, size_t *n)
     return res;
 }
 
+static float *c_dense_leaky(clvae_ctx_t *ctx, size_t *n)
+{
+    size_t N = 128, in = 3136, out = 2;
+    float *x = inputs(N * in, -1, 1, 10), *w = inputs(out * in, -0.05f, 0.05f, 11);
+    float *b = inputs(out, -1, 1, 12);
+    clvae_buf_t bx = tu_upload(ctx, x, N * in), bw = tu_upload(ctx, w, out * in),
+                bb = tu_upload(ctx, b, out), by = tu_zeros(ctx, N * out);
+    clvae_error_t err = {0};
+    float *res = NULL;
+    if (clvae_dense_forward(ctx, by, bx, bw, bb, N, in, out, &err) == CLVAE_OK &&
+        clvae_act_forward(ctx, by, by, CLVAE_ACT_LEAKY_RELU, 0.3f, N * out, &err) == CLVAE_OK)
+        res = tu_download(ctx, by, N * out);
+    *n = N * out;
+    clvae_buf_free(&bx);
+    clvae_buf_free(&bw);
+    clvae_buf_free(&bb);
+    clvae_buf_free(&by);
+    free(x);
+    free(w);
+    free(b);
+    return res;
+}
+
 static const struct { const char *name; case_fn fn; double atol, rtol; } cases[] = {
+    {"dense 3136->2 + leaky relu", c_dense_leaky, 1e-4, 1e-4},
     {"reduce sumsq 128x784", c_reduce, 1e-4, 1e-5},
     {"bce + kl + bce grad", c_bce_and_kl, 1e-4, 1e-5},
     {"reparam", c_reparam, 1e-6, 1e-5},
