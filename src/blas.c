@@ -28,6 +28,30 @@ const char *clvae_clblast_status_name(int code)
     }
 }
 
+/* CLBlast's parameters for a device may need work groups larger than the device
+ * allows (on pocl's CPU device its Xgemm takes 128 items, its Copy 512, and
+ * POCL_MAX_WORK_GROUP_SIZE=64 allows 64): the launch fails with
+ * CL_INVALID_WORK_GROUP_SIZE. This gives the GEMM's kernels parameters with work
+ * groups of at most 64 items (the defaults otherwise); 0 on success. */
+static int gemm_small_work_groups(cl_command_queue q)
+{
+    cl_device_id d;
+    if (clGetCommandQueueInfo(q, CL_QUEUE_DEVICE, sizeof d, &d, NULL) != CL_SUCCESS) return -1;
+    static const char *xn[16] = {"GEMMK", "KREG", "KWG",   "KWI",  "MDIMA", "MDIMC",
+                                 "MWG",   "NDIMB", "NDIMC", "NWG",  "SA",    "SB",
+                                 "STRM",  "STRN",  "VWM",   "VWN"};
+    static const size_t xv[16] = {0, 1, 32, 2, 8, 8, 64, 8, 8, 64, 0, 0, 0, 0, 4, 4};
+    static const char *cn[4] = {"COPY_DIMX", "COPY_DIMY", "COPY_VW", "COPY_WPT"};
+    static const size_t cv[4] = {8, 8, 4, 2};
+    static const char *pn[4] = {"PAD_DIMX", "PAD_DIMY", "PAD_WPTX", "PAD_WPTY"};
+    static const size_t pv[4] = {8, 8, 4, 2};
+    if (CLBlastOverrideParameters(d, "Xgemm", CLBlastPrecisionSingle, 16, xn, xv) ||
+        CLBlastOverrideParameters(d, "Copy", CLBlastPrecisionSingle, 4, cn, cv) ||
+        CLBlastOverrideParameters(d, "Pad", CLBlastPrecisionSingle, 4, pn, pv))
+        return -1;
+    return 0;
+}
+
 clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                           float alpha, clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb,
                           float beta, clvae_buf_t c, size_t ldc, clvae_error_t *err)
@@ -36,10 +60,18 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "gemm with a zero size (m=%zu n=%zu k=%zu)", m,
                           n, k);
     cl_command_queue q = clvae_ctx_queue(ctx);
-    CLBlastStatusCode st = CLBlastSgemm(
-        CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
-        trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a.mem, a.off, lda,
-        b.mem, b.off, ldb, beta, c.mem, c.off, ldc, &q, NULL);
+    CLBlastStatusCode st;
+    for (int attempt = 0;; attempt++) {
+        st = CLBlastSgemm(CLBlastLayoutRowMajor,
+                          trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
+                          trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha,
+                          a.mem, a.off, lda, b.mem, b.off, ldb, beta, c.mem, c.off, ldc, &q,
+                          NULL);
+        /* C is written only by the last kernel of a call, so a call that failed to
+         * launch left it as it was and can be repeated with smaller work groups */
+        if (st != CL_INVALID_WORK_GROUP_SIZE || attempt > 0 || gemm_small_work_groups(q) != 0)
+            break;
+    }
     if (st != CLBlastSuccess)
         return CLVAE_FAIL(err, CLVAE_ERR_OPENCL,
                           "CLBlastSgemm(%s%s m=%zu n=%zu k=%zu) failed: %s (%d)",

@@ -1,0 +1,129 @@
+/* Convolution helpers around the GEMMs: im2col, col2im (a gather), NCHW <-> rows transposes. */
+
+/* Layouts (the letters of include/clvae/conv.h): a chunk of nb images; P = OH*OW.
+ *   x    [nb, C, H, W]        the convolution's input (NCHW)
+ *   col  [C*kh*kw, nb*P]      row (c, i, j), column (n, oh, ow): the im2col matrix
+ *   rows [K, nb*P]            the convolution's output as the GEMM writes it
+ *   y    [nb, K, OH, OW]      the convolution's output (NCHW)
+ * Input row of output row oh and kernel row i: h = oh*sh - pad_t + i*dh (columns
+ * alike); positions outside the input read as zero. The host checks that every
+ * index fits in uint and every position in int. */
+
+/* col[(c,i,j), (n,oh,ow)] = x[n, c, oh*sh - pad_t + i*dh, ow*sw - pad_l + j*dw] or 0.
+ * One work item per (row of col, image): it writes P contiguous floats. */
+__kernel void conv_im2col(__global float *restrict col, uint col_off,
+                          __global const float *restrict x, uint x_off, uint nb, uint C, uint H,
+                          uint W, uint OH, uint OW, uint kh, uint kw, uint sh, uint sw, uint dh,
+                          uint dw, uint pad_t, uint pad_l)
+{
+    uint gid = CLVAE_GID0;
+    uint kk = kh * kw;
+    if (gid >= C * kk * nb) return;
+    uint r = gid / nb;
+    uint n = gid - r * nb;
+    uint c = r / kk;
+    uint ij = r - c * kk;
+    uint i = ij / kw;
+    uint j = ij - i * kw;
+    uint P = OH * OW;
+    __global float *out = col + col_off + r * (nb * P) + n * P;
+    __global const float *xc = x + x_off + (n * C + c) * H * W;
+    /* columns v = v0 + ow*sw inside [0, W) for ow in [ow0, ow1); zeros elsewhere */
+    int v0 = (int)(j * dw) - (int)pad_l;
+    int lim = (int)W - 1 - v0;
+    uint ow0 = v0 >= 0 ? 0u : min(OW, ((uint)(-v0) + sw - 1) / sw);
+    uint ow1 = lim < 0 ? ow0 : max(ow0, min(OW, (uint)lim / sw + 1));
+    for (uint oh = 0; oh < OH; oh++) {
+        int h = (int)(oh * sh + i * dh) - (int)pad_t;
+        __global float *orow = out + oh * OW;
+        if (h < 0 || h >= (int)H) {
+            for (uint ow = 0; ow < OW; ow++) orow[ow] = 0.0f;
+            continue;
+        }
+        __global const float *xr = xc + (uint)h * W + v0; /* xr[ow*sw] for ow in [ow0, ow1) */
+        for (uint ow = 0; ow < ow0; ow++) orow[ow] = 0.0f;
+        if (sw == 1) {
+            for (uint ow = ow0; ow < ow1; ow++) orow[ow] = xr[ow];
+        } else {
+            for (uint ow = ow0; ow < ow1; ow++) orow[ow] = xr[ow * sw];
+        }
+        for (uint ow = ow1; ow < OW; ow++) orow[ow] = 0.0f;
+    }
+}
+
+/* x[n, c, h, :] = (accumulate ? x : 0) + (has_bias ? b[c] : 0) + the col entries that
+ * im2col took from there, added in the order (i, j) ascending: a gather, so each
+ * element is written by one work item only (no atomics, the same bits every run).
+ * One work item per input row (n, c, h). */
+__kernel void conv_col2im(__global float *restrict x, uint x_off,
+                          __global const float *restrict col, uint col_off,
+                          __global const float *restrict b, uint b_off, uint nb, uint C,
+                          uint H, uint W, uint OH, uint OW, uint kh, uint kw, uint sh, uint sw,
+                          uint dh, uint dw, uint pad_t, uint pad_l, uint accumulate,
+                          uint has_bias)
+{
+    uint gid = CLVAE_GID0;
+    if (gid >= nb * C * H) return;
+    uint h = gid % H;
+    uint t = gid / H;
+    uint c = t % C;
+    uint n = t / C;
+    __global float *xr = x + x_off + gid * W; /* ((n*C + c)*H + h)*W */
+    float init = has_bias ? b[b_off + c] : 0.0f;
+    for (uint v = 0; v < W; v++) xr[v] = accumulate ? xr[v] + init : init;
+    uint P = OH * OW, nbP = nb * P;
+    for (uint i = 0; i < kh; i++) {
+        /* the output row oh with oh*sh - pad_t + i*dh == h, if any */
+        int ohs = (int)(h + pad_t) - (int)(i * dh);
+        if (ohs < 0) break; /* only smaller for larger i */
+        if ((uint)ohs % sh != 0) continue;
+        uint oh = (uint)ohs / sh;
+        if (oh >= OH) continue;
+        for (uint j = 0; j < kw; j++) {
+            __global const float *cr =
+                col + col_off + ((c * kh + i) * kw + j) * nbP + n * P + oh * OW;
+            /* columns v = v0 + ow*sw inside [0, W) for ow in [ow0, ow1) */
+            int v0 = (int)(j * dw) - (int)pad_l;
+            int lim = (int)W - 1 - v0;
+            if (lim < 0) continue;
+            uint ow0 = v0 >= 0 ? 0u : ((uint)(-v0) + sw - 1) / sw;
+            uint ow1 = min(OW, (uint)lim / sw + 1);
+            for (uint ow = ow0; ow < ow1; ow++) xr[(uint)(v0 + (int)(ow * sw))] += cr[ow];
+        }
+    }
+}
+
+/* rows[k, n*P + p] = in[n, k, p]: NCHW [nb, K, P] to [K, nb*P]. One work item per (k, n). */
+__kernel void conv_nchw_to_rows(__global float *restrict rows, uint rows_off,
+                                __global const float *restrict in, uint in_off, uint nb, uint K,
+                                uint P)
+{
+    uint gid = CLVAE_GID0;
+    if (gid >= K * nb) return;
+    uint k = gid / nb;
+    uint n = gid - k * nb;
+    __global float *o = rows + rows_off + gid * P; /* k*nb*P + n*P */
+    __global const float *s = in + in_off + (n * K + k) * P;
+    for (uint p = 0; p < P; p++) o[p] = s[p];
+}
+
+/* y[n, k, p] = (accumulate ? y[n, k, p] : 0) + rows[k, n*P + p] + (has_bias ? b[k] : 0):
+ * [K, nb*P] back to NCHW, with the bias. One work item per (n, k). */
+__kernel void conv_rows_to_nchw(__global float *restrict y, uint y_off,
+                                __global const float *restrict rows, uint rows_off,
+                                __global const float *restrict b, uint b_off, uint nb,
+                                uint K, uint P, uint accumulate, uint has_bias)
+{
+    uint gid = CLVAE_GID0;
+    if (gid >= nb * K) return;
+    uint n = gid / K;
+    uint k = gid - n * K;
+    __global float *o = y + y_off + gid * P; /* (n*K + k)*P */
+    __global const float *s = rows + rows_off + (k * nb + n) * P;
+    float bias = has_bias ? b[b_off + k] : 0.0f;
+    if (accumulate) {
+        for (uint p = 0; p < P; p++) o[p] += s[p] + bias;
+    } else {
+        for (uint p = 0; p < P; p++) o[p] = s[p] + bias;
+    }
+}

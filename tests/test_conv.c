@@ -1,0 +1,757 @@
+/* Convolutions: geometry maths, device against the double reference, gradients, determinism. */
+#define TEST_FILE "test_conv"
+#include "test.h"
+#include "testutil.h"
+
+#include <math.h>
+
+#include "clvae/conv.h"
+
+static clvae_ctx_t *ctx;
+
+/* ---- parameters and the layer under test --------------------------------- */
+
+/* Square kernel k, stride s, Keras 'same' padding. */
+static clvae_conv_params_t p_same(size_t k, size_t s)
+{
+    clvae_conv_params_t p = {k, k, s, s, 1, 1, CLVAE_CONV_PAD_SAME, 0, 0, 0, 0};
+    return p;
+}
+
+/* Kernel kh x kw, stride s, dilation d, PyTorch padding pad and output padding op. */
+static clvae_conv_params_t p_explicit(size_t kh, size_t kw, size_t s, size_t d, size_t pad,
+                                      size_t op)
+{
+    clvae_conv_params_t p = {kh, kw, s, s, d, d, CLVAE_CONV_PAD_EXPLICIT, pad, pad, op, op};
+    return p;
+}
+
+/* A conv (tr = 0) or transposed conv (tr = 1) and its element counts. */
+typedef struct layer {
+    clvae_conv_geom_t g;
+    int tr;
+    size_t in_img, out_img; /* floats per image of the op's x and y */
+    size_t nx, ny, nw, nb;  /* floats of x, y, w, b */
+} layer_t;
+
+static int layer_make(layer_t *l, int tr, size_t N, size_t Cin, size_t H, size_t W, size_t Cout,
+                      clvae_conv_params_t p, clvae_error_t *err)
+{
+    clvae_status_t s = tr ? clvae_conv_transpose2d_geom(&l->g, N, Cin, H, W, Cout, &p, err)
+                          : clvae_conv2d_geom(&l->g, N, Cin, H, W, Cout, &p, err);
+    if (s) return 0;
+    const clvae_conv_geom_t *g = &l->g;
+    size_t cin = g->C * g->H * g->W, cout = g->K * g->OH * g->OW;
+    l->tr = tr;
+    l->in_img = tr ? cout : cin;
+    l->out_img = tr ? cin : cout;
+    l->nx = g->N * l->in_img;
+    l->ny = g->N * l->out_img;
+    l->nw = g->K * g->C * g->kh * g->kw;
+    l->nb = tr ? g->C : g->K;
+    return 1;
+}
+
+static clvae_status_t dev_fwd(const layer_t *l, clvae_buf_t y, clvae_buf_t x, clvae_buf_t w,
+                              clvae_buf_t b, clvae_error_t *err)
+{
+    return l->tr ? clvae_conv_transpose2d_forward(ctx, y, x, w, b, &l->g, err)
+                 : clvae_conv2d_forward(ctx, y, x, w, b, &l->g, err);
+}
+
+static clvae_status_t dev_bwd(const layer_t *l, clvae_buf_t dx, clvae_buf_t dw, clvae_buf_t db,
+                              clvae_buf_t dy, clvae_buf_t x, clvae_buf_t w, clvae_error_t *err)
+{
+    return l->tr ? clvae_conv_transpose2d_backward(ctx, dx, dw, db, dy, x, w, &l->g, err)
+                 : clvae_conv2d_backward(ctx, dx, dw, db, dy, x, w, &l->g, err);
+}
+
+static void ref_fwd(const layer_t *l, const clvae_conv_geom_t *g, double *y, const double *x,
+                    const double *w, const double *b)
+{
+    if (l->tr) clvae_conv_transpose2d_forward_ref(y, x, w, b, g);
+    else clvae_conv2d_forward_ref(y, x, w, b, g);
+}
+
+static void ref_bwd(const layer_t *l, const clvae_conv_geom_t *g, double *dx, double *dw,
+                    double *db, const double *dy, const double *x, const double *w)
+{
+    if (l->tr) clvae_conv_transpose2d_backward_ref(dx, dw, db, dy, x, w, g);
+    else clvae_conv2d_backward_ref(dx, dw, db, dy, x, w, g);
+}
+
+/* Floats as a new float array of n copies of v. */
+static float *filled(size_t n, float v)
+{
+    float *a = malloc((n ? n : 1) * sizeof *a);
+    for (size_t i = 0; a && i < n; i++) a[i] = v;
+    return a;
+}
+
+static double rms(const double *a, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * a[i];
+    return sqrt(s / (double)(n ? n : 1));
+}
+
+/* Compares got with want. Float sums of up to ~1e5 terms: an element's rounding
+ * error scales with the size of its partial sums, i.e. with the typical size of
+ * the sums (the rms of the result, or scale when larger: the expected size of one
+ * sum where there are too few outputs to tell), not with its own value, which
+ * cancellation can bring near zero; so atol is 1e-4 of that on top of 1e-5. */
+static int compare(const char *what, const char *op, const float *got, const double *want,
+                   size_t n, double scale)
+{
+    double rel = 0, typical = fmax(rms(want, n), scale);
+    int ok = tu_close(what, got, want, n, 1e-5 + 1e-4 * typical, 1e-4, &rel);
+    tu_note_error(op, rel);
+    return ok;
+}
+
+/* ---- device against reference over a table of shapes ---------------------- */
+
+/* Runs forward and backward (dx, dw, db accumulated onto random values) of one
+ * layer on the device and in the reference. subset: the reference of y and dx is
+ * computed for images 0, N/2-1 and N-1 only (the double reference of a whole
+ * batch of 128 is too slow for the time budget); dw and db always in full. */
+static void run_case(const char *name, int tr, size_t N, size_t Cin, size_t H, size_t W,
+                     size_t Cout, clvae_conv_params_t p, int bias, size_t max_chunk, int subset)
+{
+    clvae_error_t err = {0};
+    layer_t l;
+    REQUIRE(layer_make(&l, tr, N, Cin, H, W, Cout, p, &err), "%s: geometry: %s", name, err.msg);
+    l.g.max_chunk = max_chunk;
+    const char *fop = tr ? "conv_transpose2d forward" : "conv2d forward";
+    const char *xop = tr ? "conv_transpose2d dx" : "conv2d dx";
+    const char *wop = tr ? "conv_transpose2d dw" : "conv2d dw";
+    const char *bop = tr ? "conv_transpose2d db" : "conv2d db";
+    uint64_t seed = 0x2545f4914f6cdd1dULL ^ (l.nx * 31 + l.nw);
+    float *x = malloc(l.nx * sizeof *x), *w = malloc(l.nw * sizeof *w);
+    float *b = malloc(l.nb * sizeof *b), *dy = malloc(l.ny * sizeof *dy);
+    float *gx = malloc(l.nx * sizeof *gx), *gw = malloc(l.nw * sizeof *gw);
+    float *gb = malloc(l.nb * sizeof *gb), *ynan = filled(l.ny, NAN);
+    double fan = (double)(l.g.C * l.g.kh * l.g.kw);
+    tu_rand(x, l.nx, -1.0f, 1.0f, &seed);
+    tu_rand(w, l.nw, (float)(-1.0 / sqrt(fan)), (float)(1.0 / sqrt(fan)), &seed);
+    tu_rand(b, l.nb, -0.5f, 0.5f, &seed);
+    tu_rand(dy, l.ny, -1.0f, 1.0f, &seed);
+    tu_rand(gx, l.nx, -1.0f, 1.0f, &seed);
+    tu_rand(gw, l.nw, -1.0f, 1.0f, &seed);
+    tu_rand(gb, l.nb, -1.0f, 1.0f, &seed);
+
+    /* device: y starts as NaN (must be overwritten), gradients as random values */
+    clvae_buf_t bx = tu_upload(ctx, x, l.nx), bw = tu_upload(ctx, w, l.nw);
+    clvae_buf_t bb = tu_upload(ctx, b, l.nb), bdy = tu_upload(ctx, dy, l.ny);
+    clvae_buf_t by = tu_upload(ctx, ynan, l.ny), bgx = tu_upload(ctx, gx, l.nx);
+    clvae_buf_t bgw = tu_upload(ctx, gw, l.nw), bgb = tu_upload(ctx, gb, l.nb);
+    clvae_buf_t nob = {0};
+    CHECK(dev_fwd(&l, by, bx, bw, bias ? bb : nob, &err) == CLVAE_OK, "%s: forward: %s", name,
+          err.msg);
+    CHECK(dev_bwd(&l, bgx, bgw, bgb, bdy, bx, bw, &err) == CLVAE_OK, "%s: backward: %s", name,
+          err.msg);
+    float *y = tu_download(ctx, by, l.ny), *dx = tu_download(ctx, bgx, l.nx);
+    float *dw = tu_download(ctx, bgw, l.nw), *db = tu_download(ctx, bgb, l.nb);
+
+    /* reference */
+    double *xd = tu_double(x, l.nx), *wd = tu_double(w, l.nw), *bd = tu_double(b, l.nb);
+    double *dyd = tu_double(dy, l.ny), *yd = tu_double(ynan, l.ny);
+    double *gxd = tu_double(gx, l.nx), *gwd = tu_double(gw, l.nw), *gbd = tu_double(gb, l.nb);
+    char what[256];
+    if (!subset) {
+        ref_fwd(&l, &l.g, yd, xd, wd, bias ? bd : NULL);
+        ref_bwd(&l, &l.g, gxd, gwd, gbd, dyd, xd, wd);
+        snprintf(what, sizeof what, "%s: y", name);
+        CHECK(compare(what, fop, y, yd, l.ny, 0), "%s", what);
+        snprintf(what, sizeof what, "%s: dx", name);
+        CHECK(compare(what, xop, dx, gxd, l.nx, 0), "%s", what);
+    } else {
+        clvae_conv_geom_t g1 = l.g;
+        g1.N = 1;
+        size_t imgs[3] = {0, N / 2 - 1, N - 1};
+        for (int t = 0; t < 3; t++) {
+            size_t n = imgs[t];
+            ref_fwd(&l, &g1, yd + n * l.out_img, xd + n * l.in_img, wd, bias ? bd : NULL);
+            ref_bwd(&l, &g1, gxd + n * l.in_img, NULL, NULL, dyd + n * l.out_img,
+                    xd + n * l.in_img, wd);
+            snprintf(what, sizeof what, "%s: y of image %zu", name, n);
+            CHECK(compare(what, fop, y ? y + n * l.out_img : NULL, yd + n * l.out_img,
+                          l.out_img, 0), "%s", what);
+            snprintf(what, sizeof what, "%s: dx of image %zu", name, n);
+            CHECK(compare(what, xop, dx ? dx + n * l.in_img : NULL, gxd + n * l.in_img,
+                          l.in_img, 0), "%s", what);
+        }
+        ref_bwd(&l, &l.g, NULL, gwd, gbd, dyd, xd, wd);
+    }
+    snprintf(what, sizeof what, "%s: dw", name);
+    CHECK(compare(what, wop, dw, gwd, l.nw, 0), "%s", what);
+    /* db[c] sums ny / nb values of dy, uniform in [-1, 1) (rms 1/sqrt(3)) */
+    snprintf(what, sizeof what, "%s: db", name);
+    CHECK(compare(what, bop, db, gbd, l.nb, sqrt((double)(l.ny / l.nb) / 3.0)), "%s", what);
+
+    free(x), free(w), free(b), free(dy), free(gx), free(gw), free(gb), free(ynan);
+    free(y), free(dx), free(dw), free(db);
+    free(xd), free(wd), free(bd), free(dyd), free(yd), free(gxd), free(gwd), free(gbd);
+    clvae_buf_free(&bx), clvae_buf_free(&bw), clvae_buf_free(&bb), clvae_buf_free(&bdy);
+    clvae_buf_free(&by), clvae_buf_free(&bgx), clvae_buf_free(&bgw), clvae_buf_free(&bgb);
+}
+
+/* The eight layers of the thesis VAE (28x28x1 MNIST, 3x3 kernels, Keras 'same'). */
+static void thesis_layers(size_t N, int subset)
+{
+    char name[128];
+    static const struct { int tr; size_t Cin, H, Cout, s; } L[8] = {
+        {0, 1, 28, 32, 1}, {0, 32, 28, 64, 2}, {0, 64, 14, 64, 2}, {0, 64, 7, 64, 1},
+        {1, 64, 7, 64, 1}, {1, 64, 7, 64, 2},  {1, 64, 14, 32, 2}, {1, 32, 28, 1, 1},
+    };
+    for (int i = 0; i < 8; i++) {
+        snprintf(name, sizeof name, "%s %zu->%zu %zux%zu s%zu batch %zu",
+                 L[i].tr ? "deconv" : "conv", L[i].Cin, L[i].Cout, L[i].H, L[i].H, L[i].s, N);
+        run_case(name, L[i].tr, N, L[i].Cin, L[i].H, L[i].H, L[i].Cout, p_same(3, L[i].s), 1, 0,
+                 subset);
+    }
+}
+
+static void t_thesis_layers_batch1(void) { thesis_layers(1, 0); }
+
+static void t_thesis_layers_batch128(void) { thesis_layers(128, 1); }
+
+static void t_awkward_shapes(void)
+{
+    for (int tr = 0; tr < 2; tr++) {
+        const char *k = tr ? "deconv" : "conv";
+        char n[128];
+#define CASE(label, N, Ci, H, W, Co, p, bias)                                   \
+    do {                                                                        \
+        snprintf(n, sizeof n, "%s %s", k, label);                               \
+        run_case(n, tr, N, Ci, H, W, Co, p, bias, 0, 0);                        \
+    } while (0)
+        CASE("13x7 odd input", 2, 3, 13, 7, 5, p_same(3, 1), 1);
+        CASE("13x7 stride 2", 2, 5, 13, 7, 3, p_same(3, 2), 1);
+        CASE("channels 3->7 no bias", 3, 3, 9, 11, 7, p_same(3, 1), 0);
+        CASE("k1", 2, 7, 6, 5, 5, p_same(1, 1), 1);
+        CASE("k1 stride 2", 2, 3, 7, 5, 4, p_same(1, 2), 1);
+        CASE("k5 stride 2", 2, 3, 11, 9, 5, p_same(5, 2), 1);
+        CASE("k7", 1, 2, 9, 8, 3, p_same(7, 1), 1);
+        CASE("3x5 kernel", 2, 3, 10, 9, 4, p_explicit(3, 5, 1, 1, 1, 0), 1);
+        CASE("1x7 kernel same", 2, 3, 6, 10, 4,
+             ((clvae_conv_params_t){1, 7, 1, 2, 1, 1, CLVAE_CONV_PAD_SAME, 0, 0, 0, 0}), 1);
+        CASE("dilation 2 same", 2, 3, 12, 11, 5,
+             ((clvae_conv_params_t){3, 3, 1, 1, 2, 2, CLVAE_CONV_PAD_SAME, 0, 0, 0, 0}), 1);
+        CASE("dilation 2 stride 2 pad 2", 2, 3, 12, 11, 5, p_explicit(3, 3, 2, 2, 2, 0), 1);
+        CASE("pytorch pad 1", 3, 5, 14, 14, 7, p_explicit(3, 3, 2, 1, 1, 0), 1);
+        CASE("pytorch pad 0", 3, 5, 9, 8, 7, p_explicit(3, 3, 1, 1, 0, 0), 1);
+        CASE("pytorch pad 0 stride 2", 3, 4, 9, 8, 3, p_explicit(3, 3, 2, 1, 0, 0), 1);
+        CASE("stride 3 k3 same", 2, 3, 10, 8, 4, p_same(3, 3), 1);
+        CASE("different strides", 2, 3, 9, 10, 4,
+             ((clvae_conv_params_t){3, 3, 2, 1, 1, 1, CLVAE_CONV_PAD_SAME, 0, 0, 0, 0}), 1);
+#undef CASE
+    }
+    /* transposed only: output padding, also larger than the padding */
+    run_case("deconv k3 s2 p1 op1 7->14", 1, 3, 64, 7, 7, 32, p_explicit(3, 3, 2, 1, 1, 1), 1,
+             0, 0);
+    run_case("deconv k1 s2 p0 op1", 1, 2, 3, 5, 4, 2, p_explicit(1, 1, 2, 1, 0, 1), 1, 0, 0);
+    run_case("deconv k3 s1 d2 op1", 1, 2, 3, 5, 6, 4, p_explicit(3, 3, 1, 2, 1, 1), 1, 0, 0);
+    run_case("deconv k4 s2 p1", 1, 2, 3, 6, 5, 4, p_explicit(4, 4, 2, 1, 1, 0), 1, 0, 0);
+}
+
+static void t_chunked_batches(void)
+{
+    /* the batch split into chunks of 2 (3 = 2 + 1) and of 1: dw accumulates over chunks */
+    run_case("conv chunks of 2", 0, 3, 5, 13, 7, 6, p_same(3, 2), 1, 2, 0);
+    run_case("conv chunks of 1", 0, 3, 5, 13, 7, 6, p_same(3, 1), 1, 1, 0);
+    run_case("deconv chunks of 2", 1, 3, 6, 7, 4, 5, p_same(3, 2), 1, 2, 0);
+    run_case("deconv chunks of 1", 1, 5, 6, 7, 4, 5, p_explicit(3, 3, 2, 1, 1, 1), 1, 1, 0);
+    /* a large batch that the 64 MiB workspace cap splits by itself (col = 451584
+     * floats per image, 37 images per chunk): 40 images in chunks of 20 */
+    run_case("conv 64->64 28x28 batch 40 (auto chunks)", 0, 40, 64, 28, 28, 8, p_same(3, 1), 1, 0,
+             1);
+}
+
+/* ---- geometry maths ------------------------------------------------------- */
+
+static void t_geometry_known_numbers(void)
+{
+    clvae_error_t err = {0};
+    clvae_conv_geom_t g;
+    clvae_conv_params_t p = p_same(3, 2);
+    /* Keras 'same': 28 s2 -> 14 (total pad 1: none on top, one at the bottom) */
+    REQUIRE(clvae_conv2d_geom(&g, 1, 1, 28, 28, 4, &p, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(g.OH == 14 && g.OW == 14 && g.pad_t == 0 && g.pad_l == 0, "28 s2 same: %zux%zu pad %zu",
+          g.OH, g.OW, g.pad_t);
+    /* 7 s2 k3 -> 4 (total pad 2: one each side) */
+    REQUIRE(clvae_conv2d_geom(&g, 1, 1, 7, 7, 4, &p, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(g.OH == 4 && g.OW == 4 && g.pad_t == 1, "7 s2 same: %zu pad %zu", g.OH, g.pad_t);
+    /* 14 s2 -> 7, 28 s1 -> 28 pad 1, k4 s1 -> pad 1 before (the odd one after) */
+    REQUIRE(clvae_conv2d_geom(&g, 1, 1, 14, 14, 4, &p, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(g.OH == 7 && g.pad_t == 0, "14 s2 same: %zu pad %zu", g.OH, g.pad_t);
+    p = p_same(3, 1);
+    REQUIRE(clvae_conv2d_geom(&g, 1, 1, 28, 28, 4, &p, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(g.OH == 28 && g.pad_t == 1, "28 s1 same: %zu pad %zu", g.OH, g.pad_t);
+    p = p_same(4, 1);
+    REQUIRE(clvae_conv2d_geom(&g, 1, 1, 10, 10, 4, &p, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(g.OH == 10 && g.pad_t == 1, "k4 s1 same: %zu pad %zu", g.OH, g.pad_t);
+    /* explicit (k3, s2, p1) 28 -> 14; (k3, s1, p0) 9 -> 7; (k3, d2, p0) 9 -> 5 */
+    p = p_explicit(3, 3, 2, 1, 1, 0);
+    REQUIRE(clvae_conv2d_geom(&g, 1, 1, 28, 28, 4, &p, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(g.OH == 14 && g.pad_t == 1, "k3 s2 p1 28: %zu", g.OH);
+    p = p_explicit(3, 3, 1, 1, 0, 0);
+    REQUIRE(clvae_conv2d_geom(&g, 1, 1, 9, 9, 4, &p, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(g.OH == 7 && g.pad_t == 0, "k3 p0 9: %zu", g.OH);
+    p = p_explicit(3, 3, 1, 2, 0, 0);
+    REQUIRE(clvae_conv2d_geom(&g, 1, 1, 9, 9, 4, &p, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(g.OH == 5, "k3 d2 p0 9: %zu", g.OH);
+    /* transposed 'same' 7 s2 -> 14 (the adjoint of the 14 -> 7 'same' conv, pad_t 0);
+     * 7 s1 -> 7 (pad 1); 14 s2 -> 28 */
+    p = p_same(3, 2);
+    REQUIRE(clvae_conv_transpose2d_geom(&g, 2, 64, 7, 7, 32, &p, &err) == CLVAE_OK, "%s",
+            err.msg);
+    CHECK(g.H == 14 && g.W == 14 && g.OH == 7 && g.OW == 7 && g.pad_t == 0 && g.C == 32 &&
+              g.K == 64 && g.N == 2 && g.transposed == 1,
+          "transposed 7 s2 same: %zu pad %zu", g.H, g.pad_t);
+    REQUIRE(clvae_conv_transpose2d_geom(&g, 1, 64, 14, 14, 32, &p, &err) == CLVAE_OK, "%s",
+            err.msg);
+    CHECK(g.H == 28 && g.pad_t == 0, "transposed 14 s2 same: %zu", g.H);
+    p = p_same(3, 1);
+    REQUIRE(clvae_conv_transpose2d_geom(&g, 1, 64, 7, 7, 64, &p, &err) == CLVAE_OK, "%s",
+            err.msg);
+    CHECK(g.H == 7 && g.pad_t == 1, "transposed 7 s1 same: %zu pad %zu", g.H, g.pad_t);
+    p = p_same(5, 2); /* total max(5 - 2, 0) = 3: one before */
+    REQUIRE(clvae_conv_transpose2d_geom(&g, 1, 4, 7, 7, 4, &p, &err) == CLVAE_OK, "%s",
+            err.msg);
+    CHECK(g.H == 14 && g.pad_t == 1, "transposed k5 7 s2 same: %zu pad %zu", g.H, g.pad_t);
+    /* PyTorch transposed (k3, s2, p1, op1) 7 -> 14; (k3, s2, p1, op0) 7 -> 13; (k4, s2, p1)
+     * 7 -> 14 */
+    p = p_explicit(3, 3, 2, 1, 1, 1);
+    REQUIRE(clvae_conv_transpose2d_geom(&g, 1, 64, 7, 7, 32, &p, &err) == CLVAE_OK, "%s",
+            err.msg);
+    CHECK(g.H == 14 && g.W == 14 && g.pad_t == 1, "pytorch transposed op1: %zu", g.H);
+    p = p_explicit(3, 3, 2, 1, 1, 0);
+    REQUIRE(clvae_conv_transpose2d_geom(&g, 1, 64, 7, 7, 32, &p, &err) == CLVAE_OK, "%s",
+            err.msg);
+    CHECK(g.H == 13, "pytorch transposed op0: %zu", g.H);
+    p = p_explicit(4, 4, 2, 1, 1, 0);
+    REQUIRE(clvae_conv_transpose2d_geom(&g, 1, 64, 7, 7, 32, &p, &err) == CLVAE_OK, "%s",
+            err.msg);
+    CHECK(g.H == 14, "pytorch transposed k4 s2 p1: %zu", g.H);
+}
+
+static void t_geometry_invalid(void)
+{
+    clvae_error_t err = {0};
+    clvae_conv_geom_t g;
+    clvae_conv_params_t ok = p_same(3, 1), p;
+#define BAD_CONV(label, N, C, H, W, K, pp)                                                  \
+    do {                                                                                    \
+        clvae_error_clear(&err);                                                            \
+        CHECK(clvae_conv2d_geom(&g, N, C, H, W, K, pp, &err) == CLVAE_ERR_INVALID &&        \
+                  err.msg[0],                                                               \
+              "conv %s accepted", label);                                                   \
+        clvae_error_clear(&err);                                                            \
+        CHECK(clvae_conv_transpose2d_geom(&g, N, C, H, W, K, pp, &err) ==                   \
+                      CLVAE_ERR_INVALID && err.msg[0],                                      \
+              "transposed %s accepted", label);                                             \
+    } while (0)
+    BAD_CONV("N=0", 0, 1, 5, 5, 1, &ok);
+    BAD_CONV("C=0", 1, 0, 5, 5, 1, &ok);
+    BAD_CONV("H=0", 1, 1, 0, 5, 1, &ok);
+    BAD_CONV("W=0", 1, 1, 5, 0, 1, &ok);
+    BAD_CONV("K=0", 1, 1, 5, 5, 0, &ok);
+    BAD_CONV("NULL params", 1, 1, 5, 5, 1, NULL);
+    p = ok, p.sh = 0;
+    BAD_CONV("stride 0", 1, 1, 5, 5, 1, &p);
+    p = ok, p.dw = 0;
+    BAD_CONV("dilation 0", 1, 1, 5, 5, 1, &p);
+    p = p_same(8, 1);
+    BAD_CONV("kernel 8", 1, 1, 9, 9, 1, &p);
+    p = ok, p.kw = 0;
+    BAD_CONV("kernel 0", 1, 1, 5, 5, 1, &p);
+    p = ok, p.pad = (clvae_conv_pad_mode_t)5;
+    BAD_CONV("padding mode 5", 1, 1, 5, 5, 1, &p);
+    p = ok, p.out_pad_h = 1;
+    BAD_CONV("output padding with same", 1, 1, 5, 5, 1, &p);
+#undef BAD_CONV
+    /* conv: empty output; output padding on a plain conv */
+    p = p_explicit(5, 5, 1, 1, 0, 0);
+    CHECK(clvae_conv2d_geom(&g, 1, 1, 4, 9, 1, &p, &err) == CLVAE_ERR_INVALID,
+          "empty output accepted");
+    p = p_explicit(3, 3, 1, 2, 0, 0);
+    CHECK(clvae_conv2d_geom(&g, 1, 1, 4, 9, 1, &p, &err) == CLVAE_ERR_INVALID,
+          "dilated kernel larger than input accepted");
+    p = p_explicit(3, 3, 2, 1, 1, 1);
+    CHECK(clvae_conv2d_geom(&g, 1, 1, 9, 9, 1, &p, &err) == CLVAE_ERR_INVALID,
+          "conv output padding accepted");
+    /* transposed: output padding must be < max(stride, dilation); empty output */
+    p = p_explicit(3, 3, 2, 1, 1, 2);
+    CHECK(clvae_conv_transpose2d_geom(&g, 1, 1, 7, 7, 1, &p, &err) == CLVAE_ERR_INVALID,
+          "output padding 2 with stride 2 accepted");
+    p = p_explicit(3, 3, 1, 1, 1, 1);
+    CHECK(clvae_conv_transpose2d_geom(&g, 1, 1, 7, 7, 1, &p, &err) == CLVAE_ERR_INVALID,
+          "output padding 1 with stride 1 accepted");
+    p = p_explicit(1, 1, 1, 1, 1, 0);
+    CHECK(clvae_conv_transpose2d_geom(&g, 1, 1, 2, 2, 1, &p, &err) == CLVAE_ERR_INVALID,
+          "empty transposed output accepted");
+    CHECK(clvae_conv2d_geom(NULL, 1, 1, 5, 5, 1, &ok, &err) == CLVAE_ERR_INVALID,
+          "NULL geometry accepted");
+    clvae_error_clear(&err);
+}
+
+/* ---- known values ---------------------------------------------------------- */
+
+/* Runs the layer on x with weights w (no bias) on the device and in the reference,
+ * and checks both against want (ny values). */
+static void known_values(const char *name, int tr, size_t N, size_t Cin, size_t H, size_t W,
+                         size_t Cout, clvae_conv_params_t p, const float *x, const float *w,
+                         const double *want)
+{
+    clvae_error_t err = {0};
+    layer_t l;
+    REQUIRE(layer_make(&l, tr, N, Cin, H, W, Cout, p, &err), "%s: %s", name, err.msg);
+    double *xd = tu_double(x, l.nx), *wd = tu_double(w, l.nw);
+    double *yd = malloc(l.ny * sizeof *yd);
+    ref_fwd(&l, &l.g, yd, xd, wd, NULL);
+    float *yr = malloc(l.ny * sizeof *yr);
+    for (size_t i = 0; i < l.ny; i++) yr[i] = (float)yd[i];
+    CHECK(tu_close(name, yr, want, l.ny, 0, 0, NULL), "%s: reference", name);
+    clvae_buf_t bx = tu_upload(ctx, x, l.nx), bw = tu_upload(ctx, w, l.nw), nob = {0};
+    clvae_buf_t by = tu_zeros(ctx, l.ny);
+    CHECK(dev_fwd(&l, by, bx, bw, nob, &err) == CLVAE_OK, "%s: %s", name, err.msg);
+    float *y = tu_download(ctx, by, l.ny);
+    CHECK(tu_close(name, y, want, l.ny, 0, 0, NULL), "%s: device", name);
+    free(xd), free(wd), free(yd), free(yr), free(y);
+    clvae_buf_free(&bx), clvae_buf_free(&bw), clvae_buf_free(&by);
+}
+
+static void t_known_values(void)
+{
+    float ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1}, x[16];
+    for (int i = 0; i < 16; i++) x[i] = (float)(i + 1);
+    /* 3x3 box sums of 1..9 with 'same' padding, stride 1 and 2 */
+    const double s1[9] = {12, 21, 16, 27, 45, 33, 24, 39, 28};
+    known_values("box 3x3 same s1", 0, 1, 1, 3, 3, 1, p_same(3, 1), x, ones, s1);
+    const double s2[4] = {12, 16, 24, 28};
+    known_values("box 3x3 same s2", 0, 1, 1, 3, 3, 1, p_same(3, 2), x, ones, s2);
+    /* 4x4 'same' stride 2: total padding 1, all of it at the bottom/right */
+    const double s2odd[4] = {54, 45, 72, 54};
+    known_values("box 4x4 same s2 odd padding", 0, 1, 1, 4, 4, 1, p_same(3, 2), x, ones, s2odd);
+    /* transposed (k3, s2) of [[1,2],[3,4]] with ones: the 5x5 scatter
+     *   1 1 3 2 2 / 1 1 3 2 2 / 4 4 10 6 6 / 3 3 7 4 4 / 3 3 7 4 4
+     * cropped by padding 1 (and extended by output padding 1), and Keras 'same'
+     * (4x4, pad_t 0: the first four rows and columns) */
+    const double full[25] = {1, 1, 3, 2, 2, 1, 1, 3, 2, 2, 4, 4, 10, 6, 6,
+                             3, 3, 7, 4, 4, 3, 3, 7, 4, 4};
+    known_values("transposed k3 s2 p0", 1, 1, 1, 2, 2, 1, p_explicit(3, 3, 2, 1, 0, 0), x, ones,
+                 full);
+    const double p1[9] = {1, 3, 2, 4, 10, 6, 3, 7, 4};
+    known_values("transposed k3 s2 p1", 1, 1, 1, 2, 2, 1, p_explicit(3, 3, 2, 1, 1, 0), x, ones,
+                 p1);
+    const double p1op1[16] = {1, 3, 2, 2, 4, 10, 6, 6, 3, 7, 4, 4, 3, 7, 4, 4};
+    known_values("transposed k3 s2 p1 op1", 1, 1, 1, 2, 2, 1, p_explicit(3, 3, 2, 1, 1, 1), x,
+                 ones, p1op1);
+    const double same4[16] = {1, 1, 3, 2, 1, 1, 3, 2, 4, 4, 10, 6, 3, 3, 7, 4};
+    known_values("transposed k3 s2 same", 1, 1, 1, 2, 2, 1, p_same(3, 2), x, ones, same4);
+}
+
+/* ---- gradients by central differences -------------------------------------- */
+
+/* L = sum r * y of the reference in double. */
+static double ref_loss(const layer_t *l, const double *r, const double *x, const double *w,
+                       const double *b, double *y)
+{
+    ref_fwd(l, &l->g, y, x, w, b);
+    double s = 0;
+    for (size_t i = 0; i < l->ny; i++) s += r[i] * y[i];
+    return s;
+}
+
+/* Checks every element of every gradient of the reference against central differences
+ * of L (h = 1e-6; the forward is linear in each operand, so the differences are exact
+ * up to rounding, ~1e-10 here). */
+static void ref_fd_case(const char *name, int tr, size_t N, size_t Cin, size_t H, size_t W,
+                        size_t Cout, clvae_conv_params_t p)
+{
+    clvae_error_t err = {0};
+    layer_t l;
+    REQUIRE(layer_make(&l, tr, N, Cin, H, W, Cout, p, &err), "%s: %s", name, err.msg);
+    uint64_t seed = 0x853c49e6748fea9bULL ^ l.nx;
+    float *t = malloc((l.nx + l.nw + l.nb + l.ny) * sizeof *t);
+    tu_rand(t, l.nx + l.nw + l.nb + l.ny, -1.0f, 1.0f, &seed);
+    double *all = tu_double(t, l.nx + l.nw + l.nb + l.ny);
+    double *x = all, *w = all + l.nx, *b = w + l.nw, *r = b + l.nb;
+    double *y = malloc(l.ny * sizeof *y);
+    double *gx = calloc(l.nx, sizeof *gx), *gw = calloc(l.nw, sizeof *gw);
+    double *gb = calloc(l.nb, sizeof *gb);
+    ref_bwd(&l, &l.g, gx, gw, gb, r, x, w);
+    struct { const char *what; double *v, *g; size_t n; } ops[3] = {
+        {"x", x, gx, l.nx}, {"w", w, gw, l.nw}, {"b", b, gb, l.nb}};
+    const double h = 1e-6;
+    for (int o = 0; o < 3; o++) {
+        double worst = 0, norm = 0;
+        for (size_t i = 0; i < ops[o].n; i++) {
+            double v = ops[o].v[i];
+            ops[o].v[i] = v + h;
+            double lp = ref_loss(&l, r, x, w, b, y);
+            ops[o].v[i] = v - h;
+            double lm = ref_loss(&l, r, x, w, b, y);
+            ops[o].v[i] = v;
+            double fd = (lp - lm) / (2 * h), an = ops[o].g[i];
+            double e = fabs(fd - an) / (fabs(an) + 1e-3);
+            if (e > worst) worst = e;
+            norm += an * an;
+        }
+        CHECK(worst < 1e-6, "%s: d%s off by %.3g relative", name, ops[o].what, worst);
+        CHECK(sqrt(norm) > 1e-1, "%s: d%s is trivially small (%.3g)", name, ops[o].what,
+              sqrt(norm));
+        tu_note_error(tr ? "reference FD conv_transpose2d" : "reference FD conv2d", worst);
+    }
+    free(t), free(all), free(y), free(gx), free(gw), free(gb);
+}
+
+static void t_reference_gradients(void)
+{
+    /* stride 2 with odd total 'same' padding (6 -> 3: total 1), dilation, explicit */
+    ref_fd_case("conv k3 s2 same odd pad", 0, 2, 3, 6, 5, 4, p_same(3, 2));
+    ref_fd_case("conv k3 d2 same", 0, 2, 2, 7, 6, 3,
+                (clvae_conv_params_t){3, 3, 1, 1, 2, 2, CLVAE_CONV_PAD_SAME, 0, 0, 0, 0});
+    ref_fd_case("conv 3x5 s2 p1", 0, 1, 2, 7, 8, 3, p_explicit(3, 5, 2, 1, 1, 0));
+    ref_fd_case("deconv k3 s2 same", 1, 2, 3, 3, 4, 2, p_same(3, 2));
+    ref_fd_case("deconv k3 s2 p1 op1", 1, 2, 3, 3, 4, 2, p_explicit(3, 3, 2, 1, 1, 1));
+    ref_fd_case("deconv k3 d2 s1 p1", 1, 1, 2, 4, 5, 3, p_explicit(3, 3, 1, 2, 1, 0));
+}
+
+/* L = sum r * y of the device forward, in double. */
+static double dev_loss(const layer_t *l, const float *r, const float *x, const float *w,
+                       const float *b, clvae_buf_t by)
+{
+    clvae_error_t err = {0};
+    clvae_buf_t bx = tu_upload(ctx, x, l->nx), bw = tu_upload(ctx, w, l->nw);
+    clvae_buf_t bb = tu_upload(ctx, b, l->nb);
+    double s = NAN;
+    if (dev_fwd(l, by, bx, bw, bb, &err) == CLVAE_OK) {
+        float *y = tu_download(ctx, by, l->ny);
+        if (y) s = tu_dot(r, y, l->ny);
+        free(y);
+    }
+    clvae_buf_free(&bx), clvae_buf_free(&bw), clvae_buf_free(&bb);
+    return s;
+}
+
+/* Checks a sample of each device gradient against central differences of the device
+ * forward in float (h = 1e-2: L is linear in each operand, so only float rounding of
+ * y, ~1e-6 in L, limits the differences). */
+static void dev_fd_case(const char *name, int tr, size_t N, size_t Cin, size_t H, size_t W,
+                        size_t Cout, clvae_conv_params_t p)
+{
+    clvae_error_t err = {0};
+    layer_t l;
+    REQUIRE(layer_make(&l, tr, N, Cin, H, W, Cout, p, &err), "%s: %s", name, err.msg);
+    uint64_t seed = 0xda942042e4dd58b5ULL ^ l.ny;
+    float *x = malloc(l.nx * sizeof *x), *w = malloc(l.nw * sizeof *w);
+    float *b = malloc(l.nb * sizeof *b), *r = malloc(l.ny * sizeof *r);
+    tu_rand(x, l.nx, -1.0f, 1.0f, &seed);
+    tu_rand(w, l.nw, -1.0f, 1.0f, &seed);
+    tu_rand(b, l.nb, -1.0f, 1.0f, &seed);
+    tu_rand(r, l.ny, -1.0f, 1.0f, &seed);
+    clvae_buf_t bx = tu_upload(ctx, x, l.nx), bw = tu_upload(ctx, w, l.nw);
+    clvae_buf_t br = tu_upload(ctx, r, l.ny), by = tu_zeros(ctx, l.ny);
+    clvae_buf_t bgx = tu_zeros(ctx, l.nx), bgw = tu_zeros(ctx, l.nw), bgb = tu_zeros(ctx, l.nb);
+    CHECK(dev_bwd(&l, bgx, bgw, bgb, br, bx, bw, &err) == CLVAE_OK, "%s: %s", name, err.msg);
+    float *gx = tu_download(ctx, bgx, l.nx), *gw = tu_download(ctx, bgw, l.nw);
+    float *gb = tu_download(ctx, bgb, l.nb);
+    if (gx && gw && gb) {
+        struct { const char *what; float *v, *g; size_t n; } ops[3] = {
+            {"x", x, gx, l.nx}, {"w", w, gw, l.nw}, {"b", b, gb, l.nb}};
+        const float h = 1e-2f;
+        for (int o = 0; o < 3; o++) {
+            double worst = 0, norm = 0, fdnorm = 0;
+            for (size_t i = 0; i < ops[o].n; i++) norm += (double)ops[o].g[i] * ops[o].g[i];
+            size_t samples = ops[o].n < 12 ? ops[o].n : 12;
+            for (size_t s = 0; s < samples; s++) {
+                size_t i = (s * 7919 + 13) % ops[o].n;
+                float v = ops[o].v[i];
+                ops[o].v[i] = v + h;
+                double lp = dev_loss(&l, r, x, w, b, by);
+                ops[o].v[i] = v - h;
+                double lm = dev_loss(&l, r, x, w, b, by);
+                ops[o].v[i] = v;
+                double fd = (lp - lm) / (2.0 * (double)h), an = ops[o].g[i];
+                double e = fabs(fd - an) / (fabs(an) + 1e-1);
+                if (isnan(e) || e > worst) worst = e; /* NaN sticks */
+                fdnorm += fd * fd;
+            }
+            CHECK(worst < 1e-2, "%s: d%s off by %.3g relative", name, ops[o].what, worst);
+            CHECK(sqrt(norm) > 1e-1 && sqrt(fdnorm) > 1e-2,
+                  "%s: d%s is trivially small (%.3g, differences %.3g)", name, ops[o].what,
+                  sqrt(norm), sqrt(fdnorm));
+            tu_note_error(tr ? "device FD conv_transpose2d" : "device FD conv2d", worst);
+        }
+    }
+    free(x), free(w), free(b), free(r), free(gx), free(gw), free(gb);
+    clvae_buf_free(&bx), clvae_buf_free(&bw), clvae_buf_free(&br), clvae_buf_free(&by);
+    clvae_buf_free(&bgx), clvae_buf_free(&bgw), clvae_buf_free(&bgb);
+}
+
+static void t_device_gradients(void)
+{
+    dev_fd_case("conv k3 s2 same odd pad", 0, 2, 3, 6, 5, 4, p_same(3, 2));
+    dev_fd_case("conv k3 d2 p2", 0, 2, 2, 7, 6, 3, p_explicit(3, 3, 1, 2, 2, 0));
+    dev_fd_case("deconv k3 s2 same", 1, 2, 3, 3, 4, 2, p_same(3, 2));
+    dev_fd_case("deconv k3 s2 p1 op1", 1, 2, 3, 3, 4, 2, p_explicit(3, 3, 2, 1, 1, 1));
+}
+
+/* ---- determinism, stale workspaces, bad input ------------------------------ */
+
+/* Forward and backward twice each (gradients from zero): the same bits both times. */
+static void determinism_case(const char *name, int tr, size_t N, size_t Cin, size_t H,
+                             size_t Cout, size_t s)
+{
+    clvae_error_t err = {0};
+    layer_t l;
+    REQUIRE(layer_make(&l, tr, N, Cin, H, H, Cout, p_same(3, s), &err), "%s", err.msg);
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    size_t tot = l.nx + l.nw + l.nb + l.ny;
+    float *t = malloc(tot * sizeof *t);
+    tu_rand(t, tot, -1.0f, 1.0f, &seed);
+    clvae_buf_t bx = tu_upload(ctx, t, l.nx), bw = tu_upload(ctx, t + l.nx, l.nw);
+    clvae_buf_t bb = tu_upload(ctx, t + l.nx + l.nw, l.nb);
+    clvae_buf_t bdy = tu_upload(ctx, t + l.nx + l.nw + l.nb, l.ny);
+    float *out[2][4] = {{NULL}};
+    size_t n[4] = {l.ny, l.nx, l.nw, l.nb};
+    for (int run = 0; run < 2; run++) {
+        clvae_buf_t by = tu_zeros(ctx, l.ny), bgx = tu_zeros(ctx, l.nx);
+        clvae_buf_t bgw = tu_zeros(ctx, l.nw), bgb = tu_zeros(ctx, l.nb);
+        CHECK(dev_fwd(&l, by, bx, bw, bb, &err) == CLVAE_OK, "%s: %s", name, err.msg);
+        CHECK(dev_bwd(&l, bgx, bgw, bgb, bdy, bx, bw, &err) == CLVAE_OK, "%s: %s", name,
+              err.msg);
+        out[run][0] = tu_download(ctx, by, l.ny);
+        out[run][1] = tu_download(ctx, bgx, l.nx);
+        out[run][2] = tu_download(ctx, bgw, l.nw);
+        out[run][3] = tu_download(ctx, bgb, l.nb);
+        clvae_buf_free(&by), clvae_buf_free(&bgx), clvae_buf_free(&bgw), clvae_buf_free(&bgb);
+    }
+    static const char *what[4] = {"y", "dx", "dw", "db"};
+    for (int i = 0; i < 4; i++) {
+        CHECK(out[0][i] && out[1][i] && memcmp(out[0][i], out[1][i], n[i] * sizeof(float)) == 0,
+              "%s: %s differs between runs", name, what[i]);
+        /* the outputs are real results, not zeros */
+        CHECK(out[0][i] && tu_dot(out[0][i], out[0][i], n[i]) > 1e-3, "%s: %s is all zero",
+              name, what[i]);
+        free(out[0][i]), free(out[1][i]);
+    }
+    free(t);
+    clvae_buf_free(&bx), clvae_buf_free(&bw), clvae_buf_free(&bb), clvae_buf_free(&bdy);
+}
+
+static void t_determinism(void)
+{
+    determinism_case("conv 32->64 28 s2 batch 16", 0, 16, 32, 28, 64, 2);
+    determinism_case("deconv 64->32 14 s2 batch 16", 1, 16, 64, 14, 32, 2);
+}
+
+/* Fills workspace slots 0 and 1 (n floats each) with NaN, as an earlier op may leave them. */
+static int poison_workspaces(size_t n)
+{
+    clvae_error_t err = {0};
+    for (int slot = 0; slot < 2; slot++) {
+        clvae_buf_t ws;
+        float nan = NAN;
+        if (clvae_workspace(ctx, slot, n, &ws, &err) != CLVAE_OK ||
+            clEnqueueFillBuffer(clvae_ctx_queue(ctx), ws.mem, &nan, sizeof nan, 0,
+                                n * sizeof(float), 0, NULL, NULL) != CL_SUCCESS)
+            return 0;
+    }
+    return 1;
+}
+
+/* NaN left in the workspaces must not leak into results: the GEMMs that write them
+ * run with beta = 0, on CLBlast's direct path (small sizes) and on its indirect path
+ * (m*n*k >= 576^3 on this device: the batch-32 cases). */
+static void t_stale_workspaces(void)
+{
+    size_t n = (size_t)4 << 20;
+    REQUIRE(poison_workspaces(n), "poison");
+    run_case("conv after NaN workspaces", 0, 2, 5, 9, 8, 6, p_same(3, 2), 1, 0, 0);
+    REQUIRE(poison_workspaces(n), "poison");
+    run_case("deconv after NaN workspaces", 1, 2, 6, 5, 4, 5, p_same(3, 2), 1, 0, 0);
+    REQUIRE(poison_workspaces(n), "poison");
+    run_case("conv 64->64 14x14 batch 32 after NaN workspaces", 0, 32, 64, 14, 14, 64,
+             p_same(3, 1), 1, 0, 1);
+    REQUIRE(poison_workspaces(n), "poison");
+    run_case("deconv 64->64 14x14 batch 32 after NaN workspaces", 1, 32, 64, 14, 14, 64,
+             p_same(3, 1), 1, 0, 1);
+}
+
+static void t_invalid_arguments(void)
+{
+    clvae_error_t err = {0};
+    layer_t c, d;
+    REQUIRE(layer_make(&c, 0, 2, 3, 6, 6, 4, p_same(3, 1), &err), "%s", err.msg);
+    REQUIRE(layer_make(&d, 1, 2, 3, 6, 6, 4, p_same(3, 1), &err), "%s", err.msg);
+    size_t big = 2 * 4 * 6 * 6 * 4;
+    clvae_buf_t a = tu_zeros(ctx, big), bw = tu_zeros(ctx, big), none = {0};
+#define BAD(label, call)                                                          \
+    do {                                                                          \
+        clvae_error_clear(&err);                                                  \
+        CHECK((call) == CLVAE_ERR_INVALID && err.msg[0], "%s accepted", label);   \
+    } while (0)
+    for (int tr = 0; tr < 2; tr++) {
+        layer_t *l = tr ? &d : &c;
+        clvae_conv_geom_t g = l->g;
+        BAD("NULL x", dev_fwd(l, a, none, bw, none, &err));
+        BAD("NULL y", dev_fwd(l, none, a, bw, none, &err));
+        BAD("NULL w", dev_fwd(l, a, a, none, none, &err));
+        BAD("NULL dy", dev_bwd(l, a, bw, none, none, a, bw, &err));
+        BAD("dx without w", dev_bwd(l, a, none, none, a, a, none, &err));
+        BAD("dw without x", dev_bwd(l, none, bw, none, a, none, bw, &err));
+        l->g.N = 0;
+        BAD("zero batch", dev_fwd(l, a, a, bw, none, &err));
+        l->g = g, l->g.C = 0;
+        BAD("zero channels", dev_fwd(l, a, a, bw, none, &err));
+        l->g = g, l->g.OW = 0;
+        BAD("zero output", dev_fwd(l, a, a, bw, none, &err));
+        l->g = g, l->g.sh = 0;
+        BAD("stride 0", dev_bwd(l, a, bw, none, a, a, bw, &err));
+        l->g = g, l->g.dw = 0;
+        BAD("dilation 0", dev_fwd(l, a, a, bw, none, &err));
+        l->g = g, l->g.kh = 8;
+        BAD("kernel 8", dev_fwd(l, a, a, bw, none, &err));
+        l->g = g, l->g.N = (size_t)1 << 30;
+        BAD("2^32 elements", dev_fwd(l, a, a, bw, none, &err));
+        l->g = g, l->g.transposed = !tr;
+        BAD("geometry of the other kind", dev_fwd(l, a, a, bw, none, &err));
+        l->g = g;
+        clvae_buf_t far = {a.mem, (size_t)1 << 32};
+        BAD("index over 2^32", dev_fwd(l, a, far, bw, none, &err));
+        /* nothing to compute is fine */
+        clvae_error_clear(&err);
+        CHECK(dev_bwd(l, none, none, none, a, none, none, &err) == CLVAE_OK,
+              "backward with no gradients: %s", err.msg);
+    }
+    BAD("NULL geometry", clvae_conv2d_forward(ctx, a, a, bw, none, NULL, &err));
+    BAD("NULL geometry (transposed)",
+        clvae_conv_transpose2d_backward(ctx, a, bw, none, a, a, bw, NULL, &err));
+#undef BAD
+    clvae_error_clear(&err);
+    clvae_buf_free(&a), clvae_buf_free(&bw);
+}
+
+int main(void)
+{
+    ctx = tu_ctx();
+    if (!ctx) return 1;
+    RUN(t_geometry_known_numbers);
+    RUN(t_geometry_invalid);
+    RUN(t_known_values);
+    RUN(t_thesis_layers_batch1);
+    RUN(t_thesis_layers_batch128);
+    RUN(t_awkward_shapes);
+    RUN(t_chunked_batches);
+    RUN(t_reference_gradients);
+    RUN(t_device_gradients);
+    RUN(t_determinism);
+    RUN(t_stale_workspaces);
+    RUN(t_invalid_arguments);
+    tu_print_errors();
+    clvae_ctx_free(ctx);
+    return TEST_EXIT();
+}
