@@ -1,0 +1,558 @@
+/* The model on the device: buffers per layer, forward, backward, optimizer step, latents. */
+#include "clvae/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clvae/basic.h"
+#include "clvae/dense.h"
+#include "clvae/latent.h"
+#include "clvae/loss.h"
+#include "clvae/optim.h"
+#include "clvae/reduce.h"
+#include "clvae/rng.h"
+
+/*
+ * Buffers, per layer i (shape key: B examples of the layer's output size S_i):
+ *   act[i]   [B, S_i]  output after the activation (layer 0: the input batch)
+ *   pre[i]   [B, S_i]  output before the activation (only when the activation is not identity)
+ *   dact[i], dpre[i]   their gradients
+ * [flatten] and [reshape] own no buffers: their views are their input's. The latent layer's
+ * act is z; mu, logvar, eps live beside it.
+ */
+struct clvae_model {
+    clvae_ctx_t *ctx;
+    const clvae_model_desc_t *d;
+    size_t max_batch, B, J, D;
+    int sampled;                 /* the last forward drew eps */
+    clvae_buf_t *act, *pre, *dact, *dpre;
+    clvae_buf_t *owned;          /* every allocation, for freeing */
+    int nowned;
+    clvae_buf_t params, grads, m1, m2;
+    clvae_buf_t mu, logvar, eps, dmu, dlogvar;
+    clvae_buf_t rec_ex, kl_ex;   /* [B] per-example terms */
+    clvae_buf_t losses;          /* [3]: total, recon, kl */
+    clvae_buf_t target;          /* the target of the last forward */
+};
+
+static clvae_status_t alloc(clvae_model_t *m, size_t n, clvae_buf_t *out, clvae_error_t *err)
+{
+    clvae_status_t s = clvae_buf_alloc(m->ctx, n, out, err);
+    if (!s) m->owned[m->nowned++] = *out;
+    return s;
+}
+
+static size_t out_size(const clvae_layer_t *L) { return L->out_c * L->out_h * L->out_w; }
+
+static int is_view(const clvae_layer_t *L)
+{
+    return L->kind == CLVAE_LAYER_FLATTEN || L->kind == CLVAE_LAYER_RESHAPE;
+}
+
+static clvae_status_t zero(clvae_model_t *m, clvae_buf_t b, size_t n, clvae_error_t *err)
+{
+    return clvae_fill_forward(m->ctx, b.mem, b.off, 0.0f, n, err);
+}
+
+clvae_status_t clvae_model_init(clvae_model_t **out, clvae_ctx_t *ctx,
+                                const clvae_model_desc_t *d, size_t max_batch, clvae_error_t *err)
+{
+    *out = NULL;
+    if (max_batch == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "batch size 0");
+    if (d->latent < 1 || d->nlayers < d->latent + 2)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "model has no encoder or decoder");
+    clvae_model_t *m = calloc(1, sizeof *m);
+    int L = d->nlayers;
+    if (m) {
+        m->act = calloc((size_t)L, sizeof *m->act);
+        m->pre = calloc((size_t)L, sizeof *m->pre);
+        m->dact = calloc((size_t)L, sizeof *m->dact);
+        m->dpre = calloc((size_t)L, sizeof *m->dpre);
+        m->owned = calloc((size_t)(4 * L + 16), sizeof *m->owned);
+    }
+    if (!m || !m->act || !m->pre || !m->dact || !m->dpre || !m->owned) {
+        clvae_model_free(m);
+        return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    }
+    m->ctx = ctx;
+    m->d = d;
+    m->max_batch = max_batch;
+    m->J = d->layers[d->latent].units;
+    m->D = out_size(&d->layers[0]);
+    clvae_status_t s = CLVAE_OK;
+    size_t P = d->nparams ? d->nparams : 1;
+    if ((s = alloc(m, P, &m->params, err)) || (s = alloc(m, P, &m->grads, err)) ||
+        (s = alloc(m, P, &m->m1, err)) || (s = alloc(m, P, &m->m2, err)))
+        goto fail;
+    for (int i = 0; i < L; i++) {
+        const clvae_layer_t *ly = &d->layers[i];
+        size_t n = max_batch * out_size(ly);
+        if (i > 0 && is_view(ly)) {
+            m->act[i] = m->act[i - 1];
+            m->dact[i] = m->dact[i - 1];
+            continue;
+        }
+        if ((s = alloc(m, n, &m->act[i], err)) || (s = alloc(m, n, &m->dact[i], err))) goto fail;
+        if (ly->act != CLVAE_ACT_IDENTITY &&
+            ((s = alloc(m, n, &m->pre[i], err)) || (s = alloc(m, n, &m->dpre[i], err))))
+            goto fail;
+        if (ly->act == CLVAE_ACT_IDENTITY) {
+            m->pre[i] = m->act[i];
+            m->dpre[i] = m->dact[i];
+        }
+    }
+    size_t nj = max_batch * m->J;
+    if ((s = alloc(m, nj, &m->mu, err)) || (s = alloc(m, nj, &m->logvar, err)) ||
+        (s = alloc(m, nj, &m->eps, err)) || (s = alloc(m, nj, &m->dmu, err)) ||
+        (s = alloc(m, nj, &m->dlogvar, err)) || (s = alloc(m, max_batch, &m->rec_ex, err)) ||
+        (s = alloc(m, max_batch, &m->kl_ex, err)) || (s = alloc(m, 3, &m->losses, err)))
+        goto fail;
+    if ((s = zero(m, m->params, P, err)) || (s = zero(m, m->m1, P, err)) ||
+        (s = zero(m, m->m2, P, err)) || (s = zero(m, m->logvar, nj, err)) ||
+        (s = zero(m, m->eps, nj, err)) || (s = zero(m, m->kl_ex, max_batch, err)) ||
+        (s = zero(m, m->losses, 3, err)))
+        goto fail;
+    *out = m;
+    return CLVAE_OK;
+fail:
+    clvae_model_free(m);
+    return s;
+}
+
+void clvae_model_free(clvae_model_t *m)
+{
+    if (!m) return;
+    for (int i = 0; m->owned && i < m->nowned; i++) clvae_buf_free(&m->owned[i]);
+    free(m->owned);
+    free(m->act);
+    free(m->pre);
+    free(m->dact);
+    free(m->dpre);
+    free(m);
+}
+
+clvae_buf_t clvae_model_params(const clvae_model_t *m) { return m->params; }
+clvae_buf_t clvae_model_grads(const clvae_model_t *m) { return m->grads; }
+clvae_buf_t clvae_model_moment1(const clvae_model_t *m) { return m->m1; }
+clvae_buf_t clvae_model_moment2(const clvae_model_t *m) { return m->m2; }
+clvae_buf_t clvae_model_input(const clvae_model_t *m) { return m->act[0]; }
+clvae_buf_t clvae_model_loss_buf(const clvae_model_t *m) { return m->losses; }
+size_t clvae_model_latent_dim(const clvae_model_t *m) { return m->J; }
+size_t clvae_model_max_batch(const clvae_model_t *m) { return m->max_batch; }
+size_t clvae_model_example_dim(const clvae_model_t *m) { return m->D; }
+
+/* Fan-in and fan-out of a weight as Keras computes them for Glorot init. */
+static void fans(const clvae_layer_t *L, double *fan_in, double *fan_out)
+{
+    double rf = (double)(L->conv.kh * L->conv.kw);
+    if (L->kind == CLVAE_LAYER_CONV) {
+        *fan_in = rf * (double)L->in_c;
+        *fan_out = rf * (double)L->out_c;
+    } else if (L->kind == CLVAE_LAYER_DECONV) {
+        /* Keras' Conv2DTranspose kernel is (kh, kw, filters, in): fans swap roles */
+        *fan_in = rf * (double)L->out_c;
+        *fan_out = rf * (double)L->in_c;
+    } else {
+        *fan_in = (double)(L->in_c * L->in_h * L->in_w);
+        *fan_out = (double)L->units;
+    }
+}
+
+clvae_status_t clvae_model_init_params(clvae_model_t *m, uint64_t seed, clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = m->d;
+    size_t P = d->nparams;
+    if (P == 0) return CLVAE_OK;
+    float *host = calloc(P, sizeof *host), *u = NULL;
+    if (!host) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    uint64_t offset = 0;
+    for (int i = 0; i < d->nlayers; i++) {
+        const clvae_layer_t *L = &d->layers[i];
+        if (L->w_len == 0) continue;
+        double fi, fo;
+        fans(L, &fi, &fo);
+        double limit = sqrt(6.0 / (fi + fo));
+        int heads = (L->kind == CLVAE_LAYER_LATENT && d->variational) ? 2 : 1;
+        for (int h = 0; h < heads; h++) {
+            size_t off = h ? L->w2_off : L->w_off;
+            free(u);
+            u = malloc(L->w_len * sizeof *u);
+            if (!u) {
+                free(host);
+                return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+            }
+            clvae_rng_uniform_ref(u, L->w_len, seed, offset);
+            offset += clvae_rng_blocks(L->w_len);
+            for (size_t k = 0; k < L->w_len; k++)
+                host[off + k] = (float)((2.0 * u[k] - 1.0) * limit);
+        }
+    }
+    free(u);
+    clvae_status_t s = clvae_buf_upload(m->ctx, m->params, host, P, err);
+    free(host);
+    return s;
+}
+
+/* Forward of layer i from act[i-1] into pre[i] and act[i] (not the latent layer). */
+static clvae_status_t layer_forward(clvae_model_t *m, int i, clvae_error_t *err)
+{
+    const clvae_layer_t *L = &m->d->layers[i];
+    clvae_buf_t x = m->act[i - 1], w = clvae_buf_at(m->params, L->w_off);
+    clvae_buf_t b = L->bias ? clvae_buf_at(m->params, L->b_off) : (clvae_buf_t){0};
+    clvae_status_t s = CLVAE_OK;
+    clvae_conv_geom_t g;
+    switch (L->kind) {
+    case CLVAE_LAYER_CONV:
+        if ((s = clvae_conv2d_geom(&g, m->B, L->in_c, L->in_h, L->in_w, L->out_c, &L->conv, err)))
+            return s;
+        s = clvae_conv2d_forward(m->ctx, m->pre[i], x, w, b, &g, err);
+        break;
+    case CLVAE_LAYER_DECONV:
+        if ((s = clvae_conv_transpose2d_geom(&g, m->B, L->in_c, L->in_h, L->in_w, L->out_c,
+                                             &L->conv, err)))
+            return s;
+        s = clvae_conv_transpose2d_forward(m->ctx, m->pre[i], x, w, b, &g, err);
+        break;
+    case CLVAE_LAYER_DENSE:
+        s = clvae_dense_forward(m->ctx, m->pre[i], x, w, b, m->B, L->in_c * L->in_h * L->in_w,
+                                L->units, err);
+        break;
+    default:
+        return CLVAE_OK; /* flatten, reshape: views */
+    }
+    if (s || L->act == CLVAE_ACT_IDENTITY) return s;
+    return clvae_act_forward(m->ctx, m->act[i], m->pre[i], L->act, L->slope, m->B * out_size(L),
+                             err);
+}
+
+/* Backward of layer i: dpre[i] is known; adds parameter gradients and dact[i-1] (when
+ * need_dx), then turns dact[i-1] into dpre[i-1] through layer i-1's activation. */
+static clvae_status_t layer_backward(clvae_model_t *m, int i, int need_dx, clvae_error_t *err)
+{
+    const clvae_layer_t *L = &m->d->layers[i];
+    clvae_buf_t none = {0};
+    clvae_buf_t x = m->act[i - 1], w = clvae_buf_at(m->params, L->w_off);
+    clvae_buf_t dw = clvae_buf_at(m->grads, L->w_off);
+    clvae_buf_t db = L->bias ? clvae_buf_at(m->grads, L->b_off) : none;
+    clvae_buf_t dx = need_dx ? m->dact[i - 1] : none;
+    size_t in = L->in_c * L->in_h * L->in_w;
+    clvae_status_t s;
+    if (need_dx && !is_view(L) && (s = zero(m, dx, m->B * in, err))) return s;
+    clvae_conv_geom_t g;
+    switch (L->kind) {
+    case CLVAE_LAYER_CONV:
+        if ((s = clvae_conv2d_geom(&g, m->B, L->in_c, L->in_h, L->in_w, L->out_c, &L->conv, err)) ||
+            (s = clvae_conv2d_backward(m->ctx, dx, dw, db, m->dpre[i], x, w, &g, err)))
+            return s;
+        break;
+    case CLVAE_LAYER_DECONV:
+        if ((s = clvae_conv_transpose2d_geom(&g, m->B, L->in_c, L->in_h, L->in_w, L->out_c,
+                                             &L->conv, err)) ||
+            (s = clvae_conv_transpose2d_backward(m->ctx, dx, dw, db, m->dpre[i], x, w, &g, err)))
+            return s;
+        break;
+    case CLVAE_LAYER_DENSE:
+        if ((s = clvae_dense_backward(m->ctx, dx, dw, db, m->dpre[i], x, w, m->B, in, L->units,
+                                      err)))
+            return s;
+        break;
+    default:
+        break; /* views: dact[i-1] is dact[i] */
+    }
+    return CLVAE_OK;
+}
+
+/* dpre[i] = act'(pre[i]) * dact[i] for a layer with an activation (zeroed first). */
+static clvae_status_t act_backward(clvae_model_t *m, int i, clvae_error_t *err)
+{
+    const clvae_layer_t *L = &m->d->layers[i];
+    if (L->act == CLVAE_ACT_IDENTITY || is_view(L) || i == 0) return CLVAE_OK;
+    size_t n = m->B * out_size(L);
+    clvae_status_t s = zero(m, m->dpre[i], n, err);
+    if (s) return s;
+    return clvae_act_backward(m->ctx, m->dpre[i], m->dact[i], m->pre[i], m->act[i], L->act,
+                              L->slope, n, err);
+}
+
+/* The index of the last real layer at or before i (skipping views). */
+static int real_layer(const clvae_model_t *m, int i)
+{
+    while (i > 0 && is_view(&m->d->layers[i])) i--;
+    return i;
+}
+
+static clvae_status_t decoder_forward(clvae_model_t *m, clvae_error_t *err)
+{
+    for (int i = m->d->latent + 1; i < m->d->nlayers; i++) {
+        clvae_status_t s = layer_forward(m, i, err);
+        if (s) return s;
+    }
+    return CLVAE_OK;
+}
+
+static clvae_status_t latent_forward(clvae_model_t *m, int sample, uint64_t seed, uint64_t offset,
+                                     clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = m->d;
+    const clvae_layer_t *L = &d->layers[d->latent];
+    size_t F = L->in_c * L->in_h * L->in_w;
+    clvae_buf_t x = m->act[d->latent - 1];
+    clvae_buf_t none = {0};
+    clvae_status_t s = clvae_dense_forward(m->ctx, m->mu, x, clvae_buf_at(m->params, L->w_off),
+                                           L->bias ? clvae_buf_at(m->params, L->b_off) : none,
+                                           m->B, F, m->J, err);
+    if (s) return s;
+    m->sampled = 0;
+    size_t n = m->B * m->J;
+    if (!d->variational) return clvae_buf_copy(m->ctx, m->act[d->latent], m->mu, n, err);
+    if ((s = clvae_dense_forward(m->ctx, m->logvar, x, clvae_buf_at(m->params, L->w2_off),
+                                 L->bias ? clvae_buf_at(m->params, L->b2_off) : none, m->B, F,
+                                 m->J, err)))
+        return s;
+    if (!sample) return clvae_buf_copy(m->ctx, m->act[d->latent], m->mu, n, err);
+    m->sampled = 1;
+    return clvae_reparam_forward(m->ctx, m->act[d->latent], m->eps, m->mu, m->logvar, n, seed,
+                                 offset, err);
+}
+
+/* The output layer uses fused sigmoid + BCE (BCE with logits on pre) when it can. */
+static int fused_bce(const clvae_model_t *m)
+{
+    return m->d->recon == CLVAE_RECON_BCE &&
+           m->d->layers[m->d->nlayers - 1].act == CLVAE_ACT_SIGMOID;
+}
+
+static clvae_status_t losses_forward(clvae_model_t *m, clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = m->d;
+    int last = d->nlayers - 1;
+    clvae_buf_t t = m->target;
+    clvae_status_t s;
+    clvae_buf_t rec_mean = clvae_buf_at(m->losses, 1), kl_mean = clvae_buf_at(m->losses, 2);
+    if (fused_bce(m))
+        s = clvae_bce_logits_forward(m->ctx, m->rec_ex, rec_mean, m->pre[last], t, m->B, m->D, err);
+    else if (d->recon == CLVAE_RECON_BCE)
+        s = clvae_bce_forward(m->ctx, m->rec_ex, rec_mean, m->act[last], t, m->B, m->D, err);
+    else
+        s = clvae_mse_forward(m->ctx, m->rec_ex, rec_mean, m->act[last], t, m->B, m->D,
+                              d->recon == CLVAE_RECON_MSE_SUM ? CLVAE_MSE_SUM : CLVAE_MSE_MEAN,
+                              err);
+    if (s) return s;
+    if (d->variational) {
+        /* unweighted KL per example; the total adds beta times it */
+        if ((s = clvae_kl_forward(m->ctx, m->kl_ex, kl_mean, m->mu, m->logvar, 1.0f, m->B, m->J,
+                                  err)))
+            return s;
+    }
+    /* total = recon + beta * kl, on the device: sum of the per-example terms, averaged */
+    clvae_reduce_shape_t one = {1, 1, m->B, 0, 0};
+    float inv = 1.0f / (float)m->B;
+    if ((s = clvae_reduce_forward(m->ctx, m->losses, m->rec_ex, CLVAE_REDUCE_SUM, inv, 0.0f, one,
+                                  err)))
+        return s;
+    if (d->variational && d->beta != 0.0f)
+        s = clvae_reduce_forward(m->ctx, m->losses, m->kl_ex, CLVAE_REDUCE_SUM, inv * d->beta, 1.0f,
+                                 one, err);
+    return s;
+}
+
+clvae_status_t clvae_model_forward(clvae_model_t *m, size_t B, int sample, uint64_t seed,
+                                   uint64_t offset, clvae_buf_t target, clvae_error_t *err)
+{
+    if (B == 0 || B > m->max_batch)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "batch of %zu examples (the model holds 1 to %zu)",
+                          B, m->max_batch);
+    m->B = B;
+    m->target = target.mem ? target : m->act[0];
+    clvae_status_t s;
+    for (int i = 1; i < m->d->latent; i++)
+        if ((s = layer_forward(m, i, err))) return s;
+    if ((s = latent_forward(m, sample, seed, offset, err)) || (s = decoder_forward(m, err)))
+        return s;
+    return losses_forward(m, err);
+}
+
+clvae_status_t clvae_model_backward(clvae_model_t *m, clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = m->d;
+    int last = d->nlayers - 1, lat = d->latent;
+    float scale = 1.0f / (float)m->B;
+    size_t n_out = m->B * m->D, nj = m->B * m->J;
+    clvae_buf_t none = {0};
+    clvae_status_t s;
+    if (d->nparams && (s = zero(m, m->grads, d->nparams, err))) return s;
+    /* loss -> dpre[last] */
+    if ((s = zero(m, m->dpre[last], n_out, err))) return s;
+    if (fused_bce(m)) {
+        s = clvae_bce_logits_backward(m->ctx, m->dpre[last], m->pre[last], m->target, scale, m->B,
+                                      m->D, err);
+    } else {
+        clvae_buf_t g = m->dact[last];
+        if ((s = zero(m, g, n_out, err))) return s;
+        if (d->recon == CLVAE_RECON_BCE)
+            s = clvae_bce_backward(m->ctx, g, m->act[last], m->target, scale, m->B, m->D, err);
+        else
+            s = clvae_mse_backward(m->ctx, g, m->act[last], m->target, scale, m->B, m->D,
+                                   d->recon == CLVAE_RECON_MSE_SUM ? CLVAE_MSE_SUM
+                                                                   : CLVAE_MSE_MEAN,
+                                   err);
+        if (!s && d->layers[last].act != CLVAE_ACT_IDENTITY) s = act_backward(m, last, err);
+    }
+    if (s) return s;
+    /* decoder, down to the latent's output dz = dact[lat] */
+    for (int i = last; i > lat; i--) {
+        if (is_view(&d->layers[i])) continue;
+        if ((s = layer_backward(m, i, 1, err))) return s;
+        int below = real_layer(m, i - 1);
+        if (below > lat && (s = act_backward(m, below, err))) return s;
+    }
+    /* latent: dz -> dmu, dlogvar (+ KL) -> heads -> dact[lat-1] */
+    const clvae_layer_t *L = &d->layers[lat];
+    size_t F = L->in_c * L->in_h * L->in_w;
+    clvae_buf_t dz = m->dact[lat], dmu = dz;
+    if (d->variational) {
+        dmu = m->dmu;
+        if ((s = zero(m, m->dmu, nj, err)) || (s = zero(m, m->dlogvar, nj, err))) return s;
+        if (m->sampled)
+            s = clvae_reparam_backward(m->ctx, m->dmu, m->dlogvar, dz, m->eps, m->logvar, nj, err);
+        else
+            s = clvae_buf_copy(m->ctx, m->dmu, dz, nj, err);
+        if (!s && d->beta != 0.0f)
+            s = clvae_kl_backward(m->ctx, m->dmu, m->dlogvar, m->mu, m->logvar, d->beta, scale,
+                                  m->B, m->J, err);
+        if (s) return s;
+    }
+    int enc_top = lat - 1;
+    clvae_buf_t dx = m->dact[enc_top];
+    if ((s = zero(m, dx, m->B * F, err))) return s;
+    if ((s = clvae_dense_backward(m->ctx, dx, clvae_buf_at(m->grads, L->w_off),
+                                  L->bias ? clvae_buf_at(m->grads, L->b_off) : none, dmu,
+                                  m->act[enc_top], clvae_buf_at(m->params, L->w_off), m->B, F,
+                                  m->J, err)))
+        return s;
+    if (d->variational &&
+        (s = clvae_dense_backward(m->ctx, dx, clvae_buf_at(m->grads, L->w2_off),
+                                  L->bias ? clvae_buf_at(m->grads, L->b2_off) : none, m->dlogvar,
+                                  m->act[enc_top], clvae_buf_at(m->params, L->w2_off), m->B, F,
+                                  m->J, err)))
+        return s;
+    /* encoder */
+    int top = real_layer(m, enc_top);
+    if (top > 0 && (s = act_backward(m, top, err))) return s;
+    for (int i = top; i > 0; i--) {
+        if (is_view(&d->layers[i])) continue;
+        int below = real_layer(m, i - 1);
+        if ((s = layer_backward(m, i, below > 0, err))) return s;
+        if (below > 0 && (s = act_backward(m, below, err))) return s;
+    }
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_model_step(clvae_model_t *m, long step, clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = m->d;
+    if (d->nparams == 0) return CLVAE_OK;
+    if (strcmp(d->optimizer, "sgd") == 0) {
+        clvae_sgd_params_t hp = {d->lr, d->momentum, 0.0f, d->weight_decay};
+        return clvae_sgd_step(m->ctx, m->params, m->grads, m->m1, &hp, step, d->nparams, err);
+    }
+    clvae_adam_params_t hp = {d->lr, d->beta1, d->beta2, d->eps, d->weight_decay};
+    return clvae_adam_step(m->ctx, m->params, m->grads, m->m1, m->m2, &hp, step, d->nparams, err);
+}
+
+clvae_status_t clvae_model_losses(clvae_model_t *m, clvae_losses_t *out, clvae_error_t *err)
+{
+    float v[3];
+    clvae_status_t s = clvae_buf_download(m->ctx, v, m->losses, 3, err);
+    if (s) return s;
+    out->total = v[0];
+    out->recon = v[1];
+    out->kl = m->d->variational ? v[2] : 0.0f;
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_model_example_losses(clvae_model_t *m, float *recon, float *kl,
+                                          clvae_error_t *err)
+{
+    clvae_status_t s = CLVAE_OK;
+    if (recon) s = clvae_buf_download(m->ctx, recon, m->rec_ex, m->B, err);
+    if (!s && kl) s = clvae_buf_download(m->ctx, kl, m->kl_ex, m->B, err);
+    return s;
+}
+
+clvae_status_t clvae_model_latents(clvae_model_t *m, float *mu, float *logvar, float *z,
+                                   float *eps, clvae_error_t *err)
+{
+    size_t n = m->B * m->J;
+    clvae_status_t s = CLVAE_OK;
+    if (mu) s = clvae_buf_download(m->ctx, mu, m->mu, n, err);
+    if (!s && logvar) s = clvae_buf_download(m->ctx, logvar, m->logvar, n, err);
+    if (!s && z) s = clvae_buf_download(m->ctx, z, m->act[m->d->latent], n, err);
+    if (!s && eps) s = clvae_buf_download(m->ctx, eps, m->eps, n, err);
+    return s;
+}
+
+clvae_status_t clvae_model_outputs(clvae_model_t *m, float *out, clvae_error_t *err)
+{
+    return clvae_buf_download(m->ctx, out, m->act[m->d->nlayers - 1], m->B * m->D, err);
+}
+
+clvae_status_t clvae_model_decode(clvae_model_t *m, const float *z, size_t B, float *out,
+                                  clvae_error_t *err)
+{
+    if (B == 0 || B > m->max_batch)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "decode of %zu latents (the model holds 1 to %zu)",
+                          B, m->max_batch);
+    m->B = B;
+    clvae_status_t s = clvae_buf_upload(m->ctx, m->act[m->d->latent], z, B * m->J, err);
+    if (!s) s = decoder_forward(m, err);
+    if (!s) s = clvae_model_outputs(m, out, err);
+    return s;
+}
+
+int clvae_model_tensor(const clvae_model_desc_t *d, int i, char *name, size_t size, size_t *off,
+                       int *ndim, uint64_t shape[4])
+{
+    int k = 0;
+    for (int li = 0; li < d->nlayers; li++) {
+        const clvae_layer_t *L = &d->layers[li];
+        if (L->w_len == 0) continue;
+        /* index within its part: encoder.N counts layer sections after [input], decoder.N
+         * those after [latent] */
+        int part_index = li < d->latent ? li - 1 : li - d->latent - 1;
+        const char *part = li < d->latent ? "encoder" : "decoder";
+        int heads = L->kind == CLVAE_LAYER_LATENT ? (d->variational ? 2 : 1) : 1;
+        for (int h = 0; h < heads; h++) {
+            for (int wb = 0; wb < (L->bias ? 2 : 1); wb++, k++) {
+                if (k != i) continue;
+                char prefix[64];
+                if (L->kind == CLVAE_LAYER_LATENT)
+                    snprintf(prefix, sizeof prefix, "%s", d->variational ? (h ? "fc_logvar" : "fc_mu")
+                                                                        : "fc_z");
+                else
+                    snprintf(prefix, sizeof prefix, "%s.%d", part, part_index);
+                snprintf(name, size, "%s.%s", prefix, wb ? "bias" : "weight");
+                *off = wb ? (h ? L->b2_off : L->b_off) : (h ? L->w2_off : L->w_off);
+                if (wb) {
+                    *ndim = 1;
+                    shape[0] = L->out_c;
+                } else if (L->kind == CLVAE_LAYER_CONV || L->kind == CLVAE_LAYER_DECONV) {
+                    *ndim = 4;
+                    int tr = L->kind == CLVAE_LAYER_DECONV;
+                    shape[0] = tr ? L->in_c : L->out_c;
+                    shape[1] = tr ? L->out_c : L->in_c;
+                    shape[2] = L->conv.kh;
+                    shape[3] = L->conv.kw;
+                } else {
+                    *ndim = 2;
+                    shape[0] = L->units;
+                    shape[1] = L->in_c * L->in_h * L->in_w;
+                }
+                return 1;
+            }
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,194 @@
+/* Config files: the thesis model resolves to the right shapes and sizes; every error kind is caught. */
+#define TEST_FILE "test_config"
+#include "test.h"
+
+#include "clvae/config.h"
+
+static const char *thesis = "models/mnist_vae.cfg";
+
+static void t_thesis_model(void)
+{
+    clvae_cfg_t cfg;
+    clvae_error_t err = {0};
+    REQUIRE(clvae_cfg_load(&cfg, thesis, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_model_desc_t m;
+    REQUIRE(clvae_model_resolve(&m, &cfg, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(strcmp(m.name, "mnist_vae") == 0 && m.variational == 1, "name %s", m.name);
+    CHECK(m.epochs == 500 && m.batch == 128 && m.lr == 1e-3f && m.beta == 1.0f,
+          "epochs %ld batch %zu lr %g", m.epochs, m.batch, (double)m.lr);
+    CHECK(m.nlayers == 13 && m.latent == 6, "layers %d latent at %d", m.nlayers, m.latent);
+    /* output shapes, layer by layer (c, h, w) */
+    static const size_t want[13][3] = {{1, 28, 28}, {32, 28, 28}, {64, 14, 14}, {64, 7, 7},
+                                       {64, 7, 7},  {3136, 1, 1}, {2, 1, 1},    {3136, 1, 1},
+                                       {64, 7, 7},  {64, 7, 7},   {64, 14, 14}, {32, 28, 28},
+                                       {1, 28, 28}};
+    for (int i = 0; i < m.nlayers && i < 13; i++)
+        CHECK(m.layers[i].out_c == want[i][0] && m.layers[i].out_h == want[i][1] &&
+                  m.layers[i].out_w == want[i][2],
+              "layer %d (%s): %zux%zux%zu", i, clvae_layer_kind_name(m.layers[i].kind),
+              m.layers[i].out_c, m.layers[i].out_h, m.layers[i].out_w);
+    /* 207,237 parameters: Keras' summary of this VAE (encoder 105,220 + decoder 102,017) */
+    CHECK(m.nparams == 207237, "parameters %zu", m.nparams);
+    /* forward FLOPs per image: 29,842,176 (x3 for a training step: the DESIGN's ~89 MFLOP) */
+    CHECK(clvae_model_flops(&m) == 29842176.0, "flops %.0f", clvae_model_flops(&m));
+    CHECK(m.layers[1].act == CLVAE_ACT_LEAKY_RELU && m.layers[1].slope == 0.3f, "leaky 0.3");
+    CHECK(m.layers[12].act == CLVAE_ACT_SIGMOID, "sigmoid out");
+    clvae_model_desc_free(&m);
+    clvae_cfg_free(&cfg);
+}
+
+/* Parses text (with optional overrides) and resolves it; returns the status, err set. */
+static clvae_status_t try_cfg(const char *text, const char *set, clvae_error_t *err)
+{
+    clvae_cfg_t cfg;
+    clvae_error_clear(err);
+    clvae_status_t s = clvae_cfg_parse(&cfg, text, strlen(text), "t.cfg", err);
+    if (s) return s;
+    if (set) s = clvae_cfg_set(&cfg, set, err);
+    clvae_model_desc_t m;
+    if (!s) s = clvae_model_resolve(&m, &cfg, err);
+    if (!s) clvae_model_desc_free(&m);
+    clvae_cfg_free(&cfg);
+    return s;
+}
+
+#define SMALL_HEAD "[input]\nchannels = 1\nheight = 8\nwidth = 8\n[flatten]\n"
+#define SMALL_TAIL "[latent]\nsize = 2\n[dense]\nunits = 64\nactivation = sigmoid\n"
+
+static void t_small_valid_and_format(void)
+{
+    clvae_error_t err = {0};
+    const char *ok = "; a comment\r\n[model]   # trailing comment\r\nkind = ae ; inline\r\n" SMALL_HEAD
+                     SMALL_TAIL;
+    CHECK(try_cfg(ok, NULL, &err) == CLVAE_OK, "CRLF + comments: %s", err.msg);
+    /* format -> parse gives the same sections and values */
+    clvae_cfg_t a, b;
+    REQUIRE(clvae_cfg_parse(&a, ok, strlen(ok), "t.cfg", &err) == CLVAE_OK, "%s", err.msg);
+    char *text = clvae_cfg_format(&a);
+    REQUIRE(text && clvae_cfg_parse(&b, text, strlen(text), "t.cfg", &err) == CLVAE_OK, "%s",
+            err.msg);
+    CHECK(a.nsections == b.nsections && strcmp(b.sections[0].entries[0].value, "ae") == 0,
+          "round trip: %s", text);
+    free(text);
+    clvae_cfg_free(&a);
+    clvae_cfg_free(&b);
+}
+
+/* Each error kind: status, and words the message must contain. */
+static void expect(const char *text, const char *set, clvae_status_t want, const char *w1,
+                   const char *w2)
+{
+    clvae_error_t err = {0};
+    clvae_status_t s = try_cfg(text, set, &err);
+    CHECK(s == want, "got %s for: %s", clvae_status_name(s), text);
+    CHECK(strstr(err.msg, w1) != NULL, "message '%s' lacks '%s'", err.msg, w1);
+    if (w2) CHECK(strstr(err.msg, w2) != NULL, "message '%s' lacks '%s'", err.msg, w2);
+    clvae_error_clear(&err);
+}
+
+static void t_error_kinds(void)
+{
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    expect("", NULL, I, "t.cfg", "no sections");
+    expect("# only comments\n", NULL, I, "t.cfg", "no sections");
+    expect("key = 1\n[model]\n", NULL, I, "t.cfg:1", "before any [section]");
+    expect("[model]\nname\n", NULL, I, "t.cfg:2", "expected [section] or key = value");
+    expect("[model]\nname =\n", NULL, I, "t.cfg:2", "has no value");
+    expect("[model]\nname = a\nname = b\n", NULL, I, "t.cfg:3", "given twice");
+    expect("[model\n", NULL, I, "t.cfg:1", "[name]");
+    expect("[Model]\n", NULL, I, "t.cfg:1", "lower-case");
+    expect("[modle]\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:1", "unknown section [modle]");
+    expect("[train]\nepohcs = 3\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:2",
+           "unknown key 'epohcs' (allowed: epochs");
+    expect("[train]\nepochs = -3\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:2",
+           "epochs = -3: must be an integer from 1 to");
+    expect("[train]\nbatch = 99999999999999999999999\n" SMALL_HEAD SMALL_TAIL, NULL, I,
+           "t.cfg:2", "batch");
+    expect("[train]\nlr = fast\n" SMALL_HEAD SMALL_TAIL, NULL, I, "lr = fast", "must be a number");
+    expect("[train]\nlr = 1e999\n" SMALL_HEAD SMALL_TAIL, NULL, I, "lr = 1e999", "number");
+    expect("[loss]\nreconstruction = l1\n" SMALL_HEAD SMALL_TAIL, NULL, I, "reconstruction = l1",
+           "one of bce, mse_sum, mse_mean");
+    expect("[conv]\nfilters = 2\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:1",
+           "first layer section must be [input]");
+    expect(SMALL_HEAD "[dense]\nunits = 4\n", NULL, I, "t.cfg", "no [latent] section");
+    expect(SMALL_HEAD SMALL_TAIL "[latent]\nsize = 2\n", NULL, I, "second [latent]", NULL);
+    expect(SMALL_HEAD "[latent]\nsize = 2\n[reshape]\nchannels = 1\nheight = 8\nwidth = 8\n",
+           NULL, I, "[reshape] 1x8x8 = 64 values, but its input has 2", NULL);
+    expect("[input]\nchannels = 1\nheight = 8\nwidth = 8\n[dense]\nunits = 3\n" SMALL_TAIL, NULL,
+           I, "needs flat input", "add a [flatten]");
+    expect(SMALL_HEAD "[conv]\nfilters = 2\n" SMALL_TAIL, NULL, I, "add a [reshape]", NULL);
+    expect("[input]\nchannels = 1\nheight = 8\nwidth = 8\n[conv]\nfilters = 2\nstride = 0\n"
+           "[flatten]\n" SMALL_TAIL,
+           NULL, I, "stride = 0", "from 1 to 64");
+    expect("[input]\nchannels = 1\nheight = 2\nwidth = 2\n[conv]\nfilters = 2\nsize = 5\n"
+           "padding = valid\n[flatten]\n[latent]\nsize = 2\n[dense]\nunits = 4\n"
+           "activation = sigmoid\n",
+           NULL, I, "[conv] on a 1x2x2 input", NULL);
+    expect(SMALL_HEAD "[latent]\nsize = 2\n[dense]\nunits = 63\nactivation = sigmoid\n", NULL, I,
+           "decoder ends with 63x1x1", "input is 1x8x8");
+    expect(SMALL_HEAD "[latent]\nsize = 2\n[dense]\nunits = 64\n", NULL, I,
+           "must be sigmoid", NULL);
+    expect(SMALL_HEAD "[latent]\nsize = 2\n[dense]\nunits = 64\nactivation = swishy\n", NULL, I,
+           "activation = swishy", NULL);
+    expect(SMALL_HEAD "[latent]\nsize = 2\n[dense]\nunits = 16\n[reshape]\nchannels = 1\n"
+           "height = 4\nwidth = 4\n[deconv]\nfilters = 1\nstride = 2\noutput_padding = 1\n"
+           "activation = sigmoid\n",
+           NULL, I, "output_padding needs explicit padding", NULL);
+    /* overrides */
+    expect(SMALL_HEAD SMALL_TAIL, "train.epochs=3", I, "no section [train]", NULL);
+    expect("[train]\n" SMALL_HEAD SMALL_TAIL, "train.epochs", I, "SECTION.KEY=VALUE", NULL);
+    expect("[train]\n" SMALL_HEAD SMALL_TAIL, "train.epochs=0", I, "--set train.epochs=0",
+           "from 1 to");
+    expect("[train]\n" SMALL_HEAD "[dense]\nunits=64\n[dense]\nunits=64\n" SMALL_TAIL,
+           "dense.units=3", I, "3 [dense] sections", "dense#K.units");
+    expect("[train]\n" SMALL_HEAD SMALL_TAIL, "train.bogus=1", I, "--set train.bogus",
+           "unknown key");
+}
+
+static void t_binary_garbage(void)
+{
+    static const char text[] = "[model]\nname = a\x01\x00zz\n";
+    clvae_cfg_t cfg;
+    clvae_error_t err = {0};
+    CHECK(clvae_cfg_parse(&cfg, text, sizeof text - 1, "t.cfg", &err) == CLVAE_ERR_INVALID,
+          "NUL byte accepted");
+    CHECK(strstr(err.msg, "t.cfg:2") && strstr(err.msg, "NUL"), "%s", err.msg);
+}
+
+static void t_overrides_apply(void)
+{
+    clvae_cfg_t cfg;
+    clvae_error_t err = {0};
+    REQUIRE(clvae_cfg_load(&cfg, thesis, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(clvae_cfg_set(&cfg, "train.epochs=3", &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(clvae_cfg_set(&cfg, "conv#2.filters = 48", &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(clvae_cfg_set(&cfg, "latent.size=16", &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(clvae_cfg_set(&cfg, "conv#9.filters=1", &err) == CLVAE_ERR_INVALID, "conv#9 accepted");
+    clvae_model_desc_t m;
+    REQUIRE(clvae_model_resolve(&m, &cfg, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(m.epochs == 3, "epochs %ld", m.epochs);
+    CHECK(m.layers[2].out_c == 48 && m.layers[3].in_c == 48, "conv#2 filters %zu",
+          m.layers[2].out_c);
+    CHECK(m.layers[m.latent].units == 16, "latent %zu", m.layers[m.latent].units);
+    clvae_model_desc_free(&m);
+    clvae_cfg_free(&cfg);
+}
+
+static void t_missing_file(void)
+{
+    clvae_cfg_t cfg;
+    clvae_error_t err = {0};
+    CHECK(clvae_cfg_load(&cfg, "models/no_such.cfg", &err) == CLVAE_ERR_NOT_FOUND, "status");
+    CHECK(strstr(err.msg, "models/no_such.cfg") != NULL, "%s", err.msg);
+}
+
+int main(void)
+{
+    RUN(t_thesis_model);
+    RUN(t_small_valid_and_format);
+    RUN(t_error_kinds);
+    RUN(t_binary_garbage);
+    RUN(t_overrides_apply);
+    RUN(t_missing_file);
+    return TEST_EXIT();
+}
