@@ -1,0 +1,187 @@
+/* Checkpoints: round trip of weights, moments and position; damaged or mismatched files rejected. */
+#define TEST_FILE "test_checkpoint"
+#include "test.h"
+#include "testutil.h"
+
+#include <unistd.h>
+
+#include "clvae/checkpoint.h"
+#include "clvae/safetensors.h"
+
+static clvae_ctx_t *ctx;
+static char dir[64];
+
+#define TINY                                                                                    \
+    "[model]\nkind = vae\n[input]\nchannels = 1\nheight = 4\nwidth = 4\n[conv]\nfilters = 2\n" \
+    "stride = 2\nactivation = relu\n[flatten]\n[latent]\nsize = 2\n[dense]\nunits = 16\n"      \
+    "activation = sigmoid\n"
+
+static int setup(const char *text, clvae_cfg_t *cfg, clvae_model_desc_t *d, clvae_model_t **m)
+{
+    clvae_error_t err = {0};
+    if (clvae_cfg_parse(cfg, text, strlen(text), "tiny.cfg", &err) ||
+        clvae_model_resolve(d, cfg, &err) || clvae_model_init(m, ctx, d, 4, &err) ||
+        clvae_model_init_params(*m, 3, &err)) {
+        fprintf(stderr, "  setup: %s\n", err.msg);
+        return 0;
+    }
+    return 1;
+}
+
+static void t_round_trip(void)
+{
+    clvae_cfg_t cfg;
+    clvae_model_desc_t d;
+    clvae_model_t *m = NULL, *m2 = NULL;
+    REQUIRE(setup(TINY, &cfg, &d, &m), "setup");
+    clvae_error_t err = {0};
+    size_t P = d.nparams;
+    float *mom = malloc(P * sizeof *mom);
+    for (size_t i = 0; i < P; i++) mom[i] = (float)i * 0.5f;
+    clvae_buf_upload(ctx, clvae_model_moment1(m), mom, P, &err);
+    clvae_train_state_t st = {7, 1234, 5, {1.5, 2.25, -3.0}, 640, 12.5};
+    char path[128];
+    snprintf(path, sizeof path, "%s/ck.safetensors", dir);
+    REQUIRE(clvae_checkpoint_save(path, ctx, m, &d, TINY, &st, "epoch\n1,2\n", &err) == CLVAE_OK,
+            "%s", err.msg);
+    clvae_checkpoint_t ck;
+    REQUIRE(clvae_checkpoint_read(path, &ck, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(strcmp(ck.config, TINY) == 0, "config text");
+    CHECK(strcmp(ck.metrics, "epoch\n1,2\n") == 0, "metrics");
+    CHECK(ck.has_state && ck.state.epoch == 7 && ck.state.step == 1234 && ck.state.cursor == 5 &&
+              ck.state.seen == 640 && ck.state.sums[1] == 2.25 && ck.state.seconds == 12.5,
+          "state");
+    REQUIRE(clvae_checkpoint_bind(&ck, &d, path, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_model_desc_t d2;
+    clvae_cfg_t cfg2;
+    REQUIRE(setup(TINY, &cfg2, &d2, &m2), "setup 2");
+    REQUIRE(clvae_checkpoint_apply(&ck, ctx, m2, P, 1, &err) == CLVAE_OK, "%s", err.msg);
+    float *a = malloc(P * sizeof *a), *b = malloc(P * sizeof *b);
+    clvae_buf_download(ctx, a, clvae_model_params(m), P, &err);
+    clvae_buf_download(ctx, b, clvae_model_params(m2), P, &err);
+    CHECK(memcmp(a, b, P * sizeof *a) == 0, "parameters differ after the round trip");
+    clvae_buf_download(ctx, b, clvae_model_moment1(m2), P, &err);
+    CHECK(memcmp(mom, b, P * sizeof *b) == 0, "moments differ after the round trip");
+    /* the file is plain safetensors with PyTorch-style names */
+    clvae_st_file_t *f = NULL;
+    REQUIRE(clvae_st_read(path, &f, &err) == CLVAE_OK, "%s", err.msg);
+    const clvae_st_tensor_t *w = clvae_st_find(f, "encoder.0.weight");
+    CHECK(w && w->ndim == 4 && w->shape[0] == 2 && w->shape[1] == 1 && w->shape[2] == 3,
+          "encoder.0.weight [2, 1, 3, 3]");
+    CHECK(clvae_st_find(f, "fc_mu.weight") && clvae_st_find(f, "fc_logvar.bias") &&
+              clvae_st_find(f, "decoder.0.weight"),
+          "latent heads and decoder names");
+    CHECK(strcmp(clvae_st_meta(f, "format"), "pt") == 0, "format pt");
+    clvae_st_free(f);
+    free(a);
+    free(b);
+    free(mom);
+    clvae_checkpoint_free(&ck);
+    clvae_model_free(m);
+    clvae_model_free(m2);
+    clvae_model_desc_free(&d);
+    clvae_model_desc_free(&d2);
+    clvae_cfg_free(&cfg);
+    clvae_cfg_free(&cfg2);
+}
+
+static long file_size(const char *p)
+{
+    FILE *f = fopen(p, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+static void t_damage_rejected(void)
+{
+    clvae_cfg_t cfg;
+    clvae_model_desc_t d;
+    clvae_model_t *m = NULL;
+    REQUIRE(setup(TINY, &cfg, &d, &m), "setup");
+    clvae_error_t err = {0};
+    char path[128], bad[128];
+    snprintf(path, sizeof path, "%s/good.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    clvae_train_state_t st = {1, 10, 0, {0, 0, 0}, 0, 0};
+    REQUIRE(clvae_checkpoint_save(path, ctx, m, &d, TINY, &st, "", &err) == CLVAE_OK, "%s",
+            err.msg);
+    long size = file_size(path);
+    FILE *f = fopen(path, "rb");
+    unsigned char *bytes = malloc((size_t)size);
+    REQUIRE(f && fread(bytes, 1, (size_t)size, f) == (size_t)size, "read back");
+    fclose(f);
+    /* a flipped byte in every 7th data position: the checksum catches each */
+    uint64_t hlen = 0;
+    memcpy(&hlen, bytes, 8);
+    int rejected = 0, tried = 0;
+    for (long pos = (long)(8 + hlen); pos < size; pos += 7) {
+        bytes[pos] ^= 0x10;
+        f = fopen(bad, "wb");
+        fwrite(bytes, 1, (size_t)size, f);
+        fclose(f);
+        bytes[pos] ^= 0x10;
+        clvae_checkpoint_t ck;
+        clvae_status_t s = clvae_checkpoint_read(bad, &ck, &err);
+        tried++;
+        if (s == CLVAE_ERR_CORRUPT && strstr(err.msg, bad)) rejected++;
+        if (s == CLVAE_OK) clvae_checkpoint_free(&ck);
+    }
+    CHECK(rejected == tried, "%d of %d flipped data bytes rejected", rejected, tried);
+    /* truncations */
+    for (long cut = 0; cut < size; cut += size / 13 + 1) {
+        f = fopen(bad, "wb");
+        fwrite(bytes, 1, (size_t)cut, f);
+        fclose(f);
+        clvae_checkpoint_t ck;
+        CHECK(clvae_checkpoint_read(bad, &ck, &err) == CLVAE_ERR_CORRUPT, "cut at %ld accepted",
+              cut);
+    }
+    /* a config whose shapes differ: bind names the tensor and both shapes */
+    clvae_checkpoint_t ck;
+    REQUIRE(clvae_checkpoint_read(path, &ck, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_cfg_t cfg2;
+    clvae_model_desc_t d2;
+    const char *other = "[model]\nkind = vae\n[input]\nchannels = 1\nheight = 4\nwidth = 4\n"
+                        "[conv]\nfilters = 3\nstride = 2\nactivation = relu\n[flatten]\n"
+                        "[latent]\nsize = 2\n[dense]\nunits = 16\nactivation = sigmoid\n";
+    REQUIRE(clvae_cfg_parse(&cfg2, other, strlen(other), "o.cfg", &err) == CLVAE_OK &&
+                clvae_model_resolve(&d2, &cfg2, &err) == CLVAE_OK,
+            "%s", err.msg);
+    CHECK(clvae_checkpoint_bind(&ck, &d2, path, &err) == CLVAE_ERR_INVALID, "mismatch accepted");
+    CHECK(strstr(err.msg, "encoder.0.weight") && strstr(err.msg, "[2x1x3x3]") &&
+              strstr(err.msg, "[3x1x3x3]"),
+          "%s", err.msg);
+    clvae_checkpoint_free(&ck);
+    /* a safetensors file without clvae metadata is not a checkpoint (but --init can use it) */
+    clvae_st_tensor_t t = {"x", CLVAE_ST_F32, 1, {1}, "\0\0\0\0", 4};
+    REQUIRE(clvae_st_write(bad, &t, 1, NULL, NULL, 0, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(clvae_checkpoint_read(bad, &ck, &err) == CLVAE_ERR_CORRUPT &&
+              strstr(err.msg, "not a clvae checkpoint"),
+          "%s", err.msg);
+    snprintf(bad, sizeof bad, "%s/none.safetensors", dir);
+    CHECK(clvae_checkpoint_read(bad, &ck, &err) == CLVAE_ERR_NOT_FOUND, "missing file");
+    free(bytes);
+    clvae_model_free(m);
+    clvae_model_desc_free(&d);
+    clvae_model_desc_free(&d2);
+    clvae_cfg_free(&cfg);
+    clvae_cfg_free(&cfg2);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/clvae-test-ck-XXXXXX");
+    if (!mkdtemp(dir)) return 1;
+    ctx = tu_ctx();
+    if (!ctx) return 1;
+    RUN(t_round_trip);
+    RUN(t_damage_rejected);
+    clvae_ctx_free(ctx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) return 1;
+    return TEST_EXIT();
+}
