@@ -1,7 +1,12 @@
 /* The CLBlast wrapper: row-major SGEMM with checked arguments and named errors. */
 #include "clvae/blas.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include <clblast_c.h>
+
+#include "ctx_internal.h"
 
 const char *clvae_clblast_status_name(int code)
 {
@@ -52,6 +57,28 @@ static int gemm_small_work_groups(cl_command_queue q)
     return 0;
 }
 
+/* Known-good Xgemm parameters for a device class, applied before the first GEMM (CLBlast's
+ * own database has no entry for pocl's CPU device and its default runs at 12-20 GFLOP/s
+ * there; these reach about 120 at 1024^3, see shared/DESIGN.md). Work groups of 4x4 items
+ * fit every device limit. CLVAE_GEMM_DEFAULTS=1 keeps CLBlast's own parameters. */
+static void gemm_tune(clvae_ctx_t *ctx)
+{
+    ctx->gemm_tuned = 1;
+    const char *env = getenv("CLVAE_GEMM_DEFAULTS");
+    if (env && strcmp(env, "1") == 0) return;
+    const clvae_device_info_t *d = clvae_ctx_device(ctx);
+    int pocl_cpu = (d->type & CL_DEVICE_TYPE_CPU) && strstr(d->platform_name, "Portable Computing");
+    if (!pocl_cpu) return;
+    static const char *xn[16] = {"GEMMK", "KREG", "KWG",   "KWI",  "MDIMA", "MDIMC",
+                                 "MWG",   "NDIMB", "NDIMC", "NWG",  "SA",    "SB",
+                                 "STRM",  "STRN",  "VWM",   "VWN"};
+    static const size_t xv[16] = {0, 1, 32, 8, 4, 4, 64, 4, 4, 64, 0, 0, 0, 0, 16, 16};
+    if (CLBlastOverrideParameters(d->device_id, "Xgemm", CLBlastPrecisionSingle, 16, xn, xv) ==
+        CLBlastSuccess)
+        clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: pocl CPU Xgemm parameters (64x64 tiles, 4x4 "
+                                            "work groups, vectors of 16)");
+}
+
 clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                           float alpha, clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb,
                           float beta, clvae_buf_t c, size_t ldc, clvae_error_t *err)
@@ -59,6 +86,7 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
     if (m == 0 || n == 0 || k == 0)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "gemm with a zero size (m=%zu n=%zu k=%zu)", m,
                           n, k);
+    if (!ctx->gemm_tuned) gemm_tune(ctx);
     cl_command_queue q = clvae_ctx_queue(ctx);
     CLBlastStatusCode st;
     for (int attempt = 0;; attempt++) {

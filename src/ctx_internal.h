@@ -32,6 +32,7 @@ struct clvae_ctx {
     clvae_program_stats_t stats;
     cl_mem ws[4];                 /* workspaces (clvae_workspace), CLVAE_WORKSPACES slots */
     size_t ws_size[4];            /* their sizes in floats */
+    int gemm_tuned;               /* GEMM parameters for this device were chosen */
 };
 
 /* Passes a formatted message to the context's log callback at level. */
