@@ -2,9 +2,11 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int cli_report(const clvae_error_t *err)
 {
@@ -72,4 +74,99 @@ void cli_json_string(FILE *f, const char *s)
             fputc(c, f);
     }
     fputc('"', f);
+}
+
+int cli_opt(int *i, int argc, char **argv, const char *name, const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n] != 0) return 0;
+    if (*i + 1 >= argc) return -1;
+    *val = argv[++*i];
+    return 1;
+}
+
+int cli_parse_long(const char *s, long lo, long hi, long *out)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_float(const char *s, float *out)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v)) return -1;
+    *out = (float)v;
+    return 0;
+}
+
+const char *cli_data_dir(void)
+{
+    const char *d = getenv("CLVAE_DATA_DIR");
+    return d && *d ? d : "data";
+}
+
+clvae_status_t cli_run_open(cli_run_t *r, const cli_common_t *common, const char *run,
+                            size_t batch, clvae_error_t *err)
+{
+    memset(r, 0, sizeof *r);
+    struct stat sb;
+    if (stat(run, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(r->dir, sizeof r->dir, "%s", run);
+        snprintf(r->ckpath, sizeof r->ckpath, "%s/checkpoint.safetensors", run);
+    } else {
+        snprintf(r->ckpath, sizeof r->ckpath, "%s", run);
+        snprintf(r->dir, sizeof r->dir, "%s", run);
+        char *slash = strrchr(r->dir, '/');
+        if (slash) *slash = 0;
+        else snprintf(r->dir, sizeof r->dir, ".");
+    }
+    clvae_status_t s;
+    if ((s = clvae_checkpoint_read(r->ckpath, &r->ck, err))) return s;
+    if ((s = clvae_cfg_parse(&r->cfg, r->ck.config, strlen(r->ck.config), r->ckpath, err)) ||
+        (s = clvae_model_resolve(&r->desc, &r->cfg, err)) ||
+        (s = clvae_checkpoint_bind(&r->ck, &r->desc, r->ckpath, err)) ||
+        (s = cli_ctx_open(common, 0, &r->ctx, err)) ||
+        (s = clvae_model_init(&r->model, r->ctx, &r->desc, batch, err)) ||
+        (s = clvae_checkpoint_apply(&r->ck, r->ctx, r->model, r->desc.nparams, 0, err)))
+        return s;
+    return CLVAE_OK;
+}
+
+clvae_status_t cli_run_test_data(cli_run_t *r, clvae_error_t *err)
+{
+    clvae_status_t s = clvae_dataset_open(r->desc.test_data, cli_data_dir(), &r->test, err);
+    if (!s) s = clvae_data_upload(r->ctx, &r->test, &r->dtest, err);
+    return s;
+}
+
+void cli_run_close(cli_run_t *r)
+{
+    clvae_data_dev_free(&r->dtest);
+    clvae_dataset_free(&r->test);
+    clvae_model_free(r->model);
+    clvae_ctx_free(r->ctx);
+    clvae_model_desc_free(&r->desc);
+    clvae_cfg_free(&r->cfg);
+    clvae_checkpoint_free(&r->ck);
+    memset(r, 0, sizeof *r);
+}
+
+void cli_default_out(const cli_run_t *r, const char *out, const char *name, char *buf, size_t size)
+{
+    if (out) snprintf(buf, size, "%s", out);
+    else snprintf(buf, size, "%s/%s", r->dir, name);
 }

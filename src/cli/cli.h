@@ -4,7 +4,11 @@
 
 #include <stdio.h>
 
+#include "clvae/checkpoint.h"
+#include "clvae/config.h"
+#include "clvae/data.h"
 #include "clvae/device.h"
+#include "clvae/model.h"
 
 /* Options every command takes, parsed before the command's own. */
 typedef struct cli_common {
@@ -41,8 +45,54 @@ int cli_parse_size(const char *s, size_t *out);
 /* Writes s as a JSON string literal, quotes included. */
 void cli_json_string(FILE *f, const char *s);
 
+/* Matches option `name` at argv[*i] ("--n 5" or "--n=5"): 1 and *val set (advancing *i past a
+ * separate value), 0 when it is another option, -1 when the value is missing. */
+int cli_opt(int *i, int argc, char **argv, const char *name, const char **val);
+
+/* Parses a whole integer in [lo, hi] / a finite number; 0 on success. */
+int cli_parse_long(const char *s, long lo, long hi, long *out);
+int cli_parse_float(const char *s, float *out);
+
+/* Where datasets are: $CLVAE_DATA_DIR, else "data". */
+const char *cli_data_dir(void);
+
+/* A trained run opened for figures and evaluation. */
+typedef struct cli_run {
+    char ckpath[4096];          /* the checkpoint file */
+    char dir[4096];             /* its folder: the default place for outputs */
+    clvae_checkpoint_t ck;
+    clvae_cfg_t cfg;
+    clvae_model_desc_t desc;
+    clvae_ctx_t *ctx;
+    clvae_model_t *model;
+    clvae_dataset_t test;       /* after cli_run_test_data */
+    clvae_data_dev_t dtest;
+} cli_run_t;
+
+/* Opens RUN (a run folder or a checkpoint file): its config, the device, the model with the
+ * checkpoint's weights, for batches of up to batch examples. */
+clvae_status_t cli_run_open(cli_run_t *r, const cli_common_t *common, const char *run,
+                            size_t batch, clvae_error_t *err);
+
+/* Loads the run's test set (its config's [data] test) onto the device. */
+clvae_status_t cli_run_test_data(cli_run_t *r, clvae_error_t *err);
+
+/* Releases everything the run holds. */
+void cli_run_close(cli_run_t *r);
+
+/* out when given, else DIR/name of the run. */
+void cli_default_out(const cli_run_t *r, const char *out, const char *name, char *buf, size_t size);
+
 /* The commands. */
 extern const cli_command_t cli_cmd_devices;
 extern const cli_command_t cli_cmd_selftest;
+extern const cli_command_t cli_cmd_check_config;
+extern const cli_command_t cli_cmd_train;
+extern const cli_command_t cli_cmd_sample;
+extern const cli_command_t cli_cmd_reconstruct;
+extern const cli_command_t cli_cmd_manifold;
+extern const cli_command_t cli_cmd_latent;
+extern const cli_command_t cli_cmd_interpolate;
+extern const cli_command_t cli_cmd_eval;
 
 #endif

@@ -5,7 +5,10 @@
 #include "clvae/version.h"
 #include "cli.h"
 
-static const cli_command_t *const commands[] = {&cli_cmd_devices, &cli_cmd_selftest};
+static const cli_command_t *const commands[] = {
+    &cli_cmd_devices,  &cli_cmd_selftest,    &cli_cmd_check_config, &cli_cmd_train,
+    &cli_cmd_sample,   &cli_cmd_reconstruct, &cli_cmd_manifold,     &cli_cmd_latent,
+    &cli_cmd_interpolate, &cli_cmd_eval};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f)
@@ -16,9 +19,9 @@ static void usage(FILE *f)
             "commands:\n",
             CLVAE_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+        fprintf(f, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(f,
-            "  %-10s %s\n\n"
+            "  %-12s %s\n\n"
             "options for every command:\n"
             "  --device SPEC  device to run on: an index from `clvae devices`, P:D, gpu, cpu,\n"
             "                 accelerator, or part of the device name (case-insensitive);\n"

@@ -1,0 +1,43 @@
+/* The figures of a trained model: samples, reconstructions, manifold, latent scatter, curves. */
+#ifndef CLVAE_FIGURES_H
+#define CLVAE_FIGURES_H
+
+#include "clvae/data.h"
+#include "clvae/model.h"
+#include "clvae/train.h"
+
+/* A grid of n decodes of z ~ N(0, I) drawn from the Philox host stream (seed). */
+clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_model_t *model,
+                                 const clvae_dataset_t *shape, size_t n, uint64_t seed,
+                                 const char *path, clvae_error_t *err);
+
+/* The first n examples of dd (top row) above their reconstructions through z = mu. */
+clvae_status_t clvae_fig_reconstruct(clvae_ctx_t *ctx, clvae_model_t *model,
+                                     const clvae_dataset_t *data, const clvae_data_dev_t *dd,
+                                     size_t n, const char *path, clvae_error_t *err);
+
+/* Decodes of a grid x grid lattice over [-range, range]^2 of latent dimensions dx, dy (the
+ * others 0): the 2-D manifold; y grows upwards. */
+clvae_status_t clvae_fig_manifold(clvae_ctx_t *ctx, clvae_model_t *model,
+                                  const clvae_dataset_t *shape, int grid, float range, int dx,
+                                  int dy, const char *path, clvae_error_t *err);
+
+/* Scatter of z_mean (dimensions dx, dy) of the first n examples coloured by class, and a CSV
+ * (index,label,z0,z1,...) beside it when csv_path is not NULL. */
+clvae_status_t clvae_fig_latent(clvae_ctx_t *ctx, clvae_model_t *model,
+                                const clvae_dataset_t *data, const clvae_data_dev_t *dd, size_t n,
+                                int dx, int dy, const char *path, const char *csv_path,
+                                clvae_error_t *err);
+
+/* A strip of steps decodes on the line between the z_mean of examples i and j (both ends
+ * included), with the two originals at its ends. */
+clvae_status_t clvae_fig_interpolate(clvae_ctx_t *ctx, clvae_model_t *model,
+                                     const clvae_dataset_t *data, const clvae_data_dev_t *dd,
+                                     size_t i, size_t j, int steps, const char *path,
+                                     clvae_error_t *err);
+
+/* Loss curves per epoch (train and test total, reconstruction, KL). */
+clvae_status_t clvae_fig_loss(const clvae_epoch_metrics_t *rows, size_t n, const char *title,
+                              const char *path, clvae_error_t *err);
+
+#endif

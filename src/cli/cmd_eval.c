@@ -1,0 +1,77 @@
+/* `clvae eval`: test-set loss, reconstruction, KL and the IWAE estimate of log p(x). */
+#include "cli.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "clvae/train.h"
+
+static int run(const cli_common_t *common, int argc, char **argv)
+{
+    const char *runp = NULL;
+    int sample = 0, json = 0;
+    long iwae = 0, n = 0, seed = 1;
+    for (int i = 0; i < argc; i++) {
+        const char *v;
+        int r;
+        if ((r = cli_opt(&i, argc, argv, "--latent", &v))) {
+            if (r < 0 || (strcmp(v, "mean") && strcmp(v, "sample")))
+                return cli_usage_error(&cli_cmd_eval, "--latent wants mean or sample");
+            sample = strcmp(v, "sample") == 0;
+        } else if ((r = cli_opt(&i, argc, argv, "--iwae", &v))) {
+            if (r < 0 || cli_parse_long(v, 1, 100000, &iwae))
+                return cli_usage_error(&cli_cmd_eval, "--iwae wants a sample count from 1 to 100000");
+        } else if ((r = cli_opt(&i, argc, argv, "--n", &v))) {
+            if (r < 0 || cli_parse_long(v, 1, 100000000L, &n))
+                return cli_usage_error(&cli_cmd_eval, "--n wants a number of test images");
+        } else if ((r = cli_opt(&i, argc, argv, "--seed", &v))) {
+            if (r < 0 || cli_parse_long(v, 0, 2147483647L, &seed))
+                return cli_usage_error(&cli_cmd_eval, "--seed wants a whole number >= 0");
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (argv[i][0] != '-' && !runp) {
+            runp = argv[i];
+        } else {
+            return cli_usage_error(&cli_cmd_eval, "unknown option '%s'", argv[i]);
+        }
+    }
+    if (!runp) return cli_usage_error(&cli_cmd_eval, "which run (a run folder or a checkpoint file)?");
+    cli_run_t r;
+    clvae_error_t err = {0};
+    clvae_eval_result_t res;
+    int code = 0;
+    clvae_status_t s = cli_run_open(&r, common, runp, 256, &err);
+    if (!s) s = cli_run_test_data(&r, &err);
+    if (!s) {
+        size_t count = n > 0 && (size_t)n < r.test.n ? (size_t)n : r.test.n;
+        s = clvae_evaluate(r.ctx, r.model, &r.desc, &r.dtest, count, 256, sample, (uint64_t)seed,
+                           (int)iwae, &res, &err);
+    }
+    if (s) {
+        code = cli_report(&err);
+    } else if (json) {
+        printf("{\"run\": ");
+        cli_json_string(stdout, r.ckpath);
+        printf(", \"data\": ");
+        cli_json_string(stdout, r.test.name);
+        printf(", \"n\": %zu, \"latent\": \"%s\", \"loss\": %.6f, \"reconstruction\": %.6f, "
+               "\"kl\": %.6f",
+               res.n, sample ? "sample" : "mean", res.loss, res.recon, res.kl);
+        if (iwae) printf(", \"iwae_k\": %d, \"log_px\": %.6f", res.iwae_k, res.log_px);
+        printf("}\n");
+    } else {
+        printf("%s on %zu images of %s (z = %s):\n", r.ckpath, res.n, r.test.name,
+               sample ? "sample" : "mean");
+        printf("  loss %.4f  reconstruction %.4f  KL %.4f  (per image)\n", res.loss, res.recon,
+               res.kl);
+        if (iwae) printf("  log p(x) >= %.4f nats per image (IWAE, K = %d)\n", res.log_px, res.iwae_k);
+    }
+    clvae_error_clear(&err);
+    cli_run_close(&r);
+    return code;
+}
+
+const cli_command_t cli_cmd_eval = {
+    "eval", "test-set loss, reconstruction and KL; --iwae K adds an estimate of log p(x)",
+    "clvae eval RUN [--latent mean|sample] [--iwae K] [--n N] [--seed S] [--json] [--device SPEC]",
+    run};

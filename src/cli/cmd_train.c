@@ -1,0 +1,321 @@
+/* `clvae train` and `clvae check-config`: configs with overrides, training, figures at the end. */
+#include "cli.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clvae/figures.h"
+#include "clvae/train.h"
+
+/* The one piece of global state: set by SIGINT/SIGTERM, read by the training loop. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* Options shared by train and check-config: CFG, --set and the shortcuts. */
+typedef struct cfg_args {
+    const char *path;
+    const char *sets[64];
+    int nsets;
+    char shortcut[8][96];
+    int nshort;
+} cfg_args_t;
+
+/* Takes a config option at argv[*i]: 1 taken, 0 not one, 2 (after printing) on bad usage. */
+static int take_cfg_opt(const cli_command_t *cmd, cfg_args_t *a, int *i, int argc, char **argv)
+{
+    static const struct { const char *opt, *key; } shortcuts[] = {
+        {"--epochs", "train.epochs"}, {"--batch", "train.batch"}, {"--lr", "train.lr"},
+        {"--seed", "train.seed"},     {"--limit", "train.limit"},
+    };
+    const char *v = NULL;
+    int r = cli_opt(i, argc, argv, "--set", &v);
+    if (r < 0) return cli_usage_error(cmd, "--set needs SECTION.KEY=VALUE");
+    if (r > 0) {
+        if (a->nsets == 64) return cli_usage_error(cmd, "at most 64 --set options");
+        a->sets[a->nsets++] = v;
+        return 1;
+    }
+    for (size_t k = 0; k < sizeof shortcuts / sizeof shortcuts[0]; k++) {
+        r = cli_opt(i, argc, argv, shortcuts[k].opt, &v);
+        if (r < 0) return cli_usage_error(cmd, "%s needs a value", shortcuts[k].opt);
+        if (r > 0) {
+            if (a->nshort == 8) return cli_usage_error(cmd, "too many options");
+            snprintf(a->shortcut[a->nshort++], sizeof a->shortcut[0], "%s=%s", shortcuts[k].key, v);
+            return 1;
+        }
+    }
+    const char *flags[][2] = {{"--no-shuffle", "train.shuffle=0"}, {"--mean-latent", "train.sample_latent=0"}};
+    for (size_t k = 0; k < 2; k++) {
+        if (strcmp(argv[*i], flags[k][0]) == 0) {
+            if (a->nshort == 8) return cli_usage_error(cmd, "too many options");
+            snprintf(a->shortcut[a->nshort++], sizeof a->shortcut[0], "%s", flags[k][1]);
+            return 1;
+        }
+    }
+    if (argv[*i][0] != '-' && !a->path) {
+        a->path = argv[*i];
+        return 1;
+    }
+    return 0;
+}
+
+/* Loads, overrides and resolves the config; errors are bad input. */
+static clvae_status_t load_cfg(const cfg_args_t *a, clvae_cfg_t *cfg, clvae_model_desc_t *d,
+                               clvae_error_t *err)
+{
+    clvae_status_t s = clvae_cfg_load(cfg, a->path, err);
+    if (s) return s;
+    /* a section the shortcuts need is added when the file has none */
+    for (int k = 0; k < a->nshort && !s; k++) {
+        s = clvae_cfg_set(cfg, a->shortcut[k], err);
+        if (s && strstr(err->msg, "has no section [train]")) {
+            static const char text[] = "[train]\n";
+            clvae_cfg_t extra;
+            clvae_error_clear(err);
+            if (!(s = clvae_cfg_parse(&extra, text, sizeof text - 1, a->path, err))) {
+                clvae_cfg_section_t *g =
+                    realloc(cfg->sections, (size_t)(cfg->nsections + 1) * sizeof *g);
+                if (!g) {
+                    clvae_cfg_free(&extra);
+                    return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+                }
+                cfg->sections = g;
+                cfg->sections[cfg->nsections++] = extra.sections[0];
+                extra.nsections = 0;
+                clvae_cfg_free(&extra);
+                s = clvae_cfg_set(cfg, a->shortcut[k], err);
+            }
+        }
+    }
+    for (int k = 0; k < a->nsets && !s; k++) s = clvae_cfg_set(cfg, a->sets[k], err);
+    if (!s) s = clvae_model_resolve(d, cfg, err);
+    return s;
+}
+
+static int check_config_run(const cli_common_t *common, int argc, char **argv)
+{
+    (void)common;
+    cfg_args_t a;
+    memset(&a, 0, sizeof a);
+    for (int i = 0; i < argc; i++) {
+        int r = take_cfg_opt(&cli_cmd_check_config, &a, &i, argc, argv);
+        if (r == 2) return 2;
+        if (r == 0) return cli_usage_error(&cli_cmd_check_config, "unknown option '%s'", argv[i]);
+    }
+    if (!a.path) return cli_usage_error(&cli_cmd_check_config, "which config file?");
+    clvae_cfg_t cfg = {0};
+    clvae_model_desc_t d;
+    memset(&d, 0, sizeof d);
+    clvae_error_t err = {0};
+    if (load_cfg(&a, &cfg, &d, &err)) {
+        int code = cli_report(&err);
+        clvae_error_clear(&err);
+        clvae_cfg_free(&cfg);
+        return code;
+    }
+    printf("%s: %s (%s), data %s / %s\n", a.path, d.name,
+           d.variational ? "variational autoencoder" : "autoencoder", d.train_data, d.test_data);
+    printf("train: %ld epochs, batch %zu, %s lr %g, seed %llu%s%s; loss: %s%s\n", d.epochs,
+           d.batch, d.optimizer, (double)d.lr, (unsigned long long)d.seed,
+           d.shuffle ? "" : ", no shuffling", d.sample_latent ? "" : ", z = mean",
+           d.recon == CLVAE_RECON_BCE ? "summed BCE" : d.recon == CLVAE_RECON_MSE_SUM ? "summed MSE" : "mean MSE",
+           d.variational ? " + beta KL" : "");
+    printf("%-3s %-8s %-16s %-12s %10s %12s\n", "#", "layer", "output (CxHxW)", "activation",
+           "params", "MFLOP/img");
+    for (int i = 0; i < d.nlayers; i++) {
+        const clvae_layer_t *L = &d.layers[i];
+        char shape[48];
+        snprintf(shape, sizeof shape, "%zux%zux%zu", L->out_c, L->out_h, L->out_w);
+        size_t params = L->w_len + L->b_len;
+        if (L->kind == CLVAE_LAYER_LATENT && d.variational) params *= 2;
+        printf("%-3d %-8s %-16s %-12s %10zu %12.3f%s\n", i, clvae_layer_kind_name(L->kind), shape,
+               L->kind == CLVAE_LAYER_INPUT || L->kind == CLVAE_LAYER_FLATTEN ||
+                       L->kind == CLVAE_LAYER_RESHAPE
+                   ? "-"
+                   : clvae_act_name(L->act),
+               params, L->flops / 1e6,
+               L->kind == CLVAE_LAYER_LATENT ? (d.variational ? "  (z_mean, z_log_var heads)" : "  (code)")
+                                             : "");
+    }
+    double f = clvae_model_flops(&d);
+    printf("total: %zu parameters, %.3f MFLOP per image forward, about %.3f MFLOP per training "
+           "image (forward + backward)\n",
+           d.nparams, f / 1e6, 3.0 * f / 1e6);
+    clvae_model_desc_free(&d);
+    clvae_cfg_free(&cfg);
+    return 0;
+}
+
+typedef struct progress_state {
+    int tty;
+} progress_state_t;
+
+static void on_progress(void *user, const clvae_progress_t *p)
+{
+    const progress_state_t *ps = user;
+    if (p->epoch_done) {
+        const clvae_epoch_metrics_t *m = p->metrics;
+        if (ps->tty) fprintf(stderr, "\r\033[K");
+        printf("epoch %ld/%ld  loss %.3f (recon %.3f, KL %.3f)  test %.3f (recon %.3f, KL %.3f)  "
+               "%.1f s  %.0f img/s\n",
+               m->epoch, p->epochs, m->train[0], m->train[1], m->train[2], m->test[0], m->test[1],
+               m->test[2], m->seconds, m->images_per_s);
+        fflush(stdout);
+        return;
+    }
+    if (!ps->tty) return;
+    int width = 30, done = (int)((double)width * (double)p->batch / (double)p->nbatches);
+    char bar[64];
+    for (int k = 0; k < width; k++) bar[k] = k < done ? '=' : (k == done ? '>' : ' ');
+    bar[width] = 0;
+    double eta = p->batch ? p->seconds * (double)(p->nbatches - p->batch) / (double)p->batch : 0;
+    fprintf(stderr, "\r\033[Kepoch %ld/%ld [%s] %zu/%zu  loss %.3f  %.0f img/s  ETA %d:%02d",
+            p->epoch, p->epochs, bar, p->batch, p->nbatches, p->loss, p->images_per_s,
+            (int)eta / 60, (int)eta % 60);
+    fflush(stderr);
+}
+
+/* Draws every figure of a finished run into its folder. */
+static int draw_figures(const cli_common_t *common, const char *dir)
+{
+    cli_run_t r;
+    clvae_error_t err = {0};
+    char p1[4200], p2[4200];
+    clvae_status_t s = cli_run_open(&r, common, dir, 256, &err);
+    if (!s) s = cli_run_test_data(&r, &err);
+    size_t J = s ? 0 : clvae_model_latent_dim(r.model);
+    if (!s) {
+        snprintf(p1, sizeof p1, "%.4000s/samples.png", dir);
+        s = clvae_fig_samples(r.ctx, r.model, &r.test, 64, 1, p1, &err);
+    }
+    if (!s) {
+        snprintf(p1, sizeof p1, "%.4000s/reconstructions.png", dir);
+        s = clvae_fig_reconstruct(r.ctx, r.model, &r.test, &r.dtest, 16, p1, &err);
+    }
+    if (!s && J >= 2) {
+        snprintf(p1, sizeof p1, "%.4000s/manifold.png", dir);
+        s = clvae_fig_manifold(r.ctx, r.model, &r.test, 20, 3.0f, 0, 1, p1, &err);
+    }
+    if (!s) {
+        snprintf(p1, sizeof p1, "%.4000s/latent.png", dir);
+        snprintf(p2, sizeof p2, "%.4000s/latent.csv", dir);
+        s = clvae_fig_latent(r.ctx, r.model, &r.test, &r.dtest, 0, 0, J >= 2 ? 1 : 0, p1, p2, &err);
+    }
+    if (!s) {
+        clvae_epoch_metrics_t *rows = NULL;
+        size_t n = 0;
+        s = clvae_metrics_parse(r.ck.metrics, &rows, &n, &err);
+        snprintf(p1, sizeof p1, "%.4000s/loss.png", dir);
+        if (!s && n) s = clvae_fig_loss(rows, n, r.desc.name, p1, &err);
+        free(rows);
+    }
+    int code = s ? cli_report(&err) : 0;
+    if (!s) printf("figures: %s/{samples,reconstructions,%slatent,loss}.png, latent.csv\n", dir,
+                   J >= 2 ? "manifold," : "");
+    clvae_error_clear(&err);
+    cli_run_close(&r);
+    return code;
+}
+
+static int train_run(const cli_common_t *common, int argc, char **argv)
+{
+    cfg_args_t a;
+    memset(&a, 0, sizeof a);
+    const char *out = NULL, *init = NULL;
+    int resume = 0, figures = 1;
+    for (int i = 0; i < argc; i++) {
+        const char *v;
+        int r;
+        if ((r = cli_opt(&i, argc, argv, "--out", &v))) {
+            if (r < 0) return cli_usage_error(&cli_cmd_train, "--out needs a folder");
+            out = v;
+        } else if ((r = cli_opt(&i, argc, argv, "--init", &v))) {
+            if (r < 0) return cli_usage_error(&cli_cmd_train, "--init needs a .safetensors file");
+            init = v;
+        } else if (strcmp(argv[i], "--resume") == 0) {
+            resume = 1;
+        } else if (strcmp(argv[i], "--no-figures") == 0) {
+            figures = 0;
+        } else if ((r = take_cfg_opt(&cli_cmd_train, &a, &i, argc, argv))) {
+            if (r == 2) return 2;
+        } else {
+            return cli_usage_error(&cli_cmd_train, "unknown option '%s'", argv[i]);
+        }
+    }
+    if (!a.path) return cli_usage_error(&cli_cmd_train, "which config file?");
+    if (resume && init) return cli_usage_error(&cli_cmd_train, "--resume and --init exclude each other");
+    clvae_cfg_t cfg = {0};
+    clvae_model_desc_t d;
+    memset(&d, 0, sizeof d);
+    clvae_error_t err = {0};
+    clvae_ctx_t *ctx = NULL;
+    char *text = NULL, dir[4200];
+    int code = 0, interrupted = 0;
+    if (load_cfg(&a, &cfg, &d, &err)) goto fail;
+    if (!(text = clvae_cfg_format(&cfg))) {
+        CLVAE_FAIL(&err, CLVAE_ERR_NOMEM, "out of host memory");
+        goto fail;
+    }
+    snprintf(dir, sizeof dir, "%s", out ? out : "");
+    if (!out) snprintf(dir, sizeof dir, "runs/%s", d.name);
+    if (cli_ctx_open(common, 0, &ctx, &err)) goto fail;
+    const clvae_device_info_t *dev = clvae_ctx_device(ctx);
+    printf("training %s on %s (%d:%d %s) into %s%s\n", d.name, dev->name, dev->platform,
+           dev->device, clvae_device_type_name(dev->type), dir, resume ? " (resuming)" : "");
+    fflush(stdout);
+    progress_state_t ps = {isatty(2)};
+    clvae_train_opts_t o = {dir, text, cli_data_dir(), resume, init, 0, on_progress, &ps,
+                            &stop_requested};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (clvae_train_run(ctx, &d, &o, &interrupted, &err)) goto fail;
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    clvae_ctx_free(ctx);
+    ctx = NULL;
+    if (interrupted) {
+        if (ps.tty) fprintf(stderr, "\n");
+        printf("interrupted: the checkpoint in %s holds the state; continue with --resume\n", dir);
+        code = 130;
+    } else {
+        printf("done: %s/checkpoint.safetensors, %s/metrics.csv\n", dir, dir);
+        if (figures) code = draw_figures(common, dir);
+    }
+    goto out;
+fail:
+    if (isatty(2)) fprintf(stderr, "\n");
+    code = cli_report(&err);
+out:
+    clvae_error_clear(&err);
+    clvae_ctx_free(ctx);
+    free(text);
+    clvae_model_desc_free(&d);
+    clvae_cfg_free(&cfg);
+    return code;
+}
+
+const cli_command_t cli_cmd_check_config = {
+    "check-config", "resolve a model config: each layer's output shape, parameters and FLOPs",
+    "clvae check-config CFG [--set SECTION.KEY=VALUE]... [--epochs N] [--batch N] [--lr X] "
+    "[--seed N] [--limit N]",
+    check_config_run};
+
+const cli_command_t cli_cmd_train = {
+    "train", "train a model config on its data set; checkpoints, metrics.csv and figures in DIR",
+    "clvae train CFG [--out DIR] [--resume | --init W.safetensors] [--set SECTION.KEY=VALUE]...\n"
+    "       [--epochs N] [--batch N] [--lr X] [--seed N] [--limit N] [--no-shuffle]\n"
+    "       [--mean-latent] [--no-figures] [--device SPEC]\n"
+    "  DIR defaults to runs/<model name>. --limit N trains on the first N images;\n"
+    "  --mean-latent trains with z = z_mean (deterministic); Ctrl-C saves a checkpoint\n"
+    "  that --resume continues from (exit status 130).",
+    train_run};

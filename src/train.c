@@ -1,0 +1,419 @@
+/* Training runs: epochs of device-resident batches, per-epoch test pass, metrics, checkpoints. */
+#include "clvae/train.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clvae/rng.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+const char *clvae_metrics_header(void)
+{
+    return "epoch,train_loss,train_recon,train_kl,test_loss,test_recon,test_kl,seconds,"
+           "images_per_s";
+}
+
+clvae_status_t clvae_write_file_atomic(const char *path, const char *text, size_t len,
+                                       clvae_error_t *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    size_t done = 0;
+    const char *why = NULL;
+    while (done < len) {
+        ssize_t w = write(fd, text + done, len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            why = w < 0 ? strerror(errno) : "short write";
+            break;
+        }
+        done += (size_t)w;
+    }
+    if (!why && fsync(fd) != 0) why = strerror(errno);
+    if (close(fd) != 0 && !why) why = strerror(errno);
+    if (!why && rename(tmp, path) != 0) why = strerror(errno);
+    if (why) {
+        unlink(tmp);
+        return CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot write %s: %s", path, why);
+    }
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    int dfd = open(dirname(dir), O_RDONLY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_metrics_parse(const char *text, clvae_epoch_metrics_t **rows, size_t *n,
+                                   clvae_error_t *err)
+{
+    *rows = NULL;
+    *n = 0;
+    size_t cap = 0;
+    const char *p = text;
+    int line = 0;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        line++;
+        if (line > 1 && len > 0) {
+            clvae_epoch_metrics_t r;
+            char buf[512];
+            snprintf(buf, sizeof buf, "%.*s", (int)(len < 511 ? len : 511), p);
+            if (sscanf(buf, "%ld,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &r.epoch, &r.train[0],
+                       &r.train[1], &r.train[2], &r.test[0], &r.test[1], &r.test[2], &r.seconds,
+                       &r.images_per_s) != 9) {
+                free(*rows);
+                *rows = NULL;
+                *n = 0;
+                return CLVAE_FAIL(err, CLVAE_ERR_CORRUPT, "metrics line %d is not 9 numbers", line);
+            }
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 64;
+                clvae_epoch_metrics_t *g = realloc(*rows, cap * sizeof *g);
+                if (!g) {
+                    free(*rows);
+                    *rows = NULL;
+                    return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+                }
+                *rows = g;
+            }
+            (*rows)[(*n)++] = r;
+        }
+        p += len + (nl ? 1 : 0);
+    }
+    return CLVAE_OK;
+}
+
+/* Appends one metrics row to a growing text. */
+static clvae_status_t append_row(char **text, const clvae_epoch_metrics_t *r, clvae_error_t *err)
+{
+    char row[512];
+    int n = snprintf(row, sizeof row, "%ld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n", r->epoch,
+                     r->train[0], r->train[1], r->train[2], r->test[0], r->test[1], r->test[2],
+                     r->seconds, r->images_per_s);
+    size_t old = *text ? strlen(*text) : 0;
+    if (old == 0) {
+        const char *h = clvae_metrics_header();
+        free(*text);
+        *text = malloc(strlen(h) + 2 + (size_t)n);
+        if (!*text) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        sprintf(*text, "%s\n%s", h, row);
+        return CLVAE_OK;
+    }
+    char *g = realloc(*text, old + (size_t)n + 1);
+    if (!g) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    memcpy(g + old, row, (size_t)n + 1);
+    *text = g;
+    return CLVAE_OK;
+}
+
+/* log N(x; 0, 1) summed over J values. */
+static double log_normal(const float *x, size_t J)
+{
+    double s = 0;
+    for (size_t j = 0; j < J; j++) s += -0.5 * ((double)x[j] * x[j] + 1.8378770664093453);
+    return s;
+}
+
+clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
+                              const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
+                              size_t n, size_t batch, int sample, uint64_t seed, int iwae_k,
+                              clvae_eval_result_t *out, clvae_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    if (n == 0 || n > dd->n) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "evaluate %zu of %zu examples", n, dd->n);
+    if (iwae_k > 0 && (!desc->variational || desc->recon != CLVAE_RECON_BCE))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "the IWAE estimate of log p(x) needs a VAE with a BCE reconstruction");
+    size_t J = clvae_model_latent_dim(model);
+    uint32_t *perm = malloc(n * sizeof *perm);
+    float *rec = malloc(batch * sizeof *rec), *kl = malloc(batch * sizeof *kl);
+    float *lat = malloc(4 * batch * J * sizeof *lat);
+    double *lse = malloc(batch * sizeof *lse);
+    cl_mem idx = NULL;
+    clvae_buf_t none = {0};
+    clvae_status_t s = CLVAE_OK;
+    if (!perm || !rec || !kl || !lat || !lse) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
+    if ((s = clvae_data_upload_indices(ctx, &idx, perm, n, dd->n, err))) goto out;
+    double sums[3] = {0, 0, 0}, lp = 0;
+    uint64_t offset = 0, per_call = clvae_rng_blocks(batch * J);
+    for (size_t start = 0; start < n; start += batch) {
+        size_t B = n - start < batch ? n - start : batch;
+        if ((s = clvae_data_gather(ctx, clvae_model_input(model), dd, idx, start, B, err)) ||
+            (s = clvae_model_forward(model, B, sample, seed, offset, none, err)) ||
+            (s = clvae_model_example_losses(model, rec, kl, err)))
+            goto out;
+        offset += per_call;
+        for (size_t b = 0; b < B; b++) {
+            sums[1] += rec[b];
+            sums[2] += desc->variational ? kl[b] : 0.0;
+        }
+        for (int k = 0; k < iwae_k; k++) {
+            if ((s = clvae_model_forward(model, B, 1, seed ^ 0x1a3e5ULL, offset, none, err)) ||
+                (s = clvae_model_example_losses(model, rec, NULL, err)) ||
+                (s = clvae_model_latents(model, NULL, lat + batch * J, lat + 2 * batch * J,
+                                         lat + 3 * batch * J, err)))
+                goto out;
+            offset += per_call;
+            for (size_t b = 0; b < B; b++) {
+                const float *lv = lat + batch * J + b * J, *z = lat + 2 * batch * J + b * J;
+                const float *e = lat + 3 * batch * J + b * J;
+                double logq = log_normal(e, J);
+                for (size_t j = 0; j < J; j++) logq -= 0.5 * lv[j];
+                double logw = -(double)rec[b] + log_normal(z, J) - logq;
+                if (k == 0) {
+                    lse[b] = logw;
+                } else {
+                    double hi = fmax(lse[b], logw);
+                    lse[b] = hi + log(exp(lse[b] - hi) + exp(logw - hi));
+                }
+            }
+        }
+        if (iwae_k > 0)
+            for (size_t b = 0; b < B; b++) lp += lse[b] - log((double)iwae_k);
+    }
+    out->n = n;
+    out->recon = sums[1] / (double)n;
+    out->kl = sums[2] / (double)n;
+    out->loss = out->recon + (double)desc->beta * out->kl;
+    out->iwae_k = iwae_k;
+    out->log_px = iwae_k > 0 ? lp / (double)n : NAN;
+out:
+    if (idx) clReleaseMemObject(idx);
+    free(perm);
+    free(rec);
+    free(kl);
+    free(lat);
+    free(lse);
+    return s;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
+}
+
+clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
+                               const clvae_train_opts_t *o, int *interrupted, clvae_error_t *err)
+{
+    *interrupted = 0;
+    clvae_dataset_t train = {0}, test = {0};
+    clvae_data_dev_t dtrain = {0}, dtest = {0};
+    clvae_model_t *model = NULL;
+    clvae_checkpoint_t ck;
+    memset(&ck, 0, sizeof ck);
+    clvae_train_state_t st;
+    memset(&st, 0, sizeof st);
+    char *metrics = NULL;
+    uint32_t *perm = NULL;
+    cl_mem idx = NULL;
+    clvae_buf_t epoch_losses = {0};
+    float *host_losses = NULL;
+    clvae_status_t s;
+    char ckpath[4200], mpath[4200];
+    snprintf(ckpath, sizeof ckpath, "%s/checkpoint.safetensors", o->out_dir);
+    snprintf(mpath, sizeof mpath, "%s/metrics.csv", o->out_dir);
+
+    /* everything that can be wrong with the input is found before any work */
+    if ((s = clvae_dataset_open(desc->train_data, o->data_dir, &train, err)) ||
+        (s = clvae_dataset_open(desc->test_data, o->data_dir, &test, err)))
+        goto out;
+    if (desc->limit && desc->limit < train.n && (s = clvae_dataset_limit(&train, desc->limit, err)))
+        goto out;
+    size_t D = clvae_dataset_dim(&train);
+    const clvae_layer_t *in = &desc->layers[0];
+    if (D != in->out_c * in->out_h * in->out_w || clvae_dataset_dim(&test) != D) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                       "the data (%s: %zux%zux%zu, %s: %zux%zux%zu) do not fit the model's "
+                       "input %zux%zux%zu",
+                       train.name, train.c, train.h, train.w, test.name, test.c, test.h, test.w,
+                       in->out_c, in->out_h, in->out_w);
+        goto out;
+    }
+    if (mkdir_p(o->out_dir) != 0) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot create the run folder %s: %s", o->out_dir,
+                       strerror(errno));
+        goto out;
+    }
+    size_t batch = desc->batch < train.n ? desc->batch : train.n;
+    if ((s = clvae_model_init(&model, ctx, desc, batch, err))) goto out;
+    if (o->resume) {
+        if ((s = clvae_checkpoint_read(ckpath, &ck, err))) goto out;
+        if (!ck.has_state) {
+            s = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s holds weights only, no training state to resume",
+                           ckpath);
+            goto out;
+        }
+        if ((s = clvae_checkpoint_bind(&ck, desc, ckpath, err)) ||
+            (s = clvae_checkpoint_apply(&ck, ctx, model, desc->nparams, 1, err)))
+            goto out;
+        st = ck.state;
+        metrics = strdup(ck.metrics);
+        if (!metrics) {
+            s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+            goto out;
+        }
+    } else if (o->init_path) {
+        if ((s = clvae_checkpoint_load_weights(o->init_path, ctx, model, desc, err))) goto out;
+    } else if ((s = clvae_model_init_params(model, desc->seed, err))) {
+        goto out;
+    }
+    if ((s = clvae_data_upload(ctx, &train, &dtrain, err)) ||
+        (s = clvae_data_upload(ctx, &test, &dtest, err)))
+        goto out;
+    size_t nb = (train.n + batch - 1) / batch;
+    perm = malloc(train.n * sizeof *perm);
+    host_losses = malloc(nb * 3 * sizeof *host_losses);
+    if (!perm || !host_losses) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        goto out;
+    }
+    if ((s = clvae_buf_alloc(ctx, nb * 3, &epoch_losses, err))) goto out;
+    size_t J = clvae_model_latent_dim(model);
+    uint64_t per_step = clvae_rng_blocks(batch * J);
+    int log_every = o->log_every > 0 ? o->log_every : 20;
+    clvae_buf_t none = {0};
+
+    for (long epoch = st.epoch; epoch < desc->epochs; epoch++) {
+        if (desc->shuffle) {
+            clvae_shuffle(perm, train.n, desc->seed, (uint64_t)epoch);
+        } else {
+            for (size_t i = 0; i < train.n; i++) perm[i] = (uint32_t)i;
+        }
+        if ((s = clvae_data_upload_indices(ctx, &idx, perm, train.n, train.n, err))) goto out;
+        double t0 = now() - st.seconds;
+        size_t read_upto = st.cursor;
+        for (size_t b = st.cursor; b < nb; b++) {
+            size_t start = b * batch, B = train.n - start < batch ? train.n - start : batch;
+            st.step++;
+            if ((s = clvae_data_gather(ctx, clvae_model_input(model), &dtrain, idx, start, B, err)) ||
+                (s = clvae_model_forward(model, B, desc->sample_latent, desc->seed,
+                                         (uint64_t)st.step * per_step, none, err)) ||
+                (s = clvae_model_backward(model, err)) ||
+                (s = clvae_model_step(model, st.step, err)) ||
+                (s = clvae_buf_copy(ctx, clvae_buf_at(epoch_losses, b * 3),
+                                    clvae_model_loss_buf(model), 3, err)))
+                goto out;
+            int stopping = o->stop && *o->stop;
+            if (b + 1 - read_upto >= (size_t)log_every || b + 1 == nb || stopping) {
+                /* one readback for the batches since the last one */
+                size_t cnt = b + 1 - read_upto;
+                if ((s = clvae_buf_download(ctx, host_losses + read_upto * 3,
+                                            clvae_buf_at(epoch_losses, read_upto * 3), cnt * 3,
+                                            err)))
+                    goto out;
+                for (size_t k = read_upto; k <= b; k++) {
+                    size_t Bk = train.n - k * batch < batch ? train.n - k * batch : batch;
+                    const float *l = host_losses + k * 3;
+                    if (!isfinite(l[0])) {
+                        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                                       "the loss became %g at epoch %ld, batch %zu: training "
+                                       "stopped and no checkpoint was written from this state "
+                                       "(try a smaller learning rate)",
+                                       (double)l[0], epoch + 1, k + 1);
+                        goto out;
+                    }
+                    for (int q = 0; q < 3; q++) st.sums[q] += (double)l[q] * (double)Bk;
+                    st.seen += Bk;
+                }
+                read_upto = b + 1;
+                if (o->progress) {
+                    double el = now() - t0;
+                    clvae_progress_t p = {0, epoch + 1, desc->epochs, b + 1, nb,
+                                          st.sums[0] / (double)st.seen, el,
+                                          (double)st.seen / (el > 0 ? el : 1e-9), NULL};
+                    o->progress(o->user, &p);
+                }
+            }
+            if (stopping) {
+                st.cursor = b + 1;
+                st.seconds = now() - t0;
+                if (st.cursor == nb) break; /* the epoch is complete: finish it normally */
+                st.epoch = epoch;
+                if ((s = clvae_checkpoint_save(ckpath, ctx, model, desc, o->config_text, &st,
+                                               metrics, err)))
+                    goto out;
+                *interrupted = 1;
+                goto out;
+            }
+        }
+        double seconds = now() - t0;
+        clvae_epoch_metrics_t row;
+        memset(&row, 0, sizeof row);
+        row.epoch = epoch + 1;
+        for (int q = 0; q < 3; q++) row.train[q] = st.sums[q] / (double)st.seen;
+        row.seconds = seconds;
+        row.images_per_s = (double)st.seen / (seconds > 0 ? seconds : 1e-9);
+        clvae_eval_result_t ev;
+        if ((s = clvae_evaluate(ctx, model, desc, &dtest, test.n, batch, desc->sample_latent,
+                                desc->seed ^ 0x7e57ULL, 0, &ev, err)))
+            goto out;
+        row.test[0] = ev.loss;
+        row.test[1] = ev.recon;
+        row.test[2] = ev.kl;
+        if ((s = append_row(&metrics, &row, err))) goto out;
+        memset(&st, 0, sizeof st);
+        st.epoch = epoch + 1;
+        /* step continues across epochs */
+        st.step = (long)((uint64_t)(epoch + 1) * nb);
+        if ((s = clvae_write_file_atomic(mpath, metrics, strlen(metrics), err)) ||
+            (s = clvae_checkpoint_save(ckpath, ctx, model, desc, o->config_text, &st, metrics,
+                                       err)))
+            goto out;
+        if (o->progress) {
+            clvae_progress_t p = {1, epoch + 1, desc->epochs, nb, nb, row.train[0], seconds,
+                                  row.images_per_s, &row};
+            o->progress(o->user, &p);
+        }
+        if (o->stop && *o->stop) {
+            *interrupted = epoch + 1 < desc->epochs;
+            goto out;
+        }
+    }
+    s = CLVAE_OK;
+out:
+    if (idx) clReleaseMemObject(idx);
+    clvae_buf_free(&epoch_losses);
+    free(perm);
+    free(host_losses);
+    free(metrics);
+    clvae_checkpoint_free(&ck);
+    clvae_model_free(model);
+    clvae_data_dev_free(&dtrain);
+    clvae_data_dev_free(&dtest);
+    clvae_dataset_free(&train);
+    clvae_dataset_free(&test);
+    return s;
+}

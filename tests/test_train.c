@@ -1,0 +1,211 @@
+/* Training runs: the loss falls, an interrupted run resumed gives bit-identical weights. */
+#define TEST_FILE "test_train"
+#include "test.h"
+#include "testutil.h"
+
+#include <math.h>
+
+#include "clvae/train.h"
+
+static clvae_ctx_t *ctx;
+static char dir[64];
+
+/* A dense VAE on the 8x8 digits: seconds per epoch. */
+#define DIGITS_VAE                                                                              \
+    "[model]\nname = tiny\nkind = vae\n[data]\ntrain = digits:train\ntest = digits:test\n"     \
+    "[train]\nepochs = 3\nbatch = 64\nlr = 0.003\nseed = 5\n[input]\nchannels = 1\n"          \
+    "height = 8\nwidth = 8\n[flatten]\n[dense]\nunits = 32\nactivation = relu\n[latent]\n"     \
+    "size = 2\n[dense]\nunits = 32\nactivation = relu\n[dense]\nunits = 64\n"                  \
+    "activation = sigmoid\n"
+
+static const char *data_dir(void)
+{
+    const char *d = getenv("CLVAE_DATA_DIR");
+    return d && *d ? d : "data";
+}
+
+typedef struct stopper {
+    volatile sig_atomic_t flag;
+    long at_epoch;
+    size_t at_batch;
+    int calls;
+} stopper_t;
+
+static void progress(void *user, const clvae_progress_t *p)
+{
+    stopper_t *s = user;
+    s->calls++;
+    if (!p->epoch_done && p->epoch == s->at_epoch && p->batch >= s->at_batch) s->flag = 1;
+}
+
+static clvae_status_t train(const char *out, int resume, stopper_t *st, int *interrupted,
+                            clvae_error_t *err)
+{
+    clvae_cfg_t cfg;
+    clvae_model_desc_t d;
+    clvae_status_t s = clvae_cfg_parse(&cfg, DIGITS_VAE, strlen(DIGITS_VAE), "tiny.cfg", err);
+    if (s) return s;
+    if (!(s = clvae_model_resolve(&d, &cfg, err))) {
+        clvae_train_opts_t o = {out, DIGITS_VAE, data_dir(), resume, NULL, 1, progress, st,
+                                &st->flag};
+        s = clvae_train_run(ctx, &d, &o, interrupted, err);
+        clvae_model_desc_free(&d);
+    }
+    clvae_cfg_free(&cfg);
+    return s;
+}
+
+/* The parameters and moments stored in a run's checkpoint, bound to the tiny model. */
+static float *weights(const char *out, size_t *n, clvae_train_state_t *state)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", out);
+    clvae_checkpoint_t ck;
+    clvae_error_t err = {0};
+    clvae_cfg_t cfg;
+    clvae_model_desc_t d;
+    float *w = NULL;
+    if (clvae_checkpoint_read(path, &ck, &err) == CLVAE_OK &&
+        clvae_cfg_parse(&cfg, ck.config, strlen(ck.config), path, &err) == CLVAE_OK &&
+        clvae_model_resolve(&d, &cfg, &err) == CLVAE_OK &&
+        clvae_checkpoint_bind(&ck, &d, path, &err) == CLVAE_OK) {
+        *n = 3 * d.nparams;
+        w = malloc(*n * sizeof *w);
+        memcpy(w, ck.params, d.nparams * sizeof *w);
+        memcpy(w + d.nparams, ck.m1, d.nparams * sizeof *w);
+        memcpy(w + 2 * d.nparams, ck.m2, d.nparams * sizeof *w);
+        *state = ck.state;
+        clvae_model_desc_free(&d);
+        clvae_cfg_free(&cfg);
+    } else {
+        fprintf(stderr, "  %s\n", err.msg);
+    }
+    clvae_checkpoint_free(&ck);
+    return w;
+}
+
+static void t_loss_falls_and_metrics(void)
+{
+    char out[128];
+    snprintf(out, sizeof out, "%s/straight", dir);
+    stopper_t st = {0, -1, 0, 0};
+    clvae_error_t err = {0};
+    int interrupted = 1;
+    REQUIRE(train(out, 0, &st, &interrupted, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(!interrupted, "interrupted without a signal");
+    char path[160];
+    snprintf(path, sizeof path, "%s/metrics.csv", out);
+    FILE *f = fopen(path, "r");
+    REQUIRE(f, "no metrics.csv");
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    clvae_epoch_metrics_t *rows = NULL;
+    size_t nrows = 0;
+    REQUIRE(clvae_metrics_parse(text, &rows, &nrows, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(strncmp(text, clvae_metrics_header(), strlen(clvae_metrics_header())) == 0, "header");
+    CHECK(nrows == 3, "%zu rows", nrows);
+    if (nrows == 3) {
+        CHECK(rows[2].train[0] < rows[0].train[0] && rows[2].test[0] < rows[0].test[0],
+              "loss did not fall: train %g -> %g, test %g -> %g", rows[0].train[0],
+              rows[2].train[0], rows[0].test[0], rows[2].test[0]);
+        for (int k = 0; k < 3; k++)
+            CHECK(fabs(rows[k].train[0] - rows[k].train[1] - rows[k].train[2]) < 1e-3 * rows[k].train[0],
+                  "epoch %d: total %g != recon %g + kl %g", k + 1, rows[k].train[0],
+                  rows[k].train[1], rows[k].train[2]);
+        CHECK(rows[0].images_per_s > 0 && rows[0].seconds > 0, "timing");
+    }
+    free(rows);
+}
+
+static void t_resume_is_bit_exact(void)
+{
+    char a[128], b[128];
+    snprintf(a, sizeof a, "%s/straight", dir);
+    snprintf(b, sizeof b, "%s/interrupted", dir);
+    clvae_error_t err = {0};
+    int interrupted = 0;
+    /* ask to stop in the middle of epoch 2 (after batch 7 of 24): the batch in progress (8)
+     * finishes, then the state is saved; resume to the end */
+    stopper_t st = {0, 2, 7, 0};
+    REQUIRE(train(b, 0, &st, &interrupted, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(interrupted, "the run was not interrupted");
+    size_t nb = 0, na = 0;
+    clvae_train_state_t sb, sa;
+    float *mid = weights(b, &nb, &sb);
+    CHECK(mid && sb.epoch == 1 && sb.cursor == 8 && sb.step == 1 * 24 + 8,
+          "stopped at epoch %ld cursor %zu step %ld", sb.epoch, sb.cursor, sb.step);
+    free(mid);
+    stopper_t go = {0, -1, 0, 0};
+    REQUIRE(train(b, 1, &go, &interrupted, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(!interrupted, "resume interrupted");
+    float *wa = weights(a, &na, &sa), *wb = weights(b, &nb, &sb);
+    REQUIRE(wa && wb && na == nb, "weights");
+    CHECK(memcmp(wa, wb, na * sizeof *wa) == 0,
+          "3 epochs straight and 1.3 + resume differ (weights and Adam moments)");
+    CHECK(sa.epoch == 3 && sb.epoch == 3 && sa.step == sb.step, "state %ld/%ld", sa.epoch, sb.epoch);
+    /* metrics of the interrupted epoch match too (the loss sums were kept) */
+    char pa[160], pb[160], ta[4096] = "", tb[4096] = "";
+    snprintf(pa, sizeof pa, "%s/metrics.csv", a);
+    snprintf(pb, sizeof pb, "%s/metrics.csv", b);
+    FILE *fa = fopen(pa, "r"), *fb = fopen(pb, "r");
+    if (fa && fb) {
+        size_t la = fread(ta, 1, sizeof ta - 1, fa), lb = fread(tb, 1, sizeof tb - 1, fb);
+        ta[la] = tb[lb] = 0;
+        clvae_epoch_metrics_t *ra, *rb;
+        size_t ka, kb;
+        if (!clvae_metrics_parse(ta, &ra, &ka, &err) && !clvae_metrics_parse(tb, &rb, &kb, &err)) {
+            CHECK(ka == 3 && kb == 3, "rows %zu %zu", ka, kb);
+            for (size_t k = 0; k < ka && k < kb; k++)
+                CHECK(ra[k].train[0] == rb[k].train[0] && ra[k].test[0] == rb[k].test[0],
+                      "epoch %zu: %g vs %g", k + 1, ra[k].train[0], rb[k].train[0]);
+            free(ra);
+            free(rb);
+        }
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    free(wa);
+    free(wb);
+}
+
+static void t_missing_data_is_found_first(void)
+{
+    clvae_cfg_t cfg;
+    clvae_model_desc_t d;
+    clvae_error_t err = {0};
+    REQUIRE(clvae_cfg_parse(&cfg, DIGITS_VAE, strlen(DIGITS_VAE), "tiny.cfg", &err) == CLVAE_OK &&
+                clvae_model_resolve(&d, &cfg, &err) == CLVAE_OK,
+            "%s", err.msg);
+    char out[128];
+    snprintf(out, sizeof out, "%s/nodata", dir);
+    stopper_t st = {0, -1, 0, 0};
+    int interrupted;
+    clvae_train_opts_t o = {out, DIGITS_VAE, "/nonexistent/data", 0, NULL, 1, progress, &st,
+                            &st.flag};
+    clvae_status_t s = clvae_train_run(ctx, &d, &o, &interrupted, &err);
+    CHECK(s == CLVAE_ERR_NOT_FOUND && strstr(err.msg, "make data"), "%s: %s",
+          clvae_status_name(s), err.msg);
+    FILE *f = fopen(out, "r");
+    CHECK(!f, "the run folder was created before the data was checked");
+    if (f) fclose(f);
+    clvae_model_desc_free(&d);
+    clvae_cfg_free(&cfg);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/clvae-test-train-XXXXXX");
+    if (!mkdtemp(dir)) return 1;
+    ctx = tu_ctx();
+    if (!ctx) return 1;
+    RUN(t_loss_falls_and_metrics);
+    RUN(t_resume_is_bit_exact);
+    RUN(t_missing_data_is_found_first);
+    clvae_ctx_free(ctx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) return 1;
+    return TEST_EXIT();
+}

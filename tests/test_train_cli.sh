@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The runner end to end on the 8x8 digits: train, figures, eval, resume after Ctrl-C, bad input.
+set -u
+TEST_FILE=test_train_cli
+. "$(dirname "$0")/lib.sh"
+clvae=${CLVAE:-bin/clvae}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$tmp/cache}
+cfg=$tmp/digits_vae.cfg
+cat > "$cfg" <<'CFG'
+# a dense VAE on the 8x8 digits, small enough for tests
+[model]
+name = digits_vae
+[data]
+train = digits:train
+test = digits:test
+[train]
+epochs = 2
+batch = 64
+lr = 0.003
+[input]
+channels = 1
+height = 8
+width = 8
+[flatten]
+[dense]
+units = 32
+activation = relu
+[latent]
+size = 2
+[dense]
+units = 32
+activation = relu
+[dense]
+units = 64
+activation = sigmoid
+CFG
+
+is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
+
+t_train_writes_everything() {
+  local out
+  out=$("$clvae" train "$cfg" --out "$tmp/run" 2>&1) || { echo "$out" >&2; return 1; }
+  grep -q "^epoch 2/2" <<<"$out" || return 1
+  for f in samples reconstructions manifold latent loss; do is_png "$tmp/run/$f.png" || return 1; done
+  [ "$(head -1 "$tmp/run/metrics.csv")" = "epoch,train_loss,train_recon,train_kl,test_loss,test_recon,test_kl,seconds,images_per_s" ] &&
+    [ "$(wc -l < "$tmp/run/metrics.csv")" -eq 3 ] && [ "$(wc -l < "$tmp/run/latent.csv")" -eq 298 ]
+}
+check train_writes_everything t_train_writes_everything
+
+t_figure_commands() {
+  "$clvae" sample "$tmp/run" --n 10 --seed 3 --out "$tmp/s.png" >/dev/null && is_png "$tmp/s.png" &&
+  "$clvae" reconstruct "$tmp/run/checkpoint.safetensors" --n 5 --out "$tmp/r.png" >/dev/null && is_png "$tmp/r.png" &&
+  "$clvae" manifold "$tmp/run" --grid 5 --range 2 --out "$tmp/m.png" >/dev/null && is_png "$tmp/m.png" &&
+  "$clvae" latent "$tmp/run" --out "$tmp/l.png" >/dev/null && is_png "$tmp/l.png" && [ -s "$tmp/l.csv" ] &&
+  "$clvae" interpolate "$tmp/run" --from 0 --to 5 --steps 6 --out "$tmp/i.png" >/dev/null && is_png "$tmp/i.png" || return 1
+  # the same seed gives the same samples, another seed other samples
+  "$clvae" sample "$tmp/run" --n 10 --seed 3 --out "$tmp/s2.png" >/dev/null && cmp -s "$tmp/s.png" "$tmp/s2.png" &&
+  "$clvae" sample "$tmp/run" --n 10 --seed 4 --out "$tmp/s3.png" >/dev/null && ! cmp -s "$tmp/s.png" "$tmp/s3.png"
+}
+check figure_commands t_figure_commands
+
+t_eval_json_and_iwae() {
+  local out
+  out=$("$clvae" eval "$tmp/run" --iwae 10 --json) || return 1
+  grep -q '"n": 297' <<<"$out" && grep -q '"log_px": -[0-9]' <<<"$out" && grep -q '"latent": "mean"' <<<"$out" || return 1
+  "$clvae" eval "$tmp/run" --latent sample | grep -q "loss [0-9]"
+}
+check eval_json_and_iwae t_eval_json_and_iwae
+
+t_bad_input_exit2() {
+  local err rc
+  printf '[model]\nkind = vae\n[conv]\nfilters = 0\n' > "$tmp/bad.cfg"
+  err=$("$clvae" train "$tmp/bad.cfg" --out "$tmp/x" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "bad.cfg:3" <<<"$err" || return 1
+  err=$("$clvae" train "$cfg" --set train.epochs=0 --out "$tmp/x" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "train.epochs=0" <<<"$err" || return 1
+  err=$(CLVAE_DATA_DIR=$tmp/nowhere "$clvae" train "$cfg" --out "$tmp/x" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "make data" <<<"$err" && [ ! -e "$tmp/x" ] || return 1
+  err=$("$clvae" sample "$tmp/nosuchrun" 2>&1); rc=$?
+  [ $rc -eq 2 ] || return 1
+  head -c 1000 "$tmp/run/checkpoint.safetensors" > "$tmp/trunc.safetensors"
+  err=$("$clvae" sample "$tmp/trunc.safetensors" 2>&1); rc=$?
+  [ $rc -eq 1 ] && grep -q "trunc.safetensors" <<<"$err" || return 1
+  "$clvae" manifold "$tmp/run" --grid 1 >/dev/null 2>&1; [ $? -eq 2 ] || return 1
+  "$clvae" interpolate "$tmp/run" --from 0 >/dev/null 2>&1; [ $? -eq 2 ] || return 1
+  "$clvae" check-config "$cfg" | grep -q "total: 4420 parameters"
+}
+check bad_input_exit2 t_bad_input_exit2
+
+t_ctrl_c_then_resume() {
+  # a run long enough to be interrupted; SIGINT saves a checkpoint, --resume finishes it
+  local rc out
+  "$clvae" train "$cfg" --epochs 400 --out "$tmp/long" --no-figures > "$tmp/long.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do [ -s "$tmp/long/metrics.csv" ] && break; sleep 0.1; done
+  kill -INT $pid; wait $pid; rc=$?
+  [ $rc -eq 130 ] && grep -q "interrupted: the checkpoint" "$tmp/long.log" || { cat "$tmp/long.log" >&2; return 1; }
+  out=$("$clvae" train "$cfg" --epochs 6 --out "$tmp/long" --resume --no-figures 2>&1)
+  # a run interrupted after its 6th epoch has nothing left to do
+  grep -q "resuming" <<<"$out" && grep -q "done:" <<<"$out"
+}
+check ctrl_c_then_resume t_ctrl_c_then_resume
+
+finish
