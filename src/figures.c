@@ -56,7 +56,7 @@ static clvae_status_t save_grid(const float *imgs, size_t n, const clvae_dataset
     return s;
 }
 
-static int zoom_for(const clvae_dataset_t *d) { return d->h <= 8 ? 4 : (d->h <= 16 ? 2 : 1); }
+static int zoom_for(const clvae_dataset_t *d) { return d->h <= 8 ? 6 : (d->h <= 32 ? 2 : 1); }
 
 clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_model_t *model,
                                  const clvae_dataset_t *shape, size_t n, uint64_t seed,
@@ -99,7 +99,7 @@ clvae_status_t clvae_fig_reconstruct(clvae_ctx_t *ctx, clvae_model_t *model,
         for (size_t k = 0; k < D; k++) both[i * D + k] = data->pixels[i * D + k] * data->scale;
     }
     s = encode_all(ctx, model, dd, idx, n, mu, both + n * D, err);
-    if (!s) s = save_grid(both, 2 * n, data, (int)n, zoom_for(data) * (n <= 16 ? 2 : 1), path, err);
+    if (!s) s = save_grid(both, 2 * n, data, (int)n, zoom_for(data), path, err);
 out:
     free(mu);
     free(both);
@@ -230,7 +230,7 @@ clvae_status_t clvae_fig_interpolate(clvae_ctx_t *ctx, clvae_model_t *model,
         imgs[q] = data->pixels[i * D + q] * data->scale;
         imgs[(n - 1) * D + q] = data->pixels[j * D + q] * data->scale;
     }
-    s = save_grid(imgs, n, data, (int)n, zoom_for(data) * 2, path, err);
+    s = save_grid(imgs, n, data, (int)n, zoom_for(data), path, err);
 out:
     free(mu);
     free(z);

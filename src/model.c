@@ -35,14 +35,81 @@ struct clvae_model {
     clvae_buf_t rec_ex, kl_ex;   /* [B] per-example terms */
     clvae_buf_t losses;          /* [3]: total, recon, kl */
     clvae_buf_t target;          /* the target of the last forward */
+    size_t bytes;                /* device memory the model allocated */
+    int profile;                 /* record markers around layers (clvae_model_profile) */
+    cl_event *marks;             /* [2 * nlayers + 4] markers of the last step */
+    int *mark_layer;             /* the layer each marker closes, -1 for a start */
+    int *mark_phase;             /* 0 forward, 1 backward */
+    int nmarks;
 };
 
 static clvae_status_t alloc(clvae_model_t *m, size_t n, clvae_buf_t *out, clvae_error_t *err)
 {
     clvae_status_t s = clvae_buf_alloc(m->ctx, n, out, err);
-    if (!s) m->owned[m->nowned++] = *out;
+    if (!s) {
+        m->owned[m->nowned++] = *out;
+        m->bytes += n * sizeof(float);
+    }
     return s;
 }
+
+/* With profiling on, enqueues a marker that closes `layer`'s work in `phase` (layer -1: the
+ * start of a phase); the time between consecutive markers is that layer's device time. */
+static void mark(clvae_model_t *m, int layer, int phase)
+{
+    if (!m->profile || m->nmarks >= 2 * m->d->nlayers + 4) return;
+    cl_event e;
+    if (clEnqueueMarkerWithWaitList(clvae_ctx_queue(m->ctx), 0, NULL, &e) != CL_SUCCESS) return;
+    m->marks[m->nmarks] = e;
+    m->mark_layer[m->nmarks] = layer;
+    m->mark_phase[m->nmarks] = phase;
+    m->nmarks++;
+}
+
+static void marks_release(clvae_model_t *m)
+{
+    for (int i = 0; i < m->nmarks; i++) clReleaseEvent(m->marks[i]);
+    m->nmarks = 0;
+}
+
+clvae_status_t clvae_model_profile(clvae_model_t *m, int on, clvae_error_t *err)
+{
+    if (on && !m->marks) {
+        size_t n = (size_t)(2 * m->d->nlayers + 4);
+        m->marks = calloc(n, sizeof *m->marks);
+        m->mark_layer = calloc(n, sizeof *m->mark_layer);
+        m->mark_phase = calloc(n, sizeof *m->mark_phase);
+        if (!m->marks || !m->mark_layer || !m->mark_phase)
+            return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    }
+    marks_release(m);
+    m->profile = on;
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_model_profile_read(clvae_model_t *m, double *fwd_ns, double *bwd_ns,
+                                        clvae_error_t *err)
+{
+    clvae_status_t s = clvae_ctx_finish(m->ctx, err);
+    if (s) return s;
+    cl_ulong prev = 0;
+    for (int i = 0; i < m->nmarks; i++) {
+        cl_ulong t;
+        cl_int rc = clGetEventProfilingInfo(m->marks[i], CL_PROFILING_COMMAND_END, sizeof t, &t,
+                                            NULL);
+        if (rc != CL_SUCCESS) {
+            marks_release(m);
+            return clvae_error_cl(err, rc, "clGetEventProfilingInfo", __FILE__, __LINE__);
+        }
+        int L = m->mark_layer[i];
+        if (L >= 0 && i > 0) (m->mark_phase[i] ? bwd_ns : fwd_ns)[L] += (double)(t - prev);
+        prev = t;
+    }
+    marks_release(m);
+    return CLVAE_OK;
+}
+
+size_t clvae_model_device_bytes(const clvae_model_t *m) { return m->bytes; }
 
 static size_t out_size(const clvae_layer_t *L) { return L->out_c * L->out_h * L->out_w; }
 
@@ -126,6 +193,10 @@ void clvae_model_free(clvae_model_t *m)
     if (!m) return;
     for (int i = 0; m->owned && i < m->nowned; i++) clvae_buf_free(&m->owned[i]);
     free(m->owned);
+    marks_release(m);
+    free(m->marks);
+    free(m->mark_layer);
+    free(m->mark_phase);
     free(m->act);
     free(m->pre);
     free(m->dact);
@@ -288,6 +359,7 @@ static clvae_status_t decoder_forward(clvae_model_t *m, clvae_error_t *err)
     for (int i = m->d->latent + 1; i < m->d->nlayers; i++) {
         clvae_status_t s = layer_forward(m, i, err);
         if (s) return s;
+        if (i < m->d->nlayers - 1) mark(m, i, 0); /* the last closes after the loss */
     }
     return CLVAE_OK;
 }
@@ -367,11 +439,18 @@ clvae_status_t clvae_model_forward(clvae_model_t *m, size_t B, int sample, uint6
     m->B = B;
     m->target = target.mem ? target : m->act[0];
     clvae_status_t s;
-    for (int i = 1; i < m->d->latent; i++)
+    marks_release(m);
+    mark(m, -1, 0);
+    for (int i = 1; i < m->d->latent; i++) {
         if ((s = layer_forward(m, i, err))) return s;
-    if ((s = latent_forward(m, sample, seed, offset, err)) || (s = decoder_forward(m, err)))
-        return s;
-    return losses_forward(m, err);
+        mark(m, i, 0);
+    }
+    if ((s = latent_forward(m, sample, seed, offset, err))) return s;
+    mark(m, m->d->latent, 0);
+    if ((s = decoder_forward(m, err))) return s;
+    if ((s = losses_forward(m, err))) return s;
+    mark(m, m->d->nlayers - 1, 0);
+    return CLVAE_OK;
 }
 
 clvae_status_t clvae_model_backward(clvae_model_t *m, clvae_error_t *err)
@@ -382,6 +461,7 @@ clvae_status_t clvae_model_backward(clvae_model_t *m, clvae_error_t *err)
     size_t n_out = m->B * m->D, nj = m->B * m->J;
     clvae_buf_t none = {0};
     clvae_status_t s;
+    mark(m, -1, 1);
     if (d->nparams && (s = zero(m, m->grads, d->nparams, err))) return s;
     /* loss -> dpre[last] */
     if ((s = zero(m, m->dpre[last], n_out, err))) return s;
@@ -407,6 +487,7 @@ clvae_status_t clvae_model_backward(clvae_model_t *m, clvae_error_t *err)
         if ((s = layer_backward(m, i, 1, err))) return s;
         int below = real_layer(m, i - 1);
         if (below > lat && (s = act_backward(m, below, err))) return s;
+        mark(m, i, 1);
     }
     /* latent: dz -> dmu, dlogvar (+ KL) -> heads -> dact[lat-1] */
     const clvae_layer_t *L = &d->layers[lat];
@@ -441,11 +522,13 @@ clvae_status_t clvae_model_backward(clvae_model_t *m, clvae_error_t *err)
     /* encoder */
     int top = real_layer(m, enc_top);
     if (top > 0 && (s = act_backward(m, top, err))) return s;
+    mark(m, lat, 1);
     for (int i = top; i > 0; i--) {
         if (is_view(&d->layers[i])) continue;
         int below = real_layer(m, i - 1);
         if ((s = layer_backward(m, i, below > 0, err))) return s;
         if (below > 0 && (s = act_backward(m, below, err))) return s;
+        mark(m, i, 1);
     }
     return CLVAE_OK;
 }

@@ -78,3 +78,10 @@ clvae_status_t clvae_workspace(clvae_ctx_t *ctx, int slot, size_t n, clvae_buf_t
     out->off = 0;
     return CLVAE_OK;
 }
+
+size_t clvae_workspace_bytes(const clvae_ctx_t *ctx)
+{
+    size_t n = 0;
+    for (int i = 0; i < CLVAE_WORKSPACES; i++) n += ctx->ws_size[i] * sizeof(float);
+    return n;
+}

@@ -89,6 +89,17 @@ t_bad_input_exit2() {
 }
 check bad_input_exit2 t_bad_input_exit2
 
+t_bench_runs() {
+  local out
+  out=$("$clvae" bench "$cfg" --steps 2 --profile) || return 1
+  grep -q "^training: .* images/s" <<<"$out" && grep -q "^sampling:" <<<"$out" &&
+    grep -q "per layer" <<<"$out" && grep -q "^  5   dense" <<<"$out" || return 1
+  out=$("$clvae" bench "$cfg" --steps 1 --batch 7 --json) || return 1
+  grep -q '"batch": 7' <<<"$out" && grep -q '"train_images_per_s": [0-9]' <<<"$out" || return 1
+  "$clvae" bench "$cfg" --steps 0 >/dev/null 2>&1; [ $? -eq 2 ]
+}
+check bench_runs t_bench_runs
+
 t_ctrl_c_then_resume() {
   # a run long enough to be interrupted; SIGINT saves a checkpoint, --resume finishes it
   local rc out

@@ -74,6 +74,18 @@ clvae_status_t clvae_model_decode(clvae_model_t *m, const float *z, size_t B, fl
 /* Reads the last forward's outputs (B x D, after the output activation) into out. */
 clvae_status_t clvae_model_outputs(clvae_model_t *m, float *out, clvae_error_t *err);
 
+/* Profiling (needs a context opened with profiling): with on, forward and backward enqueue
+ * markers between layers; clvae_model_profile_read then ADDS each layer's device time of the
+ * last forward and backward (ns) into fwd_ns[layer] and bwd_ns[layer] (arrays of nlayers).
+ * The loss is counted with the last layer's forward; the latent's backward includes the
+ * activation gradient of the encoder's top layer. */
+clvae_status_t clvae_model_profile(clvae_model_t *m, int on, clvae_error_t *err);
+clvae_status_t clvae_model_profile_read(clvae_model_t *m, double *fwd_ns, double *bwd_ns,
+                                        clvae_error_t *err);
+
+/* Bytes of device memory the model allocated (parameters, optimizer state, activations). */
+size_t clvae_model_device_bytes(const clvae_model_t *m);
+
 /* The largest batch the model holds. */
 size_t clvae_model_max_batch(const clvae_model_t *m);
 

@@ -46,4 +46,7 @@ clvae_status_t clvae_buf_copy(clvae_ctx_t *ctx, clvae_buf_t dst, clvae_buf_t src
 clvae_status_t clvae_workspace(clvae_ctx_t *ctx, int slot, size_t n, clvae_buf_t *out,
                                clvae_error_t *err);
 
+/* Bytes the context's workspaces hold now. */
+size_t clvae_workspace_bytes(const clvae_ctx_t *ctx);
+
 #endif

@@ -170,3 +170,77 @@ void cli_default_out(const cli_run_t *r, const char *out, const char *name, char
     if (out) snprintf(buf, size, "%s", out);
     else snprintf(buf, size, "%s/%s", r->dir, name);
 }
+
+
+/* Takes a config option at argv[*i]: 1 taken, 0 not one, 2 (after printing) on bad usage. */
+int cli_cfg_take(const cli_command_t *cmd, cli_cfg_args_t *a, int *i, int argc, char **argv)
+{
+    static const struct { const char *opt, *key; } shortcuts[] = {
+        {"--epochs", "train.epochs"}, {"--batch", "train.batch"}, {"--lr", "train.lr"},
+        {"--seed", "train.seed"},     {"--limit", "train.limit"},
+    };
+    const char *v = NULL;
+    int r = cli_opt(i, argc, argv, "--set", &v);
+    if (r < 0) return cli_usage_error(cmd, "--set needs SECTION.KEY=VALUE");
+    if (r > 0) {
+        if (a->nsets == 64) return cli_usage_error(cmd, "at most 64 --set options");
+        a->sets[a->nsets++] = v;
+        return 1;
+    }
+    for (size_t k = 0; k < sizeof shortcuts / sizeof shortcuts[0]; k++) {
+        r = cli_opt(i, argc, argv, shortcuts[k].opt, &v);
+        if (r < 0) return cli_usage_error(cmd, "%s needs a value", shortcuts[k].opt);
+        if (r > 0) {
+            if (a->nshort == 8) return cli_usage_error(cmd, "too many options");
+            snprintf(a->shortcut[a->nshort++], sizeof a->shortcut[0], "%s=%s", shortcuts[k].key, v);
+            return 1;
+        }
+    }
+    const char *flags[][2] = {{"--no-shuffle", "train.shuffle=0"}, {"--mean-latent", "train.sample_latent=0"}};
+    for (size_t k = 0; k < 2; k++) {
+        if (strcmp(argv[*i], flags[k][0]) == 0) {
+            if (a->nshort == 8) return cli_usage_error(cmd, "too many options");
+            snprintf(a->shortcut[a->nshort++], sizeof a->shortcut[0], "%s", flags[k][1]);
+            return 1;
+        }
+    }
+    if (argv[*i][0] != '-' && !a->path) {
+        a->path = argv[*i];
+        return 1;
+    }
+    return 0;
+}
+
+/* Loads, overrides and resolves the config; errors are bad input. */
+clvae_status_t cli_cfg_load(const cli_cfg_args_t *a, clvae_cfg_t *cfg, clvae_model_desc_t *d,
+                               clvae_error_t *err)
+{
+    clvae_status_t s = clvae_cfg_load(cfg, a->path, err);
+    if (s) return s;
+    /* a section the shortcuts need is added when the file has none */
+    for (int k = 0; k < a->nshort && !s; k++) {
+        s = clvae_cfg_set(cfg, a->shortcut[k], err);
+        if (s && strstr(err->msg, "has no section [train]")) {
+            static const char text[] = "[train]\n";
+            clvae_cfg_t extra;
+            clvae_error_clear(err);
+            if (!(s = clvae_cfg_parse(&extra, text, sizeof text - 1, a->path, err))) {
+                clvae_cfg_section_t *g =
+                    realloc(cfg->sections, (size_t)(cfg->nsections + 1) * sizeof *g);
+                if (!g) {
+                    clvae_cfg_free(&extra);
+                    return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+                }
+                cfg->sections = g;
+                cfg->sections[cfg->nsections++] = extra.sections[0];
+                extra.nsections = 0;
+                clvae_cfg_free(&extra);
+                s = clvae_cfg_set(cfg, a->shortcut[k], err);
+            }
+        }
+    }
+    for (int k = 0; k < a->nsets && !s; k++) s = clvae_cfg_set(cfg, a->sets[k], err);
+    if (!s) s = clvae_model_resolve(d, cfg, err);
+    return s;
+}
+

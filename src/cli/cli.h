@@ -83,6 +83,23 @@ void cli_run_close(cli_run_t *r);
 /* out when given, else DIR/name of the run. */
 void cli_default_out(const cli_run_t *r, const char *out, const char *name, char *buf, size_t size);
 
+/* A config file and its command-line overrides (--set and the shortcuts). */
+typedef struct cli_cfg_args {
+    const char *path;
+    const char *sets[64];
+    int nsets;
+    char shortcut[8][96];
+    int nshort;
+} cli_cfg_args_t;
+
+/* Takes a config option at argv[*i] (the CFG path, --set, --epochs, --batch, --lr, --seed,
+ * --limit, --no-shuffle, --mean-latent): 1 taken, 0 not one, 2 (printed) on bad usage. */
+int cli_cfg_take(const cli_command_t *cmd, cli_cfg_args_t *a, int *i, int argc, char **argv);
+
+/* Loads the config, applies the overrides and resolves the model. */
+clvae_status_t cli_cfg_load(const cli_cfg_args_t *a, clvae_cfg_t *cfg, clvae_model_desc_t *d,
+                            clvae_error_t *err);
+
 /* The commands. */
 extern const cli_command_t cli_cmd_devices;
 extern const cli_command_t cli_cmd_selftest;
@@ -94,5 +111,6 @@ extern const cli_command_t cli_cmd_manifold;
 extern const cli_command_t cli_cmd_latent;
 extern const cli_command_t cli_cmd_interpolate;
 extern const cli_command_t cli_cmd_eval;
+extern const cli_command_t cli_cmd_bench;
 
 #endif

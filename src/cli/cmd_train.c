@@ -18,94 +18,13 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-/* Options shared by train and check-config: CFG, --set and the shortcuts. */
-typedef struct cfg_args {
-    const char *path;
-    const char *sets[64];
-    int nsets;
-    char shortcut[8][96];
-    int nshort;
-} cfg_args_t;
-
-/* Takes a config option at argv[*i]: 1 taken, 0 not one, 2 (after printing) on bad usage. */
-static int take_cfg_opt(const cli_command_t *cmd, cfg_args_t *a, int *i, int argc, char **argv)
-{
-    static const struct { const char *opt, *key; } shortcuts[] = {
-        {"--epochs", "train.epochs"}, {"--batch", "train.batch"}, {"--lr", "train.lr"},
-        {"--seed", "train.seed"},     {"--limit", "train.limit"},
-    };
-    const char *v = NULL;
-    int r = cli_opt(i, argc, argv, "--set", &v);
-    if (r < 0) return cli_usage_error(cmd, "--set needs SECTION.KEY=VALUE");
-    if (r > 0) {
-        if (a->nsets == 64) return cli_usage_error(cmd, "at most 64 --set options");
-        a->sets[a->nsets++] = v;
-        return 1;
-    }
-    for (size_t k = 0; k < sizeof shortcuts / sizeof shortcuts[0]; k++) {
-        r = cli_opt(i, argc, argv, shortcuts[k].opt, &v);
-        if (r < 0) return cli_usage_error(cmd, "%s needs a value", shortcuts[k].opt);
-        if (r > 0) {
-            if (a->nshort == 8) return cli_usage_error(cmd, "too many options");
-            snprintf(a->shortcut[a->nshort++], sizeof a->shortcut[0], "%s=%s", shortcuts[k].key, v);
-            return 1;
-        }
-    }
-    const char *flags[][2] = {{"--no-shuffle", "train.shuffle=0"}, {"--mean-latent", "train.sample_latent=0"}};
-    for (size_t k = 0; k < 2; k++) {
-        if (strcmp(argv[*i], flags[k][0]) == 0) {
-            if (a->nshort == 8) return cli_usage_error(cmd, "too many options");
-            snprintf(a->shortcut[a->nshort++], sizeof a->shortcut[0], "%s", flags[k][1]);
-            return 1;
-        }
-    }
-    if (argv[*i][0] != '-' && !a->path) {
-        a->path = argv[*i];
-        return 1;
-    }
-    return 0;
-}
-
-/* Loads, overrides and resolves the config; errors are bad input. */
-static clvae_status_t load_cfg(const cfg_args_t *a, clvae_cfg_t *cfg, clvae_model_desc_t *d,
-                               clvae_error_t *err)
-{
-    clvae_status_t s = clvae_cfg_load(cfg, a->path, err);
-    if (s) return s;
-    /* a section the shortcuts need is added when the file has none */
-    for (int k = 0; k < a->nshort && !s; k++) {
-        s = clvae_cfg_set(cfg, a->shortcut[k], err);
-        if (s && strstr(err->msg, "has no section [train]")) {
-            static const char text[] = "[train]\n";
-            clvae_cfg_t extra;
-            clvae_error_clear(err);
-            if (!(s = clvae_cfg_parse(&extra, text, sizeof text - 1, a->path, err))) {
-                clvae_cfg_section_t *g =
-                    realloc(cfg->sections, (size_t)(cfg->nsections + 1) * sizeof *g);
-                if (!g) {
-                    clvae_cfg_free(&extra);
-                    return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-                }
-                cfg->sections = g;
-                cfg->sections[cfg->nsections++] = extra.sections[0];
-                extra.nsections = 0;
-                clvae_cfg_free(&extra);
-                s = clvae_cfg_set(cfg, a->shortcut[k], err);
-            }
-        }
-    }
-    for (int k = 0; k < a->nsets && !s; k++) s = clvae_cfg_set(cfg, a->sets[k], err);
-    if (!s) s = clvae_model_resolve(d, cfg, err);
-    return s;
-}
-
 static int check_config_run(const cli_common_t *common, int argc, char **argv)
 {
     (void)common;
-    cfg_args_t a;
+    cli_cfg_args_t a;
     memset(&a, 0, sizeof a);
     for (int i = 0; i < argc; i++) {
-        int r = take_cfg_opt(&cli_cmd_check_config, &a, &i, argc, argv);
+        int r = cli_cfg_take(&cli_cmd_check_config, &a, &i, argc, argv);
         if (r == 2) return 2;
         if (r == 0) return cli_usage_error(&cli_cmd_check_config, "unknown option '%s'", argv[i]);
     }
@@ -114,7 +33,7 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
     clvae_model_desc_t d;
     memset(&d, 0, sizeof d);
     clvae_error_t err = {0};
-    if (load_cfg(&a, &cfg, &d, &err)) {
+    if (cli_cfg_load(&a, &cfg, &d, &err)) {
         int code = cli_report(&err);
         clvae_error_clear(&err);
         clvae_cfg_free(&cfg);
@@ -226,7 +145,7 @@ static int draw_figures(const cli_common_t *common, const char *dir)
 
 static int train_run(const cli_common_t *common, int argc, char **argv)
 {
-    cfg_args_t a;
+    cli_cfg_args_t a;
     memset(&a, 0, sizeof a);
     const char *out = NULL, *init = NULL;
     int resume = 0, figures = 1;
@@ -243,7 +162,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
             resume = 1;
         } else if (strcmp(argv[i], "--no-figures") == 0) {
             figures = 0;
-        } else if ((r = take_cfg_opt(&cli_cmd_train, &a, &i, argc, argv))) {
+        } else if ((r = cli_cfg_take(&cli_cmd_train, &a, &i, argc, argv))) {
             if (r == 2) return 2;
         } else {
             return cli_usage_error(&cli_cmd_train, "unknown option '%s'", argv[i]);
@@ -258,7 +177,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     clvae_ctx_t *ctx = NULL;
     char *text = NULL, dir[4200];
     int code = 0, interrupted = 0;
-    if (load_cfg(&a, &cfg, &d, &err)) goto fail;
+    if (cli_cfg_load(&a, &cfg, &d, &err)) goto fail;
     if (!(text = clvae_cfg_format(&cfg))) {
         CLVAE_FAIL(&err, CLVAE_ERR_NOMEM, "out of host memory");
         goto fail;
