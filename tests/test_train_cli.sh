@@ -89,6 +89,20 @@ t_bad_input_exit2() {
 }
 check bad_input_exit2 t_bad_input_exit2
 
+t_init_from_weights() {
+  # --init takes the weights of a safetensors file with clvae's names; shapes must match
+  local out rc
+  out=$("$clvae" train "$cfg" --epochs 1 --init "$tmp/run/checkpoint.safetensors" --out "$tmp/init" --no-figures 2>&1) || { echo "$out" >&2; return 1; }
+  # starting from trained weights, the first epoch's loss is already below the first epoch of training from scratch
+  local first_scratch first_init
+  first_scratch=$(sed -n 2p "$tmp/run/metrics.csv" | cut -d, -f2)
+  first_init=$(sed -n 2p "$tmp/init/metrics.csv" | cut -d, -f2)
+  awk -v a="$first_init" -v b="$first_scratch" 'BEGIN { exit !(a < b) }' || return 1
+  out=$("$clvae" train "$cfg" --set dense#1.units=16 --epochs 1 --init "$tmp/run/checkpoint.safetensors" --out "$tmp/init2" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "encoder.1.weight" <<<"$out"
+}
+check init_from_weights t_init_from_weights
+
 t_bench_runs() {
   local out
   out=$("$clvae" bench "$cfg" --steps 2 --profile) || return 1
