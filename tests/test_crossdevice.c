@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "clvae/activation.h"
+#include "clvae/conv.h"
 #include "clvae/dense.h"
 #include "clvae/latent.h"
 #include "clvae/loss.h"
@@ -140,7 +141,42 @@ static float *c_dense_leaky(clvae_ctx_t *ctx, size_t *n)
     return res;
 }
 
+/* The thesis encoder's second conv (32 -> 64, stride 2, same) forward and backward, batch 4. */
+static float *c_conv(clvae_ctx_t *ctx, size_t *n)
+{
+    clvae_conv_params_t p = {3, 3, 2, 2, 1, 1, CLVAE_CONV_PAD_SAME, 0, 0, 0, 0};
+    clvae_conv_geom_t g;
+    clvae_error_t err = {0};
+    if (clvae_conv2d_geom(&g, 4, 32, 28, 28, 64, &p, &err)) return NULL;
+    size_t nx = 4 * 32 * 28 * 28, nw = 64 * 32 * 9, ny = 4 * 64 * 14 * 14;
+    float *x = inputs(nx, -1, 1, 13), *w = inputs(nw, -0.1f, 0.1f, 14), *dy = inputs(ny, -1, 1, 15);
+    clvae_buf_t bx = tu_upload(ctx, x, nx), bw = tu_upload(ctx, w, nw), bdy = tu_upload(ctx, dy, ny);
+    clvae_buf_t by = tu_zeros(ctx, ny), bdx = tu_zeros(ctx, nx), bdw = tu_zeros(ctx, nw), none = {0};
+    float *res = NULL;
+    if (clvae_conv2d_forward(ctx, by, bx, bw, none, &g, &err) == CLVAE_OK &&
+        clvae_conv2d_backward(ctx, bdx, bdw, none, bdy, bx, bw, &g, &err) == CLVAE_OK) {
+        float *a = tu_download(ctx, by, ny), *b = tu_download(ctx, bdx, nx), *c = tu_download(ctx, bdw, nw);
+        if (a && b && c) {
+            res = malloc((ny + nx + nw) * sizeof *res);
+            memcpy(res, a, ny * sizeof *res);
+            memcpy(res + ny, b, nx * sizeof *res);
+            memcpy(res + ny + nx, c, nw * sizeof *res);
+        }
+        free(a);
+        free(b);
+        free(c);
+    }
+    *n = ny + nx + nw;
+    clvae_buf_t *bufs[] = {&bx, &bw, &bdy, &by, &bdx, &bdw};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) clvae_buf_free(bufs[i]);
+    free(x);
+    free(w);
+    free(dy);
+    return res;
+}
+
 static const struct { const char *name; case_fn fn; double atol, rtol; } cases[] = {
+    {"conv 32->64 s2 forward, dx, dw", c_conv, 1e-4, 1e-4},
     {"dense 3136->2 + leaky relu", c_dense_leaky, 1e-4, 1e-4},
     {"reduce sumsq 128x784", c_reduce, 1e-4, 1e-5},
     {"bce + kl + bce grad", c_bce_and_kl, 1e-4, 1e-5},
