@@ -1,5 +1,6 @@
 /* Config files: the INI parser, --set overrides, and resolution into a model with shapes. */
 #include "clvae/config.h"
+#include "clvae/fileio.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -199,38 +200,12 @@ clvae_status_t clvae_cfg_parse(clvae_cfg_t *cfg, const char *text, size_t len, c
 clvae_status_t clvae_cfg_load(clvae_cfg_t *cfg, const char *path, clvae_error_t *err)
 {
     memset(cfg, 0, sizeof *cfg);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return CLVAE_FAIL(err, errno == ENOENT ? CLVAE_ERR_NOT_FOUND : CLVAE_ERR_IO,
-                          "cannot open config %s: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        if (cap >= ((size_t)64 << 20)) { /* a config is text of a few KiB */
-            free(buf);
-            fclose(f);
-            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: larger than 64 MiB: not a config file",
-                              path);
-        }
-        char *g = realloc(buf, cap * 2);
-        if (!g) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = g;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory reading %s", path);
-    if (bad) {
-        free(buf);
-        return CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot read %s", path);
-    }
-    clvae_status_t s = clvae_cfg_parse(cfg, buf, n, path, err);
+    char *buf = NULL;
+    size_t n = 0;
+    /* a config is text of a few KiB */
+    clvae_status_t s = clvae_file_read(path, (size_t)64 << 20, "config file", &buf, &n, err);
+    if (s) return s;
+    s = clvae_cfg_parse(cfg, buf, n, path, err);
     free(buf);
     return s;
 }

@@ -1,5 +1,6 @@
 /* Run-time kernels: assembles cl/ sources, builds them per device, caches binaries on disk. */
 #include "clvae_cl_sources.h"
+#include "clvae/fileio.h"
 #include "clvae/sha256.h"
 #include "ctx_internal.h"
 
@@ -16,41 +17,6 @@
 #define CACHE_HEADER (8 + 32 + 8 + 32)
 #define COMMON_FILE "common"
 
-/* Reads a whole file into a NUL-terminated heap buffer. */
-static clvae_status_t read_file(const char *path, char **out, size_t *len, clvae_error_t *err)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return CLVAE_FAIL(err, errno == ENOENT ? CLVAE_ERR_NOT_FOUND : CLVAE_ERR_IO,
-                          "cannot open %s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *grown = realloc(buf, cap * 2 + 1);
-        if (!grown) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = grown;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory reading %s", path);
-    if (bad) {
-        free(buf);
-        return CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot read %s", path);
-    }
-    buf[n] = 0;
-    *out = buf;
-    if (len) *len = n;
-    return CLVAE_OK;
-}
-
 /* The text of cl/NAME.cl: from the kernel folder if one is set, else embedded. */
 static clvae_status_t source_text(const clvae_ctx_t *ctx, const char *name, char **out,
                                   clvae_error_t *err)
@@ -58,7 +24,7 @@ static clvae_status_t source_text(const clvae_ctx_t *ctx, const char *name, char
     if (ctx->kernel_dir) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s.cl", ctx->kernel_dir, name);
-        return read_file(path, out, NULL, err);
+        return clvae_file_read(path, (size_t)16 << 20, "kernel source", out, NULL, err);
     }
     for (const clvae_cl_source_t *s = clvae_cl_sources; s->name; s++) {
         if (strcmp(s->name, name) == 0) {
@@ -168,7 +134,7 @@ static cl_program cache_load(clvae_ctx_t *ctx, const char *name, const uint8_t k
     char *data = NULL;
     size_t len = 0;
     clvae_error_t ignored = {0};
-    if (read_file(path, &data, &len, &ignored) != CLVAE_OK) {
+    if (clvae_file_read(path, (size_t)1 << 30, "kernel binary", &data, &len, &ignored) != CLVAE_OK) {
         clvae_error_clear(&ignored);
         return NULL; /* no entry: a plain miss */
     }
@@ -215,19 +181,6 @@ static cl_program cache_load(clvae_ctx_t *ctx, const char *name, const uint8_t k
     return prog;
 }
 
-static int mkdirs(const char *dir)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
-}
-
 /* Writes the program's binary to the cache: temp file, fsync, rename. A failure
  * only costs a rebuild next time, so it is a warning, not an error. */
 static void cache_store(clvae_ctx_t *ctx, cl_program prog, const char *name,
@@ -250,7 +203,7 @@ static void cache_store(clvae_ctx_t *ctx, cl_program prog, const char *name,
     memcpy(buf + 8, key, 32);
     put_u64(buf + 40, bin_len);
     clvae_sha256(bin, bin_len, buf + 48);
-    if (mkdirs(ctx->opts.cache_dir) != 0) {
+    if (clvae_mkdirs(ctx->opts.cache_dir) != 0) {
         why = strerror(errno);
         goto out;
     }
