@@ -7,6 +7,14 @@
 /* Global id as a plain unsigned index (all clvae kernels are sized by uint n). */
 #define CLVAE_GID0 ((uint)get_global_id(0))
 
+/* The class of label y (a class index stored as a float; cl/xent.cl and cl/concat.cl): y
+ * itself when it is an integer in 0..K-1 (K <= 2^24, so (float)K is exact), else K, which
+ * means "no class" and is never used as an index. NaN fails every comparison and gives K. */
+uint label_class(float y, uint K)
+{
+    return (y >= 0.0f && y < (float)K && y == floor(y)) ? (uint)y : K;
+}
+
 /* Philox 4x32-10 counter-based streams (layout in include/clvae/rng.h), shared by cl/rng.cl
  * and cl/noise.cl. Each stream kind has its own counter tag (the counter's third word):
  * 0 uniform, 1 normal (cl/rng.cl), 2 shuffle (host only, data.h), 3 gaussian noise and

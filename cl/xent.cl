@@ -2,15 +2,8 @@
 
 /* Every kernel here runs one work group per example r and reads row z[z_off + r*K ..];
  * reductions go strided per work item, then through a tree whose shape depends only on
- * the local size, so the order is fixed. Labels are floats; see xent_class. */
-
-/* The class of label y: y itself when it is an integer in 0..K-1 (K <= 2^24, so (float)K
- * is exact), else K, which means "no class" and is never used as an index. NaN fails
- * every comparison and lands in K too. */
-uint xent_class(float y, uint K)
-{
-    return (y >= 0.0f && y < (float)K && y == floor(y)) ? (uint)y : K;
-}
+ * the local size, so the order is fixed. Labels are floats; see label_class
+ * in cl/common.cl. */
 
 /* The maximum of z[row + d], d < K, over the group (NaN ignored, as fmax does); every work
  * item gets it. part is the group's scratch, free again on return. */
@@ -58,7 +51,7 @@ __kernel void xent_rows(__global float *out, uint out_off, __global const float 
     float m = xent_row_max(z, row, K, part);
     float s = xent_row_sumexp(z, row, K, m, part);
     if (get_local_id(0) != 0) return;
-    uint c = xent_class(y[y_off + r], K);
+    uint c = label_class(y[y_off + r], K);
     out[out_off + r] = c < K ? (m - z[row + c]) + log(s) : NAN;
 }
 
@@ -72,7 +65,7 @@ __kernel void xent_grad(__global float *g, uint g_off, __global const float *z, 
     uint row = z_off + r * K;
     float m = xent_row_max(z, row, K, part);
     float s = xent_row_sumexp(z, row, K, m, part);
-    uint c = xent_class(y[y_off + r], K);
+    uint c = label_class(y[y_off + r], K);
     if (c >= K) return; /* after the last barrier: the whole group leaves */
     uint grow = g_off + r * K;
     for (uint d = lid; d < K; d += ls) {
@@ -138,6 +131,6 @@ __kernel void xent_argmax(__global float *correct, uint c_off, __global const fl
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lid != 0) return;
-    uint c = xent_class(y[y_off + r], K);
+    uint c = label_class(y[y_off + r], K);
     correct[c_off + r] = (c < K && best_i[0] == c) ? 1.0f : 0.0f;
 }
