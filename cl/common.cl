@@ -6,3 +6,55 @@
 
 /* Global id as a plain unsigned index (all clvae kernels are sized by uint n). */
 #define CLVAE_GID0 ((uint)get_global_id(0))
+
+/* The class of label y (a class index stored as a float; cl/xent.cl and cl/concat.cl): y
+ * itself when it is an integer in 0..K-1 (K <= 2^24, so (float)K is exact), else K, which
+ * means "no class" and is never used as an index. NaN fails every comparison and gives K. */
+uint label_class(float y, uint K)
+{
+    return (y >= 0.0f && y < (float)K && y == floor(y)) ? (uint)y : K;
+}
+
+/* Philox 4x32-10 counter-based streams (layout in include/clvae/rng.h), shared by cl/rng.cl
+ * and cl/noise.cl. Each stream kind has its own counter tag (the counter's third word):
+ * 0 uniform, 1 normal (cl/rng.cl), 2 shuffle (host only, data.h), 3 gaussian noise and
+ * 4 masking noise (cl/noise.cl). */
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+#define RNG_INV24 (1.0f / 16777216.0f)
+
+/* Ten Philox rounds, the key bumped by the Weyl constants before each round but the first. */
+uint4 philox4x32_10(uint4 c, uint2 k)
+{
+    for (int r = 0; r < 10; r++) {
+        if (r > 0) {
+            k.x += PHILOX_W0;
+            k.y += PHILOX_W1;
+        }
+        uint hi0 = mul_hi(PHILOX_M0, c.x), lo0 = PHILOX_M0 * c.x;
+        uint hi1 = mul_hi(PHILOX_M1, c.z), lo1 = PHILOX_M1 * c.z;
+        c = (uint4)(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+    }
+    return c;
+}
+
+/* The four words of block `offset + b` of the stream (seed, tag). */
+uint4 rng_block(ulong seed, ulong offset, uint b, uint tag)
+{
+    ulong blk = offset + (ulong)b;
+    uint4 ctr = (uint4)((uint)blk, (uint)(blk >> 32), tag, 0u);
+    uint2 key = (uint2)((uint)seed, (uint)(seed >> 32));
+    return philox4x32_10(ctr, key);
+}
+
+/* Box-Muller on one pair of words: u1 in (0, 1] so that log never sees 0. */
+float2 rng_box_muller(uint a, uint c)
+{
+    float u1 = ((float)(a >> 8) + 1.0f) * RNG_INV24;
+    float u2 = (float)(c >> 8) * RNG_INV24;
+    float r = sqrt(-2.0f * log(u1));
+    float t = 2.0f * u2; /* exact: angle 2 pi u2 in units of pi */
+    return (float2)(r * cospi(t), r * sinpi(t));
+}
