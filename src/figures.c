@@ -238,6 +238,26 @@ out:
     return s;
 }
 
+clvae_status_t clvae_reconstruct_first(clvae_ctx_t *ctx, clvae_model_t *model,
+                                       const clvae_data_dev_t *dd, size_t n, float *out,
+                                       clvae_error_t *err)
+{
+    size_t J = clvae_model_latent_dim(model);
+    if (n == 0 || n > dd->n) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "reconstruct %zu of %zu", n, dd->n);
+    float *mu = malloc(n * J * sizeof *mu);
+    uint32_t *idx = malloc(n * sizeof *idx);
+    clvae_status_t s;
+    if (!mu || !idx) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    } else {
+        for (size_t i = 0; i < n; i++) idx[i] = (uint32_t)i;
+        s = encode_all(ctx, model, dd, idx, n, mu, out, err);
+    }
+    free(mu);
+    free(idx);
+    return s;
+}
+
 clvae_status_t clvae_fig_loss(const clvae_epoch_metrics_t *rows, size_t n, const char *title,
                               const char *path, clvae_error_t *err)
 {

@@ -103,6 +103,19 @@ t_init_from_weights() {
 }
 check init_from_weights t_init_from_weights
 
+t_sweep_end_to_end() {
+  local out rc
+  out=$("$clvae" sweep models/digits_ae.cfg --set latent.size=1,4 --epochs 2 --out "$tmp/sweep" 2>&1) || { echo "$out" >&2; return 1; }
+  is_png "$tmp/sweep/sweep.png" && [ -s "$tmp/sweep/latent.size=1/checkpoint.safetensors" ] &&
+    [ "$(grep -c '^| [14] |' "$tmp/sweep/sweep.md")" -eq 2 ] || return 1
+  # the table's losses are the runs' last metrics rows
+  local last; last=$(tail -1 "$tmp/sweep/latent.size=4/metrics.csv" | cut -d, -f5)
+  grep -q "^| 4 | .* | $(printf '%.4f' "$last") |" "$tmp/sweep/sweep.md" || return 1
+  "$clvae" sweep models/digits_ae.cfg --set latent.size=1,0 --out "$tmp/sw2" >/dev/null 2>&1; rc=$?
+  [ $rc -eq 2 ] && [ ! -e "$tmp/sw2" ]
+}
+check sweep_end_to_end t_sweep_end_to_end
+
 t_bench_runs() {
   local out
   out=$("$clvae" bench "$cfg" --steps 2 --profile) || return 1

@@ -36,6 +36,12 @@ clvae_status_t clvae_fig_interpolate(clvae_ctx_t *ctx, clvae_model_t *model,
                                      size_t i, size_t j, int steps, const char *path,
                                      clvae_error_t *err);
 
+/* Reconstructions (z = mu, the output activation) of the first n examples of dd into out
+ * (n x D floats). */
+clvae_status_t clvae_reconstruct_first(clvae_ctx_t *ctx, clvae_model_t *model,
+                                       const clvae_data_dev_t *dd, size_t n, float *out,
+                                       clvae_error_t *err);
+
 /* Loss curves per epoch (train and test total, reconstruction, KL). */
 clvae_status_t clvae_fig_loss(const clvae_epoch_metrics_t *rows, size_t n, const char *title,
                               const char *path, clvae_error_t *err);

@@ -1,0 +1,193 @@
+/* `clvae sweep`: train one config per value of a key, then one picture and one table of all. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "clvae/figures.h"
+#include "clvae/image.h"
+#include "clvae/plot.h"
+#include "clvae/train.h"
+
+#define MAX_VALUES 16
+
+static int run(const cli_common_t *common, int argc, char **argv)
+{
+    cli_cfg_args_t a;
+    memset(&a, 0, sizeof a);
+    const char *out = NULL;
+    long n = 10;
+    for (int i = 0; i < argc; i++) {
+        const char *v;
+        int r;
+        if ((r = cli_opt(&i, argc, argv, "--out", &v))) {
+            if (r < 0) return cli_usage_error(&cli_cmd_sweep, "--out needs a folder");
+            out = v;
+        } else if ((r = cli_opt(&i, argc, argv, "--n", &v))) {
+            if (r < 0 || cli_parse_long(v, 1, 64, &n))
+                return cli_usage_error(&cli_cmd_sweep, "--n wants 1 to 64 test images");
+        } else if ((r = cli_cfg_take(&cli_cmd_sweep, &a, &i, argc, argv))) {
+            if (r == 2) return 2;
+        } else {
+            return cli_usage_error(&cli_cmd_sweep, "unknown option '%s'", argv[i]);
+        }
+    }
+    if (!a.path) return cli_usage_error(&cli_cmd_sweep, "which config file?");
+    /* the one --set with commas is the sweep */
+    int which = -1;
+    for (int k = 0; k < a.nsets; k++) {
+        if (!strchr(a.sets[k], ',')) continue;
+        if (which >= 0) return cli_usage_error(&cli_cmd_sweep, "sweep one key at a time");
+        which = k;
+    }
+    if (which < 0)
+        return cli_usage_error(&cli_cmd_sweep, "give the values to sweep: --set SECTION.KEY=V1,V2,...");
+    const char *eq = strchr(a.sets[which], '=');
+    if (!eq) return cli_usage_error(&cli_cmd_sweep, "--set %s: want SECTION.KEY=V1,V2,...", a.sets[which]);
+    char key[96], values[MAX_VALUES][64];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - a.sets[which]), a.sets[which]);
+    int nv = 0;
+    for (const char *p = eq + 1; *p && nv <= MAX_VALUES;) {
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len >= sizeof values[0] || nv == MAX_VALUES)
+            return cli_usage_error(&cli_cmd_sweep, "--set %s: 1 to %d non-empty values", a.sets[which], MAX_VALUES);
+        snprintf(values[nv++], sizeof values[0], "%.*s", (int)len, p);
+        p += len + (p[len] == ',');
+    }
+    clvae_error_t err = {0};
+    clvae_cfg_t cfg = {0};
+    clvae_model_desc_t d;
+    memset(&d, 0, sizeof d);
+    char base[4096], dirs[MAX_VALUES][4200], setbuf[200], *text = NULL;
+    double finals[MAX_VALUES][4];
+    size_t nparams[MAX_VALUES];
+    float *imgs = NULL;
+    size_t D = 0, shown = 0;
+    clvae_dataset_t shape = {0};
+    int code = 0;
+    /* every value is checked before any training starts */
+    for (int v = 0; v < nv; v++) {
+        cli_cfg_args_t b = a;
+        snprintf(setbuf, sizeof setbuf, "%s=%s", key, values[v]);
+        b.sets[which] = setbuf;
+        if (cli_cfg_load(&b, &cfg, &d, &err)) goto fail;
+        if (v == 0) snprintf(base, sizeof base, "%s", out ? out : "");
+        if (v == 0 && !out) snprintf(base, sizeof base, "runs/%s_sweep", d.name);
+        nparams[v] = d.nparams;
+        clvae_model_desc_free(&d);
+        clvae_cfg_free(&cfg);
+    }
+    for (int v = 0; v < nv; v++) {
+        cli_cfg_args_t b = a;
+        snprintf(setbuf, sizeof setbuf, "%s=%s", key, values[v]);
+        b.sets[which] = setbuf;
+        snprintf(dirs[v], sizeof dirs[v], "%s/%s=%s", base, key, values[v]);
+        if (cli_cfg_load(&b, &cfg, &d, &err) || !(text = clvae_cfg_format(&cfg))) {
+            if (!err.status) CLVAE_FAIL(&err, CLVAE_ERR_NOMEM, "out of host memory");
+            goto fail;
+        }
+        clvae_ctx_t *ctx = NULL;
+        int interrupted = 0;
+        printf("%s = %s: training %ld epochs into %s\n", key, values[v], d.epochs, dirs[v]);
+        fflush(stdout);
+        clvae_train_opts_t o = {dirs[v], text, cli_data_dir(), 0, NULL, 0, NULL, NULL, NULL};
+        clvae_status_t s = cli_ctx_open(common, 0, &ctx, &err);
+        if (!s) s = clvae_train_run(ctx, &d, &o, &interrupted, &err);
+        clvae_ctx_free(ctx);
+        free(text);
+        text = NULL;
+        clvae_model_desc_free(&d);
+        clvae_cfg_free(&cfg);
+        if (s) goto fail;
+        /* final metrics and reconstructions of the first n test images */
+        cli_run_t r;
+        s = cli_run_open(&r, common, dirs[v], 256, &err);
+        if (!s) s = cli_run_test_data(&r, &err);
+        clvae_epoch_metrics_t *rows = NULL;
+        size_t nrows = 0;
+        if (!s) s = clvae_metrics_parse(r.ck.metrics, &rows, &nrows, &err);
+        if (!s && nrows) {
+            finals[v][0] = rows[nrows - 1].train[0];
+            finals[v][1] = rows[nrows - 1].test[0];
+            finals[v][2] = rows[nrows - 1].test[1];
+            finals[v][3] = rows[nrows - 1].test[2];
+        }
+        free(rows);
+        if (!s && !imgs) {
+            D = clvae_model_example_dim(r.model);
+            shown = (size_t)n < r.test.n ? (size_t)n : r.test.n;
+            shape.c = r.test.c;
+            shape.h = r.test.h;
+            shape.w = r.test.w;
+            imgs = malloc((size_t)(nv + 1) * shown * D * sizeof *imgs);
+            if (!imgs) s = CLVAE_FAIL(&err, CLVAE_ERR_NOMEM, "out of host memory");
+            for (size_t i = 0; !s && i < shown * D; i++) imgs[i] = r.test.pixels[i] * r.test.scale;
+        }
+        if (!s) s = clvae_reconstruct_first(r.ctx, r.model, &r.dtest, shown,
+                                            imgs + (size_t)(v + 1) * shown * D, &err);
+        cli_run_close(&r);
+        if (s) goto fail;
+        printf("%s = %s: train loss %.4f, test loss %.4f\n", key, values[v], finals[v][0], finals[v][1]);
+    }
+    /* one picture: originals on top, one row of reconstructions per value, labelled */
+    clvae_image_t grid = {0}, pic = {0};
+    int zoom = shape.h <= 8 ? 6 : 2, margin = 110;
+    char path[4300];
+    if (clvae_image_grid(&grid, imgs, (size_t)(nv + 1) * shown, (int)shape.c, (int)shape.h,
+                         (int)shape.w, (int)shown, 2, zoom, 255, &err) ||
+        clvae_image_init(&pic, grid.w + margin, grid.h, 3, 255, &err)) {
+        clvae_image_free(&grid);
+        goto fail;
+    }
+    for (int y = 0; y < grid.h; y++)
+        for (int x = 0; x < grid.w; x++)
+            for (int c = 0; c < 3; c++)
+                pic.px[((size_t)y * (size_t)pic.w + (size_t)(x + margin)) * 3 + (size_t)c] =
+                    grid.px[((size_t)y * (size_t)grid.w + (size_t)x) * (size_t)grid.channels +
+                            (size_t)(grid.channels == 3 ? c : 0)];
+    int row_h = grid.h / (nv + 1);
+    static const uint8_t black[3] = {0, 0, 0};
+    clvae_plot_text(&pic, 4, row_h / 2 - 4, "original", 1, black);
+    for (int v = 0; v < nv; v++) {
+        char label[96];
+        snprintf(label, sizeof label, "%.40s=%.40s", strrchr(key, '.') ? strrchr(key, '.') + 1 : key,
+                 values[v]);
+        clvae_plot_text(&pic, 4, (v + 1) * row_h + row_h / 2 - 4, label, 1, black);
+    }
+    snprintf(path, sizeof path, "%s/sweep.png", base);
+    clvae_status_t s = clvae_png_write(path, &pic, &err);
+    clvae_image_free(&grid);
+    clvae_image_free(&pic);
+    if (s) goto fail;
+    /* and a table */
+    char table[8192];
+    size_t len = (size_t)snprintf(table, sizeof table,
+                                  "| %s | parameters | train loss | test loss | test reconstruction | test KL |\n"
+                                  "| --- | --- | --- | --- | --- | --- |\n",
+                                  key);
+    for (int v = 0; v < nv && len < sizeof table; v++)
+        len += (size_t)snprintf(table + len, sizeof table - len, "| %s | %zu | %.4f | %.4f | %.4f | %.4f |\n",
+                                values[v], nparams[v], finals[v][0], finals[v][1], finals[v][2],
+                                finals[v][3]);
+    snprintf(path, sizeof path, "%s/sweep.md", base);
+    if (clvae_write_file_atomic(path, table, strlen(table), &err)) goto fail;
+    printf("\n%s\nwrote %s/sweep.png and %s/sweep.md\n", table, base, base);
+    goto out;
+fail:
+    code = cli_report(&err);
+out:
+    free(imgs);
+    free(text);
+    clvae_error_clear(&err);
+    clvae_model_desc_free(&d);
+    clvae_cfg_free(&cfg);
+    return code;
+}
+
+const cli_command_t cli_cmd_sweep = {
+    "sweep", "train a config once per value of one key; one PNG of reconstructions, one table",
+    "clvae sweep CFG --set SECTION.KEY=V1,V2,... [--out DIR] [--n 10] [other overrides]\n"
+    "  e.g. clvae sweep models/digits_ae.cfg --set latent.size=1,2,4,8,16\n"
+    "  DIR (default runs/<name>_sweep) gets a run folder per value, sweep.png (originals on\n"
+    "  top, a row of test reconstructions per value) and sweep.md (final losses).",
+    run};
