@@ -8,6 +8,9 @@
 
 #include "ctx_internal.h"
 
+/* The workspace slot of CLBlast's temporary buffer (conv uses 0 and 1). */
+#define WS_GEMM 4
+
 const char *clvae_clblast_status_name(int code)
 {
     switch (code) {
@@ -88,13 +91,28 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
                           n, k);
     if (!ctx->gemm_tuned) gemm_tune(ctx);
     cl_command_queue q = clvae_ctx_queue(ctx);
+    CLBlastLayout lay = CLBlastLayoutRowMajor;
+    CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastStatusCode st;
     for (int attempt = 0;; attempt++) {
-        st = CLBlastSgemm(CLBlastLayoutRowMajor,
-                          trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
-                          trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha,
-                          a.mem, a.off, lda, b.mem, b.off, ldb, beta, c.mem, c.off, ldc, &q,
-                          NULL);
+        /* CLBlast's padded copies go into a workspace that is grown once and reused: left to
+         * itself it allocates them on every call, and with many steps queued ahead on the
+         * device those allocations pile up (gigabytes on pocl) and cost page faults */
+        size_t bytes = 0;
+        clvae_buf_t tmp = {0};
+        st = CLBlastSGemmTempBufferSize(lay, ta, tb, m, n, k, a.off, lda, b.off, ldb, c.off, ldc,
+                                        &q, &bytes);
+        if (st == CLBlastSuccess && bytes > 0) {
+            clvae_status_t s = clvae_workspace(ctx, WS_GEMM, (bytes + 3) / 4, &tmp, err);
+            if (s) return s;
+        }
+        if (st == CLBlastSuccess)
+            st = tmp.mem ? CLBlastSgemmWithTempBuffer(lay, ta, tb, m, n, k, alpha, a.mem, a.off,
+                                                      lda, b.mem, b.off, ldb, beta, c.mem, c.off,
+                                                      ldc, &q, NULL, tmp.mem)
+                         : CLBlastSgemm(lay, ta, tb, m, n, k, alpha, a.mem, a.off, lda, b.mem,
+                                        b.off, ldb, beta, c.mem, c.off, ldc, &q, NULL);
         /* C is written only by the last kernel of a call, so a call that failed to
          * launch left it as it was and can be repeated with smaller work groups */
         if (st != CL_INVALID_WORK_GROUP_SIZE || attempt > 0 || gemm_small_work_groups(q) != 0)

@@ -1,6 +1,8 @@
 /* The context: opens the chosen device's OpenCL context and queue, holds the caches. */
 #include "ctx_internal.h"
 
+#include "clvae/tensor.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,7 +112,7 @@ void clvae_ctx_free(clvae_ctx_t *ctx)
     for (int i = 0; i < ctx->nprograms; i++) clReleaseProgram(ctx->programs[i].program);
     free(ctx->kernels);
     free(ctx->programs);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < CLVAE_WORKSPACES; i++)
         if (ctx->ws[i]) clReleaseMemObject(ctx->ws[i]);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->context) clReleaseContext(ctx->context);

@@ -30,8 +30,8 @@ struct clvae_ctx {
     clvae_kernel_entry_t *kernels;
     int nkernels;
     clvae_program_stats_t stats;
-    cl_mem ws[4];                 /* workspaces (clvae_workspace), CLVAE_WORKSPACES slots */
-    size_t ws_size[4];            /* their sizes in floats */
+    cl_mem ws[5];                 /* workspaces (clvae_workspace), CLVAE_WORKSPACES slots */
+    size_t ws_size[5];            /* their sizes in floats */
     int gemm_tuned;               /* GEMM parameters for this device were chosen */
 };
 

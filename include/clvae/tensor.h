@@ -38,11 +38,11 @@ clvae_status_t clvae_buf_copy(clvae_ctx_t *ctx, clvae_buf_t dst, clvae_buf_t src
                               clvae_error_t *err);
 
 /* Number of workspace slots a context keeps. */
-#define CLVAE_WORKSPACES 4
+#define CLVAE_WORKSPACES 5
 
 /* A scratch buffer of at least n floats in slot (0..CLVAE_WORKSPACES-1), owned
  * by the context and grown on demand; valid until the next call for the same
- * slot. Ops that call each other use different slots (see each op's header). */
+ * slot. Ops that call each other use different slots: 0 and 1 conv, 4 GEMM (blas.c). */
 clvae_status_t clvae_workspace(clvae_ctx_t *ctx, int slot, size_t n, clvae_buf_t *out,
                                clvae_error_t *err);
 
