@@ -1,10 +1,12 @@
 /* Training runs: epochs of device-resident batches, per-epoch test pass, metrics, checkpoints. */
 #include "clvae/train.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +227,57 @@ static int mkdir_p(const char *dir)
     return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
 }
 
+/* Removes temp files that an earlier process killed while saving left in the run folder
+ * (checkpoint.safetensors.tmp.PID.N, metrics.csv.tmp.PID), when that process is gone. They are
+ * never read: only the renamed file is a checkpoint. */
+static void remove_stale_temps(const char *dir)
+{
+    static const char *const prefixes[] = {"checkpoint.safetensors.tmp.", "metrics.csv.tmp."};
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        for (int i = 0; i < 2; i++) {
+            size_t n = strlen(prefixes[i]);
+            if (strncmp(e->d_name, prefixes[i], n) != 0) continue;
+            char *end;
+            errno = 0;
+            long pid = strtol(e->d_name + n, &end, 10);
+            if (errno || end == e->d_name + n || pid <= 0 || (*end && *end != '.')) continue;
+            if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+            char path[4400];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
+/* Makes metrics.csv say what the checkpoint's metadata says (rows of finished epochs). */
+static clvae_status_t sync_metrics_file(const char *mpath, const char *metrics, clvae_error_t *err)
+{
+    if (metrics && *metrics) return clvae_write_file_atomic(mpath, metrics, strlen(metrics), err);
+    if (unlink(mpath) != 0 && errno != ENOENT)
+        return CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot remove %s, which lists epochs the checkpoint "
+                          "does not have: %s", mpath, strerror(errno));
+    return CLVAE_OK;
+}
+
+/* Saves the checkpoint; a failure says what the folder still holds and how to go on. */
+static clvae_status_t save(const char *ckpath, clvae_ctx_t *ctx, clvae_model_t *model,
+                           const clvae_model_desc_t *desc, const clvae_train_opts_t *o,
+                           const clvae_train_state_t *st, const char *metrics, const char *when,
+                           const char *kept, clvae_error_t *err)
+{
+    clvae_status_t s = clvae_checkpoint_save(ckpath, ctx, model, desc, o->config_text, st, metrics,
+                                             err);
+    if (!s) return CLVAE_OK;
+    char inner[sizeof err->msg];
+    snprintf(inner, sizeof inner, "%s", err->msg);
+    return CLVAE_FAIL(err, s, "training stopped: cannot save the checkpoint %s: %s; %s", when,
+                      inner, kept);
+}
+
 clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                                const clvae_train_opts_t *o, int *interrupted, clvae_error_t *err)
 {
@@ -242,9 +295,11 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
     clvae_buf_t epoch_losses = {0};
     float *host_losses = NULL;
     clvae_status_t s;
-    char ckpath[4200], mpath[4200];
+    char ckpath[4200], mpath[4200], kept[4400], when[96];
     snprintf(ckpath, sizeof ckpath, "%s/checkpoint.safetensors", o->out_dir);
     snprintf(mpath, sizeof mpath, "%s/metrics.csv", o->out_dir);
+    snprintf(kept, sizeof kept, "no checkpoint was written yet: free space or fix the folder, "
+             "then start the run again");
 
     /* everything that can be wrong with the input is found before any work */
     if ((s = clvae_dataset_open(desc->train_data, o->data_dir, &train, err)) ||
@@ -267,6 +322,7 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                        strerror(errno));
         goto out;
     }
+    remove_stale_temps(o->out_dir);
     size_t batch = desc->batch < train.n ? desc->batch : train.n;
     if ((s = clvae_model_init(&model, ctx, desc, batch, err))) goto out;
     if (o->resume) {
@@ -285,6 +341,10 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
             s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
             goto out;
         }
+        /* a run stopped between the checkpoint and metrics.csv: the checkpoint is the truth */
+        if ((s = sync_metrics_file(mpath, metrics, err))) goto out;
+        snprintf(kept, sizeof kept, "%s still holds epoch %ld%s: free space or fix the folder, then "
+                 "continue with --resume", ckpath, st.epoch, st.cursor ? " and part of the next" : "");
     } else if (o->init_path) {
         if ((s = clvae_checkpoint_load_weights(o->init_path, ctx, model, desc, err))) goto out;
     } else if ((s = clvae_model_init_params(model, desc->seed, err))) {
@@ -362,8 +422,9 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                 st.seconds = now() - t0;
                 if (st.cursor == nb) break; /* the epoch is complete: finish it normally */
                 st.epoch = epoch;
-                if ((s = clvae_checkpoint_save(ckpath, ctx, model, desc, o->config_text, &st,
-                                               metrics, err)))
+                snprintf(when, sizeof when, "at epoch %ld, batch %zu (interrupted)", epoch + 1,
+                         st.cursor);
+                if ((s = save(ckpath, ctx, model, desc, o, &st, metrics, when, kept, err)))
                     goto out;
                 *interrupted = 1;
                 goto out;
@@ -388,10 +449,18 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
         st.epoch = epoch + 1;
         /* step continues across epochs */
         st.step = (long)((uint64_t)(epoch + 1) * nb);
-        if ((s = clvae_write_file_atomic(mpath, metrics, strlen(metrics), err)) ||
-            (s = clvae_checkpoint_save(ckpath, ctx, model, desc, o->config_text, &st, metrics,
-                                       err)))
+        /* the checkpoint first: metrics.csv never lists an epoch the checkpoint lacks */
+        snprintf(when, sizeof when, "after epoch %ld", epoch + 1);
+        if ((s = save(ckpath, ctx, model, desc, o, &st, metrics, when, kept, err))) goto out;
+        snprintf(kept, sizeof kept, "%s holds epoch %ld: free space or fix the folder, then "
+                 "continue with --resume", ckpath, epoch + 1);
+        if ((s = clvae_write_file_atomic(mpath, metrics, strlen(metrics), err))) {
+            char inner[sizeof err->msg];
+            snprintf(inner, sizeof inner, "%s", err->msg);
+            s = CLVAE_FAIL(err, s, "training stopped: %s holds epoch %ld, but %s; --resume "
+                           "rewrites metrics.csv from the checkpoint", ckpath, epoch + 1, inner);
             goto out;
+        }
         if (o->progress) {
             clvae_progress_t p = {1, epoch + 1, desc->epochs, nb, nb, row.train[0], seconds,
                                   row.images_per_s, &row};

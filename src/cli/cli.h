@@ -112,5 +112,6 @@ extern const cli_command_t cli_cmd_latent;
 extern const cli_command_t cli_cmd_interpolate;
 extern const cli_command_t cli_cmd_eval;
 extern const cli_command_t cli_cmd_bench;
+extern const cli_command_t cli_cmd_inspect;
 
 #endif
