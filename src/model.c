@@ -33,7 +33,7 @@ struct clvae_model {
     clvae_buf_t params, grads, m1, m2;
     clvae_buf_t mu, logvar, eps, dmu, dlogvar;
     clvae_buf_t rec_ex, kl_ex;   /* [B] per-example terms */
-    clvae_buf_t losses;          /* [3]: total, recon, kl */
+    clvae_buf_t losses;          /* [4]: total, recon, kl, non-finite count (loss, gradients) */
     clvae_buf_t target;          /* the target of the last forward */
     size_t bytes;                /* device memory the model allocated */
     int profile;                 /* record markers around layers (clvae_model_profile) */
@@ -174,12 +174,12 @@ clvae_status_t clvae_model_init(clvae_model_t **out, clvae_ctx_t *ctx,
     if ((s = alloc(m, nj, &m->mu, err)) || (s = alloc(m, nj, &m->logvar, err)) ||
         (s = alloc(m, nj, &m->eps, err)) || (s = alloc(m, nj, &m->dmu, err)) ||
         (s = alloc(m, nj, &m->dlogvar, err)) || (s = alloc(m, max_batch, &m->rec_ex, err)) ||
-        (s = alloc(m, max_batch, &m->kl_ex, err)) || (s = alloc(m, 3, &m->losses, err)))
+        (s = alloc(m, max_batch, &m->kl_ex, err)) || (s = alloc(m, 4, &m->losses, err)))
         goto fail;
     if ((s = zero(m, m->params, P, err)) || (s = zero(m, m->m1, P, err)) ||
         (s = zero(m, m->m2, P, err)) || (s = zero(m, m->logvar, nj, err)) ||
         (s = zero(m, m->eps, nj, err)) || (s = zero(m, m->kl_ex, max_batch, err)) ||
-        (s = zero(m, m->losses, 3, err)))
+        (s = zero(m, m->losses, 4, err)))
         goto fail;
     *out = m;
     return CLVAE_OK;
@@ -530,19 +530,29 @@ clvae_status_t clvae_model_backward(clvae_model_t *m, clvae_error_t *err)
         if (below > 0 && (s = act_backward(m, below, err))) return s;
         mark(m, i, 1);
     }
-    return CLVAE_OK;
+    /* the step guard: NaN and infinities in the gradients and the total loss, on the device */
+    clvae_buf_t bad = clvae_buf_at(m->losses, 3);
+    clvae_reduce_shape_t one = {1, 1, 1, 0, 0};
+    if (d->nparams && (s = clvae_reduce_all(m->ctx, bad, m->grads, CLVAE_REDUCE_NONFINITE, 1.0f,
+                                            d->nparams, err)))
+        return s;
+    return clvae_reduce_forward(m->ctx, bad, m->losses, CLVAE_REDUCE_NONFINITE, 1.0f,
+                                d->nparams ? 1.0f : 0.0f, one, err);
 }
 
 clvae_status_t clvae_model_step(clvae_model_t *m, long step, clvae_error_t *err)
 {
     const clvae_model_desc_t *d = m->d;
     if (d->nparams == 0) return CLVAE_OK;
+    clvae_buf_t bad = clvae_buf_at(m->losses, 3);
     if (strcmp(d->optimizer, "sgd") == 0) {
         clvae_sgd_params_t hp = {d->lr, d->momentum, 0.0f, d->weight_decay};
-        return clvae_sgd_step(m->ctx, m->params, m->grads, m->m1, &hp, step, d->nparams, err);
+        return clvae_sgd_step_guarded(m->ctx, m->params, m->grads, m->m1, &hp, step, d->nparams,
+                                      bad, err);
     }
     clvae_adam_params_t hp = {d->lr, d->beta1, d->beta2, d->eps, d->weight_decay};
-    return clvae_adam_step(m->ctx, m->params, m->grads, m->m1, m->m2, &hp, step, d->nparams, err);
+    return clvae_adam_step_guarded(m->ctx, m->params, m->grads, m->m1, m->m2, &hp, step,
+                                   d->nparams, bad, err);
 }
 
 clvae_status_t clvae_model_losses(clvae_model_t *m, clvae_losses_t *out, clvae_error_t *err)

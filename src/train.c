@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clvae/basic.h"
 #include "clvae/rng.h"
 
 static double now(void)
@@ -263,6 +264,29 @@ static clvae_status_t sync_metrics_file(const char *mpath, const char *metrics, 
     return CLVAE_OK;
 }
 
+/* Reads the test hook CLVAE_FAULT_NAN_BATCH=B or B-C: the input of training steps B to C
+ * (1-based, counted across epochs like the checkpoint's step) gets a NaN pixel on the device.
+ * Unset: *lo = *hi = 0. */
+static clvae_status_t nan_fault_setting(uint64_t *lo, uint64_t *hi, clvae_error_t *err)
+{
+    *lo = *hi = 0;
+    const char *v = getenv("CLVAE_FAULT_NAN_BATCH");
+    if (!v) return CLVAE_OK;
+    unsigned long long a = 0, b = 0;
+    int used = 0;
+    if (sscanf(v, "%llu%n", &a, &used) == 1 && v[used] == 0 && v[0] >= '0' && v[0] <= '9')
+        b = a;
+    else if (!(sscanf(v, "%llu-%llu%n", &a, &b, &used) == 2 && v[used] == 0 && v[0] >= '0' &&
+               v[0] <= '9'))
+        a = 0;
+    if (a == 0 || b < a)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "CLVAE_FAULT_NAN_BATCH='%s' is not a step "
+                          "number B or a range B-C of steps (from 1)", v);
+    *lo = a;
+    *hi = b;
+    return CLVAE_OK;
+}
+
 /* Saves the checkpoint; a failure says what the folder still holds and how to go on. */
 static clvae_status_t save(const char *ckpath, clvae_ctx_t *ctx, clvae_model_t *model,
                            const clvae_model_desc_t *desc, const clvae_train_opts_t *o,
@@ -317,6 +341,8 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                        in->out_c, in->out_h, in->out_w);
         goto out;
     }
+    uint64_t nan_lo, nan_hi;
+    if ((s = nan_fault_setting(&nan_lo, &nan_hi, err))) goto out;
     if (mkdir_p(o->out_dir) != 0) {
         s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot create the run folder %s: %s", o->out_dir,
                        strerror(errno));
@@ -355,18 +381,24 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
         goto out;
     size_t nb = (train.n + batch - 1) / batch;
     perm = malloc(train.n * sizeof *perm);
-    host_losses = malloc(nb * 3 * sizeof *host_losses);
+    host_losses = malloc(nb * 4 * sizeof *host_losses);
     if (!perm || !host_losses) {
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
         goto out;
     }
-    if ((s = clvae_buf_alloc(ctx, nb * 3, &epoch_losses, err))) goto out;
+    /* per batch: total, recon, kl, non-finite count (the step was skipped when not 0) */
+    if ((s = clvae_buf_alloc(ctx, nb * 4, &epoch_losses, err))) goto out;
     size_t J = clvae_model_latent_dim(model);
     uint64_t per_step = clvae_rng_blocks(batch * J);
     int log_every = o->log_every > 0 ? o->log_every : 20;
     clvae_buf_t none = {0};
+    /* skipped steps: this epoch's count, and the streak of consecutive ones (where it began) */
+    long skipped = 0, streak = 0, streak_epoch = 0;
+    size_t streak_batch = 0;
+    float streak_loss = 0.0f;
 
     for (long epoch = st.epoch; epoch < desc->epochs; epoch++) {
+        skipped = 0;
         if (desc->shuffle) {
             clvae_shuffle(perm, train.n, desc->seed, (uint64_t)epoch);
         } else {
@@ -378,33 +410,55 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
         for (size_t b = st.cursor; b < nb; b++) {
             size_t start = b * batch, B = train.n - start < batch ? train.n - start : batch;
             st.step++;
-            if ((s = clvae_data_gather(ctx, clvae_model_input(model), &dtrain, idx, start, B, err)) ||
-                (s = clvae_model_forward(model, B, desc->sample_latent, desc->seed,
+            clvae_buf_t input = clvae_model_input(model);
+            if ((s = clvae_data_gather(ctx, input, &dtrain, idx, start, B, err)))
+                goto out;
+            if (nan_lo && (uint64_t)st.step >= nan_lo && (uint64_t)st.step <= nan_hi &&
+                (s = clvae_fill_forward(ctx, input.mem, input.off, NAN, 1, err)))
+                goto out;
+            if ((s = clvae_model_forward(model, B, desc->sample_latent, desc->seed,
                                          (uint64_t)st.step * per_step, none, err)) ||
                 (s = clvae_model_backward(model, err)) ||
                 (s = clvae_model_step(model, st.step, err)) ||
-                (s = clvae_buf_copy(ctx, clvae_buf_at(epoch_losses, b * 3),
-                                    clvae_model_loss_buf(model), 3, err)))
+                (s = clvae_buf_copy(ctx, clvae_buf_at(epoch_losses, b * 4),
+                                    clvae_model_loss_buf(model), 4, err)))
                 goto out;
             int stopping = o->stop && *o->stop;
             if (b + 1 - read_upto >= (size_t)log_every || b + 1 == nb || stopping) {
                 /* one readback for the batches since the last one */
                 size_t cnt = b + 1 - read_upto;
-                if ((s = clvae_buf_download(ctx, host_losses + read_upto * 3,
-                                            clvae_buf_at(epoch_losses, read_upto * 3), cnt * 3,
+                if ((s = clvae_buf_download(ctx, host_losses + read_upto * 4,
+                                            clvae_buf_at(epoch_losses, read_upto * 4), cnt * 4,
                                             err)))
                     goto out;
                 for (size_t k = read_upto; k <= b; k++) {
                     size_t Bk = train.n - k * batch < batch ? train.n - k * batch : batch;
-                    const float *l = host_losses + k * 3;
-                    if (!isfinite(l[0])) {
-                        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                                       "the loss became %g at epoch %ld, batch %zu: training "
-                                       "stopped and no checkpoint was written from this state "
-                                       "(try a smaller learning rate)",
-                                       (double)l[0], epoch + 1, k + 1);
-                        goto out;
+                    const float *l = host_losses + k * 4;
+                    if (l[3] != 0.0f || !isfinite(l[0])) {
+                        /* the device skipped this step; its loss does not count */
+                        skipped++;
+                        if (streak++ == 0) {
+                            streak_epoch = epoch + 1;
+                            streak_batch = k + 1;
+                            streak_loss = l[0];
+                        }
+                        if (streak > desc->max_skipped) {
+                            s = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                                           "training stopped at epoch %ld, batch %zu: %ld step%s "
+                                           "in a row had a NaN or infinite loss or gradient, "
+                                           "from epoch %ld, batch %zu on (loss %g there); each "
+                                           "was skipped, and no checkpoint was written from "
+                                           "this state: try a smaller learning rate (train.lr = "
+                                           "%g) or check the data (train.max_skipped = %ld "
+                                           "allows that many in a row)",
+                                           epoch + 1, k + 1, streak, streak == 1 ? "" : "s",
+                                           streak_epoch, streak_batch, (double)streak_loss,
+                                           (double)desc->lr, desc->max_skipped);
+                            goto out;
+                        }
+                        continue;
                     }
+                    streak = 0;
                     for (int q = 0; q < 3; q++) st.sums[q] += (double)l[q] * (double)Bk;
                     st.seen += Bk;
                 }
@@ -412,8 +466,8 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                 if (o->progress) {
                     double el = now() - t0;
                     clvae_progress_t p = {0, epoch + 1, desc->epochs, b + 1, nb,
-                                          st.sums[0] / (double)st.seen, el,
-                                          (double)st.seen / (el > 0 ? el : 1e-9), NULL};
+                                          st.seen ? st.sums[0] / (double)st.seen : 0.0, el,
+                                          (double)st.seen / (el > 0 ? el : 1e-9), NULL, skipped};
                     o->progress(o->user, &p);
                 }
             }
@@ -431,6 +485,14 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
             }
         }
         double seconds = now() - t0;
+        if (st.seen == 0) {
+            s = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                           "training stopped: every step of epoch %ld had a NaN or infinite loss "
+                           "or gradient and was skipped; no checkpoint was written from this "
+                           "state: try a smaller learning rate (train.lr = %g) or check the data",
+                           epoch + 1, (double)desc->lr);
+            goto out;
+        }
         clvae_epoch_metrics_t row;
         memset(&row, 0, sizeof row);
         row.epoch = epoch + 1;
@@ -463,7 +525,7 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
         }
         if (o->progress) {
             clvae_progress_t p = {1, epoch + 1, desc->epochs, nb, nb, row.train[0], seconds,
-                                  row.images_per_s, &row};
+                                  row.images_per_s, &row, skipped};
             o->progress(o->user, &p);
         }
         if (o->stop && *o->stop) {

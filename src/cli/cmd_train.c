@@ -87,6 +87,9 @@ static void on_progress(void *user, const clvae_progress_t *p)
                m->epoch, p->epochs, m->train[0], m->train[1], m->train[2], m->test[0], m->test[1],
                m->test[2], m->seconds, m->images_per_s);
         fflush(stdout);
+        if (p->skipped)
+            fprintf(stderr, "clvae: warning: epoch %ld: %ld of %zu steps skipped (NaN or infinite "
+                    "loss or gradient)\n", m->epoch, p->skipped, p->nbatches);
         return;
     }
     if (!ps->tty) return;
