@@ -287,6 +287,22 @@ static clvae_status_t nan_fault_setting(uint64_t *lo, uint64_t *hi, clvae_error_
     return CLVAE_OK;
 }
 
+/* A training step that ran out of device memory (an allocation the driver refused, e.g. an
+ * op's workspace) says so with the batch size and what to do; other failures pass through. */
+static clvae_status_t step_failed(clvae_status_t s, long epoch, size_t b, size_t batch,
+                                  clvae_error_t *err)
+{
+    if (s != CLVAE_ERR_DEVICE_MEMORY &&
+        !(s == CLVAE_ERR_OPENCL && strstr(err->msg, "CL_OUT_OF_RESOURCES")))
+        return s;
+    char inner[sizeof err->msg];
+    snprintf(inner, sizeof inner, "%s", err->msg);
+    return CLVAE_FAIL(err, CLVAE_ERR_DEVICE_MEMORY,
+                      "out of device memory at epoch %ld, batch %zu, with batches of %zu: %s; use "
+                      "a smaller batch (train.batch), e.g. %zu", epoch + 1, b + 1, batch, inner,
+                      batch > 1 ? batch / 2 : 1);
+}
+
 /* Saves the checkpoint; a failure says what the folder still holds and how to go on. */
 static clvae_status_t save(const char *ckpath, clvae_ctx_t *ctx, clvae_model_t *model,
                            const clvae_model_desc_t *desc, const clvae_train_opts_t *o,
@@ -411,26 +427,28 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
             size_t start = b * batch, B = train.n - start < batch ? train.n - start : batch;
             st.step++;
             clvae_buf_t input = clvae_model_input(model);
-            if ((s = clvae_data_gather(ctx, input, &dtrain, idx, start, B, err)))
-                goto out;
-            if (nan_lo && (uint64_t)st.step >= nan_lo && (uint64_t)st.step <= nan_hi &&
-                (s = clvae_fill_forward(ctx, input.mem, input.off, NAN, 1, err)))
-                goto out;
-            if ((s = clvae_model_forward(model, B, desc->sample_latent, desc->seed,
+            if ((s = clvae_data_gather(ctx, input, &dtrain, idx, start, B, err)) ||
+                (nan_lo && (uint64_t)st.step >= nan_lo && (uint64_t)st.step <= nan_hi &&
+                 (s = clvae_fill_forward(ctx, input.mem, input.off, NAN, 1, err))) ||
+                (s = clvae_model_forward(model, B, desc->sample_latent, desc->seed,
                                          (uint64_t)st.step * per_step, none, err)) ||
                 (s = clvae_model_backward(model, err)) ||
                 (s = clvae_model_step(model, st.step, err)) ||
                 (s = clvae_buf_copy(ctx, clvae_buf_at(epoch_losses, b * 4),
-                                    clvae_model_loss_buf(model), 4, err)))
+                                    clvae_model_loss_buf(model), 4, err))) {
+                s = step_failed(s, epoch, b, batch, err);
                 goto out;
+            }
             int stopping = o->stop && *o->stop;
             if (b + 1 - read_upto >= (size_t)log_every || b + 1 == nb || stopping) {
                 /* one readback for the batches since the last one */
                 size_t cnt = b + 1 - read_upto;
                 if ((s = clvae_buf_download(ctx, host_losses + read_upto * 4,
                                             clvae_buf_at(epoch_losses, read_upto * 4), cnt * 4,
-                                            err)))
+                                            err))) {
+                    s = step_failed(s, epoch, b, batch, err);
                     goto out;
+                }
                 for (size_t k = read_upto; k <= b; k++) {
                     size_t Bk = train.n - k * batch < batch ? train.n - k * batch : batch;
                     const float *l = host_losses + k * 4;

@@ -16,7 +16,10 @@ typedef struct clvae_losses {
 } clvae_losses_t;
 
 /* Allocates the model's buffers for batches of up to max_batch examples. desc must outlive
- * the model. Parameters start at zero: call clvae_model_init_params or load them. */
+ * the model. Parameters start at zero: call clvae_model_init_params or load them. Buffers that
+ * cannot fit the device (one over its maximum allocation, all together over its global memory,
+ * or an allocation the driver refuses) are CLVAE_ERR_DEVICE_MEMORY with the sizes and the
+ * largest batch that fits. */
 clvae_status_t clvae_model_init(clvae_model_t **out, clvae_ctx_t *ctx,
                                 const clvae_model_desc_t *desc, size_t max_batch,
                                 clvae_error_t *err);
@@ -90,6 +93,11 @@ clvae_status_t clvae_model_profile_read(clvae_model_t *m, double *fwd_ns, double
 
 /* Bytes of device memory the model allocated (parameters, optimizer state, activations). */
 size_t clvae_model_device_bytes(const clvae_model_t *m);
+
+/* The largest batch of at most want examples whose model buffers fit ctx's device (each under
+ * its maximum allocation, all under its global memory; the ops' workspaces not counted); 0 when
+ * not even one example fits. */
+size_t clvae_model_fit_batch(const clvae_ctx_t *ctx, const clvae_model_desc_t *d, size_t want);
 
 /* The largest batch the model holds. */
 size_t clvae_model_max_batch(const clvae_model_t *m);
