@@ -359,6 +359,14 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
     }
     uint64_t nan_lo, nan_hi;
     if ((s = nan_fault_setting(&nan_lo, &nan_hi, err))) goto out;
+    struct stat sb;
+    if (!o->resume && stat(ckpath, &sb) == 0) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                       "%s already holds a checkpoint: continue that run with --resume, or train "
+                       "into another folder (--out), or remove it first; a new run does not "
+                       "overwrite it", ckpath);
+        goto out;
+    }
     if (mkdir_p(o->out_dir) != 0) {
         s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot create the run folder %s: %s", o->out_dir,
                        strerror(errno));

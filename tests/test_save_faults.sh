@@ -97,6 +97,20 @@ t_stale_temp_files_removed() {
 }
 check stale_temp_files_removed t_stale_temp_files_removed
 
+t_new_run_keeps_checkpoint() {
+  # a new run (no --resume) into a folder that holds a checkpoint is refused, not overwritten
+  local run=$tmp/again rc
+  cp -r "$tmp/base" "$run"
+  for extra in "" "--init $tmp/ref/checkpoint.safetensors"; do
+    # shellcheck disable=SC2086
+    train --epochs 2 --out "$run" $extra > "$tmp/log" 2>&1; rc=$?
+    [ $rc -eq 2 ] && grep -q "$run/checkpoint.safetensors already holds a checkpoint: continue that run with --resume" "$tmp/log" ||
+      { cat "$tmp/log" >&2; return 1; }
+    cmp -s "$run/checkpoint.safetensors" "$tmp/base/checkpoint.safetensors" && cmp -s "$run/metrics.csv" "$tmp/base/metrics.csv" || return 1
+  done
+}
+check new_run_keeps_checkpoint t_new_run_keeps_checkpoint
+
 t_disk_full() {
   # a real full disk: a 64 KiB tmpfs holds one checkpoint (55 KB) but not a second beside it.
   # Where mounting is not permitted (no root, a container), the injected ENOSPC above stands in
