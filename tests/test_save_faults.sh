@@ -73,6 +73,24 @@ t_first_save_fails() {
 }
 check first_save_fails t_first_save_fails
 
+t_interrupted_save_fails() {
+  # Ctrl-C in the middle of epoch 2 saves a checkpoint; when that save fails the run says so
+  # (exit 1, not 130) and epoch 1's checkpoint stays
+  local run=$tmp/intr pid rc
+  cp -r "$tmp/base" "$run"
+  CLVAE_FAULT_WRITE_AFTER=-1 "$clvae" train "$cfg" --no-figures --epochs 3 --batch 1 --out "$run" --resume > "$tmp/log" 2>&1 &
+  pid=$!
+  # once it has started (an epoch takes seconds), Ctrl-C until it stops
+  for _ in $(seq 100); do grep -q "^training" "$tmp/log" && break; sleep 0.05; done
+  sleep 0.3
+  while kill -INT $pid 2>/dev/null; do sleep 0.2; done
+  wait $pid; rc=$?
+  [ $rc -eq 1 ] && grep -q "cannot save the checkpoint at epoch 2, batch [0-9]* (interrupted)" "$tmp/log" &&
+    grep -q "holds epoch 1" "$tmp/log" || { cat "$tmp/log" >&2; return 1; }
+  cmp -s "$run/checkpoint.safetensors" "$tmp/base/checkpoint.safetensors" && only_files "$run" checkpoint.safetensors metrics.csv
+}
+check interrupted_save_fails t_interrupted_save_fails
+
 t_metrics_follow_the_checkpoint() {
   # a run killed between the checkpoint and metrics.csv: --resume rewrites metrics.csv from the
   # checkpoint's own copy, in both directions (a row missing, a row too many)
