@@ -83,7 +83,7 @@ t_interrupted_save_fails() {
   # once it has started (an epoch takes seconds), Ctrl-C until it stops
   for _ in $(seq 100); do grep -q "^training" "$tmp/log" && break; sleep 0.05; done
   sleep 0.3
-  while kill -INT $pid 2>/dev/null; do sleep 0.2; done
+  for _ in $(seq 50); do kill -INT $pid 2>/dev/null || break; sleep 0.2; done
   wait $pid; rc=$?
   [ $rc -eq 1 ] && grep -q "cannot save the checkpoint at epoch 2, batch [0-9]* (interrupted)" "$tmp/log" &&
     grep -q "holds epoch 1" "$tmp/log" || { cat "$tmp/log" >&2; return 1; }
