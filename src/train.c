@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clvae/basic.h"
+#include "clvae/config.h"
 #include "clvae/rng.h"
 
 static double now(void)
@@ -303,6 +304,43 @@ static clvae_status_t step_failed(clvae_status_t s, long epoch, size_t b, size_t
                       batch > 1 ? batch / 2 : 1);
 }
 
+/* A checkpoint saved in the middle of an epoch counts batches of that epoch's order: resuming
+ * it needs the same batch size, data, limit, seed and shuffling, else the position means
+ * other examples (CLVAE_ERR_INVALID saying which setting differs). */
+static clvae_status_t same_epoch_layout(const clvae_checkpoint_t *ck,
+                                        const clvae_model_desc_t *desc, const char *ckpath,
+                                        clvae_error_t *err)
+{
+    clvae_cfg_t cfg;
+    clvae_model_desc_t was;
+    clvae_status_t s = clvae_cfg_parse(&cfg, ck->config, strlen(ck->config), ckpath, err);
+    if (s) return s;
+    if ((s = clvae_model_resolve(&was, &cfg, err))) {
+        clvae_cfg_free(&cfg);
+        return s;
+    }
+    char what[160] = "";
+    if (was.batch != desc->batch)
+        snprintf(what, sizeof what, "train.batch = %zu, now %zu", was.batch, desc->batch);
+    else if (was.limit != desc->limit)
+        snprintf(what, sizeof what, "train.limit = %zu, now %zu", was.limit, desc->limit);
+    else if (was.seed != desc->seed)
+        snprintf(what, sizeof what, "train.seed = %llu, now %llu", (unsigned long long)was.seed,
+                 (unsigned long long)desc->seed);
+    else if (was.shuffle != desc->shuffle)
+        snprintf(what, sizeof what, "train.shuffle = %d, now %d", was.shuffle, desc->shuffle);
+    else if (strcmp(was.train_data, desc->train_data) != 0)
+        snprintf(what, sizeof what, "data.train = %.60s, now %.60s", was.train_data,
+                 desc->train_data);
+    clvae_model_desc_free(&was);
+    clvae_cfg_free(&cfg);
+    if (!*what) return CLVAE_OK;
+    return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                      "%s was saved in the middle of epoch %ld (after batch %zu) with %s: resume "
+                      "it with the same setting (the position counts batches of that epoch's "
+                      "order)", ckpath, ck->state.epoch + 1, ck->state.cursor, what);
+}
+
 /* Saves the checkpoint; a failure says what the folder still holds and how to go on. */
 static clvae_status_t save(const char *ckpath, clvae_ctx_t *ctx, clvae_model_t *model,
                            const clvae_model_desc_t *desc, const clvae_train_opts_t *o,
@@ -386,6 +424,7 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
             (s = clvae_checkpoint_apply(&ck, ctx, model, desc->nparams, 1, err)))
             goto out;
         st = ck.state;
+        if (st.cursor > 0 && (s = same_epoch_layout(&ck, desc, ckpath, err))) goto out;
         metrics = strdup(ck.metrics);
         if (!metrics) {
             s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");

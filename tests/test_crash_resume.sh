@@ -36,6 +36,28 @@ t_sigkill_then_resume() {
 }
 check sigkill_then_resume t_sigkill_then_resume
 
+t_mid_epoch_resume_needs_same_layout() {
+  # Ctrl-C in epoch 1 saves its position (a batch of that epoch's order): resuming with
+  # another batch size or seed is refused, with the same options it ends as the straight run
+  local run=$tmp/ctrlc pid rc
+  "$clvae" train "$cfg" "${opts[@]}" --out "$run" > "$tmp/c.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do grep -q "^training" "$tmp/c.log" && break; sleep 0.05; done
+  sleep 0.3
+  for _ in $(seq 50); do kill -INT $pid 2>/dev/null || break; sleep 0.2; done
+  wait $pid; rc=$?
+  [ $rc -eq 130 ] && "$clvae" inspect "$run" | grep -q "^position: epoch 0 done, step [1-9][0-9]*, batch [1-9]" ||
+    { cat "$tmp/c.log" >&2; "$clvae" inspect "$run" >&2; return 1; }
+  "$clvae" train "$cfg" --batch 64 --epochs 3 --no-figures --out "$run" --resume > "$tmp/c.log" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q "was saved in the middle of epoch 1 (after batch [0-9]*) with train.batch = 2, now 64" "$tmp/c.log" ||
+    { cat "$tmp/c.log" >&2; return 1; }
+  "$clvae" train "$cfg" "${opts[@]}" --seed 9 --out "$run" --resume > "$tmp/c.log" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q "with train.seed = 1, now 9" "$tmp/c.log" || { cat "$tmp/c.log" >&2; return 1; }
+  "$clvae" train "$cfg" "${opts[@]}" --out "$run" --resume > "$tmp/c.log" 2>&1 &&
+    [ "$(weights_hash "$run")" = "$(weights_hash "$tmp/ref")" ]
+}
+check mid_epoch_resume_needs_same_layout t_mid_epoch_resume_needs_same_layout
+
 t_killed_anywhere() {
   # SIGKILL at arbitrary moments of a run that saves every 0.1 s (so some kills land in a
   # save): each time the folder resumes (or, before the first save, starts again), no temp

@@ -52,7 +52,9 @@ typedef struct clvae_train_opts {
  * CLVAE_ERR_INVALID naming the epoch and batches; no checkpoint is written from that state.
  * A failed save stops the run with its cause and what the run folder still holds; with
  * resume, metrics.csv is first rewritten from the checkpoint's own copy. Leftover temp files
- * of a killed writer are removed. Without resume, a run folder that already holds a checkpoint
+ * of a killed writer are removed. A checkpoint saved in the middle of an epoch resumes only
+ * with the same batch size, limit, seed, shuffling and training data (else CLVAE_ERR_INVALID
+ * naming the setting). Without resume, a run folder that already holds a checkpoint
  * is refused (CLVAE_ERR_INVALID) rather than overwritten. Test hook: CLVAE_FAULT_NAN_BATCH=B or B-C puts a NaN into
  * the input of training steps B to C (1-based, counted across epochs). */
 clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
