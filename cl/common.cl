@@ -58,3 +58,6 @@ float2 rng_box_muller(uint a, uint c)
     float t = 2.0f * u2; /* exact: angle 2 pi u2 in units of pi */
     return (float2)(r * cospi(t), r * sinpi(t));
 }
+/* 1 when x is NaN or infinite: all exponent bits set. A test of the bits, not isfinite(),
+ * which a compiler may fold to a constant under -cl-fast-relaxed-math (finite maths only). */
+#define CLVAE_NONFINITE(x) ((as_uint(x) & 0x7f800000u) == 0x7f800000u)

@@ -1,15 +1,20 @@
 /* Optimizers as one flat launch over all parameters: Adam and SGD with momentum. */
 
+/* The step is skipped (p and the moments untouched) when use_skip is set and skip[skip_off]
+ * is not 0: the device-side count of NaN and infinite values in the loss and gradients. */
+#define SKIPPED (use_skip && skip[skip_off] != 0.0f)
+
 /* PyTorch's Adam (torch.optim.Adam, amsgrad off): g += wd * p; m = lerp(m, g, 1-b1);
  * v = b2 v + (1-b2) g^2; p -= step_size * m / (sqrt(v) / bc2_sqrt + eps), where the
  * host passes step_size = lr / (1 - b1^t) and bc2_sqrt = sqrt(1 - b2^t). */
 __kernel void adam_step(__global float *p, uint p_off, __global const float *g, uint g_off,
                         __global float *m, uint m_off, __global float *v, uint v_off,
                         float beta1, float beta2, float eps, float wd, float step_size,
-                        float bc2_sqrt, uint n)
+                        float bc2_sqrt, uint n, __global const float *skip, uint skip_off,
+                        uint use_skip)
 {
     uint i = CLVAE_GID0;
-    if (i >= n) return;
+    if (i >= n || SKIPPED) return;
     float pi = p[p_off + i];
     float gi = g[g_off + i];
     if (wd != 0.0f) gi = gi + wd * pi;
@@ -26,10 +31,11 @@ __kernel void adam_step(__global float *p, uint p_off, __global const float *g, 
  * buf = first ? d : momentum * buf + (1 - dampening) * d, and d = buf; p -= lr * d. */
 __kernel void sgd_step(__global float *p, uint p_off, __global const float *g, uint g_off,
                        __global float *buf, uint buf_off, float lr, float momentum,
-                       float dampening, float wd, uint first, uint n)
+                       float dampening, float wd, uint first, uint n,
+                       __global const float *skip, uint skip_off, uint use_skip)
 {
     uint i = CLVAE_GID0;
-    if (i >= n) return;
+    if (i >= n || SKIPPED) return;
     float pi = p[p_off + i];
     float d = g[g_off + i];
     if (wd != 0.0f) d = d + wd * pi;

@@ -5,7 +5,8 @@
 #define REDUCE_NONFINITE 2
 
 /* out[r] = (beta != 0 ? beta * out[r] : 0) + alpha * sum_{a<A, b<B} f(in[a*sa + r*sr + b])
- * for r = group id < R, f = identity, square, or "is not finite" by op. Each work
+ * for r = group id < R, f = identity, square, or "is not finite" by op (tested on the
+ * bits, so that -cl-fast-relaxed-math cannot fold it away). Each work
  * item sums a fixed stride of the elements, then the group adds the partial sums
  * in a tree: the order depends only on the local size. */
 __kernel void reduce_rows(__global float *out, uint out_off, __global const float *in,
@@ -27,7 +28,7 @@ __kernel void reduce_rows(__global float *out, uint out_off, __global const floa
         else if (op == REDUCE_SUMSQ)
             acc += x * x;
         else
-            acc += isfinite(x) ? 0.0f : 1.0f;
+            acc += CLVAE_NONFINITE(x) ? 1.0f : 0.0f;
     }
     part[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);

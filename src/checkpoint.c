@@ -1,6 +1,7 @@
 /* Checkpoints on top of safetensors: parameters, Adam moments, position, config, checksum. */
 #include "clvae/checkpoint.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,31 @@ clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_m
     if (state && ((s = clvae_buf_download(ctx, host + P, clvae_model_moment1(model), P, err)) ||
                   (s = clvae_buf_download(ctx, host + 2 * P, clvae_model_moment2(model), P, err))))
         goto out;
+    /* a checkpoint is the last good state: one holding NaN or infinities is not written */
+    size_t nfloats = (state ? 3 : 1) * P, first = nfloats, bad = 0;
+    for (size_t i = 0; i < nfloats; i++) {
+        if (!isfinite(host[i])) {
+            if (!bad++) first = i;
+        }
+    }
+    if (bad) {
+        char which[160] = NAME_M2;
+        if (first < P) {
+            for (int i = 0; i < ntensors; i++) {
+                clvae_model_tensor(desc, i, name, sizeof name, &off, &ndim, shape);
+                size_t count = 1;
+                for (int k = 0; k < ndim; k++) count *= (size_t)shape[k];
+                if (first >= off && first < off + count)
+                    snprintf(which, sizeof which, "%s", name);
+            }
+        } else if (first < 2 * P) {
+            snprintf(which, sizeof which, "%s", NAME_M1);
+        }
+        s = CLVAE_FAIL(err, CLVAE_ERR_CORRUPT,
+                       "%s: not saved: the model holds %zu NaN or infinite values (the first in "
+                       "'%s'); the previous file is kept", path, bad, which);
+        goto out;
+    }
     size_t n = 0;
     for (int i = 0; i < ntensors; i++, n++) {
         clvae_model_tensor(desc, i, t[n].name, sizeof t[n].name, &off, &t[n].ndim, t[n].shape);

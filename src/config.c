@@ -476,7 +476,8 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
     static const char *const data_keys[] = {"train", "test", NULL};
     static const char *const train_keys[] = {"epochs", "batch", "limit", "optimizer", "lr",
                                              "beta1", "beta2", "eps", "weight_decay", "momentum",
-                                             "seed", "shuffle", "sample_latent", NULL};
+                                             "seed", "shuffle", "sample_latent", "max_skipped",
+                                             NULL};
     static const char *const loss_keys[] = {"reconstruction", "beta", NULL};
     static const char *const kinds[] = {"ae", "vae", NULL};
     static const char *const opts[] = {"adam", "sgd", NULL};
@@ -521,6 +522,9 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
         w = m->sample_latent;
         if ((st = get_word(cfg, s, "sample_latent", bools, &w, err))) return st;
         m->sample_latent = w;
+        v = m->max_skipped;
+        if ((st = get_int(cfg, s, "max_skipped", 0, 1000000, 0, &v, err))) return st;
+        m->max_skipped = (long)v;
     } else {
         if ((st = check_keys(cfg, s, loss_keys, err))) return st;
         w = (int)m->recon;
@@ -716,6 +720,7 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
     m->seed = 1;
     m->shuffle = 1;
     m->sample_latent = 1;
+    m->max_skipped = 10;
     m->recon = CLVAE_RECON_BCE;
     m->beta = 1.0f;
     m->latent = -1;

@@ -15,6 +15,7 @@ void clvae_ctx_opts_from_env(clvae_ctx_opts_t *o)
     if ((v = getenv("CLVAE_DEVICE")) && *v) o->device_spec = v;
     if ((v = getenv("CLVAE_KERNEL_DIR")) && *v) o->kernel_dir = v;
     if ((v = getenv("CLVAE_FAST_MATH")) && *v && strcmp(v, "0") != 0) o->fast_math = 1;
+    if ((v = getenv("CLVAE_MAX_ALLOC")) && *v) o->max_alloc = v;
     o->log_level = CLVAE_LOG_WARN;
     v = getenv("CLVAE_KERNEL_CACHE");
     if (v && strcmp(v, "0") == 0) return; /* cache off */
@@ -49,6 +50,25 @@ static size_t pick_wgs(size_t max_wg)
     return w;
 }
 
+/* Parses "N", "NK", "NM" or "NG" (binary multiples) into bytes >= 1; 0 when it is not one. */
+static uint64_t parse_bytes(const char *v)
+{
+    uint64_t n = 0;
+    const char *c = v;
+    for (; *c >= '0' && *c <= '9'; c++) {
+        if (n > (UINT64_MAX - 9) / 10) return 0;
+        n = n * 10 + (uint64_t)(*c - '0');
+    }
+    if (c == v) return 0;
+    int shift = 0;
+    if (*c == 'K' || *c == 'k') shift = 10;
+    else if (*c == 'M' || *c == 'm') shift = 20;
+    else if (*c == 'G' || *c == 'g') shift = 30;
+    if (shift) c++;
+    if (*c || n > (UINT64_MAX >> shift)) return 0;
+    return n << shift;
+}
+
 clvae_status_t clvae_ctx_init(clvae_ctx_t **out, const clvae_ctx_opts_t *o, clvae_error_t *err)
 {
     *out = NULL;
@@ -57,6 +77,10 @@ clvae_status_t clvae_ctx_init(clvae_ctx_t **out, const clvae_ctx_opts_t *o, clva
         clvae_ctx_opts_from_env(&env);
         o = &env;
     }
+    uint64_t cap = 0;
+    if (o->max_alloc && !(cap = parse_bytes(o->max_alloc)))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "CLVAE_MAX_ALLOC='%s' is not a byte count (e.g. "
+                          "65536, 64K, 256M)", o->max_alloc);
     clvae_device_info_t *devs = NULL;
     int n = 0, pick = -1;
     clvae_status_t s = clvae_device_list(&devs, &n, err);
@@ -79,6 +103,8 @@ clvae_status_t clvae_ctx_init(clvae_ctx_t **out, const clvae_ctx_opts_t *o, clva
         return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     }
     ctx->opts.kernel_dir = ctx->kernel_dir;
+    ctx->opts.max_alloc = NULL;
+    if (cap && cap < ctx->dev.max_alloc) ctx->dev.max_alloc = cap;
     ctx->wgs = pick_wgs(ctx->dev.max_wg);
 
     cl_int rc;
@@ -98,6 +124,9 @@ clvae_status_t clvae_ctx_init(clvae_ctx_t **out, const clvae_ctx_opts_t *o, clva
     clvae_ctx_log(ctx, CLVAE_LOG_INFO, "device %d (%d:%d): %s / %s, work-group size %zu",
                   ctx->dev.index, ctx->dev.platform, ctx->dev.device, ctx->dev.platform_name,
                   ctx->dev.name, ctx->wgs);
+    if (cap)
+        clvae_ctx_log(ctx, CLVAE_LOG_INFO, "maximum allocation: %llu bytes (CLVAE_MAX_ALLOC)",
+                      (unsigned long long)ctx->dev.max_alloc);
     *out = ctx;
     return CLVAE_OK;
 fail:

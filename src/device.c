@@ -11,7 +11,9 @@ clvae_status_t clvae_error_cl(clvae_error_t *e, cl_int code, const char *call, c
 {
     /* Show only the function's name, not its whole argument list. */
     int len = (int)strcspn(call, "(");
-    return clvae_error_set(e, CLVAE_ERR_OPENCL, file, line, "%.*s failed: %s (%d)", len, call,
+    clvae_status_t s = code == CL_MEM_OBJECT_ALLOCATION_FAILURE ? CLVAE_ERR_DEVICE_MEMORY
+                                                                : CLVAE_ERR_OPENCL;
+    return clvae_error_set(e, s, file, line, "%.*s failed: %s (%d)", len, call,
                            clvae_cl_error_name(code), (int)code);
 }
 

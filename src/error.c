@@ -63,6 +63,7 @@ const char *clvae_status_name(clvae_status_t s)
     case CLVAE_ERR_IO: return "CLVAE_ERR_IO";
     case CLVAE_ERR_NOMEM: return "CLVAE_ERR_NOMEM";
     case CLVAE_ERR_CORRUPT: return "CLVAE_ERR_CORRUPT";
+    case CLVAE_ERR_DEVICE_MEMORY: return "CLVAE_ERR_DEVICE_MEMORY";
     }
     return "CLVAE_ERR_UNKNOWN";
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clvae/basic.h"
+#include "clvae/config.h"
 #include "clvae/dense.h"
 #include "clvae/latent.h"
 #include "clvae/loss.h"
@@ -33,7 +34,7 @@ struct clvae_model {
     clvae_buf_t params, grads, m1, m2;
     clvae_buf_t mu, logvar, eps, dmu, dlogvar;
     clvae_buf_t rec_ex, kl_ex;   /* [B] per-example terms */
-    clvae_buf_t losses;          /* [3]: total, recon, kl */
+    clvae_buf_t losses;          /* [4]: total, recon, kl, non-finite count (loss, gradients) */
     clvae_buf_t target;          /* the target of the last forward */
     size_t bytes;                /* device memory the model allocated */
     int profile;                 /* record markers around layers (clvae_model_profile) */
@@ -123,6 +124,80 @@ static clvae_status_t zero(clvae_model_t *m, clvae_buf_t b, size_t n, clvae_erro
     return clvae_fill_forward(m->ctx, b.mem, b.off, 0.0f, n, err);
 }
 
+/* What clvae_model_init allocates, in floats: `fixed` whatever the batch, `per` for each
+ * example of the batch, `largest` the largest per-example buffer (in layer *at). */
+typedef struct footprint {
+    size_t fixed, per, largest;
+    int at;
+} footprint_t;
+
+static footprint_t footprint_of(const clvae_model_desc_t *d)
+{
+    footprint_t f = {4 * (d->nparams ? d->nparams : 1) + 4, 0, 0, 0};
+    for (int i = 0; i < d->nlayers; i++) {
+        const clvae_layer_t *ly = &d->layers[i];
+        if (i > 0 && is_view(ly)) continue;
+        size_t S = out_size(ly);
+        f.per += (ly->act != CLVAE_ACT_IDENTITY ? 4 : 2) * S;
+        if (S > f.largest) {
+            f.largest = S;
+            f.at = i;
+        }
+    }
+    size_t J = d->layers[d->latent].units;
+    f.per += 5 * J + 2;
+    if (J > f.largest) {
+        f.largest = J;
+        f.at = d->latent;
+    }
+    return f;
+}
+
+/* The largest batch <= want that footprint f allows on the device. */
+static size_t fit_batch(const clvae_device_info_t *dev, footprint_t f, size_t want)
+{
+    uint64_t alloc = dev->max_alloc / sizeof(float), global = dev->global_mem / sizeof(float);
+    if (f.fixed / 4 > alloc || f.fixed > global || f.largest == 0) return 0;
+    uint64_t b1 = alloc / f.largest, b2 = (global - f.fixed) / (f.per ? f.per : 1);
+    uint64_t b = b1 < b2 ? b1 : b2;
+    return b < want ? (size_t)b : want;
+}
+
+size_t clvae_model_fit_batch(const clvae_ctx_t *ctx, const clvae_model_desc_t *d, size_t want)
+{
+    if (d->latent < 1 || d->nlayers < d->latent + 2) return 0;
+    return fit_batch(clvae_ctx_device(ctx), footprint_of(d), want);
+}
+
+/* "12.5 MiB", "3.0 KiB" or "812 bytes". */
+static const char *size_text(double bytes, char *buf, size_t size)
+{
+    if (bytes >= 1048576.0) snprintf(buf, size, "%.1f MiB", bytes / 1048576.0);
+    else if (bytes >= 1024.0) snprintf(buf, size, "%.1f KiB", bytes / 1024.0);
+    else snprintf(buf, size, "%.0f bytes", bytes);
+    return buf;
+}
+
+/* Why batches of B do not fit the device, and the batch to use instead (0: none fits). */
+static clvae_status_t no_room(const clvae_model_desc_t *d, footprint_t f, size_t B,
+                              const char *why, size_t fit, clvae_error_t *err)
+{
+    char advice[160], all[32], big[32], fixed[32];
+    if (fit)
+        snprintf(advice, sizeof advice, "use a batch of %zu or less (train.batch)", fit);
+    else
+        snprintf(advice, sizeof advice, "the model does not fit this device even for one "
+                 "example: use a smaller model or a device with more memory");
+    return CLVAE_FAIL(err, CLVAE_ERR_DEVICE_MEMORY,
+                      "out of device memory: a batch of %zu needs %s for the model's buffers "
+                      "(the largest, layer %d [%s], %s; parameters and optimizer state %s); %s: "
+                      "%s",
+                      B, size_text((double)(f.fixed + B * f.per) * 4.0, all, sizeof all), f.at,
+                      clvae_layer_kind_name(d->layers[f.at].kind),
+                      size_text((double)(B * f.largest) * 4.0, big, sizeof big),
+                      size_text((double)f.fixed * 4.0, fixed, sizeof fixed), why, advice);
+}
+
 clvae_status_t clvae_model_init(clvae_model_t **out, clvae_ctx_t *ctx,
                                 const clvae_model_desc_t *d, size_t max_batch, clvae_error_t *err)
 {
@@ -130,6 +205,21 @@ clvae_status_t clvae_model_init(clvae_model_t **out, clvae_ctx_t *ctx,
     if (max_batch == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "batch size 0");
     if (d->latent < 1 || d->nlayers < d->latent + 2)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "model has no encoder or decoder");
+    /* what cannot fit is said before anything is allocated, with the batch that fits */
+    const clvae_device_info_t *dev = clvae_ctx_device(ctx);
+    footprint_t f = footprint_of(d);
+    size_t fit = fit_batch(dev, f, max_batch);
+    if (fit < max_batch) {
+        char why[200], lim[32];
+        if ((uint64_t)(f.fixed / 4) > dev->max_alloc / 4 ||
+            (uint64_t)max_batch * f.largest > dev->max_alloc / 4)
+            snprintf(why, sizeof why, "one buffer exceeds the device's maximum allocation of %s",
+                     size_text((double)dev->max_alloc, lim, sizeof lim));
+        else
+            snprintf(why, sizeof why, "all of them exceed the device's global memory of %s",
+                     size_text((double)dev->global_mem, lim, sizeof lim));
+        return no_room(d, f, max_batch, why, fit, err);
+    }
     clvae_model_t *m = calloc(1, sizeof *m);
     int L = d->nlayers;
     if (m) {
@@ -174,17 +264,22 @@ clvae_status_t clvae_model_init(clvae_model_t **out, clvae_ctx_t *ctx,
     if ((s = alloc(m, nj, &m->mu, err)) || (s = alloc(m, nj, &m->logvar, err)) ||
         (s = alloc(m, nj, &m->eps, err)) || (s = alloc(m, nj, &m->dmu, err)) ||
         (s = alloc(m, nj, &m->dlogvar, err)) || (s = alloc(m, max_batch, &m->rec_ex, err)) ||
-        (s = alloc(m, max_batch, &m->kl_ex, err)) || (s = alloc(m, 3, &m->losses, err)))
+        (s = alloc(m, max_batch, &m->kl_ex, err)) || (s = alloc(m, 4, &m->losses, err)))
         goto fail;
     if ((s = zero(m, m->params, P, err)) || (s = zero(m, m->m1, P, err)) ||
         (s = zero(m, m->m2, P, err)) || (s = zero(m, m->logvar, nj, err)) ||
         (s = zero(m, m->eps, nj, err)) || (s = zero(m, m->kl_ex, max_batch, err)) ||
-        (s = zero(m, m->losses, 3, err)))
+        (s = zero(m, m->losses, 4, err)))
         goto fail;
     *out = m;
     return CLVAE_OK;
 fail:
     clvae_model_free(m);
+    if (s == CLVAE_ERR_DEVICE_MEMORY) {
+        char inner[sizeof err->msg + 32];
+        snprintf(inner, sizeof inner, "the driver refused: %s", err->msg);
+        return no_room(d, f, max_batch, inner, max_batch / 2, err);
+    }
     return s;
 }
 
@@ -530,19 +625,29 @@ clvae_status_t clvae_model_backward(clvae_model_t *m, clvae_error_t *err)
         if (below > 0 && (s = act_backward(m, below, err))) return s;
         mark(m, i, 1);
     }
-    return CLVAE_OK;
+    /* the step guard: NaN and infinities in the gradients and the total loss, on the device */
+    clvae_buf_t bad = clvae_buf_at(m->losses, 3);
+    clvae_reduce_shape_t one = {1, 1, 1, 0, 0};
+    if (d->nparams && (s = clvae_reduce_all(m->ctx, bad, m->grads, CLVAE_REDUCE_NONFINITE, 1.0f,
+                                            d->nparams, err)))
+        return s;
+    return clvae_reduce_forward(m->ctx, bad, m->losses, CLVAE_REDUCE_NONFINITE, 1.0f,
+                                d->nparams ? 1.0f : 0.0f, one, err);
 }
 
 clvae_status_t clvae_model_step(clvae_model_t *m, long step, clvae_error_t *err)
 {
     const clvae_model_desc_t *d = m->d;
     if (d->nparams == 0) return CLVAE_OK;
+    clvae_buf_t bad = clvae_buf_at(m->losses, 3);
     if (strcmp(d->optimizer, "sgd") == 0) {
         clvae_sgd_params_t hp = {d->lr, d->momentum, 0.0f, d->weight_decay};
-        return clvae_sgd_step(m->ctx, m->params, m->grads, m->m1, &hp, step, d->nparams, err);
+        return clvae_sgd_step_guarded(m->ctx, m->params, m->grads, m->m1, &hp, step, d->nparams,
+                                      bad, err);
     }
     clvae_adam_params_t hp = {d->lr, d->beta1, d->beta2, d->eps, d->weight_decay};
-    return clvae_adam_step(m->ctx, m->params, m->grads, m->m1, m->m2, &hp, step, d->nparams, err);
+    return clvae_adam_step_guarded(m->ctx, m->params, m->grads, m->m1, m->m2, &hp, step,
+                                   d->nparams, bad, err);
 }
 
 clvae_status_t clvae_model_losses(clvae_model_t *m, clvae_losses_t *out, clvae_error_t *err)

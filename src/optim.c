@@ -22,9 +22,31 @@ static clvae_status_t check_views(size_t n, const clvae_buf_t *v, int count, clv
     return CLVAE_OK;
 }
 
+/* Sets the skip arguments at index i, i+1, i+2: a NULL skip view passes p and use_skip 0. */
+static clvae_status_t set_skip(cl_kernel k, cl_uint i, clvae_buf_t skip, clvae_buf_t p,
+                               clvae_error_t *err)
+{
+    cl_uint use = skip.mem != NULL, off = use ? (cl_uint)skip.off : 0;
+    cl_mem mem = use ? skip.mem : p.mem;
+    if (use && (double)skip.off >= 4294967295.0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "optimizer step: skip index exceeds 2^32");
+    CLVAE_CL_RET(err, clSetKernelArg(k, i, sizeof mem, &mem));
+    CLVAE_CL_RET(err, clSetKernelArg(k, i + 1, sizeof off, &off));
+    CLVAE_CL_RET(err, clSetKernelArg(k, i + 2, sizeof use, &use));
+    return CLVAE_OK;
+}
+
 clvae_status_t clvae_adam_step(clvae_ctx_t *ctx, clvae_buf_t p, clvae_buf_t g, clvae_buf_t m,
                                clvae_buf_t v, const clvae_adam_params_t *hp, long step, size_t n,
                                clvae_error_t *err)
+{
+    clvae_buf_t none = {0};
+    return clvae_adam_step_guarded(ctx, p, g, m, v, hp, step, n, none, err);
+}
+
+clvae_status_t clvae_adam_step_guarded(clvae_ctx_t *ctx, clvae_buf_t p, clvae_buf_t g,
+                                       clvae_buf_t m, clvae_buf_t v, const clvae_adam_params_t *hp,
+                                       long step, size_t n, clvae_buf_t skip, clvae_error_t *err)
 {
     clvae_buf_t views[4] = {p, g, m, v};
     clvae_status_t s = check_views(n, views, 4, err);
@@ -60,12 +82,21 @@ clvae_status_t clvae_adam_step(clvae_ctx_t *ctx, clvae_buf_t p, clvae_buf_t g, c
     CLVAE_CL_RET(err, clSetKernelArg(k, 12, sizeof step_size, &step_size));
     CLVAE_CL_RET(err, clSetKernelArg(k, 13, sizeof bc2_sqrt, &bc2_sqrt));
     CLVAE_CL_RET(err, clSetKernelArg(k, 14, sizeof cnt, &cnt));
+    if ((s = set_skip(k, 15, skip, p, err))) return s;
     return clvae_launch_1d(ctx, k, n, err);
 }
 
 clvae_status_t clvae_sgd_step(clvae_ctx_t *ctx, clvae_buf_t p, clvae_buf_t g, clvae_buf_t buf,
                               const clvae_sgd_params_t *hp, long step, size_t n,
                               clvae_error_t *err)
+{
+    clvae_buf_t none = {0};
+    return clvae_sgd_step_guarded(ctx, p, g, buf, hp, step, n, none, err);
+}
+
+clvae_status_t clvae_sgd_step_guarded(clvae_ctx_t *ctx, clvae_buf_t p, clvae_buf_t g,
+                                      clvae_buf_t buf, const clvae_sgd_params_t *hp, long step,
+                                      size_t n, clvae_buf_t skip, clvae_error_t *err)
 {
     int with_buf = hp->momentum != 0.0f;
     clvae_buf_t views[3] = {p, g, buf};
@@ -96,5 +127,6 @@ clvae_status_t clvae_sgd_step(clvae_ctx_t *ctx, clvae_buf_t p, clvae_buf_t g, cl
     CLVAE_CL_RET(err, clSetKernelArg(k, 9, sizeof hp->weight_decay, &hp->weight_decay));
     CLVAE_CL_RET(err, clSetKernelArg(k, 10, sizeof first, &first));
     CLVAE_CL_RET(err, clSetKernelArg(k, 11, sizeof cnt, &cnt));
+    if ((s = set_skip(k, 12, skip, p, err))) return s;
     return clvae_launch_1d(ctx, k, n, err);
 }

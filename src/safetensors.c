@@ -304,23 +304,27 @@ static int sink_write(sink_t *k, const void *data, size_t n)
     return 0;
 }
 
-/* Reads CLVAE_FAULT_WRITE_AFTER (only when it is set). */
-static clvae_status_t fault_setting(const char *path, sink_t *k, clvae_error_t *err)
+/* Reads CLVAE_FAULT_WRITE_AFTER (only when it is set): k fails after k bytes, -k k bytes
+ * before the end of a file of total bytes. */
+static clvae_status_t fault_setting(const char *path, uint64_t total, sink_t *k,
+                                   clvae_error_t *err)
 {
     const char *v = getenv("CLVAE_FAULT_WRITE_AFTER");
     if (!v) return CLVAE_OK;
     uint64_t n = 0;
-    const char *c = v;
+    const char *c = v + (*v == '-');
+    const char *digits = c;
     for (; *c >= '0' && *c <= '9'; c++) {
         unsigned d = (unsigned)(*c - '0');
         if (n > (UINT64_MAX - d) / 10) break;
         n = n * 10 + d;
     }
-    if (c == v || *c)
+    if (c == digits || *c)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                          "%s: CLVAE_FAULT_WRITE_AFTER='%s' is not a byte count", path, v);
+                          "%s: CLVAE_FAULT_WRITE_AFTER='%s' is not a byte count (k, or -k for k "
+                          "bytes before the end)", path, v);
     k->fault = 1;
-    k->fault_at = n;
+    k->fault_at = *v == '-' ? (n < total ? total - n : 0) : n;
     return CLVAE_OK;
 }
 
@@ -362,13 +366,17 @@ clvae_status_t clvae_st_write(const char *path, const clvae_st_tensor_t *tensors
         check_write_args(path, tensors, ntensors, meta_keys, meta_values, nmeta, err);
     if (s) return s;
     sink_t k = {-1, 0, 0, 0};
-    s = fault_setting(path, &k, err);
-    if (s) return s;
     uint8_t *header = NULL;
     size_t header_len = 0;
     s = build_header(path, tensors, ntensors, meta_keys, meta_values, nmeta, &header,
                      &header_len, err);
     if (s) return s;
+    uint64_t total = header_len;
+    for (size_t i = 0; i < ntensors; i++) total += tensors[i].nbytes;
+    if ((s = fault_setting(path, total, &k, err))) {
+        free(header);
+        return s;
+    }
 
     size_t tmp_size = strlen(path) + 64;
     char *tmp = malloc(tmp_size);

@@ -9,7 +9,7 @@ clvae_status_t clvae_buf_alloc(clvae_ctx_t *ctx, size_t n, clvae_buf_t *out, clv
     out->off = 0;
     if (n == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "cannot allocate 0 floats");
     if (n > ctx->dev.max_alloc / sizeof(float))
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+        return CLVAE_FAIL(err, CLVAE_ERR_DEVICE_MEMORY,
                           "a buffer of %zu floats (%.1f MiB) exceeds the device's maximum "
                           "allocation of %.1f MiB",
                           n, (double)n * 4.0 / 1048576.0, (double)ctx->dev.max_alloc / 1048576.0);

@@ -1,10 +1,12 @@
 /* Training runs: epochs of device-resident batches, per-epoch test pass, metrics, checkpoints. */
 #include "clvae/train.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clvae/basic.h"
+#include "clvae/config.h"
 #include "clvae/rng.h"
 
 static double now(void)
@@ -225,6 +229,133 @@ static int mkdir_p(const char *dir)
     return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
 }
 
+/* Removes temp files that an earlier process killed while saving left in the run folder
+ * (checkpoint.safetensors.tmp.PID.N, metrics.csv.tmp.PID), when that process is gone. They are
+ * never read: only the renamed file is a checkpoint. */
+static void remove_stale_temps(const char *dir)
+{
+    static const char *const prefixes[] = {"checkpoint.safetensors.tmp.", "metrics.csv.tmp."};
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        for (int i = 0; i < 2; i++) {
+            size_t n = strlen(prefixes[i]);
+            if (strncmp(e->d_name, prefixes[i], n) != 0) continue;
+            char *end;
+            errno = 0;
+            long pid = strtol(e->d_name + n, &end, 10);
+            if (errno || end == e->d_name + n || pid <= 0 || (*end && *end != '.')) continue;
+            if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+            char path[4400];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
+/* Makes metrics.csv say what the checkpoint's metadata says (rows of finished epochs). */
+static clvae_status_t sync_metrics_file(const char *mpath, const char *metrics, clvae_error_t *err)
+{
+    if (metrics && *metrics) return clvae_write_file_atomic(mpath, metrics, strlen(metrics), err);
+    if (unlink(mpath) != 0 && errno != ENOENT)
+        return CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot remove %s, which lists epochs the checkpoint "
+                          "does not have: %s", mpath, strerror(errno));
+    return CLVAE_OK;
+}
+
+/* Reads the test hook CLVAE_FAULT_NAN_BATCH=B or B-C: the input of training steps B to C
+ * (1-based, counted across epochs like the checkpoint's step) gets a NaN pixel on the device.
+ * Unset: *lo = *hi = 0. */
+static clvae_status_t nan_fault_setting(uint64_t *lo, uint64_t *hi, clvae_error_t *err)
+{
+    *lo = *hi = 0;
+    const char *v = getenv("CLVAE_FAULT_NAN_BATCH");
+    if (!v) return CLVAE_OK;
+    unsigned long long a = 0, b = 0;
+    int used = 0;
+    if (sscanf(v, "%llu%n", &a, &used) == 1 && v[used] == 0 && v[0] >= '0' && v[0] <= '9')
+        b = a;
+    else if (!(sscanf(v, "%llu-%llu%n", &a, &b, &used) == 2 && v[used] == 0 && v[0] >= '0' &&
+               v[0] <= '9'))
+        a = 0;
+    if (a == 0 || b < a)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "CLVAE_FAULT_NAN_BATCH='%s' is not a step "
+                          "number B or a range B-C of steps (from 1)", v);
+    *lo = a;
+    *hi = b;
+    return CLVAE_OK;
+}
+
+/* A training step that ran out of device memory (an allocation the driver refused, e.g. an
+ * op's workspace) says so with the batch size and what to do; other failures pass through. */
+static clvae_status_t step_failed(clvae_status_t s, long epoch, size_t b, size_t batch,
+                                  clvae_error_t *err)
+{
+    if (s != CLVAE_ERR_DEVICE_MEMORY &&
+        !(s == CLVAE_ERR_OPENCL && strstr(err->msg, "CL_OUT_OF_RESOURCES")))
+        return s;
+    char inner[sizeof err->msg];
+    snprintf(inner, sizeof inner, "%s", err->msg);
+    return CLVAE_FAIL(err, CLVAE_ERR_DEVICE_MEMORY,
+                      "out of device memory at epoch %ld, batch %zu, with batches of %zu: %s; use "
+                      "a smaller batch (train.batch), e.g. %zu", epoch + 1, b + 1, batch, inner,
+                      batch > 1 ? batch / 2 : 1);
+}
+
+/* A checkpoint saved in the middle of an epoch counts batches of that epoch's order: resuming
+ * it needs the same batch size, data, limit, seed and shuffling, else the position means
+ * other examples (CLVAE_ERR_INVALID saying which setting differs). */
+static clvae_status_t same_epoch_layout(const clvae_checkpoint_t *ck,
+                                        const clvae_model_desc_t *desc, const char *ckpath,
+                                        clvae_error_t *err)
+{
+    clvae_cfg_t cfg;
+    clvae_model_desc_t was;
+    clvae_status_t s = clvae_cfg_parse(&cfg, ck->config, strlen(ck->config), ckpath, err);
+    if (s) return s;
+    if ((s = clvae_model_resolve(&was, &cfg, err))) {
+        clvae_cfg_free(&cfg);
+        return s;
+    }
+    char what[160] = "";
+    if (was.batch != desc->batch)
+        snprintf(what, sizeof what, "train.batch = %zu, now %zu", was.batch, desc->batch);
+    else if (was.limit != desc->limit)
+        snprintf(what, sizeof what, "train.limit = %zu, now %zu", was.limit, desc->limit);
+    else if (was.seed != desc->seed)
+        snprintf(what, sizeof what, "train.seed = %llu, now %llu", (unsigned long long)was.seed,
+                 (unsigned long long)desc->seed);
+    else if (was.shuffle != desc->shuffle)
+        snprintf(what, sizeof what, "train.shuffle = %d, now %d", was.shuffle, desc->shuffle);
+    else if (strcmp(was.train_data, desc->train_data) != 0)
+        snprintf(what, sizeof what, "data.train = %.60s, now %.60s", was.train_data,
+                 desc->train_data);
+    clvae_model_desc_free(&was);
+    clvae_cfg_free(&cfg);
+    if (!*what) return CLVAE_OK;
+    return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                      "%s was saved in the middle of epoch %ld (after batch %zu) with %s: resume "
+                      "it with the same setting (the position counts batches of that epoch's "
+                      "order)", ckpath, ck->state.epoch + 1, ck->state.cursor, what);
+}
+
+/* Saves the checkpoint; a failure says what the folder still holds and how to go on. */
+static clvae_status_t save(const char *ckpath, clvae_ctx_t *ctx, clvae_model_t *model,
+                           const clvae_model_desc_t *desc, const clvae_train_opts_t *o,
+                           const clvae_train_state_t *st, const char *metrics, const char *when,
+                           const char *kept, clvae_error_t *err)
+{
+    clvae_status_t s = clvae_checkpoint_save(ckpath, ctx, model, desc, o->config_text, st, metrics,
+                                             err);
+    if (!s) return CLVAE_OK;
+    char inner[sizeof err->msg];
+    snprintf(inner, sizeof inner, "%s", err->msg);
+    return CLVAE_FAIL(err, s, "training stopped: cannot save the checkpoint %s: %s; %s", when,
+                      inner, kept);
+}
+
 clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                                const clvae_train_opts_t *o, int *interrupted, clvae_error_t *err)
 {
@@ -242,9 +373,11 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
     clvae_buf_t epoch_losses = {0};
     float *host_losses = NULL;
     clvae_status_t s;
-    char ckpath[4200], mpath[4200];
+    char ckpath[4200], mpath[4200], kept[4400], when[96];
     snprintf(ckpath, sizeof ckpath, "%s/checkpoint.safetensors", o->out_dir);
     snprintf(mpath, sizeof mpath, "%s/metrics.csv", o->out_dir);
+    snprintf(kept, sizeof kept, "no checkpoint was written yet: free space or fix the folder, "
+             "then start the run again");
 
     /* everything that can be wrong with the input is found before any work */
     if ((s = clvae_dataset_open(desc->train_data, o->data_dir, &train, err)) ||
@@ -262,11 +395,22 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                        in->out_c, in->out_h, in->out_w);
         goto out;
     }
+    uint64_t nan_lo, nan_hi;
+    if ((s = nan_fault_setting(&nan_lo, &nan_hi, err))) goto out;
+    struct stat sb;
+    if (!o->resume && stat(ckpath, &sb) == 0) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                       "%s already holds a checkpoint: continue that run with --resume, or train "
+                       "into another folder (--out), or remove it first; a new run does not "
+                       "overwrite it", ckpath);
+        goto out;
+    }
     if (mkdir_p(o->out_dir) != 0) {
         s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot create the run folder %s: %s", o->out_dir,
                        strerror(errno));
         goto out;
     }
+    remove_stale_temps(o->out_dir);
     size_t batch = desc->batch < train.n ? desc->batch : train.n;
     if ((s = clvae_model_init(&model, ctx, desc, batch, err))) goto out;
     if (o->resume) {
@@ -280,11 +424,16 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
             (s = clvae_checkpoint_apply(&ck, ctx, model, desc->nparams, 1, err)))
             goto out;
         st = ck.state;
+        if (st.cursor > 0 && (s = same_epoch_layout(&ck, desc, ckpath, err))) goto out;
         metrics = strdup(ck.metrics);
         if (!metrics) {
             s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
             goto out;
         }
+        /* a run stopped between the checkpoint and metrics.csv: the checkpoint is the truth */
+        if ((s = sync_metrics_file(mpath, metrics, err))) goto out;
+        snprintf(kept, sizeof kept, "%s still holds epoch %ld%s: free space or fix the folder, then "
+                 "continue with --resume", ckpath, st.epoch, st.cursor ? " and part of the next" : "");
     } else if (o->init_path) {
         if ((s = clvae_checkpoint_load_weights(o->init_path, ctx, model, desc, err))) goto out;
     } else if ((s = clvae_model_init_params(model, desc->seed, err))) {
@@ -295,18 +444,24 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
         goto out;
     size_t nb = (train.n + batch - 1) / batch;
     perm = malloc(train.n * sizeof *perm);
-    host_losses = malloc(nb * 3 * sizeof *host_losses);
+    host_losses = malloc(nb * 4 * sizeof *host_losses);
     if (!perm || !host_losses) {
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
         goto out;
     }
-    if ((s = clvae_buf_alloc(ctx, nb * 3, &epoch_losses, err))) goto out;
+    /* per batch: total, recon, kl, non-finite count (the step was skipped when not 0) */
+    if ((s = clvae_buf_alloc(ctx, nb * 4, &epoch_losses, err))) goto out;
     size_t J = clvae_model_latent_dim(model);
     uint64_t per_step = clvae_rng_blocks(batch * J);
     int log_every = o->log_every > 0 ? o->log_every : 20;
     clvae_buf_t none = {0};
+    /* skipped steps: this epoch's count, and the streak of consecutive ones (where it began) */
+    long skipped = 0, streak = 0, streak_epoch = 0;
+    size_t streak_batch = 0;
+    float streak_loss = 0.0f;
 
     for (long epoch = st.epoch; epoch < desc->epochs; epoch++) {
+        skipped = 0;
         if (desc->shuffle) {
             clvae_shuffle(perm, train.n, desc->seed, (uint64_t)epoch);
         } else {
@@ -318,33 +473,57 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
         for (size_t b = st.cursor; b < nb; b++) {
             size_t start = b * batch, B = train.n - start < batch ? train.n - start : batch;
             st.step++;
-            if ((s = clvae_data_gather(ctx, clvae_model_input(model), &dtrain, idx, start, B, err)) ||
+            clvae_buf_t input = clvae_model_input(model);
+            if ((s = clvae_data_gather(ctx, input, &dtrain, idx, start, B, err)) ||
+                (nan_lo && (uint64_t)st.step >= nan_lo && (uint64_t)st.step <= nan_hi &&
+                 (s = clvae_fill_forward(ctx, input.mem, input.off, NAN, 1, err))) ||
                 (s = clvae_model_forward(model, B, desc->sample_latent, desc->seed,
                                          (uint64_t)st.step * per_step, none, err)) ||
                 (s = clvae_model_backward(model, err)) ||
                 (s = clvae_model_step(model, st.step, err)) ||
-                (s = clvae_buf_copy(ctx, clvae_buf_at(epoch_losses, b * 3),
-                                    clvae_model_loss_buf(model), 3, err)))
+                (s = clvae_buf_copy(ctx, clvae_buf_at(epoch_losses, b * 4),
+                                    clvae_model_loss_buf(model), 4, err))) {
+                s = step_failed(s, epoch, b, batch, err);
                 goto out;
+            }
             int stopping = o->stop && *o->stop;
             if (b + 1 - read_upto >= (size_t)log_every || b + 1 == nb || stopping) {
                 /* one readback for the batches since the last one */
                 size_t cnt = b + 1 - read_upto;
-                if ((s = clvae_buf_download(ctx, host_losses + read_upto * 3,
-                                            clvae_buf_at(epoch_losses, read_upto * 3), cnt * 3,
-                                            err)))
+                if ((s = clvae_buf_download(ctx, host_losses + read_upto * 4,
+                                            clvae_buf_at(epoch_losses, read_upto * 4), cnt * 4,
+                                            err))) {
+                    s = step_failed(s, epoch, b, batch, err);
                     goto out;
+                }
                 for (size_t k = read_upto; k <= b; k++) {
                     size_t Bk = train.n - k * batch < batch ? train.n - k * batch : batch;
-                    const float *l = host_losses + k * 3;
-                    if (!isfinite(l[0])) {
-                        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                                       "the loss became %g at epoch %ld, batch %zu: training "
-                                       "stopped and no checkpoint was written from this state "
-                                       "(try a smaller learning rate)",
-                                       (double)l[0], epoch + 1, k + 1);
-                        goto out;
+                    const float *l = host_losses + k * 4;
+                    if (l[3] != 0.0f || !isfinite(l[0])) {
+                        /* the device skipped this step; its loss does not count */
+                        skipped++;
+                        if (streak++ == 0) {
+                            streak_epoch = epoch + 1;
+                            streak_batch = k + 1;
+                            streak_loss = l[0];
+                        }
+                        if (streak > desc->max_skipped) {
+                            s = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                                           "training stopped at epoch %ld, batch %zu: %ld step%s "
+                                           "in a row had a NaN or infinite loss or gradient, "
+                                           "from epoch %ld, batch %zu on (loss %g there); each "
+                                           "was skipped, and no checkpoint was written from "
+                                           "this state: try a smaller learning rate (train.lr = "
+                                           "%g) or check the data (train.max_skipped = %ld "
+                                           "allows that many in a row)",
+                                           epoch + 1, k + 1, streak, streak == 1 ? "" : "s",
+                                           streak_epoch, streak_batch, (double)streak_loss,
+                                           (double)desc->lr, desc->max_skipped);
+                            goto out;
+                        }
+                        continue;
                     }
+                    streak = 0;
                     for (int q = 0; q < 3; q++) st.sums[q] += (double)l[q] * (double)Bk;
                     st.seen += Bk;
                 }
@@ -352,8 +531,8 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                 if (o->progress) {
                     double el = now() - t0;
                     clvae_progress_t p = {0, epoch + 1, desc->epochs, b + 1, nb,
-                                          st.sums[0] / (double)st.seen, el,
-                                          (double)st.seen / (el > 0 ? el : 1e-9), NULL};
+                                          st.seen ? st.sums[0] / (double)st.seen : 0.0, el,
+                                          (double)st.seen / (el > 0 ? el : 1e-9), NULL, skipped};
                     o->progress(o->user, &p);
                 }
             }
@@ -362,14 +541,23 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                 st.seconds = now() - t0;
                 if (st.cursor == nb) break; /* the epoch is complete: finish it normally */
                 st.epoch = epoch;
-                if ((s = clvae_checkpoint_save(ckpath, ctx, model, desc, o->config_text, &st,
-                                               metrics, err)))
+                snprintf(when, sizeof when, "at epoch %ld, batch %zu (interrupted)", epoch + 1,
+                         st.cursor);
+                if ((s = save(ckpath, ctx, model, desc, o, &st, metrics, when, kept, err)))
                     goto out;
                 *interrupted = 1;
                 goto out;
             }
         }
         double seconds = now() - t0;
+        if (st.seen == 0) {
+            s = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                           "training stopped: every step of epoch %ld had a NaN or infinite loss "
+                           "or gradient and was skipped; no checkpoint was written from this "
+                           "state: try a smaller learning rate (train.lr = %g) or check the data",
+                           epoch + 1, (double)desc->lr);
+            goto out;
+        }
         clvae_epoch_metrics_t row;
         memset(&row, 0, sizeof row);
         row.epoch = epoch + 1;
@@ -388,13 +576,21 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
         st.epoch = epoch + 1;
         /* step continues across epochs */
         st.step = (long)((uint64_t)(epoch + 1) * nb);
-        if ((s = clvae_write_file_atomic(mpath, metrics, strlen(metrics), err)) ||
-            (s = clvae_checkpoint_save(ckpath, ctx, model, desc, o->config_text, &st, metrics,
-                                       err)))
+        /* the checkpoint first: metrics.csv never lists an epoch the checkpoint lacks */
+        snprintf(when, sizeof when, "after epoch %ld", epoch + 1);
+        if ((s = save(ckpath, ctx, model, desc, o, &st, metrics, when, kept, err))) goto out;
+        snprintf(kept, sizeof kept, "%s holds epoch %ld: free space or fix the folder, then "
+                 "continue with --resume", ckpath, epoch + 1);
+        if ((s = clvae_write_file_atomic(mpath, metrics, strlen(metrics), err))) {
+            char inner[sizeof err->msg];
+            snprintf(inner, sizeof inner, "%s", err->msg);
+            s = CLVAE_FAIL(err, s, "training stopped: %s holds epoch %ld, but %s; --resume "
+                           "rewrites metrics.csv from the checkpoint", ckpath, epoch + 1, inner);
             goto out;
+        }
         if (o->progress) {
             clvae_progress_t p = {1, epoch + 1, desc->epochs, nb, nb, row.train[0], seconds,
-                                  row.images_per_s, &row};
+                                  row.images_per_s, &row, skipped};
             o->progress(o->user, &p);
         }
         if (o->stop && *o->stop) {

@@ -5,3 +5,37 @@ fail() { echo "FAIL: $TEST_FILE $1"; shift; for l in "$@"; do echo "  $l" >&2; d
 # check NAME COMMAND...: passes when the command succeeds.
 check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "command failed: $*"; fi; }
 finish() { [ "$failures" -eq 0 ]; }
+# digits_cfg FILE: writes the small dense VAE on the 8x8 digits that the training tests use.
+digits_cfg() {
+  cat > "$1" <<'CFG'
+# a dense VAE on the 8x8 digits, small enough for tests
+[model]
+name = digits_vae
+[data]
+train = digits:train
+test = digits:test
+[train]
+epochs = 2
+batch = 64
+lr = 0.003
+[input]
+channels = 1
+height = 8
+width = 8
+[flatten]
+[dense]
+units = 32
+activation = relu
+[latent]
+size = 2
+[dense]
+units = 32
+activation = relu
+[dense]
+units = 64
+activation = sigmoid
+CFG
+}
+# weights_hash RUN: the SHA-256 over a run's parameter tensors and the one over its optimizer
+# state, from `clvae inspect` (equal: bit-identical weights).
+weights_hash() { "${clvae:-bin/clvae}" inspect "$1" | awk '/^(parameters|optimizer) sha256/ { printf "%s ", $3 }'; }

@@ -3,6 +3,7 @@
 #include "test.h"
 #include "testutil.h"
 
+#include <math.h>
 #include <unistd.h>
 
 #include "clvae/checkpoint.h"
@@ -171,6 +172,51 @@ static void t_damage_rejected(void)
     clvae_cfg_free(&cfg2);
 }
 
+/* A model holding a NaN or an infinity (in a weight or in Adam's moments) is not saved: the
+ * previous file stays byte for byte, and the message names the file and the tensor. */
+static void t_nonfinite_not_saved(void)
+{
+    clvae_cfg_t cfg;
+    clvae_model_desc_t d;
+    clvae_model_t *m = NULL;
+    REQUIRE(setup(TINY, &cfg, &d, &m), "setup");
+    clvae_error_t err = {0};
+    char path[128];
+    snprintf(path, sizeof path, "%s/keep.safetensors", dir);
+    clvae_train_state_t st = {1, 10, 0, {0, 0, 0}, 0, 0};
+    REQUIRE(clvae_checkpoint_save(path, ctx, m, &d, TINY, &st, "", &err) == CLVAE_OK, "%s",
+            err.msg);
+    long size = file_size(path);
+    size_t P = d.nparams;
+    float *good = malloc(P * sizeof *good);
+    REQUIRE(good && clvae_buf_download(ctx, good, clvae_model_params(m), P, &err) == CLVAE_OK,
+            "%s", err.msg);
+    /* the last weight of the dense decoder, then Adam's second moment */
+    const float bad[2] = {NAN, -INFINITY};
+    for (int c = 0; c < 4; c++) {
+        clvae_buf_t where = c < 2 ? clvae_buf_at(clvae_model_params(m), P - 1)
+                                  : clvae_buf_at(clvae_model_moment2(m), 3);
+        clvae_buf_upload(ctx, where, &bad[c % 2], 1, &err);
+        clvae_status_t s = clvae_checkpoint_save(path, ctx, m, &d, TINY, &st, "", &err);
+        CHECK(s == CLVAE_ERR_CORRUPT && strstr(err.msg, path) && strstr(err.msg, "not saved") &&
+                  strstr(err.msg, c < 2 ? "decoder.0.bias" : "optimizer.exp_avg_sq"),
+              "case %d: %s %s", c, clvae_status_name(s), err.msg);
+        CHECK(file_size(path) == size, "case %d: the previous file changed", c);
+        /* weights only (no state): the moments are not looked at */
+        s = clvae_checkpoint_save(path, ctx, m, &d, TINY, NULL, "", &err);
+        CHECK(c < 2 ? s == CLVAE_ERR_CORRUPT : s == CLVAE_OK, "case %d without state: %s", c,
+              err.msg);
+        float zero = 0.0f;
+        clvae_buf_upload(ctx, where, c < 2 ? &good[P - 1] : &zero, 1, &err);
+        REQUIRE(clvae_checkpoint_save(path, ctx, m, &d, TINY, &st, "", &err) == CLVAE_OK, "%s",
+                err.msg);
+    }
+    free(good);
+    clvae_model_free(m);
+    clvae_model_desc_free(&d);
+    clvae_cfg_free(&cfg);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/clvae-test-ck-XXXXXX");
@@ -179,6 +225,7 @@ int main(void)
     if (!ctx) return 1;
     RUN(t_round_trip);
     RUN(t_damage_rejected);
+    RUN(t_nonfinite_not_saved);
     clvae_ctx_free(ctx);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -1024,7 +1024,7 @@ static void t_gather_matches_reference(void)
     clReleaseMemObject(idx);
     idx = NULL;
     clvae_data_dev_free(&dd);
-    CHECK(dd.pixels == NULL && dd.n == 0, "dev_free did not zero");
+    CHECK(dd.chunks == NULL && dd.nchunks == 0 && dd.n == 0, "dev_free did not zero");
     clvae_data_dev_free(&dd);
     clvae_dataset_free(&d);
 
@@ -1082,6 +1082,76 @@ static void t_gather_out_of_range_index_is_noop(void)
     clvae_dataset_free(&d);
 }
 
+/* With CLVAE_MAX_ALLOC below the dataset's size, the pixels go up in chunks of whole examples
+ * and the gather (one launch per chunk) matches the reference bit for bit. */
+static void t_gather_from_chunks(void)
+{
+    REQUIRE(ctx, "no OpenCL context");
+    /* the cap also limits the index and output buffers: small batches of a larger set */
+    static const struct { const char *cap; size_t n, h, w, per, chunks, B; } cases[] = {
+        {"1000", 200, 5, 7, 28, 8, 6},   /* 35-byte examples, 28 to a chunk, the last holds 4 */
+        {"200", 40, 5, 7, 5, 8, 1},      /* 5 to a chunk */
+        {"3200", 50, 28, 28, 4, 13, 1},  /* MNIST-sized examples, 4 to a chunk */
+        {"100000", 37, 5, 7, 37, 1, 37}, /* the whole set fits one buffer */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        clvae_ctx_opts_t o;
+        clvae_ctx_opts_from_env(&o);
+        o.max_alloc = cases[c].cap;
+        clvae_ctx_t *small = NULL;
+        clvae_error_t err = {0};
+        REQUIRE(clvae_ctx_init(&small, &o, &err) == CLVAE_OK, "%s", err.msg);
+        CHECK(clvae_ctx_device(small)->max_alloc == strtoull(cases[c].cap, NULL, 10),
+              "cap %s not applied", cases[c].cap);
+        clvae_dataset_t d = random_set(cases[c].n, cases[c].h, cases[c].w, 255, 1.0f / 255.0f,
+                                       (uint64_t)c + 11);
+        clvae_data_dev_t dd;
+        CHECK(clvae_data_upload(small, &d, &dd, &err) == CLVAE_OK, "%s", err.msg);
+        CHECK(dd.nchunks == cases[c].chunks && dd.per_chunk == cases[c].per,
+              "cap %s: %zu chunks of %zu, want %zu of %zu", cases[c].cap, dd.nchunks,
+              dd.per_chunk, cases[c].chunks, cases[c].per);
+        uint32_t *perm = malloc(d.n * sizeof *perm);
+        clvae_shuffle(perm, d.n, 5, (uint64_t)c);
+        cl_mem idx = NULL;
+        clvae_ctx_t *keep = ctx;
+        ctx = small; /* gather_case works on the global context */
+        if (clvae_data_upload_indices(small, &idx, perm, d.n, d.n, &err) == CLVAE_OK) {
+            size_t B = cases[c].B;
+            for (size_t at = 0; at + B <= d.n; at += B * 3 + 1)
+                gather_case(cases[c].cap, &dd, &d, idx, perm, at, B);
+            gather_case(cases[c].cap, &dd, &d, idx, perm, d.n - B, B);
+            clReleaseMemObject(idx);
+        } else {
+            CHECK(0, "%s", err.msg);
+        }
+        ctx = keep;
+        free(perm);
+        clvae_data_dev_free(&dd);
+        clvae_dataset_free(&d);
+        clvae_ctx_free(small);
+    }
+    /* a cap that is not a byte count is refused, naming the variable */
+    const char *bad[] = {"", "x", "12Q", "-5", "0", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        clvae_ctx_opts_t o;
+        clvae_ctx_opts_from_env(&o);
+        o.max_alloc = bad[i];
+        clvae_ctx_t *small = NULL;
+        clvae_error_t err = {0};
+        CHECK(clvae_ctx_init(&small, &o, &err) == CLVAE_ERR_INVALID &&
+                  strstr(err.msg, "CLVAE_MAX_ALLOC"), "'%s': %s", bad[i], err.msg);
+        clvae_ctx_free(small);
+    }
+    clvae_ctx_opts_t o;
+    clvae_ctx_opts_from_env(&o);
+    o.max_alloc = "64K";
+    clvae_ctx_t *small = NULL;
+    clvae_error_t err = {0};
+    CHECK(clvae_ctx_init(&small, &o, &err) == CLVAE_OK &&
+              clvae_ctx_device(small)->max_alloc == 65536, "64K: %s", err.msg);
+    clvae_ctx_free(small);
+}
+
 static void t_device_rejects(void)
 {
     REQUIRE(ctx, "no OpenCL context");
@@ -1101,26 +1171,34 @@ static void t_device_rejects(void)
           "index 4 of 4 accepted into an existing buffer");
     CHECK(idx == kept, "a rejected refill changed the buffer");
 
-    /* a dataset over the device's maximum allocation (the pixels are never read) */
-    uint64_t max_alloc = clvae_ctx_device(ctx)->max_alloc;
+    /* a dataset over the device's global memory, and one example over the maximum allocation
+     * (the pixels are never read) */
+    const clvae_device_info_t *dev = clvae_ctx_device(ctx);
     clvae_dataset_t big;
     memset(&big, 0, sizeof big);
     uint8_t one = 0;
     big.pixels = &one;
     big.c = 1;
     big.h = 1;
-    big.w = 1;
-    big.n = (size_t)max_alloc + 1;
+    big.w = 2;
+    big.n = (size_t)(dev->global_mem / 2) + 1;
     big.scale = 1.0f;
     snprintf(big.name, sizeof big.name, "too-big");
     clvae_data_dev_t dd;
     memset(&dd, 0x5a, sizeof dd);
     char want[64];
-    snprintf(want, sizeof want, "%llu bytes", (unsigned long long)max_alloc);
+    snprintf(want, sizeof want, "--limit %llu", (unsigned long long)(dev->global_mem / 4));
     CHECK(clvae_data_upload(ctx, &big, &dd, &err) == CLVAE_ERR_INVALID, "too big accepted");
-    CHECK(strstr(err.msg, "maximum allocation") && strstr(err.msg, want) &&
+    CHECK(strstr(err.msg, "global memory") && strstr(err.msg, want) &&
           strstr(err.msg, "too-big"), "message: %s", err.msg);
-    CHECK(dd.pixels == NULL, "output not cleared");
+    CHECK(dd.chunks == NULL && dd.nchunks == 0, "output not cleared");
+    big.n = 1;
+    big.w = (size_t)dev->max_alloc + 1;
+    snprintf(want, sizeof want, "%llu bytes",
+             (unsigned long long)(dev->max_alloc < UINT32_MAX ? dev->max_alloc : UINT32_MAX));
+    CHECK(clvae_data_upload(ctx, &big, &dd, &err) == CLVAE_ERR_INVALID, "huge example accepted");
+    CHECK(strstr(err.msg, "one example") && strstr(err.msg, want) && strstr(err.msg, "too-big"),
+          "message: %s", err.msg);
     big.n = 0;
     CHECK(clvae_data_upload(ctx, &big, &dd, &err) == CLVAE_ERR_INVALID, "empty set accepted");
 
@@ -1171,6 +1249,7 @@ int main(void)
     ctx = tu_ctx();
     RUN(t_gather_matches_reference);
     RUN(t_gather_out_of_range_index_is_noop);
+    RUN(t_gather_from_chunks);
     RUN(t_device_rejects);
     clvae_ctx_free(ctx);
     char cmd[300];

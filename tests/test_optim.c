@@ -110,6 +110,57 @@ static void t_sgd_matches_reference(void)
     run_steps("sgd momentum dampening wd", NULL, &all, 77, 20);
 }
 
+/* A guarded step with a non-zero skip value leaves parameters and state bit for bit as they
+ * were (Adam and SGD with momentum); with 0 it is the ordinary step. */
+static void t_guarded_step_skips(void)
+{
+    size_t n = 1000;
+    float *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g), *m = malloc(n * sizeof *m);
+    uint64_t seed = 7;
+    tu_rand(p, n, -1, 1, &seed);
+    tu_rand(g, n, -1, 1, &seed);
+    tu_rand(m, n, 0, 1, &seed);
+    g[n / 2] = NAN; /* what a poisoned batch leaves in the gradient */
+    const float flags[3] = {1.0f, 42.0f, 0.0f};
+    clvae_adam_params_t hp = clvae_adam_defaults();
+    clvae_sgd_params_t sgd = {0.1f, 0.9f, 0.0f, 0.0f};
+    clvae_error_t err = {0};
+    for (int opt = 0; opt < 2; opt++) {
+        for (int f = 0; f < 3; f++) {
+            clvae_buf_t bp = tu_upload(ctx, p, n), bg = tu_upload(ctx, g, n),
+                        bm = tu_upload(ctx, m, n), bv = tu_upload(ctx, m, n),
+                        bs = tu_upload(ctx, &flags[f], 1);
+            clvae_status_t s =
+                opt == 0 ? clvae_adam_step_guarded(ctx, bp, bg, bm, bv, &hp, 3, n, bs, &err)
+                         : clvae_sgd_step_guarded(ctx, bp, bg, bm, &sgd, 3, n, bs, &err);
+            CHECK(s == CLVAE_OK, "%s", err.msg);
+            float *gp = tu_download(ctx, bp, n), *gm = tu_download(ctx, bm, n),
+                  *gv = tu_download(ctx, bv, n);
+            REQUIRE(gp && gm && gv, "download");
+            int same = memcmp(gp, p, n * sizeof *p) == 0 && memcmp(gm, m, n * sizeof *m) == 0 &&
+                       memcmp(gv, m, n * sizeof *m) == 0;
+            if (flags[f] != 0.0f)
+                CHECK(same, "%s: skip flag %g but the step changed the state",
+                      opt ? "sgd" : "adam", (double)flags[f]);
+            else
+                CHECK(!same && gp[0] != p[0] && isnan(gp[n / 2]),
+                      "%s: flag 0 must step (and the NaN gradient spoils its parameter)",
+                      opt ? "sgd" : "adam");
+            free(gp);
+            free(gm);
+            free(gv);
+            clvae_buf_free(&bp);
+            clvae_buf_free(&bg);
+            clvae_buf_free(&bm);
+            clvae_buf_free(&bv);
+            clvae_buf_free(&bs);
+        }
+    }
+    free(p);
+    free(g);
+    free(m);
+}
+
 static void t_deterministic(void)
 {
     size_t n = 50000;
@@ -171,6 +222,7 @@ int main(void)
     RUN(t_adam_matches_reference);
     RUN(t_adam_first_step_moves_by_lr);
     RUN(t_sgd_matches_reference);
+    RUN(t_guarded_step_skips);
     RUN(t_deterministic);
     RUN(t_invalid_arguments);
     tu_print_errors();

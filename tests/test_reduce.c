@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <unistd.h>
 
 #include "clvae/reduce.h"
 
@@ -98,6 +99,81 @@ static void t_beta_zero_overwrites_nan(void)
     clvae_buf_free(&bo);
 }
 
+/* Copies cl/NAME.cl from the source tree into dir, with text put in front. */
+static int copy_kernel(const char *dir, const char *name, const char *front)
+{
+    char src[512], dst[512];
+    const char *kd = getenv("CLVAE_KERNEL_DIR");
+    snprintf(src, sizeof src, "%s/%s.cl", kd && *kd ? kd : "cl", name);
+    snprintf(dst, sizeof dst, "%s/%s.cl", dir, name);
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    int ok = in && out && fputs(front, out) >= 0;
+    char buf[4096];
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, n, out) == n;
+    if (in) fclose(in);
+    if (out && fclose(out) != 0) ok = 0;
+    return ok;
+}
+
+/* The count of 5 non-finite values among 12 (NaN of both signs, both infinities; the largest
+ * finite, denormal and zero values do not count), whole and in 3 rows. */
+static void check_nonfinite_count(clvae_ctx_t *c, const char *label)
+{
+    clvae_error_t err = {0};
+    const float big = 3.4028235e38f, tiny = 1.4e-45f;
+    float x[12] = {1.0f, NAN, -NAN, INFINITY, -INFINITY, big, -big, tiny, -0.0f, 0.0f, NAN, 2.0f};
+    clvae_buf_t bx = tu_upload(c, x, 12), bo = tu_zeros(c, 3);
+    REQUIRE(bx.mem && bo.mem, "upload");
+    clvae_reduce_shape_t all = {1, 1, 12, 0, 0}, rows = {3, 1, 4, 0, 4};
+    CHECK(clvae_reduce_forward(c, bo, bx, CLVAE_REDUCE_NONFINITE, 1.0f, 0.0f, all, &err) ==
+              CLVAE_OK, "%s", err.msg);
+    float *got = tu_download(c, bo, 3);
+    CHECK(got && got[0] == 5.0f, "%s: %g non-finite of 12, want 5", label,
+          got ? (double)got[0] : -1.0);
+    free(got);
+    CHECK(clvae_reduce_forward(c, bo, bx, CLVAE_REDUCE_NONFINITE, 1.0f, 0.0f, rows, &err) ==
+              CLVAE_OK, "%s", err.msg);
+    got = tu_download(c, bo, 3);
+    CHECK(got && got[0] == 3.0f && got[1] == 1.0f && got[2] == 1.0f,
+          "%s: rows %g %g %g, want 3 1 1", label, got ? (double)got[0] : -1.0,
+          got ? (double)got[1] : -1.0, got ? (double)got[2] : -1.0);
+    free(got);
+    clvae_buf_free(&bx);
+    clvae_buf_free(&bo);
+}
+
+/* The non-finite count must hold under -cl-fast-relaxed-math too (the training guard relies
+ * on it): on pocl, and with a compiler that folds isfinite()/isnan()/isinf() to constants as
+ * finite-only maths allows (emulated by macros in front of the kernel sources). */
+static void t_nonfinite_with_fast_math(void)
+{
+    char dir[] = "/tmp/clvae-folding-XXXXXX";
+    REQUIRE(mkdtemp(dir), "mkdtemp");
+    int copied = copy_kernel(dir, "common",
+                             "#define isfinite(x) 1\n#define isnan(x) 0\n#define isinf(x) 0\n") &&
+                 copy_kernel(dir, "reduce", "");
+    CHECK(copied, "cannot copy the kernels into %s", dir);
+    for (int folding = 0; folding < 2 && copied; folding++) {
+        clvae_ctx_opts_t o;
+        clvae_ctx_opts_from_env(&o);
+        o.fast_math = 1;
+        if (folding) o.kernel_dir = dir;
+        clvae_ctx_t *fast = NULL;
+        clvae_error_t err = {0};
+        CHECK(clvae_ctx_init(&fast, &o, &err) == CLVAE_OK, "%s", err.msg);
+        if (fast) check_nonfinite_count(fast, folding ? "folding compiler" : "fast math");
+        clvae_ctx_free(fast);
+    }
+    char path[600];
+    const char *names[] = {"common", "reduce"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s.cl", dir, names[i]);
+        remove(path);
+    }
+    rmdir(dir);
+}
+
 static void t_invalid_arguments(void)
 {
     clvae_buf_t b = tu_zeros(ctx, 8);
@@ -123,6 +199,7 @@ int main(void)
     RUN(t_column_sums);
     RUN(t_whole_array_and_nonfinite);
     RUN(t_beta_zero_overwrites_nan);
+    RUN(t_nonfinite_with_fast_math);
     RUN(t_invalid_arguments);
     tu_print_errors();
     clvae_ctx_free(ctx);

@@ -867,6 +867,27 @@ static void t_writer_fault_injection(void)
         free(none);
         check_intact(label, path, old, n);
     }
+    /* -k counts from the end: -1 is one byte short, -m (or more) fails at once */
+    const char *negs[] = {"-1", "-2", "-150", "-999999"};
+    for (size_t i = 0; i < sizeof negs / sizeof negs[0]; i++) {
+        setenv("CLVAE_FAULT_WRITE_AFTER", negs[i], 1);
+        size_t got = 0;
+        uint8_t *none = write_simple(path, 0x55, 300, &got, &s, &err);
+        unsetenv("CLVAE_FAULT_WRITE_AFTER");
+        CHECK(!none && s == CLVAE_ERR_IO && strstr(err.msg, strerror(ENOSPC)), "fault %s: %s %s",
+              negs[i], clvae_status_name(s), err.msg);
+        free(none);
+        check_intact(negs[i], path, old, n);
+    }
+    setenv("CLVAE_FAULT_WRITE_AFTER", "-0", 1);
+    {
+        size_t got = 0;
+        uint8_t *all = write_simple(path, 0x55, 300, &got, &s, &err);
+        CHECK(all && got == m && memcmp(all, fresh, m) == 0, "-0 budget: %s", err.msg);
+        free(all);
+        unsetenv("CLVAE_FAULT_WRITE_AFTER");
+        free(write_simple(path, 0xAA, 100, &got, &s, &err)); /* the old file back */
+    }
     /* a budget of the whole file lets it through */
     char value[32];
     snprintf(value, sizeof value, "%zu", m);
@@ -876,11 +897,14 @@ static void t_writer_fault_injection(void)
     CHECK(now && got == m && memcmp(now, fresh, m) == 0, "budget of %zu: %s", m, err.msg);
     free(now);
     /* a malformed value is an error, not ignored */
-    setenv("CLVAE_FAULT_WRITE_AFTER", "12x", 1);
-    now = write_simple(path, 0xAA, 100, &got, &s, &err);
-    CHECK(!now && s == CLVAE_ERR_INVALID && strstr(err.msg, "CLVAE_FAULT_WRITE_AFTER"), "%s",
-          err.msg);
-    free(now);
+    const char *bad[] = {"12x", "-", "--1", "", "+3", "1-"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("CLVAE_FAULT_WRITE_AFTER", bad[i], 1);
+        now = write_simple(path, 0xAA, 100, &got, &s, &err);
+        CHECK(!now && s == CLVAE_ERR_INVALID && strstr(err.msg, "CLVAE_FAULT_WRITE_AFTER"),
+              "'%s': %s", bad[i], err.msg);
+        free(now);
+    }
     unsetenv("CLVAE_FAULT_WRITE_AFTER");
     CHECK(folder_entries() == 1, "%d entries at the end", folder_entries());
     free(old);

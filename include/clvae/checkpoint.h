@@ -32,7 +32,8 @@ typedef struct clvae_checkpoint {
 /* Writes the model's parameters (PyTorch state_dict names, see clvae_model_tensor), and
  * unless state is NULL the optimizer moments and training position, with the config text,
  * version, metrics and a SHA-256 of all tensor data in the metadata; atomically (the previous
- * file stays intact on failure). */
+ * file stays intact on failure). A model whose parameters or moments hold a NaN or an infinity
+ * is not saved: CLVAE_ERR_CORRUPT naming the file and the first such tensor. */
 clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_model_t *model,
                                      const clvae_model_desc_t *desc, const char *config_text,
                                      const clvae_train_state_t *state, const char *metrics,

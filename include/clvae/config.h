@@ -101,6 +101,8 @@ typedef struct clvae_model_desc {
     uint64_t seed;
     int shuffle;                   /* shuffle each epoch */
     int sample_latent;             /* 1: z = mu + sigma eps while training; 0: z = mu */
+    long max_skipped;              /* consecutive skipped steps (non-finite loss or gradient)
+                                      that stop the run; 0: the first one stops it */
     clvae_recon_t recon;           /* [loss] reconstruction */
     float beta;                    /* [loss] KL weight */
     clvae_layer_t *layers;

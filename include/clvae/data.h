@@ -72,22 +72,27 @@ static inline size_t clvae_dataset_dim(const clvae_dataset_t *d) { return d->c *
  * c = epoch * 2^32 + d / 4 (mod 2^64). n must be at most 2^32 (else perm is left as is). */
 void clvae_shuffle(uint32_t *perm, size_t n, uint64_t seed, uint64_t epoch);
 
-/* A dataset resident on the device: its bytes, uploaded once. */
+/* A dataset resident on the device: its bytes, uploaded once, in one buffer or, when they
+ * exceed the device's maximum allocation, in chunks of whole examples. */
 typedef struct clvae_data_dev {
-    cl_mem pixels;  /* n * dim bytes */
-    size_t n, dim;  /* examples, bytes per example */
-    float scale;    /* as in clvae_dataset_t */
+    cl_mem *chunks;     /* [nchunks] buffers; chunk i holds examples i * per_chunk onwards */
+    size_t nchunks;
+    size_t per_chunk;   /* examples per chunk (the last chunk may hold fewer) */
+    size_t n, dim;      /* examples, bytes per example */
+    float scale;        /* as in clvae_dataset_t */
 } clvae_data_dev_t;
 
-/* Uploads d's pixels to the device; a dataset larger than the device's maximum allocation is
- * refused with a message giving both sizes. */
+/* Uploads d's pixels to the device: one buffer when they fit the device's maximum allocation
+ * (and 2^32 bytes), else as few chunks of whole examples as fit. Refused with a message giving
+ * the sizes and what to do: an example larger than one allocation, a dataset larger than the
+ * device's global memory (both CLVAE_ERR_INVALID); a failed allocation is CLVAE_ERR_OPENCL. */
 clvae_status_t clvae_data_upload(clvae_ctx_t *ctx, const clvae_dataset_t *d, clvae_data_dev_t *out,
                                  clvae_error_t *err);
 
 /* out[b, :] = pixels[idx[idx_off + b], :] * scale for b < B, on the device: idx is a device
  * buffer of cl_uint example indices (e.g. an epoch's permutation uploaded once), out a float
  * view of B * dim floats. Indices >= n are a device-side no-op: the host checks them when
- * uploading a permutation (clvae_data_upload_indices). */
+ * uploading a permutation (clvae_data_upload_indices). One launch per chunk. */
 clvae_status_t clvae_data_gather(clvae_ctx_t *ctx, clvae_buf_t out, const clvae_data_dev_t *dd,
                                  cl_mem idx, size_t idx_off, size_t B, clvae_error_t *err);
 

@@ -59,6 +59,9 @@ typedef struct clvae_ctx_opts {
     const char *kernel_dir;  /* read cl/ sources from here, not the embedded copy; env CLVAE_KERNEL_DIR */
     char cache_dir[1024];    /* kernel binary cache folder, "" = none; env CLVAE_KERNEL_CACHE (0 off, or a folder), XDG_CACHE_HOME, HOME */
     int fast_math;           /* build with -cl-fast-relaxed-math (off: strict maths); env CLVAE_FAST_MATH */
+    const char *max_alloc;   /* bytes (suffix K, M or G: binary), lowers the device's maximum
+                                allocation to imitate a small device; NULL: the device's own;
+                                env CLVAE_MAX_ALLOC */
     void (*log)(void *user, int level, const char *msg); /* NULL: silent */
     void *log_user;          /* passed to log */
     int log_level;           /* highest level passed to log */
@@ -79,7 +82,8 @@ typedef struct clvae_program_stats {
     int disk_writes;       /* cache entries written */
 } clvae_program_stats_t;
 
-/* Opens a context on the device chosen by o (NULL: from the environment). */
+/* Opens a context on the device chosen by o (NULL: from the environment). A max_alloc that is
+ * not a byte count is CLVAE_ERR_INVALID naming CLVAE_MAX_ALLOC. */
 clvae_status_t clvae_ctx_init(clvae_ctx_t **out, const clvae_ctx_opts_t *o, clvae_error_t *err);
 
 /* Releases everything the context holds; NULL is fine. */
@@ -125,7 +129,8 @@ size_t clvae_kernel_wg(const clvae_ctx_t *ctx, cl_kernel k);
 /* Waits for the queue to drain. */
 clvae_status_t clvae_ctx_finish(clvae_ctx_t *ctx, clvae_error_t *err);
 
-/* Records an OpenCL failure: "CALL: CL_NAME (code)". */
+/* Records an OpenCL failure: "CALL: CL_NAME (code)"; CLVAE_ERR_DEVICE_MEMORY for
+ * CL_MEM_OBJECT_ALLOCATION_FAILURE, else CLVAE_ERR_OPENCL. */
 clvae_status_t clvae_error_cl(clvae_error_t *e, cl_int code, const char *call, const char *file,
                               int line);
 

@@ -13,7 +13,8 @@ typedef enum clvae_status {
     CLVAE_ERR_BUILD,     /* a kernel failed to build; the log is attached */
     CLVAE_ERR_IO,        /* reading or writing a file failed */
     CLVAE_ERR_NOMEM,     /* host memory ran out */
-    CLVAE_ERR_CORRUPT    /* stored data failed a check */
+    CLVAE_ERR_CORRUPT,   /* stored data failed a check */
+    CLVAE_ERR_DEVICE_MEMORY /* the device lacks the memory (or the maximum allocation) asked for */
 } clvae_status_t;
 
 /* An error: status, one-line message with its origin, optional long detail. */

@@ -16,7 +16,10 @@ typedef struct clvae_losses {
 } clvae_losses_t;
 
 /* Allocates the model's buffers for batches of up to max_batch examples. desc must outlive
- * the model. Parameters start at zero: call clvae_model_init_params or load them. */
+ * the model. Parameters start at zero: call clvae_model_init_params or load them. Buffers that
+ * cannot fit the device (one over its maximum allocation, all together over its global memory,
+ * or an allocation the driver refuses) are CLVAE_ERR_DEVICE_MEMORY with the sizes and the
+ * largest batch that fits. */
 clvae_status_t clvae_model_init(clvae_model_t **out, clvae_ctx_t *ctx,
                                 const clvae_model_desc_t *desc, size_t max_batch,
                                 clvae_error_t *err);
@@ -44,14 +47,19 @@ clvae_buf_t clvae_model_input(const clvae_model_t *m);
 clvae_status_t clvae_model_forward(clvae_model_t *m, size_t B, int sample, uint64_t seed,
                                    uint64_t offset, clvae_buf_t target, clvae_error_t *err);
 
-/* Backward of the last forward's mean loss: gradients are zeroed, then filled. */
+/* Backward of the last forward's mean loss: gradients are zeroed, then filled; then the count
+ * of NaN and infinite values among the total loss and the gradients goes to the loss buffer's
+ * fourth float, on the device (no readback). */
 clvae_status_t clvae_model_backward(clvae_model_t *m, clvae_error_t *err);
 
-/* One optimizer step (Adam or SGD per desc) over all parameters; step is 1-based. */
+/* One optimizer step (Adam or SGD per desc) over all parameters; step is 1-based. The step is
+ * skipped on the device (parameters and optimizer state untouched) when the last backward
+ * counted a non-finite loss or gradient. */
 clvae_status_t clvae_model_step(clvae_model_t *m, long step, clvae_error_t *err);
 
-/* Device view of the last forward's batch means [total, recon, kl] (3 floats), so a training
- * loop can copy them aside without a readback. */
+/* Device view of the last forward's batch means [total, recon, kl] and, after a backward, the
+ * non-finite count that decides whether the step is skipped (4 floats), so a training loop can
+ * copy them aside without a readback. */
 clvae_buf_t clvae_model_loss_buf(const clvae_model_t *m);
 
 /* Reads the last forward's batch means (one readback). */
@@ -85,6 +93,11 @@ clvae_status_t clvae_model_profile_read(clvae_model_t *m, double *fwd_ns, double
 
 /* Bytes of device memory the model allocated (parameters, optimizer state, activations). */
 size_t clvae_model_device_bytes(const clvae_model_t *m);
+
+/* The largest batch of at most want examples whose model buffers fit ctx's device (each under
+ * its maximum allocation, all under its global memory; the ops' workspaces not counted); 0 when
+ * not even one example fits. */
+size_t clvae_model_fit_batch(const clvae_ctx_t *ctx, const clvae_model_desc_t *d, size_t want);
 
 /* The largest batch the model holds. */
 size_t clvae_model_max_batch(const clvae_model_t *m);

@@ -21,6 +21,13 @@ clvae_status_t clvae_adam_step(clvae_ctx_t *ctx, clvae_buf_t p, clvae_buf_t g, c
                                clvae_buf_t v, const clvae_adam_params_t *hp, long step, size_t n,
                                clvae_error_t *err);
 
+/* clvae_adam_step that does nothing (p, m, v untouched) when the device float skip is not 0,
+ * e.g. a count of non-finite values in the loss and gradients; a NULL skip.mem never skips.
+ * The host need not read skip back: a bad step is dropped on the device. */
+clvae_status_t clvae_adam_step_guarded(clvae_ctx_t *ctx, clvae_buf_t p, clvae_buf_t g,
+                                       clvae_buf_t m, clvae_buf_t v, const clvae_adam_params_t *hp,
+                                       long step, size_t n, clvae_buf_t skip, clvae_error_t *err);
+
 /* SGD's hyperparameters. */
 typedef struct clvae_sgd_params {
     float lr;            /* learning rate */
@@ -34,6 +41,12 @@ typedef struct clvae_sgd_params {
 clvae_status_t clvae_sgd_step(clvae_ctx_t *ctx, clvae_buf_t p, clvae_buf_t g, clvae_buf_t buf,
                               const clvae_sgd_params_t *hp, long step, size_t n,
                               clvae_error_t *err);
+
+/* clvae_sgd_step that does nothing (p, buf untouched) when the device float skip is not 0; a
+ * NULL skip.mem never skips. */
+clvae_status_t clvae_sgd_step_guarded(clvae_ctx_t *ctx, clvae_buf_t p, clvae_buf_t g,
+                                      clvae_buf_t buf, const clvae_sgd_params_t *hp, long step,
+                                      size_t n, clvae_buf_t skip, clvae_error_t *err);
 
 /* Plain-C references of the same steps in double. */
 void clvae_adam_step_ref(double *p, const double *g, double *m, double *v,

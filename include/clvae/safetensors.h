@@ -40,8 +40,10 @@ typedef struct clvae_st_tensor {
  * CLVAE_ERR_IO.
  * Fault injection for tests: when the environment variable CLVAE_FAULT_WRITE_AFTER is set to
  * a byte count k, the write fails as if the disk were full (ENOSPC) once k bytes of the temp
- * file are written; the temp file is removed and CLVAE_ERR_IO returned. The variable is read
- * only when set; a value that is not a decimal count is CLVAE_ERR_INVALID. */
+ * file are written (-k: k bytes before the end of the whole file, e.g. -1 fails one byte
+ * short); the temp file is removed and CLVAE_ERR_IO returned. The variable is read only when
+ * set; a value that is not a decimal count (with an optional leading '-') is
+ * CLVAE_ERR_INVALID. */
 clvae_status_t clvae_st_write(const char *path, const clvae_st_tensor_t *tensors, size_t ntensors,
                               const char *const *meta_keys, const char *const *meta_values,
                               size_t nmeta, clvae_error_t *err);

@@ -19,7 +19,7 @@ static inline clvae_buf_t clvae_buf_at(clvae_buf_t b, size_t n)
 }
 
 /* Allocates n floats on the device; refuses sizes over CL_DEVICE_MAX_MEM_ALLOC_SIZE
- * with a message that says so. */
+ * with a message that says so (CLVAE_ERR_DEVICE_MEMORY). */
 clvae_status_t clvae_buf_alloc(clvae_ctx_t *ctx, size_t n, clvae_buf_t *out, clvae_error_t *err);
 
 /* Releases b's buffer (NULL is fine) and clears the view. */

@@ -26,6 +26,8 @@ typedef struct clvae_progress {
     double seconds;        /* elapsed in this epoch */
     double images_per_s;
     const clvae_epoch_metrics_t *metrics;
+    long skipped;          /* steps of this epoch skipped for a NaN or infinite loss or gradient
+                              (counted since this call of clvae_train_run) */
 } clvae_progress_t;
 
 /* How to train. */
@@ -42,10 +44,19 @@ typedef struct clvae_train_opts {
 } clvae_train_opts_t;
 
 /* Trains desc on its [data] train set for its epochs, evaluating on the test set after each
- * epoch, writing metrics.csv and the checkpoint every epoch (and when *stop is set, after the
- * current batch). *interrupted tells whether it returned early. A loss that becomes NaN or
- * infinite stops the run with an error naming the epoch and batch; no checkpoint is written
- * from that state. */
+ * epoch, writing the checkpoint and then metrics.csv every epoch (and the checkpoint alone when
+ * *stop is set, after the current batch). *interrupted tells whether it returned early.
+ * A step whose loss or gradient holds a NaN or an infinity is skipped on the device (weights
+ * and optimizer state untouched) and left out of the epoch's losses; more than
+ * desc->max_skipped such steps in a row (or a whole epoch of them) stop the run with
+ * CLVAE_ERR_INVALID naming the epoch and batches; no checkpoint is written from that state.
+ * A failed save stops the run with its cause and what the run folder still holds; with
+ * resume, metrics.csv is first rewritten from the checkpoint's own copy. Leftover temp files
+ * of a killed writer are removed. A checkpoint saved in the middle of an epoch resumes only
+ * with the same batch size, limit, seed, shuffling and training data (else CLVAE_ERR_INVALID
+ * naming the setting). Without resume, a run folder that already holds a checkpoint
+ * is refused (CLVAE_ERR_INVALID) rather than overwritten. Test hook: CLVAE_FAULT_NAN_BATCH=B or B-C puts a NaN into
+ * the input of training steps B to C (1-based, counted across epochs). */
 clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                                const clvae_train_opts_t *o, int *interrupted, clvae_error_t *err);
 

@@ -70,7 +70,8 @@ typedef struct cli_run {
 } cli_run_t;
 
 /* Opens RUN (a run folder or a checkpoint file): its config, the device, the model with the
- * checkpoint's weights, for batches of up to batch examples. */
+ * checkpoint's weights, for batches of up to batch examples (fewer when the device is too
+ * small for that many). */
 clvae_status_t cli_run_open(cli_run_t *r, const cli_common_t *common, const char *run,
                             size_t batch, clvae_error_t *err);
 
@@ -113,5 +114,6 @@ extern const cli_command_t cli_cmd_interpolate;
 extern const cli_command_t cli_cmd_eval;
 extern const cli_command_t cli_cmd_bench;
 extern const cli_command_t cli_cmd_sweep;
+extern const cli_command_t cli_cmd_inspect;
 
 #endif

@@ -87,6 +87,9 @@ static void on_progress(void *user, const clvae_progress_t *p)
                m->epoch, p->epochs, m->train[0], m->train[1], m->train[2], m->test[0], m->test[1],
                m->test[2], m->seconds, m->images_per_s);
         fflush(stdout);
+        if (p->skipped)
+            fprintf(stderr, "clvae: warning: epoch %ld: %ld of %zu steps skipped (NaN or infinite "
+                    "loss or gradient)\n", m->epoch, p->skipped, p->nbatches);
         return;
     }
     if (!ps->tty) return;
@@ -236,5 +239,8 @@ const cli_command_t cli_cmd_train = {
     "       [--mean-latent] [--no-figures] [--device SPEC]\n"
     "  DIR defaults to runs/<model name>. --limit N trains on the first N images;\n"
     "  --mean-latent trains with z = z_mean (deterministic); Ctrl-C saves a checkpoint\n"
-    "  that --resume continues from (exit status 130).",
+    "  that --resume continues from (exit status 130). A folder that already holds a\n"
+    "  checkpoint needs --resume (or another --out). A step with a NaN or infinite loss or\n"
+    "  gradient is skipped; more than train.max_skipped (10) in a row stop the run (exit 2).\n"
+    "  A failed save stops it (exit 1) and keeps the previous checkpoint.",
     train_run};

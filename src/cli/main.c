@@ -8,7 +8,7 @@
 static const cli_command_t *const commands[] = {
     &cli_cmd_devices,  &cli_cmd_selftest,    &cli_cmd_check_config, &cli_cmd_train,
     &cli_cmd_sample,   &cli_cmd_reconstruct, &cli_cmd_manifold,     &cli_cmd_latent,
-    &cli_cmd_interpolate, &cli_cmd_eval, &cli_cmd_bench, &cli_cmd_sweep};
+    &cli_cmd_interpolate, &cli_cmd_eval, &cli_cmd_bench, &cli_cmd_sweep, &cli_cmd_inspect};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f)
@@ -36,8 +36,18 @@ static void usage(FILE *f)
             "  CLVAE_KERNEL_CACHE  0 turns the kernel binary cache off, a path moves it; by\n"
             "                      default it is $XDG_CACHE_HOME/clvae/kernels, else\n"
             "                      ~/.cache/clvae/kernels\n"
-            "  CLVAE_FAST_MATH     1 builds kernels with -cl-fast-relaxed-math (default: strict)\n\n"
-            "exit status: 0 success, 2 bad input (arguments, no matching device), 1 failure\n",
+            "  CLVAE_FAST_MATH     1 builds kernels with -cl-fast-relaxed-math (default: strict)\n"
+            "  CLVAE_MAX_ALLOC     lower the device's maximum allocation to BYTES (64K, 256M, 1G\n"
+            "                      allowed) to imitate a small device\n"
+            "  CLVAE_DATA_DIR      where the data sets are (default: data)\n"
+            "test hooks:\n"
+            "  CLVAE_FAULT_WRITE_AFTER=K  a checkpoint write fails with ENOSPC after K bytes\n"
+            "                             (-K: K bytes before the end of the file)\n"
+            "  CLVAE_FAULT_NAN_BATCH=B[-C] training steps B to C get a NaN pixel on the device\n\n"
+            "exit status: 0 success, 2 bad input (arguments, no matching device, a config, a\n"
+            "run folder that already holds a checkpoint, training that diverged to NaN), 1 failure\n"
+            "at run time (OpenCL, out of device memory, a checkpoint that cannot be saved),\n"
+            "130 interrupted (checkpoint saved)\n",
             "help", "show help for a command");
 }
 
