@@ -308,11 +308,14 @@ static clvae_status_t bad_value(clvae_error_t *err, const clvae_cfg_t *cfg,
                                 const clvae_cfg_section_t *s, const clvae_cfg_entry_t *e,
                                 const char *what)
 {
+    /* values and keys are shown whole up to 60 characters, then cut with "..." */
+    int vl = strlen(e->value) > 60 ? 57 : 60, kl = strlen(e->key) > 60 ? 57 : 60;
+    const char *vd = strlen(e->value) > 60 ? "..." : "", *kd = strlen(e->key) > 60 ? "..." : "";
     if (e->line > 0)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [%s] %s = %s: %s", cfg->path, e->line,
-                          s->name, e->key, e->value, what);
-    return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: --set %s.%s=%s: %s", cfg->path, s->name, e->key,
-                      e->value, what);
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [%s] %.*s%s = %.*s%s: %s", cfg->path,
+                          e->line, s->name, kl, e->key, kd, vl, e->value, vd, what);
+    return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: --set %s.%.*s%s=%.*s%s: %s", cfg->path, s->name,
+                      kl, e->key, kd, vl, e->value, vd, what);
 }
 
 /* Checks that every key of s is in the NULL-terminated list allowed. */
@@ -330,11 +333,13 @@ static clvae_status_t check_keys(const clvae_cfg_t *cfg, const clvae_cfg_section
         }
         const clvae_cfg_entry_t *e = &s->entries[i];
         if (!list[0]) snprintf(list, sizeof list, "(none)");
+        int kl = strlen(e->key) > 60 ? 57 : 60;
+        const char *kd = strlen(e->key) > 60 ? "..." : "";
         if (e->line > 0)
-            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [%s] unknown key '%s' (allowed: %s)",
-                              cfg->path, e->line, s->name, e->key, list);
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: --set %s.%s: unknown key (allowed: %s)",
-                          cfg->path, s->name, e->key, list);
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [%s] unknown key '%.*s%s' (allowed: %s)",
+                              cfg->path, e->line, s->name, kl, e->key, kd, list);
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: --set %s.%.*s%s: unknown key (allowed: %s)",
+                          cfg->path, s->name, kl, e->key, kd, list);
     }
     return CLVAE_OK;
 }

@@ -155,6 +155,36 @@ static void t_binary_garbage(void)
     CHECK(strstr(err.msg, "t.cfg:2") && strstr(err.msg, "NUL"), "%s", err.msg);
 }
 
+static void t_huge_lines(void)
+{
+    /* a 1 MB value and a 1 MB key: errors with the line number, no crash or truncation */
+    size_t big = 1 << 20;
+    char *text = malloc(big + 64);
+    REQUIRE(text, "malloc");
+    strcpy(text, "[model]\nname = ");
+    size_t n = strlen(text);
+    memset(text + n, 'a', big);
+    strcpy(text + n + big, "\n");
+    clvae_cfg_t cfg;
+    clvae_model_desc_t d;
+    clvae_error_t err = {0};
+    REQUIRE(clvae_cfg_parse(&cfg, text, strlen(text), "t.cfg", &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(clvae_model_resolve(&d, &cfg, &err) == CLVAE_ERR_INVALID && strstr(err.msg, "t.cfg:2") &&
+              strstr(err.msg, "too long"),
+          "%.200s", err.msg);
+    clvae_cfg_free(&cfg);
+    strcpy(text, "[model]\n");
+    n = strlen(text);
+    memset(text + n, 'k', big);
+    strcpy(text + n + big, " = 1\n");
+    CHECK(clvae_cfg_parse(&cfg, text, strlen(text), "t.cfg", &err) == CLVAE_OK, "%.200s", err.msg);
+    CHECK(clvae_model_resolve(&d, &cfg, &err) == CLVAE_ERR_INVALID && strstr(err.msg, "t.cfg:2") &&
+              strstr(err.msg, "unknown key"),
+          "%.200s", err.msg);
+    clvae_cfg_free(&cfg);
+    free(text);
+}
+
 static void t_overrides_apply(void)
 {
     clvae_cfg_t cfg;
@@ -188,6 +218,7 @@ int main(void)
     RUN(t_small_valid_and_format);
     RUN(t_error_kinds);
     RUN(t_binary_garbage);
+    RUN(t_huge_lines);
     RUN(t_overrides_apply);
     RUN(t_missing_file);
     return TEST_EXIT();
