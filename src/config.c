@@ -259,6 +259,13 @@ clvae_status_t clvae_cfg_set(clvae_cfg_t *cfg, const char *a, clvae_error_t *err
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--set %s: section and key must be lower-case names",
                           a);
     if (vn == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--set %s: empty value", a);
+    /* the value must survive clvae_cfg_format and a parse (what a checkpoint stores) */
+    for (size_t i = 0; i < vn; i++)
+        if (value[i] == '\n' || (i > 0 && (value[i] == '#' || value[i] == ';') &&
+                                 isspace((unsigned char)value[i - 1])))
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                              "--set %s: a value cannot hold a line break or a comment (# or ; "
+                              "after a blank)", a);
     clvae_cfg_section_t *target = NULL;
     int count = 0;
     for (int i = 0; i < cfg->nsections; i++) {
@@ -302,9 +309,12 @@ char *clvae_cfg_format(const clvae_cfg_t *cfg)
     if (!out) return NULL;
     for (int i = 0; i < cfg->nsections; i++) {
         p += sprintf(p, "%s[%s]\n", i ? "\n" : "", cfg->sections[i].name);
-        for (int j = 0; j < cfg->sections[i].nentries; j++)
-            p += sprintf(p, "%s = %s\n", cfg->sections[i].entries[j].key,
-                         cfg->sections[i].entries[j].value);
+        for (int j = 0; j < cfg->sections[i].nentries; j++) {
+            /* "key =#x": a # or ; right after the '=' is part of the value, not a comment */
+            const char *v = cfg->sections[i].entries[j].value;
+            p += sprintf(p, "%s =%s%s\n", cfg->sections[i].entries[j].key,
+                         v[0] == '#' || v[0] == ';' ? "" : " ", v);
+        }
     }
     *p = 0;
     return out;
