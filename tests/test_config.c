@@ -147,6 +147,10 @@ static void t_error_kinds(void)
     expect("[model]\n" SMALL_HEAD SMALL_TAIL, "model.name=a #b", I, "--set model.name=a #b",
            "comment");
     expect("[model]\n" SMALL_HEAD SMALL_TAIL, "model.name=a\n[train]", I, "line break", NULL);
+    /* sizes whose product would wrap around (2^40 inputs x 2^24 units = 2^64 weights) */
+    expect("[input]\nchannels = 4096\nheight = 16384\nwidth = 16384\n[flatten]\n[dense]\n"
+           "units = 16777216\n" SMALL_TAIL,
+           NULL, I, "[dense] is too large", "at most 2^40");
 }
 
 /* A value starting with # or ; is a value, and must stay one through format and parse. */
