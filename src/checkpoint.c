@@ -229,6 +229,9 @@ clvae_status_t clvae_checkpoint_bind(clvae_checkpoint_t *ck, const clvae_model_d
     clvae_st_file_t *f = ck->file;
     size_t P = desc->nparams ? desc->nparams : 1;
     free(ck->params);
+    free(ck->m1); /* a second bind (another model) replaces the moments too */
+    free(ck->m2);
+    ck->m1 = ck->m2 = NULL;
     ck->params = calloc(P, sizeof(float));
     if (!ck->params) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     char name[128];

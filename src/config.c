@@ -234,6 +234,13 @@ clvae_status_t clvae_cfg_set(clvae_cfg_t *cfg, const char *a, clvae_error_t *err
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--set %s: section and key must be lower-case names",
                           a);
     if (vn == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--set %s: empty value", a);
+    /* the value must survive clvae_cfg_format and a parse (what a checkpoint stores) */
+    for (size_t i = 0; i < vn; i++)
+        if (value[i] == '\n' || (i > 0 && (value[i] == '#' || value[i] == ';') &&
+                                 isspace((unsigned char)value[i - 1])))
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                              "--set %s: a value cannot hold a line break or a comment (# or ; "
+                              "after a blank)", a);
     clvae_cfg_section_t *target = NULL;
     int count = 0;
     for (int i = 0; i < cfg->nsections; i++) {
@@ -277,9 +284,12 @@ char *clvae_cfg_format(const clvae_cfg_t *cfg)
     if (!out) return NULL;
     for (int i = 0; i < cfg->nsections; i++) {
         p += sprintf(p, "%s[%s]\n", i ? "\n" : "", cfg->sections[i].name);
-        for (int j = 0; j < cfg->sections[i].nentries; j++)
-            p += sprintf(p, "%s = %s\n", cfg->sections[i].entries[j].key,
-                         cfg->sections[i].entries[j].value);
+        for (int j = 0; j < cfg->sections[i].nentries; j++) {
+            /* "key =#x": a # or ; right after the '=' is part of the value, not a comment */
+            const char *v = cfg->sections[i].entries[j].value;
+            p += sprintf(p, "%s =%s%s\n", cfg->sections[i].entries[j].key,
+                         v[0] == '#' || v[0] == ';' ? "" : " ", v);
+        }
     }
     *p = 0;
     return out;
@@ -302,6 +312,17 @@ void clvae_cfg_free(clvae_cfg_t *cfg)
 }
 
 /* ---- resolution ----------------------------------------------------------------------- */
+
+/* Most values a layer's output (per example) or weights, or the whole parameter array, may
+ * hold: far beyond any device, and small enough that no size computed from them overflows. */
+#define MAX_VALUES ((size_t)1 << 40)
+
+/* a * b, or 0 when the product is above MAX_VALUES (every factor here is at least 1). */
+static size_t mul_values(size_t a, size_t b)
+{
+    if (a == 0 || b == 0 || a > MAX_VALUES / b) return 0;
+    return a * b;
+}
 
 /* Where a value came from, for messages: "file:line: [sec] key = value" or "file: --set ...". */
 static clvae_status_t bad_value(clvae_error_t *err, const clvae_cfg_t *cfg,
@@ -627,7 +648,7 @@ static clvae_status_t resolve_layer(clvae_model_desc_t *m, const clvae_cfg_t *cf
         L->out_c = filters;
         L->out_h = tr ? g.H : g.OH;
         L->out_w = tr ? g.W : g.OW;
-        L->w_len = L->in_c * filters * L->conv.kh * L->conv.kw;
+        L->w_len = mul_values(mul_values(L->in_c, filters), L->conv.kh * L->conv.kw);
         L->flops = 2.0 * (double)L->w_len * (double)(tr ? L->in_h * L->in_w : L->out_h * L->out_w);
         break;
     }
@@ -642,7 +663,7 @@ static clvae_status_t resolve_layer(clvae_model_desc_t *m, const clvae_cfg_t *cf
             return st;
         L->out_c = L->units;
         L->out_h = L->out_w = 1;
-        L->w_len = L->units * in;
+        L->w_len = mul_values(L->units, in);
         L->flops = 2.0 * (double)L->w_len;
         break;
     case CLVAE_LAYER_FLATTEN:
@@ -657,10 +678,11 @@ static clvae_status_t resolve_layer(clvae_model_desc_t *m, const clvae_cfg_t *cf
             (st = get_size(cfg, s, "height", 1, 1 << 24, 1, &L->out_h, err)) ||
             (st = get_size(cfg, s, "width", 1, 1 << 24, 1, &L->out_w, err)))
             return st;
-        if (L->out_c * L->out_h * L->out_w != in)
+        if (mul_values(mul_values(L->out_c, L->out_h), L->out_w) != in)
             return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                              "%s %zux%zux%zu = %zu values, but its input has %zu", where, L->out_c,
-                              L->out_h, L->out_w, L->out_c * L->out_h * L->out_w, in);
+                              "%s %zux%zux%zu = %.0f values, but its input has %zu", where,
+                              L->out_c, L->out_h, L->out_w,
+                              (double)L->out_c * (double)L->out_h * (double)L->out_w, in);
         *flat = 0;
         return CLVAE_OK;
     case CLVAE_LAYER_LATENT:
@@ -672,12 +694,18 @@ static clvae_status_t resolve_layer(clvae_model_desc_t *m, const clvae_cfg_t *cf
         if ((st = get_size(cfg, s, "size", 1, 4096, 1, &L->units, err))) return st;
         L->out_c = L->units;
         L->out_h = L->out_w = 1;
-        L->w_len = L->units * in;
+        L->w_len = mul_values(L->units, in);
         L->flops = (m->variational ? 4.0 : 2.0) * (double)L->w_len;
         break;
     case CLVAE_LAYER_INPUT:
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s must be the first layer section", where);
     }
+    if (!mul_values(mul_values(L->out_c, L->out_h), L->out_w) || !L->w_len)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s is too large: %zux%zux%zu outputs per example from %zux%zux%zu "
+                          "inputs; a layer's outputs and its weights may hold at most 2^40 "
+                          "values", where, L->out_c, L->out_h, L->out_w, L->in_c, L->in_h,
+                          L->in_w);
     L->bias = b;
     /* parameters: weight, bias; the VAE latent has a second head for z_log_var */
     L->w_off = m->nparams;
@@ -689,6 +717,10 @@ static clvae_status_t resolve_layer(clvae_model_desc_t *m, const clvae_cfg_t *cf
         L->b2_off = L->w2_off + L->w_len;
         m->nparams = L->b2_off + L->b_len;
     }
+    if (m->nparams > MAX_VALUES) /* each term is at most 2^40: no overflow before this */
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s: the model has %zu parameters up to here, more than 2^40", where,
+                          m->nparams);
     *flat = L->kind == CLVAE_LAYER_DENSE || L->kind == CLVAE_LAYER_LATENT;
     return CLVAE_OK;
 }

@@ -143,6 +143,32 @@ static void t_error_kinds(void)
            "dense.units=3", I, "3 [dense] sections", "dense#K.units");
     expect("[train]\n" SMALL_HEAD SMALL_TAIL, "train.bogus=1", I, "--set train.bogus",
            "unknown key");
+    /* a value a file could not hold (it would not survive clvae_cfg_format; found by fuzzing) */
+    expect("[model]\n" SMALL_HEAD SMALL_TAIL, "model.name=a #b", I, "--set model.name=a #b",
+           "comment");
+    expect("[model]\n" SMALL_HEAD SMALL_TAIL, "model.name=a\n[train]", I, "line break", NULL);
+    /* sizes whose product would wrap around (2^40 inputs x 2^24 units = 2^64 weights) */
+    expect("[input]\nchannels = 4096\nheight = 16384\nwidth = 16384\n[flatten]\n[dense]\n"
+           "units = 16777216\n" SMALL_TAIL,
+           NULL, I, "[dense] is too large", "at most 2^40");
+}
+
+/* A value starting with # or ; is a value, and must stay one through format and parse. */
+static void t_format_keeps_hash_values(void)
+{
+    clvae_error_t err = {0};
+    const char *text = "[model]\nname =#1\n[data]\ntrain =;x\n";
+    clvae_cfg_t a, b;
+    REQUIRE(clvae_cfg_parse(&a, text, strlen(text), "t.cfg", &err) == CLVAE_OK, "%s", err.msg);
+    char *out = clvae_cfg_format(&a);
+    REQUIRE(out && clvae_cfg_parse(&b, out, strlen(out), "t.cfg", &err) == CLVAE_OK, "%s: %s",
+            err.msg, out ? out : "");
+    CHECK(strcmp(b.sections[0].entries[0].value, "#1") == 0 &&
+              strcmp(b.sections[1].entries[0].value, ";x") == 0,
+          "round trip lost a value: %s", out);
+    free(out);
+    clvae_cfg_free(&a);
+    clvae_cfg_free(&b);
 }
 
 static void t_binary_garbage(void)
@@ -220,6 +246,7 @@ int main(void)
     RUN(t_binary_garbage);
     RUN(t_huge_lines);
     RUN(t_overrides_apply);
+    RUN(t_format_keeps_hash_values);
     RUN(t_missing_file);
     return TEST_EXIT();
 }

@@ -43,7 +43,8 @@ clvae_status_t clvae_cfg_load(clvae_cfg_t *cfg, const char *path, clvae_error_t 
 
 /* Applies `SECTION.KEY=VALUE`, where SECTION is a section that appears once, or NAME#K for the
  * K-th (1-based) section of that name (e.g. conv#2.filters=48). Replaces the value or adds the
- * key. Errors name the override: no '=', unknown or ambiguous section, empty value. */
+ * key. Errors name the override: no '=', unknown or ambiguous section, empty value, a value
+ * that a config file could not hold (a line break, or # or ; after a blank: a comment). */
 clvae_status_t clvae_cfg_set(clvae_cfg_t *cfg, const char *assignment, clvae_error_t *err);
 
 /* Writes the config back as INI text (malloc'd, NUL-terminated): what a checkpoint stores. */
