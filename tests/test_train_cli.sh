@@ -8,34 +8,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$tmp/cache}
 cfg=$tmp/digits_vae.cfg
-cat > "$cfg" <<'CFG'
-# a dense VAE on the 8x8 digits, small enough for tests
-[model]
-name = digits_vae
-[data]
-train = digits:train
-test = digits:test
-[train]
-epochs = 2
-batch = 64
-lr = 0.003
-[input]
-channels = 1
-height = 8
-width = 8
-[flatten]
-[dense]
-units = 32
-activation = relu
-[latent]
-size = 2
-[dense]
-units = 32
-activation = relu
-[dense]
-units = 64
-activation = sigmoid
-CFG
+digits_cfg "$cfg"
 
 is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
 
