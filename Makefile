@@ -145,6 +145,7 @@ fuzz: deps
 # memcheck on a short training run and on the host-side tests (tools/valgrind.sh).
 valgrind: all
 	@tools/deps.sh valgrind
+	@tools/fetch_data.sh digits
 	@tools/valgrind.sh
 
 demo: deps data
