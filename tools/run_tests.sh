@@ -1,8 +1,27 @@
 #!/usr/bin/env bash
-# Runs every test (C binaries in build/tests, shell tests in tests/), also under a
+# Runs every test (C binaries in build/tests, shell tests in tests/, the fuzz harnesses), also under a
 # small work-group limit, and ends with the line "N passed, M failed".
+#
+# Environment (set by 'make check' / 'make check SANITIZE=1'):
+#   CLVAE_TEST_BUILD  the build folder whose tests/ to run (default build)
+#   CLVAE             the clvae binary the shell tests run (default bin/clvae)
+#   CLVAE_SANITIZE=1  the binaries are built with ASan + UBSan (build/asan): every test runs
+#                     (pocl works under ASan); leaks are checked in the host-side tests only,
+#                     because pocl and its LLVM leak by design and LeakSanitizer's tracer
+#                     crashes on pocl's threads ("Tracer caught signal 11"). The fuzz
+#                     harnesses are left to the normal run (they are ASan builds already).
+#   CLVAE_FUZZ_SECONDS  how long each fuzz harness runs (default 20)
 set -u
 cd "$(dirname "$0")/.."
+build=${CLVAE_TEST_BUILD:-build}
+export CLVAE=${CLVAE:-bin/clvae}
+sanitize=${CLVAE_SANITIZE:-0}
+# The tests that need no OpenCL at all: no platform, no device, no kernel.
+host_tests="test_config test_image test_json test_plot test_safetensors test_sha256"
+if [ "$sanitize" = 1 ]; then
+  export ASAN_OPTIONS=detect_leaks=0
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
 
 # Tests write caches only into a folder of their own.
 scratch=$(mktemp -d)
@@ -34,19 +53,31 @@ run() {
   passed=$((passed + p)); failed=$((failed + f))
 }
 
-for t in build/tests/test_*; do
+for t in "$build"/tests/test_*; do
   [ -x "$t" ] || continue
-  run "" -- "$t"
+  leaks=()
+  # Under ASan, the host-side tests also check for leaks (see the top of this file).
+  if [ "$sanitize" = 1 ] && [[ " $host_tests " == *" ${t##*/} "* ]]; then
+    leaks=(ASAN_OPTIONS=detect_leaks=1)
+  fi
+  run "" "${leaks[@]}" -- "$t"
 done
 for t in tests/test_*.sh; do
   run "" -- bash "$t"
 done
 # Device tests again as a small integrated GPU would limit them.
-for t in build/tests/test_*; do
+for t in "$build"/tests/test_*; do
   [ -x "$t" ] || continue
   run "[wg64] " POCL_MAX_WORK_GROUP_SIZE=64 -- "$t"
 done
 run "[wg64] " POCL_MAX_WORK_GROUP_SIZE=64 -- bash tests/test_cli.sh
+# Each fuzz harness replays its regression inputs, then fuzzes for a short time (make fuzz
+# runs them longer).
+if [ "$sanitize" != 1 ]; then
+  for name in $(cd tests/fuzz && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//'); do
+    run "" -- tools/fuzz.sh -t "${CLVAE_FUZZ_SECONDS:-20}" "$name"
+  done
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
