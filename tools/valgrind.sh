@@ -38,36 +38,10 @@ report() {
   fi
 }
 
-# The dense VAE of tests/test_train_cli.sh.
+# The dense VAE of the training tests (digits_cfg in tests/lib.sh).
+. tests/lib.sh
 cfg=$tmp/digits_vae.cfg
-cat > "$cfg" <<'CFG'
-# a dense VAE on the 8x8 digits, small enough for tests
-[model]
-name = digits_vae
-[data]
-train = digits:train
-test = digits:test
-[train]
-epochs = 2
-batch = 64
-lr = 0.003
-[input]
-channels = 1
-height = 8
-width = 8
-[flatten]
-[dense]
-units = 32
-activation = relu
-[latent]
-size = 2
-[dense]
-units = 32
-activation = relu
-[dense]
-units = 64
-activation = sigmoid
-CFG
+digits_cfg "$cfg"
 
 echo "valgrind: building the kernels as pocl sees the CPU under valgrind (slow the first time)"
 if ! valgrind --tool=none -q bin/clvae train "$cfg" --epochs 1 --out "$tmp/warm" \
