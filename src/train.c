@@ -16,6 +16,7 @@
 
 #include "clvae/basic.h"
 #include "clvae/config.h"
+#include "clvae/fileio.h"
 #include "clvae/rng.h"
 
 static double now(void)
@@ -216,19 +217,6 @@ out:
     return s;
 }
 
-static int mkdir_p(const char *dir)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
-}
-
 /* Removes temp files that an earlier process killed while saving left in the run folder
  * (checkpoint.safetensors.tmp.PID.N, metrics.csv.tmp.PID), when that process is gone. They are
  * never read: only the renamed file is a checkpoint. */
@@ -405,7 +393,7 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                        "overwrite it", ckpath);
         goto out;
     }
-    if (mkdir_p(o->out_dir) != 0) {
+    if (clvae_mkdirs(o->out_dir) != 0) {
         s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot create the run folder %s: %s", o->out_dir,
                        strerror(errno));
         goto out;
