@@ -495,16 +495,67 @@ const char *clvae_layer_kind_name(clvae_layer_kind_t k)
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
 
+/* [noise]: the corruption of the training input of a denoising model. */
+static clvae_status_t resolve_noise(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                    const clvae_cfg_section_t *s, clvae_error_t *err)
+{
+    static const char *const noise_keys[] = {"type", "std", "clip", "p", NULL};
+    static const char *const types[] = {"none", "gaussian", "mask", NULL};
+    static const char *const bools[] = {"0", "1", NULL};
+    clvae_status_t st;
+    int w = (int)m->noise.kind;
+    if ((st = check_keys(cfg, s, noise_keys, err)) ||
+        (st = get_word(cfg, s, "type", types, &w, err)))
+        return st;
+    m->noise.kind = (clvae_noise_kind_t)w;
+    w = m->noise.clip;
+    if ((st = get_float(cfg, s, "std", 0.0, 100.0, &m->noise.std, err)) ||
+        (st = get_word(cfg, s, "clip", bools, &w, err)) ||
+        (st = get_float(cfg, s, "p", 0.0, 1.0, &m->noise.p, err)))
+        return st;
+    m->noise.clip = w;
+    return CLVAE_OK;
+}
+
+/* [loss] beta_schedule and its keys (beta itself is read before: beta_end defaults to it). */
+static clvae_status_t resolve_beta_schedule(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                            const clvae_cfg_section_t *s, clvae_error_t *err)
+{
+    static const char *const schedules[] = {"constant", "linear", "cyclical", NULL};
+    clvae_status_t st;
+    int w = (int)m->beta_schedule;
+    long long v;
+    if ((st = get_word(cfg, s, "beta_schedule", schedules, &w, err))) return st;
+    m->beta_schedule = (clvae_beta_schedule_t)w;
+    m->beta_end = m->beta;
+    if ((st = get_float(cfg, s, "beta_start", 0.0, 1e6, &m->beta_start, err)) ||
+        (st = get_float(cfg, s, "beta_end", 0.0, 1e6, &m->beta_end, err)))
+        return st;
+    v = m->warmup_epochs;
+    if ((st = get_int(cfg, s, "warmup_epochs", 1, 1000000, 0, &v, err))) return st;
+    m->warmup_epochs = (long)v;
+    v = m->cycle_epochs;
+    if ((st = get_int(cfg, s, "cycle_epochs", 1, 1000000, 0, &v, err))) return st;
+    m->cycle_epochs = (long)v;
+    if ((st = get_float(cfg, s, "ramp", 0.0, 1.0, &m->beta_ramp, err))) return st;
+    if (!(m->beta_ramp > 0.0f))
+        return bad_value(err, cfg, s, find_entry(s, "ramp"),
+                         "must be a fraction of the cycle above 0, at most 1");
+    return CLVAE_OK;
+}
+
 static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
                                       const clvae_cfg_section_t *s, clvae_error_t *err)
 {
-    static const char *const model_keys[] = {"name", "kind", NULL};
+    static const char *const model_keys[] = {"name", "kind", "conditional", NULL};
     static const char *const data_keys[] = {"train", "test", NULL};
     static const char *const train_keys[] = {"epochs", "batch", "limit", "optimizer", "lr",
                                              "beta1", "beta2", "eps", "weight_decay", "momentum",
                                              "seed", "shuffle", "sample_latent", "max_skipped",
                                              NULL};
-    static const char *const loss_keys[] = {"reconstruction", "beta", NULL};
+    static const char *const loss_keys[] = {"reconstruction", "beta", "beta_schedule",
+                                            "beta_start", "beta_end", "warmup_epochs",
+                                            "cycle_epochs", "ramp", NULL};
     static const char *const kinds[] = {"ae", "vae", NULL};
     static const char *const opts[] = {"adam", "sgd", NULL};
     static const char *const recons[] = {"bce", "mse_sum", "mse_mean", NULL};
@@ -518,6 +569,10 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
         w = m->variational;
         if ((st = get_word(cfg, s, "kind", kinds, &w, err))) return st;
         m->variational = w;
+        if ((st = get_size(cfg, s, "conditional", 0, 4096, 0, &m->conditional, err))) return st;
+        if (m->conditional == 1)
+            return bad_value(err, cfg, s, find_entry(s, "conditional"),
+                             "must be 0 (off) or the number of classes, at least 2");
     } else if (strcmp(s->name, "data") == 0) {
         if ((st = check_keys(cfg, s, data_keys, err))) return st;
         if ((st = get_text(cfg, s, "train", m->train_data, sizeof m->train_data, err))) return st;
@@ -551,12 +606,15 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
         v = m->max_skipped;
         if ((st = get_int(cfg, s, "max_skipped", 0, 1000000, 0, &v, err))) return st;
         m->max_skipped = (long)v;
+    } else if (strcmp(s->name, "noise") == 0) {
+        return resolve_noise(m, cfg, s, err);
     } else {
         if ((st = check_keys(cfg, s, loss_keys, err))) return st;
         w = (int)m->recon;
         if ((st = get_word(cfg, s, "reconstruction", recons, &w, err))) return st;
         m->recon = (clvae_recon_t)w;
         if ((st = get_float(cfg, s, "beta", 0.0, 1e6, &m->beta, err))) return st;
+        return resolve_beta_schedule(m, cfg, s, err);
     }
     return CLVAE_OK;
 }
@@ -725,6 +783,22 @@ static clvae_status_t resolve_layer(clvae_model_desc_t *m, const clvae_cfg_t *cf
     return CLVAE_OK;
 }
 
+/* A conditional model's one-hot label joins the input (K more channels for the first layer)
+ * and z (K more inputs for the first decoder layer, which must be a [dense]). */
+static clvae_status_t conditional_input(const clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                        const clvae_cfg_section_t *s, clvae_layer_t *L,
+                                        clvae_error_t *err)
+{
+    int first_decoder = m->latent >= 0 && m->nlayers == m->latent + 1;
+    if (first_decoder && L->kind != CLVAE_LAYER_DENSE)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: [%s] right after [latent]: with [model] conditional the first "
+                          "decoder layer must be a [dense] (it takes z and the one-hot label)",
+                          cfg->path, s->line, s->name);
+    if (m->nlayers == 1 || first_decoder) L->in_c += m->conditional;
+    return CLVAE_OK;
+}
+
 static int layer_kind_of(const char *name, clvae_layer_kind_t *k)
 {
     for (int i = CLVAE_LAYER_INPUT; i <= CLVAE_LAYER_LATENT; i++) {
@@ -760,24 +834,31 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
     m->max_skipped = 10;
     m->recon = CLVAE_RECON_BCE;
     m->beta = 1.0f;
+    m->beta_end = 1.0f;
+    m->warmup_epochs = 10;
+    m->cycle_epochs = 4;
+    m->beta_ramp = 0.5f;
+    m->noise.std = 0.5f;
+    m->noise.clip = 1;
+    m->noise.p = 0.3f;
     m->latent = -1;
 
     clvae_status_t st;
-    const char *globals[] = {"model", "data", "train", "loss"};
-    int seen[4] = {0, 0, 0, 0};
+    const char *globals[] = {"model", "data", "train", "loss", "noise"};
+    int seen[5] = {0, 0, 0, 0, 0};
     int nlayer_sections = 0;
     /* globals first: [model] kind changes how the latent layer is placed */
     for (int i = 0; i < cfg->nsections; i++) {
         const clvae_cfg_section_t *s = &cfg->sections[i];
         int g = -1;
-        for (int j = 0; j < 4; j++)
+        for (int j = 0; j < 5; j++)
             if (strcmp(s->name, globals[j]) == 0) g = j;
         clvae_layer_kind_t k;
         if (g < 0) {
             if (!layer_kind_of(s->name, &k))
                 return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                                   "%s:%d: unknown section [%s] (sections: model, data, train, loss, "
-                                  "input, conv, deconv, dense, flatten, reshape, latent)",
+                                  "noise, input, conv, deconv, dense, flatten, reshape, latent)",
                                   cfg->path, s->line, s->name);
             nlayer_sections++;
             continue;
@@ -822,6 +903,7 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
         L->in_c = prev->out_c;
         L->in_h = prev->out_h;
         L->in_w = prev->out_w;
+        if (m->conditional && (st = conditional_input(m, cfg, s, L, err))) goto fail;
         if (k == CLVAE_LAYER_LATENT && m->latent >= 0) {
             st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                             "%s:%d: a second [latent] section (the first is on line %d)",

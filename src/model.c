@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clvae/basic.h"
+#include "clvae/concat.h"
 #include "clvae/config.h"
 #include "clvae/dense.h"
 #include "clvae/latent.h"
@@ -21,7 +22,10 @@
  *   pre[i]   [B, S_i]  output before the activation (only when the activation is not identity)
  *   dact[i], dpre[i]   their gradients
  * [flatten] and [reshape] own no buffers: their views are their input's. The latent layer's
- * act is z; mu, logvar, eps live beside it.
+ * act is z; mu, logvar, eps live beside it. A conditional model (K classes) feeds layer 1 from
+ *   xcat     [B, C+K, H, W]  the input with the one-hot label channels of labels [B]
+ * and the first decoder layer from
+ *   zcat     [B, J+K]        z with the one-hot label; dzcat its gradient
  */
 struct clvae_model {
     clvae_ctx_t *ctx;
@@ -36,6 +40,8 @@ struct clvae_model {
     clvae_buf_t rec_ex, kl_ex;   /* [B] per-example terms */
     clvae_buf_t losses;          /* [4]: total, recon, kl, non-finite count (loss, gradients) */
     clvae_buf_t target;          /* the target of the last forward */
+    clvae_buf_t labels, xcat, zcat, dzcat; /* conditional models (see the top) */
+    float beta;                  /* the KL weight (clvae_model_set_beta; starts at desc's) */
     size_t bytes;                /* device memory the model allocated */
     int profile;                 /* record markers around layers (clvae_model_profile) */
     cl_event *marks;             /* [2 * nlayers + 4] markers of the last step */
@@ -146,6 +152,9 @@ static footprint_t footprint_of(const clvae_model_desc_t *d)
     }
     size_t J = d->layers[d->latent].units;
     f.per += 5 * J + 2;
+    if (d->conditional) /* labels, xcat, zcat, dzcat */
+        f.per += 1 + d->layers[1].in_c * d->layers[1].in_h * d->layers[1].in_w +
+                 2 * (J + d->conditional);
     if (J > f.largest) {
         f.largest = J;
         f.at = d->latent;
@@ -227,7 +236,7 @@ clvae_status_t clvae_model_init(clvae_model_t **out, clvae_ctx_t *ctx,
         m->pre = calloc((size_t)L, sizeof *m->pre);
         m->dact = calloc((size_t)L, sizeof *m->dact);
         m->dpre = calloc((size_t)L, sizeof *m->dpre);
-        m->owned = calloc((size_t)(4 * L + 16), sizeof *m->owned);
+        m->owned = calloc((size_t)(4 * L + 24), sizeof *m->owned);
     }
     if (!m || !m->act || !m->pre || !m->dact || !m->dpre || !m->owned) {
         clvae_model_free(m);
@@ -238,17 +247,28 @@ clvae_status_t clvae_model_init(clvae_model_t **out, clvae_ctx_t *ctx,
     m->max_batch = max_batch;
     m->J = d->layers[d->latent].units;
     m->D = out_size(&d->layers[0]);
+    m->beta = d->beta;
     clvae_status_t s = CLVAE_OK;
     size_t P = d->nparams ? d->nparams : 1;
     if ((s = alloc(m, P, &m->params, err)) || (s = alloc(m, P, &m->grads, err)) ||
         (s = alloc(m, P, &m->m1, err)) || (s = alloc(m, P, &m->m2, err)))
         goto fail;
+    if (d->conditional) {
+        const clvae_layer_t *l1 = &d->layers[1];
+        size_t nz = max_batch * (m->J + d->conditional);
+        if ((s = alloc(m, max_batch, &m->labels, err)) ||
+            (s = alloc(m, max_batch * l1->in_c * l1->in_h * l1->in_w, &m->xcat, err)) ||
+            (s = alloc(m, nz, &m->zcat, err)) || (s = alloc(m, nz, &m->dzcat, err)) ||
+            (s = zero(m, m->labels, max_batch, err)))
+            goto fail;
+    }
     for (int i = 0; i < L; i++) {
         const clvae_layer_t *ly = &d->layers[i];
         size_t n = max_batch * out_size(ly);
         if (i > 0 && is_view(ly)) {
-            m->act[i] = m->act[i - 1];
-            m->dact[i] = m->dact[i - 1];
+            /* a view of the concatenated input has no gradient: nothing flows into data */
+            m->act[i] = i == 1 && d->conditional ? m->xcat : m->act[i - 1];
+            m->dact[i] = i == 1 && d->conditional ? (clvae_buf_t){0} : m->dact[i - 1];
             continue;
         }
         if ((s = alloc(m, n, &m->act[i], err)) || (s = alloc(m, n, &m->dact[i], err))) goto fail;
@@ -305,6 +325,9 @@ clvae_buf_t clvae_model_moment1(const clvae_model_t *m) { return m->m1; }
 clvae_buf_t clvae_model_moment2(const clvae_model_t *m) { return m->m2; }
 clvae_buf_t clvae_model_input(const clvae_model_t *m) { return m->act[0]; }
 clvae_buf_t clvae_model_loss_buf(const clvae_model_t *m) { return m->losses; }
+clvae_buf_t clvae_model_labels(const clvae_model_t *m) { return m->labels; }
+size_t clvae_model_classes(const clvae_model_t *m) { return m->d->conditional; }
+void clvae_model_set_beta(clvae_model_t *m, float beta) { m->beta = beta; }
 size_t clvae_model_latent_dim(const clvae_model_t *m) { return m->J; }
 size_t clvae_model_max_batch(const clvae_model_t *m) { return m->max_batch; }
 size_t clvae_model_example_dim(const clvae_model_t *m) { return m->D; }
@@ -361,11 +384,28 @@ clvae_status_t clvae_model_init_params(clvae_model_t *m, uint64_t seed, clvae_er
     return s;
 }
 
-/* Forward of layer i from act[i-1] into pre[i] and act[i] (not the latent layer). */
+/* What layer i reads: act[i-1], or for a conditional model the input or z joined with the
+ * one-hot labels (layer 1, the first decoder layer). */
+static clvae_buf_t feed(const clvae_model_t *m, int i)
+{
+    if (m->d->conditional && i == 1) return m->xcat;
+    if (m->d->conditional && i == m->d->latent + 1) return m->zcat;
+    return m->act[i - 1];
+}
+
+/* Where layer i's input gradient goes (a NULL view: nowhere, the data gets none). */
+static clvae_buf_t dfeed(const clvae_model_t *m, int i)
+{
+    if (m->d->conditional && i == 1) return (clvae_buf_t){0};
+    if (m->d->conditional && i == m->d->latent + 1) return m->dzcat;
+    return m->dact[i - 1];
+}
+
+/* Forward of layer i from feed(i) into pre[i] and act[i] (not the latent layer). */
 static clvae_status_t layer_forward(clvae_model_t *m, int i, clvae_error_t *err)
 {
     const clvae_layer_t *L = &m->d->layers[i];
-    clvae_buf_t x = m->act[i - 1], w = clvae_buf_at(m->params, L->w_off);
+    clvae_buf_t x = feed(m, i), w = clvae_buf_at(m->params, L->w_off);
     clvae_buf_t b = L->bias ? clvae_buf_at(m->params, L->b_off) : (clvae_buf_t){0};
     clvae_status_t s = CLVAE_OK;
     clvae_conv_geom_t g;
@@ -399,13 +439,13 @@ static clvae_status_t layer_backward(clvae_model_t *m, int i, int need_dx, clvae
 {
     const clvae_layer_t *L = &m->d->layers[i];
     clvae_buf_t none = {0};
-    clvae_buf_t x = m->act[i - 1], w = clvae_buf_at(m->params, L->w_off);
+    clvae_buf_t x = feed(m, i), w = clvae_buf_at(m->params, L->w_off);
     clvae_buf_t dw = clvae_buf_at(m->grads, L->w_off);
     clvae_buf_t db = L->bias ? clvae_buf_at(m->grads, L->b_off) : none;
-    clvae_buf_t dx = need_dx ? m->dact[i - 1] : none;
+    clvae_buf_t dx = need_dx ? dfeed(m, i) : none;
     size_t in = L->in_c * L->in_h * L->in_w;
     clvae_status_t s;
-    if (need_dx && !is_view(L) && (s = zero(m, dx, m->B * in, err))) return s;
+    if (dx.mem && !is_view(L) && (s = zero(m, dx, m->B * in, err))) return s;
     clvae_conv_geom_t g;
     switch (L->kind) {
     case CLVAE_LAYER_CONV:
@@ -451,6 +491,12 @@ static int real_layer(const clvae_model_t *m, int i)
 
 static clvae_status_t decoder_forward(clvae_model_t *m, clvae_error_t *err)
 {
+    if (m->d->conditional) {
+        clvae_status_t s = clvae_label_concat_forward(m->ctx, m->zcat, m->act[m->d->latent],
+                                                      m->labels, m->B, m->J, 1, 1,
+                                                      m->d->conditional, err);
+        if (s) return s;
+    }
     for (int i = m->d->latent + 1; i < m->d->nlayers; i++) {
         clvae_status_t s = layer_forward(m, i, err);
         if (s) return s;
@@ -519,8 +565,8 @@ static clvae_status_t losses_forward(clvae_model_t *m, clvae_error_t *err)
     if ((s = clvae_reduce_forward(m->ctx, m->losses, m->rec_ex, CLVAE_REDUCE_SUM, inv, 0.0f, one,
                                   err)))
         return s;
-    if (d->variational && d->beta != 0.0f)
-        s = clvae_reduce_forward(m->ctx, m->losses, m->kl_ex, CLVAE_REDUCE_SUM, inv * d->beta, 1.0f,
+    if (d->variational && m->beta != 0.0f)
+        s = clvae_reduce_forward(m->ctx, m->losses, m->kl_ex, CLVAE_REDUCE_SUM, inv * m->beta, 1.0f,
                                  one, err);
     return s;
 }
@@ -536,6 +582,12 @@ clvae_status_t clvae_model_forward(clvae_model_t *m, size_t B, int sample, uint6
     clvae_status_t s;
     marks_release(m);
     mark(m, -1, 0);
+    if (m->d->conditional) {
+        const clvae_layer_t *in = &m->d->layers[0];
+        if ((s = clvae_label_concat_forward(m->ctx, m->xcat, m->act[0], m->labels, B, in->out_c,
+                                            in->out_h, in->out_w, m->d->conditional, err)))
+            return s;
+    }
     for (int i = 1; i < m->d->latent; i++) {
         if ((s = layer_forward(m, i, err))) return s;
         mark(m, i, 0);
@@ -584,6 +636,12 @@ clvae_status_t clvae_model_backward(clvae_model_t *m, clvae_error_t *err)
         if (below > lat && (s = act_backward(m, below, err))) return s;
         mark(m, i, 1);
     }
+    /* conditional: dz = the z part of the first decoder layer's input gradient */
+    if (d->conditional &&
+        ((s = zero(m, m->dact[lat], nj, err)) ||
+         (s = clvae_label_concat_backward(m->ctx, m->dact[lat], m->dzcat, m->B, m->J, 1, 1,
+                                          d->conditional, err))))
+        return s;
     /* latent: dz -> dmu, dlogvar (+ KL) -> heads -> dact[lat-1] */
     const clvae_layer_t *L = &d->layers[lat];
     size_t F = L->in_c * L->in_h * L->in_w;
@@ -595,14 +653,14 @@ clvae_status_t clvae_model_backward(clvae_model_t *m, clvae_error_t *err)
             s = clvae_reparam_backward(m->ctx, m->dmu, m->dlogvar, dz, m->eps, m->logvar, nj, err);
         else
             s = clvae_buf_copy(m->ctx, m->dmu, dz, nj, err);
-        if (!s && d->beta != 0.0f)
-            s = clvae_kl_backward(m->ctx, m->dmu, m->dlogvar, m->mu, m->logvar, d->beta, scale,
+        if (!s && m->beta != 0.0f)
+            s = clvae_kl_backward(m->ctx, m->dmu, m->dlogvar, m->mu, m->logvar, m->beta, scale,
                                   m->B, m->J, err);
         if (s) return s;
     }
     int enc_top = lat - 1;
-    clvae_buf_t dx = m->dact[enc_top];
-    if ((s = zero(m, dx, m->B * F, err))) return s;
+    clvae_buf_t dx = m->dact[enc_top]; /* NULL when it would flow into the data */
+    if (dx.mem && (s = zero(m, dx, m->B * F, err))) return s;
     if ((s = clvae_dense_backward(m->ctx, dx, clvae_buf_at(m->grads, L->w_off),
                                   L->bias ? clvae_buf_at(m->grads, L->b_off) : none, dmu,
                                   m->act[enc_top], clvae_buf_at(m->params, L->w_off), m->B, F,
@@ -695,6 +753,7 @@ clvae_status_t clvae_model_decode(clvae_model_t *m, const float *z, size_t B, fl
                           B, m->max_batch);
     m->B = B;
     clvae_status_t s = clvae_buf_upload(m->ctx, m->act[m->d->latent], z, B * m->J, err);
+    /* a conditional model decodes with the labels in clvae_model_labels */
     if (!s) s = decoder_forward(m, err);
     if (!s) s = clvae_model_outputs(m, out, err);
     return s;

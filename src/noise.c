@@ -78,3 +78,27 @@ clvae_status_t clvae_noise_mask(clvae_ctx_t *ctx, clvae_buf_t out, clvae_buf_t i
     CLVAE_CL_RET(err, clSetKernelArg(k, a, sizeof p, &p));
     return clvae_launch_1d(ctx, k, (size_t)clvae_rng_blocks(n), err);
 }
+
+clvae_status_t clvae_noise_apply(clvae_ctx_t *ctx, const clvae_noise_spec_t *spec, clvae_buf_t out,
+                                 clvae_buf_t in, size_t n, uint64_t seed, uint64_t offset,
+                                 clvae_error_t *err)
+{
+    switch (spec->kind) {
+    case CLVAE_NOISE_GAUSSIAN:
+        return clvae_noise_gaussian(ctx, out, in, n, spec->std, spec->clip, seed, offset, err);
+    case CLVAE_NOISE_MASK:
+        return clvae_noise_mask(ctx, out, in, n, spec->p, seed, offset, err);
+    case CLVAE_NOISE_NONE:
+        break;
+    }
+    clvae_status_t s = check_views(out, in, n, "noise_apply", err);
+    if (s) return s;
+    if (out.mem == in.mem && out.off == in.off) return CLVAE_OK;
+    return clvae_buf_copy(ctx, out, in, n, err);
+}
+
+const char *clvae_noise_kind_name(clvae_noise_kind_t k)
+{
+    static const char *const names[] = {"none", "gaussian", "mask"};
+    return (unsigned)k < 3 ? names[k] : "?";
+}

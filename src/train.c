@@ -14,9 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clvae/anneal.h"
 #include "clvae/basic.h"
 #include "clvae/config.h"
 #include "clvae/fileio.h"
+#include "clvae/labels.h"
 #include "clvae/rng.h"
 
 static double now(void)
@@ -29,7 +31,7 @@ static double now(void)
 const char *clvae_metrics_header(void)
 {
     return "epoch,train_loss,train_recon,train_kl,test_loss,test_recon,test_kl,seconds,"
-           "images_per_s";
+           "images_per_s,beta";
 }
 
 clvae_status_t clvae_write_file_atomic(const char *path, const char *text, size_t len,
@@ -84,9 +86,12 @@ clvae_status_t clvae_metrics_parse(const char *text, clvae_epoch_metrics_t **row
             clvae_epoch_metrics_t r;
             char buf[512];
             snprintf(buf, sizeof buf, "%.*s", (int)(len < 511 ? len : 511), p);
-            if (sscanf(buf, "%ld,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &r.epoch, &r.train[0],
-                       &r.train[1], &r.train[2], &r.test[0], &r.test[1], &r.test[2], &r.seconds,
-                       &r.images_per_s) != 9) {
+            /* beta (column 10) came later: rows without it had beta 1 or none */
+            r.beta = 1.0;
+            int got = sscanf(buf, "%ld,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &r.epoch, &r.train[0],
+                             &r.train[1], &r.train[2], &r.test[0], &r.test[1], &r.test[2],
+                             &r.seconds, &r.images_per_s, &r.beta);
+            if (got != 9 && got != 10) {
                 free(*rows);
                 *rows = NULL;
                 *n = 0;
@@ -113,9 +118,9 @@ clvae_status_t clvae_metrics_parse(const char *text, clvae_epoch_metrics_t **row
 static clvae_status_t append_row(char **text, const clvae_epoch_metrics_t *r, clvae_error_t *err)
 {
     char row[512];
-    int n = snprintf(row, sizeof row, "%ld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n", r->epoch,
-                     r->train[0], r->train[1], r->train[2], r->test[0], r->test[1], r->test[2],
-                     r->seconds, r->images_per_s);
+    int n = snprintf(row, sizeof row, "%ld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g\n",
+                     r->epoch, r->train[0], r->train[1], r->train[2], r->test[0], r->test[1],
+                     r->test[2], r->seconds, r->images_per_s, r->beta);
     size_t old = *text ? strlen(*text) : 0;
     if (old == 0) {
         const char *h = clvae_metrics_header();
@@ -145,8 +150,23 @@ clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
                               size_t n, size_t batch, int sample, uint64_t seed, int iwae_k,
                               clvae_eval_result_t *out, clvae_error_t *err)
 {
+    return clvae_evaluate_labels(ctx, model, desc, dd, NULL, n, batch, sample, seed, iwae_k, out,
+                                 err);
+}
+
+clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_model_t *model,
+                                     const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
+                                     const clvae_data_dev_t *labels, size_t n, size_t batch,
+                                     int sample, uint64_t seed, int iwae_k,
+                                     clvae_eval_result_t *out, clvae_error_t *err)
+{
     memset(out, 0, sizeof *out);
     if (n == 0 || n > dd->n) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "evaluate %zu of %zu examples", n, dd->n);
+    if (desc->conditional && (!labels || labels->n < n))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a conditional model is evaluated with the "
+                          "labels of its examples (clvae_evaluate_labels)");
+    int noisy = desc->noise.kind != CLVAE_NOISE_NONE;
+    clvae_buf_t clean = {0};
     if (iwae_k > 0 && (!desc->variational || desc->recon != CLVAE_RECON_BCE))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "the IWAE estimate of log p(x) needs a VAE with a BCE reconstruction");
@@ -156,29 +176,38 @@ clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
     float *lat = malloc(4 * batch * J * sizeof *lat);
     double *lse = malloc(batch * sizeof *lse);
     cl_mem idx = NULL;
-    clvae_buf_t none = {0};
+    clvae_buf_t none = {0}, input = clvae_model_input(model);
     clvae_status_t s = CLVAE_OK;
     if (!perm || !rec || !kl || !lat || !lse) {
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
         goto out;
     }
+    size_t D = clvae_model_example_dim(model);
+    if (noisy && (s = clvae_buf_alloc(ctx, batch * D, &clean, err))) goto out;
     for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
     if ((s = clvae_data_upload_indices(ctx, &idx, perm, n, dd->n, err))) goto out;
-    double sums[3] = {0, 0, 0}, lp = 0;
-    uint64_t offset = 0, per_call = clvae_rng_blocks(batch * J);
+    double sums[3] = {0, 0, 0}, lp = 0, plain = 0;
+    uint64_t offset = 0, per_call = clvae_rng_blocks(batch * J), noise_off = 0;
     for (size_t start = 0; start < n; start += batch) {
         size_t B = n - start < batch ? n - start : batch;
-        if ((s = clvae_data_gather(ctx, clvae_model_input(model), dd, idx, start, B, err)) ||
-            (s = clvae_model_forward(model, B, sample, seed, offset, none, err)) ||
+        /* with [noise]: clean images aside, the corrupted ones in the input */
+        if ((s = clvae_data_gather(ctx, noisy ? clean : input, dd, idx, start, B, err)) ||
+            (desc->conditional &&
+             (s = clvae_labels_gather(ctx, clvae_model_labels(model), labels, idx, start, B,
+                                      err))) ||
+            (noisy && (s = clvae_noise_apply(ctx, &desc->noise, input, clean, B * D, seed,
+                                             noise_off, err))) ||
+            (s = clvae_model_forward(model, B, sample, seed, offset, clean, err)) ||
             (s = clvae_model_example_losses(model, rec, kl, err)))
             goto out;
         offset += per_call;
+        noise_off += clvae_rng_blocks(batch * D);
         for (size_t b = 0; b < B; b++) {
             sums[1] += rec[b];
             sums[2] += desc->variational ? kl[b] : 0.0;
         }
         for (int k = 0; k < iwae_k; k++) {
-            if ((s = clvae_model_forward(model, B, 1, seed ^ 0x1a3e5ULL, offset, none, err)) ||
+            if ((s = clvae_model_forward(model, B, 1, seed ^ 0x1a3e5ULL, offset, clean, err)) ||
                 (s = clvae_model_example_losses(model, rec, NULL, err)) ||
                 (s = clvae_model_latents(model, NULL, lat + batch * J, lat + 2 * batch * J,
                                          lat + 3 * batch * J, err)))
@@ -200,15 +229,26 @@ clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
         }
         if (iwae_k > 0)
             for (size_t b = 0; b < B; b++) lp += lse[b] - log((double)iwae_k);
+        if (noisy) {
+            /* plain reconstruction: the clean images in, the same latent noise */
+            if ((s = clvae_buf_copy(ctx, input, clean, B * D, err)) ||
+                (s = clvae_model_forward(model, B, sample, seed, offset - per_call, none, err)) ||
+                (s = clvae_model_example_losses(model, rec, NULL, err)))
+                goto out;
+            for (size_t b = 0; b < B; b++) plain += rec[b];
+        }
     }
     out->n = n;
     out->recon = sums[1] / (double)n;
     out->kl = sums[2] / (double)n;
-    out->loss = out->recon + (double)desc->beta * out->kl;
+    out->plain_recon = noisy ? plain / (double)n : out->recon;
+    /* the negative ELBO: beta = 1, whatever beta the training used */
+    out->loss = out->recon + out->kl;
     out->iwae_k = iwae_k;
     out->log_px = iwae_k > 0 ? lp / (double)n : NAN;
 out:
     if (idx) clReleaseMemObject(idx);
+    clvae_buf_free(&clean);
     free(perm);
     free(rec);
     free(kl);
@@ -349,7 +389,8 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
 {
     *interrupted = 0;
     clvae_dataset_t train = {0}, test = {0};
-    clvae_data_dev_t dtrain = {0}, dtest = {0};
+    clvae_data_dev_t dtrain = {0}, dtest = {0}, ltrain = {0}, ltest = {0};
+    clvae_buf_t clean = {0};
     clvae_model_t *model = NULL;
     clvae_checkpoint_t ck;
     memset(&ck, 0, sizeof ck);
@@ -383,6 +424,11 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                        in->out_c, in->out_h, in->out_w);
         goto out;
     }
+    /* a conditional model needs every example's label, below its class count */
+    if (desc->conditional &&
+        ((s = clvae_labels_upload(ctx, &train, desc->conditional, &ltrain, err)) ||
+         (s = clvae_labels_upload(ctx, &test, desc->conditional, &ltest, err))))
+        goto out;
     uint64_t nan_lo, nan_hi;
     if ((s = nan_fault_setting(&nan_lo, &nan_hi, err))) goto out;
     struct stat sb;
@@ -441,8 +487,11 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
     if ((s = clvae_buf_alloc(ctx, nb * 4, &epoch_losses, err))) goto out;
     size_t J = clvae_model_latent_dim(model);
     uint64_t per_step = clvae_rng_blocks(batch * J);
+    /* denoising: the clean batch goes aside, the input gets noise of the stream (seed, step) */
+    int noisy = desc->noise.kind != CLVAE_NOISE_NONE;
+    uint64_t noise_per_step = clvae_rng_blocks(batch * D);
+    if (noisy && (s = clvae_buf_alloc(ctx, batch * D, &clean, err))) goto out;
     int log_every = o->log_every > 0 ? o->log_every : 20;
-    clvae_buf_t none = {0};
     /* skipped steps: this epoch's count, and the streak of consecutive ones (where it began) */
     long skipped = 0, streak = 0, streak_epoch = 0;
     size_t streak_batch = 0;
@@ -450,6 +499,9 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
 
     for (long epoch = st.epoch; epoch < desc->epochs; epoch++) {
         skipped = 0;
+        /* KL annealing: beta is a function of the epoch alone (resume stays exact) */
+        float beta = clvae_beta_at(desc, epoch);
+        clvae_model_set_beta(model, beta);
         if (desc->shuffle) {
             clvae_shuffle(perm, train.n, desc->seed, (uint64_t)epoch);
         } else {
@@ -462,11 +514,17 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
             size_t start = b * batch, B = train.n - start < batch ? train.n - start : batch;
             st.step++;
             clvae_buf_t input = clvae_model_input(model);
-            if ((s = clvae_data_gather(ctx, input, &dtrain, idx, start, B, err)) ||
+            if ((s = clvae_data_gather(ctx, noisy ? clean : input, &dtrain, idx, start, B, err)) ||
+                (desc->conditional &&
+                 (s = clvae_labels_gather(ctx, clvae_model_labels(model), &ltrain, idx, start, B,
+                                          err))) ||
+                (noisy && (s = clvae_noise_apply(ctx, &desc->noise, input, clean, B * D,
+                                                 desc->seed, (uint64_t)st.step * noise_per_step,
+                                                 err))) ||
                 (nan_lo && (uint64_t)st.step >= nan_lo && (uint64_t)st.step <= nan_hi &&
                  (s = clvae_fill_forward(ctx, input.mem, input.off, NAN, 1, err))) ||
                 (s = clvae_model_forward(model, B, desc->sample_latent, desc->seed,
-                                         (uint64_t)st.step * per_step, none, err)) ||
+                                         (uint64_t)st.step * per_step, clean, err)) ||
                 (s = clvae_model_backward(model, err)) ||
                 (s = clvae_model_step(model, st.step, err)) ||
                 (s = clvae_buf_copy(ctx, clvae_buf_at(epoch_losses, b * 4),
@@ -552,9 +610,11 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
         for (int q = 0; q < 3; q++) row.train[q] = st.sums[q] / (double)st.seen;
         row.seconds = seconds;
         row.images_per_s = (double)st.seen / (seconds > 0 ? seconds : 1e-9);
+        row.beta = desc->variational ? beta : 0.0;
         clvae_eval_result_t ev;
-        if ((s = clvae_evaluate(ctx, model, desc, &dtest, test.n, batch, desc->sample_latent,
-                                desc->seed ^ 0x7e57ULL, 0, &ev, err)))
+        if ((s = clvae_evaluate_labels(ctx, model, desc, &dtest, desc->conditional ? &ltest : NULL,
+                                       test.n, batch, desc->sample_latent,
+                                       desc->seed ^ 0x7e57ULL, 0, &ev, err)))
             goto out;
         row.test[0] = ev.loss;
         row.test[1] = ev.recon;
@@ -595,6 +655,9 @@ out:
     free(metrics);
     clvae_checkpoint_free(&ck);
     clvae_model_free(model);
+    clvae_buf_free(&clean);
+    clvae_data_dev_free(&ltrain);
+    clvae_data_dev_free(&ltest);
     clvae_data_dev_free(&dtrain);
     clvae_data_dev_free(&dtest);
     clvae_dataset_free(&train);

@@ -8,6 +8,7 @@
 #include "clvae/activation.h"
 #include "clvae/conv.h"
 #include "clvae/error.h"
+#include "clvae/noise.h"
 
 /* One `key = value` line. */
 typedef struct clvae_cfg_entry {
@@ -88,6 +89,13 @@ typedef enum clvae_recon {
     CLVAE_RECON_MSE_MEAN    /* mean squared error */
 } clvae_recon_t;
 
+/* How the KL weight beta changes over the epochs (clvae_beta_at in anneal.h). */
+typedef enum clvae_beta_schedule {
+    CLVAE_BETA_CONSTANT,    /* beta every epoch */
+    CLVAE_BETA_LINEAR,      /* beta_start to beta_end over warmup_epochs, then beta_end */
+    CLVAE_BETA_CYCLICAL     /* repeated: a ramp from beta_start to beta_end, then beta_end */
+} clvae_beta_schedule_t;
+
 /* A resolved model: every setting with its default filled in, and the layers. */
 typedef struct clvae_model_desc {
     char name[64];                 /* [model] name */
@@ -106,6 +114,14 @@ typedef struct clvae_model_desc {
                                       that stop the run; 0: the first one stops it */
     clvae_recon_t recon;           /* [loss] reconstruction */
     float beta;                    /* [loss] KL weight */
+    clvae_beta_schedule_t beta_schedule; /* [loss] beta_schedule */
+    float beta_start, beta_end;    /* [loss] the schedule's first and final KL weight */
+    long warmup_epochs;            /* [loss] linear: epochs of the ramp */
+    long cycle_epochs;             /* [loss] cyclical: epochs per cycle */
+    float beta_ramp;               /* [loss] ramp: cyclical: the rising fraction of a cycle */
+    clvae_noise_spec_t noise;      /* [noise]: corruption of the training input (denoising) */
+    size_t conditional;            /* [model] conditional: classes K of the one-hot label joined
+                                      to the encoder input and to z; 0 = unconditional */
     clvae_layer_t *layers;
     int nlayers;
     int latent;                    /* index of the latent layer */

@@ -62,6 +62,18 @@ clvae_status_t clvae_model_step(clvae_model_t *m, long step, clvae_error_t *err)
  * copy them aside without a readback. */
 clvae_buf_t clvae_model_loss_buf(const clvae_model_t *m);
 
+/* A conditional model's labels buffer [max_batch]: class indices as floats (0.0f ... K-1), read
+ * by forward (joined to the input and to z) and by decode; fill it (e.g. clvae_labels_gather)
+ * before them. A NULL view for other models. */
+clvae_buf_t clvae_model_labels(const clvae_model_t *m);
+
+/* The classes K of a conditional model ([model] conditional); 0 for an unconditional one. */
+size_t clvae_model_classes(const clvae_model_t *m);
+
+/* Sets the KL weight of the next forwards and backwards (KL annealing); it starts at the
+ * config's [loss] beta. */
+void clvae_model_set_beta(clvae_model_t *m, float beta);
+
 /* Reads the last forward's batch means (one readback). */
 clvae_status_t clvae_model_losses(clvae_model_t *m, clvae_losses_t *out, clvae_error_t *err);
 

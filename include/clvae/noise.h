@@ -51,4 +51,28 @@ void clvae_noise_gaussian_ref(float *out, const float *in, size_t n, float sigma
 void clvae_noise_mask_ref(float *out, const float *in, size_t n, float p, uint64_t seed,
                           uint64_t offset);
 
+/* Kinds of input corruption a denoising model trains with ([noise] type in a config). */
+typedef enum clvae_noise_kind {
+    CLVAE_NOISE_NONE,       /* the clean input */
+    CLVAE_NOISE_GAUSSIAN,   /* clvae_noise_gaussian with std and clip */
+    CLVAE_NOISE_MASK        /* clvae_noise_mask with p */
+} clvae_noise_kind_t;
+
+/* One corruption setting: the kind and its parameters (the others are ignored). */
+typedef struct clvae_noise_spec {
+    clvae_noise_kind_t kind;
+    float std;              /* Gaussian: standard deviation */
+    int clip;               /* Gaussian: 1 clamps to [0, 1] */
+    float p;                /* mask: the probability of zeroing a value */
+} clvae_noise_spec_t;
+
+/* out = in (n values) corrupted as spec says, with the stream (seed, offset); kind NONE copies
+ * in (nothing to do when out is in). Consumes the blocks of one draw of n values. */
+clvae_status_t clvae_noise_apply(clvae_ctx_t *ctx, const clvae_noise_spec_t *spec, clvae_buf_t out,
+                                 clvae_buf_t in, size_t n, uint64_t seed, uint64_t offset,
+                                 clvae_error_t *err);
+
+/* The name of a kind: "none", "gaussian", "mask". */
+const char *clvae_noise_kind_name(clvae_noise_kind_t k);
+
 #endif

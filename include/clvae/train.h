@@ -15,6 +15,7 @@ typedef struct clvae_epoch_metrics {
     double test[3];        /* the same on the test set */
     double seconds;        /* training time of the epoch (without the test pass) */
     double images_per_s;   /* training images per second */
+    double beta;           /* the KL weight of the epoch's training loss (KL annealing) */
 } clvae_epoch_metrics_t;
 
 /* What a progress callback is told. */
@@ -63,7 +64,10 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
 /* Result of an evaluation. */
 typedef struct clvae_eval_result {
     size_t n;              /* examples */
-    double loss, recon, kl;/* means per example (loss = recon + beta kl) */
+    double loss, recon, kl;/* means per example; loss = recon + kl whatever the model's beta:
+                              for a VAE the negative ELBO (beta = 1); with [noise] the input
+                              is corrupted and the target clean (denoising) */
+    double plain_recon;    /* with [noise]: reconstruction of the clean input; else recon */
     int iwae_k;            /* samples of the importance-weighted bound, 0 when not computed */
     double log_px;         /* IWAE estimate of log p(x) in nats per example (BCE models) */
 } clvae_eval_result_t;
@@ -75,6 +79,16 @@ clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
                               const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
                               size_t n, size_t batch, int sample, uint64_t seed, int iwae_k,
                               clvae_eval_result_t *out, clvae_error_t *err);
+
+/* clvae_evaluate with the examples' labels on the device (clvae_labels_upload), which a
+ * conditional model needs (NULL for others; clvae_evaluate is this with NULL). A model with
+ * [noise] sees its inputs corrupted by the Philox noise stream (seed) and is scored against the
+ * clean images, then once more on the clean images (plain_recon). */
+clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_model_t *model,
+                                     const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
+                                     const clvae_data_dev_t *labels, size_t n, size_t batch,
+                                     int sample, uint64_t seed, int iwae_k,
+                                     clvae_eval_result_t *out, clvae_error_t *err);
 
 /* The metrics.csv header line (without newline). */
 const char *clvae_metrics_header(void);
