@@ -6,14 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clvae/figures_gen.h"
 #include "clvae/image.h"
+#include "clvae/labels.h"
 #include "clvae/plot.h"
 #include "clvae/rng.h"
 
-/* Decodes n latents (host, n x J) into out (n x D) in batches the model holds. */
+/* Decodes n latents (host, n x J) into out (n x D) in batches the model holds (a conditional
+ * model needs labels: clvae_decode_labeled). */
 static clvae_status_t decode_all(clvae_model_t *model, const float *z, size_t n, float *out,
                                  clvae_error_t *err)
 {
+    if (clvae_model_classes(model))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a conditional model decodes with a label for "
+                          "each image: give --label K (sample, manifold); interpolate does not "
+                          "take conditional models");
     size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
     size_t mb = clvae_model_max_batch(model);
     for (size_t s = 0; s < n; s += mb) {
@@ -24,24 +31,35 @@ static clvae_status_t decode_all(clvae_model_t *model, const float *z, size_t n,
     return CLVAE_OK;
 }
 
-/* Runs the encoder on examples idx[0..n) and returns their z_mean (n x J) in mu. */
+/* Runs the encoder on examples idx[0..n) and returns their z_mean (n x J) in mu; a conditional
+ * model gets their labels (the dataset's, host) with them. */
 static clvae_status_t encode_all(clvae_ctx_t *ctx, clvae_model_t *model,
-                                 const clvae_data_dev_t *dd, const uint32_t *idx, size_t n,
-                                 float *mu, float *recon, clvae_error_t *err)
+                                 const clvae_data_dev_t *dd, const uint8_t *labels,
+                                 const uint32_t *idx, size_t n, float *mu, float *recon,
+                                 clvae_error_t *err)
 {
     size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
     size_t mb = clvae_model_max_batch(model);
+    if (clvae_model_classes(model) && !labels)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a conditional model encodes with the labels "
+                          "of its examples, and these data have none");
+    uint8_t *lab = clvae_model_classes(model) ? malloc(mb) : NULL;
+    if (clvae_model_classes(model) && !lab)
+        return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     cl_mem ib = NULL;
     clvae_buf_t none = {0};
     clvae_status_t s = clvae_data_upload_indices(ctx, &ib, idx, n, dd->n, err);
     for (size_t st = 0; !s && st < n; st += mb) {
         size_t B = n - st < mb ? n - st : mb;
-        if (!(s = clvae_data_gather(ctx, clvae_model_input(model), dd, ib, st, B, err)) &&
+        for (size_t b = 0; lab && b < B; b++) lab[b] = labels[idx[st + b]];
+        if (lab) s = clvae_labels_set(ctx, clvae_model_labels(model), lab, B, err);
+        if (!s && !(s = clvae_data_gather(ctx, clvae_model_input(model), dd, ib, st, B, err)) &&
             !(s = clvae_model_forward(model, B, 0, 0, 0, none, err)) &&
             !(s = clvae_model_latents(model, mu + st * J, NULL, NULL, NULL, err)) && recon)
             s = clvae_model_outputs(model, recon + st * D, err);
     }
     if (ib) clReleaseMemObject(ib);
+    free(lab);
     return s;
 }
 
@@ -62,7 +80,9 @@ clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_model_t *model,
                                  const clvae_dataset_t *shape, size_t n, uint64_t seed,
                                  const char *path, clvae_error_t *err)
 {
-    (void)ctx;
+    /* a conditional model: one row per class */
+    if (clvae_model_classes(model))
+        return clvae_fig_samples_label(ctx, model, shape, n, seed, -1, path, err);
     if (n == 0 || n > 4096) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--n %zu: want 1 to 4096", n);
     size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
     float *z = malloc(n * J * sizeof *z), *out = malloc(n * D * sizeof *out);
@@ -98,7 +118,7 @@ clvae_status_t clvae_fig_reconstruct(clvae_ctx_t *ctx, clvae_model_t *model,
         idx[i] = (uint32_t)i;
         for (size_t k = 0; k < D; k++) both[i * D + k] = data->pixels[i * D + k] * data->scale;
     }
-    s = encode_all(ctx, model, dd, idx, n, mu, both + n * D, err);
+    s = encode_all(ctx, model, dd, data->labels, idx, n, mu, both + n * D, err);
     if (!s) s = save_grid(both, 2 * n, data, (int)n, zoom_for(data), path, err);
 out:
     free(mu);
@@ -159,7 +179,7 @@ clvae_status_t clvae_fig_latent(clvae_ctx_t *ctx, clvae_model_t *model,
         goto out;
     }
     for (size_t i = 0; i < n; i++) idx[i] = (uint32_t)i;
-    if ((s = encode_all(ctx, model, dd, idx, n, mu, NULL, err))) goto out;
+    if ((s = encode_all(ctx, model, dd, data->labels, idx, n, mu, NULL, err))) goto out;
     for (size_t i = 0; i < n; i++) {
         x[i] = mu[i * J + (size_t)dx];
         y[i] = mu[i * J + (size_t)(J > 1 ? dy : dx)];
@@ -220,7 +240,13 @@ clvae_status_t clvae_fig_interpolate(clvae_ctx_t *ctx, clvae_model_t *model,
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
         goto out;
     }
-    if ((s = encode_all(ctx, model, dd, idx, 2, mu, NULL, err))) goto out;
+    if (clvae_model_classes(model)) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "interpolate does not take a conditional model "
+                       "(its decoder needs one label for the whole path): use manifold --label "
+                       "or sample --label");
+        goto out;
+    }
+    if ((s = encode_all(ctx, model, dd, NULL, idx, 2, mu, NULL, err))) goto out;
     for (int k = 0; k < steps; k++) {
         float t = (float)k / (float)(steps - 1);
         for (size_t q = 0; q < J; q++) z[(size_t)k * J + q] = (1 - t) * mu[q] + t * mu[J + q];
@@ -251,7 +277,7 @@ clvae_status_t clvae_reconstruct_first(clvae_ctx_t *ctx, clvae_model_t *model,
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     } else {
         for (size_t i = 0; i < n; i++) idx[i] = (uint32_t)i;
-        s = encode_all(ctx, model, dd, idx, n, mu, out, err);
+        s = encode_all(ctx, model, dd, NULL, idx, n, mu, out, err);
     }
     free(mu);
     free(idx);

@@ -23,6 +23,23 @@ static clvae_ctx_t *ctx;
     "[dense]\nunits = 5\nactivation = silu\n[latent]\nsize = 3\n"                              \
     "[dense]\nunits = 16\nactivation = sigmoid\n"
 
+/* The tiny VAE conditional on 3 classes: 3 label channels on its 6x6 input, 3 more inputs to the
+ * first decoder layer. */
+#define TINY_CVAE                                                                              \
+    "[model]\nkind = vae\nconditional = 3\n[loss]\nreconstruction = bce\nbeta = 1\n"          \
+    "[input]\nchannels = 1\nheight = 6\nwidth = 6\n"                                           \
+    "[conv]\nfilters = 3\nsize = 3\nstride = 2\npadding = same\nactivation = leaky_relu\n"     \
+    "slope = 0.3\n[flatten]\n[latent]\nsize = 2\n[dense]\nunits = 27\nactivation = tanh\n"     \
+    "[reshape]\nchannels = 3\nheight = 3\nwidth = 3\n"                                         \
+    "[deconv]\nfilters = 1\nsize = 3\nstride = 2\npadding = same\nactivation = sigmoid\n"
+
+/* A conditional dense AE whose encoder is only a [flatten]: the label planes go straight to
+ * the latent head. */
+#define TINY_CAE                                                                               \
+    "[model]\nkind = ae\nconditional = 2\n[loss]\nreconstruction = mse_sum\n"                 \
+    "[input]\nchannels = 1\nheight = 2\nwidth = 2\n[flatten]\n[latent]\nsize = 2\n"           \
+    "[dense]\nunits = 4\nactivation = sigmoid\n"
+
 static int resolve(const char *text, clvae_cfg_t *cfg, clvae_model_desc_t *d)
 {
     clvae_error_t err = {0};
@@ -44,8 +61,10 @@ static double loss_now(clvae_model_t *m, size_t B, clvae_error_t *err)
     return l.total;
 }
 
-/* Device backward against central differences of the device forward on sampled parameters. */
-static void grad_check(const char *text, const char *what)
+/* Device backward against central differences of the device forward on sampled parameters;
+ * beta >= 0 sets the KL weight (clvae_model_set_beta); h is the step of the differences. A
+ * conditional model gets labels 0, 2, 1 (mod K) and its label weights must get gradients. */
+static void grad_check_beta(const char *text, const char *what, float beta, float h)
 {
     clvae_cfg_t cfg;
     clvae_model_desc_t d;
@@ -60,6 +79,12 @@ static void grad_check(const char *text, const char *what)
     uint64_t seed = 11;
     tu_rand(x, B * D, 0.05f, 0.95f, &seed);
     clvae_buf_upload(ctx, clvae_model_input(m), x, B * D, &err);
+    if (beta >= 0) clvae_model_set_beta(m, beta);
+    if (d.conditional) {
+        float lab[3] = {0.0f, (float)(2 % d.conditional), 1.0f};
+        REQUIRE(clvae_buf_upload(ctx, clvae_model_labels(m), lab, B, &err) == CLVAE_OK, "%s",
+                err.msg);
+    }
     double l0 = loss_now(m, B, &err);
     CHECK(isfinite(l0), "%s: loss %g", what, l0);
     REQUIRE(clvae_model_backward(m, &err) == CLVAE_OK, "%s", err.msg);
@@ -73,7 +98,7 @@ static void grad_check(const char *text, const char *what)
     int bad = 0;
     double worst = 0, dot = 0, nfd = 0;
     for (size_t i = 0; i < P; i++) {
-        float keep = p[i], h = 1e-2f;
+        float keep = p[i];
         p[i] = keep + h;
         clvae_buf_upload(ctx, clvae_buf_at(clvae_model_params(m), i), &p[i], 1, &err);
         double lp = loss_now(m, B, &err);
@@ -95,6 +120,37 @@ static void grad_check(const char *text, const char *what)
     }
     double cosine = dot / sqrt(nfd * gnorm);
     CHECK(cosine > 0.999, "%s: cosine of backward and central differences %.6f", what, cosine);
+    if (d.conditional) {
+        /* the label inputs' weights: layer 1's (channels C.. of a conv, columns of a dense)
+         * and the first decoder layer's last K columns; each part must get a gradient */
+        const clvae_layer_t *l1 = &d.layers[1], *dec = &d.layers[d.latent + 1];
+        size_t K = d.conditional, C = d.layers[0].out_c, J = d.layers[d.latent].units;
+        double genc = 0, gdec = 0;
+        if (l1->kind == CLVAE_LAYER_CONV) {
+            size_t kk = l1->conv.kh * l1->conv.kw;
+            for (size_t o = 0; o < l1->out_c; o++)
+                for (size_t c = C; c < C + K; c++)
+                    for (size_t q = 0; q < kk; q++) {
+                        double v = g[l1->w_off + (o * (C + K) + c) * kk + q];
+                        genc += v * v;
+                    }
+        } else { /* the latent head straight after [flatten]: label planes are the last K*H*W */
+            const clvae_layer_t *lat = &d.layers[d.latent];
+            size_t F = lat->in_c, F0 = F - K * d.layers[0].out_h * d.layers[0].out_w;
+            for (size_t o = 0; o < lat->units; o++)
+                for (size_t f = F0; f < F; f++) {
+                    double v = g[lat->w_off + o * F + f];
+                    genc += v * v;
+                }
+        }
+        for (size_t o = 0; o < dec->units; o++)
+            for (size_t k = 0; k < K; k++) {
+                double v = g[dec->w_off + o * (J + K) + J + k];
+                gdec += v * v;
+            }
+        CHECK(genc > 1e-8 && gdec > 1e-8, "%s: label weights get no gradient (encoder %g, "
+              "decoder %g)", what, genc, gdec);
+    }
     fprintf(stderr, "%s: cosine %.6f over %zu parameters\n", what, cosine, P);
     tu_note_error(what, worst);
     free(x);
@@ -105,7 +161,74 @@ static void grad_check(const char *text, const char *what)
     clvae_cfg_free(&cfg);
 }
 
+static void grad_check(const char *text, const char *what)
+{
+    grad_check_beta(text, what, -1.0f, 1e-2f);
+}
+
 static void t_vae_gradients(void) { grad_check(TINY_VAE, "tiny VAE (conv, leaky, tanh, deconv, BCE+KL)"); }
+
+static void t_beta_vae_gradients(void)
+{
+    grad_check_beta(TINY_VAE, "tiny VAE, beta 0.35 (KL annealing)", 0.35f, 1e-2f);
+    grad_check_beta(TINY_VAE, "tiny VAE, beta 0 (first warm-up epoch)", 0.0f, 1e-2f);
+}
+
+static void t_cvae_gradients(void)
+{
+    /* a step of 1e-2 on a weight of a constant label plane moves 9 pre-activations of an
+     * example at once, and at this init one crosses LeakyReLU's kink: a smaller step */
+    grad_check_beta(TINY_CVAE, "tiny CVAE (3 label channels on the input and on z)", -1.0f,
+                    3e-3f);
+    grad_check(TINY_CAE, "tiny conditional AE (label planes straight to the latent head)");
+}
+
+/* The conditional model's output depends on the label, and the loss follows the KL weight. */
+static void t_labels_and_beta_matter(void)
+{
+    clvae_cfg_t cfg;
+    clvae_model_desc_t d;
+    REQUIRE(resolve(TINY_CVAE, &cfg, &d), "config");
+    clvae_error_t err = {0};
+    clvae_model_t *m = NULL;
+    size_t B = 3, D = 36;
+    REQUIRE(clvae_model_init(&m, ctx, &d, B, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_model_init_params(m, 5, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(clvae_model_classes(m) == 3 && clvae_model_labels(m).mem, "classes");
+    float x[108], out[2][108], z[6] = {0.5f, -1, 0.5f, -1, 0.5f, -1};
+    uint64_t seed = 3;
+    tu_rand(x, B * D, 0.0f, 1.0f, &seed);
+    clvae_buf_upload(ctx, clvae_model_input(m), x, B * D, &err);
+    clvae_buf_t none = {0};
+    clvae_losses_t l[2];
+    for (int k = 0; k < 2; k++) {
+        float lab[3] = {(float)k, (float)k, (float)(2 - k)};
+        REQUIRE(clvae_buf_upload(ctx, clvae_model_labels(m), lab, B, &err) == CLVAE_OK &&
+                    clvae_model_decode(m, z, B, out[k], &err) == CLVAE_OK,
+                "%s", err.msg);
+    }
+    /* the same z decoded with labels 0 and 1 (examples 0, 1), 2 and 1 (example 2) */
+    CHECK(memcmp(out[0], out[1], sizeof out[0]) != 0, "the label does not change the decode");
+    CHECK(memcmp(out[0], out[1], D * sizeof(float)) != 0 &&
+              memcmp(out[0] + 2 * D, out[1] + 2 * D, D * sizeof(float)) != 0,
+          "each example's own label counts");
+    /* total = recon + beta * kl for beta 1 and 0.25 */
+    for (int k = 0; k < 2; k++) {
+        clvae_model_set_beta(m, k ? 0.25f : 1.0f);
+        REQUIRE(clvae_model_forward(m, B, 1, 7, 3, none, &err) == CLVAE_OK &&
+                    clvae_model_losses(m, &l[k], &err) == CLVAE_OK,
+                "%s", err.msg);
+    }
+    CHECK(l[0].recon == l[1].recon && l[0].kl == l[1].kl && l[0].kl > 0, "same terms");
+    CHECK(fabsf(l[1].total - (l[1].recon + 0.25f * l[1].kl)) < 1e-4f * l[1].total &&
+              fabsf(l[0].total - (l[0].recon + l[0].kl)) < 1e-4f * l[0].total,
+          "beta 1: %g = %g + %g; beta 0.25: %g = %g + 0.25 %g", (double)l[0].total,
+          (double)l[0].recon, (double)l[0].kl, (double)l[1].total, (double)l[1].recon,
+          (double)l[1].kl);
+    clvae_model_free(m);
+    clvae_model_desc_free(&d);
+    clvae_cfg_free(&cfg);
+}
 
 static void t_ae_gradients(void) { grad_check(TINY_AE, "tiny AE (dense, silu, MSE)"); }
 
@@ -187,6 +310,9 @@ int main(void)
     if (!ctx) return 1;
     RUN(t_vae_gradients);
     RUN(t_ae_gradients);
+    RUN(t_beta_vae_gradients);
+    RUN(t_cvae_gradients);
+    RUN(t_labels_and_beta_matter);
     RUN(t_training_learns);
     RUN(t_tensor_names);
     tu_print_errors();

@@ -111,6 +111,7 @@ extern const cli_command_t cli_cmd_reconstruct;
 extern const cli_command_t cli_cmd_manifold;
 extern const cli_command_t cli_cmd_latent;
 extern const cli_command_t cli_cmd_interpolate;
+extern const cli_command_t cli_cmd_denoise;
 extern const cli_command_t cli_cmd_eval;
 extern const cli_command_t cli_cmd_bench;
 extern const cli_command_t cli_cmd_sweep;

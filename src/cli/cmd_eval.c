@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "clvae/labels.h"
 #include "clvae/train.h"
 
 static int run(const cli_common_t *common, int argc, char **argv)
@@ -39,13 +40,19 @@ static int run(const cli_common_t *common, int argc, char **argv)
     cli_run_t r;
     clvae_error_t err = {0};
     clvae_eval_result_t res;
+    clvae_data_dev_t labels = {0};
     int code = 0;
     clvae_status_t s = cli_run_open(&r, common, runp, 256, &err);
     if (!s) s = cli_run_test_data(&r, &err);
+    /* a conditional model is evaluated with the true labels */
+    if (!s && r.desc.conditional)
+        s = clvae_labels_upload(r.ctx, &r.test, r.desc.conditional, &labels, &err);
     if (!s) {
         size_t count = n > 0 && (size_t)n < r.test.n ? (size_t)n : r.test.n;
-        s = clvae_evaluate(r.ctx, r.model, &r.desc, &r.dtest, count, 256, sample, (uint64_t)seed,
-                           (int)iwae, &res, &err);
+        s = clvae_evaluate_labels(r.ctx, r.model, &r.desc, &r.dtest,
+                                  r.desc.conditional ? &labels : NULL, count,
+                                  clvae_model_max_batch(r.model), sample, (uint64_t)seed,
+                                  (int)iwae, &res, &err);
     }
     if (s) {
         code = cli_report(&err);
@@ -57,16 +64,25 @@ static int run(const cli_common_t *common, int argc, char **argv)
         printf(", \"n\": %zu, \"latent\": \"%s\", \"loss\": %.6f, \"reconstruction\": %.6f, "
                "\"kl\": %.6f",
                res.n, sample ? "sample" : "mean", res.loss, res.recon, res.kl);
+        if (r.desc.noise.kind != CLVAE_NOISE_NONE)
+            printf(", \"noise\": \"%s\", \"plain_reconstruction\": %.6f",
+                   clvae_noise_kind_name(r.desc.noise.kind), res.plain_recon);
         if (iwae) printf(", \"iwae_k\": %d, \"log_px\": %.6f", res.iwae_k, res.log_px);
         printf("}\n");
     } else {
         printf("%s on %zu images of %s (z = %s):\n", r.ckpath, res.n, r.test.name,
                sample ? "sample" : "mean");
-        printf("  loss %.4f  reconstruction %.4f  KL %.4f  (per image)\n", res.loss, res.recon,
-               res.kl);
+        printf("  loss %.4f  reconstruction %.4f  KL %.4f  (per image%s)\n", res.loss, res.recon,
+               res.kl, r.desc.variational ? "; loss = reconstruction + KL, beta 1: the negative "
+               "ELBO, whatever beta the training used" : "");
+        if (r.desc.noise.kind != CLVAE_NOISE_NONE)
+            printf("  denoising: %s noise in, clean target (the numbers above); plain "
+                   "reconstruction of clean images %.4f\n",
+                   clvae_noise_kind_name(r.desc.noise.kind), res.plain_recon);
         if (iwae) printf("  log p(x) >= %.4f nats per image (IWAE, K = %d)\n", res.log_px, res.iwae_k);
     }
     clvae_error_clear(&err);
+    clvae_data_dev_free(&labels);
     cli_run_close(&r);
     return code;
 }

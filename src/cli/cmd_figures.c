@@ -1,10 +1,11 @@
-/* Figure commands on a trained run: sample, reconstruct, manifold, latent, interpolate. */
+/* Figure commands on a trained run: sample, reconstruct, manifold, latent, interpolate, denoise. */
 #include "cli.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "clvae/figures.h"
+#include "clvae/figures_gen.h"
 
 /* Options the figure commands share. */
 typedef struct fig_args {
@@ -12,9 +13,15 @@ typedef struct fig_args {
     long n, seed, grid, from, to, steps, dx, dy;
     float range;
     int has_from, has_to;
+    int has_n;
+    long label;                  /* --label K of a conditional model, -1 when not given */
+    long count;                  /* denoise: --count */
+    clvae_noise_spec_t noise;    /* denoise: --noise, --std, --p (over the run's [noise]) */
+    int has_noise, has_std, has_p;
 } fig_args_t;
 
-/* Parses the options a command allows (a string of letters: n s g r f t p d). */
+/* Parses the options a command allows (a string of letters: n s g r f t p d, l for --label,
+ * c for --count, z for --noise, --std and --p). */
 static int parse(const cli_command_t *cmd, const char *allowed, int argc, char **argv,
                  fig_args_t *a)
 {
@@ -27,6 +34,30 @@ static int parse(const cli_command_t *cmd, const char *allowed, int argc, char *
         } else if (strchr(allowed, 'n') && (r = cli_opt(&i, argc, argv, "--n", &v))) {
             if (r < 0 || cli_parse_long(v, 1, 10000, &a->n))
                 return cli_usage_error(cmd, "--n wants a whole number from 1 to 10000");
+            a->has_n = 1;
+        } else if (strchr(allowed, 'l') && (r = cli_opt(&i, argc, argv, "--label", &v))) {
+            if (r < 0 || cli_parse_long(v, 0, 4095, &a->label))
+                return cli_usage_error(cmd, "--label wants a class number (0, 1, ...)");
+        } else if (strchr(allowed, 'c') && (r = cli_opt(&i, argc, argv, "--count", &v))) {
+            if (r < 0 || cli_parse_long(v, 1, 64, &a->count))
+                return cli_usage_error(cmd, "--count wants a whole number from 1 to 64");
+        } else if (strchr(allowed, 'z') && (r = cli_opt(&i, argc, argv, "--noise", &v))) {
+            static const char *const kinds[] = {"none", "gaussian", "mask"};
+            int k = -1;
+            for (int q = 0; r > 0 && q < 3; q++)
+                if (strcmp(v, kinds[q]) == 0) k = q;
+            if (k < 0) return cli_usage_error(cmd, "--noise wants none, gaussian or mask");
+            a->noise.kind = (clvae_noise_kind_t)k;
+            a->has_noise = 1;
+        } else if (strchr(allowed, 'z') && (r = cli_opt(&i, argc, argv, "--std", &v))) {
+            if (r < 0 || cli_parse_float(v, &a->noise.std) || a->noise.std < 0 ||
+                a->noise.std > 100)
+                return cli_usage_error(cmd, "--std wants a number from 0 to 100");
+            a->has_std = 1;
+        } else if (strchr(allowed, 'z') && (r = cli_opt(&i, argc, argv, "--p", &v))) {
+            if (r < 0 || cli_parse_float(v, &a->noise.p) || !(a->noise.p >= 0 && a->noise.p <= 1))
+                return cli_usage_error(cmd, "--p wants a fraction from 0 to 1");
+            a->has_p = 1;
         } else if (strchr(allowed, 's') && (r = cli_opt(&i, argc, argv, "--seed", &v))) {
             if (r < 0 || cli_parse_long(v, 0, 2147483647L, &a->seed))
                 return cli_usage_error(cmd, "--seed wants a whole number >= 0");
@@ -92,7 +123,11 @@ static clvae_status_t draw_sample(cli_run_t *r, const fig_args_t *a, char *path,
     shape.c = r->desc.layers[0].out_c;
     shape.h = r->desc.layers[0].out_h;
     shape.w = r->desc.layers[0].out_w;
-    return clvae_fig_samples(r->ctx, r->model, &shape, (size_t)a->n, (uint64_t)a->seed, path, err);
+    size_t n = (size_t)a->n;
+    /* a conditional model without --label: one row of 10 per class unless --n says */
+    if (r->desc.conditional && a->label < 0 && !a->has_n) n = 10 * r->desc.conditional;
+    return clvae_fig_samples_label(r->ctx, r->model, &shape, n, (uint64_t)a->seed, (int)a->label,
+                                   path, err);
 }
 
 static clvae_status_t draw_reconstruct(cli_run_t *r, const fig_args_t *a, char *path,
@@ -108,6 +143,14 @@ static clvae_status_t draw_manifold(cli_run_t *r, const fig_args_t *a, char *pat
     shape.c = r->desc.layers[0].out_c;
     shape.h = r->desc.layers[0].out_h;
     shape.w = r->desc.layers[0].out_w;
+    if (a->label >= 0 || r->desc.conditional) {
+        if (a->label < 0)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a conditional model: its manifold "
+                              "is drawn for one class, give --label K (0 to %zu)", r->ckpath,
+                              r->desc.conditional - 1);
+        return clvae_fig_manifold_label(r->ctx, r->model, &shape, (int)a->grid, a->range,
+                                        (int)a->dx, (int)a->dy, (int)a->label, path, err);
+    }
     return clvae_fig_manifold(r->ctx, r->model, &shape, (int)a->grid, a->range, (int)a->dx,
                               (int)a->dy, path, err);
 }
@@ -133,37 +176,57 @@ static clvae_status_t draw_interpolate(cli_run_t *r, const fig_args_t *a, char *
                                  (size_t)a->to, (int)a->steps, path, err);
 }
 
+static clvae_status_t draw_denoise(cli_run_t *r, const fig_args_t *a, char *path,
+                                   clvae_error_t *err)
+{
+    /* the run's own [noise], else Gaussian noise (std 0.5, clipped); options override */
+    clvae_noise_spec_t nz = r->desc.noise;
+    if (nz.kind == CLVAE_NOISE_NONE && !a->has_noise)
+        nz.kind = a->has_p && !a->has_std ? CLVAE_NOISE_MASK : CLVAE_NOISE_GAUSSIAN;
+    if (a->has_noise) nz.kind = a->noise.kind;
+    if (a->has_std) nz.std = a->noise.std;
+    if (a->has_p) nz.p = a->noise.p;
+    clvae_status_t s = clvae_fig_denoise(r->ctx, r->model, &r->test, (size_t)a->count, &nz,
+                                         (uint64_t)a->seed, path, err);
+    if (!s)
+        printf("rows: %s noise (%s), clean, denoised; %zu test images of %s\n",
+               clvae_noise_kind_name(nz.kind),
+               nz.kind == CLVAE_NOISE_GAUSSIAN ? (nz.clip ? "std, clipped to [0, 1]" : "std")
+               : nz.kind == CLVAE_NOISE_MASK ? "p" : "-", (size_t)a->count, r->test.name);
+    return s;
+}
+
 static int sample_run(const cli_common_t *c, int argc, char **argv)
 {
-    fig_args_t a = {.n = 64, .seed = 1};
-    int e = parse(&cli_cmd_sample, "ns", argc, argv, &a);
+    fig_args_t a = {.n = 64, .seed = 1, .label = -1};
+    int e = parse(&cli_cmd_sample, "nsl", argc, argv, &a);
     return e ? e : with_run(c, &a, 0, draw_sample, "samples.png");
 }
 
 static int reconstruct_run(const cli_common_t *c, int argc, char **argv)
 {
-    fig_args_t a = {.n = 16};
+    fig_args_t a = {.n = 16, .label = -1};
     int e = parse(&cli_cmd_reconstruct, "n", argc, argv, &a);
     return e ? e : with_run(c, &a, 1, draw_reconstruct, "reconstructions.png");
 }
 
 static int manifold_run(const cli_common_t *c, int argc, char **argv)
 {
-    fig_args_t a = {.grid = 20, .range = 3.0f, .dx = 0, .dy = 1};
-    int e = parse(&cli_cmd_manifold, "grd", argc, argv, &a);
+    fig_args_t a = {.grid = 20, .range = 3.0f, .dx = 0, .dy = 1, .label = -1};
+    int e = parse(&cli_cmd_manifold, "grdl", argc, argv, &a);
     return e ? e : with_run(c, &a, 0, draw_manifold, "manifold.png");
 }
 
 static int latent_run(const cli_common_t *c, int argc, char **argv)
 {
-    fig_args_t a = {.n = 10000, .dx = 0, .dy = 1};
+    fig_args_t a = {.n = 10000, .dx = 0, .dy = 1, .label = -1};
     int e = parse(&cli_cmd_latent, "nd", argc, argv, &a);
     return e ? e : with_run(c, &a, 1, draw_latent, "latent.png");
 }
 
 static int interpolate_run(const cli_common_t *c, int argc, char **argv)
 {
-    fig_args_t a = {.steps = 10};
+    fig_args_t a = {.steps = 10, .label = -1};
     int e = parse(&cli_cmd_interpolate, "ftp", argc, argv, &a);
     if (e) return e;
     if (!a.has_from || !a.has_to)
@@ -171,15 +234,27 @@ static int interpolate_run(const cli_common_t *c, int argc, char **argv)
     return with_run(c, &a, 1, draw_interpolate, "interpolation.png");
 }
 
+static int denoise_run(const cli_common_t *c, int argc, char **argv)
+{
+    fig_args_t a = {.seed = 1, .count = 10, .label = -1};
+    int e = parse(&cli_cmd_denoise, "scz", argc, argv, &a);
+    return e ? e : with_run(c, &a, 1, draw_denoise, "denoise.png");
+}
+
 const cli_command_t cli_cmd_sample = {
     "sample", "PNG grid of decodes of z ~ N(0, I)",
-    "clvae sample RUN [--n 64] [--seed 1] [--out FILE] [--device SPEC]", sample_run};
+    "clvae sample RUN [--n 64] [--seed 1] [--label K] [--out FILE] [--device SPEC]\n"
+    "  --label K (conditional models): n samples of class K; without it a conditional model\n"
+    "  draws one row per class, each column one z (10 columns, or --n in all)",
+    sample_run};
 const cli_command_t cli_cmd_reconstruct = {
     "reconstruct", "PNG of test images above their reconstructions",
     "clvae reconstruct RUN [--n 16] [--out FILE] [--device SPEC]", reconstruct_run};
 const cli_command_t cli_cmd_manifold = {
     "manifold", "PNG of decodes over a grid of two latent dimensions",
-    "clvae manifold RUN [--grid 20] [--range 3] [--dims 0,1] [--out FILE] [--device SPEC]",
+    "clvae manifold RUN [--grid 20] [--range 3] [--dims 0,1] [--label K] [--out FILE]\n"
+    "       [--device SPEC]\n"
+    "  a conditional model needs --label K: the manifold of class K",
     manifold_run};
 const cli_command_t cli_cmd_latent = {
     "latent", "PNG scatter of the test set's z_mean coloured by class, and a CSV of the points",
@@ -188,3 +263,10 @@ const cli_command_t cli_cmd_interpolate = {
     "interpolate", "PNG strip between two test images in latent space",
     "clvae interpolate RUN --from I --to J [--steps 10] [--out FILE] [--device SPEC]",
     interpolate_run};
+const cli_command_t cli_cmd_denoise = {
+    "denoise", "PNG of noisy, clean and denoised test images (three rows)",
+    "clvae denoise RUN [--count 10] [--noise gaussian|mask|none] [--std X] [--p X] [--seed 1]\n"
+    "       [--out FILE] [--device SPEC]\n"
+    "  the noise is the run's [noise] (else Gaussian, std 0.5, clipped to [0, 1]); --noise,\n"
+    "  --std and --p override it. Default FILE: RUN/denoise.png",
+    denoise_run};

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "clvae/figures.h"
+#include "clvae/figures_gen.h"
 #include "clvae/train.h"
 
 /* The one piece of global state: set by SIGINT/SIGTERM, read by the training loop. */
@@ -16,6 +17,30 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
+}
+
+/* check-config lines for the settings of the denoising, annealed and conditional models. */
+static void print_family(const clvae_model_desc_t *d)
+{
+    if (d->variational && d->beta_schedule == CLVAE_BETA_CONSTANT && d->beta != 1.0f)
+        printf("beta: %g (constant)\n", (double)d->beta);
+    else if (d->variational && d->beta_schedule == CLVAE_BETA_LINEAR)
+        printf("beta: linear from %g to %g over %ld epochs, per epoch\n", (double)d->beta_start,
+               (double)d->beta_end, d->warmup_epochs);
+    else if (d->variational && d->beta_schedule == CLVAE_BETA_CYCLICAL)
+        printf("beta: cyclical, %ld-epoch cycles rising from %g to %g over the first %g of each, "
+               "per epoch\n", d->cycle_epochs, (double)d->beta_start, (double)d->beta_end,
+               (double)d->beta_ramp);
+    if (d->noise.kind == CLVAE_NOISE_GAUSSIAN)
+        printf("noise: Gaussian, std %g%s, on the training input (the target stays clean)\n",
+               (double)d->noise.std, d->noise.clip ? ", clipped to [0, 1]" : "");
+    else if (d->noise.kind == CLVAE_NOISE_MASK)
+        printf("noise: masking, each value zeroed with probability %g, on the training input "
+               "(the target stays clean)\n", (double)d->noise.p);
+    if (d->conditional)
+        printf("conditional on %zu classes: the one-hot label joins the input (+%zu channels) "
+               "and z (+%zu inputs of the first decoder layer)\n", d->conditional,
+               d->conditional, d->conditional);
 }
 
 static int check_config_run(const cli_common_t *common, int argc, char **argv)
@@ -46,6 +71,7 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
            d.shuffle ? "" : ", no shuffling", d.sample_latent ? "" : ", z = mean",
            d.recon == CLVAE_RECON_BCE ? "summed BCE" : d.recon == CLVAE_RECON_MSE_SUM ? "summed MSE" : "mean MSE",
            d.variational ? " + beta KL" : "");
+    print_family(&d);
     printf("%-3s %-8s %-16s %-12s %10s %12s\n", "#", "layer", "output (CxHxW)", "activation",
            "params", "MFLOP/img");
     for (int i = 0; i < d.nlayers; i++) {
@@ -74,6 +100,7 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
 
 typedef struct progress_state {
     int tty;
+    int show_beta;          /* the KL weight changes over the epochs: print it */
 } progress_state_t;
 
 static void on_progress(void *user, const clvae_progress_t *p)
@@ -86,6 +113,7 @@ static void on_progress(void *user, const clvae_progress_t *p)
                "%.1f s  %.0f img/s\n",
                m->epoch, p->epochs, m->train[0], m->train[1], m->train[2], m->test[0], m->test[1],
                m->test[2], m->seconds, m->images_per_s);
+        if (ps->show_beta) printf("  beta %g (test loss: beta 1, the negative ELBO)\n", m->beta);
         fflush(stdout);
         if (p->skipped)
             fprintf(stderr, "clvae: warning: epoch %ld: %ld of %zu steps skipped (NaN or infinite "
@@ -113,15 +141,22 @@ static int draw_figures(const cli_common_t *common, const char *dir)
     clvae_status_t s = cli_run_open(&r, common, dir, 256, &err);
     if (!s) s = cli_run_test_data(&r, &err);
     size_t J = s ? 0 : clvae_model_latent_dim(r.model);
+    size_t K = s ? 0 : r.desc.conditional;
     if (!s) {
+        /* a conditional model: one row of 10 per class */
         snprintf(p1, sizeof p1, "%.4000s/samples.png", dir);
-        s = clvae_fig_samples(r.ctx, r.model, &r.test, 64, 1, p1, &err);
+        s = clvae_fig_samples(r.ctx, r.model, &r.test, K ? 10 * K : 64, 1, p1, &err);
+    }
+    if (!s && r.desc.noise.kind != CLVAE_NOISE_NONE) {
+        snprintf(p1, sizeof p1, "%.4000s/denoise.png", dir);
+        s = clvae_fig_denoise(r.ctx, r.model, &r.test, r.test.n < 10 ? r.test.n : 10,
+                              &r.desc.noise, 1, p1, &err);
     }
     if (!s) {
         snprintf(p1, sizeof p1, "%.4000s/reconstructions.png", dir);
         s = clvae_fig_reconstruct(r.ctx, r.model, &r.test, &r.dtest, 16, p1, &err);
     }
-    if (!s && J >= 2) {
+    if (!s && J >= 2 && !K) {
         snprintf(p1, sizeof p1, "%.4000s/manifold.png", dir);
         s = clvae_fig_manifold(r.ctx, r.model, &r.test, 20, 3.0f, 0, 1, p1, &err);
     }
@@ -139,8 +174,9 @@ static int draw_figures(const cli_common_t *common, const char *dir)
         free(rows);
     }
     int code = s ? cli_report(&err) : 0;
-    if (!s) printf("figures: %s/{samples,reconstructions,%slatent,loss}.png, latent.csv\n", dir,
-                   J >= 2 ? "manifold," : "");
+    if (!s) printf("figures: %s/{samples,reconstructions,%s%slatent,loss}.png, latent.csv\n", dir,
+                   J >= 2 && !K ? "manifold," : "",
+                   r.desc.noise.kind != CLVAE_NOISE_NONE ? "denoise," : "");
     clvae_error_clear(&err);
     cli_run_close(&r);
     return code;
@@ -192,7 +228,8 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     printf("training %s on %s (%d:%d %s) into %s%s\n", d.name, dev->name, dev->platform,
            dev->device, clvae_device_type_name(dev->type), dir, resume ? " (resuming)" : "");
     fflush(stdout);
-    progress_state_t ps = {isatty(2)};
+    progress_state_t ps = {isatty(2), d.variational && (d.beta_schedule != CLVAE_BETA_CONSTANT ||
+                                                        d.beta != 1.0f)};
     clvae_train_opts_t o = {dir, text, cli_data_dir(), resume, init, 0, on_progress, &ps,
                             &stop_requested};
     struct sigaction sa;
