@@ -2,6 +2,7 @@
 #define TEST_FILE "test_config"
 #include "test.h"
 
+#include "clvae/anneal.h"
 #include "clvae/config.h"
 
 static const char *thesis = "models/mnist_vae.cfg";
@@ -230,6 +231,172 @@ static void t_overrides_apply(void)
     clvae_cfg_free(&cfg);
 }
 
+/* Resolves text into m (1 on success; the message goes to stderr otherwise). */
+static int resolve_text(const char *text, clvae_model_desc_t *m)
+{
+    clvae_cfg_t cfg;
+    clvae_error_t err = {0};
+    int ok = clvae_cfg_parse(&cfg, text, strlen(text), "t.cfg", &err) == CLVAE_OK &&
+             clvae_model_resolve(m, &cfg, &err) == CLVAE_OK;
+    if (!ok) fprintf(stderr, "  %s\n", err.msg);
+    clvae_cfg_free(&cfg);
+    return ok;
+}
+
+static void t_noise_keys(void)
+{
+    clvae_model_desc_t m;
+    /* defaults: no noise; std 0.5 clipped, p 0.3 ready for when a type is chosen */
+    REQUIRE(resolve_text(SMALL_HEAD SMALL_TAIL, &m), "defaults");
+    CHECK(m.noise.kind == CLVAE_NOISE_NONE && m.noise.std == 0.5f && m.noise.clip == 1 &&
+              m.noise.p == 0.3f,
+          "defaults %d %g %d %g", (int)m.noise.kind, (double)m.noise.std, m.noise.clip,
+          (double)m.noise.p);
+    clvae_model_desc_free(&m);
+    REQUIRE(resolve_text("[noise]\ntype = gaussian\nstd = 0.25\nclip = 0\n" SMALL_HEAD SMALL_TAIL,
+                         &m), "gaussian");
+    CHECK(m.noise.kind == CLVAE_NOISE_GAUSSIAN && m.noise.std == 0.25f && m.noise.clip == 0,
+          "gaussian %d %g %d", (int)m.noise.kind, (double)m.noise.std, m.noise.clip);
+    clvae_model_desc_free(&m);
+    REQUIRE(resolve_text("[noise]\ntype = mask\np = 0.75\n" SMALL_HEAD SMALL_TAIL, &m), "mask");
+    CHECK(m.noise.kind == CLVAE_NOISE_MASK && m.noise.p == 0.75f, "mask %d %g",
+          (int)m.noise.kind, (double)m.noise.p);
+    clvae_model_desc_free(&m);
+    /* the model configs resolve with their parameter counts (check-config prints them) */
+    static const struct { const char *path; size_t params; int kind; size_t K; } files[] = {
+        {"models/mnist_dae.cfg", 288785, CLVAE_NOISE_GAUSSIAN, 0},
+        {"models/mnist_beta_vae.cfg", 207237, CLVAE_NOISE_NONE, 0},
+        {"models/mnist_cvae.cfg", 241477, CLVAE_NOISE_NONE, 10},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        clvae_cfg_t cfg;
+        clvae_error_t err = {0};
+        if (clvae_cfg_load(&cfg, files[i].path, &err) || clvae_model_resolve(&m, &cfg, &err)) {
+            CHECK(0, "%s: %s", files[i].path, err.msg);
+            clvae_cfg_free(&cfg);
+            continue;
+        }
+        CHECK(m.nparams == files[i].params && (int)m.noise.kind == files[i].kind &&
+                  m.conditional == files[i].K,
+              "%s: %zu parameters, noise %d, conditional %zu", files[i].path, m.nparams,
+              (int)m.noise.kind, m.conditional);
+        clvae_model_desc_free(&m);
+        clvae_cfg_free(&cfg);
+    }
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    expect("[noise]\ntype = salt\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:2",
+           "type = salt: must be one of none, gaussian, mask");
+    expect("[noise]\ntype = gaussian\nstd = -0.1\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:3",
+           "std = -0.1: must be a number from 0 to 100");
+    expect("[noise]\nstd = nan\n" SMALL_HEAD SMALL_TAIL, NULL, I, "std = nan", "number");
+    expect("[noise]\nclip = 2\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:2", "one of 0, 1");
+    expect("[noise]\np = 1.5\n" SMALL_HEAD SMALL_TAIL, NULL, I, "p = 1.5", "from 0 to 1");
+    expect("[noise]\ntype = mask\nsigma = 1\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:3",
+           "unknown key 'sigma' (allowed: type, std, clip, p)");
+    expect("[noise]\n[noise]\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:2", "second [noise]");
+    expect("[noise]\ntype = mask\n" SMALL_HEAD SMALL_TAIL, "noise.p=-1", I, "--set noise.p=-1",
+           "from 0 to 1");
+}
+
+static void t_beta_schedules(void)
+{
+    clvae_model_desc_t m;
+    /* constant: beta every epoch */
+    REQUIRE(resolve_text("[loss]\nbeta = 4\n" SMALL_HEAD SMALL_TAIL, &m), "constant");
+    CHECK(m.beta_schedule == CLVAE_BETA_CONSTANT && clvae_beta_at(&m, 0) == 4.0f &&
+              clvae_beta_at(&m, 99) == 4.0f, "constant %g", (double)clvae_beta_at(&m, 0));
+    clvae_model_desc_free(&m);
+    /* linear from 0 to beta (4) over 10 epochs: 0, 0.4, ..., 3.6, then 4 */
+    REQUIRE(resolve_text("[loss]\nbeta = 4\nbeta_schedule = linear\nwarmup_epochs = 10\n"
+                         SMALL_HEAD SMALL_TAIL, &m), "linear");
+    static const float lin[] = {0.0f, 0.4f, 0.8f, 1.2f, 1.6f, 2.0f, 2.4f, 2.8f, 3.2f, 3.6f,
+                                4.0f, 4.0f};
+    for (long e = 0; e < 12; e++)
+        CHECK(clvae_beta_at(&m, e) == lin[e], "linear epoch %ld: %.9g, want %.9g", e,
+              (double)clvae_beta_at(&m, e), (double)lin[e]);
+    CHECK(clvae_beta_at(&m, 1000) == 4.0f && m.beta_start == 0.0f && m.beta_end == 4.0f,
+          "after the warm-up %g", (double)clvae_beta_at(&m, 1000));
+    clvae_model_desc_free(&m);
+    /* linear between explicit ends, downwards */
+    REQUIRE(resolve_text("[loss]\nbeta_schedule = linear\nbeta_start = 2\nbeta_end = 1\n"
+                         "warmup_epochs = 4\n" SMALL_HEAD SMALL_TAIL, &m), "linear down");
+    CHECK(clvae_beta_at(&m, 0) == 2.0f && clvae_beta_at(&m, 1) == 1.75f &&
+              clvae_beta_at(&m, 2) == 1.5f && clvae_beta_at(&m, 4) == 1.0f,
+          "down: %g %g %g %g", (double)clvae_beta_at(&m, 0), (double)clvae_beta_at(&m, 1),
+          (double)clvae_beta_at(&m, 2), (double)clvae_beta_at(&m, 4));
+    clvae_model_desc_free(&m);
+    /* cyclical: 4-epoch cycles rising over the first half: 0, 0.5, 1, 1, 0, 0.5, ... */
+    REQUIRE(resolve_text("[loss]\nbeta_schedule = cyclical\ncycle_epochs = 4\nramp = 0.5\n"
+                         SMALL_HEAD SMALL_TAIL, &m), "cyclical");
+    static const float cyc[] = {0.0f, 0.5f, 1.0f, 1.0f, 0.0f, 0.5f, 1.0f, 1.0f, 0.0f};
+    for (long e = 0; e < 9; e++)
+        CHECK(clvae_beta_at(&m, e) == cyc[e], "cyclical epoch %ld: %g, want %g", e,
+              (double)clvae_beta_at(&m, e), (double)cyc[e]);
+    clvae_model_desc_free(&m);
+    /* cyclical 5-epoch cycles, ramp 0.8 (4 epochs) from 0.5 to 2.5: 0.5 1 1.5 2 2.5 | 0.5 */
+    REQUIRE(resolve_text("[loss]\nbeta_schedule = cyclical\ncycle_epochs = 5\nramp = 0.8\n"
+                         "beta_start = 0.5\nbeta_end = 2.5\n" SMALL_HEAD SMALL_TAIL, &m),
+            "cyclical 5");
+    static const float cyc5[] = {0.5f, 1.0f, 1.5f, 2.0f, 2.5f, 0.5f, 1.0f};
+    for (long e = 0; e < 7; e++)
+        CHECK(clvae_beta_at(&m, e) == cyc5[e], "cyclical/5 epoch %ld: %.9g, want %g", e,
+              (double)clvae_beta_at(&m, e), (double)cyc5[e]);
+    clvae_model_desc_free(&m);
+    /* models/mnist_beta_vae.cfg: 0 to 4 over 10 epochs */
+    clvae_cfg_t cfg;
+    clvae_error_t err = {0};
+    REQUIRE(clvae_cfg_load(&cfg, "models/mnist_beta_vae.cfg", &err) == CLVAE_OK &&
+                clvae_model_resolve(&m, &cfg, &err) == CLVAE_OK,
+            "%s", err.msg);
+    CHECK(clvae_beta_at(&m, 0) == 0.0f && clvae_beta_at(&m, 5) == 2.0f &&
+              clvae_beta_at(&m, 10) == 4.0f, "mnist_beta_vae: %g %g %g",
+          (double)clvae_beta_at(&m, 0), (double)clvae_beta_at(&m, 5),
+          (double)clvae_beta_at(&m, 10));
+    clvae_model_desc_free(&m);
+    clvae_cfg_free(&cfg);
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    expect("[loss]\nbeta_schedule = cosine\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:2",
+           "one of constant, linear, cyclical");
+    expect("[loss]\nbeta_schedule = linear\nwarmup_epochs = 0\n" SMALL_HEAD SMALL_TAIL, NULL, I,
+           "t.cfg:3", "warmup_epochs = 0: must be an integer from 1 to");
+    expect("[loss]\ncycle_epochs = -2\n" SMALL_HEAD SMALL_TAIL, NULL, I, "cycle_epochs = -2",
+           "integer");
+    expect("[loss]\nbeta_schedule = cyclical\nramp = 0\n" SMALL_HEAD SMALL_TAIL, NULL, I,
+           "t.cfg:3", "ramp = 0: must be a fraction of the cycle above 0");
+    expect("[loss]\nramp = 1.5\n" SMALL_HEAD SMALL_TAIL, NULL, I, "ramp = 1.5", "from 0 to 1");
+    expect("[loss]\nbeta_end = -1\n" SMALL_HEAD SMALL_TAIL, NULL, I, "beta_end = -1", "number");
+    expect("[loss]\nbeta_stat = 1\n" SMALL_HEAD SMALL_TAIL, NULL, I, "unknown key 'beta_stat'",
+           "beta_schedule, beta_start, beta_end, warmup_epochs, cycle_epochs, ramp");
+}
+
+static void t_conditional(void)
+{
+    clvae_model_desc_t m;
+    /* the first layer sees 1 + 10 channels, the first decoder layer 2 + 10 inputs */
+    REQUIRE(resolve_text("[model]\nconditional = 10\n[input]\nchannels = 1\nheight = 8\n"
+                         "width = 8\n[conv]\nfilters = 4\n[flatten]\n" SMALL_TAIL, &m),
+            "conditional conv");
+    CHECK(m.conditional == 10 && m.layers[1].in_c == 11 && m.layers[1].w_len == 4 * 11 * 9 &&
+              m.layers[m.latent + 1].in_c == 12 && m.layers[m.latent + 1].w_len == 64 * 12,
+          "in %zu, decoder in %zu", m.layers[1].in_c, m.layers[m.latent + 1].in_c);
+    CHECK(m.nparams == (4 * 11 * 9 + 4) + (2 * 256 + 2) * 2 + (64 * 12 + 64), "params %zu",
+          m.nparams);
+    clvae_model_desc_free(&m);
+    /* a flatten first: the label planes flatten with the image (K x H x W more values) */
+    REQUIRE(resolve_text("[model]\nconditional = 3\n" SMALL_HEAD SMALL_TAIL, &m), "flatten");
+    CHECK(m.layers[1].out_c == 4 * 64 && m.layers[m.latent].in_c == 256, "flatten %zu",
+          m.layers[1].out_c);
+    clvae_model_desc_free(&m);
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    expect("[model]\nconditional = 1\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:2",
+           "at least 2");
+    expect("[model]\nconditional = ten\n" SMALL_HEAD SMALL_TAIL, NULL, I, "conditional = ten",
+           "integer from 0 to 4096");
+    expect("[model]\nconditional = 10\n" SMALL_HEAD "[latent]\nsize = 4\n[reshape]\n"
+           "channels = 1\nheight = 2\nwidth = 2\n[deconv]\nfilters = 1\nstride = 4\n"
+           "activation = sigmoid\n", NULL, I, "t.cfg:10", "first decoder layer must be a [dense]");
+}
+
 static void t_missing_file(void)
 {
     clvae_cfg_t cfg;
@@ -247,6 +414,9 @@ int main(void)
     RUN(t_huge_lines);
     RUN(t_overrides_apply);
     RUN(t_format_keeps_hash_values);
+    RUN(t_noise_keys);
+    RUN(t_beta_schedules);
+    RUN(t_conditional);
     RUN(t_missing_file);
     return TEST_EXIT();
 }
