@@ -17,7 +17,7 @@ t_train_writes_everything() {
   out=$("$clvae" train "$cfg" --out "$tmp/run" 2>&1) || { echo "$out" >&2; return 1; }
   grep -q "^epoch 2/2" <<<"$out" || return 1
   for f in samples reconstructions manifold latent loss; do is_png "$tmp/run/$f.png" || return 1; done
-  [ "$(head -1 "$tmp/run/metrics.csv")" = "epoch,train_loss,train_recon,train_kl,test_loss,test_recon,test_kl,seconds,images_per_s" ] &&
+  [ "$(head -1 "$tmp/run/metrics.csv")" = "epoch,train_loss,train_recon,train_kl,test_loss,test_recon,test_kl,seconds,images_per_s,beta" ] &&
     [ "$(wc -l < "$tmp/run/metrics.csv")" -eq 3 ] && [ "$(wc -l < "$tmp/run/latent.csv")" -eq 298 ]
 }
 check train_writes_everything t_train_writes_everything

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The denoising AE, the beta-VAE and the conditional VAE of models/ end to end on a small MNIST
+# subset: training lowers the loss, denoise and conditional samples draw, bad input exits 2.
+set -u
+TEST_FILE=test_family
+. "$(dirname "$0")/lib.sh"
+clvae=${CLVAE:-bin/clvae}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$tmp/cache}
+data=${CLVAE_DATA_DIR:-data}
+
+is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
+# png_size FILE: "WIDTHxHEIGHT" from the IHDR chunk.
+png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{ printf "%dx%d", $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8 }'; }
+# less A B: A < B as numbers.
+less() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+# col RUN ROW NAME: a metrics.csv value (ROW 1 = epoch 1).
+col() { awk -F, -v r="$2" -v n="$3" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } NR == r + 1 { print $c[n] }' "$1/metrics.csv"; }
+
+# The first 256 MNIST test images as a small test set (an IDX pair), so that the evaluation
+# after each epoch stays short.
+raw() { if [ -f "$1" ]; then cat "$1"; else zcat "$1.gz"; fi; }
+{ printf '\000\000\010\003\000\000\001\000\000\000\000\034\000\000\000\034'
+  raw "$data/mnist/t10k-images-idx3-ubyte" | tail -c +17 | head -c $((256 * 784)); } > "$tmp/test-images"
+{ printf '\000\000\010\001\000\000\001\000'
+  raw "$data/mnist/t10k-labels-idx1-ubyte" | tail -c +9 | head -c 256; } > "$tmp/test-labels"
+small=(--limit 512 --epochs 2 --set "data.test=idx:$tmp/test-images,$tmp/test-labels")
+
+t_check_config_counts() {
+  "$clvae" check-config models/mnist_dae.cfg | grep -q "total: 288785 parameters" &&
+  "$clvae" check-config models/mnist_dae.cfg | grep -q "^noise: Gaussian, std 0.5, clipped" &&
+  "$clvae" check-config models/mnist_beta_vae.cfg | grep -q "total: 207237 parameters" &&
+  "$clvae" check-config models/mnist_beta_vae.cfg | grep -q "^beta: linear from 0 to 4 over 10 epochs" &&
+  "$clvae" check-config models/mnist_cvae.cfg | grep -q "total: 241477 parameters" &&
+  "$clvae" check-config models/mnist_cvae.cfg | grep -q "^conditional on 10 classes" &&
+  "$clvae" check-config models/mnist_cvae.cfg | grep -q "^1   conv     32x28x28 .* 3200 "
+}
+check check_config_counts t_check_config_counts
+
+t_dae_trains_and_denoises() {
+  local out rc
+  out=$("$clvae" train models/mnist_dae.cfg "${small[@]}" --out "$tmp/dae" 2>&1) || { echo "$out" >&2; return 1; }
+  # the test loss (noisy in, clean target) falls; figures include denoise.png
+  less "$(col "$tmp/dae" 2 test_loss)" "$(col "$tmp/dae" 1 test_loss)" || { cat "$tmp/dae/metrics.csv" >&2; return 1; }
+  [ "$(col "$tmp/dae" 1 beta)" = 0 ] && is_png "$tmp/dae/denoise.png" || return 1
+  # three rows of 10 images of 28 px, zoom 2, 2 px padding: 10*58+2 x 3*58+2
+  [ "$(png_size "$tmp/dae/denoise.png")" = "582x176" ] || { png_size "$tmp/dae/denoise.png" >&2; return 1; }
+  out=$("$clvae" denoise "$tmp/dae" --count 5 --out "$tmp/d5.png") && is_png "$tmp/d5.png" &&
+    [ "$(png_size "$tmp/d5.png")" = "292x176" ] && grep -q "rows: gaussian noise" <<<"$out" || return 1
+  # the same seed gives the same picture, masking noise another one
+  "$clvae" denoise "$tmp/dae" --count 5 --out "$tmp/d5b.png" >/dev/null && cmp -s "$tmp/d5.png" "$tmp/d5b.png" &&
+  "$clvae" denoise "$tmp/dae" --count 5 --noise mask --p 0.5 --out "$tmp/dm.png" >/dev/null &&
+    ! cmp -s "$tmp/d5.png" "$tmp/dm.png" || return 1
+  # eval: denoising numbers and the plain reconstruction
+  out=$("$clvae" eval "$tmp/dae" --n 100) && grep -q "plain reconstruction of clean images [0-9]" <<<"$out" || return 1
+  "$clvae" eval "$tmp/dae" --n 100 --json | grep -q '"noise": "gaussian", "plain_reconstruction": [0-9]' || return 1
+  # bad input: exit 2 with a message
+  for bad in "--count 0" "--count 65" "--noise salt" "--std -1" "--p 1.5" "--label 3" "--bogus"; do
+    out=$("$clvae" denoise "$tmp/dae" $bad --out "$tmp/x.png" 2>&1); rc=$?
+    [ $rc -eq 2 ] && grep -q "error" <<<"$out" && [ ! -e "$tmp/x.png" ] || { echo "$bad: $rc $out" >&2; return 1; }
+  done
+}
+check dae_trains_and_denoises t_dae_trains_and_denoises
+
+t_beta_vae_anneals() {
+  local out
+  out=$("$clvae" train models/mnist_beta_vae.cfg "${small[@]}" --no-figures --out "$tmp/beta" 2>&1) || { echo "$out" >&2; return 1; }
+  # beta per epoch: 0, 0.4; the training loss is recon + beta KL, the test loss recon + KL
+  [ "$(col "$tmp/beta" 1 beta),$(col "$tmp/beta" 2 beta)" = "0,0.4" ] || { cat "$tmp/beta/metrics.csv" >&2; return 1; }
+  [ "$(col "$tmp/beta" 1 train_loss)" = "$(col "$tmp/beta" 1 train_recon)" ] || return 1
+  awk -F, 'NR > 1 { d = $2 - ($3 + $10 * $4); t = $5 - ($6 + $7); if (d*d > 1e-4 * $2 || t*t > 1e-6 * $5) exit 1 }' "$tmp/beta/metrics.csv" || return 1
+  less "$(col "$tmp/beta" 2 train_recon)" "$(col "$tmp/beta" 1 train_recon)" || return 1
+  grep -q "beta 0.4 (test loss: beta 1" <<<"$out" || return 1
+  "$clvae" eval "$tmp/beta" --n 100 | grep -q "the negative ELBO"
+}
+check beta_vae_anneals t_beta_vae_anneals
+
+t_cvae_trains_and_samples_by_label() {
+  local out rc
+  out=$("$clvae" train models/mnist_cvae.cfg "${small[@]}" --out "$tmp/cvae" 2>&1) || { echo "$out" >&2; return 1; }
+  less "$(col "$tmp/cvae" 2 test_loss)" "$(col "$tmp/cvae" 1 test_loss)" || { cat "$tmp/cvae/metrics.csv" >&2; return 1; }
+  # samples.png: a row per digit, 10 columns
+  is_png "$tmp/cvae/samples.png" && [ "$(png_size "$tmp/cvae/samples.png")" = "582x582" ] &&
+    is_png "$tmp/cvae/reconstructions.png" && is_png "$tmp/cvae/latent.png" &&
+    [ ! -e "$tmp/cvae/manifold.png" ] || return 1
+  "$clvae" sample "$tmp/cvae" --label 3 --n 9 --out "$tmp/s3.png" >/dev/null && is_png "$tmp/s3.png" &&
+    [ "$(png_size "$tmp/s3.png")" = "176x176" ] &&
+  "$clvae" sample "$tmp/cvae" --label 3 --n 9 --out "$tmp/s3b.png" >/dev/null && cmp -s "$tmp/s3.png" "$tmp/s3b.png" &&
+  "$clvae" sample "$tmp/cvae" --label 4 --n 9 --out "$tmp/s4.png" >/dev/null && ! cmp -s "$tmp/s3.png" "$tmp/s4.png" &&
+  "$clvae" sample "$tmp/cvae" --n 20 --out "$tmp/grid.png" >/dev/null && [ "$(png_size "$tmp/grid.png")" = "118x582" ] &&
+  "$clvae" manifold "$tmp/cvae" --label 7 --grid 4 --out "$tmp/m7.png" >/dev/null && is_png "$tmp/m7.png" &&
+  "$clvae" reconstruct "$tmp/cvae" --n 4 --out "$tmp/r.png" >/dev/null && is_png "$tmp/r.png" &&
+  "$clvae" eval "$tmp/cvae" --n 50 | grep -q "loss [0-9]" || return 1
+  # refusals, each exit 2 with a message
+  out=$("$clvae" sample "$tmp/cvae" --label 10 --out "$tmp/x.png" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "classes 0 to 9" <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$("$clvae" manifold "$tmp/cvae" --out "$tmp/x.png" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "give --label K" <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$("$clvae" interpolate "$tmp/cvae" --from 0 --to 1 --out "$tmp/x.png" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "conditional" <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$("$clvae" sample "$tmp/cvae" --label x 2>&1); rc=$?
+  [ $rc -eq 2 ] || return 1
+  # an unconditional run given --label
+  out=$("$clvae" sample "$tmp/dae" --label 3 --out "$tmp/x.png" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "not conditional" <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$("$clvae" manifold "$tmp/dae" --label 3 --out "$tmp/x.png" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "not conditional" <<<"$out" && [ ! -e "$tmp/x.png" ] || { echo "$out" >&2; return 1; }
+  # a conditional model on data without labels is refused before any work
+  out=$("$clvae" train models/mnist_cvae.cfg "${small[@]}" --set "data.train=idx:$tmp/test-images" --out "$tmp/nolab" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "has no labels" <<<"$out" && [ ! -e "$tmp/nolab" ] || { echo "$out" >&2; return 1; }
+}
+check cvae_trains_and_samples_by_label t_cvae_trains_and_samples_by_label
+
+finish
