@@ -41,8 +41,8 @@ static clvae_status_t encode_all(clvae_ctx_t *ctx, clvae_model_t *model,
     size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
     size_t mb = clvae_model_max_batch(model);
     if (clvae_model_classes(model) && !labels)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a conditional model encodes with the labels "
-                          "of its examples, and these data have none");
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a conditional model encodes an image with its "
+                          "label, and none was given (the data have no labels)");
     uint8_t *lab = clvae_model_classes(model) ? malloc(mb) : NULL;
     if (clvae_model_classes(model) && !lab)
         return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
