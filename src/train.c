@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clvae/basic.h"
+#include "clvae/classify.h"
 #include "clvae/config.h"
 #include "clvae/fileio.h"
 #include "clvae/rng.h"
@@ -29,6 +30,12 @@ static double now(void)
 const char *clvae_metrics_header(void)
 {
     return "epoch,train_loss,train_recon,train_kl,test_loss,test_recon,test_kl,seconds,"
+           "images_per_s";
+}
+
+const char *clvae_metrics_header_classifier(void)
+{
+    return "epoch,train_loss,train_xent,train_acc,test_loss,test_xent,test_acc,seconds,"
            "images_per_s";
 }
 
@@ -110,7 +117,8 @@ clvae_status_t clvae_metrics_parse(const char *text, clvae_epoch_metrics_t **row
 }
 
 /* Appends one metrics row to a growing text. */
-static clvae_status_t append_row(char **text, const clvae_epoch_metrics_t *r, clvae_error_t *err)
+static clvae_status_t append_row(char **text, const clvae_epoch_metrics_t *r, const char *h,
+                                 clvae_error_t *err)
 {
     char row[512];
     int n = snprintf(row, sizeof row, "%ld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n", r->epoch,
@@ -118,7 +126,6 @@ static clvae_status_t append_row(char **text, const clvae_epoch_metrics_t *r, cl
                      r->seconds, r->images_per_s);
     size_t old = *text ? strlen(*text) : 0;
     if (old == 0) {
-        const char *h = clvae_metrics_header();
         free(*text);
         *text = malloc(strlen(h) + 2 + (size_t)n);
         if (!*text) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
@@ -146,6 +153,9 @@ clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
                               clvae_eval_result_t *out, clvae_error_t *err)
 {
     memset(out, 0, sizeof *out);
+    if (desc->classes)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a classifier: its test pass is "
+                          "clvae_classifier_evaluate (loss and accuracy)", desc->name);
     if (n == 0 || n > dd->n) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "evaluate %zu of %zu examples", n, dd->n);
     if (iwae_k > 0 && (!desc->variational || desc->recon != CLVAE_RECON_BCE))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
@@ -358,7 +368,7 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
     char *metrics = NULL;
     uint32_t *perm = NULL;
     cl_mem idx = NULL;
-    clvae_buf_t epoch_losses = {0};
+    clvae_buf_t epoch_losses = {0}, labels = {0}; /* labels: a classifier's, in epoch order */
     float *host_losses = NULL;
     clvae_status_t s;
     char ckpath[4200], mpath[4200], kept[4400], when[96];
@@ -427,6 +437,9 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
     } else if ((s = clvae_model_init_params(model, desc->seed, err))) {
         goto out;
     }
+    if (desc->classes && ((s = clvae_labels_usable(&train, desc->classes, err)) ||
+                          (s = clvae_labels_usable(&test, desc->classes, err))))
+        goto out;
     if ((s = clvae_data_upload(ctx, &train, &dtrain, err)) ||
         (s = clvae_data_upload(ctx, &test, &dtest, err)))
         goto out;
@@ -455,7 +468,10 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
         } else {
             for (size_t i = 0; i < train.n; i++) perm[i] = (uint32_t)i;
         }
-        if ((s = clvae_data_upload_indices(ctx, &idx, perm, train.n, train.n, err))) goto out;
+        if ((s = clvae_data_upload_indices(ctx, &idx, perm, train.n, train.n, err)) ||
+            (desc->classes &&
+             (s = clvae_labels_upload(ctx, &train, perm, train.n, &labels, err))))
+            goto out;
         double t0 = now() - st.seconds;
         size_t read_upto = st.cursor;
         for (size_t b = st.cursor; b < nb; b++) {
@@ -466,7 +482,9 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                 (nan_lo && (uint64_t)st.step >= nan_lo && (uint64_t)st.step <= nan_hi &&
                  (s = clvae_fill_forward(ctx, input.mem, input.off, NAN, 1, err))) ||
                 (s = clvae_model_forward(model, B, desc->sample_latent, desc->seed,
-                                         (uint64_t)st.step * per_step, none, err)) ||
+                                         (uint64_t)st.step * per_step,
+                                         desc->classes ? clvae_buf_at(labels, start) : none,
+                                         err)) ||
                 (s = clvae_model_backward(model, err)) ||
                 (s = clvae_model_step(model, st.step, err)) ||
                 (s = clvae_buf_copy(ctx, clvae_buf_at(epoch_losses, b * 4),
@@ -553,13 +571,26 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
         row.seconds = seconds;
         row.images_per_s = (double)st.seen / (seconds > 0 ? seconds : 1e-9);
         clvae_eval_result_t ev;
-        if ((s = clvae_evaluate(ctx, model, desc, &dtest, test.n, batch, desc->sample_latent,
-                                desc->seed ^ 0x7e57ULL, 0, &ev, err)))
+        clvae_class_result_t cr;
+        if (desc->classes) {
+            /* a classifier's columns: loss, cross-entropy (the same), accuracy */
+            if ((s = clvae_classifier_evaluate(ctx, model, desc, &test, &dtest, test.n, batch,
+                                               &cr, err)))
+                goto out;
+            ev.loss = ev.recon = cr.loss;
+            ev.kl = cr.accuracy;
+        } else if ((s = clvae_evaluate(ctx, model, desc, &dtest, test.n, batch,
+                                       desc->sample_latent, desc->seed ^ 0x7e57ULL, 0, &ev, err))) {
             goto out;
+        }
         row.test[0] = ev.loss;
         row.test[1] = ev.recon;
         row.test[2] = ev.kl;
-        if ((s = append_row(&metrics, &row, err))) goto out;
+        if ((s = append_row(&metrics, &row,
+                            desc->classes ? clvae_metrics_header_classifier()
+                                          : clvae_metrics_header(),
+                            err)))
+            goto out;
         memset(&st, 0, sizeof st);
         st.epoch = epoch + 1;
         /* step continues across epochs */
@@ -590,6 +621,7 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
 out:
     if (idx) clReleaseMemObject(idx);
     clvae_buf_free(&epoch_losses);
+    clvae_buf_free(&labels);
     free(perm);
     free(host_losses);
     free(metrics);
