@@ -92,10 +92,10 @@ static void on_progress(void *user, const clvae_progress_t *p)
                    m->epoch, p->epochs, m->train[0], 100.0 * m->train[2], m->test[0],
                    100.0 * m->test[2], m->seconds, m->images_per_s);
         else
-        printf("epoch %ld/%ld  loss %.3f (recon %.3f, KL %.3f)  test %.3f (recon %.3f, KL %.3f)  "
-               "%.1f s  %.0f img/s\n",
-               m->epoch, p->epochs, m->train[0], m->train[1], m->train[2], m->test[0], m->test[1],
-               m->test[2], m->seconds, m->images_per_s);
+            printf("epoch %ld/%ld  loss %.3f (recon %.3f, KL %.3f)  test %.3f (recon %.3f, KL "
+                   "%.3f)  %.1f s  %.0f img/s\n",
+                   m->epoch, p->epochs, m->train[0], m->train[1], m->train[2], m->test[0],
+                   m->test[1], m->test[2], m->seconds, m->images_per_s);
         fflush(stdout);
         if (p->skipped)
             fprintf(stderr, "clvae: warning: epoch %ld: %ld of %zu steps skipped (NaN or infinite "
