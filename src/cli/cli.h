@@ -78,6 +78,9 @@ clvae_status_t cli_run_open(cli_run_t *r, const cli_common_t *common, const char
 /* Loads the run's test set (its config's [data] test) onto the device. */
 clvae_status_t cli_run_test_data(cli_run_t *r, clvae_error_t *err);
 
+/* The checkpoint file of RUN: RUN/checkpoint.safetensors for a folder, else RUN itself. */
+void cli_run_path(const char *run, char *buf, size_t size);
+
 /* cli_run_open on an open context ctx (not owned: set r->ctx = NULL before cli_run_close),
  * e.g. a classifier beside a generative run; RUN is a folder or a .safetensors file. */
 clvae_status_t cli_run_open_in(cli_run_t *r, clvae_ctx_t *ctx, const char *run, size_t batch,

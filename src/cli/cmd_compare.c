@@ -161,18 +161,13 @@ static int run(const cli_common_t *common, int argc, char **argv)
         memset(&ck, 0, sizeof ck);
         cli_run_t probe;
         memset(&probe, 0, sizeof probe);
-        snprintf(probe.ckpath, sizeof probe.ckpath, "%s", a.runs[i]);
-        size_t len = strlen(a.runs[i]);
-        if (len < 12 || strcmp(a.runs[i] + len - 12, ".safetensors") != 0)
-            snprintf(probe.ckpath, sizeof probe.ckpath, "%s/checkpoint.safetensors", a.runs[i]);
+        cli_run_path(a.runs[i], probe.ckpath, sizeof probe.ckpath);
         s = clvae_checkpoint_read(probe.ckpath, &ck, &err);
         clvae_checkpoint_free(&ck);
-        if (s == CLVAE_ERR_IO) s = err.status = CLVAE_ERR_NOT_FOUND; /* a missing run: bad input */
     }
     if (!s) s = cli_ctx_open(common, 0, &ctx, &err);
     if (!s && a.classifier) {
         s = cli_run_open_in(&c, ctx, a.classifier, 256, &err);
-        if (s == CLVAE_ERR_IO) s = err.status = CLVAE_ERR_NOT_FOUND;
         if (!s && !c.desc.classes)
             s = CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "--classifier %s: %s is not a classifier "
                            "(its [model] kind is %s)", a.classifier, c.ckpath,
@@ -230,8 +225,8 @@ static int run(const cli_common_t *common, int argc, char **argv)
                 n += snprintf(md + n, cap - (size_t)n,
                               "- %s: Frechet distance between Gaussian fits of the penultimate "
                               "features of classifier `%s` for %ld samples (z ~ N(0, I) through "
-                              "the decoder; a plain AE too) and for as many test images (it is "
-                              "not the Inception FID); confidence: the samples' mean max-softmax "
+                              "the decoder; a plain AE too) and for as many test images (or the "
+                              "whole test set when smaller; it is not the Inception FID); confidence: the samples' mean max-softmax "
                               "probability. Lower FID and higher confidence are better.\n",
                               fid, c.ckpath, a.count);
             if (n > 0 && (size_t)n < cap) {

@@ -4,17 +4,24 @@
 
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "clvae/score.h"
+
+void cli_run_path(const char *run, char *buf, size_t size)
+{
+    struct stat sb;
+    if (stat(run, &sb) == 0 && S_ISDIR(sb.st_mode))
+        snprintf(buf, size, "%s/checkpoint.safetensors", run);
+    else
+        snprintf(buf, size, "%s", run);
+}
 
 clvae_status_t cli_run_open_in(cli_run_t *r, clvae_ctx_t *ctx, const char *run, size_t batch,
                                clvae_error_t *err)
 {
     memset(r, 0, sizeof *r);
-    snprintf(r->ckpath, sizeof r->ckpath, "%s", run);
-    size_t len = strlen(run);
-    if (len < 12 || strcmp(run + len - 12, ".safetensors") != 0)
-        snprintf(r->ckpath, sizeof r->ckpath, "%s/checkpoint.safetensors", run);
+    cli_run_path(run, r->ckpath, sizeof r->ckpath);
     snprintf(r->dir, sizeof r->dir, "%s", run);
     clvae_status_t s;
     if ((s = clvae_checkpoint_read(r->ckpath, &r->ck, err)) ||
