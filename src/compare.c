@@ -114,7 +114,7 @@ char *clvae_compare_markdown(const clvae_compare_row_t *rows, size_t n, const ch
     int used[NCOLS];
     char buf[256];
     for (int c = 0; c < NCOLS; c++) {
-        used[c] = keep_all || c < 6;
+        used[c] = keep_all || c < 8;
         for (size_t i = 0; i < n && !used[c]; i++) {
             cell(&rows[i], c, buf, sizeof buf);
             used[c] = strcmp(buf, "-") != 0;

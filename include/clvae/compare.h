@@ -35,7 +35,8 @@ clvae_status_t clvae_metrics_summary(const char *text, long *epochs, double *sec
 /* The markdown table of n rows (malloc'd text, NULL when out of memory): one line per run with
  * the columns run, model, kind, dataset, epochs, parameters, s/epoch, test reconstruction,
  * ELBO, log p(x) (IWAE), test accuracy, and fid_name (e.g. "FID (own MNIST classifier)"),
- * confidence; a column that is "-" in every row is left out unless keep_all. */
+ * confidence; a column after the reconstruction that is "-" in every row is left out unless
+ * keep_all. */
 char *clvae_compare_markdown(const clvae_compare_row_t *rows, size_t n, const char *fid_name,
                              int keep_all);
 
