@@ -5,7 +5,7 @@
 #include <string.h>
 
 
-clvae_status_t clvae_labels_usable(const clvae_dataset_t *ds, int classes, clvae_error_t *err)
+clvae_status_t clvae_class_labels_usable(const clvae_dataset_t *ds, int classes, clvae_error_t *err)
 {
     if (!ds->labels)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s has no labels: a classifier needs them",
@@ -19,7 +19,7 @@ clvae_status_t clvae_labels_usable(const clvae_dataset_t *ds, int classes, clvae
     return CLVAE_OK;
 }
 
-clvae_status_t clvae_labels_upload(clvae_ctx_t *ctx, const clvae_dataset_t *ds,
+clvae_status_t clvae_class_labels_upload(clvae_ctx_t *ctx, const clvae_dataset_t *ds,
                                    const uint32_t *perm, size_t n, clvae_buf_t *out,
                                    clvae_error_t *err)
 {
@@ -51,7 +51,7 @@ clvae_status_t clvae_classifier_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
     if (n == 0 || n > dd->n || n > ds->n)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "evaluate %zu of %zu examples", n, dd->n);
     if (batch > clvae_model_max_batch(model)) batch = clvae_model_max_batch(model);
-    clvae_status_t s = clvae_labels_usable(ds, desc->classes, err);
+    clvae_status_t s = clvae_class_labels_usable(ds, desc->classes, err);
     if (s) return s;
     uint32_t *perm = malloc(n * sizeof *perm);
     float *loss = malloc(batch * sizeof *loss), *hit = malloc(batch * sizeof *hit);
@@ -63,7 +63,7 @@ clvae_status_t clvae_classifier_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
     }
     for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
     if ((s = clvae_data_upload_indices(ctx, &idx, perm, n, dd->n, err)) ||
-        (s = clvae_labels_upload(ctx, ds, NULL, n, &labels, err)))
+        (s = clvae_class_labels_upload(ctx, ds, NULL, n, &labels, err)))
         goto out;
     double sl = 0, sh = 0;
     for (size_t start = 0; start < n; start += batch) {

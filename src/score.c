@@ -52,10 +52,13 @@ clvae_status_t clvae_classify_images(clvae_ctx_t *ctx, clvae_model_t *cls, const
 
 int clvae_gen_conditional(const clvae_model_desc_t *d)
 {
-    /* HOOK(conditional VAE, issue 7): the cvae branch adds `[model] conditional = K` to the
-     * model description; once it is merged this returns d->conditional, clvae_generate passes
-     * the labels to its decoder, and tests/test_score_cli.sh gets the TODO case of a
-     * conditional run (label match reported). Until then no model is conditional. */
+    /* HOOK(conditional VAE, issue 7): branch fam-gen adds `size_t conditional` ([model]
+     * conditional = K) to the model description and a labels buffer clvae_model_labels(m)
+     * that clvae_model_decode reads. Once merged: return (int)d->conditional here, and in
+     * clvae_generate fill clvae_model_labels(gen) with labels[st .. st+B) (as floats, e.g.
+     * clvae_labels_set) before each decode; tests/test_score_cli.sh then gets its TODO case
+     * (a conditional run: "classified as the requested label" and a numeric label_match).
+     * Until then no model is conditional. */
     (void)d;
     return 0;
 }
@@ -77,7 +80,8 @@ clvae_status_t clvae_generate(clvae_model_t *gen, const clvae_model_desc_t *gd, 
     clvae_status_t s = CLVAE_OK;
     for (size_t st = 0; st < n && !s; st += mb) {
         size_t B = n - st < mb ? n - st : mb;
-        /* HOOK(conditional VAE): decode with labels + st once the decoder takes them */
+        /* HOOK(conditional VAE): clvae_labels_set(ctx, clvae_model_labels(gen), labels + st)
+         * here once merged (see clvae_gen_conditional) */
         s = clvae_model_decode(gen, z + st * J, B, out + st * D, err);
     }
     free(z);

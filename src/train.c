@@ -33,10 +33,9 @@ const char *clvae_metrics_header(void)
            "images_per_s";
 }
 
-const char *clvae_metrics_header_classifier(void)
+const char *clvae_metrics_columns_classifier(void)
 {
-    return "epoch,train_loss,train_xent,train_acc,test_loss,test_xent,test_acc,seconds,"
-           "images_per_s";
+    return "epoch,train_loss,train_xent,train_acc,test_loss,test_xent,test_acc";
 }
 
 clvae_status_t clvae_write_file_atomic(const char *path, const char *text, size_t len,
@@ -117,9 +116,15 @@ clvae_status_t clvae_metrics_parse(const char *text, clvae_epoch_metrics_t **row
 }
 
 /* Appends one metrics row to a growing text. */
-static clvae_status_t append_row(char **text, const clvae_epoch_metrics_t *r, const char *h,
+static clvae_status_t append_row(char **text, const clvae_epoch_metrics_t *r, int classifier,
                                  clvae_error_t *err)
 {
+    /* a classifier's header: its own first 7 columns, then the common ones */
+    char h[512];
+    const char *tail = clvae_metrics_header();
+    for (int commas = 0; classifier && commas < 7 && tail; commas++) tail = strchr(tail + 1, ',');
+    snprintf(h, sizeof h, "%s%s", classifier ? clvae_metrics_columns_classifier() : "",
+             classifier && tail ? tail : classifier ? "" : clvae_metrics_header());
     char row[512];
     int n = snprintf(row, sizeof row, "%ld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n", r->epoch,
                      r->train[0], r->train[1], r->train[2], r->test[0], r->test[1], r->test[2],
@@ -437,8 +442,8 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
     } else if ((s = clvae_model_init_params(model, desc->seed, err))) {
         goto out;
     }
-    if (desc->classes && ((s = clvae_labels_usable(&train, desc->classes, err)) ||
-                          (s = clvae_labels_usable(&test, desc->classes, err))))
+    if (desc->classes && ((s = clvae_class_labels_usable(&train, desc->classes, err)) ||
+                          (s = clvae_class_labels_usable(&test, desc->classes, err))))
         goto out;
     if ((s = clvae_data_upload(ctx, &train, &dtrain, err)) ||
         (s = clvae_data_upload(ctx, &test, &dtest, err)))
@@ -470,7 +475,7 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
         }
         if ((s = clvae_data_upload_indices(ctx, &idx, perm, train.n, train.n, err)) ||
             (desc->classes &&
-             (s = clvae_labels_upload(ctx, &train, perm, train.n, &labels, err))))
+             (s = clvae_class_labels_upload(ctx, &train, perm, train.n, &labels, err))))
             goto out;
         double t0 = now() - st.seconds;
         size_t read_upto = st.cursor;
@@ -586,11 +591,7 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
         row.test[0] = ev.loss;
         row.test[1] = ev.recon;
         row.test[2] = ev.kl;
-        if ((s = append_row(&metrics, &row,
-                            desc->classes ? clvae_metrics_header_classifier()
-                                          : clvae_metrics_header(),
-                            err)))
-            goto out;
+        if ((s = append_row(&metrics, &row, desc->classes > 0, err))) goto out;
         memset(&st, 0, sizeof st);
         st.epoch = epoch + 1;
         /* step continues across epochs */

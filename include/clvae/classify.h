@@ -14,11 +14,11 @@ typedef struct clvae_class_result {
 
 /* Checks that ds has labels and that every one is below classes (CLVAE_ERR_INVALID naming the
  * dataset otherwise): what a classifier needs before training or testing on it. */
-clvae_status_t clvae_labels_usable(const clvae_dataset_t *ds, int classes, clvae_error_t *err);
+clvae_status_t clvae_class_labels_usable(const clvae_dataset_t *ds, int classes, clvae_error_t *err);
 
 /* Uploads the labels of ds's examples perm[0..n-1] (perm NULL: 0..n-1) as floats into *out,
  * allocating it (n floats) when out->mem is NULL; an allocated *out must hold n floats. */
-clvae_status_t clvae_labels_upload(clvae_ctx_t *ctx, const clvae_dataset_t *ds,
+clvae_status_t clvae_class_labels_upload(clvae_ctx_t *ctx, const clvae_dataset_t *ds,
                                    const uint32_t *perm, size_t n, clvae_buf_t *out,
                                    clvae_error_t *err);
 

@@ -86,7 +86,8 @@ static clvae_status_t measure(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
     float *imgs = malloc(ns * D * sizeof *imgs);
     if (!imgs) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     int zoom = gi->out_h >= 56 ? 1 : (int)(56 / gi->out_h);
-    int *labels = NULL; /* HOOK(conditional VAE): labels i mod K, as clvae_score_run */
+    int *labels = NULL; /* HOOK(conditional VAE): labels i mod K as in clvae_score_run (a row
+                           of 8 per class), once clvae_gen_conditional is not 0 */
     s = clvae_generate(r->model, d, ns, (uint64_t)a->seed, labels, imgs, err);
     if (!s)
         s = clvae_image_grid(grid, imgs, ns, (int)gi->out_c, (int)gi->out_h, (int)gi->out_w, 8,
