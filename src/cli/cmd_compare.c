@@ -201,7 +201,10 @@ static int run(const cli_common_t *common, int argc, char **argv)
         if (!table || !md) {
             s = CLVAE_FAIL(&err, CLVAE_ERR_NOMEM, "out of host memory");
         } else {
-            char when[64], cmd[2048] = "clvae compare";
+            char when[64], cmd[2048] = "clvae compare", which[96] = ", on the whole test set";
+            if (a.ntest)
+                snprintf(which, sizeof which, ", on the first %ld test images (--n; test "
+                         "accuracy too)", a.ntest);
             time_t now = time(NULL);
             strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
             for (int i = 0; i < argc; i++) {
@@ -214,14 +217,13 @@ static int run(const cli_common_t *common, int argc, char **argv)
                              "`%s`\n\n"
                              "Device: %s (%s), %s.\n\n%s\n"
                              "- test reconstruction: the configured loss per test image with z = "
-                             "z_mean%s%s; ELBO: -(reconstruction + KL) with z sampled once, "
+                             "z_mean%s; ELBO: -(reconstruction + KL) with z sampled once, "
                              "beta = 1; log p(x): the IWAE bound with K = %ld samples (VAEs "
                              "with BCE).\n"
                              "- s/epoch: mean training time per epoch from metrics.csv (this "
                              "device, or the one the run trained on).\n",
                              a.nruns, cmd, dev->name, dev->platform_name, when, table,
-                             a.ntest ? ", on the first " : ", on the whole test set",
-                             a.ntest ? "--n images" : "", a.iwae);
+                             which, a.iwae);
             if (a.classifier && n > 0 && (size_t)n < cap)
                 n += snprintf(md + n, cap - (size_t)n,
                               "- %s: Frechet distance between Gaussian fits of the penultimate "
