@@ -202,6 +202,10 @@ static int run(const cli_common_t *common, int argc, char **argv)
             s = CLVAE_FAIL(&err, CLVAE_ERR_NOMEM, "out of host memory");
         } else {
             char when[64], cmd[2048] = "clvae compare", which[96] = ", on the whole test set";
+            char iw[96] = "not computed (--iwae 0)";
+            if (a.iwae)
+                snprintf(iw, sizeof iw, "the IWAE bound with K = %ld samples (VAEs with BCE)",
+                         a.iwae);
             if (a.ntest)
                 snprintf(which, sizeof which, ", on the first %ld test images (--n; test "
                          "accuracy too)", a.ntest);
@@ -218,12 +222,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
                              "Device: %s (%s), %s.\n\n%s\n"
                              "- test reconstruction: the configured loss per test image with z = "
                              "z_mean%s; ELBO: -(reconstruction + KL) with z sampled once, "
-                             "beta = 1; log p(x): the IWAE bound with K = %ld samples (VAEs "
-                             "with BCE).\n"
+                             "beta = 1; log p(x): %s.\n"
                              "- s/epoch: mean training time per epoch from metrics.csv (this "
                              "device, or the one the run trained on).\n",
                              a.nruns, cmd, dev->name, dev->platform_name, when, table,
-                             which, a.iwae);
+                             which, iw);
             if (a.classifier && n > 0 && (size_t)n < cap)
                 n += snprintf(md + n, cap - (size_t)n,
                               "- %s: Frechet distance between Gaussian fits of the penultimate "
