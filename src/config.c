@@ -556,7 +556,7 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
     static const char *const loss_keys[] = {"reconstruction", "beta", "beta_schedule",
                                             "beta_start", "beta_end", "warmup_epochs",
                                             "cycle_epochs", "ramp", NULL};
-    static const char *const kinds[] = {"ae", "vae", NULL};
+    static const char *const kinds[] = {"ae", "vae", "classifier", NULL};
     static const char *const opts[] = {"adam", "sgd", NULL};
     static const char *const recons[] = {"bce", "mse_sum", "mse_mean", NULL};
     static const char *const bools[] = {"0", "1", NULL};
@@ -566,13 +566,17 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
     if (strcmp(s->name, "model") == 0) {
         if ((st = check_keys(cfg, s, model_keys, err))) return st;
         if ((st = get_text(cfg, s, "name", m->name, sizeof m->name, err))) return st;
-        w = m->variational;
+        w = m->classes ? 2 : m->variational;
         if ((st = get_word(cfg, s, "kind", kinds, &w, err))) return st;
-        m->variational = w;
+        m->variational = w == 1;
+        m->classes = w == 2 ? -1 : 0; /* a classifier: the count comes from its last layer */
         if ((st = get_size(cfg, s, "conditional", 0, 4096, 0, &m->conditional, err))) return st;
         if (m->conditional == 1)
             return bad_value(err, cfg, s, find_entry(s, "conditional"),
                              "must be 0 (off) or the number of classes, at least 2");
+        if (m->conditional && m->classes)
+            return bad_value(err, cfg, s, find_entry(s, "conditional"),
+                             "a classifier cannot be conditional on its own labels");
     } else if (strcmp(s->name, "data") == 0) {
         if ((st = check_keys(cfg, s, data_keys, err))) return st;
         if ((st = get_text(cfg, s, "train", m->train_data, sizeof m->train_data, err))) return st;
@@ -810,6 +814,28 @@ static int layer_kind_of(const char *name, clvae_layer_kind_t *k)
     return 0;
 }
 
+/* kind = classifier: no [latent], a last [dense] layer without activation whose units are the
+ * classes (its outputs are the logits of the softmax cross-entropy). */
+static clvae_status_t resolve_classifier(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                         clvae_error_t *err)
+{
+    const clvae_layer_t *out = &m->layers[m->nlayers - 1];
+    if (m->latent >= 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: kind = classifier has no [latent] section (its layers go from "
+                          "[input] to a last [dense] with one unit per class)",
+                          cfg->path, m->layers[m->latent].line);
+    if (m->nlayers < 2 || out->kind != CLVAE_LAYER_DENSE || out->act != CLVAE_ACT_IDENTITY ||
+        out->units < 2 || out->units > 65536)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: kind = classifier must end with a [dense] layer of 2 to 65536 "
+                          "units (one per class) and activation = identity (the logits)",
+                          cfg->path, out->line);
+    m->classes = (int)out->units;
+    m->latent = m->nlayers;
+    return CLVAE_OK;
+}
+
 clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
                                    clvae_error_t *err)
 {
@@ -918,6 +944,10 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
         st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                         "%s: no layers: the model needs [input] ... [latent] ...", cfg->path);
         goto fail;
+    }
+    if (m->classes) {
+        if ((st = resolve_classifier(m, cfg, err))) goto fail;
+        return CLVAE_OK;
     }
     if (m->latent < 0) {
         st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,

@@ -15,6 +15,7 @@
 #include "clvae/optim.h"
 #include "clvae/reduce.h"
 #include "clvae/rng.h"
+#include "clvae/xent.h"
 
 /*
  * Buffers, per layer i (shape key: B examples of the layer's output size S_i):
@@ -150,14 +151,14 @@ static footprint_t footprint_of(const clvae_model_desc_t *d)
             f.at = i;
         }
     }
-    size_t J = d->layers[d->latent].units;
+    size_t J = d->classes ? (size_t)d->classes : d->layers[d->latent].units;
     f.per += 5 * J + 2;
     if (d->conditional) /* labels, xcat, zcat, dzcat */
         f.per += 1 + d->layers[1].in_c * d->layers[1].in_h * d->layers[1].in_w +
                  2 * (J + d->conditional);
     if (J > f.largest) {
         f.largest = J;
-        f.at = d->latent;
+        f.at = d->classes ? d->nlayers - 1 : d->latent;
     }
     return f;
 }
@@ -172,9 +173,17 @@ static size_t fit_batch(const clvae_device_info_t *dev, footprint_t f, size_t wa
     return b < want ? (size_t)b : want;
 }
 
+/* The model has its parts: an encoder and a decoder around the latent, or a classifier's
+ * layers after the input. */
+static int has_parts(const clvae_model_desc_t *d)
+{
+    if (d->classes) return d->classes > 0 && d->nlayers >= 2 && d->latent == d->nlayers;
+    return d->latent >= 1 && d->nlayers >= d->latent + 2;
+}
+
 size_t clvae_model_fit_batch(const clvae_ctx_t *ctx, const clvae_model_desc_t *d, size_t want)
 {
-    if (d->latent < 1 || d->nlayers < d->latent + 2) return 0;
+    if (!has_parts(d)) return 0;
     return fit_batch(clvae_ctx_device(ctx), footprint_of(d), want);
 }
 
@@ -212,7 +221,7 @@ clvae_status_t clvae_model_init(clvae_model_t **out, clvae_ctx_t *ctx,
 {
     *out = NULL;
     if (max_batch == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "batch size 0");
-    if (d->latent < 1 || d->nlayers < d->latent + 2)
+    if (!has_parts(d))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "model has no encoder or decoder");
     /* what cannot fit is said before anything is allocated, with the batch that fits */
     const clvae_device_info_t *dev = clvae_ctx_device(ctx);
@@ -245,7 +254,7 @@ clvae_status_t clvae_model_init(clvae_model_t **out, clvae_ctx_t *ctx,
     m->ctx = ctx;
     m->d = d;
     m->max_batch = max_batch;
-    m->J = d->layers[d->latent].units;
+    m->J = d->classes ? (size_t)d->classes : d->layers[d->latent].units;
     m->D = out_size(&d->layers[0]);
     m->beta = d->beta;
     clvae_status_t s = CLVAE_OK;
@@ -571,12 +580,79 @@ static clvae_status_t losses_forward(clvae_model_t *m, clvae_error_t *err)
     return s;
 }
 
+/* kind = classifier: every layer after the input, then (with labels) the softmax
+ * cross-entropy per example into rec_ex and the hit flags into kl_ex; losses = [mean
+ * cross-entropy, the same, accuracy]. Without labels (labels.mem NULL) only the layers run. */
+static clvae_status_t classifier_forward(clvae_model_t *m, size_t B, clvae_buf_t labels,
+                                         clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = m->d;
+    int last = d->nlayers - 1;
+    size_t K = (size_t)d->classes;
+    clvae_status_t s;
+    m->B = B;
+    m->target = labels;
+    m->sampled = 0;
+    marks_release(m);
+    mark(m, -1, 0);
+    for (int i = 1; i < d->nlayers; i++) {
+        if ((s = layer_forward(m, i, err))) return s;
+        if (i < last) mark(m, i, 0); /* the last closes after the loss */
+    }
+    if (labels.mem) {
+        clvae_reduce_shape_t one = {1, 1, B, 0, 0};
+        float inv = 1.0f / (float)B;
+        if ((s = clvae_xent_forward(m->ctx, m->rec_ex, clvae_buf_at(m->losses, 1), m->act[last],
+                                    labels, B, K, err)) ||
+            (s = clvae_xent_correct(m->ctx, m->kl_ex, m->act[last], labels, B, K, err)) ||
+            (s = clvae_reduce_forward(m->ctx, m->losses, m->rec_ex, CLVAE_REDUCE_SUM, inv, 0.0f,
+                                      one, err)) ||
+            (s = clvae_reduce_forward(m->ctx, clvae_buf_at(m->losses, 2), m->kl_ex,
+                                      CLVAE_REDUCE_SUM, inv, 0.0f, one, err)))
+            return s;
+    }
+    mark(m, last, 0);
+    return CLVAE_OK;
+}
+
+/* Backward of the classifier's mean cross-entropy, then the step guard as for the others. */
+static clvae_status_t classifier_backward(clvae_model_t *m, clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = m->d;
+    int last = d->nlayers - 1;
+    clvae_status_t s;
+    if (!m->target.mem)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "classifier backward without labels: the "
+                          "forward pass was given none");
+    mark(m, -1, 1);
+    if ((s = zero(m, m->grads, d->nparams, err)) ||
+        (s = zero(m, m->dpre[last], m->B * (size_t)d->classes, err)) ||
+        (s = clvae_xent_backward(m->ctx, m->dpre[last], m->act[last], m->target,
+                                 1.0f / (float)m->B, m->B, (size_t)d->classes, err)))
+        return s;
+    for (int i = last; i > 0; i--) {
+        if (is_view(&d->layers[i])) continue;
+        int below = real_layer(m, i - 1);
+        if ((s = layer_backward(m, i, below > 0, err))) return s;
+        if (below > 0 && (s = act_backward(m, below, err))) return s;
+        mark(m, i, 1);
+    }
+    clvae_buf_t bad = clvae_buf_at(m->losses, 3);
+    clvae_reduce_shape_t one = {1, 1, 1, 0, 0};
+    if ((s = clvae_reduce_all(m->ctx, bad, m->grads, CLVAE_REDUCE_NONFINITE, 1.0f, d->nparams,
+                              err)))
+        return s;
+    return clvae_reduce_forward(m->ctx, bad, m->losses, CLVAE_REDUCE_NONFINITE, 1.0f, 1.0f, one,
+                                err);
+}
+
 clvae_status_t clvae_model_forward(clvae_model_t *m, size_t B, int sample, uint64_t seed,
                                    uint64_t offset, clvae_buf_t target, clvae_error_t *err)
 {
     if (B == 0 || B > m->max_batch)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "batch of %zu examples (the model holds 1 to %zu)",
                           B, m->max_batch);
+    if (m->d->classes) return classifier_forward(m, B, target, err);
     m->B = B;
     m->target = target.mem ? target : m->act[0];
     clvae_status_t s;
@@ -608,6 +684,7 @@ clvae_status_t clvae_model_backward(clvae_model_t *m, clvae_error_t *err)
     size_t n_out = m->B * m->D, nj = m->B * m->J;
     clvae_buf_t none = {0};
     clvae_status_t s;
+    if (d->classes) return classifier_backward(m, err);
     mark(m, -1, 1);
     if (d->nparams && (s = zero(m, m->grads, d->nparams, err))) return s;
     /* loss -> dpre[last] */
@@ -715,7 +792,7 @@ clvae_status_t clvae_model_losses(clvae_model_t *m, clvae_losses_t *out, clvae_e
     if (s) return s;
     out->total = v[0];
     out->recon = v[1];
-    out->kl = m->d->variational ? v[2] : 0.0f;
+    out->kl = (m->d->variational || m->d->classes) ? v[2] : 0.0f;
     return CLVAE_OK;
 }
 
@@ -742,7 +819,17 @@ clvae_status_t clvae_model_latents(clvae_model_t *m, float *mu, float *logvar, f
 
 clvae_status_t clvae_model_outputs(clvae_model_t *m, float *out, clvae_error_t *err)
 {
-    return clvae_buf_download(m->ctx, out, m->act[m->d->nlayers - 1], m->B * m->D, err);
+    const clvae_layer_t *last = &m->d->layers[m->d->nlayers - 1];
+    return clvae_buf_download(m->ctx, out, m->act[m->d->nlayers - 1], m->B * out_size(last), err);
+}
+
+clvae_status_t clvae_model_activations(clvae_model_t *m, int layer, float *out, clvae_error_t *err)
+{
+    if (layer < 0 || layer >= m->d->nlayers)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "layer %d of a model of %d layers", layer,
+                          m->d->nlayers);
+    return clvae_buf_download(m->ctx, out, m->act[layer], m->B * out_size(&m->d->layers[layer]),
+                              err);
 }
 
 clvae_status_t clvae_model_decode(clvae_model_t *m, const float *z, size_t B, float *out,
@@ -751,6 +838,8 @@ clvae_status_t clvae_model_decode(clvae_model_t *m, const float *z, size_t B, fl
     if (B == 0 || B > m->max_batch)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "decode of %zu latents (the model holds 1 to %zu)",
                           B, m->max_batch);
+    if (m->d->classes)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a classifier has no decoder to decode latents");
     m->B = B;
     clvae_status_t s = clvae_buf_upload(m->ctx, m->act[m->d->latent], z, B * m->J, err);
     /* a conditional model decodes with the labels in clvae_model_labels */

@@ -16,6 +16,7 @@
 
 #include "clvae/anneal.h"
 #include "clvae/basic.h"
+#include "clvae/classify.h"
 #include "clvae/config.h"
 #include "clvae/fileio.h"
 #include "clvae/labels.h"
@@ -32,6 +33,11 @@ const char *clvae_metrics_header(void)
 {
     return "epoch,train_loss,train_recon,train_kl,test_loss,test_recon,test_kl,seconds,"
            "images_per_s,beta";
+}
+
+const char *clvae_metrics_columns_classifier(void)
+{
+    return "epoch,train_loss,train_xent,train_acc,test_loss,test_xent,test_acc";
 }
 
 clvae_status_t clvae_write_file_atomic(const char *path, const char *text, size_t len,
@@ -115,15 +121,21 @@ clvae_status_t clvae_metrics_parse(const char *text, clvae_epoch_metrics_t **row
 }
 
 /* Appends one metrics row to a growing text. */
-static clvae_status_t append_row(char **text, const clvae_epoch_metrics_t *r, clvae_error_t *err)
+static clvae_status_t append_row(char **text, const clvae_epoch_metrics_t *r, int classifier,
+                                 clvae_error_t *err)
 {
+    /* a classifier's header: its own first 7 columns, then the common ones */
+    char h[512];
+    const char *tail = clvae_metrics_header();
+    for (int commas = 0; classifier && commas < 7 && tail; commas++) tail = strchr(tail + 1, ',');
+    snprintf(h, sizeof h, "%s%s", classifier ? clvae_metrics_columns_classifier() : "",
+             classifier && tail ? tail : classifier ? "" : clvae_metrics_header());
     char row[512];
     int n = snprintf(row, sizeof row, "%ld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g\n",
                      r->epoch, r->train[0], r->train[1], r->train[2], r->test[0], r->test[1],
                      r->test[2], r->seconds, r->images_per_s, r->beta);
     size_t old = *text ? strlen(*text) : 0;
     if (old == 0) {
-        const char *h = clvae_metrics_header();
         free(*text);
         *text = malloc(strlen(h) + 2 + (size_t)n);
         if (!*text) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
@@ -161,6 +173,9 @@ clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_model_t *model,
                                      clvae_eval_result_t *out, clvae_error_t *err)
 {
     memset(out, 0, sizeof *out);
+    if (desc->classes)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a classifier: its test pass is "
+                          "clvae_classifier_evaluate (loss and accuracy)", desc->name);
     if (n == 0 || n > dd->n) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "evaluate %zu of %zu examples", n, dd->n);
     if (desc->conditional && (!labels || labels->n < n))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a conditional model is evaluated with the "
@@ -399,7 +414,7 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
     char *metrics = NULL;
     uint32_t *perm = NULL;
     cl_mem idx = NULL;
-    clvae_buf_t epoch_losses = {0};
+    clvae_buf_t epoch_losses = {0}, labels = {0}; /* labels: a classifier's, in epoch order */
     float *host_losses = NULL;
     clvae_status_t s;
     char ckpath[4200], mpath[4200], kept[4400], when[96];
@@ -473,6 +488,9 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
     } else if ((s = clvae_model_init_params(model, desc->seed, err))) {
         goto out;
     }
+    if (desc->classes && ((s = clvae_class_labels_usable(&train, desc->classes, err)) ||
+                          (s = clvae_class_labels_usable(&test, desc->classes, err))))
+        goto out;
     if ((s = clvae_data_upload(ctx, &train, &dtrain, err)) ||
         (s = clvae_data_upload(ctx, &test, &dtest, err)))
         goto out;
@@ -507,7 +525,10 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
         } else {
             for (size_t i = 0; i < train.n; i++) perm[i] = (uint32_t)i;
         }
-        if ((s = clvae_data_upload_indices(ctx, &idx, perm, train.n, train.n, err))) goto out;
+        if ((s = clvae_data_upload_indices(ctx, &idx, perm, train.n, train.n, err)) ||
+            (desc->classes &&
+             (s = clvae_class_labels_upload(ctx, &train, perm, train.n, &labels, err))))
+            goto out;
         double t0 = now() - st.seconds;
         size_t read_upto = st.cursor;
         for (size_t b = st.cursor; b < nb; b++) {
@@ -524,7 +545,9 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                 (nan_lo && (uint64_t)st.step >= nan_lo && (uint64_t)st.step <= nan_hi &&
                  (s = clvae_fill_forward(ctx, input.mem, input.off, NAN, 1, err))) ||
                 (s = clvae_model_forward(model, B, desc->sample_latent, desc->seed,
-                                         (uint64_t)st.step * per_step, clean, err)) ||
+                                         (uint64_t)st.step * per_step,
+                                         desc->classes ? clvae_buf_at(labels, start) : clean,
+                                         err)) ||
                 (s = clvae_model_backward(model, err)) ||
                 (s = clvae_model_step(model, st.step, err)) ||
                 (s = clvae_buf_copy(ctx, clvae_buf_at(epoch_losses, b * 4),
@@ -612,14 +635,24 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
         row.images_per_s = (double)st.seen / (seconds > 0 ? seconds : 1e-9);
         row.beta = desc->variational ? beta : 0.0;
         clvae_eval_result_t ev;
-        if ((s = clvae_evaluate_labels(ctx, model, desc, &dtest, desc->conditional ? &ltest : NULL,
-                                       test.n, batch, desc->sample_latent,
-                                       desc->seed ^ 0x7e57ULL, 0, &ev, err)))
+        clvae_class_result_t cr;
+        if (desc->classes) {
+            /* a classifier's columns: loss, cross-entropy (the same), accuracy */
+            if ((s = clvae_classifier_evaluate(ctx, model, desc, &test, &dtest, test.n, batch,
+                                               &cr, err)))
+                goto out;
+            ev.loss = ev.recon = cr.loss;
+            ev.kl = cr.accuracy;
+        } else if ((s = clvae_evaluate_labels(ctx, model, desc, &dtest,
+                                              desc->conditional ? &ltest : NULL, test.n, batch,
+                                              desc->sample_latent, desc->seed ^ 0x7e57ULL, 0, &ev,
+                                              err))) {
             goto out;
+        }
         row.test[0] = ev.loss;
         row.test[1] = ev.recon;
         row.test[2] = ev.kl;
-        if ((s = append_row(&metrics, &row, err))) goto out;
+        if ((s = append_row(&metrics, &row, desc->classes > 0, err))) goto out;
         memset(&st, 0, sizeof st);
         st.epoch = epoch + 1;
         /* step continues across epochs */
@@ -650,6 +683,7 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
 out:
     if (idx) clReleaseMemObject(idx);
     clvae_buf_free(&epoch_losses);
+    clvae_buf_free(&labels);
     free(perm);
     free(host_losses);
     free(metrics);

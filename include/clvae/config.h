@@ -100,6 +100,8 @@ typedef enum clvae_beta_schedule {
 typedef struct clvae_model_desc {
     char name[64];                 /* [model] name */
     int variational;               /* [model] kind: vae (1) or ae (0) */
+    int classes;                   /* [model] kind = classifier: the class count (the last
+                                      dense layer's units, its logits); 0 for the other kinds */
     char train_data[256];          /* [data] train: a dataset spec (see data.h) */
     char test_data[256];           /* [data] test */
     long epochs;                   /* [train] */
@@ -124,7 +126,8 @@ typedef struct clvae_model_desc {
                                       to the encoder input and to z; 0 = unconditional */
     clvae_layer_t *layers;
     int nlayers;
-    int latent;                    /* index of the latent layer */
+    int latent;                    /* index of the latent layer (a classifier has none:
+                                      nlayers, so every layer is before it) */
     size_t nparams;                /* floats in the flat parameter array */
 } clvae_model_desc_t;
 

@@ -13,7 +13,7 @@ typedef struct clvae_losses {
     float total;  /* recon + beta * kl */
     float recon;  /* reconstruction term, per example */
     float kl;     /* KL term (unweighted), per example; 0 for a plain autoencoder */
-} clvae_losses_t;
+} clvae_losses_t; /* a classifier: total = recon = mean cross-entropy, kl = accuracy (0..1) */
 
 /* Allocates the model's buffers for batches of up to max_batch examples. desc must outlive
  * the model. Parameters start at zero: call clvae_model_init_params or load them. Buffers that
@@ -43,7 +43,11 @@ clvae_buf_t clvae_model_input(const clvae_model_t *m);
 /* Forward over the first B examples of the input: encoder, latent (z = mu + sigma eps with
  * eps from the Philox stream (seed, offset) when sample is 1, else z = mu), decoder, losses
  * against the input (or against target when target.mem is not NULL, e.g. clean images for a
- * denoising AE). Losses stay on the device (clvae_model_losses reads them). */
+ * denoising AE). Losses stay on the device (clvae_model_losses reads them).
+ * A classifier (desc->classes > 0) runs all its layers; target is then its labels [B] (class
+ * indices as floats, see xent.h) for the softmax cross-entropy and the hit flags, or a NULL
+ * view for logits and activations only (no loss; backward refuses). sample/seed/offset are
+ * unused there. Per-example values: recon = cross-entropy, kl = 1 for a hit else 0. */
 clvae_status_t clvae_model_forward(clvae_model_t *m, size_t B, int sample, uint64_t seed,
                                    uint64_t offset, clvae_buf_t target, clvae_error_t *err);
 
@@ -91,8 +95,13 @@ clvae_status_t clvae_model_latents(clvae_model_t *m, float *mu, float *logvar, f
 clvae_status_t clvae_model_decode(clvae_model_t *m, const float *z, size_t B, float *out,
                                   clvae_error_t *err);
 
-/* Reads the last forward's outputs (B x D, after the output activation) into out. */
+/* Reads the last forward's outputs (B x D, after the output activation; a classifier's
+ * B x classes logits) into out. */
 clvae_status_t clvae_model_outputs(clvae_model_t *m, float *out, clvae_error_t *err);
+
+/* Reads the last forward's output of layer i (after its activation; B x the layer's C*H*W)
+ * into out: e.g. a classifier's penultimate features, layer nlayers - 2. */
+clvae_status_t clvae_model_activations(clvae_model_t *m, int layer, float *out, clvae_error_t *err);
 
 /* Profiling (needs a context opened with profiling): with on, forward and backward enqueue
  * markers between layers; clvae_model_profile_read then ADDS each layer's device time of the

@@ -93,6 +93,10 @@ clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_model_t *model,
 /* The metrics.csv header line (without newline). */
 const char *clvae_metrics_header(void);
 
+/* The first 7 metrics.csv columns of a classifier, whose recon and KL columns hold the
+ * cross-entropy and the accuracy (0..1); the columns after them are clvae_metrics_header()'s. */
+const char *clvae_metrics_columns_classifier(void);
+
 /* Parses metrics.csv text into rows (malloc'd, *n of them); bad lines are CLVAE_ERR_CORRUPT. */
 clvae_status_t clvae_metrics_parse(const char *text, clvae_epoch_metrics_t **rows, size_t *n,
                                    clvae_error_t *err);

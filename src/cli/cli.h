@@ -78,6 +78,21 @@ clvae_status_t cli_run_open(cli_run_t *r, const cli_common_t *common, const char
 /* Loads the run's test set (its config's [data] test) onto the device. */
 clvae_status_t cli_run_test_data(cli_run_t *r, clvae_error_t *err);
 
+/* The checkpoint file of RUN: RUN/checkpoint.safetensors for a folder, else RUN itself. */
+void cli_run_path(const char *run, char *buf, size_t size);
+
+/* cli_run_open on an open context ctx (not owned: set r->ctx = NULL before cli_run_close),
+ * e.g. a classifier beside a generative run; RUN is a folder or a .safetensors file. */
+clvae_status_t cli_run_open_in(cli_run_t *r, clvae_ctx_t *ctx, const char *run, size_t batch,
+                               clvae_error_t *err);
+
+/* The name the Frechet distance of classifier cd's features goes by: "FID (own MNIST
+ * classifier)" (never plain FID: it is not the Inception-based one). */
+void cli_fid_name(const clvae_model_desc_t *cd, char *buf, size_t size);
+
+/* How `score` and `compare` sample generative model gd, in words. */
+const char *cli_sampling_note(const clvae_model_desc_t *gd);
+
 /* Releases everything the run holds. */
 void cli_run_close(cli_run_t *r);
 
@@ -116,5 +131,7 @@ extern const cli_command_t cli_cmd_eval;
 extern const cli_command_t cli_cmd_bench;
 extern const cli_command_t cli_cmd_sweep;
 extern const cli_command_t cli_cmd_inspect;
+extern const cli_command_t cli_cmd_score;
+extern const cli_command_t cli_cmd_compare;
 
 #endif

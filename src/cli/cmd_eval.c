@@ -5,7 +5,32 @@
 #include <string.h>
 
 #include "clvae/labels.h"
+#include "clvae/classify.h"
 #include "clvae/train.h"
+
+/* A classifier's test loss (mean softmax cross-entropy) and accuracy. */
+static int eval_classifier(cli_run_t *r, long n, int json, clvae_error_t *err)
+{
+    size_t count = n > 0 && (size_t)n < r->test.n ? (size_t)n : r->test.n;
+    clvae_class_result_t cr;
+    if (clvae_classifier_evaluate(r->ctx, r->model, &r->desc, &r->test, &r->dtest, count,
+                                  clvae_model_max_batch(r->model), &cr, err))
+        return cli_report(err);
+    if (json) {
+        printf("{\"run\": ");
+        cli_json_string(stdout, r->ckpath);
+        printf(", \"data\": ");
+        cli_json_string(stdout, r->test.name);
+        printf(", \"n\": %zu, \"kind\": \"classifier\", \"loss\": %.6f, \"accuracy\": %.6f}\n",
+               cr.n, cr.loss, cr.accuracy);
+    } else {
+        printf("%s on %zu images of %s (classifier, %d classes):\n", r->ckpath, cr.n,
+               r->test.name, r->desc.classes);
+        printf("  test accuracy %.2f%%  loss %.4f  (mean softmax cross-entropy per image)\n",
+               100.0 * cr.accuracy, cr.loss);
+    }
+    return 0;
+}
 
 static int run(const cli_common_t *common, int argc, char **argv)
 {
@@ -44,6 +69,12 @@ static int run(const cli_common_t *common, int argc, char **argv)
     int code = 0;
     clvae_status_t s = cli_run_open(&r, common, runp, 256, &err);
     if (!s) s = cli_run_test_data(&r, &err);
+    if (!s && r.desc.classes) {
+        code = eval_classifier(&r, n, json, &err);
+        clvae_error_clear(&err);
+        cli_run_close(&r);
+        return code;
+    }
     /* a conditional model is evaluated with the true labels */
     if (!s && r.desc.conditional)
         s = clvae_labels_upload(r.ctx, &r.test, r.desc.conditional, &labels, &err);
@@ -88,6 +119,6 @@ static int run(const cli_common_t *common, int argc, char **argv)
 }
 
 const cli_command_t cli_cmd_eval = {
-    "eval", "test-set loss, reconstruction and KL; --iwae K adds an estimate of log p(x)",
+    "eval", "test-set loss, reconstruction and KL (--iwae K: log p(x)); a classifier's accuracy",
     "clvae eval RUN [--latent mean|sample] [--iwae K] [--n N] [--seed S] [--json] [--device SPEC]",
     run};

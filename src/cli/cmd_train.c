@@ -64,12 +64,15 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
         clvae_cfg_free(&cfg);
         return code;
     }
-    printf("%s: %s (%s), data %s / %s\n", a.path, d.name,
-           d.variational ? "variational autoencoder" : "autoencoder", d.train_data, d.test_data);
+    char kind[48];
+    snprintf(kind, sizeof kind, "%s", d.variational ? "variational autoencoder" : "autoencoder");
+    if (d.classes) snprintf(kind, sizeof kind, "classifier of %d classes", d.classes);
+    printf("%s: %s (%s), data %s / %s\n", a.path, d.name, kind, d.train_data, d.test_data);
     printf("train: %ld epochs, batch %zu, %s lr %g, seed %llu%s%s; loss: %s%s\n", d.epochs,
            d.batch, d.optimizer, (double)d.lr, (unsigned long long)d.seed,
            d.shuffle ? "" : ", no shuffling", d.sample_latent ? "" : ", z = mean",
-           d.recon == CLVAE_RECON_BCE ? "summed BCE" : d.recon == CLVAE_RECON_MSE_SUM ? "summed MSE" : "mean MSE",
+           d.classes ? "softmax cross-entropy"
+           : d.recon == CLVAE_RECON_BCE ? "summed BCE" : d.recon == CLVAE_RECON_MSE_SUM ? "summed MSE" : "mean MSE",
            d.variational ? " + beta KL" : "");
     print_family(&d);
     printf("%-3s %-8s %-16s %-12s %10s %12s\n", "#", "layer", "output (CxHxW)", "activation",
@@ -101,6 +104,7 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
 typedef struct progress_state {
     int tty;
     int show_beta;          /* the KL weight changes over the epochs: print it */
+    int classifier;  /* the metrics are loss, cross-entropy, accuracy */
 } progress_state_t;
 
 static void on_progress(void *user, const clvae_progress_t *p)
@@ -109,10 +113,16 @@ static void on_progress(void *user, const clvae_progress_t *p)
     if (p->epoch_done) {
         const clvae_epoch_metrics_t *m = p->metrics;
         if (ps->tty) fprintf(stderr, "\r\033[K");
-        printf("epoch %ld/%ld  loss %.3f (recon %.3f, KL %.3f)  test %.3f (recon %.3f, KL %.3f)  "
-               "%.1f s  %.0f img/s\n",
-               m->epoch, p->epochs, m->train[0], m->train[1], m->train[2], m->test[0], m->test[1],
-               m->test[2], m->seconds, m->images_per_s);
+        if (ps->classifier)
+            printf("epoch %ld/%ld  loss %.4f  accuracy %.2f%%  test loss %.4f  test accuracy "
+                   "%.2f%%  %.1f s  %.0f img/s\n",
+                   m->epoch, p->epochs, m->train[0], 100.0 * m->train[2], m->test[0],
+                   100.0 * m->test[2], m->seconds, m->images_per_s);
+        else
+            printf("epoch %ld/%ld  loss %.3f (recon %.3f, KL %.3f)  test %.3f (recon %.3f, KL "
+                   "%.3f)  %.1f s  %.0f img/s\n",
+                   m->epoch, p->epochs, m->train[0], m->train[1], m->train[2], m->test[0],
+                   m->test[1], m->test[2], m->seconds, m->images_per_s);
         if (ps->show_beta) printf("  beta %g (test loss: beta 1, the negative ELBO)\n", m->beta);
         fflush(stdout);
         if (p->skipped)
@@ -228,8 +238,9 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     printf("training %s on %s (%d:%d %s) into %s%s\n", d.name, dev->name, dev->platform,
            dev->device, clvae_device_type_name(dev->type), dir, resume ? " (resuming)" : "");
     fflush(stdout);
-    progress_state_t ps = {isatty(2), d.variational && (d.beta_schedule != CLVAE_BETA_CONSTANT ||
-                                                        d.beta != 1.0f)};
+    progress_state_t ps = {isatty(2),
+                           d.variational && (d.beta_schedule != CLVAE_BETA_CONSTANT || d.beta != 1.0f),
+                           d.classes > 0};
     clvae_train_opts_t o = {dir, text, cli_data_dir(), resume, init, 0, on_progress, &ps,
                             &stop_requested};
     struct sigaction sa;
@@ -248,7 +259,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
         code = 130;
     } else {
         printf("done: %s/checkpoint.safetensors, %s/metrics.csv\n", dir, dir);
-        if (figures) code = draw_figures(common, dir);
+        if (figures && !d.classes) code = draw_figures(common, dir); /* none for a classifier */
     }
     goto out;
 fail:

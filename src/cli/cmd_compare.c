@@ -1,0 +1,274 @@
+/* `clvae compare`: several runs side by side: a markdown table of their test metrics and
+ * sample quality, and a PNG of their sample grids. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clvae/classify.h"
+#include "clvae/compare.h"
+#include "clvae/fileio.h"
+#include "clvae/score.h"
+#include "clvae/train.h"
+
+#define MAX_RUNS 32
+
+typedef struct cmp_args {
+    const char *runs[MAX_RUNS];
+    int nruns;
+    const char *classifier, *out;
+    long count, iwae, ntest, seed;
+} cmp_args_t;
+
+static const char *recon_name(clvae_recon_t r)
+{
+    return r == CLVAE_RECON_BCE ? "BCE" : r == CLVAE_RECON_MSE_SUM ? "MSE sum" : "MSE mean";
+}
+
+/* Fills row from run r (opened), its test set loaded; draws its samples into *grid. */
+static clvae_status_t measure(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
+                              clvae_compare_row_t *row, clvae_image_t *grid, clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = &r->desc;
+    snprintf(row->model, sizeof row->model, "%s", d->name);
+    snprintf(row->kind, sizeof row->kind, "%s",
+             d->classes ? "classifier" : d->variational ? "vae" : "ae");
+    snprintf(row->dataset, sizeof row->dataset, "%s", d->train_data);
+    row->params = d->nparams;
+    clvae_status_t s = clvae_metrics_summary(r->ck.metrics, &row->epochs, &row->sec_per_epoch,
+                                             err);
+    if (s) return s;
+    if ((s = clvae_dataset_open(d->test_data, cli_data_dir(), &r->test, err)) ||
+        (s = clvae_data_upload(r->ctx, &r->test, &r->dtest, err)))
+        return s;
+    size_t n = a->ntest > 0 && (size_t)a->ntest < r->test.n ? (size_t)a->ntest : r->test.n;
+    size_t batch = clvae_model_max_batch(r->model);
+    if (d->classes) {
+        clvae_class_result_t cr;
+        if ((s = clvae_classifier_evaluate(r->ctx, r->model, d, &r->test, &r->dtest, n, batch,
+                                           &cr, err)))
+            return s;
+        row->accuracy = cr.accuracy;
+        return CLVAE_OK;
+    }
+    clvae_eval_result_t ev;
+    if ((s = clvae_evaluate(r->ctx, r->model, d, &r->dtest, n, batch, 0, (uint64_t)a->seed, 0,
+                            &ev, err)))
+        return s;
+    row->recon = ev.recon;
+    snprintf(row->recon_kind, sizeof row->recon_kind, "%s", recon_name(d->recon));
+    if (d->variational) {
+        int k = d->recon == CLVAE_RECON_BCE ? (int)a->iwae : 0;
+        if ((s = clvae_evaluate(r->ctx, r->model, d, &r->dtest, n, batch, 1, (uint64_t)a->seed, k,
+                                &ev, err)))
+            return s;
+        row->elbo = -(ev.recon + ev.kl);
+        if (k > 0) row->log_px = ev.log_px;
+    }
+    const clvae_layer_t *gi = &d->layers[0];
+    if (c) {
+        const clvae_layer_t *ci = &c->desc.layers[0];
+        if (gi->out_c == ci->out_c && gi->out_h == ci->out_h && gi->out_w == ci->out_w) {
+            clvae_score_t sc;
+            if ((s = clvae_score_run(r->ctx, r->model, d, c->model, &c->desc, &r->test,
+                                     (size_t)a->count, (uint64_t)a->seed, &sc, err)))
+                return s;
+            row->frechet = sc.frechet;
+            row->confidence = sc.confidence;
+            clvae_score_free(&sc);
+        }
+    }
+    /* the sample grid: 64 samples, tiles of about 56 pixels */
+    size_t ns = 64, D = clvae_model_example_dim(r->model);
+    float *imgs = malloc(ns * D * sizeof *imgs);
+    if (!imgs) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    int zoom = gi->out_h >= 56 ? 1 : (int)(56 / gi->out_h);
+    int *labels = NULL; /* HOOK(conditional VAE): labels i mod K as in clvae_score_run (a row
+                           of 8 per class), once clvae_gen_conditional is not 0 */
+    s = clvae_generate(r->model, d, ns, (uint64_t)a->seed, labels, imgs, err);
+    if (!s)
+        s = clvae_image_grid(grid, imgs, ns, (int)gi->out_c, (int)gi->out_h, (int)gi->out_w, 8,
+                             2, zoom, 255, err);
+    free(imgs);
+    return s;
+}
+
+/* The run's name in the table: the path without a trailing slash or checkpoint file name. */
+static void run_name(const char *path, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", path);
+    size_t n = strlen(buf);
+    while (n > 1 && buf[n - 1] == '/') buf[--n] = 0;
+    const char *ck = "/checkpoint.safetensors";
+    size_t k = strlen(ck);
+    if (n > k && strcmp(buf + n - k, ck) == 0) buf[n - k] = 0;
+}
+
+static int run(const cli_common_t *common, int argc, char **argv)
+{
+    cmp_args_t a = {{0}, 0, NULL, "runs/compare", 10000, 10, 0, 1};
+    for (int i = 0; i < argc; i++) {
+        const char *v;
+        int r;
+        if ((r = cli_opt(&i, argc, argv, "--classifier", &v))) {
+            if (r < 0) return cli_usage_error(&cli_cmd_compare, "--classifier needs a classifier run");
+            a.classifier = v;
+        } else if ((r = cli_opt(&i, argc, argv, "--out", &v))) {
+            if (r < 0 || !*v) return cli_usage_error(&cli_cmd_compare, "--out needs a folder");
+            a.out = v;
+        } else if ((r = cli_opt(&i, argc, argv, "--count", &v))) {
+            if (r < 0 || cli_parse_long(v, 2, 1000000, &a.count))
+                return cli_usage_error(&cli_cmd_compare, "--count wants a number of samples from 2 "
+                                       "to 1000000");
+        } else if ((r = cli_opt(&i, argc, argv, "--iwae", &v))) {
+            if (r < 0 || cli_parse_long(v, 0, 100000, &a.iwae))
+                return cli_usage_error(&cli_cmd_compare, "--iwae wants a sample count from 0 "
+                                       "(none) to 100000");
+        } else if ((r = cli_opt(&i, argc, argv, "--n", &v))) {
+            if (r < 0 || cli_parse_long(v, 1, 100000000L, &a.ntest))
+                return cli_usage_error(&cli_cmd_compare, "--n wants a number of test images");
+        } else if ((r = cli_opt(&i, argc, argv, "--seed", &v))) {
+            if (r < 0 || cli_parse_long(v, 0, 2147483647L, &a.seed))
+                return cli_usage_error(&cli_cmd_compare, "--seed wants a whole number >= 0");
+        } else if (argv[i][0] != '-') {
+            if (a.nruns == MAX_RUNS)
+                return cli_usage_error(&cli_cmd_compare, "at most %d runs", MAX_RUNS);
+            a.runs[a.nruns++] = argv[i];
+        } else {
+            return cli_usage_error(&cli_cmd_compare, "unknown option '%s'", argv[i]);
+        }
+    }
+    if (a.nruns == 0) return cli_usage_error(&cli_cmd_compare, "which runs?");
+    clvae_error_t err = {0};
+    clvae_ctx_t *ctx = NULL;
+    cli_run_t c, r;
+    memset(&c, 0, sizeof c);
+    memset(&r, 0, sizeof r);
+    clvae_compare_row_t rows[MAX_RUNS];
+    clvae_image_t grids[MAX_RUNS];
+    clvae_compare_panel_t panels[MAX_RUNS];
+    char names[MAX_RUNS][128];
+    size_t npanels = 0;
+    memset(grids, 0, sizeof grids);
+    char *md = NULL, fid[96] = "FID (own classifier)", path[4200];
+    int code = 0;
+    clvae_status_t s = CLVAE_OK;
+    /* every run readable before any work */
+    for (int i = 0; i < a.nruns && !s; i++) {
+        clvae_checkpoint_t ck;
+        memset(&ck, 0, sizeof ck);
+        cli_run_t probe;
+        memset(&probe, 0, sizeof probe);
+        cli_run_path(a.runs[i], probe.ckpath, sizeof probe.ckpath);
+        s = clvae_checkpoint_read(probe.ckpath, &ck, &err);
+        clvae_checkpoint_free(&ck);
+    }
+    if (!s) s = cli_ctx_open(common, 0, &ctx, &err);
+    if (!s && a.classifier) {
+        s = cli_run_open_in(&c, ctx, a.classifier, 256, &err);
+        if (!s && !c.desc.classes)
+            s = CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "--classifier %s: %s is not a classifier "
+                           "(its [model] kind is %s)", a.classifier, c.ckpath,
+                           c.desc.variational ? "vae" : "ae");
+        if (!s) cli_fid_name(&c.desc, fid, sizeof fid);
+    }
+    for (int i = 0; i < a.nruns && !s; i++) {
+        clvae_compare_row_init(&rows[i]);
+        run_name(a.runs[i], rows[i].name, sizeof rows[i].name);
+        fprintf(stderr, "clvae: compare: %s\n", rows[i].name);
+        if (!(s = cli_run_open_in(&r, ctx, a.runs[i], 256, &err))) {
+            r.ctx = ctx;
+            s = measure(&a, &r, a.classifier ? &c : NULL, &rows[i], &grids[npanels], &err);
+            if (!s && grids[npanels].px) {
+                snprintf(names[npanels], sizeof names[npanels], "%s", rows[i].name);
+                panels[npanels].caption = names[npanels];
+                panels[npanels].img = &grids[npanels];
+                npanels++;
+            }
+        }
+        r.ctx = NULL;
+        cli_run_close(&r);
+    }
+    if (!s && clvae_mkdirs(a.out) != 0)
+        s = CLVAE_FAIL(&err, CLVAE_ERR_IO, "cannot create %s: %s", a.out, strerror(errno));
+    if (!s) {
+        char *table = clvae_compare_markdown(rows, (size_t)a.nruns, fid, 0);
+        size_t cap = (table ? strlen(table) : 0) + 8192;
+        md = malloc(cap);
+        if (!table || !md) {
+            s = CLVAE_FAIL(&err, CLVAE_ERR_NOMEM, "out of host memory");
+        } else {
+            char when[64], cmd[2048] = "clvae compare", which[96] = ", on the whole test set";
+            char iw[96] = "not computed (--iwae 0)";
+            if (a.iwae)
+                snprintf(iw, sizeof iw, "the IWAE bound with K = %ld samples (VAEs with BCE)",
+                         a.iwae);
+            if (a.ntest)
+                snprintf(which, sizeof which, ", on the first %ld test images (--n; test "
+                         "accuracy too)", a.ntest);
+            time_t now = time(NULL);
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
+            for (int i = 0; i < argc; i++) {
+                size_t l = strlen(cmd);
+                snprintf(cmd + l, sizeof cmd - l, " %s", argv[i]);
+            }
+            const clvae_device_info_t *dev = clvae_ctx_device(ctx);
+            int n = snprintf(md, cap,
+                             "# Comparison of %d runs\n\n"
+                             "`%s`\n\n"
+                             "Device: %s (%s), %s.\n\n%s\n"
+                             "- test reconstruction: the configured loss per test image with z = "
+                             "z_mean%s; ELBO: -(reconstruction + KL) with z sampled once, "
+                             "beta = 1; log p(x): %s.\n"
+                             "- s/epoch: mean training time per epoch from metrics.csv (this "
+                             "device, or the one the run trained on).\n",
+                             a.nruns, cmd, dev->name, dev->platform_name, when, table,
+                             which, iw);
+            if (a.classifier && n > 0 && (size_t)n < cap)
+                n += snprintf(md + n, cap - (size_t)n,
+                              "- %s: Frechet distance between Gaussian fits of the penultimate "
+                              "features of classifier `%s` for %ld samples (z ~ N(0, I) through "
+                              "the decoder; a plain AE too) and for as many test images (or the "
+                              "whole test set when smaller; it is not the Inception FID); confidence: the samples' mean max-softmax "
+                              "probability. Lower FID and higher confidence are better.\n",
+                              fid, c.ckpath, a.count);
+            if (n > 0 && (size_t)n < cap) {
+                snprintf(path, sizeof path, "%s/compare.md", a.out);
+                s = clvae_write_file_atomic(path, md, strlen(md), &err);
+            }
+        }
+        free(table);
+    }
+    if (!s && npanels) {
+        snprintf(path, sizeof path, "%s/compare.png", a.out);
+        s = clvae_compare_png(panels, npanels, path, &err);
+    }
+    if (s) {
+        code = cli_report(&err);
+    } else {
+        fputs(md, stdout);
+        printf("wrote %s/compare.md%s%s%s\n", a.out, npanels ? " and " : "",
+               npanels ? a.out : "", npanels ? "/compare.png" : " (no generative run: no PNG)");
+    }
+    for (size_t i = 0; i < npanels; i++) clvae_image_free(&grids[i]);
+    free(md);
+    clvae_error_clear(&err);
+    c.ctx = NULL;
+    cli_run_close(&c);
+    clvae_ctx_free(ctx);
+    return code;
+}
+
+const cli_command_t cli_cmd_compare = {
+    "compare", "runs side by side: DIR/compare.md (table) and DIR/compare.png (samples)",
+    "clvae compare RUN... [--classifier C] [--out DIR] [--count N] [--iwae K] [--n N]\n"
+    "              [--seed S] [--device SPEC]\n"
+    "  per run: model, kind, dataset, epochs, parameters, seconds per epoch, test\n"
+    "  reconstruction per image, ELBO and IWAE log p(x) (VAE, K = --iwae, default 10; 0\n"
+    "  skips it), test accuracy (classifiers) and with --classifier the Frechet distance of\n"
+    "  its features (\"FID (own MNIST classifier)\") and confidence of --count samples\n"
+    "  (default 10000). --n evaluates the first N test images only. DIR: runs/compare.",
+    run};

@@ -1,0 +1,159 @@
+/* `clvae score`: samples of a generative run judged by a classifier run (Frechet distance of
+ * its penultimate features, confidence, class histogram). */
+#include "cli.h"
+
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "clvae/score.h"
+
+void cli_run_path(const char *run, char *buf, size_t size)
+{
+    struct stat sb;
+    if (stat(run, &sb) == 0 && S_ISDIR(sb.st_mode))
+        snprintf(buf, size, "%s/checkpoint.safetensors", run);
+    else
+        snprintf(buf, size, "%s", run);
+}
+
+clvae_status_t cli_run_open_in(cli_run_t *r, clvae_ctx_t *ctx, const char *run, size_t batch,
+                               clvae_error_t *err)
+{
+    memset(r, 0, sizeof *r);
+    cli_run_path(run, r->ckpath, sizeof r->ckpath);
+    snprintf(r->dir, sizeof r->dir, "%s", run);
+    clvae_status_t s;
+    if ((s = clvae_checkpoint_read(r->ckpath, &r->ck, err)) ||
+        (s = clvae_cfg_parse(&r->cfg, r->ck.config, strlen(r->ck.config), r->ckpath, err)) ||
+        (s = clvae_model_resolve(&r->desc, &r->cfg, err)) ||
+        (s = clvae_checkpoint_bind(&r->ck, &r->desc, r->ckpath, err)))
+        return s;
+    size_t fit = clvae_model_fit_batch(ctx, &r->desc, batch);
+    if (fit > 0) batch = fit;
+    if ((s = clvae_model_init(&r->model, ctx, &r->desc, batch, err)) ||
+        (s = clvae_checkpoint_apply(&r->ck, ctx, r->model, r->desc.nparams, 0, err)))
+        return s;
+    return CLVAE_OK;
+}
+
+void cli_fid_name(const clvae_model_desc_t *cd, char *buf, size_t size)
+{
+    const char *data = cd->train_data;
+    const char *what = strncmp(data, "mnist:", 6) == 0           ? "MNIST"
+                       : strncmp(data, "fashion-mnist:", 14) == 0 ? "Fashion-MNIST"
+                       : strncmp(data, "digits", 6) == 0          ? "digits"
+                                                                  : data;
+    snprintf(buf, size, "FID (own %s classifier)", what);
+}
+
+const char *cli_sampling_note(const clvae_model_desc_t *gd)
+{
+    if (clvae_gen_conditional(gd))
+        return "z ~ N(0, I) through the decoder, with the labels 0..K-1 in equal numbers";
+    if (gd->variational) return "z ~ N(0, I) through the decoder (the VAE's prior)";
+    return "z ~ N(0, I) through the decoder, as for a VAE, although a plain autoencoder's codes "
+           "were never fitted to N(0, I): this is what shows a plain AE is a poor generator";
+}
+
+static int run(const cli_common_t *common, int argc, char **argv)
+{
+    const char *runp = NULL, *clsp = NULL;
+    long count = 10000, seed = 1;
+    int json = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *v;
+        int r;
+        if ((r = cli_opt(&i, argc, argv, "--classifier", &v))) {
+            if (r < 0) return cli_usage_error(&cli_cmd_score, "--classifier needs a classifier run");
+            clsp = v;
+        } else if ((r = cli_opt(&i, argc, argv, "--count", &v))) {
+            if (r < 0 || cli_parse_long(v, 2, 1000000, &count))
+                return cli_usage_error(&cli_cmd_score, "--count wants a number of samples from 2 "
+                                       "to 1000000");
+        } else if ((r = cli_opt(&i, argc, argv, "--seed", &v))) {
+            if (r < 0 || cli_parse_long(v, 0, 2147483647L, &seed))
+                return cli_usage_error(&cli_cmd_score, "--seed wants a whole number >= 0");
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (argv[i][0] != '-' && !runp) {
+            runp = argv[i];
+        } else {
+            return cli_usage_error(&cli_cmd_score, "unknown option '%s'", argv[i]);
+        }
+    }
+    if (!runp) return cli_usage_error(&cli_cmd_score, "which run (a run folder or a checkpoint file)?");
+    if (!clsp) return cli_usage_error(&cli_cmd_score, "--classifier C: which classifier run?");
+    cli_run_t g, c;
+    memset(&c, 0, sizeof c);
+    clvae_error_t err = {0};
+    clvae_score_t sc;
+    memset(&sc, 0, sizeof sc);
+    int code = 0;
+    clvae_status_t s = cli_run_open(&g, common, runp, 256, &err);
+    if (!s && g.desc.classes)
+        s = CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "%s is a classifier: score wants a generative "
+                       "run (ae or vae) and the classifier after --classifier", g.ckpath);
+    if (!s) s = cli_run_open_in(&c, g.ctx, clsp, 256, &err);
+    if (!s && !c.desc.classes)
+        s = CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "--classifier %s: %s is not a classifier (its "
+                       "[model] kind is %s)", clsp, c.ckpath, c.desc.variational ? "vae" : "ae");
+    if (!s) s = clvae_dataset_open(g.desc.test_data, cli_data_dir(), &g.test, &err);
+    if (!s)
+        s = clvae_score_run(g.ctx, g.model, &g.desc, c.model, &c.desc, &g.test, (size_t)count,
+                            (uint64_t)seed, &sc, &err);
+    char fid[96];
+    if (!s) cli_fid_name(&c.desc, fid, sizeof fid);
+    if (s) {
+        code = cli_report(&err);
+    } else if (json) {
+        printf("{\"run\": ");
+        cli_json_string(stdout, g.ckpath);
+        printf(", \"kind\": \"%s\", \"classifier\": ", g.desc.variational ? "vae" : "ae");
+        cli_json_string(stdout, c.ckpath);
+        printf(", \"samples\": %zu, \"seed\": %ld, \"sampling\": ", sc.n, seed);
+        cli_json_string(stdout, cli_sampling_note(&g.desc));
+        printf(", \"test_data\": ");
+        cli_json_string(stdout, g.test.name);
+        printf(", \"test_images\": %zu, \"features\": %zu, \"fid_name\": ", sc.ref_n, sc.features);
+        cli_json_string(stdout, fid);
+        printf(", \"fid_own_classifier\": %.6f, \"fid_test_halves\": %.6f, \"confidence\": %.6f, "
+               "\"test_confidence\": %.6f, \"histogram\": [",
+               sc.frechet, sc.ref_frechet, sc.confidence, sc.ref_confidence);
+        for (int k = 0; k < sc.classes; k++) printf("%s%zu", k ? ", " : "", sc.hist[k]);
+        printf("], \"label_match\": ");
+        if (sc.conditional) printf("%.6f}\n", sc.label_match);
+        else printf("null}\n");
+    } else {
+        printf("%s (%s): %zu samples, seed %ld: %s\n", g.ckpath,
+               g.desc.variational ? "VAE" : "plain autoencoder", sc.n, seed,
+               cli_sampling_note(&g.desc));
+        printf("classifier %s: %zu penultimate features, %d classes; reference: the first %zu "
+               "images of %s\n", c.ckpath, sc.features, sc.classes, sc.ref_n, g.test.name);
+        printf("  %s: %.3f  (samples against the test images; two halves of the test images "
+               "against each other: %.3f)\n", fid, sc.frechet, sc.ref_frechet);
+        printf("  mean max-softmax confidence: %.4f  (test images: %.4f)\n", sc.confidence,
+               sc.ref_confidence);
+        printf("  class histogram of the samples:");
+        for (int k = 0; k < sc.classes; k++) printf(" %d:%zu", k, sc.hist[k]);
+        printf("\n");
+        if (sc.conditional)
+            printf("  classified as the requested label: %.2f%%\n", 100.0 * sc.label_match);
+    }
+    clvae_score_free(&sc);
+    clvae_error_clear(&err);
+    c.ctx = NULL; /* g's */
+    cli_run_close(&c);
+    cli_run_close(&g);
+    return code;
+}
+
+const cli_command_t cli_cmd_score = {
+    "score", "judge a run's samples with a classifier run: FID (own classifier), confidence",
+    "clvae score RUN --classifier C [--count N] [--seed S] [--json] [--device SPEC]\n"
+    "  draws N samples (default 10000) from RUN, z ~ N(0, I) through the decoder (a plain AE\n"
+    "  too), and prints the Frechet distance between Gaussian fits of classifier C's\n"
+    "  penultimate features of the samples and of the first N test images (\"FID (own MNIST\n"
+    "  classifier)\": not comparable with the Inception FID), the mean max-softmax confidence\n"
+    "  and the class histogram; for a conditional model the fraction classified as asked.",
+    run};
