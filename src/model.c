@@ -336,6 +336,7 @@ clvae_buf_t clvae_model_input(const clvae_model_t *m) { return m->act[0]; }
 clvae_buf_t clvae_model_loss_buf(const clvae_model_t *m) { return m->losses; }
 clvae_buf_t clvae_model_labels(const clvae_model_t *m) { return m->labels; }
 size_t clvae_model_classes(const clvae_model_t *m) { return m->d->conditional; }
+clvae_ctx_t *clvae_model_ctx(const clvae_model_t *m) { return m->ctx; }
 void clvae_model_set_beta(clvae_model_t *m, float beta) { m->beta = beta; }
 size_t clvae_model_latent_dim(const clvae_model_t *m) { return m->J; }
 size_t clvae_model_max_batch(const clvae_model_t *m) { return m->max_batch; }

@@ -52,15 +52,7 @@ clvae_status_t clvae_classify_images(clvae_ctx_t *ctx, clvae_model_t *cls, const
 
 int clvae_gen_conditional(const clvae_model_desc_t *d)
 {
-    /* HOOK(conditional VAE, issue 7): branch fam-gen adds `size_t conditional` ([model]
-     * conditional = K) to the model description and a labels buffer clvae_model_labels(m)
-     * that clvae_model_decode reads. Once merged: return (int)d->conditional here, and in
-     * clvae_generate fill clvae_model_labels(gen) with labels[st .. st+B) (as floats, e.g.
-     * clvae_labels_set) before each decode; tests/test_score_cli.sh then gets its TODO case
-     * (a conditional run: "classified as the requested label" and a numeric label_match).
-     * Until then no model is conditional. */
-    (void)d;
-    return 0;
+    return (int)d->conditional;
 }
 
 clvae_status_t clvae_generate(clvae_model_t *gen, const clvae_model_desc_t *gd, size_t n,
@@ -77,13 +69,30 @@ clvae_status_t clvae_generate(clvae_model_t *gen, const clvae_model_desc_t *gd, 
     float *z = malloc(n * J * sizeof *z);
     if (!z) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     clvae_rng_normal_ref(z, n * J, seed, 0);
-    clvae_status_t s = CLVAE_OK;
+    size_t K = clvae_model_classes(gen);
+    if (K && !labels) {
+        free(z);
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a conditional model: it samples with a "
+                          "label for each image", gd->name);
+    }
+    float *fl = K ? malloc(mb * sizeof *fl) : NULL;
+    clvae_status_t s = K && !fl ? CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory") : CLVAE_OK;
     for (size_t st = 0; st < n && !s; st += mb) {
         size_t B = n - st < mb ? n - st : mb;
-        /* HOOK(conditional VAE): clvae_labels_set(ctx, clvae_model_labels(gen), labels + st)
-         * here once merged (see clvae_gen_conditional) */
-        s = clvae_model_decode(gen, z + st * J, B, out + st * D, err);
+        if (K) {
+            for (size_t b = 0; b < B; b++) {
+                if (labels[st + b] < 0 || (size_t)labels[st + b] >= K) {
+                    s = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "label %d of sample %zu is not below "
+                                   "%zu", labels[st + b], st + b, K);
+                    break;
+                }
+                fl[b] = (float)labels[st + b];
+            }
+            if (!s) s = clvae_buf_upload(clvae_model_ctx(gen), clvae_model_labels(gen), fl, B, err);
+        }
+        if (!s) s = clvae_model_decode(gen, z + st * J, B, out + st * D, err);
     }
+    free(fl);
     free(z);
     return s;
 }

@@ -80,8 +80,20 @@ t_score_plain_ae_says_so() {
 }
 check score_plain_ae_says_so t_score_plain_ae_says_so
 
-# TODO(conditional VAE): once [model] conditional = K is merged, train a tiny conditional VAE here
-# and check that score prints "classified as the requested label" and a numeric label_match.
+t_score_conditional() {
+  local out js m
+  sed 's/^name = digits_vae/name = digits_cvae\nconditional = 10/' "$tmp/vae.cfg" > "$tmp/cvae.cfg"
+  "$clvae" train "$tmp/cvae.cfg" --out "$tmp/cvae" --no-figures >/dev/null 2>&1 || return 1
+  out=$("$clvae" score "$tmp/cvae" --classifier "$tmp/cls" --count 200) || return 1
+  grep -q "labels 0..K-1 in equal numbers" <<<"$out" &&
+    grep -qi "classified as the requested label" <<<"$out" || { echo "$out" >&2; return 1; }
+  js=$("$clvae" score "$tmp/cvae" --classifier "$tmp/cls" --count 200 --json) || return 1
+  m=$(sed -n 's/.*"label_match": \([0-9.]*\)}.*/\1/p' <<<"$js")
+  is_number "$m" || { echo "$js" >&2; return 1; }
+  # compare draws a conditional run's grid with labels (a refusal would exit non-zero)
+  "$clvae" compare "$tmp/cvae" --iwae 0 --n 100 --out "$tmp/cmp_c" >/dev/null 2>&1 && is_png "$tmp/cmp_c/compare.png"
+}
+check score_conditional t_score_conditional
 
 t_compare_writes_table_and_png() {
   local out

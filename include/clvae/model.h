@@ -74,6 +74,9 @@ clvae_buf_t clvae_model_labels(const clvae_model_t *m);
 /* The classes K of a conditional model ([model] conditional); 0 for an unconditional one. */
 size_t clvae_model_classes(const clvae_model_t *m);
 
+/* The context the model lives on. */
+clvae_ctx_t *clvae_model_ctx(const clvae_model_t *m);
+
 /* Sets the KL weight of the next forwards and backwards (KL annealing); it starts at the
  * config's [loss] beta. */
 void clvae_model_set_beta(clvae_model_t *m, float beta);

@@ -11,6 +11,7 @@
 #include "clvae/classify.h"
 #include "clvae/compare.h"
 #include "clvae/fileio.h"
+#include "clvae/labels.h"
 #include "clvae/score.h"
 #include "clvae/train.h"
 
@@ -54,20 +55,32 @@ static clvae_status_t measure(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
         row->accuracy = cr.accuracy;
         return CLVAE_OK;
     }
-    clvae_eval_result_t ev;
-    if ((s = clvae_evaluate(r->ctx, r->model, d, &r->dtest, n, batch, 0, (uint64_t)a->seed, 0,
-                            &ev, err)))
+    /* a conditional model is evaluated with the test set's labels */
+    clvae_data_dev_t labels = {0};
+    const clvae_data_dev_t *lp = d->conditional ? &labels : NULL;
+    if (d->conditional && (s = clvae_labels_upload(r->ctx, &r->test, d->conditional, &labels, err)))
         return s;
-    row->recon = ev.recon;
+    clvae_eval_result_t ev;
+    if ((s = clvae_evaluate_labels(r->ctx, r->model, d, &r->dtest, lp, n, batch, 0,
+                                   (uint64_t)a->seed, 0, &ev, err))) {
+        clvae_data_dev_free(&labels);
+        return s;
+    }
+    /* a denoising model: the reconstruction of clean images, like the other rows */
+    row->recon = d->noise.kind != CLVAE_NOISE_NONE ? ev.plain_recon : ev.recon;
     snprintf(row->recon_kind, sizeof row->recon_kind, "%s", recon_name(d->recon));
     if (d->variational) {
         int k = d->recon == CLVAE_RECON_BCE ? (int)a->iwae : 0;
-        if ((s = clvae_evaluate(r->ctx, r->model, d, &r->dtest, n, batch, 1, (uint64_t)a->seed, k,
-                                &ev, err)))
+        s = clvae_evaluate_labels(r->ctx, r->model, d, &r->dtest, lp, n, batch, 1,
+                                  (uint64_t)a->seed, k, &ev, err);
+        if (s) {
+            clvae_data_dev_free(&labels);
             return s;
+        }
         row->elbo = -(ev.recon + ev.kl);
         if (k > 0) row->log_px = ev.log_px;
     }
+    clvae_data_dev_free(&labels);
     const clvae_layer_t *gi = &d->layers[0];
     if (c) {
         const clvae_layer_t *ci = &c->desc.layers[0];
@@ -86,9 +99,10 @@ static clvae_status_t measure(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
     float *imgs = malloc(ns * D * sizeof *imgs);
     if (!imgs) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     int zoom = gi->out_h >= 56 ? 1 : (int)(56 / gi->out_h);
-    int *labels = NULL; /* HOOK(conditional VAE): labels i mod K as in clvae_score_run (a row
-                           of 8 per class), once clvae_gen_conditional is not 0 */
-    s = clvae_generate(r->model, d, ns, (uint64_t)a->seed, labels, imgs, err);
+    /* a conditional model: a row of 8 per class (the first 8 classes) */
+    int glab[64];
+    for (size_t i = 0; i < ns; i++) glab[i] = d->conditional ? (int)((i / 8) % d->conditional) : 0;
+    s = clvae_generate(r->model, d, ns, (uint64_t)a->seed, d->conditional ? glab : NULL, imgs, err);
     if (!s)
         s = clvae_image_grid(grid, imgs, ns, (int)gi->out_c, (int)gi->out_h, (int)gi->out_w, 8,
                              2, zoom, 255, err);
