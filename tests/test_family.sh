@@ -26,6 +26,10 @@ raw() { if [ -f "$1" ]; then cat "$1"; else zcat "$1.gz"; fi; }
 { printf '\000\000\010\001\000\000\001\000'
   raw "$data/mnist/t10k-labels-idx1-ubyte" | tail -c +9 | head -c 256; } > "$tmp/test-labels"
 small=(--limit 512 --epochs 2 --set "data.test=idx:$tmp/test-images,$tmp/test-labels")
+{ printf '\000\000\010\003\000\000\001\000\000\000\000\034\000\000\000\034'
+  raw "$data/fashion-mnist/t10k-images-idx3-ubyte" | tail -c +17 | head -c $((256 * 784)); } > "$tmp/f-images"
+{ printf '\000\000\010\001\000\000\001\000'
+  raw "$data/fashion-mnist/t10k-labels-idx1-ubyte" | tail -c +9 | head -c 256; } > "$tmp/f-labels"
 
 t_check_config_counts() {
   "$clvae" check-config models/mnist_dae.cfg | grep -q "total: 288785 parameters" &&
@@ -111,5 +115,25 @@ t_cvae_trains_and_samples_by_label() {
   [ $rc -eq 2 ] && grep -q "has no labels" <<<"$out" && [ ! -e "$tmp/nolab" ] || { echo "$out" >&2; return 1; }
 }
 check cvae_trains_and_samples_by_label t_cvae_trains_and_samples_by_label
+
+# Every other config of models/ trains a few batches (4 per epoch, 2 epochs) with a falling
+# training loss (the three above have their own cases).
+t_other_configs_train() {
+  local cfg name test out
+  for cfg in models/mnist_vae.cfg models/mnist_ae.cfg models/fashion_vae.cfg models/mnist_classifier.cfg models/digits_ae.cfg; do
+    name=$(basename "$cfg" .cfg)
+    case $name in
+      fashion_*) test=(--set "data.test=idx:$tmp/f-images,$tmp/f-labels") ;;
+      digits_*) test=() ;;
+      *) test=(--set "data.test=idx:$tmp/test-images,$tmp/test-labels") ;;
+    esac
+    out=$("$clvae" train "$cfg" --limit 512 --epochs 2 "${test[@]}" --no-figures --out "$tmp/o_$name" 2>&1) || { echo "$cfg: $out" >&2; return 1; }
+    if ! less "$(col "$tmp/o_$name" 2 train_loss)" "$(col "$tmp/o_$name" 1 train_loss)"; then
+      { echo "$cfg: the training loss did not fall"; cat "$tmp/o_$name/metrics.csv"; } >&2
+      return 1
+    fi
+  done
+}
+check other_configs_train t_other_configs_train
 
 finish
