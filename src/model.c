@@ -616,6 +616,28 @@ static clvae_status_t classifier_forward(clvae_model_t *m, size_t B, clvae_buf_t
     return CLVAE_OK;
 }
 
+/* Backward through layers top..1 (top's dpre is ready), then the step guard: NaN and
+ * infinities in the gradients and the total loss, counted on the device. */
+static clvae_status_t backward_down_from(clvae_model_t *m, int top, clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = m->d;
+    clvae_status_t s;
+    for (int i = top; i > 0; i--) {
+        if (is_view(&d->layers[i])) continue;
+        int below = real_layer(m, i - 1);
+        if ((s = layer_backward(m, i, below > 0, err))) return s;
+        if (below > 0 && (s = act_backward(m, below, err))) return s;
+        mark(m, i, 1);
+    }
+    clvae_buf_t bad = clvae_buf_at(m->losses, 3);
+    clvae_reduce_shape_t one = {1, 1, 1, 0, 0};
+    if (d->nparams && (s = clvae_reduce_all(m->ctx, bad, m->grads, CLVAE_REDUCE_NONFINITE, 1.0f,
+                                            d->nparams, err)))
+        return s;
+    return clvae_reduce_forward(m->ctx, bad, m->losses, CLVAE_REDUCE_NONFINITE, 1.0f,
+                                d->nparams ? 1.0f : 0.0f, one, err);
+}
+
 /* Backward of the classifier's mean cross-entropy, then the step guard as for the others. */
 static clvae_status_t classifier_backward(clvae_model_t *m, clvae_error_t *err)
 {
@@ -631,20 +653,7 @@ static clvae_status_t classifier_backward(clvae_model_t *m, clvae_error_t *err)
         (s = clvae_xent_backward(m->ctx, m->dpre[last], m->act[last], m->target,
                                  1.0f / (float)m->B, m->B, (size_t)d->classes, err)))
         return s;
-    for (int i = last; i > 0; i--) {
-        if (is_view(&d->layers[i])) continue;
-        int below = real_layer(m, i - 1);
-        if ((s = layer_backward(m, i, below > 0, err))) return s;
-        if (below > 0 && (s = act_backward(m, below, err))) return s;
-        mark(m, i, 1);
-    }
-    clvae_buf_t bad = clvae_buf_at(m->losses, 3);
-    clvae_reduce_shape_t one = {1, 1, 1, 0, 0};
-    if ((s = clvae_reduce_all(m->ctx, bad, m->grads, CLVAE_REDUCE_NONFINITE, 1.0f, d->nparams,
-                              err)))
-        return s;
-    return clvae_reduce_forward(m->ctx, bad, m->losses, CLVAE_REDUCE_NONFINITE, 1.0f, 1.0f, one,
-                                err);
+    return backward_down_from(m, last, err);
 }
 
 clvae_status_t clvae_model_forward(clvae_model_t *m, size_t B, int sample, uint64_t seed,
@@ -754,21 +763,7 @@ clvae_status_t clvae_model_backward(clvae_model_t *m, clvae_error_t *err)
     int top = real_layer(m, enc_top);
     if (top > 0 && (s = act_backward(m, top, err))) return s;
     mark(m, lat, 1);
-    for (int i = top; i > 0; i--) {
-        if (is_view(&d->layers[i])) continue;
-        int below = real_layer(m, i - 1);
-        if ((s = layer_backward(m, i, below > 0, err))) return s;
-        if (below > 0 && (s = act_backward(m, below, err))) return s;
-        mark(m, i, 1);
-    }
-    /* the step guard: NaN and infinities in the gradients and the total loss, on the device */
-    clvae_buf_t bad = clvae_buf_at(m->losses, 3);
-    clvae_reduce_shape_t one = {1, 1, 1, 0, 0};
-    if (d->nparams && (s = clvae_reduce_all(m->ctx, bad, m->grads, CLVAE_REDUCE_NONFINITE, 1.0f,
-                                            d->nparams, err)))
-        return s;
-    return clvae_reduce_forward(m->ctx, bad, m->losses, CLVAE_REDUCE_NONFINITE, 1.0f,
-                                d->nparams ? 1.0f : 0.0f, one, err);
+    return backward_down_from(m, top, err);
 }
 
 clvae_status_t clvae_model_step(clvae_model_t *m, long step, clvae_error_t *err)
