@@ -71,6 +71,14 @@ static int run(const cli_common_t *common, int argc, char **argv)
         snprintf(setbuf, sizeof setbuf, "%s=%s", key, values[v]);
         b.sets[which] = setbuf;
         if (cli_cfg_load(&b, &cfg, &d, &err)) goto fail;
+        if (d.classes || d.conditional) {
+            CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "sweep compares the reconstructions of plain "
+                       "autoencoders and VAEs; %s is %s", d.name,
+                       d.classes ? "a classifier" : "conditional");
+            clvae_model_desc_free(&d);
+            clvae_cfg_free(&cfg);
+            goto fail;
+        }
         if (v == 0) snprintf(base, sizeof base, "%s", out ? out : "");
         if (v == 0 && !out) snprintf(base, sizeof base, "runs/%s_sweep", d.name);
         nparams[v] = d.nparams;
