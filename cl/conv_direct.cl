@@ -143,9 +143,9 @@ __kernel void cd_forward(__global float *restrict y, uint y_off, __global const 
 }
 
 /* x[n, c, h, v] = (accumulate ? x : 0) + ((has_bias ? b[c] : 0) + the sum over taps (i, j)
- * ascending, then k ascending, of w[k, c, i, j] * y[n, k, oh, ow] for the (oh, ow) that
- * tap (i, j) takes from (h, v)): the adjoint of cd_forward, a gather (no atomics). One
- * work item per row tile (n, h, v0 .. v0+CD_VW-1), all C channels. */
+ * ascending of the sum over k ascending of w[k, c, i, j] * y[n, k, oh, ow] for the (oh, ow)
+ * that tap (i, j) takes from (h, v)): the adjoint of cd_forward, a gather (no atomics).
+ * One work item per row tile (n, h, v0 .. v0+CD_VW-1), all C channels. */
 __kernel void cd_backward_data(__global float *restrict x, uint x_off,
                                __global const float *restrict y, uint y_off,
                                __global const float *restrict w, uint w_off,
@@ -157,26 +157,29 @@ __kernel void cd_backward_data(__global float *restrict x, uint x_off,
     if (gid >= N * H * ((W + CD_VW - 1) / CD_VW)) return;
     CD_TILE(gid, H, W, n, h, v0);
     uint P = OH * OW;
-    floatv acc[CD_C];
-    for (int c = 0; c < CD_C; c++) acc[c] = (floatv)0.0f;
     __global const float *yn = y + y_off + n * K * P;
     __global const float *wn = w + w_off;
-    /* an interior tile (stride 1, every tap's lanes inside y): k outermost, the taps
-     * unrolled, contiguous loads, one sum per tap, then the taps in order. Other tiles
-     * sum tap by tap below. Which way an element goes depends on its position only, so
-     * every run gives the same bits. */
+    /* One sum per tap and channel over k, then the taps added in order (the same order
+     * on both branches). Interior tiles (stride 1, every tap's lanes inside y) load
+     * contiguous vectors; the others gather lane by lane, zero where a lane meets no
+     * output pixel. Independent sums per tap keep the FMAs from waiting on each other. */
+    floatv part[CD_KK][CD_C];
+#pragma unroll
+    for (int t = 0; t < CD_KK; t++)
+#pragma unroll
+        for (int c = 0; c < CD_C; c++) part[t][c] = (floatv)0.0f;
     int ohs0 = (int)(h + pad_t) - (int)((uint)(CD_KH - 1) * dh);
     int ows0 = (int)(v0 + pad_l) - (int)((uint)(CD_KW - 1) * dw);
     if (sh == 1 && sw == 1 && ohs0 >= 0 && (int)(h + pad_t) < (int)OH && ows0 >= 0 &&
         (int)(v0 + pad_l) + CD_VW <= (int)OW && v0 + CD_VW <= W) {
-        floatv part[CD_KK][CD_C];
-        for (int t = 0; t < CD_KK; t++)
-            for (int c = 0; c < CD_C; c++) part[t][c] = (floatv)0.0f;
         __global const float *yk = yn + (h + pad_t) * OW + v0 + pad_l;
         for (uint k = 0; k < K; k++, yk += P) {
+#pragma unroll
             for (int i = 0; i < CD_KH; i++) {
+#pragma unroll
                 for (int j = 0; j < CD_KW; j++) {
                     floatv e = vloadv(0, yk - (uint)i * dh * OW - (uint)j * dw);
+#pragma unroll
                     for (int c = 0; c < CD_C; c++)
                         part[i * CD_KW + j][c] =
                             fma((floatv)wn[(k * CD_C + (uint)c) * CD_KK + (uint)(i * CD_KW + j)],
@@ -184,49 +187,53 @@ __kernel void cd_backward_data(__global float *restrict x, uint x_off,
                 }
             }
         }
-        for (int t = 0; t < CD_KK; t++)
-            for (int c = 0; c < CD_C; c++) acc[c] += part[t][c];
     } else {
+        /* lane l of tap (i, j): input (h, v0 + l) meets output
+         * ((h + pad_t - i*dh) / sh, (v0 + l + pad_l - j*dw) / sw) where that divides */
+        uint pos[CD_KK][CD_VW];
+        int ok[CD_KK][CD_VW];
+#pragma unroll
         for (int i = 0; i < CD_KH; i++) {
             int ohs = (int)(h + pad_t) - (int)((uint)i * dh);
             uint oh = (uint)max(ohs, 0) / sh;
-            if (ohs < 0 || (uint)ohs != oh * sh || oh >= OH) continue; /* same for all lanes */
+            int hok = ohs >= 0 && (uint)ohs == oh * sh && oh < OH;
+#pragma unroll
             for (int j = 0; j < CD_KW; j++) {
-                int t = i * CD_KW + j;
-                /* lane l: input column v0 + l meets output column (v0 + l + pad_l - j*dw) / sw */
-                int ows0 = (int)(v0 + pad_l) - (int)((uint)j * dw);
-                if (sw == 1 && ows0 >= 0 && ows0 + CD_VW <= (int)OW && v0 + CD_VW <= W) {
-                    __global const float *yk = yn + oh * OW + (uint)ows0;
-                    for (uint k = 0; k < K; k++, yk += P) {
-                        floatv e = vloadv(0, yk);
-                        for (int c = 0; c < CD_C; c++)
-                            acc[c] = fma((floatv)wn[(k * CD_C + (uint)c) * CD_KK + (uint)t], e,
-                                         acc[c]);
-                    }
-                } else {
-                    uint pos[CD_VW];
-                    int ok[CD_VW];
-                    for (int l = 0; l < CD_VW; l++) {
-                        int ows = ows0 + l;
-                        uint ow = (uint)max(ows, 0) / sw;
-                        ok[l] = ows >= 0 && (uint)ows == ow * sw && ow < OW && v0 + (uint)l < W;
-                        pos[l] = ok[l] ? oh * OW + ow : 0u;
-                    }
-                    __global const float *yk = yn;
-                    for (uint k = 0; k < K; k++, yk += P) {
-                        float tv[CD_VW];
-                        for (int l = 0; l < CD_VW; l++) {
-                            float a = yk[pos[l]];
-                            tv[l] = ok[l] ? a : 0.0f;
-                        }
-                        floatv e = vloadv(0, tv);
-                        for (int c = 0; c < CD_C; c++)
-                            acc[c] = fma((floatv)wn[(k * CD_C + (uint)c) * CD_KK + (uint)t], e,
-                                         acc[c]);
-                    }
+#pragma unroll
+                for (int l = 0; l < CD_VW; l++) {
+                    int ows = (int)(v0 + (uint)l + pad_l) - (int)((uint)j * dw);
+                    uint ow = (uint)max(ows, 0) / sw;
+                    int good = hok && ows >= 0 && (uint)ows == ow * sw && ow < OW &&
+                               v0 + (uint)l < W;
+                    ok[i * CD_KW + j][l] = good;
+                    pos[i * CD_KW + j][l] = good ? oh * OW + ow : 0u;
                 }
             }
         }
+        __global const float *yk = yn;
+        for (uint k = 0; k < K; k++, yk += P) {
+#pragma unroll
+            for (int t = 0; t < CD_KK; t++) {
+                float tv[CD_VW];
+#pragma unroll
+                for (int l = 0; l < CD_VW; l++) {
+                    float a = yk[pos[t][l]];
+                    tv[l] = ok[t][l] ? a : 0.0f;
+                }
+                floatv e = vloadv(0, tv);
+#pragma unroll
+                for (int c = 0; c < CD_C; c++)
+                    part[t][c] = fma((floatv)wn[(k * CD_C + (uint)c) * CD_KK + (uint)t], e,
+                                     part[t][c]);
+            }
+        }
+    }
+    floatv acc[CD_C];
+#pragma unroll
+    for (int c = 0; c < CD_C; c++) {
+        acc[c] = part[0][c];
+#pragma unroll
+        for (int t = 1; t < CD_KK; t++) acc[c] += part[t][c];
     }
     uint HW = H * W;
     __global float *xr = x + x_off + n * (CD_C * HW) + h * W + v0;

@@ -68,12 +68,12 @@
  *   conv_direct.dw_vw     the same for cd_weight_partial; 4, 8, 16; default 4 (equal to
  *                         vw: one program build per geometry instead of two)
  *   conv_direct.wg        work-group size of cd_weight_partial; 16, 32, 64, 128, 256
- *                         (capped by the context's WGS and the kernel's limit); default 64
+ *                         (capped by the context's WGS and the kernel's limit); default 32
  *   conv_direct.kb        output channels per work item of cd_weight_partial; 1, 2, 4, 8,
  *                         16; default 4 (halved, then wg, until wg*kb*(C*kh*kw+1) floats fit
  *                         the device's local memory)
  *   conv_direct.dw_pixels output pixels per work group of cd_weight_partial (whole images,
- *                         at least one); 512, 1024, 2048, 4096, 8192, 16384; default 2048
+ *                         at least one); 512, 1024, 2048, 4096, 8192, 16384; default 4096
  * A weight-gradient's bits depend on wg, kb, dw_vw and dw_pixels (the order of its sums),
  * not on the run: the same device and tuning give the same bits. */
 
@@ -550,7 +550,7 @@ static clvae_status_t direct_get(clvae_ctx_t *ctx, const clvae_conv_geom_t *g, d
     size_t local = (size_t)clvae_ctx_device(ctx)->local_mem / sizeof(float);
     size_t vw = pow2_at_most(clvae_tuning_int(ctx, "conv_direct.vw", 4), 16);
     size_t dw_vw = pow2_at_most(clvae_tuning_int(ctx, "conv_direct.dw_vw", 4), 16);
-    size_t wg = pow2_at_most(clvae_tuning_int(ctx, "conv_direct.wg", 64), clvae_ctx_wgs(ctx));
+    size_t wg = pow2_at_most(clvae_tuning_int(ctx, "conv_direct.wg", 32), clvae_ctx_wgs(ctx));
     size_t kb = pow2_at_most(clvae_tuning_int(ctx, "conv_direct.kb", 4), 16);
     if (vw < 4) vw = 4;
     if (dw_vw < 4) dw_vw = 4;
@@ -626,7 +626,7 @@ static clvae_status_t direct_weight(clvae_ctx_t *ctx, clvae_buf_t dw, clvae_buf_
     clvae_status_t s = direct_get(ctx, g, &d, err);
     if (s) return s;
     size_t ps = g->C * g->kh * g->kw + 1, P = g->OH * g->OW, np = g->K * ps;
-    int pix = clvae_tuning_int(ctx, "conv_direct.dw_pixels", 2048);
+    int pix = clvae_tuning_int(ctx, "conv_direct.dw_pixels", 4096);
     size_t nb = pix > 0 ? (size_t)pix / P : 0;
     if (nb < 1) nb = 1;
     size_t max_alloc = (size_t)clvae_ctx_device(ctx)->max_alloc / sizeof(float);
