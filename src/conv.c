@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "clvae/blas.h"
-#include "clvae/reduce.h"
 #include "clvae/tuning.h"
 
 /* Method: im2col + one CLBlast SGEMM per chunk of images, col2im as a gather.
@@ -29,7 +28,8 @@
  *   deconv forward     = conv backward-data (overwriting, + bias)
  *   deconv backward-dx = conv forward (accumulating, no bias)
  *   deconv backward-dw = conv backward-weight with x := deconv dy, dy := deconv x.
- * Bias gradients are per-channel sums of dy through clvae_reduce_forward (beta 1).
+ * Bias gradients are per-channel sums of dy: a sum per (image, channel) plane, then per
+ * channel over the images in order (bias_grad).
  *
  * Workspaces: slot 0 holds col, slot 1 rows. A chunk's col is kept <= 64 MiB
  * (and within CL_DEVICE_MAX_MEM_ALLOC_SIZE) by splitting the batch into equal
@@ -48,9 +48,8 @@
  *                     partial sums per chunk of images (workspace slot 0), then summed in
  *                     chunk order (no atomics)
  * and the transposed conv maps onto them as above (forward = backward-data, etc.). The
- * conv's bias gradient comes with its weight gradient (the reduction over dy that
- * clvae_reduce_forward took ~10 ms for at [128, 32, 28, 28]); the transposed conv's,
- * a sum over its own dy, stays with clvae_reduce_forward. All sums run in a fixed order.
+ * conv's bias gradient comes with its weight gradient's partial sums; the transposed
+ * conv's, a sum over its own dy, goes through bias_grad. All sums run in a fixed order.
  *
  * Which path: direct when C*kh*kw <= conv_direct.max_ckk (default 27: any 3x3 conv with
  * at most 3 input channels, a 5x5 with 1; for a transposed conv C is its OUTPUT channel
@@ -495,6 +494,34 @@ static clvae_status_t conv_bwd(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
     return s;
 }
 
+/* db [C] += the per-channel sums of t [N, C, P] (a bias gradient): plane sums into
+ * workspace slot 1 (free again once the GEMMs before it are queued: one in-order queue),
+ * then their totals per channel in image order. Replaces clvae_reduce_forward, whose one
+ * work group per channel took 4-8 ms here for [128, 64, 196] and [128, 32, 784]. */
+static clvae_status_t bias_grad(clvae_ctx_t *ctx, clvae_buf_t db, clvae_buf_t t, size_t N,
+                                size_t C, size_t P, clvae_error_t *err)
+{
+    clvae_buf_t part;
+    cl_kernel k1, k2;
+    cl_uint uN = (cl_uint)N, uC = (cl_uint)C, uP = (cl_uint)P;
+    clvae_status_t s = clvae_workspace(ctx, WS_ROWS, N * C, &part, err);
+    if (!s) s = clvae_kernel_get(ctx, "conv", "conv_plane_sums", &k1, err);
+    if (!s) s = clvae_kernel_get(ctx, "conv", "conv_plane_total", &k2, err);
+    if (!s) s = set_buf(k1, 0, part, err);
+    if (!s) s = set_buf(k1, 2, t, err);
+    if (s) return s;
+    CLVAE_CL_RET(err, clSetKernelArg(k1, 4, sizeof uN, &uN));
+    CLVAE_CL_RET(err, clSetKernelArg(k1, 5, sizeof uC, &uC));
+    CLVAE_CL_RET(err, clSetKernelArg(k1, 6, sizeof uP, &uP));
+    s = clvae_launch_1d(ctx, k1, N * C, err);
+    if (!s) s = set_buf(k2, 0, db, err);
+    if (!s) s = set_buf(k2, 2, part, err);
+    if (s) return s;
+    CLVAE_CL_RET(err, clSetKernelArg(k2, 4, sizeof uC, &uC));
+    CLVAE_CL_RET(err, clSetKernelArg(k2, 5, sizeof uN, &uN));
+    return clvae_launch_1d(ctx, k2, C, err);
+}
+
 /* ---- the direct path ------------------------------------------------------ */
 
 /* Whether g runs on the direct path: CLVAE_CONV_PATH, else the max_ckk rule. */
@@ -705,14 +732,13 @@ clvae_status_t clvae_conv2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf
         s = conv_bwd(ctx, dx, dw, dy, x, w, none, g, 1, op, err);
     } else {
         /* the bias gradient comes with the weight gradient's partial sums */
-        s = direct_weight(ctx, dw, db, x, dy, g, err);
+        if (dw.mem) {
+            s = direct_weight(ctx, dw, db, x, dy, g, err);
+            db.mem = NULL;
+        }
         if (!s && dx.mem) s = direct_apply(ctx, 0, dx, dy, w, none, g, 1, err);
-        db.mem = NULL;
     }
-    if (!s && db.mem) {
-        clvae_reduce_shape_t sh = {g->K, g->N, z.P, z.out, z.P};
-        s = clvae_reduce_forward(ctx, db, dy, CLVAE_REDUCE_SUM, 1.0f, 1.0f, sh, err);
-    }
+    if (!s && db.mem) s = bias_grad(ctx, db, dy, g->N, g->K, z.P, err);
     return s;
 }
 
@@ -764,10 +790,6 @@ clvae_status_t clvae_conv_transpose2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx,
         s = direct_weight(ctx, dw, none, dy, x, g, err);
         if (!s && dx.mem) s = direct_apply(ctx, 1, dx, dy, w, none, g, 1, err);
     }
-    if (!s && db.mem) {
-        size_t hw = g->H * g->W;
-        clvae_reduce_shape_t sh = {g->C, g->N, hw, z.in, hw};
-        s = clvae_reduce_forward(ctx, db, dy, CLVAE_REDUCE_SUM, 1.0f, 1.0f, sh, err);
-    }
+    if (!s && db.mem) s = bias_grad(ctx, db, dy, g->N, g->C, g->H * g->W, err);
     return s;
 }
