@@ -833,6 +833,57 @@ static void t_direct_stale_workspaces(void)
     set_path(NULL);
 }
 
+/* Each gradient asked for alone (the others NULL), from zero, against the reference. */
+static void single_grads_case(const char *name, int tr, size_t N, size_t Cin, size_t H, size_t W,
+                              size_t Cout, clvae_conv_params_t p)
+{
+    clvae_error_t err = {0};
+    layer_t l;
+    REQUIRE(layer_make(&l, tr, N, Cin, H, W, Cout, p, &err), "%s: %s", name, err.msg);
+    uint64_t seed = 0x5851f42d4c957f2dULL ^ l.nx;
+    size_t tot = l.nx + l.nw + l.ny;
+    float *t = malloc(tot * sizeof *t);
+    tu_rand(t, tot, -1.0f, 1.0f, &seed);
+    double *d = tu_double(t, tot);
+    double *gx = calloc(l.nx, sizeof *gx), *gw = calloc(l.nw, sizeof *gw);
+    double *gb = calloc(l.nb, sizeof *gb);
+    ref_bwd(&l, &l.g, gx, gw, gb, d + l.nx + l.nw, d, d + l.nx);
+    clvae_buf_t bx = tu_upload(ctx, t, l.nx), bw = tu_upload(ctx, t + l.nx, l.nw);
+    clvae_buf_t bdy = tu_upload(ctx, t + l.nx + l.nw, l.ny), none = {0};
+    const double *want[3] = {gx, gw, gb};
+    size_t n[3] = {l.nx, l.nw, l.nb};
+    static const char *what[3] = {"dx", "dw", "db"};
+    for (int i = 0; i < 3; i++) {
+        clvae_buf_t g = tu_zeros(ctx, n[i]);
+        CHECK(dev_bwd(&l, i == 0 ? g : none, i == 1 ? g : none, i == 2 ? g : none, bdy, bx, bw,
+                      &err) == CLVAE_OK,
+              "%s: %s alone: %s", name, what[i], err.msg);
+        float *got = tu_download(ctx, g, n[i]);
+        char label[200];
+        snprintf(label, sizeof label, "%s: %s alone", name, what[i]);
+        CHECK(compare(label, "single gradient", got, want[i], n[i],
+                      i == 2 ? sqrt((double)(l.ny / l.nb) / 3.0) : 0), "%s", label);
+        free(got);
+        clvae_buf_free(&g);
+    }
+    free(t), free(d), free(gx), free(gw), free(gb);
+    clvae_buf_free(&bx), clvae_buf_free(&bw), clvae_buf_free(&bdy);
+}
+
+static void t_single_gradients(void)
+{
+    static const char *paths[2] = {"gemm", "direct"};
+    for (int i = 0; i < 2; i++) {
+        char name[96];
+        set_path(paths[i]);
+        snprintf(name, sizeof name, "conv 1->6 13x7 s2 [%s]", paths[i]);
+        single_grads_case(name, 0, 3, 1, 13, 7, 6, p_same(3, 2));
+        snprintf(name, sizeof name, "deconv 6->1 13x7 s2 [%s]", paths[i]);
+        single_grads_case(name, 1, 3, 6, 13, 7, 1, p_same(3, 2));
+    }
+    set_path(NULL);
+}
+
 static void t_path_variable(void)
 {
     clvae_error_t err = {0};
@@ -903,6 +954,7 @@ int main(void)
     RUN(t_direct_gradients);
     RUN(t_direct_determinism);
     RUN(t_direct_stale_workspaces);
+    RUN(t_single_gradients);
     RUN(t_path_variable);
     tu_print_errors();
     clvae_ctx_free(ctx);
