@@ -10,8 +10,10 @@
  *
  * Each work item handles CD_VW neighbouring columns of one row as a vector (explicit
  * vectors: on pocl CPU the work-item loop around a loop with a run-time trip count is
- * not vectorised). Compile-time parameters (src/conv.c passes them as -D, the tunable
- * ones through clvae_tuning_int): CD_C, CD_KH, CD_KW the geometry (so that the taps
+ * not vectorised). Products are written a * b + c, not fma(): OpenCL C contracts them
+ * where the device has a fused multiply-add, and fma() is slow where it has none.
+ * Compile-time parameters (src/conv.c passes them as -D, the tunable ones through
+ * clvae_tuning_int): CD_C, CD_KH, CD_KW the geometry (so that the taps
  * unroll), CD_VW the vector width (4, 8 or 16), CD_WG the work-group size of
  * cd_weight_partial and CD_KB its output channels per work item. */
 
@@ -137,7 +139,7 @@ __kernel void cd_forward(__global float *restrict y, uint y_off, __global const 
     __global const float *wk = w + w_off;
     for (uint k = 0; k < K; k++, yk += P, wk += CD_CKK) {
         floatv s = (floatv)(has_bias ? b[b_off + k] : 0.0f);
-        for (int t = 0; t < CD_CKK; t++) s = fma((floatv)wk[t], patch[t], s);
+        for (int t = 0; t < CD_CKK; t++) s += (floatv)wk[t] * patch[t];
         cd_store_row(yk, OW - ow0, s, accumulate);
     }
 }
@@ -181,9 +183,8 @@ __kernel void cd_backward_data(__global float *restrict x, uint x_off,
                     floatv e = vloadv(0, yk - (uint)i * dh * OW - (uint)j * dw);
 #pragma unroll
                     for (int c = 0; c < CD_C; c++)
-                        part[i * CD_KW + j][c] =
-                            fma((floatv)wn[(k * CD_C + (uint)c) * CD_KK + (uint)(i * CD_KW + j)],
-                                e, part[i * CD_KW + j][c]);
+                        part[i * CD_KW + j][c] +=
+                            (floatv)wn[(k * CD_C + (uint)c) * CD_KK + (uint)(i * CD_KW + j)] * e;
                 }
             }
         }
@@ -223,8 +224,7 @@ __kernel void cd_backward_data(__global float *restrict x, uint x_off,
                 floatv e = vloadv(0, tv);
 #pragma unroll
                 for (int c = 0; c < CD_C; c++)
-                    part[t][c] = fma((floatv)wn[(k * CD_C + (uint)c) * CD_KK + (uint)t], e,
-                                     part[t][c]);
+                    part[t][c] += (floatv)wn[(k * CD_C + (uint)c) * CD_KK + (uint)t] * e;
             }
         }
     }
@@ -285,7 +285,7 @@ cd_weight_partial(__global float *restrict part, uint part_off, __global const f
             uint k = min(k0 + (uint)a, K - 1); /* channels past K: computed, never stored */
             floatv d = cd_load_row(yp + k * P, OW - ow0);
             #pragma unroll
-            for (int t = 0; t < CD_CKK; t++) acc[a][t] = fma(d, patch[t], acc[a][t]);
+            for (int t = 0; t < CD_CKK; t++) acc[a][t] += d * patch[t];
             acc[a][CD_CKK] += d;
         }
     }
