@@ -58,8 +58,8 @@
  * C*kh*kw <= DIRECT_MAX_CKK (64, the kernels' private arrays), "auto" or unset the rule.
  * The direct path ignores geom.max_chunk.
  *
- * Tuning keys (clvae_tuning_int, for `clvae tune`; values are rounded down to a power of
- * two and clamped where the list says so):
+ * Tuning keys (clvae_tuning_int, for `clvae tune`; vw, dw_vw, wg and kb are rounded down
+ * to a power of two, and every value is clamped as the list says):
  *   conv_direct.max_ckk   the rule's threshold on C*kh*kw; candidates 0 (never direct),
  *                         9, 18, 27, 36, 49, 64 (at most 64); default 27
  *   conv_direct.vw        vector width (columns per work item) of cd_forward and
