@@ -127,3 +127,37 @@ __kernel void conv_rows_to_nchw(__global float *restrict y, uint y_off,
         for (uint p = 0; p < P; p++) o[p] = s[p] + bias;
     }
 }
+
+/* part[c, n] = the sum of plane (n, c) of in [N, C, P]: four interleaved partial sums
+ * (q = 0, 4, 8, ... ; 1, 5, ... ; ...) added lane by lane, then the P % 4 last elements,
+ * a fixed order. One work item per plane (n, c); the first pass of a bias gradient. */
+__kernel void conv_plane_sums(__global float *restrict part, uint part_off,
+                              __global const float *restrict in, uint in_off, uint N, uint C,
+                              uint P)
+{
+    uint gid = CLVAE_GID0;
+    if (gid >= N * C) return;
+    uint n = gid / C;
+    uint c = gid - n * C;
+    __global const float *p = in + in_off + gid * P; /* (n*C + c)*P */
+    float4 s = (float4)(0.0f);
+    uint q = 0;
+    for (; q + 4 <= P; q += 4) s += vload4(0, p + q);
+    float t = (s.x + s.y) + (s.z + s.w);
+    for (; q < P; q++) t += p[q];
+    part[part_off + c * N + n] = t;
+}
+
+/* out[c] += the sum of part[c, 0 .. N-1] in that order: the second pass of a bias
+ * gradient. One work item per channel c < C. */
+__kernel void conv_plane_total(__global float *restrict out, uint out_off,
+                               __global const float *restrict part, uint part_off, uint C,
+                               uint N)
+{
+    uint c = CLVAE_GID0;
+    if (c >= C) return;
+    __global const float *p = part + part_off + c * N;
+    float s = 0.0f;
+    for (uint n = 0; n < N; n++) s += p[n];
+    out[out_off + c] += s;
+}

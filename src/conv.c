@@ -1,10 +1,13 @@
-/* Convolution geometry and the launchers of conv2d / conv_transpose2d (im2col + GEMM). */
+/* Convolution geometry and the conv2d / conv_transpose2d launchers (im2col + GEMM, or direct). */
 #include "clvae/conv.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "clvae/blas.h"
-#include "clvae/reduce.h"
+#include "clvae/tuning.h"
 
 /* Method: im2col + one CLBlast SGEMM per chunk of images, col2im as a gather.
  *
@@ -25,15 +28,58 @@
  *   deconv forward     = conv backward-data (overwriting, + bias)
  *   deconv backward-dx = conv forward (accumulating, no bias)
  *   deconv backward-dw = conv backward-weight with x := deconv dy, dy := deconv x.
- * Bias gradients are per-channel sums of dy through clvae_reduce_forward (beta 1).
+ * Bias gradients are per-channel sums of dy: a sum per (image, channel) plane, then per
+ * channel over the images in order (bias_grad).
  *
  * Workspaces: slot 0 holds col, slot 1 rows. A chunk's col is kept <= 64 MiB
  * (and within CL_DEVICE_MAX_MEM_ALLOC_SIZE) by splitting the batch into equal
  * chunks; only a single image whose col exceeds the device's limit is refused.
- * dw accumulates over the chunks through the GEMM's beta = 1. */
+ * dw accumulates over the chunks through the GEMM's beta = 1.
+ *
+ * The direct path (cl/conv_direct.cl). GEMM is the wrong tool when the conv's input
+ * side is tiny, C*kh*kw = 9 for the thesis VAE's first conv (1 -> 32) and last deconv
+ * (32 -> 1, whose adjoint conv has C = 1): a GEMM with an inner dimension of 9, or
+ * an output of one row, runs at ~3 GFLOP/s here against 30-60 for the other layers.
+ * Those convs run as direct kernels, built per (C, kh, kw) so the taps unroll, each
+ * work item taking a vector of vw neighbouring pixels of one row:
+ *   cd_forward        y = (acc ? y : 0) + b + conv(x, w), per output row tile
+ *   cd_backward_data  x = (acc ? x : 0) + b + conv^T(y, w), a gather per input row tile
+ *   cd_weight_partial + cd_weight_sum: dw += sum of dy * patch and db += sum of dy, as
+ *                     partial sums per chunk of images (workspace slot 0), then summed in
+ *                     chunk order (no atomics)
+ * and the transposed conv maps onto them as above (forward = backward-data, etc.). The
+ * conv's bias gradient comes with its weight gradient's partial sums; the transposed
+ * conv's, a sum over its own dy, goes through bias_grad. All sums run in a fixed order.
+ *
+ * Which path: direct when C*kh*kw <= conv_direct.max_ckk (default 27: any 3x3 conv with
+ * at most 3 input channels, a 5x5 with 1; for a transposed conv C is its OUTPUT channel
+ * count), else im2col + GEMM. The environment variable CLVAE_CONV_PATH overrides the
+ * rule for tests and measurements: "gemm" always GEMM, "direct" direct wherever
+ * C*kh*kw <= DIRECT_MAX_CKK (64, the kernels' private arrays), "auto" or unset the rule.
+ * The direct path ignores geom.max_chunk.
+ *
+ * Tuning keys (clvae_tuning_int, for `clvae tune`; vw, dw_vw, wg and kb are rounded down
+ * to a power of two, and every value is clamped as the list says):
+ *   conv_direct.max_ckk   the rule's threshold on C*kh*kw; candidates 0 (never direct),
+ *                         9, 18, 27, 36, 49, 64 (at most 64); default 27
+ *   conv_direct.vw        vector width (columns per work item) of cd_forward and
+ *                         cd_backward_data; 4, 8, 16; default 4
+ *   conv_direct.dw_vw     the same for cd_weight_partial; 4, 8, 16; default 4 (equal to
+ *                         vw: one program build per geometry instead of two)
+ *   conv_direct.wg        work-group size of cd_weight_partial; 16, 32, 64, 128, 256
+ *                         (capped by the context's WGS and the kernel's limit); default 32
+ *   conv_direct.kb        output channels per work item of cd_weight_partial; 1, 2, 4, 8,
+ *                         16; default 4 (halved, then wg, until wg*kb*(C*kh*kw+1) floats fit
+ *                         the device's local memory)
+ *   conv_direct.dw_pixels output pixels per work group of cd_weight_partial (whole images,
+ *                         at least one); 512, 1024, 2048, 4096, 8192, 16384; default 4096
+ * A weight-gradient's bits depend on wg, kb, dw_vw and dw_pixels (the order of its sums),
+ * not on the run: the same device and tuning give the same bits. */
 
 #define WS_COL 0
 #define WS_ROWS 1
+#define WS_PART 0 /* the direct path's partial weight gradients (it has no col) */
+#define DIRECT_MAX_CKK 64
 #define CHUNK_BYTES ((size_t)64 << 20)
 #define UINT_LIMIT 4294967295.0
 #define INT_LIMIT 2147483647.0
@@ -448,6 +494,201 @@ static clvae_status_t conv_bwd(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
     return s;
 }
 
+/* db [C] += the per-channel sums of t [N, C, P] (a bias gradient): plane sums into
+ * workspace slot 1 (free again once the GEMMs before it are queued: one in-order queue),
+ * then their totals per channel in image order. Replaces clvae_reduce_forward, whose one
+ * work group per channel took 4-8 ms here for [128, 64, 196] and [128, 32, 784]. */
+static clvae_status_t bias_grad(clvae_ctx_t *ctx, clvae_buf_t db, clvae_buf_t t, size_t N,
+                                size_t C, size_t P, clvae_error_t *err)
+{
+    clvae_buf_t part;
+    cl_kernel k1, k2;
+    cl_uint uN = (cl_uint)N, uC = (cl_uint)C, uP = (cl_uint)P;
+    clvae_status_t s = clvae_workspace(ctx, WS_ROWS, N * C, &part, err);
+    if (!s) s = clvae_kernel_get(ctx, "conv", "conv_plane_sums", &k1, err);
+    if (!s) s = clvae_kernel_get(ctx, "conv", "conv_plane_total", &k2, err);
+    if (!s) s = set_buf(k1, 0, part, err);
+    if (!s) s = set_buf(k1, 2, t, err);
+    if (s) return s;
+    CLVAE_CL_RET(err, clSetKernelArg(k1, 4, sizeof uN, &uN));
+    CLVAE_CL_RET(err, clSetKernelArg(k1, 5, sizeof uC, &uC));
+    CLVAE_CL_RET(err, clSetKernelArg(k1, 6, sizeof uP, &uP));
+    s = clvae_launch_1d(ctx, k1, N * C, err);
+    if (!s) s = set_buf(k2, 0, db, err);
+    if (!s) s = set_buf(k2, 2, part, err);
+    if (s) return s;
+    CLVAE_CL_RET(err, clSetKernelArg(k2, 4, sizeof uC, &uC));
+    CLVAE_CL_RET(err, clSetKernelArg(k2, 5, sizeof uN, &uN));
+    return clvae_launch_1d(ctx, k2, C, err);
+}
+
+/* ---- the direct path ------------------------------------------------------ */
+
+/* Whether g runs on the direct path: CLVAE_CONV_PATH, else the max_ckk rule. */
+static clvae_status_t use_direct(clvae_ctx_t *ctx, const clvae_conv_geom_t *g, int *direct,
+                                 const char *op, clvae_error_t *err)
+{
+    size_t ckk = g->C * g->kh * g->kw;
+    const char *env = getenv("CLVAE_CONV_PATH");
+    *direct = 0;
+    if (!env || !*env || strcmp(env, "auto") == 0) {
+        int lim = clvae_tuning_int(ctx, "conv_direct.max_ckk", 27);
+        if (lim > DIRECT_MAX_CKK) lim = DIRECT_MAX_CKK;
+        *direct = lim > 0 && ckk <= (size_t)lim;
+    } else if (strcmp(env, "direct") == 0) {
+        *direct = ckk <= DIRECT_MAX_CKK;
+    } else if (strcmp(env, "gemm") != 0) {
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s: CLVAE_CONV_PATH is '%s'; use auto, gemm or direct", op, env);
+    }
+    return CLVAE_OK;
+}
+
+/* A power of two in [1, cap] no larger than v (1 for v < 1). */
+static size_t pow2_at_most(int v, size_t cap)
+{
+    size_t r = 1;
+    while (r * 2 <= cap && (int)(r * 2) <= v) r *= 2;
+    return r;
+}
+
+/* The direct kernels for g's (C, kh, kw), and the tile parameters they were built with:
+ * cd_forward and cd_backward_data from one build (vector width vw), the weight kernels
+ * from another (dw_vw, wg, kb), so that each kind may get its own vector width. */
+typedef struct direct {
+    cl_kernel fwd, bwd_data, partial, sum;
+    size_t vw, dw_vw, wg, kb;
+} direct_t;
+
+/* The build options of cl/conv_direct.cl for g and the given tile parameters. */
+static void direct_defs(char *buf, size_t size, const clvae_conv_geom_t *g, size_t vw,
+                        size_t wg, size_t kb)
+{
+    snprintf(buf, size, "-DCD_C=%zu -DCD_KH=%zu -DCD_KW=%zu -DCD_VW=%zu -DCD_WG=%zu -DCD_KB=%zu",
+             g->C, g->kh, g->kw, vw, wg, kb);
+}
+
+static clvae_status_t direct_get(clvae_ctx_t *ctx, const clvae_conv_geom_t *g, direct_t *d,
+                                 clvae_error_t *err)
+{
+    const char *f = "conv_direct";
+    char defs[CLVAE_KERNEL_DEFS_MAX];
+    size_t ps = g->C * g->kh * g->kw + 1; /* partial sums per channel: taps and the bias */
+    size_t local = (size_t)clvae_ctx_device(ctx)->local_mem / sizeof(float);
+    size_t vw = pow2_at_most(clvae_tuning_int(ctx, "conv_direct.vw", 4), 16);
+    size_t dw_vw = pow2_at_most(clvae_tuning_int(ctx, "conv_direct.dw_vw", 4), 16);
+    size_t wg = pow2_at_most(clvae_tuning_int(ctx, "conv_direct.wg", 32), clvae_ctx_wgs(ctx));
+    size_t kb = pow2_at_most(clvae_tuning_int(ctx, "conv_direct.kb", 4), 16);
+    if (vw < 4) vw = 4;
+    if (dw_vw < 4) dw_vw = 4;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        while (wg * kb * ps > local && kb > 1) kb /= 2;
+        while (wg * kb * ps > local && wg > 1) wg /= 2;
+        if (wg * kb * ps > local)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                              "direct conv: %zu floats of local memory needed, the device has "
+                              "%zu", ps, local);
+        direct_defs(defs, sizeof defs, g, dw_vw, wg, kb);
+        clvae_status_t s =
+            clvae_kernel_get_defs(ctx, f, defs, "cd_weight_partial", &d->partial, err);
+        if (!s) s = clvae_kernel_get_defs(ctx, f, defs, "cd_weight_sum", &d->sum, err);
+        if (s) return s;
+        size_t kwg = clvae_kernel_wg(ctx, d->partial);
+        if (kwg >= wg) break;
+        wg = kwg; /* the kernel allows less than asked for: build it for that */
+        if (attempt == 1)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "direct conv: no usable work-group size");
+    }
+    /* the same build when vw == dw_vw (one program per geometry) */
+    direct_defs(defs, sizeof defs, g, vw, wg, kb);
+    clvae_status_t s = clvae_kernel_get_defs(ctx, f, defs, "cd_forward", &d->fwd, err);
+    if (!s) s = clvae_kernel_get_defs(ctx, f, defs, "cd_backward_data", &d->bwd_data, err);
+    d->vw = vw, d->dw_vw = dw_vw, d->wg = wg, d->kb = kb;
+    return s;
+}
+
+/* Sets N, H, W, K, OH, OW, sh, sw, dh, dw, pad_t, pad_l from argument index first on. */
+static clvae_status_t set_direct_geom(cl_kernel k, cl_uint first, const clvae_conv_geom_t *g,
+                                      clvae_error_t *err)
+{
+    cl_uint v[12] = {(cl_uint)g->N,  (cl_uint)g->H,  (cl_uint)g->W,     (cl_uint)g->K,
+                     (cl_uint)g->OH, (cl_uint)g->OW, (cl_uint)g->sh,    (cl_uint)g->sw,
+                     (cl_uint)g->dh, (cl_uint)g->dw, (cl_uint)g->pad_t, (cl_uint)g->pad_l};
+    for (cl_uint i = 0; i < 12; i++)
+        CLVAE_CL_RET(err, clSetKernelArg(k, first + i, sizeof v[i], &v[i]));
+    return CLVAE_OK;
+}
+
+/* out = (accumulate ? out : 0) + b + conv(in, w) (fwd = 1: in [N, C, H, W], out the
+ * conv's output) or + conv^T(in, w) (fwd = 0: in [N, K, OH, OW], out [N, C, H, W]). */
+static clvae_status_t direct_apply(clvae_ctx_t *ctx, int fwd, clvae_buf_t out, clvae_buf_t in,
+                                   clvae_buf_t w, clvae_buf_t b, const clvae_conv_geom_t *g,
+                                   int accumulate, clvae_error_t *err)
+{
+    direct_t d;
+    clvae_status_t s = direct_get(ctx, g, &d, err);
+    if (s) return s;
+    cl_kernel k = fwd ? d.fwd : d.bwd_data;
+    cl_uint acc = accumulate ? 1 : 0, has_bias = b.mem ? 1 : 0;
+    s = set_buf(k, 0, out, err);
+    if (!s) s = set_buf(k, 2, in, err);
+    if (!s) s = set_buf(k, 4, w, err);
+    if (!s) s = set_buf(k, 6, b, err);
+    if (!s) s = set_direct_geom(k, 8, g, err);
+    if (s) return s;
+    CLVAE_CL_RET(err, clSetKernelArg(k, 20, sizeof acc, &acc));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 21, sizeof has_bias, &has_bias));
+    size_t rows = fwd ? g->OH : g->H, cols = fwd ? g->OW : g->W;
+    return clvae_launch_1d(ctx, k, g->N * rows * ((cols + d.vw - 1) / d.vw), err);
+}
+
+/* dw += dL/dw and/or db += dL/db (per output channel: the sum of dy) of the conv for input
+ * x [N, C, H, W] and output gradient dy [N, K, OH, OW]; .mem NULL skips one. */
+static clvae_status_t direct_weight(clvae_ctx_t *ctx, clvae_buf_t dw, clvae_buf_t db,
+                                    clvae_buf_t x, clvae_buf_t dy, const clvae_conv_geom_t *g,
+                                    clvae_error_t *err)
+{
+    if (!dw.mem && !db.mem) return CLVAE_OK;
+    direct_t d;
+    clvae_status_t s = direct_get(ctx, g, &d, err);
+    if (s) return s;
+    size_t ps = g->C * g->kh * g->kw + 1, P = g->OH * g->OW, np = g->K * ps;
+    int pix = clvae_tuning_int(ctx, "conv_direct.dw_pixels", 4096);
+    size_t nb = pix > 0 ? (size_t)pix / P : 0;
+    if (nb < 1) nb = 1;
+    size_t max_alloc = (size_t)clvae_ctx_device(ctx)->max_alloc / sizeof(float);
+    size_t chunks = (g->N + nb - 1) / nb;
+    while (nb < g->N && ((double)chunks * (double)np >= UINT_LIMIT ||
+                         chunks * np > max_alloc || chunks * np > CHUNK_BYTES / sizeof(float))) {
+        nb *= 2; /* fewer, larger chunks keep the partials within the limits */
+        chunks = (g->N + nb - 1) / nb;
+    }
+    clvae_buf_t part;
+    s = clvae_workspace(ctx, WS_PART, chunks * np, &part, err);
+    if (s) return s;
+    cl_uint unb = (cl_uint)nb, uK = (cl_uint)g->K, uch = (cl_uint)chunks;
+    cl_uint has_dw = dw.mem ? 1 : 0, has_db = db.mem ? 1 : 0;
+    s = set_buf(d.partial, 0, part, err);
+    if (!s) s = set_buf(d.partial, 2, dy, err);
+    if (!s) s = set_buf(d.partial, 4, x, err);
+    if (!s) s = set_direct_geom(d.partial, 6, g, err);
+    if (s) return s;
+    CLVAE_CL_RET(err, clSetKernelArg(d.partial, 18, sizeof unb, &unb));
+    size_t groups = chunks * ((g->K + d.kb - 1) / d.kb);
+    size_t global = groups * d.wg;
+    CLVAE_CL_RET(err, clEnqueueNDRangeKernel(clvae_ctx_queue(ctx), d.partial, 1, NULL, &global,
+                                             &d.wg, 0, NULL, NULL));
+    s = set_buf(d.sum, 0, dw, err);
+    if (!s) s = set_buf(d.sum, 2, db, err);
+    if (!s) s = set_buf(d.sum, 4, part, err);
+    if (s) return s;
+    CLVAE_CL_RET(err, clSetKernelArg(d.sum, 6, sizeof uK, &uK));
+    CLVAE_CL_RET(err, clSetKernelArg(d.sum, 7, sizeof uch, &uch));
+    CLVAE_CL_RET(err, clSetKernelArg(d.sum, 8, sizeof has_dw, &has_dw));
+    CLVAE_CL_RET(err, clSetKernelArg(d.sum, 9, sizeof has_db, &has_db));
+    return clvae_launch_1d(ctx, d.sum, np, err);
+}
+
 /* ---- launchers ------------------------------------------------------------ */
 
 clvae_status_t clvae_conv2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x, clvae_buf_t w,
@@ -462,6 +703,9 @@ clvae_status_t clvae_conv2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t
     if (!s) s = check_view(w, z.w, 1, "w", op, err);
     if (!s) s = check_view(b, g->K, 0, "b", op, err);
     if (s) return s;
+    int direct;
+    if ((s = use_direct(ctx, g, &direct, op, err))) return s;
+    if (direct) return direct_apply(ctx, 1, y, x, w, b, g, 0, err);
     clvae_buf_t none = {0};
     return conv_fwd(ctx, y, none, none, x, w, b, g, 0, op, err);
 }
@@ -482,11 +726,19 @@ clvae_status_t clvae_conv2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf
     if (!s) s = check_view(w, z.w, dx.mem != NULL, "w (needed for dx)", op, err);
     if (s) return s;
     clvae_buf_t none = {0};
-    s = conv_bwd(ctx, dx, dw, dy, x, w, none, g, 1, op, err);
-    if (!s && db.mem) {
-        clvae_reduce_shape_t sh = {g->K, g->N, z.P, z.out, z.P};
-        s = clvae_reduce_forward(ctx, db, dy, CLVAE_REDUCE_SUM, 1.0f, 1.0f, sh, err);
+    int direct;
+    if ((s = use_direct(ctx, g, &direct, op, err))) return s;
+    if (!direct) {
+        s = conv_bwd(ctx, dx, dw, dy, x, w, none, g, 1, op, err);
+    } else {
+        /* the bias gradient comes with the weight gradient's partial sums */
+        if (dw.mem) {
+            s = direct_weight(ctx, dw, db, x, dy, g, err);
+            db.mem = NULL;
+        }
+        if (!s && dx.mem) s = direct_apply(ctx, 0, dx, dy, w, none, g, 1, err);
     }
+    if (!s && db.mem) s = bias_grad(ctx, db, dy, g->N, g->K, z.P, err);
     return s;
 }
 
@@ -504,6 +756,9 @@ clvae_status_t clvae_conv_transpose2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, c
     if (!s) s = check_view(b, g->C, 0, "b", op, err);
     if (s) return s;
     /* the adjoint conv's backward-data: dy := x, dx := y (overwritten, + bias) */
+    int direct;
+    if ((s = use_direct(ctx, g, &direct, op, err))) return s;
+    if (direct) return direct_apply(ctx, 0, y, x, w, b, g, 0, err);
     clvae_buf_t none = {0};
     return conv_bwd(ctx, y, none, x, none, w, b, g, 0, op, err);
 }
@@ -527,11 +782,14 @@ clvae_status_t clvae_conv_transpose2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx,
     /* dx += the adjoint conv's forward of dy (no bias), and dw += the adjoint conv's
      * weight gradient with x := dy and dy := x, from one im2col of dy per chunk */
     clvae_buf_t none = {0};
-    s = conv_fwd(ctx, dx, dw, x, dy, w, none, g, 1, op, err);
-    if (!s && db.mem) {
-        size_t hw = g->H * g->W;
-        clvae_reduce_shape_t sh = {g->C, g->N, hw, z.in, hw};
-        s = clvae_reduce_forward(ctx, db, dy, CLVAE_REDUCE_SUM, 1.0f, 1.0f, sh, err);
+    int direct;
+    if ((s = use_direct(ctx, g, &direct, op, err))) return s;
+    if (!direct) {
+        s = conv_fwd(ctx, dx, dw, x, dy, w, none, g, 1, op, err);
+    } else {
+        s = direct_weight(ctx, dw, none, dy, x, g, err);
+        if (!s && dx.mem) s = direct_apply(ctx, 1, dx, dy, w, none, g, 1, err);
     }
+    if (!s && db.mem) s = bias_grad(ctx, db, dy, g->N, g->C, g->H * g->W, err);
     return s;
 }

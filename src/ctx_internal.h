@@ -4,9 +4,10 @@
 
 #include "clvae/device.h"
 
-/* A program built for the context's device, by cl/ file name. */
+/* A program built for the context's device, by cl/ file name and extra build options. */
 typedef struct clvae_program_entry {
     char name[64];
+    char defs[CLVAE_KERNEL_DEFS_MAX]; /* extra -D options ("" for none) */
     cl_program program;
 } clvae_program_entry_t;
 
@@ -14,6 +15,7 @@ typedef struct clvae_program_entry {
 typedef struct clvae_kernel_entry {
     char file[64];
     char name[64];
+    char defs[CLVAE_KERNEL_DEFS_MAX]; /* the program's extra -D options */
     cl_kernel kernel;
     size_t wg; /* CL_KERNEL_WORK_GROUP_SIZE capped at the context's WGS */
 } clvae_kernel_entry_t;

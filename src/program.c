@@ -67,9 +67,10 @@ static clvae_status_t assemble(const clvae_ctx_t *ctx, const char *name, char **
     return *out ? CLVAE_OK : CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
 }
 
-static void build_options(const clvae_ctx_t *ctx, char *buf, size_t size)
+static void build_options(const clvae_ctx_t *ctx, const char *defs, char *buf, size_t size)
 {
-    snprintf(buf, size, "-cl-std=CL1.2%s", ctx->opts.fast_math ? " -cl-fast-relaxed-math" : "");
+    snprintf(buf, size, "-cl-std=CL1.2%s%s%s", ctx->opts.fast_math ? " -cl-fast-relaxed-math" : "",
+             defs[0] ? " " : "", defs);
 }
 
 static void cache_key(const clvae_ctx_t *ctx, const char *src, const char *opts, uint8_t key[32])
@@ -240,18 +241,21 @@ out:
     free(buf);
 }
 
-clvae_status_t clvae_program_get(clvae_ctx_t *ctx, const char *name, cl_program *out,
-                                 clvae_error_t *err)
+/* The program of cl/NAME.cl built with the extra options defs. */
+static clvae_status_t program_get(clvae_ctx_t *ctx, const char *name, const char *defs,
+                                  cl_program *out, clvae_error_t *err)
 {
     *out = NULL;
     for (int i = 0; i < ctx->nprograms; i++) {
-        if (strcmp(ctx->programs[i].name, name) == 0) {
+        if (strcmp(ctx->programs[i].name, name) == 0 && strcmp(ctx->programs[i].defs, defs) == 0) {
             *out = ctx->programs[i].program;
             return CLVAE_OK;
         }
     }
     if (strlen(name) >= sizeof ctx->programs[0].name || strchr(name, '/'))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "bad kernel file name '%s'", name);
+    if (strlen(defs) >= sizeof ctx->programs[0].defs)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "build options too long for cl/%s.cl", name);
     clvae_program_entry_t *grown =
         realloc(ctx->programs, (size_t)(ctx->nprograms + 1) * sizeof *grown);
     if (!grown) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
@@ -260,8 +264,8 @@ clvae_status_t clvae_program_get(clvae_ctx_t *ctx, const char *name, cl_program 
     char *src = NULL;
     clvae_status_t s = assemble(ctx, name, &src, err);
     if (s) return s;
-    char opts[256];
-    build_options(ctx, opts, sizeof opts);
+    char opts[64 + CLVAE_KERNEL_DEFS_MAX];
+    build_options(ctx, defs, opts, sizeof opts);
     uint8_t key[32];
     cache_key(ctx, src, opts, key);
     int use_cache = ctx->opts.cache_dir[0] != 0;
@@ -287,18 +291,32 @@ clvae_status_t clvae_program_get(clvae_ctx_t *ctx, const char *name, cl_program 
     free(src);
     clvae_program_entry_t *e = &ctx->programs[ctx->nprograms++];
     snprintf(e->name, sizeof e->name, "%s", name);
+    snprintf(e->defs, sizeof e->defs, "%s", defs);
     e->program = prog;
     *out = prog;
     return CLVAE_OK;
 }
 
+clvae_status_t clvae_program_get(clvae_ctx_t *ctx, const char *name, cl_program *out,
+                                 clvae_error_t *err)
+{
+    return program_get(ctx, name, "", out, err);
+}
+
 clvae_status_t clvae_kernel_get(clvae_ctx_t *ctx, const char *file, const char *kernel,
                                 cl_kernel *out, clvae_error_t *err)
+{
+    return clvae_kernel_get_defs(ctx, file, "", kernel, out, err);
+}
+
+clvae_status_t clvae_kernel_get_defs(clvae_ctx_t *ctx, const char *file, const char *defs,
+                                     const char *kernel, cl_kernel *out, clvae_error_t *err)
 {
     *out = NULL;
     for (int i = 0; i < ctx->nkernels; i++) {
         clvae_kernel_entry_t *e = &ctx->kernels[i];
-        if (strcmp(e->file, file) == 0 && strcmp(e->name, kernel) == 0) {
+        if (strcmp(e->file, file) == 0 && strcmp(e->name, kernel) == 0 &&
+            strcmp(e->defs, defs) == 0) {
             *out = e->kernel;
             return CLVAE_OK;
         }
@@ -306,7 +324,7 @@ clvae_status_t clvae_kernel_get(clvae_ctx_t *ctx, const char *file, const char *
     if (strlen(kernel) >= sizeof ctx->kernels[0].name)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "bad kernel name '%s'", kernel);
     cl_program prog;
-    clvae_status_t s = clvae_program_get(ctx, file, &prog, err);
+    clvae_status_t s = program_get(ctx, file, defs, &prog, err);
     if (s) return s;
     clvae_kernel_entry_t *grown =
         realloc(ctx->kernels, (size_t)(ctx->nkernels + 1) * sizeof *grown);
@@ -328,6 +346,7 @@ clvae_status_t clvae_kernel_get(clvae_ctx_t *ctx, const char *file, const char *
     clvae_kernel_entry_t *e = &ctx->kernels[ctx->nkernels++];
     snprintf(e->file, sizeof e->file, "%s", file);
     snprintf(e->name, sizeof e->name, "%s", kernel);
+    snprintf(e->defs, sizeof e->defs, "%s", defs);
     e->kernel = k;
     /* A power of two, so that kernels can reduce in a tree; at most WGS. */
     size_t cap = wg < ctx->wgs ? wg : ctx->wgs;

@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #include "clvae/conv.h"
 
@@ -735,8 +736,200 @@ static void t_invalid_arguments(void)
     clvae_buf_free(&a), clvae_buf_free(&bw);
 }
 
+/* ---- the two paths (src/conv.c: im2col + GEMM, or direct for small C*kh*kw) ---- */
+
+/* Selects the path for the ops that follow (NULL: the automatic rule). */
+static void set_path(const char *path)
+{
+    if (path) setenv("CLVAE_CONV_PATH", path, 1);
+    else unsetenv("CLVAE_CONV_PATH");
+}
+
+/* Every shape the direct path takes by default (C*kh*kw <= 27, C being the OUTPUT channels
+ * of a transposed conv), forward and all gradients against the reference on both paths. */
+static void direct_shapes(const char *path)
+{
+    char n[160];
+    set_path(path);
+#define DCASE(label, tr, N, Ci, H, W, Co, p, bias, subset)                                  \
+    do {                                                                                    \
+        snprintf(n, sizeof n, "%s %s [%s]", (tr) ? "deconv" : "conv", label, path);          \
+        run_case(n, tr, N, Ci, H, W, Co, p, bias, 0, subset);                               \
+    } while (0)
+    /* the thesis VAE's first conv and last deconv */
+    DCASE("1->32 28x28 s1 batch 1", 0, 1, 1, 28, 28, 32, p_same(3, 1), 1, 0);
+    DCASE("1->32 28x28 s1 batch 128", 0, 128, 1, 28, 28, 32, p_same(3, 1), 1, 1);
+    DCASE("32->1 28x28 s1 batch 1", 1, 1, 32, 28, 28, 1, p_same(3, 1), 1, 0);
+    DCASE("32->1 28x28 s1 batch 128", 1, 128, 32, 28, 28, 1, p_same(3, 1), 1, 1);
+    for (int tr = 0; tr < 2; tr++) {
+        /* conv: C = in channels; transposed: C = out channels (the last argument) */
+        size_t one_in = tr ? 5 : 1, one_out = tr ? 1 : 5;
+        DCASE("13x7 odd input batch 3", tr, 3, one_in, 13, 7, one_out, p_same(3, 1), 1, 0);
+        DCASE("13x7 stride 2", tr, 3, one_in, 13, 7, one_out, p_same(3, 2), 1, 0);
+        DCASE("k5 stride 2 (25 taps)", tr, 3, one_in, 11, 9, one_out, p_same(5, 2), 1, 0);
+        DCASE("3x5 kernel pad 1", tr, 2, one_in, 10, 9, one_out, p_explicit(3, 5, 1, 1, 1, 0),
+              1, 0);
+        DCASE("pytorch pad 0 no bias", tr, 3, one_in, 9, 8, one_out,
+              p_explicit(3, 3, 1, 1, 0, 0), 0, 0);
+        DCASE("pytorch pad 1 stride 2", tr, 3, one_in, 14, 14, one_out,
+              p_explicit(3, 3, 2, 1, 1, 0), 1, 0);
+        DCASE("dilation 2 same", tr, 2, one_in, 12, 11, one_out,
+              ((clvae_conv_params_t){3, 3, 1, 1, 2, 2, CLVAE_CONV_PAD_SAME, 0, 0, 0, 0}), 1, 0);
+        DCASE("stride 3 different strides", tr, 2, one_in, 10, 8, one_out,
+              ((clvae_conv_params_t){3, 3, 3, 2, 1, 1, CLVAE_CONV_PAD_SAME, 0, 0, 0, 0}), 1, 0);
+        DCASE("3 channels k3 (27 taps)", tr, 3, tr ? 7 : 3, 9, 11, tr ? 3 : 7, p_same(3, 1), 1, 0);
+        DCASE("k1 stride 2", tr, 3, one_in, 7, 5, one_out, p_same(1, 2), 1, 0);
+        DCASE("50x50 (one image per partial sum)", tr, 3, one_in, 50, 50, one_out,
+              p_same(3, 1), 1, 0);
+        DCASE("wide 3x31 pad 0", tr, 2, one_in, 3, 31, one_out, p_explicit(3, 3, 1, 1, 0, 0), 1,
+              0);
+    }
+    DCASE("k3 s2 p1 op1 7->14", 1, 3, 64, 7, 7, 1, p_explicit(3, 3, 2, 1, 1, 1), 1, 0);
+#undef DCASE
+    set_path(NULL);
+}
+
+static void t_direct_shapes_gemm(void) { direct_shapes("gemm"); }
+
+static void t_direct_shapes_direct(void) { direct_shapes("direct"); }
+
+/* Forced onto the direct path beyond the automatic rule (36 taps). */
+static void t_direct_forced(void)
+{
+    set_path("direct");
+    run_case("conv 4->6 k3 s2 [direct]", 0, 3, 4, 9, 10, 6, p_same(3, 2), 1, 0, 0);
+    run_case("deconv 6->4 k3 s2 [direct]", 1, 3, 6, 5, 4, 4, p_same(3, 2), 1, 0, 0);
+    set_path(NULL);
+}
+
+static void t_direct_gradients(void)
+{
+    set_path("direct");
+    dev_fd_case("direct conv 1->4 k3 s2 same odd pad", 0, 2, 1, 6, 5, 4, p_same(3, 2));
+    dev_fd_case("direct conv 3->2 k3 d2 p2", 0, 2, 3, 7, 6, 2, p_explicit(3, 3, 1, 2, 2, 0));
+    dev_fd_case("direct conv 1->5 28x28", 0, 1, 1, 28, 28, 5, p_same(3, 1));
+    dev_fd_case("direct deconv 3->1 k3 s2 same", 1, 2, 3, 3, 4, 1, p_same(3, 2));
+    dev_fd_case("direct deconv 2->3 k3 s2 p1 op1", 1, 2, 2, 3, 4, 3, p_explicit(3, 3, 2, 1, 1, 1));
+    dev_fd_case("direct deconv 6->1 28x28", 1, 1, 6, 28, 28, 1, p_same(3, 1));
+    set_path(NULL);
+}
+
+static void t_direct_determinism(void)
+{
+    set_path("direct");
+    determinism_case("direct conv 1->32 28 s1 batch 16", 0, 16, 1, 28, 32, 1);
+    determinism_case("direct deconv 32->1 28 s1 batch 16", 1, 16, 32, 28, 1, 1);
+    determinism_case("direct deconv 16->1 14 s2 batch 5", 1, 5, 16, 14, 1, 2);
+    set_path(NULL);
+}
+
+static void t_direct_stale_workspaces(void)
+{
+    set_path("direct");
+    REQUIRE(poison_workspaces((size_t)1 << 20), "poison");
+    run_case("direct conv after NaN workspaces", 0, 5, 1, 28, 28, 8, p_same(3, 1), 1, 0, 0);
+    REQUIRE(poison_workspaces((size_t)1 << 20), "poison");
+    run_case("direct deconv after NaN workspaces", 1, 5, 8, 28, 28, 1, p_same(3, 1), 1, 0, 0);
+    set_path(NULL);
+}
+
+/* Each gradient asked for alone (the others NULL), from zero, against the reference. */
+static void single_grads_case(const char *name, int tr, size_t N, size_t Cin, size_t H, size_t W,
+                              size_t Cout, clvae_conv_params_t p)
+{
+    clvae_error_t err = {0};
+    layer_t l;
+    REQUIRE(layer_make(&l, tr, N, Cin, H, W, Cout, p, &err), "%s: %s", name, err.msg);
+    uint64_t seed = 0x5851f42d4c957f2dULL ^ l.nx;
+    size_t tot = l.nx + l.nw + l.ny;
+    float *t = malloc(tot * sizeof *t);
+    tu_rand(t, tot, -1.0f, 1.0f, &seed);
+    double *d = tu_double(t, tot);
+    double *gx = calloc(l.nx, sizeof *gx), *gw = calloc(l.nw, sizeof *gw);
+    double *gb = calloc(l.nb, sizeof *gb);
+    ref_bwd(&l, &l.g, gx, gw, gb, d + l.nx + l.nw, d, d + l.nx);
+    clvae_buf_t bx = tu_upload(ctx, t, l.nx), bw = tu_upload(ctx, t + l.nx, l.nw);
+    clvae_buf_t bdy = tu_upload(ctx, t + l.nx + l.nw, l.ny), none = {0};
+    const double *want[3] = {gx, gw, gb};
+    size_t n[3] = {l.nx, l.nw, l.nb};
+    static const char *what[3] = {"dx", "dw", "db"};
+    for (int i = 0; i < 3; i++) {
+        clvae_buf_t g = tu_zeros(ctx, n[i]);
+        CHECK(dev_bwd(&l, i == 0 ? g : none, i == 1 ? g : none, i == 2 ? g : none, bdy, bx, bw,
+                      &err) == CLVAE_OK,
+              "%s: %s alone: %s", name, what[i], err.msg);
+        float *got = tu_download(ctx, g, n[i]);
+        char label[200];
+        snprintf(label, sizeof label, "%s: %s alone", name, what[i]);
+        CHECK(compare(label, "single gradient", got, want[i], n[i],
+                      i == 2 ? sqrt((double)(l.ny / l.nb) / 3.0) : 0), "%s", label);
+        free(got);
+        clvae_buf_free(&g);
+    }
+    free(t), free(d), free(gx), free(gw), free(gb);
+    clvae_buf_free(&bx), clvae_buf_free(&bw), clvae_buf_free(&bdy);
+}
+
+static void t_single_gradients(void)
+{
+    static const char *paths[2] = {"gemm", "direct"};
+    for (int i = 0; i < 2; i++) {
+        char name[96];
+        set_path(paths[i]);
+        snprintf(name, sizeof name, "conv 1->6 13x7 s2 [%s]", paths[i]);
+        single_grads_case(name, 0, 3, 1, 13, 7, 6, p_same(3, 2));
+        snprintf(name, sizeof name, "deconv 6->1 13x7 s2 [%s]", paths[i]);
+        single_grads_case(name, 1, 3, 6, 13, 7, 1, p_same(3, 2));
+    }
+    set_path(NULL);
+}
+
+static void t_path_variable(void)
+{
+    clvae_error_t err = {0};
+    layer_t l;
+    REQUIRE(layer_make(&l, 0, 1, 1, 5, 5, 2, p_same(3, 1), &err), "%s", err.msg);
+    clvae_buf_t x = tu_zeros(ctx, l.nx), w = tu_zeros(ctx, l.nw), y = tu_zeros(ctx, l.ny);
+    clvae_buf_t none = {0};
+    set_path("fastest");
+    CHECK(dev_fwd(&l, y, x, w, none, &err) == CLVAE_ERR_INVALID && strstr(err.msg, "fastest"),
+          "CLVAE_CONV_PATH=fastest accepted: %s", err.msg);
+    clvae_error_clear(&err);
+    for (int i = 0; i < 3; i++) {
+        static const char *ok[3] = {"auto", "gemm", "direct"};
+        set_path(ok[i]);
+        CHECK(dev_fwd(&l, y, x, w, none, &err) == CLVAE_OK, "CLVAE_CONV_PATH=%s: %s", ok[i],
+              err.msg);
+    }
+    set_path(NULL);
+    clvae_error_clear(&err);
+    clvae_buf_free(&x), clvae_buf_free(&w), clvae_buf_free(&y);
+
+    /* the variable does switch paths: the direct path adds the bias first, GEMM's path
+     * last, so the thesis layer's 25088 outputs cannot all come out with the same bits */
+    REQUIRE(layer_make(&l, 0, 1, 1, 28, 28, 32, p_same(3, 1), &err), "%s", err.msg);
+    uint64_t seed = 0x1234567887654321ULL;
+    float *hx = malloc(l.nx * sizeof *hx), *hw = malloc(l.nw * sizeof *hw);
+    tu_rand(hx, l.nx, -1.0f, 1.0f, &seed);
+    tu_rand(hw, l.nw, -1.0f, 1.0f, &seed);
+    x = tu_upload(ctx, hx, l.nx), w = tu_upload(ctx, hw, l.nw), y = tu_zeros(ctx, l.ny);
+    clvae_buf_t b = tu_upload(ctx, hw, l.nb);
+    float *got[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        set_path(i ? "direct" : "gemm");
+        CHECK(dev_fwd(&l, y, x, w, b, &err) == CLVAE_OK, "%s", err.msg);
+        got[i] = tu_download(ctx, y, l.ny);
+    }
+    set_path(NULL);
+    CHECK(got[0] && got[1] && memcmp(got[0], got[1], l.ny * sizeof(float)) != 0,
+          "gemm and direct paths gave the same bits: is CLVAE_CONV_PATH read?");
+    free(hx), free(hw), free(got[0]), free(got[1]);
+    clvae_buf_free(&x), clvae_buf_free(&w), clvae_buf_free(&y), clvae_buf_free(&b);
+}
+
 int main(void)
 {
+    set_path(NULL); /* the automatic rule unless a test says otherwise */
     ctx = tu_ctx();
     if (!ctx) return 1;
     RUN(t_geometry_known_numbers);
@@ -744,13 +937,25 @@ int main(void)
     RUN(t_known_values);
     RUN(t_thesis_layers_batch1);
     RUN(t_thesis_layers_batch128);
+    /* the general tables on the im2col + GEMM path (each shape the direct path would take
+     * builds its own program; the direct path has its own tables below) */
+    set_path("gemm");
     RUN(t_awkward_shapes);
     RUN(t_chunked_batches);
     RUN(t_reference_gradients);
     RUN(t_device_gradients);
     RUN(t_determinism);
     RUN(t_stale_workspaces);
+    set_path(NULL);
     RUN(t_invalid_arguments);
+    RUN(t_direct_shapes_gemm);
+    RUN(t_direct_shapes_direct);
+    RUN(t_direct_forced);
+    RUN(t_direct_gradients);
+    RUN(t_direct_determinism);
+    RUN(t_direct_stale_workspaces);
+    RUN(t_single_gradients);
+    RUN(t_path_variable);
     tu_print_errors();
     clvae_ctx_free(ctx);
     return TEST_EXIT();

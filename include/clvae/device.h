@@ -113,6 +113,14 @@ clvae_status_t clvae_program_get(clvae_ctx_t *ctx, const char *name, cl_program 
 clvae_status_t clvae_kernel_get(clvae_ctx_t *ctx, const char *file, const char *kernel,
                                 cl_kernel *out, clvae_error_t *err);
 
+/* The longest string of extra build options clvae_kernel_get_defs takes, with its NUL. */
+#define CLVAE_KERNEL_DEFS_MAX 256
+
+/* Kernel KERNEL of cl/FILE.cl built with the extra options defs (e.g. "-DTILE=4 -DWG=64":
+ * tile sizes chosen per device); one program per (file, defs), created once per context. */
+clvae_status_t clvae_kernel_get_defs(clvae_ctx_t *ctx, const char *file, const char *defs,
+                                     const char *kernel, cl_kernel *out, clvae_error_t *err);
+
 /* Enqueues k over n work items in 1-D: the local size respects the kernel's
  * CL_KERNEL_WORK_GROUP_SIZE, the global size is rounded up to a multiple of
  * it, so the kernel must check its index against n. */
