@@ -30,10 +30,10 @@
 const char *clvae_tuning_state_name(clvae_tuning_state_t s)
 {
     switch (s) {
-    case CLVAE_TUNING_OFF: return "off (CLVAE_TUNING=0): default parameters";
-    case CLVAE_TUNING_UNTUNED: return "untuned: default parameters";
-    case CLVAE_TUNING_TUNED: return "tuned parameters";
-    case CLVAE_TUNING_REJECTED: return "tuning cache rejected: default parameters";
+    case CLVAE_TUNING_OFF: return "defaults (CLVAE_TUNING=0)";
+    case CLVAE_TUNING_UNTUNED: return "defaults (untuned device)";
+    case CLVAE_TUNING_TUNED: return "tuned";
+    case CLVAE_TUNING_REJECTED: return "defaults (tuning cache rejected)";
     }
     return "?";
 }

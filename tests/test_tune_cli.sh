@@ -32,9 +32,9 @@ t_bench_says_which_parameters() {
   out=$("$clvae" bench "$cfg" --steps 1 2> "$tmp/err") || return 1
   grep -q "^GEMM parameters: tuned" <<<"$out" && ! grep -q "clvae tune" "$tmp/err" || return 1
   out=$(CLVAE_TUNING=0 "$clvae" bench "$cfg" --steps 1 2>/dev/null) || return 1
-  grep -q "^GEMM parameters: defaults; off" <<<"$out" || return 1
+  grep -q "^GEMM parameters: defaults (CLVAE_TUNING=0)" <<<"$out" || return 1
   out=$(CLVAE_TUNING_DIR=$tmp/empty "$clvae" bench "$cfg" --steps 1 2> "$tmp/err") || return 1
-  grep -q "^GEMM parameters: defaults; untuned" <<<"$out" && grep -q "note: .*clvae tune" "$tmp/err" || return 1
+  grep -q "^GEMM parameters: defaults (untuned device)" <<<"$out" && grep -q "note: .*clvae tune" "$tmp/err" || return 1
   out=$("$clvae" bench "$cfg" --steps 1 --json 2>/dev/null) || return 1
   grep -q '"gemm_params": "tuned' <<<"$out"
 }
@@ -46,7 +46,7 @@ t_damaged_cache_is_one_warning() {
   head -c 200 "$tmp/good.json" > "${f[0]}"
   out=$("$clvae" bench "$cfg" --steps 1 2>&1) || return 1
   [ "$(grep -c "warning: tuning cache .* ignored" <<<"$out")" -eq 1 ] &&
-    grep -q "^GEMM parameters: defaults; tuning cache rejected" <<<"$out" || return 1
+    grep -q "^GEMM parameters: defaults (tuning cache rejected)" <<<"$out" || return 1
   cp "$tmp/good.json" "${f[0]}"
   out=$("$clvae" bench "$cfg" --steps 1 2>&1) || return 1
   ! grep -q "warning" <<<"$out"

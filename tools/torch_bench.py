@@ -20,6 +20,10 @@ import os
 import sys
 import time
 
+# PyTorch runs the BLAS calls from its own threads: OpenBLAS' own pool on top of them only
+# oversubscribes the cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 try:
     import torch
     from torch import nn

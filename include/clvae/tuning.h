@@ -32,7 +32,8 @@ typedef enum clvae_tuning_state {
 /* The state for the context's device (reads the cache on first use). */
 clvae_tuning_state_t clvae_tuning_state(clvae_ctx_t *ctx);
 
-/* "off", "untuned (defaults)", "tuned", "cache rejected (defaults)". */
+/* "tuned", "defaults (CLVAE_TUNING=0)", "defaults (untuned device)", "defaults (tuning cache
+ * rejected)". */
 const char *clvae_tuning_state_name(clvae_tuning_state_t s);
 
 /* The cache folder: $CLVAE_TUNING_DIR, else $XDG_CACHE_HOME/clvae/tuning, else

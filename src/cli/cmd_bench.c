@@ -48,14 +48,13 @@ static int run(const cli_common_t *common, int argc, char **argv)
     const clvae_device_info_t *dev = clvae_ctx_device(ctx);
     clvae_tuning_state_t ts = clvae_tuning_state(ctx);
     const char *gd = getenv("CLVAE_GEMM_DEFAULTS");
-    const char *params = (gd && strcmp(gd, "1") == 0) ? "CLBlast defaults (CLVAE_GEMM_DEFAULTS=1)"
-                         : ts == CLVAE_TUNING_TUNED   ? "tuned (clvae tune)"
-                                                      : "defaults";
+    const char *params = (gd && strcmp(gd, "1") == 0) ? "CLBlast's own (CLVAE_GEMM_DEFAULTS=1)"
+                                                      : clvae_tuning_state_name(ts);
     char tpath[4096];
     clvae_tuning_path(ctx, tpath, sizeof tpath);
     if (!json) {
-        printf("GEMM parameters: %s; %s%s%s\n", params, clvae_tuning_state_name(ts),
-               ts == CLVAE_TUNING_TUNED ? " from " : "", ts == CLVAE_TUNING_TUNED ? tpath : "");
+        printf("GEMM parameters: %s%s%s\n", params, ts == CLVAE_TUNING_TUNED ? " from " : "",
+               ts == CLVAE_TUNING_TUNED ? tpath : "");
         cli_tuning_note(ctx);
     }
     if (gemm) {
@@ -154,5 +153,6 @@ const cli_command_t cli_cmd_bench = {
     "  Times whole steps on random inputs (kernels built and workspaces grown in two\n"
     "  warm-up steps). --profile adds each layer's forward and backward device time from\n"
     "  OpenCL events; --gemm measures the device's GEMM at a square size and at the\n"
-    "  thesis VAE's conv shapes.",
+    "  thesis VAE's conv shapes. The first line says which GEMM parameters are in use\n"
+    "  (tuned by `clvae tune`, or defaults).",
     run};
