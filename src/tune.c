@@ -509,6 +509,17 @@ clvae_status_t clvae_tune(clvae_ctx_t *ctx, const clvae_tune_opts_t *o, clvae_tu
         r->before_s += c * before[i];
         r->after_s += c * after[i];
     }
+    /* what the search found must hold when timed in turns with the defaults, else (noise, a
+     * busy machine) the defaults stay */
+    if (r->nparams > 0 && r->after_s >= 0.98 * r->before_s) {
+        say(&S, "the chosen parameters are not faster than the defaults when timed in turns "
+                "(%.2f ms against %.2f ms): keeping the defaults",
+            1e3 * r->after_s, 1e3 * r->before_s);
+        clvae_tuning_unset(ctx, "");
+        r->nparams = 0;
+        r->after_s = r->before_s;
+        memcpy(after, before, (size_t)o->nshapes * sizeof *after);
+    }
     r->figs = calloc((size_t)o->nshapes, sizeof *r->figs);
     if (!r->figs) {
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");

@@ -17,11 +17,12 @@ t_quick_tune_writes_the_cache() {
   local out
   out=$("$clvae" tune --quick --json "$cfg" 2> "$tmp/progress") || { cat "$tmp/progress" >&2; return 1; }
   grep -q "tuning GEMM for" "$tmp/progress" && grep -q "candidate 1/" "$tmp/progress" || return 1
-  grep -q '"params": {.*"xgemm.MWG": [0-9]' <<<"$out" && grep -q '"tuned_gflop_s"' <<<"$out" || return 1
+  # the parameters chosen (none when the defaults stayed fastest) and the figures per shape
+  grep -q '"params": {' <<<"$out" && grep -q '"tuned_gflop_s"' <<<"$out" || return 1
   local files=("$CLVAE_TUNING_DIR"/*.json)
   [ ${#files[@]} -eq 1 ] && [ -f "${files[0]}" ] || return 1
   grep -q '"format": "clvae-tuning"' "${files[0]}" && grep -q '"checksum": "[0-9a-f]\{64\}"' "${files[0]}" &&
-    grep -q '"xgemm.NWG": ' "${files[0]}" && grep -q '"driver_version": ' "${files[0]}" || return 1
+    grep -q '"params": {' "${files[0]}" && grep -q '"driver_version": ' "${files[0]}" || return 1
   # nothing else left in the folder (the write is a rename of a temporary file)
   [ "$(ls -A "$CLVAE_TUNING_DIR" | wc -l)" -eq 1 ]
 }

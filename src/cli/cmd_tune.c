@@ -118,7 +118,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
            res.seconds, res.tried, res.failed);
     printf("chosen parameters:");
     for (int i = 0; i < res.nparams; i++) printf(" %s=%d", res.keys[i], res.values[i]);
-    printf("%s\n", res.nparams ? "" : " the defaults");
+    printf("%s\n", res.nparams ? "" : " none: the defaults stay (saved as such)");
     printf("  %-7s %-6s %-6s %-6s %5s %12s %12s\n", "op", "m", "n", "k", "calls", "default",
            "tuned GFLOP/s");
     for (int i = 0; i < res.nfigs; i++) {
