@@ -5,6 +5,8 @@
 #   make data     fetch and verify the datasets into data/ (tools/fetch_data.sh)
 #   make check    deps + build + data + every test; ends with "N passed, M failed"
 #   make demo     deps + data + build + the main job
+#   make bench    the thesis VAE's training and sampling images/s, clvae beside PyTorch
+#                 (installs Debian's python3-torch through tools/deps.sh --torch)
 #   make clean    remove build/ and bin/
 #
 # Reliability checks (README.md, "Reliability checks"):
@@ -68,7 +70,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libclvae.a
 
-.PHONY: all deps data check test demo clean fuzz fuzz-build valgrind
+.PHONY: all deps data check test demo clean fuzz fuzz-build valgrind bench
 all: $(BIN)/clvae $(TEST_BIN)
 
 # ---- set-up --------------------------------------------------------------
@@ -147,6 +149,16 @@ valgrind: all
 	@tools/deps.sh valgrind
 	@tools/fetch_data.sh digits
 	@tools/valgrind.sh
+
+# clvae bench on the thesis VAE, then the same model in PyTorch (Debian's build, for the system
+# python3) on one thread and on all cores, printed side by side.
+BENCH_CFG ?= models/mnist_vae.cfg
+TORCH_PYTHON ?= /usr/bin/python3
+bench: deps
+	@tools/deps.sh --torch
+	@$(MAKE) --no-print-directory all
+	@$(BIN)/clvae bench $(BENCH_CFG) --steps 20 --json > $(BUILD)/bench_clvae.json 2>/dev/null
+	@$(TORCH_PYTHON) tools/torch_bench.py --steps 20 --compare $(BUILD)/bench_clvae.json
 
 demo: deps data
 	@$(MAKE) --no-print-directory all

@@ -1,12 +1,14 @@
 /* The CLBlast wrapper: row-major SGEMM with checked arguments and named errors. */
 #include "clvae/blas.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <clblast_c.h>
 
 #include "ctx_internal.h"
+#include "tuning_internal.h"
 
 /* The workspace slot of CLBlast's temporary buffer (conv uses 0 and 1). */
 #define WS_GEMM 4
@@ -36,50 +38,96 @@ const char *clvae_clblast_status_name(int code)
     }
 }
 
-/* CLBlast's parameters for a device may need work groups larger than the device
- * allows (on pocl's CPU device its Xgemm takes 128 items, its Copy 512, and
- * POCL_MAX_WORK_GROUP_SIZE=64 allows 64): the launch fails with
- * CL_INVALID_WORK_GROUP_SIZE. This gives the GEMM's kernels parameters with work
- * groups of at most 64 items (the defaults otherwise); 0 on success. */
-static int gemm_small_work_groups(cl_command_queue q)
+const clvae_clblast_kernel_t clvae_clblast_kernels[3] = {
+    {"Xgemm", "xgemm.", 16,
+     {"GEMMK", "KREG", "KWG", "KWI", "MDIMA", "MDIMC", "MWG", "NDIMB", "NDIMC", "NWG", "SA",
+      "SB", "STRM", "STRN", "VWM", "VWN"}},
+    {"XgemmDirect", "xgemmdirect.", 10,
+     {"KWID", "MDIMAD", "MDIMCD", "NDIMBD", "NDIMCD", "PADA", "PADB", "VWMD", "VWND", "WGD"}},
+    {"GemmRoutine", "gemm.", 1, {"XGEMM_MIN_INDIRECT_SIZE"}},
+};
+
+/* 64x64 tiles, 4x4 work groups, vectors of 16: about 120 GFLOP/s at 1024^3 on pocl's CPU
+ * device where CLBlast's own database (no entry for it) gives 12-20 (shared/DESIGN.md). */
+const int clvae_xgemm_pocl_defaults[16] = {0, 1, 32, 8, 4, 4, 64, 4, 4, 64, 0, 0, 0, 0, 16, 16};
+
+int clvae_device_is_pocl_cpu(const clvae_ctx_t *ctx)
+{
+    return (ctx->dev.type & CL_DEVICE_TYPE_CPU) &&
+           strstr(ctx->dev.platform_name, "Portable Computing") != NULL;
+}
+
+/* Overrides kernel k's parameters with vals; 0 on success. */
+static int override(cl_device_id d, const clvae_clblast_kernel_t *k, const size_t *vals)
+{
+    return CLBlastOverrideParameters(d, k->kernel, CLBlastPrecisionSingle, (size_t)k->n,
+                                     (const char **)k->names, vals) == CLBlastSuccess
+               ? 0
+               : -1;
+}
+
+/* CLBlast's parameters for a device may need work groups larger than the device allows (on
+ * pocl's CPU device its Copy takes 512 items, its Xgemm 128, and POCL_MAX_WORK_GROUP_SIZE=64
+ * allows 64): the launch fails with CL_INVALID_WORK_GROUP_SIZE. Level 1 gives the padding and
+ * copy kernels work groups of 64 items; level 2 also Xgemm (which replaces tuned Xgemm
+ * parameters for the rest of the process). 0 on success. */
+static int gemm_small_work_groups(cl_command_queue q, int level)
 {
     cl_device_id d;
     if (clGetCommandQueueInfo(q, CL_QUEUE_DEVICE, sizeof d, &d, NULL) != CL_SUCCESS) return -1;
-    static const char *xn[16] = {"GEMMK", "KREG", "KWG",   "KWI",  "MDIMA", "MDIMC",
-                                 "MWG",   "NDIMB", "NDIMC", "NWG",  "SA",    "SB",
-                                 "STRM",  "STRN",  "VWM",   "VWN"};
     static const size_t xv[16] = {0, 1, 32, 2, 8, 8, 64, 8, 8, 64, 0, 0, 0, 0, 4, 4};
     static const char *cn[4] = {"COPY_DIMX", "COPY_DIMY", "COPY_VW", "COPY_WPT"};
     static const size_t cv[4] = {8, 8, 4, 2};
     static const char *pn[4] = {"PAD_DIMX", "PAD_DIMY", "PAD_WPTX", "PAD_WPTY"};
     static const size_t pv[4] = {8, 8, 4, 2};
-    if (CLBlastOverrideParameters(d, "Xgemm", CLBlastPrecisionSingle, 16, xn, xv) ||
-        CLBlastOverrideParameters(d, "Copy", CLBlastPrecisionSingle, 4, cn, cv) ||
+    if (CLBlastOverrideParameters(d, "Copy", CLBlastPrecisionSingle, 4, cn, cv) ||
         CLBlastOverrideParameters(d, "Pad", CLBlastPrecisionSingle, 4, pn, pv))
         return -1;
+    if (level >= 2 && override(d, &clvae_clblast_kernels[0], xv)) return -1;
     return 0;
 }
 
-/* Known-good Xgemm parameters for a device class, applied before the first GEMM (CLBlast's
- * own database has no entry for pocl's CPU device and its default runs at 12-20 GFLOP/s
- * there; these reach about 120 at 1024^3, see shared/DESIGN.md). Work groups of 4x4 items
- * fit every device limit. CLVAE_GEMM_DEFAULTS=1 keeps CLBlast's own parameters. */
+/* Applies the GEMM parameters of the context before its first GEMM and whenever the tuning
+ * table changed: tuned values from the table (all of a kernel's, and for Xgemm only when its
+ * work group fits the device), else for Xgemm on pocl's CPU device the built-in set, else
+ * CLBlast's own database. CLVAE_GEMM_DEFAULTS=1 keeps CLBlast's database throughout. */
 static void gemm_tune(clvae_ctx_t *ctx)
 {
+    clvae_tuning_t *t = clvae_tuning_get(ctx);
     ctx->gemm_tuned = 1;
+    ctx->gemm_generation = t ? t->generation : 0;
     const char *env = getenv("CLVAE_GEMM_DEFAULTS");
     if (env && strcmp(env, "1") == 0) return;
-    const clvae_device_info_t *d = clvae_ctx_device(ctx);
-    int pocl_cpu = (d->type & CL_DEVICE_TYPE_CPU) && strstr(d->platform_name, "Portable Computing");
-    if (!pocl_cpu) return;
-    static const char *xn[16] = {"GEMMK", "KREG", "KWG",   "KWI",  "MDIMA", "MDIMC",
-                                 "MWG",   "NDIMB", "NDIMC", "NWG",  "SA",    "SB",
-                                 "STRM",  "STRN",  "VWM",   "VWN"};
-    static const size_t xv[16] = {0, 1, 32, 8, 4, 4, 64, 4, 4, 64, 0, 0, 0, 0, 16, 16};
-    if (CLBlastOverrideParameters(d->device_id, "Xgemm", CLBlastPrecisionSingle, 16, xn, xv) ==
-        CLBlastSuccess)
-        clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: pocl CPU Xgemm parameters (64x64 tiles, 4x4 "
-                                            "work groups, vectors of 16)");
+    for (int f = 0; f < 3; f++) {
+        const clvae_clblast_kernel_t *k = &clvae_clblast_kernels[f];
+        size_t vals[16];
+        int have = 0;
+        for (int i = 0; i < k->n; i++) {
+            char key[64];
+            int v;
+            snprintf(key, sizeof key, "%s%s", k->prefix, k->names[i]);
+            if (clvae_tuning_find(ctx, key, &v)) {
+                vals[i] = (size_t)v;
+                have++;
+            }
+        }
+        if (f == 0 && have == k->n && vals[5] * vals[8] > ctx->dev.max_wg) {
+            clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: tuned Xgemm work groups of %zu items "
+                          "exceed the device's %zu: not used", vals[5] * vals[8], ctx->dev.max_wg);
+            have = 0;
+        }
+        if (have != k->n && f == 0 && clvae_device_is_pocl_cpu(ctx)) {
+            for (int i = 0; i < 16; i++) vals[i] = (size_t)clvae_xgemm_pocl_defaults[i];
+            have = k->n;
+            clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: pocl CPU Xgemm parameters (64x64 tiles, "
+                                                "4x4 work groups, vectors of 16)");
+        } else if (have == k->n) {
+            clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: tuned %s parameters", k->kernel);
+        }
+        if (have == k->n && override(ctx->dev.device_id, k, vals))
+            clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: CLBlast refused the %s parameters",
+                          k->kernel);
+    }
 }
 
 clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
@@ -89,7 +137,9 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
     if (m == 0 || n == 0 || k == 0)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "gemm with a zero size (m=%zu n=%zu k=%zu)", m,
                           n, k);
-    if (!ctx->gemm_tuned) gemm_tune(ctx);
+    clvae_tuning_t *t = clvae_tuning_get(ctx);
+    if (!ctx->gemm_tuned || (t && t->generation != ctx->gemm_generation)) gemm_tune(ctx);
+    if (t && t->recording) clvae_tuning_note_gemm(ctx, trans_a, trans_b, m, n, k);
     cl_command_queue q = clvae_ctx_queue(ctx);
     CLBlastLayout lay = CLBlastLayoutRowMajor;
     CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
@@ -114,8 +164,10 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
                          : CLBlastSgemm(lay, ta, tb, m, n, k, alpha, a.mem, a.off, lda, b.mem,
                                         b.off, ldb, beta, c.mem, c.off, ldc, &q, NULL);
         /* C is written only by the last kernel of a call, so a call that failed to
-         * launch left it as it was and can be repeated with smaller work groups */
-        if (st != CL_INVALID_WORK_GROUP_SIZE || attempt > 0 || gemm_small_work_groups(q) != 0)
+         * launch left it as it was and can be repeated with smaller work groups (while
+         * tuning, a candidate's own Xgemm work group that does not fit is its failure) */
+        if (st != CL_INVALID_WORK_GROUP_SIZE || attempt >= (t && t->tuning ? 1 : 2) ||
+            gemm_small_work_groups(q, attempt + 1) != 0)
             break;
     }
     if (st != CLBlastSuccess)

@@ -2,6 +2,7 @@
 #include "ctx_internal.h"
 
 #include "clvae/tensor.h"
+#include "tuning_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -137,6 +138,7 @@ fail:
 void clvae_ctx_free(clvae_ctx_t *ctx)
 {
     if (!ctx) return;
+    clvae_tuning_release(ctx);
     for (int i = 0; i < ctx->nkernels; i++) clReleaseKernel(ctx->kernels[i].kernel);
     for (int i = 0; i < ctx->nprograms; i++) clReleaseProgram(ctx->programs[i].program);
     free(ctx->kernels);

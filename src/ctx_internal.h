@@ -35,6 +35,8 @@ struct clvae_ctx {
     cl_mem ws[5];                 /* workspaces (clvae_workspace), CLVAE_WORKSPACES slots */
     size_t ws_size[5];            /* their sizes in floats */
     int gemm_tuned;               /* GEMM parameters for this device were chosen */
+    unsigned gemm_generation;     /* ... for this generation of the tuning table */
+    struct clvae_tuning *tuning;  /* tuned parameters (tuning.c), NULL until first used */
 };
 
 /* Passes a formatted message to the context's log callback at level. */

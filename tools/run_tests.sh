@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test (C binaries in build/tests, shell tests in tests/, the fuzz harnesses), also under a
-# small work-group limit, and ends with the line "N passed, M failed".
+# small work-group limit, the op tests also with CLBlast's and with tuned GEMM parameters, and ends
+# with the line "N passed, M failed".
 #
 # Environment (set by 'make check' / 'make check SANITIZE=1'):
 #   CLVAE_TEST_BUILD  the build folder whose tests/ to run (default build)
@@ -27,7 +28,8 @@ fi
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 export XDG_CACHE_HOME=$scratch/cache
-unset CLVAE_DEVICE CLVAE_KERNEL_DIR CLVAE_KERNEL_CACHE CLVAE_FAST_MATH
+unset CLVAE_DEVICE CLVAE_KERNEL_DIR CLVAE_KERNEL_CACHE CLVAE_FAST_MATH CLVAE_TUNING CLVAE_TUNING_DIR \
+  CLVAE_GEMM_DEFAULTS
 
 passed=0
 failed=0
@@ -71,6 +73,23 @@ for t in "$build"/tests/test_*; do
   run "[wg64] " POCL_MAX_WORK_GROUP_SIZE=64 -- "$t"
 done
 run "[wg64] " POCL_MAX_WORK_GROUP_SIZE=64 -- bash tests/test_cli.sh
+# The GEMM-using op tests again with CLBlast's own parameters (CLVAE_GEMM_DEFAULTS=1) and with
+# the tuning cache of a quick `clvae tune` (the runs above use the built-in defaults): tuning
+# must not change results.
+op_tests="test_conv test_dense test_model test_train test_crossdevice"
+for t in $op_tests; do
+  [ -x "$build/tests/$t" ] && run "[clblast-defaults] " CLVAE_GEMM_DEFAULTS=1 -- "$build/tests/$t"
+done
+if CLVAE_TUNING_DIR=$scratch/tuning "$CLVAE" tune --quick models/mnist_vae.cfg \
+     > "$scratch/tune.log" 2>&1 && ls "$scratch"/tuning/*.json >/dev/null 2>&1; then
+  echo "PASS: [tuned] clvae tune --quick models/mnist_vae.cfg"; passed=$((passed + 1))
+  for t in $op_tests; do
+    [ -x "$build/tests/$t" ] && run "[tuned] " CLVAE_TUNING_DIR="$scratch/tuning" -- "$build/tests/$t"
+  done
+else
+  sed 's/^/    /' "$scratch/tune.log" | tail -n 30
+  echo "FAIL: [tuned] clvae tune --quick models/mnist_vae.cfg"; failed=$((failed + 1))
+fi
 # Each fuzz harness replays its regression inputs, then fuzzes for a short time (make fuzz
 # runs them longer).
 if [ "$sanitize" != 1 ]; then

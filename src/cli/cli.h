@@ -116,6 +116,9 @@ int cli_cfg_take(const cli_command_t *cmd, cli_cfg_args_t *a, int *i, int argc, 
 clvae_status_t cli_cfg_load(const cli_cfg_args_t *a, clvae_cfg_t *cfg, clvae_model_desc_t *d,
                             clvae_error_t *err);
 
+/* Prints a one-line note on stderr suggesting `clvae tune` when the device is untuned. */
+void cli_tuning_note(clvae_ctx_t *ctx);
+
 /* The commands. */
 extern const cli_command_t cli_cmd_devices;
 extern const cli_command_t cli_cmd_selftest;
@@ -129,6 +132,7 @@ extern const cli_command_t cli_cmd_interpolate;
 extern const cli_command_t cli_cmd_denoise;
 extern const cli_command_t cli_cmd_eval;
 extern const cli_command_t cli_cmd_bench;
+extern const cli_command_t cli_cmd_tune;
 extern const cli_command_t cli_cmd_sweep;
 extern const cli_command_t cli_cmd_inspect;
 extern const cli_command_t cli_cmd_score;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clvae/bench.h"
+#include "clvae/tuning.h"
 
 static int run(const cli_common_t *common, int argc, char **argv)
 {
@@ -45,6 +46,17 @@ static int run(const cli_common_t *common, int argc, char **argv)
     if (a.path && cli_cfg_load(&a, &cfg, &d, &err)) goto fail;
     if (cli_ctx_open(common, profile, &ctx, &err)) goto fail;
     const clvae_device_info_t *dev = clvae_ctx_device(ctx);
+    clvae_tuning_state_t ts = clvae_tuning_state(ctx);
+    const char *gd = getenv("CLVAE_GEMM_DEFAULTS");
+    const char *params = (gd && strcmp(gd, "1") == 0) ? "CLBlast's own (CLVAE_GEMM_DEFAULTS=1)"
+                                                      : clvae_tuning_state_name(ts);
+    char tpath[4096];
+    clvae_tuning_path(ctx, tpath, sizeof tpath);
+    if (!json) {
+        printf("GEMM parameters: %s%s%s\n", params, ts == CLVAE_TUNING_TUNED ? " from " : "",
+               ts == CLVAE_TUNING_TUNED ? tpath : "");
+        cli_tuning_note(ctx);
+    }
     if (gemm) {
         static const size_t shapes[][3] = {{1024, 1024, 1024}, {64, 25088, 288}, {64, 6272, 576},
                                            {288, 25088, 64}, {64, 288, 25088}};
@@ -57,8 +69,9 @@ static int run(const cli_common_t *common, int argc, char **argv)
             if (clvae_bench_gemm(ctx, shapes[i][0], shapes[i][1], shapes[i][2], 5, &g, &err))
                 goto fail;
             if (json)
-                printf("%s{\"gemm\": \"%s\", \"m\": %zu, \"n\": %zu, \"k\": %zu, \"gflop_s\": %.2f}\n",
-                       "", what[i], shapes[i][0], shapes[i][1], shapes[i][2], g);
+                printf("{\"gemm\": \"%s\", \"m\": %zu, \"n\": %zu, \"k\": %zu, \"gflop_s\": %.2f, "
+                       "\"params\": \"%s\"}\n",
+                       what[i], shapes[i][0], shapes[i][1], shapes[i][2], g, params);
             else
                 printf("  m=%-5zu n=%-6zu k=%-6zu %8.1f GFLOP/s  %s\n", shapes[i][0], shapes[i][1],
                        shapes[i][2], g, what[i]);
@@ -75,9 +88,9 @@ static int run(const cli_common_t *common, int argc, char **argv)
         cli_json_string(stdout, dev->name);
         printf(", \"batch\": %zu, \"steps\": %d, \"train_images_per_s\": %.1f, "
                "\"train_gflop_s\": %.2f, \"sample_images_per_s\": %.1f, \"sample_gflop_s\": %.2f, "
-               "\"model_mib\": %.1f, \"workspace_mib\": %.1f",
+               "\"model_mib\": %.1f, \"workspace_mib\": %.1f, \"gemm_params\": \"%s\"",
                res.batch, res.steps, res.train_img_s, res.train_gflop_s, res.sample_img_s,
-               res.sample_gflop_s, (double)res.model_bytes / mib, (double)res.workspace_bytes / mib);
+               res.sample_gflop_s, (double)res.model_bytes / mib, (double)res.workspace_bytes / mib, params);
         if (res.fwd_ms) {
             printf(", \"layers\": [");
             for (int i = 1; i < d.nlayers; i++)
@@ -140,5 +153,6 @@ const cli_command_t cli_cmd_bench = {
     "  Times whole steps on random inputs (kernels built and workspaces grown in two\n"
     "  warm-up steps). --profile adds each layer's forward and backward device time from\n"
     "  OpenCL events; --gemm measures the device's GEMM at a square size and at the\n"
-    "  thesis VAE's conv shapes.",
+    "  thesis VAE's conv shapes. The first line says which GEMM parameters are in use\n"
+    "  (tuned by `clvae tune`, or defaults).",
     run};

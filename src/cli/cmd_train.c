@@ -238,6 +238,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     printf("training %s on %s (%d:%d %s) into %s%s\n", d.name, dev->name, dev->platform,
            dev->device, clvae_device_type_name(dev->type), dir, resume ? " (resuming)" : "");
     fflush(stdout);
+    cli_tuning_note(ctx);
     progress_state_t ps = {isatty(2),
                            d.variational && (d.beta_schedule != CLVAE_BETA_CONSTANT || d.beta != 1.0f),
                            d.classes > 0};

@@ -8,8 +8,8 @@
 static const cli_command_t *const commands[] = {
     &cli_cmd_devices,  &cli_cmd_selftest,    &cli_cmd_check_config, &cli_cmd_train,
     &cli_cmd_sample,   &cli_cmd_reconstruct, &cli_cmd_manifold,     &cli_cmd_latent,
-    &cli_cmd_interpolate, &cli_cmd_denoise, &cli_cmd_eval, &cli_cmd_bench, &cli_cmd_sweep,
-    &cli_cmd_inspect, &cli_cmd_score, &cli_cmd_compare};
+    &cli_cmd_interpolate, &cli_cmd_denoise, &cli_cmd_eval, &cli_cmd_bench, &cli_cmd_tune,
+    &cli_cmd_sweep, &cli_cmd_inspect, &cli_cmd_score, &cli_cmd_compare};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f)
@@ -41,6 +41,10 @@ static void usage(FILE *f)
             "  CLVAE_MAX_ALLOC     lower the device's maximum allocation to BYTES (64K, 256M, 1G\n"
             "                      allowed) to imitate a small device\n"
             "  CLVAE_DATA_DIR      where the data sets are (default: data)\n"
+            "  CLVAE_TUNING        0 ignores the tuning cache of `clvae tune` (defaults)\n"
+            "  CLVAE_TUNING_DIR    the tuning cache folder (default $XDG_CACHE_HOME/clvae/tuning,\n"
+            "                      else ~/.cache/clvae/tuning)\n"
+            "  CLVAE_GEMM_DEFAULTS 1 runs CLBlast with its own parameters (no tuned or built-in)\n"
             "test hooks:\n"
             "  CLVAE_FAULT_WRITE_AFTER=K  a checkpoint write fails with ENOSPC after K bytes\n"
             "                             (-K: K bytes before the end of the file)\n"
