@@ -143,6 +143,8 @@ typedef struct clvae_tune_opts {
 typedef struct clvae_tune_result {
     int tried, failed;                              /* candidates timed, skipped as failing */
     double before_s, after_s;                       /* workload time with defaults / chosen */
+    double conv_before_s, conv_after_s;             /* direct-path convs, timed in turns (0:
+                                                       none, or the defaults stayed chosen) */
     int nparams;                                    /* the chosen parameters */
     char keys[CLVAE_TUNING_MAX_PARAMS][CLVAE_TUNING_KEY_MAX + 1];
     int values[CLVAE_TUNING_MAX_PARAMS];
