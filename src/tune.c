@@ -1,5 +1,6 @@
-/* The tuner: records the GEMM shapes of the models, then searches each family of parameters
- * (CLBlast's Xgemm, the direct/indirect switch, later clvae's own kernels) for the fastest. */
+/* The tuner: records the GEMM shapes and small convs of the models, then searches each family
+ * of parameters (CLBlast's Xgemm, the direct/indirect switch, clvae's direct conv kernels) for
+ * the fastest. */
 #include "tuning_internal.h"
 
 #include <math.h>
@@ -176,7 +177,9 @@ static int xgemm_uses(clvae_ctx_t *ctx, const clvae_tune_shape_t *sh)
 
 /* ---- clvae's direct convolution kernels (src/conv.c, cl/conv_direct.cl) ------------------- */
 
-/* Keys and candidates as src/conv.c reads them (a short list: each vw, and each (dw_vw, wg,
+/* The candidates reach conv.c through the context's table (clvae_tuning_int), no fresh context
+ * needed: its programs are cached per build options, so each value set builds its own.
+ * Keys and candidates as src/conv.c reads them (a short list: each vw, and each (dw_vw, wg,
  * kb), is one program build per conv geometry, seconds on pocl). max_ckk picks the path
  * (0: always im2col + GEMM); every candidate computes the same conv. */
 enum { CD_VW, CD_DW_VW, CD_KB, CD_WG, CD_PIX, CD_CKK, CD_N };

@@ -48,7 +48,8 @@ void clvae_tuning_path(const clvae_ctx_t *ctx, char *buf, size_t size);
 void clvae_tuning_key(const clvae_ctx_t *ctx, char *buf, size_t size);
 
 /* Sets a parameter for this context only (not written anywhere): the tuner's candidates, tests.
- * GEMM parameters ("xgemm.*", "xgemmdirect.*", "gemm.*") take effect at the next GEMM.
+ * GEMM parameters ("xgemm.*", "xgemmdirect.*", "gemm.*") take effect at the next GEMM, the
+ * direct convs' ("conv_direct.*", src/conv.c) at the next conv.
  * CLVAE_ERR_INVALID for a key that is empty, too long or has characters outside [A-Za-z0-9_.],
  * CLVAE_ERR_NOMEM when the table is full. */
 clvae_status_t clvae_tuning_set(clvae_ctx_t *ctx, const char *key, int value, clvae_error_t *err);
