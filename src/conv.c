@@ -8,6 +8,7 @@
 
 #include "clvae/blas.h"
 #include "clvae/tuning.h"
+#include "tuning_internal.h"
 
 /* Method: im2col + one CLBlast SGEMM per chunk of images, col2im as a gather.
  *
@@ -703,6 +704,7 @@ clvae_status_t clvae_conv2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t
     if (!s) s = check_view(w, z.w, 1, "w", op, err);
     if (!s) s = check_view(b, g->K, 0, "b", op, err);
     if (s) return s;
+    if (g->C * g->kh * g->kw <= DIRECT_MAX_CKK) clvae_tuning_note_conv(ctx, g); /* `clvae tune` */
     int direct;
     if ((s = use_direct(ctx, g, &direct, op, err))) return s;
     if (direct) return direct_apply(ctx, 1, y, x, w, b, g, 0, err);
@@ -755,6 +757,7 @@ clvae_status_t clvae_conv_transpose2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, c
     if (!s) s = check_view(w, z.w, 1, "w", op, err);
     if (!s) s = check_view(b, g->C, 0, "b", op, err);
     if (s) return s;
+    if (g->C * g->kh * g->kw <= DIRECT_MAX_CKK) clvae_tuning_note_conv(ctx, g); /* `clvae tune` */
     /* the adjoint conv's backward-data: dy := x, dx := y (overwritten, + bias) */
     int direct;
     if ((s = use_direct(ctx, g, &direct, op, err))) return s;

@@ -1,5 +1,6 @@
-/* The tuner: records the GEMM shapes of the models, then searches each family of parameters
- * (CLBlast's Xgemm, the direct/indirect switch, later clvae's own kernels) for the fastest. */
+/* The tuner: records the GEMM shapes and small convs of the models, then searches each family
+ * of parameters (CLBlast's Xgemm, the direct/indirect switch, clvae's direct conv kernels) for
+ * the fastest. */
 #include "tuning_internal.h"
 
 #include <math.h>
@@ -12,6 +13,7 @@
 #include <clblast_c.h>
 
 #include "clvae/blas.h"
+#include "clvae/conv.h"
 #include "clvae/model.h"
 #include "clvae/rng.h"
 #include "ctx_internal.h"
@@ -33,6 +35,7 @@ clvae_status_t clvae_tune_record_shapes(clvae_ctx_t *ctx,
     clvae_tuning_t *t = clvae_tuning_get(ctx);
     if (!t) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     t->nshapes = 0;
+    t->nconvs = 0;
     t->record_failed = 0;
     clvae_status_t s = CLVAE_OK;
     clvae_buf_t none = {0};
@@ -172,6 +175,115 @@ static int xgemm_uses(clvae_ctx_t *ctx, const clvae_tune_shape_t *sh)
     return (double)sh->m * (double)sh->n * (double)sh->k >= c * c * c;
 }
 
+/* ---- clvae's direct convolution kernels (src/conv.c, cl/conv_direct.cl) ------------------- */
+
+/* The candidates reach conv.c through the context's table (clvae_tuning_int), no fresh context
+ * needed: its programs are cached per build options, so each value set builds its own.
+ * Keys and candidates as src/conv.c reads them (a short list: each vw, and each (dw_vw, wg,
+ * kb), is one program build per conv geometry, seconds on pocl). max_ckk picks the path
+ * (0: always im2col + GEMM); every candidate computes the same conv. */
+enum { CD_VW, CD_DW_VW, CD_KB, CD_WG, CD_PIX, CD_CKK, CD_N };
+static const clvae_tune_param_t conv_params[CD_N] = {
+    {"conv_direct.vw", 3, {4, 8, 16}},
+    {"conv_direct.dw_vw", 3, {4, 8, 16}},
+    {"conv_direct.kb", 4, {1, 2, 4, 8}},
+    {"conv_direct.wg", 4, {16, 32, 64, 128}},
+    {"conv_direct.dw_pixels", 3, {1024, 4096, 16384}},
+    {"conv_direct.max_ckk", 4, {0, 9, 27, 64}},
+};
+#define CONV_PREFIX "conv_direct."
+
+static int conv_broken(const clvae_ctx_t *ctx, const int *v)
+{
+    return (size_t)v[CD_WG] > ctx->dev.max_wg;
+}
+
+/* conv.c's defaults (its comment on the tuning keys). */
+static int conv_start(const clvae_ctx_t *ctx, int *v)
+{
+    (void)ctx;
+    static const int d[CD_N] = {4, 4, 4, 32, 4096, 27};
+    memcpy(v, d, sizeof d);
+    return 1;
+}
+
+/* Times the recorded conv layers (those with C*kh*kw <= 64, at the models' batch): forward,
+ * backward-data and backward-weight (+ bias) of src/conv.c, each the fastest of its repeats
+ * after one untimed call (kernels built), waited for; *seconds sums them times the layer's
+ * calls per step, per_shape (if given) gets each layer's sum. */
+static clvae_status_t conv_bench(clvae_ctx_t *ctx, const clvae_tune_work_t *w, double *seconds,
+                                 double *per_shape, clvae_error_t *err)
+{
+    clvae_tuning_t *t = clvae_tuning_get(ctx);
+    if (!t) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    const clvae_buf_t *b = t->cbuf, none = {0};
+    int reps = w->reps + 2; /* ms-long ops: a few more repeats than the GEMMs */
+    *seconds = 0;
+    for (int i = 0; i < t->nconvs; i++) {
+        const clvae_conv_geom_t *g = &t->convs[i].g;
+        double sum = 0;
+        for (int op = 0; op < 3; op++) {
+            double best = INFINITY;
+            for (int r = -1; r < reps; r++) {
+                double t0 = now();
+                clvae_status_t s;
+                if (!g->transposed) {
+                    s = op == 0   ? clvae_conv2d_forward(ctx, b[1], b[0], b[4], b[6], g, err)
+                        : op == 1 ? clvae_conv2d_backward(ctx, b[3], none, none, b[2], b[0],
+                                                          b[4], g, err)
+                                  : clvae_conv2d_backward(ctx, none, b[5], b[6], b[2], b[0],
+                                                          b[4], g, err);
+                } else { /* x: [N, K, OH, OW], y: [N, C, H, W] */
+                    s = op == 0   ? clvae_conv_transpose2d_forward(ctx, b[1], b[0], b[4], b[6],
+                                                                   g, err)
+                        : op == 1 ? clvae_conv_transpose2d_backward(ctx, b[3], none, none, b[2],
+                                                                    b[0], b[4], g, err)
+                                  : clvae_conv_transpose2d_backward(ctx, none, b[5], b[6], b[2],
+                                                                    b[0], b[4], g, err);
+                }
+                if (!s) s = clvae_ctx_finish(ctx, err);
+                if (s) return s;
+                double dt = now() - t0;
+                if (r >= 0 && dt < best) best = dt;
+            }
+            sum += best;
+        }
+        if (per_shape) per_shape[i] = sum;
+        *seconds += sum * (t->convs[i].calls > 0 ? t->convs[i].calls : 1);
+        if (w->cutoff > 0 && *seconds > w->cutoff) return CLVAE_OK;
+    }
+    return CLVAE_OK;
+}
+
+/* The conv operands, large enough for every recorded layer, filled with values in [-1, 1). */
+static clvae_status_t conv_buffers(clvae_ctx_t *ctx, clvae_tuning_t *t, clvae_error_t *err)
+{
+    size_t n[7] = {1, 1, 1, 1, 1, 1, 1};
+    for (int i = 0; i < t->nconvs; i++) {
+        const clvae_conv_geom_t *g = &t->convs[i].g;
+        size_t in = g->N * g->C * g->H * g->W, out = g->N * g->K * g->OH * g->OW;
+        size_t act = in > out ? in : out, wt = g->K * g->C * g->kh * g->kw;
+        size_t bias = g->K > g->C ? g->K : g->C;
+        size_t want[7] = {act, act, act, act, wt, wt, bias};
+        for (int j = 0; j < 7; j++)
+            if (want[j] > n[j]) n[j] = want[j];
+    }
+    size_t most = 0;
+    for (int j = 0; j < 7; j++)
+        if (n[j] > most) most = n[j];
+    float *host = malloc(most * sizeof *host);
+    if (!host) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    clvae_status_t s = CLVAE_OK;
+    for (int j = 0; j < 7 && !s; j++) {
+        clvae_rng_uniform_ref(host, n[j], 10 + (uint64_t)j, 0);
+        for (size_t q = 0; q < n[j]; q++) host[q] = 2 * host[q] - 1;
+        if (!(s = clvae_buf_alloc(ctx, n[j], &t->cbuf[j], err)))
+            s = clvae_buf_upload(ctx, t->cbuf[j], host, n[j], err);
+    }
+    free(host);
+    return s;
+}
+
 /* Every family the tuner searches, in order; a kernel of clvae's own joins with its
  * parameters, a constraint count, its safe defaults and a bench over the models' shapes. */
 static const clvae_tune_family_t families[] = {
@@ -179,10 +291,12 @@ static const clvae_tune_family_t families[] = {
      xgemm_start, xgemm_uses, gemm_bench},
     {"gemm", "CLBlast direct/indirect GEMM switch", switch_params, 1, 0, NULL, switch_start, NULL,
      gemm_bench},
+    {"conv_direct", "clvae's direct conv kernels (vectors, work groups, path rule)", conv_params,
+     CD_N, 0, conv_broken, conv_start, NULL, conv_bench},
 };
 #define NFAMILIES (int)(sizeof families / sizeof families[0])
 /* The share of the budget each family gets (the rest goes to the last). */
-static const double family_share[NFAMILIES] = {0.75, 0.25};
+static const double family_share[NFAMILIES] = {0.6, 0.2, 0.2};
 
 /* ---- the search -------------------------------------------------------------------------- */
 
@@ -248,8 +362,9 @@ static double time_candidate(search_t *S, const clvae_tune_family_t *f, double c
         t = -1;
     }
     clvae_error_clear(&e);
-    /* CLBlast keeps every program it built (one per parameter set) until told otherwise */
-    CLBlastClearCache();
+    /* CLBlast keeps every program it built (one per parameter set) until told otherwise; the
+     * conv family leaves the GEMM parameters alone (its GEMM-path candidates reuse them) */
+    if (f->bench == gemm_bench) CLBlastClearCache();
     return t;
 }
 
@@ -460,6 +575,7 @@ clvae_status_t clvae_tune(clvae_ctx_t *ctx, const clvae_tune_opts_t *o, clvae_tu
     if ((s = clvae_buf_upload(ctx, w.a, host, na, err))) goto out;
     clvae_rng_uniform_ref(host, nb, 2, 0);
     if ((s = clvae_buf_upload(ctx, w.b, host, nb, err))) goto out;
+    if (t->nconvs > 0 && (s = conv_buffers(ctx, t, err))) goto out;
 
     /* the defaults first: nothing tuned in this context */
     clvae_tuning_unset(ctx, "");
@@ -478,6 +594,11 @@ clvae_status_t clvae_tune(clvae_ctx_t *ctx, const clvae_tune_opts_t *o, clvae_tu
     for (int f = 0; f < NFAMILIES; f++) {
         double share = f == NFAMILIES - 1 ? left : o->budget_s * family_share[f];
         double t1 = now();
+        if (families[f].bench == conv_bench && t->nconvs == 0) {
+            say(&S, "%s: the models have no conv with C*kh*kw <= 64; nothing to tune",
+                families[f].name);
+            continue;
+        }
         if ((s = search_family(&S, &families[f], t1 + share, err))) goto out;
         left -= now() - t1;
         if (left < 0) left = 0;
@@ -511,14 +632,54 @@ clvae_status_t clvae_tune(clvae_ctx_t *ctx, const clvae_tune_opts_t *o, clvae_tu
     }
     /* what the search found must hold when timed in turns with the defaults, else (noise, a
      * busy machine) the defaults stay */
-    if (r->nparams > 0 && r->after_s >= 0.98 * r->before_s) {
-        say(&S, "the chosen parameters are not faster than the defaults when timed in turns "
-                "(%.2f ms against %.2f ms): keeping the defaults",
+    int gemm_keys = 0;
+    for (int i = 0; i < r->nparams; i++)
+        gemm_keys += strncmp(r->keys[i], CONV_PREFIX, strlen(CONV_PREFIX)) != 0;
+    if (gemm_keys > 0 && r->after_s >= 0.98 * r->before_s) {
+        say(&S, "the chosen GEMM parameters are not faster than the defaults when timed in "
+                "turns (%.2f ms against %.2f ms): keeping the defaults",
             1e3 * r->after_s, 1e3 * r->before_s);
-        clvae_tuning_unset(ctx, "");
-        r->nparams = 0;
+        clvae_tuning_unset(ctx, "xgemm.");
+        clvae_tuning_unset(ctx, "gemm.");
         r->after_s = r->before_s;
         memcpy(after, before, (size_t)o->nshapes * sizeof *after);
+    }
+    /* the same rule for the direct convs: chosen against default values in turns (with the
+     * GEMM parameters as now chosen, which the GEMM-path convs use) */
+    if (t->nconvs > 0) {
+        int chosen[CD_N], dflt[CD_N], have = 1;
+        conv_start(ctx, dflt);
+        for (int i = 0; i < CD_N; i++) have &= clvae_tuning_find(ctx, conv_params[i].key, &chosen[i]);
+        if (have && memcmp(chosen, dflt, sizeof chosen) != 0) {
+            double cb = INFINITY, ca = INFINITY, x;
+            for (int round = 0; round < 3; round++) {
+                clvae_tuning_unset(ctx, CONV_PREFIX);
+                if ((s = conv_bench(ctx, &w, &x, NULL, err))) goto out;
+                if (x < cb) cb = x;
+                for (int i = 0; i < CD_N; i++)
+                    if ((s = clvae_tuning_set(ctx, conv_params[i].key, chosen[i], err))) goto out;
+                if ((s = conv_bench(ctx, &w, &x, NULL, err))) goto out;
+                if (x < ca) ca = x;
+            }
+            r->conv_before_s = cb;
+            r->conv_after_s = ca;
+            say(&S, "direct-path convs per training step (fwd + bwd data + bwd weight): %.2f ms "
+                    "with the defaults, %.2f ms with the chosen parameters (fastest of 3 turns)",
+                1e3 * cb, 1e3 * ca);
+            if (ca >= 0.98 * cb) {
+                say(&S, "the chosen conv_direct parameters are not faster in turns: keeping the "
+                        "defaults");
+                clvae_tuning_unset(ctx, CONV_PREFIX);
+                r->conv_after_s = cb;
+            }
+        } else if (have) {
+            say(&S, "conv_direct: no candidate beat the defaults; they stay");
+        }
+    }
+    r->nparams = 0;
+    for (int i = 0; i < t->n && r->nparams < CLVAE_TUNING_MAX_PARAMS; i++) {
+        snprintf(r->keys[r->nparams], sizeof r->keys[0], "%s", t->key[i]);
+        r->values[r->nparams++] = t->value[i];
     }
     r->figs = calloc((size_t)o->nshapes, sizeof *r->figs);
     if (!r->figs) {
@@ -544,6 +705,7 @@ out:
     clvae_buf_free(&w.a);
     clvae_buf_free(&w.b);
     clvae_buf_free(&w.c);
+    for (int j = 0; j < 7; j++) clvae_buf_free(&t->cbuf[j]);
     if (s) clvae_tune_result_free(r);
     return s;
 }

@@ -339,6 +339,7 @@ void clvae_tuning_release(clvae_ctx_t *ctx)
 {
     if (!ctx->tuning) return;
     free(ctx->tuning->shapes);
+    free(ctx->tuning->convs);
     free(ctx->tuning);
     ctx->tuning = NULL;
 }
@@ -367,6 +368,33 @@ void clvae_tuning_note_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m
         t->cap = cap;
     }
     t->shapes[t->nshapes++] = (clvae_tune_shape_t){trans_a ? 1 : 0, trans_b ? 1 : 0, m, n, k, 1};
+}
+
+void clvae_tuning_note_conv(clvae_ctx_t *ctx, const clvae_conv_geom_t *g)
+{
+    clvae_tuning_t *t = ctx->tuning;
+    if (!t || !t->recording) return;
+    for (int i = 0; i < t->nconvs; i++) {
+        const clvae_conv_geom_t *h = &t->convs[i].g;
+        if (h->transposed == g->transposed && h->N == g->N && h->C == g->C && h->H == g->H &&
+            h->W == g->W && h->K == g->K && h->OH == g->OH && h->OW == g->OW && h->kh == g->kh &&
+            h->kw == g->kw && h->sh == g->sh && h->sw == g->sw && h->dh == g->dh &&
+            h->dw == g->dw && h->pad_t == g->pad_t && h->pad_l == g->pad_l) {
+            t->convs[i].calls++;
+            return;
+        }
+    }
+    if (t->nconvs == t->capconvs) {
+        int cap = t->capconvs ? 2 * t->capconvs : 8;
+        clvae_tune_conv_t *p = realloc(t->convs, (size_t)cap * sizeof *p);
+        if (!p) {
+            t->record_failed = 1;
+            return;
+        }
+        t->convs = p;
+        t->capconvs = cap;
+    }
+    t->convs[t->nconvs++] = (clvae_tune_conv_t){*g, 1};
 }
 
 /* ---- writing ----------------------------------------------------------------------------- */

@@ -2,7 +2,15 @@
 #ifndef CLVAE_TUNING_INTERNAL_H
 #define CLVAE_TUNING_INTERNAL_H
 
+#include "clvae/conv.h"
 #include "clvae/tuning.h"
+
+/* A conv layer that may run on the direct path (C*kh*kw <= 64), as recorded for the tuner:
+ * its geometry (transposed: the adjoint conv) and forward calls per training step. */
+typedef struct clvae_tune_conv {
+    clvae_conv_geom_t g;
+    int calls;
+} clvae_tune_conv_t;
 
 /* A context's parameters: from the cache file (once), or set by the tuner. */
 typedef struct clvae_tuning {
@@ -18,6 +26,9 @@ typedef struct clvae_tuning {
     clvae_tune_shape_t *shapes;
     int nshapes, cap;
     int record_failed;          /* out of host memory while recording */
+    clvae_tune_conv_t *convs;   /* conv layers noted while recording (kept until the next) */
+    int nconvs, capconvs;
+    clvae_buf_t cbuf[7];        /* the tuner's conv operands: x, y, dy, dx, w, dw, bias */
 } clvae_tuning_t;
 
 /* The context's table, loaded from the cache on first use; NULL only when out of memory. */
@@ -32,6 +43,9 @@ void clvae_tuning_release(clvae_ctx_t *ctx);
 /* clvae_gemm reports each call's shape here (kept while recording). */
 void clvae_tuning_note_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n,
                             size_t k);
+
+/* conv.c reports each conv forward whose C*kh*kw is at most 64 here (kept while recording). */
+void clvae_tuning_note_conv(clvae_ctx_t *ctx, const clvae_conv_geom_t *g);
 
 /* A CLBlast kernel whose parameters clvae sets: CLBlast's kernel name, the prefix of its keys
  * in the tuning table ("xgemm." + "MWG"), its parameter names (all must be given). */

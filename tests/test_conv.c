@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "clvae/conv.h"
+#include "clvae/tuning.h"
 
 static clvae_ctx_t *ctx;
 
@@ -927,6 +928,37 @@ static void t_path_variable(void)
     clvae_buf_free(&x), clvae_buf_free(&w), clvae_buf_free(&y), clvae_buf_free(&b);
 }
 
+/* The direct path with tuned values, set as `clvae tune` sets its candidates (the context's
+ * tuning table): every vector width, the weight-gradient tiles away from their defaults, and
+ * max_ckk = 64 sending a 36-tap conv down the direct path under the automatic rule. */
+static void t_direct_tuned_values(void)
+{
+    static const char *keys[6] = {"conv_direct.vw", "conv_direct.dw_vw", "conv_direct.kb",
+                                  "conv_direct.wg", "conv_direct.dw_pixels",
+                                  "conv_direct.max_ckk"};
+    static const int vals[3][6] = {{8, 16, 1, 16, 512, 64},
+                                   {16, 8, 8, 64, 16384, 64},
+                                   {16, 4, 2, 128, 1024, 64}};
+    clvae_error_t err = {0};
+    char n[160];
+    set_path(NULL);
+    for (int c = 0; c < 3; c++) {
+        for (int i = 0; i < 6; i++)
+            REQUIRE(clvae_tuning_set(ctx, keys[i], vals[c][i], &err) == CLVAE_OK, "%s: %s",
+                    keys[i], err.msg);
+        snprintf(n, sizeof n, "tuned set %d: conv 1->32 28x28 batch 5", c);
+        run_case(n, 0, 5, 1, 28, 28, 32, p_same(3, 1), 1, 0, 0);
+        snprintf(n, sizeof n, "tuned set %d: deconv 32->1 28x28 batch 5", c);
+        run_case(n, 1, 5, 32, 28, 28, 1, p_same(3, 1), 1, 0, 0);
+        snprintf(n, sizeof n, "tuned set %d: conv 1->5 13x7 stride 2", c);
+        run_case(n, 0, 3, 1, 13, 7, 5, p_same(3, 2), 1, 0, 0);
+        snprintf(n, sizeof n, "tuned set %d: conv 4->6 k3 s2 (36 taps)", c);
+        run_case(n, 0, 3, 4, 9, 10, 6, p_same(3, 2), 1, 0, 0);
+    }
+    clvae_tuning_unset(ctx, "conv_direct.");
+    clvae_error_clear(&err);
+}
+
 int main(void)
 {
     set_path(NULL); /* the automatic rule unless a test says otherwise */
@@ -954,6 +986,7 @@ int main(void)
     RUN(t_direct_gradients);
     RUN(t_direct_determinism);
     RUN(t_direct_stale_workspaces);
+    RUN(t_direct_tuned_values);
     RUN(t_single_gradients);
     RUN(t_path_variable);
     tu_print_errors();

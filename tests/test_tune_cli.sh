@@ -17,6 +17,9 @@ t_quick_tune_writes_the_cache() {
   local out
   out=$("$clvae" tune --quick --json "$cfg" 2> "$tmp/progress") || { cat "$tmp/progress" >&2; return 1; }
   grep -q "tuning GEMM for" "$tmp/progress" && grep -q "candidate 1/" "$tmp/progress" || return 1
+  # the direct-conv family is reached (the digits model has no conv: nothing to tune there)
+  grep -q "^\[.*\] conv_direct: the models have no conv" "$tmp/progress" || return 1
+  grep -q '"conv_direct_before_ms": ' <<<"$out" || return 1
   # the parameters chosen (none when the defaults stayed fastest) and the figures per shape
   grep -q '"params": {' <<<"$out" && grep -q '"tuned_gflop_s"' <<<"$out" || return 1
   local files=("$CLVAE_TUNING_DIR"/*.json)

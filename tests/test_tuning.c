@@ -1,5 +1,6 @@
 /* The tuning cache: round trip, tuned GEMM parameters against the reference, every kind of bad
- * cache ignored with one warning, CLVAE_TUNING=0. */
+ * cache ignored with one warning, CLVAE_TUNING=0, conv_direct values from the cache used by
+ * the convs. */
 #define TEST_FILE "test_tuning"
 #include "test.h"
 #include "testutil.h"
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "clvae/blas.h"
+#include "clvae/conv.h"
 #include "clvae/sha256.h"
 #include "clvae/tuning.h"
 
@@ -213,6 +215,108 @@ static void test_tuned_gemm(void)
     clvae_ctx_free(ctx);
 }
 
+/* Writes a cache holding the conv_direct values given (NULL-terminated keys). */
+static int write_conv_cache(const char *const *keys, const int *values)
+{
+    clvae_ctx_t *ctx = open_ctx();
+    if (!ctx) return -1;
+    clvae_error_t err = {0};
+    clvae_status_t s = CLVAE_OK;
+    for (int i = 0; keys[i] && !s; i++) s = clvae_tuning_set(ctx, keys[i], values[i], &err);
+    clvae_tuning_figure_t fig = {0, 1, 64, 288, 25088, 2, 10.5, 20.25};
+    if (!s) s = clvae_tuning_save(ctx, &fig, 1, &err);
+    if (s) fprintf(stderr, "conv cache: %s\n", err.msg);
+    clvae_error_clear(&err);
+    clvae_ctx_free(ctx);
+    return s ? -1 : 0;
+}
+
+/* The thesis VAE's first conv (1 -> 32, 28x28, 3x3 same) forward and weight gradient in a
+ * fresh context (which reads the cache) with CLVAE_CONV_PATH as given (NULL: the rule);
+ * y and dw are malloc'ed, NULL on failure. */
+static void conv_run(const char *path, float **y, float **dw)
+{
+    const size_t N = 3;
+    *y = *dw = NULL;
+    if (path) setenv("CLVAE_CONV_PATH", path, 1);
+    else unsetenv("CLVAE_CONV_PATH");
+    clvae_ctx_t *ctx = open_ctx();
+    clvae_conv_params_t p = {3, 3, 1, 1, 1, 1, CLVAE_CONV_PAD_SAME, 0, 0, 0, 0};
+    clvae_conv_geom_t g;
+    clvae_error_t err = {0};
+    if (ctx && clvae_conv2d_geom(&g, N, 1, 28, 28, 32, &p, &err) == CLVAE_OK) {
+        size_t nx = N * 28 * 28, ny = N * 32 * 28 * 28, nw = 32 * 9;
+        float *hx = malloc(nx * sizeof *hx), *hy = malloc(ny * sizeof *hy);
+        float *hw = malloc(nw * sizeof *hw);
+        uint64_t seed = 99;
+        tu_rand(hx, nx, -1, 1, &seed);
+        tu_rand(hy, ny, -1, 1, &seed);
+        tu_rand(hw, nw, -1, 1, &seed);
+        clvae_buf_t x = tu_upload(ctx, hx, nx), w = tu_upload(ctx, hw, nw);
+        clvae_buf_t dy = tu_upload(ctx, hy, ny), by = tu_zeros(ctx, ny), bdw = tu_zeros(ctx, nw);
+        clvae_buf_t b = tu_upload(ctx, hw, 32), none = {0};
+        if (clvae_conv2d_forward(ctx, by, x, w, b, &g, &err) == CLVAE_OK &&
+            clvae_conv2d_backward(ctx, none, bdw, none, dy, x, w, &g, &err) == CLVAE_OK) {
+            *y = tu_download(ctx, by, ny);
+            *dw = tu_download(ctx, bdw, nw);
+        } else {
+            fprintf(stderr, "conv: %s\n", err.msg);
+        }
+        free(hx), free(hy), free(hw);
+        clvae_buf_free(&x), clvae_buf_free(&w), clvae_buf_free(&dy), clvae_buf_free(&by);
+        clvae_buf_free(&bdw), clvae_buf_free(&b);
+    }
+    clvae_error_clear(&err);
+    clvae_ctx_free(ctx);
+    unsetenv("CLVAE_CONV_PATH");
+}
+
+/* conv_direct values from the cache reach src/conv.c: max_ckk = 0 sends the thesis conv to
+ * im2col + GEMM (its bits are the GEMM path's, unlike the direct path's: the two add the bias
+ * at different points), max_ckk = 27 with other tile values keeps it direct. */
+static void test_tuned_conv(void)
+{
+    static const char *const keys[] = {"conv_direct.max_ckk", "conv_direct.vw",
+                                       "conv_direct.dw_vw",   "conv_direct.kb",
+                                       "conv_direct.wg",      "conv_direct.dw_pixels", NULL};
+    const size_t ny = 3 * 32 * 28 * 28, nw = 32 * 9;
+    float *yg, *dwg, *yd, *dwd, *ya, *dwa;
+    conv_run("gemm", &yg, &dwg);
+    conv_run("direct", &yd, &dwd);
+    REQUIRE(yg && yd && dwg && dwd, "conv on both paths");
+    CHECK(memcmp(yg, yd, ny * sizeof *yg) != 0, "the two paths differ in bits");
+    for (int c = 0; c < 2; c++) {
+        static const int vals[2][6] = {{0, 16, 8, 2, 16, 1024}, {27, 16, 16, 1, 64, 1024}};
+        REQUIRE(write_conv_cache(keys, vals[c]) == 0, "cache %d written", c);
+        clvae_ctx_t *ctx = open_ctx();
+        REQUIRE(ctx, "context");
+        CHECK(clvae_tuning_state(ctx) == CLVAE_TUNING_TUNED, "tuned");
+        for (int i = 0; keys[i]; i++)
+            CHECK(clvae_tuning_int(ctx, keys[i], -1) == vals[c][i], "%s read back", keys[i]);
+        clvae_ctx_free(ctx);
+        conv_run(NULL, &ya, &dwa);
+        REQUIRE(ya && dwa, "conv with the cache's values");
+        const float *want = c == 0 ? yg : yd;
+        CHECK(memcmp(ya, want, ny * sizeof *ya) == 0,
+              "max_ckk=%d from the cache: forward has the %s path's bits", vals[c][0],
+              c == 0 ? "GEMM" : "direct");
+        if (c == 0) CHECK(memcmp(dwa, dwg, nw * sizeof *dwa) == 0, "dw has the GEMM path's bits");
+        /* with other tile values the weight gradient is the direct path's, up to the order
+         * of its sums */
+        if (c == 1) {
+            double worst = 0;
+            for (size_t i = 0; i < nw; i++) {
+                double d = fabs((double)dwa[i] - (double)dwd[i]);
+                if (d > worst) worst = d;
+            }
+            CHECK(worst < 1e-3, "dw with tuned tiles off the direct path's by %g", worst);
+        }
+        free(ya), free(dwa);
+    }
+    free(yg), free(dwg), free(yd), free(dwd);
+    REQUIRE(write_good() == 0, "the usual cache back");
+}
+
 static void test_set_rejects_bad_keys(void)
 {
     clvae_ctx_t *ctx = open_ctx();
@@ -347,6 +451,7 @@ int main(void)
     unsetenv("CLVAE_GEMM_DEFAULTS");
     RUN(test_round_trip);
     RUN(test_tuned_gemm);
+    RUN(test_tuned_conv);
     RUN(test_set_rejects_bad_keys);
     RUN(test_corrupt_caches);
     RUN(test_tuning_off);

@@ -48,7 +48,8 @@ void clvae_tuning_path(const clvae_ctx_t *ctx, char *buf, size_t size);
 void clvae_tuning_key(const clvae_ctx_t *ctx, char *buf, size_t size);
 
 /* Sets a parameter for this context only (not written anywhere): the tuner's candidates, tests.
- * GEMM parameters ("xgemm.*", "xgemmdirect.*", "gemm.*") take effect at the next GEMM.
+ * GEMM parameters ("xgemm.*", "xgemmdirect.*", "gemm.*") take effect at the next GEMM, the
+ * direct convs' ("conv_direct.*", src/conv.c) at the next conv.
  * CLVAE_ERR_INVALID for a key that is empty, too long or has characters outside [A-Za-z0-9_.],
  * CLVAE_ERR_NOMEM when the table is full. */
 clvae_status_t clvae_tuning_set(clvae_ctx_t *ctx, const char *key, int value, clvae_error_t *err);
@@ -143,6 +144,8 @@ typedef struct clvae_tune_opts {
 typedef struct clvae_tune_result {
     int tried, failed;                              /* candidates timed, skipped as failing */
     double before_s, after_s;                       /* workload time with defaults / chosen */
+    double conv_before_s, conv_after_s;             /* direct-path convs, timed in turns (0:
+                                                       none, or the defaults stayed chosen) */
     int nparams;                                    /* the chosen parameters */
     char keys[CLVAE_TUNING_MAX_PARAMS][CLVAE_TUNING_KEY_MAX + 1];
     int values[CLVAE_TUNING_MAX_PARAMS];

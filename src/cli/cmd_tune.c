@@ -1,4 +1,5 @@
-/* `clvae tune`: searches the device's GEMM parameters for the models' shapes and caches them. */
+/* `clvae tune`: searches the device's GEMM and direct-conv parameters for the models and caches
+ * them. */
 #include "cli.h"
 
 #include <stdlib.h>
@@ -103,7 +104,9 @@ static int run(const cli_common_t *common, int argc, char **argv)
                res.seconds, res.tried, res.failed, 1e3 * res.before_s, 1e3 * res.after_s);
         for (int i = 0; i < res.nparams; i++)
             printf("%s\"%s\": %d", i ? ", " : "", res.keys[i], res.values[i]);
-        printf("}, \"shapes\": [");
+        printf("}, \"conv_direct_before_ms\": %.3f, \"conv_direct_after_ms\": %.3f",
+               1e3 * res.conv_before_s, 1e3 * res.conv_after_s);
+        printf(", \"shapes\": [");
         for (int i = 0; i < res.nfigs; i++) {
             const clvae_tuning_figure_t *f = &res.figs[i];
             printf("%s{\"trans_a\": %d, \"trans_b\": %d, \"m\": %zu, \"n\": %zu, \"k\": %zu, "
@@ -131,6 +134,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
     printf("GEMM time per training step (+ one 1024^3): %.1f ms with the defaults, %.1f ms "
            "tuned (%.2fx)\n",
            1e3 * res.before_s, 1e3 * res.after_s, res.before_s / res.after_s);
+    if (res.conv_before_s > 0)
+        printf("direct-path convs per training step: %.1f ms with the defaults, %.1f ms tuned "
+               "(%.2fx)\n",
+               1e3 * res.conv_before_s, 1e3 * res.conv_after_s,
+               res.conv_before_s / res.conv_after_s);
     printf("saved to %s (used from now on by every clvae run on this device)\n", path);
     goto out;
 fail:
@@ -154,9 +162,11 @@ const cli_command_t cli_cmd_tune = {
     "  " DEFAULT_CFG "), adds a 1024^3 one, then searches CLBlast's Xgemm\n"
     "  parameters (tiles, work groups, vectors; CLBlast's constraints on their\n"
     "  combinations kept) and its direct/indirect GEMM switch for the least total\n"
-    "  time, starting from the defaults (fastest of several runs per shape;\n"
+    "  time, then clvae's direct conv kernels (conv_direct.*: vector widths,\n"
+    "  weight-gradient tiles, the direct/GEMM rule) on the models' convs with\n"
+    "  C*kh*kw <= 64, starting from the defaults (fastest of several runs per shape;\n"
     "  candidates that fail to build or launch are skipped). Takes about --budget\n"
-    "  seconds (default 120; --quick: 20 and fewer repeats) and prints each\n"
+    "  seconds (default 300; --quick: 20 and fewer repeats) and prints each\n"
     "  candidate, then the parameters chosen and GFLOP/s per shape before and after.\n"
     "  The result goes to the tuning cache, one file per device (keyed by device\n"
     "  name, driver, platform and CLBlast versions): $CLVAE_TUNING_DIR, else\n"
