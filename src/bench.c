@@ -31,7 +31,7 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     clvae_model_t *m = NULL;
     float *x = NULL, *z = NULL, *img = NULL;
     double *fwd = NULL, *bwd = NULL;
-    clvae_buf_t none = {0};
+    clvae_buf_t none = {0}; /* the forward pass's target: none, or a classifier's labels */
     clvae_status_t s = clvae_model_init(&m, ctx, d, batch, err);
     if (s) return s;
     size_t D = clvae_model_example_dim(m), J = clvae_model_latent_dim(m);
@@ -49,6 +49,15 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     if ((s = clvae_model_init_params(m, 1, err)) ||
         (s = clvae_buf_upload(ctx, clvae_model_input(m), x, batch * D, err)))
         goto out;
+    /* labels: a classifier's targets, a conditional model's inputs (class i mod K) */
+    size_t K = d->classes > 0 ? (size_t)d->classes : d->conditional;
+    if (K) {
+        for (size_t i = 0; i < batch; i++) img[i] = (float)(i % K);
+        if (d->classes) s = clvae_buf_alloc(ctx, batch, &none, err);
+        if (!s) s = clvae_buf_upload(ctx, d->classes ? none : clvae_model_labels(m), img, batch,
+                                     err);
+        if (s) goto out;
+    }
     long step = 1;
     for (; step <= 2; step++) /* warm-up: kernels built, workspaces grown */
         if ((s = clvae_model_forward(m, batch, d->sample_latent, 1, (uint64_t)step, none, err)) ||
@@ -62,7 +71,7 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
             goto out;
     if ((s = clvae_ctx_finish(ctx, err))) goto out;
     double t1 = now();
-    for (int i = 0; i < steps; i++)
+    for (int i = 0; i < steps && !d->classes; i++) /* a classifier does not sample */
         if ((s = clvae_model_decode(m, z, batch, img, err))) goto out;
     double t2 = now();
     double flops = clvae_model_flops(d), dec = 0;
@@ -70,7 +79,7 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     out->batch = batch;
     out->steps = steps;
     out->train_img_s = (double)(batch * (size_t)steps) / (t1 - t0);
-    out->sample_img_s = (double)(batch * (size_t)steps) / (t2 - t1);
+    out->sample_img_s = d->classes ? 0 : (double)(batch * (size_t)steps) / (t2 - t1);
     out->train_gflop_s = out->train_img_s * 3.0 * flops / 1e9;
     out->sample_gflop_s = out->sample_img_s * dec / 1e9;
     out->model_bytes = clvae_model_device_bytes(m);
@@ -92,6 +101,7 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
         fwd = bwd = NULL;
     }
 out:
+    clvae_buf_free(&none);
     free(x);
     free(z);
     free(img);

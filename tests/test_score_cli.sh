@@ -58,6 +58,11 @@ t_eval_classifier() {
 }
 check eval_classifier t_eval_classifier
 
+t_bench_classifier() {
+  "$clvae" bench "$tmp/cls.cfg" --steps 1 2>/dev/null | grep -q "^sampling: - (a classifier)"
+}
+check bench_classifier t_bench_classifier
+
 t_score_text_and_json() {
   local out js fid conf hist
   out=$("$clvae" score "$tmp/vae" --classifier "$tmp/cls" --count 400 --seed 3) || return 1

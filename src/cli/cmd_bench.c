@@ -106,7 +106,10 @@ static int run(const cli_common_t *common, int argc, char **argv)
            dev->name, dev->platform, dev->device, res.batch, res.steps);
     printf("training: %8.1f images/s  %6.2f GFLOP/s (%.1f MFLOP per image)\n", res.train_img_s,
            res.train_gflop_s, 3.0 * clvae_model_flops(&d) / 1e6);
-    printf("sampling: %8.1f images/s  %6.2f GFLOP/s\n", res.sample_img_s, res.sample_gflop_s);
+    if (d.classes)
+        printf("sampling: - (a classifier)\n");
+    else
+        printf("sampling: %8.1f images/s  %6.2f GFLOP/s\n", res.sample_img_s, res.sample_gflop_s);
     printf("device memory: model %.1f MiB + op workspaces %.1f MiB = %.1f MiB (a resident "
            "dataset comes on top: MNIST train + test as bytes is 52.3 MiB)\n",
            (double)res.model_bytes / mib, (double)res.workspace_bytes / mib,
