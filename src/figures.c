@@ -127,33 +127,40 @@ out:
     return s;
 }
 
-clvae_status_t clvae_fig_manifold(clvae_ctx_t *ctx, clvae_model_t *model,
-                                  const clvae_dataset_t *shape, int grid, float range, int dx,
-                                  int dy, const char *path, clvae_error_t *err)
+clvae_status_t clvae_manifold_codes(size_t J, int grid, float range, int dx, int dy, float **z,
+                                    clvae_error_t *err)
 {
-    (void)ctx;
-    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
+    *z = NULL;
     if (grid < 2 || grid > 64) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--grid %d: want 2 to 64", grid);
     if (!(range > 0.0f) || !isfinite(range))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--range %g: want a number > 0", (double)range);
     if (dx < 0 || dy < 0 || (size_t)dx >= J || (size_t)dy >= J || dx == dy)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "--dims %d,%d: want two different latent dimensions below %zu", dx, dy, J);
+    *z = calloc((size_t)grid * (size_t)grid * J, sizeof **z);
+    if (!*z) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (int r = 0; r < grid; r++)
+        for (int c = 0; c < grid; c++) {
+            float *zi = *z + ((size_t)r * (size_t)grid + (size_t)c) * J;
+            zi[dx] = -range + 2.0f * range * (float)c / (float)(grid - 1);
+            zi[dy] = range - 2.0f * range * (float)r / (float)(grid - 1);
+        }
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_fig_manifold(clvae_ctx_t *ctx, clvae_model_t *model,
+                                  const clvae_dataset_t *shape, int grid, float range, int dx,
+                                  int dy, const char *path, clvae_error_t *err)
+{
+    (void)ctx;
+    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
     size_t n = (size_t)grid * (size_t)grid;
-    float *z = calloc(n * J, sizeof *z), *out = malloc(n * D * sizeof *out);
-    clvae_status_t s;
-    if (!z || !out) {
+    float *z = NULL, *out = NULL;
+    clvae_status_t s = clvae_manifold_codes(J, grid, range, dx, dy, &z, err);
+    if (!s && !(out = malloc(n * D * sizeof *out)))
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    } else {
-        for (int r = 0; r < grid; r++)
-            for (int c = 0; c < grid; c++) {
-                float *zi = z + ((size_t)r * (size_t)grid + (size_t)c) * J;
-                zi[dx] = -range + 2.0f * range * (float)c / (float)(grid - 1);
-                zi[dy] = range - 2.0f * range * (float)r / (float)(grid - 1);
-            }
-        s = decode_all(model, z, n, out, err);
-        if (!s) s = save_grid(out, n, shape, grid, zoom_for(shape), path, err);
-    }
+    if (!s) s = decode_all(model, z, n, out, err);
+    if (!s) s = save_grid(out, n, shape, grid, zoom_for(shape), path, err);
     free(z);
     free(out);
     return s;

@@ -98,29 +98,17 @@ clvae_status_t clvae_fig_manifold_label(clvae_ctx_t *ctx, clvae_model_t *model,
     clvae_status_t s = check_label(model, label, err);
     if (s) return s;
     size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
-    if (grid < 2 || grid > 64) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--grid %d: want 2 to 64", grid);
-    if (!(range > 0.0f) || !isfinite(range))
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--range %g: want a number > 0", (double)range);
-    if (dx < 0 || dy < 0 || (size_t)dx >= J || (size_t)dy >= J || dx == dy)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                          "--dims %d,%d: want two different latent dimensions below %zu", dx, dy, J);
     size_t n = (size_t)grid * (size_t)grid;
-    float *z = calloc(n * J, sizeof *z), *lab = malloc(n * sizeof *lab);
-    float *out = malloc(n * D * sizeof *out);
-    if (!z || !lab || !out) {
+    float *z = NULL, *lab = NULL, *out = NULL;
+    /* the same lattice as clvae_fig_manifold, every code with the one label */
+    s = clvae_manifold_codes(J, grid, range, dx, dy, &z, err);
+    if (!s && (!(lab = malloc(n * sizeof *lab)) || !(out = malloc(n * D * sizeof *out))))
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    } else {
-        /* the same lattice as clvae_fig_manifold: x to the right, y upwards */
-        for (int r = 0; r < grid; r++)
-            for (int c = 0; c < grid; c++) {
-                size_t i = (size_t)r * (size_t)grid + (size_t)c;
-                z[i * J + (size_t)dx] = -range + 2.0f * range * (float)c / (float)(grid - 1);
-                z[i * J + (size_t)dy] = range - 2.0f * range * (float)r / (float)(grid - 1);
-                lab[i] = (float)label;
-            }
+    if (!s) {
+        for (size_t i = 0; i < n; i++) lab[i] = (float)label;
         s = clvae_decode_labeled(ctx, model, z, lab, n, out, err);
-        if (!s) s = save_grid(out, n, shape, grid, path, err);
     }
+    if (!s) s = save_grid(out, n, shape, grid, path, err);
     free(z);
     free(lab);
     free(out);

@@ -16,6 +16,12 @@ clvae_status_t clvae_fig_reconstruct(clvae_ctx_t *ctx, clvae_model_t *model,
                                      const clvae_dataset_t *data, const clvae_data_dev_t *dd,
                                      size_t n, const char *path, clvae_error_t *err);
 
+/* The latent codes of the manifold figure: *z = grid x grid codes of J dimensions, zero but for
+ * dimensions dx (left to right) and dy (upwards) spanning [-range, range]; caller frees *z.
+ * Refused (CLVAE_ERR_INVALID) for a grid outside 2..64, a range <= 0, or bad dimensions. */
+clvae_status_t clvae_manifold_codes(size_t J, int grid, float range, int dx, int dy, float **z,
+                                    clvae_error_t *err);
+
 /* Decodes of a grid x grid lattice over [-range, range]^2 of latent dimensions dx, dy (the
  * others 0): the 2-D manifold; y grows upwards. */
 clvae_status_t clvae_fig_manifold(clvae_ctx_t *ctx, clvae_model_t *model,
