@@ -61,24 +61,25 @@ check mid_epoch_resume_needs_same_layout t_mid_epoch_resume_needs_same_layout
 t_killed_anywhere() {
   # SIGKILL at arbitrary moments of a run that saves every 0.1 s (so some kills land in a
   # save): each time the folder resumes (or, before the first save, starts again), no temp
-  # file piles up, and the end is the unbroken run's weights
+  # file piles up, and the end is the unbroken run's weights. 80 epochs (about 4 s of work
+  # here) so that every kill lands before the run is over
   local run=$tmp/anywhere pid kills=0 rc
-  "$clvae" train "$cfg" --epochs 20 --no-figures --out "$tmp/ref20" > /dev/null 2>&1 || return 1
+  "$clvae" train "$cfg" --epochs 80 --no-figures --out "$tmp/ref80" > /dev/null 2>&1 || return 1
   for delay in 0.35 0.52 0.31 0.47 0.4 0.58 0.33; do
     if [ -e "$run/checkpoint.safetensors" ]; then
-      "$clvae" train "$cfg" --epochs 20 --no-figures --out "$run" --resume > "$tmp/any.log" 2>&1 &
+      "$clvae" train "$cfg" --epochs 80 --no-figures --out "$run" --resume > "$tmp/any.log" 2>&1 &
     else
-      "$clvae" train "$cfg" --epochs 20 --no-figures --out "$run" > "$tmp/any.log" 2>&1 &
+      "$clvae" train "$cfg" --epochs 80 --no-figures --out "$run" > "$tmp/any.log" 2>&1 &
     fi
     pid=$!
     sleep "$delay"
     { kill -9 $pid; wait $pid; } 2>/dev/null; rc=$?
     [ $rc -eq 137 ] && kills=$((kills + 1))
   done
-  "$clvae" train "$cfg" --epochs 20 --no-figures --out "$run" --resume > "$tmp/any.log" 2>&1; rc=$?
+  "$clvae" train "$cfg" --epochs 80 --no-figures --out "$run" --resume > "$tmp/any.log" 2>&1; rc=$?
   [ $rc -eq 0 ] && [ $kills -ge 3 ] || { echo "$kills kills" >&2; cat "$tmp/any.log" >&2; return 1; }
   [ "$(ls -A "$run" | tr '\n' ' ')" = "checkpoint.safetensors metrics.csv " ] || { ls -A "$run" >&2; return 1; }
-  [ "$(weights_hash "$run")" = "$(weights_hash "$tmp/ref20")" ] && [ "$(wc -l < "$run/metrics.csv")" -eq 21 ] ||
+  [ "$(weights_hash "$run")" = "$(weights_hash "$tmp/ref80")" ] && [ "$(wc -l < "$run/metrics.csv")" -eq 81 ] ||
     { echo "after $kills kills the weights differ" >&2; return 1; }
   echo "  ($kills kills)" >&2
 }
