@@ -156,7 +156,7 @@ out:
 }
 
 const cli_command_t cli_cmd_tune = {
-    "tune", "measure and cache the fastest GEMM parameters for this device",
+    "tune", "measure and cache the fastest GEMM and direct-conv parameters for this device",
     "clvae tune [--quick] [--budget SECONDS] [--json] [CFG...]\n"
     "  Records the GEMM shapes of one training step of each model (default:\n"
     "  " DEFAULT_CFG "), adds a 1024^3 one, then searches CLBlast's Xgemm\n"
