@@ -63,6 +63,13 @@ t_bench_classifier() {
 }
 check bench_classifier t_bench_classifier
 
+t_sweep_refuses_classifier() {
+  local out rc
+  out=$("$clvae" sweep "$tmp/cls.cfg" --set train.lr=0.1,0.2 --out "$tmp/sw" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "is a classifier" <<<"$out" && [ ! -e "$tmp/sw" ]
+}
+check sweep_refuses_classifier t_sweep_refuses_classifier
+
 t_score_text_and_json() {
   local out js fid conf hist
   out=$("$clvae" score "$tmp/vae" --classifier "$tmp/cls" --count 400 --seed 3) || return 1
