@@ -60,14 +60,17 @@ endif
 # The sanitizer or fuzzer flags of the mode, last (and kept even when CFLAGS is given).
 override CFLAGS += $(MODE_CFLAGS)
 
-LIB_SRC  := $(wildcard src/*.c)
+LIB_SRC  := $(filter-out src/cli/%,$(wildcard src/*/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 CL_SRC   := $(wildcard cl/*.cl)
 TEST_SRC := $(wildcard tests/test_*.c)
+REF_SRC  := $(wildcard tests/ref/*.c)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/cl_sources.o
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# the tests' own objects: shared helpers and the plain-C references (not in the library)
+TEST_OBJ := $(BUILD)/obj/tests/testutil.o $(REF_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libclvae.a
 
 .PHONY: all deps data check test demo clean fuzz fuzz-build valgrind bench
@@ -107,9 +110,9 @@ $(BIN)/clvae: $(CLI_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/testutil.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_OBJ) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/obj/tests/testutil.o $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(TEST_OBJ) $(LIB) $(LDLIBS)
 
 # Fuzz harnesses: tests/fuzz/fuzz_NAME.c linked with the library built the same way.
 $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB)

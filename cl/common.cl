@@ -15,7 +15,7 @@ uint label_class(float y, uint K)
     return (y >= 0.0f && y < (float)K && y == floor(y)) ? (uint)y : K;
 }
 
-/* Philox 4x32-10 counter-based streams (layout in include/clvae/rng.h), shared by cl/rng.cl
+/* Philox 4x32-10 counter-based streams (layout in include/clvae/ops/rng.h), shared by cl/rng.cl
  * and cl/noise.cl. Each stream kind has its own counter tag (the counter's third word):
  * 0 uniform, 1 normal (cl/rng.cl), 2 shuffle (host only, data.h), 3 gaussian noise and
  * 4 masking noise (cl/noise.cl). */

@@ -1,6 +1,6 @@
 /* Convolution helpers around the GEMMs: im2col, col2im (a gather), NCHW <-> rows transposes. */
 
-/* Layouts (the letters of include/clvae/conv.h): a chunk of nb images; P = OH*OW.
+/* Layouts (the letters of include/clvae/ops/conv.h): a chunk of nb images; P = OH*OW.
  *   x    [nb, C, H, W]        the convolution's input (NCHW)
  *   col  [C*kh*kw, nb*P]      row (c, i, j), column (n, oh, ow): the im2col matrix
  *   rows [K, nb*P]            the convolution's output as the GEMM writes it

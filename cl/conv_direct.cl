@@ -1,6 +1,6 @@
 /* Direct convolutions for few input channels (C*kh*kw small): forward, backward-data, weights. */
 
-/* Layouts (the letters of include/clvae/conv.h; a transposed conv uses its adjoint's):
+/* Layouts (the letters of include/clvae/ops/conv.h; a transposed conv uses its adjoint's):
  *   x  [N, C, H, W]     the convolution's input, C small
  *   y  [N, K, OH, OW]   the convolution's output; P = OH*OW
  *   w  [K, C, kh, kw]   so w[k, t] with tap t = (c*kh + i)*kw + j, t < CD_CKK
@@ -12,7 +12,7 @@
  * vectors: on pocl CPU the work-item loop around a loop with a run-time trip count is
  * not vectorised). Products are written a * b + c, not fma(): OpenCL C contracts them
  * where the device has a fused multiply-add, and fma() is slow where it has none.
- * Compile-time parameters (src/conv.c passes them as -D, the tunable ones through
+ * Compile-time parameters (src/ops/conv.c passes them as -D, the tunable ones through
  * clvae_tuning_int): CD_C, CD_KH, CD_KW the geometry (so that the taps
  * unroll), CD_VW the vector width (4, 8 or 16), CD_WG the work-group size of
  * cd_weight_partial and CD_KB its output channels per work item. */

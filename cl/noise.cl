@@ -1,7 +1,7 @@
 /* Input corruption for denoising autoencoders: additive Gaussian and masking noise. */
 
 /* Work item b handles block offset + b of the stream (philox4x32_10, rng_block and
- * rng_box_muller are in cl/common.cl; layout in include/clvae/rng.h) and elements
+ * rng_box_muller are in cl/common.cl; layout in include/clvae/ops/rng.h) and elements
  * 4b .. 4b+3 that are < n. It reads each in[i] before it writes out[i], and no other item
  * touches i, so out may be in (in place). */
 

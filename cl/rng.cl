@@ -1,6 +1,6 @@
 /* Philox 4x32-10 counter-based random streams: uniform floats and Box-Muller normals. */
 
-/* Stream layout (see include/clvae/rng.h): work item b computes block offset + b,
+/* Stream layout (see include/clvae/ops/rng.h): work item b computes block offset + b,
  * counter {lo32, hi32, tag, 0}, key {lo32(seed), hi32(seed)}, and writes elements
  * 4b .. 4b+3 that are < n. An element's value depends only on (seed, offset, i). */
 

@@ -1,11 +1,12 @@
 /* Activations: device against the double reference, edge values, gradients, in place, bad input. */
 #define TEST_FILE "test_activation"
+#include "ref/ref.h"
 #include "test.h"
 #include "testutil.h"
 
 #include <math.h>
 
-#include "clvae/activation.h"
+#include "clvae/ops/activation.h"
 
 static clvae_ctx_t *ctx;
 

@@ -6,8 +6,8 @@
 #include <math.h>
 #include <unistd.h>
 
-#include "clvae/checkpoint.h"
-#include "clvae/safetensors.h"
+#include "clvae/train/checkpoint.h"
+#include "clvae/io/safetensors.h"
 
 static clvae_ctx_t *ctx;
 static char dir[64];

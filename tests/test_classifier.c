@@ -1,17 +1,18 @@
 /* kind = classifier: config rules, whole-network gradients, loss and accuracy consistent with
  * the logits, penultimate activations, training that learns, the metrics of a training run. */
 #define TEST_FILE "test_classifier"
+#include "ref/ref.h"
 #include "test.h"
 #include "testutil.h"
 
 #include <math.h>
 #include <unistd.h>
 
-#include "clvae/classify.h"
-#include "clvae/model.h"
-#include "clvae/score.h"
-#include "clvae/train.h"
-#include "clvae/xent.h"
+#include "clvae/train/classify.h"
+#include "clvae/net/model.h"
+#include "clvae/eval/score.h"
+#include "clvae/train/train.h"
+#include "clvae/ops/xent.h"
 
 static clvae_ctx_t *ctx;
 

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <unistd.h>
 
-#include "clvae/compare.h"
+#include "clvae/eval/compare.h"
 
 static void t_metrics_summary(void)
 {

@@ -1,12 +1,13 @@
 /* Label concat and one-hot: bit-exact against the double reference, gradients by differences,
  * bad labels, determinism, bad input. */
 #define TEST_FILE "test_concat"
+#include "ref/ref.h"
 #include "test.h"
 #include "testutil.h"
 
 #include <math.h>
 
-#include "clvae/concat.h"
+#include "clvae/ops/concat.h"
 
 static clvae_ctx_t *ctx;
 

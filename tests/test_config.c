@@ -2,8 +2,8 @@
 #define TEST_FILE "test_config"
 #include "test.h"
 
-#include "clvae/anneal.h"
-#include "clvae/config.h"
+#include "clvae/train/anneal.h"
+#include "clvae/net/config.h"
 
 static const char *thesis = "models/mnist_vae.cfg";
 

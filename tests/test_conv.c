@@ -1,13 +1,14 @@
 /* Convolutions: geometry maths, device against the double reference, gradients, determinism. */
 #define TEST_FILE "test_conv"
+#include "ref/ref.h"
 #include "test.h"
 #include "testutil.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-#include "clvae/conv.h"
-#include "clvae/tuning.h"
+#include "clvae/ops/conv.h"
+#include "clvae/device/tuning.h"
 
 static clvae_ctx_t *ctx;
 

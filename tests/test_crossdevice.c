@@ -5,14 +5,14 @@
 
 #include <math.h>
 
-#include "clvae/activation.h"
-#include "clvae/conv.h"
-#include "clvae/dense.h"
-#include "clvae/latent.h"
-#include "clvae/loss.h"
-#include "clvae/optim.h"
-#include "clvae/reduce.h"
-#include "clvae/rng.h"
+#include "clvae/ops/activation.h"
+#include "clvae/ops/conv.h"
+#include "clvae/ops/dense.h"
+#include "clvae/ops/latent.h"
+#include "clvae/ops/loss.h"
+#include "clvae/ops/optim.h"
+#include "clvae/ops/reduce.h"
+#include "clvae/ops/rng.h"
 
 /* One case: runs an op on ctx and returns its n outputs (malloc'd), or NULL. */
 typedef float *(*case_fn)(clvae_ctx_t *ctx, size_t *n);

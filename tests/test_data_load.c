@@ -1,5 +1,6 @@
 /* Datasets: IDX and digits loaders on good and hostile files, specs, real data, shuffle, gather. */
 #define TEST_FILE "test_data_load"
+#include "ref/ref.h"
 #include "test.h"
 #include "testutil.h"
 
@@ -9,9 +10,9 @@
 
 #include <zlib.h>
 
-#include "clvae/data.h"
-#include "clvae/rng.h"
-#include "clvae/sha256.h"
+#include "clvae/data/data.h"
+#include "clvae/ops/rng.h"
+#include "clvae/io/sha256.h"
 
 static char tmpdir[256];
 static clvae_ctx_t *ctx;

@@ -1,11 +1,12 @@
 /* Dense layers: device against the double reference, gradient checks, determinism, bad input. */
 #define TEST_FILE "test_dense"
+#include "ref/ref.h"
 #include "test.h"
 #include "testutil.h"
 
 #include <math.h>
 
-#include "clvae/dense.h"
+#include "clvae/ops/dense.h"
 
 /* Key: N batch, I = in, O = out; x [N, I], y [N, O], w [O, I], b [O]. */
 

@@ -2,7 +2,7 @@
 #define TEST_FILE "test_device"
 #include "test.h"
 
-#include "clvae/device.h"
+#include "clvae/device/device.h"
 
 /* Three made-up devices on two platforms: cpu, gpu, cpu. */
 static int fake(clvae_device_info_t d[3])

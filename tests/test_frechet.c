@@ -5,7 +5,7 @@
 
 #include <math.h>
 
-#include "clvae/frechet.h"
+#include "clvae/eval/frechet.h"
 
 /* A random symmetric positive definite d x d matrix: b b^T / d + eps I. */
 static double *random_spd(size_t d, double eps, uint64_t *seed)

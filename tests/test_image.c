@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "clvae/image.h"
+#include "clvae/io/image.h"
 
 static char tmpdir[256];
 

@@ -2,7 +2,7 @@
 #define TEST_FILE "test_json"
 #include "test.h"
 
-#include "clvae/json.h"
+#include "clvae/io/json.h"
 
 #include <math.h>
 #include <stdint.h>

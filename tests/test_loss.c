@@ -1,12 +1,13 @@
 /* Losses: device against the double reference, gradients by finite differences, edge values,
  * determinism, bad input. */
 #define TEST_FILE "test_loss"
+#include "ref/ref.h"
 #include "test.h"
 #include "testutil.h"
 
 #include <math.h>
 
-#include "clvae/loss.h"
+#include "clvae/ops/loss.h"
 
 static clvae_ctx_t *ctx;
 

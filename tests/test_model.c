@@ -5,7 +5,7 @@
 
 #include <math.h>
 
-#include "clvae/model.h"
+#include "clvae/net/model.h"
 
 static clvae_ctx_t *ctx;
 

@@ -1,12 +1,13 @@
 /* Denoising noise: device against host twins, statistics, stream layout, in place, bad input. */
 #define TEST_FILE "test_noise"
+#include "ref/ref.h"
 #include "test.h"
 #include "testutil.h"
 
 #include <math.h>
 
-#include "clvae/noise.h"
-#include "clvae/rng.h"
+#include "clvae/ops/noise.h"
+#include "clvae/ops/rng.h"
 
 static clvae_ctx_t *ctx;
 
@@ -194,8 +195,8 @@ static void t_streams(void)
     }
     /* the noise streams are not the plain normal / uniform streams of the same seed, offset */
     float *z = malloc(n * sizeof *z), *u = malloc(n * sizeof *u), *zero = calloc(n, sizeof *zero);
-    clvae_rng_normal_ref(z, n, 9, 100);
-    clvae_rng_uniform_ref(u, n, 9, 100);
+    clvae_rng_normal_host(z, n, 9, 100);
+    clvae_rng_uniform_host(u, n, 9, 100);
     float *g = device_noise(K_GAUSS, zero, n, 1.0f, 9, 100);
     float *m = device_noise(K_MASK, x, n, 0.5f, 9, 100);
     REQUIRE(g && m, "no result");

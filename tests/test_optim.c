@@ -1,11 +1,12 @@
 /* Optimizers: many Adam and SGD steps on the device against the double reference. */
 #define TEST_FILE "test_optim"
+#include "ref/ref.h"
 #include "test.h"
 #include "testutil.h"
 
 #include <math.h>
 
-#include "clvae/optim.h"
+#include "clvae/ops/optim.h"
 
 static clvae_ctx_t *ctx;
 

@@ -5,8 +5,8 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "clvae/plot.h"
-#include "font.h"
+#include "clvae/io/plot.h"
+#include "io/font.h"
 
 /* tab10, written out again here so that a changed palette is noticed */
 static const uint8_t tab10[10][3] = {

@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clvae/basic.h"
-#include "clvae/device.h"
+#include "clvae/ops/basic.h"
+#include "clvae/device/device.h"
 
 static char tmpdir[256];
 

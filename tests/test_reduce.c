@@ -1,12 +1,13 @@
 /* Reductions: device against the reference for every shape form, determinism, bad input. */
 #define TEST_FILE "test_reduce"
+#include "ref/ref.h"
 #include "test.h"
 #include "testutil.h"
 
 #include <math.h>
 #include <unistd.h>
 
-#include "clvae/reduce.h"
+#include "clvae/ops/reduce.h"
 
 static clvae_ctx_t *ctx;
 

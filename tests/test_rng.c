@@ -5,7 +5,7 @@
 
 #include <math.h>
 
-#include "clvae/rng.h"
+#include "clvae/ops/rng.h"
 
 static clvae_ctx_t *ctx;
 
@@ -65,7 +65,7 @@ static void t_uniform_matches_twin(void)
         for (size_t c = 0; c < 3; c++) {
             size_t n = ns[a];
             float *want = malloc(n * sizeof *want);
-            clvae_rng_uniform_ref(want, n, seeds[c], offs[c]);
+            clvae_rng_uniform_host(want, n, seeds[c], offs[c]);
             float *got = device_stream(0, n, seeds[c], offs[c]);
             CHECK(got && memcmp(got, want, n * sizeof *got) == 0,
                   "uniform n=%zu seed %llu offset %llu differs from the twin", n,
@@ -93,11 +93,11 @@ static void t_layout_independent_of_n_and_shifts_by_offset(void)
         /* the host twin has the same layout */
         float hfull[1000], hpart[37];
         if (normal) {
-            clvae_rng_normal_ref(hfull, 1000, 9, 100);
-            clvae_rng_normal_ref(hpart, 37, 9, 100);
+            clvae_rng_normal_host(hfull, 1000, 9, 100);
+            clvae_rng_normal_host(hpart, 37, 9, 100);
         } else {
-            clvae_rng_uniform_ref(hfull, 1000, 9, 100);
-            clvae_rng_uniform_ref(hpart, 37, 9, 100);
+            clvae_rng_uniform_host(hfull, 1000, 9, 100);
+            clvae_rng_uniform_host(hpart, 37, 9, 100);
         }
         CHECK(memcmp(hfull, hpart, sizeof hpart) == 0, "host twin prefix depends on n");
         free(full);
@@ -113,7 +113,7 @@ static void t_normal_matches_twin(void)
         size_t n = ns[a];
         uint64_t seed = 1234 + a, offset = 0xfffffff0ULL * (a % 2);
         float *want = malloc(n * sizeof *want);
-        clvae_rng_normal_ref(want, n, seed, offset);
+        clvae_rng_normal_host(want, n, seed, offset);
         double *wd = tu_double(want, n);
         float *got = device_stream(1, n, seed, offset);
         char name[64];
@@ -210,8 +210,8 @@ static void t_streams_differ_and_repeat(void)
     }
     /* uniform and normal streams with the same (seed, offset) use different counters */
     float u[1000], z[1000], zu[1000];
-    clvae_rng_uniform_ref(u, 1000, 5, 0);
-    clvae_rng_normal_ref(z, 1000, 5, 0);
+    clvae_rng_uniform_host(u, 1000, 5, 0);
+    clvae_rng_normal_host(z, 1000, 5, 0);
     for (size_t i = 0; i < 1000; i += 2) {
         /* the normals Box-Muller would give from the uniform stream's words */
         double u1 = u[i] + 1.0 / 16777216.0, u2 = u[i + 1];

@@ -2,8 +2,8 @@
 #define TEST_FILE "test_safetensors"
 #include "test.h"
 
-#include "clvae/json.h"
-#include "clvae/safetensors.h"
+#include "clvae/io/json.h"
+#include "clvae/io/safetensors.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
 #define TEST_FILE "test_sha256"
 #include "test.h"
 
-#include "clvae/sha256.h"
+#include "clvae/io/sha256.h"
 
 static void hex_of(const void *data, size_t n, char hex[65])
 {

@@ -5,7 +5,7 @@
 
 #include <math.h>
 
-#include "clvae/train.h"
+#include "clvae/train/train.h"
 
 static clvae_ctx_t *ctx;
 static char dir[64];

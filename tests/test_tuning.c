@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clvae/blas.h"
-#include "clvae/conv.h"
-#include "clvae/sha256.h"
-#include "clvae/tuning.h"
+#include "clvae/device/blas.h"
+#include "clvae/ops/conv.h"
+#include "clvae/io/sha256.h"
+#include "clvae/device/tuning.h"
 
 static char dir[256];
 static int warnings;    /* warnings logged by the last context opened with open_ctx */

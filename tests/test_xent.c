@@ -1,12 +1,13 @@
 /* Softmax cross-entropy, softmax and argmax hits: device against the double reference,
  * gradients by finite differences, extreme logits, bad labels, determinism, bad input. */
 #define TEST_FILE "test_xent"
+#include "ref/ref.h"
 #include "test.h"
 #include "testutil.h"
 
 #include <math.h>
 
-#include "clvae/xent.h"
+#include "clvae/ops/xent.h"
 
 static clvae_ctx_t *ctx;
 

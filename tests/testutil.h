@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "clvae/tensor.h"
+#include "clvae/device/tensor.h"
 
 /* Opens a context as the CLI would (environment defaults); prints and returns NULL on failure. */
 clvae_ctx_t *tu_ctx(void);

@@ -4,11 +4,11 @@
 
 #include <stdio.h>
 
-#include "clvae/checkpoint.h"
-#include "clvae/config.h"
-#include "clvae/data.h"
-#include "clvae/device.h"
-#include "clvae/model.h"
+#include "clvae/train/checkpoint.h"
+#include "clvae/net/config.h"
+#include "clvae/data/data.h"
+#include "clvae/device/device.h"
+#include "clvae/net/model.h"
 
 /* Options every command takes, parsed before the command's own. */
 typedef struct cli_common {

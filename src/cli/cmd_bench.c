@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clvae/bench.h"
-#include "clvae/tuning.h"
+#include "clvae/eval/bench.h"
+#include "clvae/device/tuning.h"
 
 static int run(const cli_common_t *common, int argc, char **argv)
 {

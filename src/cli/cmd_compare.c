@@ -8,12 +8,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "clvae/classify.h"
-#include "clvae/compare.h"
-#include "clvae/fileio.h"
-#include "clvae/labels.h"
-#include "clvae/score.h"
-#include "clvae/train.h"
+#include "clvae/train/classify.h"
+#include "clvae/eval/compare.h"
+#include "clvae/io/fileio.h"
+#include "clvae/data/labels.h"
+#include "clvae/eval/score.h"
+#include "clvae/train/train.h"
 
 #define MAX_RUNS 32
 

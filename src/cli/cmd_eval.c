@@ -4,9 +4,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "clvae/labels.h"
-#include "clvae/classify.h"
-#include "clvae/train.h"
+#include "clvae/data/labels.h"
+#include "clvae/train/classify.h"
+#include "clvae/train/train.h"
 
 /* A classifier's test loss (mean softmax cross-entropy) and accuracy. */
 static int eval_classifier(cli_run_t *r, long n, int json, clvae_error_t *err)

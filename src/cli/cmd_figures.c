@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clvae/figures.h"
-#include "clvae/figures_gen.h"
+#include "clvae/eval/figures.h"
+#include "clvae/eval/figures_gen.h"
 
 /* Options the figure commands share. */
 typedef struct fig_args {

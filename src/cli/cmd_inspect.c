@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "clvae/safetensors.h"
-#include "clvae/sha256.h"
+#include "clvae/io/safetensors.h"
+#include "clvae/io/sha256.h"
 
 /* Training-state tensors; everything else in a checkpoint is a parameter. */
 static int is_optimizer(const char *name) { return strncmp(name, "optimizer.", 10) == 0; }

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "clvae/score.h"
+#include "clvae/eval/score.h"
 
 void cli_run_path(const char *run, char *buf, size_t size)
 {

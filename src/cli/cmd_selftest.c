@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "clvae/basic.h"
+#include "clvae/ops/basic.h"
 
 static double now(void)
 {

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clvae/figures.h"
-#include "clvae/image.h"
-#include "clvae/plot.h"
-#include "clvae/train.h"
+#include "clvae/eval/figures.h"
+#include "clvae/io/image.h"
+#include "clvae/io/plot.h"
+#include "clvae/train/train.h"
 
 #define MAX_VALUES 16
 

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clvae/figures.h"
-#include "clvae/figures_gen.h"
-#include "clvae/train.h"
+#include "clvae/eval/figures.h"
+#include "clvae/eval/figures_gen.h"
+#include "clvae/train/train.h"
 
 /* The one piece of global state: set by SIGINT/SIGTERM, read by the training loop. */
 static volatile sig_atomic_t stop_requested;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clvae/tuning.h"
+#include "clvae/device/tuning.h"
 
 #define DEFAULT_CFG "models/mnist_vae.cfg"
 #define MAX_CFGS 16

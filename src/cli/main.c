@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clvae/version.h"
+#include "clvae/io/version.h"
 #include "cli.h"
 
 static const cli_command_t *const commands[] = {

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clvae/checkpoint.h"
-#include "clvae/config.h"
-#include "clvae/safetensors.h"
+#include "clvae/train/checkpoint.h"
+#include "clvae/net/config.h"
+#include "clvae/io/safetensors.h"
 #include "fuzz.h"
 
 /* The input is the file. Each one goes through the paths of the CLI that need no device:

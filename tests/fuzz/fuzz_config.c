@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clvae/config.h"
-#include "clvae/model.h"
+#include "clvae/net/config.h"
+#include "clvae/net/model.h"
 #include "fuzz.h"
 
 /* The input is config text, optionally followed by a line "@set" and then one

@@ -7,7 +7,7 @@
 
 #include <zlib.h>
 
-#include "clvae/data.h"
+#include "clvae/data/data.h"
 #include "fuzz.h"
 
 /* Input: byte 0 says what to do with the rest:

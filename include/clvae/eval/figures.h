@@ -1,0 +1,55 @@
+/* The figures of a trained model: samples, reconstructions, manifold, latent scatter, curves. */
+#ifndef CLVAE_FIGURES_H
+#define CLVAE_FIGURES_H
+
+#include "clvae/data/data.h"
+#include "clvae/net/model.h"
+#include "clvae/train/train.h"
+
+/* A grid of n decodes of z ~ N(0, I) drawn from the Philox host stream (seed). */
+clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_model_t *model,
+                                 const clvae_dataset_t *shape, size_t n, uint64_t seed,
+                                 const char *path, clvae_error_t *err);
+
+/* The first n examples of dd (top row) above their reconstructions through z = mu. */
+clvae_status_t clvae_fig_reconstruct(clvae_ctx_t *ctx, clvae_model_t *model,
+                                     const clvae_dataset_t *data, const clvae_data_dev_t *dd,
+                                     size_t n, const char *path, clvae_error_t *err);
+
+/* The latent codes of the manifold figure: *z = grid x grid codes of J dimensions, zero but for
+ * dimensions dx (left to right) and dy (upwards) spanning [-range, range]; caller frees *z.
+ * Refused (CLVAE_ERR_INVALID) for a grid outside 2..64, a range <= 0, or bad dimensions. */
+clvae_status_t clvae_manifold_codes(size_t J, int grid, float range, int dx, int dy, float **z,
+                                    clvae_error_t *err);
+
+/* Decodes of a grid x grid lattice over [-range, range]^2 of latent dimensions dx, dy (the
+ * others 0): the 2-D manifold; y grows upwards. */
+clvae_status_t clvae_fig_manifold(clvae_ctx_t *ctx, clvae_model_t *model,
+                                  const clvae_dataset_t *shape, int grid, float range, int dx,
+                                  int dy, const char *path, clvae_error_t *err);
+
+/* Scatter of z_mean (dimensions dx, dy) of the first n examples coloured by class, and a CSV
+ * (index,label,z0,z1,...) beside it when csv_path is not NULL. */
+clvae_status_t clvae_fig_latent(clvae_ctx_t *ctx, clvae_model_t *model,
+                                const clvae_dataset_t *data, const clvae_data_dev_t *dd, size_t n,
+                                int dx, int dy, const char *path, const char *csv_path,
+                                clvae_error_t *err);
+
+/* A strip of steps decodes on the line between the z_mean of examples i and j (both ends
+ * included), with the two originals at its ends. */
+clvae_status_t clvae_fig_interpolate(clvae_ctx_t *ctx, clvae_model_t *model,
+                                     const clvae_dataset_t *data, const clvae_data_dev_t *dd,
+                                     size_t i, size_t j, int steps, const char *path,
+                                     clvae_error_t *err);
+
+/* Reconstructions (z = mu, the output activation) of the first n examples of dd into out
+ * (n x D floats). */
+clvae_status_t clvae_reconstruct_first(clvae_ctx_t *ctx, clvae_model_t *model,
+                                       const clvae_data_dev_t *dd, size_t n, float *out,
+                                       clvae_error_t *err);
+
+/* Loss curves per epoch (train and test total, reconstruction, KL). */
+clvae_status_t clvae_fig_loss(const clvae_epoch_metrics_t *rows, size_t n, const char *title,
+                              const char *path, clvae_error_t *err);
+
+#endif

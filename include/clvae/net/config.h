@@ -1,0 +1,150 @@
+/* Model config files: INI-style sections parsed, overridden from the command line, resolved to layers. */
+#ifndef CLVAE_CONFIG_H
+#define CLVAE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clvae/ops/activation.h"
+#include "clvae/ops/conv.h"
+#include "clvae/io/error.h"
+#include "clvae/ops/noise.h"
+
+/* One `key = value` line. */
+typedef struct clvae_cfg_entry {
+    char *key;
+    char *value;
+    int line;         /* 1-based line in the file; 0 for a --set override */
+} clvae_cfg_entry_t;
+
+/* One `[section]` with its entries, in file order. */
+typedef struct clvae_cfg_section {
+    char *name;
+    int line;
+    clvae_cfg_entry_t *entries;
+    int nentries;
+} clvae_cfg_section_t;
+
+/* A parsed config file: sections in order, and the file name for messages. */
+typedef struct clvae_cfg {
+    char *path;                      /* for messages: the file, or "checkpoint" */
+    clvae_cfg_section_t *sections;
+    int nsections;
+} clvae_cfg_t;
+
+/* Parses INI text: `[name]` headers, `key = value` lines, comments starting with # or ;
+ * (whole lines, or after whitespace at the end of a line), CRLF or LF line endings, blank
+ * lines. Errors (CLVAE_ERR_INVALID) name path:line: a key before any section, a line that is
+ * neither, an empty key or value, a duplicate key in one section, NUL bytes, an empty file. */
+clvae_status_t clvae_cfg_parse(clvae_cfg_t *cfg, const char *text, size_t len, const char *path,
+                               clvae_error_t *err);
+
+/* Reads and parses a file (missing: CLVAE_ERR_NOT_FOUND). */
+clvae_status_t clvae_cfg_load(clvae_cfg_t *cfg, const char *path, clvae_error_t *err);
+
+/* Applies `SECTION.KEY=VALUE`, where SECTION is a section that appears once, or NAME#K for the
+ * K-th (1-based) section of that name (e.g. conv#2.filters=48). Replaces the value or adds the
+ * key. Errors name the override: no '=', unknown or ambiguous section, empty value, a value
+ * that a config file could not hold (a line break, or # or ; after a blank: a comment). */
+clvae_status_t clvae_cfg_set(clvae_cfg_t *cfg, const char *assignment, clvae_error_t *err);
+
+/* Writes the config back as INI text (malloc'd, NUL-terminated): what a checkpoint stores. */
+char *clvae_cfg_format(const clvae_cfg_t *cfg);
+
+/* Frees the config (a zeroed one is fine). */
+void clvae_cfg_free(clvae_cfg_t *cfg);
+
+/* Kinds of layers. */
+typedef enum clvae_layer_kind {
+    CLVAE_LAYER_INPUT,
+    CLVAE_LAYER_CONV,
+    CLVAE_LAYER_DECONV,
+    CLVAE_LAYER_DENSE,
+    CLVAE_LAYER_FLATTEN,
+    CLVAE_LAYER_RESHAPE,
+    CLVAE_LAYER_LATENT
+} clvae_layer_kind_t;
+
+/* A resolved layer: its hyperparameters, shapes and parameter placement. */
+typedef struct clvae_layer {
+    clvae_layer_kind_t kind;
+    int line;                      /* of its section header */
+    size_t in_c, in_h, in_w;       /* input shape of one example */
+    size_t out_c, out_h, out_w;    /* output shape (dense/latent: units x 1 x 1) */
+    size_t units;                  /* dense units; latent size */
+    clvae_conv_params_t conv;      /* conv / deconv hyperparameters */
+    int bias;                      /* has a bias */
+    clvae_act_t act;               /* activation after the layer */
+    float slope;                   /* LeakyReLU slope */
+    size_t w_off, w_len;           /* weights in the flat parameter array (floats) */
+    size_t b_off, b_len;           /* bias */
+    size_t w2_off, b2_off;         /* latent (VAE): the z_log_var head's weight and bias */
+    double flops;                  /* forward FLOPs per example */
+} clvae_layer_t;
+
+/* Reconstruction losses. */
+typedef enum clvae_recon {
+    CLVAE_RECON_BCE,        /* summed BCE on probabilities (fused with a sigmoid output) */
+    CLVAE_RECON_MSE_SUM,    /* summed squared error */
+    CLVAE_RECON_MSE_MEAN    /* mean squared error */
+} clvae_recon_t;
+
+/* How the KL weight beta changes over the epochs (clvae_beta_at in anneal.h). */
+typedef enum clvae_beta_schedule {
+    CLVAE_BETA_CONSTANT,    /* beta every epoch */
+    CLVAE_BETA_LINEAR,      /* beta_start to beta_end over warmup_epochs, then beta_end */
+    CLVAE_BETA_CYCLICAL     /* repeated: a ramp from beta_start to beta_end, then beta_end */
+} clvae_beta_schedule_t;
+
+/* A resolved model: every setting with its default filled in, and the layers. */
+typedef struct clvae_model_desc {
+    char name[64];                 /* [model] name */
+    int variational;               /* [model] kind: vae (1) or ae (0) */
+    int classes;                   /* [model] kind = classifier: the class count (the last
+                                      dense layer's units, its logits); 0 for the other kinds */
+    char train_data[256];          /* [data] train: a dataset spec (see data.h) */
+    char test_data[256];           /* [data] test */
+    long epochs;                   /* [train] */
+    size_t batch;
+    size_t limit;                  /* use the first N training examples; 0 = all */
+    char optimizer[16];            /* adam | sgd */
+    float lr, beta1, beta2, eps, weight_decay, momentum;
+    uint64_t seed;
+    int shuffle;                   /* shuffle each epoch */
+    int sample_latent;             /* 1: z = mu + sigma eps while training; 0: z = mu */
+    long max_skipped;              /* consecutive skipped steps (non-finite loss or gradient)
+                                      that stop the run; 0: the first one stops it */
+    clvae_recon_t recon;           /* [loss] reconstruction */
+    float beta;                    /* [loss] KL weight */
+    clvae_beta_schedule_t beta_schedule; /* [loss] beta_schedule */
+    float beta_start, beta_end;    /* [loss] the schedule's first and final KL weight */
+    long warmup_epochs;            /* [loss] linear: epochs of the ramp */
+    long cycle_epochs;             /* [loss] cyclical: epochs per cycle */
+    float beta_ramp;               /* [loss] ramp: cyclical: the rising fraction of a cycle */
+    clvae_noise_spec_t noise;      /* [noise]: corruption of the training input (denoising) */
+    size_t conditional;            /* [model] conditional: classes K of the one-hot label joined
+                                      to the encoder input and to z; 0 = unconditional */
+    clvae_layer_t *layers;
+    int nlayers;
+    int latent;                    /* index of the latent layer (a classifier has none:
+                                      nlayers, so every layer is before it) */
+    size_t nparams;                /* floats in the flat parameter array */
+} clvae_model_desc_t;
+
+/* Resolves a parsed config into a model: checks every section and key (unknown ones are
+ * errors listing the allowed keys), every value (with what is allowed), infers shapes layer by
+ * layer (impossible shapes, e.g. a reshape whose size does not match, are errors), places the
+ * parameters. Messages are "path:line: [section] key = value: what is wrong". */
+clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                   clvae_error_t *err);
+
+/* Frees the model description. */
+void clvae_model_desc_free(clvae_model_desc_t *m);
+
+/* Forward FLOPs per example of the whole model (encoder, latent, decoder). */
+double clvae_model_flops(const clvae_model_desc_t *m);
+
+/* The layer kind's section name ("conv"). */
+const char *clvae_layer_kind_name(clvae_layer_kind_t k);
+
+#endif

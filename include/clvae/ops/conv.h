@@ -1,0 +1,85 @@
+/* 2-D convolutions and transposed convolutions (NCHW fp32): geometry, launchers, references. */
+#ifndef CLVAE_CONV_H
+#define CLVAE_CONV_H
+
+#include "clvae/device/tensor.h"
+
+/* Shape key: N images, C channels of the convolution's input, H x W its size,
+ * K channels of its output, OH x OW its size, kh x kw the kernel.
+ * Conv: x [N, C, H, W], w [K, C, kh, kw] (PyTorch Conv2d), b [K], y [N, K, OH, OW].
+ * A transposed conv is described by the geometry of the ordinary conv it is the
+ * adjoint of, the conv that maps the transposed conv's OUTPUT back to its INPUT:
+ * its x [N, K, OH, OW] (K = in channels), w [K, C, kh, kw] (PyTorch
+ * ConvTranspose2d [in, out, kh, kw]), b [C] (C = out channels), y [N, C, H, W].
+ * The launchers use workspace slots 0 and 1. */
+
+/* The largest kernel side the constructors accept. */
+#define CLVAE_CONV_MAX_KERNEL 7
+
+/* How the padding of a convolution is given. */
+typedef enum clvae_conv_pad_mode {
+    CLVAE_CONV_PAD_EXPLICIT = 0, /* PyTorch: pad_h rows above and below, pad_w columns each side */
+    CLVAE_CONV_PAD_SAME = 1      /* TensorFlow/Keras 'same': OH = ceil(H/s); transposed OH = H*s */
+} clvae_conv_pad_mode_t;
+
+/* Hyperparameters of a (transposed) convolution layer, as a layer config states them. */
+typedef struct clvae_conv_params {
+    size_t kh, kw;               /* kernel size, 1..CLVAE_CONV_MAX_KERNEL */
+    size_t sh, sw;               /* stride, >= 1 */
+    size_t dh, dw;               /* dilation, >= 1 */
+    clvae_conv_pad_mode_t pad;   /* explicit or same */
+    size_t pad_h, pad_w;         /* explicit padding (PyTorch `padding`) */
+    size_t out_pad_h, out_pad_w; /* transposed, explicit padding only: PyTorch `output_padding` */
+} clvae_conv_params_t;
+
+/* The geometry of one ordinary convolution (for a transposed conv: its adjoint, see above). */
+typedef struct clvae_conv_geom {
+    size_t N, C, H, W;             /* input of the convolution */
+    size_t K, OH, OW;              /* output channels and spatial size */
+    size_t kh, kw, sh, sw, dh, dw; /* kernel size, stride, dilation */
+    size_t pad_t, pad_l;           /* top/left padding; bottom/right are implied by OH, OW */
+    int transposed;                /* 1: made by clvae_conv_transpose2d_geom */
+    size_t max_chunk;              /* images per im2col chunk at most; 0: automatic */
+} clvae_conv_geom_t;
+
+/* Geometry of a Conv2d of x [N, C, H, W] into K channels; explicit padding follows
+ * PyTorch (OH = floor((H + 2p - d(k-1) - 1) / s) + 1), same padding TensorFlow
+ * (OH = ceil(H / s), the odd pixel of padding at the bottom/right).
+ * CLVAE_ERR_INVALID for zero sizes, stride or dilation 0, a kernel side outside
+ * 1..7, output padding, or an output smaller than 1. */
+clvae_status_t clvae_conv2d_geom(clvae_conv_geom_t *g, size_t N, size_t C, size_t H, size_t W,
+                                 size_t K, const clvae_conv_params_t *p, clvae_error_t *err);
+
+/* Geometry of a ConvTranspose2d of x [N, Cin, H, W] into Cout channels: explicit
+ * padding follows PyTorch (OH = (H-1)s - 2p + d(k-1) + output_padding + 1, with
+ * output_padding < max(s, d)), same padding Keras Conv2DTranspose (OH = H * s, no
+ * output padding). The result describes the adjoint conv: C = Cout, H x W = the
+ * output size, K = Cin, OH x OW = H x W of x. Rejects what clvae_conv2d_geom does. */
+clvae_status_t clvae_conv_transpose2d_geom(clvae_conv_geom_t *g, size_t N, size_t Cin, size_t H,
+                                           size_t W, size_t Cout, const clvae_conv_params_t *p,
+                                           clvae_error_t *err);
+
+/* y = conv(x, w) + b: y [N, K, OH, OW] is overwritten; b.mem NULL means no bias. */
+clvae_status_t clvae_conv2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x, clvae_buf_t w,
+                                    clvae_buf_t b, const clvae_conv_geom_t *g,
+                                    clvae_error_t *err);
+
+/* dx += dL/dx, dw += dL/dw, db += dL/db of y = conv(x, w) + b given dy; a gradient
+ * whose .mem is NULL is skipped (x is needed for dw, w for dx). */
+clvae_status_t clvae_conv2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
+                                     clvae_buf_t db, clvae_buf_t dy, clvae_buf_t x, clvae_buf_t w,
+                                     const clvae_conv_geom_t *g, clvae_error_t *err);
+
+/* y = conv_transpose(x, w) + b: x [N, K, OH, OW], y [N, C, H, W] overwritten, b [C] or NULL. */
+clvae_status_t clvae_conv_transpose2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
+                                              clvae_buf_t w, clvae_buf_t b,
+                                              const clvae_conv_geom_t *g, clvae_error_t *err);
+
+/* dx += ..., dw += ..., db += ... for the transposed conv given dy [N, C, H, W];
+ * .mem NULL skips a gradient (x is needed for dw, w for dx). */
+clvae_status_t clvae_conv_transpose2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
+                                               clvae_buf_t db, clvae_buf_t dy, clvae_buf_t x,
+                                               clvae_buf_t w, const clvae_conv_geom_t *g,
+                                               clvae_error_t *err);
+
+#endif

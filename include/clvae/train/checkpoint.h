@@ -1,0 +1,68 @@
+/* Checkpoints: a model's parameters, optimizer state and training position in one safetensors file. */
+#ifndef CLVAE_CHECKPOINT_H
+#define CLVAE_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clvae/net/model.h"
+
+/* Where a training run stands. */
+typedef struct clvae_train_state {
+    long epoch;          /* epochs finished */
+    long step;           /* optimizer steps taken */
+    size_t cursor;       /* batches done in the unfinished epoch (0 at an epoch boundary) */
+    double sums[3];      /* that epoch's loss sums so far (total, recon, kl), weighted by batch */
+    size_t seen;         /* examples those sums cover */
+    double seconds;      /* training time spent in the unfinished epoch */
+} clvae_train_state_t;
+
+/* A checkpoint read into host memory. */
+typedef struct clvae_checkpoint {
+    char *config;             /* the model's config text (INI) */
+    char *metrics;            /* metrics.csv text so far ("" when none) */
+    char version[32];         /* clvae version that wrote it */
+    float *params;            /* [nparams] in the model's flat layout, once bound to a model */
+    float *m1, *m2;           /* optimizer moments [nparams], or NULL when not stored */
+    int has_state;            /* the training position below is valid */
+    clvae_train_state_t state;
+    void *file;               /* the loaded safetensors file (internal) */
+} clvae_checkpoint_t;
+
+/* Writes the model's parameters (PyTorch state_dict names, see clvae_model_tensor), and
+ * unless state is NULL the optimizer moments and training position, with the config text,
+ * version, metrics and a SHA-256 of all tensor data in the metadata; atomically (the previous
+ * file stays intact on failure). A model whose parameters or moments hold a NaN or an infinity
+ * is not saved: CLVAE_ERR_CORRUPT naming the file and the first such tensor. */
+clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_model_t *model,
+                                     const clvae_model_desc_t *desc, const char *config_text,
+                                     const clvae_train_state_t *state, const char *metrics,
+                                     clvae_error_t *err);
+
+/* Reads a checkpoint and checks its data checksum and metadata (CLVAE_ERR_CORRUPT with a
+ * message naming the file when anything is wrong); parameters are bound with
+ * clvae_checkpoint_bind. */
+clvae_status_t clvae_checkpoint_read(const char *path, clvae_checkpoint_t *ck, clvae_error_t *err);
+
+/* Copies the checkpoint's tensors into the model's flat layout (ck->params, and ck->m1/m2 when
+ * stored). Every parameter tensor of desc must be present with the same shape; a mismatch is
+ * CLVAE_ERR_INVALID naming the tensor and both shapes. */
+clvae_status_t clvae_checkpoint_bind(clvae_checkpoint_t *ck, const clvae_model_desc_t *desc,
+                                     const char *path, clvae_error_t *err);
+
+/* Uploads bound parameters (and moments when present and want_moments) into the model. */
+clvae_status_t clvae_checkpoint_apply(const clvae_checkpoint_t *ck, clvae_ctx_t *ctx,
+                                      clvae_model_t *model, size_t nparams, int want_moments,
+                                      clvae_error_t *err);
+
+/* Frees the checkpoint (a zeroed one is fine). */
+void clvae_checkpoint_free(clvae_checkpoint_t *ck);
+
+/* Loads only weights from any safetensors file with clvae's tensor names (e.g. exported from
+ * the equivalent PyTorch model) into the model: clvae_checkpoint_read without the clvae
+ * metadata requirements, then bind and apply. */
+clvae_status_t clvae_checkpoint_load_weights(const char *path, clvae_ctx_t *ctx,
+                                             clvae_model_t *model, const clvae_model_desc_t *desc,
+                                             clvae_error_t *err);
+
+#endif

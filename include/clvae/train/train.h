@@ -1,0 +1,108 @@
+/* Training runs (epochs over a dataset on the device, checkpoints, metrics) and evaluation. */
+#ifndef CLVAE_TRAIN_H
+#define CLVAE_TRAIN_H
+
+#include <signal.h>
+
+#include "clvae/train/checkpoint.h"
+#include "clvae/data/data.h"
+#include "clvae/net/model.h"
+
+/* One row of metrics.csv. */
+typedef struct clvae_epoch_metrics {
+    long epoch;            /* 1-based */
+    double train[3];       /* mean total, recon, kl over the epoch's batches (per example) */
+    double test[3];        /* the same on the test set */
+    double seconds;        /* training time of the epoch (without the test pass) */
+    double images_per_s;   /* training images per second */
+    double beta;           /* the KL weight of the epoch's training loss (KL annealing) */
+} clvae_epoch_metrics_t;
+
+/* What a progress callback is told. */
+typedef struct clvae_progress {
+    int epoch_done;        /* 0: during an epoch; 1: the epoch finished (metrics is set) */
+    long epoch, epochs;    /* 1-based epoch, total */
+    size_t batch, nbatches;/* batches done in this epoch */
+    double loss;           /* running mean loss of the epoch */
+    double seconds;        /* elapsed in this epoch */
+    double images_per_s;
+    const clvae_epoch_metrics_t *metrics;
+    long skipped;          /* steps of this epoch skipped for a NaN or infinite loss or gradient
+                              (counted since this call of clvae_train_run) */
+} clvae_progress_t;
+
+/* How to train. */
+typedef struct clvae_train_opts {
+    const char *out_dir;      /* run folder: checkpoint.safetensors, metrics.csv */
+    const char *config_text;  /* resolved config text stored in checkpoints */
+    const char *data_dir;     /* where dataset specs are looked up */
+    int resume;               /* continue from out_dir/checkpoint.safetensors */
+    const char *init_path;    /* start from these weights (safetensors), or NULL */
+    int log_every;            /* batches between loss readbacks (0: 20) */
+    void (*progress)(void *user, const clvae_progress_t *p);
+    void *user;
+    volatile sig_atomic_t *stop; /* set asynchronously (signal): save and return early */
+} clvae_train_opts_t;
+
+/* Trains desc on its [data] train set for its epochs, evaluating on the test set after each
+ * epoch, writing the checkpoint and then metrics.csv every epoch (and the checkpoint alone when
+ * *stop is set, after the current batch). *interrupted tells whether it returned early.
+ * A step whose loss or gradient holds a NaN or an infinity is skipped on the device (weights
+ * and optimizer state untouched) and left out of the epoch's losses; more than
+ * desc->max_skipped such steps in a row (or a whole epoch of them) stop the run with
+ * CLVAE_ERR_INVALID naming the epoch and batches; no checkpoint is written from that state.
+ * A failed save stops the run with its cause and what the run folder still holds; with
+ * resume, metrics.csv is first rewritten from the checkpoint's own copy. Leftover temp files
+ * of a killed writer are removed. A checkpoint saved in the middle of an epoch resumes only
+ * with the same batch size, limit, seed, shuffling and training data (else CLVAE_ERR_INVALID
+ * naming the setting). Without resume, a run folder that already holds a checkpoint
+ * is refused (CLVAE_ERR_INVALID) rather than overwritten. Test hook: CLVAE_FAULT_NAN_BATCH=B or B-C puts a NaN into
+ * the input of training steps B to C (1-based, counted across epochs). */
+clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
+                               const clvae_train_opts_t *o, int *interrupted, clvae_error_t *err);
+
+/* Result of an evaluation. */
+typedef struct clvae_eval_result {
+    size_t n;              /* examples */
+    double loss, recon, kl;/* means per example; loss = recon + kl whatever the model's beta:
+                              for a VAE the negative ELBO (beta = 1); with [noise] the input
+                              is corrupted and the target clean (denoising) */
+    double plain_recon;    /* with [noise]: reconstruction of the clean input; else recon */
+    int iwae_k;            /* samples of the importance-weighted bound, 0 when not computed */
+    double log_px;         /* IWAE estimate of log p(x) in nats per example (BCE models) */
+} clvae_eval_result_t;
+
+/* Evaluates the model on the first n examples of dd in batches of the model's size: z = mu
+ * (sample 0) or z = mu + sigma eps with the Philox stream (seed) (sample 1); with iwae_k > 0
+ * also the IWAE estimate of log p(x) from iwae_k samples (VAE with BCE only). */
+clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
+                              const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
+                              size_t n, size_t batch, int sample, uint64_t seed, int iwae_k,
+                              clvae_eval_result_t *out, clvae_error_t *err);
+
+/* clvae_evaluate with the examples' labels on the device (clvae_labels_upload), which a
+ * conditional model needs (NULL for others; clvae_evaluate is this with NULL). A model with
+ * [noise] sees its inputs corrupted by the Philox noise stream (seed) and is scored against the
+ * clean images, then once more on the clean images (plain_recon). */
+clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_model_t *model,
+                                     const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
+                                     const clvae_data_dev_t *labels, size_t n, size_t batch,
+                                     int sample, uint64_t seed, int iwae_k,
+                                     clvae_eval_result_t *out, clvae_error_t *err);
+
+/* The metrics.csv header line (without newline). */
+const char *clvae_metrics_header(void);
+
+/* The first 7 metrics.csv columns of a classifier, whose recon and KL columns hold the
+ * cross-entropy and the accuracy (0..1); the columns after them are clvae_metrics_header()'s. */
+const char *clvae_metrics_columns_classifier(void);
+
+/* Parses metrics.csv text into rows (malloc'd, *n of them); bad lines are CLVAE_ERR_CORRUPT. */
+clvae_status_t clvae_metrics_parse(const char *text, clvae_epoch_metrics_t **rows, size_t *n,
+                                   clvae_error_t *err);
+
+/* Writes text to path atomically (temp file, fsync, rename, fsync of the folder). */
+clvae_status_t clvae_write_file_atomic(const char *path, const char *text, size_t len,
+                                       clvae_error_t *err);
+
+#endif

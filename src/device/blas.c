@@ -1,0 +1,179 @@
+/* The CLBlast wrapper: row-major SGEMM with checked arguments and named errors. */
+#include "clvae/device/blas.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <clblast_c.h>
+
+#include "device/ctx_internal.h"
+#include "device/tuning_internal.h"
+
+/* The workspace slot of CLBlast's temporary buffer (conv uses 0 and 1). */
+#define WS_GEMM 4
+
+const char *clvae_clblast_status_name(int code)
+{
+    switch (code) {
+    case CLBlastNotImplemented: return "CLBlastNotImplemented";
+    case CLBlastInvalidMatrixA: return "CLBlastInvalidMatrixA";
+    case CLBlastInvalidMatrixB: return "CLBlastInvalidMatrixB";
+    case CLBlastInvalidMatrixC: return "CLBlastInvalidMatrixC";
+    case CLBlastInvalidDimension: return "CLBlastInvalidDimension";
+    case CLBlastInvalidLeadDimA: return "CLBlastInvalidLeadDimA";
+    case CLBlastInvalidLeadDimB: return "CLBlastInvalidLeadDimB";
+    case CLBlastInvalidLeadDimC: return "CLBlastInvalidLeadDimC";
+    case CLBlastInsufficientMemoryA: return "CLBlastInsufficientMemoryA";
+    case CLBlastInsufficientMemoryB: return "CLBlastInsufficientMemoryB";
+    case CLBlastInsufficientMemoryC: return "CLBlastInsufficientMemoryC";
+    case CLBlastInsufficientMemoryTemp: return "CLBlastInsufficientMemoryTemp";
+    case CLBlastInvalidOverrideKernel: return "CLBlastInvalidOverrideKernel";
+    case CLBlastMissingOverrideParameter: return "CLBlastMissingOverrideParameter";
+    case CLBlastInvalidLocalMemUsage: return "CLBlastInvalidLocalMemUsage";
+    case CLBlastDatabaseError: return "CLBlastDatabaseError";
+    case CLBlastUnknownError: return "CLBlastUnknownError";
+    case CLBlastUnexpectedError: return "CLBlastUnexpectedError";
+    default: return clvae_cl_error_name(code);
+    }
+}
+
+const clvae_clblast_kernel_t clvae_clblast_kernels[3] = {
+    {"Xgemm", "xgemm.", 16,
+     {"GEMMK", "KREG", "KWG", "KWI", "MDIMA", "MDIMC", "MWG", "NDIMB", "NDIMC", "NWG", "SA",
+      "SB", "STRM", "STRN", "VWM", "VWN"}},
+    {"XgemmDirect", "xgemmdirect.", 10,
+     {"KWID", "MDIMAD", "MDIMCD", "NDIMBD", "NDIMCD", "PADA", "PADB", "VWMD", "VWND", "WGD"}},
+    {"GemmRoutine", "gemm.", 1, {"XGEMM_MIN_INDIRECT_SIZE"}},
+};
+
+/* 64x64 tiles, 4x4 work groups, vectors of 16: about 120 GFLOP/s at 1024^3 on pocl's CPU
+ * device where CLBlast's own database (no entry for it) gives 12-20 (shared/DESIGN.md). */
+const int clvae_xgemm_pocl_defaults[16] = {0, 1, 32, 8, 4, 4, 64, 4, 4, 64, 0, 0, 0, 0, 16, 16};
+
+int clvae_device_is_pocl_cpu(const clvae_ctx_t *ctx)
+{
+    return (ctx->dev.type & CL_DEVICE_TYPE_CPU) &&
+           strstr(ctx->dev.platform_name, "Portable Computing") != NULL;
+}
+
+/* Overrides kernel k's parameters with vals; 0 on success. */
+static int override(cl_device_id d, const clvae_clblast_kernel_t *k, const size_t *vals)
+{
+    return CLBlastOverrideParameters(d, k->kernel, CLBlastPrecisionSingle, (size_t)k->n,
+                                     (const char **)k->names, vals) == CLBlastSuccess
+               ? 0
+               : -1;
+}
+
+/* CLBlast's parameters for a device may need work groups larger than the device allows (on
+ * pocl's CPU device its Copy takes 512 items, its Xgemm 128, and POCL_MAX_WORK_GROUP_SIZE=64
+ * allows 64): the launch fails with CL_INVALID_WORK_GROUP_SIZE. Level 1 gives the padding and
+ * copy kernels work groups of 64 items; level 2 also Xgemm (which replaces tuned Xgemm
+ * parameters for the rest of the process). 0 on success. */
+static int gemm_small_work_groups(cl_command_queue q, int level)
+{
+    cl_device_id d;
+    if (clGetCommandQueueInfo(q, CL_QUEUE_DEVICE, sizeof d, &d, NULL) != CL_SUCCESS) return -1;
+    static const size_t xv[16] = {0, 1, 32, 2, 8, 8, 64, 8, 8, 64, 0, 0, 0, 0, 4, 4};
+    static const char *cn[4] = {"COPY_DIMX", "COPY_DIMY", "COPY_VW", "COPY_WPT"};
+    static const size_t cv[4] = {8, 8, 4, 2};
+    static const char *pn[4] = {"PAD_DIMX", "PAD_DIMY", "PAD_WPTX", "PAD_WPTY"};
+    static const size_t pv[4] = {8, 8, 4, 2};
+    if (CLBlastOverrideParameters(d, "Copy", CLBlastPrecisionSingle, 4, cn, cv) ||
+        CLBlastOverrideParameters(d, "Pad", CLBlastPrecisionSingle, 4, pn, pv))
+        return -1;
+    if (level >= 2 && override(d, &clvae_clblast_kernels[0], xv)) return -1;
+    return 0;
+}
+
+/* Applies the GEMM parameters of the context before its first GEMM and whenever the tuning
+ * table changed: tuned values from the table (all of a kernel's, and for Xgemm only when its
+ * work group fits the device), else for Xgemm on pocl's CPU device the built-in set, else
+ * CLBlast's own database. CLVAE_GEMM_DEFAULTS=1 keeps CLBlast's database throughout. */
+static void gemm_tune(clvae_ctx_t *ctx)
+{
+    clvae_tuning_t *t = clvae_tuning_get(ctx);
+    ctx->gemm_tuned = 1;
+    ctx->gemm_generation = t ? t->generation : 0;
+    const char *env = getenv("CLVAE_GEMM_DEFAULTS");
+    if (env && strcmp(env, "1") == 0) return;
+    for (int f = 0; f < 3; f++) {
+        const clvae_clblast_kernel_t *k = &clvae_clblast_kernels[f];
+        size_t vals[16];
+        int have = 0;
+        for (int i = 0; i < k->n; i++) {
+            char key[64];
+            int v;
+            snprintf(key, sizeof key, "%s%s", k->prefix, k->names[i]);
+            if (clvae_tuning_find(ctx, key, &v)) {
+                vals[i] = (size_t)v;
+                have++;
+            }
+        }
+        if (f == 0 && have == k->n && vals[5] * vals[8] > ctx->dev.max_wg) {
+            clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: tuned Xgemm work groups of %zu items "
+                          "exceed the device's %zu: not used", vals[5] * vals[8], ctx->dev.max_wg);
+            have = 0;
+        }
+        if (have != k->n && f == 0 && clvae_device_is_pocl_cpu(ctx)) {
+            for (int i = 0; i < 16; i++) vals[i] = (size_t)clvae_xgemm_pocl_defaults[i];
+            have = k->n;
+            clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: pocl CPU Xgemm parameters (64x64 tiles, "
+                                                "4x4 work groups, vectors of 16)");
+        } else if (have == k->n) {
+            clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: tuned %s parameters", k->kernel);
+        }
+        if (have == k->n && override(ctx->dev.device_id, k, vals))
+            clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: CLBlast refused the %s parameters",
+                          k->kernel);
+    }
+}
+
+clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                          float alpha, clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb,
+                          float beta, clvae_buf_t c, size_t ldc, clvae_error_t *err)
+{
+    if (m == 0 || n == 0 || k == 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "gemm with a zero size (m=%zu n=%zu k=%zu)", m,
+                          n, k);
+    clvae_tuning_t *t = clvae_tuning_get(ctx);
+    if (!ctx->gemm_tuned || (t && t->generation != ctx->gemm_generation)) gemm_tune(ctx);
+    if (t && t->recording) clvae_tuning_note_gemm(ctx, trans_a, trans_b, m, n, k);
+    cl_command_queue q = clvae_ctx_queue(ctx);
+    CLBlastLayout lay = CLBlastLayoutRowMajor;
+    CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastStatusCode st;
+    for (int attempt = 0;; attempt++) {
+        /* CLBlast's padded copies go into a workspace that is grown once and reused: left to
+         * itself it allocates them on every call, and with many steps queued ahead on the
+         * device those allocations pile up (gigabytes on pocl) and cost page faults */
+        size_t bytes = 0;
+        clvae_buf_t tmp = {0};
+        st = CLBlastSGemmTempBufferSize(lay, ta, tb, m, n, k, a.off, lda, b.off, ldb, c.off, ldc,
+                                        &q, &bytes);
+        if (st == CLBlastSuccess && bytes > 0) {
+            clvae_status_t s = clvae_workspace(ctx, WS_GEMM, (bytes + 3) / 4, &tmp, err);
+            if (s) return s;
+        }
+        if (st == CLBlastSuccess)
+            st = tmp.mem ? CLBlastSgemmWithTempBuffer(lay, ta, tb, m, n, k, alpha, a.mem, a.off,
+                                                      lda, b.mem, b.off, ldb, beta, c.mem, c.off,
+                                                      ldc, &q, NULL, tmp.mem)
+                         : CLBlastSgemm(lay, ta, tb, m, n, k, alpha, a.mem, a.off, lda, b.mem,
+                                        b.off, ldb, beta, c.mem, c.off, ldc, &q, NULL);
+        /* C is written only by the last kernel of a call, so a call that failed to
+         * launch left it as it was and can be repeated with smaller work groups (while
+         * tuning, a candidate's own Xgemm work group that does not fit is its failure) */
+        if (st != CL_INVALID_WORK_GROUP_SIZE || attempt >= (t && t->tuning ? 1 : 2) ||
+            gemm_small_work_groups(q, attempt + 1) != 0)
+            break;
+    }
+    if (st != CLBlastSuccess)
+        return CLVAE_FAIL(err, CLVAE_ERR_OPENCL,
+                          "CLBlastSgemm(%s%s m=%zu n=%zu k=%zu) failed: %s (%d)",
+                          trans_a ? "A^T " : "", trans_b ? "B^T" : "", m, n, k,
+                          clvae_clblast_status_name(st), (int)st);
+    return CLVAE_OK;
+}

@@ -1,0 +1,49 @@
+/* The context's layout, shared by the library's own files (not public). */
+#ifndef CLVAE_CTX_INTERNAL_H
+#define CLVAE_CTX_INTERNAL_H
+
+#include "clvae/device/device.h"
+
+/* A program built for the context's device, by cl/ file name and extra build options. */
+typedef struct clvae_program_entry {
+    char name[64];
+    char defs[CLVAE_KERNEL_DEFS_MAX]; /* extra -D options ("" for none) */
+    cl_program program;
+} clvae_program_entry_t;
+
+/* A kernel created from a built program. */
+typedef struct clvae_kernel_entry {
+    char file[64];
+    char name[64];
+    char defs[CLVAE_KERNEL_DEFS_MAX]; /* the program's extra -D options */
+    cl_kernel kernel;
+    size_t wg; /* CL_KERNEL_WORK_GROUP_SIZE capped at the context's WGS */
+} clvae_kernel_entry_t;
+
+struct clvae_ctx {
+    clvae_device_info_t dev;      /* the selected device */
+    cl_context context;
+    cl_command_queue queue;
+    clvae_ctx_opts_t opts;        /* as given; string pointers are copied below */
+    char *kernel_dir;             /* owned copy of opts.kernel_dir, or NULL */
+    size_t wgs;                   /* work-group size the kernels are built for */
+    clvae_program_entry_t *programs;
+    int nprograms;
+    clvae_kernel_entry_t *kernels;
+    int nkernels;
+    clvae_program_stats_t stats;
+    cl_mem ws[5];                 /* workspaces (clvae_workspace), CLVAE_WORKSPACES slots */
+    size_t ws_size[5];            /* their sizes in floats */
+    int gemm_tuned;               /* GEMM parameters for this device were chosen */
+    unsigned gemm_generation;     /* ... for this generation of the tuning table */
+    struct clvae_tuning *tuning;  /* tuned parameters (tuning.c), NULL until first used */
+};
+
+/* Passes a formatted message to the context's log callback at level. */
+void clvae_ctx_log(const clvae_ctx_t *ctx, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#endif

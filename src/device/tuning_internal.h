@@ -1,0 +1,68 @@
+/* The context's tuned-parameter table, shared by tuning.c, tune.c and blas.c (not public). */
+#ifndef CLVAE_TUNING_INTERNAL_H
+#define CLVAE_TUNING_INTERNAL_H
+
+#include "clvae/ops/conv.h"
+#include "clvae/device/tuning.h"
+
+/* A conv layer that may run on the direct path (C*kh*kw <= 64), as recorded for the tuner:
+ * its geometry (transposed: the adjoint conv) and forward calls per training step. */
+typedef struct clvae_tune_conv {
+    clvae_conv_geom_t g;
+    int calls;
+} clvae_tune_conv_t;
+
+/* A context's parameters: from the cache file (once), or set by the tuner. */
+typedef struct clvae_tuning {
+    int loaded;                 /* the cache was looked for */
+    clvae_tuning_state_t state;
+    int n;
+    char key[CLVAE_TUNING_MAX_PARAMS][CLVAE_TUNING_KEY_MAX + 1];
+    int value[CLVAE_TUNING_MAX_PARAMS];
+    unsigned generation;        /* changes whenever a value changes */
+    int tuning;                 /* the tuner is timing candidates: a GEMM that fails to launch
+                                   fails (no retry with other parameters) */
+    int recording;              /* clvae_gemm notes its shapes into shapes[] */
+    clvae_tune_shape_t *shapes;
+    int nshapes, cap;
+    int record_failed;          /* out of host memory while recording */
+    clvae_tune_conv_t *convs;   /* conv layers noted while recording (kept until the next) */
+    int nconvs, capconvs;
+    clvae_buf_t cbuf[7];        /* the tuner's conv operands: x, y, dy, dx, w, dw, bias */
+} clvae_tuning_t;
+
+/* The context's table, loaded from the cache on first use; NULL only when out of memory. */
+clvae_tuning_t *clvae_tuning_get(clvae_ctx_t *ctx);
+
+/* 1 and *value when the context has the key (ignores CLVAE_TUNING: values set explicitly). */
+int clvae_tuning_find(clvae_ctx_t *ctx, const char *key, int *value);
+
+/* Frees the table (clvae_ctx_free). */
+void clvae_tuning_release(clvae_ctx_t *ctx);
+
+/* clvae_gemm reports each call's shape here (kept while recording). */
+void clvae_tuning_note_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n,
+                            size_t k);
+
+/* conv.c reports each conv forward whose C*kh*kw is at most 64 here (kept while recording). */
+void clvae_tuning_note_conv(clvae_ctx_t *ctx, const clvae_conv_geom_t *g);
+
+/* A CLBlast kernel whose parameters clvae sets: CLBlast's kernel name, the prefix of its keys
+ * in the tuning table ("xgemm." + "MWG"), its parameter names (all must be given). */
+typedef struct clvae_clblast_kernel {
+    const char *kernel;
+    const char *prefix;
+    int n;
+    const char *names[16];
+} clvae_clblast_kernel_t;
+
+/* Xgemm, XgemmDirect and GemmRoutine (XGEMM_MIN_INDIRECT_SIZE), in that order. */
+extern const clvae_clblast_kernel_t clvae_clblast_kernels[3];
+
+/* The Xgemm parameters clvae uses on pocl's CPU device when nothing is tuned. */
+extern const int clvae_xgemm_pocl_defaults[16];
+
+/* 1 when the context's device is pocl's CPU device. */
+int clvae_device_is_pocl_cpu(const clvae_ctx_t *ctx);
+
+#endif

@@ -1,0 +1,147 @@
+/* Benchmarks: model throughput from wall-clock over whole steps, layer times from events. */
+#include "clvae/eval/bench.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clvae/device/blas.h"
+#include "clvae/ops/rng.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void clvae_bench_result_free(clvae_bench_result_t *r)
+{
+    free(r->fwd_ms);
+    free(r->bwd_ms);
+    r->fwd_ms = r->bwd_ms = NULL;
+}
+
+clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, size_t batch,
+                                 int steps, int profile, clvae_bench_result_t *out,
+                                 clvae_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    if (steps < 1) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "bench needs at least one step");
+    clvae_model_t *m = NULL;
+    float *x = NULL, *z = NULL, *img = NULL;
+    double *fwd = NULL, *bwd = NULL;
+    clvae_buf_t none = {0}; /* the forward pass's target: none, or a classifier's labels */
+    clvae_status_t s = clvae_model_init(&m, ctx, d, batch, err);
+    if (s) return s;
+    size_t D = clvae_model_example_dim(m), J = clvae_model_latent_dim(m);
+    x = malloc(batch * D * sizeof *x);
+    z = malloc(batch * J * sizeof *z);
+    img = malloc(batch * D * sizeof *img);
+    fwd = calloc((size_t)d->nlayers, sizeof *fwd);
+    bwd = calloc((size_t)d->nlayers, sizeof *bwd);
+    if (!x || !z || !img || !fwd || !bwd) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        goto out;
+    }
+    clvae_rng_uniform_host(x, batch * D, 11, 0);
+    clvae_rng_normal_host(z, batch * J, 12, 0);
+    if ((s = clvae_model_init_params(m, 1, err)) ||
+        (s = clvae_buf_upload(ctx, clvae_model_input(m), x, batch * D, err)))
+        goto out;
+    /* labels: a classifier's targets, a conditional model's inputs (class i mod K) */
+    size_t K = d->classes > 0 ? (size_t)d->classes : d->conditional;
+    if (K) {
+        for (size_t i = 0; i < batch; i++) img[i] = (float)(i % K);
+        if (d->classes) s = clvae_buf_alloc(ctx, batch, &none, err);
+        if (!s) s = clvae_buf_upload(ctx, d->classes ? none : clvae_model_labels(m), img, batch,
+                                     err);
+        if (s) goto out;
+    }
+    long step = 1;
+    for (; step <= 2; step++) /* warm-up: kernels built, workspaces grown */
+        if ((s = clvae_model_forward(m, batch, d->sample_latent, 1, (uint64_t)step, none, err)) ||
+            (s = clvae_model_backward(m, err)) || (s = clvae_model_step(m, step, err)))
+            goto out;
+    if ((s = clvae_ctx_finish(ctx, err))) goto out;
+    double t0 = now();
+    for (int i = 0; i < steps; i++, step++)
+        if ((s = clvae_model_forward(m, batch, d->sample_latent, 1, (uint64_t)step, none, err)) ||
+            (s = clvae_model_backward(m, err)) || (s = clvae_model_step(m, step, err)))
+            goto out;
+    if ((s = clvae_ctx_finish(ctx, err))) goto out;
+    double t1 = now();
+    for (int i = 0; i < steps && !d->classes; i++) /* a classifier does not sample */
+        if ((s = clvae_model_decode(m, z, batch, img, err))) goto out;
+    double t2 = now();
+    double flops = clvae_model_flops(d), dec = 0;
+    for (int i = d->latent + 1; i < d->nlayers; i++) dec += d->layers[i].flops;
+    out->batch = batch;
+    out->steps = steps;
+    out->train_img_s = (double)(batch * (size_t)steps) / (t1 - t0);
+    out->sample_img_s = d->classes ? 0 : (double)(batch * (size_t)steps) / (t2 - t1);
+    out->train_gflop_s = out->train_img_s * 3.0 * flops / 1e9;
+    out->sample_gflop_s = out->sample_img_s * dec / 1e9;
+    out->model_bytes = clvae_model_device_bytes(m);
+    out->workspace_bytes = clvae_workspace_bytes(ctx);
+    if (profile) {
+        if ((s = clvae_model_profile(m, 1, err))) goto out;
+        for (int i = 0; i < steps; i++, step++) {
+            if ((s = clvae_model_forward(m, batch, d->sample_latent, 1, (uint64_t)step, none, err)) ||
+                (s = clvae_model_backward(m, err)) || (s = clvae_model_step(m, step, err)) ||
+                (s = clvae_model_profile_read(m, fwd, bwd, err)))
+                goto out;
+        }
+        for (int i = 0; i < d->nlayers; i++) {
+            fwd[i] /= 1e6 * steps;
+            bwd[i] /= 1e6 * steps;
+        }
+        out->fwd_ms = fwd;
+        out->bwd_ms = bwd;
+        fwd = bwd = NULL;
+    }
+out:
+    clvae_buf_free(&none);
+    free(x);
+    free(z);
+    free(img);
+    free(fwd);
+    free(bwd);
+    clvae_model_free(m);
+    return s;
+}
+
+clvae_status_t clvae_bench_gemm(clvae_ctx_t *ctx, size_t m, size_t n, size_t k, int reps,
+                                double *gflop_s, clvae_error_t *err)
+{
+    clvae_buf_t a = {0}, b = {0}, c = {0};
+    clvae_status_t s;
+    *gflop_s = 0;
+    if ((s = clvae_buf_alloc(ctx, m * k, &a, err)) || (s = clvae_buf_alloc(ctx, k * n, &b, err)) ||
+        (s = clvae_buf_alloc(ctx, m * n, &c, err)))
+        goto out;
+    float *host = malloc((m * k > k * n ? m * k : k * n) * sizeof *host);
+    if (!host) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        goto out;
+    }
+    clvae_rng_uniform_host(host, m * k, 1, 0);
+    s = clvae_buf_upload(ctx, a, host, m * k, err);
+    clvae_rng_uniform_host(host, k * n, 2, 0);
+    if (!s) s = clvae_buf_upload(ctx, b, host, k * n, err);
+    free(host);
+    if (s) goto out;
+    if ((s = clvae_gemm(ctx, 0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n, err)) ||
+        (s = clvae_ctx_finish(ctx, err)))
+        goto out;
+    double t0 = now();
+    for (int i = 0; i < reps; i++)
+        if ((s = clvae_gemm(ctx, 0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n, err))) goto out;
+    if ((s = clvae_ctx_finish(ctx, err))) goto out;
+    *gflop_s = 2.0 * (double)m * (double)n * (double)k * reps / (now() - t0) / 1e9;
+out:
+    clvae_buf_free(&a);
+    clvae_buf_free(&b);
+    clvae_buf_free(&c);
+    return s;
+}

@@ -1,0 +1,319 @@
+/* Figures: decode latents in batches, tile images, plot curves and scatters into PNG files. */
+#include "clvae/eval/figures.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clvae/eval/figures_gen.h"
+#include "clvae/io/image.h"
+#include "clvae/data/labels.h"
+#include "clvae/io/plot.h"
+#include "clvae/ops/rng.h"
+
+/* Decodes n latents (host, n x J) into out (n x D) in batches the model holds (a conditional
+ * model needs labels: clvae_decode_labeled). */
+static clvae_status_t decode_all(clvae_model_t *model, const float *z, size_t n, float *out,
+                                 clvae_error_t *err)
+{
+    if (clvae_model_classes(model))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a conditional model decodes with a label for "
+                          "each image: give --label K (sample, manifold); interpolate does not "
+                          "take conditional models");
+    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
+    size_t mb = clvae_model_max_batch(model);
+    for (size_t s = 0; s < n; s += mb) {
+        size_t B = n - s < mb ? n - s : mb;
+        clvae_status_t st = clvae_model_decode(model, z + s * J, B, out + s * D, err);
+        if (st) return st;
+    }
+    return CLVAE_OK;
+}
+
+/* Runs the encoder on examples idx[0..n) and returns their z_mean (n x J) in mu; a conditional
+ * model gets their labels (the dataset's, host) with them. */
+static clvae_status_t encode_all(clvae_ctx_t *ctx, clvae_model_t *model,
+                                 const clvae_data_dev_t *dd, const uint8_t *labels,
+                                 const uint32_t *idx, size_t n, float *mu, float *recon,
+                                 clvae_error_t *err)
+{
+    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
+    size_t mb = clvae_model_max_batch(model);
+    if (clvae_model_classes(model) && !labels)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a conditional model encodes an image with its "
+                          "label, and none was given (the data have no labels)");
+    uint8_t *lab = clvae_model_classes(model) ? malloc(mb) : NULL;
+    if (clvae_model_classes(model) && !lab)
+        return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    cl_mem ib = NULL;
+    clvae_buf_t none = {0};
+    clvae_status_t s = clvae_data_upload_indices(ctx, &ib, idx, n, dd->n, err);
+    for (size_t st = 0; !s && st < n; st += mb) {
+        size_t B = n - st < mb ? n - st : mb;
+        for (size_t b = 0; lab && b < B; b++) lab[b] = labels[idx[st + b]];
+        if (lab) s = clvae_labels_set(ctx, clvae_model_labels(model), lab, B, err);
+        if (!s && !(s = clvae_data_gather(ctx, clvae_model_input(model), dd, ib, st, B, err)) &&
+            !(s = clvae_model_forward(model, B, 0, 0, 0, none, err)) &&
+            !(s = clvae_model_latents(model, mu + st * J, NULL, NULL, NULL, err)) && recon)
+            s = clvae_model_outputs(model, recon + st * D, err);
+    }
+    if (ib) clReleaseMemObject(ib);
+    free(lab);
+    return s;
+}
+
+static clvae_status_t save_grid(const float *imgs, size_t n, const clvae_dataset_t *shape,
+                                int cols, int zoom, const char *path, clvae_error_t *err)
+{
+    clvae_image_t img = {0};
+    clvae_status_t s = clvae_image_grid(&img, imgs, n, (int)shape->c, (int)shape->h,
+                                        (int)shape->w, cols, 2, zoom, 255, err);
+    if (!s) s = clvae_png_write(path, &img, err);
+    clvae_image_free(&img);
+    return s;
+}
+
+static int zoom_for(const clvae_dataset_t *d) { return d->h <= 8 ? 6 : (d->h <= 32 ? 2 : 1); }
+
+clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_model_t *model,
+                                 const clvae_dataset_t *shape, size_t n, uint64_t seed,
+                                 const char *path, clvae_error_t *err)
+{
+    /* a conditional model: one row per class */
+    if (clvae_model_classes(model))
+        return clvae_fig_samples_label(ctx, model, shape, n, seed, -1, path, err);
+    if (n == 0 || n > 4096) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--n %zu: want 1 to 4096", n);
+    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
+    float *z = malloc(n * J * sizeof *z), *out = malloc(n * D * sizeof *out);
+    clvae_status_t s;
+    if (!z || !out) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    } else {
+        clvae_rng_normal_host(z, n * J, seed, 0);
+        s = decode_all(model, z, n, out, err);
+        if (!s) s = save_grid(out, n, shape, (int)ceil(sqrt((double)n)), zoom_for(shape), path, err);
+    }
+    free(z);
+    free(out);
+    return s;
+}
+
+clvae_status_t clvae_fig_reconstruct(clvae_ctx_t *ctx, clvae_model_t *model,
+                                     const clvae_dataset_t *data, const clvae_data_dev_t *dd,
+                                     size_t n, const char *path, clvae_error_t *err)
+{
+    if (n == 0 || n > data->n || n > 1024)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--n %zu: want 1 to %zu", n,
+                          data->n < 1024 ? data->n : (size_t)1024);
+    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
+    float *mu = malloc(n * J * sizeof *mu), *both = malloc(2 * n * D * sizeof *both);
+    uint32_t *idx = malloc(n * sizeof *idx);
+    clvae_status_t s;
+    if (!mu || !both || !idx) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        idx[i] = (uint32_t)i;
+        for (size_t k = 0; k < D; k++) both[i * D + k] = data->pixels[i * D + k] * data->scale;
+    }
+    s = encode_all(ctx, model, dd, data->labels, idx, n, mu, both + n * D, err);
+    if (!s) s = save_grid(both, 2 * n, data, (int)n, zoom_for(data), path, err);
+out:
+    free(mu);
+    free(both);
+    free(idx);
+    return s;
+}
+
+clvae_status_t clvae_manifold_codes(size_t J, int grid, float range, int dx, int dy, float **z,
+                                    clvae_error_t *err)
+{
+    *z = NULL;
+    if (grid < 2 || grid > 64) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--grid %d: want 2 to 64", grid);
+    if (!(range > 0.0f) || !isfinite(range))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--range %g: want a number > 0", (double)range);
+    if (dx < 0 || dy < 0 || (size_t)dx >= J || (size_t)dy >= J || dx == dy)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "--dims %d,%d: want two different latent dimensions below %zu", dx, dy, J);
+    *z = calloc((size_t)grid * (size_t)grid * J, sizeof **z);
+    if (!*z) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (int r = 0; r < grid; r++)
+        for (int c = 0; c < grid; c++) {
+            float *zi = *z + ((size_t)r * (size_t)grid + (size_t)c) * J;
+            zi[dx] = -range + 2.0f * range * (float)c / (float)(grid - 1);
+            zi[dy] = range - 2.0f * range * (float)r / (float)(grid - 1);
+        }
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_fig_manifold(clvae_ctx_t *ctx, clvae_model_t *model,
+                                  const clvae_dataset_t *shape, int grid, float range, int dx,
+                                  int dy, const char *path, clvae_error_t *err)
+{
+    (void)ctx;
+    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
+    size_t n = (size_t)grid * (size_t)grid;
+    float *z = NULL, *out = NULL;
+    clvae_status_t s = clvae_manifold_codes(J, grid, range, dx, dy, &z, err);
+    if (!s && !(out = malloc(n * D * sizeof *out)))
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    if (!s) s = decode_all(model, z, n, out, err);
+    if (!s) s = save_grid(out, n, shape, grid, zoom_for(shape), path, err);
+    free(z);
+    free(out);
+    return s;
+}
+
+clvae_status_t clvae_fig_latent(clvae_ctx_t *ctx, clvae_model_t *model,
+                                const clvae_dataset_t *data, const clvae_data_dev_t *dd, size_t n,
+                                int dx, int dy, const char *path, const char *csv_path,
+                                clvae_error_t *err)
+{
+    size_t J = clvae_model_latent_dim(model);
+    if (n == 0 || n > data->n) n = data->n;
+    if (dx < 0 || dy < 0 || (size_t)dx >= J || (size_t)dy >= J)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--dims %d,%d: the latent has %zu dimensions",
+                          dx, dy, J);
+    float *mu = malloc(n * J * sizeof *mu), *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    int *cls = malloc(n * sizeof *cls);
+    uint32_t *idx = malloc(n * sizeof *idx);
+    char *csv = NULL;
+    clvae_status_t s;
+    if (!mu || !x || !y || !cls || !idx) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) idx[i] = (uint32_t)i;
+    if ((s = encode_all(ctx, model, dd, data->labels, idx, n, mu, NULL, err))) goto out;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = mu[i * J + (size_t)dx];
+        y[i] = mu[i * J + (size_t)(J > 1 ? dy : dx)];
+        cls[i] = data->labels ? data->labels[i] : 0;
+    }
+    char title[160], xl[32], yl[32];
+    snprintf(title, sizeof title, "z_mean of %zu %s examples by class", n, data->name);
+    snprintf(xl, sizeof xl, "z[%d]", dx);
+    snprintf(yl, sizeof yl, "z[%d]", dy);
+    clvae_image_t img = {0};
+    s = clvae_plot_scatter(&img, 900, 800, title, xl, yl, x, y, data->labels ? cls : NULL, n,
+                           data->labels ? data->classes : 1, NULL, err);
+    if (!s) s = clvae_png_write(path, &img, err);
+    clvae_image_free(&img);
+    if (s || !csv_path) goto out;
+    size_t cap = n * (J * 16 + 24) + 64, len = 0;
+    csv = malloc(cap);
+    if (!csv) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        goto out;
+    }
+    len += (size_t)snprintf(csv + len, cap - len, "index,label");
+    for (size_t j = 0; j < J; j++) len += (size_t)snprintf(csv + len, cap - len, ",z%zu", j);
+    len += (size_t)snprintf(csv + len, cap - len, "\n");
+    for (size_t i = 0; i < n; i++) {
+        len += (size_t)snprintf(csv + len, cap - len, "%zu,%d", i, data->labels ? cls[i] : -1);
+        for (size_t j = 0; j < J; j++)
+            len += (size_t)snprintf(csv + len, cap - len, ",%.6g", (double)mu[i * J + j]);
+        len += (size_t)snprintf(csv + len, cap - len, "\n");
+    }
+    s = clvae_write_file_atomic(csv_path, csv, len, err);
+out:
+    free(mu);
+    free(x);
+    free(y);
+    free(cls);
+    free(idx);
+    free(csv);
+    return s;
+}
+
+clvae_status_t clvae_fig_interpolate(clvae_ctx_t *ctx, clvae_model_t *model,
+                                     const clvae_dataset_t *data, const clvae_data_dev_t *dd,
+                                     size_t i, size_t j, int steps, const char *path,
+                                     clvae_error_t *err)
+{
+    if (i >= data->n || j >= data->n)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--from %zu --to %zu: the test set has %zu examples",
+                          i, j, data->n);
+    if (steps < 2 || steps > 64) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--steps %d: want 2 to 64", steps);
+    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
+    size_t n = (size_t)steps + 2;
+    float *mu = malloc(2 * J * sizeof *mu), *z = malloc((size_t)steps * J * sizeof *z);
+    float *imgs = malloc(n * D * sizeof *imgs);
+    uint32_t idx[2] = {(uint32_t)i, (uint32_t)j};
+    clvae_status_t s;
+    if (!mu || !z || !imgs) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        goto out;
+    }
+    if (clvae_model_classes(model)) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "interpolate does not take a conditional model "
+                       "(its decoder needs one label for the whole path): use manifold --label "
+                       "or sample --label");
+        goto out;
+    }
+    if ((s = encode_all(ctx, model, dd, NULL, idx, 2, mu, NULL, err))) goto out;
+    for (int k = 0; k < steps; k++) {
+        float t = (float)k / (float)(steps - 1);
+        for (size_t q = 0; q < J; q++) z[(size_t)k * J + q] = (1 - t) * mu[q] + t * mu[J + q];
+    }
+    if ((s = decode_all(model, z, (size_t)steps, imgs + D, err))) goto out;
+    for (size_t q = 0; q < D; q++) {
+        imgs[q] = data->pixels[i * D + q] * data->scale;
+        imgs[(n - 1) * D + q] = data->pixels[j * D + q] * data->scale;
+    }
+    s = save_grid(imgs, n, data, (int)n, zoom_for(data), path, err);
+out:
+    free(mu);
+    free(z);
+    free(imgs);
+    return s;
+}
+
+clvae_status_t clvae_reconstruct_first(clvae_ctx_t *ctx, clvae_model_t *model,
+                                       const clvae_data_dev_t *dd, size_t n, float *out,
+                                       clvae_error_t *err)
+{
+    size_t J = clvae_model_latent_dim(model);
+    if (n == 0 || n > dd->n) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "reconstruct %zu of %zu", n, dd->n);
+    float *mu = malloc(n * J * sizeof *mu);
+    uint32_t *idx = malloc(n * sizeof *idx);
+    clvae_status_t s;
+    if (!mu || !idx) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    } else {
+        for (size_t i = 0; i < n; i++) idx[i] = (uint32_t)i;
+        s = encode_all(ctx, model, dd, NULL, idx, n, mu, out, err);
+    }
+    free(mu);
+    free(idx);
+    return s;
+}
+
+clvae_status_t clvae_fig_loss(const clvae_epoch_metrics_t *rows, size_t n, const char *title,
+                              const char *path, clvae_error_t *err)
+{
+    if (n == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "no metrics to plot");
+    float *v = malloc(7 * n * sizeof *v);
+    if (!v) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (size_t i = 0; i < n; i++) {
+        v[i] = (float)rows[i].epoch;
+        for (int k = 0; k < 3; k++) {
+            v[(size_t)(1 + k) * n + i] = (float)rows[i].train[k];
+            v[(size_t)(4 + k) * n + i] = (float)rows[i].test[k];
+        }
+    }
+    clvae_plot_series_t s[6] = {
+        {"train loss", v, v + n, n},          {"test loss", v, v + 4 * n, n},
+        {"train reconstruction", v, v + 2 * n, n}, {"test reconstruction", v, v + 5 * n, n},
+        {"train KL", v, v + 3 * n, n},        {"test KL", v, v + 6 * n, n},
+    };
+    clvae_image_t img = {0};
+    clvae_status_t st = clvae_plot_lines(&img, 900, 600, title, "epoch", "loss per example", s, 6,
+                                         0, err);
+    if (!st) st = clvae_png_write(path, &img, err);
+    clvae_image_free(&img);
+    free(v);
+    return st;
+}

@@ -1,0 +1,993 @@
+/* Config files: the INI parser, --set overrides, and resolution into a model with shapes. */
+#include "clvae/net/config.h"
+#include "clvae/io/fileio.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- parsing -------------------------------------------------------------------------- */
+
+static char *dup_range(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+static int is_ident(const char *s, size_t n)
+{
+    if (n == 0) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+static void trim(const char **s, size_t *n)
+{
+    while (*n > 0 && isspace((unsigned char)**s)) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n > 0 && isspace((unsigned char)(*s)[*n - 1])) (*n)--;
+}
+
+/* Cuts a comment: # or ; at the start or after whitespace. */
+static size_t strip_comment(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((s[i] == '#' || s[i] == ';') && (i == 0 || isspace((unsigned char)s[i - 1]))) return i;
+    return n;
+}
+
+static clvae_cfg_section_t *add_section(clvae_cfg_t *cfg, const char *name, size_t n, int line)
+{
+    clvae_cfg_section_t *grown =
+        realloc(cfg->sections, (size_t)(cfg->nsections + 1) * sizeof *grown);
+    if (!grown) return NULL;
+    cfg->sections = grown;
+    clvae_cfg_section_t *s = &grown[cfg->nsections];
+    memset(s, 0, sizeof *s);
+    s->name = dup_range(name, n);
+    s->line = line;
+    if (!s->name) return NULL;
+    cfg->nsections++;
+    return s;
+}
+
+static clvae_cfg_entry_t *find_entry(const clvae_cfg_section_t *s, const char *key)
+{
+    for (int i = 0; i < s->nentries; i++)
+        if (strcmp(s->entries[i].key, key) == 0) return &s->entries[i];
+    return NULL;
+}
+
+static int add_entry(clvae_cfg_section_t *s, const char *key, size_t kn, const char *value,
+                     size_t vn, int line)
+{
+    clvae_cfg_entry_t *grown = realloc(s->entries, (size_t)(s->nentries + 1) * sizeof *grown);
+    if (!grown) return -1;
+    s->entries = grown;
+    clvae_cfg_entry_t *e = &grown[s->nentries];
+    e->key = dup_range(key, kn);
+    e->value = dup_range(value, vn);
+    e->line = line;
+    if (!e->key || !e->value) {
+        free(e->key);
+        free(e->value);
+        return -1;
+    }
+    s->nentries++;
+    return 0;
+}
+
+clvae_status_t clvae_cfg_parse(clvae_cfg_t *cfg, const char *text, size_t len, const char *path,
+                               clvae_error_t *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->path = strdup(path ? path : "config");
+    if (!cfg->path) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    if (memchr(text, 0, len)) {
+        size_t at = (size_t)((const char *)memchr(text, 0, len) - text);
+        int line = 1;
+        for (size_t i = 0; i < at; i++) line += text[i] == '\n';
+        clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: binary data (a NUL byte) in a config file",
+                          path, line);
+        clvae_cfg_free(cfg);
+        return fail_;
+    }
+    clvae_cfg_section_t *cur = NULL;
+    size_t pos = 0;
+    int line = 0;
+    while (pos < len) {
+        line++;
+        const char *start = text + pos;
+        const char *nl = memchr(start, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - start) : len - pos;
+        pos += n + (nl ? 1 : 0);
+        if (n > 0 && start[n - 1] == '\r') n--;
+        n = strip_comment(start, n);
+        trim(&start, &n);
+        if (n == 0) continue;
+        if (start[0] == '[') {
+            const char *name = start + 1;
+            size_t nn = n - 1;
+            if (nn == 0 || name[nn - 1] != ']') {
+                clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: a section header must be [name]",
+                                  path, line);
+                clvae_cfg_free(cfg);
+                return fail_;
+            }
+            nn--;
+            trim(&name, &nn);
+            if (!is_ident(name, nn)) {
+                clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                                  "%s:%d: section name '%.*s' must be lower-case letters, digits, _",
+                                  path, line, (int)(nn > 64 ? 64 : nn), name);
+                clvae_cfg_free(cfg);
+                return fail_;
+            }
+            if (!(cur = add_section(cfg, name, nn, line))) {
+                clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+                clvae_cfg_free(cfg);
+                return fail_;
+            }
+            continue;
+        }
+        const char *eq = memchr(start, '=', n);
+        if (!eq) {
+            clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                              "%s:%d: expected [section] or key = value, found '%.*s'", path, line,
+                              (int)(n > 40 ? 40 : n), start);
+            clvae_cfg_free(cfg);
+            return fail_;
+        }
+        const char *key = start, *value = eq + 1;
+        size_t kn = (size_t)(eq - start), vn = n - kn - 1;
+        trim(&key, &kn);
+        trim(&value, &vn);
+        if (!cur) {
+            clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                              "%s:%d: key '%.*s' before any [section] header", path, line,
+                              (int)(kn > 40 ? 40 : kn), key);
+            clvae_cfg_free(cfg);
+            return fail_;
+        }
+        if (!is_ident(key, kn)) {
+            clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                              "%s:%d: [%s] key '%.*s' must be lower-case letters, digits, _", path,
+                              line, cur->name, (int)(kn > 40 ? 40 : kn), key);
+            clvae_cfg_free(cfg);
+            return fail_;
+        }
+        if (vn == 0) {
+            clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [%s] %.*s has no value", path, line,
+                              cur->name, (int)kn, key);
+            clvae_cfg_free(cfg);
+            return fail_;
+        }
+        for (int i = 0; i < cur->nentries; i++) {
+            if (strlen(cur->entries[i].key) == kn && memcmp(cur->entries[i].key, key, kn) == 0) {
+                clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                                  "%s:%d: [%s] %.*s is given twice (first on line %d)", path, line,
+                                  cur->name, (int)kn, key, cur->entries[i].line);
+                clvae_cfg_free(cfg);
+                return fail_;
+            }
+        }
+        if (add_entry(cur, key, kn, value, vn, line)) {
+            clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+            clvae_cfg_free(cfg);
+            return fail_;
+        }
+    }
+    if (cfg->nsections == 0) {
+        clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: no sections: the file is empty or all comments",
+                          path);
+        clvae_cfg_free(cfg);
+        return fail_;
+    }
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_cfg_load(clvae_cfg_t *cfg, const char *path, clvae_error_t *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    char *buf = NULL;
+    size_t n = 0;
+    /* a config is text of a few KiB */
+    clvae_status_t s = clvae_file_read(path, (size_t)64 << 20, "config file", &buf, &n, err);
+    if (s) return s;
+    s = clvae_cfg_parse(cfg, buf, n, path, err);
+    free(buf);
+    return s;
+}
+
+clvae_status_t clvae_cfg_set(clvae_cfg_t *cfg, const char *a, clvae_error_t *err)
+{
+    const char *eq = strchr(a, '=');
+    const char *dot = strchr(a, '.');
+    if (!eq || !dot || dot > eq)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "--set %s: want SECTION.KEY=VALUE (or SECTION#K.KEY=VALUE)", a);
+    const char *sec = a, *hash = memchr(a, '#', (size_t)(dot - a));
+    size_t sn = (size_t)((hash ? hash : dot) - a);
+    long which = 0;
+    if (hash) {
+        char *end;
+        which = strtol(hash + 1, &end, 10);
+        if (end != dot || which < 1)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--set %s: K in SECTION#K counts from 1", a);
+    }
+    const char *key = dot + 1, *value = eq + 1;
+    size_t kn = (size_t)(eq - key), vn = strlen(value);
+    trim(&key, &kn);
+    trim(&value, &vn);
+    if (!is_ident(sec, sn) || !is_ident(key, kn))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--set %s: section and key must be lower-case names",
+                          a);
+    if (vn == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--set %s: empty value", a);
+    /* the value must survive clvae_cfg_format and a parse (what a checkpoint stores) */
+    for (size_t i = 0; i < vn; i++)
+        if (value[i] == '\n' || (i > 0 && (value[i] == '#' || value[i] == ';') &&
+                                 isspace((unsigned char)value[i - 1])))
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                              "--set %s: a value cannot hold a line break or a comment (# or ; "
+                              "after a blank)", a);
+    clvae_cfg_section_t *target = NULL;
+    int count = 0;
+    for (int i = 0; i < cfg->nsections; i++) {
+        if (strlen(cfg->sections[i].name) != sn || memcmp(cfg->sections[i].name, sec, sn)) continue;
+        count++;
+        if ((which == 0 && !target) || count == which) target = &cfg->sections[i];
+    }
+    if (!target)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--set %s: %s has no section [%.*s]%s", a,
+                          cfg->path, (int)sn, sec, hash ? " with that number" : "");
+    if (which == 0 && count > 1)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "--set %s: %s has %d [%.*s] sections; name one as %.*s#K.%.*s", a,
+                          cfg->path, count, (int)sn, sec, (int)sn, sec, (int)kn, key);
+    char keybuf[128];
+    snprintf(keybuf, sizeof keybuf, "%.*s", (int)kn, key);
+    clvae_cfg_entry_t *e = find_entry(target, keybuf);
+    if (e) {
+        char *v = dup_range(value, vn);
+        if (!v) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        free(e->value);
+        e->value = v;
+        e->line = 0;
+        return CLVAE_OK;
+    }
+    if (add_entry(target, key, kn, value, vn, 0))
+        return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    return CLVAE_OK;
+}
+
+char *clvae_cfg_format(const clvae_cfg_t *cfg)
+{
+    size_t size = 1;
+    for (int i = 0; i < cfg->nsections; i++) {
+        size += strlen(cfg->sections[i].name) + 4;
+        for (int j = 0; j < cfg->sections[i].nentries; j++)
+            size += strlen(cfg->sections[i].entries[j].key) +
+                    strlen(cfg->sections[i].entries[j].value) + 4;
+    }
+    char *out = malloc(size), *p = out;
+    if (!out) return NULL;
+    for (int i = 0; i < cfg->nsections; i++) {
+        p += sprintf(p, "%s[%s]\n", i ? "\n" : "", cfg->sections[i].name);
+        for (int j = 0; j < cfg->sections[i].nentries; j++) {
+            /* "key =#x": a # or ; right after the '=' is part of the value, not a comment */
+            const char *v = cfg->sections[i].entries[j].value;
+            p += sprintf(p, "%s =%s%s\n", cfg->sections[i].entries[j].key,
+                         v[0] == '#' || v[0] == ';' ? "" : " ", v);
+        }
+    }
+    *p = 0;
+    return out;
+}
+
+void clvae_cfg_free(clvae_cfg_t *cfg)
+{
+    if (!cfg) return;
+    for (int i = 0; i < cfg->nsections; i++) {
+        for (int j = 0; j < cfg->sections[i].nentries; j++) {
+            free(cfg->sections[i].entries[j].key);
+            free(cfg->sections[i].entries[j].value);
+        }
+        free(cfg->sections[i].entries);
+        free(cfg->sections[i].name);
+    }
+    free(cfg->sections);
+    free(cfg->path);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+/* ---- resolution ----------------------------------------------------------------------- */
+
+/* Most values a layer's output (per example) or weights, or the whole parameter array, may
+ * hold: far beyond any device, and small enough that no size computed from them overflows. */
+#define MAX_VALUES ((size_t)1 << 40)
+
+/* a * b, or 0 when the product is above MAX_VALUES (every factor here is at least 1). */
+static size_t mul_values(size_t a, size_t b)
+{
+    if (a == 0 || b == 0 || a > MAX_VALUES / b) return 0;
+    return a * b;
+}
+
+/* Where a value came from, for messages: "file:line: [sec] key = value" or "file: --set ...". */
+static clvae_status_t bad_value(clvae_error_t *err, const clvae_cfg_t *cfg,
+                                const clvae_cfg_section_t *s, const clvae_cfg_entry_t *e,
+                                const char *what)
+{
+    /* values and keys are shown whole up to 60 characters, then cut with "..." */
+    int vl = strlen(e->value) > 60 ? 57 : 60, kl = strlen(e->key) > 60 ? 57 : 60;
+    const char *vd = strlen(e->value) > 60 ? "..." : "", *kd = strlen(e->key) > 60 ? "..." : "";
+    if (e->line > 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [%s] %.*s%s = %.*s%s: %s", cfg->path,
+                          e->line, s->name, kl, e->key, kd, vl, e->value, vd, what);
+    return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: --set %s.%.*s%s=%.*s%s: %s", cfg->path, s->name,
+                      kl, e->key, kd, vl, e->value, vd, what);
+}
+
+/* Checks that every key of s is in the NULL-terminated list allowed. */
+static clvae_status_t check_keys(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s,
+                                 const char *const *allowed, clvae_error_t *err)
+{
+    for (int i = 0; i < s->nentries; i++) {
+        int ok = 0;
+        for (const char *const *a = allowed; *a && !ok; a++) ok = strcmp(*a, s->entries[i].key) == 0;
+        if (ok) continue;
+        char list[512] = "";
+        for (const char *const *a = allowed; *a; a++) {
+            strncat(list, *a, sizeof list - strlen(list) - 1);
+            if (a[1]) strncat(list, ", ", sizeof list - strlen(list) - 1);
+        }
+        const clvae_cfg_entry_t *e = &s->entries[i];
+        if (!list[0]) snprintf(list, sizeof list, "(none)");
+        int kl = strlen(e->key) > 60 ? 57 : 60;
+        const char *kd = strlen(e->key) > 60 ? "..." : "";
+        if (e->line > 0)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [%s] unknown key '%.*s%s' (allowed: %s)",
+                              cfg->path, e->line, s->name, kl, e->key, kd, list);
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: --set %s.%.*s%s: unknown key (allowed: %s)",
+                          cfg->path, s->name, kl, e->key, kd, list);
+    }
+    return CLVAE_OK;
+}
+
+/* Reads an integer in [lo, hi]; absent keys keep *out (the default) unless required. */
+static clvae_status_t get_int(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
+                              long long lo, long long hi, int required, long long *out,
+                              clvae_error_t *err)
+{
+    const clvae_cfg_entry_t *e = find_entry(s, key);
+    if (!e) {
+        if (required)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [%s] needs %s (an integer from %lld to %lld)",
+                              cfg->path, s->line, s->name, key, lo, hi);
+        return CLVAE_OK;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(e->value, &end, 10);
+    char what[160];
+    if (errno || *end || end == e->value || v < lo || v > hi) {
+        snprintf(what, sizeof what, "must be an integer from %lld to %lld", lo, hi);
+        return bad_value(err, cfg, s, e, what);
+    }
+    *out = v;
+    return CLVAE_OK;
+}
+
+static clvae_status_t get_size(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
+                               long long lo, long long hi, int required, size_t *out,
+                               clvae_error_t *err)
+{
+    long long v = (long long)*out;
+    clvae_status_t st = get_int(cfg, s, key, lo, hi, required, &v, err);
+    if (!st) *out = (size_t)v;
+    return st;
+}
+
+static clvae_status_t get_float(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s,
+                                const char *key, double lo, double hi, float *out,
+                                clvae_error_t *err)
+{
+    const clvae_cfg_entry_t *e = find_entry(s, key);
+    if (!e) return CLVAE_OK;
+    char *end;
+    errno = 0;
+    double v = strtod(e->value, &end);
+    if (errno || *end || end == e->value || !isfinite(v) || v < lo || v > hi) {
+        char what[160];
+        snprintf(what, sizeof what, "must be a number from %g to %g", lo, hi);
+        return bad_value(err, cfg, s, e, what);
+    }
+    *out = (float)v;
+    return CLVAE_OK;
+}
+
+/* Reads one of the NULL-terminated words; *out is the index; absent keeps *out. */
+static clvae_status_t get_word(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
+                               const char *const *words, int *out, clvae_error_t *err)
+{
+    const clvae_cfg_entry_t *e = find_entry(s, key);
+    if (!e) return CLVAE_OK;
+    char list[256] = "";
+    for (int i = 0; words[i]; i++) {
+        if (strcmp(words[i], e->value) == 0) {
+            *out = i;
+            return CLVAE_OK;
+        }
+        strncat(list, words[i], sizeof list - strlen(list) - 1);
+        if (words[i + 1]) strncat(list, ", ", sizeof list - strlen(list) - 1);
+    }
+    char what[300];
+    snprintf(what, sizeof what, "must be one of %s", list);
+    return bad_value(err, cfg, s, e, what);
+}
+
+static clvae_status_t get_text(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
+                               char *out, size_t size, clvae_error_t *err)
+{
+    const clvae_cfg_entry_t *e = find_entry(s, key);
+    if (!e) return CLVAE_OK;
+    if (strlen(e->value) >= size) return bad_value(err, cfg, s, e, "too long");
+    snprintf(out, size, "%s", e->value);
+    return CLVAE_OK;
+}
+
+/* "3" or "3x5" (height x width), each from lo to hi. */
+static clvae_status_t get_pair(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
+                               long lo, long hi, size_t *a, size_t *b, clvae_error_t *err)
+{
+    const clvae_cfg_entry_t *e = find_entry(s, key);
+    if (!e) return CLVAE_OK;
+    char *end;
+    errno = 0;
+    long x = strtol(e->value, &end, 10), y = x;
+    if (!errno && end != e->value && *end == 'x') {
+        const char *second = end + 1;
+        y = strtol(second, &end, 10);
+        if (end == second) end = (char *)"?";
+    }
+    if (errno || *end || end == e->value || x < lo || x > hi || y < lo || y > hi) {
+        char what[160];
+        snprintf(what, sizeof what, "must be N or HxW with each from %ld to %ld", lo, hi);
+        return bad_value(err, cfg, s, e, what);
+    }
+    *a = (size_t)x;
+    *b = (size_t)y;
+    return CLVAE_OK;
+}
+
+static clvae_status_t get_act(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, clvae_layer_t *L,
+                              clvae_error_t *err)
+{
+    const clvae_cfg_entry_t *e = find_entry(s, "activation");
+    L->act = CLVAE_ACT_IDENTITY;
+    L->slope = 0.01f;
+    if (e) {
+        clvae_error_t sub = {0};
+        if (clvae_act_parse(e->value, &L->act, &sub) != CLVAE_OK) {
+            clvae_status_t st = bad_value(err, cfg, s, e, sub.msg);
+            clvae_error_clear(&sub);
+            return st;
+        }
+    }
+    return get_float(cfg, s, "slope", 0.0, 1e3, &L->slope, err);
+}
+
+const char *clvae_layer_kind_name(clvae_layer_kind_t k)
+{
+    static const char *const names[] = {"input", "conv", "deconv", "dense", "flatten", "reshape",
+                                        "latent"};
+    return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
+}
+
+/* [noise]: the corruption of the training input of a denoising model. */
+static clvae_status_t resolve_noise(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                    const clvae_cfg_section_t *s, clvae_error_t *err)
+{
+    static const char *const noise_keys[] = {"type", "std", "clip", "p", NULL};
+    static const char *const types[] = {"none", "gaussian", "mask", NULL};
+    static const char *const bools[] = {"0", "1", NULL};
+    clvae_status_t st;
+    int w = (int)m->noise.kind;
+    if ((st = check_keys(cfg, s, noise_keys, err)) ||
+        (st = get_word(cfg, s, "type", types, &w, err)))
+        return st;
+    m->noise.kind = (clvae_noise_kind_t)w;
+    w = m->noise.clip;
+    if ((st = get_float(cfg, s, "std", 0.0, 100.0, &m->noise.std, err)) ||
+        (st = get_word(cfg, s, "clip", bools, &w, err)) ||
+        (st = get_float(cfg, s, "p", 0.0, 1.0, &m->noise.p, err)))
+        return st;
+    m->noise.clip = w;
+    return CLVAE_OK;
+}
+
+/* [loss] beta_schedule and its keys (beta itself is read before: beta_end defaults to it). */
+static clvae_status_t resolve_beta_schedule(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                            const clvae_cfg_section_t *s, clvae_error_t *err)
+{
+    static const char *const schedules[] = {"constant", "linear", "cyclical", NULL};
+    clvae_status_t st;
+    int w = (int)m->beta_schedule;
+    long long v;
+    if ((st = get_word(cfg, s, "beta_schedule", schedules, &w, err))) return st;
+    m->beta_schedule = (clvae_beta_schedule_t)w;
+    m->beta_end = m->beta;
+    if ((st = get_float(cfg, s, "beta_start", 0.0, 1e6, &m->beta_start, err)) ||
+        (st = get_float(cfg, s, "beta_end", 0.0, 1e6, &m->beta_end, err)))
+        return st;
+    v = m->warmup_epochs;
+    if ((st = get_int(cfg, s, "warmup_epochs", 1, 1000000, 0, &v, err))) return st;
+    m->warmup_epochs = (long)v;
+    v = m->cycle_epochs;
+    if ((st = get_int(cfg, s, "cycle_epochs", 1, 1000000, 0, &v, err))) return st;
+    m->cycle_epochs = (long)v;
+    if ((st = get_float(cfg, s, "ramp", 0.0, 1.0, &m->beta_ramp, err))) return st;
+    if (!(m->beta_ramp > 0.0f))
+        return bad_value(err, cfg, s, find_entry(s, "ramp"),
+                         "must be a fraction of the cycle above 0, at most 1");
+    return CLVAE_OK;
+}
+
+static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                      const clvae_cfg_section_t *s, clvae_error_t *err)
+{
+    static const char *const model_keys[] = {"name", "kind", "conditional", NULL};
+    static const char *const data_keys[] = {"train", "test", NULL};
+    static const char *const train_keys[] = {"epochs", "batch", "limit", "optimizer", "lr",
+                                             "beta1", "beta2", "eps", "weight_decay", "momentum",
+                                             "seed", "shuffle", "sample_latent", "max_skipped",
+                                             NULL};
+    static const char *const loss_keys[] = {"reconstruction", "beta", "beta_schedule",
+                                            "beta_start", "beta_end", "warmup_epochs",
+                                            "cycle_epochs", "ramp", NULL};
+    static const char *const kinds[] = {"ae", "vae", "classifier", NULL};
+    static const char *const opts[] = {"adam", "sgd", NULL};
+    static const char *const recons[] = {"bce", "mse_sum", "mse_mean", NULL};
+    static const char *const bools[] = {"0", "1", NULL};
+    clvae_status_t st;
+    long long v;
+    int w;
+    if (strcmp(s->name, "model") == 0) {
+        if ((st = check_keys(cfg, s, model_keys, err))) return st;
+        if ((st = get_text(cfg, s, "name", m->name, sizeof m->name, err))) return st;
+        w = m->classes ? 2 : m->variational;
+        if ((st = get_word(cfg, s, "kind", kinds, &w, err))) return st;
+        m->variational = w == 1;
+        m->classes = w == 2 ? -1 : 0; /* a classifier: the count comes from its last layer */
+        if ((st = get_size(cfg, s, "conditional", 0, 4096, 0, &m->conditional, err))) return st;
+        if (m->conditional == 1)
+            return bad_value(err, cfg, s, find_entry(s, "conditional"),
+                             "must be 0 (off) or the number of classes, at least 2");
+        if (m->conditional && m->classes)
+            return bad_value(err, cfg, s, find_entry(s, "conditional"),
+                             "a classifier cannot be conditional on its own labels");
+    } else if (strcmp(s->name, "data") == 0) {
+        if ((st = check_keys(cfg, s, data_keys, err))) return st;
+        if ((st = get_text(cfg, s, "train", m->train_data, sizeof m->train_data, err))) return st;
+        if ((st = get_text(cfg, s, "test", m->test_data, sizeof m->test_data, err))) return st;
+    } else if (strcmp(s->name, "train") == 0) {
+        if ((st = check_keys(cfg, s, train_keys, err))) return st;
+        v = m->epochs;
+        if ((st = get_int(cfg, s, "epochs", 1, 1000000, 0, &v, err))) return st;
+        m->epochs = (long)v;
+        if ((st = get_size(cfg, s, "batch", 1, 65536, 0, &m->batch, err))) return st;
+        if ((st = get_size(cfg, s, "limit", 0, 1LL << 31, 0, &m->limit, err))) return st;
+        w = strcmp(m->optimizer, "sgd") == 0;
+        if ((st = get_word(cfg, s, "optimizer", opts, &w, err))) return st;
+        snprintf(m->optimizer, sizeof m->optimizer, "%s", opts[w]);
+        if ((st = get_float(cfg, s, "lr", 0.0, 1e6, &m->lr, err)) ||
+            (st = get_float(cfg, s, "beta1", 0.0, 0.999999, &m->beta1, err)) ||
+            (st = get_float(cfg, s, "beta2", 0.0, 0.999999999, &m->beta2, err)) ||
+            (st = get_float(cfg, s, "eps", 0.0, 1.0, &m->eps, err)) ||
+            (st = get_float(cfg, s, "weight_decay", 0.0, 1.0, &m->weight_decay, err)) ||
+            (st = get_float(cfg, s, "momentum", 0.0, 0.999999, &m->momentum, err)))
+            return st;
+        v = (long long)m->seed;
+        if ((st = get_int(cfg, s, "seed", 0, 9007199254740991LL, 0, &v, err))) return st;
+        m->seed = (uint64_t)v;
+        w = m->shuffle;
+        if ((st = get_word(cfg, s, "shuffle", bools, &w, err))) return st;
+        m->shuffle = w;
+        w = m->sample_latent;
+        if ((st = get_word(cfg, s, "sample_latent", bools, &w, err))) return st;
+        m->sample_latent = w;
+        v = m->max_skipped;
+        if ((st = get_int(cfg, s, "max_skipped", 0, 1000000, 0, &v, err))) return st;
+        m->max_skipped = (long)v;
+    } else if (strcmp(s->name, "noise") == 0) {
+        return resolve_noise(m, cfg, s, err);
+    } else {
+        if ((st = check_keys(cfg, s, loss_keys, err))) return st;
+        w = (int)m->recon;
+        if ((st = get_word(cfg, s, "reconstruction", recons, &w, err))) return st;
+        m->recon = (clvae_recon_t)w;
+        if ((st = get_float(cfg, s, "beta", 0.0, 1e6, &m->beta, err))) return st;
+        return resolve_beta_schedule(m, cfg, s, err);
+    }
+    return CLVAE_OK;
+}
+
+/* Conv and deconv hyperparameters shared by both sections. */
+static clvae_status_t resolve_conv_params(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s,
+                                          clvae_layer_t *L, int transposed, clvae_error_t *err)
+{
+    clvae_conv_params_t *p = &L->conv;
+    memset(p, 0, sizeof *p);
+    p->kh = p->kw = 3;
+    p->sh = p->sw = p->dh = p->dw = 1;
+    p->pad = CLVAE_CONV_PAD_SAME;
+    clvae_status_t st;
+    if ((st = get_pair(cfg, s, "size", 1, CLVAE_CONV_MAX_KERNEL, &p->kh, &p->kw, err)) ||
+        (st = get_pair(cfg, s, "stride", 1, 64, &p->sh, &p->sw, err)) ||
+        (st = get_pair(cfg, s, "dilation", 1, 64, &p->dh, &p->dw, err)))
+        return st;
+    const clvae_cfg_entry_t *e = find_entry(s, "padding");
+    if (e && strcmp(e->value, "same") != 0) {
+        p->pad = CLVAE_CONV_PAD_EXPLICIT;
+        if (strcmp(e->value, "valid") != 0 &&
+            (st = get_pair(cfg, s, "padding", 0, 64, &p->pad_h, &p->pad_w, err))) {
+            clvae_error_clear(err);
+            return bad_value(err, cfg, s, e, "must be same, valid, N or HxW (N from 0 to 64)");
+        }
+    }
+    if (transposed) {
+        if ((st = get_pair(cfg, s, "output_padding", 0, 63, &p->out_pad_h, &p->out_pad_w, err)))
+            return st;
+        if (find_entry(s, "output_padding") && p->pad == CLVAE_CONV_PAD_SAME)
+            return bad_value(err, cfg, s, find_entry(s, "output_padding"),
+                             "output_padding needs explicit padding (padding = N), not same");
+    }
+    return CLVAE_OK;
+}
+
+/* Fills the layer from its section, given the input shape (c, h, w, flat). */
+static clvae_status_t resolve_layer(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                    const clvae_cfg_section_t *s, clvae_layer_t *L, int *flat,
+                                    clvae_error_t *err)
+{
+    static const char *const conv_keys[] = {"filters", "size", "stride", "dilation", "padding",
+                                            "bias", "activation", "slope", NULL};
+    static const char *const deconv_keys[] = {"filters", "size", "stride", "dilation", "padding",
+                                              "output_padding", "bias", "activation", "slope",
+                                              NULL};
+    static const char *const dense_keys[] = {"units", "bias", "activation", "slope", NULL};
+    static const char *const shape_keys[] = {"channels", "height", "width", NULL};
+    static const char *const none[] = {NULL};
+    static const char *const latent_keys[] = {"size", NULL};
+    static const char *const bools[] = {"0", "1", NULL};
+    clvae_status_t st;
+    size_t in = L->in_c * L->in_h * L->in_w;
+    L->bias = 1;
+    L->act = CLVAE_ACT_IDENTITY;
+    int b = 1;
+    char where[160];
+    snprintf(where, sizeof where, "%s:%d: [%s]", cfg->path, s->line, s->name);
+    switch (L->kind) {
+    case CLVAE_LAYER_CONV:
+    case CLVAE_LAYER_DECONV: {
+        int tr = L->kind == CLVAE_LAYER_DECONV;
+        if ((st = check_keys(cfg, s, tr ? deconv_keys : conv_keys, err))) return st;
+        if (*flat)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                              "%s needs a C x H x W input but gets %zu flat values: add a [reshape] "
+                              "before it",
+                              where, in);
+        size_t filters = 0;
+        if ((st = get_size(cfg, s, "filters", 1, 65536, 1, &filters, err)) ||
+            (st = resolve_conv_params(cfg, s, L, tr, err)) ||
+            (st = get_word(cfg, s, "bias", bools, &b, err)) || (st = get_act(cfg, s, L, err)))
+            return st;
+        clvae_conv_geom_t g;
+        clvae_error_t sub = {0};
+        st = tr ? clvae_conv_transpose2d_geom(&g, 1, L->in_c, L->in_h, L->in_w, filters, &L->conv,
+                                              &sub)
+                : clvae_conv2d_geom(&g, 1, L->in_c, L->in_h, L->in_w, filters, &L->conv, &sub);
+        if (st) {
+            /* keep the geometry's reason, drop its source location */
+            char *paren = strstr(sub.msg, " (src/");
+            if (paren) *paren = 0;
+            CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s on a %zux%zux%zu input: %s", where, L->in_c,
+                       L->in_h, L->in_w, sub.msg);
+            clvae_error_clear(&sub);
+            return CLVAE_ERR_INVALID;
+        }
+        L->out_c = filters;
+        L->out_h = tr ? g.H : g.OH;
+        L->out_w = tr ? g.W : g.OW;
+        L->w_len = mul_values(mul_values(L->in_c, filters), L->conv.kh * L->conv.kw);
+        L->flops = 2.0 * (double)L->w_len * (double)(tr ? L->in_h * L->in_w : L->out_h * L->out_w);
+        break;
+    }
+    case CLVAE_LAYER_DENSE:
+        if ((st = check_keys(cfg, s, dense_keys, err))) return st;
+        if (!*flat)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                              "%s needs flat input but gets %zux%zux%zu: add a [flatten] before it",
+                              where, L->in_c, L->in_h, L->in_w);
+        if ((st = get_size(cfg, s, "units", 1, 1 << 24, 1, &L->units, err)) ||
+            (st = get_word(cfg, s, "bias", bools, &b, err)) || (st = get_act(cfg, s, L, err)))
+            return st;
+        L->out_c = L->units;
+        L->out_h = L->out_w = 1;
+        L->w_len = mul_values(L->units, in);
+        L->flops = 2.0 * (double)L->w_len;
+        break;
+    case CLVAE_LAYER_FLATTEN:
+        if ((st = check_keys(cfg, s, none, err))) return st;
+        L->out_c = in;
+        L->out_h = L->out_w = 1;
+        *flat = 1;
+        return CLVAE_OK;
+    case CLVAE_LAYER_RESHAPE:
+        if ((st = check_keys(cfg, s, shape_keys, err)) ||
+            (st = get_size(cfg, s, "channels", 1, 1 << 24, 1, &L->out_c, err)) ||
+            (st = get_size(cfg, s, "height", 1, 1 << 24, 1, &L->out_h, err)) ||
+            (st = get_size(cfg, s, "width", 1, 1 << 24, 1, &L->out_w, err)))
+            return st;
+        if (mul_values(mul_values(L->out_c, L->out_h), L->out_w) != in)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                              "%s %zux%zux%zu = %.0f values, but its input has %zu", where,
+                              L->out_c, L->out_h, L->out_w,
+                              (double)L->out_c * (double)L->out_h * (double)L->out_w, in);
+        *flat = 0;
+        return CLVAE_OK;
+    case CLVAE_LAYER_LATENT:
+        if ((st = check_keys(cfg, s, latent_keys, err))) return st;
+        if (!*flat)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                              "%s needs flat input but gets %zux%zux%zu: add a [flatten] before it",
+                              where, L->in_c, L->in_h, L->in_w);
+        if ((st = get_size(cfg, s, "size", 1, 4096, 1, &L->units, err))) return st;
+        L->out_c = L->units;
+        L->out_h = L->out_w = 1;
+        L->w_len = mul_values(L->units, in);
+        L->flops = (m->variational ? 4.0 : 2.0) * (double)L->w_len;
+        break;
+    case CLVAE_LAYER_INPUT:
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s must be the first layer section", where);
+    }
+    if (!mul_values(mul_values(L->out_c, L->out_h), L->out_w) || !L->w_len)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s is too large: %zux%zux%zu outputs per example from %zux%zux%zu "
+                          "inputs; a layer's outputs and its weights may hold at most 2^40 "
+                          "values", where, L->out_c, L->out_h, L->out_w, L->in_c, L->in_h,
+                          L->in_w);
+    L->bias = b;
+    /* parameters: weight, bias; the VAE latent has a second head for z_log_var */
+    L->w_off = m->nparams;
+    L->b_off = L->w_off + L->w_len;
+    L->b_len = b ? L->out_c : 0;
+    m->nparams = L->b_off + L->b_len;
+    if (L->kind == CLVAE_LAYER_LATENT && m->variational) {
+        L->w2_off = m->nparams;
+        L->b2_off = L->w2_off + L->w_len;
+        m->nparams = L->b2_off + L->b_len;
+    }
+    if (m->nparams > MAX_VALUES) /* each term is at most 2^40: no overflow before this */
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s: the model has %zu parameters up to here, more than 2^40", where,
+                          m->nparams);
+    *flat = L->kind == CLVAE_LAYER_DENSE || L->kind == CLVAE_LAYER_LATENT;
+    return CLVAE_OK;
+}
+
+/* A conditional model's one-hot label joins the input (K more channels for the first layer)
+ * and z (K more inputs for the first decoder layer, which must be a [dense]). */
+static clvae_status_t conditional_input(const clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                        const clvae_cfg_section_t *s, clvae_layer_t *L,
+                                        clvae_error_t *err)
+{
+    int first_decoder = m->latent >= 0 && m->nlayers == m->latent + 1;
+    if (first_decoder && L->kind != CLVAE_LAYER_DENSE)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: [%s] right after [latent]: with [model] conditional the first "
+                          "decoder layer must be a [dense] (it takes z and the one-hot label)",
+                          cfg->path, s->line, s->name);
+    if (m->nlayers == 1 || first_decoder) L->in_c += m->conditional;
+    return CLVAE_OK;
+}
+
+static int layer_kind_of(const char *name, clvae_layer_kind_t *k)
+{
+    for (int i = CLVAE_LAYER_INPUT; i <= CLVAE_LAYER_LATENT; i++) {
+        if (strcmp(name, clvae_layer_kind_name((clvae_layer_kind_t)i)) == 0) {
+            *k = (clvae_layer_kind_t)i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* kind = classifier: no [latent], a last [dense] layer without activation whose units are the
+ * classes (its outputs are the logits of the softmax cross-entropy). */
+static clvae_status_t resolve_classifier(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                         clvae_error_t *err)
+{
+    const clvae_layer_t *out = &m->layers[m->nlayers - 1];
+    if (m->latent >= 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: kind = classifier has no [latent] section (its layers go from "
+                          "[input] to a last [dense] with one unit per class)",
+                          cfg->path, m->layers[m->latent].line);
+    if (m->nlayers < 2 || out->kind != CLVAE_LAYER_DENSE || out->act != CLVAE_ACT_IDENTITY ||
+        out->units < 2 || out->units > 65536)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: kind = classifier must end with a [dense] layer of 2 to 65536 "
+                          "units (one per class) and activation = identity (the logits)",
+                          cfg->path, out->line);
+    m->classes = (int)out->units;
+    m->latent = m->nlayers;
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                   clvae_error_t *err)
+{
+    memset(m, 0, sizeof *m);
+    /* defaults */
+    const char *base = strrchr(cfg->path, '/');
+    base = base ? base + 1 : cfg->path;
+    snprintf(m->name, sizeof m->name, "%.*s", (int)strcspn(base, "."), base);
+    m->variational = 1;
+    snprintf(m->train_data, sizeof m->train_data, "mnist:train");
+    snprintf(m->test_data, sizeof m->test_data, "mnist:test");
+    m->epochs = 10;
+    m->batch = 128;
+    snprintf(m->optimizer, sizeof m->optimizer, "adam");
+    m->lr = 1e-3f;
+    m->beta1 = 0.9f;
+    m->beta2 = 0.999f;
+    m->eps = 1e-8f;
+    m->seed = 1;
+    m->shuffle = 1;
+    m->sample_latent = 1;
+    m->max_skipped = 10;
+    m->recon = CLVAE_RECON_BCE;
+    m->beta = 1.0f;
+    m->beta_end = 1.0f;
+    m->warmup_epochs = 10;
+    m->cycle_epochs = 4;
+    m->beta_ramp = 0.5f;
+    m->noise.std = 0.5f;
+    m->noise.clip = 1;
+    m->noise.p = 0.3f;
+    m->latent = -1;
+
+    clvae_status_t st;
+    const char *globals[] = {"model", "data", "train", "loss", "noise"};
+    int seen[5] = {0, 0, 0, 0, 0};
+    int nlayer_sections = 0;
+    /* globals first: [model] kind changes how the latent layer is placed */
+    for (int i = 0; i < cfg->nsections; i++) {
+        const clvae_cfg_section_t *s = &cfg->sections[i];
+        int g = -1;
+        for (int j = 0; j < 5; j++)
+            if (strcmp(s->name, globals[j]) == 0) g = j;
+        clvae_layer_kind_t k;
+        if (g < 0) {
+            if (!layer_kind_of(s->name, &k))
+                return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                                  "%s:%d: unknown section [%s] (sections: model, data, train, loss, "
+                                  "noise, input, conv, deconv, dense, flatten, reshape, latent)",
+                                  cfg->path, s->line, s->name);
+            nlayer_sections++;
+            continue;
+        }
+        if (seen[g])
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: a second [%s] section (the first is on line %d)",
+                              cfg->path, s->line, s->name, seen[g]);
+        seen[g] = s->line;
+        if ((st = resolve_globals(m, cfg, s, err))) return st;
+    }
+    m->layers = calloc((size_t)(nlayer_sections ? nlayer_sections : 1), sizeof *m->layers);
+    if (!m->layers) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    int flat = 0;
+    for (int i = 0; i < cfg->nsections; i++) {
+        const clvae_cfg_section_t *s = &cfg->sections[i];
+        clvae_layer_kind_t k;
+        if (!layer_kind_of(s->name, &k)) continue;
+        clvae_layer_t *L = &m->layers[m->nlayers];
+        memset(L, 0, sizeof *L);
+        L->kind = k;
+        L->line = s->line;
+        if (m->nlayers == 0) {
+            static const char *const input_keys[] = {"channels", "height", "width", NULL};
+            if (k != CLVAE_LAYER_INPUT) {
+                st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                                "%s:%d: the first layer section must be [input], not [%s]",
+                                cfg->path, s->line, s->name);
+                goto fail;
+            }
+            if ((st = check_keys(cfg, s, input_keys, err)) ||
+                (st = get_size(cfg, s, "channels", 1, 4096, 1, &L->out_c, err)) ||
+                (st = get_size(cfg, s, "height", 1, 16384, 1, &L->out_h, err)) ||
+                (st = get_size(cfg, s, "width", 1, 16384, 1, &L->out_w, err)))
+                goto fail;
+            L->in_c = L->out_c;
+            L->in_h = L->out_h;
+            L->in_w = L->out_w;
+            m->nlayers++;
+            continue;
+        }
+        const clvae_layer_t *prev = &m->layers[m->nlayers - 1];
+        L->in_c = prev->out_c;
+        L->in_h = prev->out_h;
+        L->in_w = prev->out_w;
+        if (m->conditional && (st = conditional_input(m, cfg, s, L, err))) goto fail;
+        if (k == CLVAE_LAYER_LATENT && m->latent >= 0) {
+            st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                            "%s:%d: a second [latent] section (the first is on line %d)",
+                            cfg->path, s->line, m->layers[m->latent].line);
+            goto fail;
+        }
+        if ((st = resolve_layer(m, cfg, s, L, &flat, err))) goto fail;
+        if (k == CLVAE_LAYER_LATENT) m->latent = m->nlayers;
+        m->nlayers++;
+    }
+    if (m->nlayers == 0) {
+        st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                        "%s: no layers: the model needs [input] ... [latent] ...", cfg->path);
+        goto fail;
+    }
+    if (m->classes) {
+        if ((st = resolve_classifier(m, cfg, err))) goto fail;
+        return CLVAE_OK;
+    }
+    if (m->latent < 0) {
+        st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                        "%s: no [latent] section: it marks where the encoder ends (size = N)",
+                        cfg->path);
+        goto fail;
+    }
+    const clvae_layer_t *in = &m->layers[0], *out = &m->layers[m->nlayers - 1];
+    if (m->latent == m->nlayers - 1 || out->out_c * out->out_h * out->out_w !=
+                                           in->out_c * in->out_h * in->out_w) {
+        st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                        "%s: the decoder ends with %zux%zux%zu values but the input is %zux%zux%zu",
+                        cfg->path, out->out_c, out->out_h, out->out_w, in->out_c, in->out_h,
+                        in->out_w);
+        goto fail;
+    }
+    if (m->recon == CLVAE_RECON_BCE && out->act != CLVAE_ACT_SIGMOID) {
+        st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                        "%s:%d: reconstruction = bce needs probabilities: the last layer's "
+                        "activation must be sigmoid (it is %s)",
+                        cfg->path, out->line, clvae_act_name(out->act));
+        goto fail;
+    }
+    return CLVAE_OK;
+fail:
+    clvae_model_desc_free(m);
+    return st;
+}
+
+void clvae_model_desc_free(clvae_model_desc_t *m)
+{
+    if (!m) return;
+    free(m->layers);
+    m->layers = NULL;
+    m->nlayers = 0;
+}
+
+double clvae_model_flops(const clvae_model_desc_t *m)
+{
+    double f = 0;
+    for (int i = 0; i < m->nlayers; i++) f += m->layers[i].flops;
+    return f;
+}

@@ -1,0 +1,111 @@
+/* Launchers for cl/basic.cl (fill, add) and the device self-test built on them. */
+#include "clvae/ops/basic.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Kernel arguments are uint: refuse sizes that do not fit. */
+static clvae_status_t check_u32(size_t v, const char *what, clvae_error_t *err)
+{
+    if (v > UINT32_MAX)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s %zu exceeds the kernel limit of 2^32-1",
+                          what, v);
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_fill_forward(clvae_ctx_t *ctx, cl_mem x, size_t x_off, float v, size_t n,
+                                  clvae_error_t *err)
+{
+    clvae_status_t s;
+    if ((s = check_u32(x_off + n, "fill offset + size", err))) return s;
+    cl_kernel k;
+    if ((s = clvae_kernel_get(ctx, "basic", "fill_f32", &k, err))) return s;
+    cl_uint off = (cl_uint)x_off, cnt = (cl_uint)n;
+    CLVAE_CL_RET(err, clSetKernelArg(k, 0, sizeof x, &x));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 1, sizeof off, &off));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 2, sizeof v, &v));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 3, sizeof cnt, &cnt));
+    return clvae_launch_1d(ctx, k, n, err);
+}
+
+clvae_status_t clvae_add_forward(clvae_ctx_t *ctx, cl_mem y, size_t y_off, cl_mem a,
+                                 size_t a_off, cl_mem b, size_t b_off, size_t n,
+                                 clvae_error_t *err)
+{
+    clvae_status_t s;
+    if ((s = check_u32(y_off + n, "add offset + size", err)) ||
+        (s = check_u32(a_off + n, "add offset + size", err)) ||
+        (s = check_u32(b_off + n, "add offset + size", err)))
+        return s;
+    cl_kernel k;
+    if ((s = clvae_kernel_get(ctx, "basic", "add_f32", &k, err))) return s;
+    cl_uint yo = (cl_uint)y_off, ao = (cl_uint)a_off, bo = (cl_uint)b_off, cnt = (cl_uint)n;
+    CLVAE_CL_RET(err, clSetKernelArg(k, 0, sizeof y, &y));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 1, sizeof yo, &yo));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 2, sizeof a, &a));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 3, sizeof ao, &ao));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 4, sizeof b, &b));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 5, sizeof bo, &bo));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 6, sizeof cnt, &cnt));
+    return clvae_launch_1d(ctx, k, n, err);
+}
+
+clvae_status_t clvae_selftest(clvae_ctx_t *ctx, size_t n, clvae_error_t *err)
+{
+    if (n == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "selftest size must be > 0");
+    clvae_status_t s = CLVAE_OK;
+    cl_context c = clvae_ctx_cl_context(ctx);
+    cl_command_queue q = clvae_ctx_queue(ctx);
+    float *host = malloc(3 * n * sizeof *host);
+    cl_mem a = NULL, b = NULL;
+    cl_int rc;
+    if (!host) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    float *ha = host, *hb = host + n, *hy = host + 2 * n;
+    for (size_t i = 0; i < n; i++) {
+        ha[i] = (float)(i % 1000) * 0.25f - 3.0f;
+        hb[i] = 1.0f / (float)(1 + i % 7);
+    }
+    a = clCreateBuffer(c, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, n * sizeof(float), ha, &rc);
+    if (rc != CL_SUCCESS) {
+        s = clvae_error_cl(err, rc, "clCreateBuffer", __FILE__, __LINE__);
+        goto out;
+    }
+    b = clCreateBuffer(c, CL_MEM_READ_WRITE, 2 * n * sizeof(float), NULL, &rc);
+    if (rc != CL_SUCCESS) {
+        s = clvae_error_cl(err, rc, "clCreateBuffer", __FILE__, __LINE__);
+        goto out;
+    }
+    /* b = [fill value | hb], then b[0..n) = a + b[n..2n) */
+    CLVAE_CL_GOTO(err, clEnqueueWriteBuffer(q, b, CL_FALSE, n * sizeof(float), n * sizeof(float),
+                                            hb, 0, NULL, NULL), fail);
+    if ((s = clvae_fill_forward(ctx, b, 0, 42.0f, n, err))) goto out;
+    CLVAE_CL_GOTO(err, clEnqueueReadBuffer(q, b, CL_TRUE, 0, n * sizeof(float), hy, 0, NULL,
+                                           NULL), fail);
+    for (size_t i = 0; i < n; i++) {
+        if (hy[i] != 42.0f) {
+            s = CLVAE_FAIL(err, CLVAE_ERR_CORRUPT, "fill_f32: element %zu is %g, expected 42", i,
+                           (double)hy[i]);
+            goto out;
+        }
+    }
+    if ((s = clvae_add_forward(ctx, b, 0, a, 0, b, n, n, err))) goto out;
+    CLVAE_CL_GOTO(err, clEnqueueReadBuffer(q, b, CL_TRUE, 0, n * sizeof(float), hy, 0, NULL,
+                                           NULL), fail);
+    for (size_t i = 0; i < n; i++) {
+        float want = ha[i] + hb[i];
+        if (hy[i] != want) {
+            s = CLVAE_FAIL(err, CLVAE_ERR_CORRUPT, "add_f32: element %zu is %.9g, expected %.9g",
+                           i, (double)hy[i], (double)want);
+            goto out;
+        }
+    }
+    goto out;
+fail:
+    s = err ? err->status : CLVAE_ERR_OPENCL;
+out:
+    if (a) clReleaseMemObject(a);
+    if (b) clReleaseMemObject(b);
+    free(host);
+    return s;
+}

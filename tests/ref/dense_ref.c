@@ -1,0 +1,46 @@
+/* Plain-C reference of the dense layer in double, for the tests. */
+#include "ref.h"
+
+/* Key: N batch, I = in, O = out; x [N, I], y [N, O], w [O, I], b [O]. */
+
+void clvae_dense_forward_ref(double *y, const double *x, const double *w, const double *b,
+                             size_t N, size_t in, size_t out)
+{
+    for (size_t n = 0; n < N; n++) {
+        for (size_t o = 0; o < out; o++) {
+            double acc = b ? b[o] : 0.0;
+            for (size_t i = 0; i < in; i++) acc += x[n * in + i] * w[o * in + i];
+            y[n * out + o] = acc;
+        }
+    }
+}
+
+void clvae_dense_backward_ref(double *dx, double *dw, double *db, const double *dy,
+                              const double *x, const double *w, size_t N, size_t in, size_t out)
+{
+    if (dx) { /* dx[n, i] += sum_o dy[n, o] w[o, i] */
+        for (size_t n = 0; n < N; n++) {
+            for (size_t i = 0; i < in; i++) {
+                double acc = 0.0;
+                for (size_t o = 0; o < out; o++) acc += dy[n * out + o] * w[o * in + i];
+                dx[n * in + i] += acc;
+            }
+        }
+    }
+    if (dw) { /* dw[o, i] += sum_n dy[n, o] x[n, i] */
+        for (size_t o = 0; o < out; o++) {
+            for (size_t i = 0; i < in; i++) {
+                double acc = 0.0;
+                for (size_t n = 0; n < N; n++) acc += dy[n * out + o] * x[n * in + i];
+                dw[o * in + i] += acc;
+            }
+        }
+    }
+    if (db) { /* db[o] += sum_n dy[n, o] */
+        for (size_t o = 0; o < out; o++) {
+            double acc = 0.0;
+            for (size_t n = 0; n < N; n++) acc += dy[n * out + o];
+            db[o] += acc;
+        }
+    }
+}

@@ -1,0 +1,154 @@
+/* Plain-C references in double of the ops, for the tests only (the files in tests/ref). */
+#ifndef CLVAE_TEST_REF_H
+#define CLVAE_TEST_REF_H
+
+#include "clvae/data/data.h"
+
+/* Plain-C reference of clvae_data_gather. */
+void clvae_data_gather_ref(float *out, const clvae_dataset_t *d, const uint32_t *idx, size_t B);
+
+#include "clvae/ops/activation.h"
+
+/* Plain-C reference of clvae_act_forward in double. */
+void clvae_act_forward_ref(double *y, const double *x, clvae_act_t act, double slope, size_t n);
+
+/* Plain-C reference of clvae_act_backward in double: reads the same operands (x for SILU,
+ * y for the others; either may be NULL when not read). */
+void clvae_act_backward_ref(double *dx, const double *dy, const double *x, const double *y,
+                            clvae_act_t act, double slope, size_t n);
+
+#include "clvae/ops/concat.h"
+
+/* Reference of clvae_label_concat_forward. */
+void clvae_label_concat_forward_ref(double *out, const double *in, const double *labels,
+                                    size_t N, size_t C, size_t H, size_t W, size_t K);
+
+/* Reference of clvae_label_concat_backward (accumulates). */
+void clvae_label_concat_backward_ref(double *din, const double *dout, size_t N, size_t C,
+                                     size_t H, size_t W, size_t K);
+
+/* Reference of clvae_onehot. */
+void clvae_onehot_ref(double *out, const double *labels, size_t N, size_t K);
+
+#include "clvae/ops/conv.h"
+
+/* Plain-C reference of clvae_conv2d_forward in double (b may be NULL). */
+void clvae_conv2d_forward_ref(double *y, const double *x, const double *w, const double *b,
+                              const clvae_conv_geom_t *g);
+
+/* Plain-C reference of clvae_conv2d_backward in double: accumulates; NULL skips a gradient. */
+void clvae_conv2d_backward_ref(double *dx, double *dw, double *db, const double *dy,
+                               const double *x, const double *w, const clvae_conv_geom_t *g);
+
+/* Plain-C reference of clvae_conv_transpose2d_forward in double, from the scatter definition. */
+void clvae_conv_transpose2d_forward_ref(double *y, const double *x, const double *w,
+                                        const double *b, const clvae_conv_geom_t *g);
+
+/* Plain-C reference of clvae_conv_transpose2d_backward in double: accumulates; NULL skips. */
+void clvae_conv_transpose2d_backward_ref(double *dx, double *dw, double *db, const double *dy,
+                                         const double *x, const double *w,
+                                         const clvae_conv_geom_t *g);
+
+#include "clvae/ops/dense.h"
+
+/* Plain-C reference of clvae_dense_forward in double (b may be NULL). */
+void clvae_dense_forward_ref(double *y, const double *x, const double *w, const double *b,
+                             size_t N, size_t in, size_t out);
+
+/* Plain-C reference of clvae_dense_backward in double (dx, dw, db may be NULL). */
+void clvae_dense_backward_ref(double *dx, double *dw, double *db, const double *dy,
+                              const double *x, const double *w, size_t N, size_t in, size_t out);
+
+#include "clvae/ops/latent.h"
+
+/* Reference of clvae_reparam_apply in double. */
+void clvae_reparam_apply_ref(double *z, const double *eps, const double *mu, const double *logvar,
+                             size_t n);
+
+/* Reference of clvae_reparam_forward: eps from clvae_rng_normal_host, then z in double. */
+void clvae_reparam_forward_ref(double *z, double *eps, const double *mu, const double *logvar,
+                               size_t n, uint64_t seed, uint64_t offset);
+
+/* Reference of clvae_reparam_backward in double (dmu or dlogvar may be NULL; accumulates). */
+void clvae_reparam_backward_ref(double *dmu, double *dlogvar, const double *dz, const double *eps,
+                                const double *logvar, size_t n);
+
+#include "clvae/ops/loss.h"
+
+/* Reference of clvae_bce_forward. */
+void clvae_bce_forward_ref(double *per_example, double *mean, const double *p, const double *t,
+                           size_t N, size_t D);
+
+/* Reference of clvae_bce_backward. */
+void clvae_bce_backward_ref(double *dp, const double *p, const double *t, double scale, size_t N,
+                            size_t D);
+
+/* Reference of clvae_bce_logits_forward. */
+void clvae_bce_logits_forward_ref(double *per_example, double *mean, const double *z,
+                                  const double *t, size_t N, size_t D);
+
+/* Reference of clvae_bce_logits_backward. */
+void clvae_bce_logits_backward_ref(double *dz, const double *z, const double *t, double scale,
+                                   size_t N, size_t D);
+
+/* Reference of clvae_mse_forward. */
+void clvae_mse_forward_ref(double *per_example, double *mean, const double *p, const double *t,
+                           size_t N, size_t D, clvae_mse_reduction_t reduction);
+
+/* Reference of clvae_mse_backward. */
+void clvae_mse_backward_ref(double *dp, const double *p, const double *t, double scale, size_t N,
+                            size_t D, clvae_mse_reduction_t reduction);
+
+/* Reference of clvae_kl_forward. */
+void clvae_kl_forward_ref(double *per_example, double *mean, const double *mu,
+                          const double *logvar, double beta, size_t N, size_t J);
+
+/* Reference of clvae_kl_backward (dmu or dlogvar may be NULL). */
+void clvae_kl_backward_ref(double *dmu, double *dlogvar, const double *mu, const double *logvar,
+                           double beta, double scale, size_t N, size_t J);
+
+#include "clvae/ops/noise.h"
+
+/* Host twin of clvae_noise_gaussian: z_i in double as clvae_rng_normal_host, rounded to float,
+ * then the same fmaf and clamp. Agrees with the device to a few float ulps of sigma |z_i|
+ * (the device's log/cos/sin are float). out may be in. */
+void clvae_noise_gaussian_ref(float *out, const float *in, size_t n, float sigma, int clip,
+                              uint64_t seed, uint64_t offset);
+
+/* Host twin of clvae_noise_mask, bit-identical to the device. out may be in. */
+void clvae_noise_mask_ref(float *out, const float *in, size_t n, float p, uint64_t seed,
+                          uint64_t offset);
+
+#include "clvae/ops/optim.h"
+
+/* Plain-C references of the same steps in double. */
+void clvae_adam_step_ref(double *p, const double *g, double *m, double *v,
+                         const clvae_adam_params_t *hp, long step, size_t n);
+
+void clvae_sgd_step_ref(double *p, const double *g, double *buf, const clvae_sgd_params_t *hp,
+                        long step, size_t n);
+
+#include "clvae/ops/reduce.h"
+
+/* Plain-C reference of clvae_reduce_forward in double. */
+void clvae_reduce_forward_ref(double *out, const double *in, clvae_reduce_op_t op, double alpha,
+                              double beta, clvae_reduce_shape_t shape);
+
+#include "clvae/ops/xent.h"
+
+/* Reference of clvae_xent_forward (mean may be NULL). */
+void clvae_xent_forward_ref(double *per_example, double *mean, const double *logits,
+                            const double *labels, size_t N, size_t K);
+
+/* Reference of clvae_xent_backward (accumulates). */
+void clvae_xent_backward_ref(double *dlogits, const double *logits, const double *labels,
+                             double scale, size_t N, size_t K);
+
+/* Reference of clvae_xent_correct. */
+void clvae_xent_correct_ref(double *correct, const double *logits, const double *labels,
+                            size_t N, size_t K);
+
+/* Reference of clvae_softmax_forward. */
+void clvae_softmax_forward_ref(double *probs, const double *logits, size_t N, size_t K);
+
+#endif

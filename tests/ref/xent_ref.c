@@ -1,0 +1,77 @@
+/* Plain-C references in double of cl/xent.cl: cross-entropy, its gradient, argmax hits, softmax. */
+#include "ref.h"
+
+#include <math.h>
+
+/* The class of label y, or K when y is not an integer in 0..K-1 (the kernels' rule). */
+static size_t ref_class(double y, size_t K)
+{
+    return (y >= 0.0 && y < (double)K && y == floor(y)) ? (size_t)y : K;
+}
+
+/* Row maximum (NaN ignored, as fmax does) and sum of exp(z - max) of one row. */
+static void row_stats(const double *z, size_t K, double *max, double *sum)
+{
+    double m = -INFINITY, s = 0.0;
+    for (size_t k = 0; k < K; k++) m = fmax(m, z[k]);
+    for (size_t k = 0; k < K; k++) s += exp(z[k] - m);
+    *max = m;
+    *sum = s;
+}
+
+void clvae_xent_forward_ref(double *per_example, double *mean, const double *logits,
+                            const double *labels, size_t N, size_t K)
+{
+    double total = 0.0;
+    for (size_t n = 0; n < N; n++) {
+        const double *z = logits + n * K;
+        double m, s;
+        row_stats(z, K, &m, &s);
+        size_t c = ref_class(labels[n], K);
+        per_example[n] = c < K ? (m - z[c]) + log(s) : NAN;
+        total += per_example[n];
+    }
+    if (mean) *mean = total / (double)N;
+}
+
+void clvae_xent_backward_ref(double *dlogits, const double *logits, const double *labels,
+                             double scale, size_t N, size_t K)
+{
+    for (size_t n = 0; n < N; n++) {
+        const double *z = logits + n * K;
+        size_t c = ref_class(labels[n], K);
+        if (c >= K) continue;
+        double m, s;
+        row_stats(z, K, &m, &s);
+        for (size_t k = 0; k < K; k++)
+            dlogits[n * K + k] += scale * (exp(z[k] - m) / s - (k == c ? 1.0 : 0.0));
+    }
+}
+
+/* a beats b in the argmax: larger, NaN above any number (ties are left to the scan order). */
+static int ref_greater(double a, double b)
+{
+    if (isnan(a) || isnan(b)) return isnan(a) && !isnan(b);
+    return a > b;
+}
+
+void clvae_xent_correct_ref(double *correct, const double *logits, const double *labels,
+                            size_t N, size_t K)
+{
+    for (size_t n = 0; n < N; n++) {
+        const double *z = logits + n * K;
+        size_t best = 0;
+        for (size_t k = 1; k < K; k++)
+            if (ref_greater(z[k], z[best])) best = k;
+        correct[n] = ref_class(labels[n], K) == best ? 1.0 : 0.0;
+    }
+}
+
+void clvae_softmax_forward_ref(double *probs, const double *logits, size_t N, size_t K)
+{
+    for (size_t n = 0; n < N; n++) {
+        double m, s;
+        row_stats(logits + n * K, K, &m, &s);
+        for (size_t k = 0; k < K; k++) probs[n * K + k] = exp(logits[n * K + k] - m) / s;
+    }
+}
