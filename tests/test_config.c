@@ -376,16 +376,20 @@ static void t_conditional(void)
     REQUIRE(resolve_text("[model]\nconditional = 10\n[input]\nchannels = 1\nheight = 8\n"
                          "width = 8\n[conv]\nfilters = 4\n[flatten]\n" SMALL_TAIL, &m),
             "conditional conv");
-    CHECK(m.conditional == 10 && m.layers[1].in_c == 11 && m.layers[1].w_len == 4 * 11 * 9 &&
-              m.layers[m.latent + 1].in_c == 12 && m.layers[m.latent + 1].w_len == 64 * 12,
-          "in %zu, decoder in %zu", m.layers[1].in_c, m.layers[m.latent + 1].in_c);
+    /* layers 1 and latent + 1 are the implicit label layers that join the one-hot label */
+    CHECK(m.layers[1].kind == CLVAE_LAYER_LABELS && m.layers[1].implicit &&
+              m.layers[m.latent + 1].kind == CLVAE_LAYER_LABELS,
+          "label layers %d, %d", (int)m.layers[1].kind, (int)m.layers[m.latent + 1].kind);
+    CHECK(m.conditional == 10 && m.layers[2].in_c == 11 && m.layers[2].w_len == 4 * 11 * 9 &&
+              m.layers[m.latent + 2].in_c == 12 && m.layers[m.latent + 2].w_len == 64 * 12,
+          "in %zu, decoder in %zu", m.layers[2].in_c, m.layers[m.latent + 2].in_c);
     CHECK(m.nparams == (4 * 11 * 9 + 4) + (2 * 256 + 2) * 2 + (64 * 12 + 64), "params %zu",
           m.nparams);
     clvae_model_desc_free(&m);
     /* a flatten first: the label planes flatten with the image (K x H x W more values) */
     REQUIRE(resolve_text("[model]\nconditional = 3\n" SMALL_HEAD SMALL_TAIL, &m), "flatten");
-    CHECK(m.layers[1].out_c == 4 * 64 && m.layers[m.latent].in_c == 256, "flatten %zu",
-          m.layers[1].out_c);
+    CHECK(m.layers[2].out_c == 4 * 64 && m.layers[m.latent].in_c == 256, "flatten %zu",
+          m.layers[2].out_c);
     clvae_model_desc_free(&m);
     const clvae_status_t I = CLVAE_ERR_INVALID;
     expect("[model]\nconditional = 1\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:2",

@@ -121,9 +121,13 @@ static void grad_check_beta(const char *text, const char *what, float beta, floa
     double cosine = dot / sqrt(nfd * gnorm);
     CHECK(cosine > 0.999, "%s: cosine of backward and central differences %.6f", what, cosine);
     if (d.conditional) {
-        /* the label inputs' weights: layer 1's (channels C.. of a conv, columns of a dense)
-         * and the first decoder layer's last K columns; each part must get a gradient */
-        const clvae_layer_t *l1 = &d.layers[1], *dec = &d.layers[d.latent + 1];
+        /* the label inputs' weights: the first layer's after [input] (channels C.. of a conv,
+         * columns of a dense) and the first decoder layer's last K columns; each part must get
+         * a gradient. Layers 1 and latent + 1 are the implicit label layers before them. */
+        CHECK(d.layers[1].implicit && d.layers[1].kind == CLVAE_LAYER_LABELS &&
+                  d.layers[d.latent + 1].kind == CLVAE_LAYER_LABELS,
+              "%s: implicit label layers at 1 and %d", what, d.latent + 1);
+        const clvae_layer_t *l1 = &d.layers[2], *dec = &d.layers[d.latent + 2];
         size_t K = d.conditional, C = d.layers[0].out_c, J = d.layers[d.latent].units;
         double genc = 0, gdec = 0;
         if (l1->kind == CLVAE_LAYER_CONV) {

@@ -1,6 +1,7 @@
 /* Config files: the INI parser, --set overrides, and resolution into a model with shapes. */
 #include "clvae/net/config.h"
 #include "clvae/io/fileio.h"
+#include "net/layer.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -62,7 +63,7 @@ static clvae_cfg_section_t *add_section(clvae_cfg_t *cfg, const char *name, size
     return s;
 }
 
-static clvae_cfg_entry_t *find_entry(const clvae_cfg_section_t *s, const char *key)
+clvae_cfg_entry_t *clvae_cfg_find_entry(const clvae_cfg_section_t *s, const char *key)
 {
     for (int i = 0; i < s->nentries; i++)
         if (strcmp(s->entries[i].key, key) == 0) return &s->entries[i];
@@ -257,7 +258,7 @@ clvae_status_t clvae_cfg_set(clvae_cfg_t *cfg, const char *a, clvae_error_t *err
                           cfg->path, count, (int)sn, sec, (int)sn, sec, (int)kn, key);
     char keybuf[128];
     snprintf(keybuf, sizeof keybuf, "%.*s", (int)kn, key);
-    clvae_cfg_entry_t *e = find_entry(target, keybuf);
+    clvae_cfg_entry_t *e = clvae_cfg_find_entry(target, keybuf);
     if (e) {
         char *v = dup_range(value, vn);
         if (!v) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
@@ -318,14 +319,14 @@ void clvae_cfg_free(clvae_cfg_t *cfg)
 #define MAX_VALUES ((size_t)1 << 40)
 
 /* a * b, or 0 when the product is above MAX_VALUES (every factor here is at least 1). */
-static size_t mul_values(size_t a, size_t b)
+size_t clvae_cfg_mul_values(size_t a, size_t b)
 {
     if (a == 0 || b == 0 || a > MAX_VALUES / b) return 0;
     return a * b;
 }
 
 /* Where a value came from, for messages: "file:line: [sec] key = value" or "file: --set ...". */
-static clvae_status_t bad_value(clvae_error_t *err, const clvae_cfg_t *cfg,
+clvae_status_t clvae_cfg_bad_value(clvae_error_t *err, const clvae_cfg_t *cfg,
                                 const clvae_cfg_section_t *s, const clvae_cfg_entry_t *e,
                                 const char *what)
 {
@@ -340,7 +341,7 @@ static clvae_status_t bad_value(clvae_error_t *err, const clvae_cfg_t *cfg,
 }
 
 /* Checks that every key of s is in the NULL-terminated list allowed. */
-static clvae_status_t check_keys(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s,
+clvae_status_t clvae_cfg_check_keys(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s,
                                  const char *const *allowed, clvae_error_t *err)
 {
     for (int i = 0; i < s->nentries; i++) {
@@ -366,11 +367,11 @@ static clvae_status_t check_keys(const clvae_cfg_t *cfg, const clvae_cfg_section
 }
 
 /* Reads an integer in [lo, hi]; absent keys keep *out (the default) unless required. */
-static clvae_status_t get_int(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
+clvae_status_t clvae_cfg_get_int(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
                               long long lo, long long hi, int required, long long *out,
                               clvae_error_t *err)
 {
-    const clvae_cfg_entry_t *e = find_entry(s, key);
+    const clvae_cfg_entry_t *e = clvae_cfg_find_entry(s, key);
     if (!e) {
         if (required)
             return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [%s] needs %s (an integer from %lld to %lld)",
@@ -383,27 +384,27 @@ static clvae_status_t get_int(const clvae_cfg_t *cfg, const clvae_cfg_section_t 
     char what[160];
     if (errno || *end || end == e->value || v < lo || v > hi) {
         snprintf(what, sizeof what, "must be an integer from %lld to %lld", lo, hi);
-        return bad_value(err, cfg, s, e, what);
+        return clvae_cfg_bad_value(err, cfg, s, e, what);
     }
     *out = v;
     return CLVAE_OK;
 }
 
-static clvae_status_t get_size(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
+clvae_status_t clvae_cfg_get_size(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
                                long long lo, long long hi, int required, size_t *out,
                                clvae_error_t *err)
 {
     long long v = (long long)*out;
-    clvae_status_t st = get_int(cfg, s, key, lo, hi, required, &v, err);
+    clvae_status_t st = clvae_cfg_get_int(cfg, s, key, lo, hi, required, &v, err);
     if (!st) *out = (size_t)v;
     return st;
 }
 
-static clvae_status_t get_float(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s,
+clvae_status_t clvae_cfg_get_float(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s,
                                 const char *key, double lo, double hi, float *out,
                                 clvae_error_t *err)
 {
-    const clvae_cfg_entry_t *e = find_entry(s, key);
+    const clvae_cfg_entry_t *e = clvae_cfg_find_entry(s, key);
     if (!e) return CLVAE_OK;
     char *end;
     errno = 0;
@@ -411,17 +412,17 @@ static clvae_status_t get_float(const clvae_cfg_t *cfg, const clvae_cfg_section_
     if (errno || *end || end == e->value || !isfinite(v) || v < lo || v > hi) {
         char what[160];
         snprintf(what, sizeof what, "must be a number from %g to %g", lo, hi);
-        return bad_value(err, cfg, s, e, what);
+        return clvae_cfg_bad_value(err, cfg, s, e, what);
     }
     *out = (float)v;
     return CLVAE_OK;
 }
 
 /* Reads one of the NULL-terminated words; *out is the index; absent keeps *out. */
-static clvae_status_t get_word(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
+clvae_status_t clvae_cfg_get_word(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
                                const char *const *words, int *out, clvae_error_t *err)
 {
-    const clvae_cfg_entry_t *e = find_entry(s, key);
+    const clvae_cfg_entry_t *e = clvae_cfg_find_entry(s, key);
     if (!e) return CLVAE_OK;
     char list[256] = "";
     for (int i = 0; words[i]; i++) {
@@ -434,24 +435,24 @@ static clvae_status_t get_word(const clvae_cfg_t *cfg, const clvae_cfg_section_t
     }
     char what[300];
     snprintf(what, sizeof what, "must be one of %s", list);
-    return bad_value(err, cfg, s, e, what);
+    return clvae_cfg_bad_value(err, cfg, s, e, what);
 }
 
-static clvae_status_t get_text(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
+clvae_status_t clvae_cfg_get_text(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
                                char *out, size_t size, clvae_error_t *err)
 {
-    const clvae_cfg_entry_t *e = find_entry(s, key);
+    const clvae_cfg_entry_t *e = clvae_cfg_find_entry(s, key);
     if (!e) return CLVAE_OK;
-    if (strlen(e->value) >= size) return bad_value(err, cfg, s, e, "too long");
+    if (strlen(e->value) >= size) return clvae_cfg_bad_value(err, cfg, s, e, "too long");
     snprintf(out, size, "%s", e->value);
     return CLVAE_OK;
 }
 
 /* "3" or "3x5" (height x width), each from lo to hi. */
-static clvae_status_t get_pair(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
+clvae_status_t clvae_cfg_get_pair(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
                                long lo, long hi, size_t *a, size_t *b, clvae_error_t *err)
 {
-    const clvae_cfg_entry_t *e = find_entry(s, key);
+    const clvae_cfg_entry_t *e = clvae_cfg_find_entry(s, key);
     if (!e) return CLVAE_OK;
     char *end;
     errno = 0;
@@ -464,36 +465,30 @@ static clvae_status_t get_pair(const clvae_cfg_t *cfg, const clvae_cfg_section_t
     if (errno || *end || end == e->value || x < lo || x > hi || y < lo || y > hi) {
         char what[160];
         snprintf(what, sizeof what, "must be N or HxW with each from %ld to %ld", lo, hi);
-        return bad_value(err, cfg, s, e, what);
+        return clvae_cfg_bad_value(err, cfg, s, e, what);
     }
     *a = (size_t)x;
     *b = (size_t)y;
     return CLVAE_OK;
 }
 
-static clvae_status_t get_act(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, clvae_layer_t *L,
+clvae_status_t clvae_cfg_get_act(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, clvae_layer_t *L,
                               clvae_error_t *err)
 {
-    const clvae_cfg_entry_t *e = find_entry(s, "activation");
+    const clvae_cfg_entry_t *e = clvae_cfg_find_entry(s, "activation");
     L->act = CLVAE_ACT_IDENTITY;
     L->slope = 0.01f;
     if (e) {
         clvae_error_t sub = {0};
         if (clvae_act_parse(e->value, &L->act, &sub) != CLVAE_OK) {
-            clvae_status_t st = bad_value(err, cfg, s, e, sub.msg);
+            clvae_status_t st = clvae_cfg_bad_value(err, cfg, s, e, sub.msg);
             clvae_error_clear(&sub);
             return st;
         }
     }
-    return get_float(cfg, s, "slope", 0.0, 1e3, &L->slope, err);
+    return clvae_cfg_get_float(cfg, s, "slope", 0.0, 1e3, &L->slope, err);
 }
 
-const char *clvae_layer_kind_name(clvae_layer_kind_t k)
-{
-    static const char *const names[] = {"input", "conv", "deconv", "dense", "flatten", "reshape",
-                                        "latent"};
-    return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
-}
 
 /* [noise]: the corruption of the training input of a denoising model. */
 static clvae_status_t resolve_noise(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
@@ -504,14 +499,14 @@ static clvae_status_t resolve_noise(clvae_model_desc_t *m, const clvae_cfg_t *cf
     static const char *const bools[] = {"0", "1", NULL};
     clvae_status_t st;
     int w = (int)m->noise.kind;
-    if ((st = check_keys(cfg, s, noise_keys, err)) ||
-        (st = get_word(cfg, s, "type", types, &w, err)))
+    if ((st = clvae_cfg_check_keys(cfg, s, noise_keys, err)) ||
+        (st = clvae_cfg_get_word(cfg, s, "type", types, &w, err)))
         return st;
     m->noise.kind = (clvae_noise_kind_t)w;
     w = m->noise.clip;
-    if ((st = get_float(cfg, s, "std", 0.0, 100.0, &m->noise.std, err)) ||
-        (st = get_word(cfg, s, "clip", bools, &w, err)) ||
-        (st = get_float(cfg, s, "p", 0.0, 1.0, &m->noise.p, err)))
+    if ((st = clvae_cfg_get_float(cfg, s, "std", 0.0, 100.0, &m->noise.std, err)) ||
+        (st = clvae_cfg_get_word(cfg, s, "clip", bools, &w, err)) ||
+        (st = clvae_cfg_get_float(cfg, s, "p", 0.0, 1.0, &m->noise.p, err)))
         return st;
     m->noise.clip = w;
     return CLVAE_OK;
@@ -525,21 +520,21 @@ static clvae_status_t resolve_beta_schedule(clvae_model_desc_t *m, const clvae_c
     clvae_status_t st;
     int w = (int)m->beta_schedule;
     long long v;
-    if ((st = get_word(cfg, s, "beta_schedule", schedules, &w, err))) return st;
+    if ((st = clvae_cfg_get_word(cfg, s, "beta_schedule", schedules, &w, err))) return st;
     m->beta_schedule = (clvae_beta_schedule_t)w;
     m->beta_end = m->beta;
-    if ((st = get_float(cfg, s, "beta_start", 0.0, 1e6, &m->beta_start, err)) ||
-        (st = get_float(cfg, s, "beta_end", 0.0, 1e6, &m->beta_end, err)))
+    if ((st = clvae_cfg_get_float(cfg, s, "beta_start", 0.0, 1e6, &m->beta_start, err)) ||
+        (st = clvae_cfg_get_float(cfg, s, "beta_end", 0.0, 1e6, &m->beta_end, err)))
         return st;
     v = m->warmup_epochs;
-    if ((st = get_int(cfg, s, "warmup_epochs", 1, 1000000, 0, &v, err))) return st;
+    if ((st = clvae_cfg_get_int(cfg, s, "warmup_epochs", 1, 1000000, 0, &v, err))) return st;
     m->warmup_epochs = (long)v;
     v = m->cycle_epochs;
-    if ((st = get_int(cfg, s, "cycle_epochs", 1, 1000000, 0, &v, err))) return st;
+    if ((st = clvae_cfg_get_int(cfg, s, "cycle_epochs", 1, 1000000, 0, &v, err))) return st;
     m->cycle_epochs = (long)v;
-    if ((st = get_float(cfg, s, "ramp", 0.0, 1.0, &m->beta_ramp, err))) return st;
+    if ((st = clvae_cfg_get_float(cfg, s, "ramp", 0.0, 1.0, &m->beta_ramp, err))) return st;
     if (!(m->beta_ramp > 0.0f))
-        return bad_value(err, cfg, s, find_entry(s, "ramp"),
+        return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "ramp"),
                          "must be a fraction of the cycle above 0, at most 1");
     return CLVAE_OK;
 }
@@ -564,215 +559,181 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
     long long v;
     int w;
     if (strcmp(s->name, "model") == 0) {
-        if ((st = check_keys(cfg, s, model_keys, err))) return st;
-        if ((st = get_text(cfg, s, "name", m->name, sizeof m->name, err))) return st;
+        if ((st = clvae_cfg_check_keys(cfg, s, model_keys, err))) return st;
+        if ((st = clvae_cfg_get_text(cfg, s, "name", m->name, sizeof m->name, err))) return st;
         w = m->classes ? 2 : m->variational;
-        if ((st = get_word(cfg, s, "kind", kinds, &w, err))) return st;
+        if ((st = clvae_cfg_get_word(cfg, s, "kind", kinds, &w, err))) return st;
         m->variational = w == 1;
         m->classes = w == 2 ? -1 : 0; /* a classifier: the count comes from its last layer */
-        if ((st = get_size(cfg, s, "conditional", 0, 4096, 0, &m->conditional, err))) return st;
+        if ((st = clvae_cfg_get_size(cfg, s, "conditional", 0, 4096, 0, &m->conditional, err))) return st;
         if (m->conditional == 1)
-            return bad_value(err, cfg, s, find_entry(s, "conditional"),
+            return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
                              "must be 0 (off) or the number of classes, at least 2");
         if (m->conditional && m->classes)
-            return bad_value(err, cfg, s, find_entry(s, "conditional"),
+            return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
                              "a classifier cannot be conditional on its own labels");
     } else if (strcmp(s->name, "data") == 0) {
-        if ((st = check_keys(cfg, s, data_keys, err))) return st;
-        if ((st = get_text(cfg, s, "train", m->train_data, sizeof m->train_data, err))) return st;
-        if ((st = get_text(cfg, s, "test", m->test_data, sizeof m->test_data, err))) return st;
+        if ((st = clvae_cfg_check_keys(cfg, s, data_keys, err))) return st;
+        if ((st = clvae_cfg_get_text(cfg, s, "train", m->train_data, sizeof m->train_data, err))) return st;
+        if ((st = clvae_cfg_get_text(cfg, s, "test", m->test_data, sizeof m->test_data, err))) return st;
     } else if (strcmp(s->name, "train") == 0) {
-        if ((st = check_keys(cfg, s, train_keys, err))) return st;
+        if ((st = clvae_cfg_check_keys(cfg, s, train_keys, err))) return st;
         v = m->epochs;
-        if ((st = get_int(cfg, s, "epochs", 1, 1000000, 0, &v, err))) return st;
+        if ((st = clvae_cfg_get_int(cfg, s, "epochs", 1, 1000000, 0, &v, err))) return st;
         m->epochs = (long)v;
-        if ((st = get_size(cfg, s, "batch", 1, 65536, 0, &m->batch, err))) return st;
-        if ((st = get_size(cfg, s, "limit", 0, 1LL << 31, 0, &m->limit, err))) return st;
+        if ((st = clvae_cfg_get_size(cfg, s, "batch", 1, 65536, 0, &m->batch, err))) return st;
+        if ((st = clvae_cfg_get_size(cfg, s, "limit", 0, 1LL << 31, 0, &m->limit, err))) return st;
         w = strcmp(m->optimizer, "sgd") == 0;
-        if ((st = get_word(cfg, s, "optimizer", opts, &w, err))) return st;
+        if ((st = clvae_cfg_get_word(cfg, s, "optimizer", opts, &w, err))) return st;
         snprintf(m->optimizer, sizeof m->optimizer, "%s", opts[w]);
-        if ((st = get_float(cfg, s, "lr", 0.0, 1e6, &m->lr, err)) ||
-            (st = get_float(cfg, s, "beta1", 0.0, 0.999999, &m->beta1, err)) ||
-            (st = get_float(cfg, s, "beta2", 0.0, 0.999999999, &m->beta2, err)) ||
-            (st = get_float(cfg, s, "eps", 0.0, 1.0, &m->eps, err)) ||
-            (st = get_float(cfg, s, "weight_decay", 0.0, 1.0, &m->weight_decay, err)) ||
-            (st = get_float(cfg, s, "momentum", 0.0, 0.999999, &m->momentum, err)))
+        if ((st = clvae_cfg_get_float(cfg, s, "lr", 0.0, 1e6, &m->lr, err)) ||
+            (st = clvae_cfg_get_float(cfg, s, "beta1", 0.0, 0.999999, &m->beta1, err)) ||
+            (st = clvae_cfg_get_float(cfg, s, "beta2", 0.0, 0.999999999, &m->beta2, err)) ||
+            (st = clvae_cfg_get_float(cfg, s, "eps", 0.0, 1.0, &m->eps, err)) ||
+            (st = clvae_cfg_get_float(cfg, s, "weight_decay", 0.0, 1.0, &m->weight_decay, err)) ||
+            (st = clvae_cfg_get_float(cfg, s, "momentum", 0.0, 0.999999, &m->momentum, err)))
             return st;
         v = (long long)m->seed;
-        if ((st = get_int(cfg, s, "seed", 0, 9007199254740991LL, 0, &v, err))) return st;
+        if ((st = clvae_cfg_get_int(cfg, s, "seed", 0, 9007199254740991LL, 0, &v, err))) return st;
         m->seed = (uint64_t)v;
         w = m->shuffle;
-        if ((st = get_word(cfg, s, "shuffle", bools, &w, err))) return st;
+        if ((st = clvae_cfg_get_word(cfg, s, "shuffle", bools, &w, err))) return st;
         m->shuffle = w;
         w = m->sample_latent;
-        if ((st = get_word(cfg, s, "sample_latent", bools, &w, err))) return st;
+        if ((st = clvae_cfg_get_word(cfg, s, "sample_latent", bools, &w, err))) return st;
         m->sample_latent = w;
         v = m->max_skipped;
-        if ((st = get_int(cfg, s, "max_skipped", 0, 1000000, 0, &v, err))) return st;
+        if ((st = clvae_cfg_get_int(cfg, s, "max_skipped", 0, 1000000, 0, &v, err))) return st;
         m->max_skipped = (long)v;
     } else if (strcmp(s->name, "noise") == 0) {
         return resolve_noise(m, cfg, s, err);
     } else {
-        if ((st = check_keys(cfg, s, loss_keys, err))) return st;
+        if ((st = clvae_cfg_check_keys(cfg, s, loss_keys, err))) return st;
         w = (int)m->recon;
-        if ((st = get_word(cfg, s, "reconstruction", recons, &w, err))) return st;
+        if ((st = clvae_cfg_get_word(cfg, s, "reconstruction", recons, &w, err))) return st;
         m->recon = (clvae_recon_t)w;
-        if ((st = get_float(cfg, s, "beta", 0.0, 1e6, &m->beta, err))) return st;
+        if ((st = clvae_cfg_get_float(cfg, s, "beta", 0.0, 1e6, &m->beta, err))) return st;
         return resolve_beta_schedule(m, cfg, s, err);
     }
     return CLVAE_OK;
 }
 
-/* Conv and deconv hyperparameters shared by both sections. */
-static clvae_status_t resolve_conv_params(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s,
-                                          clvae_layer_t *L, int transposed, clvae_error_t *err)
+/* The kind whose section name is name (not the implicit ones). */
+static int layer_kind_of(const char *name, clvae_layer_kind_t *k)
 {
-    clvae_conv_params_t *p = &L->conv;
-    memset(p, 0, sizeof *p);
-    p->kh = p->kw = 3;
-    p->sh = p->sw = p->dh = p->dw = 1;
-    p->pad = CLVAE_CONV_PAD_SAME;
-    clvae_status_t st;
-    if ((st = get_pair(cfg, s, "size", 1, CLVAE_CONV_MAX_KERNEL, &p->kh, &p->kw, err)) ||
-        (st = get_pair(cfg, s, "stride", 1, 64, &p->sh, &p->sw, err)) ||
-        (st = get_pair(cfg, s, "dilation", 1, 64, &p->dh, &p->dw, err)))
-        return st;
-    const clvae_cfg_entry_t *e = find_entry(s, "padding");
-    if (e && strcmp(e->value, "same") != 0) {
-        p->pad = CLVAE_CONV_PAD_EXPLICIT;
-        if (strcmp(e->value, "valid") != 0 &&
-            (st = get_pair(cfg, s, "padding", 0, 64, &p->pad_h, &p->pad_w, err))) {
-            clvae_error_clear(err);
-            return bad_value(err, cfg, s, e, "must be same, valid, N or HxW (N from 0 to 64)");
+    for (int i = 0; i < CLVAE_LAYER_KINDS; i++) {
+        if (i == CLVAE_LAYER_LABELS) continue;
+        if (strcmp(name, clvae_layer_kind_name((clvae_layer_kind_t)i)) == 0) {
+            *k = (clvae_layer_kind_t)i;
+            return 1;
         }
     }
-    if (transposed) {
-        if ((st = get_pair(cfg, s, "output_padding", 0, 63, &p->out_pad_h, &p->out_pad_w, err)))
-            return st;
-        if (find_entry(s, "output_padding") && p->pad == CLVAE_CONV_PAD_SAME)
-            return bad_value(err, cfg, s, find_entry(s, "output_padding"),
-                             "output_padding needs explicit padding (padding = N), not same");
+    return 0;
+}
+
+/* The index of the layer called name (n characters) among the first m->nlayers, or -1. */
+static int find_layer(const clvae_model_desc_t *m, const char *name, size_t n)
+{
+    for (int i = 0; i < m->nlayers; i++)
+        if (strlen(m->layers[i].name) == n && strncmp(m->layers[i].name, name, n) == 0) return i;
+    return -1;
+}
+
+/* The line of a later layer section called name (n characters), or 0. */
+static int later_section(const clvae_cfg_t *cfg, int after, const char *name, size_t n)
+{
+    for (int i = after + 1; i < cfg->nsections; i++) {
+        const clvae_cfg_entry_t *e = clvae_cfg_find_entry(&cfg->sections[i], "name");
+        clvae_layer_kind_t k;
+        if (e && layer_kind_of(cfg->sections[i].name, &k) && strlen(e->value) == n &&
+            strncmp(e->value, name, n) == 0)
+            return cfg->sections[i].line;
+    }
+    return 0;
+}
+
+/* name = (letters, digits, _ and -, unique; default the kind and its index, "conv3"). */
+static clvae_status_t resolve_name(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                   const clvae_cfg_section_t *s, clvae_layer_t *L,
+                                   clvae_error_t *err)
+{
+    const clvae_cfg_entry_t *e = clvae_cfg_find_entry(s, "name");
+    if (!e) {
+        snprintf(L->name, sizeof L->name, "%s%d", s->name, m->nlayers);
+        return CLVAE_OK;
+    }
+    size_t n = strlen(e->value);
+    if (n >= sizeof L->name || strspn(e->value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                "0123456789_-") != n)
+        return clvae_cfg_bad_value(err, cfg, s, e, "a layer name is 1 to 31 letters, digits, _ "
+                                   "or -");
+    int other = find_layer(m, e->value, n);
+    if (other >= 0) {
+        char what[120];
+        snprintf(what, sizeof what, "the name is taken by the layer on line %d",
+                 m->layers[other].line);
+        return clvae_cfg_bad_value(err, cfg, s, e, what);
+    }
+    snprintf(L->name, sizeof L->name, "%s", e->value);
+    return CLVAE_OK;
+}
+
+/* from = a, b: earlier layers by name (default: the layer above); a later layer or the layer
+ * itself would make a cycle. */
+static clvae_status_t resolve_from(clvae_model_desc_t *m, const clvae_cfg_t *cfg, int si,
+                                   clvae_layer_t *L, int max_from, clvae_error_t *err)
+{
+    const clvae_cfg_section_t *s = &cfg->sections[si];
+    const clvae_cfg_entry_t *e = clvae_cfg_find_entry(s, "from");
+    if (!e) {
+        L->from[0] = m->nlayers - 1;
+        L->nfrom = 1;
+        return CLVAE_OK;
+    }
+    for (const char *p = e->value; *p;) {
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, ",");
+        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+        char what[200];
+        int j = n ? find_layer(m, p, n) : -1;
+        if (j < 0) {
+            int later = n ? later_section(cfg, si - 1, p, n) : 0;
+            if (!n)
+                snprintf(what, sizeof what, "an empty name in the list");
+            else if (later)
+                snprintf(what, sizeof what, "'%.*s' is a later layer (line %d): a layer reads "
+                         "only layers above it, so the graph has no cycle", (int)n, p, later);
+            else
+                snprintf(what, sizeof what, "no layer above is named '%.*s'", (int)n, p);
+            return clvae_cfg_bad_value(err, cfg, s, e, what);
+        }
+        if (L->nfrom == max_from) {
+            snprintf(what, sizeof what, "[%s] takes at most %d input%s", s->name, max_from,
+                     max_from == 1 ? "" : "s");
+            return clvae_cfg_bad_value(err, cfg, s, e, what);
+        }
+        L->from[L->nfrom++] = j;
+        p += strcspn(p, ",");
+        if (*p == ',') p++;
     }
     return CLVAE_OK;
 }
 
-/* Fills the layer from its section, given the input shape (c, h, w, flat). */
-static clvae_status_t resolve_layer(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
-                                    const clvae_cfg_section_t *s, clvae_layer_t *L, int *flat,
-                                    clvae_error_t *err)
+/* Parameters of L after those placed so far: weight, bias; the VAE latent's second head. */
+static clvae_status_t place_params(clvae_model_desc_t *m, clvae_layer_t *L, const char *where,
+                                   clvae_error_t *err)
 {
-    static const char *const conv_keys[] = {"filters", "size", "stride", "dilation", "padding",
-                                            "bias", "activation", "slope", NULL};
-    static const char *const deconv_keys[] = {"filters", "size", "stride", "dilation", "padding",
-                                              "output_padding", "bias", "activation", "slope",
-                                              NULL};
-    static const char *const dense_keys[] = {"units", "bias", "activation", "slope", NULL};
-    static const char *const shape_keys[] = {"channels", "height", "width", NULL};
-    static const char *const none[] = {NULL};
-    static const char *const latent_keys[] = {"size", NULL};
-    static const char *const bools[] = {"0", "1", NULL};
-    clvae_status_t st;
-    size_t in = L->in_c * L->in_h * L->in_w;
-    L->bias = 1;
-    L->act = CLVAE_ACT_IDENTITY;
-    int b = 1;
-    char where[160];
-    snprintf(where, sizeof where, "%s:%d: [%s]", cfg->path, s->line, s->name);
-    switch (L->kind) {
-    case CLVAE_LAYER_CONV:
-    case CLVAE_LAYER_DECONV: {
-        int tr = L->kind == CLVAE_LAYER_DECONV;
-        if ((st = check_keys(cfg, s, tr ? deconv_keys : conv_keys, err))) return st;
-        if (*flat)
-            return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                              "%s needs a C x H x W input but gets %zu flat values: add a [reshape] "
-                              "before it",
-                              where, in);
-        size_t filters = 0;
-        if ((st = get_size(cfg, s, "filters", 1, 65536, 1, &filters, err)) ||
-            (st = resolve_conv_params(cfg, s, L, tr, err)) ||
-            (st = get_word(cfg, s, "bias", bools, &b, err)) || (st = get_act(cfg, s, L, err)))
-            return st;
-        clvae_conv_geom_t g;
-        clvae_error_t sub = {0};
-        st = tr ? clvae_conv_transpose2d_geom(&g, 1, L->in_c, L->in_h, L->in_w, filters, &L->conv,
-                                              &sub)
-                : clvae_conv2d_geom(&g, 1, L->in_c, L->in_h, L->in_w, filters, &L->conv, &sub);
-        if (st) {
-            /* keep the geometry's reason, drop its source location */
-            char *paren = strstr(sub.msg, " (src/");
-            if (paren) *paren = 0;
-            CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s on a %zux%zux%zu input: %s", where, L->in_c,
-                       L->in_h, L->in_w, sub.msg);
-            clvae_error_clear(&sub);
-            return CLVAE_ERR_INVALID;
-        }
-        L->out_c = filters;
-        L->out_h = tr ? g.H : g.OH;
-        L->out_w = tr ? g.W : g.OW;
-        L->w_len = mul_values(mul_values(L->in_c, filters), L->conv.kh * L->conv.kw);
-        L->flops = 2.0 * (double)L->w_len * (double)(tr ? L->in_h * L->in_w : L->out_h * L->out_w);
-        break;
-    }
-    case CLVAE_LAYER_DENSE:
-        if ((st = check_keys(cfg, s, dense_keys, err))) return st;
-        if (!*flat)
-            return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                              "%s needs flat input but gets %zux%zux%zu: add a [flatten] before it",
-                              where, L->in_c, L->in_h, L->in_w);
-        if ((st = get_size(cfg, s, "units", 1, 1 << 24, 1, &L->units, err)) ||
-            (st = get_word(cfg, s, "bias", bools, &b, err)) || (st = get_act(cfg, s, L, err)))
-            return st;
-        L->out_c = L->units;
-        L->out_h = L->out_w = 1;
-        L->w_len = mul_values(L->units, in);
-        L->flops = 2.0 * (double)L->w_len;
-        break;
-    case CLVAE_LAYER_FLATTEN:
-        if ((st = check_keys(cfg, s, none, err))) return st;
-        L->out_c = in;
-        L->out_h = L->out_w = 1;
-        *flat = 1;
-        return CLVAE_OK;
-    case CLVAE_LAYER_RESHAPE:
-        if ((st = check_keys(cfg, s, shape_keys, err)) ||
-            (st = get_size(cfg, s, "channels", 1, 1 << 24, 1, &L->out_c, err)) ||
-            (st = get_size(cfg, s, "height", 1, 1 << 24, 1, &L->out_h, err)) ||
-            (st = get_size(cfg, s, "width", 1, 1 << 24, 1, &L->out_w, err)))
-            return st;
-        if (mul_values(mul_values(L->out_c, L->out_h), L->out_w) != in)
-            return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                              "%s %zux%zux%zu = %.0f values, but its input has %zu", where,
-                              L->out_c, L->out_h, L->out_w,
-                              (double)L->out_c * (double)L->out_h * (double)L->out_w, in);
-        *flat = 0;
-        return CLVAE_OK;
-    case CLVAE_LAYER_LATENT:
-        if ((st = check_keys(cfg, s, latent_keys, err))) return st;
-        if (!*flat)
-            return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                              "%s needs flat input but gets %zux%zux%zu: add a [flatten] before it",
-                              where, L->in_c, L->in_h, L->in_w);
-        if ((st = get_size(cfg, s, "size", 1, 4096, 1, &L->units, err))) return st;
-        L->out_c = L->units;
-        L->out_h = L->out_w = 1;
-        L->w_len = mul_values(L->units, in);
-        L->flops = (m->variational ? 4.0 : 2.0) * (double)L->w_len;
-        break;
-    case CLVAE_LAYER_INPUT:
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s must be the first layer section", where);
-    }
-    if (!mul_values(mul_values(L->out_c, L->out_h), L->out_w) || !L->w_len)
+    if (!clvae_cfg_mul_values(clvae_cfg_mul_values(L->out_c, L->out_h), L->out_w) ||
+        (clvae_layer_kind(L->kind)->fans && !L->w_len))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "%s is too large: %zux%zux%zu outputs per example from %zux%zux%zu "
                           "inputs; a layer's outputs and its weights may hold at most 2^40 "
                           "values", where, L->out_c, L->out_h, L->out_w, L->in_c, L->in_h,
                           L->in_w);
-    L->bias = b;
-    /* parameters: weight, bias; the VAE latent has a second head for z_log_var */
+    if (!L->w_len) return CLVAE_OK;
     L->w_off = m->nparams;
     L->b_off = L->w_off + L->w_len;
-    L->b_len = b ? L->out_c : 0;
+    L->b_len = L->bias ? L->out_c : 0;
     m->nparams = L->b_off + L->b_len;
     if (L->kind == CLVAE_LAYER_LATENT && m->variational) {
         L->w2_off = m->nparams;
@@ -783,35 +744,111 @@ static clvae_status_t resolve_layer(clvae_model_desc_t *m, const clvae_cfg_t *cf
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "%s: the model has %zu parameters up to here, more than 2^40", where,
                           m->nparams);
-    *flat = L->kind == CLVAE_LAYER_DENSE || L->kind == CLVAE_LAYER_LATENT;
     return CLVAE_OK;
 }
 
-/* A conditional model's one-hot label joins the input (K more channels for the first layer)
- * and z (K more inputs for the first decoder layer, which must be a [dense]). */
-static clvae_status_t conditional_input(const clvae_model_desc_t *m, const clvae_cfg_t *cfg,
-                                        const clvae_cfg_section_t *s, clvae_layer_t *L,
-                                        clvae_error_t *err)
+/* Shapes of L from its inputs, then the kind's own resolution and the parameters. */
+static clvae_status_t resolve_kind(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                   const clvae_cfg_section_t *s, clvae_layer_t *L,
+                                   clvae_error_t *err)
+{
+    const clvae_layer_kind_ops_t *k = clvae_layer_kind(L->kind);
+    clvae_layer_resolve_t r = {cfg, s, m, {NULL}, L->nfrom, ""};
+    snprintf(r.where, sizeof r.where, "%s:%d: [%s]", cfg->path, s->line, s->name);
+    for (int j = 0; j < L->nfrom; j++) r.in[j] = &m->layers[L->from[j]];
+    if (L->nfrom) {
+        L->in_c = r.in[0]->out_c;
+        L->in_h = r.in[0]->out_h;
+        L->in_w = r.in[0]->out_w;
+    }
+    L->bias = 1;
+    L->act = CLVAE_ACT_IDENTITY;
+    clvae_status_t st = k->resolve(L, &r, err);
+    return st ? st : place_params(m, L, r.where, err);
+}
+
+/* [model] conditional: the implicit layer that joins the one-hot label to the layer above
+ * (before the first layer after [input], and before the first decoder layer, a [dense]). */
+static clvae_status_t add_labels(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                 const clvae_cfg_section_t *s, clvae_layer_kind_t next,
+                                 clvae_error_t *err)
 {
     int first_decoder = m->latent >= 0 && m->nlayers == m->latent + 1;
-    if (first_decoder && L->kind != CLVAE_LAYER_DENSE)
+    if (!m->conditional || (m->nlayers != 1 && !first_decoder)) return CLVAE_OK;
+    if (first_decoder && next != CLVAE_LAYER_DENSE)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "%s:%d: [%s] right after [latent]: with [model] conditional the first "
                           "decoder layer must be a [dense] (it takes z and the one-hot label)",
                           cfg->path, s->line, s->name);
-    if (m->nlayers == 1 || first_decoder) L->in_c += m->conditional;
+    clvae_layer_t *L = &m->layers[m->nlayers];
+    memset(L, 0, sizeof *L);
+    L->kind = CLVAE_LAYER_LABELS;
+    L->line = s->line;
+    L->implicit = 1;
+    snprintf(L->name, sizeof L->name, "%.24s+labels", m->layers[m->nlayers - 1].name);
+    L->from[0] = m->nlayers - 1;
+    L->nfrom = 1;
+    clvae_status_t st = resolve_kind(m, cfg, s, L, err);
+    if (!st) m->nlayers++;
+    return st;
+}
+
+/* One layer section: its keys, name, inputs, shapes and parameters. */
+static clvae_status_t resolve_section(clvae_model_desc_t *m, const clvae_cfg_t *cfg, int si,
+                                      clvae_layer_kind_t k, clvae_error_t *err)
+{
+    const clvae_cfg_section_t *s = &cfg->sections[si];
+    const clvae_layer_kind_ops_t *ops = clvae_layer_kind(k);
+    clvae_status_t st;
+    if (m->nlayers == 0 && k != CLVAE_LAYER_INPUT)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: the first layer section must be [input], not [%s]", cfg->path,
+                          s->line, s->name);
+    if (m->nlayers > 0 && k == CLVAE_LAYER_INPUT)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [input] must be the first layer section",
+                          cfg->path, s->line);
+    if (k == CLVAE_LAYER_LATENT && m->latent >= 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: a second [latent] section (the first is on line %d)", cfg->path,
+                          s->line, m->layers[m->latent].line);
+    const char *keys[24];
+    int nk = 0;
+    for (const char *const *p = ops->keys; *p && nk < 20; p++) keys[nk++] = *p;
+    keys[nk++] = "name";
+    if (ops->max_from) keys[nk++] = "from";
+    keys[nk] = NULL;
+    if ((st = clvae_cfg_check_keys(cfg, s, keys, err)) ||
+        (st = add_labels(m, cfg, s, k, err)))
+        return st;
+    clvae_layer_t *L = &m->layers[m->nlayers];
+    memset(L, 0, sizeof *L);
+    L->kind = k;
+    L->line = s->line;
+    if ((st = resolve_name(m, cfg, s, L, err)) ||
+        (ops->max_from && (st = resolve_from(m, cfg, si, L, ops->max_from, err))) ||
+        (st = resolve_kind(m, cfg, s, L, err)))
+        return st;
+    if (k == CLVAE_LAYER_LATENT) m->latent = m->nlayers;
+    m->nlayers++;
     return CLVAE_OK;
 }
 
-static int layer_kind_of(const char *name, clvae_layer_kind_t *k)
+/* Every layer but the last feeds another: an unread output is a mistake in the graph. */
+static clvae_status_t check_all_used(const clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                     clvae_error_t *err)
 {
-    for (int i = CLVAE_LAYER_INPUT; i <= CLVAE_LAYER_LATENT; i++) {
-        if (strcmp(name, clvae_layer_kind_name((clvae_layer_kind_t)i)) == 0) {
-            *k = (clvae_layer_kind_t)i;
-            return 1;
-        }
+    for (int i = 0; i + 1 < m->nlayers; i++) {
+        int used = 0;
+        for (int j = i + 1; j < m->nlayers && !used; j++)
+            for (int k = 0; k < m->layers[j].nfrom; k++) used |= m->layers[j].from[k] == i;
+        if (!used)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                              "%s:%d: [%s] '%s' feeds no layer (its output would be lost): read "
+                              "it with from = in a later section, or remove it",
+                              cfg->path, m->layers[i].line,
+                              clvae_layer_kind_name(m->layers[i].kind), m->layers[i].name);
     }
-    return 0;
+    return CLVAE_OK;
 }
 
 /* kind = classifier: no [latent], a last [dense] layer without activation whose units are the
@@ -884,7 +921,7 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
             if (!layer_kind_of(s->name, &k))
                 return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                                   "%s:%d: unknown section [%s] (sections: model, data, train, loss, "
-                                  "noise, input, conv, deconv, dense, flatten, reshape, latent)",
+                                  "noise, input, conv, deconv, dense, flatten, reshape, latent, concat, add)",
                                   cfg->path, s->line, s->name);
             nlayer_sections++;
             continue;
@@ -895,56 +932,20 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
         seen[g] = s->line;
         if ((st = resolve_globals(m, cfg, s, err))) return st;
     }
-    m->layers = calloc((size_t)(nlayer_sections ? nlayer_sections : 1), sizeof *m->layers);
+    /* two more for the implicit label layers of a conditional model */
+    m->layers = calloc((size_t)nlayer_sections + 2, sizeof *m->layers);
     if (!m->layers) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    int flat = 0;
     for (int i = 0; i < cfg->nsections; i++) {
-        const clvae_cfg_section_t *s = &cfg->sections[i];
         clvae_layer_kind_t k;
-        if (!layer_kind_of(s->name, &k)) continue;
-        clvae_layer_t *L = &m->layers[m->nlayers];
-        memset(L, 0, sizeof *L);
-        L->kind = k;
-        L->line = s->line;
-        if (m->nlayers == 0) {
-            static const char *const input_keys[] = {"channels", "height", "width", NULL};
-            if (k != CLVAE_LAYER_INPUT) {
-                st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                                "%s:%d: the first layer section must be [input], not [%s]",
-                                cfg->path, s->line, s->name);
-                goto fail;
-            }
-            if ((st = check_keys(cfg, s, input_keys, err)) ||
-                (st = get_size(cfg, s, "channels", 1, 4096, 1, &L->out_c, err)) ||
-                (st = get_size(cfg, s, "height", 1, 16384, 1, &L->out_h, err)) ||
-                (st = get_size(cfg, s, "width", 1, 16384, 1, &L->out_w, err)))
-                goto fail;
-            L->in_c = L->out_c;
-            L->in_h = L->out_h;
-            L->in_w = L->out_w;
-            m->nlayers++;
-            continue;
-        }
-        const clvae_layer_t *prev = &m->layers[m->nlayers - 1];
-        L->in_c = prev->out_c;
-        L->in_h = prev->out_h;
-        L->in_w = prev->out_w;
-        if (m->conditional && (st = conditional_input(m, cfg, s, L, err))) goto fail;
-        if (k == CLVAE_LAYER_LATENT && m->latent >= 0) {
-            st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                            "%s:%d: a second [latent] section (the first is on line %d)",
-                            cfg->path, s->line, m->layers[m->latent].line);
-            goto fail;
-        }
-        if ((st = resolve_layer(m, cfg, s, L, &flat, err))) goto fail;
-        if (k == CLVAE_LAYER_LATENT) m->latent = m->nlayers;
-        m->nlayers++;
+        if (!layer_kind_of(cfg->sections[i].name, &k)) continue;
+        if ((st = resolve_section(m, cfg, i, k, err))) goto fail;
     }
     if (m->nlayers == 0) {
         st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                         "%s: no layers: the model needs [input] ... [latent] ...", cfg->path);
         goto fail;
     }
+    if ((st = check_all_used(m, cfg, err))) goto fail;
     if (m->classes) {
         if ((st = resolve_classifier(m, cfg, err))) goto fail;
         return CLVAE_OK;

@@ -140,3 +140,31 @@ clvae_status_t clvae_onehot(clvae_ctx_t *ctx, clvae_buf_t out, clvae_buf_t label
     clvae_buf_t none = {0};
     return launch_concat(ctx, out, none, labels, N, 0, 1, K, err);
 }
+
+clvae_status_t clvae_channel_slice(clvae_ctx_t *ctx, clvae_buf_t dst, size_t dst_C, size_t dst_c0,
+                                   clvae_buf_t src, size_t src_C, size_t src_c0, size_t C,
+                                   size_t N, size_t HW, int accumulate, clvae_error_t *err)
+{
+    const char *op = "channel_slice";
+    clvae_status_t s;
+    if (N == 0 || C == 0 || HW == 0 || dst_c0 + C > dst_C || src_c0 + C > src_C)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s: channels %zu..%zu of %zu into %zu..%zu of %zu (N=%zu HW=%zu)", op,
+                          src_c0, src_c0 + C, src_C, dst_c0, dst_c0 + C, dst_C, N, HW);
+    size_t nd = N * dst_C, ns = N * src_C;
+    if (!mul_u32(&nd, HW) || !mul_u32(&ns, HW))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: N*C*H*W exceeds 2^32-1", op);
+    if ((s = check_view(dst, nd, op, "dst", err)) || (s = check_view(src, ns, op, "src", err)) ||
+        (s = check_disjoint(dst, nd, "dst", src, ns, "src", op, err)))
+        return s;
+    cl_kernel k;
+    if ((s = clvae_kernel_get(ctx, "concat", "channel_slice", &k, err))) return s;
+    cl_uint a[10] = {(cl_uint)dst.off, (cl_uint)dst_C, (cl_uint)dst_c0, (cl_uint)src.off,
+                     (cl_uint)src_C, (cl_uint)src_c0, (cl_uint)(N * C * HW), (cl_uint)C,
+                     (cl_uint)HW, (cl_uint)(accumulate != 0)};
+    CLVAE_CL_RET(err, clSetKernelArg(k, 0, sizeof dst.mem, &dst.mem));
+    for (int i = 0; i < 3; i++) CLVAE_CL_RET(err, clSetKernelArg(k, 1 + i, sizeof a[i], &a[i]));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 4, sizeof src.mem, &src.mem));
+    for (int i = 3; i < 10; i++) CLVAE_CL_RET(err, clSetKernelArg(k, 2 + i, sizeof a[i], &a[i]));
+    return clvae_launch_1d(ctx, k, N * C * HW, err);
+}

@@ -62,14 +62,28 @@ typedef enum clvae_layer_kind {
     CLVAE_LAYER_DENSE,
     CLVAE_LAYER_FLATTEN,
     CLVAE_LAYER_RESHAPE,
-    CLVAE_LAYER_LATENT
+    CLVAE_LAYER_LATENT,
+    CLVAE_LAYER_CONCAT,     /* its inputs joined along channels */
+    CLVAE_LAYER_ADD,        /* the sum of inputs of one shape */
+    CLVAE_LAYER_LABELS,     /* implicit ([model] conditional): its input + one-hot label channels */
+    CLVAE_LAYER_KINDS       /* the number of kinds */
 } clvae_layer_kind_t;
+
+/* Most inputs a layer takes (from = a, b, ...). */
+#define CLVAE_LAYER_MAX_FROM 8
 
 /* A resolved layer: its hyperparameters, shapes and parameter placement. */
 typedef struct clvae_layer {
     clvae_layer_kind_t kind;
     int line;                      /* of its section header */
-    size_t in_c, in_h, in_w;       /* input shape of one example */
+    char name[32];                 /* name = (default: the kind and its index, "conv3") */
+    int from[CLVAE_LAYER_MAX_FROM];/* indices of the layers it reads (earlier ones); default the
+                                      layer above */
+    int nfrom;
+    int implicit;                  /* added by the resolver, not a section of the file */
+    int flat;                      /* the output is a flat vector (dense, flatten, latent) */
+    size_t in_c, in_h, in_w;       /* input shape of one example (of from[0]; [concat]: the
+                                      channels of all inputs) */
     size_t out_c, out_h, out_w;    /* output shape (dense/latent: units x 1 x 1) */
     size_t units;                  /* dense units; latent size */
     clvae_conv_params_t conv;      /* conv / deconv hyperparameters */

@@ -74,6 +74,9 @@ clvae_buf_t clvae_model_labels(const clvae_model_t *m);
 /* The classes K of a conditional model ([model] conditional); 0 for an unconditional one. */
 size_t clvae_model_classes(const clvae_model_t *m);
 
+/* The model's network (its layers' buffers, forward and backward). */
+struct clvae_net *clvae_model_net(const clvae_model_t *m);
+
 /* The context the model lives on. */
 clvae_ctx_t *clvae_model_ctx(const clvae_model_t *m);
 

@@ -39,4 +39,10 @@ clvae_status_t clvae_onehot(clvae_ctx_t *ctx, clvae_buf_t out, clvae_buf_t label
 
 /* Plain-C references in double of the same operations and label rules. */
 
+/* Channel slices for [concat] layers: dst[n, dst_c0 + c, :] = src[n, src_c0 + c, :] for c < C
+ * (or += when accumulate), dst [N, dst_C, H*W], src [N, src_C, H*W]; bit-exact moves. */
+clvae_status_t clvae_channel_slice(clvae_ctx_t *ctx, clvae_buf_t dst, size_t dst_C, size_t dst_c0,
+                                   clvae_buf_t src, size_t src_C, size_t src_c0, size_t C,
+                                   size_t N, size_t HW, int accumulate, clvae_error_t *err);
+
 #endif

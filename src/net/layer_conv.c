@@ -1,0 +1,167 @@
+/* Layer kinds [conv] and [deconv]: 2-d convolution and transposed convolution (weights, bias, activation). */
+#include <string.h>
+
+#include "clvae/ops/conv.h"
+#include "net/layer.h"
+
+/* Conv and deconv hyperparameters shared by both sections. */
+static clvae_status_t conv_params(const clvae_layer_resolve_t *r, clvae_layer_t *L, int transposed,
+                                  clvae_error_t *err)
+{
+    const clvae_cfg_t *cfg = r->cfg;
+    const clvae_cfg_section_t *s = r->s;
+    clvae_conv_params_t *p = &L->conv;
+    memset(p, 0, sizeof *p);
+    p->kh = p->kw = 3;
+    p->sh = p->sw = p->dh = p->dw = 1;
+    p->pad = CLVAE_CONV_PAD_SAME;
+    clvae_status_t st;
+    if ((st = clvae_cfg_get_pair(cfg, s, "size", 1, CLVAE_CONV_MAX_KERNEL, &p->kh, &p->kw, err)) ||
+        (st = clvae_cfg_get_pair(cfg, s, "stride", 1, 64, &p->sh, &p->sw, err)) ||
+        (st = clvae_cfg_get_pair(cfg, s, "dilation", 1, 64, &p->dh, &p->dw, err)))
+        return st;
+    const clvae_cfg_entry_t *e = clvae_cfg_find_entry(s, "padding");
+    if (e && strcmp(e->value, "same") != 0) {
+        p->pad = CLVAE_CONV_PAD_EXPLICIT;
+        if (strcmp(e->value, "valid") != 0 &&
+            (st = clvae_cfg_get_pair(cfg, s, "padding", 0, 64, &p->pad_h, &p->pad_w, err))) {
+            clvae_error_clear(err);
+            return clvae_cfg_bad_value(err, cfg, s, e,
+                                       "must be same, valid, N or HxW (N from 0 to 64)");
+        }
+    }
+    if (transposed) {
+        if ((st = clvae_cfg_get_pair(cfg, s, "output_padding", 0, 63, &p->out_pad_h,
+                                     &p->out_pad_w, err)))
+            return st;
+        if (clvae_cfg_find_entry(s, "output_padding") && p->pad == CLVAE_CONV_PAD_SAME)
+            return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "output_padding"),
+                                       "output_padding needs explicit padding (padding = N), not "
+                                       "same");
+    }
+    return CLVAE_OK;
+}
+
+static clvae_status_t resolve_either(clvae_layer_t *L, const clvae_layer_resolve_t *r, int tr,
+                                     clvae_error_t *err)
+{
+    clvae_status_t st;
+    if (r->in[0]->flat)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s needs a C x H x W input but gets %zu flat values: add a [reshape] "
+                          "before it",
+                          r->where, clvae_layer_in_size(L));
+    size_t filters = 0;
+    if ((st = clvae_cfg_get_size(r->cfg, r->s, "filters", 1, 65536, 1, &filters, err)) ||
+        (st = conv_params(r, L, tr, err)) || (st = clvae_layer_get_bias_act(L, r, err)))
+        return st;
+    clvae_conv_geom_t g;
+    clvae_error_t sub = {0};
+    st = tr ? clvae_conv_transpose2d_geom(&g, 1, L->in_c, L->in_h, L->in_w, filters, &L->conv,
+                                          &sub)
+            : clvae_conv2d_geom(&g, 1, L->in_c, L->in_h, L->in_w, filters, &L->conv, &sub);
+    if (st) {
+        /* keep the geometry's reason, drop its source location */
+        char *paren = strstr(sub.msg, " (ops/");
+        if (paren) *paren = 0;
+        CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s on a %zux%zux%zu input: %s", r->where, L->in_c,
+                   L->in_h, L->in_w, sub.msg);
+        clvae_error_clear(&sub);
+        return CLVAE_ERR_INVALID;
+    }
+    L->out_c = filters;
+    L->out_h = tr ? g.H : g.OH;
+    L->out_w = tr ? g.W : g.OW;
+    L->w_len = clvae_cfg_mul_values(clvae_cfg_mul_values(L->in_c, filters),
+                                    L->conv.kh * L->conv.kw);
+    L->flops = 2.0 * (double)L->w_len * (double)(tr ? L->in_h * L->in_w : L->out_h * L->out_w);
+    return CLVAE_OK;
+}
+
+static clvae_status_t resolve_conv(clvae_layer_t *L, const clvae_layer_resolve_t *r,
+                                   clvae_error_t *err)
+{
+    return resolve_either(L, r, 0, err);
+}
+
+static clvae_status_t resolve_deconv(clvae_layer_t *L, const clvae_layer_resolve_t *r,
+                                     clvae_error_t *err)
+{
+    return resolve_either(L, r, 1, err);
+}
+
+/* Fan-in and fan-out as Keras computes them for Glorot init. */
+static void fans_conv(const clvae_layer_t *L, double *fan_in, double *fan_out)
+{
+    double rf = (double)(L->conv.kh * L->conv.kw);
+    *fan_in = rf * (double)L->in_c;
+    *fan_out = rf * (double)L->out_c;
+}
+
+/* Keras' Conv2DTranspose kernel is (kh, kw, filters, in): fans swap roles. */
+static void fans_deconv(const clvae_layer_t *L, double *fan_in, double *fan_out)
+{
+    fans_conv(L, fan_out, fan_in);
+}
+
+/* conv [out, in, kh, kw]; transposed conv [in, out, kh, kw] (PyTorch's layouts). */
+static int shape_conv(const clvae_layer_t *L, uint64_t shape[4])
+{
+    shape[0] = L->out_c;
+    shape[1] = L->in_c;
+    shape[2] = L->conv.kh;
+    shape[3] = L->conv.kw;
+    return 4;
+}
+
+static int shape_deconv(const clvae_layer_t *L, uint64_t shape[4])
+{
+    shape_conv(L, shape);
+    shape[0] = L->in_c;
+    shape[1] = L->out_c;
+    return 4;
+}
+
+static clvae_status_t geom(const clvae_net_t *net, int i, clvae_conv_geom_t *g, clvae_error_t *err)
+{
+    const clvae_layer_t *L = &net->d->layers[i];
+    if (L->kind == CLVAE_LAYER_DECONV)
+        return clvae_conv_transpose2d_geom(g, net->B, L->in_c, L->in_h, L->in_w, L->out_c,
+                                           &L->conv, err);
+    return clvae_conv2d_geom(g, net->B, L->in_c, L->in_h, L->in_w, L->out_c, &L->conv, err);
+}
+
+static clvae_status_t forward(clvae_net_t *net, int i, clvae_error_t *err)
+{
+    clvae_conv_geom_t g;
+    clvae_status_t s = geom(net, i, &g, err);
+    if (s) return s;
+    clvae_buf_t x = clvae_net_in(net, i, 0), w = clvae_net_weight(net, net->params, i);
+    clvae_buf_t b = clvae_net_bias(net, net->params, i);
+    if (net->d->layers[i].kind == CLVAE_LAYER_DECONV)
+        return clvae_conv_transpose2d_forward(net->ctx, net->pre[i], x, w, b, &g, err);
+    return clvae_conv2d_forward(net->ctx, net->pre[i], x, w, b, &g, err);
+}
+
+static clvae_status_t backward(clvae_net_t *net, int i, clvae_error_t *err)
+{
+    clvae_conv_geom_t g;
+    clvae_status_t s = geom(net, i, &g, err);
+    if (s) return s;
+    clvae_buf_t x = clvae_net_in(net, i, 0), dx = clvae_net_din(net, i, 0);
+    clvae_buf_t w = clvae_net_weight(net, net->params, i);
+    clvae_buf_t dw = clvae_net_weight(net, net->grads, i), db = clvae_net_bias(net, net->grads, i);
+    if (net->d->layers[i].kind == CLVAE_LAYER_DECONV)
+        return clvae_conv_transpose2d_backward(net->ctx, dx, dw, db, net->dpre[i], x, w, &g, err);
+    return clvae_conv2d_backward(net->ctx, dx, dw, db, net->dpre[i], x, w, &g, err);
+}
+
+static const char *const conv_keys[] = {"filters", "size", "stride", "dilation", "padding",
+                                        "bias", "activation", "slope", NULL};
+static const char *const deconv_keys[] = {"filters", "size", "stride", "dilation", "padding",
+                                          "output_padding", "bias", "activation", "slope", NULL};
+
+const clvae_layer_kind_ops_t clvae_layer_conv_ops = {
+    "conv", conv_keys, 1, resolve_conv, fans_conv, shape_conv, NULL, forward, backward};
+const clvae_layer_kind_ops_t clvae_layer_deconv_ops = {
+    "deconv", deconv_keys, 1, resolve_deconv, fans_deconv, shape_deconv, NULL, forward, backward};
