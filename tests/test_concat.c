@@ -373,6 +373,58 @@ static void t_invalid_arguments(void)
     clvae_buf_free(&y);
 }
 
+/* Channel slices ([concat] layers): a concat of two tensors and its gradient, bit for bit
+ * against the reference (moves are exact; += of floats is one rounding, as in double then
+ * rounded, since each element gets one addition); bad slices are refused. */
+static void t_channel_slices(void)
+{
+    size_t N = 3, C1 = 2, C2 = 3, HW = 5, C = C1 + C2;
+    float a[30], b[45], cat[75], ga[30];
+    double da[30], db[45], dcat[75], dga[30];
+    uint64_t seed = 9;
+    tu_rand(a, N * C1 * HW, -1, 1, &seed);
+    tu_rand(b, N * C2 * HW, -1, 1, &seed);
+    for (size_t i = 0; i < N * C1 * HW; i++) da[i] = a[i];
+    for (size_t i = 0; i < N * C2 * HW; i++) db[i] = b[i];
+    clvae_error_t err = {0};
+    clvae_buf_t A, Bb, Cc;
+    REQUIRE(clvae_buf_alloc(ctx, N * C1 * HW, &A, &err) == CLVAE_OK &&
+                clvae_buf_alloc(ctx, N * C2 * HW, &Bb, &err) == CLVAE_OK &&
+                clvae_buf_alloc(ctx, N * C * HW, &Cc, &err) == CLVAE_OK,
+            "%s", err.msg);
+    clvae_buf_upload(ctx, A, a, N * C1 * HW, &err);
+    clvae_buf_upload(ctx, Bb, b, N * C2 * HW, &err);
+    REQUIRE(clvae_channel_slice(ctx, Cc, C, 0, A, C1, 0, C1, N, HW, 0, &err) == CLVAE_OK &&
+                clvae_channel_slice(ctx, Cc, C, C1, Bb, C2, 0, C2, N, HW, 0, &err) == CLVAE_OK &&
+                clvae_buf_download(ctx, cat, Cc, N * C * HW, &err) == CLVAE_OK,
+            "%s", err.msg);
+    clvae_channel_slice_ref(dcat, C, 0, da, C1, 0, C1, N, HW, 0);
+    clvae_channel_slice_ref(dcat, C, C1, db, C2, 0, C2, N, HW, 0);
+    CHECK(exact("concat", cat, dcat, N * C * HW), "concat of 2 + 3 channels");
+    /* the gradient of the first input: += the first C1 channels of the output */
+    for (size_t i = 0; i < N * C1 * HW; i++) dga[i] = a[i];
+    REQUIRE(clvae_channel_slice(ctx, A, C1, 0, Cc, C, 0, C1, N, HW, 1, &err) == CLVAE_OK &&
+                clvae_buf_download(ctx, ga, A, N * C1 * HW, &err) == CLVAE_OK,
+            "%s", err.msg);
+    clvae_channel_slice_ref(dga, C1, 0, dcat, C, 0, C1, N, HW, 1);
+    CHECK(exact("accumulated slice", ga, dga, N * C1 * HW), "din += dout's first channels");
+    /* a slice past either tensor's channels, or one view overlapping the other */
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    CHECK(clvae_channel_slice(ctx, Cc, C, 4, A, C1, 0, C1, N, HW, 0, &err) == I &&
+              strstr(err.msg, "channel_slice") != NULL,
+          "dst channels past the end: %s", err.msg);
+    clvae_error_clear(&err);
+    CHECK(clvae_channel_slice(ctx, Cc, C, 0, A, C1, 1, C1, N, HW, 0, &err) == I,
+          "src channels past the end");
+    clvae_error_clear(&err);
+    CHECK(clvae_channel_slice(ctx, Cc, C, 0, Cc, C, 2, 2, N, HW, 0, &err) == I,
+          "overlapping views of one buffer");
+    clvae_error_clear(&err);
+    clvae_buf_free(&A);
+    clvae_buf_free(&Bb);
+    clvae_buf_free(&Cc);
+}
+
 int main(void)
 {
     ctx = tu_ctx();
@@ -383,6 +435,7 @@ int main(void)
     RUN(t_invalid_labels_on_device);
     RUN(t_skipped_gradient);
     RUN(t_invalid_arguments);
+    RUN(t_channel_slices);
     tu_print_errors();
     clvae_ctx_free(ctx);
     return TEST_EXIT();

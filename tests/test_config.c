@@ -401,6 +401,63 @@ static void t_conditional(void)
            "activation = sigmoid\n", NULL, I, "t.cfg:10", "first decoder layer must be a [dense]");
 }
 
+/* A small graph: two convs, a skip as [add], another as [concat], names and from =. */
+#define GRAPH_HEAD "[input]\nname = x\nchannels = 1\nheight = 8\nwidth = 8\n"                   \
+                   "[conv]\nname = a\nfilters = 2\n[conv]\nname = b\nfilters = 2\n"
+#define GRAPH_TAIL "[flatten]\n" SMALL_TAIL
+
+static void t_graph_layers(void)
+{
+    clvae_model_desc_t m;
+    /* b's output and a's meet in [add]; the concat joins x and the sum */
+    REQUIRE(resolve_text(GRAPH_HEAD "[add]\nname = s\nfrom = a, b\n[concat]\nfrom = x, s\n"
+                         GRAPH_TAIL, &m), "graph");
+    const clvae_layer_t *add = &m.layers[3], *cat = &m.layers[4];
+    CHECK(add->kind == CLVAE_LAYER_ADD && add->nfrom == 2 && add->from[0] == 1 &&
+              add->from[1] == 2 && add->out_c == 2 && add->out_h == 8,
+          "add: kind %d from %d,%d out %zu", (int)add->kind, add->from[0], add->from[1],
+          add->out_c);
+    CHECK(cat->kind == CLVAE_LAYER_CONCAT && cat->from[0] == 0 && cat->from[1] == 3 &&
+              cat->out_c == 3 && cat->out_h == 8 && cat->w_len == 0,
+          "concat: out %zux%zux%zu", cat->out_c, cat->out_h, cat->out_w);
+    CHECK(m.layers[2].from[0] == 1 && m.layers[2].nfrom == 1, "default from: the layer above");
+    CHECK(strcmp(m.layers[3].name, "s") == 0 && strcmp(m.layers[5].name, "flatten5") == 0,
+          "names '%s' '%s'", m.layers[3].name, m.layers[5].name);
+    CHECK(m.layers[5].in_c == 3 && m.layers[m.latent].in_c == 3 * 64, "flatten of the concat");
+    clvae_model_desc_free(&m);
+}
+
+/* Bad graphs are refused with file:line before any work. */
+static void t_graph_errors(void)
+{
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    expect(GRAPH_HEAD "[add]\nfrom = a, nope\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "no layer above is named 'nope'");
+    /* a later layer, or a cycle: a reads b, b reads a */
+    expect("[input]\nchannels = 1\nheight = 8\nwidth = 8\n[conv]\nname = a\nfrom = b\n"
+           "filters = 2\n[conv]\nname = b\nfrom = a\nfilters = 2\n" GRAPH_TAIL,
+           NULL, I, "t.cfg:7", "'b' is a later layer (line 9)");
+    expect(GRAPH_HEAD "[conv]\nname = c\nfrom = c\nfilters = 2\n[add]\nfrom = a, c\n" GRAPH_TAIL,
+           NULL, I, "t.cfg:14", "a layer cannot read itself");
+    /* [concat] of different heights and widths; [add] of different shapes */
+    expect(GRAPH_HEAD "[conv]\nname = h\nfilters = 2\nstride = 2\n[concat]\nfrom = b, h\n"
+           GRAPH_TAIL, NULL, I, "t.cfg:16", "'b' is 2x8x8 and 'h' is 2x4x4");
+    expect(GRAPH_HEAD "[conv]\nname = c\nfilters = 3\n[add]\nfrom = b, c\n" GRAPH_TAIL, NULL, I,
+           "t.cfg:15", "adds inputs of one shape, but 'b' is 2x8x8 and 'c' is 3x8x8");
+    expect(GRAPH_HEAD "[add]\nfrom = b\n" GRAPH_TAIL, NULL, I, "t.cfg:12", "at least two inputs");
+    /* a layer whose output nobody reads */
+    expect(GRAPH_HEAD "[conv]\nname = lost\nfilters = 2\n[add]\nfrom = a, b\n" GRAPH_TAIL, NULL, I,
+           "t.cfg:12", "'lost' feeds no layer");
+    expect(GRAPH_HEAD "[add]\nname = a\nfrom = a, b\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "the name is taken by the layer on line 6");
+    expect(GRAPH_HEAD "[conv]\nname = b c\nfilters = 2\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "a layer name is 1 to 31 letters");
+    expect(GRAPH_HEAD "[conv]\nfrom = a, b\nfilters = 2\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "[conv] takes at most 1 input");
+    expect("[input]\nchannels = 1\nheight = 8\nwidth = 8\nfrom = x\n" GRAPH_TAIL, NULL, I,
+           "t.cfg:5", "unknown key 'from'");
+}
+
 static void t_missing_file(void)
 {
     clvae_cfg_t cfg;
@@ -421,6 +478,8 @@ int main(void)
     RUN(t_noise_keys);
     RUN(t_beta_schedules);
     RUN(t_conditional);
+    RUN(t_graph_layers);
+    RUN(t_graph_errors);
     RUN(t_missing_file);
     return TEST_EXIT();
 }

@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "clvae/net/model.h"
+#include "clvae/net/net.h"
 
 static clvae_ctx_t *ctx;
 
@@ -39,6 +40,19 @@ static clvae_ctx_t *ctx;
     "[model]\nkind = ae\nconditional = 2\n[loss]\nreconstruction = mse_sum\n"                 \
     "[input]\nchannels = 1\nheight = 2\nwidth = 2\n[flatten]\n[latent]\nsize = 2\n"           \
     "[dense]\nunits = 4\nactivation = sigmoid\n"
+
+/* A tiny U-Net autoencoder: e1 feeds e2 and the last [concat] (fan-out), e2 feeds the latent
+ * path and the [add] (fan-out); skips as [add] and [concat]. */
+#define TINY_UNET                                                                              \
+    "[model]\nkind = vae\n[loss]\nreconstruction = bce\nbeta = 1\n"                            \
+    "[input]\nchannels = 1\nheight = 4\nwidth = 4\n"                                           \
+    "[conv]\nname = e1\nfilters = 2\nactivation = leaky_relu\nslope = 0.3\n"                  \
+    "[conv]\nname = e2\nfilters = 2\nstride = 2\nactivation = tanh\n[flatten]\n"            \
+    "[latent]\nsize = 2\n[dense]\nunits = 8\n[reshape]\nname = d0\nchannels = 2\n"           \
+    "height = 2\nwidth = 2\n[add]\nfrom = d0, e2\nactivation = silu\n"                        \
+    "[deconv]\nname = d1\nfilters = 2\nsize = 3\nstride = 2\npadding = 1\n"                 \
+    "output_padding = 1\nactivation = leaky_relu\nslope = 0.3\n[concat]\nfrom = d1, e1\n"    \
+    "[conv]\nfilters = 1\nactivation = sigmoid\n"
 
 static int resolve(const char *text, clvae_cfg_t *cfg, clvae_model_desc_t *d)
 {
@@ -234,6 +248,73 @@ static void t_labels_and_beta_matter(void)
     clvae_cfg_free(&cfg);
 }
 
+static void t_unet_gradients(void)
+{
+    /* leaky ReLU and the skips: a step of 1e-2 can cross a kink, as for the CVAE */
+    grad_check_beta(TINY_UNET, "tiny U-Net VAE (fan-out, [add], [concat])", -1.0f, 3e-3f);
+}
+
+/* The network's gradient with respect to its input (what a GAN's generator gets through the
+ * discriminator) against central differences of L(x) = <r, net(x)> for a fixed r. */
+static void t_input_gradient(void)
+{
+    clvae_cfg_t cfg;
+    clvae_model_desc_t d;
+    REQUIRE(resolve(TINY_UNET, &cfg, &d), "config");
+    clvae_error_t err = {0};
+    clvae_net_t *net = NULL;
+    size_t B = 2, D = 16, n = B * D;
+    REQUIRE(clvae_net_init(&net, ctx, &d, B, 1, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_net_init_params(net, 3, &err) == CLVAE_OK, "%s", err.msg);
+    float x[32], r[32], y[32], g[32];
+    uint64_t seed = 5;
+    tu_rand(x, n, 0.05f, 0.95f, &seed);
+    tu_rand(r, n, -1.0f, 1.0f, &seed);
+    clvae_buf_t din;
+    REQUIRE(clvae_buf_alloc(ctx, n, &din, &err) == CLVAE_OK, "%s", err.msg);
+    int last = d.nlayers - 1;
+    clvae_net_set_sampling(net, 0, 0, 0); /* z = mu: L is a function of x alone */
+    REQUIRE(clvae_buf_upload(ctx, clvae_net_input(net), x, n, &err) == CLVAE_OK &&
+                clvae_net_forward(net, B, &err) == CLVAE_OK &&
+                clvae_buf_upload(ctx, clvae_net_output_grad(net, last, 0), r, n, &err) ==
+                    CLVAE_OK &&
+                clvae_net_zero_grads(net, &err) == CLVAE_OK &&
+                clvae_net_backward(net, 0, din, &err) == CLVAE_OK &&
+                clvae_buf_download(ctx, g, din, n, &err) == CLVAE_OK,
+            "%s", err.msg);
+    double worst = 0, gnorm = 0, dot = 0, fnorm = 0;
+    for (size_t i = 0; i < n; i++) {
+        double l[2];
+        for (int side = 0; side < 2; side++) {
+            float xs[32];
+            memcpy(xs, x, sizeof xs);
+            xs[i] += side ? -2e-3f : 2e-3f;
+            REQUIRE(clvae_buf_upload(ctx, clvae_net_input(net), xs, n, &err) == CLVAE_OK &&
+                        clvae_net_forward(net, B, &err) == CLVAE_OK &&
+                        clvae_buf_download(ctx, y, clvae_net_output(net, last, 0), n, &err) ==
+                            CLVAE_OK,
+                    "%s", err.msg);
+            l[side] = 0;
+            for (size_t k = 0; k < n; k++) l[side] += (double)r[k] * y[k];
+        }
+        double fd = (l[0] - l[1]) / 4e-3, diff = fabs(fd - g[i]);
+        dot += fd * g[i];
+        fnorm += fd * fd;
+        gnorm += (double)g[i] * g[i];
+        if (diff > worst) worst = diff;
+        CHECK(diff <= 2e-3 + 2e-2 * fabs(fd), "input %zu: backward %.6g, central difference %.6g",
+              i, (double)g[i], fd);
+    }
+    CHECK(gnorm > 1e-6, "the input gradient is zero");
+    CHECK(dot / sqrt(gnorm * fnorm) > 0.999, "cosine of the input gradient and central "
+          "differences %.6f", dot / sqrt(gnorm * fnorm));
+    fprintf(stderr, "input gradient: worst difference %.3g over %zu inputs\n", worst, n);
+    clvae_buf_free(&din);
+    clvae_net_free(net);
+    clvae_model_desc_free(&d);
+    clvae_cfg_free(&cfg);
+}
+
 static void t_ae_gradients(void) { grad_check(TINY_AE, "tiny AE (dense, silu, MSE)"); }
 
 static void t_training_learns(void)
@@ -316,6 +397,8 @@ int main(void)
     RUN(t_ae_gradients);
     RUN(t_beta_vae_gradients);
     RUN(t_cvae_gradients);
+    RUN(t_unet_gradients);
+    RUN(t_input_gradient);
     RUN(t_labels_and_beta_matter);
     RUN(t_training_learns);
     RUN(t_tensor_names);

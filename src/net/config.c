@@ -700,6 +700,8 @@ static clvae_status_t resolve_from(clvae_model_desc_t *m, const clvae_cfg_t *cfg
             int later = n ? later_section(cfg, si - 1, p, n) : 0;
             if (!n)
                 snprintf(what, sizeof what, "an empty name in the list");
+            else if (later == s->line)
+                snprintf(what, sizeof what, "a layer cannot read itself (a cycle)");
             else if (later)
                 snprintf(what, sizeof what, "'%.*s' is a later layer (line %d): a layer reads "
                          "only layers above it, so the graph has no cycle", (int)n, p, later);

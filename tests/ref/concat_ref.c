@@ -37,3 +37,16 @@ void clvae_onehot_ref(double *out, const double *labels, size_t N, size_t K)
         for (size_t k = 0; k < K; k++) out[n * K + k] = k == cls ? 1.0 : 0.0;
     }
 }
+
+void clvae_channel_slice_ref(double *dst, size_t dst_C, size_t dst_c0, const double *src,
+                             size_t src_C, size_t src_c0, size_t C, size_t N, size_t HW,
+                             int accumulate)
+{
+    for (size_t n = 0; n < N; n++)
+        for (size_t c = 0; c < C; c++)
+            for (size_t s = 0; s < HW; s++) {
+                double v = src[(n * src_C + src_c0 + c) * HW + s];
+                double *d = &dst[(n * dst_C + dst_c0 + c) * HW + s];
+                *d = accumulate ? *d + v : v;
+            }
+}

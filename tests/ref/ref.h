@@ -30,6 +30,11 @@ void clvae_label_concat_backward_ref(double *din, const double *dout, size_t N, 
 /* Reference of clvae_onehot. */
 void clvae_onehot_ref(double *out, const double *labels, size_t N, size_t K);
 
+/* Reference of clvae_channel_slice: dst[n, dst_c0 + c] = (or +=) src[n, src_c0 + c]. */
+void clvae_channel_slice_ref(double *dst, size_t dst_C, size_t dst_c0, const double *src,
+                             size_t src_C, size_t src_c0, size_t C, size_t N, size_t HW,
+                             int accumulate);
+
 #include "clvae/ops/conv.h"
 
 /* Plain-C reference of clvae_conv2d_forward in double (b may be NULL). */
