@@ -5,6 +5,7 @@
 
 #include <math.h>
 
+#include "clvae/ops/basic.h"
 #include "clvae/train/train.h"
 
 static clvae_ctx_t *ctx;
@@ -57,7 +58,7 @@ static clvae_status_t train_text(const char *text, const char *out, int resume, 
     if (s) return s;
     if (!(s = clvae_model_resolve(&d, &cfg, err))) {
         clvae_train_opts_t o = {out, text, data_dir(), resume, NULL, 1, progress, st,
-                                &st->flag};
+                                &st->flag, NULL};
         s = clvae_train_run(ctx, &d, &o, interrupted, err);
         clvae_model_desc_free(&d);
     }
@@ -270,7 +271,7 @@ static void t_missing_data_is_found_first(void)
     stopper_t st = {0, -1, 0, 0};
     int interrupted;
     clvae_train_opts_t o = {out, DIGITS_VAE, "/nonexistent/data", 0, NULL, 1, progress, &st,
-                            &st.flag};
+                            &st.flag, NULL};
     clvae_status_t s = clvae_train_run(ctx, &d, &o, &interrupted, &err);
     CHECK(s == CLVAE_ERR_NOT_FOUND && strstr(err.msg, "make data"), "%s: %s",
           clvae_status_name(s), err.msg);
@@ -279,6 +280,56 @@ static void t_missing_data_is_found_first(void)
     if (f) fclose(f);
     clvae_model_desc_free(&d);
     clvae_cfg_free(&cfg);
+}
+
+/* The gradient hook runs once per step between backward and the optimizer step, and the
+ * non-finite guard comes after it: a hook that poisons the gradients gets every step skipped
+ * (the run stops naming them); a hook's error stops the run with that error. */
+typedef struct hook_state {
+    int calls, poison, fail;
+} hook_state_t;
+
+static clvae_status_t hook(void *user, clvae_model_t *model, clvae_error_t *err)
+{
+    hook_state_t *h = user;
+    h->calls++;
+    if (h->fail) return CLVAE_FAIL(err, CLVAE_ERR_IO, "the hook failed on purpose");
+    if (!h->poison) return CLVAE_OK;
+    clvae_buf_t g = clvae_model_grads(model);
+    return clvae_fill_forward(clvae_model_ctx(model), g.mem, g.off, NAN, 1, err);
+}
+
+static void t_gradient_hook(void)
+{
+    const char *cases[3] = {"plain", "poison", "fail"};
+    for (int c = 0; c < 3; c++) {
+        clvae_cfg_t cfg;
+        clvae_model_desc_t d;
+        clvae_error_t err = {0};
+        REQUIRE(clvae_cfg_parse(&cfg, DIGITS_VAE, strlen(DIGITS_VAE), "tiny.cfg", &err) == 0 &&
+                    clvae_model_resolve(&d, &cfg, &err) == 0,
+                "%s", err.msg);
+        d.epochs = 1;
+        char out[96];
+        snprintf(out, sizeof out, "%s/hook_%s", dir, cases[c]);
+        hook_state_t h = {0, c == 1, c == 2};
+        clvae_train_opts_t o = {out, DIGITS_VAE, data_dir(), 0, NULL, 1, NULL, &h, NULL, hook};
+        int interrupted = 0;
+        clvae_status_t s = clvae_train_run(ctx, &d, &o, &interrupted, &err);
+        size_t nb = (1497 + d.batch - 1) / d.batch; /* the digits' training split: 1497 */
+        if (c == 0)
+            CHECK(s == CLVAE_OK && h.calls == (int)nb, "plain: %s, %d calls for %zu batches",
+                  err.msg, h.calls, nb);
+        else if (c == 1)
+            CHECK(s == CLVAE_ERR_INVALID && strstr(err.msg, "NaN or infinite") != NULL,
+                  "poisoned gradients were not skipped: %s", err.msg);
+        else
+            CHECK(s == CLVAE_ERR_IO && strstr(err.msg, "on purpose") != NULL && h.calls == 1,
+                  "a failing hook: %s after %d calls", err.msg, h.calls);
+        clvae_error_clear(&err);
+        clvae_model_desc_free(&d);
+        clvae_cfg_free(&cfg);
+    }
 }
 
 int main(void)
@@ -291,6 +342,7 @@ int main(void)
     RUN(t_resume_is_bit_exact);
     RUN(t_family_resume_is_bit_exact);
     RUN(t_missing_data_is_found_first);
+    RUN(t_gradient_hook);
     clvae_ctx_free(ctx);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

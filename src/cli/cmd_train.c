@@ -243,7 +243,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
                            d.variational && (d.beta_schedule != CLVAE_BETA_CONSTANT || d.beta != 1.0f),
                            d.classes > 0};
     clvae_train_opts_t o = {dir, text, cli_data_dir(), resume, init, 0, on_progress, &ps,
-                            &stop_requested};
+                            &stop_requested, NULL};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

@@ -338,14 +338,15 @@ clvae_status_t clvae_model_backward(clvae_model_t *m, clvae_error_t *err)
     clvae_net_mark(m->net, -1, 1);
     if ((s = clvae_net_zero_grads(m->net, err)) || (s = loss_backward(m, &pre, err))) return s;
     clvae_net_set_kl(m->net, m->beta, 1.0f / (float)m->B);
-    if ((s = clvae_net_backward(m->net, pre, none, err))) return s;
-    return count_nonfinite(m, err);
+    return clvae_net_backward(m->net, pre, none, err);
 }
 
 clvae_status_t clvae_model_step(clvae_model_t *m, long step, clvae_error_t *err)
 {
     const clvae_model_desc_t *d = m->d;
-    if (d->nparams == 0) return CLVAE_OK;
+    /* the guard counts after whatever changed the gradients since backward (a hook) */
+    clvae_status_t s = count_nonfinite(m, err);
+    if (s || d->nparams == 0) return s;
     clvae_buf_t bad = clvae_buf_at(m->losses, 3);
     clvae_buf_t params = clvae_net_params(m->net), grads = clvae_net_grads(m->net);
     if (strcmp(d->optimizer, "sgd") == 0) {

@@ -399,302 +399,395 @@ static clvae_status_t save(const char *ckpath, clvae_ctx_t *ctx, clvae_model_t *
                       inner, kept);
 }
 
+/* A training run's state (clvae_train_run and its parts). */
+typedef struct run {
+    clvae_ctx_t *ctx;
+    const clvae_model_desc_t *desc;
+    const clvae_train_opts_t *o;
+    clvae_dataset_t train, test;
+    clvae_data_dev_t dtrain, dtest, ltrain, ltest;
+    clvae_buf_t clean;          /* denoising: the clean batch [batch, D] */
+    clvae_buf_t epoch_losses;   /* per batch: total, recon, kl, non-finite count */
+    clvae_buf_t labels;         /* a classifier's labels in epoch order */
+    clvae_model_t *model;
+    clvae_checkpoint_t ck;
+    clvae_train_state_t st;
+    char *metrics;
+    uint32_t *perm;
+    cl_mem idx;
+    float *host_losses;
+    char ckpath[4200], mpath[4200], kept[4400], when[96];
+    size_t D, batch, nb;
+    int noisy;
+    uint64_t per_step, noise_per_step, nan_lo, nan_hi;
+    /* skipped steps: this epoch's count, and the streak of consecutive ones (where it began) */
+    long skipped, streak, streak_epoch;
+    size_t streak_batch;
+    float streak_loss;
+    double t0;                  /* the epoch's start, less the time a resumed epoch had spent */
+    size_t read_upto;           /* batches of the epoch whose losses were read back */
+} run_t;
+
+/* Everything that can be wrong with the input, found before any work: data sets and their
+ * fit to the model, labels, the fault hook, an existing checkpoint; then the run folder. */
+static clvae_status_t run_check_inputs(run_t *r, clvae_error_t *err)
+{
+    const clvae_model_desc_t *desc = r->desc;
+    const clvae_train_opts_t *o = r->o;
+    clvae_status_t s;
+    if ((s = clvae_dataset_open(desc->train_data, o->data_dir, &r->train, err)) ||
+        (s = clvae_dataset_open(desc->test_data, o->data_dir, &r->test, err)))
+        return s;
+    if (desc->limit && desc->limit < r->train.n &&
+        (s = clvae_dataset_limit(&r->train, desc->limit, err)))
+        return s;
+    r->D = clvae_dataset_dim(&r->train);
+    const clvae_layer_t *in = &desc->layers[0];
+    const clvae_dataset_t *tr = &r->train, *te = &r->test;
+    if (r->D != in->out_c * in->out_h * in->out_w || clvae_dataset_dim(te) != r->D)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "the data (%s: %zux%zux%zu, %s: %zux%zux%zu) do not fit the model's "
+                          "input %zux%zux%zu",
+                          tr->name, tr->c, tr->h, tr->w, te->name, te->c, te->h, te->w, in->out_c,
+                          in->out_h, in->out_w);
+    /* a conditional model needs every example's label, below its class count */
+    if (desc->conditional &&
+        ((s = clvae_labels_upload(r->ctx, &r->train, desc->conditional, &r->ltrain, err)) ||
+         (s = clvae_labels_upload(r->ctx, &r->test, desc->conditional, &r->ltest, err))))
+        return s;
+    if ((s = nan_fault_setting(&r->nan_lo, &r->nan_hi, err))) return s;
+    struct stat sb;
+    if (!o->resume && stat(r->ckpath, &sb) == 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s already holds a checkpoint: continue that run with --resume, or "
+                          "train into another folder (--out), or remove it first; a new run does "
+                          "not overwrite it", r->ckpath);
+    if (clvae_mkdirs(o->out_dir) != 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot create the run folder %s: %s", o->out_dir,
+                          strerror(errno));
+    remove_stale_temps(o->out_dir);
+    return CLVAE_OK;
+}
+
+/* The training position, weights and metrics of the checkpoint to resume. */
+static clvae_status_t run_resume(run_t *r, clvae_error_t *err)
+{
+    clvae_status_t s;
+    if ((s = clvae_checkpoint_read(r->ckpath, &r->ck, err))) return s;
+    if (!r->ck.has_state)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s holds weights only, no training state to "
+                          "resume", r->ckpath);
+    if ((s = clvae_checkpoint_bind(&r->ck, r->desc, r->ckpath, err)) ||
+        (s = clvae_checkpoint_apply(&r->ck, r->ctx, r->model, r->desc->nparams, 1, err)))
+        return s;
+    r->st = r->ck.state;
+    if (r->st.cursor > 0 && (s = same_epoch_layout(&r->ck, r->desc, r->ckpath, err))) return s;
+    r->metrics = strdup(r->ck.metrics);
+    if (!r->metrics) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    /* a run stopped between the checkpoint and metrics.csv: the checkpoint is the truth */
+    if ((s = sync_metrics_file(r->mpath, r->metrics, err))) return s;
+    snprintf(r->kept, sizeof r->kept, "%s still holds epoch %ld%s: free space or fix the folder, "
+             "then continue with --resume", r->ckpath, r->st.epoch,
+             r->st.cursor ? " and part of the next" : "");
+    return CLVAE_OK;
+}
+
+/* The model (resumed, from weights, or new), the data on the device, the per-batch buffers. */
+static clvae_status_t run_start(run_t *r, clvae_error_t *err)
+{
+    const clvae_model_desc_t *desc = r->desc;
+    clvae_status_t s;
+    r->batch = desc->batch < r->train.n ? desc->batch : r->train.n;
+    if ((s = clvae_model_init(&r->model, r->ctx, desc, r->batch, err))) return s;
+    if (r->o->resume) s = run_resume(r, err);
+    else if (r->o->init_path)
+        s = clvae_checkpoint_load_weights(r->o->init_path, r->ctx, r->model, desc, err);
+    else s = clvae_model_init_params(r->model, desc->seed, err);
+    if (s) return s;
+    if (desc->classes && ((s = clvae_class_labels_usable(&r->train, desc->classes, err)) ||
+                          (s = clvae_class_labels_usable(&r->test, desc->classes, err))))
+        return s;
+    if ((s = clvae_data_upload(r->ctx, &r->train, &r->dtrain, err)) ||
+        (s = clvae_data_upload(r->ctx, &r->test, &r->dtest, err)))
+        return s;
+    r->nb = (r->train.n + r->batch - 1) / r->batch;
+    r->perm = malloc(r->train.n * sizeof *r->perm);
+    r->host_losses = malloc(r->nb * 4 * sizeof *r->host_losses);
+    if (!r->perm || !r->host_losses) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    if ((s = clvae_buf_alloc(r->ctx, r->nb * 4, &r->epoch_losses, err))) return s;
+    r->per_step = clvae_rng_blocks(r->batch * clvae_model_latent_dim(r->model));
+    /* denoising: the clean batch goes aside, the input gets noise of the stream (seed, step) */
+    r->noisy = desc->noise.kind != CLVAE_NOISE_NONE;
+    r->noise_per_step = clvae_rng_blocks(r->batch * r->D);
+    if (r->noisy && (s = clvae_buf_alloc(r->ctx, r->batch * r->D, &r->clean, err))) return s;
+    return CLVAE_OK;
+}
+
+/* The epoch's KL weight (a function of the epoch alone, so resume stays exact) and data
+ * order, on the device. */
+static clvae_status_t run_epoch_order(run_t *r, long epoch, clvae_error_t *err)
+{
+    const clvae_model_desc_t *desc = r->desc;
+    clvae_model_set_beta(r->model, clvae_beta_at(desc, epoch));
+    if (desc->shuffle) {
+        clvae_shuffle(r->perm, r->train.n, desc->seed, (uint64_t)epoch);
+    } else {
+        for (size_t i = 0; i < r->train.n; i++) r->perm[i] = (uint32_t)i;
+    }
+    clvae_status_t s = clvae_data_upload_indices(r->ctx, &r->idx, r->perm, r->train.n,
+                                                 r->train.n, err);
+    if (!s && desc->classes)
+        s = clvae_class_labels_upload(r->ctx, &r->train, r->perm, r->train.n, &r->labels, err);
+    return s;
+}
+
+/* Examples in batch b of an epoch (the last one may be partial). */
+static size_t batch_size(const run_t *r, size_t b)
+{
+    size_t start = b * r->batch;
+    return r->train.n - start < r->batch ? r->train.n - start : r->batch;
+}
+
+/* The batch's input (and labels, noise, the NaN fault of the test hook) on the device. */
+static clvae_status_t step_input(run_t *r, size_t b, clvae_error_t *err)
+{
+    const clvae_model_desc_t *desc = r->desc;
+    size_t start = b * r->batch, B = batch_size(r, b);
+    clvae_buf_t input = clvae_model_input(r->model);
+    clvae_status_t s;
+    if ((s = clvae_data_gather(r->ctx, r->noisy ? r->clean : input, &r->dtrain, r->idx, start, B,
+                               err)) ||
+        (desc->conditional && (s = clvae_labels_gather(r->ctx, clvae_model_labels(r->model),
+                                                       &r->ltrain, r->idx, start, B, err))) ||
+        (r->noisy && (s = clvae_noise_apply(r->ctx, &desc->noise, input, r->clean, B * r->D,
+                                            desc->seed, (uint64_t)r->st.step * r->noise_per_step,
+                                            err))))
+        return s;
+    if (r->nan_lo && (uint64_t)r->st.step >= r->nan_lo && (uint64_t)r->st.step <= r->nan_hi)
+        s = clvae_fill_forward(r->ctx, input.mem, input.off, NAN, 1, err);
+    return s;
+}
+
+/* One training step on batch b: input, forward and backward, the gradient hook (where an
+ * all-reduce over devices goes; nothing for one device), then the optimizer step, which counts
+ * non-finite values first and is skipped on the device when there are any; the batch's losses
+ * are copied aside on the device. */
+static clvae_status_t train_step(run_t *r, size_t b, clvae_error_t *err)
+{
+    const clvae_model_desc_t *desc = r->desc;
+    clvae_buf_t target = desc->classes ? clvae_buf_at(r->labels, b * r->batch) : r->clean;
+    clvae_status_t s;
+    if ((s = step_input(r, b, err)) ||
+        (s = clvae_model_forward(r->model, batch_size(r, b), desc->sample_latent, desc->seed,
+                                 (uint64_t)r->st.step * r->per_step, target, err)) ||
+        (s = clvae_model_backward(r->model, err)))
+        return s;
+    if (r->o->grad_hook && (s = r->o->grad_hook(r->o->user, r->model, err))) return s;
+    if ((s = clvae_model_step(r->model, r->st.step, err))) return s;
+    return clvae_buf_copy(r->ctx, clvae_buf_at(r->epoch_losses, b * 4),
+                          clvae_model_loss_buf(r->model), 4, err);
+}
+
+/* Batch k's losses, read back: a skipped step (non-finite) extends the streak, which stops the
+ * run when it is longer than max_skipped; else the losses count towards the epoch's means. */
+static clvae_status_t account_batch(run_t *r, long epoch, size_t k, clvae_error_t *err)
+{
+    const float *l = r->host_losses + k * 4;
+    if (l[3] == 0.0f && isfinite(l[0])) {
+        size_t Bk = batch_size(r, k);
+        r->streak = 0;
+        for (int q = 0; q < 3; q++) r->st.sums[q] += (double)l[q] * (double)Bk;
+        r->st.seen += Bk;
+        return CLVAE_OK;
+    }
+    /* the device skipped this step; its loss does not count */
+    r->skipped++;
+    if (r->streak++ == 0) {
+        r->streak_epoch = epoch + 1;
+        r->streak_batch = k + 1;
+        r->streak_loss = l[0];
+    }
+    if (r->streak <= r->desc->max_skipped) return CLVAE_OK;
+    return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                      "training stopped at epoch %ld, batch %zu: %ld step%s in a row had a NaN "
+                      "or infinite loss or gradient, from epoch %ld, batch %zu on (loss %g "
+                      "there); each was skipped, and no checkpoint was written from this state: "
+                      "try a smaller learning rate (train.lr = %g) or check the data "
+                      "(train.max_skipped = %ld allows that many in a row)",
+                      epoch + 1, k + 1, r->streak, r->streak == 1 ? "" : "s", r->streak_epoch,
+                      r->streak_batch, (double)r->streak_loss, (double)r->desc->lr,
+                      r->desc->max_skipped);
+}
+
+/* One readback of the losses of the batches since the last one (through batch b), their
+ * accounting, and the progress callback. */
+static clvae_status_t read_losses(run_t *r, long epoch, size_t b, clvae_error_t *err)
+{
+    size_t cnt = b + 1 - r->read_upto;
+    clvae_status_t s = clvae_buf_download(r->ctx, r->host_losses + r->read_upto * 4,
+                                          clvae_buf_at(r->epoch_losses, r->read_upto * 4),
+                                          cnt * 4, err);
+    for (size_t k = r->read_upto; !s && k <= b; k++) s = account_batch(r, epoch, k, err);
+    if (s) return s;
+    r->read_upto = b + 1;
+    if (r->o->progress) {
+        double el = now() - r->t0;
+        clvae_progress_t p = {0, epoch + 1, r->desc->epochs, b + 1, r->nb,
+                              r->st.seen ? r->st.sums[0] / (double)r->st.seen : 0.0, el,
+                              (double)r->st.seen / (el > 0 ? el : 1e-9), NULL, r->skipped};
+        r->o->progress(r->o->user, &p);
+    }
+    return CLVAE_OK;
+}
+
+/* The test pass of the epoch into row.test (a classifier: loss, cross-entropy, accuracy). */
+static clvae_status_t test_pass(run_t *r, clvae_epoch_metrics_t *row, clvae_error_t *err)
+{
+    const clvae_model_desc_t *desc = r->desc;
+    clvae_eval_result_t ev;
+    clvae_class_result_t cr;
+    clvae_status_t s;
+    if (desc->classes) {
+        if ((s = clvae_classifier_evaluate(r->ctx, r->model, desc, &r->test, &r->dtest,
+                                           r->test.n, r->batch, &cr, err)))
+            return s;
+        ev.loss = ev.recon = cr.loss;
+        ev.kl = cr.accuracy;
+    } else if ((s = clvae_evaluate_labels(r->ctx, r->model, desc, &r->dtest,
+                                          desc->conditional ? &r->ltest : NULL, r->test.n,
+                                          r->batch, desc->sample_latent, desc->seed ^ 0x7e57ULL, 0,
+                                          &ev, err))) {
+        return s;
+    }
+    row->test[0] = ev.loss;
+    row->test[1] = ev.recon;
+    row->test[2] = ev.kl;
+    return CLVAE_OK;
+}
+
+/* The end of an epoch: its metrics row with the test pass, the checkpoint first, then
+ * metrics.csv (which never lists an epoch the checkpoint lacks), the progress callback. */
+static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, clvae_error_t *err)
+{
+    const clvae_model_desc_t *desc = r->desc;
+    clvae_status_t s;
+    if (r->st.seen == 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "training stopped: every step of epoch %ld had a NaN or infinite loss "
+                          "or gradient and was skipped; no checkpoint was written from this "
+                          "state: try a smaller learning rate (train.lr = %g) or check the data",
+                          epoch + 1, (double)desc->lr);
+    clvae_epoch_metrics_t row;
+    memset(&row, 0, sizeof row);
+    row.epoch = epoch + 1;
+    for (int q = 0; q < 3; q++) row.train[q] = r->st.sums[q] / (double)r->st.seen;
+    row.seconds = seconds;
+    row.images_per_s = (double)r->st.seen / (seconds > 0 ? seconds : 1e-9);
+    row.beta = desc->variational ? clvae_beta_at(desc, epoch) : 0.0;
+    if ((s = test_pass(r, &row, err)) || (s = append_row(&r->metrics, &row, desc->classes > 0, err)))
+        return s;
+    memset(&r->st, 0, sizeof r->st);
+    r->st.epoch = epoch + 1;
+    r->st.step = (long)((uint64_t)(epoch + 1) * r->nb); /* step continues across epochs */
+    snprintf(r->when, sizeof r->when, "after epoch %ld", epoch + 1);
+    if ((s = save(r->ckpath, r->ctx, r->model, desc, r->o, &r->st, r->metrics, r->when, r->kept,
+                  err)))
+        return s;
+    snprintf(r->kept, sizeof r->kept, "%s holds epoch %ld: free space or fix the folder, then "
+             "continue with --resume", r->ckpath, epoch + 1);
+    if ((s = clvae_write_file_atomic(r->mpath, r->metrics, strlen(r->metrics), err))) {
+        char inner[sizeof err->msg];
+        snprintf(inner, sizeof inner, "%s", err->msg);
+        return CLVAE_FAIL(err, s, "training stopped: %s holds epoch %ld, but %s; --resume "
+                          "rewrites metrics.csv from the checkpoint", r->ckpath, epoch + 1, inner);
+    }
+    if (r->o->progress) {
+        clvae_progress_t p = {1, epoch + 1, desc->epochs, r->nb, r->nb, row.train[0], seconds,
+                              row.images_per_s, &row, r->skipped};
+        r->o->progress(r->o->user, &p);
+    }
+    return CLVAE_OK;
+}
+
+/* The batches of one epoch from the saved cursor on. *stopped: Ctrl-C saved the checkpoint in
+ * the middle of the epoch (a stop after its last batch finishes the epoch normally). */
+static clvae_status_t run_epoch(run_t *r, long epoch, int *stopped, clvae_error_t *err)
+{
+    const clvae_train_opts_t *o = r->o;
+    clvae_status_t s;
+    r->skipped = 0;
+    if ((s = run_epoch_order(r, epoch, err))) return s;
+    r->t0 = now() - r->st.seconds;
+    r->read_upto = r->st.cursor;
+    size_t log_every = o->log_every > 0 ? (size_t)o->log_every : 20;
+    for (size_t b = r->st.cursor; b < r->nb; b++) {
+        r->st.step++;
+        if ((s = train_step(r, b, err))) return step_failed(s, epoch, b, r->batch, err);
+        int stopping = o->stop && *o->stop;
+        if ((b + 1 - r->read_upto >= log_every || b + 1 == r->nb || stopping) &&
+            (s = read_losses(r, epoch, b, err)))
+            return step_failed(s, epoch, b, r->batch, err);
+        if (!stopping) continue;
+        r->st.cursor = b + 1;
+        r->st.seconds = now() - r->t0;
+        if (r->st.cursor == r->nb) break; /* the epoch is complete: finish it normally */
+        r->st.epoch = epoch;
+        snprintf(r->when, sizeof r->when, "at epoch %ld, batch %zu (interrupted)", epoch + 1,
+                 r->st.cursor);
+        *stopped = 1;
+        return save(r->ckpath, r->ctx, r->model, r->desc, o, &r->st, r->metrics, r->when,
+                    r->kept, err);
+    }
+    return finish_epoch(r, epoch, now() - r->t0, err);
+}
+
+static void run_free(run_t *r)
+{
+    if (r->idx) clReleaseMemObject(r->idx);
+    clvae_buf_free(&r->epoch_losses);
+    clvae_buf_free(&r->labels);
+    free(r->perm);
+    free(r->host_losses);
+    free(r->metrics);
+    clvae_checkpoint_free(&r->ck);
+    clvae_model_free(r->model);
+    clvae_buf_free(&r->clean);
+    clvae_data_dev_free(&r->ltrain);
+    clvae_data_dev_free(&r->ltest);
+    clvae_data_dev_free(&r->dtrain);
+    clvae_data_dev_free(&r->dtest);
+    clvae_dataset_free(&r->train);
+    clvae_dataset_free(&r->test);
+    free(r);
+}
+
 clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                                const clvae_train_opts_t *o, int *interrupted, clvae_error_t *err)
 {
     *interrupted = 0;
-    clvae_dataset_t train = {0}, test = {0};
-    clvae_data_dev_t dtrain = {0}, dtest = {0}, ltrain = {0}, ltest = {0};
-    clvae_buf_t clean = {0};
-    clvae_model_t *model = NULL;
-    clvae_checkpoint_t ck;
-    memset(&ck, 0, sizeof ck);
-    clvae_train_state_t st;
-    memset(&st, 0, sizeof st);
-    char *metrics = NULL;
-    uint32_t *perm = NULL;
-    cl_mem idx = NULL;
-    clvae_buf_t epoch_losses = {0}, labels = {0}; /* labels: a classifier's, in epoch order */
-    float *host_losses = NULL;
-    clvae_status_t s;
-    char ckpath[4200], mpath[4200], kept[4400], when[96];
-    snprintf(ckpath, sizeof ckpath, "%s/checkpoint.safetensors", o->out_dir);
-    snprintf(mpath, sizeof mpath, "%s/metrics.csv", o->out_dir);
-    snprintf(kept, sizeof kept, "no checkpoint was written yet: free space or fix the folder, "
-             "then start the run again");
-
-    /* everything that can be wrong with the input is found before any work */
-    if ((s = clvae_dataset_open(desc->train_data, o->data_dir, &train, err)) ||
-        (s = clvae_dataset_open(desc->test_data, o->data_dir, &test, err)))
-        goto out;
-    if (desc->limit && desc->limit < train.n && (s = clvae_dataset_limit(&train, desc->limit, err)))
-        goto out;
-    size_t D = clvae_dataset_dim(&train);
-    const clvae_layer_t *in = &desc->layers[0];
-    if (D != in->out_c * in->out_h * in->out_w || clvae_dataset_dim(&test) != D) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                       "the data (%s: %zux%zux%zu, %s: %zux%zux%zu) do not fit the model's "
-                       "input %zux%zux%zu",
-                       train.name, train.c, train.h, train.w, test.name, test.c, test.h, test.w,
-                       in->out_c, in->out_h, in->out_w);
-        goto out;
-    }
-    /* a conditional model needs every example's label, below its class count */
-    if (desc->conditional &&
-        ((s = clvae_labels_upload(ctx, &train, desc->conditional, &ltrain, err)) ||
-         (s = clvae_labels_upload(ctx, &test, desc->conditional, &ltest, err))))
-        goto out;
-    uint64_t nan_lo, nan_hi;
-    if ((s = nan_fault_setting(&nan_lo, &nan_hi, err))) goto out;
-    struct stat sb;
-    if (!o->resume && stat(ckpath, &sb) == 0) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                       "%s already holds a checkpoint: continue that run with --resume, or train "
-                       "into another folder (--out), or remove it first; a new run does not "
-                       "overwrite it", ckpath);
-        goto out;
-    }
-    if (clvae_mkdirs(o->out_dir) != 0) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot create the run folder %s: %s", o->out_dir,
-                       strerror(errno));
-        goto out;
-    }
-    remove_stale_temps(o->out_dir);
-    size_t batch = desc->batch < train.n ? desc->batch : train.n;
-    if ((s = clvae_model_init(&model, ctx, desc, batch, err))) goto out;
-    if (o->resume) {
-        if ((s = clvae_checkpoint_read(ckpath, &ck, err))) goto out;
-        if (!ck.has_state) {
-            s = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s holds weights only, no training state to resume",
-                           ckpath);
-            goto out;
+    run_t *r = calloc(1, sizeof *r);
+    if (!r) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    r->ctx = ctx;
+    r->desc = desc;
+    r->o = o;
+    snprintf(r->ckpath, sizeof r->ckpath, "%s/checkpoint.safetensors", o->out_dir);
+    snprintf(r->mpath, sizeof r->mpath, "%s/metrics.csv", o->out_dir);
+    snprintf(r->kept, sizeof r->kept, "no checkpoint was written yet: free space or fix the "
+             "folder, then start the run again");
+    clvae_status_t s = run_check_inputs(r, err);
+    if (!s) s = run_start(r, err);
+    for (long epoch = r->st.epoch; !s && epoch < desc->epochs; epoch++) {
+        int stopped = 0;
+        s = run_epoch(r, epoch, &stopped, err);
+        if (!s && stopped) {
+            *interrupted = 1;
+            break;
         }
-        if ((s = clvae_checkpoint_bind(&ck, desc, ckpath, err)) ||
-            (s = clvae_checkpoint_apply(&ck, ctx, model, desc->nparams, 1, err)))
-            goto out;
-        st = ck.state;
-        if (st.cursor > 0 && (s = same_epoch_layout(&ck, desc, ckpath, err))) goto out;
-        metrics = strdup(ck.metrics);
-        if (!metrics) {
-            s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-            goto out;
-        }
-        /* a run stopped between the checkpoint and metrics.csv: the checkpoint is the truth */
-        if ((s = sync_metrics_file(mpath, metrics, err))) goto out;
-        snprintf(kept, sizeof kept, "%s still holds epoch %ld%s: free space or fix the folder, then "
-                 "continue with --resume", ckpath, st.epoch, st.cursor ? " and part of the next" : "");
-    } else if (o->init_path) {
-        if ((s = clvae_checkpoint_load_weights(o->init_path, ctx, model, desc, err))) goto out;
-    } else if ((s = clvae_model_init_params(model, desc->seed, err))) {
-        goto out;
-    }
-    if (desc->classes && ((s = clvae_class_labels_usable(&train, desc->classes, err)) ||
-                          (s = clvae_class_labels_usable(&test, desc->classes, err))))
-        goto out;
-    if ((s = clvae_data_upload(ctx, &train, &dtrain, err)) ||
-        (s = clvae_data_upload(ctx, &test, &dtest, err)))
-        goto out;
-    size_t nb = (train.n + batch - 1) / batch;
-    perm = malloc(train.n * sizeof *perm);
-    host_losses = malloc(nb * 4 * sizeof *host_losses);
-    if (!perm || !host_losses) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-        goto out;
-    }
-    /* per batch: total, recon, kl, non-finite count (the step was skipped when not 0) */
-    if ((s = clvae_buf_alloc(ctx, nb * 4, &epoch_losses, err))) goto out;
-    size_t J = clvae_model_latent_dim(model);
-    uint64_t per_step = clvae_rng_blocks(batch * J);
-    /* denoising: the clean batch goes aside, the input gets noise of the stream (seed, step) */
-    int noisy = desc->noise.kind != CLVAE_NOISE_NONE;
-    uint64_t noise_per_step = clvae_rng_blocks(batch * D);
-    if (noisy && (s = clvae_buf_alloc(ctx, batch * D, &clean, err))) goto out;
-    int log_every = o->log_every > 0 ? o->log_every : 20;
-    /* skipped steps: this epoch's count, and the streak of consecutive ones (where it began) */
-    long skipped = 0, streak = 0, streak_epoch = 0;
-    size_t streak_batch = 0;
-    float streak_loss = 0.0f;
-
-    for (long epoch = st.epoch; epoch < desc->epochs; epoch++) {
-        skipped = 0;
-        /* KL annealing: beta is a function of the epoch alone (resume stays exact) */
-        float beta = clvae_beta_at(desc, epoch);
-        clvae_model_set_beta(model, beta);
-        if (desc->shuffle) {
-            clvae_shuffle(perm, train.n, desc->seed, (uint64_t)epoch);
-        } else {
-            for (size_t i = 0; i < train.n; i++) perm[i] = (uint32_t)i;
-        }
-        if ((s = clvae_data_upload_indices(ctx, &idx, perm, train.n, train.n, err)) ||
-            (desc->classes &&
-             (s = clvae_class_labels_upload(ctx, &train, perm, train.n, &labels, err))))
-            goto out;
-        double t0 = now() - st.seconds;
-        size_t read_upto = st.cursor;
-        for (size_t b = st.cursor; b < nb; b++) {
-            size_t start = b * batch, B = train.n - start < batch ? train.n - start : batch;
-            st.step++;
-            clvae_buf_t input = clvae_model_input(model);
-            if ((s = clvae_data_gather(ctx, noisy ? clean : input, &dtrain, idx, start, B, err)) ||
-                (desc->conditional &&
-                 (s = clvae_labels_gather(ctx, clvae_model_labels(model), &ltrain, idx, start, B,
-                                          err))) ||
-                (noisy && (s = clvae_noise_apply(ctx, &desc->noise, input, clean, B * D,
-                                                 desc->seed, (uint64_t)st.step * noise_per_step,
-                                                 err))) ||
-                (nan_lo && (uint64_t)st.step >= nan_lo && (uint64_t)st.step <= nan_hi &&
-                 (s = clvae_fill_forward(ctx, input.mem, input.off, NAN, 1, err))) ||
-                (s = clvae_model_forward(model, B, desc->sample_latent, desc->seed,
-                                         (uint64_t)st.step * per_step,
-                                         desc->classes ? clvae_buf_at(labels, start) : clean,
-                                         err)) ||
-                (s = clvae_model_backward(model, err)) ||
-                (s = clvae_model_step(model, st.step, err)) ||
-                (s = clvae_buf_copy(ctx, clvae_buf_at(epoch_losses, b * 4),
-                                    clvae_model_loss_buf(model), 4, err))) {
-                s = step_failed(s, epoch, b, batch, err);
-                goto out;
-            }
-            int stopping = o->stop && *o->stop;
-            if (b + 1 - read_upto >= (size_t)log_every || b + 1 == nb || stopping) {
-                /* one readback for the batches since the last one */
-                size_t cnt = b + 1 - read_upto;
-                if ((s = clvae_buf_download(ctx, host_losses + read_upto * 4,
-                                            clvae_buf_at(epoch_losses, read_upto * 4), cnt * 4,
-                                            err))) {
-                    s = step_failed(s, epoch, b, batch, err);
-                    goto out;
-                }
-                for (size_t k = read_upto; k <= b; k++) {
-                    size_t Bk = train.n - k * batch < batch ? train.n - k * batch : batch;
-                    const float *l = host_losses + k * 4;
-                    if (l[3] != 0.0f || !isfinite(l[0])) {
-                        /* the device skipped this step; its loss does not count */
-                        skipped++;
-                        if (streak++ == 0) {
-                            streak_epoch = epoch + 1;
-                            streak_batch = k + 1;
-                            streak_loss = l[0];
-                        }
-                        if (streak > desc->max_skipped) {
-                            s = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                                           "training stopped at epoch %ld, batch %zu: %ld step%s "
-                                           "in a row had a NaN or infinite loss or gradient, "
-                                           "from epoch %ld, batch %zu on (loss %g there); each "
-                                           "was skipped, and no checkpoint was written from "
-                                           "this state: try a smaller learning rate (train.lr = "
-                                           "%g) or check the data (train.max_skipped = %ld "
-                                           "allows that many in a row)",
-                                           epoch + 1, k + 1, streak, streak == 1 ? "" : "s",
-                                           streak_epoch, streak_batch, (double)streak_loss,
-                                           (double)desc->lr, desc->max_skipped);
-                            goto out;
-                        }
-                        continue;
-                    }
-                    streak = 0;
-                    for (int q = 0; q < 3; q++) st.sums[q] += (double)l[q] * (double)Bk;
-                    st.seen += Bk;
-                }
-                read_upto = b + 1;
-                if (o->progress) {
-                    double el = now() - t0;
-                    clvae_progress_t p = {0, epoch + 1, desc->epochs, b + 1, nb,
-                                          st.seen ? st.sums[0] / (double)st.seen : 0.0, el,
-                                          (double)st.seen / (el > 0 ? el : 1e-9), NULL, skipped};
-                    o->progress(o->user, &p);
-                }
-            }
-            if (stopping) {
-                st.cursor = b + 1;
-                st.seconds = now() - t0;
-                if (st.cursor == nb) break; /* the epoch is complete: finish it normally */
-                st.epoch = epoch;
-                snprintf(when, sizeof when, "at epoch %ld, batch %zu (interrupted)", epoch + 1,
-                         st.cursor);
-                if ((s = save(ckpath, ctx, model, desc, o, &st, metrics, when, kept, err)))
-                    goto out;
-                *interrupted = 1;
-                goto out;
-            }
-        }
-        double seconds = now() - t0;
-        if (st.seen == 0) {
-            s = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                           "training stopped: every step of epoch %ld had a NaN or infinite loss "
-                           "or gradient and was skipped; no checkpoint was written from this "
-                           "state: try a smaller learning rate (train.lr = %g) or check the data",
-                           epoch + 1, (double)desc->lr);
-            goto out;
-        }
-        clvae_epoch_metrics_t row;
-        memset(&row, 0, sizeof row);
-        row.epoch = epoch + 1;
-        for (int q = 0; q < 3; q++) row.train[q] = st.sums[q] / (double)st.seen;
-        row.seconds = seconds;
-        row.images_per_s = (double)st.seen / (seconds > 0 ? seconds : 1e-9);
-        row.beta = desc->variational ? beta : 0.0;
-        clvae_eval_result_t ev;
-        clvae_class_result_t cr;
-        if (desc->classes) {
-            /* a classifier's columns: loss, cross-entropy (the same), accuracy */
-            if ((s = clvae_classifier_evaluate(ctx, model, desc, &test, &dtest, test.n, batch,
-                                               &cr, err)))
-                goto out;
-            ev.loss = ev.recon = cr.loss;
-            ev.kl = cr.accuracy;
-        } else if ((s = clvae_evaluate_labels(ctx, model, desc, &dtest,
-                                              desc->conditional ? &ltest : NULL, test.n, batch,
-                                              desc->sample_latent, desc->seed ^ 0x7e57ULL, 0, &ev,
-                                              err))) {
-            goto out;
-        }
-        row.test[0] = ev.loss;
-        row.test[1] = ev.recon;
-        row.test[2] = ev.kl;
-        if ((s = append_row(&metrics, &row, desc->classes > 0, err))) goto out;
-        memset(&st, 0, sizeof st);
-        st.epoch = epoch + 1;
-        /* step continues across epochs */
-        st.step = (long)((uint64_t)(epoch + 1) * nb);
-        /* the checkpoint first: metrics.csv never lists an epoch the checkpoint lacks */
-        snprintf(when, sizeof when, "after epoch %ld", epoch + 1);
-        if ((s = save(ckpath, ctx, model, desc, o, &st, metrics, when, kept, err))) goto out;
-        snprintf(kept, sizeof kept, "%s holds epoch %ld: free space or fix the folder, then "
-                 "continue with --resume", ckpath, epoch + 1);
-        if ((s = clvae_write_file_atomic(mpath, metrics, strlen(metrics), err))) {
-            char inner[sizeof err->msg];
-            snprintf(inner, sizeof inner, "%s", err->msg);
-            s = CLVAE_FAIL(err, s, "training stopped: %s holds epoch %ld, but %s; --resume "
-                           "rewrites metrics.csv from the checkpoint", ckpath, epoch + 1, inner);
-            goto out;
-        }
-        if (o->progress) {
-            clvae_progress_t p = {1, epoch + 1, desc->epochs, nb, nb, row.train[0], seconds,
-                                  row.images_per_s, &row, skipped};
-            o->progress(o->user, &p);
-        }
-        if (o->stop && *o->stop) {
+        if (!s && o->stop && *o->stop) {
             *interrupted = epoch + 1 < desc->epochs;
-            goto out;
+            break;
         }
     }
-    s = CLVAE_OK;
-out:
-    if (idx) clReleaseMemObject(idx);
-    clvae_buf_free(&epoch_losses);
-    clvae_buf_free(&labels);
-    free(perm);
-    free(host_losses);
-    free(metrics);
-    clvae_checkpoint_free(&ck);
-    clvae_model_free(model);
-    clvae_buf_free(&clean);
-    clvae_data_dev_free(&ltrain);
-    clvae_data_dev_free(&ltest);
-    clvae_data_dev_free(&dtrain);
-    clvae_data_dev_free(&dtest);
-    clvae_dataset_free(&train);
-    clvae_dataset_free(&test);
+    run_free(r);
     return s;
 }

@@ -51,14 +51,13 @@ clvae_buf_t clvae_model_input(const clvae_model_t *m);
 clvae_status_t clvae_model_forward(clvae_model_t *m, size_t B, int sample, uint64_t seed,
                                    uint64_t offset, clvae_buf_t target, clvae_error_t *err);
 
-/* Backward of the last forward's mean loss: gradients are zeroed, then filled; then the count
- * of NaN and infinite values among the total loss and the gradients goes to the loss buffer's
- * fourth float, on the device (no readback). */
+/* Backward of the last forward's mean loss: gradients are zeroed, then filled. */
 clvae_status_t clvae_model_backward(clvae_model_t *m, clvae_error_t *err);
 
-/* One optimizer step (Adam or SGD per desc) over all parameters; step is 1-based. The step is
- * skipped on the device (parameters and optimizer state untouched) when the last backward
- * counted a non-finite loss or gradient. */
+/* One optimizer step (Adam or SGD per desc) over all parameters; step is 1-based. First the
+ * count of NaN and infinite values among the total loss and the gradients goes to the loss
+ * buffer's fourth float, on the device (no readback); the step is skipped on the device
+ * (parameters and optimizer state untouched) when it is not 0. */
 clvae_status_t clvae_model_step(clvae_model_t *m, long step, clvae_error_t *err);
 
 /* Device view of the last forward's batch means [total, recon, kl] and, after a backward, the

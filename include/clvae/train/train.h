@@ -42,6 +42,9 @@ typedef struct clvae_train_opts {
     void (*progress)(void *user, const clvae_progress_t *p);
     void *user;
     volatile sig_atomic_t *stop; /* set asynchronously (signal): save and return early */
+    /* called after each backward, before the optimizer step and its non-finite guard, with
+     * the model's gradients on the device (where a sum over devices goes); NULL: nothing */
+    clvae_status_t (*grad_hook)(void *user, clvae_model_t *model, clvae_error_t *err);
 } clvae_train_opts_t;
 
 /* Trains desc on its [data] train set for its epochs, evaluating on the test set after each
