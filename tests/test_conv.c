@@ -339,6 +339,39 @@ static void t_geometry_known_numbers(void)
     CHECK(g.H == 14, "pytorch transposed k4 s2 p1: %zu", g.H);
 }
 
+/* The packed geometry the tuner records unpacks to the same geometry (max_chunk aside), for a
+ * conv and a transposed conv; a wrong count or transposed flag is refused. */
+static void t_geometry_pack(void)
+{
+    clvae_error_t err = {0};
+    clvae_conv_geom_t g[2], back;
+    clvae_conv_params_t p = p_explicit(3, 5, 2, 1, 1, 0);
+    REQUIRE(clvae_conv2d_geom(&g[0], 3, 2, 11, 13, 4, &p, &err) == CLVAE_OK, "%s", err.msg);
+    p.out_pad_h = 1;
+    REQUIRE(clvae_conv_transpose2d_geom(&g[1], 2, 5, 6, 7, 3, &p, &err) == CLVAE_OK, "%s",
+            err.msg);
+    for (int i = 0; i < 2; i++) {
+        size_t dims[CLVAE_CONV_GEOM_PACKED];
+        g[i].max_chunk = 9;
+        clvae_conv_geom_pack(&g[i], dims);
+        REQUIRE(clvae_conv_geom_unpack(&back, dims, CLVAE_CONV_GEOM_PACKED, &err) == CLVAE_OK,
+                "%s", err.msg);
+        const clvae_conv_geom_t *a = &g[i];
+        CHECK(back.N == a->N && back.C == a->C && back.H == a->H && back.W == a->W &&
+                  back.K == a->K && back.OH == a->OH && back.OW == a->OW && back.kh == a->kh &&
+                  back.kw == a->kw && back.sh == a->sh && back.sw == a->sw && back.dh == a->dh &&
+                  back.dw == a->dw && back.pad_t == a->pad_t && back.pad_l == a->pad_l &&
+                  back.transposed == a->transposed && back.max_chunk == 0,
+              "geometry %d changed by pack/unpack", i);
+        CHECK(clvae_conv_geom_unpack(&back, dims, CLVAE_CONV_GEOM_PACKED - 1, &err) ==
+                  CLVAE_ERR_INVALID, "a short packing accepted");
+        dims[CLVAE_CONV_GEOM_PACKED - 1] = 2;
+        CHECK(clvae_conv_geom_unpack(&back, dims, CLVAE_CONV_GEOM_PACKED, &err) ==
+                  CLVAE_ERR_INVALID, "transposed = 2 accepted");
+    }
+    clvae_error_clear(&err);
+}
+
 static void t_geometry_invalid(void)
 {
     clvae_error_t err = {0};
@@ -967,6 +1000,7 @@ int main(void)
     if (!ctx) return 1;
     RUN(t_geometry_known_numbers);
     RUN(t_geometry_invalid);
+    RUN(t_geometry_pack);
     RUN(t_known_values);
     RUN(t_thesis_layers_batch1);
     RUN(t_thesis_layers_batch128);

@@ -1,9 +1,6 @@
 /* The context: opens the chosen device's OpenCL context and queue, holds the caches. */
 #include "device/ctx_internal.h"
 
-#include "clvae/device/tensor.h"
-#include "device/tuning_internal.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,12 +135,12 @@ fail:
 void clvae_ctx_free(clvae_ctx_t *ctx)
 {
     if (!ctx) return;
-    clvae_tuning_release(ctx);
+    if (ctx->tuning_free) ctx->tuning_free(ctx->tuning);
     for (int i = 0; i < ctx->nkernels; i++) clReleaseKernel(ctx->kernels[i].kernel);
     for (int i = 0; i < ctx->nprograms; i++) clReleaseProgram(ctx->programs[i].program);
     free(ctx->kernels);
     free(ctx->programs);
-    for (int i = 0; i < CLVAE_WORKSPACES; i++)
+    for (int i = 0; i < CLVAE_CTX_WORKSPACES; i++)
         if (ctx->ws[i]) clReleaseMemObject(ctx->ws[i]);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->context) clReleaseContext(ctx->context);

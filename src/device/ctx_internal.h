@@ -20,6 +20,10 @@ typedef struct clvae_kernel_entry {
     size_t wg; /* CL_KERNEL_WORK_GROUP_SIZE capped at the context's WGS */
 } clvae_kernel_entry_t;
 
+/* Workspace slots a context holds (CLVAE_WORKSPACES in clvae/device/tensor.h, which checks
+ * that the two agree: the context owns the buffers, tensor.c hands them out). */
+#define CLVAE_CTX_WORKSPACES 5
+
 struct clvae_ctx {
     clvae_device_info_t dev;      /* the selected device */
     cl_context context;
@@ -32,11 +36,12 @@ struct clvae_ctx {
     clvae_kernel_entry_t *kernels;
     int nkernels;
     clvae_program_stats_t stats;
-    cl_mem ws[5];                 /* workspaces (clvae_workspace), CLVAE_WORKSPACES slots */
-    size_t ws_size[5];            /* their sizes in floats */
+    cl_mem ws[CLVAE_CTX_WORKSPACES];       /* workspaces (clvae_workspace, tensor.c) */
+    size_t ws_size[CLVAE_CTX_WORKSPACES];  /* their sizes in floats */
     int gemm_tuned;               /* GEMM parameters for this device were chosen */
     unsigned gemm_generation;     /* ... for this generation of the tuning table */
     struct clvae_tuning *tuning;  /* tuned parameters (tuning.c), NULL until first used */
+    void (*tuning_free)(struct clvae_tuning *t); /* frees it; set by tuning.c with the table */
 };
 
 /* Passes a formatted message to the context's log callback at level. */

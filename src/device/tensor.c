@@ -3,6 +3,9 @@
 
 #include "device/ctx_internal.h"
 
+_Static_assert(CLVAE_WORKSPACES == CLVAE_CTX_WORKSPACES,
+               "the context holds as many workspaces as clvae_workspace hands out");
+
 clvae_status_t clvae_buf_alloc(clvae_ctx_t *ctx, size_t n, clvae_buf_t *out, clvae_error_t *err)
 {
     out->mem = NULL;

@@ -258,11 +258,21 @@ static void load(clvae_ctx_t *ctx, clvae_tuning_t *t)
     free(values);
 }
 
+/* Frees a context's table: installed as the context's tuning_free when the table is made. */
+static void tuning_free(struct clvae_tuning *t)
+{
+    if (!t) return;
+    free(t->shapes);
+    free(t->ops);
+    free(t);
+}
+
 clvae_tuning_t *clvae_tuning_get(clvae_ctx_t *ctx)
 {
     if (!ctx->tuning) {
         ctx->tuning = calloc(1, sizeof *ctx->tuning);
         if (!ctx->tuning) return NULL;
+        ctx->tuning_free = tuning_free;
         load(ctx, ctx->tuning);
     }
     return ctx->tuning;
@@ -335,15 +345,6 @@ void clvae_tuning_unset(clvae_ctx_t *ctx, const char *prefix)
     t->n = j;
 }
 
-void clvae_tuning_release(clvae_ctx_t *ctx)
-{
-    if (!ctx->tuning) return;
-    free(ctx->tuning->shapes);
-    free(ctx->tuning->convs);
-    free(ctx->tuning);
-    ctx->tuning = NULL;
-}
-
 void clvae_tuning_note_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n,
                             size_t k)
 {
@@ -370,31 +371,38 @@ void clvae_tuning_note_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m
     t->shapes[t->nshapes++] = (clvae_tune_shape_t){trans_a ? 1 : 0, trans_b ? 1 : 0, m, n, k, 1};
 }
 
-void clvae_tuning_note_conv(clvae_ctx_t *ctx, const clvae_conv_geom_t *g)
+void clvae_tuning_note_op(clvae_ctx_t *ctx, const char *family, const size_t *dims, int ndims)
 {
     clvae_tuning_t *t = ctx->tuning;
     if (!t || !t->recording) return;
-    for (int i = 0; i < t->nconvs; i++) {
-        const clvae_conv_geom_t *h = &t->convs[i].g;
-        if (h->transposed == g->transposed && h->N == g->N && h->C == g->C && h->H == g->H &&
-            h->W == g->W && h->K == g->K && h->OH == g->OH && h->OW == g->OW && h->kh == g->kh &&
-            h->kw == g->kw && h->sh == g->sh && h->sw == g->sw && h->dh == g->dh &&
-            h->dw == g->dw && h->pad_t == g->pad_t && h->pad_l == g->pad_l) {
-            t->convs[i].calls++;
+    if (ndims < 0 || ndims > CLVAE_TUNE_OP_DIMS || strlen(family) > CLVAE_TUNE_FAMILY_MAX) {
+        t->record_failed = 1; /* a caller's mistake: the recording is not to be trusted */
+        return;
+    }
+    for (int i = 0; i < t->nops; i++) {
+        clvae_tune_op_t *o = &t->ops[i];
+        if (o->ndims == ndims && strcmp(o->family, family) == 0 &&
+            memcmp(o->dims, dims, (size_t)ndims * sizeof *dims) == 0) {
+            o->calls++;
             return;
         }
     }
-    if (t->nconvs == t->capconvs) {
-        int cap = t->capconvs ? 2 * t->capconvs : 8;
-        clvae_tune_conv_t *p = realloc(t->convs, (size_t)cap * sizeof *p);
+    if (t->nops == t->capops) {
+        int cap = t->capops ? 2 * t->capops : 8;
+        clvae_tune_op_t *p = realloc(t->ops, (size_t)cap * sizeof *p);
         if (!p) {
             t->record_failed = 1;
             return;
         }
-        t->convs = p;
-        t->capconvs = cap;
+        t->ops = p;
+        t->capops = cap;
     }
-    t->convs[t->nconvs++] = (clvae_tune_conv_t){*g, 1};
+    clvae_tune_op_t *o = &t->ops[t->nops++];
+    memset(o, 0, sizeof *o);
+    snprintf(o->family, sizeof o->family, "%s", family);
+    o->ndims = ndims;
+    memcpy(o->dims, dims, (size_t)ndims * sizeof *dims);
+    o->calls = 1;
 }
 
 /* ---- writing ----------------------------------------------------------------------------- */

@@ -2,15 +2,22 @@
 #ifndef CLVAE_TUNING_INTERNAL_H
 #define CLVAE_TUNING_INTERNAL_H
 
-#include "clvae/ops/conv.h"
 #include "clvae/device/tuning.h"
 
-/* A conv layer that may run on the direct path (C*kh*kw <= 64), as recorded for the tuner:
- * its geometry (transposed: the adjoint conv) and forward calls per training step. */
-typedef struct clvae_tune_conv {
-    clvae_conv_geom_t g;
+/* The most numbers one recorded op shape holds. */
+#define CLVAE_TUNE_OP_DIMS 16
+/* The longest family name of a recorded op, without its NUL. */
+#define CLVAE_TUNE_FAMILY_MAX 15
+
+/* An op call recorded for the tuner, opaque to this layer: the op family that recorded it
+ * ("conv"), the numbers that family packed its shape into (only it knows their meaning), and
+ * how many calls with that shape one training step makes. */
+typedef struct clvae_tune_op {
+    char family[CLVAE_TUNE_FAMILY_MAX + 1];
+    int ndims;
+    size_t dims[CLVAE_TUNE_OP_DIMS];
     int calls;
-} clvae_tune_conv_t;
+} clvae_tune_op_t;
 
 /* A context's parameters: from the cache file (once), or set by the tuner. */
 typedef struct clvae_tuning {
@@ -26,8 +33,8 @@ typedef struct clvae_tuning {
     clvae_tune_shape_t *shapes;
     int nshapes, cap;
     int record_failed;          /* out of host memory while recording */
-    clvae_tune_conv_t *convs;   /* conv layers noted while recording (kept until the next) */
-    int nconvs, capconvs;
+    clvae_tune_op_t *ops;       /* op shapes noted while recording (kept until the next) */
+    int nops, capops;
     clvae_buf_t cbuf[7];        /* the tuner's conv operands: x, y, dy, dx, w, dw, bias */
 } clvae_tuning_t;
 
@@ -37,15 +44,14 @@ clvae_tuning_t *clvae_tuning_get(clvae_ctx_t *ctx);
 /* 1 and *value when the context has the key (ignores CLVAE_TUNING: values set explicitly). */
 int clvae_tuning_find(clvae_ctx_t *ctx, const char *key, int *value);
 
-/* Frees the table (clvae_ctx_free). */
-void clvae_tuning_release(clvae_ctx_t *ctx);
-
 /* clvae_gemm reports each call's shape here (kept while recording). */
 void clvae_tuning_note_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n,
                             size_t k);
 
-/* conv.c reports each conv forward whose C*kh*kw is at most 64 here (kept while recording). */
-void clvae_tuning_note_conv(clvae_ctx_t *ctx, const clvae_conv_geom_t *g);
+/* An op reports a call here, its shape packed into ndims (<= CLVAE_TUNE_OP_DIMS) numbers under
+ * its family's name (kept while recording; calls with equal family and numbers are counted
+ * together). conv.c reports each conv forward whose C*kh*kw is at most 64. */
+void clvae_tuning_note_op(clvae_ctx_t *ctx, const char *family, const size_t *dims, int ndims);
 
 /* A CLBlast kernel whose parameters clvae sets: CLBlast's kernel name, the prefix of its keys
  * in the tuning table ("xgemm." + "MWG"), its parameter names (all must be given). */

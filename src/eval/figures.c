@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clvae/eval/figures_gen.h"
 #include "clvae/io/image.h"
 #include "clvae/data/labels.h"
 #include "clvae/io/plot.h"
@@ -63,18 +62,84 @@ static clvae_status_t encode_all(clvae_ctx_t *ctx, clvae_model_t *model,
     return s;
 }
 
-static clvae_status_t save_grid(const float *imgs, size_t n, const clvae_dataset_t *shape,
-                                int cols, int zoom, const char *path, clvae_error_t *err)
+/* Image grids magnified for small images: 8x8 by 6, up to 32x32 by 2. */
+static int zoom_for(const clvae_dataset_t *d) { return d->h <= 8 ? 6 : (d->h <= 32 ? 2 : 1); }
+
+clvae_status_t clvae_fig_grid_save(const float *imgs, size_t n, const clvae_dataset_t *shape,
+                                   int cols, const char *path, clvae_error_t *err)
 {
     clvae_image_t img = {0};
     clvae_status_t s = clvae_image_grid(&img, imgs, n, (int)shape->c, (int)shape->h,
-                                        (int)shape->w, cols, 2, zoom, 255, err);
+                                        (int)shape->w, cols, 2, zoom_for(shape), 255, err);
     if (!s) s = clvae_png_write(path, &img, err);
     clvae_image_free(&img);
     return s;
 }
 
-static int zoom_for(const clvae_dataset_t *d) { return d->h <= 8 ? 6 : (d->h <= 32 ? 2 : 1); }
+clvae_status_t clvae_decode_labeled(clvae_ctx_t *ctx, clvae_model_t *model, const float *z,
+                                    const float *labels, size_t n, float *out, clvae_error_t *err)
+{
+    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
+    size_t mb = clvae_model_max_batch(model), K = clvae_model_classes(model);
+    if (K && !labels)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a conditional model decodes with a label "
+                          "for each image (clvae sample or manifold --label K)");
+    for (size_t s = 0; s < n; s += mb) {
+        size_t B = n - s < mb ? n - s : mb;
+        clvae_status_t st = CLVAE_OK;
+        if (K) st = clvae_buf_upload(ctx, clvae_model_labels(model), labels + s, B, err);
+        if (!st) st = clvae_model_decode(model, z + s * J, B, out + s * D, err);
+        if (st) return st;
+    }
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_fig_check_label(const clvae_model_t *model, int label, clvae_error_t *err)
+{
+    size_t K = clvae_model_classes(model);
+    if (!K)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--label %d: the model is not conditional "
+                          "(its config has no [model] conditional = K)", label);
+    if (label < 0 || (size_t)label >= K)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--label %d: the model knows classes 0 to %zu",
+                          label, K - 1);
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_fig_samples_label(clvae_ctx_t *ctx, clvae_model_t *model,
+                                       const clvae_dataset_t *shape, size_t n, uint64_t seed,
+                                       int label, const char *path, clvae_error_t *err)
+{
+    size_t K = clvae_model_classes(model);
+    if (!K && label < 0) return clvae_fig_samples(ctx, model, shape, n, seed, path, err);
+    clvae_status_t s;
+    if (label >= 0 && (s = clvae_fig_check_label(model, label, err))) return s;
+    if (n == 0 || n > 4096) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--n %zu: want 1 to 4096", n);
+    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
+    /* label < 0: one z per column, decoded once per class (row) */
+    size_t cols = label >= 0 ? (size_t)ceil(sqrt((double)n)) : (n + K - 1) / K;
+    size_t nz = label >= 0 ? n : cols, total = label >= 0 ? n : K * cols;
+    float *z0 = malloc(nz * J * sizeof *z0), *z = malloc(total * J * sizeof *z);
+    float *lab = malloc(total * sizeof *lab), *out = malloc(total * D * sizeof *out);
+    if (!z0 || !z || !lab || !out) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        goto out;
+    }
+    clvae_rng_normal_host(z0, nz * J, seed, 0);
+    for (size_t i = 0; i < total; i++) {
+        size_t src = label >= 0 ? i : i % cols;
+        memcpy(z + i * J, z0 + src * J, J * sizeof *z);
+        lab[i] = label >= 0 ? (float)label : (float)(i / cols);
+    }
+    s = clvae_decode_labeled(ctx, model, z, lab, total, out, err);
+    if (!s) s = clvae_fig_grid_save(out, total, shape, (int)cols, path, err);
+out:
+    free(z0);
+    free(z);
+    free(lab);
+    free(out);
+    return s;
+}
 
 clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_model_t *model,
                                  const clvae_dataset_t *shape, size_t n, uint64_t seed,
@@ -92,7 +157,7 @@ clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_model_t *model,
     } else {
         clvae_rng_normal_host(z, n * J, seed, 0);
         s = decode_all(model, z, n, out, err);
-        if (!s) s = save_grid(out, n, shape, (int)ceil(sqrt((double)n)), zoom_for(shape), path, err);
+        if (!s) s = clvae_fig_grid_save(out, n, shape, (int)ceil(sqrt((double)n)), path, err);
     }
     free(z);
     free(out);
@@ -119,7 +184,7 @@ clvae_status_t clvae_fig_reconstruct(clvae_ctx_t *ctx, clvae_model_t *model,
         for (size_t k = 0; k < D; k++) both[i * D + k] = data->pixels[i * D + k] * data->scale;
     }
     s = encode_all(ctx, model, dd, data->labels, idx, n, mu, both + n * D, err);
-    if (!s) s = save_grid(both, 2 * n, data, (int)n, zoom_for(data), path, err);
+    if (!s) s = clvae_fig_grid_save(both, 2 * n, data, (int)n, path, err);
 out:
     free(mu);
     free(both);
@@ -160,7 +225,7 @@ clvae_status_t clvae_fig_manifold(clvae_ctx_t *ctx, clvae_model_t *model,
     if (!s && !(out = malloc(n * D * sizeof *out)))
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     if (!s) s = decode_all(model, z, n, out, err);
-    if (!s) s = save_grid(out, n, shape, grid, zoom_for(shape), path, err);
+    if (!s) s = clvae_fig_grid_save(out, n, shape, grid, path, err);
     free(z);
     free(out);
     return s;
@@ -263,7 +328,7 @@ clvae_status_t clvae_fig_interpolate(clvae_ctx_t *ctx, clvae_model_t *model,
         imgs[q] = data->pixels[i * D + q] * data->scale;
         imgs[(n - 1) * D + q] = data->pixels[j * D + q] * data->scale;
     }
-    s = save_grid(imgs, n, data, (int)n, zoom_for(data), path, err);
+    s = clvae_fig_grid_save(imgs, n, data, (int)n, path, err);
 out:
     free(mu);
     free(z);

@@ -35,7 +35,7 @@ clvae_status_t clvae_tune_record_shapes(clvae_ctx_t *ctx,
     clvae_tuning_t *t = clvae_tuning_get(ctx);
     if (!t) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     t->nshapes = 0;
-    t->nconvs = 0;
+    t->nops = 0;
     t->record_failed = 0;
     clvae_status_t s = CLVAE_OK;
     clvae_buf_t none = {0};
@@ -198,6 +198,29 @@ static int conv_broken(const clvae_ctx_t *ctx, const int *v)
     return (size_t)v[CD_WG] > ctx->dev.max_wg;
 }
 
+/* How many conv layers the recording holds (the ops conv.c noted). */
+static int conv_count(const clvae_tuning_t *t)
+{
+    int n = 0;
+    for (int i = 0; i < t->nops; i++) n += strcmp(t->ops[i].family, CLVAE_CONV_TUNE_FAMILY) == 0;
+    return n;
+}
+
+/* The recorded conv layers in order: *g and *calls of the next one after op index *at (start
+ * at 0); 0 when there is none left. */
+static int conv_next(const clvae_tuning_t *t, int *at, clvae_conv_geom_t *g, int *calls)
+{
+    for (; *at < t->nops; (*at)++) {
+        const clvae_tune_op_t *o = &t->ops[*at];
+        if (strcmp(o->family, CLVAE_CONV_TUNE_FAMILY) != 0) continue;
+        if (clvae_conv_geom_unpack(g, o->dims, o->ndims, NULL)) continue;
+        *calls = o->calls;
+        (*at)++;
+        return 1;
+    }
+    return 0;
+}
+
 /* conv.c's defaults (its comment on the tuning keys). */
 static int conv_start(const clvae_ctx_t *ctx, int *v)
 {
@@ -219,8 +242,10 @@ static clvae_status_t conv_bench(clvae_ctx_t *ctx, const clvae_tune_work_t *w, d
     const clvae_buf_t *b = t->cbuf, none = {0};
     int reps = w->reps + 2; /* ms-long ops: a few more repeats than the GEMMs */
     *seconds = 0;
-    for (int i = 0; i < t->nconvs; i++) {
-        const clvae_conv_geom_t *g = &t->convs[i].g;
+    clvae_conv_geom_t geom;
+    int calls, at = 0;
+    for (int i = 0; conv_next(t, &at, &geom, &calls); i++) {
+        const clvae_conv_geom_t *g = &geom;
         double sum = 0;
         for (int op = 0; op < 3; op++) {
             double best = INFINITY;
@@ -249,7 +274,7 @@ static clvae_status_t conv_bench(clvae_ctx_t *ctx, const clvae_tune_work_t *w, d
             sum += best;
         }
         if (per_shape) per_shape[i] = sum;
-        *seconds += sum * (t->convs[i].calls > 0 ? t->convs[i].calls : 1);
+        *seconds += sum * (calls > 0 ? calls : 1);
         if (w->cutoff > 0 && *seconds > w->cutoff) return CLVAE_OK;
     }
     return CLVAE_OK;
@@ -259,8 +284,10 @@ static clvae_status_t conv_bench(clvae_ctx_t *ctx, const clvae_tune_work_t *w, d
 static clvae_status_t conv_buffers(clvae_ctx_t *ctx, clvae_tuning_t *t, clvae_error_t *err)
 {
     size_t n[7] = {1, 1, 1, 1, 1, 1, 1};
-    for (int i = 0; i < t->nconvs; i++) {
-        const clvae_conv_geom_t *g = &t->convs[i].g;
+    clvae_conv_geom_t geom;
+    int calls, at = 0;
+    while (conv_next(t, &at, &geom, &calls)) {
+        const clvae_conv_geom_t *g = &geom;
         size_t in = g->N * g->C * g->H * g->W, out = g->N * g->K * g->OH * g->OW;
         size_t act = in > out ? in : out, wt = g->K * g->C * g->kh * g->kw;
         size_t bias = g->K > g->C ? g->K : g->C;
@@ -575,7 +602,7 @@ clvae_status_t clvae_tune(clvae_ctx_t *ctx, const clvae_tune_opts_t *o, clvae_tu
     if ((s = clvae_buf_upload(ctx, w.a, host, na, err))) goto out;
     clvae_rng_uniform_host(host, nb, 2, 0);
     if ((s = clvae_buf_upload(ctx, w.b, host, nb, err))) goto out;
-    if (t->nconvs > 0 && (s = conv_buffers(ctx, t, err))) goto out;
+    if (conv_count(t) > 0 && (s = conv_buffers(ctx, t, err))) goto out;
 
     /* the defaults first: nothing tuned in this context */
     clvae_tuning_unset(ctx, "");
@@ -594,7 +621,7 @@ clvae_status_t clvae_tune(clvae_ctx_t *ctx, const clvae_tune_opts_t *o, clvae_tu
     for (int f = 0; f < NFAMILIES; f++) {
         double share = f == NFAMILIES - 1 ? left : o->budget_s * family_share[f];
         double t1 = now();
-        if (families[f].bench == conv_bench && t->nconvs == 0) {
+        if (families[f].bench == conv_bench && conv_count(t) == 0) {
             say(&S, "%s: the models have no conv with C*kh*kw <= 64; nothing to tune",
                 families[f].name);
             continue;
@@ -646,7 +673,7 @@ clvae_status_t clvae_tune(clvae_ctx_t *ctx, const clvae_tune_opts_t *o, clvae_tu
     }
     /* the same rule for the direct convs: chosen against default values in turns (with the
      * GEMM parameters as now chosen, which the GEMM-path convs use) */
-    if (t->nconvs > 0) {
+    if (conv_count(t) > 0) {
         int chosen[CD_N], dflt[CD_N], have = 1;
         conv_start(ctx, dflt);
         for (int i = 0; i < CD_N; i++) have &= clvae_tuning_find(ctx, conv_params[i].key, &chosen[i]);

@@ -228,6 +228,37 @@ clvae_status_t clvae_conv_transpose2d_geom(clvae_conv_geom_t *g, size_t N, size_
     return CLVAE_OK;
 }
 
+void clvae_conv_geom_pack(const clvae_conv_geom_t *g, size_t dims[CLVAE_CONV_GEOM_PACKED])
+{
+    const size_t v[CLVAE_CONV_GEOM_PACKED] = {
+        g->N,  g->C,  g->H,  g->W,  g->K,  g->OH,    g->OW,    g->kh,
+        g->kw, g->sh, g->sw, g->dh, g->dw, g->pad_t, g->pad_l, (size_t)(g->transposed != 0)};
+    memcpy(dims, v, sizeof v);
+}
+
+clvae_status_t clvae_conv_geom_unpack(clvae_conv_geom_t *g, const size_t *dims, int n,
+                                      clvae_error_t *err)
+{
+    if (n != CLVAE_CONV_GEOM_PACKED || dims[15] > 1)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "not a packed conv geometry (%d numbers)", n);
+    clvae_conv_geom_t r = {0};
+    r.N = dims[0], r.C = dims[1], r.H = dims[2], r.W = dims[3], r.K = dims[4];
+    r.OH = dims[5], r.OW = dims[6], r.kh = dims[7], r.kw = dims[8];
+    r.sh = dims[9], r.sw = dims[10], r.dh = dims[11], r.dw = dims[12];
+    r.pad_t = dims[13], r.pad_l = dims[14], r.transposed = (int)dims[15];
+    *g = r;
+    return CLVAE_OK;
+}
+
+/* Records a conv forward for `clvae tune` (a no-op unless the tuner is recording). */
+static void note_conv(clvae_ctx_t *ctx, const clvae_conv_geom_t *g)
+{
+    _Static_assert(CLVAE_CONV_GEOM_PACKED <= CLVAE_TUNE_OP_DIMS, "the packing fits a record");
+    size_t dims[CLVAE_CONV_GEOM_PACKED];
+    clvae_conv_geom_pack(g, dims);
+    clvae_tuning_note_op(ctx, CLVAE_CONV_TUNE_FAMILY, dims, CLVAE_CONV_GEOM_PACKED);
+}
+
 /* ---- argument checks ----------------------------------------------------- */
 
 static clvae_status_t check_geom(const clvae_conv_geom_t *g, int transposed, const char *op,
@@ -704,7 +735,7 @@ clvae_status_t clvae_conv2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t
     if (!s) s = check_view(w, z.w, 1, "w", op, err);
     if (!s) s = check_view(b, g->K, 0, "b", op, err);
     if (s) return s;
-    if (g->C * g->kh * g->kw <= DIRECT_MAX_CKK) clvae_tuning_note_conv(ctx, g); /* `clvae tune` */
+    if (g->C * g->kh * g->kw <= DIRECT_MAX_CKK) note_conv(ctx, g); /* `clvae tune` */
     int direct;
     if ((s = use_direct(ctx, g, &direct, op, err))) return s;
     if (direct) return direct_apply(ctx, 1, y, x, w, b, g, 0, err);
@@ -757,7 +788,7 @@ clvae_status_t clvae_conv_transpose2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, c
     if (!s) s = check_view(w, z.w, 1, "w", op, err);
     if (!s) s = check_view(b, g->C, 0, "b", op, err);
     if (s) return s;
-    if (g->C * g->kh * g->kw <= DIRECT_MAX_CKK) clvae_tuning_note_conv(ctx, g); /* `clvae tune` */
+    if (g->C * g->kh * g->kw <= DIRECT_MAX_CKK) note_conv(ctx, g); /* `clvae tune` */
     /* the adjoint conv's backward-data: dy := x, dx := y (overwritten, + bias) */
     int direct;
     if ((s = use_direct(ctx, g, &direct, op, err))) return s;

@@ -6,6 +6,27 @@
 #include "clvae/net/model.h"
 #include "clvae/train/train.h"
 
+/* Writes n images of shape's size (host, n x C*H*W in [0, 1]) as a PNG grid of cols columns,
+ * magnified for small images (8x8 by 6, up to 32x32 by 2). */
+clvae_status_t clvae_fig_grid_save(const float *imgs, size_t n, const clvae_dataset_t *shape,
+                                   int cols, const char *path, clvae_error_t *err);
+
+/* CLVAE_ERR_INVALID (naming --label) unless label is one of a conditional model's classes. */
+clvae_status_t clvae_fig_check_label(const clvae_model_t *model, int label, clvae_error_t *err);
+
+/* Decodes n latents z (host, n x J) into out (n x D) in batches the model holds; a conditional
+ * model decodes latent i with class labels[i] (labels NULL: CLVAE_ERR_INVALID for it). */
+clvae_status_t clvae_decode_labeled(clvae_ctx_t *ctx, clvae_model_t *model, const float *z,
+                                    const float *labels, size_t n, float *out, clvae_error_t *err);
+
+/* Samples of a conditional model (z ~ N(0, I) from the Philox host stream (seed)): with
+ * label >= 0, a square grid of n decodes of that class; with label < 0, K rows (one per class
+ * 0..K-1) of ceil(n / K) columns, each column one z decoded with every label. A model that is
+ * not conditional: CLVAE_ERR_INVALID when label >= 0, else clvae_fig_samples. */
+clvae_status_t clvae_fig_samples_label(clvae_ctx_t *ctx, clvae_model_t *model,
+                                       const clvae_dataset_t *shape, size_t n, uint64_t seed,
+                                       int label, const char *path, clvae_error_t *err);
+
 /* A grid of n decodes of z ~ N(0, I) drawn from the Philox host stream (seed). */
 clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_model_t *model,
                                  const clvae_dataset_t *shape, size_t n, uint64_t seed,

@@ -59,6 +59,21 @@ clvae_status_t clvae_conv_transpose2d_geom(clvae_conv_geom_t *g, size_t N, size_
                                            size_t W, size_t Cout, const clvae_conv_params_t *p,
                                            clvae_error_t *err);
 
+/* The family name under which the launchers record convs for `clvae tune`. */
+#define CLVAE_CONV_TUNE_FAMILY "conv"
+
+/* How many numbers clvae_conv_geom_pack writes. */
+#define CLVAE_CONV_GEOM_PACKED 16
+
+/* Packs what identifies a conv's geometry (every field but max_chunk) into numbers: the shape
+ * the launchers record for the tuner, which keeps it without knowing what it means. */
+void clvae_conv_geom_pack(const clvae_conv_geom_t *g, size_t dims[CLVAE_CONV_GEOM_PACKED]);
+
+/* The geometry clvae_conv_geom_pack packed into n numbers (max_chunk 0: automatic);
+ * CLVAE_ERR_INVALID when n is not CLVAE_CONV_GEOM_PACKED or the numbers are no such packing. */
+clvae_status_t clvae_conv_geom_unpack(clvae_conv_geom_t *g, const size_t *dims, int n,
+                                      clvae_error_t *err);
+
 /* y = conv(x, w) + b: y [N, K, OH, OW] is overwritten; b.mem NULL means no bias. */
 clvae_status_t clvae_conv2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x, clvae_buf_t w,
                                     clvae_buf_t b, const clvae_conv_geom_t *g,
