@@ -77,20 +77,34 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
     print_family(&d);
     printf("%-3s %-8s %-16s %-12s %10s %12s\n", "#", "layer", "output (CxHxW)", "activation",
            "params", "MFLOP/img");
-    for (int i = 0; i < d.nlayers; i++) {
+    /* the sections (the implicit label layers are the line above), with name = and from = of
+     * the layers that read other than the section above */
+    for (int i = 0, n = 0, prev = 0; i < d.nlayers; i++) {
         const clvae_layer_t *L = &d.layers[i];
-        char shape[48];
+        if (L->implicit) continue;
+        char shape[48], graph[160] = "";
         snprintf(shape, sizeof shape, "%zux%zux%zu", L->out_c, L->out_h, L->out_w);
         size_t params = L->w_len + L->b_len;
         if (L->kind == CLVAE_LAYER_LATENT && d.variational) params *= 2;
-        printf("%-3d %-8s %-16s %-12s %10zu %12.3f%s\n", i, clvae_layer_kind_name(L->kind), shape,
+        int src = L->nfrom ? L->from[0] : 0;
+        if (src > 0 && d.layers[src].implicit) src = d.layers[src].from[0];
+        if (L->nfrom > 1 || (i > 0 && src != prev)) {
+            size_t len = (size_t)snprintf(graph, sizeof graph, "  %s <-", L->name);
+            for (int k = 0; k < L->nfrom && len < sizeof graph; k++)
+                len += (size_t)snprintf(graph + len, sizeof graph - len, "%s %s", k ? "," : "",
+                                        d.layers[L->from[k]].name);
+        }
+        printf("%-3d %-8s %-16s %-12s %10zu %12.3f%s%s\n", n++, clvae_layer_kind_name(L->kind),
+               shape,
                L->kind == CLVAE_LAYER_INPUT || L->kind == CLVAE_LAYER_FLATTEN ||
-                       L->kind == CLVAE_LAYER_RESHAPE
+                       L->kind == CLVAE_LAYER_RESHAPE || L->kind == CLVAE_LAYER_CONCAT
                    ? "-"
                    : clvae_act_name(L->act),
                params, L->flops / 1e6,
                L->kind == CLVAE_LAYER_LATENT ? (d.variational ? "  (z_mean, z_log_var heads)" : "  (code)")
-                                             : "");
+                                             : "",
+               graph);
+        prev = i;
     }
     double f = clvae_model_flops(&d);
     printf("total: %zu parameters, %.3f MFLOP per image forward, about %.3f MFLOP per training "
