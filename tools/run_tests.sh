@@ -18,7 +18,7 @@ build=${CLVAE_TEST_BUILD:-build}
 export CLVAE=${CLVAE:-bin/clvae}
 sanitize=${CLVAE_SANITIZE:-0}
 # The tests that need no OpenCL at all: no platform, no device, no kernel.
-host_tests="test_config test_image test_json test_plot test_safetensors test_sha256"
+host_tests="test_config test_fileio test_image test_json test_plot test_safetensors test_sha256"
 if [ "$sanitize" = 1 ]; then
   export ASAN_OPTIONS=detect_leaks=0
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clvae/eval/figures.h"
+#include "clvae/io/fileio.h"
 #include "clvae/io/image.h"
 #include "clvae/io/plot.h"
 #include "clvae/train/train.h"

@@ -99,9 +99,11 @@ clvae_status_t clvae_data_gather(clvae_ctx_t *ctx, clvae_buf_t out, const clvae_
     if (!ctx || !dd || !dd->chunks || !dd->nchunks || !idx || !out.mem)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "clvae_data_gather: missing buffer");
     if (B == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "clvae_data_gather: batch size is 0");
-    if (dd->dim == 0 || B > UINT32_MAX / dd->dim || out.off > UINT32_MAX - B * dd->dim)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "clvae_data_gather: offset %zu + %zu x %zu "
-                          "floats exceeds the kernel limit of 2^32-1", out.off, B, dd->dim);
+    if (dd->dim == 0 || B > UINT32_MAX / dd->dim)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "clvae_data_gather: %zu x %zu floats exceed "
+                          "the kernel limit of 2^32-1", B, dd->dim);
+    clvae_status_t s = clvae_buf_check(out, B * dd->dim, "clvae_data_gather", "out", err);
+    if (s) return s;
     if (idx_off > UINT32_MAX - B)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "clvae_data_gather: index offset %zu + batch "
                           "%zu exceeds 2^32-1", idx_off, B);
@@ -111,16 +113,12 @@ clvae_status_t clvae_data_gather(clvae_ctx_t *ctx, clvae_buf_t out, const clvae_
                           "%zu bytes in %zu chunks of %zu) is not consistent", dd->n, dd->dim,
                           dd->nchunks, dd->per_chunk);
     size_t count = B * dd->dim;
-    size_t idx_have = mem_size(idx) / sizeof(cl_uint), out_have = mem_size(out.mem) / sizeof(float);
+    size_t idx_have = mem_size(idx) / sizeof(cl_uint);
     if (idx_off + B > idx_have)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "clvae_data_gather: indices %zu..%zu are past "
                           "the index buffer's %zu entries", idx_off, idx_off + B - 1, idx_have);
-    if (out.off + count > out_have)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "clvae_data_gather: %zu floats at offset %zu "
-                          "do not fit the output buffer of %zu floats", count, out.off, out_have);
     cl_kernel k;
-    clvae_status_t s = clvae_kernel_get(ctx, "data", "data_gather", &k, err);
-    if (s) return s;
+    if ((s = clvae_kernel_get(ctx, "data", "data_gather", &k, err))) return s;
     cl_uint oo = (cl_uint)out.off, po = 0, io = (cl_uint)idx_off, dim = (cl_uint)dd->dim;
     cl_uint cnt = (cl_uint)count;
     cl_float scale = dd->scale;

@@ -5,12 +5,9 @@
 #include "device/ctx_internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* On-disk cache entry: magic, key, binary size, SHA-256 of the binary, binary. */
 #define CACHE_MAGIC "CLVAEKC1"
@@ -182,8 +179,8 @@ static cl_program cache_load(clvae_ctx_t *ctx, const char *name, const uint8_t k
     return prog;
 }
 
-/* Writes the program's binary to the cache: temp file, fsync, rename. A failure
- * only costs a rebuild next time, so it is a warning, not an error. */
+/* Writes the program's binary to the cache (clvae_write_file_atomic). A failure only costs a
+ * rebuild next time, so it is a warning, not an error. */
 static void cache_store(clvae_ctx_t *ctx, cl_program prog, const char *name,
                         const uint8_t key[32])
 {
@@ -194,8 +191,9 @@ static void cache_store(clvae_ctx_t *ctx, cl_program prog, const char *name,
     uint8_t *buf = malloc(CACHE_HEADER + bin_len);
     if (!buf) return;
     unsigned char *bin = buf + CACHE_HEADER;
-    char path[1200], tmp[1300];
+    char path[1200];
     const char *why = NULL;
+    clvae_error_t e = {0};
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) != CL_SUCCESS) {
         why = "driver gave no binary";
         goto out;
@@ -209,27 +207,8 @@ static void cache_store(clvae_ctx_t *ctx, cl_program prog, const char *name,
         goto out;
     }
     cache_path(ctx, key, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        why = strerror(errno);
-        goto out;
-    }
-    size_t total = CACHE_HEADER + bin_len, done = 0;
-    while (done < total) {
-        ssize_t w = write(fd, buf + done, total - done);
-        if (w <= 0) {
-            if (w < 0 && errno == EINTR) continue;
-            why = w < 0 ? strerror(errno) : "short write";
-            break;
-        }
-        done += (size_t)w;
-    }
-    if (!why && fsync(fd) != 0) why = strerror(errno);
-    close(fd);
-    if (!why && rename(tmp, path) != 0) why = strerror(errno);
-    if (why) {
-        unlink(tmp);
+    if (clvae_write_file_atomic(path, buf, CACHE_HEADER + bin_len, &e)) {
+        why = e.msg;
     } else {
         ctx->stats.disk_writes++;
         clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "kernel cache: stored cl/%s.cl as %s", name, path);
@@ -238,6 +217,7 @@ out:
     if (why)
         clvae_ctx_log(ctx, CLVAE_LOG_WARN, "kernel cache: cannot store cl/%s.cl in %s: %s",
                       name, ctx->opts.cache_dir, why);
+    clvae_error_clear(&e);
     free(buf);
 }
 

@@ -448,7 +448,7 @@ static void put(text_t *t, const char *fmt, ...)
 clvae_status_t clvae_tuning_save(clvae_ctx_t *ctx, const clvae_tuning_figure_t *figs, int nfigs,
                                  clvae_error_t *err)
 {
-    char path[4096], dir[3072], tmp[4200];
+    char path[4096], dir[3072];
     clvae_tuning_dir(dir, sizeof dir);
     clvae_tuning_path(ctx, path, sizeof path);
     if (!*path)
@@ -498,22 +498,7 @@ clvae_status_t clvae_tuning_save(clvae_ctx_t *ctx, const clvae_tuning_figure_t *
         s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
         goto out;
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    int bad = fwrite(o.buf, 1, o.len, f) != o.len;
-    bad |= fflush(f) != 0;
-    bad |= fsync(fileno(f)) != 0;
-    int e = errno;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        if (!bad) e = errno;
-        remove(tmp);
-        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot write %s: %s", path, strerror(e));
-    }
+    s = clvae_write_file_atomic(path, o.buf, o.len, err);
 out:
     free(o.buf);
     return s;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clvae/io/fileio.h"
 #include "clvae/io/image.h"
 #include "clvae/data/labels.h"
 #include "clvae/io/plot.h"

@@ -1,11 +1,16 @@
-/* Small file helpers shared by the library: whole-file reads, folder creation. */
+/* File helpers shared by the library: whole-file reads, folder creation, the one atomic writer. */
 #include "clvae/io/fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+/* How many temp names ("PATH.tmp.PID.0" ...) are tried before giving up. */
+#define ATOMIC_TRIES 100
 
 clvae_status_t clvae_file_read(const char *path, size_t max, const char *what, char **out,
                                size_t *len, clvae_error_t *err)
@@ -62,4 +67,139 @@ int clvae_mkdirs(const char *dir)
         *p = '/';
     }
     return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
+}
+
+/* ---- the atomic writer ----------------------------------------------------------------- */
+
+/* Closes and (remove_tmp) removes the temp file and frees the names. A released or zeroed f
+ * holds no names, and then its fd means nothing. */
+static void atomic_release(clvae_atomic_file_t *f, int remove_tmp)
+{
+    if (f->path || f->tmp) {
+        if (f->fd >= 0) close(f->fd);
+        if (remove_tmp && f->tmp) unlink(f->tmp);
+    }
+    free(f->path);
+    free(f->tmp);
+    f->path = f->tmp = NULL;
+    f->fd = -1;
+}
+
+/* The folder part of path ("." when there is none, "/" for a file in the root), in a new
+ * string; NULL when out of memory. */
+static char *folder_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, path, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+clvae_status_t clvae_atomic_open(clvae_atomic_file_t *f, const char *path, clvae_error_t *err)
+{
+    f->path = f->tmp = NULL;
+    f->fd = -1;
+    if (!path || !*path) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "no file name to write to");
+    size_t cap = strlen(path) + 48;
+    f->path = strdup(path);
+    f->tmp = malloc(cap);
+    if (!f->path || !f->tmp) {
+        atomic_release(f, 0);
+        return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "%s: out of host memory", path);
+    }
+    /* a name of our own next to the target: the pid, then a counter past leftovers */
+    int e = 0;
+    for (int n = 0; n < ATOMIC_TRIES && f->fd < 0; n++) {
+        snprintf(f->tmp, cap, "%s.tmp.%ld.%d", path, (long)getpid(), n);
+        f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        e = errno;
+        if (f->fd < 0 && e != EEXIST) break;
+    }
+    if (f->fd < 0) {
+        clvae_status_t s = CLVAE_FAIL(err, CLVAE_ERR_IO, "%s: cannot create the temp file %s: %s",
+                                      path, f->tmp, strerror(e));
+        atomic_release(f, 0);
+        return s;
+    }
+    return CLVAE_OK;
+}
+
+/* Fails f at step with errno value e: removes the temp file, releases f. */
+static clvae_status_t atomic_fail(clvae_atomic_file_t *f, const char *step, int e,
+                                  clvae_error_t *err)
+{
+    clvae_status_t s = CLVAE_FAIL(err, CLVAE_ERR_IO, "%s: cannot %s the temp file %s: %s",
+                                  f->path, step, f->tmp, strerror(e));
+    atomic_release(f, 1);
+    return s;
+}
+
+clvae_status_t clvae_atomic_write(clvae_atomic_file_t *f, const void *data, size_t n,
+                                  clvae_error_t *err)
+{
+    if (!f->path || f->fd < 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "write to an atomic file that is not open");
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = write(f->fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return atomic_fail(f, "write", w < 0 ? errno : EIO, err);
+        p += w;
+        n -= (size_t)w;
+    }
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_atomic_commit(clvae_atomic_file_t *f, clvae_error_t *err)
+{
+    if (!f->path || f->fd < 0) {
+        atomic_release(f, 1);
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "commit of an atomic file that is not open");
+    }
+    if (fsync(f->fd) != 0) return atomic_fail(f, "sync", errno, err);
+    int rc = close(f->fd);
+    f->fd = -1;
+    if (rc != 0) return atomic_fail(f, "close", errno, err);
+    if (rename(f->tmp, f->path) != 0) return atomic_fail(f, "rename", errno, err);
+    /* the new file is in place; make the rename itself durable */
+    clvae_status_t s = CLVAE_OK;
+    char *dir = folder_of(f->path);
+    if (!dir) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "%s: out of host memory", f->path);
+    } else {
+        int dfd = open(dir, O_RDONLY | O_CLOEXEC);
+        if (dfd < 0) {
+            s = CLVAE_FAIL(err, CLVAE_ERR_IO, "%s: written, but cannot open its folder %s: %s",
+                           f->path, dir, strerror(errno));
+        } else {
+            if (fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP)
+                s = CLVAE_FAIL(err, CLVAE_ERR_IO, "%s: written, but cannot sync its folder %s: "
+                               "%s", f->path, dir, strerror(errno));
+            close(dfd);
+        }
+        free(dir);
+    }
+    atomic_release(f, 0);
+    return s;
+}
+
+void clvae_atomic_abort(clvae_atomic_file_t *f)
+{
+    if (f) atomic_release(f, 1);
+}
+
+clvae_status_t clvae_write_file_atomic(const char *path, const void *data, size_t len,
+                                       clvae_error_t *err)
+{
+    clvae_atomic_file_t f;
+    clvae_status_t s = clvae_atomic_open(&f, path, err);
+    if (!s) s = clvae_atomic_write(&f, data, len, err);
+    if (!s) return clvae_atomic_commit(&f, err);
+    clvae_atomic_abort(&f);
+    return s;
 }

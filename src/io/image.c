@@ -2,7 +2,6 @@
 #include "clvae/io/image.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <png.h>
 #include <setjmp.h>
@@ -11,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
+
+#include "clvae/io/fileio.h"
 
 #define MAX_SIDE 16384
 /* Deflate expands at most about 1032:1, so a PNG whose raw rows exceed this many times its
@@ -69,9 +69,26 @@ static void png_on_warning(png_structp png, png_const_charp msg)
     (void)msg;
 }
 
-/* Encodes img into f. Returns 0, or -1 with box->msg set. Nothing that changes after setjmp
- * is read after a jump. */
-static int png_encode(FILE *f, const clvae_image_t *img, png_errbox_t *box)
+/* Where libpng's output goes: the atomic file, and the error of a write that failed there. */
+typedef struct png_sink {
+    clvae_atomic_file_t *f;
+    clvae_error_t *err;
+    clvae_status_t status; /* of the failed write, CLVAE_OK while none failed */
+} png_sink_t;
+
+static void png_sink_write(png_structp png, png_bytep data, size_t n)
+{
+    png_sink_t *k = png_get_io_ptr(png);
+    if (k->status) png_error(png, "write failed");
+    k->status = clvae_atomic_write(k->f, data, n, k->err);
+    if (k->status) png_error(png, "write failed");
+}
+
+static void png_sink_flush(png_structp png) { (void)png; }
+
+/* Encodes img into k's file. Returns 0, or -1 with box->msg set (and k->status when the
+ * write failed). Nothing that changes after setjmp is read after a jump. */
+static int png_encode(png_sink_t *k, const clvae_image_t *img, png_errbox_t *box)
 {
     png_structp png =
         png_create_write_struct(PNG_LIBPNG_VER_STRING, box, png_on_error, png_on_warning);
@@ -89,7 +106,7 @@ static int png_encode(FILE *f, const clvae_image_t *img, png_errbox_t *box)
         png_destroy_write_struct(&png, &info);
         return -1;
     }
-    png_init_io(png, f);
+    png_set_write_fn(png, k, png_sink_write, png_sink_flush);
     png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8,
                  img->channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -101,20 +118,6 @@ static int png_encode(FILE *f, const clvae_image_t *img, png_errbox_t *box)
     return 0;
 }
 
-/* The folder part of path ("." when there is none), in a new string; NULL when out of memory. */
-static char *folder_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash) return strdup(".");
-    size_t n = slash == path ? 1 : (size_t)(slash - path);
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, path, n);
-        d[n] = 0;
-    }
-    return d;
-}
-
 clvae_status_t clvae_png_write(const char *path, const clvae_image_t *img, clvae_error_t *err)
 {
     if (!path || !*path) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "png: no file name given");
@@ -123,61 +126,18 @@ clvae_status_t clvae_png_write(const char *path, const clvae_image_t *img, clvae
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "%s: cannot write an image of %dx%d with %d channels", path,
                           img ? img->w : 0, img ? img->h : 0, img ? img->channels : 0);
-    size_t tlen = strlen(path) + 32;
-    char *tmp = malloc(tlen);
-    if (!tmp) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "%s: out of host memory", path);
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-
-    clvae_status_t s = CLVAE_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-        free(tmp);
-        return s;
-    }
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return s;
-    }
+    clvae_atomic_file_t f;
+    clvae_status_t s = clvae_atomic_open(&f, path, err);
+    if (s) return s;
+    png_sink_t k = {&f, err, CLVAE_OK};
     png_errbox_t box = {{0}};
-    if (png_encode(f, img, &box) != 0) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot write %s: libpng: %s", path, box.msg);
-    } else if (fflush(f) != 0 || ferror(f)) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    } else if (fsync(fileno(f)) != 0) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot write %s: fsync: %s", path, strerror(errno));
+    if (png_encode(&k, img, &box) != 0) {
+        clvae_atomic_abort(&f);
+        return k.status ? k.status
+                        : CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot write %s: libpng: %s", path,
+                                     box.msg);
     }
-    if (fclose(f) != 0 && s == CLVAE_OK)
-        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot write %s: close: %s", path, strerror(errno));
-    if (s == CLVAE_OK && rename(tmp, path) != 0)
-        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot write %s: rename from %s: %s", path, tmp,
-                       strerror(errno));
-    if (s != CLVAE_OK) {
-        unlink(tmp);
-        free(tmp);
-        return s;
-    }
-    free(tmp);
-
-    /* Make the rename itself durable. Folders that cannot be synced (EINVAL) are let be. */
-    char *dir = folder_of(path);
-    if (!dir) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "%s: out of host memory", path);
-    int dfd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (dfd < 0) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "wrote %s but cannot open its folder %s: %s", path,
-                       dir, strerror(errno));
-    } else {
-        if (fsync(dfd) != 0 && errno != EINVAL)
-            s = CLVAE_FAIL(err, CLVAE_ERR_IO, "wrote %s but cannot fsync its folder %s: %s",
-                           path, dir, strerror(errno));
-        close(dfd);
-    }
-    free(dir);
-    return s;
+    return clvae_atomic_commit(&f, err);
 }
 
 /* State of one PNG read, reached through a pointer so that it survives a longjmp. */

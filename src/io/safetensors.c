@@ -1,14 +1,13 @@
 /* safetensors files: an atomic writer and a reader that checks every field of the header. */
 #include "clvae/io/safetensors.h"
+#include "clvae/io/fileio.h"
 #include "clvae/io/json.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 /* Largest header clvae reads (the reference implementation's limit too). */
 #define ST_MAX_HEADER ((uint64_t)100 << 20)
@@ -275,33 +274,30 @@ static clvae_status_t build_header(const char *path, const clvae_st_tensor_t *te
     return CLVAE_OK;
 }
 
-/* The temp file being written, with the fault-injection budget. */
+/* The temp file being written (clvae_atomic_file_t), with the fault-injection budget. */
 typedef struct sink {
-    int fd;
+    clvae_atomic_file_t f;
     uint64_t written;
     int fault;          /* CLVAE_FAULT_WRITE_AFTER is set */
     uint64_t fault_at;  /* its value */
 } sink_t;
 
-/* Writes n bytes; returns 0 or an errno value. */
-static int sink_write(sink_t *k, const void *data, size_t n)
+/* Writes n bytes; a fault budget that runs out writes what it allows, then fails as a full
+ * disk would (ENOSPC), the temp file removed. */
+static clvae_status_t sink_write(sink_t *k, const void *data, size_t n, clvae_error_t *err)
 {
-    const uint8_t *p = data;
-    while (n > 0) {
-        size_t chunk = n > ((size_t)1 << 30) ? (size_t)1 << 30 : n;
-        if (k->fault) {
-            if (k->written >= k->fault_at) return ENOSPC;
-            if (chunk > k->fault_at - k->written) chunk = (size_t)(k->fault_at - k->written);
-        }
-        ssize_t w = write(k->fd, p, chunk);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return errno;
-        if (w == 0) return EIO;
-        p += w;
-        n -= (size_t)w;
-        k->written += (uint64_t)w;
+    size_t allowed = n;
+    if (k->fault && (uint64_t)n > (k->fault_at > k->written ? k->fault_at - k->written : 0))
+        allowed = (size_t)(k->fault_at > k->written ? k->fault_at - k->written : 0);
+    clvae_status_t s = clvae_atomic_write(&k->f, data, allowed, err);
+    if (s) return s;
+    k->written += allowed;
+    if (allowed < n) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "%s: cannot write the temp file %s: %s "
+                       "(CLVAE_FAULT_WRITE_AFTER)", k->f.path, k->f.tmp, strerror(ENOSPC));
+        clvae_atomic_abort(&k->f);
     }
-    return 0;
+    return s;
 }
 
 /* Reads CLVAE_FAULT_WRITE_AFTER (only when it is set): k fails after k bytes, -k k bytes
@@ -328,31 +324,6 @@ static clvae_status_t fault_setting(const char *path, uint64_t total, sink_t *k,
     return CLVAE_OK;
 }
 
-/* Syncs the folder holding path so that a rename in it is durable. */
-static int sync_folder(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash) {
-        dir = strdup(".");
-    } else if (slash == path) {
-        dir = strdup("/");
-    } else {
-        dir = malloc((size_t)(slash - path) + 1);
-        if (dir) {
-            memcpy(dir, path, (size_t)(slash - path));
-            dir[slash - path] = 0;
-        }
-    }
-    if (!dir) return ENOMEM;
-    int rc = 0, fd = open(dir, O_RDONLY);
-    free(dir);
-    if (fd < 0) return errno;
-    if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP) rc = errno;
-    close(fd);
-    return rc;
-}
-
 clvae_status_t clvae_st_write(const char *path, const clvae_st_tensor_t *tensors, size_t ntensors,
                               const char *const *meta_keys, const char *const *meta_values,
                               size_t nmeta, clvae_error_t *err)
@@ -365,7 +336,7 @@ clvae_status_t clvae_st_write(const char *path, const clvae_st_tensor_t *tensors
     clvae_status_t s =
         check_write_args(path, tensors, ntensors, meta_keys, meta_values, nmeta, err);
     if (s) return s;
-    sink_t k = {-1, 0, 0, 0};
+    sink_t k = {{NULL, NULL, -1}, 0, 0, 0};
     uint8_t *header = NULL;
     size_t header_len = 0;
     s = build_header(path, tensors, ntensors, meta_keys, meta_values, nmeta, &header,
@@ -378,52 +349,15 @@ clvae_status_t clvae_st_write(const char *path, const clvae_st_tensor_t *tensors
         return s;
     }
 
-    size_t tmp_size = strlen(path) + 64;
-    char *tmp = malloc(tmp_size);
-    if (!tmp) {
-        free(header);
-        return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "%s: out of host memory", path);
-    }
-    /* a name of our own next to the target: pid, then a counter past leftovers */
-    int open_err = 0;
-    for (int attempt = 0; attempt < 100 && k.fd < 0; attempt++) {
-        snprintf(tmp, tmp_size, "%s.tmp.%ld.%d", path, (long)getpid(), attempt);
-        k.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        open_err = errno;
-        if (k.fd < 0 && open_err != EEXIST) break;
-    }
-    if (k.fd < 0) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "%s: cannot create the temp file %s: %s", path, tmp,
-                       strerror(open_err));
-        free(tmp);
+    if ((s = clvae_atomic_open(&k.f, path, err))) {
         free(header);
         return s;
     }
-    int e = sink_write(&k, header, header_len);
-    for (size_t i = 0; i < ntensors && !e; i++) e = sink_write(&k, tensors[i].data,
-                                                               tensors[i].nbytes);
-    const char *step = "write";
-    if (!e && fsync(k.fd) != 0) {
-        e = errno;
-        step = "sync";
-    }
-    if (close(k.fd) != 0 && !e) {
-        e = errno;
-        step = "close";
-    }
-    if (!e && rename(tmp, path) != 0) {
-        e = errno;
-        step = "rename";
-    }
-    if (e) {
-        unlink(tmp);
-        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "%s: cannot %s the temp file %s: %s", path, step, tmp,
-                       strerror(e));
-    } else if ((e = sync_folder(path)) != 0) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_IO, "%s: written, but cannot sync its folder: %s", path,
-                       strerror(e));
-    }
-    free(tmp);
+    s = sink_write(&k, header, header_len, err);
+    for (size_t i = 0; i < ntensors && !s; i++) s = sink_write(&k, tensors[i].data,
+                                                               tensors[i].nbytes, err);
+    if (!s) s = clvae_atomic_commit(&k.f, err);
+    clvae_atomic_abort(&k.f); /* after a failure (a no-op once committed) */
     free(header);
     return s;
 }

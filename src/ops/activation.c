@@ -56,37 +56,23 @@ const char *clvae_act_name(clvae_act_t act)
     return "unknown";
 }
 
-/* Checks that view v (called name) is set, that its n floats lie inside its buffer and that
- * every index the kernel forms (offset + i, and the rounded-up global id) fits in uint. */
-static clvae_status_t check_view(clvae_ctx_t *ctx, clvae_buf_t v, size_t n, const char *name,
-                                 clvae_error_t *err)
-{
-    if (!v.mem) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "activation: %s buffer is NULL", name);
-    if (n > UINT32_MAX - clvae_ctx_wgs(ctx) || v.off > UINT32_MAX - n)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                          "activation: %s (offset %zu + %zu floats) exceeds the 2^32 index limit",
-                          name, v.off, n);
-    size_t bytes = 0;
-    CLVAE_CL_RET(err, clGetMemObjectInfo(v.mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
-    if ((v.off + n) * sizeof(float) > bytes)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                          "activation: %s needs floats [%zu, %zu) but its buffer holds %zu",
-                          name, v.off, v.off + n, bytes / sizeof(float));
-    return CLVAE_OK;
-}
-
 /* 1 when the n-float views a and b share memory. */
 static int overlap(clvae_buf_t a, clvae_buf_t b, size_t n)
 {
     return a.mem && a.mem == b.mem && a.off < b.off + n && b.off < a.off + n;
 }
 
-/* Rejects a null context, n = 0, an unknown activation and a bad LeakyReLU slope. */
+/* Rejects a null context, n = 0 or beyond the index limit, an unknown activation and a bad
+ * LeakyReLU slope. */
 static clvae_status_t check_args(clvae_ctx_t *ctx, clvae_act_t act, float slope, size_t n,
                                  clvae_error_t *err)
 {
     if (!ctx) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "activation: no context");
     if (n == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "activation: zero size");
+    /* the launch rounds n up to whole work groups, and those global ids are uint too */
+    if (n > UINT32_MAX - clvae_ctx_wgs(ctx))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "activation: %zu floats exceed the 2^32 index limit", n);
     if ((int)act < (int)CLVAE_ACT_IDENTITY || (int)act > (int)CLVAE_ACT_SILU)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "activation: unknown activation %d", (int)act);
     if (act == CLVAE_ACT_LEAKY_RELU && !(isfinite(slope) && slope >= 0.0f))
@@ -100,8 +86,9 @@ clvae_status_t clvae_act_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
                                  float slope, size_t n, clvae_error_t *err)
 {
     clvae_status_t s;
-    if ((s = check_args(ctx, act, slope, n, err)) || (s = check_view(ctx, y, n, "y", err)) ||
-        (s = check_view(ctx, x, n, "x", err)))
+    if ((s = check_args(ctx, act, slope, n, err)) ||
+        (s = clvae_buf_check(y, n, "activation", "y", err)) ||
+        (s = clvae_buf_check(x, n, "activation", "x", err)))
         return s;
     int in_place = y.mem == x.mem && y.off == x.off;
     if (!in_place && overlap(y, x, n))
@@ -126,16 +113,19 @@ clvae_status_t clvae_act_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t 
                                   clvae_error_t *err)
 {
     clvae_status_t s;
-    if ((s = check_args(ctx, act, slope, n, err)) || (s = check_view(ctx, dx, n, "dx", err)) ||
-        (s = check_view(ctx, dy, n, "dy", err)))
+    if ((s = check_args(ctx, act, slope, n, err)) ||
+        (s = clvae_buf_check(dx, n, "activation", "dx", err)) ||
+        (s = clvae_buf_check(dy, n, "activation", "dy", err)))
         return s;
     /* the operand the derivative is computed from: x for SiLU, y for the others */
     clvae_buf_t v = dy;
     if (act == CLVAE_ACT_SILU) {
-        if ((s = check_view(ctx, x, n, "x (silu's gradient needs its input)", err))) return s;
+        if ((s = clvae_buf_check(x, n, "activation", "x (silu's gradient needs its input)", err)))
+            return s;
         v = x;
     } else if (act != CLVAE_ACT_IDENTITY) {
-        if ((s = check_view(ctx, y, n, "y (the gradient is computed from the output)", err)))
+        if ((s = clvae_buf_check(y, n, "activation",
+                                 "y (the gradient is computed from the output)", err)))
             return s;
         v = y;
     }

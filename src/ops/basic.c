@@ -5,20 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Kernel arguments are uint: refuse sizes that do not fit. */
-static clvae_status_t check_u32(size_t v, const char *what, clvae_error_t *err)
+#include "clvae/device/tensor.h"
+
+/* The view of n floats at x_off in buffer x. */
+static clvae_buf_t view(cl_mem x, size_t x_off)
 {
-    if (v > UINT32_MAX)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s %zu exceeds the kernel limit of 2^32-1",
-                          what, v);
-    return CLVAE_OK;
+    clvae_buf_t b = {x, x_off};
+    return b;
 }
 
 clvae_status_t clvae_fill_forward(clvae_ctx_t *ctx, cl_mem x, size_t x_off, float v, size_t n,
                                   clvae_error_t *err)
 {
+    if (n == 0) return CLVAE_OK;
     clvae_status_t s;
-    if ((s = check_u32(x_off + n, "fill offset + size", err))) return s;
+    if ((s = clvae_buf_check(view(x, x_off), n, "fill", "x", err))) return s;
     cl_kernel k;
     if ((s = clvae_kernel_get(ctx, "basic", "fill_f32", &k, err))) return s;
     cl_uint off = (cl_uint)x_off, cnt = (cl_uint)n;
@@ -34,9 +35,10 @@ clvae_status_t clvae_add_forward(clvae_ctx_t *ctx, cl_mem y, size_t y_off, cl_me
                                  clvae_error_t *err)
 {
     clvae_status_t s;
-    if ((s = check_u32(y_off + n, "add offset + size", err)) ||
-        (s = check_u32(a_off + n, "add offset + size", err)) ||
-        (s = check_u32(b_off + n, "add offset + size", err)))
+    if (n == 0) return CLVAE_OK;
+    if ((s = clvae_buf_check(view(y, y_off), n, "add", "y", err)) ||
+        (s = clvae_buf_check(view(a, a_off), n, "add", "a", err)) ||
+        (s = clvae_buf_check(view(b, b_off), n, "add", "b", err)))
         return s;
     cl_kernel k;
     if ((s = clvae_kernel_get(ctx, "basic", "add_f32", &k, err))) return s;

@@ -33,19 +33,6 @@ static clvae_status_t check_sizes(size_t N, size_t C, size_t H, size_t W, size_t
     return CLVAE_OK;
 }
 
-/* A view that must exist and whose last index (off + count - 1) fits the kernels' uint. */
-static clvae_status_t check_view(clvae_buf_t b, size_t count, const char *op, const char *name,
-                                 clvae_error_t *err)
-{
-    if (!b.mem) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: buffer %s is NULL", op, name);
-    if (b.off > UINT32_MAX - count)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                          "%s: %s at offset %zu with %zu floats exceeds the kernel limit of "
-                          "2^32-1",
-                          op, name, b.off, count);
-    return CLVAE_OK;
-}
-
 /* Refuses an output view that overlaps an input view of the same buffer. */
 static clvae_status_t check_disjoint(clvae_buf_t a, size_t na, const char *aname, clvae_buf_t b,
                                      size_t nb, const char *bname, const char *op,
@@ -89,8 +76,9 @@ clvae_status_t clvae_label_concat_forward(clvae_ctx_t *ctx, clvae_buf_t out, clv
     clvae_status_t s;
     if ((s = check_sizes(N, C, H, W, K, 1, op, &hw, err))) return s;
     size_t nin = N * C * hw, nout = N * (C + K) * hw;
-    if ((s = check_view(out, nout, op, "out", err)) || (s = check_view(in, nin, op, "in", err)) ||
-        (s = check_view(labels, N, op, "labels", err)) ||
+    if ((s = clvae_buf_check(out, nout, op, "out", err)) ||
+        (s = clvae_buf_check(in, nin, op, "in", err)) ||
+        (s = clvae_buf_check(labels, N, op, "labels", err)) ||
         (s = check_disjoint(out, nout, "out", in, nin, "in", op, err)) ||
         (s = check_disjoint(out, nout, "out", labels, N, "labels", op, err)))
         return s;
@@ -106,9 +94,9 @@ clvae_status_t clvae_label_concat_backward(clvae_ctx_t *ctx, clvae_buf_t din, cl
     clvae_status_t s;
     if ((s = check_sizes(N, C, H, W, K, 1, op, &hw, err))) return s;
     size_t nin = N * C * hw, nout = N * (C + K) * hw;
-    if ((s = check_view(dout, nout, op, "dout", err))) return s;
+    if ((s = clvae_buf_check(dout, nout, op, "dout", err))) return s;
     if (!din.mem) return CLVAE_OK;
-    if ((s = check_view(din, nin, op, "din", err)) ||
+    if ((s = clvae_buf_check(din, nin, op, "din", err)) ||
         (s = check_disjoint(din, nin, "din", dout, nout, "dout", op, err)))
         return s;
     cl_kernel k;
@@ -133,8 +121,8 @@ clvae_status_t clvae_onehot(clvae_ctx_t *ctx, clvae_buf_t out, clvae_buf_t label
     size_t hw;
     clvae_status_t s;
     if ((s = check_sizes(N, 0, 1, 1, K, 0, op, &hw, err)) ||
-        (s = check_view(out, N * K, op, "out", err)) ||
-        (s = check_view(labels, N, op, "labels", err)) ||
+        (s = clvae_buf_check(out, N * K, op, "out", err)) ||
+        (s = clvae_buf_check(labels, N, op, "labels", err)) ||
         (s = check_disjoint(out, N * K, "out", labels, N, "labels", op, err)))
         return s;
     clvae_buf_t none = {0};
@@ -154,7 +142,8 @@ clvae_status_t clvae_channel_slice(clvae_ctx_t *ctx, clvae_buf_t dst, size_t dst
     size_t nd = N * dst_C, ns = N * src_C;
     if (!mul_u32(&nd, HW) || !mul_u32(&ns, HW))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: N*C*H*W exceeds 2^32-1", op);
-    if ((s = check_view(dst, nd, op, "dst", err)) || (s = check_view(src, ns, op, "src", err)) ||
+    if ((s = clvae_buf_check(dst, nd, op, "dst", err)) ||
+        (s = clvae_buf_check(src, ns, op, "src", err)) ||
         (s = check_disjoint(dst, nd, "dst", src, ns, "src", op, err)))
         return s;
     cl_kernel k;

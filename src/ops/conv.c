@@ -297,19 +297,6 @@ static clvae_status_t check_geom(const clvae_conv_geom_t *g, int transposed, con
     return CLVAE_OK;
 }
 
-/* A view of n floats: present when required, and all its indices within uint. */
-static clvae_status_t check_view(clvae_buf_t b, size_t n, int required, const char *name,
-                                 const char *op, clvae_error_t *err)
-{
-    if (!b.mem) {
-        if (required) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: %s is NULL", op, name);
-        return CLVAE_OK;
-    }
-    if ((double)b.off + (double)n >= UINT_LIMIT)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: indices of %s exceed 2^32", op, name);
-    return CLVAE_OK;
-}
-
 /* ---- chunks and kernels --------------------------------------------------- */
 
 /* Element counts of one conv. */
@@ -730,10 +717,10 @@ clvae_status_t clvae_conv2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t
     clvae_status_t s = check_geom(g, 0, op, err);
     if (s) return s;
     sizes_t z = sizes_of(g);
-    if (!s) s = check_view(y, g->N * z.out, 1, "y", op, err);
-    if (!s) s = check_view(x, g->N * z.in, 1, "x", op, err);
-    if (!s) s = check_view(w, z.w, 1, "w", op, err);
-    if (!s) s = check_view(b, g->K, 0, "b", op, err);
+    if (!s) s = clvae_buf_check(y, g->N * z.out, op, "y", err);
+    if (!s) s = clvae_buf_check(x, g->N * z.in, op, "x", err);
+    if (!s) s = clvae_buf_check(w, z.w, op, "w", err);
+    if (!s) s = clvae_buf_check_opt(b, g->K, op, "b", err);
     if (s) return s;
     if (g->C * g->kh * g->kw <= DIRECT_MAX_CKK) note_conv(ctx, g); /* `clvae tune` */
     int direct;
@@ -751,12 +738,12 @@ clvae_status_t clvae_conv2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf
     clvae_status_t s = check_geom(g, 0, op, err);
     if (s) return s;
     sizes_t z = sizes_of(g);
-    if (!s) s = check_view(dx, g->N * z.in, 0, "dx", op, err);
-    if (!s) s = check_view(dw, z.w, 0, "dw", op, err);
-    if (!s) s = check_view(db, g->K, 0, "db", op, err);
-    if (!s) s = check_view(dy, g->N * z.out, 1, "dy", op, err);
-    if (!s) s = check_view(x, g->N * z.in, dw.mem != NULL, "x (needed for dw)", op, err);
-    if (!s) s = check_view(w, z.w, dx.mem != NULL, "w (needed for dx)", op, err);
+    if (!s) s = clvae_buf_check_opt(dx, g->N * z.in, op, "dx", err);
+    if (!s) s = clvae_buf_check_opt(dw, z.w, op, "dw", err);
+    if (!s) s = clvae_buf_check_opt(db, g->K, op, "db", err);
+    if (!s) s = clvae_buf_check(dy, g->N * z.out, op, "dy", err);
+    if (!s && dw.mem) s = clvae_buf_check(x, g->N * z.in, op, "x (needed for dw)", err);
+    if (!s && dx.mem) s = clvae_buf_check(w, z.w, op, "w (needed for dx)", err);
     if (s) return s;
     clvae_buf_t none = {0};
     int direct;
@@ -783,10 +770,10 @@ clvae_status_t clvae_conv_transpose2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, c
     clvae_status_t s = check_geom(g, 1, op, err);
     if (s) return s;
     sizes_t z = sizes_of(g);
-    if (!s) s = check_view(y, g->N * z.in, 1, "y", op, err);
-    if (!s) s = check_view(x, g->N * z.out, 1, "x", op, err);
-    if (!s) s = check_view(w, z.w, 1, "w", op, err);
-    if (!s) s = check_view(b, g->C, 0, "b", op, err);
+    if (!s) s = clvae_buf_check(y, g->N * z.in, op, "y", err);
+    if (!s) s = clvae_buf_check(x, g->N * z.out, op, "x", err);
+    if (!s) s = clvae_buf_check(w, z.w, op, "w", err);
+    if (!s) s = clvae_buf_check_opt(b, g->C, op, "b", err);
     if (s) return s;
     if (g->C * g->kh * g->kw <= DIRECT_MAX_CKK) note_conv(ctx, g); /* `clvae tune` */
     /* the adjoint conv's backward-data: dy := x, dx := y (overwritten, + bias) */
@@ -806,12 +793,12 @@ clvae_status_t clvae_conv_transpose2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx,
     clvae_status_t s = check_geom(g, 1, op, err);
     if (s) return s;
     sizes_t z = sizes_of(g);
-    if (!s) s = check_view(dx, g->N * z.out, 0, "dx", op, err);
-    if (!s) s = check_view(dw, z.w, 0, "dw", op, err);
-    if (!s) s = check_view(db, g->C, 0, "db", op, err);
-    if (!s) s = check_view(dy, g->N * z.in, 1, "dy", op, err);
-    if (!s) s = check_view(x, g->N * z.out, dw.mem != NULL, "x (needed for dw)", op, err);
-    if (!s) s = check_view(w, z.w, dx.mem != NULL, "w (needed for dx)", op, err);
+    if (!s) s = clvae_buf_check_opt(dx, g->N * z.out, op, "dx", err);
+    if (!s) s = clvae_buf_check_opt(dw, z.w, op, "dw", err);
+    if (!s) s = clvae_buf_check_opt(db, g->C, op, "db", err);
+    if (!s) s = clvae_buf_check(dy, g->N * z.in, op, "dy", err);
+    if (!s && dw.mem) s = clvae_buf_check(x, g->N * z.out, op, "x (needed for dw)", err);
+    if (!s && dx.mem) s = clvae_buf_check(w, z.w, op, "w (needed for dx)", err);
     if (s) return s;
     /* dx += the adjoint conv's forward of dy (no bias), and dw += the adjoint conv's
      * weight gradient with x := dy and dy := x, from one im2col of dy per chunk */

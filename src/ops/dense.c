@@ -10,21 +10,16 @@
 /* CLBlast's kernels index with int: every offset + extent must stay below 2^31. */
 #define DENSE_MAX_INDEX 2147483647.0
 
-/* Checks that view v (called name) is set, that its n floats fit the index limit and lie
- * inside its buffer. */
-static clvae_status_t check_view(clvae_buf_t v, size_t n, const char *name, clvae_error_t *err)
+/* clvae_buf_check of operand name, then CLBlast's limit: its kernels index with int, so the
+ * view's offset + extent must stay below 2^31. */
+static clvae_status_t check_operand(clvae_buf_t v, size_t n, const char *name, clvae_error_t *err)
 {
-    if (!v.mem) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "dense: %s buffer is NULL", name);
+    clvae_status_t s = clvae_buf_check(v, n, "dense", name, err);
+    if (s) return s;
     if ((double)v.off + (double)n > DENSE_MAX_INDEX)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "dense: %s (offset %zu + %zu floats) exceeds the 2^31 index limit",
                           name, v.off, n);
-    size_t bytes = 0;
-    CLVAE_CL_RET(err, clGetMemObjectInfo(v.mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
-    if ((v.off + n) * sizeof(float) > bytes)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                          "dense: %s needs floats [%zu, %zu) but its buffer holds %zu", name,
-                          v.off, v.off + n, bytes / sizeof(float));
     return CLVAE_OK;
 }
 
@@ -53,9 +48,9 @@ clvae_status_t clvae_dense_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t 
 {
     clvae_status_t s;
     if (!ctx) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "dense: no context");
-    if ((s = check_sizes(N, in, out, err)) || (s = check_view(y, N * out, "y", err)) ||
-        (s = check_view(x, N * in, "x", err)) || (s = check_view(w, out * in, "w", err)) ||
-        (b.mem && (s = check_view(b, out, "b", err))))
+    if ((s = check_sizes(N, in, out, err)) || (s = check_operand(y, N * out, "y", err)) ||
+        (s = check_operand(x, N * in, "x", err)) || (s = check_operand(w, out * in, "w", err)) ||
+        (b.mem && (s = check_operand(b, out, "b", err))))
         return s;
     if (overlap(y, N * out, x, N * in) || overlap(y, N * out, w, out * in) ||
         overlap(y, N * out, b, out))
@@ -87,12 +82,12 @@ clvae_status_t clvae_dense_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_
 {
     clvae_status_t s;
     if (!ctx) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "dense: no context");
-    if ((s = check_sizes(N, in, out, err)) || (s = check_view(dy, N * out, "dy", err)) ||
-        (dx.mem && ((s = check_view(dx, N * in, "dx", err)) ||
-                    (s = check_view(w, out * in, "w", err)))) ||
-        (dw.mem && ((s = check_view(dw, out * in, "dw", err)) ||
-                    (s = check_view(x, N * in, "x", err)))) ||
-        (db.mem && (s = check_view(db, out, "db", err))))
+    if ((s = check_sizes(N, in, out, err)) || (s = check_operand(dy, N * out, "dy", err)) ||
+        (dx.mem && ((s = check_operand(dx, N * in, "dx", err)) ||
+                    (s = check_operand(w, out * in, "w", err)))) ||
+        (dw.mem && ((s = check_operand(dw, out * in, "dw", err)) ||
+                    (s = check_operand(x, N * in, "x", err)))) ||
+        (db.mem && (s = check_operand(db, out, "db", err))))
         return s;
     /* no gradient may share memory with another one or with an input (even one not read) */
     const clvae_buf_t g[3] = {dx, dw, db};

@@ -5,27 +5,15 @@
 
 #include "clvae/ops/rng.h"
 
-/* A view that must exist and whose last index (off + n - 1) fits the kernels' uint. */
-static clvae_status_t check_view(clvae_buf_t b, size_t n, const char *op, const char *name,
-                                 clvae_error_t *err)
-{
-    if (!b.mem) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: buffer %s is NULL", op, name);
-    if (n > UINT32_MAX || b.off > UINT32_MAX - n)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                          "%s: %s at offset %zu with %zu floats exceeds the kernel limit of "
-                          "2^32-1",
-                          op, name, b.off, n);
-    return CLVAE_OK;
-}
-
 /* Checks of apply, shared with forward so that forward fails before drawing noise. */
 static clvae_status_t check_apply(const char *op, clvae_buf_t z, clvae_buf_t eps, clvae_buf_t mu,
                                   clvae_buf_t logvar, size_t n, clvae_error_t *err)
 {
     clvae_status_t s;
     if (n == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: n must be > 0", op);
-    if ((s = check_view(z, n, op, "z", err)) || (s = check_view(eps, n, op, "eps", err)) ||
-        (s = check_view(mu, n, op, "mu", err)) || (s = check_view(logvar, n, op, "logvar", err)))
+    if ((s = clvae_buf_check(z, n, op, "z", err)) || (s = clvae_buf_check(eps, n, op, "eps", err)) ||
+        (s = clvae_buf_check(mu, n, op, "mu", err)) ||
+        (s = clvae_buf_check(logvar, n, op, "logvar", err)))
         return s;
     return CLVAE_OK;
 }
@@ -69,13 +57,14 @@ clvae_status_t clvae_reparam_backward(clvae_ctx_t *ctx, clvae_buf_t dmu, clvae_b
     const char *op = "reparam_backward";
     clvae_status_t s;
     if (n == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: n must be > 0", op);
-    if ((s = check_view(dz, n, op, "dz", err)) || (s = check_view(eps, n, op, "eps", err)) ||
-        (s = check_view(logvar, n, op, "logvar", err)))
+    if ((s = clvae_buf_check(dz, n, op, "dz", err)) ||
+        (s = clvae_buf_check(eps, n, op, "eps", err)) ||
+        (s = clvae_buf_check(logvar, n, op, "logvar", err)))
         return s;
     cl_uint mask = (dmu.mem ? 1u : 0u) | (dlogvar.mem ? 2u : 0u);
     if (!mask) return CLVAE_OK;
-    if ((dmu.mem && (s = check_view(dmu, n, op, "dmu", err))) ||
-        (dlogvar.mem && (s = check_view(dlogvar, n, op, "dlogvar", err))))
+    if ((dmu.mem && (s = clvae_buf_check(dmu, n, op, "dmu", err))) ||
+        (dlogvar.mem && (s = clvae_buf_check(dlogvar, n, op, "dlogvar", err))))
         return s;
     /* a skipped output is never touched by the kernel; pass dz in its place */
     cl_mem gm = dmu.mem ? dmu.mem : dz.mem, gl = dlogvar.mem ? dlogvar.mem : dz.mem;

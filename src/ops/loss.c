@@ -9,19 +9,6 @@
 /* Loss kinds as cl/loss.cl numbers them. */
 enum { LOSS_BCE = 0, LOSS_BCE_LOGITS = 1, LOSS_SQERR = 2, LOSS_KL = 3 };
 
-/* A view that must exist and whose last index (off + count - 1) fits the kernels' uint. */
-static clvae_status_t check_view(clvae_buf_t b, size_t count, const char *op, const char *name,
-                                 clvae_error_t *err)
-{
-    if (!b.mem) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: buffer %s is NULL", op, name);
-    if (count > UINT32_MAX || b.off > UINT32_MAX - count)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                          "%s: %s at offset %zu with %zu floats exceeds the kernel limit of "
-                          "2^32-1",
-                          op, name, b.off, count);
-    return CLVAE_OK;
-}
-
 /* N examples of D values each: both non-zero and N*D within uint. */
 static clvae_status_t check_shape(size_t N, size_t D, const char *op, const char *dname,
                                   clvae_error_t *err)
@@ -43,10 +30,11 @@ static clvae_status_t rows_forward(clvae_ctx_t *ctx, const char *op, cl_uint kin
 {
     clvae_status_t s;
     if ((s = check_shape(N, D, op, dname, err)) ||
-        (s = check_view(per_example, N, op, "per_example", err)) ||
-        (s = check_view(a, N * D, op, aname, err)) || (s = check_view(b, N * D, op, bname, err)))
+        (s = clvae_buf_check(per_example, N, op, "per_example", err)) ||
+        (s = clvae_buf_check(a, N * D, op, aname, err)) ||
+        (s = clvae_buf_check(b, N * D, op, bname, err)))
         return s;
-    if (mean.mem && (s = check_view(mean, 1, op, "mean", err))) return s;
+    if (mean.mem && (s = clvae_buf_check(mean, 1, op, "mean", err))) return s;
     cl_kernel k;
     if ((s = clvae_kernel_get(ctx, "loss", "loss_rows", &k, err))) return s;
     cl_uint oo = (cl_uint)per_example.off, ao = (cl_uint)a.off, bo = (cl_uint)b.off;
@@ -72,14 +60,14 @@ static clvae_status_t elem_backward(clvae_ctx_t *ctx, const char *op, cl_uint ki
                                     clvae_error_t *err)
 {
     clvae_status_t s;
-    if ((s = check_shape(N, D, op, "D", err)) || (s = check_view(a, N * D, op, aname, err)) ||
-        (s = check_view(b, N * D, op, bname, err)))
+    if ((s = check_shape(N, D, op, "D", err)) || (s = clvae_buf_check(a, N * D, op, aname, err)) ||
+        (s = clvae_buf_check(b, N * D, op, bname, err)))
         return s;
     if (!isfinite(scale))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: scale %g is not finite", op,
                           (double)scale);
     if (!g.mem) return CLVAE_OK;
-    if ((s = check_view(g, N * D, op, "gradient", err))) return s;
+    if ((s = clvae_buf_check(g, N * D, op, "gradient", err))) return s;
     cl_kernel k;
     if ((s = clvae_kernel_get(ctx, "loss", "loss_grad", &k, err))) return s;
     cl_uint go = (cl_uint)g.off, ao = (cl_uint)a.off, bo = (cl_uint)b.off, n = (cl_uint)(N * D);
@@ -183,16 +171,16 @@ clvae_status_t clvae_kl_backward(clvae_ctx_t *ctx, clvae_buf_t dmu, clvae_buf_t 
     const char *op = "kl_backward";
     clvae_status_t s;
     if ((s = check_beta(beta, op, err)) || (s = check_shape(N, J, op, "J", err)) ||
-        (s = check_view(mu, N * J, op, "mu", err)) ||
-        (s = check_view(logvar, N * J, op, "logvar", err)))
+        (s = clvae_buf_check(mu, N * J, op, "mu", err)) ||
+        (s = clvae_buf_check(logvar, N * J, op, "logvar", err)))
         return s;
     if (!isfinite(scale))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: scale %g is not finite", op,
                           (double)scale);
     cl_uint mask = (dmu.mem ? 1u : 0u) | (dlogvar.mem ? 2u : 0u);
     if (!mask) return CLVAE_OK;
-    if ((dmu.mem && (s = check_view(dmu, N * J, op, "dmu", err))) ||
-        (dlogvar.mem && (s = check_view(dlogvar, N * J, op, "dlogvar", err))))
+    if ((dmu.mem && (s = clvae_buf_check(dmu, N * J, op, "dmu", err))) ||
+        (dlogvar.mem && (s = clvae_buf_check(dlogvar, N * J, op, "dlogvar", err))))
         return s;
     /* a skipped output is never touched by the kernel; pass mu in its place */
     cl_mem gm = dmu.mem ? dmu.mem : mu.mem, gl = dlogvar.mem ? dlogvar.mem : mu.mem;

@@ -5,17 +5,15 @@
 
 #include "clvae/ops/rng.h"
 
-/* in and out: both present, indices within uint, the same view or disjoint. */
+/* in and out: n > 0, both views hold n floats (clvae_buf_check), the same view or disjoint. */
 static clvae_status_t check_views(clvae_buf_t out, clvae_buf_t in, size_t n, const char *op,
                                   clvae_error_t *err)
 {
     if (n == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: n must be > 0", op);
-    if (!out.mem) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: buffer out is NULL", op);
-    if (!in.mem) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: buffer in is NULL", op);
-    if (n > UINT32_MAX || out.off > UINT32_MAX - n || in.off > UINT32_MAX - n)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                          "%s: offsets %zu, %zu + n %zu exceed the kernel limit of 2^32-1", op,
-                          out.off, in.off, n);
+    clvae_status_t s;
+    if ((s = clvae_buf_check(out, n, op, "out", err)) ||
+        (s = clvae_buf_check(in, n, op, "in", err)))
+        return s;
     if (out.mem == in.mem && out.off != in.off && out.off < in.off + n && in.off < out.off + n)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "%s: out and in overlap without being the same view", op);

@@ -10,26 +10,24 @@ clvae_adam_params_t clvae_adam_defaults(void)
     return p;
 }
 
-static clvae_status_t check_views(size_t n, const clvae_buf_t *v, int count, clvae_error_t *err)
+/* n > 0, each of the count views (named names[i]) holds n floats, a skip view (if any) 1. */
+static clvae_status_t check_views(const char *op, size_t n, const clvae_buf_t *v,
+                                  const char *const *names, int count, clvae_buf_t skip,
+                                  clvae_error_t *err)
 {
-    if (n == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "optimizer step over 0 parameters");
-    for (int i = 0; i < count; i++) {
-        if (!v[i].mem)
-            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "optimizer step: buffer %d is NULL", i);
-        if ((double)v[i].off + (double)n >= 4294967295.0)
-            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "optimizer step: indices exceed 2^32");
-    }
-    return CLVAE_OK;
+    if (n == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s over 0 parameters", op);
+    clvae_status_t s;
+    for (int i = 0; i < count; i++)
+        if ((s = clvae_buf_check(v[i], n, op, names[i], err))) return s;
+    return clvae_buf_check_opt(skip, 1, op, "skip", err);
 }
 
 /* Sets the skip arguments at index i, i+1, i+2: a NULL skip view passes p and use_skip 0. */
 static clvae_status_t set_skip(cl_kernel k, cl_uint i, clvae_buf_t skip, clvae_buf_t p,
                                clvae_error_t *err)
 {
-    cl_uint use = skip.mem != NULL, off = use ? (cl_uint)skip.off : 0;
+    cl_uint use = skip.mem != NULL, off = use ? (cl_uint)skip.off : 0; /* checked: check_views */
     cl_mem mem = use ? skip.mem : p.mem;
-    if (use && (double)skip.off >= 4294967295.0)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "optimizer step: skip index exceeds 2^32");
     CLVAE_CL_RET(err, clSetKernelArg(k, i, sizeof mem, &mem));
     CLVAE_CL_RET(err, clSetKernelArg(k, i + 1, sizeof off, &off));
     CLVAE_CL_RET(err, clSetKernelArg(k, i + 2, sizeof use, &use));
@@ -48,8 +46,9 @@ clvae_status_t clvae_adam_step_guarded(clvae_ctx_t *ctx, clvae_buf_t p, clvae_bu
                                        clvae_buf_t m, clvae_buf_t v, const clvae_adam_params_t *hp,
                                        long step, size_t n, clvae_buf_t skip, clvae_error_t *err)
 {
-    clvae_buf_t views[4] = {p, g, m, v};
-    clvae_status_t s = check_views(n, views, 4, err);
+    const clvae_buf_t views[4] = {p, g, m, v};
+    static const char *const names[4] = {"p", "g", "m", "v"};
+    clvae_status_t s = check_views("Adam step", n, views, names, 4, skip, err);
     if (s) return s;
     if (step < 1) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "Adam step %ld (steps count from 1)", step);
     if (!(hp->lr >= 0.0f) || !(hp->beta1 >= 0.0f && hp->beta1 < 1.0f) ||
@@ -99,8 +98,9 @@ clvae_status_t clvae_sgd_step_guarded(clvae_ctx_t *ctx, clvae_buf_t p, clvae_buf
                                       size_t n, clvae_buf_t skip, clvae_error_t *err)
 {
     int with_buf = hp->momentum != 0.0f;
-    clvae_buf_t views[3] = {p, g, buf};
-    clvae_status_t s = check_views(n, views, with_buf ? 3 : 2, err);
+    const clvae_buf_t views[3] = {p, g, buf};
+    static const char *const names[3] = {"p", "g", "buf (momentum)"};
+    clvae_status_t s = check_views("SGD step", n, views, names, with_buf ? 3 : 2, skip, err);
     if (s) return s;
     if (step < 1) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "SGD step %ld (steps count from 1)", step);
     if (!(hp->lr >= 0.0f) || !isfinite(hp->lr) || !(hp->momentum >= 0.0f) ||

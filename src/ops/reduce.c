@@ -13,15 +13,18 @@ clvae_status_t clvae_reduce_forward(clvae_ctx_t *ctx, clvae_buf_t out, clvae_buf
                           sh.A, sh.B);
     if (op != CLVAE_REDUCE_SUM && op != CLVAE_REDUCE_SUMSQ && op != CLVAE_REDUCE_NONFINITE)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "reduce: unknown op %d", (int)op);
-    /* the largest index touched, and A*B, must fit the kernel's uint arithmetic */
-    double last = (double)in.off + (double)(sh.A - 1) * (double)sh.sa +
-                  (double)(sh.R - 1) * (double)sh.sr + (double)(sh.B - 1);
-    if (last >= 4294967295.0 || (double)sh.A * (double)sh.B >= 4294967295.0 ||
-        (double)out.off + (double)sh.R >= 4294967295.0)
+    /* A*B must fit the kernel's uint arithmetic, and in's extent (its largest index + 1)
+     * the view check */
+    double extent = (double)(sh.A - 1) * (double)sh.sa + (double)(sh.R - 1) * (double)sh.sr +
+                    (double)sh.B;
+    if (extent >= 4294967295.0 || (double)sh.A * (double)sh.B >= 4294967295.0)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "reduce: indices exceed 2^32");
+    clvae_status_t s;
+    if ((s = clvae_buf_check(out, sh.R, "reduce", "out", err)) ||
+        (s = clvae_buf_check(in, (size_t)extent, "reduce", "in", err)))
+        return s;
     cl_kernel k;
-    clvae_status_t s = clvae_kernel_get(ctx, "reduce", "reduce_rows", &k, err);
-    if (s) return s;
+    if ((s = clvae_kernel_get(ctx, "reduce", "reduce_rows", &k, err))) return s;
     cl_uint oo = (cl_uint)out.off, io = (cl_uint)in.off, A = (cl_uint)sh.A, B = (cl_uint)sh.B;
     cl_uint sa = (cl_uint)sh.sa, sr = (cl_uint)sh.sr, o = (cl_uint)op;
     CLVAE_CL_RET(err, clSetKernelArg(k, 0, sizeof out.mem, &out.mem));

@@ -70,14 +70,10 @@ static clvae_status_t launch_stream(clvae_ctx_t *ctx, const char *kname, clvae_b
                                     size_t n, uint64_t seed, uint64_t offset, clvae_error_t *err)
 {
     if (n == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: n must be > 0", kname);
-    if (!out.mem) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: output buffer is NULL", kname);
-    if (n > UINT32_MAX || out.off > UINT32_MAX - n)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                          "%s: offset %zu + n %zu exceeds the kernel limit of 2^32-1", kname,
-                          out.off, n);
-    cl_kernel k;
-    clvae_status_t s = clvae_kernel_get(ctx, "rng", kname, &k, err);
+    clvae_status_t s = clvae_buf_check(out, n, kname, "out", err);
     if (s) return s;
+    cl_kernel k;
+    if ((s = clvae_kernel_get(ctx, "rng", kname, &k, err))) return s;
     cl_uint oo = (cl_uint)out.off, cnt = (cl_uint)n;
     cl_ulong sd = seed, of = offset;
     CLVAE_CL_RET(err, clSetKernelArg(k, 0, sizeof out.mem, &out.mem));

@@ -24,19 +24,6 @@ clvae_status_t clvae_labels_check(const float *labels, size_t N, size_t K, clvae
     return CLVAE_OK;
 }
 
-/* A view that must exist and whose last index (off + count - 1) fits the kernels' uint. */
-static clvae_status_t check_view(clvae_buf_t b, size_t count, const char *op, const char *name,
-                                 clvae_error_t *err)
-{
-    if (!b.mem) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: buffer %s is NULL", op, name);
-    if (count > UINT32_MAX || b.off > UINT32_MAX - count)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                          "%s: %s at offset %zu with %zu floats exceeds the kernel limit of "
-                          "2^32-1",
-                          op, name, b.off, count);
-    return CLVAE_OK;
-}
-
 /* N rows of K classes: both non-zero, K within the label limit, N*K within uint. */
 static clvae_status_t check_shape(size_t N, size_t K, const char *op, clvae_error_t *err)
 {
@@ -86,8 +73,9 @@ static clvae_status_t check_labelled(clvae_buf_t logits, clvae_buf_t labels, siz
                                      const char *op, clvae_error_t *err)
 {
     clvae_status_t s;
-    if ((s = check_shape(N, K, op, err)) || (s = check_view(logits, N * K, op, "logits", err)) ||
-        (s = check_view(labels, N, op, "labels", err)))
+    if ((s = check_shape(N, K, op, err)) ||
+        (s = clvae_buf_check(logits, N * K, op, "logits", err)) ||
+        (s = clvae_buf_check(labels, N, op, "labels", err)))
         return s;
     return CLVAE_OK;
 }
@@ -99,11 +87,11 @@ clvae_status_t clvae_xent_forward(clvae_ctx_t *ctx, clvae_buf_t per_example, clv
     const char *op = "xent_forward";
     clvae_status_t s;
     if ((s = check_labelled(logits, labels, N, K, op, err)) ||
-        (s = check_view(per_example, N, op, "per_example", err)) ||
+        (s = clvae_buf_check(per_example, N, op, "per_example", err)) ||
         (s = check_overlap(per_example, N, "per_example", logits, N * K, "logits", 0, op, err)) ||
         (s = check_overlap(per_example, N, "per_example", labels, N, "labels", 0, op, err)))
         return s;
-    if (mean.mem && (s = check_view(mean, 1, op, "mean", err))) return s;
+    if (mean.mem && (s = clvae_buf_check(mean, 1, op, "mean", err))) return s;
     cl_kernel k;
     cl_uint next;
     if ((s = clvae_kernel_get(ctx, "xent", "xent_rows", &k, err)) ||
@@ -125,7 +113,7 @@ clvae_status_t clvae_xent_backward(clvae_ctx_t *ctx, clvae_buf_t dlogits, clvae_
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: scale %g is not finite", op,
                           (double)scale);
     if (!dlogits.mem) return CLVAE_OK;
-    if ((s = check_view(dlogits, N * K, op, "dlogits", err)) ||
+    if ((s = clvae_buf_check(dlogits, N * K, op, "dlogits", err)) ||
         (s = check_overlap(dlogits, N * K, "dlogits", logits, N * K, "logits", 0, op, err)) ||
         (s = check_overlap(dlogits, N * K, "dlogits", labels, N, "labels", 0, op, err)))
         return s;
@@ -144,7 +132,7 @@ clvae_status_t clvae_xent_correct(clvae_ctx_t *ctx, clvae_buf_t correct, clvae_b
     const char *op = "xent_correct";
     clvae_status_t s;
     if ((s = check_labelled(logits, labels, N, K, op, err)) ||
-        (s = check_view(correct, N, op, "correct", err)) ||
+        (s = clvae_buf_check(correct, N, op, "correct", err)) ||
         (s = check_overlap(correct, N, "correct", logits, N * K, "logits", 0, op, err)) ||
         (s = check_overlap(correct, N, "correct", labels, N, "labels", 0, op, err)))
         return s;
@@ -161,8 +149,9 @@ clvae_status_t clvae_softmax_forward(clvae_ctx_t *ctx, clvae_buf_t probs, clvae_
 {
     const char *op = "softmax_forward";
     clvae_status_t s;
-    if ((s = check_shape(N, K, op, err)) || (s = check_view(logits, N * K, op, "logits", err)) ||
-        (s = check_view(probs, N * K, op, "probs", err)) ||
+    if ((s = check_shape(N, K, op, err)) ||
+        (s = clvae_buf_check(logits, N * K, op, "logits", err)) ||
+        (s = clvae_buf_check(probs, N * K, op, "probs", err)) ||
         (s = check_overlap(probs, N * K, "probs", logits, N * K, "logits", 1, op, err)))
         return s;
     cl_kernel k;

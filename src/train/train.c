@@ -3,8 +3,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,42 +36,6 @@ const char *clvae_metrics_header(void)
 const char *clvae_metrics_columns_classifier(void)
 {
     return "epoch,train_loss,train_xent,train_acc,test_loss,test_xent,test_acc";
-}
-
-clvae_status_t clvae_write_file_atomic(const char *path, const char *text, size_t len,
-                                       clvae_error_t *err)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    size_t done = 0;
-    const char *why = NULL;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            why = w < 0 ? strerror(errno) : "short write";
-            break;
-        }
-        done += (size_t)w;
-    }
-    if (!why && fsync(fd) != 0) why = strerror(errno);
-    if (close(fd) != 0 && !why) why = strerror(errno);
-    if (!why && rename(tmp, path) != 0) why = strerror(errno);
-    if (why) {
-        unlink(tmp);
-        return CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot write %s: %s", path, why);
-    }
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s", path);
-    int dfd = open(dirname(dir), O_RDONLY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return CLVAE_OK;
 }
 
 clvae_status_t clvae_metrics_parse(const char *text, clvae_epoch_metrics_t **rows, size_t *n,

@@ -1,6 +1,8 @@
-/* Device memory: float buffers with an offset, upload/download, reusable workspaces. */
+/* Device memory: float views (and views with a shape), their one check, transfers, workspaces. */
 #ifndef CLVAE_TENSOR_H
 #define CLVAE_TENSOR_H
+
+#include <stdint.h>
 
 #include "clvae/device/device.h"
 
@@ -17,6 +19,66 @@ static inline clvae_buf_t clvae_buf_at(clvae_buf_t b, size_t n)
     b.off += n;
     return b;
 }
+
+/* The kernels index in uint: a view's offset + length may not pass this many floats. */
+#define CLVAE_BUF_INDEX_LIMIT ((size_t)UINT32_MAX)
+
+/* The one check of an op's operand: view b holds n floats. CLVAE_ERR_INVALID, with a message
+ * naming op and the operand (name), when b has no buffer, when off + n passes
+ * CLVAE_BUF_INDEX_LIMIT, or when [off, off + n) reaches past the end of the buffer. */
+clvae_status_t clvae_buf_check(clvae_buf_t b, size_t n, const char *op, const char *name,
+                               clvae_error_t *err);
+
+/* clvae_buf_check of an operand the caller may leave out: a view without a buffer passes. */
+clvae_status_t clvae_buf_check_opt(clvae_buf_t b, size_t n, const char *op, const char *name,
+                                   clvae_error_t *err);
+
+/* The most dimensions a tensor has. */
+#define CLVAE_TENSOR_MAX_DIMS 4
+
+/* A view with a shape: fp32, row-major, dims[0] outermost (NCHW for images: [N, C, H, W];
+ * [N, features] for a dense layer). dims past ndim are 1. The view holds
+ * clvae_tensor_numel(t) floats from buf.off on. */
+typedef struct clvae_tensor {
+    clvae_buf_t buf;                     /* where the values are (not owned) */
+    int ndim;                            /* 1..CLVAE_TENSOR_MAX_DIMS */
+    size_t dims[CLVAE_TENSOR_MAX_DIMS];  /* the shape */
+} clvae_tensor_t;
+
+/* The tensor of ndim dims (1..CLVAE_TENSOR_MAX_DIMS, else ndim 0: no shape) over view b. */
+clvae_tensor_t clvae_tensor_of(clvae_buf_t b, int ndim, const size_t *dims);
+
+/* The tensor [n, c, h, w] over view b. */
+static inline clvae_tensor_t clvae_tensor_nchw(clvae_buf_t b, size_t n, size_t c, size_t h,
+                                               size_t w)
+{
+    const size_t d[4] = {n, c, h, w};
+    return clvae_tensor_of(b, 4, d);
+}
+
+/* The tensor [rows, cols] over view b. */
+static inline clvae_tensor_t clvae_tensor_2d(clvae_buf_t b, size_t rows, size_t cols)
+{
+    const size_t d[2] = {rows, cols};
+    return clvae_tensor_of(b, 2, d);
+}
+
+/* The number of floats t's shape holds; 0 for a shape that is empty (a dim of 0), malformed
+ * (ndim outside 1..CLVAE_TENSOR_MAX_DIMS) or larger than size_t counts. */
+size_t clvae_tensor_numel(const clvae_tensor_t *t);
+
+/* An op's check of a tensor operand: a shape of at least one float, and clvae_buf_check of its
+ * view for that many floats (the message names op and name). */
+clvae_status_t clvae_tensor_check(const clvae_tensor_t *t, const char *op, const char *name,
+                                  clvae_error_t *err);
+
+/* Allocates a tensor of ndim dims on the device (clvae_buf_alloc of its numel floats); free it
+ * with clvae_tensor_free. */
+clvae_status_t clvae_tensor_alloc(clvae_ctx_t *ctx, int ndim, const size_t *dims,
+                                  clvae_tensor_t *out, clvae_error_t *err);
+
+/* Releases a tensor from clvae_tensor_alloc (a cleared one is fine) and clears it. */
+void clvae_tensor_free(clvae_tensor_t *t);
 
 /* Allocates n floats on the device; refuses sizes over CL_DEVICE_MAX_MEM_ALLOC_SIZE
  * with a message that says so (CLVAE_ERR_DEVICE_MEMORY). */

@@ -1,4 +1,4 @@
-/* Small file helpers shared by the library: whole-file reads, folder creation. */
+/* File helpers shared by the library: whole-file reads, folder creation, the one atomic writer. */
 #ifndef CLVAE_FILEIO_H
 #define CLVAE_FILEIO_H
 
@@ -14,5 +14,37 @@ clvae_status_t clvae_file_read(const char *path, size_t max, const char *what, c
 
 /* Creates a folder and its missing parents (like mkdir -p); 0 on success, -1 with errno. */
 int clvae_mkdirs(const char *dir);
+
+/* A file being written in pieces and put in place atomically: the bytes go to a temp file
+ * beside the target, "PATH.tmp.PID.N" (the first N from 0 that is free), which commit syncs
+ * and renames over the target. Readers see the old file or the whole new one, never a part;
+ * a failure leaves the old file as it was and no temp file. */
+typedef struct clvae_atomic_file {
+    char *path; /* the target (owned copy) */
+    char *tmp;  /* the temp file's name (owned) */
+    int fd;     /* the temp file, -1 when none is open */
+} clvae_atomic_file_t;
+
+/* Creates the temp file beside path; CLVAE_ERR_IO (naming path and the temp file) when it
+ * cannot be made, and then f holds nothing to commit or abort. */
+clvae_status_t clvae_atomic_open(clvae_atomic_file_t *f, const char *path, clvae_error_t *err);
+
+/* Appends n bytes to the temp file (through short writes and EINTR); on a failure the temp
+ * file is removed and f closed (commit then fails, abort does nothing). */
+clvae_status_t clvae_atomic_write(clvae_atomic_file_t *f, const void *data, size_t n,
+                                  clvae_error_t *err);
+
+/* Syncs and closes the temp file, renames it over the target, then syncs the target's folder
+ * so that the rename is durable (a folder that cannot be synced, EINVAL or ENOTSUP, is let be).
+ * A failure before the rename removes the temp file and leaves the target as it was; a failed
+ * folder sync is an error with the new file in place. f is released either way. */
+clvae_status_t clvae_atomic_commit(clvae_atomic_file_t *f, clvae_error_t *err);
+
+/* Gives up: closes and removes the temp file and releases f (a released or zeroed f is fine). */
+void clvae_atomic_abort(clvae_atomic_file_t *f);
+
+/* Writes len bytes to path atomically: clvae_atomic_open, one write, clvae_atomic_commit. */
+clvae_status_t clvae_write_file_atomic(const char *path, const void *data, size_t len,
+                                       clvae_error_t *err);
 
 #endif

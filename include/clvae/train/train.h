@@ -104,8 +104,4 @@ const char *clvae_metrics_columns_classifier(void);
 clvae_status_t clvae_metrics_parse(const char *text, clvae_epoch_metrics_t **rows, size_t *n,
                                    clvae_error_t *err);
 
-/* Writes text to path atomically (temp file, fsync, rename, fsync of the folder). */
-clvae_status_t clvae_write_file_atomic(const char *path, const char *text, size_t len,
-                                       clvae_error_t *err);
-
 #endif
