@@ -17,12 +17,12 @@ static char dir[64];
     "stride = 2\nactivation = relu\n[flatten]\n[latent]\nsize = 2\n[dense]\nunits = 16\n"      \
     "activation = sigmoid\n"
 
-static int setup(const char *text, clvae_cfg_t *cfg, clvae_model_desc_t *d, clvae_model_t **m)
+static int setup(const char *text, clvae_cfg_t *cfg, clvae_model_desc_t *d, clvae_objective_t **m)
 {
     clvae_error_t err = {0};
     if (clvae_cfg_parse(cfg, text, strlen(text), "tiny.cfg", &err) ||
-        clvae_model_resolve(d, cfg, &err) || clvae_model_init(m, ctx, d, 4, &err) ||
-        clvae_model_init_params(*m, 3, &err)) {
+        clvae_model_resolve(d, cfg, &err) || clvae_objective_init(m, ctx, d, 4, &err) ||
+        clvae_objective_init_params(*m, 3, &err)) {
         fprintf(stderr, "  setup: %s\n", err.msg);
         return 0;
     }
@@ -33,13 +33,13 @@ static void t_round_trip(void)
 {
     clvae_cfg_t cfg;
     clvae_model_desc_t d;
-    clvae_model_t *m = NULL, *m2 = NULL;
+    clvae_objective_t *m = NULL, *m2 = NULL;
     REQUIRE(setup(TINY, &cfg, &d, &m), "setup");
     clvae_error_t err = {0};
     size_t P = d.nparams;
     float *mom = malloc(P * sizeof *mom);
     for (size_t i = 0; i < P; i++) mom[i] = (float)i * 0.5f;
-    clvae_buf_upload(ctx, clvae_model_moment1(m), mom, P, &err);
+    clvae_buf_upload(ctx, clvae_objective_moment1(m), mom, P, &err);
     clvae_train_state_t st = {7, 1234, 5, {1.5, 2.25, -3.0}, 640, 12.5};
     char path[128];
     snprintf(path, sizeof path, "%s/ck.safetensors", dir);
@@ -58,10 +58,10 @@ static void t_round_trip(void)
     REQUIRE(setup(TINY, &cfg2, &d2, &m2), "setup 2");
     REQUIRE(clvae_checkpoint_apply(&ck, ctx, m2, P, 1, &err) == CLVAE_OK, "%s", err.msg);
     float *a = malloc(P * sizeof *a), *b = malloc(P * sizeof *b);
-    clvae_buf_download(ctx, a, clvae_model_params(m), P, &err);
-    clvae_buf_download(ctx, b, clvae_model_params(m2), P, &err);
+    clvae_buf_download(ctx, a, clvae_objective_params(m), P, &err);
+    clvae_buf_download(ctx, b, clvae_objective_params(m2), P, &err);
     CHECK(memcmp(a, b, P * sizeof *a) == 0, "parameters differ after the round trip");
-    clvae_buf_download(ctx, b, clvae_model_moment1(m2), P, &err);
+    clvae_buf_download(ctx, b, clvae_objective_moment1(m2), P, &err);
     CHECK(memcmp(mom, b, P * sizeof *b) == 0, "moments differ after the round trip");
     /* the file is plain safetensors with PyTorch-style names */
     clvae_st_file_t *f = NULL;
@@ -78,8 +78,8 @@ static void t_round_trip(void)
     free(b);
     free(mom);
     clvae_checkpoint_free(&ck);
-    clvae_model_free(m);
-    clvae_model_free(m2);
+    clvae_objective_free(m);
+    clvae_objective_free(m2);
     clvae_model_desc_free(&d);
     clvae_model_desc_free(&d2);
     clvae_cfg_free(&cfg);
@@ -100,7 +100,7 @@ static void t_damage_rejected(void)
 {
     clvae_cfg_t cfg;
     clvae_model_desc_t d;
-    clvae_model_t *m = NULL;
+    clvae_objective_t *m = NULL;
     REQUIRE(setup(TINY, &cfg, &d, &m), "setup");
     clvae_error_t err = {0};
     char path[128], bad[128];
@@ -165,7 +165,7 @@ static void t_damage_rejected(void)
     snprintf(bad, sizeof bad, "%s/none.safetensors", dir);
     CHECK(clvae_checkpoint_read(bad, &ck, &err) == CLVAE_ERR_NOT_FOUND, "missing file");
     free(bytes);
-    clvae_model_free(m);
+    clvae_objective_free(m);
     clvae_model_desc_free(&d);
     clvae_model_desc_free(&d2);
     clvae_cfg_free(&cfg);
@@ -178,7 +178,7 @@ static void t_nonfinite_not_saved(void)
 {
     clvae_cfg_t cfg;
     clvae_model_desc_t d;
-    clvae_model_t *m = NULL;
+    clvae_objective_t *m = NULL;
     REQUIRE(setup(TINY, &cfg, &d, &m), "setup");
     clvae_error_t err = {0};
     char path[128];
@@ -189,13 +189,13 @@ static void t_nonfinite_not_saved(void)
     long size = file_size(path);
     size_t P = d.nparams;
     float *good = malloc(P * sizeof *good);
-    REQUIRE(good && clvae_buf_download(ctx, good, clvae_model_params(m), P, &err) == CLVAE_OK,
+    REQUIRE(good && clvae_buf_download(ctx, good, clvae_objective_params(m), P, &err) == CLVAE_OK,
             "%s", err.msg);
     /* the last weight of the dense decoder, then Adam's second moment */
     const float bad[2] = {NAN, -INFINITY};
     for (int c = 0; c < 4; c++) {
-        clvae_buf_t where = c < 2 ? clvae_buf_at(clvae_model_params(m), P - 1)
-                                  : clvae_buf_at(clvae_model_moment2(m), 3);
+        clvae_buf_t where = c < 2 ? clvae_buf_at(clvae_objective_params(m), P - 1)
+                                  : clvae_buf_at(clvae_objective_moment2(m), 3);
         clvae_buf_upload(ctx, where, &bad[c % 2], 1, &err);
         clvae_status_t s = clvae_checkpoint_save(path, ctx, m, &d, TINY, &st, "", &err);
         CHECK(s == CLVAE_ERR_CORRUPT && strstr(err.msg, path) && strstr(err.msg, "not saved") &&
@@ -212,7 +212,7 @@ static void t_nonfinite_not_saved(void)
                 err.msg);
     }
     free(good);
-    clvae_model_free(m);
+    clvae_objective_free(m);
     clvae_model_desc_free(&d);
     clvae_cfg_free(&cfg);
 }

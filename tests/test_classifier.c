@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "clvae/train/classify.h"
-#include "clvae/net/model.h"
+#include "clvae/train/objective.h"
 #include "clvae/eval/score.h"
 #include "clvae/train/train.h"
 #include "clvae/ops/xent.h"
@@ -85,16 +85,16 @@ static void t_config(void)
 }
 
 /* Random images and labels for B examples of the tiny classifier, on the device. */
-static void tiny_batch(clvae_model_t *m, size_t B, size_t K, uint64_t seed, float *y,
+static void tiny_batch(clvae_objective_t *m, size_t B, size_t K, uint64_t seed, float *y,
                        clvae_buf_t *labels)
 {
     clvae_error_t err = {0};
-    size_t D = clvae_model_example_dim(m);
+    size_t D = clvae_objective_example_dim(m);
     float *x = malloc(B * D * sizeof *x);
     tu_rand(x, B * D, 0.0f, 1.0f, &seed);
     tu_rand(y, B, 0.0f, (float)K, &seed);
     for (size_t b = 0; b < B; b++) y[b] = fminf(floorf(y[b]), (float)(K - 1));
-    clvae_buf_upload(ctx, clvae_model_input(m), x, B * D, &err);
+    clvae_buf_upload(ctx, clvae_objective_input(m), x, B * D, &err);
     *labels = tu_upload(ctx, y, B);
     free(x);
 }
@@ -111,11 +111,11 @@ static float *fetch(clvae_buf_t b, size_t n)
     return x;
 }
 
-static double loss_now(clvae_model_t *m, size_t B, clvae_buf_t labels)
+static double loss_now(clvae_objective_t *m, size_t B, clvae_buf_t labels)
 {
     clvae_error_t err = {0};
     clvae_losses_t l;
-    if (clvae_model_forward(m, B, 0, 0, 0, labels, &err) || clvae_model_losses(m, &l, &err))
+    if (clvae_objective_forward(m, B, 0, 0, 0, labels, &err) || clvae_objective_losses(m, &l, &err))
         return NAN;
     return l.total;
 }
@@ -127,17 +127,17 @@ static void t_gradients(void)
     clvae_model_desc_t d;
     clvae_error_t err = {0};
     REQUIRE(resolve(TINY_CLS, &cfg, &d, &err), "%s", err.msg);
-    clvae_model_t *m = NULL;
+    clvae_objective_t *m = NULL;
     size_t B = 5, P = d.nparams;
-    REQUIRE(clvae_model_init(&m, ctx, &d, B, &err) == CLVAE_OK, "%s", err.msg);
-    REQUIRE(clvae_model_init_params(m, 3, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_objective_init(&m, ctx, &d, B, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_objective_init_params(m, 3, &err) == CLVAE_OK, "%s", err.msg);
     float y[5];
     clvae_buf_t labels;
     tiny_batch(m, B, 4, 21, y, &labels);
     double l0 = loss_now(m, B, labels);
     CHECK(isfinite(l0) && l0 > 0, "loss %g", l0);
-    REQUIRE(clvae_model_backward(m, &err) == CLVAE_OK, "%s", err.msg);
-    float *g = fetch(clvae_model_grads(m), P), *p = fetch(clvae_model_params(m), P);
+    REQUIRE(clvae_objective_backward(m, &err) == CLVAE_OK, "%s", err.msg);
+    float *g = fetch(clvae_objective_grads(m), P), *p = fetch(clvae_objective_params(m), P);
     REQUIRE(g && p, "download");
     double gnorm = 0, dot = 0, nfd = 0;
     int bad = 0;
@@ -145,7 +145,7 @@ static void t_gradients(void)
     CHECK(gnorm > 1e-8, "gradient is trivially zero (%g)", gnorm);
     for (size_t i = 0; i < P; i++) {
         float keep = p[i], h = 1e-2f;
-        clvae_buf_t at = clvae_buf_at(clvae_model_params(m), i);
+        clvae_buf_t at = clvae_buf_at(clvae_objective_params(m), i);
         p[i] = keep + h;
         clvae_buf_upload(ctx, at, &p[i], 1, &err);
         double lp = loss_now(m, B, labels);
@@ -166,7 +166,7 @@ static void t_gradients(void)
     free(g);
     free(p);
     clvae_buf_free(&labels);
-    clvae_model_free(m);
+    clvae_objective_free(m);
     clvae_model_desc_free(&d);
     clvae_cfg_free(&cfg);
 }
@@ -180,19 +180,19 @@ static void t_losses_and_activations(void)
     clvae_model_desc_t d;
     clvae_error_t err = {0};
     REQUIRE(resolve(TINY_CLS, &cfg, &d, &err), "%s", err.msg);
-    clvae_model_t *m = NULL;
+    clvae_objective_t *m = NULL;
     size_t B = 40, K = 4, F = 5;
-    REQUIRE(clvae_model_init(&m, ctx, &d, B, &err) == CLVAE_OK, "%s", err.msg);
-    REQUIRE(clvae_model_init_params(m, 9, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_objective_init(&m, ctx, &d, B, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_objective_init_params(m, 9, &err) == CLVAE_OK, "%s", err.msg);
     float y[40], z[160], act[200], per[40], hit[40], z2[160];
     clvae_buf_t labels;
     tiny_batch(m, B, K, 33, y, &labels);
     clvae_losses_t l;
-    REQUIRE(clvae_model_forward(m, B, 0, 0, 0, labels, &err) == CLVAE_OK, "%s", err.msg);
-    REQUIRE(clvae_model_losses(m, &l, &err) == CLVAE_OK &&
-                clvae_model_outputs(m, z, &err) == CLVAE_OK &&
-                clvae_model_activations(m, d.nlayers - 2, act, &err) == CLVAE_OK &&
-                clvae_model_example_losses(m, per, hit, &err) == CLVAE_OK,
+    REQUIRE(clvae_objective_forward(m, B, 0, 0, 0, labels, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_objective_losses(m, &l, &err) == CLVAE_OK &&
+                clvae_objective_outputs(m, z, &err) == CLVAE_OK &&
+                clvae_objective_activations(m, d.nlayers - 2, act, &err) == CLVAE_OK &&
+                clvae_objective_example_losses(m, per, hit, &err) == CLVAE_OK,
             "%s", err.msg);
     double *zd = tu_double(z, B * K), *yd = tu_double(y, B), ref[40], mean, corr[40];
     clvae_xent_forward_ref(ref, &mean, zd, yd, B, K);
@@ -211,7 +211,7 @@ static void t_losses_and_activations(void)
     CHECK(acc > 0 && acc < 1, "a random model should hit some, not all: %g", acc);
     /* logits = W act + b for the last dense layer */
     const clvae_layer_t *L = &d.layers[d.nlayers - 1];
-    float *p = fetch(clvae_model_params(m), d.nparams);
+    float *p = fetch(clvae_objective_params(m), d.nparams);
     REQUIRE(p, "download");
     double worst = 0;
     for (size_t b = 0; b < B; b++)
@@ -224,19 +224,19 @@ static void t_losses_and_activations(void)
     for (size_t i = 0; i < B * F; i++) CHECK(fabsf(act[i]) <= 1.0f, "tanh feature %g", (double)act[i]);
     /* no labels: the same logits, no backward */
     clvae_buf_t none = {0};
-    REQUIRE(clvae_model_forward(m, B, 0, 0, 0, none, &err) == CLVAE_OK, "%s", err.msg);
-    REQUIRE(clvae_model_outputs(m, z2, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_objective_forward(m, B, 0, 0, 0, none, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_objective_outputs(m, z2, &err) == CLVAE_OK, "%s", err.msg);
     CHECK(memcmp(z, z2, sizeof z) == 0, "logits differ without labels");
-    CHECK(clvae_model_backward(m, &err) == CLVAE_ERR_INVALID, "backward without labels ran");
-    CHECK(clvae_model_activations(m, d.nlayers, act, &err) == CLVAE_ERR_INVALID, "layer past the last");
+    CHECK(clvae_objective_backward(m, &err) == CLVAE_ERR_INVALID, "backward without labels ran");
+    CHECK(clvae_objective_activations(m, d.nlayers, act, &err) == CLVAE_ERR_INVALID, "layer past the last");
     float zz[2];
-    CHECK(clvae_model_decode(m, zz, 1, z2, &err) == CLVAE_ERR_INVALID, "a classifier decoded");
+    CHECK(clvae_objective_decode(m, zz, 1, z2, &err) == CLVAE_ERR_INVALID, "a classifier decoded");
     clvae_error_clear(&err);
     free(p);
     free(zd);
     free(yd);
     clvae_buf_free(&labels);
-    clvae_model_free(m);
+    clvae_objective_free(m);
     clvae_model_desc_free(&d);
     clvae_cfg_free(&cfg);
 }
@@ -254,29 +254,29 @@ static void t_mnist_config_learns(void)
     REQUIRE(clvae_dataset_open("mnist:train", data_dir(), &ds, &err) == CLVAE_OK, "%s", err.msg);
     size_t B = 64;
     REQUIRE(clvae_dataset_limit(&ds, B, &err) == CLVAE_OK, "%s", err.msg);
-    clvae_model_t *m = NULL;
-    REQUIRE(clvae_model_init(&m, ctx, &d, B, &err) == CLVAE_OK, "%s", err.msg);
-    REQUIRE(clvae_model_init_params(m, d.seed, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_objective_t *m = NULL;
+    REQUIRE(clvae_objective_init(&m, ctx, &d, B, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_objective_init_params(m, d.seed, &err) == CLVAE_OK, "%s", err.msg);
     float *x = NULL;
     clvae_buf_t labels = {0};
     REQUIRE(clvae_dataset_floats(&ds, B, &x, &err) == CLVAE_OK, "%s", err.msg);
     REQUIRE(clvae_class_labels_upload(ctx, &ds, NULL, B, &labels, &err) == CLVAE_OK, "%s", err.msg);
     clvae_losses_t first = {0}, last = {0};
     for (long step = 1; step <= 12; step++) {
-        clvae_buf_upload(ctx, clvae_model_input(m), x, B * 784, &err);
-        if (clvae_model_forward(m, B, 0, 0, 0, labels, &err) || clvae_model_backward(m, &err) ||
-            clvae_model_step(m, step, &err)) {
+        clvae_buf_upload(ctx, clvae_objective_input(m), x, B * 784, &err);
+        if (clvae_objective_forward(m, B, 0, 0, 0, labels, &err) || clvae_objective_backward(m, &err) ||
+            clvae_objective_step(m, step, &err)) {
             CHECK(0, "step %ld: %s", step, err.msg);
             break;
         }
-        clvae_model_losses(m, step == 1 ? &first : &last, &err);
+        clvae_objective_losses(m, step == 1 ? &first : &last, &err);
     }
     CHECK(last.total < 0.5f * first.total, "loss %g -> %g", (double)first.total,
           (double)last.total);
     CHECK(last.kl > first.kl, "accuracy %g -> %g", (double)first.kl, (double)last.kl);
     /* the accuracy of the last forward is that of its logits */
     float *z = malloc(B * 10 * sizeof *z);
-    clvae_model_outputs(m, z, &err);
+    clvae_objective_outputs(m, z, &err);
     size_t hits = 0;
     for (size_t b = 0; b < B; b++) {
         size_t best = 0;
@@ -292,7 +292,7 @@ static void t_mnist_config_learns(void)
     free(x);
     clvae_buf_free(&labels);
     clvae_dataset_free(&ds);
-    clvae_model_free(m);
+    clvae_objective_free(m);
     clvae_model_desc_free(&d);
     clvae_cfg_free(&cfg);
 }
@@ -347,13 +347,13 @@ static void t_train_run_metrics(void)
     clvae_checkpoint_t ck;
     memset(&ck, 0, sizeof ck);
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
-    clvae_model_t *m = NULL;
+    clvae_objective_t *m = NULL;
     clvae_dataset_t test = {0};
     clvae_data_dev_t dt = {0};
     clvae_class_result_t cr;
     REQUIRE(clvae_checkpoint_read(path, &ck, &err) == CLVAE_OK &&
                 clvae_checkpoint_bind(&ck, &d, path, &err) == CLVAE_OK &&
-                clvae_model_init(&m, ctx, &d, 100, &err) == CLVAE_OK &&
+                clvae_objective_init(&m, ctx, &d, 100, &err) == CLVAE_OK &&
                 clvae_checkpoint_apply(&ck, ctx, m, d.nparams, 0, &err) == CLVAE_OK &&
                 clvae_dataset_open("digits:test", data_dir(), &test, &err) == CLVAE_OK &&
                 clvae_data_upload(ctx, &test, &dt, &err) == CLVAE_OK &&
@@ -371,7 +371,7 @@ static void t_train_run_metrics(void)
     free(rows);
     clvae_data_dev_free(&dt);
     clvae_dataset_free(&test);
-    clvae_model_free(m);
+    clvae_objective_free(m);
     clvae_checkpoint_free(&ck);
     clvae_model_desc_free(&d);
     clvae_cfg_free(&cfg);

@@ -5,7 +5,7 @@
 
 #include <math.h>
 
-#include "clvae/net/model.h"
+#include "clvae/train/objective.h"
 #include "clvae/net/net.h"
 
 static clvae_ctx_t *ctx;
@@ -66,17 +66,17 @@ static int resolve(const char *text, clvae_cfg_t *cfg, clvae_model_desc_t *d)
 }
 
 /* Loss of the model on its current input with fixed noise. */
-static double loss_now(clvae_model_t *m, size_t B, clvae_error_t *err)
+static double loss_now(clvae_objective_t *m, size_t B, clvae_error_t *err)
 {
     clvae_buf_t none = {0};
     clvae_losses_t l;
-    if (clvae_model_forward(m, B, 1, 7, 3, none, err) || clvae_model_losses(m, &l, err))
+    if (clvae_objective_forward(m, B, 1, 7, 3, none, err) || clvae_objective_losses(m, &l, err))
         return NAN;
     return l.total;
 }
 
 /* Device backward against central differences of the device forward on sampled parameters;
- * beta >= 0 sets the KL weight (clvae_model_set_beta); h is the step of the differences. A
+ * beta >= 0 sets the KL weight (clvae_objective_set_beta); h is the step of the differences. A
  * conditional model gets labels 0, 2, 1 (mod K) and its label weights must get gradients. */
 static void grad_check_beta(const char *text, const char *what, float beta, float h)
 {
@@ -84,27 +84,27 @@ static void grad_check_beta(const char *text, const char *what, float beta, floa
     clvae_model_desc_t d;
     REQUIRE(resolve(text, &cfg, &d), "%s: config", what);
     clvae_error_t err = {0};
-    clvae_model_t *m = NULL;
+    clvae_objective_t *m = NULL;
     size_t B = 3;
-    REQUIRE(clvae_model_init(&m, ctx, &d, B, &err) == CLVAE_OK, "%s", err.msg);
-    REQUIRE(clvae_model_init_params(m, 5, &err) == CLVAE_OK, "%s", err.msg);
-    size_t D = clvae_model_example_dim(m), P = d.nparams;
+    REQUIRE(clvae_objective_init(&m, ctx, &d, B, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_objective_init_params(m, 5, &err) == CLVAE_OK, "%s", err.msg);
+    size_t D = clvae_objective_example_dim(m), P = d.nparams;
     float *x = malloc(B * D * sizeof *x);
     uint64_t seed = 11;
     tu_rand(x, B * D, 0.05f, 0.95f, &seed);
-    clvae_buf_upload(ctx, clvae_model_input(m), x, B * D, &err);
-    if (beta >= 0) clvae_model_set_beta(m, beta);
+    clvae_buf_upload(ctx, clvae_objective_input(m), x, B * D, &err);
+    if (beta >= 0) clvae_objective_set_beta(m, beta);
     if (d.conditional) {
         float lab[3] = {0.0f, (float)(2 % d.conditional), 1.0f};
-        REQUIRE(clvae_buf_upload(ctx, clvae_model_labels(m), lab, B, &err) == CLVAE_OK, "%s",
+        REQUIRE(clvae_buf_upload(ctx, clvae_objective_labels(m), lab, B, &err) == CLVAE_OK, "%s",
                 err.msg);
     }
     double l0 = loss_now(m, B, &err);
     CHECK(isfinite(l0), "%s: loss %g", what, l0);
-    REQUIRE(clvae_model_backward(m, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_objective_backward(m, &err) == CLVAE_OK, "%s", err.msg);
     float *g = malloc(P * sizeof *g), *p = malloc(P * sizeof *p);
-    clvae_buf_download(ctx, g, clvae_model_grads(m), P, &err);
-    clvae_buf_download(ctx, p, clvae_model_params(m), P, &err);
+    clvae_buf_download(ctx, g, clvae_objective_grads(m), P, &err);
+    clvae_buf_download(ctx, p, clvae_objective_params(m), P, &err);
     double gnorm = 0;
     for (size_t i = 0; i < P; i++) gnorm += (double)g[i] * g[i];
     CHECK(gnorm > 1e-6, "%s: gradient is trivially zero (%g)", what, gnorm);
@@ -114,13 +114,13 @@ static void grad_check_beta(const char *text, const char *what, float beta, floa
     for (size_t i = 0; i < P; i++) {
         float keep = p[i];
         p[i] = keep + h;
-        clvae_buf_upload(ctx, clvae_buf_at(clvae_model_params(m), i), &p[i], 1, &err);
+        clvae_buf_upload(ctx, clvae_buf_at(clvae_objective_params(m), i), &p[i], 1, &err);
         double lp = loss_now(m, B, &err);
         p[i] = keep - h;
-        clvae_buf_upload(ctx, clvae_buf_at(clvae_model_params(m), i), &p[i], 1, &err);
+        clvae_buf_upload(ctx, clvae_buf_at(clvae_objective_params(m), i), &p[i], 1, &err);
         double lm = loss_now(m, B, &err);
         p[i] = keep;
-        clvae_buf_upload(ctx, clvae_buf_at(clvae_model_params(m), i), &p[i], 1, &err);
+        clvae_buf_upload(ctx, clvae_buf_at(clvae_objective_params(m), i), &p[i], 1, &err);
         double fd = (lp - lm) / (2.0 * h);
         /* float losses of ~30 resolve differences of ~1e-3 / h: an absolute slack of 3e-3;
          * the cosine below checks the whole vector tightly */
@@ -174,7 +174,7 @@ static void grad_check_beta(const char *text, const char *what, float beta, floa
     free(x);
     free(g);
     free(p);
-    clvae_model_free(m);
+    clvae_objective_free(m);
     clvae_model_desc_free(&d);
     clvae_cfg_free(&cfg);
 }
@@ -208,21 +208,21 @@ static void t_labels_and_beta_matter(void)
     clvae_model_desc_t d;
     REQUIRE(resolve(TINY_CVAE, &cfg, &d), "config");
     clvae_error_t err = {0};
-    clvae_model_t *m = NULL;
+    clvae_objective_t *m = NULL;
     size_t B = 3, D = 36;
-    REQUIRE(clvae_model_init(&m, ctx, &d, B, &err) == CLVAE_OK, "%s", err.msg);
-    REQUIRE(clvae_model_init_params(m, 5, &err) == CLVAE_OK, "%s", err.msg);
-    CHECK(clvae_model_classes(m) == 3 && clvae_model_labels(m).mem, "classes");
+    REQUIRE(clvae_objective_init(&m, ctx, &d, B, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_objective_init_params(m, 5, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(clvae_objective_classes(m) == 3 && clvae_objective_labels(m).mem, "classes");
     float x[108], out[2][108], z[6] = {0.5f, -1, 0.5f, -1, 0.5f, -1};
     uint64_t seed = 3;
     tu_rand(x, B * D, 0.0f, 1.0f, &seed);
-    clvae_buf_upload(ctx, clvae_model_input(m), x, B * D, &err);
+    clvae_buf_upload(ctx, clvae_objective_input(m), x, B * D, &err);
     clvae_buf_t none = {0};
     clvae_losses_t l[2];
     for (int k = 0; k < 2; k++) {
         float lab[3] = {(float)k, (float)k, (float)(2 - k)};
-        REQUIRE(clvae_buf_upload(ctx, clvae_model_labels(m), lab, B, &err) == CLVAE_OK &&
-                    clvae_model_decode(m, z, B, out[k], &err) == CLVAE_OK,
+        REQUIRE(clvae_buf_upload(ctx, clvae_objective_labels(m), lab, B, &err) == CLVAE_OK &&
+                    clvae_objective_decode(m, z, B, out[k], &err) == CLVAE_OK,
                 "%s", err.msg);
     }
     /* the same z decoded with labels 0 and 1 (examples 0, 1), 2 and 1 (example 2) */
@@ -232,9 +232,9 @@ static void t_labels_and_beta_matter(void)
           "each example's own label counts");
     /* total = recon + beta * kl for beta 1 and 0.25 */
     for (int k = 0; k < 2; k++) {
-        clvae_model_set_beta(m, k ? 0.25f : 1.0f);
-        REQUIRE(clvae_model_forward(m, B, 1, 7, 3, none, &err) == CLVAE_OK &&
-                    clvae_model_losses(m, &l[k], &err) == CLVAE_OK,
+        clvae_objective_set_beta(m, k ? 0.25f : 1.0f);
+        REQUIRE(clvae_objective_forward(m, B, 1, 7, 3, none, &err) == CLVAE_OK &&
+                    clvae_objective_losses(m, &l[k], &err) == CLVAE_OK,
                 "%s", err.msg);
     }
     CHECK(l[0].recon == l[1].recon && l[0].kl == l[1].kl && l[0].kl > 0, "same terms");
@@ -243,7 +243,7 @@ static void t_labels_and_beta_matter(void)
           "beta 1: %g = %g + %g; beta 0.25: %g = %g + 0.25 %g", (double)l[0].total,
           (double)l[0].recon, (double)l[0].kl, (double)l[1].total, (double)l[1].recon,
           (double)l[1].kl);
-    clvae_model_free(m);
+    clvae_objective_free(m);
     clvae_model_desc_free(&d);
     clvae_cfg_free(&cfg);
 }
@@ -324,12 +324,12 @@ static void t_training_learns(void)
     clvae_model_desc_t d;
     REQUIRE(resolve(TINY_VAE, &cfg, &d), "config");
     clvae_error_t err = {0};
-    clvae_model_t *m = NULL;
+    clvae_objective_t *m = NULL;
     size_t B = 64;
     d.lr = 0.01f;
-    REQUIRE(clvae_model_init(&m, ctx, &d, B, &err) == CLVAE_OK, "%s", err.msg);
-    REQUIRE(clvae_model_init_params(m, 1, &err) == CLVAE_OK, "%s", err.msg);
-    size_t D = clvae_model_example_dim(m);
+    REQUIRE(clvae_objective_init(&m, ctx, &d, B, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_objective_init_params(m, 1, &err) == CLVAE_OK, "%s", err.msg);
+    size_t D = clvae_objective_example_dim(m);
     float *x = malloc(B * D * sizeof *x);
     for (size_t b = 0; b < B; b++) /* two kinds of images: a bar and a frame */
         for (size_t i = 0; i < D; i++) {
@@ -339,14 +339,14 @@ static void t_training_learns(void)
     clvae_buf_t none = {0};
     clvae_losses_t first = {0}, last = {0};
     for (long step = 1; step <= 300; step++) {
-        clvae_buf_upload(ctx, clvae_model_input(m), x, B * D, &err);
-        if (clvae_model_forward(m, B, 1, 1, (uint64_t)step, none, &err) ||
-            clvae_model_backward(m, &err) || clvae_model_step(m, step, &err)) {
+        clvae_buf_upload(ctx, clvae_objective_input(m), x, B * D, &err);
+        if (clvae_objective_forward(m, B, 1, 1, (uint64_t)step, none, &err) ||
+            clvae_objective_backward(m, &err) || clvae_objective_step(m, step, &err)) {
             CHECK(0, "step %ld: %s", step, err.msg);
             break;
         }
-        if (step == 1) clvae_model_losses(m, &first, &err);
-        if (step == 300) clvae_model_losses(m, &last, &err);
+        if (step == 1) clvae_objective_losses(m, &first, &err);
+        if (step == 300) clvae_objective_losses(m, &last, &err);
     }
     CHECK(last.total < 0.5f * first.total, "loss %g -> %g", (double)first.total,
           (double)last.total);
@@ -354,7 +354,7 @@ static void t_training_learns(void)
           "total %g != recon %g + kl %g", (double)last.total, (double)last.recon,
           (double)last.kl);
     free(x);
-    clvae_model_free(m);
+    clvae_objective_free(m);
     clvae_model_desc_free(&d);
     clvae_cfg_free(&cfg);
 }
@@ -370,7 +370,7 @@ static void t_tensor_names(void)
     size_t off, total = 0;
     int ndim, n = 0;
     uint64_t shape[4];
-    while (clvae_model_tensor(&d, n, name, sizeof name, &off, &ndim, shape)) {
+    while (clvae_net_tensor(&d, n, name, sizeof name, &off, &ndim, shape)) {
         size_t count = 1;
         for (int k = 0; k < ndim; k++) count *= shape[k];
         total += count;

@@ -289,14 +289,14 @@ typedef struct hook_state {
     int calls, poison, fail;
 } hook_state_t;
 
-static clvae_status_t hook(void *user, clvae_model_t *model, clvae_error_t *err)
+static clvae_status_t hook(void *user, clvae_objective_t *model, clvae_error_t *err)
 {
     hook_state_t *h = user;
     h->calls++;
     if (h->fail) return CLVAE_FAIL(err, CLVAE_ERR_IO, "the hook failed on purpose");
     if (!h->poison) return CLVAE_OK;
-    clvae_buf_t g = clvae_model_grads(model);
-    return clvae_fill_forward(clvae_model_ctx(model), g.mem, g.off, NAN, 1, err);
+    clvae_buf_t g = clvae_objective_grads(model);
+    return clvae_fill_forward(clvae_objective_ctx(model), g.mem, g.off, NAN, 1, err);
 }
 
 static void t_gradient_hook(void)

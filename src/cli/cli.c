@@ -142,9 +142,9 @@ clvae_status_t cli_run_open(cli_run_t *r, const cli_common_t *common, const char
         (s = cli_ctx_open(common, 0, &r->ctx, err)))
         return s;
     /* a small device gets smaller batches (when not even one example fits, init says so) */
-    size_t fit = clvae_model_fit_batch(r->ctx, &r->desc, batch);
+    size_t fit = clvae_objective_fit_batch(r->ctx, &r->desc, batch);
     if (fit > 0) batch = fit;
-    if ((s = clvae_model_init(&r->model, r->ctx, &r->desc, batch, err)) ||
+    if ((s = clvae_objective_init(&r->model, r->ctx, &r->desc, batch, err)) ||
         (s = clvae_checkpoint_apply(&r->ck, r->ctx, r->model, r->desc.nparams, 0, err)))
         return s;
     return CLVAE_OK;
@@ -161,7 +161,7 @@ void cli_run_close(cli_run_t *r)
 {
     clvae_data_dev_free(&r->dtest);
     clvae_dataset_free(&r->test);
-    clvae_model_free(r->model);
+    clvae_objective_free(r->model);
     clvae_ctx_free(r->ctx);
     clvae_model_desc_free(&r->desc);
     clvae_cfg_free(&r->cfg);

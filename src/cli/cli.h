@@ -8,7 +8,7 @@
 #include "clvae/net/config.h"
 #include "clvae/data/data.h"
 #include "clvae/device/device.h"
-#include "clvae/net/model.h"
+#include "clvae/train/objective.h"
 
 /* Options every command takes, parsed before the command's own. */
 typedef struct cli_common {
@@ -64,7 +64,7 @@ typedef struct cli_run {
     clvae_cfg_t cfg;
     clvae_model_desc_t desc;
     clvae_ctx_t *ctx;
-    clvae_model_t *model;
+    clvae_objective_t *model;
     clvae_dataset_t test;       /* after cli_run_test_data */
     clvae_data_dev_t dtest;
 } cli_run_t;

@@ -46,7 +46,7 @@ static clvae_status_t measure(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
         (s = clvae_data_upload(r->ctx, &r->test, &r->dtest, err)))
         return s;
     size_t n = a->ntest > 0 && (size_t)a->ntest < r->test.n ? (size_t)a->ntest : r->test.n;
-    size_t batch = clvae_model_max_batch(r->model);
+    size_t batch = clvae_objective_max_batch(r->model);
     if (d->classes) {
         clvae_class_result_t cr;
         if ((s = clvae_classifier_evaluate(r->ctx, r->model, d, &r->test, &r->dtest, n, batch,
@@ -95,7 +95,7 @@ static clvae_status_t measure(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
         }
     }
     /* the sample grid: 64 samples, tiles of about 56 pixels */
-    size_t ns = 64, D = clvae_model_example_dim(r->model);
+    size_t ns = 64, D = clvae_objective_example_dim(r->model);
     float *imgs = malloc(ns * D * sizeof *imgs);
     if (!imgs) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     int zoom = gi->out_h >= 56 ? 1 : (int)(56 / gi->out_h);

@@ -14,7 +14,7 @@ static int eval_classifier(cli_run_t *r, long n, int json, clvae_error_t *err)
     size_t count = n > 0 && (size_t)n < r->test.n ? (size_t)n : r->test.n;
     clvae_class_result_t cr;
     if (clvae_classifier_evaluate(r->ctx, r->model, &r->desc, &r->test, &r->dtest, count,
-                                  clvae_model_max_batch(r->model), &cr, err))
+                                  clvae_objective_max_batch(r->model), &cr, err))
         return cli_report(err);
     if (json) {
         printf("{\"run\": ");
@@ -82,7 +82,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
         size_t count = n > 0 && (size_t)n < r.test.n ? (size_t)n : r.test.n;
         s = clvae_evaluate_labels(r.ctx, r.model, &r.desc, &r.dtest,
                                   r.desc.conditional ? &labels : NULL, count,
-                                  clvae_model_max_batch(r.model), sample, (uint64_t)seed,
+                                  clvae_objective_max_batch(r.model), sample, (uint64_t)seed,
                                   (int)iwae, &res, &err);
     }
     if (s) {

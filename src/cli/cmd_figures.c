@@ -162,7 +162,7 @@ static clvae_status_t draw_latent(cli_run_t *r, const fig_args_t *a, char *path,
     char *dot = strrchr(csv, '.');
     if (dot && strcmp(dot, ".png") == 0) *dot = 0;
     strncat(csv, ".csv", sizeof csv - strlen(csv) - 1);
-    int dy = clvae_model_latent_dim(r->model) > 1 ? (int)a->dy : 0;
+    int dy = clvae_objective_latent_dim(r->model) > 1 ? (int)a->dy : 0;
     clvae_status_t s = clvae_fig_latent(r->ctx, r->model, &r->test, &r->dtest, (size_t)a->n,
                                         (int)a->dx, dy, path, csv, err);
     if (!s) printf("wrote %s\n", csv);

@@ -123,7 +123,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
         }
         free(rows);
         if (!s && !imgs) {
-            D = clvae_model_example_dim(r.model);
+            D = clvae_objective_example_dim(r.model);
             shown = (size_t)n < r.test.n ? (size_t)n : r.test.n;
             shape.c = r.test.c;
             shape.h = r.test.h;

@@ -164,7 +164,7 @@ static int draw_figures(const cli_common_t *common, const char *dir)
     char p1[4200], p2[4200];
     clvae_status_t s = cli_run_open(&r, common, dir, 256, &err);
     if (!s) s = cli_run_test_data(&r, &err);
-    size_t J = s ? 0 : clvae_model_latent_dim(r.model);
+    size_t J = s ? 0 : clvae_objective_latent_dim(r.model);
     size_t K = s ? 0 : r.desc.conditional;
     if (!s) {
         /* a conditional model: one row of 10 per class */

@@ -28,13 +28,13 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
 {
     memset(out, 0, sizeof *out);
     if (steps < 1) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "bench needs at least one step");
-    clvae_model_t *m = NULL;
+    clvae_objective_t *m = NULL;
     float *x = NULL, *z = NULL, *img = NULL;
     double *fwd = NULL, *bwd = NULL;
     clvae_buf_t none = {0}; /* the forward pass's target: none, or a classifier's labels */
-    clvae_status_t s = clvae_model_init(&m, ctx, d, batch, err);
+    clvae_status_t s = clvae_objective_init(&m, ctx, d, batch, err);
     if (s) return s;
-    size_t D = clvae_model_example_dim(m), J = clvae_model_latent_dim(m);
+    size_t D = clvae_objective_example_dim(m), J = clvae_objective_latent_dim(m);
     x = malloc(batch * D * sizeof *x);
     z = malloc(batch * J * sizeof *z);
     img = malloc(batch * D * sizeof *img);
@@ -46,33 +46,33 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     }
     clvae_rng_uniform_host(x, batch * D, 11, 0);
     clvae_rng_normal_host(z, batch * J, 12, 0);
-    if ((s = clvae_model_init_params(m, 1, err)) ||
-        (s = clvae_buf_upload(ctx, clvae_model_input(m), x, batch * D, err)))
+    if ((s = clvae_objective_init_params(m, 1, err)) ||
+        (s = clvae_buf_upload(ctx, clvae_objective_input(m), x, batch * D, err)))
         goto out;
     /* labels: a classifier's targets, a conditional model's inputs (class i mod K) */
     size_t K = d->classes > 0 ? (size_t)d->classes : d->conditional;
     if (K) {
         for (size_t i = 0; i < batch; i++) img[i] = (float)(i % K);
         if (d->classes) s = clvae_buf_alloc(ctx, batch, &none, err);
-        if (!s) s = clvae_buf_upload(ctx, d->classes ? none : clvae_model_labels(m), img, batch,
+        if (!s) s = clvae_buf_upload(ctx, d->classes ? none : clvae_objective_labels(m), img, batch,
                                      err);
         if (s) goto out;
     }
     long step = 1;
     for (; step <= 2; step++) /* warm-up: kernels built, workspaces grown */
-        if ((s = clvae_model_forward(m, batch, d->sample_latent, 1, (uint64_t)step, none, err)) ||
-            (s = clvae_model_backward(m, err)) || (s = clvae_model_step(m, step, err)))
+        if ((s = clvae_objective_forward(m, batch, d->sample_latent, 1, (uint64_t)step, none, err)) ||
+            (s = clvae_objective_backward(m, err)) || (s = clvae_objective_step(m, step, err)))
             goto out;
     if ((s = clvae_ctx_finish(ctx, err))) goto out;
     double t0 = now();
     for (int i = 0; i < steps; i++, step++)
-        if ((s = clvae_model_forward(m, batch, d->sample_latent, 1, (uint64_t)step, none, err)) ||
-            (s = clvae_model_backward(m, err)) || (s = clvae_model_step(m, step, err)))
+        if ((s = clvae_objective_forward(m, batch, d->sample_latent, 1, (uint64_t)step, none, err)) ||
+            (s = clvae_objective_backward(m, err)) || (s = clvae_objective_step(m, step, err)))
             goto out;
     if ((s = clvae_ctx_finish(ctx, err))) goto out;
     double t1 = now();
     for (int i = 0; i < steps && !d->classes; i++) /* a classifier does not sample */
-        if ((s = clvae_model_decode(m, z, batch, img, err))) goto out;
+        if ((s = clvae_objective_decode(m, z, batch, img, err))) goto out;
     double t2 = now();
     double flops = clvae_model_flops(d), dec = 0;
     for (int i = d->latent + 1; i < d->nlayers; i++) dec += d->layers[i].flops;
@@ -82,14 +82,14 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     out->sample_img_s = d->classes ? 0 : (double)(batch * (size_t)steps) / (t2 - t1);
     out->train_gflop_s = out->train_img_s * 3.0 * flops / 1e9;
     out->sample_gflop_s = out->sample_img_s * dec / 1e9;
-    out->model_bytes = clvae_model_device_bytes(m);
+    out->model_bytes = clvae_objective_device_bytes(m);
     out->workspace_bytes = clvae_workspace_bytes(ctx);
     if (profile) {
-        if ((s = clvae_model_profile(m, 1, err))) goto out;
+        if ((s = clvae_objective_profile(m, 1, err))) goto out;
         for (int i = 0; i < steps; i++, step++) {
-            if ((s = clvae_model_forward(m, batch, d->sample_latent, 1, (uint64_t)step, none, err)) ||
-                (s = clvae_model_backward(m, err)) || (s = clvae_model_step(m, step, err)) ||
-                (s = clvae_model_profile_read(m, fwd, bwd, err)))
+            if ((s = clvae_objective_forward(m, batch, d->sample_latent, 1, (uint64_t)step, none, err)) ||
+                (s = clvae_objective_backward(m, err)) || (s = clvae_objective_step(m, step, err)) ||
+                (s = clvae_objective_profile_read(m, fwd, bwd, err)))
                 goto out;
         }
         for (int i = 0; i < d->nlayers; i++) {
@@ -107,7 +107,7 @@ out:
     free(img);
     free(fwd);
     free(bwd);
-    clvae_model_free(m);
+    clvae_objective_free(m);
     return s;
 }
 

@@ -14,18 +14,18 @@
 
 /* Decodes n latents (host, n x J) into out (n x D) in batches the model holds (a conditional
  * model needs labels: clvae_decode_labeled). */
-static clvae_status_t decode_all(clvae_model_t *model, const float *z, size_t n, float *out,
+static clvae_status_t decode_all(clvae_objective_t *model, const float *z, size_t n, float *out,
                                  clvae_error_t *err)
 {
-    if (clvae_model_classes(model))
+    if (clvae_objective_classes(model))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a conditional model decodes with a label for "
                           "each image: give --label K (sample, manifold); interpolate does not "
                           "take conditional models");
-    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
-    size_t mb = clvae_model_max_batch(model);
+    size_t J = clvae_objective_latent_dim(model), D = clvae_objective_example_dim(model);
+    size_t mb = clvae_objective_max_batch(model);
     for (size_t s = 0; s < n; s += mb) {
         size_t B = n - s < mb ? n - s : mb;
-        clvae_status_t st = clvae_model_decode(model, z + s * J, B, out + s * D, err);
+        clvae_status_t st = clvae_objective_decode(model, z + s * J, B, out + s * D, err);
         if (st) return st;
     }
     return CLVAE_OK;
@@ -33,18 +33,18 @@ static clvae_status_t decode_all(clvae_model_t *model, const float *z, size_t n,
 
 /* Runs the encoder on examples idx[0..n) and returns their z_mean (n x J) in mu; a conditional
  * model gets their labels (the dataset's, host) with them. */
-static clvae_status_t encode_all(clvae_ctx_t *ctx, clvae_model_t *model,
+static clvae_status_t encode_all(clvae_ctx_t *ctx, clvae_objective_t *model,
                                  const clvae_data_dev_t *dd, const uint8_t *labels,
                                  const uint32_t *idx, size_t n, float *mu, float *recon,
                                  clvae_error_t *err)
 {
-    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
-    size_t mb = clvae_model_max_batch(model);
-    if (clvae_model_classes(model) && !labels)
+    size_t J = clvae_objective_latent_dim(model), D = clvae_objective_example_dim(model);
+    size_t mb = clvae_objective_max_batch(model);
+    if (clvae_objective_classes(model) && !labels)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a conditional model encodes an image with its "
                           "label, and none was given (the data have no labels)");
-    uint8_t *lab = clvae_model_classes(model) ? malloc(mb) : NULL;
-    if (clvae_model_classes(model) && !lab)
+    uint8_t *lab = clvae_objective_classes(model) ? malloc(mb) : NULL;
+    if (clvae_objective_classes(model) && !lab)
         return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     cl_mem ib = NULL;
     clvae_buf_t none = {0};
@@ -52,11 +52,11 @@ static clvae_status_t encode_all(clvae_ctx_t *ctx, clvae_model_t *model,
     for (size_t st = 0; !s && st < n; st += mb) {
         size_t B = n - st < mb ? n - st : mb;
         for (size_t b = 0; lab && b < B; b++) lab[b] = labels[idx[st + b]];
-        if (lab) s = clvae_labels_set(ctx, clvae_model_labels(model), lab, B, err);
-        if (!s && !(s = clvae_data_gather(ctx, clvae_model_input(model), dd, ib, st, B, err)) &&
-            !(s = clvae_model_forward(model, B, 0, 0, 0, none, err)) &&
-            !(s = clvae_model_latents(model, mu + st * J, NULL, NULL, NULL, err)) && recon)
-            s = clvae_model_outputs(model, recon + st * D, err);
+        if (lab) s = clvae_labels_set(ctx, clvae_objective_labels(model), lab, B, err);
+        if (!s && !(s = clvae_data_gather(ctx, clvae_objective_input(model), dd, ib, st, B, err)) &&
+            !(s = clvae_objective_forward(model, B, 0, 0, 0, none, err)) &&
+            !(s = clvae_objective_latents(model, mu + st * J, NULL, NULL, NULL, err)) && recon)
+            s = clvae_objective_outputs(model, recon + st * D, err);
     }
     if (ib) clReleaseMemObject(ib);
     free(lab);
@@ -77,27 +77,27 @@ clvae_status_t clvae_fig_grid_save(const float *imgs, size_t n, const clvae_data
     return s;
 }
 
-clvae_status_t clvae_decode_labeled(clvae_ctx_t *ctx, clvae_model_t *model, const float *z,
+clvae_status_t clvae_decode_labeled(clvae_ctx_t *ctx, clvae_objective_t *model, const float *z,
                                     const float *labels, size_t n, float *out, clvae_error_t *err)
 {
-    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
-    size_t mb = clvae_model_max_batch(model), K = clvae_model_classes(model);
+    size_t J = clvae_objective_latent_dim(model), D = clvae_objective_example_dim(model);
+    size_t mb = clvae_objective_max_batch(model), K = clvae_objective_classes(model);
     if (K && !labels)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a conditional model decodes with a label "
                           "for each image (clvae sample or manifold --label K)");
     for (size_t s = 0; s < n; s += mb) {
         size_t B = n - s < mb ? n - s : mb;
         clvae_status_t st = CLVAE_OK;
-        if (K) st = clvae_buf_upload(ctx, clvae_model_labels(model), labels + s, B, err);
-        if (!st) st = clvae_model_decode(model, z + s * J, B, out + s * D, err);
+        if (K) st = clvae_buf_upload(ctx, clvae_objective_labels(model), labels + s, B, err);
+        if (!st) st = clvae_objective_decode(model, z + s * J, B, out + s * D, err);
         if (st) return st;
     }
     return CLVAE_OK;
 }
 
-clvae_status_t clvae_fig_check_label(const clvae_model_t *model, int label, clvae_error_t *err)
+clvae_status_t clvae_fig_check_label(const clvae_objective_t *model, int label, clvae_error_t *err)
 {
-    size_t K = clvae_model_classes(model);
+    size_t K = clvae_objective_classes(model);
     if (!K)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--label %d: the model is not conditional "
                           "(its config has no [model] conditional = K)", label);
@@ -107,16 +107,16 @@ clvae_status_t clvae_fig_check_label(const clvae_model_t *model, int label, clva
     return CLVAE_OK;
 }
 
-clvae_status_t clvae_fig_samples_label(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_fig_samples_label(clvae_ctx_t *ctx, clvae_objective_t *model,
                                        const clvae_dataset_t *shape, size_t n, uint64_t seed,
                                        int label, const char *path, clvae_error_t *err)
 {
-    size_t K = clvae_model_classes(model);
+    size_t K = clvae_objective_classes(model);
     if (!K && label < 0) return clvae_fig_samples(ctx, model, shape, n, seed, path, err);
     clvae_status_t s;
     if (label >= 0 && (s = clvae_fig_check_label(model, label, err))) return s;
     if (n == 0 || n > 4096) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--n %zu: want 1 to 4096", n);
-    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
+    size_t J = clvae_objective_latent_dim(model), D = clvae_objective_example_dim(model);
     /* label < 0: one z per column, decoded once per class (row) */
     size_t cols = label >= 0 ? (size_t)ceil(sqrt((double)n)) : (n + K - 1) / K;
     size_t nz = label >= 0 ? n : cols, total = label >= 0 ? n : K * cols;
@@ -142,15 +142,15 @@ out:
     return s;
 }
 
-clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_objective_t *model,
                                  const clvae_dataset_t *shape, size_t n, uint64_t seed,
                                  const char *path, clvae_error_t *err)
 {
     /* a conditional model: one row per class */
-    if (clvae_model_classes(model))
+    if (clvae_objective_classes(model))
         return clvae_fig_samples_label(ctx, model, shape, n, seed, -1, path, err);
     if (n == 0 || n > 4096) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--n %zu: want 1 to 4096", n);
-    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
+    size_t J = clvae_objective_latent_dim(model), D = clvae_objective_example_dim(model);
     float *z = malloc(n * J * sizeof *z), *out = malloc(n * D * sizeof *out);
     clvae_status_t s;
     if (!z || !out) {
@@ -165,14 +165,14 @@ clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_model_t *model,
     return s;
 }
 
-clvae_status_t clvae_fig_reconstruct(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_fig_reconstruct(clvae_ctx_t *ctx, clvae_objective_t *model,
                                      const clvae_dataset_t *data, const clvae_data_dev_t *dd,
                                      size_t n, const char *path, clvae_error_t *err)
 {
     if (n == 0 || n > data->n || n > 1024)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--n %zu: want 1 to %zu", n,
                           data->n < 1024 ? data->n : (size_t)1024);
-    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
+    size_t J = clvae_objective_latent_dim(model), D = clvae_objective_example_dim(model);
     float *mu = malloc(n * J * sizeof *mu), *both = malloc(2 * n * D * sizeof *both);
     uint32_t *idx = malloc(n * sizeof *idx);
     clvae_status_t s;
@@ -214,12 +214,12 @@ clvae_status_t clvae_manifold_codes(size_t J, int grid, float range, int dx, int
     return CLVAE_OK;
 }
 
-clvae_status_t clvae_fig_manifold(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_fig_manifold(clvae_ctx_t *ctx, clvae_objective_t *model,
                                   const clvae_dataset_t *shape, int grid, float range, int dx,
                                   int dy, const char *path, clvae_error_t *err)
 {
     (void)ctx;
-    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
+    size_t J = clvae_objective_latent_dim(model), D = clvae_objective_example_dim(model);
     size_t n = (size_t)grid * (size_t)grid;
     float *z = NULL, *out = NULL;
     clvae_status_t s = clvae_manifold_codes(J, grid, range, dx, dy, &z, err);
@@ -232,12 +232,12 @@ clvae_status_t clvae_fig_manifold(clvae_ctx_t *ctx, clvae_model_t *model,
     return s;
 }
 
-clvae_status_t clvae_fig_latent(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_fig_latent(clvae_ctx_t *ctx, clvae_objective_t *model,
                                 const clvae_dataset_t *data, const clvae_data_dev_t *dd, size_t n,
                                 int dx, int dy, const char *path, const char *csv_path,
                                 clvae_error_t *err)
 {
-    size_t J = clvae_model_latent_dim(model);
+    size_t J = clvae_objective_latent_dim(model);
     if (n == 0 || n > data->n) n = data->n;
     if (dx < 0 || dy < 0 || (size_t)dx >= J || (size_t)dy >= J)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--dims %d,%d: the latent has %zu dimensions",
@@ -294,7 +294,7 @@ out:
     return s;
 }
 
-clvae_status_t clvae_fig_interpolate(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_fig_interpolate(clvae_ctx_t *ctx, clvae_objective_t *model,
                                      const clvae_dataset_t *data, const clvae_data_dev_t *dd,
                                      size_t i, size_t j, int steps, const char *path,
                                      clvae_error_t *err)
@@ -303,7 +303,7 @@ clvae_status_t clvae_fig_interpolate(clvae_ctx_t *ctx, clvae_model_t *model,
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--from %zu --to %zu: the test set has %zu examples",
                           i, j, data->n);
     if (steps < 2 || steps > 64) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--steps %d: want 2 to 64", steps);
-    size_t J = clvae_model_latent_dim(model), D = clvae_model_example_dim(model);
+    size_t J = clvae_objective_latent_dim(model), D = clvae_objective_example_dim(model);
     size_t n = (size_t)steps + 2;
     float *mu = malloc(2 * J * sizeof *mu), *z = malloc((size_t)steps * J * sizeof *z);
     float *imgs = malloc(n * D * sizeof *imgs);
@@ -313,7 +313,7 @@ clvae_status_t clvae_fig_interpolate(clvae_ctx_t *ctx, clvae_model_t *model,
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
         goto out;
     }
-    if (clvae_model_classes(model)) {
+    if (clvae_objective_classes(model)) {
         s = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "interpolate does not take a conditional model "
                        "(its decoder needs one label for the whole path): use manifold --label "
                        "or sample --label");
@@ -337,11 +337,11 @@ out:
     return s;
 }
 
-clvae_status_t clvae_reconstruct_first(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_reconstruct_first(clvae_ctx_t *ctx, clvae_objective_t *model,
                                        const clvae_data_dev_t *dd, size_t n, float *out,
                                        clvae_error_t *err)
 {
-    size_t J = clvae_model_latent_dim(model);
+    size_t J = clvae_objective_latent_dim(model);
     if (n == 0 || n > dd->n) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "reconstruct %zu of %zu", n, dd->n);
     float *mu = malloc(n * J * sizeof *mu);
     uint32_t *idx = malloc(n * sizeof *idx);

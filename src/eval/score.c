@@ -15,27 +15,27 @@ size_t clvae_classifier_feature_dim(const clvae_model_desc_t *d)
     return d->classes && d->nlayers >= 2 ? layer_size(&d->layers[d->nlayers - 2]) : 0;
 }
 
-clvae_status_t clvae_classify_images(clvae_ctx_t *ctx, clvae_model_t *cls, const clvae_model_desc_t *cd,
+clvae_status_t clvae_classify_images(clvae_ctx_t *ctx, clvae_objective_t *cls, const clvae_model_desc_t *cd,
                                      const float *imgs, size_t n, float *features, float *probs,
                                      clvae_error_t *err)
 {
     if (!cd->classes)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is not a classifier (kind = classifier)",
                           cd->name);
-    size_t D = clvae_model_example_dim(cls), K = (size_t)cd->classes;
-    size_t F = clvae_classifier_feature_dim(cd), mb = clvae_model_max_batch(cls);
+    size_t D = clvae_objective_example_dim(cls), K = (size_t)cd->classes;
+    size_t F = clvae_classifier_feature_dim(cd), mb = clvae_objective_max_batch(cls);
     float *logits = malloc(mb * K * sizeof *logits);
     if (!logits) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     clvae_buf_t none = {0};
     clvae_status_t s = CLVAE_OK;
     for (size_t st = 0; st < n && !s; st += mb) {
         size_t B = n - st < mb ? n - st : mb;
-        if ((s = clvae_buf_upload(ctx, clvae_model_input(cls), imgs + st * D,
+        if ((s = clvae_buf_upload(ctx, clvae_objective_input(cls), imgs + st * D,
                                   B * D, err)) ||
-            (s = clvae_model_forward(cls, B, 0, 0, 0, none, err)) ||
-            (features && (s = clvae_model_activations(cls, cd->nlayers - 2, features + st * F,
+            (s = clvae_objective_forward(cls, B, 0, 0, 0, none, err)) ||
+            (features && (s = clvae_objective_activations(cls, cd->nlayers - 2, features + st * F,
                                                       err))) ||
-            (probs && (s = clvae_model_outputs(cls, logits, err))))
+            (probs && (s = clvae_objective_outputs(cls, logits, err))))
             break;
         for (size_t b = 0; probs && b < B; b++) {
             const float *z = logits + b * K;
@@ -55,7 +55,7 @@ int clvae_gen_conditional(const clvae_model_desc_t *d)
     return (int)d->conditional;
 }
 
-clvae_status_t clvae_generate(clvae_model_t *gen, const clvae_model_desc_t *gd, size_t n,
+clvae_status_t clvae_generate(clvae_objective_t *gen, const clvae_model_desc_t *gd, size_t n,
                               uint64_t seed, const int *labels, float *out, clvae_error_t *err)
 {
     if (gd->classes)
@@ -64,12 +64,12 @@ clvae_status_t clvae_generate(clvae_model_t *gen, const clvae_model_desc_t *gd, 
     if (labels && !clvae_gen_conditional(gd))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is not a conditional model: it samples "
                           "without labels", gd->name);
-    size_t J = clvae_model_latent_dim(gen), D = clvae_model_example_dim(gen);
-    size_t mb = clvae_model_max_batch(gen);
+    size_t J = clvae_objective_latent_dim(gen), D = clvae_objective_example_dim(gen);
+    size_t mb = clvae_objective_max_batch(gen);
     float *z = malloc(n * J * sizeof *z);
     if (!z) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     clvae_rng_normal_host(z, n * J, seed, 0);
-    size_t K = clvae_model_classes(gen);
+    size_t K = clvae_objective_classes(gen);
     if (K && !labels) {
         free(z);
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a conditional model: it samples with a "
@@ -88,9 +88,9 @@ clvae_status_t clvae_generate(clvae_model_t *gen, const clvae_model_desc_t *gd, 
                 }
                 fl[b] = (float)labels[st + b];
             }
-            if (!s) s = clvae_buf_upload(clvae_model_ctx(gen), clvae_model_labels(gen), fl, B, err);
+            if (!s) s = clvae_buf_upload(clvae_objective_ctx(gen), clvae_objective_labels(gen), fl, B, err);
         }
-        if (!s) s = clvae_model_decode(gen, z + st * J, B, out + st * D, err);
+        if (!s) s = clvae_objective_decode(gen, z + st * J, B, out + st * D, err);
     }
     free(fl);
     free(z);
@@ -137,8 +137,8 @@ static clvae_status_t frechet_of(const float *a, size_t na, const float *b, size
     return s;
 }
 
-clvae_status_t clvae_score_run(clvae_ctx_t *ctx, clvae_model_t *gen, const clvae_model_desc_t *gd,
-                               clvae_model_t *cls, const clvae_model_desc_t *cd,
+clvae_status_t clvae_score_run(clvae_ctx_t *ctx, clvae_objective_t *gen, const clvae_model_desc_t *gd,
+                               clvae_objective_t *cls, const clvae_model_desc_t *cd,
                                const clvae_dataset_t *test, size_t n, uint64_t seed,
                                clvae_score_t *out, clvae_error_t *err)
 {
@@ -150,7 +150,7 @@ clvae_status_t clvae_score_run(clvae_ctx_t *ctx, clvae_model_t *gen, const clvae
     if (gd->classes)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a classifier, not a generative model",
                           gd->name);
-    size_t D = clvae_model_example_dim(gen), K = (size_t)cd->classes;
+    size_t D = clvae_objective_example_dim(gen), K = (size_t)cd->classes;
     const clvae_layer_t *gi = &gd->layers[0], *ci = &cd->layers[0];
     if (gi->out_c != ci->out_c || gi->out_h != ci->out_h || gi->out_w != ci->out_w ||
         clvae_dataset_dim(test) != D)

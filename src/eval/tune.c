@@ -14,7 +14,7 @@
 
 #include "clvae/device/blas.h"
 #include "clvae/ops/conv.h"
-#include "clvae/net/model.h"
+#include "clvae/train/objective.h"
 #include "clvae/ops/rng.h"
 #include "device/ctx_internal.h"
 
@@ -41,15 +41,15 @@ clvae_status_t clvae_tune_record_shapes(clvae_ctx_t *ctx,
     clvae_buf_t none = {0};
     for (int i = 0; i < nmodels && !s; i++) {
         const clvae_model_desc_t *d = models[i];
-        clvae_model_t *m = NULL;
-        if ((s = clvae_model_init(&m, ctx, d, d->batch, err))) break;
+        clvae_objective_t *m = NULL;
+        if ((s = clvae_objective_init(&m, ctx, d, d->batch, err))) break;
         t->recording = 1;
-        if (!(s = clvae_model_init_params(m, 1, err)) &&
-            !(s = clvae_model_forward(m, d->batch, d->sample_latent, 1, 0, none, err)))
-            s = clvae_model_backward(m, err);
+        if (!(s = clvae_objective_init_params(m, 1, err)) &&
+            !(s = clvae_objective_forward(m, d->batch, d->sample_latent, 1, 0, none, err)))
+            s = clvae_objective_backward(m, err);
         t->recording = 0;
         if (!s) s = clvae_ctx_finish(ctx, err);
-        clvae_model_free(m);
+        clvae_objective_free(m);
     }
     if (!s && t->record_failed) s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     for (int i = 0; i < t->nshapes && !s; i++) {

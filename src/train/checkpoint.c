@@ -1,5 +1,6 @@
 /* Checkpoints on top of safetensors: parameters, Adam moments, position, config, checksum. */
 #include "clvae/train/checkpoint.h"
+#include "clvae/net/net.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -25,7 +26,7 @@ static void data_sum(const clvae_st_tensor_t *const *t, size_t n, char hex[65])
     clvae_sha256_hex(d, hex);
 }
 
-clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_objective_t *model,
                                      const clvae_model_desc_t *desc, const char *config_text,
                                      const clvae_train_state_t *state, const char *metrics,
                                      clvae_error_t *err)
@@ -36,7 +37,7 @@ clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_m
     size_t off;
     int ndim;
     uint64_t shape[4];
-    while (clvae_model_tensor(desc, ntensors, name, sizeof name, &off, &ndim, shape)) ntensors++;
+    while (clvae_net_tensor(desc, ntensors, name, sizeof name, &off, &ndim, shape)) ntensors++;
     size_t cap = (size_t)ntensors + 3;
     clvae_st_tensor_t *t = calloc(cap, sizeof *t);
     const clvae_st_tensor_t **order = calloc(cap, sizeof *order);
@@ -46,9 +47,9 @@ clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_m
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory saving %s", path);
         goto out;
     }
-    if ((s = clvae_buf_download(ctx, host, clvae_model_params(model), P, err))) goto out;
-    if (state && ((s = clvae_buf_download(ctx, host + P, clvae_model_moment1(model), P, err)) ||
-                  (s = clvae_buf_download(ctx, host + 2 * P, clvae_model_moment2(model), P, err))))
+    if ((s = clvae_buf_download(ctx, host, clvae_objective_params(model), P, err))) goto out;
+    if (state && ((s = clvae_buf_download(ctx, host + P, clvae_objective_moment1(model), P, err)) ||
+                  (s = clvae_buf_download(ctx, host + 2 * P, clvae_objective_moment2(model), P, err))))
         goto out;
     /* a checkpoint is the last good state: one holding NaN or infinities is not written */
     size_t nfloats = (state ? 3 : 1) * P, first = nfloats, bad = 0;
@@ -61,7 +62,7 @@ clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_m
         char which[160] = NAME_M2;
         if (first < P) {
             for (int i = 0; i < ntensors; i++) {
-                clvae_model_tensor(desc, i, name, sizeof name, &off, &ndim, shape);
+                clvae_net_tensor(desc, i, name, sizeof name, &off, &ndim, shape);
                 size_t count = 1;
                 for (int k = 0; k < ndim; k++) count *= (size_t)shape[k];
                 if (first >= off && first < off + count)
@@ -77,7 +78,7 @@ clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_m
     }
     size_t n = 0;
     for (int i = 0; i < ntensors; i++, n++) {
-        clvae_model_tensor(desc, i, t[n].name, sizeof t[n].name, &off, &t[n].ndim, t[n].shape);
+        clvae_net_tensor(desc, i, t[n].name, sizeof t[n].name, &off, &t[n].ndim, t[n].shape);
         size_t count = 1;
         for (int k = 0; k < t[n].ndim; k++) count *= (size_t)t[n].shape[k];
         t[n].dtype = CLVAE_ST_F32;
@@ -239,7 +240,7 @@ clvae_status_t clvae_checkpoint_bind(clvae_checkpoint_t *ck, const clvae_model_d
     int ndim;
     uint64_t shape[4];
     clvae_status_t s;
-    for (int i = 0; clvae_model_tensor(desc, i, name, sizeof name, &off, &ndim, shape); i++)
+    for (int i = 0; clvae_net_tensor(desc, i, name, sizeof name, &off, &ndim, shape); i++)
         if ((s = take(f, path, name, ndim, shape, ck->params + off, err))) return s;
     if (clvae_st_find(f, NAME_M1) && clvae_st_find(f, NAME_M2)) {
         uint64_t flat[1] = {desc->nparams};
@@ -254,13 +255,13 @@ clvae_status_t clvae_checkpoint_bind(clvae_checkpoint_t *ck, const clvae_model_d
 }
 
 clvae_status_t clvae_checkpoint_apply(const clvae_checkpoint_t *ck, clvae_ctx_t *ctx,
-                                      clvae_model_t *model, size_t nparams, int want_moments,
+                                      clvae_objective_t *model, size_t nparams, int want_moments,
                                       clvae_error_t *err)
 {
-    clvae_status_t s = clvae_buf_upload(ctx, clvae_model_params(model), ck->params, nparams, err);
+    clvae_status_t s = clvae_buf_upload(ctx, clvae_objective_params(model), ck->params, nparams, err);
     if (!s && want_moments && ck->m1 && ck->m2) {
-        s = clvae_buf_upload(ctx, clvae_model_moment1(model), ck->m1, nparams, err);
-        if (!s) s = clvae_buf_upload(ctx, clvae_model_moment2(model), ck->m2, nparams, err);
+        s = clvae_buf_upload(ctx, clvae_objective_moment1(model), ck->m1, nparams, err);
+        if (!s) s = clvae_buf_upload(ctx, clvae_objective_moment2(model), ck->m2, nparams, err);
     }
     return s;
 }
@@ -278,7 +279,7 @@ void clvae_checkpoint_free(clvae_checkpoint_t *ck)
 }
 
 clvae_status_t clvae_checkpoint_load_weights(const char *path, clvae_ctx_t *ctx,
-                                             clvae_model_t *model, const clvae_model_desc_t *desc,
+                                             clvae_objective_t *model, const clvae_model_desc_t *desc,
                                              clvae_error_t *err)
 {
     clvae_checkpoint_t ck;

@@ -39,7 +39,7 @@ clvae_status_t clvae_class_labels_upload(clvae_ctx_t *ctx, const clvae_dataset_t
     return s;
 }
 
-clvae_status_t clvae_classifier_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_classifier_evaluate(clvae_ctx_t *ctx, clvae_objective_t *model,
                                          const clvae_model_desc_t *desc, const clvae_dataset_t *ds,
                                          const clvae_data_dev_t *dd, size_t n, size_t batch,
                                          clvae_class_result_t *out, clvae_error_t *err)
@@ -50,7 +50,7 @@ clvae_status_t clvae_classifier_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
                           desc->name);
     if (n == 0 || n > dd->n || n > ds->n)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "evaluate %zu of %zu examples", n, dd->n);
-    if (batch > clvae_model_max_batch(model)) batch = clvae_model_max_batch(model);
+    if (batch > clvae_objective_max_batch(model)) batch = clvae_objective_max_batch(model);
     clvae_status_t s = clvae_class_labels_usable(ds, desc->classes, err);
     if (s) return s;
     uint32_t *perm = malloc(n * sizeof *perm);
@@ -68,9 +68,9 @@ clvae_status_t clvae_classifier_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
     double sl = 0, sh = 0;
     for (size_t start = 0; start < n; start += batch) {
         size_t B = n - start < batch ? n - start : batch;
-        if ((s = clvae_data_gather(ctx, clvae_model_input(model), dd, idx, start, B, err)) ||
-            (s = clvae_model_forward(model, B, 0, 0, 0, clvae_buf_at(labels, start), err)) ||
-            (s = clvae_model_example_losses(model, loss, hit, err)))
+        if ((s = clvae_data_gather(ctx, clvae_objective_input(model), dd, idx, start, B, err)) ||
+            (s = clvae_objective_forward(model, B, 0, 0, 0, clvae_buf_at(labels, start), err)) ||
+            (s = clvae_objective_example_losses(model, loss, hit, err)))
             goto out;
         for (size_t b = 0; b < B; b++) {
             sl += loss[b];

@@ -119,7 +119,7 @@ static double log_normal(const float *x, size_t J)
     return s;
 }
 
-clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_objective_t *model,
                               const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
                               size_t n, size_t batch, int sample, uint64_t seed, int iwae_k,
                               clvae_eval_result_t *out, clvae_error_t *err)
@@ -128,7 +128,7 @@ clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
                                  err);
 }
 
-clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_objective_t *model,
                                      const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
                                      const clvae_data_dev_t *labels, size_t n, size_t batch,
                                      int sample, uint64_t seed, int iwae_k,
@@ -147,19 +147,19 @@ clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_model_t *model,
     if (iwae_k > 0 && (!desc->variational || desc->recon != CLVAE_RECON_BCE))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "the IWAE estimate of log p(x) needs a VAE with a BCE reconstruction");
-    size_t J = clvae_model_latent_dim(model);
+    size_t J = clvae_objective_latent_dim(model);
     uint32_t *perm = malloc(n * sizeof *perm);
     float *rec = malloc(batch * sizeof *rec), *kl = malloc(batch * sizeof *kl);
     float *lat = malloc(4 * batch * J * sizeof *lat);
     double *lse = malloc(batch * sizeof *lse);
     cl_mem idx = NULL;
-    clvae_buf_t none = {0}, input = clvae_model_input(model);
+    clvae_buf_t none = {0}, input = clvae_objective_input(model);
     clvae_status_t s = CLVAE_OK;
     if (!perm || !rec || !kl || !lat || !lse) {
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
         goto out;
     }
-    size_t D = clvae_model_example_dim(model);
+    size_t D = clvae_objective_example_dim(model);
     if (noisy && (s = clvae_buf_alloc(ctx, batch * D, &clean, err))) goto out;
     for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
     if ((s = clvae_data_upload_indices(ctx, &idx, perm, n, dd->n, err))) goto out;
@@ -170,12 +170,12 @@ clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_model_t *model,
         /* with [noise]: clean images aside, the corrupted ones in the input */
         if ((s = clvae_data_gather(ctx, noisy ? clean : input, dd, idx, start, B, err)) ||
             (desc->conditional &&
-             (s = clvae_labels_gather(ctx, clvae_model_labels(model), labels, idx, start, B,
+             (s = clvae_labels_gather(ctx, clvae_objective_labels(model), labels, idx, start, B,
                                       err))) ||
             (noisy && (s = clvae_noise_apply(ctx, &desc->noise, input, clean, B * D, seed,
                                              noise_off, err))) ||
-            (s = clvae_model_forward(model, B, sample, seed, offset, clean, err)) ||
-            (s = clvae_model_example_losses(model, rec, kl, err)))
+            (s = clvae_objective_forward(model, B, sample, seed, offset, clean, err)) ||
+            (s = clvae_objective_example_losses(model, rec, kl, err)))
             goto out;
         offset += per_call;
         noise_off += clvae_rng_blocks(batch * D);
@@ -184,9 +184,9 @@ clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_model_t *model,
             sums[2] += desc->variational ? kl[b] : 0.0;
         }
         for (int k = 0; k < iwae_k; k++) {
-            if ((s = clvae_model_forward(model, B, 1, seed ^ 0x1a3e5ULL, offset, clean, err)) ||
-                (s = clvae_model_example_losses(model, rec, NULL, err)) ||
-                (s = clvae_model_latents(model, NULL, lat + batch * J, lat + 2 * batch * J,
+            if ((s = clvae_objective_forward(model, B, 1, seed ^ 0x1a3e5ULL, offset, clean, err)) ||
+                (s = clvae_objective_example_losses(model, rec, NULL, err)) ||
+                (s = clvae_objective_latents(model, NULL, lat + batch * J, lat + 2 * batch * J,
                                          lat + 3 * batch * J, err)))
                 goto out;
             offset += per_call;
@@ -209,8 +209,8 @@ clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_model_t *model,
         if (noisy) {
             /* plain reconstruction: the clean images in, the same latent noise */
             if ((s = clvae_buf_copy(ctx, input, clean, B * D, err)) ||
-                (s = clvae_model_forward(model, B, sample, seed, offset - per_call, none, err)) ||
-                (s = clvae_model_example_losses(model, rec, NULL, err)))
+                (s = clvae_objective_forward(model, B, sample, seed, offset - per_call, none, err)) ||
+                (s = clvae_objective_example_losses(model, rec, NULL, err)))
                 goto out;
             for (size_t b = 0; b < B; b++) plain += rec[b];
         }
@@ -347,7 +347,7 @@ static clvae_status_t same_epoch_layout(const clvae_checkpoint_t *ck,
 }
 
 /* Saves the checkpoint; a failure says what the folder still holds and how to go on. */
-static clvae_status_t save(const char *ckpath, clvae_ctx_t *ctx, clvae_model_t *model,
+static clvae_status_t save(const char *ckpath, clvae_ctx_t *ctx, clvae_objective_t *model,
                            const clvae_model_desc_t *desc, const clvae_train_opts_t *o,
                            const clvae_train_state_t *st, const char *metrics, const char *when,
                            const char *kept, clvae_error_t *err)
@@ -371,7 +371,7 @@ typedef struct run {
     clvae_buf_t clean;          /* denoising: the clean batch [batch, D] */
     clvae_buf_t epoch_losses;   /* per batch: total, recon, kl, non-finite count */
     clvae_buf_t labels;         /* a classifier's labels in epoch order */
-    clvae_model_t *model;
+    clvae_objective_t *model;
     clvae_checkpoint_t ck;
     clvae_train_state_t st;
     char *metrics;
@@ -460,11 +460,11 @@ static clvae_status_t run_start(run_t *r, clvae_error_t *err)
     const clvae_model_desc_t *desc = r->desc;
     clvae_status_t s;
     r->batch = desc->batch < r->train.n ? desc->batch : r->train.n;
-    if ((s = clvae_model_init(&r->model, r->ctx, desc, r->batch, err))) return s;
+    if ((s = clvae_objective_init(&r->model, r->ctx, desc, r->batch, err))) return s;
     if (r->o->resume) s = run_resume(r, err);
     else if (r->o->init_path)
         s = clvae_checkpoint_load_weights(r->o->init_path, r->ctx, r->model, desc, err);
-    else s = clvae_model_init_params(r->model, desc->seed, err);
+    else s = clvae_objective_init_params(r->model, desc->seed, err);
     if (s) return s;
     if (desc->classes && ((s = clvae_class_labels_usable(&r->train, desc->classes, err)) ||
                           (s = clvae_class_labels_usable(&r->test, desc->classes, err))))
@@ -477,7 +477,7 @@ static clvae_status_t run_start(run_t *r, clvae_error_t *err)
     r->host_losses = malloc(r->nb * 4 * sizeof *r->host_losses);
     if (!r->perm || !r->host_losses) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     if ((s = clvae_buf_alloc(r->ctx, r->nb * 4, &r->epoch_losses, err))) return s;
-    r->per_step = clvae_rng_blocks(r->batch * clvae_model_latent_dim(r->model));
+    r->per_step = clvae_rng_blocks(r->batch * clvae_objective_latent_dim(r->model));
     /* denoising: the clean batch goes aside, the input gets noise of the stream (seed, step) */
     r->noisy = desc->noise.kind != CLVAE_NOISE_NONE;
     r->noise_per_step = clvae_rng_blocks(r->batch * r->D);
@@ -490,7 +490,7 @@ static clvae_status_t run_start(run_t *r, clvae_error_t *err)
 static clvae_status_t run_epoch_order(run_t *r, long epoch, clvae_error_t *err)
 {
     const clvae_model_desc_t *desc = r->desc;
-    clvae_model_set_beta(r->model, clvae_beta_at(desc, epoch));
+    clvae_objective_set_beta(r->model, clvae_beta_at(desc, epoch));
     if (desc->shuffle) {
         clvae_shuffle(r->perm, r->train.n, desc->seed, (uint64_t)epoch);
     } else {
@@ -515,11 +515,11 @@ static clvae_status_t step_input(run_t *r, size_t b, clvae_error_t *err)
 {
     const clvae_model_desc_t *desc = r->desc;
     size_t start = b * r->batch, B = batch_size(r, b);
-    clvae_buf_t input = clvae_model_input(r->model);
+    clvae_buf_t input = clvae_objective_input(r->model);
     clvae_status_t s;
     if ((s = clvae_data_gather(r->ctx, r->noisy ? r->clean : input, &r->dtrain, r->idx, start, B,
                                err)) ||
-        (desc->conditional && (s = clvae_labels_gather(r->ctx, clvae_model_labels(r->model),
+        (desc->conditional && (s = clvae_labels_gather(r->ctx, clvae_objective_labels(r->model),
                                                        &r->ltrain, r->idx, start, B, err))) ||
         (r->noisy && (s = clvae_noise_apply(r->ctx, &desc->noise, input, r->clean, B * r->D,
                                             desc->seed, (uint64_t)r->st.step * r->noise_per_step,
@@ -540,14 +540,14 @@ static clvae_status_t train_step(run_t *r, size_t b, clvae_error_t *err)
     clvae_buf_t target = desc->classes ? clvae_buf_at(r->labels, b * r->batch) : r->clean;
     clvae_status_t s;
     if ((s = step_input(r, b, err)) ||
-        (s = clvae_model_forward(r->model, batch_size(r, b), desc->sample_latent, desc->seed,
+        (s = clvae_objective_forward(r->model, batch_size(r, b), desc->sample_latent, desc->seed,
                                  (uint64_t)r->st.step * r->per_step, target, err)) ||
-        (s = clvae_model_backward(r->model, err)))
+        (s = clvae_objective_backward(r->model, err)))
         return s;
     if (r->o->grad_hook && (s = r->o->grad_hook(r->o->user, r->model, err))) return s;
-    if ((s = clvae_model_step(r->model, r->st.step, err))) return s;
+    if ((s = clvae_objective_step(r->model, r->st.step, err))) return s;
     return clvae_buf_copy(r->ctx, clvae_buf_at(r->epoch_losses, b * 4),
-                          clvae_model_loss_buf(r->model), 4, err);
+                          clvae_objective_loss_buf(r->model), 4, err);
 }
 
 /* Batch k's losses, read back: a skipped step (non-finite) extends the streak, which stops the
@@ -712,7 +712,7 @@ static void run_free(run_t *r)
     free(r->host_losses);
     free(r->metrics);
     clvae_checkpoint_free(&r->ck);
-    clvae_model_free(r->model);
+    clvae_objective_free(r->model);
     clvae_buf_free(&r->clean);
     clvae_data_dev_free(&r->ltrain);
     clvae_data_dev_free(&r->ltest);

@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "clvae/net/config.h"
-#include "clvae/net/model.h"
+#include "clvae/net/net.h"
+#include "clvae/train/objective.h"
 #include "fuzz.h"
 
 /* The input is config text, optionally followed by a line "@set" and then one
@@ -95,7 +96,7 @@ static void check_model(const clvae_model_desc_t *m)
     size_t off;
     int ndim;
     uint64_t shape[4];
-    for (int i = 0; clvae_model_tensor(m, i, name, sizeof name, &off, &ndim, shape); i++) {
+    for (int i = 0; clvae_net_tensor(m, i, name, sizeof name, &off, &ndim, shape); i++) {
         ASSERT(ndim >= 1 && ndim <= 4 && name[0]);
         size_t n = 1;
         for (int k = 0; k < ndim; k++) {

@@ -2,7 +2,7 @@
 #ifndef CLVAE_BENCH_H
 #define CLVAE_BENCH_H
 
-#include "clvae/net/model.h"
+#include "clvae/train/objective.h"
 
 /* What clvae_bench_model measured. */
 typedef struct clvae_bench_result {

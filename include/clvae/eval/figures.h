@@ -3,7 +3,7 @@
 #define CLVAE_FIGURES_H
 
 #include "clvae/data/data.h"
-#include "clvae/net/model.h"
+#include "clvae/train/objective.h"
 #include "clvae/train/train.h"
 
 /* Writes n images of shape's size (host, n x C*H*W in [0, 1]) as a PNG grid of cols columns,
@@ -12,28 +12,28 @@ clvae_status_t clvae_fig_grid_save(const float *imgs, size_t n, const clvae_data
                                    int cols, const char *path, clvae_error_t *err);
 
 /* CLVAE_ERR_INVALID (naming --label) unless label is one of a conditional model's classes. */
-clvae_status_t clvae_fig_check_label(const clvae_model_t *model, int label, clvae_error_t *err);
+clvae_status_t clvae_fig_check_label(const clvae_objective_t *model, int label, clvae_error_t *err);
 
 /* Decodes n latents z (host, n x J) into out (n x D) in batches the model holds; a conditional
  * model decodes latent i with class labels[i] (labels NULL: CLVAE_ERR_INVALID for it). */
-clvae_status_t clvae_decode_labeled(clvae_ctx_t *ctx, clvae_model_t *model, const float *z,
+clvae_status_t clvae_decode_labeled(clvae_ctx_t *ctx, clvae_objective_t *model, const float *z,
                                     const float *labels, size_t n, float *out, clvae_error_t *err);
 
 /* Samples of a conditional model (z ~ N(0, I) from the Philox host stream (seed)): with
  * label >= 0, a square grid of n decodes of that class; with label < 0, K rows (one per class
  * 0..K-1) of ceil(n / K) columns, each column one z decoded with every label. A model that is
  * not conditional: CLVAE_ERR_INVALID when label >= 0, else clvae_fig_samples. */
-clvae_status_t clvae_fig_samples_label(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_fig_samples_label(clvae_ctx_t *ctx, clvae_objective_t *model,
                                        const clvae_dataset_t *shape, size_t n, uint64_t seed,
                                        int label, const char *path, clvae_error_t *err);
 
 /* A grid of n decodes of z ~ N(0, I) drawn from the Philox host stream (seed). */
-clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_objective_t *model,
                                  const clvae_dataset_t *shape, size_t n, uint64_t seed,
                                  const char *path, clvae_error_t *err);
 
 /* The first n examples of dd (top row) above their reconstructions through z = mu. */
-clvae_status_t clvae_fig_reconstruct(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_fig_reconstruct(clvae_ctx_t *ctx, clvae_objective_t *model,
                                      const clvae_dataset_t *data, const clvae_data_dev_t *dd,
                                      size_t n, const char *path, clvae_error_t *err);
 
@@ -45,27 +45,27 @@ clvae_status_t clvae_manifold_codes(size_t J, int grid, float range, int dx, int
 
 /* Decodes of a grid x grid lattice over [-range, range]^2 of latent dimensions dx, dy (the
  * others 0): the 2-D manifold; y grows upwards. */
-clvae_status_t clvae_fig_manifold(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_fig_manifold(clvae_ctx_t *ctx, clvae_objective_t *model,
                                   const clvae_dataset_t *shape, int grid, float range, int dx,
                                   int dy, const char *path, clvae_error_t *err);
 
 /* Scatter of z_mean (dimensions dx, dy) of the first n examples coloured by class, and a CSV
  * (index,label,z0,z1,...) beside it when csv_path is not NULL. */
-clvae_status_t clvae_fig_latent(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_fig_latent(clvae_ctx_t *ctx, clvae_objective_t *model,
                                 const clvae_dataset_t *data, const clvae_data_dev_t *dd, size_t n,
                                 int dx, int dy, const char *path, const char *csv_path,
                                 clvae_error_t *err);
 
 /* A strip of steps decodes on the line between the z_mean of examples i and j (both ends
  * included), with the two originals at its ends. */
-clvae_status_t clvae_fig_interpolate(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_fig_interpolate(clvae_ctx_t *ctx, clvae_objective_t *model,
                                      const clvae_dataset_t *data, const clvae_data_dev_t *dd,
                                      size_t i, size_t j, int steps, const char *path,
                                      clvae_error_t *err);
 
 /* Reconstructions (z = mu, the output activation) of the first n examples of dd into out
  * (n x D floats). */
-clvae_status_t clvae_reconstruct_first(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_reconstruct_first(clvae_ctx_t *ctx, clvae_objective_t *model,
                                        const clvae_data_dev_t *dd, size_t n, float *out,
                                        clvae_error_t *err);
 

@@ -6,7 +6,7 @@
 #include "clvae/ops/noise.h"
 
 /* clvae_fig_manifold of a conditional model, every image decoded with class label. */
-clvae_status_t clvae_fig_manifold_label(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_fig_manifold_label(clvae_ctx_t *ctx, clvae_objective_t *model,
                                         const clvae_dataset_t *shape, int grid, float range,
                                         int dx, int dy, int label, const char *path,
                                         clvae_error_t *err);
@@ -14,7 +14,7 @@ clvae_status_t clvae_fig_manifold_label(clvae_ctx_t *ctx, clvae_model_t *model,
 /* Three rows of the first n examples of data (n from 1 to 64): corrupted by noise (the Philox
  * noise stream (seed)), clean, and the model's output for the corrupted input (z = z_mean; a
  * conditional model gets the true labels). */
-clvae_status_t clvae_fig_denoise(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_fig_denoise(clvae_ctx_t *ctx, clvae_objective_t *model,
                                  const clvae_dataset_t *data, size_t n,
                                  const clvae_noise_spec_t *noise, uint64_t seed, const char *path,
                                  clvae_error_t *err);

@@ -3,7 +3,7 @@
 #define CLVAE_SCORE_H
 
 #include "clvae/data/data.h"
-#include "clvae/net/model.h"
+#include "clvae/train/objective.h"
 
 /*
  * Shapes: n images of D = C*H*W floats in [0, 1]; a classifier with K classes whose last
@@ -20,7 +20,7 @@ size_t clvae_classifier_feature_dim(const clvae_model_desc_t *d);
 /* Runs classifier cls (desc cd) over n host images in batches it holds: penultimate features
  * and softmax probabilities (computed on the host in double from the logits); either output
  * may be NULL. Images of another size than the classifier's input are CLVAE_ERR_INVALID. */
-clvae_status_t clvae_classify_images(clvae_ctx_t *ctx, clvae_model_t *cls, const clvae_model_desc_t *cd,
+clvae_status_t clvae_classify_images(clvae_ctx_t *ctx, clvae_objective_t *cls, const clvae_model_desc_t *cd,
                                      const float *imgs, size_t n, float *features, float *probs,
                                      clvae_error_t *err);
 
@@ -30,7 +30,7 @@ int clvae_gen_conditional(const clvae_model_desc_t *d);
 /* n samples of a generative model (AE or VAE): z ~ N(0, I) from the Philox host stream
  * (clvae_rng_normal_host, seed, offset 0) through the decoder into out [n, D]. labels: the
  * class of each sample for a conditional model (NULL otherwise). A classifier is refused. */
-clvae_status_t clvae_generate(clvae_model_t *gen, const clvae_model_desc_t *gd, size_t n,
+clvae_status_t clvae_generate(clvae_objective_t *gen, const clvae_model_desc_t *gd, size_t n,
                               uint64_t seed, const int *labels, float *out, clvae_error_t *err);
 
 /* The first n examples of ds as floats [n, D] (pixel * scale), malloc'd into *out. */
@@ -55,8 +55,8 @@ typedef struct clvae_score {
 
 /* Scores generative model gen on n samples (seed) against the first min(n, test->n) images
  * of test with classifier cls. A conditional model draws labels i mod K for sample i. */
-clvae_status_t clvae_score_run(clvae_ctx_t *ctx, clvae_model_t *gen, const clvae_model_desc_t *gd,
-                               clvae_model_t *cls, const clvae_model_desc_t *cd,
+clvae_status_t clvae_score_run(clvae_ctx_t *ctx, clvae_objective_t *gen, const clvae_model_desc_t *gd,
+                               clvae_objective_t *cls, const clvae_model_desc_t *cd,
                                const clvae_dataset_t *test, size_t n, uint64_t seed,
                                clvae_score_t *out, clvae_error_t *err);
 

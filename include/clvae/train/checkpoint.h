@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "clvae/net/model.h"
+#include "clvae/train/objective.h"
 
 /* Where a training run stands. */
 typedef struct clvae_train_state {
@@ -29,12 +29,12 @@ typedef struct clvae_checkpoint {
     void *file;               /* the loaded safetensors file (internal) */
 } clvae_checkpoint_t;
 
-/* Writes the model's parameters (PyTorch state_dict names, see clvae_model_tensor), and
+/* Writes the model's parameters (PyTorch state_dict names, see clvae_net_tensor), and
  * unless state is NULL the optimizer moments and training position, with the config text,
  * version, metrics and a SHA-256 of all tensor data in the metadata; atomically (the previous
  * file stays intact on failure). A model whose parameters or moments hold a NaN or an infinity
  * is not saved: CLVAE_ERR_CORRUPT naming the file and the first such tensor. */
-clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_objective_t *model,
                                      const clvae_model_desc_t *desc, const char *config_text,
                                      const clvae_train_state_t *state, const char *metrics,
                                      clvae_error_t *err);
@@ -52,7 +52,7 @@ clvae_status_t clvae_checkpoint_bind(clvae_checkpoint_t *ck, const clvae_model_d
 
 /* Uploads bound parameters (and moments when present and want_moments) into the model. */
 clvae_status_t clvae_checkpoint_apply(const clvae_checkpoint_t *ck, clvae_ctx_t *ctx,
-                                      clvae_model_t *model, size_t nparams, int want_moments,
+                                      clvae_objective_t *model, size_t nparams, int want_moments,
                                       clvae_error_t *err);
 
 /* Frees the checkpoint (a zeroed one is fine). */
@@ -62,7 +62,7 @@ void clvae_checkpoint_free(clvae_checkpoint_t *ck);
  * the equivalent PyTorch model) into the model: clvae_checkpoint_read without the clvae
  * metadata requirements, then bind and apply. */
 clvae_status_t clvae_checkpoint_load_weights(const char *path, clvae_ctx_t *ctx,
-                                             clvae_model_t *model, const clvae_model_desc_t *desc,
+                                             clvae_objective_t *model, const clvae_model_desc_t *desc,
                                              clvae_error_t *err);
 
 #endif

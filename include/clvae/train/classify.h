@@ -3,7 +3,7 @@
 #define CLVAE_CLASSIFY_H
 
 #include "clvae/data/data.h"
-#include "clvae/net/model.h"
+#include "clvae/train/objective.h"
 
 /* Result of a classifier's test pass. */
 typedef struct clvae_class_result {
@@ -24,7 +24,7 @@ clvae_status_t clvae_class_labels_upload(clvae_ctx_t *ctx, const clvae_dataset_t
 
 /* The classifier's mean cross-entropy and accuracy on the first n examples of ds (pixels on
  * the device in dd) in batches of at most batch (<= the model's). */
-clvae_status_t clvae_classifier_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_classifier_evaluate(clvae_ctx_t *ctx, clvae_objective_t *model,
                                          const clvae_model_desc_t *desc, const clvae_dataset_t *ds,
                                          const clvae_data_dev_t *dd, size_t n, size_t batch,
                                          clvae_class_result_t *out, clvae_error_t *err);

@@ -6,7 +6,7 @@
 
 #include "clvae/train/checkpoint.h"
 #include "clvae/data/data.h"
-#include "clvae/net/model.h"
+#include "clvae/train/objective.h"
 
 /* One row of metrics.csv. */
 typedef struct clvae_epoch_metrics {
@@ -44,7 +44,7 @@ typedef struct clvae_train_opts {
     volatile sig_atomic_t *stop; /* set asynchronously (signal): save and return early */
     /* called after each backward, before the optimizer step and its non-finite guard, with
      * the model's gradients on the device (where a sum over devices goes); NULL: nothing */
-    clvae_status_t (*grad_hook)(void *user, clvae_model_t *model, clvae_error_t *err);
+    clvae_status_t (*grad_hook)(void *user, clvae_objective_t *model, clvae_error_t *err);
 } clvae_train_opts_t;
 
 /* Trains desc on its [data] train set for its epochs, evaluating on the test set after each
@@ -78,7 +78,7 @@ typedef struct clvae_eval_result {
 /* Evaluates the model on the first n examples of dd in batches of the model's size: z = mu
  * (sample 0) or z = mu + sigma eps with the Philox stream (seed) (sample 1); with iwae_k > 0
  * also the IWAE estimate of log p(x) from iwae_k samples (VAE with BCE only). */
-clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_objective_t *model,
                               const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
                               size_t n, size_t batch, int sample, uint64_t seed, int iwae_k,
                               clvae_eval_result_t *out, clvae_error_t *err);
@@ -87,7 +87,7 @@ clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_model_t *model,
  * conditional model needs (NULL for others; clvae_evaluate is this with NULL). A model with
  * [noise] sees its inputs corrupted by the Philox noise stream (seed) and is scored against the
  * clean images, then once more on the clean images (plain_recon). */
-clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_model_t *model,
+clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_objective_t *model,
                                      const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
                                      const clvae_data_dev_t *labels, size_t n, size_t batch,
                                      int sample, uint64_t seed, int iwae_k,

@@ -1,12 +1,33 @@
 /* A model on the device: parameters, optimizer state, activations; forward, backward, step. */
-#ifndef CLVAE_MODEL_H
-#define CLVAE_MODEL_H
+#ifndef CLVAE_OBJECTIVE_H
+#define CLVAE_OBJECTIVE_H
 
 #include "clvae/net/config.h"
 #include "clvae/device/tensor.h"
 
+/* What an objective can do, for the commands to ask (clvae_objective_can). */
+enum {
+    CLVAE_CAN_RECONSTRUCT = 1, /* inputs to outputs of their own shape (reconstruct, denoise) */
+    CLVAE_CAN_ENCODE = 2,      /* inputs to latent codes (latent, interpolate) */
+    CLVAE_CAN_DECODE = 4,      /* latent codes to images (sample, manifold) */
+    CLVAE_CAN_CLASSIFY = 8     /* inputs to class logits (score's judge) */
+};
+
+/* Most loss columns an objective names. */
+#define CLVAE_OBJECTIVE_MAX_COLUMNS 8
+
+/* The objective of a resolved config: "autoencoder" or "classifier". */
+const char *clvae_objective_kind_name(const clvae_model_desc_t *desc);
+
+/* What it can do (CLVAE_CAN_* bits). */
+unsigned clvae_objective_can(const clvae_model_desc_t *desc);
+
+/* Its loss columns, the total first ("loss", "recon", "kl"; a classifier "loss", "xent",
+ * "acc"): the count, and the names through *names (NULL-terminated). */
+int clvae_objective_columns(const clvae_model_desc_t *desc, const char *const **names);
+
 /* Opaque device state of one model. */
-typedef struct clvae_model clvae_model_t;
+typedef struct clvae_objective clvae_objective_t;
 
 /* Loss values of the last forward: batch means. */
 typedef struct clvae_losses {
@@ -16,125 +37,120 @@ typedef struct clvae_losses {
 } clvae_losses_t; /* a classifier: total = recon = mean cross-entropy, kl = accuracy (0..1) */
 
 /* Allocates the model's buffers for batches of up to max_batch examples. desc must outlive
- * the model. Parameters start at zero: call clvae_model_init_params or load them. Buffers that
+ * the model. Parameters start at zero: call clvae_objective_init_params or load them. Buffers that
  * cannot fit the device (one over its maximum allocation, all together over its global memory,
  * or an allocation the driver refuses) are CLVAE_ERR_DEVICE_MEMORY with the sizes and the
  * largest batch that fits. */
-clvae_status_t clvae_model_init(clvae_model_t **out, clvae_ctx_t *ctx,
+clvae_status_t clvae_objective_init(clvae_objective_t **out, clvae_ctx_t *ctx,
                                 const clvae_model_desc_t *desc, size_t max_batch,
                                 clvae_error_t *err);
 
 /* Frees everything (NULL is fine). */
-void clvae_model_free(clvae_model_t *m);
+void clvae_objective_free(clvae_objective_t *m);
 
 /* Glorot-uniform weights (Keras' default, fans from the kernel shape) and zero biases, drawn
  * from the Philox host stream keyed by seed: the same seed gives the same weights everywhere. */
-clvae_status_t clvae_model_init_params(clvae_model_t *m, uint64_t seed, clvae_error_t *err);
+clvae_status_t clvae_objective_init_params(clvae_objective_t *m, uint64_t seed, clvae_error_t *err);
 
 /* The flat arrays, desc->nparams floats each: parameters, gradients, Adam's m and v. */
-clvae_buf_t clvae_model_params(const clvae_model_t *m);
-clvae_buf_t clvae_model_grads(const clvae_model_t *m);
-clvae_buf_t clvae_model_moment1(const clvae_model_t *m);
-clvae_buf_t clvae_model_moment2(const clvae_model_t *m);
+clvae_buf_t clvae_objective_params(const clvae_objective_t *m);
+clvae_buf_t clvae_objective_grads(const clvae_objective_t *m);
+clvae_buf_t clvae_objective_moment1(const clvae_objective_t *m);
+clvae_buf_t clvae_objective_moment2(const clvae_objective_t *m);
 
 /* The input batch buffer [max_batch, D]: fill it (e.g. clvae_data_gather) before forward. */
-clvae_buf_t clvae_model_input(const clvae_model_t *m);
+clvae_buf_t clvae_objective_input(const clvae_objective_t *m);
 
 /* Forward over the first B examples of the input: encoder, latent (z = mu + sigma eps with
  * eps from the Philox stream (seed, offset) when sample is 1, else z = mu), decoder, losses
  * against the input (or against target when target.mem is not NULL, e.g. clean images for a
- * denoising AE). Losses stay on the device (clvae_model_losses reads them).
+ * denoising AE). Losses stay on the device (clvae_objective_losses reads them).
  * A classifier (desc->classes > 0) runs all its layers; target is then its labels [B] (class
  * indices as floats, see xent.h) for the softmax cross-entropy and the hit flags, or a NULL
  * view for logits and activations only (no loss; backward refuses). sample/seed/offset are
  * unused there. Per-example values: recon = cross-entropy, kl = 1 for a hit else 0. */
-clvae_status_t clvae_model_forward(clvae_model_t *m, size_t B, int sample, uint64_t seed,
+clvae_status_t clvae_objective_forward(clvae_objective_t *m, size_t B, int sample, uint64_t seed,
                                    uint64_t offset, clvae_buf_t target, clvae_error_t *err);
 
 /* Backward of the last forward's mean loss: gradients are zeroed, then filled. */
-clvae_status_t clvae_model_backward(clvae_model_t *m, clvae_error_t *err);
+clvae_status_t clvae_objective_backward(clvae_objective_t *m, clvae_error_t *err);
 
 /* One optimizer step (Adam or SGD per desc) over all parameters; step is 1-based. First the
  * count of NaN and infinite values among the total loss and the gradients goes to the loss
  * buffer's fourth float, on the device (no readback); the step is skipped on the device
  * (parameters and optimizer state untouched) when it is not 0. */
-clvae_status_t clvae_model_step(clvae_model_t *m, long step, clvae_error_t *err);
+clvae_status_t clvae_objective_step(clvae_objective_t *m, long step, clvae_error_t *err);
 
 /* Device view of the last forward's batch means [total, recon, kl] and, after a backward, the
  * non-finite count that decides whether the step is skipped (4 floats), so a training loop can
  * copy them aside without a readback. */
-clvae_buf_t clvae_model_loss_buf(const clvae_model_t *m);
+clvae_buf_t clvae_objective_loss_buf(const clvae_objective_t *m);
 
 /* A conditional model's labels buffer [max_batch]: class indices as floats (0.0f ... K-1), read
  * by forward (joined to the input and to z) and by decode; fill it (e.g. clvae_labels_gather)
  * before them. A NULL view for other models. */
-clvae_buf_t clvae_model_labels(const clvae_model_t *m);
+clvae_buf_t clvae_objective_labels(const clvae_objective_t *m);
 
 /* The classes K of a conditional model ([model] conditional); 0 for an unconditional one. */
-size_t clvae_model_classes(const clvae_model_t *m);
+size_t clvae_objective_classes(const clvae_objective_t *m);
 
 /* The model's network (its layers' buffers, forward and backward). */
-struct clvae_net *clvae_model_net(const clvae_model_t *m);
+struct clvae_net *clvae_objective_net(const clvae_objective_t *m);
 
 /* The context the model lives on. */
-clvae_ctx_t *clvae_model_ctx(const clvae_model_t *m);
+clvae_ctx_t *clvae_objective_ctx(const clvae_objective_t *m);
 
 /* Sets the KL weight of the next forwards and backwards (KL annealing); it starts at the
  * config's [loss] beta. */
-void clvae_model_set_beta(clvae_model_t *m, float beta);
+void clvae_objective_set_beta(clvae_objective_t *m, float beta);
 
 /* Reads the last forward's batch means (one readback). */
-clvae_status_t clvae_model_losses(clvae_model_t *m, clvae_losses_t *out, clvae_error_t *err);
+clvae_status_t clvae_objective_losses(clvae_objective_t *m, clvae_losses_t *out, clvae_error_t *err);
 
 /* Reads per-example values of the last forward into host arrays of B floats each (NULL
  * skips): reconstruction term and KL term. */
-clvae_status_t clvae_model_example_losses(clvae_model_t *m, float *recon, float *kl,
+clvae_status_t clvae_objective_example_losses(clvae_objective_t *m, float *recon, float *kl,
                                           clvae_error_t *err);
 
 /* Reads the last forward's latent values into host arrays of B x J floats (NULL skips):
  * mu (z_mean), logvar (z_log_var; zeros for an AE), z (what the decoder got), eps. */
-clvae_status_t clvae_model_latents(clvae_model_t *m, float *mu, float *logvar, float *z,
+clvae_status_t clvae_objective_latents(clvae_objective_t *m, float *mu, float *logvar, float *z,
                                    float *eps, clvae_error_t *err);
 
 /* Decodes B latent vectors z (host, B x J) into images (host, B x D, the output activation). */
-clvae_status_t clvae_model_decode(clvae_model_t *m, const float *z, size_t B, float *out,
+clvae_status_t clvae_objective_decode(clvae_objective_t *m, const float *z, size_t B, float *out,
                                   clvae_error_t *err);
 
 /* Reads the last forward's outputs (B x D, after the output activation; a classifier's
  * B x classes logits) into out. */
-clvae_status_t clvae_model_outputs(clvae_model_t *m, float *out, clvae_error_t *err);
+clvae_status_t clvae_objective_outputs(clvae_objective_t *m, float *out, clvae_error_t *err);
 
 /* Reads the last forward's output of layer i (after its activation; B x the layer's C*H*W)
  * into out: e.g. a classifier's penultimate features, layer nlayers - 2. */
-clvae_status_t clvae_model_activations(clvae_model_t *m, int layer, float *out, clvae_error_t *err);
+clvae_status_t clvae_objective_activations(clvae_objective_t *m, int layer, float *out, clvae_error_t *err);
 
 /* Profiling (needs a context opened with profiling): with on, forward and backward enqueue
- * markers between layers; clvae_model_profile_read then ADDS each layer's device time of the
+ * markers between layers; clvae_objective_profile_read then ADDS each layer's device time of the
  * last forward and backward (ns) into fwd_ns[layer] and bwd_ns[layer] (arrays of nlayers).
  * The loss is counted with the last layer's forward; the latent's backward includes the
  * activation gradient of the encoder's top layer. */
-clvae_status_t clvae_model_profile(clvae_model_t *m, int on, clvae_error_t *err);
-clvae_status_t clvae_model_profile_read(clvae_model_t *m, double *fwd_ns, double *bwd_ns,
+clvae_status_t clvae_objective_profile(clvae_objective_t *m, int on, clvae_error_t *err);
+clvae_status_t clvae_objective_profile_read(clvae_objective_t *m, double *fwd_ns, double *bwd_ns,
                                         clvae_error_t *err);
 
 /* Bytes of device memory the model allocated (parameters, optimizer state, activations). */
-size_t clvae_model_device_bytes(const clvae_model_t *m);
+size_t clvae_objective_device_bytes(const clvae_objective_t *m);
 
 /* The largest batch of at most want examples whose model buffers fit ctx's device (each under
  * its maximum allocation, all under its global memory; the ops' workspaces not counted); 0 when
  * not even one example fits. */
-size_t clvae_model_fit_batch(const clvae_ctx_t *ctx, const clvae_model_desc_t *d, size_t want);
+size_t clvae_objective_fit_batch(const clvae_ctx_t *ctx, const clvae_model_desc_t *d, size_t want);
 
 /* The largest batch the model holds. */
-size_t clvae_model_max_batch(const clvae_model_t *m);
+size_t clvae_objective_max_batch(const clvae_objective_t *m);
 
 /* The latent size J and the example size D. */
-size_t clvae_model_latent_dim(const clvae_model_t *m);
-size_t clvae_model_example_dim(const clvae_model_t *m);
-
-/* Parameter tensor i of the model (0-based), PyTorch state_dict style (see README): fills
- * its name, offset in the flat array, ndim and shape; returns 0 when i is past the last. */
-int clvae_model_tensor(const clvae_model_desc_t *d, int i, char *name, size_t size, size_t *off,
-                       int *ndim, uint64_t shape[4]);
+size_t clvae_objective_latent_dim(const clvae_objective_t *m);
+size_t clvae_objective_example_dim(const clvae_objective_t *m);
 
 #endif

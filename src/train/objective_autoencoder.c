@@ -1,0 +1,76 @@
+/* The autoencoder objective (ae, denoising, vae, beta schedules, conditional): reconstruction + beta KL. */
+#include "clvae/ops/basic.h"
+#include "clvae/ops/loss.h"
+#include "clvae/ops/reduce.h"
+#include "train/objective_internal.h"
+
+/* The output layer uses fused sigmoid + BCE (BCE with logits on pre) when it can. */
+static int fused_bce(const clvae_objective_t *m)
+{
+    return m->d->recon == CLVAE_RECON_BCE && m->d->layers[m->last].act == CLVAE_ACT_SIGMOID;
+}
+
+/* Per-example reconstruction and KL, and their means into losses [total, recon, kl]. */
+static clvae_status_t losses_forward(clvae_objective_t *m, clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = m->d;
+    clvae_buf_t t = m->target, out = clvae_net_output(m->net, m->last, 0);
+    clvae_status_t s;
+    clvae_buf_t rec_mean = clvae_buf_at(m->losses, 1), kl_mean = clvae_buf_at(m->losses, 2);
+    if (fused_bce(m))
+        s = clvae_bce_logits_forward(m->ctx, m->rec_ex, rec_mean,
+                                     clvae_net_output(m->net, m->last, 1), t, m->B, m->D, err);
+    else if (d->recon == CLVAE_RECON_BCE)
+        s = clvae_bce_forward(m->ctx, m->rec_ex, rec_mean, out, t, m->B, m->D, err);
+    else
+        s = clvae_mse_forward(m->ctx, m->rec_ex, rec_mean, out, t, m->B, m->D,
+                              d->recon == CLVAE_RECON_MSE_SUM ? CLVAE_MSE_SUM : CLVAE_MSE_MEAN,
+                              err);
+    if (s) return s;
+    if (d->variational) {
+        /* unweighted KL per example; the total adds beta times it */
+        if ((s = clvae_kl_forward(m->ctx, m->kl_ex, kl_mean, clvae_net_latent(m->net, 0),
+                                  clvae_net_latent(m->net, 1), 1.0f, m->B, m->J, err)))
+            return s;
+    }
+    /* total = recon + beta * kl, on the device: sum of the per-example terms, averaged */
+    clvae_reduce_shape_t one = {1, 1, m->B, 0, 0};
+    float inv = 1.0f / (float)m->B;
+    if ((s = clvae_reduce_forward(m->ctx, m->losses, m->rec_ex, CLVAE_REDUCE_SUM, inv, 0.0f, one,
+                                  err)))
+        return s;
+    if (d->variational && m->beta != 0.0f)
+        s = clvae_reduce_forward(m->ctx, m->losses, m->kl_ex, CLVAE_REDUCE_SUM, inv * m->beta, 1.0f,
+                                 one, err);
+    return s;
+}
+
+/* The reconstruction's gradient into the output layer: BCE with logits into dpre (fused with
+ * a sigmoid output), else BCE or MSE into dact. */
+static clvae_status_t loss_backward(clvae_objective_t *m, int *pre, clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = m->d;
+    float scale = 1.0f / (float)m->B;
+    size_t n_out = m->B * m->D;
+    clvae_buf_t dpre = clvae_net_output_grad(m->net, m->last, 1);
+    clvae_buf_t dact = clvae_net_output_grad(m->net, m->last, 0);
+    clvae_buf_t out = clvae_net_output(m->net, m->last, 0);
+    clvae_status_t s;
+    *pre = fused_bce(m);
+    if ((s = clvae_fill_forward(m->ctx, dpre.mem, dpre.off, 0.0f, n_out, err))) return s;
+    if (*pre)
+        return clvae_bce_logits_backward(m->ctx, dpre, clvae_net_output(m->net, m->last, 1),
+                                         m->target, scale, m->B, m->D, err);
+    if ((s = clvae_fill_forward(m->ctx, dact.mem, dact.off, 0.0f, n_out, err))) return s;
+    if (d->recon == CLVAE_RECON_BCE)
+        return clvae_bce_backward(m->ctx, dact, out, m->target, scale, m->B, m->D, err);
+    return clvae_mse_backward(m->ctx, dact, out, m->target, scale, m->B, m->D,
+                              d->recon == CLVAE_RECON_MSE_SUM ? CLVAE_MSE_SUM : CLVAE_MSE_MEAN,
+                              err);
+}
+
+static const char *const columns[] = {"loss", "recon", "kl", NULL};
+
+const clvae_objective_kind_t clvae_objective_autoencoder = {
+    "autoencoder", columns,
+    CLVAE_CAN_RECONSTRUCT | CLVAE_CAN_ENCODE | CLVAE_CAN_DECODE, losses_forward, loss_backward};

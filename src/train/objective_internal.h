@@ -1,0 +1,38 @@
+/* Inside the objectives: the common state, and what each kind (autoencoder, classifier) provides. */
+#ifndef CLVAE_OBJECTIVE_INTERNAL_H
+#define CLVAE_OBJECTIVE_INTERNAL_H
+
+#include "clvae/net/net.h"
+#include "clvae/train/objective.h"
+#include "clvae/train/optimizer.h"
+
+/* One kind of objective: its loss columns, what it can do, its criterion. */
+typedef struct clvae_objective_kind {
+    const char *name;
+    const char *const *columns;   /* loss column names, the total first (NULL-terminated) */
+    unsigned can;                 /* CLVAE_CAN_* */
+    /* after the network's forward: per-example terms and the batch means into losses */
+    clvae_status_t (*losses)(clvae_objective_t *m, clvae_error_t *err);
+    /* the loss's gradient into the output layer: into dpre (*pre = 1) or dact (*pre = 0) */
+    clvae_status_t (*loss_backward)(clvae_objective_t *m, int *pre, clvae_error_t *err);
+} clvae_objective_kind_t;
+
+/* The kinds (src/train/objective_autoencoder.c, src/train/objective_classifier.c). */
+extern const clvae_objective_kind_t clvae_objective_autoencoder, clvae_objective_classifier;
+
+struct clvae_objective {
+    clvae_ctx_t *ctx;
+    const clvae_model_desc_t *d;
+    clvae_net_t *net;
+    size_t max_batch, B, J, D;
+    int last;                    /* the output layer */
+    const clvae_objective_kind_t *kind;
+    clvae_optimizer_t *opt;      /* the network's optimizer */
+    clvae_buf_t rec_ex, kl_ex, losses;
+    clvae_buf_t target;          /* the target of the last forward */
+    float beta;                  /* the KL weight (clvae_objective_set_beta; starts at desc's) */
+    size_t bytes;                /* device memory the model allocated besides the network */
+};
+
+
+#endif
