@@ -40,7 +40,7 @@ static void t_round_trip(void)
     float *mom = malloc(P * sizeof *mom);
     for (size_t i = 0; i < P; i++) mom[i] = (float)i * 0.5f;
     clvae_buf_upload(ctx, clvae_objective_moment1(m), mom, P, &err);
-    clvae_train_state_t st = {7, 1234, 5, {1.5, 2.25, -3.0}, 640, 12.5};
+    clvae_train_state_t st = {7, 1234, 5, 3, {1.5, 2.25, -3.0}, 640, 12.5};
     char path[128];
     snprintf(path, sizeof path, "%s/ck.safetensors", dir);
     REQUIRE(clvae_checkpoint_save(path, ctx, m, &d, TINY, &st, "epoch\n1,2\n", &err) == CLVAE_OK,
@@ -106,7 +106,7 @@ static void t_damage_rejected(void)
     char path[128], bad[128];
     snprintf(path, sizeof path, "%s/good.safetensors", dir);
     snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
-    clvae_train_state_t st = {1, 10, 0, {0, 0, 0}, 0, 0};
+    clvae_train_state_t st = {1, 10, 0, 3, {0, 0, 0}, 0, 0};
     REQUIRE(clvae_checkpoint_save(path, ctx, m, &d, TINY, &st, "", &err) == CLVAE_OK, "%s",
             err.msg);
     long size = file_size(path);
@@ -183,7 +183,7 @@ static void t_nonfinite_not_saved(void)
     clvae_error_t err = {0};
     char path[128];
     snprintf(path, sizeof path, "%s/keep.safetensors", dir);
-    clvae_train_state_t st = {1, 10, 0, {0, 0, 0}, 0, 0};
+    clvae_train_state_t st = {1, 10, 0, 3, {0, 0, 0}, 0, 0};
     REQUIRE(clvae_checkpoint_save(path, ctx, m, &d, TINY, &st, "", &err) == CLVAE_OK, "%s",
             err.msg);
     long size = file_size(path);

@@ -332,6 +332,40 @@ static void t_gradient_hook(void)
     }
 }
 
+/* metrics.csv names the objective's loss columns: a header of any count of them is built and
+ * read back, an autoencoder's is today's, a row of the wrong length is refused. */
+static void t_metrics_columns(void)
+{
+    const char *four[] = {"loss", "d", "g", "acc", NULL};
+    char h[256];
+    clvae_metrics_header_of(four, 4, h, sizeof h);
+    CHECK(strcmp(h, "epoch,train_loss,train_d,train_g,train_acc,test_loss,test_d,test_g,"
+                    "test_acc,seconds,images_per_s,beta") == 0,
+          "header %s", h);
+    const char *ae[] = {"loss", "recon", "kl", NULL};
+    clvae_metrics_header_of(ae, 3, h, sizeof h);
+    CHECK(strcmp(h, clvae_metrics_header()) == 0, "the autoencoder's header %s", h);
+    char text[512];
+    clvae_metrics_header_of(four, 4, h, sizeof h);
+    snprintf(text, sizeof text, "%s\n1,1,2,3,4,5,6,7,8,9.5,100,0\n2,1,2,3,4,5,6,7,8,9.5,100\n", h);
+    clvae_epoch_metrics_t *rows = NULL;
+    size_t n = 0;
+    clvae_error_t err = {0};
+    REQUIRE(clvae_metrics_parse(text, &rows, &n, &err) == CLVAE_OK && n == 2, "%s", err.msg);
+    CHECK(rows[0].ncols == 4 && rows[0].train[3] == 4 && rows[0].test[0] == 5 &&
+              rows[0].test[3] == 8 && rows[0].seconds == 9.5 && rows[0].beta == 0 &&
+              rows[1].beta == 1,
+          "row: %d columns, train %g test %g %g, seconds %g, beta %g %g", rows[0].ncols,
+          rows[0].train[3], rows[0].test[0], rows[0].test[3], rows[0].seconds, rows[0].beta,
+          rows[1].beta);
+    free(rows);
+    snprintf(text, sizeof text, "%s\n1,1,2,3,4,5,6,9.5,100,0\n", h); /* two values short */
+    CHECK(clvae_metrics_parse(text, &rows, &n, &err) == CLVAE_ERR_CORRUPT &&
+              strstr(err.msg, "line 2") != NULL,
+          "a row two values short: %s", err.msg);
+    clvae_error_clear(&err);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/clvae-test-train-XXXXXX");
@@ -343,6 +377,7 @@ int main(void)
     RUN(t_family_resume_is_bit_exact);
     RUN(t_missing_data_is_found_first);
     RUN(t_gradient_hook);
+    RUN(t_metrics_columns);
     clvae_ctx_free(ctx);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -109,10 +109,14 @@ clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_o
         n++;
     }
     for (size_t i = 0; i < n; i++) order[i] = &t[i];
-    char sum[65], sums[128], secs[40];
+    char sum[65], sums[32 * CLVAE_OBJECTIVE_MAX_COLUMNS] = "", secs[40];
     data_sum(order, n, sum);
-    snprintf(sums, sizeof sums, "%.17g,%.17g,%.17g", state ? state->sums[0] : 0.0,
-             state ? state->sums[1] : 0.0, state ? state->sums[2] : 0.0);
+    /* one sum per loss column of the objective */
+    const char *const *cols;
+    int ncols = clvae_objective_columns(desc, &cols);
+    for (int q = 0, len = 0; q < ncols; q++)
+        len += snprintf(sums + len, sizeof sums - (size_t)len, "%s%.17g", q ? "," : "",
+                        state ? state->sums[q] : 0.0);
     snprintf(secs, sizeof secs, "%.17g", state ? state->seconds : 0.0);
     const char *keys[] = {"format",       "clvae.version",   "clvae.config", "clvae.data_sha256",
                           "clvae.metrics", "clvae.loss_sums", "clvae.seconds"};
@@ -142,6 +146,22 @@ static clvae_status_t verify_sum(clvae_st_file_t *f, const char *path, clvae_err
                           "recorded %.16s...): the file is damaged",
                           path, got, want);
     return CLVAE_OK;
+}
+
+/* The loss sums of the metadata ("a,b,c"): how many (1 to the most columns), or 0 when the
+ * text is not such a list. */
+static int parse_sums(const char *text, double *sums)
+{
+    int n = 0;
+    for (const char *p = text;; p++) {
+        char *end;
+        if (n == CLVAE_OBJECTIVE_MAX_COLUMNS) return 0;
+        sums[n++] = strtod(p, &end);
+        if (end == p) return 0;
+        p = end;
+        if (*p == 0) return n;
+        if (*p != ',') return 0;
+    }
 }
 
 clvae_status_t clvae_checkpoint_read(const char *path, clvae_checkpoint_t *ck, clvae_error_t *err)
@@ -181,8 +201,7 @@ clvae_status_t clvae_checkpoint_read(const char *path, clvae_checkpoint_t *ck, c
         const char *secs = clvae_st_meta(f, "clvae.seconds");
         if (p[0] > 1000000 || p[1] > ((uint64_t)1 << 50) || p[2] > ((uint64_t)1 << 32) ||
             p[3] > ((uint64_t)1 << 40) || !sums || !secs ||
-            sscanf(sums, "%lf,%lf,%lf", &ck->state.sums[0], &ck->state.sums[1],
-                   &ck->state.sums[2]) != 3 ||
+            (ck->state.ncols = parse_sums(sums, ck->state.sums)) < 1 ||
             sscanf(secs, "%lf", &ck->state.seconds) != 1) {
             s = CLVAE_FAIL(err, CLVAE_ERR_CORRUPT, "%s: the training position is not valid", path);
             goto fail;

@@ -17,7 +17,7 @@
  *   m1, m2    [nparams]  the optimizer's moments
  *   rec_ex    [B]        per-example reconstruction (a classifier: cross-entropy)
  *   kl_ex     [B]        per-example KL (a classifier: 1 for a hit)
- *   losses    [4]        total, recon, kl, non-finite count (loss, gradients)
+ *   losses    [ncols+1]  the batch means of the loss columns, then the non-finite count
  */
 
 static clvae_status_t zero(clvae_objective_t *m, clvae_buf_t b, size_t n, clvae_error_t *err)
@@ -140,7 +140,9 @@ clvae_status_t clvae_objective_init(clvae_objective_t **out, clvae_ctx_t *ctx,
     m->beta = d->beta;
     m->kind = kind_of(d);
     clvae_buf_t *bufs[3] = {&m->rec_ex, &m->kl_ex, &m->losses};
-    size_t sizes[3] = {max_batch, max_batch, 4};
+    const char *const *cols;
+    m->ncols = clvae_objective_columns(d, &cols);
+    size_t sizes[3] = {max_batch, max_batch, (size_t)m->ncols + 1};
     clvae_status_t s = clvae_net_init(&m->net, ctx, d, max_batch, 0, err);
     if (!s) s = clvae_optimizer_init(&m->opt, ctx, d, d->nparams, err);
     for (int i = 0; !s && i < 3; i++) {
@@ -230,11 +232,11 @@ clvae_status_t clvae_objective_forward(clvae_objective_t *m, size_t B, int sampl
 }
 
 /* The step guard: NaN and infinities in the gradients and the total loss, counted into
- * losses[3] on the device. */
+ * losses[ncols] on the device. */
 static clvae_status_t count_nonfinite(clvae_objective_t *m, clvae_error_t *err)
 {
     size_t P = m->d->nparams;
-    clvae_buf_t bad = clvae_buf_at(m->losses, 3);
+    clvae_buf_t bad = clvae_buf_at(m->losses, (size_t)m->ncols);
     clvae_reduce_shape_t one = {1, 1, 1, 0, 0};
     clvae_status_t s;
     if (P && (s = clvae_reduce_all(m->ctx, bad, clvae_net_grads(m->net), CLVAE_REDUCE_NONFINITE,
@@ -266,7 +268,7 @@ clvae_status_t clvae_objective_step(clvae_objective_t *m, long step, clvae_error
     clvae_status_t s = count_nonfinite(m, err);
     if (s) return s;
     return clvae_optimizer_step(m->opt, clvae_net_params(m->net), clvae_net_grads(m->net), step,
-                                clvae_buf_at(m->losses, 3), err);
+                                clvae_buf_at(m->losses, (size_t)m->ncols), err);
 }
 
 clvae_status_t clvae_objective_losses(clvae_objective_t *m, clvae_losses_t *out, clvae_error_t *err)

@@ -27,6 +27,7 @@ struct clvae_objective {
     size_t max_batch, B, J, D;
     int last;                    /* the output layer */
     const clvae_objective_kind_t *kind;
+    int ncols;                   /* the kind's loss columns: losses holds ncols + 1 floats */
     clvae_optimizer_t *opt;      /* the network's optimizer */
     clvae_buf_t rec_ex, kl_ex, losses;
     clvae_buf_t target;          /* the target of the last forward */

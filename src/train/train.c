@@ -27,6 +27,16 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+void clvae_metrics_header_of(const char *const *columns, int ncols, char *buf, size_t size)
+{
+    size_t len = (size_t)snprintf(buf, size, "epoch");
+    for (int part = 0; part < 2; part++)
+        for (int q = 0; q < ncols && len < size; q++)
+            len += (size_t)snprintf(buf + len, size - len, ",%s_%s", part ? "test" : "train",
+                                    columns[q]);
+    if (len < size) snprintf(buf + len, size - len, ",seconds,images_per_s,beta");
+}
+
 const char *clvae_metrics_header(void)
 {
     return "epoch,train_loss,train_recon,train_kl,test_loss,test_recon,test_kl,seconds,"
@@ -38,6 +48,45 @@ const char *clvae_metrics_columns_classifier(void)
     return "epoch,train_loss,train_xent,train_acc,test_loss,test_xent,test_acc";
 }
 
+/* The loss columns a metrics.csv header names (its train_ fields), or -1. */
+static int header_columns(const char *line, size_t len)
+{
+    int n = 0;
+    for (size_t i = 0; i + 6 <= len; i++)
+        if ((i == 0 || line[i - 1] == ',') && strncmp(line + i, "train_", 6) == 0) n++;
+    return n >= 1 && n <= CLVAE_OBJECTIVE_MAX_COLUMNS ? n : -1;
+}
+
+/* One row: epoch, ncols train and ncols test values, seconds, images/s and (a later column)
+ * beta; 0 when the line is not that. */
+static int parse_row(const char *buf, int ncols, clvae_epoch_metrics_t *r)
+{
+    double v[2 * CLVAE_OBJECTIVE_MAX_COLUMNS + 4];
+    int want = 2 * ncols + 4, got = 0;
+    const char *p = buf;
+    while (got < want) {
+        char *end;
+        v[got] = strtod(p, &end);
+        if (end == p) break;
+        got++;
+        p = end;
+        if (*p != ',') break;
+        p++;
+    }
+    if ((got != want && got != want - 1) || (*p && *p != '\r')) return 0;
+    memset(r, 0, sizeof *r);
+    r->epoch = (long)v[0];
+    r->ncols = ncols;
+    for (int q = 0; q < ncols; q++) {
+        r->train[q] = v[1 + q];
+        r->test[q] = v[1 + ncols + q];
+    }
+    r->seconds = v[1 + 2 * ncols];
+    r->images_per_s = v[2 + 2 * ncols];
+    r->beta = got == want ? v[want - 1] : 1.0; /* rows without beta had beta 1 or none */
+    return 1;
+}
+
 clvae_status_t clvae_metrics_parse(const char *text, clvae_epoch_metrics_t **rows, size_t *n,
                                    clvae_error_t *err)
 {
@@ -45,25 +94,24 @@ clvae_status_t clvae_metrics_parse(const char *text, clvae_epoch_metrics_t **row
     *n = 0;
     size_t cap = 0;
     const char *p = text;
-    int line = 0;
+    int line = 0, ncols = 3;
     while (*p) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         line++;
+        if (line == 1 && (ncols = header_columns(p, len)) < 0)
+            return CLVAE_FAIL(err, CLVAE_ERR_CORRUPT, "metrics line 1 is not a header with "
+                              "train_ columns");
         if (line > 1 && len > 0) {
             clvae_epoch_metrics_t r;
-            char buf[512];
-            snprintf(buf, sizeof buf, "%.*s", (int)(len < 511 ? len : 511), p);
-            /* beta (column 10) came later: rows without it had beta 1 or none */
-            r.beta = 1.0;
-            int got = sscanf(buf, "%ld,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &r.epoch, &r.train[0],
-                             &r.train[1], &r.train[2], &r.test[0], &r.test[1], &r.test[2],
-                             &r.seconds, &r.images_per_s, &r.beta);
-            if (got != 9 && got != 10) {
+            char buf[1024];
+            snprintf(buf, sizeof buf, "%.*s", (int)(len < 1023 ? len : 1023), p);
+            if (!parse_row(buf, ncols, &r)) {
                 free(*rows);
                 *rows = NULL;
                 *n = 0;
-                return CLVAE_FAIL(err, CLVAE_ERR_CORRUPT, "metrics line %d is not 9 numbers", line);
+                return CLVAE_FAIL(err, CLVAE_ERR_CORRUPT, "metrics line %d is not %d numbers",
+                                  line, 2 * ncols + 4);
             }
             if (*n == cap) {
                 cap = cap ? cap * 2 : 64;
@@ -82,31 +130,32 @@ clvae_status_t clvae_metrics_parse(const char *text, clvae_epoch_metrics_t **row
     return CLVAE_OK;
 }
 
-/* Appends one metrics row to a growing text. */
-static clvae_status_t append_row(char **text, const clvae_epoch_metrics_t *r, int classifier,
-                                 clvae_error_t *err)
+/* Appends one metrics row to a growing text (the header first, from the objective's loss
+ * columns). */
+static clvae_status_t append_row(char **text, const clvae_epoch_metrics_t *r,
+                                 const clvae_model_desc_t *desc, clvae_error_t *err)
 {
-    /* a classifier's header: its own first 7 columns, then the common ones */
-    char h[512];
-    const char *tail = clvae_metrics_header();
-    for (int commas = 0; classifier && commas < 7 && tail; commas++) tail = strchr(tail + 1, ',');
-    snprintf(h, sizeof h, "%s%s", classifier ? clvae_metrics_columns_classifier() : "",
-             classifier && tail ? tail : classifier ? "" : clvae_metrics_header());
-    char row[512];
-    int n = snprintf(row, sizeof row, "%ld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.6g\n",
-                     r->epoch, r->train[0], r->train[1], r->train[2], r->test[0], r->test[1],
-                     r->test[2], r->seconds, r->images_per_s, r->beta);
+    const char *const *cols;
+    int ncols = clvae_objective_columns(desc, &cols);
+    char h[1024], row[1024];
+    clvae_metrics_header_of(cols, ncols, h, sizeof h);
+    size_t n = (size_t)snprintf(row, sizeof row, "%ld", r->epoch);
+    for (int part = 0; part < 2; part++)
+        for (int q = 0; q < ncols; q++)
+            n += (size_t)snprintf(row + n, sizeof row - n, ",%.6f", part ? r->test[q] : r->train[q]);
+    n += (size_t)snprintf(row + n, sizeof row - n, ",%.3f,%.1f,%.6g\n", r->seconds,
+                          r->images_per_s, r->beta);
     size_t old = *text ? strlen(*text) : 0;
     if (old == 0) {
         free(*text);
-        *text = malloc(strlen(h) + 2 + (size_t)n);
+        *text = malloc(strlen(h) + 2 + n);
         if (!*text) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
         sprintf(*text, "%s\n%s", h, row);
         return CLVAE_OK;
     }
-    char *g = realloc(*text, old + (size_t)n + 1);
+    char *g = realloc(*text, old + n + 1);
     if (!g) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    memcpy(g + old, row, (size_t)n + 1);
+    memcpy(g + old, row, n + 1);
     *text = g;
     return CLVAE_OK;
 }
@@ -380,6 +429,8 @@ typedef struct run {
     float *host_losses;
     char ckpath[4200], mpath[4200], kept[4400], when[96];
     size_t D, batch, nb;
+    int ncols;                  /* the objective's loss columns; a batch's losses are ncols + 1
+                                   floats, the last the non-finite count */
     int noisy;
     uint64_t per_step, noise_per_step, nan_lo, nan_hi;
     /* skipped steps: this epoch's count, and the streak of consecutive ones (where it began) */
@@ -474,9 +525,12 @@ static clvae_status_t run_start(run_t *r, clvae_error_t *err)
         return s;
     r->nb = (r->train.n + r->batch - 1) / r->batch;
     r->perm = malloc(r->train.n * sizeof *r->perm);
-    r->host_losses = malloc(r->nb * 4 * sizeof *r->host_losses);
+    const char *const *cols;
+    r->ncols = clvae_objective_columns(desc, &cols);
+    size_t stride = (size_t)r->ncols + 1;
+    r->host_losses = malloc(r->nb * stride * sizeof *r->host_losses);
     if (!r->perm || !r->host_losses) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    if ((s = clvae_buf_alloc(r->ctx, r->nb * 4, &r->epoch_losses, err))) return s;
+    if ((s = clvae_buf_alloc(r->ctx, r->nb * stride, &r->epoch_losses, err))) return s;
     r->per_step = clvae_rng_blocks(r->batch * clvae_objective_latent_dim(r->model));
     /* denoising: the clean batch goes aside, the input gets noise of the stream (seed, step) */
     r->noisy = desc->noise.kind != CLVAE_NOISE_NONE;
@@ -546,19 +600,20 @@ static clvae_status_t train_step(run_t *r, size_t b, clvae_error_t *err)
         return s;
     if (r->o->grad_hook && (s = r->o->grad_hook(r->o->user, r->model, err))) return s;
     if ((s = clvae_objective_step(r->model, r->st.step, err))) return s;
-    return clvae_buf_copy(r->ctx, clvae_buf_at(r->epoch_losses, b * 4),
-                          clvae_objective_loss_buf(r->model), 4, err);
+    size_t stride = (size_t)r->ncols + 1;
+    return clvae_buf_copy(r->ctx, clvae_buf_at(r->epoch_losses, b * stride),
+                          clvae_objective_loss_buf(r->model), stride, err);
 }
 
 /* Batch k's losses, read back: a skipped step (non-finite) extends the streak, which stops the
  * run when it is longer than max_skipped; else the losses count towards the epoch's means. */
 static clvae_status_t account_batch(run_t *r, long epoch, size_t k, clvae_error_t *err)
 {
-    const float *l = r->host_losses + k * 4;
-    if (l[3] == 0.0f && isfinite(l[0])) {
+    const float *l = r->host_losses + k * ((size_t)r->ncols + 1);
+    if (l[r->ncols] == 0.0f && isfinite(l[0])) {
         size_t Bk = batch_size(r, k);
         r->streak = 0;
-        for (int q = 0; q < 3; q++) r->st.sums[q] += (double)l[q] * (double)Bk;
+        for (int q = 0; q < r->ncols; q++) r->st.sums[q] += (double)l[q] * (double)Bk;
         r->st.seen += Bk;
         return CLVAE_OK;
     }
@@ -585,10 +640,10 @@ static clvae_status_t account_batch(run_t *r, long epoch, size_t k, clvae_error_
  * accounting, and the progress callback. */
 static clvae_status_t read_losses(run_t *r, long epoch, size_t b, clvae_error_t *err)
 {
-    size_t cnt = b + 1 - r->read_upto;
-    clvae_status_t s = clvae_buf_download(r->ctx, r->host_losses + r->read_upto * 4,
-                                          clvae_buf_at(r->epoch_losses, r->read_upto * 4),
-                                          cnt * 4, err);
+    size_t cnt = b + 1 - r->read_upto, stride = (size_t)r->ncols + 1;
+    clvae_status_t s = clvae_buf_download(r->ctx, r->host_losses + r->read_upto * stride,
+                                          clvae_buf_at(r->epoch_losses, r->read_upto * stride),
+                                          cnt * stride, err);
     for (size_t k = r->read_upto; !s && k <= b; k++) s = account_batch(r, epoch, k, err);
     if (s) return s;
     r->read_upto = b + 1;
@@ -642,13 +697,15 @@ static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, clvae_e
     clvae_epoch_metrics_t row;
     memset(&row, 0, sizeof row);
     row.epoch = epoch + 1;
-    for (int q = 0; q < 3; q++) row.train[q] = r->st.sums[q] / (double)r->st.seen;
+    row.ncols = r->ncols;
+    for (int q = 0; q < r->ncols; q++) row.train[q] = r->st.sums[q] / (double)r->st.seen;
     row.seconds = seconds;
     row.images_per_s = (double)r->st.seen / (seconds > 0 ? seconds : 1e-9);
     row.beta = desc->variational ? clvae_beta_at(desc, epoch) : 0.0;
-    if ((s = test_pass(r, &row, err)) || (s = append_row(&r->metrics, &row, desc->classes > 0, err)))
+    if ((s = test_pass(r, &row, err)) || (s = append_row(&r->metrics, &row, desc, err)))
         return s;
     memset(&r->st, 0, sizeof r->st);
+    r->st.ncols = r->ncols;
     r->st.epoch = epoch + 1;
     r->st.step = (long)((uint64_t)(epoch + 1) * r->nb); /* step continues across epochs */
     snprintf(r->when, sizeof r->when, "after epoch %ld", epoch + 1);

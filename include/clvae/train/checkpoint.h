@@ -12,7 +12,9 @@ typedef struct clvae_train_state {
     long epoch;          /* epochs finished */
     long step;           /* optimizer steps taken */
     size_t cursor;       /* batches done in the unfinished epoch (0 at an epoch boundary) */
-    double sums[3];      /* that epoch's loss sums so far (total, recon, kl), weighted by batch */
+    int ncols;           /* the objective's loss columns (clvae_objective_columns) */
+    double sums[CLVAE_OBJECTIVE_MAX_COLUMNS]; /* that epoch's loss sums so far, per column,
+                                                 weighted by batch */
     size_t seen;         /* examples those sums cover */
     double seconds;      /* training time spent in the unfinished epoch */
 } clvae_train_state_t;

@@ -82,7 +82,7 @@ clvae_status_t clvae_objective_backward(clvae_objective_t *m, clvae_error_t *err
 clvae_status_t clvae_objective_step(clvae_objective_t *m, long step, clvae_error_t *err);
 
 /* Device view of the last forward's batch means [total, recon, kl] and, after a backward, the
- * non-finite count that decides whether the step is skipped (4 floats), so a training loop can
+ * non-finite count that decides whether the step is skipped (columns + 1 floats), so a loop can
  * copy them aside without a readback. */
 clvae_buf_t clvae_objective_loss_buf(const clvae_objective_t *m);
 

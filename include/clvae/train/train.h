@@ -11,8 +11,11 @@
 /* One row of metrics.csv. */
 typedef struct clvae_epoch_metrics {
     long epoch;            /* 1-based */
-    double train[3];       /* mean total, recon, kl over the epoch's batches (per example) */
-    double test[3];        /* the same on the test set */
+    int ncols;             /* the objective's loss columns (clvae_objective_columns) */
+    double train[CLVAE_OBJECTIVE_MAX_COLUMNS]; /* each column's mean over the epoch's batches
+                                                  (per example): loss, recon, kl or loss, xent,
+                                                  acc */
+    double test[CLVAE_OBJECTIVE_MAX_COLUMNS];  /* the same on the test set */
     double seconds;        /* training time of the epoch (without the test pass) */
     double images_per_s;   /* training images per second */
     double beta;           /* the KL weight of the epoch's training loss (KL annealing) */
@@ -93,14 +96,19 @@ clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_objective_t *model,
                                      int sample, uint64_t seed, int iwae_k,
                                      clvae_eval_result_t *out, clvae_error_t *err);
 
-/* The metrics.csv header line (without newline). */
+/* The metrics.csv header of an objective with these loss columns into buf: epoch, train_<c>
+ * for each column, test_<c> for each, seconds, images_per_s, beta. */
+void clvae_metrics_header_of(const char *const *columns, int ncols, char *buf, size_t size);
+
+/* The metrics.csv header line of an autoencoder (without newline). */
 const char *clvae_metrics_header(void);
 
 /* The first 7 metrics.csv columns of a classifier, whose recon and KL columns hold the
  * cross-entropy and the accuracy (0..1); the columns after them are clvae_metrics_header()'s. */
 const char *clvae_metrics_columns_classifier(void);
 
-/* Parses metrics.csv text into rows (malloc'd, *n of them); bad lines are CLVAE_ERR_CORRUPT. */
+/* Parses metrics.csv text into rows (malloc'd, *n of them): the header says the loss columns
+ * (train_<c> ...); bad lines are CLVAE_ERR_CORRUPT. */
 clvae_status_t clvae_metrics_parse(const char *text, clvae_epoch_metrics_t **rows, size_t *n,
                                    clvae_error_t *err);
 
