@@ -70,6 +70,19 @@ t_sweep_refuses_classifier() {
 }
 check sweep_refuses_classifier t_sweep_refuses_classifier
 
+# The figure commands ask the run's objective what it can do: on a classifier each refuses
+# (exit 2, one line naming what it needs) and writes nothing, instead of drawing from buffers
+# that nothing wrote.
+t_figures_refuse_classifier() {
+  local out rc c
+  for c in "sample" "reconstruct" "manifold" "latent" "interpolate --from 0 --to 1" "denoise"; do
+    out=$("$clvae" $c "$tmp/cls" --out "$tmp/fig.png" 2>&1); rc=$?
+    [ $rc -eq 2 ] && grep -q "is a classifier: \`clvae ${c%% *}\` needs a model that" <<<"$out" &&
+      [ ! -e "$tmp/fig.png" ] && [ ! -e "$tmp/fig.csv" ] || { echo "$c: $rc $out" >&2; return 1; }
+  done
+}
+check figures_refuse_classifier t_figures_refuse_classifier
+
 t_score_text_and_json() {
   local out js fid conf hist
   out=$("$clvae" score "$tmp/vae" --classifier "$tmp/cls" --count 400 --seed 3) || return 1

@@ -10,6 +10,7 @@
 /* Options the figure commands share. */
 typedef struct fig_args {
     const char *run, *out;
+    const char *cmd;             /* the command's name (parse) */
     long n, seed, grid, from, to, steps, dx, dy;
     float range;
     int has_from, has_to;
@@ -25,6 +26,7 @@ typedef struct fig_args {
 static int parse(const cli_command_t *cmd, const char *allowed, int argc, char **argv,
                  fig_args_t *a)
 {
+    a->cmd = cmd->name;
     for (int i = 0; i < argc; i++) {
         const char *v;
         int r;
@@ -94,8 +96,23 @@ static int parse(const cli_command_t *cmd, const char *allowed, int argc, char *
     return 0;
 }
 
-/* Opens the run (and its test set when need_test), calls draw, reports. */
+/* Refuses a run whose objective cannot do what the command needs (CLVAE_CAN_* bits). */
+static clvae_status_t check_can(const cli_run_t *r, unsigned need, const char *cmd,
+                                clvae_error_t *err)
+{
+    unsigned can = clvae_objective_can(&r->desc);
+    if ((can & need) == need) return CLVAE_OK;
+    const char *what = (need & ~can & CLVAE_CAN_DECODE)   ? "decodes latent codes into images"
+                       : (need & ~can & CLVAE_CAN_ENCODE) ? "encodes images into latent codes"
+                                                          : "reconstructs its inputs";
+    return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a %s: `clvae %s` needs a model that %s (an "
+                      "autoencoder)", r->ckpath, clvae_objective_kind_name(&r->desc), cmd, what);
+}
+
+/* Opens the run (and its test set when need_test), asks its objective for what the command
+ * needs (need: CLVAE_CAN_* bits), calls draw, reports. */
 static int with_run(const cli_common_t *common, const fig_args_t *a, int need_test,
+                    unsigned need,
                     clvae_status_t (*draw)(cli_run_t *, const fig_args_t *, char *, clvae_error_t *),
                     const char *name)
 {
@@ -103,6 +120,7 @@ static int with_run(const cli_common_t *common, const fig_args_t *a, int need_te
     clvae_error_t err = {0};
     char path[4200];
     clvae_status_t s = cli_run_open(&r, common, a->run, 256, &err);
+    if (!s) s = check_can(&r, need, a->cmd, &err);
     if (!s && need_test) s = cli_run_test_data(&r, &err);
     if (!s) {
         cli_default_out(&r, a->out, name, path, sizeof path);
@@ -200,28 +218,28 @@ static int sample_run(const cli_common_t *c, int argc, char **argv)
 {
     fig_args_t a = {.n = 64, .seed = 1, .label = -1};
     int e = parse(&cli_cmd_sample, "nsl", argc, argv, &a);
-    return e ? e : with_run(c, &a, 0, draw_sample, "samples.png");
+    return e ? e : with_run(c, &a, 0, CLVAE_CAN_DECODE, draw_sample, "samples.png");
 }
 
 static int reconstruct_run(const cli_common_t *c, int argc, char **argv)
 {
     fig_args_t a = {.n = 16, .label = -1};
     int e = parse(&cli_cmd_reconstruct, "n", argc, argv, &a);
-    return e ? e : with_run(c, &a, 1, draw_reconstruct, "reconstructions.png");
+    return e ? e : with_run(c, &a, 1, CLVAE_CAN_RECONSTRUCT, draw_reconstruct, "reconstructions.png");
 }
 
 static int manifold_run(const cli_common_t *c, int argc, char **argv)
 {
     fig_args_t a = {.grid = 20, .range = 3.0f, .dx = 0, .dy = 1, .label = -1};
     int e = parse(&cli_cmd_manifold, "grdl", argc, argv, &a);
-    return e ? e : with_run(c, &a, 0, draw_manifold, "manifold.png");
+    return e ? e : with_run(c, &a, 0, CLVAE_CAN_DECODE, draw_manifold, "manifold.png");
 }
 
 static int latent_run(const cli_common_t *c, int argc, char **argv)
 {
     fig_args_t a = {.n = 10000, .dx = 0, .dy = 1, .label = -1};
     int e = parse(&cli_cmd_latent, "nd", argc, argv, &a);
-    return e ? e : with_run(c, &a, 1, draw_latent, "latent.png");
+    return e ? e : with_run(c, &a, 1, CLVAE_CAN_ENCODE, draw_latent, "latent.png");
 }
 
 static int interpolate_run(const cli_common_t *c, int argc, char **argv)
@@ -231,14 +249,15 @@ static int interpolate_run(const cli_common_t *c, int argc, char **argv)
     if (e) return e;
     if (!a.has_from || !a.has_to)
         return cli_usage_error(&cli_cmd_interpolate, "--from I and --to J are required");
-    return with_run(c, &a, 1, draw_interpolate, "interpolation.png");
+    return with_run(c, &a, 1, CLVAE_CAN_ENCODE | CLVAE_CAN_DECODE, draw_interpolate,
+                    "interpolation.png");
 }
 
 static int denoise_run(const cli_common_t *c, int argc, char **argv)
 {
     fig_args_t a = {.seed = 1, .count = 10, .label = -1};
     int e = parse(&cli_cmd_denoise, "scz", argc, argv, &a);
-    return e ? e : with_run(c, &a, 1, draw_denoise, "denoise.png");
+    return e ? e : with_run(c, &a, 1, CLVAE_CAN_RECONSTRUCT, draw_denoise, "denoise.png");
 }
 
 const cli_command_t cli_cmd_sample = {
