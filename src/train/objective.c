@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clvae/net/net.h"
+#include "clvae/data/labels.h"
 #include "clvae/ops/basic.h"
 #include "clvae/ops/reduce.h"
 #include "train/objective_internal.h"
@@ -145,6 +146,11 @@ clvae_status_t clvae_objective_init(clvae_objective_t **out, clvae_ctx_t *ctx,
     size_t sizes[3] = {max_batch, max_batch, (size_t)m->ncols + 1};
     clvae_status_t s = clvae_net_init(&m->net, ctx, d, max_batch, 0, err);
     if (!s) s = clvae_optimizer_init(&m->opt, ctx, d, d->nparams, err);
+    if (!s && (d->classes || d->noise.kind != CLVAE_NOISE_NONE)) {
+        size_t n = max_batch * (d->classes ? 1 : m->D);
+        s = clvae_buf_alloc(ctx, n, &m->target_buf, err);
+        m->bytes += n * sizeof(float);
+    }
     for (int i = 0; !s && i < 3; i++) {
         s = clvae_buf_alloc(ctx, sizes[i], bufs[i], err);
         if (!s) s = zero(m, *bufs[i], sizes[i], err);
@@ -171,6 +177,7 @@ void clvae_objective_free(clvae_objective_t *m)
     clvae_buf_free(&m->rec_ex);
     clvae_buf_free(&m->kl_ex);
     clvae_buf_free(&m->losses);
+    clvae_buf_free(&m->target_buf);
     free(m);
 }
 
@@ -333,4 +340,41 @@ clvae_status_t clvae_objective_decode(clvae_objective_t *m, const float *z, size
     if (!s) s = clvae_net_forward_range(m->net, B, lat + 1, m->last, err);
     if (!s) s = clvae_objective_outputs(m, out, err);
     return s;
+}
+
+clvae_status_t clvae_objective_labels_upload(clvae_ctx_t *ctx, const clvae_model_desc_t *d,
+                                             const clvae_dataset_t *ds, clvae_data_dev_t *out,
+                                             clvae_error_t *err)
+{
+    const clvae_objective_kind_t *k = kind_of(d);
+    size_t classes = k->label_classes(d);
+    if (!classes) return CLVAE_OK;
+    clvae_status_t s = k->labels_usable ? k->labels_usable(d, ds, err) : CLVAE_OK;
+    return s ? s : clvae_labels_upload(ctx, ds, classes, out, err);
+}
+
+clvae_status_t clvae_objective_load(clvae_objective_t *m, const clvae_data_dev_t *pixels,
+                                    const clvae_data_dev_t *labels, cl_mem idx, size_t start,
+                                    size_t B, long step, clvae_error_t *err)
+{
+    if (B == 0 || B > m->max_batch)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "batch of %zu examples (the model holds 1 to %zu)",
+                          B, m->max_batch);
+    if (m->kind->label_classes(m->d) && (!labels || !labels->n))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a %s reads its examples' labels: load it with "
+                          "clvae_objective_labels_upload's", m->kind->name);
+    return m->kind->load(m, pixels, labels, idx, start, B, step, err);
+}
+
+clvae_status_t clvae_objective_train_forward(clvae_objective_t *m, size_t B, long step,
+                                             clvae_error_t *err)
+{
+    return m->kind->train_forward(m, B, step, err);
+}
+
+clvae_status_t clvae_objective_test(clvae_objective_t *m, const clvae_dataset_t *ds,
+                                    const clvae_data_dev_t *pixels, const clvae_data_dev_t *labels,
+                                    size_t n, size_t batch, double *values, clvae_error_t *err)
+{
+    return m->kind->test(m, ds, pixels, labels, n, batch, values, err);
 }

@@ -1,5 +1,9 @@
 /* The autoencoder objective (ae, denoising, vae, beta schedules, conditional): reconstruction + beta KL. */
+#include "clvae/data/labels.h"
 #include "clvae/ops/basic.h"
+#include "clvae/ops/noise.h"
+#include "clvae/ops/rng.h"
+#include "clvae/train/train.h"
 #include "clvae/ops/loss.h"
 #include "clvae/ops/reduce.h"
 #include "train/objective_internal.h"
@@ -69,8 +73,59 @@ static clvae_status_t loss_backward(clvae_objective_t *m, int *pre, clvae_error_
                               err);
 }
 
+static size_t label_classes(const clvae_model_desc_t *d) { return d->conditional; }
+
+/* The batch's images into the input (a denoising model: into the target, and the input gets
+ * them with noise of the stream (seed, step)); a conditional model's labels. */
+static clvae_status_t load(clvae_objective_t *m, const clvae_data_dev_t *pixels,
+                           const clvae_data_dev_t *labels, cl_mem idx, size_t start, size_t B,
+                           long step, clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = m->d;
+    int noisy = d->noise.kind != CLVAE_NOISE_NONE;
+    clvae_buf_t input = clvae_net_input(m->net);
+    clvae_status_t s;
+    if ((s = clvae_data_gather(m->ctx, noisy ? m->target_buf : input, pixels, idx, start, B,
+                               err)) ||
+        (d->conditional &&
+         (s = clvae_labels_gather(m->ctx, clvae_net_labels(m->net), labels, idx, start, B, err))))
+        return s;
+    if (!noisy) return CLVAE_OK;
+    uint64_t per_step = clvae_rng_blocks(m->max_batch * m->D);
+    return clvae_noise_apply(m->ctx, &d->noise, input, m->target_buf, B * m->D, d->seed,
+                             (uint64_t)step * per_step, err);
+}
+
+/* The forward of training step `step`: z = mu + sigma eps with eps of the stream (seed, step)
+ * unless [train] sample_latent = 0; the target is the clean batch of a denoising model. */
+static clvae_status_t train_forward(clvae_objective_t *m, size_t B, long step, clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = m->d;
+    uint64_t per_step = clvae_rng_blocks(m->max_batch * m->J);
+    return clvae_objective_forward(m, B, d->sample_latent, d->seed, (uint64_t)step * per_step,
+                                   m->target_buf, err);
+}
+
+/* The test pass: loss (the negative ELBO for a VAE, beta 1), reconstruction, KL. */
+static clvae_status_t test(clvae_objective_t *m, const clvae_dataset_t *ds,
+                           const clvae_data_dev_t *pixels, const clvae_data_dev_t *labels,
+                           size_t n, size_t batch, double *values, clvae_error_t *err)
+{
+    (void)ds;
+    const clvae_model_desc_t *d = m->d;
+    clvae_eval_result_t ev;
+    clvae_status_t s = clvae_evaluate_labels(m->ctx, m, d, pixels, d->conditional ? labels : NULL,
+                                             n, batch, d->sample_latent, d->seed ^ 0x7e57ULL, 0,
+                                             &ev, err);
+    values[0] = ev.loss;
+    values[1] = ev.recon;
+    values[2] = ev.kl;
+    return s;
+}
+
 static const char *const columns[] = {"loss", "recon", "kl", NULL};
 
 const clvae_objective_kind_t clvae_objective_autoencoder = {
     "autoencoder", columns,
-    CLVAE_CAN_RECONSTRUCT | CLVAE_CAN_ENCODE | CLVAE_CAN_DECODE, losses_forward, loss_backward};
+    CLVAE_CAN_RECONSTRUCT | CLVAE_CAN_ENCODE | CLVAE_CAN_DECODE, losses_forward, loss_backward,
+    label_classes, NULL, load, train_forward, test};

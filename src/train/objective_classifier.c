@@ -1,5 +1,7 @@
 /* The classifier objective: the mean softmax cross-entropy of the logits, and the accuracy. */
+#include "clvae/data/labels.h"
 #include "clvae/ops/basic.h"
+#include "clvae/train/classify.h"
 #include "clvae/ops/reduce.h"
 #include "clvae/ops/xent.h"
 #include "train/objective_internal.h"
@@ -36,7 +38,46 @@ static clvae_status_t loss_backward(clvae_objective_t *m, int *pre, clvae_error_
                                1.0f / (float)m->B, m->B, K, err);
 }
 
+static size_t label_classes(const clvae_model_desc_t *d) { return (size_t)d->classes; }
+
+static clvae_status_t labels_usable(const clvae_model_desc_t *d, const clvae_dataset_t *ds,
+                                    clvae_error_t *err)
+{
+    return clvae_class_labels_usable(ds, d->classes, err);
+}
+
+/* The batch's images into the input, their labels into the targets. */
+static clvae_status_t load(clvae_objective_t *m, const clvae_data_dev_t *pixels,
+                           const clvae_data_dev_t *labels, cl_mem idx, size_t start, size_t B,
+                           long step, clvae_error_t *err)
+{
+    (void)step;
+    clvae_status_t s = clvae_data_gather(m->ctx, clvae_net_input(m->net), pixels, idx, start, B,
+                                         err);
+    return s ? s : clvae_labels_gather(m->ctx, m->target_buf, labels, idx, start, B, err);
+}
+
+static clvae_status_t train_forward(clvae_objective_t *m, size_t B, long step, clvae_error_t *err)
+{
+    (void)step;
+    return clvae_objective_forward(m, B, 0, 0, 0, m->target_buf, err);
+}
+
+/* The test pass: mean cross-entropy (loss and xent) and accuracy. */
+static clvae_status_t test(clvae_objective_t *m, const clvae_dataset_t *ds,
+                           const clvae_data_dev_t *pixels, const clvae_data_dev_t *labels,
+                           size_t n, size_t batch, double *values, clvae_error_t *err)
+{
+    (void)labels;
+    clvae_class_result_t cr;
+    clvae_status_t s = clvae_classifier_evaluate(m->ctx, m, m->d, ds, pixels, n, batch, &cr, err);
+    values[0] = values[1] = cr.loss;
+    values[2] = cr.accuracy;
+    return s;
+}
+
 static const char *const columns[] = {"loss", "xent", "acc", NULL};
 
 const clvae_objective_kind_t clvae_objective_classifier = {
-    "classifier", columns, CLVAE_CAN_CLASSIFY, losses, loss_backward};
+    "classifier", columns, CLVAE_CAN_CLASSIFY, losses, loss_backward, label_classes,
+    labels_usable, load, train_forward, test};

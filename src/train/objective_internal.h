@@ -15,6 +15,20 @@ typedef struct clvae_objective_kind {
     clvae_status_t (*losses)(clvae_objective_t *m, clvae_error_t *err);
     /* the loss's gradient into the output layer: into dpre (*pre = 1) or dact (*pre = 0) */
     clvae_status_t (*loss_backward)(clvae_objective_t *m, int *pre, clvae_error_t *err);
+    /* the classes of the labels it reads from a data set (0: none), and their check */
+    size_t (*label_classes)(const clvae_model_desc_t *d);
+    clvae_status_t (*labels_usable)(const clvae_model_desc_t *d, const clvae_dataset_t *ds,
+                                    clvae_error_t *err);
+    /* a training batch into the inputs and targets (clvae_objective_load) */
+    clvae_status_t (*load)(clvae_objective_t *m, const clvae_data_dev_t *pixels,
+                           const clvae_data_dev_t *labels, cl_mem idx, size_t start, size_t B,
+                           long step, clvae_error_t *err);
+    /* the forward of a loaded training batch */
+    clvae_status_t (*train_forward)(clvae_objective_t *m, size_t B, long step, clvae_error_t *err);
+    /* the test pass into values (one per column) */
+    clvae_status_t (*test)(clvae_objective_t *m, const clvae_dataset_t *ds,
+                           const clvae_data_dev_t *pixels, const clvae_data_dev_t *labels,
+                           size_t n, size_t batch, double *values, clvae_error_t *err);
 } clvae_objective_kind_t;
 
 /* The kinds (src/train/objective_autoencoder.c, src/train/objective_classifier.c). */
@@ -30,6 +44,8 @@ struct clvae_objective {
     int ncols;                   /* the kind's loss columns: losses holds ncols + 1 floats */
     clvae_optimizer_t *opt;      /* the network's optimizer */
     clvae_buf_t rec_ex, kl_ex, losses;
+    clvae_buf_t target_buf;      /* a loaded batch's target: a denoising model's clean images,
+                                    a classifier's labels; NULL for the others */
     clvae_buf_t target;          /* the target of the last forward */
     float beta;                  /* the KL weight (clvae_objective_set_beta; starts at desc's) */
     size_t bytes;                /* device memory the model allocated besides the network */

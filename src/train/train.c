@@ -416,10 +416,9 @@ typedef struct run {
     const clvae_model_desc_t *desc;
     const clvae_train_opts_t *o;
     clvae_dataset_t train, test;
-    clvae_data_dev_t dtrain, dtest, ltrain, ltest;
-    clvae_buf_t clean;          /* denoising: the clean batch [batch, D] */
-    clvae_buf_t epoch_losses;   /* per batch: total, recon, kl, non-finite count */
-    clvae_buf_t labels;         /* a classifier's labels in epoch order */
+    clvae_data_dev_t dtrain, dtest;
+    clvae_data_dev_t ltrain, ltest; /* the labels the objective reads (none: empty) */
+    clvae_buf_t epoch_losses;   /* per batch: the loss columns, the non-finite count */
     clvae_objective_t *model;
     clvae_checkpoint_t ck;
     clvae_train_state_t st;
@@ -431,8 +430,7 @@ typedef struct run {
     size_t D, batch, nb;
     int ncols;                  /* the objective's loss columns; a batch's losses are ncols + 1
                                    floats, the last the non-finite count */
-    int noisy;
-    uint64_t per_step, noise_per_step, nan_lo, nan_hi;
+    uint64_t nan_lo, nan_hi;
     /* skipped steps: this epoch's count, and the streak of consecutive ones (where it began) */
     long skipped, streak, streak_epoch;
     size_t streak_batch;
@@ -463,10 +461,10 @@ static clvae_status_t run_check_inputs(run_t *r, clvae_error_t *err)
                           "input %zux%zux%zu",
                           tr->name, tr->c, tr->h, tr->w, te->name, te->c, te->h, te->w, in->out_c,
                           in->out_h, in->out_w);
-    /* a conditional model needs every example's label, below its class count */
-    if (desc->conditional &&
-        ((s = clvae_labels_upload(r->ctx, &r->train, desc->conditional, &r->ltrain, err)) ||
-         (s = clvae_labels_upload(r->ctx, &r->test, desc->conditional, &r->ltest, err))))
+    /* the labels the objective reads (a conditional model's, a classifier's), each below its
+     * class count */
+    if ((s = clvae_objective_labels_upload(r->ctx, desc, &r->train, &r->ltrain, err)) ||
+        (s = clvae_objective_labels_upload(r->ctx, desc, &r->test, &r->ltest, err)))
         return s;
     if ((s = nan_fault_setting(&r->nan_lo, &r->nan_hi, err))) return s;
     struct stat sb;
@@ -517,9 +515,6 @@ static clvae_status_t run_start(run_t *r, clvae_error_t *err)
         s = clvae_checkpoint_load_weights(r->o->init_path, r->ctx, r->model, desc, err);
     else s = clvae_objective_init_params(r->model, desc->seed, err);
     if (s) return s;
-    if (desc->classes && ((s = clvae_class_labels_usable(&r->train, desc->classes, err)) ||
-                          (s = clvae_class_labels_usable(&r->test, desc->classes, err))))
-        return s;
     if ((s = clvae_data_upload(r->ctx, &r->train, &r->dtrain, err)) ||
         (s = clvae_data_upload(r->ctx, &r->test, &r->dtest, err)))
         return s;
@@ -530,13 +525,7 @@ static clvae_status_t run_start(run_t *r, clvae_error_t *err)
     size_t stride = (size_t)r->ncols + 1;
     r->host_losses = malloc(r->nb * stride * sizeof *r->host_losses);
     if (!r->perm || !r->host_losses) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    if ((s = clvae_buf_alloc(r->ctx, r->nb * stride, &r->epoch_losses, err))) return s;
-    r->per_step = clvae_rng_blocks(r->batch * clvae_objective_latent_dim(r->model));
-    /* denoising: the clean batch goes aside, the input gets noise of the stream (seed, step) */
-    r->noisy = desc->noise.kind != CLVAE_NOISE_NONE;
-    r->noise_per_step = clvae_rng_blocks(r->batch * r->D);
-    if (r->noisy && (s = clvae_buf_alloc(r->ctx, r->batch * r->D, &r->clean, err))) return s;
-    return CLVAE_OK;
+    return clvae_buf_alloc(r->ctx, r->nb * stride, &r->epoch_losses, err);
 }
 
 /* The epoch's KL weight (a function of the epoch alone, so resume stays exact) and data
@@ -550,11 +539,7 @@ static clvae_status_t run_epoch_order(run_t *r, long epoch, clvae_error_t *err)
     } else {
         for (size_t i = 0; i < r->train.n; i++) r->perm[i] = (uint32_t)i;
     }
-    clvae_status_t s = clvae_data_upload_indices(r->ctx, &r->idx, r->perm, r->train.n,
-                                                 r->train.n, err);
-    if (!s && desc->classes)
-        s = clvae_class_labels_upload(r->ctx, &r->train, r->perm, r->train.n, &r->labels, err);
-    return s;
+    return clvae_data_upload_indices(r->ctx, &r->idx, r->perm, r->train.n, r->train.n, err);
 }
 
 /* Examples in batch b of an epoch (the last one may be partial). */
@@ -564,42 +549,25 @@ static size_t batch_size(const run_t *r, size_t b)
     return r->train.n - start < r->batch ? r->train.n - start : r->batch;
 }
 
-/* The batch's input (and labels, noise, the NaN fault of the test hook) on the device. */
-static clvae_status_t step_input(run_t *r, size_t b, clvae_error_t *err)
-{
-    const clvae_model_desc_t *desc = r->desc;
-    size_t start = b * r->batch, B = batch_size(r, b);
-    clvae_buf_t input = clvae_objective_input(r->model);
-    clvae_status_t s;
-    if ((s = clvae_data_gather(r->ctx, r->noisy ? r->clean : input, &r->dtrain, r->idx, start, B,
-                               err)) ||
-        (desc->conditional && (s = clvae_labels_gather(r->ctx, clvae_objective_labels(r->model),
-                                                       &r->ltrain, r->idx, start, B, err))) ||
-        (r->noisy && (s = clvae_noise_apply(r->ctx, &desc->noise, input, r->clean, B * r->D,
-                                            desc->seed, (uint64_t)r->st.step * r->noise_per_step,
-                                            err))))
-        return s;
-    if (r->nan_lo && (uint64_t)r->st.step >= r->nan_lo && (uint64_t)r->st.step <= r->nan_hi)
-        s = clvae_fill_forward(r->ctx, input.mem, input.off, NAN, 1, err);
-    return s;
-}
-
-/* One training step on batch b: input, forward and backward, the gradient hook (where an
- * all-reduce over devices goes; nothing for one device), then the optimizer step, which counts
- * non-finite values first and is skipped on the device when there are any; the batch's losses
- * are copied aside on the device. */
+/* One training step on batch b: the objective loads it (images, labels, noise) and runs
+ * forward and backward; the test hook's NaN fault; the gradient hook (where an all-reduce over
+ * devices goes; nothing for one device); then the optimizer step, which counts non-finite
+ * values first and is skipped on the device when there are any; the batch's losses are copied
+ * aside on the device. */
 static clvae_status_t train_step(run_t *r, size_t b, clvae_error_t *err)
 {
-    const clvae_model_desc_t *desc = r->desc;
-    clvae_buf_t target = desc->classes ? clvae_buf_at(r->labels, b * r->batch) : r->clean;
-    clvae_status_t s;
-    if ((s = step_input(r, b, err)) ||
-        (s = clvae_objective_forward(r->model, batch_size(r, b), desc->sample_latent, desc->seed,
-                                 (uint64_t)r->st.step * r->per_step, target, err)) ||
+    size_t B = batch_size(r, b);
+    long step = r->st.step;
+    clvae_buf_t input = clvae_objective_input(r->model);
+    clvae_status_t s = clvae_objective_load(r->model, &r->dtrain, &r->ltrain, r->idx,
+                                            b * r->batch, B, step, err);
+    if (!s && r->nan_lo && (uint64_t)step >= r->nan_lo && (uint64_t)step <= r->nan_hi)
+        s = clvae_fill_forward(r->ctx, input.mem, input.off, NAN, 1, err);
+    if (s || (s = clvae_objective_train_forward(r->model, B, step, err)) ||
         (s = clvae_objective_backward(r->model, err)))
         return s;
     if (r->o->grad_hook && (s = r->o->grad_hook(r->o->user, r->model, err))) return s;
-    if ((s = clvae_objective_step(r->model, r->st.step, err))) return s;
+    if ((s = clvae_objective_step(r->model, step, err))) return s;
     size_t stride = (size_t)r->ncols + 1;
     return clvae_buf_copy(r->ctx, clvae_buf_at(r->epoch_losses, b * stride),
                           clvae_objective_loss_buf(r->model), stride, err);
@@ -657,31 +625,6 @@ static clvae_status_t read_losses(run_t *r, long epoch, size_t b, clvae_error_t 
     return CLVAE_OK;
 }
 
-/* The test pass of the epoch into row.test (a classifier: loss, cross-entropy, accuracy). */
-static clvae_status_t test_pass(run_t *r, clvae_epoch_metrics_t *row, clvae_error_t *err)
-{
-    const clvae_model_desc_t *desc = r->desc;
-    clvae_eval_result_t ev;
-    clvae_class_result_t cr;
-    clvae_status_t s;
-    if (desc->classes) {
-        if ((s = clvae_classifier_evaluate(r->ctx, r->model, desc, &r->test, &r->dtest,
-                                           r->test.n, r->batch, &cr, err)))
-            return s;
-        ev.loss = ev.recon = cr.loss;
-        ev.kl = cr.accuracy;
-    } else if ((s = clvae_evaluate_labels(r->ctx, r->model, desc, &r->dtest,
-                                          desc->conditional ? &r->ltest : NULL, r->test.n,
-                                          r->batch, desc->sample_latent, desc->seed ^ 0x7e57ULL, 0,
-                                          &ev, err))) {
-        return s;
-    }
-    row->test[0] = ev.loss;
-    row->test[1] = ev.recon;
-    row->test[2] = ev.kl;
-    return CLVAE_OK;
-}
-
 /* The end of an epoch: its metrics row with the test pass, the checkpoint first, then
  * metrics.csv (which never lists an epoch the checkpoint lacks), the progress callback. */
 static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, clvae_error_t *err)
@@ -702,7 +645,8 @@ static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, clvae_e
     row.seconds = seconds;
     row.images_per_s = (double)r->st.seen / (seconds > 0 ? seconds : 1e-9);
     row.beta = desc->variational ? clvae_beta_at(desc, epoch) : 0.0;
-    if ((s = test_pass(r, &row, err)) || (s = append_row(&r->metrics, &row, desc, err)))
+    if ((s = clvae_objective_test(r->model, &r->test, &r->dtest, &r->ltest, r->test.n, r->batch,
+                                    row.test, err)) || (s = append_row(&r->metrics, &row, desc, err)))
         return s;
     memset(&r->st, 0, sizeof r->st);
     r->st.ncols = r->ncols;
@@ -764,13 +708,11 @@ static void run_free(run_t *r)
 {
     if (r->idx) clReleaseMemObject(r->idx);
     clvae_buf_free(&r->epoch_losses);
-    clvae_buf_free(&r->labels);
     free(r->perm);
     free(r->host_losses);
     free(r->metrics);
     clvae_checkpoint_free(&r->ck);
     clvae_objective_free(r->model);
-    clvae_buf_free(&r->clean);
     clvae_data_dev_free(&r->ltrain);
     clvae_data_dev_free(&r->ltest);
     clvae_data_dev_free(&r->dtrain);

@@ -2,6 +2,7 @@
 #ifndef CLVAE_OBJECTIVE_H
 #define CLVAE_OBJECTIVE_H
 
+#include "clvae/data/data.h"
 #include "clvae/net/config.h"
 #include "clvae/device/tensor.h"
 
@@ -25,6 +26,13 @@ unsigned clvae_objective_can(const clvae_model_desc_t *desc);
 /* Its loss columns, the total first ("loss", "recon", "kl"; a classifier "loss", "xent",
  * "acc"): the count, and the names through *names (NULL-terminated). */
 int clvae_objective_columns(const clvae_model_desc_t *desc, const char *const **names);
+
+/* A data set's labels on the device as the objective reads them (a conditional model's
+ * classes, a classifier's targets), each checked against its classes (CLVAE_ERR_INVALID naming
+ * the data set); *out stays empty for an objective that reads none. */
+clvae_status_t clvae_objective_labels_upload(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
+                                             const clvae_dataset_t *ds, clvae_data_dev_t *out,
+                                             clvae_error_t *err);
 
 /* Opaque device state of one model. */
 typedef struct clvae_objective clvae_objective_t;
@@ -152,5 +160,24 @@ size_t clvae_objective_max_batch(const clvae_objective_t *m);
 /* The latent size J and the example size D. */
 size_t clvae_objective_latent_dim(const clvae_objective_t *m);
 size_t clvae_objective_example_dim(const clvae_objective_t *m);
+
+/* Loads the batch of training step `step` (1-based): the images of examples idx[start ..
+ * start + B) and, for an objective that reads them, their labels (from
+ * clvae_objective_labels_upload); a denoising model's input gets the [noise] of the Philox
+ * stream (seed, step), its clean images become the target. */
+clvae_status_t clvae_objective_load(clvae_objective_t *m, const clvae_data_dev_t *pixels,
+                                    const clvae_data_dev_t *labels, cl_mem idx, size_t start,
+                                    size_t B, long step, clvae_error_t *err);
+
+/* Forward of the loaded batch of training step `step`, with its latent noise (a VAE's eps of
+ * the stream (seed, step)) and its target. */
+clvae_status_t clvae_objective_train_forward(clvae_objective_t *m, size_t B, long step,
+                                             clvae_error_t *err);
+
+/* The test pass after an epoch: each loss column's mean over the first n examples of ds
+ * (images in pixels, labels as clvae_objective_labels_upload gives them) into values. */
+clvae_status_t clvae_objective_test(clvae_objective_t *m, const clvae_dataset_t *ds,
+                                    const clvae_data_dev_t *pixels, const clvae_data_dev_t *labels,
+                                    size_t n, size_t batch, double *values, clvae_error_t *err);
 
 #endif
