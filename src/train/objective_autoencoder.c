@@ -1,9 +1,12 @@
 /* The autoencoder objective (ae, denoising, vae, beta schedules, conditional): reconstruction + beta KL. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "clvae/data/labels.h"
 #include "clvae/ops/basic.h"
 #include "clvae/ops/noise.h"
 #include "clvae/ops/rng.h"
-#include "clvae/train/train.h"
 #include "clvae/ops/loss.h"
 #include "clvae/ops/reduce.h"
 #include "train/objective_internal.h"
@@ -71,6 +74,129 @@ static clvae_status_t loss_backward(clvae_objective_t *m, int *pre, clvae_error_
     return clvae_mse_backward(m->ctx, dact, out, m->target, scale, m->B, m->D,
                               d->recon == CLVAE_RECON_MSE_SUM ? CLVAE_MSE_SUM : CLVAE_MSE_MEAN,
                               err);
+}
+
+/* log N(x; 0, 1) summed over J values. */
+static double log_normal(const float *x, size_t J)
+{
+    double s = 0;
+    for (size_t j = 0; j < J; j++) s += -0.5 * ((double)x[j] * x[j] + 1.8378770664093453);
+    return s;
+}
+
+clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_objective_t *model,
+                              const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
+                              size_t n, size_t batch, int sample, uint64_t seed, int iwae_k,
+                              clvae_eval_result_t *out, clvae_error_t *err)
+{
+    return clvae_evaluate_labels(ctx, model, desc, dd, NULL, n, batch, sample, seed, iwae_k, out,
+                                 err);
+}
+
+clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_objective_t *model,
+                                     const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
+                                     const clvae_data_dev_t *labels, size_t n, size_t batch,
+                                     int sample, uint64_t seed, int iwae_k,
+                                     clvae_eval_result_t *out, clvae_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    if (desc->classes)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a classifier: its test pass is "
+                          "clvae_classifier_evaluate (loss and accuracy)", desc->name);
+    if (n == 0 || n > dd->n) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "evaluate %zu of %zu examples", n, dd->n);
+    if (desc->conditional && (!labels || labels->n < n))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a conditional model is evaluated with the "
+                          "labels of its examples (clvae_evaluate_labels)");
+    int noisy = desc->noise.kind != CLVAE_NOISE_NONE;
+    clvae_buf_t clean = {0};
+    if (iwae_k > 0 && (!desc->variational || desc->recon != CLVAE_RECON_BCE))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "the IWAE estimate of log p(x) needs a VAE with a BCE reconstruction");
+    size_t J = clvae_objective_latent_dim(model);
+    uint32_t *perm = malloc(n * sizeof *perm);
+    float *rec = malloc(batch * sizeof *rec), *kl = malloc(batch * sizeof *kl);
+    float *lat = malloc(4 * batch * J * sizeof *lat);
+    double *lse = malloc(batch * sizeof *lse);
+    cl_mem idx = NULL;
+    clvae_buf_t none = {0}, input = clvae_objective_input(model);
+    clvae_status_t s = CLVAE_OK;
+    if (!perm || !rec || !kl || !lat || !lse) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        goto out;
+    }
+    size_t D = clvae_objective_example_dim(model);
+    if (noisy && (s = clvae_buf_alloc(ctx, batch * D, &clean, err))) goto out;
+    for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
+    if ((s = clvae_data_upload_indices(ctx, &idx, perm, n, dd->n, err))) goto out;
+    double sums[3] = {0, 0, 0}, lp = 0, plain = 0;
+    uint64_t offset = 0, per_call = clvae_rng_blocks(batch * J), noise_off = 0;
+    for (size_t start = 0; start < n; start += batch) {
+        size_t B = n - start < batch ? n - start : batch;
+        /* with [noise]: clean images aside, the corrupted ones in the input */
+        if ((s = clvae_data_gather(ctx, noisy ? clean : input, dd, idx, start, B, err)) ||
+            (desc->conditional &&
+             (s = clvae_labels_gather(ctx, clvae_objective_labels(model), labels, idx, start, B,
+                                      err))) ||
+            (noisy && (s = clvae_noise_apply(ctx, &desc->noise, input, clean, B * D, seed,
+                                             noise_off, err))) ||
+            (s = clvae_objective_forward(model, B, sample, seed, offset, clean, err)) ||
+            (s = clvae_objective_example_losses(model, rec, kl, err)))
+            goto out;
+        offset += per_call;
+        noise_off += clvae_rng_blocks(batch * D);
+        for (size_t b = 0; b < B; b++) {
+            sums[1] += rec[b];
+            sums[2] += desc->variational ? kl[b] : 0.0;
+        }
+        for (int k = 0; k < iwae_k; k++) {
+            if ((s = clvae_objective_forward(model, B, 1, seed ^ 0x1a3e5ULL, offset, clean, err)) ||
+                (s = clvae_objective_example_losses(model, rec, NULL, err)) ||
+                (s = clvae_objective_latents(model, NULL, lat + batch * J, lat + 2 * batch * J,
+                                         lat + 3 * batch * J, err)))
+                goto out;
+            offset += per_call;
+            for (size_t b = 0; b < B; b++) {
+                const float *lv = lat + batch * J + b * J, *z = lat + 2 * batch * J + b * J;
+                const float *e = lat + 3 * batch * J + b * J;
+                double logq = log_normal(e, J);
+                for (size_t j = 0; j < J; j++) logq -= 0.5 * lv[j];
+                double logw = -(double)rec[b] + log_normal(z, J) - logq;
+                if (k == 0) {
+                    lse[b] = logw;
+                } else {
+                    double hi = fmax(lse[b], logw);
+                    lse[b] = hi + log(exp(lse[b] - hi) + exp(logw - hi));
+                }
+            }
+        }
+        if (iwae_k > 0)
+            for (size_t b = 0; b < B; b++) lp += lse[b] - log((double)iwae_k);
+        if (noisy) {
+            /* plain reconstruction: the clean images in, the same latent noise */
+            if ((s = clvae_buf_copy(ctx, input, clean, B * D, err)) ||
+                (s = clvae_objective_forward(model, B, sample, seed, offset - per_call, none, err)) ||
+                (s = clvae_objective_example_losses(model, rec, NULL, err)))
+                goto out;
+            for (size_t b = 0; b < B; b++) plain += rec[b];
+        }
+    }
+    out->n = n;
+    out->recon = sums[1] / (double)n;
+    out->kl = sums[2] / (double)n;
+    out->plain_recon = noisy ? plain / (double)n : out->recon;
+    /* the negative ELBO: beta = 1, whatever beta the training used */
+    out->loss = out->recon + out->kl;
+    out->iwae_k = iwae_k;
+    out->log_px = iwae_k > 0 ? lp / (double)n : NAN;
+out:
+    if (idx) clReleaseMemObject(idx);
+    clvae_buf_free(&clean);
+    free(perm);
+    free(rec);
+    free(kl);
+    free(lat);
+    free(lse);
+    return s;
 }
 
 static size_t label_classes(const clvae_model_desc_t *d) { return d->conditional; }

@@ -161,6 +161,36 @@ size_t clvae_objective_max_batch(const clvae_objective_t *m);
 size_t clvae_objective_latent_dim(const clvae_objective_t *m);
 size_t clvae_objective_example_dim(const clvae_objective_t *m);
 
+/* The autoencoder objective's evaluation (src/train/objective_autoencoder.c). */
+/* Result of an evaluation. */
+typedef struct clvae_eval_result {
+    size_t n;              /* examples */
+    double loss, recon, kl;/* means per example; loss = recon + kl whatever the model's beta:
+                              for a VAE the negative ELBO (beta = 1); with [noise] the input
+                              is corrupted and the target clean (denoising) */
+    double plain_recon;    /* with [noise]: reconstruction of the clean input; else recon */
+    int iwae_k;            /* samples of the importance-weighted bound, 0 when not computed */
+    double log_px;         /* IWAE estimate of log p(x) in nats per example (BCE models) */
+} clvae_eval_result_t;
+
+/* Evaluates the model on the first n examples of dd in batches of the model's size: z = mu
+ * (sample 0) or z = mu + sigma eps with the Philox stream (seed) (sample 1); with iwae_k > 0
+ * also the IWAE estimate of log p(x) from iwae_k samples (VAE with BCE only). */
+clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_objective_t *model,
+                              const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
+                              size_t n, size_t batch, int sample, uint64_t seed, int iwae_k,
+                              clvae_eval_result_t *out, clvae_error_t *err);
+
+/* clvae_evaluate with the examples' labels on the device (clvae_labels_upload), which a
+ * conditional model needs (NULL for others; clvae_evaluate is this with NULL). A model with
+ * [noise] sees its inputs corrupted by the Philox noise stream (seed) and is scored against the
+ * clean images, then once more on the clean images (plain_recon). */
+clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_objective_t *model,
+                                     const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
+                                     const clvae_data_dev_t *labels, size_t n, size_t batch,
+                                     int sample, uint64_t seed, int iwae_k,
+                                     clvae_eval_result_t *out, clvae_error_t *err);
+
 /* Loads the batch of training step `step` (1-based): the images of examples idx[start ..
  * start + B) and, for an objective that reads them, their labels (from
  * clvae_objective_labels_upload); a denoising model's input gets the [noise] of the Philox

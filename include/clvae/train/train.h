@@ -67,35 +67,6 @@ typedef struct clvae_train_opts {
 clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                                const clvae_train_opts_t *o, int *interrupted, clvae_error_t *err);
 
-/* Result of an evaluation. */
-typedef struct clvae_eval_result {
-    size_t n;              /* examples */
-    double loss, recon, kl;/* means per example; loss = recon + kl whatever the model's beta:
-                              for a VAE the negative ELBO (beta = 1); with [noise] the input
-                              is corrupted and the target clean (denoising) */
-    double plain_recon;    /* with [noise]: reconstruction of the clean input; else recon */
-    int iwae_k;            /* samples of the importance-weighted bound, 0 when not computed */
-    double log_px;         /* IWAE estimate of log p(x) in nats per example (BCE models) */
-} clvae_eval_result_t;
-
-/* Evaluates the model on the first n examples of dd in batches of the model's size: z = mu
- * (sample 0) or z = mu + sigma eps with the Philox stream (seed) (sample 1); with iwae_k > 0
- * also the IWAE estimate of log p(x) from iwae_k samples (VAE with BCE only). */
-clvae_status_t clvae_evaluate(clvae_ctx_t *ctx, clvae_objective_t *model,
-                              const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
-                              size_t n, size_t batch, int sample, uint64_t seed, int iwae_k,
-                              clvae_eval_result_t *out, clvae_error_t *err);
-
-/* clvae_evaluate with the examples' labels on the device (clvae_labels_upload), which a
- * conditional model needs (NULL for others; clvae_evaluate is this with NULL). A model with
- * [noise] sees its inputs corrupted by the Philox noise stream (seed) and is scored against the
- * clean images, then once more on the clean images (plain_recon). */
-clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_objective_t *model,
-                                     const clvae_model_desc_t *desc, const clvae_data_dev_t *dd,
-                                     const clvae_data_dev_t *labels, size_t n, size_t batch,
-                                     int sample, uint64_t seed, int iwae_k,
-                                     clvae_eval_result_t *out, clvae_error_t *err);
-
 /* The metrics.csv header of an objective with these loss columns into buf: epoch, train_<c>
  * for each column, test_<c> for each, seconds, images_per_s, beta. */
 void clvae_metrics_header_of(const char *const *columns, int ncols, char *buf, size_t size);
