@@ -59,10 +59,18 @@ static void check_model(const clvae_model_desc_t *m)
         size_t in = mul(mul(L->in_c, L->in_h), L->in_w);
         size_t out = mul(mul(L->out_c, L->out_h), L->out_w);
         size_t w = 0;
-        if (i > 0) {
-            const clvae_layer_t *P = &m->layers[i - 1];
-            ASSERT(L->in_c == P->out_c && L->in_h == P->out_h && L->in_w == P->out_w);
+        /* a layer reads earlier layers only; its input shape is its first input's ([concat]:
+         * the channels of all of them) */
+        ASSERT(i == 0 ? L->nfrom == 0 : L->nfrom >= 1);
+        size_t cat = 0;
+        for (int k = 0; k < L->nfrom; k++) {
+            ASSERT(L->from[k] >= 0 && L->from[k] < i);
+            const clvae_layer_t *P = &m->layers[L->from[k]];
+            cat += P->out_c;
+            ASSERT(L->in_h == P->out_h && L->in_w == P->out_w);
+            if (L->kind != CLVAE_LAYER_CONCAT) ASSERT(L->in_c == m->layers[L->from[0]].out_c);
         }
+        if (L->kind == CLVAE_LAYER_CONCAT) ASSERT(L->in_c == cat && L->out_c == cat);
         switch (L->kind) {
         case CLVAE_LAYER_CONV:
         case CLVAE_LAYER_DECONV:
@@ -79,6 +87,18 @@ static void check_model(const clvae_model_desc_t *m)
             break;
         case CLVAE_LAYER_INPUT:
             ASSERT(i == 0);
+            break;
+        case CLVAE_LAYER_CONCAT:
+            ASSERT(L->nfrom >= 2);
+            break;
+        case CLVAE_LAYER_ADD:
+            ASSERT(L->nfrom >= 2 && out == in);
+            break;
+        case CLVAE_LAYER_LABELS:
+            ASSERT(L->implicit && L->out_c == L->in_c + m->conditional);
+            break;
+        case CLVAE_LAYER_KINDS:
+            ASSERT(0);
             break;
         }
         ASSERT(L->w_len == w);
