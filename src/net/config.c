@@ -875,11 +875,10 @@ static clvae_status_t resolve_classifier(clvae_model_desc_t *m, const clvae_cfg_
     return CLVAE_OK;
 }
 
-clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
-                                   clvae_error_t *err)
+/* Every setting's default; the name is the config file's base name. */
+static void set_defaults(clvae_model_desc_t *m, const clvae_cfg_t *cfg)
 {
     memset(m, 0, sizeof *m);
-    /* defaults */
     const char *base = strrchr(cfg->path, '/');
     base = base ? base + 1 : cfg->path;
     snprintf(m->name, sizeof m->name, "%.*s", (int)strcspn(base, "."), base);
@@ -907,6 +906,12 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
     m->noise.clip = 1;
     m->noise.p = 0.3f;
     m->latent = -1;
+}
+
+clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                   clvae_error_t *err)
+{
+    set_defaults(m, cfg);
 
     clvae_status_t st;
     const char *globals[] = {"model", "data", "train", "loss", "noise"};
