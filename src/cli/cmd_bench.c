@@ -106,7 +106,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
            dev->name, dev->platform, dev->device, res.batch, res.steps);
     printf("training: %8.1f images/s  %6.2f GFLOP/s (%.1f MFLOP per image)\n", res.train_img_s,
            res.train_gflop_s, 3.0 * clvae_model_flops(&d) / 1e6);
-    if (d.classes)
+    if (!(clvae_objective_can(&d) & CLVAE_CAN_DECODE))
         printf("sampling: - (a classifier)\n");
     else
         printf("sampling: %8.1f images/s  %6.2f GFLOP/s\n", res.sample_img_s, res.sample_gflop_s);

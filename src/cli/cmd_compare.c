@@ -183,7 +183,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
     if (!s) s = cli_ctx_open(common, 0, &ctx, &err);
     if (!s && a.classifier) {
         s = cli_run_open_in(&c, ctx, a.classifier, 256, &err);
-        if (!s && !c.desc.classes)
+        if (!s && !(clvae_objective_can(&c.desc) & CLVAE_CAN_CLASSIFY))
             s = CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "--classifier %s: %s is not a classifier "
                            "(its [model] kind is %s)", a.classifier, c.ckpath,
                            c.desc.variational ? "vae" : "ae");

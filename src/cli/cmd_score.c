@@ -91,11 +91,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
     memset(&sc, 0, sizeof sc);
     int code = 0;
     clvae_status_t s = cli_run_open(&g, common, runp, 256, &err);
-    if (!s && g.desc.classes)
+    if (!s && !(clvae_objective_can(&g.desc) & CLVAE_CAN_DECODE))
         s = CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "%s is a classifier: score wants a generative "
                        "run (ae or vae) and the classifier after --classifier", g.ckpath);
     if (!s) s = cli_run_open_in(&c, g.ctx, clsp, 256, &err);
-    if (!s && !c.desc.classes)
+    if (!s && !(clvae_objective_can(&c.desc) & CLVAE_CAN_CLASSIFY))
         s = CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "--classifier %s: %s is not a classifier (its "
                        "[model] kind is %s)", clsp, c.ckpath, c.desc.variational ? "vae" : "ae");
     if (!s) s = clvae_dataset_open(g.desc.test_data, cli_data_dir(), &g.test, &err);

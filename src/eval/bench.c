@@ -71,7 +71,8 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
             goto out;
     if ((s = clvae_ctx_finish(ctx, err))) goto out;
     double t1 = now();
-    for (int i = 0; i < steps && !d->classes; i++) /* a classifier does not sample */
+    int decodes = (clvae_objective_can(d) & CLVAE_CAN_DECODE) != 0; /* a classifier does not */
+    for (int i = 0; i < steps && decodes; i++)
         if ((s = clvae_objective_decode(m, z, batch, img, err))) goto out;
     double t2 = now();
     double flops = clvae_model_flops(d), dec = 0;

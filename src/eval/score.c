@@ -19,7 +19,7 @@ clvae_status_t clvae_classify_images(clvae_ctx_t *ctx, clvae_objective_t *cls, c
                                      const float *imgs, size_t n, float *features, float *probs,
                                      clvae_error_t *err)
 {
-    if (!cd->classes)
+    if (!(clvae_objective_can(cd) & CLVAE_CAN_CLASSIFY))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is not a classifier (kind = classifier)",
                           cd->name);
     size_t D = clvae_objective_example_dim(cls), K = (size_t)cd->classes;
@@ -58,7 +58,7 @@ int clvae_gen_conditional(const clvae_model_desc_t *d)
 clvae_status_t clvae_generate(clvae_objective_t *gen, const clvae_model_desc_t *gd, size_t n,
                               uint64_t seed, const int *labels, float *out, clvae_error_t *err)
 {
-    if (gd->classes)
+    if (!(clvae_objective_can(gd) & CLVAE_CAN_DECODE))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a classifier, not a generative model",
                           gd->name);
     if (labels && !clvae_gen_conditional(gd))
@@ -144,10 +144,10 @@ clvae_status_t clvae_score_run(clvae_ctx_t *ctx, clvae_objective_t *gen, const c
 {
     memset(out, 0, sizeof *out);
     out->label_match = NAN;
-    if (!cd->classes)
+    if (!(clvae_objective_can(cd) & CLVAE_CAN_CLASSIFY))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is not a classifier (kind = classifier)",
                           cd->name);
-    if (gd->classes)
+    if (!(clvae_objective_can(gd) & CLVAE_CAN_DECODE))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a classifier, not a generative model",
                           gd->name);
     size_t D = clvae_objective_example_dim(gen), K = (size_t)cd->classes;
