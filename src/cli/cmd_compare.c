@@ -47,7 +47,7 @@ static clvae_status_t measure(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
         return s;
     size_t n = a->ntest > 0 && (size_t)a->ntest < r->test.n ? (size_t)a->ntest : r->test.n;
     size_t batch = clvae_objective_max_batch(r->model);
-    if (d->classes) {
+    if (clvae_objective_can(d) & CLVAE_CAN_CLASSIFY) {
         clvae_class_result_t cr;
         if ((s = clvae_classifier_evaluate(r->ctx, r->model, d, &r->test, &r->dtest, n, batch,
                                            &cr, err)))
@@ -55,11 +55,10 @@ static clvae_status_t measure(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
         row->accuracy = cr.accuracy;
         return CLVAE_OK;
     }
-    /* a conditional model is evaluated with the test set's labels */
+    /* with the test set's labels when the objective reads them (a conditional model) */
     clvae_data_dev_t labels = {0};
-    const clvae_data_dev_t *lp = d->conditional ? &labels : NULL;
-    if (d->conditional && (s = clvae_labels_upload(r->ctx, &r->test, d->conditional, &labels, err)))
-        return s;
+    if ((s = clvae_objective_labels_upload(r->ctx, d, &r->test, &labels, err))) return s;
+    const clvae_data_dev_t *lp = labels.n ? &labels : NULL;
     clvae_eval_result_t ev;
     if ((s = clvae_evaluate_labels(r->ctx, r->model, d, &r->dtest, lp, n, batch, 0,
                                    (uint64_t)a->seed, 0, &ev, err))) {

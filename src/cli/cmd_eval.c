@@ -69,19 +69,18 @@ static int run(const cli_common_t *common, int argc, char **argv)
     int code = 0;
     clvae_status_t s = cli_run_open(&r, common, runp, 256, &err);
     if (!s) s = cli_run_test_data(&r, &err);
-    if (!s && r.desc.classes) {
+    if (!s && (clvae_objective_can(&r.desc) & CLVAE_CAN_CLASSIFY)) {
         code = eval_classifier(&r, n, json, &err);
         clvae_error_clear(&err);
         cli_run_close(&r);
         return code;
     }
-    /* a conditional model is evaluated with the true labels */
-    if (!s && r.desc.conditional)
-        s = clvae_labels_upload(r.ctx, &r.test, r.desc.conditional, &labels, &err);
+    /* with the true labels when the objective reads them (a conditional model) */
+    if (!s) s = clvae_objective_labels_upload(r.ctx, &r.desc, &r.test, &labels, &err);
     if (!s) {
         size_t count = n > 0 && (size_t)n < r.test.n ? (size_t)n : r.test.n;
         s = clvae_evaluate_labels(r.ctx, r.model, &r.desc, &r.dtest,
-                                  r.desc.conditional ? &labels : NULL, count,
+                                  labels.n ? &labels : NULL, count,
                                   clvae_objective_max_batch(r.model), sample, (uint64_t)seed,
                                   (int)iwae, &res, &err);
     }
