@@ -6,6 +6,8 @@
 #include <math.h>
 
 #include "clvae/ops/basic.h"
+#include "clvae/eval/figures.h"
+#include "clvae/io/image.h"
 #include "clvae/train/train.h"
 
 static clvae_ctx_t *ctx;
@@ -358,6 +360,18 @@ static void t_metrics_columns(void)
           "row: %d columns, train %g test %g %g, seconds %g, beta %g %g", rows[0].ncols,
           rows[0].train[3], rows[0].test[0], rows[0].test[3], rows[0].seconds, rows[0].beta,
           rows[1].beta);
+    /* the loss figure draws each named column's train and test curve */
+    char png[96];
+    snprintf(png, sizeof png, "%s/loss4.png", dir);
+    CHECK(clvae_fig_loss(rows, n, four, "four columns", png, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_image_t img = {0};
+    CHECK(clvae_png_read(png, &img, &err) == CLVAE_OK && img.w == 900 && img.h == 600,
+          "loss4.png: %s", err.msg);
+    clvae_image_free(&img);
+    const char *three[] = {"loss", "recon", NULL};
+    CHECK(clvae_fig_loss(rows, n, three, "too few names", png, &err) == CLVAE_ERR_INVALID,
+          "four columns drawn with two names");
+    clvae_error_clear(&err);
     free(rows);
     snprintf(text, sizeof text, "%s\n1,1,2,3,4,5,6,9.5,100,0\n", h); /* two values short */
     CHECK(clvae_metrics_parse(text, &rows, &n, &err) == CLVAE_ERR_CORRUPT &&

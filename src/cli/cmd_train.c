@@ -194,7 +194,9 @@ static int draw_figures(const cli_common_t *common, const char *dir)
         size_t n = 0;
         s = clvae_metrics_parse(r.ck.metrics, &rows, &n, &err);
         snprintf(p1, sizeof p1, "%.4000s/loss.png", dir);
-        if (!s && n) s = clvae_fig_loss(rows, n, r.desc.name, p1, &err);
+        const char *const *cols;
+        clvae_objective_columns(&r.desc, &cols);
+        if (!s && n) s = clvae_fig_loss(rows, n, cols, r.desc.name, p1, &err);
         free(rows);
     }
     int code = s ? cli_report(&err) : 0;

@@ -357,29 +357,55 @@ clvae_status_t clvae_reconstruct_first(clvae_ctx_t *ctx, clvae_objective_t *mode
     return s;
 }
 
-clvae_status_t clvae_fig_loss(const clvae_epoch_metrics_t *rows, size_t n, const char *title,
-                              const char *path, clvae_error_t *err)
+/* A loss column's name as a legend says it ("recon": "reconstruction"). */
+static const char *column_title(const char *c)
+{
+    static const char *const names[][2] = {{"recon", "reconstruction"}, {"kl", "KL"},
+                                           {"xent", "cross-entropy"}, {"acc", "accuracy"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(c, names[i][0]) == 0) return names[i][1];
+    return c;
+}
+
+clvae_status_t clvae_fig_loss(const clvae_epoch_metrics_t *rows, size_t n,
+                              const char *const *columns, const char *title, const char *path,
+                              clvae_error_t *err)
 {
     if (n == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "no metrics to plot");
-    float *v = malloc(7 * n * sizeof *v);
-    if (!v) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    int nc = rows[0].ncols;
+    for (int k = 0; k < nc; k++)
+        if (!columns[k])
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "metrics with %d loss columns, %d names", nc,
+                              k);
+    size_t rowsz = (size_t)(1 + 2 * nc) * n;
+    float *v = malloc(rowsz * sizeof *v);
+    clvae_plot_series_t *s = calloc((size_t)(2 * nc), sizeof *s);
+    char(*label)[64] = calloc((size_t)(2 * nc), sizeof *label);
+    clvae_status_t st = CLVAE_OK;
+    if (!v || !s || !label) {
+        st = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        goto out;
+    }
+    /* per column: its train and test curves, the columns in the objective's order */
     for (size_t i = 0; i < n; i++) {
         v[i] = (float)rows[i].epoch;
-        for (int k = 0; k < 3; k++) {
-            v[(size_t)(1 + k) * n + i] = (float)rows[i].train[k];
-            v[(size_t)(4 + k) * n + i] = (float)rows[i].test[k];
+        for (int k = 0; k < nc; k++) {
+            v[(size_t)(1 + 2 * k) * n + i] = (float)rows[i].train[k];
+            v[(size_t)(2 + 2 * k) * n + i] = (float)rows[i].test[k];
         }
     }
-    clvae_plot_series_t s[6] = {
-        {"train loss", v, v + n, n},          {"test loss", v, v + 4 * n, n},
-        {"train reconstruction", v, v + 2 * n, n}, {"test reconstruction", v, v + 5 * n, n},
-        {"train KL", v, v + 3 * n, n},        {"test KL", v, v + 6 * n, n},
-    };
+    for (int k = 0; k < 2 * nc; k++) {
+        snprintf(label[k], sizeof label[k], "%s %s", k % 2 ? "test" : "train",
+                 column_title(columns[k / 2]));
+        s[k] = (clvae_plot_series_t){label[k], v, v + (size_t)(1 + k) * n, n};
+    }
     clvae_image_t img = {0};
-    clvae_status_t st = clvae_plot_lines(&img, 900, 600, title, "epoch", "loss per example", s, 6,
-                                         0, err);
+    st = clvae_plot_lines(&img, 900, 600, title, "epoch", "per example", s, 2 * nc, 0, err);
     if (!st) st = clvae_png_write(path, &img, err);
     clvae_image_free(&img);
+out:
     free(v);
+    free(s);
+    free(label);
     return st;
 }

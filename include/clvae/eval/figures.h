@@ -69,8 +69,11 @@ clvae_status_t clvae_reconstruct_first(clvae_ctx_t *ctx, clvae_objective_t *mode
                                        const clvae_data_dev_t *dd, size_t n, float *out,
                                        clvae_error_t *err);
 
-/* Loss curves per epoch (train and test total, reconstruction, KL). */
-clvae_status_t clvae_fig_loss(const clvae_epoch_metrics_t *rows, size_t n, const char *title,
-                              const char *path, clvae_error_t *err);
+/* Loss curves per epoch: the train and test curve of each loss column of the rows, labelled
+ * with the objective's column names (clvae_objective_columns: total, reconstruction, KL; a
+ * classifier's cross-entropy and accuracy). */
+clvae_status_t clvae_fig_loss(const clvae_epoch_metrics_t *rows, size_t n,
+                              const char *const *columns, const char *title, const char *path,
+                              clvae_error_t *err);
 
 #endif
