@@ -278,15 +278,9 @@ clvae_status_t clvae_objective_step(clvae_objective_t *m, long step, clvae_error
                                 clvae_buf_at(m->losses, (size_t)m->ncols), err);
 }
 
-clvae_status_t clvae_objective_losses(clvae_objective_t *m, clvae_losses_t *out, clvae_error_t *err)
+clvae_status_t clvae_objective_losses(clvae_objective_t *m, float *values, clvae_error_t *err)
 {
-    float v[3];
-    clvae_status_t s = clvae_buf_download(m->ctx, v, m->losses, 3, err);
-    if (s) return s;
-    out->total = v[0];
-    out->recon = v[1];
-    out->kl = (m->d->variational || m->d->classes) ? v[2] : 0.0f;
-    return CLVAE_OK;
+    return clvae_buf_download(m->ctx, values, m->losses, (size_t)m->ncols, err);
 }
 
 clvae_status_t clvae_objective_example_losses(clvae_objective_t *m, float *recon, float *kl,

@@ -37,13 +37,6 @@ clvae_status_t clvae_objective_labels_upload(clvae_ctx_t *ctx, const clvae_model
 /* Opaque device state of one model. */
 typedef struct clvae_objective clvae_objective_t;
 
-/* Loss values of the last forward: batch means. */
-typedef struct clvae_losses {
-    float total;  /* recon + beta * kl */
-    float recon;  /* reconstruction term, per example */
-    float kl;     /* KL term (unweighted), per example; 0 for a plain autoencoder */
-} clvae_losses_t; /* a classifier: total = recon = mean cross-entropy, kl = accuracy (0..1) */
-
 /* Allocates the model's buffers for batches of up to max_batch examples. desc must outlive
  * the model. Parameters start at zero: call clvae_objective_init_params or load them. Buffers that
  * cannot fit the device (one over its maximum allocation, all together over its global memory,
@@ -112,8 +105,10 @@ clvae_ctx_t *clvae_objective_ctx(const clvae_objective_t *m);
  * config's [loss] beta. */
 void clvae_objective_set_beta(clvae_objective_t *m, float beta);
 
-/* Reads the last forward's batch means (one readback). */
-clvae_status_t clvae_objective_losses(clvae_objective_t *m, clvae_losses_t *out, clvae_error_t *err);
+/* Reads the last forward's batch means, one per loss column (clvae_objective_columns: a VAE's
+ * total = recon + beta * kl, recon, kl; a classifier's cross-entropy twice and the accuracy),
+ * into values (one readback). */
+clvae_status_t clvae_objective_losses(clvae_objective_t *m, float *values, clvae_error_t *err);
 
 /* Reads per-example values of the last forward into host arrays of B floats each (NULL
  * skips): reconstruction term and KL term. */
