@@ -76,7 +76,10 @@ t_killed_anywhere() {
     { kill -9 $pid; wait $pid; } 2>/dev/null; rc=$?
     [ $rc -eq 137 ] && kills=$((kills + 1))
   done
-  "$clvae" train "$cfg" --epochs 80 --no-figures --out "$run" --resume > "$tmp/any.log" 2>&1; rc=$?
+  # the last run resumes, or starts again when a loaded machine let no kill come after a save
+  local again=(--resume)
+  [ -e "$run/checkpoint.safetensors" ] || again=()
+  "$clvae" train "$cfg" --epochs 80 --no-figures --out "$run" "${again[@]}" > "$tmp/any.log" 2>&1; rc=$?
   [ $rc -eq 0 ] && [ $kills -ge 3 ] || { echo "$kills kills" >&2; cat "$tmp/any.log" >&2; return 1; }
   [ "$(ls -A "$run" | tr '\n' ' ')" = "checkpoint.safetensors metrics.csv " ] || { ls -A "$run" >&2; return 1; }
   [ "$(weights_hash "$run")" = "$(weights_hash "$tmp/ref80")" ] && [ "$(wc -l < "$run/metrics.csv")" -eq 81 ] ||

@@ -26,76 +26,134 @@ static void data_sum(const clvae_st_tensor_t *const *t, size_t n, char hex[65])
     clvae_sha256_hex(d, hex);
 }
 
-clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_objective_t *model,
-                                     const clvae_model_desc_t *desc, const char *config_text,
-                                     const clvae_train_state_t *state, const char *metrics,
-                                     clvae_error_t *err)
+/* "prefix.name", or name alone for the empty prefix (a single network keeps today's names). */
+static void prefixed(char *out, size_t size, const char *prefix, const char *name)
 {
-    size_t P = desc->nparams;
-    int ntensors = 0;
+    int n = prefix && *prefix ? snprintf(out, size, "%s.%s", prefix, name)
+                              : snprintf(out, size, "%s", name);
+    if (n < 0 || (size_t)n >= size) out[size - 1] = 0; /* cut: the name is then not found */
+}
+
+/* Parameter tensors of a network's layers. */
+static int count_tensors(const clvae_model_desc_t *desc)
+{
     char name[128];
+    size_t off;
+    int ndim, n = 0;
+    uint64_t shape[4];
+    while (clvae_net_tensor(desc, n, name, sizeof name, &off, &ndim, shape)) n++;
+    return n;
+}
+
+/* The network's arrays in host (parameters, and with moments the two moments after them),
+ * refused when one holds a NaN or an infinity (naming the first such tensor). */
+static clvae_status_t net_to_host(clvae_ctx_t *ctx, const clvae_checkpoint_net_t *nt, int moments,
+                                  float *host, const char *path, clvae_error_t *err)
+{
+    size_t P = nt->desc->nparams;
+    clvae_status_t s;
+    if ((s = clvae_buf_download(ctx, host, nt->params, P, err)) ||
+        (moments && ((s = clvae_buf_download(ctx, host + P, nt->moment1, P, err)) ||
+                     (s = clvae_buf_download(ctx, host + 2 * P, nt->moment2, P, err)))))
+        return s;
+    /* a checkpoint is the last good state: one holding NaN or infinities is not written */
+    size_t nfloats = (moments ? 3 : 1) * P, first = nfloats, bad = 0;
+    for (size_t i = 0; i < nfloats; i++)
+        if (!isfinite(host[i]) && !bad++) first = i;
+    if (!bad) return CLVAE_OK;
+    char which[160], name[128];
+    prefixed(which, sizeof which, nt->prefix, first < 2 * P ? NAME_M1 : NAME_M2);
     size_t off;
     int ndim;
     uint64_t shape[4];
-    while (clvae_net_tensor(desc, ntensors, name, sizeof name, &off, &ndim, shape)) ntensors++;
-    size_t cap = (size_t)ntensors + 3;
-    clvae_st_tensor_t *t = calloc(cap, sizeof *t);
-    const clvae_st_tensor_t **order = calloc(cap, sizeof *order);
-    float *host = malloc((state ? 3 : 1) * (P ? P : 1) * sizeof *host);
-    clvae_status_t s = CLVAE_OK;
-    if (!t || !order || !host) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory saving %s", path);
-        goto out;
-    }
-    if ((s = clvae_buf_download(ctx, host, clvae_objective_params(model), P, err))) goto out;
-    if (state && ((s = clvae_buf_download(ctx, host + P, clvae_objective_moment1(model), P, err)) ||
-                  (s = clvae_buf_download(ctx, host + 2 * P, clvae_objective_moment2(model), P, err))))
-        goto out;
-    /* a checkpoint is the last good state: one holding NaN or infinities is not written */
-    size_t nfloats = (state ? 3 : 1) * P, first = nfloats, bad = 0;
-    for (size_t i = 0; i < nfloats; i++) {
-        if (!isfinite(host[i])) {
-            if (!bad++) first = i;
-        }
-    }
-    if (bad) {
-        char which[160] = NAME_M2;
-        if (first < P) {
-            for (int i = 0; i < ntensors; i++) {
-                clvae_net_tensor(desc, i, name, sizeof name, &off, &ndim, shape);
-                size_t count = 1;
-                for (int k = 0; k < ndim; k++) count *= (size_t)shape[k];
-                if (first >= off && first < off + count)
-                    snprintf(which, sizeof which, "%s", name);
-            }
-        } else if (first < 2 * P) {
-            snprintf(which, sizeof which, "%s", NAME_M1);
-        }
-        s = CLVAE_FAIL(err, CLVAE_ERR_CORRUPT,
-                       "%s: not saved: the model holds %zu NaN or infinite values (the first in "
-                       "'%s'); the previous file is kept", path, bad, which);
-        goto out;
-    }
-    size_t n = 0;
-    for (int i = 0; i < ntensors; i++, n++) {
-        clvae_net_tensor(desc, i, t[n].name, sizeof t[n].name, &off, &t[n].ndim, t[n].shape);
+    for (int i = 0; first < P && clvae_net_tensor(nt->desc, i, name, sizeof name, &off, &ndim,
+                                                  shape); i++) {
         size_t count = 1;
-        for (int k = 0; k < t[n].ndim; k++) count *= (size_t)t[n].shape[k];
-        t[n].dtype = CLVAE_ST_F32;
-        t[n].data = host + off;
-        t[n].nbytes = count * sizeof(float);
+        for (int k = 0; k < ndim; k++) count *= (size_t)shape[k];
+        if (first >= off && first < off + count) prefixed(which, sizeof which, nt->prefix, name);
+    }
+    return CLVAE_FAIL(err, CLVAE_ERR_CORRUPT,
+                      "%s: not saved: the model holds %zu NaN or infinite values (the first in "
+                      "'%s'); the previous file is kept", path, bad, which);
+}
+
+/* The tensors of one network into t (from *n on): its parameters under their PyTorch names,
+ * then with moments the optimizer's, each prefixed. */
+static void net_tensors(const clvae_checkpoint_net_t *nt, int moments, const float *host,
+                        clvae_st_tensor_t *t, size_t *n)
+{
+    size_t P = nt->desc->nparams, off;
+    char name[128];
+    for (int i = 0; clvae_net_tensor(nt->desc, i, name, sizeof name, &off, &t[*n].ndim,
+                                     t[*n].shape); i++, (*n)++) {
+        size_t count = 1;
+        for (int k = 0; k < t[*n].ndim; k++) count *= (size_t)t[*n].shape[k];
+        prefixed(t[*n].name, sizeof t[*n].name, nt->prefix, name);
+        t[*n].dtype = CLVAE_ST_F32;
+        t[*n].data = host + off;
+        t[*n].nbytes = count * sizeof(float);
+    }
+    const char *names[2] = {NAME_M1, NAME_M2};
+    for (int k = 0; moments && k < 2; k++, (*n)++) {
+        prefixed(t[*n].name, sizeof t[*n].name, nt->prefix, names[k]);
+        t[*n].dtype = CLVAE_ST_F32;
+        t[*n].ndim = 1;
+        t[*n].shape[0] = P;
+        t[*n].data = host + (size_t)(k + 1) * P;
+        t[*n].nbytes = P * sizeof(float);
+    }
+}
+
+/* Writes the tensors and the metadata: config, version, data checksum, and with a state the
+ * metrics, the loss sums (one per loss column of desc's objective) and the seconds. */
+static clvae_status_t write_file(const char *path, clvae_st_tensor_t *t, size_t n,
+                                 const clvae_model_desc_t *desc, const char *config_text,
+                                 const clvae_train_state_t *state, const char *metrics,
+                                 clvae_error_t *err)
+{
+    const clvae_st_tensor_t **order = calloc(n ? n : 1, sizeof *order);
+    if (!order) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory saving %s", path);
+    for (size_t i = 0; i < n; i++) order[i] = &t[i];
+    char sum[65], sums[32 * CLVAE_OBJECTIVE_MAX_COLUMNS] = "", secs[40];
+    data_sum(order, n, sum);
+    free(order);
+    const char *const *cols;
+    int ncols = clvae_objective_columns(desc, &cols);
+    for (int q = 0, len = 0; q < ncols; q++)
+        len += snprintf(sums + len, sizeof sums - (size_t)len, "%s%.17g", q ? "," : "",
+                        state ? state->sums[q] : 0.0);
+    snprintf(secs, sizeof secs, "%.17g", state ? state->seconds : 0.0);
+    const char *keys[] = {"format",       "clvae.version",   "clvae.config", "clvae.data_sha256",
+                          "clvae.metrics", "clvae.loss_sums", "clvae.seconds"};
+    const char *vals[] = {"pt", CLVAE_VERSION, config_text, sum, metrics ? metrics : "", sums, secs};
+    return clvae_st_write(path, t, n, keys, vals, state ? 7 : 4, err);
+}
+
+clvae_status_t clvae_checkpoint_save_nets(const char *path, clvae_ctx_t *ctx,
+                                          const clvae_checkpoint_net_t *nets, int nnets,
+                                          const clvae_model_desc_t *desc, const char *config_text,
+                                          const clvae_train_state_t *state, const char *metrics,
+                                          clvae_error_t *err)
+{
+    int moments = state != NULL;
+    size_t cap = 1, floats = 0;
+    for (int i = 0; i < nnets; i++) {
+        cap += (size_t)count_tensors(nets[i].desc) + 2;
+        floats += (moments ? 3 : 1) * (nets[i].desc->nparams ? nets[i].desc->nparams : 1);
+    }
+    clvae_st_tensor_t *t = calloc(cap, sizeof *t);
+    float *host = malloc((floats ? floats : 1) * sizeof *host);
+    clvae_status_t s = CLVAE_OK;
+    size_t n = 0;
+    if (!t || !host) s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory saving %s", path);
+    float *h = host;
+    for (int i = 0; !s && i < nnets; i++) {
+        s = net_to_host(ctx, &nets[i], moments, h, path, err);
+        if (!s) net_tensors(&nets[i], moments, h, t, &n);
+        h += (moments ? 3 : 1) * (nets[i].desc->nparams ? nets[i].desc->nparams : 1);
     }
     uint64_t pos[4] = {0, 0, 0, 0};
-    if (state) {
-        const char *names[2] = {NAME_M1, NAME_M2};
-        for (int k = 0; k < 2; k++, n++) {
-            snprintf(t[n].name, sizeof t[n].name, "%s", names[k]);
-            t[n].dtype = CLVAE_ST_F32;
-            t[n].ndim = 1;
-            t[n].shape[0] = P;
-            t[n].data = host + (size_t)(k + 1) * P;
-            t[n].nbytes = P * sizeof(float);
-        }
+    if (!s && state) {
         pos[0] = (uint64_t)state->epoch;
         pos[1] = (uint64_t)state->step;
         pos[2] = state->cursor;
@@ -108,25 +166,20 @@ clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_o
         t[n].nbytes = sizeof pos;
         n++;
     }
-    for (size_t i = 0; i < n; i++) order[i] = &t[i];
-    char sum[65], sums[32 * CLVAE_OBJECTIVE_MAX_COLUMNS] = "", secs[40];
-    data_sum(order, n, sum);
-    /* one sum per loss column of the objective */
-    const char *const *cols;
-    int ncols = clvae_objective_columns(desc, &cols);
-    for (int q = 0, len = 0; q < ncols; q++)
-        len += snprintf(sums + len, sizeof sums - (size_t)len, "%s%.17g", q ? "," : "",
-                        state ? state->sums[q] : 0.0);
-    snprintf(secs, sizeof secs, "%.17g", state ? state->seconds : 0.0);
-    const char *keys[] = {"format",       "clvae.version",   "clvae.config", "clvae.data_sha256",
-                          "clvae.metrics", "clvae.loss_sums", "clvae.seconds"};
-    const char *vals[] = {"pt", CLVAE_VERSION, config_text, sum, metrics ? metrics : "", sums, secs};
-    s = clvae_st_write(path, t, n, keys, vals, state ? 7 : 4, err);
-out:
+    if (!s) s = write_file(path, t, n, desc, config_text, state, metrics, err);
     free(t);
-    free(order);
     free(host);
     return s;
+}
+
+clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_objective_t *model,
+                                     const clvae_model_desc_t *desc, const char *config_text,
+                                     const clvae_train_state_t *state, const char *metrics,
+                                     clvae_error_t *err)
+{
+    clvae_checkpoint_net_t one = {"", desc, clvae_objective_params(model),
+                                  clvae_objective_moment1(model), clvae_objective_moment2(model)};
+    return clvae_checkpoint_save_nets(path, ctx, &one, 1, desc, config_text, state, metrics, err);
 }
 
 static clvae_status_t verify_sum(clvae_st_file_t *f, const char *path, clvae_error_t *err)
@@ -243,8 +296,8 @@ static clvae_status_t take(clvae_st_file_t *f, const char *path, const char *nam
     return CLVAE_OK;
 }
 
-clvae_status_t clvae_checkpoint_bind(clvae_checkpoint_t *ck, const clvae_model_desc_t *desc,
-                                     const char *path, clvae_error_t *err)
+clvae_status_t clvae_checkpoint_bind_net(clvae_checkpoint_t *ck, const clvae_model_desc_t *desc,
+                                         const char *prefix, const char *path, clvae_error_t *err)
 {
     clvae_st_file_t *f = ck->file;
     size_t P = desc->nparams ? desc->nparams : 1;
@@ -254,23 +307,33 @@ clvae_status_t clvae_checkpoint_bind(clvae_checkpoint_t *ck, const clvae_model_d
     ck->m1 = ck->m2 = NULL;
     ck->params = calloc(P, sizeof(float));
     if (!ck->params) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    char name[128];
+    char name[128], full[160], m1[160], m2[160];
     size_t off;
     int ndim;
     uint64_t shape[4];
     clvae_status_t s;
-    for (int i = 0; clvae_net_tensor(desc, i, name, sizeof name, &off, &ndim, shape); i++)
-        if ((s = take(f, path, name, ndim, shape, ck->params + off, err))) return s;
-    if (clvae_st_find(f, NAME_M1) && clvae_st_find(f, NAME_M2)) {
+    for (int i = 0; clvae_net_tensor(desc, i, name, sizeof name, &off, &ndim, shape); i++) {
+        prefixed(full, sizeof full, prefix, name);
+        if ((s = take(f, path, full, ndim, shape, ck->params + off, err))) return s;
+    }
+    prefixed(m1, sizeof m1, prefix, NAME_M1);
+    prefixed(m2, sizeof m2, prefix, NAME_M2);
+    if (clvae_st_find(f, m1) && clvae_st_find(f, m2)) {
         uint64_t flat[1] = {desc->nparams};
         ck->m1 = malloc(P * sizeof(float));
         ck->m2 = malloc(P * sizeof(float));
         if (!ck->m1 || !ck->m2) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-        if ((s = take(f, path, NAME_M1, 1, flat, ck->m1, err)) ||
-            (s = take(f, path, NAME_M2, 1, flat, ck->m2, err)))
+        if ((s = take(f, path, m1, 1, flat, ck->m1, err)) ||
+            (s = take(f, path, m2, 1, flat, ck->m2, err)))
             return s;
     }
     return CLVAE_OK;
+}
+
+clvae_status_t clvae_checkpoint_bind(clvae_checkpoint_t *ck, const clvae_model_desc_t *desc,
+                                     const char *path, clvae_error_t *err)
+{
+    return clvae_checkpoint_bind_net(ck, desc, "", path, err);
 }
 
 clvae_status_t clvae_checkpoint_apply(const clvae_checkpoint_t *ck, clvae_ctx_t *ctx,

@@ -159,7 +159,7 @@ static clvae_status_t append_row(char **text, const clvae_epoch_metrics_t *r,
 }
 
 /* Removes temp files that an earlier process killed while saving left in the run folder
- * (checkpoint.safetensors.tmp.PID.N, metrics.csv.tmp.PID), when that process is gone. They are
+ * (checkpoint.safetensors.tmp.PID.N, metrics.csv.tmp.PID.N: the atomic writer's names), when that process is gone. They are
  * never read: only the renamed file is a checkpoint. */
 static void remove_stale_temps(const char *dir)
 {

@@ -41,6 +41,25 @@ clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_o
                                      const clvae_train_state_t *state, const char *metrics,
                                      clvae_error_t *err);
 
+/* One network of an objective in a checkpoint: its tensors are named "prefix.<name>" (the
+ * empty prefix: the bare names, as a single-network model's) for its parameters (PyTorch
+ * state_dict names, clvae_net_tensor) and its optimizer's moments (optimizer.exp_avg,
+ * optimizer.exp_avg_sq). */
+typedef struct clvae_checkpoint_net {
+    const char *prefix;              /* "" for a single network, else e.g. "generator" */
+    const clvae_model_desc_t *desc;  /* the network's layers: its tensor names and shapes */
+    clvae_buf_t params;              /* [desc->nparams] on the device */
+    clvae_buf_t moment1, moment2;    /* its optimizer's state (saved with a training state) */
+} clvae_checkpoint_net_t;
+
+/* clvae_checkpoint_save for an objective of several networks, each under its prefix; desc is
+ * the objective's config (its loss columns). */
+clvae_status_t clvae_checkpoint_save_nets(const char *path, clvae_ctx_t *ctx,
+                                          const clvae_checkpoint_net_t *nets, int nnets,
+                                          const clvae_model_desc_t *desc, const char *config_text,
+                                          const clvae_train_state_t *state, const char *metrics,
+                                          clvae_error_t *err);
+
 /* Reads a checkpoint and checks its data checksum and metadata (CLVAE_ERR_CORRUPT with a
  * message naming the file when anything is wrong); parameters are bound with
  * clvae_checkpoint_bind. */
@@ -51,6 +70,11 @@ clvae_status_t clvae_checkpoint_read(const char *path, clvae_checkpoint_t *ck, c
  * CLVAE_ERR_INVALID naming the tensor and both shapes. */
 clvae_status_t clvae_checkpoint_bind(clvae_checkpoint_t *ck, const clvae_model_desc_t *desc,
                                      const char *path, clvae_error_t *err);
+
+/* clvae_checkpoint_bind for the network saved under prefix (clvae_checkpoint_net_t); a
+ * missing tensor is named with its prefix. */
+clvae_status_t clvae_checkpoint_bind_net(clvae_checkpoint_t *ck, const clvae_model_desc_t *desc,
+                                         const char *prefix, const char *path, clvae_error_t *err);
 
 /* Uploads bound parameters (and moments when present and want_moments) into the model. */
 clvae_status_t clvae_checkpoint_apply(const clvae_checkpoint_t *ck, clvae_ctx_t *ctx,
