@@ -159,8 +159,8 @@ static clvae_status_t append_row(char **text, const clvae_epoch_metrics_t *r,
 }
 
 /* Removes temp files that an earlier process killed while saving left in the run folder
- * (checkpoint.safetensors.tmp.PID.N, metrics.csv.tmp.PID.N: the atomic writer's names), when that process is gone. They are
- * never read: only the renamed file is a checkpoint. */
+ * (checkpoint.safetensors.tmp.PID.N, metrics.csv.tmp.PID.N: the atomic writer's names), when
+ * that process is gone. They are never read: only the renamed file is a checkpoint. */
 static void remove_stale_temps(const char *dir)
 {
     static const char *const prefixes[] = {"checkpoint.safetensors.tmp.", "metrics.csv.tmp."};
