@@ -116,12 +116,15 @@ t_cvae_trains_and_samples_by_label() {
 }
 check cvae_trains_and_samples_by_label t_cvae_trains_and_samples_by_label
 
-# Every other config of models/ trains a few batches (4 per epoch, 2 epochs) with a falling
-# training loss (the three above have their own cases).
+# Every other config of models/ (whatever is there: a new one is trained too) trains a few
+# batches (4 per epoch, 2 epochs) with a falling training loss (the three above have their own
+# cases).
 t_other_configs_train() {
-  local cfg name test out
-  for cfg in models/mnist_vae.cfg models/mnist_ae.cfg models/fashion_vae.cfg models/mnist_classifier.cfg models/digits_ae.cfg; do
+  local cfg name test out n=0
+  for cfg in models/*.cfg; do
     name=$(basename "$cfg" .cfg)
+    case $name in mnist_dae|mnist_beta_vae|mnist_cvae) continue ;; esac
+    n=$((n + 1))
     case $name in
       fashion_*) test=(--set "data.test=idx:$tmp/f-images,$tmp/f-labels") ;;
       digits_*) test=() ;;
@@ -133,7 +136,19 @@ t_other_configs_train() {
       return 1
     fi
   done
+  [ $n -ge 6 ] || { echo "only $n configs in models/" >&2; return 1; }
 }
 check other_configs_train t_other_configs_train
+
+# The U-Net denoising AE: its graph as check-config shows it (names and inputs of the skips).
+t_unet_graph() {
+  local out
+  out=$("$clvae" check-config models/mnist_unet_dae.cfg) || return 1
+  grep -q "total: 334017 parameters" <<<"$out" &&
+    grep -q "^8   add      64x7x7 .* s3 <- d0, e3$" <<<"$out" &&
+    grep -q "^10  concat   128x14x14 .* concat10 <- d1, e2$" <<<"$out" &&
+    grep -q "^12  concat   64x28x28 .* concat12 <- d2, e1$" <<<"$out" || { echo "$out" >&2; return 1; }
+}
+check unet_graph t_unet_graph
 
 finish
