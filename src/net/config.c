@@ -438,7 +438,7 @@ clvae_status_t clvae_cfg_get_word(const clvae_cfg_t *cfg, const clvae_cfg_sectio
     return clvae_cfg_bad_value(err, cfg, s, e, what);
 }
 
-clvae_status_t clvae_cfg_get_text(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
+static clvae_status_t clvae_cfg_get_text(const clvae_cfg_t *cfg, const clvae_cfg_section_t *s, const char *key,
                                char *out, size_t size, clvae_error_t *err)
 {
     const clvae_cfg_entry_t *e = clvae_cfg_find_entry(s, key);

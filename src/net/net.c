@@ -157,12 +157,7 @@ clvae_buf_t clvae_net_params(const clvae_net_t *net) { return net->params; }
 clvae_buf_t clvae_net_grads(const clvae_net_t *net) { return net->grads; }
 clvae_buf_t clvae_net_input(const clvae_net_t *net) { return net->act[0]; }
 clvae_buf_t clvae_net_labels(const clvae_net_t *net) { return net->labels; }
-size_t clvae_net_batch(const clvae_net_t *net) { return net->B; }
-size_t clvae_net_max_batch(const clvae_net_t *net) { return net->max_batch; }
-clvae_ctx_t *clvae_net_ctx(const clvae_net_t *net) { return net->ctx; }
-const clvae_model_desc_t *clvae_net_desc(const clvae_net_t *net) { return net->d; }
 size_t clvae_net_device_bytes(const clvae_net_t *net) { return net->bytes; }
-int clvae_net_sampled(const clvae_net_t *net) { return net->sampled; }
 
 clvae_buf_t clvae_net_output(const clvae_net_t *net, int i, int pre)
 {

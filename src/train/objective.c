@@ -194,7 +194,6 @@ void clvae_objective_set_beta(clvae_objective_t *m, float beta) { m->beta = beta
 size_t clvae_objective_latent_dim(const clvae_objective_t *m) { return m->J; }
 size_t clvae_objective_max_batch(const clvae_objective_t *m) { return m->max_batch; }
 size_t clvae_objective_example_dim(const clvae_objective_t *m) { return m->D; }
-clvae_net_t *clvae_objective_net(const clvae_objective_t *m) { return m->net; }
 
 size_t clvae_objective_device_bytes(const clvae_objective_t *m)
 {

@@ -66,13 +66,6 @@ clvae_buf_t clvae_optimizer_state(const clvae_optimizer_t *o, int k)
     return k >= 0 && k < CLVAE_OPTIMIZER_MAX_STATE ? o->state[k] : none;
 }
 
-const char *clvae_optimizer_state_name(const clvae_optimizer_t *o, int k)
-{
-    (void)o;
-    static const char *const names[CLVAE_OPTIMIZER_MAX_STATE] = {"exp_avg", "exp_avg_sq"};
-    return k >= 0 && k < CLVAE_OPTIMIZER_MAX_STATE ? names[k] : NULL;
-}
-
 size_t clvae_optimizer_device_bytes(const clvae_optimizer_t *o)
 {
     return CLVAE_OPTIMIZER_MAX_STATE * (o->n ? o->n : 1) * sizeof(float);

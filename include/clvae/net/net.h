@@ -45,9 +45,6 @@ clvae_buf_t clvae_net_latent(const clvae_net_t *net, int k);
 void clvae_net_set_sampling(clvae_net_t *net, int sample, uint64_t seed, uint64_t offset);
 void clvae_net_set_kl(clvae_net_t *net, float beta, float scale);
 
-/* 1 when the last forward drew eps. */
-int clvae_net_sampled(const clvae_net_t *net);
-
 /* Forward of layers first..last (1 .. nlayers-1 for the whole network) over B examples. */
 clvae_status_t clvae_net_forward_range(clvae_net_t *net, size_t B, int first, int last,
                                        clvae_error_t *err);
@@ -65,12 +62,6 @@ clvae_status_t clvae_net_backward(clvae_net_t *net, int dout_is_pre, clvae_buf_t
 
 /* Zeroes the parameter gradients. */
 clvae_status_t clvae_net_zero_grads(clvae_net_t *net, clvae_error_t *err);
-
-/* The batch of the last forward, the largest it holds, the context. */
-size_t clvae_net_batch(const clvae_net_t *net);
-size_t clvae_net_max_batch(const clvae_net_t *net);
-clvae_ctx_t *clvae_net_ctx(const clvae_net_t *net);
-const clvae_model_desc_t *clvae_net_desc(const clvae_net_t *net);
 
 /* Bytes of device memory the network allocated. */
 size_t clvae_net_device_bytes(const clvae_net_t *net);

@@ -95,9 +95,6 @@ clvae_buf_t clvae_objective_labels(const clvae_objective_t *m);
 /* The classes K of a conditional model ([model] conditional); 0 for an unconditional one. */
 size_t clvae_objective_classes(const clvae_objective_t *m);
 
-/* The model's network (its layers' buffers, forward and backward). */
-struct clvae_net *clvae_objective_net(const clvae_objective_t *m);
-
 /* The context the model lives on. */
 clvae_ctx_t *clvae_objective_ctx(const clvae_objective_t *m);
 

@@ -24,11 +24,9 @@ void clvae_optimizer_free(clvae_optimizer_t *opt);
 clvae_status_t clvae_optimizer_step(clvae_optimizer_t *opt, clvae_buf_t params, clvae_buf_t grads,
                                     long step, clvae_buf_t skip, clvae_error_t *err);
 
-/* State buffer k (n floats) and its name in checkpoints ("exp_avg", "exp_avg_sq" as PyTorch's
- * Adam; SGD's momentum buffer is "exp_avg" too, for the layout of today's checkpoints); a NULL
- * view and NULL past the last. */
+/* State buffer k (n floats: Adam's exp_avg and exp_avg_sq; SGD's momentum buffer is k = 0, as
+ * in today's checkpoints); a NULL view past the last. */
 clvae_buf_t clvae_optimizer_state(const clvae_optimizer_t *opt, int k);
-const char *clvae_optimizer_state_name(const clvae_optimizer_t *opt, int k);
 
 /* Bytes of device memory its state holds. */
 size_t clvae_optimizer_device_bytes(const clvae_optimizer_t *opt);
