@@ -7,10 +7,15 @@
 
 #include "clvae/io/safetensors.h"
 #include "clvae/io/sha256.h"
+#include "clvae/net/net.h"
 
-/* Training-state tensors; everything else in a checkpoint is a parameter. */
-static int is_optimizer(const char *name) { return strncmp(name, "optimizer.", 10) == 0; }
-static int is_state(const char *name) { return strncmp(name, "train.", 6) == 0; }
+/* Tensors of the optimizer (of any network: "optimizer." or "<network>.optimizer."), the
+ * training position, and the layers' non-trained buffers; everything else is a parameter. */
+static int is_optimizer(const char *name)
+{
+    return strncmp(name, "optimizer.", 10) == 0 || strstr(name, ".optimizer.") != NULL;
+}
+static int is_position(const char *name) { return strncmp(name, "train.", 6) == 0; }
 
 /* NaN and infinite values of an F32 tensor. */
 static size_t nonfinite(const clvae_st_tensor_t *t)
@@ -60,10 +65,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
     for (const char *p = ck.metrics; *p; p++) rows += *p == '\n';
     printf("metrics: %zu epoch%s\n", rows ? rows - 1 : 0, rows == 2 ? "" : "s");
     printf("%-24s %-5s %-18s %10s  %s\n", "tensor", "dtype", "shape", "non-finite", "sha256");
-    clvae_sha256_t hp, ho;
+    clvae_sha256_t hp, ho, hb;
     clvae_sha256_init(&hp);
     clvae_sha256_init(&ho);
-    size_t bad_params = 0, bad_opt = 0;
+    clvae_sha256_init(&hb);
+    size_t bad_params = 0, bad_opt = 0, bad_buf = 0, nbuf = 0;
     for (size_t i = 0; i < clvae_st_count(f); i++) {
         const clvae_st_tensor_t *t = clvae_st_get(f, i);
         char shape[64] = "[";
@@ -81,7 +87,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
         if (is_optimizer(t->name)) {
             clvae_sha256_update(&ho, t->data, t->nbytes);
             bad_opt += bad;
-        } else if (!is_state(t->name)) {
+        } else if (clvae_net_is_state_name(t->name)) {
+            clvae_sha256_update(&hb, t->data, t->nbytes);
+            bad_buf += bad;
+            nbuf++;
+        } else if (!is_position(t->name)) {
             clvae_sha256_update(&hp, t->data, t->nbytes);
             bad_params += bad;
         }
@@ -94,6 +104,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
     clvae_sha256_final(&ho, d);
     clvae_sha256_hex(d, hex);
     printf("optimizer sha256 %s  (%zu non-finite)\n", hex, bad_opt);
+    if (nbuf) {
+        clvae_sha256_final(&hb, d);
+        clvae_sha256_hex(d, hex);
+        printf("buffers sha256 %s  (%zu non-finite)\n", hex, bad_buf);
+    }
     clvae_checkpoint_free(&ck);
     return 0;
 }
@@ -103,6 +118,7 @@ const cli_command_t cli_cmd_inspect = {
     "clvae inspect RUN\n"
     "  RUN is a run folder or a checkpoint file; the file's data checksum is verified.\n"
     "  Prints the position, then per tensor: name, dtype, shape, NaN/Inf count, SHA-256 of\n"
-    "  its data; then one SHA-256 over all parameter tensors and one over the optimizer state\n"
-    "  (equal hashes: bit-identical weights).",
+    "  its data; then one SHA-256 over all parameter tensors, one over the optimizer state,\n"
+    "  and one over the layers' buffers (running statistics) when it has any (equal hashes:\n"
+    "  bit-identical weights).",
     run};
