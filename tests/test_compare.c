@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "clvae/eval/compare.h"
+#include "clvae/eval/score.h"
 
 static void t_metrics_summary(void)
 {
@@ -82,10 +83,41 @@ static void t_png(void)
     clvae_error_clear(&err);
 }
 
+/* Mode collapse: a class under a third of its share (n / K) is listed, one at a third is not;
+ * compare's column says which, "none", or "-" for a run that was not scored. */
+static void t_mode_collapse(void)
+{
+    size_t hist[10] = {100, 100, 33, 100, 34, 100, 0, 100, 100, 100};
+    clvae_score_t sc;
+    memset(&sc, 0, sizeof sc);
+    sc.n = 1000;
+    sc.classes = 10;
+    sc.hist = hist;
+    char buf[64];
+    int n = clvae_score_collapse(&sc, buf, sizeof buf);
+    CHECK(n == 2 && strcmp(buf, "2, 6") == 0, "%d classes: '%s'", n, buf);
+    size_t even[10] = {100, 100, 100, 100, 100, 100, 100, 100, 100, 100};
+    sc.hist = even;
+    CHECK(clvae_score_collapse(&sc, buf, sizeof buf) == 0 && buf[0] == 0, "even: '%s'", buf);
+    clvae_compare_row_t rows[3];
+    for (int i = 0; i < 3; i++) clvae_compare_row_init(&rows[i]);
+    snprintf(rows[0].name, sizeof rows[0].name, "gan");
+    rows[0].scored = 1;
+    snprintf(rows[0].collapsed, sizeof rows[0].collapsed, "2, 6");
+    snprintf(rows[1].name, sizeof rows[1].name, "vae");
+    rows[1].scored = 1;
+    snprintf(rows[2].name, sizeof rows[2].name, "cls");
+    char *md = clvae_compare_markdown(rows, 3, NULL, 0);
+    CHECK(md && strstr(md, "classes under 1/3 of their share |") && strstr(md, "| 2, 6 |") &&
+              strstr(md, "| none |"), "%s", md ? md : "(null)");
+    free(md);
+}
+
 int main(void)
 {
     RUN(t_metrics_summary);
     RUN(t_markdown);
     RUN(t_png);
+    RUN(t_mode_collapse);
     return TEST_EXIT();
 }

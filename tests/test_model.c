@@ -503,6 +503,22 @@ static void t_batchnorm_state(void)
 
 static void t_ae_gradients(void) { grad_check(TINY_AE, "tiny AE (dense, silu, MSE)"); }
 
+/* A network that ends with a view ([reshape] of the last dense layer): the loss's gradient
+ * lands in the view's source, which backward must neither zero nor overwrite. */
+static void t_view_at_the_end_gradients(void)
+{
+    grad_check("[model]\nkind = ae\n[loss]\nreconstruction = bce\n[input]\nchannels = 1\n"
+               "height = 4\nwidth = 4\n[flatten]\n[dense]\nunits = 5\nactivation = tanh\n"
+               "[latent]\nsize = 3\n[dense]\nunits = 16\nactivation = sigmoid\n[reshape]\n"
+               "channels = 1\nheight = 4\nwidth = 4\n",
+               "tiny AE ending with [reshape] (BCE)");
+    grad_check("[model]\nkind = ae\n[loss]\nreconstruction = mse_sum\n[input]\nchannels = 1\n"
+               "height = 4\nwidth = 4\n[flatten]\n[dense]\nunits = 5\nactivation = tanh\n"
+               "[latent]\nsize = 3\n[dense]\nunits = 16\nactivation = sigmoid\n[reshape]\n"
+               "channels = 1\nheight = 4\nwidth = 4\n",
+               "tiny AE ending with [reshape] (MSE)");
+}
+
 static void t_training_learns(void)
 {
     /* 64 fixed images: training the tiny VAE for 300 steps must lower the loss a lot */
@@ -581,6 +597,7 @@ int main(void)
     if (!ctx) return 1;
     RUN(t_vae_gradients);
     RUN(t_ae_gradients);
+    RUN(t_view_at_the_end_gradients);
     RUN(t_beta_vae_gradients);
     RUN(t_cvae_gradients);
     RUN(t_unet_gradients);

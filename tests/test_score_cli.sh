@@ -120,6 +120,69 @@ t_score_conditional() {
 }
 check score_conditional t_score_conditional
 
+t_cgan_draws_asked_digits() {
+  # a small conditional GAN on the digits draws the asked digit far more often than chance
+  # (10%); score and compare report mode collapse, which a generator that never learns
+  # ([generator] lr = 0) shows
+  local out js m
+  cat > "$tmp/cgan.cfg" <<'CFG'
+[model]
+name = digits_cgan
+kind = gan
+conditional = 10
+[data]
+train = digits:train
+test = digits:test
+[train]
+epochs = 30
+batch = 64
+lr = 0.002
+[generator]
+[input]
+channels = 8
+height = 1
+width = 1
+[flatten]
+[dense]
+units = 64
+activation = relu
+[dense]
+units = 64
+activation = sigmoid
+[reshape]
+channels = 1
+height = 8
+width = 8
+[discriminator]
+[input]
+channels = 1
+height = 8
+width = 8
+[flatten]
+[dense]
+units = 64
+activation = leaky_relu
+slope = 0.2
+[dense]
+units = 1
+CFG
+  "$clvae" train "$tmp/cgan.cfg" --out "$tmp/cgan" > "$tmp/cgan.log" 2>&1 || { cat "$tmp/cgan.log" >&2; return 1; }
+  is_png "$tmp/cgan/progress.png" && [ -s "$tmp/cgan/progress/epoch_030.png" ] || return 1
+  js=$("$clvae" score "$tmp/cgan" --classifier "$tmp/cls" --count 500 --json) || return 1
+  m=$(sed -n 's/.*"label_match": \([0-9.]*\)}.*/\1/p' <<<"$js")
+  awk -v m="$m" 'BEGIN { exit !(m > 0.5) }' && grep -q '"kind": "gan"' <<<"$js" &&
+    grep -q '"collapsed_classes": 0,' <<<"$js" || { echo "$js" >&2; return 1; }
+  "$clvae" sample "$tmp/cgan" --label 3 --n 9 --out "$tmp/g3.png" > /dev/null && is_png "$tmp/g3.png" || return 1
+  "$clvae" train "$tmp/cgan.cfg" --epochs 2 --set generator.lr=0 --out "$tmp/cgan0" --no-figures > /dev/null 2>&1 || return 1
+  out=$("$clvae" score "$tmp/cgan0" --classifier "$tmp/cls" --count 500) || return 1
+  grep -q "mode collapse: class" <<<"$out" || { echo "$out" >&2; return 1; }
+  "$clvae" compare "$tmp/cgan" "$tmp/cgan0" --classifier "$tmp/cls" --count 500 --out "$tmp/cmp_g" > /dev/null 2>&1 || return 1
+  grep -q "classes under 1/3 of their share" "$tmp/cmp_g/compare.md" &&
+    grep -q "^| $tmp/cgan | digits_cgan | gan |.*| none |" "$tmp/cmp_g/compare.md" &&
+    grep "^| $tmp/cgan0 |" "$tmp/cmp_g/compare.md" | grep -q "| [0-9, ]* |$" || { cat "$tmp/cmp_g/compare.md" >&2; return 1; }
+}
+check cgan_draws_asked_digits t_cgan_draws_asked_digits
+
 t_compare_writes_table_and_png() {
   local out
   out=$("$clvae" compare "$tmp/vae" "$tmp/ae/" "$tmp/cls" --classifier "$tmp/cls" --count 200 --iwae 3 --out "$tmp/cmp" 2>/dev/null) || return 1

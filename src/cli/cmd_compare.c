@@ -29,16 +29,53 @@ static const char *recon_name(clvae_recon_t r)
     return r == CLVAE_RECON_BCE ? "BCE" : r == CLVAE_RECON_MSE_SUM ? "MSE sum" : "MSE mean";
 }
 
+/* The samples of run r: scored by classifier c (when given and of the same image shape) into
+ * row, and 64 of them drawn into *grid. */
+static clvae_status_t samples(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
+                              clvae_compare_row_t *row, clvae_image_t *grid, clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = &r->desc;
+    clvae_status_t s;
+    const clvae_layer_t *gi = clvae_objective_image_layer(d);
+    if (c) {
+        const clvae_layer_t *ci = &c->desc.layers[0];
+        if (gi->out_c == ci->out_c && gi->out_h == ci->out_h && gi->out_w == ci->out_w) {
+            clvae_score_t sc;
+            if ((s = clvae_score_run(r->ctx, r->model, d, c->model, &c->desc, &r->test,
+                                     (size_t)a->count, (uint64_t)a->seed, &sc, err)))
+                return s;
+            row->frechet = sc.frechet;
+            row->confidence = sc.confidence;
+            clvae_score_collapse(&sc, row->collapsed, sizeof row->collapsed);
+            row->scored = 1;
+            clvae_score_free(&sc);
+        }
+    }
+    /* the sample grid: 64 samples, tiles of about 56 pixels */
+    size_t ns = 64, D = clvae_objective_example_dim(r->model);
+    float *imgs = malloc(ns * D * sizeof *imgs);
+    if (!imgs) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    int zoom = gi->out_h >= 56 ? 1 : (int)(56 / gi->out_h);
+    /* a conditional model: a row of 8 per class (the first 8 classes) */
+    int glab[64];
+    for (size_t i = 0; i < ns; i++) glab[i] = d->conditional ? (int)((i / 8) % d->conditional) : 0;
+    s = clvae_generate(r->model, d, ns, (uint64_t)a->seed, d->conditional ? glab : NULL, imgs, err);
+    if (!s)
+        s = clvae_image_grid(grid, imgs, ns, (int)gi->out_c, (int)gi->out_h, (int)gi->out_w, 8,
+                             2, zoom, 255, err);
+    free(imgs);
+    return s;
+}
+
 /* Fills row from run r (opened), its test set loaded; draws its samples into *grid. */
 static clvae_status_t measure(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
                               clvae_compare_row_t *row, clvae_image_t *grid, clvae_error_t *err)
 {
     const clvae_model_desc_t *d = &r->desc;
     snprintf(row->model, sizeof row->model, "%s", d->name);
-    snprintf(row->kind, sizeof row->kind, "%s",
-             d->classes ? "classifier" : d->variational ? "vae" : "ae");
+    snprintf(row->kind, sizeof row->kind, "%s", clvae_model_kind(d));
     snprintf(row->dataset, sizeof row->dataset, "%s", d->train_data);
-    row->params = d->nparams;
+    row->params = d->nparams + (d->disc ? d->disc->nparams : 0); /* a GAN: both networks */
     clvae_status_t s = clvae_metrics_summary(r->ck.metrics, &row->epochs, &row->sec_per_epoch,
                                              err);
     if (s) return s;
@@ -55,6 +92,7 @@ static clvae_status_t measure(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
         row->accuracy = cr.accuracy;
         return CLVAE_OK;
     }
+    if (!(clvae_objective_can(d) & CLVAE_CAN_RECONSTRUCT)) return samples(a, r, c, row, grid, err);
     /* with the test set's labels when the objective reads them (a conditional model) */
     clvae_data_dev_t labels = {0};
     if ((s = clvae_objective_labels_upload(r->ctx, d, &r->test, &labels, err))) return s;
@@ -80,33 +118,7 @@ static clvae_status_t measure(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
         if (k > 0) row->log_px = ev.log_px;
     }
     clvae_data_dev_free(&labels);
-    const clvae_layer_t *gi = clvae_objective_image_layer(d);
-    if (c) {
-        const clvae_layer_t *ci = &c->desc.layers[0];
-        if (gi->out_c == ci->out_c && gi->out_h == ci->out_h && gi->out_w == ci->out_w) {
-            clvae_score_t sc;
-            if ((s = clvae_score_run(r->ctx, r->model, d, c->model, &c->desc, &r->test,
-                                     (size_t)a->count, (uint64_t)a->seed, &sc, err)))
-                return s;
-            row->frechet = sc.frechet;
-            row->confidence = sc.confidence;
-            clvae_score_free(&sc);
-        }
-    }
-    /* the sample grid: 64 samples, tiles of about 56 pixels */
-    size_t ns = 64, D = clvae_objective_example_dim(r->model);
-    float *imgs = malloc(ns * D * sizeof *imgs);
-    if (!imgs) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    int zoom = gi->out_h >= 56 ? 1 : (int)(56 / gi->out_h);
-    /* a conditional model: a row of 8 per class (the first 8 classes) */
-    int glab[64];
-    for (size_t i = 0; i < ns; i++) glab[i] = d->conditional ? (int)((i / 8) % d->conditional) : 0;
-    s = clvae_generate(r->model, d, ns, (uint64_t)a->seed, d->conditional ? glab : NULL, imgs, err);
-    if (!s)
-        s = clvae_image_grid(grid, imgs, ns, (int)gi->out_c, (int)gi->out_h, (int)gi->out_w, 8,
-                             2, zoom, 255, err);
-    free(imgs);
-    return s;
+    return samples(a, r, c, row, grid, err);
 }
 
 /* The run's name in the table: the path without a trailing slash or checkpoint file name. */
@@ -185,7 +197,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
         if (!s && !(clvae_objective_can(&c.desc) & CLVAE_CAN_CLASSIFY))
             s = CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "--classifier %s: %s is not a classifier "
                            "(its [model] kind is %s)", a.classifier, c.ckpath,
-                           c.desc.variational ? "vae" : "ae");
+                           clvae_model_kind(&c.desc));
         if (!s) cli_fid_name(&c.desc, fid, sizeof fid);
     }
     for (int i = 0; i < a.nruns && !s; i++) {

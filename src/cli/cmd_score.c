@@ -108,7 +108,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
     } else if (json) {
         printf("{\"run\": ");
         cli_json_string(stdout, g.ckpath);
-        printf(", \"kind\": \"%s\", \"classifier\": ", g.desc.variational ? "vae" : "ae");
+        printf(", \"kind\": \"%s\", \"classifier\": ", clvae_model_kind(&g.desc));
         cli_json_string(stdout, c.ckpath);
         printf(", \"samples\": %zu, \"seed\": %ld, \"sampling\": ", sc.n, seed);
         cli_json_string(stdout, cli_sampling_note(&g.desc));
@@ -120,12 +120,13 @@ static int run(const cli_common_t *common, int argc, char **argv)
                "\"test_confidence\": %.6f, \"histogram\": [",
                sc.frechet, sc.ref_frechet, sc.confidence, sc.ref_confidence);
         for (int k = 0; k < sc.classes; k++) printf("%s%zu", k ? ", " : "", sc.hist[k]);
-        printf("], \"label_match\": ");
+        char col[256];
+        printf("], \"collapsed_classes\": %d, \"label_match\": ", clvae_score_collapse(&sc, col, sizeof col));
         if (sc.conditional) printf("%.6f}\n", sc.label_match);
         else printf("null}\n");
     } else {
         printf("%s (%s): %zu samples, seed %ld: %s\n", g.ckpath,
-               g.desc.variational ? "VAE" : "plain autoencoder", sc.n, seed,
+               g.desc.gan ? "GAN" : g.desc.variational ? "VAE" : "plain autoencoder", sc.n, seed,
                cli_sampling_note(&g.desc));
         printf("classifier %s: %zu penultimate features, %d classes; reference: the first %zu "
                "images of %s\n", c.ckpath, sc.features, sc.classes, sc.ref_n, g.test.name);
@@ -136,6 +137,14 @@ static int run(const cli_common_t *common, int argc, char **argv)
         printf("  class histogram of the samples:");
         for (int k = 0; k < sc.classes; k++) printf(" %d:%zu", k, sc.hist[k]);
         printf("\n");
+        char col[256];
+        int nc = clvae_score_collapse(&sc, col, sizeof col);
+        if (nc)
+            printf("  mode collapse: class%s %s get%s under a third of %s share (%zu samples "
+                   "each would be even)\n", nc == 1 ? "" : "es", col, nc == 1 ? "s" : "",
+                   nc == 1 ? "its" : "their", sc.n / (size_t)sc.classes);
+        else
+            printf("  no mode collapse: every class gets at least a third of its share\n");
         if (sc.conditional)
             printf("  classified as the requested label: %.2f%%\n", 100.0 * sc.label_match);
     }

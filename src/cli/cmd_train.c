@@ -8,6 +8,7 @@
 
 #include "clvae/eval/figures.h"
 #include "clvae/eval/figures_gen.h"
+#include "clvae/io/fileio.h"
 #include "clvae/train/train.h"
 
 /* The one piece of global state: set by SIGINT/SIGTERM, read by the training loop. */
@@ -37,7 +38,11 @@ static void print_family(const clvae_model_desc_t *d)
     else if (d->noise.kind == CLVAE_NOISE_MASK)
         printf("noise: masking, each value zeroed with probability %g, on the training input "
                "(the target stays clean)\n", (double)d->noise.p);
-    if (d->conditional)
+    if (d->conditional && d->gan)
+        printf("conditional on %zu classes: the one-hot label joins z (+%zu values) and the "
+               "discriminator's input (+%zu channels)\n", d->conditional, d->conditional,
+               d->conditional);
+    else if (d->conditional)
         printf("conditional on %zu classes: the one-hot label joins the input (+%zu channels) "
                "and z (+%zu inputs of the first decoder layer)\n", d->conditional,
                d->conditional, d->conditional);
@@ -147,7 +152,30 @@ typedef struct progress_state {
     int autoencoder; /* the metrics are loss, recon, KL */
     const char *const *cols; /* otherwise: the objective's columns, printed by name */
     int ncols;
+    const char *dir;         /* with rows: each epoch's row of fixed-z samples goes to
+                                DIR/progress/epoch_NNN.png (a GAN) */
+    int rows;
+    clvae_dataset_t shape;   /* the images' shape */
 } progress_state_t;
+
+/* The seed of the fixed z of the progress rows. */
+#define PROGRESS_SEED 0x5eedULL
+
+/* An epoch's row of progress.png; a failure is a warning (the run goes on). */
+static void progress_row(const progress_state_t *ps, const clvae_progress_t *p)
+{
+    char path[4200];
+    clvae_error_t err = {0};
+    snprintf(path, sizeof path, "%.4000s/progress", ps->dir);
+    clvae_status_t s = clvae_mkdirs(path) == 0 ? CLVAE_OK
+                       : CLVAE_FAIL(&err, CLVAE_ERR_IO, "cannot create %s", path);
+    snprintf(path, sizeof path, "%.4000s/progress/epoch_%03ld.png", ps->dir, p->epoch);
+    if (!s) s = clvae_fig_progress_row(clvae_objective_ctx(p->model), p->model, &ps->shape, 10,
+                                       PROGRESS_SEED, path, &err);
+    if (s) fprintf(stderr, "clvae: warning: epoch %ld's progress row not drawn: %s\n", p->epoch,
+                   err.msg);
+    clvae_error_clear(&err);
+}
 
 /* "loss 2.079 (d_loss 1.386, g_loss 0.693, ...)": an objective's columns by name. */
 static void print_columns(const progress_state_t *ps, const double *v)
@@ -181,6 +209,7 @@ static void on_progress(void *user, const clvae_progress_t *p)
             printf("  %.1f s  %.0f img/s\n", m->seconds, m->images_per_s);
         }
         if (ps->show_beta) printf("  beta %g (test loss: beta 1, the negative ELBO)\n", m->beta);
+        if (ps->rows && p->model) progress_row(ps, p);
         fflush(stdout);
         if (p->skipped)
             fprintf(stderr, "clvae: warning: epoch %ld: %ld of %zu steps skipped (NaN or infinite "
@@ -242,6 +271,8 @@ static int draw_figures(const cli_common_t *common, const char *dir)
         const char *const *cols;
         clvae_objective_columns(&r.desc, &cols);
         if (!s && n) s = clvae_fig_loss(rows, n, cols, r.desc.name, p1, &err);
+        snprintf(p1, sizeof p1, "%.4000s/progress.png", dir);
+        if (!s && n && r.desc.gan) s = clvae_fig_progress_strip(dir, (long)n, p1, &err);
         free(rows);
     }
     int code = s ? cli_report(&err) : 0;
@@ -250,7 +281,7 @@ static int draw_figures(const cli_common_t *common, const char *dir)
                J >= 2 && !K ? "manifold," : "",
                r.desc.noise.kind != CLVAE_NOISE_NONE ? "denoise," : "");
     else if (!s)
-        printf("figures: %s/{samples,loss}.png\n", dir);
+        printf("figures: %s/{samples,loss%s}.png\n", dir, r.desc.gan ? ",progress" : "");
     clvae_error_clear(&err);
     cli_run_close(&r);
     return code;
@@ -305,8 +336,11 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     cli_tuning_note(ctx);
     progress_state_t ps = {isatty(2),
                            d.variational && (d.beta_schedule != CLVAE_BETA_CONSTANT || d.beta != 1.0f),
-                           d.classes > 0, !d.classes && !d.gan, NULL, 0};
+                           d.classes > 0, !d.classes && !d.gan, NULL, 0, dir, d.gan, {0}};
     ps.ncols = clvae_objective_columns(&d, &ps.cols);
+    ps.shape.c = clvae_objective_image_layer(&d)->out_c;
+    ps.shape.h = clvae_objective_image_layer(&d)->out_h;
+    ps.shape.w = clvae_objective_image_layer(&d)->out_w;
     clvae_train_opts_t o = {dir, text, cli_data_dir(), resume, init, 0, on_progress, &ps,
                             &stop_requested, NULL};
     struct sigaction sa;

@@ -97,11 +97,14 @@ static void cell(const clvae_compare_row_t *r, int c, char *buf, size_t size)
     case 10: if (isfinite(r->accuracy)) snprintf(buf, size, "%.2f%%", 100.0 * r->accuracy); break;
     case 11: if (isfinite(r->frechet)) snprintf(buf, size, "%.2f", r->frechet); break;
     case 12: if (isfinite(r->confidence)) snprintf(buf, size, "%.3f", r->confidence); break;
+    case 13:
+        if (r->scored) snprintf(buf, size, "%s", *r->collapsed ? r->collapsed : "none");
+        break;
     default: break;
     }
 }
 
-#define NCOLS 13
+#define NCOLS 14
 
 char *clvae_compare_markdown(const clvae_compare_row_t *rows, size_t n, const char *fid_name,
                              int keep_all)
@@ -110,7 +113,7 @@ char *clvae_compare_markdown(const clvae_compare_row_t *rows, size_t n, const ch
                                 "s/epoch", "test reconstruction (per image)",
                                 "ELBO (nats/image)", "log p(x) IWAE (nats/image)",
                                 "test accuracy", fid_name ? fid_name : "FID (own classifier)",
-                                "confidence"};
+                                "confidence", "classes under 1/3 of their share"};
     int used[NCOLS];
     char buf[256];
     for (int c = 0; c < NCOLS; c++) {

@@ -165,6 +165,58 @@ clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_objective_t *model,
     return s;
 }
 
+clvae_status_t clvae_fig_progress_row(clvae_ctx_t *ctx, clvae_objective_t *model,
+                                      const clvae_dataset_t *shape, size_t n, uint64_t seed,
+                                      const char *path, clvae_error_t *err)
+{
+    if (n == 0 || n > 64) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a progress row of %zu", n);
+    size_t J = clvae_objective_latent_dim(model), D = clvae_objective_example_dim(model);
+    size_t K = clvae_objective_classes(model);
+    float *z = malloc(n * J * sizeof *z), *out = malloc(n * D * sizeof *out);
+    float *labels = malloc(n * sizeof *labels);
+    clvae_status_t s;
+    if (!z || !out || !labels) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    } else {
+        clvae_rng_normal_host(z, n * J, seed, 0);
+        for (size_t i = 0; i < n; i++) labels[i] = K ? (float)(i % K) : 0.0f;
+        s = clvae_decode_labeled(ctx, model, z, K ? labels : NULL, n, out, err);
+        if (!s) s = clvae_fig_grid_save(out, n, shape, (int)n, path, err);
+    }
+    free(z);
+    free(out);
+    free(labels);
+    return s;
+}
+
+clvae_status_t clvae_fig_progress_strip(const char *dir, long epochs, const char *path,
+                                        clvae_error_t *err)
+{
+    clvae_image_t *rows = calloc((size_t)(epochs > 0 ? epochs : 1), sizeof *rows), all = {0};
+    if (!rows) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    clvae_status_t s = CLVAE_OK;
+    char p[4200];
+    int h = 0;
+    long n = 0;
+    for (long e = 1; !s && e <= epochs; e++, n++) {
+        snprintf(p, sizeof p, "%.4000s/progress/epoch_%03ld.png", dir, e);
+        s = clvae_png_read(p, &rows[n], err);
+        if (!s && n > 0 && (rows[n].w != rows[0].w || rows[n].channels != rows[0].channels))
+            s = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is not as wide as the first epoch's row", p);
+        if (!s) h += rows[n].h;
+    }
+    if (!s && n == 0) s = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "no epochs to draw");
+    if (!s) s = clvae_image_init(&all, rows[0].w, h, rows[0].channels, 255, err);
+    for (long e = 0, y = 0; !s && e < n; y += rows[e].h, e++)
+        memcpy(all.px + (size_t)y * (size_t)all.w * (size_t)all.channels, rows[e].px,
+               (size_t)rows[e].h * (size_t)rows[e].w * (size_t)rows[e].channels);
+    if (!s) s = clvae_png_write(path, &all, err);
+    for (long e = 0; e < (epochs > 0 ? epochs : 1); e++) clvae_image_free(&rows[e]);
+    free(rows);
+    clvae_image_free(&all);
+    return s;
+}
+
 clvae_status_t clvae_fig_reconstruct(clvae_ctx_t *ctx, clvae_objective_t *model,
                                      const clvae_dataset_t *data, const clvae_data_dev_t *dd,
                                      size_t n, const char *path, clvae_error_t *err)

@@ -2,6 +2,7 @@
 #include "clvae/eval/score.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +111,20 @@ clvae_status_t clvae_dataset_floats(const clvae_dataset_t *ds, size_t n, float *
     for (size_t i = 0; i < n * D; i++) f[i] = (float)ds->pixels[i] * ds->scale;
     *out = f;
     return CLVAE_OK;
+}
+
+int clvae_score_collapse(const clvae_score_t *s, char *buf, size_t size)
+{
+    int n = 0;
+    size_t len = 0;
+    if (size) buf[0] = 0;
+    for (int k = 0; s->hist && k < s->classes; k++) {
+        /* hist[k] < n / (3K), in integers */
+        if (3 * (size_t)s->classes * s->hist[k] >= s->n) continue;
+        n++;
+        if (len < size) len += (size_t)snprintf(buf + len, size - len, "%s%d", len ? ", " : "", k);
+    }
+    return n;
 }
 
 void clvae_score_free(clvae_score_t *s)

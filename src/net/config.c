@@ -998,11 +998,12 @@ static clvae_status_t resolve_gan(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
                           "[input] (line %d) takes %zux%zux%zu", cfg->path, gout->line,
                           gout->out_c, gout->out_h, gout->out_w, din->line, din->out_c,
                           din->out_h, din->out_w);
-    if (gout->act != CLVAE_ACT_TANH && gout->act != CLVAE_ACT_SIGMOID)
+    const clvae_layer_t *gact = clvae_model_output_act_layer(g);
+    if (gact->act != CLVAE_ACT_TANH && gact->act != CLVAE_ACT_SIGMOID)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "%s:%d: the generator's last layer needs activation = tanh (images in "
-                          "[-1, 1]) or sigmoid ([0, 1]), not %s", cfg->path, gout->line,
-                          clvae_act_name(gout->act));
+                          "[-1, 1]) or sigmoid ([0, 1]), not %s", cfg->path, gact->line,
+                          clvae_act_name(gact->act));
     if (dout->out_c * dout->out_h * dout->out_w != 1 || dout->act != CLVAE_ACT_IDENTITY)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "%s:%d: the discriminator must end with one unit (its logit) and "
@@ -1130,11 +1131,12 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
                         in->out_w);
         goto fail;
     }
-    if (m->recon == CLVAE_RECON_BCE && out->act != CLVAE_ACT_SIGMOID) {
+    const clvae_layer_t *act = clvae_model_output_act_layer(m);
+    if (m->recon == CLVAE_RECON_BCE && act->act != CLVAE_ACT_SIGMOID) {
         st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                         "%s:%d: reconstruction = bce needs probabilities: the last layer's "
                         "activation must be sigmoid (it is %s)",
-                        cfg->path, out->line, clvae_act_name(out->act));
+                        cfg->path, act->line, clvae_act_name(act->act));
         goto fail;
     }
     return CLVAE_OK;
@@ -1154,6 +1156,21 @@ void clvae_model_desc_free(clvae_model_desc_t *m)
     free(m->layers);
     m->layers = NULL;
     m->nlayers = 0;
+}
+
+const clvae_layer_t *clvae_model_output_act_layer(const clvae_model_desc_t *m)
+{
+    const clvae_layer_t *L = &m->layers[m->nlayers - 1];
+    while ((L->kind == CLVAE_LAYER_FLATTEN || L->kind == CLVAE_LAYER_RESHAPE) && L->nfrom)
+        L = &m->layers[L->from[0]];
+    return L;
+}
+
+const char *clvae_model_kind(const clvae_model_desc_t *m)
+{
+    if (m->gan) return "gan";
+    if (m->classes) return "classifier";
+    return m->variational ? "vae" : "ae";
 }
 
 double clvae_model_flops(const clvae_model_desc_t *m)

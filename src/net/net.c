@@ -381,13 +381,16 @@ clvae_status_t clvae_net_backward(clvae_net_t *net, int dout_is_pre, clvae_buf_t
     for (int i = 0; i < d->nlayers; i++)
         if (net->src[i] == 0) net->dact[i] = din;
     for (int i = 1; i < last; i++) {
-        if (net->src[i] != i) continue;
+        /* the caller's output gradient may live in the source of a last view: keep it */
+        if (net->src[i] != i || i == net->src[last]) continue;
         if ((s = zero(net, net->dact[i], net->B * clvae_layer_size(&d->layers[i]), err))) return s;
     }
     for (int i = last; i > 0; i--) {
         const clvae_layer_t *L = &d->layers[i];
         if (is_view(L)) continue;
-        if (L->act != CLVAE_ACT_IDENTITY && !(i == last && dout_is_pre) &&
+        /* the output's gradient is the caller's: before the activation when dout_is_pre, of
+         * the last layer or of the source of a last view */
+        if (L->act != CLVAE_ACT_IDENTITY && !(i == net->src[last] && dout_is_pre) &&
             (s = act_backward(net, i, err)))
             return s;
         if ((s = clvae_layer_kind(L->kind)->backward(net, i, err))) return s;

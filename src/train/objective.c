@@ -153,7 +153,7 @@ clvae_status_t clvae_objective_init(clvae_objective_t **out, clvae_ctx_t *ctx,
     m->J = d->gan ? out_size(&d->layers[0])
            : d->classes ? (size_t)d->classes : d->layers[d->latent].units;
     m->D = out_size(&d->layers[d->gan ? m->last : 0]);
-    m->out_lo = d->gan && d->layers[m->last].act == CLVAE_ACT_TANH ? -1.0f : 0.0f;
+    m->out_lo = d->gan && clvae_model_output_act_layer(d)->act == CLVAE_ACT_TANH ? -1.0f : 0.0f;
     m->beta = d->beta;
     m->kind = kind_of(d);
     clvae_buf_t *bufs[3] = {&m->rec_ex, &m->kl_ex, &m->losses};

@@ -490,7 +490,8 @@ static clvae_status_t read_losses(run_t *r, long epoch, size_t b, clvae_error_t 
         double el = now() - r->t0;
         clvae_progress_t p = {0, epoch + 1, r->desc->epochs, b + 1, r->nb,
                               r->st.seen ? r->st.sums[0] / (double)r->st.seen : 0.0, el,
-                              (double)r->st.seen / (el > 0 ? el : 1e-9), NULL, r->skipped};
+                              (double)r->st.seen / (el > 0 ? el : 1e-9), NULL, r->skipped,
+                              NULL};
         r->o->progress(r->o->user, &p);
     }
     return CLVAE_OK;
@@ -537,7 +538,7 @@ static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, clvae_e
     }
     if (r->o->progress) {
         clvae_progress_t p = {1, epoch + 1, desc->epochs, r->nb, r->nb, row.train[0], seconds,
-                              row.images_per_s, &row, r->skipped};
+                              row.images_per_s, &row, r->skipped, r->model};
         r->o->progress(r->o->user, &p);
     }
     return CLVAE_OK;

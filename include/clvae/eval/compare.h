@@ -22,6 +22,9 @@ typedef struct clvae_compare_row {
     double accuracy;       /* a classifier's test accuracy (0..1) */
     double frechet;        /* Frechet distance of classifier features (own classifier) */
     double confidence;     /* mean max-softmax confidence of the samples */
+    int scored;            /* the samples were scored (frechet, confidence, collapsed) */
+    char collapsed[64];    /* classes under a third of their share of the samples ("1, 7"),
+                              "" when none */
 } clvae_compare_row_t;
 
 /* A row with every number unknown (NaN, epochs -1) and empty texts. */

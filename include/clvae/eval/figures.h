@@ -32,6 +32,16 @@ clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_objective_t *model,
                                  const clvae_dataset_t *shape, size_t n, uint64_t seed,
                                  const char *path, clvae_error_t *err);
 
+/* One row of n decodes of fixed z (the Philox host stream (seed)); a conditional model's
+ * column i has class i mod K: the same row every epoch shows how the generator forms. */
+clvae_status_t clvae_fig_progress_row(clvae_ctx_t *ctx, clvae_objective_t *model,
+                                      const clvae_dataset_t *shape, size_t n, uint64_t seed,
+                                      const char *path, clvae_error_t *err);
+
+/* The rows DIR/progress/epoch_001.png .. epoch_<epochs>.png stacked top to bottom into path. */
+clvae_status_t clvae_fig_progress_strip(const char *dir, long epochs, const char *path,
+                                        clvae_error_t *err);
+
 /* The first n examples of dd (top row) above their reconstructions through z = mu. */
 clvae_status_t clvae_fig_reconstruct(clvae_ctx_t *ctx, clvae_objective_t *model,
                                      const clvae_dataset_t *data, const clvae_data_dev_t *dd,

@@ -60,6 +60,10 @@ clvae_status_t clvae_score_run(clvae_ctx_t *ctx, clvae_objective_t *gen, const c
                                const clvae_dataset_t *test, size_t n, uint64_t seed,
                                clvae_score_t *out, clvae_error_t *err);
 
+/* Mode collapse: the classes whose samples are under a third of their share (n / K), listed
+ * into buf ("1, 7"; "" when none); returns how many. */
+int clvae_score_collapse(const clvae_score_t *s, char *buf, size_t size);
+
 /* Frees the score's histogram (a zeroed struct is fine). */
 void clvae_score_free(clvae_score_t *s);
 

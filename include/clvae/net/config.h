@@ -175,6 +175,13 @@ void clvae_model_desc_free(clvae_model_desc_t *m);
 /* Forward FLOPs per example of the whole model (encoder, latent, decoder). */
 double clvae_model_flops(const clvae_model_desc_t *m);
 
+/* The layer whose activation gives the network's output: the last layer, or the source of a
+ * last [flatten] / [reshape] (a view of it). */
+const clvae_layer_t *clvae_model_output_act_layer(const clvae_model_desc_t *m);
+
+/* [model] kind as the config names it: "ae", "vae", "classifier" or "gan". */
+const char *clvae_model_kind(const clvae_model_desc_t *m);
+
 /* The layer kind's section name ("conv"). */
 const char *clvae_layer_kind_name(clvae_layer_kind_t k);
 

@@ -32,6 +32,8 @@ typedef struct clvae_progress {
     const clvae_epoch_metrics_t *metrics;
     long skipped;          /* steps of this epoch skipped for a NaN or infinite loss or gradient
                               (counted since this call of clvae_train_run) */
+    clvae_objective_t *model; /* at the end of an epoch: the model as saved (e.g. to draw its
+                                 samples of the epoch); NULL during an epoch */
 } clvae_progress_t;
 
 /* How to train. */
