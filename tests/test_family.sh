@@ -158,6 +158,11 @@ t_dcgan_trains_and_resumes() {
     out=$("$clvae" $cmd "$tmp/gan" --out "$tmp/x.png" 2>&1); rc=$?
     [ $rc -eq 2 ] && [ ! -e "$tmp/x.png" ] || { echo "$cmd: $rc $out" >&2; return 1; }
   done
+  # bench times the GAN's whole step; --profile (one network's layers) is refused
+  out=$("$clvae" bench models/mnist_dcgan.cfg --steps 1 --batch 16 2>&1) &&
+    grep -q "^training: *[0-9.]* images/s" <<<"$out" && grep -q "^sampling: *[0-9.]* images/s" <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$("$clvae" bench models/mnist_dcgan.cfg --steps 1 --profile 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "a GAN has two" <<<"$out" || { echo "$rc $out" >&2; return 1; }
   # one epoch, then --resume to two: the same as two straight
   "$clvae" train models/mnist_dcgan.cfg "${gsmall[@]}" --epochs 1 --no-figures --out "$tmp/gan1" > /dev/null 2>&1 &&
     "$clvae" train models/mnist_dcgan.cfg "${gsmall[@]}" --epochs 2 --resume --no-figures --out "$tmp/gan1" > /dev/null 2>&1 || return 1

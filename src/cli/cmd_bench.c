@@ -105,7 +105,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
     printf("bench %s on %s (%d:%d), batch %zu, %d steps after 2 warm-up steps\n", d.name,
            dev->name, dev->platform, dev->device, res.batch, res.steps);
     printf("training: %8.1f images/s  %6.2f GFLOP/s (%.1f MFLOP per image)\n", res.train_img_s,
-           res.train_gflop_s, 3.0 * clvae_model_flops(&d) / 1e6);
+           res.train_gflop_s, res.train_img_s > 0 ? res.train_gflop_s * 1e3 / res.train_img_s : 0.0);
     if (!(clvae_objective_can(&d) & CLVAE_CAN_DECODE))
         printf("sampling: - (a classifier)\n");
     else

@@ -22,12 +22,28 @@ void clvae_bench_result_free(clvae_bench_result_t *r)
     r->fwd_ms = r->bwd_ms = NULL;
 }
 
+/* One training step on the input as it is: forward, backward, optimizer step (a GAN: its own
+ * step of both networks). */
+static clvae_status_t bench_step(clvae_objective_t *m, const clvae_model_desc_t *d, size_t batch,
+                                 long step, clvae_buf_t target, clvae_error_t *err)
+{
+    clvae_status_t s;
+    if (d->gan) return clvae_objective_train_step(m, batch, step, NULL, NULL, err);
+    if ((s = clvae_objective_forward(m, batch, d->sample_latent, 1, (uint64_t)step, target, err)) ||
+        (s = clvae_objective_backward(m, err)))
+        return s;
+    return clvae_objective_step(m, step, err);
+}
+
 clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, size_t batch,
                                  int steps, int profile, clvae_bench_result_t *out,
                                  clvae_error_t *err)
 {
     memset(out, 0, sizeof *out);
     if (steps < 1) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "bench needs at least one step");
+    if (profile && d->gan)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--profile times the layers of one network; a "
+                          "GAN has two (bench it without --profile)");
     clvae_objective_t *m = NULL;
     float *x = NULL, *z = NULL, *img = NULL;
     double *fwd = NULL, *bwd = NULL;
@@ -47,7 +63,8 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     clvae_rng_uniform_host(x, batch * D, 11, 0);
     clvae_rng_normal_host(z, batch * J, 12, 0);
     if ((s = clvae_objective_init_params(m, 1, err)) ||
-        (s = clvae_buf_upload(ctx, clvae_objective_input(m), x, batch * D, err)))
+        (s = clvae_buf_upload(ctx, clvae_objective_input(m), d->gan ? z : x,
+                              batch * (d->gan ? J : D), err))) /* a GAN's input is z */
         goto out;
     /* labels: a classifier's targets, a conditional model's inputs (class i mod K) */
     size_t K = d->classes > 0 ? (size_t)d->classes : d->conditional;
@@ -60,15 +77,11 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     }
     long step = 1;
     for (; step <= 2; step++) /* warm-up: kernels built, workspaces grown */
-        if ((s = clvae_objective_forward(m, batch, d->sample_latent, 1, (uint64_t)step, none, err)) ||
-            (s = clvae_objective_backward(m, err)) || (s = clvae_objective_step(m, step, err)))
-            goto out;
+        if ((s = bench_step(m, d, batch, step, none, err))) goto out;
     if ((s = clvae_ctx_finish(ctx, err))) goto out;
     double t0 = now();
     for (int i = 0; i < steps; i++, step++)
-        if ((s = clvae_objective_forward(m, batch, d->sample_latent, 1, (uint64_t)step, none, err)) ||
-            (s = clvae_objective_backward(m, err)) || (s = clvae_objective_step(m, step, err)))
-            goto out;
+        if ((s = bench_step(m, d, batch, step, none, err))) goto out;
     if ((s = clvae_ctx_finish(ctx, err))) goto out;
     double t1 = now();
     int decodes = (clvae_objective_can(d) & CLVAE_CAN_DECODE) != 0; /* a classifier does not */
@@ -81,15 +94,17 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     out->steps = steps;
     out->train_img_s = (double)(batch * (size_t)steps) / (t1 - t0);
     out->sample_img_s = d->classes ? 0 : (double)(batch * (size_t)steps) / (t2 - t1);
-    out->train_gflop_s = out->train_img_s * 3.0 * flops / 1e9;
+    /* a GAN's step: G forward and backward, D forward and backward three times (fakes, real
+     * images, fakes again for G's gradient) */
+    double train_flops = d->gan ? 3.0 * flops + 9.0 * clvae_model_flops(d->disc) : 3.0 * flops;
+    out->train_gflop_s = out->train_img_s * train_flops / 1e9;
     out->sample_gflop_s = out->sample_img_s * dec / 1e9;
     out->model_bytes = clvae_objective_device_bytes(m);
     out->workspace_bytes = clvae_workspace_bytes(ctx);
     if (profile) {
         if ((s = clvae_objective_profile(m, 1, err))) goto out;
         for (int i = 0; i < steps; i++, step++) {
-            if ((s = clvae_objective_forward(m, batch, d->sample_latent, 1, (uint64_t)step, none, err)) ||
-                (s = clvae_objective_backward(m, err)) || (s = clvae_objective_step(m, step, err)) ||
+            if ((s = bench_step(m, d, batch, step, none, err)) ||
                 (s = clvae_objective_profile_read(m, fwd, bwd, err)))
                 goto out;
         }
