@@ -158,6 +158,11 @@ t_dcgan_trains_and_resumes() {
     out=$("$clvae" $cmd "$tmp/gan" --out "$tmp/x.png" 2>&1); rc=$?
     [ $rc -eq 2 ] && [ ! -e "$tmp/x.png" ] || { echo "$cmd: $rc $out" >&2; return 1; }
   done
+  # bad GAN settings: exit 2 before any work, no run folder
+  for bad in "train.d_steps=0" "loss.real_label=0.2" "loss.generator_loss=minimax" "dense#2.units=2"; do
+    out=$("$clvae" train models/mnist_dcgan.cfg --set "$bad" --out "$tmp/gbad" 2>&1); rc=$?
+    [ $rc -eq 2 ] && grep -q "error" <<<"$out" && [ ! -e "$tmp/gbad" ] || { echo "$bad: $rc $out" >&2; return 1; }
+  done
   # bench times the GAN's whole step; --profile (one network's layers) is refused
   out=$("$clvae" bench models/mnist_dcgan.cfg --steps 1 --batch 16 2>&1) &&
     grep -q "^training: *[0-9.]* images/s" <<<"$out" && grep -q "^sampling: *[0-9.]* images/s" <<<"$out" || { echo "$out" >&2; return 1; }
