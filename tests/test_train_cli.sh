@@ -119,6 +119,24 @@ t_batchnorm_resume_bit_exact() {
 }
 check batchnorm_resume_bit_exact t_batchnorm_resume_bit_exact
 
+t_test_limit_and_every() {
+  # the test pass covers the first --test-limit examples, every --test-every epochs and after
+  # the last one; an epoch without one has nan test columns
+  local out
+  out=$("$clvae" train "$cfg" --epochs 3 --test-limit 50 --test-every 2 --no-figures --out "$tmp/tl" 2>&1) || { echo "$out" >&2; return 1; }
+  [ "$(grep -c "^  test pass: 50 images in" <<<"$out")" -eq 2 ] || { echo "$out" >&2; return 1; }
+  [ "$(sed -n 2p "$tmp/tl/metrics.csv" | cut -d, -f5-7)" = "nan,nan,nan" ] &&
+    sed -n 3p "$tmp/tl/metrics.csv" | cut -d, -f5 | grep -q "^[0-9]" &&
+    sed -n 4p "$tmp/tl/metrics.csv" | cut -d, -f5 | grep -q "^[0-9]" || { cat "$tmp/tl/metrics.csv" >&2; return 1; }
+  # 50 test images give another test loss than all of them
+  "$clvae" train "$cfg" --epochs 1 --no-figures --out "$tmp/tl_all" > /dev/null 2>&1 &&
+    "$clvae" train "$cfg" --epochs 1 --test-limit 50 --no-figures --out "$tmp/tl_50" > /dev/null 2>&1 || return 1
+  [ "$(sed -n 2p "$tmp/tl_all/metrics.csv" | cut -d, -f2-4)" = "$(sed -n 2p "$tmp/tl_50/metrics.csv" | cut -d, -f2-4)" ] &&
+    [ "$(sed -n 2p "$tmp/tl_all/metrics.csv" | cut -d, -f5)" != "$(sed -n 2p "$tmp/tl_50/metrics.csv" | cut -d, -f5)" ] || return 1
+  "$clvae" train "$cfg" --test-every 0 --out "$tmp/tl_bad" > /dev/null 2>&1; [ $? -eq 2 ] && [ ! -e "$tmp/tl_bad" ]
+}
+check test_limit_and_every t_test_limit_and_every
+
 t_ctrl_c_then_resume() {
   # a run long enough to be interrupted; SIGINT saves a checkpoint, --resume finishes it
   local rc out

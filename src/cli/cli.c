@@ -181,6 +181,7 @@ int cli_cfg_take(const cli_command_t *cmd, cli_cfg_args_t *a, int *i, int argc, 
     static const struct { const char *opt, *key; } shortcuts[] = {
         {"--epochs", "train.epochs"}, {"--batch", "train.batch"}, {"--lr", "train.lr"},
         {"--seed", "train.seed"},     {"--limit", "train.limit"},
+        {"--test-limit", "train.test_limit"}, {"--test-every", "train.test_every"},
     };
     const char *v = NULL;
     int r = cli_opt(i, argc, argv, "--set", &v);

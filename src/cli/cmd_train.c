@@ -209,6 +209,9 @@ static void on_progress(void *user, const clvae_progress_t *p)
             printf("  %.1f s  %.0f img/s\n", m->seconds, m->images_per_s);
         }
         if (ps->show_beta) printf("  beta %g (test loss: beta 1, the negative ELBO)\n", m->beta);
+        if (p->test_n)
+            printf("  test pass: %zu images in %.1f s (train.test_limit, --test-limit N)\n",
+                   p->test_n, p->test_seconds);
         if (ps->rows && p->model) progress_row(ps, p);
         fflush(stdout);
         if (p->skipped)

@@ -547,7 +547,7 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
     static const char *const train_keys[] = {"epochs", "batch", "limit", "optimizer", "lr",
                                              "beta1", "beta2", "eps", "weight_decay", "momentum",
                                              "seed", "shuffle", "sample_latent", "max_skipped",
-                                             "d_steps", NULL};
+                                             "d_steps", "test_limit", "test_every", NULL};
     static const char *const loss_keys[] = {"reconstruction", "beta", "beta_schedule",
                                             "beta_start", "beta_end", "warmup_epochs",
                                             "cycle_epochs", "ramp", "generator_loss", "real_label",
@@ -611,6 +611,11 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
         v = m->d_steps;
         if ((st = clvae_cfg_get_int(cfg, s, "d_steps", 1, 1000, 0, &v, err))) return st;
         m->d_steps = (long)v;
+        if ((st = clvae_cfg_get_size(cfg, s, "test_limit", 0, 1LL << 31, 0, &m->test_limit, err)))
+            return st;
+        v = m->test_every;
+        if ((st = clvae_cfg_get_int(cfg, s, "test_every", 1, 1000000, 0, &v, err))) return st;
+        m->test_every = (long)v;
     } else if (strcmp(s->name, "noise") == 0) {
         return resolve_noise(m, cfg, s, err);
     } else {
@@ -921,6 +926,7 @@ static void set_defaults(clvae_model_desc_t *m, const clvae_cfg_t *cfg)
     m->latent = -1;
     m->d_steps = 1;
     m->real_label = 1.0f;
+    m->test_every = 1;
 }
 
 /* A network's section of a GAN: 1 [generator], 2 [discriminator], 0 neither. */

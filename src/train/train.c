@@ -491,7 +491,7 @@ static clvae_status_t read_losses(run_t *r, long epoch, size_t b, clvae_error_t 
         clvae_progress_t p = {0, epoch + 1, r->desc->epochs, b + 1, r->nb,
                               r->st.seen ? r->st.sums[0] / (double)r->st.seen : 0.0, el,
                               (double)r->st.seen / (el > 0 ? el : 1e-9), NULL, r->skipped,
-                              NULL};
+                              NULL, 0.0, 0};
         r->o->progress(r->o->user, &p);
     }
     return CLVAE_OK;
@@ -517,9 +517,18 @@ static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, clvae_e
     row.seconds = seconds;
     row.images_per_s = (double)r->st.seen / (seconds > 0 ? seconds : 1e-9);
     row.beta = desc->variational ? clvae_beta_at(desc, epoch) : 0.0;
-    if ((s = clvae_objective_test(r->model, &r->test, &r->dtest, &r->ltest, r->test.n, r->batch,
-                                    row.test, err)) || (s = append_row(&r->metrics, &row, desc, err)))
+    /* the test pass: the first test_limit examples, every test_every epochs and after the
+     * last; the test columns of an epoch without one are NaN ("nan" in metrics.csv) */
+    size_t test_n = desc->test_limit && desc->test_limit < r->test.n ? desc->test_limit
+                                                                       : r->test.n;
+    int tested = (epoch + 1) % desc->test_every == 0 || epoch + 1 >= desc->epochs;
+    double t_test = now();
+    for (int q = 0; !tested && q < r->ncols; q++) row.test[q] = NAN;
+    if ((tested && (s = clvae_objective_test(r->model, &r->test, &r->dtest, &r->ltest, test_n,
+                                             r->batch, row.test, err))) ||
+        (s = append_row(&r->metrics, &row, desc, err)))
         return s;
+    t_test = tested ? now() - t_test : 0.0;
     memset(&r->st, 0, sizeof r->st);
     r->st.ncols = r->ncols;
     r->st.epoch = epoch + 1;
@@ -538,7 +547,8 @@ static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, clvae_e
     }
     if (r->o->progress) {
         clvae_progress_t p = {1, epoch + 1, desc->epochs, r->nb, r->nb, row.train[0], seconds,
-                              row.images_per_s, &row, r->skipped, r->model};
+                              row.images_per_s, &row, r->skipped, r->model, t_test,
+                              tested ? test_n : 0};
         r->o->progress(r->o->user, &p);
     }
     return CLVAE_OK;

@@ -125,6 +125,9 @@ typedef struct clvae_model_desc {
     long epochs;                   /* [train] */
     size_t batch;
     size_t limit;                  /* use the first N training examples; 0 = all */
+    size_t test_limit;             /* the test pass after an epoch: the first N test examples;
+                                      0 = all */
+    long test_every;               /* a test pass every N epochs (and after the last one) */
     char optimizer[16];            /* adam | sgd */
     float lr, beta1, beta2, eps, weight_decay, momentum;
     uint64_t seed;

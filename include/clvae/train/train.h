@@ -34,6 +34,8 @@ typedef struct clvae_progress {
                               (counted since this call of clvae_train_run) */
     clvae_objective_t *model; /* at the end of an epoch: the model as saved (e.g. to draw its
                                  samples of the epoch); NULL during an epoch */
+    double test_seconds;   /* at the end of an epoch: its test pass (0: none this epoch) */
+    size_t test_n;         /* the test examples it covered */
 } clvae_progress_t;
 
 /* How to train. */
