@@ -151,7 +151,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
                 return cli_usage_error(&cli_cmd_compare, "at most %d runs", MAX_RUNS);
             a.runs[a.nruns++] = argv[i];
         } else {
-            return cli_usage_error(&cli_cmd_compare, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(&cli_cmd_compare, argv[i]);
         }
     }
     if (a.nruns == 0) return cli_usage_error(&cli_cmd_compare, "which runs?");
@@ -260,7 +260,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
         s = clvae_compare_png(panels, npanels, path, &err);
     }
     if (s) {
-        code = cli_report(&err);
+        code = cli_report(common, &err);
     } else {
         fputs(md, stdout);
         printf("wrote %s/compare.md%s%s%s\n", a.out, npanels ? " and " : "",

@@ -89,7 +89,7 @@ static int parse(const cli_command_t *cmd, const char *allowed, int argc, char *
         } else if (argv[i][0] != '-' && !a->run) {
             a->run = argv[i];
         } else {
-            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(cmd, argv[i]);
         }
     }
     if (!a->run) return cli_usage_error(cmd, "which run (a run folder or a checkpoint file)?");
@@ -127,7 +127,7 @@ static int with_run(const cli_common_t *common, const fig_args_t *a, int need_te
         s = draw(&r, a, path, &err);
     }
     int code = 0;
-    if (s) code = cli_report(&err);
+    if (s) code = cli_report(common, &err);
     else printf("wrote %s\n", path);
     clvae_error_clear(&err);
     cli_run_close(&r);

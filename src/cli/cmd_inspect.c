@@ -33,7 +33,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
         if (argv[i][0] != '-' && !runp)
             runp = argv[i];
         else
-            return cli_usage_error(&cli_cmd_inspect, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(&cli_cmd_inspect, argv[i]);
     }
     if (!runp) return cli_usage_error(&cli_cmd_inspect, "which run (a run folder or a checkpoint file)?");
     char path[4200];
@@ -45,7 +45,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
     clvae_checkpoint_t ck;
     clvae_error_t err = {0};
     if (clvae_checkpoint_read(path, &ck, &err)) {
-        int code = cli_report(&err);
+        int code = cli_report(common, &err);
         clvae_error_clear(&err);
         return code;
     }

@@ -30,7 +30,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
         } else if ((r = cli_cfg_take(&cli_cmd_sweep, &a, &i, argc, argv))) {
             if (r == 2) return 2;
         } else {
-            return cli_usage_error(&cli_cmd_sweep, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(&cli_cmd_sweep, argv[i]);
         }
     }
     if (!a.path) return cli_usage_error(&cli_cmd_sweep, "which config file?");
@@ -183,7 +183,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
     printf("\n%s\nwrote %s/sweep.png and %s/sweep.md\n", table, base, base);
     goto out;
 fail:
-    code = cli_report(&err);
+    code = cli_report(common, &err);
 out:
     free(imgs);
     free(text);

@@ -51,7 +51,7 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         int r = cli_cfg_take(&cli_cmd_check_config, &a, &i, argc, argv);
         if (r == 2) return 2;
-        if (r == 0) return cli_usage_error(&cli_cmd_check_config, "unknown option '%s'", argv[i]);
+        if (r == 0) return cli_unknown_arg(&cli_cmd_check_config, argv[i]);
     }
     if (!a.path) return cli_usage_error(&cli_cmd_check_config, "which config file?");
     clvae_cfg_t cfg = {0};
@@ -59,7 +59,7 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
     memset(&d, 0, sizeof d);
     clvae_error_t err = {0};
     if (cli_cfg_load(&a, &cfg, &d, &err)) {
-        int code = cli_report(&err);
+        int code = cli_report(common, &err);
         clvae_error_clear(&err);
         clvae_cfg_free(&cfg);
         return code;
@@ -199,7 +199,7 @@ static int draw_figures(const cli_common_t *common, const char *dir)
         if (!s && n) s = clvae_fig_loss(rows, n, cols, r.desc.name, p1, &err);
         free(rows);
     }
-    int code = s ? cli_report(&err) : 0;
+    int code = s ? cli_report(common, &err) : 0;
     if (!s) printf("figures: %s/{samples,reconstructions,%s%slatent,loss}.png, latent.csv\n", dir,
                    J >= 2 && !K ? "manifold," : "",
                    r.desc.noise.kind != CLVAE_NOISE_NONE ? "denoise," : "");
@@ -230,7 +230,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
         } else if ((r = cli_cfg_take(&cli_cmd_train, &a, &i, argc, argv))) {
             if (r == 2) return 2;
         } else {
-            return cli_usage_error(&cli_cmd_train, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(&cli_cmd_train, argv[i]);
         }
     }
     if (!a.path) return cli_usage_error(&cli_cmd_train, "which config file?");
@@ -281,7 +281,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     goto out;
 fail:
     if (isatty(2)) fprintf(stderr, "\n");
-    code = cli_report(&err);
+    code = cli_report(common, &err);
 out:
     clvae_error_clear(&err);
     clvae_ctx_free(ctx);

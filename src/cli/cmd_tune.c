@@ -41,7 +41,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage_error(&cli_cmd_tune, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(&cli_cmd_tune, argv[i]);
         } else if (npaths == MAX_CFGS) {
             return cli_usage_error(&cli_cmd_tune, "at most %d config files", MAX_CFGS);
         } else {
@@ -142,7 +142,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
     printf("saved to %s (used from now on by every clvae run on this device)\n", path);
     goto out;
 fail:
-    code = cli_report(&err);
+    code = cli_report(common, &err);
 out:
     clvae_tune_result_free(&res);
     free(shapes);

@@ -26,6 +26,29 @@ static void data_sum(const clvae_st_tensor_t *const *t, size_t n, char hex[65])
     clvae_sha256_hex(d, hex);
 }
 
+/* clvae_st_read, and when the file is no safetensors file at all, what it is instead: a model
+ * config (text whose first line is a [section] or a comment) or other text, as bad input. */
+static clvae_status_t read_file(const char *path, clvae_st_file_t **f, clvae_error_t *err)
+{
+    clvae_status_t s = clvae_st_read(path, f, err);
+    if (s != CLVAE_ERR_CORRUPT && s != CLVAE_ERR_INVALID) return s;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return s;
+    unsigned char head[256];
+    size_t n = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    size_t i = 0, text = 1;
+    for (size_t k = 0; k < n; k++)
+        if (head[k] < 9 || (head[k] > 13 && head[k] < 32) || head[k] == 127) text = 0;
+    while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\n' || head[i] == '\r')) i++;
+    if (!text || n < 8 || i == n) return s;
+    if (head[i] == '[' || head[i] == '#' || head[i] == ';')
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a model config file, not a checkpoint: "
+                          "train it first (clvae train %s), then give the run folder", path, path);
+    return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a text file, not a checkpoint (a run folder "
+                      "or its checkpoint.safetensors)", path);
+}
+
 /* "prefix.name", or name alone for the empty prefix (a single network keeps today's names). */
 static void prefixed(char *out, size_t size, const char *prefix, const char *name)
 {
@@ -221,7 +244,7 @@ clvae_status_t clvae_checkpoint_read(const char *path, clvae_checkpoint_t *ck, c
 {
     memset(ck, 0, sizeof *ck);
     clvae_st_file_t *f = NULL;
-    clvae_status_t s = clvae_st_read(path, &f, err);
+    clvae_status_t s = read_file(path, &f, err);
     if (s) return s;
     ck->file = f;
     const char *cfg = clvae_st_meta(f, "clvae.config");
@@ -367,7 +390,7 @@ clvae_status_t clvae_checkpoint_load_weights(const char *path, clvae_ctx_t *ctx,
     clvae_checkpoint_t ck;
     memset(&ck, 0, sizeof ck);
     clvae_st_file_t *f = NULL;
-    clvae_status_t s = clvae_st_read(path, &f, err);
+    clvae_status_t s = read_file(path, &f, err);
     if (s) return s;
     ck.file = f;
     if (!(s = verify_sum(f, path, err)) && !(s = clvae_checkpoint_bind(&ck, desc, path, err)))
