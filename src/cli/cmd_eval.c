@@ -69,6 +69,10 @@ static int run(const cli_common_t *common, int argc, char **argv)
     int code = 0;
     clvae_status_t s = cli_run_open(&r, common, runp, 256, &err);
     if (!s) s = cli_run_test_data(&r, &err);
+    if (!s && (clvae_objective_can(&r.desc) & CLVAE_CAN_CLASSIFY) && (iwae || sample))
+        s = CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "%s is a classifier: %s applies to a VAE's "
+                       "latent code; a classifier's eval is its test accuracy (leave it out)",
+                       r.ckpath, iwae ? "--iwae" : "--latent sample");
     if (!s && (clvae_objective_can(&r.desc) & CLVAE_CAN_CLASSIFY)) {
         code = eval_classifier(&r, n, json, &err);
         clvae_error_clear(&err);

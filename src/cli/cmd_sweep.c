@@ -59,7 +59,8 @@ static int run(const cli_common_t *common, int argc, char **argv)
     clvae_cfg_t cfg = {0};
     clvae_model_desc_t d;
     memset(&d, 0, sizeof d);
-    char base[4096], dirs[MAX_VALUES][4200], setbuf[200], *text = NULL;
+    char base[4096], dirs[MAX_VALUES][4200], setbuf[200], *text = NULL, created[4096] = "";
+    int prepared = 0;
     double finals[MAX_VALUES][4];
     size_t nparams[MAX_VALUES];
     float *imgs = NULL;
@@ -86,6 +87,9 @@ static int run(const cli_common_t *common, int argc, char **argv)
         clvae_model_desc_free(&d);
         clvae_cfg_free(&cfg);
     }
+    /* the sweep's folder can be made and written before any training */
+    if (clvae_dir_prepare(base, created, sizeof created, &err)) goto fail;
+    prepared = 1;
     for (int v = 0; v < nv; v++) {
         cli_cfg_args_t b = a;
         snprintf(setbuf, sizeof setbuf, "%s=%s", key, values[v]);
@@ -184,6 +188,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
     goto out;
 fail:
     code = cli_report(common, &err);
+    if (prepared) clvae_dir_unmake(base, created); /* only when it is empty */
 out:
     free(imgs);
     free(text);

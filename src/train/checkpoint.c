@@ -34,15 +34,25 @@ static clvae_status_t read_file(const char *path, clvae_st_file_t **f, clvae_err
     if (s != CLVAE_ERR_CORRUPT && s != CLVAE_ERR_INVALID) return s;
     FILE *fp = fopen(path, "rb");
     if (!fp) return s;
-    unsigned char head[256];
+    unsigned char head[8192];
     size_t n = fread(head, 1, sizeof head, fp);
     fclose(fp);
-    size_t i = 0, text = 1;
+    int text = 1, section = 0;
     for (size_t k = 0; k < n; k++)
         if (head[k] < 9 || (head[k] > 13 && head[k] < 32) || head[k] == 127) text = 0;
-    while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\n' || head[i] == '\r')) i++;
-    if (!text || n < 8 || i == n) return s;
-    if (head[i] == '[' || head[i] == '#' || head[i] == ';')
+    /* a config has a line "[name]" */
+    for (size_t k = 0; text && k < n && !section; k++) {
+        if (k > 0 && head[k - 1] != '\n') continue;
+        size_t q = k;
+        while (q < n && (head[q] == ' ' || head[q] == '\t')) q++;
+        if (q >= n || head[q] != '[') continue;
+        q++;
+        size_t name = q;
+        while (q < n && ((head[q] >= 'a' && head[q] <= 'z') || head[q] == '_')) q++;
+        section = q > name && q < n && head[q] == ']';
+    }
+    if (!text || n < 8) return s;
+    if (section)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a model config file, not a checkpoint: "
                           "train it first (clvae train %s), then give the run folder", path, path);
     return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a text file, not a checkpoint (a run folder "
