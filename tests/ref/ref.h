@@ -124,6 +124,22 @@ void clvae_noise_gaussian_ref(float *out, const float *in, size_t n, float sigma
 void clvae_noise_mask_ref(float *out, const float *in, size_t n, float p, uint64_t seed,
                           uint64_t offset);
 
+#include "clvae/ops/norm.h"
+
+/* Batch normalization's forward in double: y, and the statistics used (mean, biased var; NULL
+ * skips); with train those of x, updating running ([2C + 1]: mean, var, count; NULL: no update)
+ * as PyTorch does, else running's. */
+void clvae_batchnorm_forward_ref(double *y, double *mean, double *var, const double *x,
+                                 const double *gamma, const double *beta, double *running,
+                                 int train, double momentum, double eps, size_t N, size_t C,
+                                 size_t HW);
+
+/* Its backward with the forward's mean and var: ADDS to dgamma, dbeta and (not NULL) dx. */
+void clvae_batchnorm_backward_ref(double *dx, double *dgamma, double *dbeta, const double *dy,
+                                  const double *x, const double *gamma, const double *mean,
+                                  const double *var, int train, double eps, size_t N, size_t C,
+                                  size_t HW);
+
 #include "clvae/ops/optim.h"
 
 /* Plain-C references of the same steps in double. */

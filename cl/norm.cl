@@ -1,0 +1,137 @@
+/* Batch normalization over [N, C, HW]: per-channel statistics in a fixed order (one work group
+ * per channel, no atomics), the normalization, and its gradients. */
+
+/* The sum of the group's values of part (local size ls, a power of two) into part[0]: a tree
+ * whose order depends only on ls, ending with a barrier so that part[0] is seen by all. A macro,
+ * not a function: barriers belong in the kernel's own body (pocl runs the code after a barrier
+ * inside a called function once per work item otherwise). */
+#define BN_TREE(part, lid, ls)                                    \
+    do {                                                          \
+        barrier(CLK_LOCAL_MEM_FENCE);                             \
+        for (uint s_ = (ls) / 2; s_ > 0; s_ /= 2) {               \
+            if ((lid) < s_) (part)[lid] += (part)[(lid) + s_];    \
+            barrier(CLK_LOCAL_MEM_FENCE);                         \
+        }                                                         \
+    } while (0)
+
+/* Channel c = group id of x [N, C, HW] (offset xo): stats [2C] (offset so) gets the batch's
+ * mean and 1 / sqrt(var + eps) (biased variance, two passes). running [2C + 1] (offset ro) is
+ * running_mean [C], running_var [C], and the count of batches tracked; with update, running =
+ * (1 - momentum) running + momentum batch (the variance unbiased, n / (n - 1) for n > 1
+ * values) and group 0 adds 1 to the count. */
+__kernel void bn_stats(__global float *stats, uint so, __global const float *x, uint xo,
+                       __global float *running, uint ro, uint N, uint C, uint HW, uint update,
+                       float momentum, float eps)
+{
+    __local float part[CLVAE_WGS];
+    uint c = (uint)get_group_id(0);
+    uint lid = (uint)get_local_id(0);
+    uint ls = (uint)get_local_size(0);
+    uint n = N * HW;
+    float acc = 0.0f;
+    for (uint t = lid; t < n; t += ls) {
+        uint e = t / HW;
+        acc += x[xo + (e * C + c) * HW + (t - e * HW)];
+    }
+    part[lid] = acc;
+    BN_TREE(part, lid, ls);
+    float mean = part[0] / (float)n;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    acc = 0.0f;
+    for (uint t = lid; t < n; t += ls) {
+        uint e = t / HW;
+        float d = x[xo + (e * C + c) * HW + (t - e * HW)] - mean;
+        acc += d * d;
+    }
+    part[lid] = acc;
+    BN_TREE(part, lid, ls);
+    if (lid == 0) {
+        float var = part[0] / (float)n;
+        stats[so + c] = mean;
+        stats[so + C + c] = 1.0f / sqrt(var + eps);
+        if (update) {
+            float unbiased = n > 1 ? var * ((float)n / (float)(n - 1)) : var;
+            running[ro + c] = (1.0f - momentum) * running[ro + c] + momentum * mean;
+            running[ro + C + c] = (1.0f - momentum) * running[ro + C + c] + momentum * unbiased;
+            if (c == 0) running[ro + 2 * C] += 1.0f;
+        }
+    }
+}
+
+/* Evaluation mode: stats [2C] = the running mean and 1 / sqrt(running_var + eps), c < C. */
+__kernel void bn_running(__global float *stats, uint so, __global const float *running, uint ro,
+                         uint C, float eps)
+{
+    uint c = CLVAE_GID0;
+    if (c >= C) return;
+    stats[so + c] = running[ro + c];
+    stats[so + C + c] = 1.0f / sqrt(running[ro + C + c] + eps);
+}
+
+/* y = (x - mean_c) * invstd_c * gamma_c + beta_c for each of the N*C*HW values. */
+__kernel void bn_apply(__global float *y, uint yo, __global const float *x, uint xo,
+                       __global const float *stats, uint so, __global const float *gamma,
+                       uint go, __global const float *beta, uint bo, uint C, uint HW, uint total)
+{
+    uint i = CLVAE_GID0;
+    if (i >= total) return;
+    uint c = (i / HW) % C;
+    float xhat = (x[xo + i] - stats[so + c]) * stats[so + C + c];
+    y[yo + i] = xhat * gamma[go + c] + beta[bo + c];
+}
+
+/* Channel c = group id: s1 = sum dy, s2 = sum dy * xhat over its N*HW values, kept in sums [2C]
+ * (offset uo) for bn_backward_data, and ADDED to dbeta [C] and dgamma [C]. */
+__kernel void bn_backward_params(__global float *sums, uint uo, __global float *dgamma, uint dgo,
+                                 __global float *dbeta, uint dbo, __global const float *dy,
+                                 uint dyo, __global const float *x, uint xo,
+                                 __global const float *stats, uint so, uint N, uint C, uint HW)
+{
+    __local float part[CLVAE_WGS];
+    uint c = (uint)get_group_id(0);
+    uint lid = (uint)get_local_id(0);
+    uint ls = (uint)get_local_size(0);
+    uint n = N * HW;
+    float mean = stats[so + c], inv = stats[so + C + c];
+    float a1 = 0.0f, a2 = 0.0f;
+    for (uint t = lid; t < n; t += ls) {
+        uint e = t / HW;
+        uint i = (e * C + c) * HW + (t - e * HW);
+        float g = dy[dyo + i];
+        a1 += g;
+        a2 += g * (x[xo + i] - mean) * inv;
+    }
+    part[lid] = a1;
+    BN_TREE(part, lid, ls);
+    float s1 = part[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    part[lid] = a2;
+    BN_TREE(part, lid, ls);
+    if (lid == 0) {
+        float s2 = part[0];
+        sums[uo + c] = s1;
+        sums[uo + C + c] = s2;
+        dbeta[dbo + c] += s1;
+        dgamma[dgo + c] += s2;
+    }
+}
+
+/* dx += gamma_c * invstd_c * (dy - (s1_c + xhat * s2_c) / n) with train (the statistics depend
+ * on x), dx += gamma_c * invstd_c * dy without (running statistics are constants). */
+__kernel void bn_backward_data(__global float *dx, uint dxo, __global const float *dy, uint dyo,
+                               __global const float *x, uint xo, __global const float *stats,
+                               uint so, __global const float *sums, uint uo,
+                               __global const float *gamma, uint go, uint N, uint C, uint HW,
+                               uint train, uint total)
+{
+    uint i = CLVAE_GID0;
+    if (i >= total) return;
+    uint c = (i / HW) % C;
+    float inv = stats[so + C + c];
+    float g = dy[dyo + i];
+    if (train) {
+        float xhat = (x[xo + i] - stats[so + c]) * inv;
+        g -= (sums[uo + c] + xhat * sums[uo + C + c]) / (float)(N * HW);
+    }
+    dx[dxo + i] += gamma[go + c] * inv * g;
+}

@@ -1,0 +1,126 @@
+/* Launchers for cl/norm.cl: batch normalization's statistics, normalization and gradients. */
+#include "clvae/ops/norm.h"
+
+/* One kernel argument: a view (its buffer and offset, two arguments), a uint or a float. */
+typedef struct arg {
+    char type; /* 'b' view, 'u' uint, 'f' float */
+    clvae_buf_t b;
+    cl_uint u;
+    float f;
+} arg_t;
+
+static arg_t arg_buf(clvae_buf_t b) { arg_t a = {'b', b, 0, 0.0f}; return a; }
+static arg_t arg_uint(size_t u) { arg_t a = {'u', {0}, (cl_uint)u, 0.0f}; return a; }
+static arg_t arg_float(float f) { arg_t a = {'f', {0}, 0, f}; return a; }
+
+/* Sets the arguments of kernel `name` in order. */
+static clvae_status_t kernel(clvae_ctx_t *ctx, const char *name, cl_kernel *k, const arg_t *a,
+                             int n, clvae_error_t *err)
+{
+    clvae_status_t s = clvae_kernel_get(ctx, "norm", name, k, err);
+    if (s) return s;
+    cl_uint i = 0;
+    for (int j = 0; j < n; j++) {
+        if (a[j].type == 'b') {
+            cl_uint off = (cl_uint)a[j].b.off;
+            CLVAE_CL_RET(err, clSetKernelArg(*k, i++, sizeof a[j].b.mem, &a[j].b.mem));
+            CLVAE_CL_RET(err, clSetKernelArg(*k, i++, sizeof off, &off));
+        } else if (a[j].type == 'u') {
+            CLVAE_CL_RET(err, clSetKernelArg(*k, i++, sizeof a[j].u, &a[j].u));
+        } else {
+            CLVAE_CL_RET(err, clSetKernelArg(*k, i++, sizeof a[j].f, &a[j].f));
+        }
+    }
+    return CLVAE_OK;
+}
+
+/* The shape's sizes: none zero, N*C*HW within the kernels' uint indices. */
+static clvae_status_t check_shape(const char *op, clvae_bn_shape_t sh, clvae_error_t *err)
+{
+    if (sh.N == 0 || sh.C == 0 || sh.HW == 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: zero size (N=%zu C=%zu HW=%zu)", op, sh.N,
+                          sh.C, sh.HW);
+    if ((double)sh.N * (double)sh.C * (double)sh.HW >= 4294967295.0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: indices exceed 2^32", op);
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_batchnorm_stats(clvae_ctx_t *ctx, clvae_buf_t stats, clvae_buf_t x,
+                                     clvae_buf_t running, int train, int update, float momentum,
+                                     float eps, clvae_bn_shape_t sh, clvae_error_t *err)
+{
+    const char *op = "batchnorm_stats";
+    size_t total = sh.N * sh.C * sh.HW;
+    clvae_status_t s;
+    if ((s = check_shape(op, sh, err))) return s;
+    if (!(eps > 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: eps %g must be > 0 and momentum %g in "
+                          "[0, 1]", op, (double)eps, (double)momentum);
+    int needs_running = !train || update;
+    if ((s = clvae_buf_check(stats, 2 * sh.C, op, "stats", err)) ||
+        (train && (s = clvae_buf_check(x, total, op, "x", err))) ||
+        (needs_running && (s = clvae_buf_check(running, 2 * sh.C + 1, op, "running", err))))
+        return s;
+    cl_kernel k;
+    if (!train) {
+        arg_t a[] = {arg_buf(stats), arg_buf(running), arg_uint(sh.C), arg_float(eps)};
+        if ((s = kernel(ctx, "bn_running", &k, a, (int)(sizeof a / sizeof *a), err))) return s;
+        return clvae_launch_1d(ctx, k, sh.C, err);
+    }
+    /* without update the kernel does not read running: stats stands in for it */
+    clvae_buf_t r = update ? running : stats;
+    arg_t a[] = {arg_buf(stats), arg_buf(x),         arg_buf(r),          arg_uint(sh.N),
+                 arg_uint(sh.C), arg_uint(sh.HW),    arg_uint(update ? 1 : 0),
+                 arg_float(momentum), arg_float(eps)};
+    if ((s = kernel(ctx, "bn_stats", &k, a, (int)(sizeof a / sizeof *a), err))) return s;
+    return clvae_launch_groups(ctx, k, sh.C, err);
+}
+
+clvae_status_t clvae_batchnorm_apply(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
+                                     clvae_buf_t stats, clvae_buf_t gamma, clvae_buf_t beta,
+                                     clvae_bn_shape_t sh, clvae_error_t *err)
+{
+    const char *op = "batchnorm_apply";
+    size_t total = sh.N * sh.C * sh.HW;
+    clvae_status_t s;
+    if ((s = check_shape(op, sh, err)) || (s = clvae_buf_check(y, total, op, "y", err)) ||
+        (s = clvae_buf_check(x, total, op, "x", err)) ||
+        (s = clvae_buf_check(stats, 2 * sh.C, op, "stats", err)) ||
+        (s = clvae_buf_check(gamma, sh.C, op, "gamma", err)) ||
+        (s = clvae_buf_check(beta, sh.C, op, "beta", err)))
+        return s;
+    arg_t a[] = {arg_buf(y), arg_buf(x), arg_buf(stats), arg_buf(gamma), arg_buf(beta), arg_uint(sh.C), arg_uint(sh.HW), arg_uint(total)};
+    cl_kernel k;
+    if ((s = kernel(ctx, "bn_apply", &k, a, (int)(sizeof a / sizeof *a), err))) return s;
+    return clvae_launch_1d(ctx, k, total, err);
+}
+
+clvae_status_t clvae_batchnorm_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dgamma,
+                                        clvae_buf_t dbeta, clvae_buf_t sums, clvae_buf_t dy,
+                                        clvae_buf_t x, clvae_buf_t stats, clvae_buf_t gamma,
+                                        int train, clvae_bn_shape_t sh, clvae_error_t *err)
+{
+    const char *op = "batchnorm_backward";
+    size_t total = sh.N * sh.C * sh.HW;
+    clvae_status_t s;
+    if ((s = check_shape(op, sh, err)) || (s = clvae_buf_check(dgamma, sh.C, op, "dgamma", err)) ||
+        (s = clvae_buf_check(dbeta, sh.C, op, "dbeta", err)) ||
+        (s = clvae_buf_check(sums, 2 * sh.C, op, "sums", err)) ||
+        (s = clvae_buf_check(dy, total, op, "dy", err)) ||
+        (s = clvae_buf_check(x, total, op, "x", err)) ||
+        (s = clvae_buf_check(stats, 2 * sh.C, op, "stats", err)) ||
+        (s = clvae_buf_check(gamma, sh.C, op, "gamma", err)) ||
+        (s = clvae_buf_check_opt(dx, total, op, "dx", err)))
+        return s;
+    arg_t p[] = {arg_buf(sums), arg_buf(dgamma), arg_buf(dbeta), arg_buf(dy), arg_buf(x), arg_buf(stats), arg_uint(sh.N), arg_uint(sh.C),
+                 arg_uint(sh.HW)};
+    cl_kernel k;
+    if ((s = kernel(ctx, "bn_backward_params", &k, p, (int)(sizeof p / sizeof *p), err)) ||
+        (s = clvae_launch_groups(ctx, k, sh.C, err)))
+        return s;
+    if (!dx.mem) return CLVAE_OK;
+    arg_t d[] = {arg_buf(dx),   arg_buf(dy),    arg_buf(x),     arg_buf(stats),         arg_buf(sums), arg_buf(gamma),
+                 arg_uint(sh.N), arg_uint(sh.C), arg_uint(sh.HW), arg_uint(train ? 1 : 0), arg_uint(total)};
+    if ((s = kernel(ctx, "bn_backward_data", &k, d, (int)(sizeof d / sizeof *d), err))) return s;
+    return clvae_launch_1d(ctx, k, total, err);
+}
