@@ -514,7 +514,8 @@ clvae_status_t clvae_digits_load(const char *path, clvae_dataset_t *out, clvae_e
 
 #define SPEC_FORMS                                                                        \
     "mnist:train, mnist:test, fashion-mnist:train, fashion-mnist:test, digits, digits:train, " \
-    "digits:test, idx:IMAGES or idx:IMAGES,LABELS"
+    "digits:test, idx:IMAGES or idx:IMAGES,LABELS, npy:IMAGES.npy or npy:IMAGES.npy,LABELS.npy, " \
+    "folder:PATH (PNG files, PATH/<label>/*.png for labels)"
 #define DATA_HINT "run 'make data' or set CLVAE_DATA_DIR"
 
 /* Finds data_dir/sub/name (name = base + suffix, for each of the two suffixes in turn) and
@@ -611,6 +612,23 @@ static clvae_status_t open_idx(const char *spec, clvae_dataset_t *out, clvae_err
     return st;
 }
 
+/* "npy:IMAGES.npy" or "npy:IMAGES.npy,LABELS.npy". */
+static clvae_status_t open_npy(const char *spec, clvae_dataset_t *out, clvae_error_t *err)
+{
+    const char *rest = spec + 4, *comma = strchr(rest, ',');
+    size_t ilen = comma ? (size_t)(comma - rest) : strlen(rest);
+    if (ilen == 0 || (comma && comma[1] == 0))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "dataset '%s': empty path (use npy:IMAGES.npy "
+                          "or npy:IMAGES.npy,LABELS.npy)", spec);
+    char *images = malloc(ilen + 1);
+    if (!images) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    memcpy(images, rest, ilen);
+    images[ilen] = 0;
+    clvae_status_t st = clvae_npy_load(images, comma ? comma + 1 : NULL, out, err);
+    free(images);
+    return st;
+}
+
 clvae_status_t clvae_dataset_open(const char *spec, const char *data_dir, clvae_dataset_t *out,
                                   clvae_error_t *err)
 {
@@ -631,6 +649,13 @@ clvae_status_t clvae_dataset_open(const char *spec, const char *data_dir, clvae_
     if (strcmp(spec, "digits:train") == 0) return open_digits(spec, data_dir, 1, out, err);
     if (strcmp(spec, "digits:test") == 0) return open_digits(spec, data_dir, 2, out, err);
     if (strncmp(spec, "idx:", 4) == 0) return open_idx(spec, out, err);
+    if (strncmp(spec, "npy:", 4) == 0) return open_npy(spec, out, err);
+    if (strncmp(spec, "folder:", 7) == 0) {
+        if (!spec[7])
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "dataset '%s': empty path (use folder:PATH)",
+                              spec);
+        return clvae_folder_load(spec + 7, out, err);
+    }
     return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "unknown dataset '%s': expected " SPEC_FORMS, spec);
 }
 

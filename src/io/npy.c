@@ -55,14 +55,20 @@ clvae_status_t clvae_npy_parse(const void *buf, size_t n, const char *origin, cl
     if (!d || !f || !s)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: the .npy header lacks descr, fortran_order "
                           "or shape", origin);
-    if (end - d >= 5 && (memcmp(d, "'|u1'", 5) == 0 || memcmp(d, "'<u1'", 5) == 0 ||
-                         memcmp(d, "'u1'", 4) == 0))
-        out->dtype = CLVAE_NPY_U8;
-    else if (end - d >= 5 && memcmp(d, "'<f4'", 5) == 0)
-        out->dtype = CLVAE_NPY_F32;
-    else
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: dtype %.8s is not supported (uint8 or "
-                          "little-endian float32)", origin, d);
+    static const struct { const char *name; clvae_npy_dtype_t t; size_t size; } types[] = {
+        {"'|u1'", CLVAE_NPY_U8, 1}, {"'<u1'", CLVAE_NPY_U8, 1}, {"'|i1'", CLVAE_NPY_U8, 0},
+        {"'<f4'", CLVAE_NPY_F32, 4}, {"'<i4'", CLVAE_NPY_I32, 4}, {"'<i8'", CLVAE_NPY_I64, 8}};
+    for (size_t k = 0; k < sizeof types / sizeof types[0] && !out->itemsize; k++)
+        if (end - d >= 5 && memcmp(d, types[k].name, 5) == 0 && types[k].size) {
+            out->dtype = types[k].t;
+            out->itemsize = types[k].size;
+        }
+    if (!out->itemsize) {
+        int w = 0;
+        while (d + w < end && w < 12 && d[w] != ',') w++;
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: dtype %.*s is not supported (uint8, or "
+                          "little-endian float32, int32, int64)", origin, w, d);
+    }
     if (!(end - f >= 5 && memcmp(f, "False", 5) == 0))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: a Fortran-order array is not supported "
                           "(save it in C order)", origin);
@@ -91,7 +97,7 @@ clvae_status_t clvae_npy_parse(const void *buf, size_t n, const char *origin, cl
         else if (!(s < end && *s == ')'))
             return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: bad .npy shape", origin);
     }
-    size_t need = count * (size_t)out->dtype, have = n - start - hlen;
+    size_t need = count * out->itemsize, have = n - start - hlen;
     if (need > have)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: the .npy data is %zu bytes, the shape "
                           "needs %zu (a truncated file?)", origin, have, need);

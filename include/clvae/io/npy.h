@@ -10,20 +10,26 @@
 /* Most dimensions an array may have. */
 #define CLVAE_NPY_MAX_DIMS 8
 
-/* The element types clvae reads. */
-typedef enum clvae_npy_dtype { CLVAE_NPY_U8 = 1, CLVAE_NPY_F32 = 4 } clvae_npy_dtype_t;
+/* The element types clvae reads (little-endian). */
+typedef enum clvae_npy_dtype {
+    CLVAE_NPY_U8 = 1,  /* |u1 */
+    CLVAE_NPY_F32,     /* <f4 */
+    CLVAE_NPY_I32,     /* <i4 (labels) */
+    CLVAE_NPY_I64      /* <i8 (labels: NumPy's default integers) */
+} clvae_npy_dtype_t;
 
 /* An array found in a buffer: its shape and where its data starts (not a copy). */
 typedef struct clvae_npy {
     clvae_npy_dtype_t dtype;
+    size_t itemsize;         /* bytes per element: 1, 4 or 8 */
     int ndim;
     size_t shape[CLVAE_NPY_MAX_DIMS];
     size_t count;            /* elements: the product of the shape */
-    const unsigned char *data; /* count * dtype bytes, little-endian, C order */
+    const unsigned char *data; /* count * itemsize bytes, little-endian, C order */
 } clvae_npy_t;
 
-/* Parses the n bytes of a .npy file (versions 1, 2 and 3): dtype uint8 or little-endian
- * float32, C order, a shape of up to CLVAE_NPY_MAX_DIMS dimensions whose data the buffer
+/* Parses the n bytes of a .npy file (versions 1, 2 and 3): dtype uint8, or little-endian
+ * float32, int32 or int64, C order, a shape of up to CLVAE_NPY_MAX_DIMS dimensions whose data the buffer
  * holds. Anything else is CLVAE_ERR_INVALID naming what (origin names the file). */
 clvae_status_t clvae_npy_parse(const void *buf, size_t n, const char *origin, clvae_npy_t *out,
                                clvae_error_t *err);
