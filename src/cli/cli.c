@@ -221,8 +221,7 @@ int cli_parse_float(const char *s, float *out)
 
 const char *cli_data_dir(void)
 {
-    const char *d = getenv("CLVAE_DATA_DIR");
-    return d && *d ? d : "data";
+    return NULL; /* the library's search list (clvae_data_dirs) */
 }
 
 clvae_status_t cli_run_open(cli_run_t *r, const cli_common_t *common, const char *run,

@@ -66,7 +66,8 @@ int cli_opt(int *i, int argc, char **argv, const char *name, const char **val);
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_float(const char *s, float *out);
 
-/* Where datasets are: $CLVAE_DATA_DIR, else "data". */
+/* Where datasets are: NULL, the library's list (clvae_data_dirs: $CLVAE_DATA_DIR, else
+ * $XDG_DATA_HOME/clvae then data). */
 const char *cli_data_dir(void);
 
 /* A trained run opened for figures and evaluation. */

@@ -518,22 +518,44 @@ clvae_status_t clvae_digits_load(const char *path, clvae_dataset_t *out, clvae_e
     "folder:PATH (PNG files, PATH/<label>/*.png for labels)"
 #define DATA_HINT "run 'make data' or set CLVAE_DATA_DIR"
 
-/* Finds data_dir/sub/name (name = base + suffix, for each of the two suffixes in turn) and
- * writes its path; CLVAE_ERR_NOT_FOUND with the hint when neither exists. */
+/* Finds DIR/sub/name for each folder DIR of the ':'-separated list data_dir (name = base +
+ * suffix, for each of the two suffixes in turn) and writes the first path found;
+ * CLVAE_ERR_NOT_FOUND with the folders searched and the hint when none exists. */
 static clvae_status_t find_file(const char *spec, const char *data_dir, const char *sub,
                                 const char *base, const char *const suffix[2], char *path,
                                 size_t size, clvae_error_t *err)
 {
-    for (int i = 0; i < 2; i++) {
-        int k = snprintf(path, size, "%s/%s/%s%s", data_dir, sub, base, suffix[i]);
-        if (k < 0 || (size_t)k >= size)
-            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: data folder path too long: %s", spec,
-                              data_dir);
-        struct stat sb;
-        if (stat(path, &sb) == 0 || errno != ENOENT) return CLVAE_OK;
+    for (const char *p = data_dir;;) {
+        size_t len = strcspn(p, ":");
+        for (int i = 0; len && i < 2; i++) {
+            int k = snprintf(path, size, "%.*s/%s/%s%s", (int)len, p, sub, base, suffix[i]);
+            if (k < 0 || (size_t)k >= size)
+                return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: data folder path too long: %.*s",
+                                  spec, (int)len, p);
+            struct stat sb;
+            if (stat(path, &sb) == 0 || errno != ENOENT) return CLVAE_OK;
+        }
+        if (!p[len]) break;
+        p += len + 1;
     }
-    return CLVAE_FAIL(err, CLVAE_ERR_NOT_FOUND, "%s: %s/%s/%s%s not found (nor %s%s): " DATA_HINT,
-                      spec, data_dir, sub, base, suffix[0], base, suffix[1]);
+    size_t first = strcspn(data_dir, ":");
+    return CLVAE_FAIL(err, CLVAE_ERR_NOT_FOUND, "%s: %.*s/%s/%s%s not found (nor %s%s)%s%s%s: "
+                      DATA_HINT, spec, (int)first, data_dir, sub, base, suffix[0], base,
+                      suffix[1], data_dir[first] ? ", nor in the other data folders (" : "",
+                      data_dir[first] ? data_dir + first + 1 : "", data_dir[first] ? ")" : "");
+}
+
+void clvae_data_dirs(char *buf, size_t size)
+{
+    const char *d = getenv("CLVAE_DATA_DIR");
+    if (d && *d) {
+        snprintf(buf, size, "%s", d);
+        return;
+    }
+    const char *x = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    if (x && *x) snprintf(buf, size, "%s/clvae:data", x);
+    else if (home && *home) snprintf(buf, size, "%s/.local/share/clvae:data", home);
+    else snprintf(buf, size, "data");
 }
 
 /* Adds the "make data" hint to a file that vanished between the look-up and the load. */
@@ -635,7 +657,11 @@ clvae_status_t clvae_dataset_open(const char *spec, const char *data_dir, clvae_
     if (!out) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "clvae_dataset_open: no output dataset");
     memset(out, 0, sizeof *out);
     if (!spec) spec = "";
-    if (!data_dir || !*data_dir) data_dir = "data";
+    char dirs[4096];
+    if (!data_dir || !*data_dir) {
+        clvae_data_dirs(dirs, sizeof dirs);
+        data_dir = dirs;
+    }
     static const struct { const char *spec, *sub, *stem; } named[] = {
         {"mnist:train", "mnist", "train"},
         {"mnist:test", "mnist", "t10k"},

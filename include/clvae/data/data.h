@@ -52,8 +52,13 @@ clvae_status_t clvae_folder_load(const char *path, clvae_dataset_t *out, clvae_e
 clvae_status_t clvae_npy_load(const char *images_path, const char *labels_path,
                               clvae_dataset_t *out, clvae_error_t *err);
 
-/* Opens a dataset by spec, with files looked up under data_dir (the caller passes
- * $CLVAE_DATA_DIR or "data"):
+/* The folders named datasets are looked up in, ':'-separated, into buf: $CLVAE_DATA_DIR when
+ * set, else $XDG_DATA_HOME/clvae (else ~/.local/share/clvae), then data (relative to the
+ * working folder). */
+void clvae_data_dirs(char *buf, size_t size);
+
+/* Opens a dataset by spec, with files looked up in the folders of data_dir (':'-separated,
+ * the first that has the file; NULL or "": clvae_data_dirs):
  *   "mnist:train", "mnist:test"                 data_dir/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
  *   "fashion-mnist:train", "fashion-mnist:test" data_dir/fashion-mnist/... (same names, .gz or raw)
  *   "digits" (all 1797), "digits:train" (first 1500), "digits:test" (last 297)   data_dir/digits/digits.csv.gz
