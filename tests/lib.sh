@@ -36,6 +36,7 @@ units = 64
 activation = sigmoid
 CFG
 }
-# weights_hash RUN: the SHA-256 over a run's parameter tensors and the one over its optimizer
-# state, from `clvae inspect` (equal: bit-identical weights).
-weights_hash() { "${clvae:-bin/clvae}" inspect "$1" | awk '/^(parameters|optimizer) sha256/ { printf "%s ", $3 }'; }
+# weights_hash RUN: the SHA-256 over a run's parameter tensors, the one over its optimizer
+# state and (when it has any) the one over its layers' buffers, from `clvae inspect` (equal:
+# bit-identical weights).
+weights_hash() { "${clvae:-bin/clvae}" inspect "$1" | awk '/^(parameters|optimizer|buffers) sha256/ { printf "%s ", $3 }'; }

@@ -106,9 +106,9 @@ static void t_two_networks(void)
     clvae_buf_upload(ctx, clvae_objective_moment2(d), mom, PD, &err);
     clvae_checkpoint_net_t nets[2] = {
         {"generator", &dg, clvae_objective_params(g), clvae_objective_moment1(g),
-         clvae_objective_moment2(g)},
+         clvae_objective_moment2(g), clvae_objective_state(g)},
         {"discriminator", &dd, clvae_objective_params(d), clvae_objective_moment1(d),
-         clvae_objective_moment2(d)}};
+         clvae_objective_moment2(d), clvae_objective_state(d)}};
     clvae_train_state_t st = {1, 10, 0, 3, {0, 0, 0}, 0, 0};
     char path[128];
     snprintf(path, sizeof path, "%s/two.safetensors", dir);
@@ -171,6 +171,81 @@ static long file_size(const char *p)
     long n = ftell(f);
     fclose(f);
     return n;
+}
+
+/* Batch normalization's running statistics: saved beside the parameters under PyTorch's buffer
+ * names (num_batches_tracked a scalar), read back into a fresh model bit for bit; a file
+ * without them is refused naming the missing buffer; a NaN in them is not saved. */
+#define TINY_BN                                                                                 \
+    "[model]\nkind = ae\n[input]\nchannels = 1\nheight = 4\nwidth = 4\n[conv]\nfilters = 2\n"  \
+    "stride = 2\n[batchnorm]\nactivation = relu\n[flatten]\n[latent]\nsize = 2\n"              \
+    "[dense]\nunits = 16\nactivation = sigmoid\n"
+
+static void t_batchnorm_buffers(void)
+{
+    clvae_cfg_t cfg, cfg2;
+    clvae_model_desc_t d, d2;
+    clvae_objective_t *m = NULL, *m2 = NULL;
+    REQUIRE(setup(TINY_BN, &cfg, &d, &m) && setup(TINY_BN, &cfg2, &d2, &m2), "setup");
+    clvae_error_t err = {0};
+    size_t S = d.nstate;
+    REQUIRE(S == 5, "state of %zu floats", S);
+    float st[5] = {0.25f, -1.5f, 0.5f, 2.0f, 7.0f}, back[5] = {0};
+    clvae_buf_upload(ctx, clvae_objective_state(m), st, S, &err);
+    clvae_train_state_t ts = {1, 7, 0, 3, {0, 0, 0}, 0, 0};
+    char path[128], bad[128];
+    snprintf(path, sizeof path, "%s/bn.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bn_nan.safetensors", dir);
+    REQUIRE(clvae_checkpoint_save(path, ctx, m, &d, TINY_BN, &ts, "", &err) == CLVAE_OK, "%s",
+            err.msg);
+    clvae_st_file_t *f = NULL;
+    REQUIRE(clvae_st_read(path, &f, &err) == CLVAE_OK, "%s", err.msg);
+    const clvae_st_tensor_t *rm = clvae_st_find(f, "encoder.1.running_mean");
+    const clvae_st_tensor_t *rv = clvae_st_find(f, "encoder.1.running_var");
+    const clvae_st_tensor_t *nb = clvae_st_find(f, "encoder.1.num_batches_tracked");
+    CHECK(rm && rv && nb && rm->ndim == 1 && rm->shape[0] == 2 && nb->ndim == 0,
+          "buffers with PyTorch's names and shapes");
+    CHECK(clvae_st_find(f, "encoder.1.weight") && clvae_st_find(f, "encoder.1.bias"),
+          "affine weight and bias");
+    clvae_st_free(f);
+    clvae_checkpoint_t ck;
+    REQUIRE(clvae_checkpoint_read(path, &ck, &err) == CLVAE_OK &&
+                clvae_checkpoint_bind(&ck, &d2, path, &err) == CLVAE_OK &&
+                clvae_checkpoint_apply(&ck, ctx, m2, d2.nparams, 1, &err) == CLVAE_OK,
+            "%s", err.msg);
+    clvae_checkpoint_free(&ck);
+    clvae_buf_download(ctx, back, clvae_objective_state(m2), S, &err);
+    CHECK(memcmp(st, back, sizeof st) == 0, "state after the round trip %g %g ... %g",
+          (double)back[0], (double)back[1], (double)back[4]);
+    /* the same file without running_var (weights saved without the buffers) is refused */
+    char nobuf[128];
+    snprintf(nobuf, sizeof nobuf, "%s/nobuf.safetensors", dir);
+    REQUIRE(clvae_st_read(path, &f, &err) == CLVAE_OK, "%s", err.msg);
+    size_t nt = clvae_st_count(f), k = 0;
+    clvae_st_tensor_t *keep = calloc(nt, sizeof *keep);
+    for (size_t i = 0; i < nt; i++)
+        if (!strstr(clvae_st_get(f, i)->name, "running_var")) keep[k++] = *clvae_st_get(f, i);
+    const char *mk[] = {"format"}, *mv[] = {"pt"};
+    CHECK(k == nt - 1 && clvae_st_write(nobuf, keep, k, mk, mv, 1, &err) == CLVAE_OK, "%s",
+          err.msg);
+    free(keep);
+    clvae_st_free(f);
+    clvae_status_t s = clvae_checkpoint_load_weights(nobuf, ctx, m2, &d2, &err);
+    CHECK(s == CLVAE_ERR_INVALID && strstr(err.msg, "encoder.1.running_var"),
+          "a file without the buffers: %d %s", (int)s, err.msg);
+    /* NaN in a running statistic: not saved, the tensor named */
+    st[1] = NAN;
+    clvae_buf_upload(ctx, clvae_objective_state(m), st, S, &err);
+    s = clvae_checkpoint_save(bad, ctx, m, &d, TINY_BN, &ts, "", &err);
+    CHECK(s == CLVAE_ERR_CORRUPT && strstr(err.msg, "encoder.1.running_mean"),
+          "NaN in the state: %d %s", (int)s, err.msg);
+    CHECK(access(bad, F_OK) != 0, "a checkpoint with NaN state was written");
+    clvae_objective_free(m);
+    clvae_objective_free(m2);
+    clvae_model_desc_free(&d);
+    clvae_model_desc_free(&d2);
+    clvae_cfg_free(&cfg);
+    clvae_cfg_free(&cfg2);
 }
 
 static void t_damage_rejected(void)
@@ -302,6 +377,7 @@ int main(void)
     if (!ctx) return 1;
     RUN(t_round_trip);
     RUN(t_two_networks);
+    RUN(t_batchnorm_buffers);
     RUN(t_damage_rejected);
     RUN(t_nonfinite_not_saved);
     clvae_ctx_free(ctx);

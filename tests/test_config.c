@@ -427,6 +427,33 @@ static void t_graph_layers(void)
     clvae_model_desc_free(&m);
 }
 
+/* [batchnorm]: shapes kept (map or flat), weight and bias [C] and 2C + 1 state floats placed,
+ * PyTorch's defaults; bad values refused with file:line. */
+static void t_batchnorm_keys(void)
+{
+    clvae_model_desc_t m;
+    REQUIRE(resolve_text(GRAPH_HEAD "[batchnorm]\nactivation = relu\n[batchnorm]\nmomentum = 0.2\n"
+                         "eps = 1e-3\n" GRAPH_TAIL, &m), "batchnorm");
+    const clvae_layer_t *a = &m.layers[3], *b = &m.layers[4];
+    CHECK(a->kind == CLVAE_LAYER_BATCHNORM && a->out_c == 2 && a->out_h == 8 && !a->flat &&
+              a->w_len == 2 && a->b_len == 2 && a->s_len == 5 && a->s_off == 0 &&
+              a->act == CLVAE_ACT_RELU,
+          "batchnorm: out %zux%zux%zu w %zu b %zu state %zu@%zu", a->out_c, a->out_h, a->out_w,
+          a->w_len, a->b_len, a->s_len, a->s_off);
+    CHECK(a->momentum == 0.1f && a->norm_eps == 1e-5f && b->momentum == 0.2f &&
+              b->norm_eps == 1e-3f && b->s_off == 5 && m.nstate == 10,
+          "momentum %g eps %g; second at %zu; nstate %zu", (double)a->momentum,
+          (double)a->norm_eps, b->s_off, m.nstate);
+    clvae_model_desc_free(&m);
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    expect(GRAPH_HEAD "[batchnorm]\nmomentum = 2\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "must be a number from 0 to 1");
+    expect(GRAPH_HEAD "[batchnorm]\neps = 0\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "must be a number from 1e-12 to 1");
+    expect(GRAPH_HEAD "[batchnorm]\nunits = 3\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "unknown key 'units'");
+}
+
 /* Bad graphs are refused with file:line before any work. */
 static void t_graph_errors(void)
 {
@@ -480,6 +507,7 @@ int main(void)
     RUN(t_conditional);
     RUN(t_graph_layers);
     RUN(t_graph_errors);
+    RUN(t_batchnorm_keys);
     RUN(t_missing_file);
     return TEST_EXIT();
 }

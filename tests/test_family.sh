@@ -38,7 +38,7 @@ t_check_config_counts() {
   "$clvae" check-config models/mnist_beta_vae.cfg | grep -q "^beta: linear from 0 to 4 over 10 epochs" &&
   "$clvae" check-config models/mnist_cvae.cfg | grep -q "total: 241477 parameters" &&
   "$clvae" check-config models/mnist_cvae.cfg | grep -q "^conditional on 10 classes" &&
-  "$clvae" check-config models/mnist_cvae.cfg | grep -q "^1   conv     32x28x28 .* 3200 "
+  "$clvae" check-config models/mnist_cvae.cfg | grep -q "^1   conv      32x28x28 .* 3200 "
 }
 check check_config_counts t_check_config_counts
 

@@ -54,6 +54,18 @@ static clvae_ctx_t *ctx;
     "output_padding = 1\nactivation = leaky_relu\nslope = 0.3\n[concat]\nfrom = d1, e1\n"    \
     "[conv]\nfilters = 1\nactivation = sigmoid\n"
 
+/* Batch normalization after a conv (a map), after a dense layer (flat) and before the output. */
+#define TINY_BN                                                                                \
+    "[model]\nkind = vae\n[loss]\nreconstruction = bce\nbeta = 1\n"                            \
+    "[input]\nchannels = 1\nheight = 6\nwidth = 6\n"                                           \
+    "[conv]\nfilters = 3\nsize = 3\nstride = 2\npadding = same\nbias = 0\n"                  \
+    "[batchnorm]\nactivation = tanh\n[flatten]\n"                          \
+    "[dense]\nunits = 5\n[batchnorm]\nmomentum = 0.2\nactivation = tanh\n"                    \
+    "[latent]\nsize = 2\n[dense]\nunits = 27\nactivation = tanh\n"                             \
+    "[reshape]\nchannels = 3\nheight = 3\nwidth = 3\n"                                         \
+    "[deconv]\nfilters = 2\nsize = 3\nstride = 2\npadding = same\n"                           \
+    "[batchnorm]\neps = 1e-3\n[conv]\nfilters = 1\nsize = 1\nactivation = sigmoid\n"
+
 static int resolve(const char *text, clvae_cfg_t *cfg, clvae_model_desc_t *d)
 {
     clvae_error_t err = {0};
@@ -315,6 +327,180 @@ static void t_input_gradient(void)
     clvae_cfg_free(&cfg);
 }
 
+/* L(x, params) = <r, net(x)> for a fixed r: the network's forward in the given mode. */
+static double net_loss(clvae_net_t *net, const float *x, const float *r, size_t B, size_t n_in,
+                       size_t n_out, int last, clvae_error_t *err)
+{
+    float *y = malloc(n_out * sizeof *y);
+    double l = NAN;
+    if (y && !clvae_buf_upload(ctx, clvae_net_input(net), x, n_in, err) &&
+        !clvae_net_forward(net, B, err) &&
+        !clvae_buf_download(ctx, y, clvae_net_output(net, last, 0), n_out, err)) {
+        l = 0;
+        for (size_t k = 0; k < n_out; k++) l += (double)r[k] * y[k];
+    }
+    free(y);
+    return l;
+}
+
+/* The network's backward (parameters and input) against central differences of <r, net(x)>,
+ * in training mode (batch statistics) or evaluation mode (running ones, after a few training
+ * forwards moved them). */
+static void net_grad_check(const char *text, const char *what, int training, float h)
+{
+    clvae_cfg_t cfg;
+    clvae_model_desc_t d;
+    REQUIRE(resolve(text, &cfg, &d), "%s: config", what);
+    clvae_error_t err = {0};
+    clvae_net_t *net = NULL;
+    int last = d.nlayers - 1;
+    const clvae_layer_t *L0 = &d.layers[0], *Ln = &d.layers[last];
+    size_t B = 4, n_in = B * L0->out_c * L0->out_h * L0->out_w, P = d.nparams;
+    size_t n_out = B * Ln->out_c * Ln->out_h * Ln->out_w;
+    REQUIRE(clvae_net_init(&net, ctx, &d, B, 1, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_net_init_params(net, 3, &err) == CLVAE_OK, "%s", err.msg);
+    float *x = malloc(n_in * sizeof *x), *r = malloc(n_out * sizeof *r);
+    float *gx = malloc(n_in * sizeof *gx), *gp = malloc(P * sizeof *gp);
+    float *p = malloc(P * sizeof *p);
+    uint64_t seed = 8;
+    tu_rand(x, n_in, 0.05f, 0.95f, &seed);
+    tu_rand(r, n_out, -1.0f, 1.0f, &seed);
+    /* non-trivial gamma and beta, and running statistics moved by three training batches */
+    clvae_buf_download(ctx, p, clvae_net_params(net), P, &err);
+    for (int i = 0; i < d.nlayers; i++)
+        if (d.layers[i].kind == CLVAE_LAYER_BATCHNORM)
+            for (size_t c = 0; c < 2 * d.layers[i].in_c; c++) p[d.layers[i].w_off + c] += 0.3f * sinf((float)c + 1.0f);
+    clvae_buf_upload(ctx, clvae_net_params(net), p, P, &err);
+    clvae_net_set_sampling(net, 0, 0, 0);
+    clvae_net_set_training(net, 1);
+    for (int k = 0; k < 3; k++) {
+        float *xs = malloc(n_in * sizeof *xs);
+        tu_rand(xs, n_in, 0.0f, 1.0f, &seed);
+        net_loss(net, xs, r, B, n_in, n_out, last, &err);
+        free(xs);
+    }
+    clvae_net_set_training(net, training);
+    /* running statistics stay fixed from here: the check's forwards must not move them */
+    float *state = malloc(d.nstate * sizeof *state);
+    clvae_buf_download(ctx, state, clvae_net_state(net), d.nstate, &err);
+    clvae_buf_t din;
+    REQUIRE(clvae_buf_alloc(ctx, n_in, &din, &err) == CLVAE_OK, "%s", err.msg);
+    double l0 = net_loss(net, x, r, B, n_in, n_out, last, &err);
+    REQUIRE(isfinite(l0) && clvae_buf_upload(ctx, clvae_net_output_grad(net, last, 0), r, n_out,
+                                             &err) == CLVAE_OK &&
+                clvae_net_zero_grads(net, &err) == CLVAE_OK &&
+                clvae_net_backward(net, 0, din, &err) == CLVAE_OK &&
+                clvae_buf_download(ctx, gx, din, n_in, &err) == CLVAE_OK &&
+                clvae_buf_download(ctx, gp, clvae_net_grads(net), P, &err) == CLVAE_OK,
+            "%s: %s", what, err.msg);
+    double dot = 0, nfd = 0, ng = 0;
+    int bad = 0;
+    for (size_t i = 0; i < n_in + P; i++) {
+        int is_x = i < n_in;
+        float *v = is_x ? &x[i] : &p[i - n_in], keep = *v, g = is_x ? gx[i] : gp[i - n_in];
+        double l[2];
+        for (int side = 0; side < 2; side++) {
+            *v = keep + (side ? -h : h);
+            if (!is_x) clvae_buf_upload(ctx, clvae_buf_at(clvae_net_params(net), i - n_in), v, 1, &err);
+            if (training) clvae_buf_upload(ctx, clvae_net_state(net), state, d.nstate, &err);
+            l[side] = net_loss(net, x, r, B, n_in, n_out, last, &err);
+        }
+        *v = keep;
+        if (!is_x) clvae_buf_upload(ctx, clvae_buf_at(clvae_net_params(net), i - n_in), v, 1, &err);
+        double fd = (l[0] - l[1]) / (2.0 * h);
+        dot += fd * g;
+        nfd += fd * fd;
+        ng += (double)g * g;
+        if (fabs(fd - g) > 3e-3 + 5e-2 * fabs(fd) && bad++ < 5)
+            CHECK(0, "%s: %s %zu: backward %.6g, central difference %.6g", what,
+                  is_x ? "input" : "param", is_x ? i : i - n_in, (double)g, fd);
+    }
+    double cosine = dot / sqrt(nfd * ng);
+    CHECK(ng > 1e-6 && cosine > 0.999, "%s: cosine %.6f (gradient norm %g)", what, cosine, ng);
+    fprintf(stderr, "%s: cosine %.6f over %zu inputs and %zu parameters\n", what, cosine, n_in,
+            P);
+    clvae_buf_free(&din);
+    free(x), free(r), free(gx), free(gp), free(p), free(state);
+    clvae_net_free(net);
+    clvae_model_desc_free(&d);
+    clvae_cfg_free(&cfg);
+}
+
+static void t_batchnorm_gradients_training(void)
+{
+    net_grad_check(TINY_BN, "tiny VAE with batchnorm, training mode", 1, 3e-3f);
+}
+
+static void t_batchnorm_gradients_evaluation(void)
+{
+    net_grad_check(TINY_BN, "tiny VAE with batchnorm, evaluation mode", 0, 3e-3f);
+}
+
+/* The state: PyTorch's buffer names and shapes, the initial values (gamma 1, running_var 1),
+ * training forwards move it (count + 1 each), evaluation forwards do not, and in evaluation
+ * mode an example's output does not depend on the rest of its batch. */
+static void t_batchnorm_state(void)
+{
+    clvae_cfg_t cfg;
+    clvae_model_desc_t d;
+    REQUIRE(resolve(TINY_BN, &cfg, &d), "config");
+    char name[64];
+    size_t off;
+    int ndim, n = 0;
+    uint64_t shape[4];
+    const char *want[] = {"encoder.1.running_mean", "encoder.1.running_var",
+                          "encoder.1.num_batches_tracked", "encoder.4.running_mean"};
+    while (clvae_net_state_tensor(&d, n, name, sizeof name, &off, &ndim, shape)) {
+        if (n < 4) CHECK(strcmp(name, want[n]) == 0, "state tensor %d is %s, want %s", n, name, want[n]);
+        if (n == 2) CHECK(ndim == 0 && off == 6, "num_batches_tracked: ndim %d offset %zu", ndim, off);
+        if (n == 3) CHECK(ndim == 1 && shape[0] == 5 && off == 7, "encoder.4.running_mean");
+        n++;
+    }
+    CHECK(n == 9 && d.nstate == 7 + 11 + 5, "%d state tensors, %zu floats", n, d.nstate);
+    CHECK(clvae_net_tensor(&d, 1, name, sizeof name, &off, &ndim, shape) &&
+              strcmp(name, "encoder.1.weight") == 0 && ndim == 1 && shape[0] == 3,
+          "the batchnorm weight is %s", name);
+    clvae_error_t err = {0};
+    clvae_net_t *net = NULL;
+    size_t B = 8, D = 36, S = d.nstate;
+    int last = d.nlayers - 1;
+    REQUIRE(clvae_net_init(&net, ctx, &d, B, 0, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_net_init_params(net, 3, &err) == CLVAE_OK, "%s", err.msg);
+    float *st0 = malloc(S * sizeof *st0), *st1 = malloc(S * sizeof *st1);
+    float *st2 = malloc(S * sizeof *st2), *x = malloc(B * D * sizeof *x);
+    clvae_buf_download(ctx, st0, clvae_net_state(net), S, &err);
+    CHECK(st0[0] == 0.0f && st0[3] == 1.0f && st0[6] == 0.0f, "initial state %g %g %g",
+          (double)st0[0], (double)st0[3], (double)st0[6]);
+    float g1[3];
+    clvae_buf_download(ctx, g1, clvae_buf_at(clvae_net_params(net), d.layers[2].w_off), 3, &err);
+    CHECK(g1[0] == 1.0f && g1[2] == 1.0f, "gamma starts at %g", (double)g1[0]);
+    uint64_t seed = 4;
+    tu_rand(x, B * D, 0.0f, 1.0f, &seed);
+    clvae_net_set_sampling(net, 0, 0, 0);
+    clvae_buf_upload(ctx, clvae_net_input(net), x, B * D, &err);
+    clvae_net_set_training(net, 1);
+    REQUIRE(clvae_net_forward(net, B, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_net_forward(net, B, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_buf_download(ctx, st1, clvae_net_state(net), S, &err);
+    CHECK(st1[6] == 2.0f && st1[17] == 2.0f && st1[22] == 2.0f, "counts %g %g %g", (double)st1[6],
+          (double)st1[17], (double)st1[22]);
+    CHECK(st1[0] != 0.0f && st1[3] != 1.0f, "running statistics did not move");
+    clvae_net_set_training(net, 0);
+    float *y8 = malloc(B * sizeof(float)), y1[1];
+    REQUIRE(clvae_net_forward(net, B, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_buf_download(ctx, y8, clvae_net_output(net, last, 0), B, &err); /* first 8 pixels */
+    clvae_buf_download(ctx, st2, clvae_net_state(net), S, &err);
+    CHECK(memcmp(st1, st2, S * sizeof *st1) == 0, "an evaluation forward moved the state");
+    REQUIRE(clvae_net_forward(net, 1, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_buf_download(ctx, y1, clvae_net_output(net, last, 0), 1, &err);
+    CHECK(y1[0] == y8[0], "evaluation output depends on the batch: %.9g vs %.9g", (double)y1[0],
+          (double)y8[0]);
+    free(st0), free(st1), free(st2), free(x), free(y8);
+    clvae_net_free(net);
+    clvae_model_desc_free(&d);
+    clvae_cfg_free(&cfg);
+}
+
 static void t_ae_gradients(void) { grad_check(TINY_AE, "tiny AE (dense, silu, MSE)"); }
 
 static void t_training_learns(void)
@@ -402,6 +588,9 @@ int main(void)
     RUN(t_labels_and_beta_matter);
     RUN(t_training_learns);
     RUN(t_tensor_names);
+    RUN(t_batchnorm_gradients_training);
+    RUN(t_batchnorm_gradients_evaluation);
+    RUN(t_batchnorm_state);
     tu_print_errors();
     clvae_ctx_free(ctx);
     return TEST_EXIT();

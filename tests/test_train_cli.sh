@@ -100,6 +100,25 @@ t_bench_runs() {
 }
 check bench_runs t_bench_runs
 
+t_batchnorm_resume_bit_exact() {
+  # batch normalization's running statistics travel in the checkpoint: two epochs straight and
+  # one epoch then --resume give the same parameters, optimizer state and buffers
+  local bn=$tmp/digits_bn.cfg a b out
+  sed 's/^activation = relu$/activation = identity\n[batchnorm]\nactivation = relu/' "$cfg" |
+    sed 's/\\n/\n/g' > "$bn"
+  [ "$(grep -c '^\[batchnorm\]' "$bn")" -eq 2 ] || return 1
+  "$clvae" train "$bn" --limit 640 --no-figures --out "$tmp/bn2" > /dev/null 2>&1 &&
+    "$clvae" train "$bn" --limit 640 --epochs 1 --no-figures --out "$tmp/bn1" > /dev/null 2>&1 &&
+    "$clvae" train "$bn" --limit 640 --epochs 2 --resume --no-figures --out "$tmp/bn1" > /dev/null 2>&1 || return 1
+  out=$("$clvae" inspect "$tmp/bn2")
+  grep -q "^encoder.2.running_var *F32 *\[32\]" <<<"$out" &&
+    grep -q "^encoder.2.num_batches_tracked *F32 *\[\] " <<<"$out" &&
+    grep -q "^buffers sha256" <<<"$out" || { echo "$out" >&2; return 1; }
+  a=$(weights_hash "$tmp/bn2"); b=$(weights_hash "$tmp/bn1")
+  [ "$(wc -w <<<"$a")" -eq 3 ] && [ "$a" = "$b" ] || { echo "straight $a / resumed $b" >&2; return 1; }
+}
+check batchnorm_resume_bit_exact t_batchnorm_resume_bit_exact
+
 t_ctrl_c_then_resume() {
   # a run long enough to be interrupted; SIGINT saves a checkpoint, --resume finishes it
   local rc out

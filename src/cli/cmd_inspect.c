@@ -8,10 +8,15 @@
 #include "clvae/io/safetensors.h"
 #include "clvae/io/sha256.h"
 #include "clvae/net/config.h"
+#include "clvae/net/net.h"
 
-/* Training-state tensors; everything else in a checkpoint is a parameter. */
-static int is_optimizer(const char *name) { return strncmp(name, "optimizer.", 10) == 0; }
-static int is_state(const char *name) { return strncmp(name, "train.", 6) == 0; }
+/* Tensors of the optimizer (of any network: "optimizer." or "<network>.optimizer."), the
+ * training position, and the layers' non-trained buffers; everything else is a parameter. */
+static int is_optimizer(const char *name)
+{
+    return strncmp(name, "optimizer.", 10) == 0 || strstr(name, ".optimizer.") != NULL;
+}
+static int is_position(const char *name) { return strncmp(name, "train.", 6) == 0; }
 
 /* NaN and infinite values of an F32 tensor. */
 static size_t nonfinite(const clvae_st_tensor_t *t)
@@ -103,10 +108,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
         cli_json_string(stdout, where);
         printf(", \"metrics_epochs\": %zu, \"tensors\": [", rows ? rows - 1 : 0);
     }
-    clvae_sha256_t hp, ho;
+    clvae_sha256_t hp, ho, hb;
     clvae_sha256_init(&hp);
     clvae_sha256_init(&ho);
-    size_t bad_params = 0, bad_opt = 0;
+    clvae_sha256_init(&hb);
+    size_t bad_params = 0, bad_opt = 0, bad_buf = 0, nbuf = 0;
     for (size_t i = 0; i < clvae_st_count(f); i++) {
         const clvae_st_tensor_t *t = clvae_st_get(f, i);
         char shape[64] = "[";
@@ -131,24 +137,34 @@ static int run(const cli_common_t *common, int argc, char **argv)
         if (is_optimizer(t->name)) {
             clvae_sha256_update(&ho, t->data, t->nbytes);
             bad_opt += bad;
-        } else if (!is_state(t->name)) {
+        } else if (clvae_net_is_state_name(t->name)) {
+            clvae_sha256_update(&hb, t->data, t->nbytes);
+            bad_buf += bad;
+            nbuf++;
+        } else if (!is_position(t->name)) {
             clvae_sha256_update(&hp, t->data, t->nbytes);
             bad_params += bad;
         }
     }
     uint8_t d[32];
-    char hex[65], hex2[65];
+    char hex[65], hex2[65], hex3[65];
     clvae_sha256_final(&hp, d);
     clvae_sha256_hex(d, hex);
     clvae_sha256_final(&ho, d);
     clvae_sha256_hex(d, hex2);
+    clvae_sha256_final(&hb, d);
+    clvae_sha256_hex(d, hex3);
     if (json) {
         printf("], \"parameters_sha256\": \"%s\", \"parameters_nonfinite\": %zu, "
-               "\"optimizer_sha256\": \"%s\", \"optimizer_nonfinite\": %zu}\n", hex, bad_params,
+               "\"optimizer_sha256\": \"%s\", \"optimizer_nonfinite\": %zu", hex, bad_params,
                hex2, bad_opt);
+        if (nbuf)
+            printf(", \"buffers_sha256\": \"%s\", \"buffers_nonfinite\": %zu", hex3, bad_buf);
+        printf("}\n");
     } else {
         printf("parameters sha256 %s  (%zu non-finite)\n", hex, bad_params);
         printf("optimizer sha256 %s  (%zu non-finite)\n", hex2, bad_opt);
+        if (nbuf) printf("buffers sha256 %s  (%zu non-finite)\n", hex3, bad_buf);
     }
     clvae_checkpoint_free(&ck);
     return 0;
@@ -159,7 +175,8 @@ const cli_command_t cli_cmd_inspect = {
     "clvae inspect RUN [--json]\n"
     "  RUN is a run folder or a checkpoint file; the file's data checksum is verified.\n"
     "  Prints the position in words (epochs done of the run's epochs, or where in an epoch\n"
-    "  it stopped, and what --resume does), then per tensor: name, dtype, shape, NaN/Inf count, SHA-256 of\n"
-    "  its data; then one SHA-256 over all parameter tensors and one over the optimizer state\n"
-    "  (equal hashes: bit-identical weights). --json: the same as one JSON object.",
+    "  it stopped, and what --resume does), then per tensor: name, dtype, shape, NaN/Inf\n"
+    "  count, SHA-256 of its data; then one SHA-256 over all parameter tensors, one over the\n"
+    "  optimizer state, and one over the layers' buffers (running statistics) when it has\n"
+    "  any (equal hashes: bit-identical weights). --json: the same as one JSON object.",
     run};

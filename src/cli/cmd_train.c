@@ -80,7 +80,7 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
            : d.recon == CLVAE_RECON_BCE ? "summed BCE" : d.recon == CLVAE_RECON_MSE_SUM ? "summed MSE" : "mean MSE",
            d.variational ? " + beta KL" : "");
     print_family(&d);
-    printf("%-3s %-8s %-16s %-12s %10s %12s\n", "#", "layer", "output (CxHxW)", "activation",
+    printf("%-3s %-9s %-15s %-12s %10s %12s\n", "#", "layer", "output (CxHxW)", "activation",
            "params", "MFLOP/img");
     /* the sections (the implicit label layers are the line above), with name = and from = of
      * the layers that read other than the section above */
@@ -99,7 +99,7 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
                 len += (size_t)snprintf(graph + len, sizeof graph - len, "%s %s", k ? "," : "",
                                         d.layers[L->from[k]].name);
         }
-        printf("%-3d %-8s %-16s %-12s %10zu %12.3f%s%s\n", n++, clvae_layer_kind_name(L->kind),
+        printf("%-3d %-9s %-15s %-12s %10zu %12.3f%s%s\n", n++, clvae_layer_kind_name(L->kind),
                shape,
                L->kind == CLVAE_LAYER_INPUT || L->kind == CLVAE_LAYER_FLATTEN ||
                        L->kind == CLVAE_LAYER_RESHAPE || L->kind == CLVAE_LAYER_CONCAT

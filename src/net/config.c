@@ -732,6 +732,8 @@ static clvae_status_t place_params(clvae_model_desc_t *m, clvae_layer_t *L, cons
                           "inputs; a layer's outputs and its weights may hold at most 2^40 "
                           "values", where, L->out_c, L->out_h, L->out_w, L->in_c, L->in_h,
                           L->in_w);
+    L->s_off = m->nstate;
+    m->nstate += L->s_len;
     if (!L->w_len) return CLVAE_OK;
     L->w_off = m->nparams;
     L->b_off = L->w_off + L->w_len;
@@ -925,11 +927,16 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
             if (strcmp(s->name, globals[j]) == 0) g = j;
         clvae_layer_kind_t k;
         if (g < 0) {
-            if (!layer_kind_of(s->name, &k))
+            if (!layer_kind_of(s->name, &k)) {
+                char kinds[256] = "";
+                for (int j = 0, len = 0; j < CLVAE_LAYER_KINDS && len < (int)sizeof kinds; j++)
+                    if (j != CLVAE_LAYER_LABELS)
+                        len += snprintf(kinds + len, sizeof kinds - (size_t)len, ", %s",
+                                        clvae_layer_kind_name((clvae_layer_kind_t)j));
                 return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                                   "%s:%d: unknown section [%s] (sections: model, data, train, loss, "
-                                  "noise, input, conv, deconv, dense, flatten, reshape, latent, concat, add)",
-                                  cfg->path, s->line, s->name);
+                                  "noise%s)", cfg->path, s->line, s->name, kinds);
+            }
             nlayer_sections++;
             continue;
         }

@@ -26,6 +26,9 @@ struct clvae_net {
     clvae_buf_t *act, *pre, *dact, *dpre;
     clvae_buf_t (*aux)[CLVAE_LAYER_AUX];
     clvae_buf_t params, grads;   /* [nparams] each, one allocation */
+    clvae_buf_t state;           /* [nstate] non-trained state (running statistics) */
+    int training;                /* forwards use batch statistics and update the state */
+    int fwd_training;            /* the last forward's mode (its backward follows it) */
     clvae_buf_t labels;          /* [max_batch] class indices as floats (conditional models) */
     clvae_buf_t *owned;          /* every allocation, for freeing */
     int nowned, cap;
@@ -63,10 +66,18 @@ typedef struct clvae_layer_kind_ops {
     void (*fans)(const clvae_layer_t *L, double *fan_in, double *fan_out);
     /* weight shape in PyTorch's layout; returns ndim (NULL: [units, inputs]) */
     int (*weight_shape)(const clvae_layer_t *L, uint64_t shape[4]);
-    /* extra per-example floats of the kind's aux buffers (NULL: none) */
-    size_t (*aux_size)(const clvae_layer_t *L, const clvae_model_desc_t *d, int k);
+    /* the kind's aux buffer k: floats per example, and *fixed floats besides (NULL: none) */
+    size_t (*aux_size)(const clvae_layer_t *L, const clvae_model_desc_t *d, int k,
+                       size_t *fixed);
     /* forward: act/pre[i] from the inputs (the activation is applied by the net) */
     clvae_status_t (*forward)(clvae_net_t *net, int i, clvae_error_t *err);
+    /* non-trained state tensor k (PyTorch's buffer name suffix, e.g. "running_mean"; offset
+     * from L->s_off; shape): 0 past the last (NULL: the kind has none) */
+    int (*state_tensor)(const clvae_layer_t *L, int k, const char **suffix, size_t *off,
+                        int *ndim, uint64_t shape[4]);
+    /* initial values other than Glorot weights and zero biases: into the layer's parameters
+     * (params + 0 is the flat array) and state (NULL: none) */
+    void (*init)(const clvae_layer_t *L, float *params, float *state);
     /* backward: dpre[i] is known; ADDS the inputs' gradients (dact of each from, when that
      * view is not NULL) and the parameter gradients */
     clvae_status_t (*backward)(clvae_net_t *net, int i, clvae_error_t *err);
@@ -79,7 +90,7 @@ const clvae_layer_kind_ops_t *clvae_layer_kind(clvae_layer_kind_t k);
 extern const clvae_layer_kind_ops_t clvae_layer_input_ops, clvae_layer_conv_ops,
     clvae_layer_deconv_ops, clvae_layer_dense_ops, clvae_layer_flatten_ops,
     clvae_layer_reshape_ops, clvae_layer_latent_ops, clvae_layer_concat_ops, clvae_layer_add_ops,
-    clvae_layer_labels_ops;
+    clvae_layer_labels_ops, clvae_layer_batchnorm_ops;
 
 /* Values per example of a layer's output. */
 static inline size_t clvae_layer_size(const clvae_layer_t *L)

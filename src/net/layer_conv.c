@@ -162,6 +162,10 @@ static const char *const deconv_keys[] = {"filters", "size", "stride", "dilation
                                           "output_padding", "bias", "activation", "slope", NULL};
 
 const clvae_layer_kind_ops_t clvae_layer_conv_ops = {
-    "conv", conv_keys, 1, resolve_conv, fans_conv, shape_conv, NULL, forward, backward};
+    .name = "conv", .keys = conv_keys, .max_from = 1, .resolve = resolve_conv, .fans = fans_conv,
+    .weight_shape = shape_conv, .forward = forward, .backward = backward,
+};
 const clvae_layer_kind_ops_t clvae_layer_deconv_ops = {
-    "deconv", deconv_keys, 1, resolve_deconv, fans_deconv, shape_deconv, NULL, forward, backward};
+    .name = "deconv", .keys = deconv_keys, .max_from = 1, .resolve = resolve_deconv,
+    .fans = fans_deconv, .weight_shape = shape_deconv, .forward = forward, .backward = backward,
+};

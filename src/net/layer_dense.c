@@ -48,4 +48,6 @@ static clvae_status_t backward(clvae_net_t *net, int i, clvae_error_t *err)
 static const char *const keys[] = {"units", "bias", "activation", "slope", NULL};
 
 const clvae_layer_kind_ops_t clvae_layer_dense_ops = {
-    "dense", keys, 1, resolve, fans, NULL, NULL, forward, backward};
+    .name = "dense", .keys = keys, .max_from = 1, .resolve = resolve, .fans = fans,
+    .forward = forward, .backward = backward,
+};

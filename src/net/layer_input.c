@@ -55,6 +55,10 @@ static const char *const input_keys[] = {"channels", "height", "width", NULL};
 static const char *const no_keys[] = {NULL};
 
 const clvae_layer_kind_ops_t clvae_layer_input_ops = {
-    "input", input_keys, 0, resolve_input, NULL, NULL, NULL, nothing, nothing};
+    .name = "input", .keys = input_keys, .max_from = 0, .resolve = resolve_input,
+    .forward = nothing, .backward = nothing,
+};
 const clvae_layer_kind_ops_t clvae_layer_labels_ops = {
-    "labels", no_keys, 1, resolve_labels, NULL, NULL, NULL, labels_forward, labels_backward};
+    .name = "labels", .keys = no_keys, .max_from = 1, .resolve = resolve_labels,
+    .forward = labels_forward, .backward = labels_backward,
+};

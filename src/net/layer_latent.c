@@ -30,9 +30,10 @@ static void fans(const clvae_layer_t *L, double *fan_in, double *fan_out)
     *fan_out = (double)L->units;
 }
 
-static size_t aux_size(const clvae_layer_t *L, const clvae_model_desc_t *d, int k)
+static size_t aux_size(const clvae_layer_t *L, const clvae_model_desc_t *d, int k, size_t *fixed)
 {
     (void)d;
+    *fixed = 0;
     return k <= DLOGVAR ? L->units : 0;
 }
 
@@ -100,4 +101,6 @@ static clvae_status_t backward(clvae_net_t *net, int i, clvae_error_t *err)
 static const char *const keys[] = {"size", NULL};
 
 const clvae_layer_kind_ops_t clvae_layer_latent_ops = {
-    "latent", keys, 1, resolve, fans, NULL, aux_size, forward, backward};
+    .name = "latent", .keys = keys, .max_from = 1, .resolve = resolve, .fans = fans,
+    .aux_size = aux_size, .forward = forward, .backward = backward,
+};

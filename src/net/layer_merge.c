@@ -123,8 +123,10 @@ static const char *const concat_keys[] = {NULL};
 static const char *const add_keys[] = {"activation", "slope", NULL};
 
 const clvae_layer_kind_ops_t clvae_layer_concat_ops = {
-    "concat", concat_keys, CLVAE_LAYER_MAX_FROM, resolve_concat, NULL, NULL, NULL,
-    concat_forward, concat_backward};
+    .name = "concat", .keys = concat_keys, .max_from = CLVAE_LAYER_MAX_FROM,
+    .resolve = resolve_concat, .forward = concat_forward, .backward = concat_backward,
+};
 const clvae_layer_kind_ops_t clvae_layer_add_ops = {
-    "add", add_keys, CLVAE_LAYER_MAX_FROM, resolve_add, NULL, NULL, NULL, add_forward,
-    add_backward};
+    .name = "add", .keys = add_keys, .max_from = CLVAE_LAYER_MAX_FROM, .resolve = resolve_add,
+    .forward = add_forward, .backward = add_backward,
+};

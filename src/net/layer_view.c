@@ -42,6 +42,10 @@ static const char *const none[] = {NULL};
 static const char *const shape_keys[] = {"channels", "height", "width", NULL};
 
 const clvae_layer_kind_ops_t clvae_layer_flatten_ops = {
-    "flatten", none, 1, resolve_flatten, NULL, NULL, NULL, nothing, nothing};
+    .name = "flatten", .keys = none, .max_from = 1, .resolve = resolve_flatten,
+    .forward = nothing, .backward = nothing,
+};
 const clvae_layer_kind_ops_t clvae_layer_reshape_ops = {
-    "reshape", shape_keys, 1, resolve_reshape, NULL, NULL, NULL, nothing, nothing};
+    .name = "reshape", .keys = shape_keys, .max_from = 1, .resolve = resolve_reshape,
+    .forward = nothing, .backward = nothing,
+};

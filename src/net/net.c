@@ -23,7 +23,7 @@ static clvae_status_t zero(clvae_net_t *net, clvae_buf_t b, size_t n, clvae_erro
 
 clvae_net_footprint_t clvae_net_footprint(const clvae_model_desc_t *d, int input_grad)
 {
-    clvae_net_footprint_t f = {2 * (d->nparams ? d->nparams : 1), 1, 0, 0};
+    clvae_net_footprint_t f = {2 * (d->nparams ? d->nparams : 1) + d->nstate, 1, 0, 0};
     for (int i = 0; i < d->nlayers; i++) {
         const clvae_layer_t *L = &d->layers[i];
         if (i > 0 && is_view(L)) continue;
@@ -31,7 +31,11 @@ clvae_net_footprint_t clvae_net_footprint(const clvae_model_desc_t *d, int input
         int grads = i > 0 || input_grad;
         f.per += (L->act != CLVAE_ACT_IDENTITY ? 2 : 1) * S * (grads ? 2 : 1);
         const clvae_layer_kind_ops_t *k = clvae_layer_kind(L->kind);
-        for (int a = 0; k->aux_size && a < CLVAE_LAYER_AUX; a++) f.per += k->aux_size(L, d, a);
+        for (int a = 0; k->aux_size && a < CLVAE_LAYER_AUX; a++) {
+            size_t fixed;
+            f.per += k->aux_size(L, d, a, &fixed);
+            f.fixed += fixed;
+        }
         if (S > f.largest) {
             f.largest = S;
             f.at = i;
@@ -75,8 +79,8 @@ static clvae_status_t alloc_layer(clvae_net_t *net, int i, int input_grad, clvae
         return s;
     const clvae_layer_kind_ops_t *k = clvae_layer_kind(L->kind);
     for (int a = 0; k->aux_size && a < CLVAE_LAYER_AUX; a++) {
-        size_t per = k->aux_size(L, net->d, a);
-        if (per && (s = alloc(net, net->max_batch * per, &net->aux[i][a], err))) return s;
+        size_t fixed, n_aux = net->max_batch * k->aux_size(L, net->d, a, &fixed) + fixed;
+        if (n_aux && (s = alloc(net, n_aux, &net->aux[i][a], err))) return s;
     }
     return CLVAE_OK;
 }
@@ -108,6 +112,7 @@ clvae_status_t clvae_net_init(clvae_net_t **out, clvae_ctx_t *ctx, const clvae_m
     clvae_status_t s = CLVAE_OK;
     size_t P = d->nparams ? d->nparams : 1;
     if ((s = alloc(net, P, &net->params, err)) || (s = alloc(net, P, &net->grads, err)) ||
+        (d->nstate && (s = alloc(net, d->nstate, &net->state, err))) ||
         (d->conditional && (s = alloc(net, max_batch, &net->labels, err))))
         goto fail;
     for (int i = 0; i < d->nlayers; i++) {
@@ -157,6 +162,8 @@ clvae_buf_t clvae_net_params(const clvae_net_t *net) { return net->params; }
 clvae_buf_t clvae_net_grads(const clvae_net_t *net) { return net->grads; }
 clvae_buf_t clvae_net_input(const clvae_net_t *net) { return net->act[0]; }
 clvae_buf_t clvae_net_labels(const clvae_net_t *net) { return net->labels; }
+clvae_buf_t clvae_net_state(const clvae_net_t *net) { return net->state; }
+void clvae_net_set_training(clvae_net_t *net, int on) { net->training = on; }
 size_t clvae_net_device_bytes(const clvae_net_t *net) { return net->bytes; }
 
 clvae_buf_t clvae_net_output(const clvae_net_t *net, int i, int pre)
@@ -265,7 +272,7 @@ clvae_status_t clvae_net_init_params(clvae_net_t *net, uint64_t seed, clvae_erro
 {
     const clvae_model_desc_t *d = net->d;
     size_t P = d->nparams;
-    if (P == 0) return CLVAE_OK;
+    if (P == 0) return CLVAE_OK; /* no layer with parameters: none with state either */
     float *host = calloc(P, sizeof *host), *u = NULL;
     if (!host) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     uint64_t offset = 0;
@@ -292,8 +299,19 @@ clvae_status_t clvae_net_init_params(clvae_net_t *net, uint64_t seed, clvae_erro
         }
     }
     free(u);
+    float *state = calloc(d->nstate ? d->nstate : 1, sizeof *state);
+    if (!state) {
+        free(host);
+        return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    }
+    for (int i = 0; i < d->nlayers; i++) {
+        const clvae_layer_kind_ops_t *k = clvae_layer_kind(d->layers[i].kind);
+        if (k->init) k->init(&d->layers[i], host, state);
+    }
     clvae_status_t s = clvae_buf_upload(net->ctx, net->params, host, P, err);
+    if (!s && d->nstate) s = clvae_buf_upload(net->ctx, net->state, state, d->nstate, err);
     free(host);
+    free(state);
     return s;
 }
 
@@ -318,6 +336,7 @@ clvae_status_t clvae_net_forward_range(clvae_net_t *net, size_t B, int first, in
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "layers %d..%d of a network of %d", first, last,
                           net->d->nlayers);
     net->B = B;
+    net->fwd_training = net->training;
     for (int i = first; i <= last; i++) {
         clvae_status_t s = layer_forward(net, i, err);
         if (s) return s;
@@ -377,47 +396,97 @@ clvae_status_t clvae_net_backward(clvae_net_t *net, int dout_is_pre, clvae_buf_t
     return CLVAE_OK;
 }
 
+/* The PyTorch state_dict prefix of layer li: "encoder.N" for the N-th layer section after
+ * [input] (before the latent), "decoder.N" for the N-th after [latent]; implicit layers are
+ * not sections. */
+static void layer_prefix(const clvae_model_desc_t *d, int li, char *out, size_t size)
+{
+    int enc = 0, dec = 0;
+    for (int j = 0; j <= li; j++) {
+        const clvae_layer_t *L = &d->layers[j];
+        if (L->implicit || j == d->latent) continue;
+        if (j < d->latent) enc++;
+        else dec++;
+    }
+    int before = li < d->latent;
+    snprintf(out, size, "%s.%d", before ? "encoder" : "decoder", before ? enc - 2 : dec - 1);
+}
+
 int clvae_net_tensor(const clvae_model_desc_t *d, int i, char *name, size_t size, size_t *off,
                      int *ndim, uint64_t shape[4])
 {
-    int k = 0, enc = 0, dec = 0;
+    int k = 0;
     for (int li = 0; li < d->nlayers; li++) {
         const clvae_layer_t *L = &d->layers[li];
-        /* index within its part: encoder.N counts layer sections after [input], decoder.N
-         * those after [latent] (implicit layers are not sections) */
-        int before = li < d->latent;
-        if (!L->implicit && li != d->latent) {
-            if (before) enc++;
-            else dec++;
-        }
-        int part_index = before ? enc - 2 : dec - 1; /* enc counts [input] too */
         if (L->w_len == 0) continue;
-        const char *part = before ? "encoder" : "decoder";
         int heads = L->kind == CLVAE_LAYER_LATENT ? (d->variational ? 2 : 1) : 1;
-        for (int h = 0; h < heads; h++) {
-            for (int wb = 0; wb < (L->bias ? 2 : 1); wb++, k++) {
-                if (k != i) continue;
-                char prefix[64];
-                if (L->kind == CLVAE_LAYER_LATENT)
-                    snprintf(prefix, sizeof prefix, "%s",
-                             d->variational ? (h ? "fc_logvar" : "fc_mu") : "fc_z");
-                else
-                    snprintf(prefix, sizeof prefix, "%s.%d", part, part_index);
-                snprintf(name, size, "%s.%s", prefix, wb ? "bias" : "weight");
-                *off = wb ? (h ? L->b2_off : L->b_off) : (h ? L->w2_off : L->w_off);
-                const clvae_layer_kind_ops_t *kind = clvae_layer_kind(L->kind);
-                if (wb) {
-                    *ndim = 1;
-                    shape[0] = L->out_c;
-                } else if (kind->weight_shape) {
-                    *ndim = kind->weight_shape(L, shape);
-                } else {
-                    *ndim = 2;
-                    shape[0] = L->units;
-                    shape[1] = clvae_layer_in_size(L);
-                }
-                return 1;
-            }
+        int per = heads * (L->bias ? 2 : 1);
+        if (i >= k + per) {
+            k += per;
+            continue;
+        }
+        int h = (i - k) / (L->bias ? 2 : 1), wb = (i - k) % (L->bias ? 2 : 1);
+        char prefix[64];
+        if (L->kind == CLVAE_LAYER_LATENT)
+            snprintf(prefix, sizeof prefix, "%s",
+                     d->variational ? (h ? "fc_logvar" : "fc_mu") : "fc_z");
+        else
+            layer_prefix(d, li, prefix, sizeof prefix);
+        snprintf(name, size, "%s.%s", prefix, wb ? "bias" : "weight");
+        *off = wb ? (h ? L->b2_off : L->b_off) : (h ? L->w2_off : L->w_off);
+        const clvae_layer_kind_ops_t *kind = clvae_layer_kind(L->kind);
+        if (wb) {
+            *ndim = 1;
+            shape[0] = L->out_c;
+        } else if (kind->weight_shape) {
+            *ndim = kind->weight_shape(L, shape);
+        } else {
+            *ndim = 2;
+            shape[0] = L->units;
+            shape[1] = clvae_layer_in_size(L);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int clvae_net_state_tensor(const clvae_model_desc_t *d, int i, char *name, size_t size,
+                           size_t *off, int *ndim, uint64_t shape[4])
+{
+    int k = 0;
+    for (int li = 0; li < d->nlayers; li++) {
+        const clvae_layer_t *L = &d->layers[li];
+        const clvae_layer_kind_ops_t *kind = clvae_layer_kind(L->kind);
+        if (!L->s_len || !kind->state_tensor) continue;
+        const char *suffix;
+        for (int t = 0; kind->state_tensor(L, t, &suffix, off, ndim, shape); t++, k++) {
+            if (k != i) continue;
+            char prefix[64];
+            layer_prefix(d, li, prefix, sizeof prefix);
+            snprintf(name, size, "%s.%s", prefix, suffix);
+            *off += L->s_off;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int clvae_net_is_state_name(const char *name)
+{
+    size_t n = strlen(name);
+    for (int k = 0; k < CLVAE_LAYER_KINDS; k++) {
+        const clvae_layer_kind_ops_t *kind = clvae_layer_kind((clvae_layer_kind_t)k);
+        clvae_layer_t L;
+        memset(&L, 0, sizeof L);
+        L.in_c = 1;
+        const char *suffix;
+        size_t off;
+        int ndim;
+        uint64_t shape[4];
+        for (int t = 0; kind->state_tensor && kind->state_tensor(&L, t, &suffix, &off, &ndim,
+                                                                 shape); t++) {
+            size_t m = strlen(suffix);
+            if (n > m && name[n - m - 1] == '.' && strcmp(name + n - m, suffix) == 0) return 1;
         }
     }
     return 0;

@@ -67,30 +67,38 @@ static void prefixed(char *out, size_t size, const char *prefix, const char *nam
     if (n < 0 || (size_t)n >= size) out[size - 1] = 0; /* cut: the name is then not found */
 }
 
-/* Parameter tensors of a network's layers. */
+/* Parameter and state tensors of a network's layers. */
 static int count_tensors(const clvae_model_desc_t *desc)
 {
     char name[128];
     size_t off;
-    int ndim, n = 0;
+    int ndim, n = 0, m = 0;
     uint64_t shape[4];
     while (clvae_net_tensor(desc, n, name, sizeof name, &off, &ndim, shape)) n++;
-    return n;
+    while (clvae_net_state_tensor(desc, m, name, sizeof name, &off, &ndim, shape)) m++;
+    return n + m;
 }
 
-/* The network's arrays in host (parameters, and with moments the two moments after them),
- * refused when one holds a NaN or an infinity (naming the first such tensor). */
+/* Floats of one network in host: parameters, with moments the two moments, then the state. */
+static size_t net_floats(const clvae_model_desc_t *d, int moments)
+{
+    return (moments ? 3 : 1) * (d->nparams ? d->nparams : 1) + d->nstate;
+}
+
+/* The network's arrays in host (parameters, with moments the two moments after them, then the
+ * state), refused when one holds a NaN or an infinity (naming the first such tensor). */
 static clvae_status_t net_to_host(clvae_ctx_t *ctx, const clvae_checkpoint_net_t *nt, int moments,
                                   float *host, const char *path, clvae_error_t *err)
 {
-    size_t P = nt->desc->nparams;
+    size_t P = nt->desc->nparams, S = nt->desc->nstate, at = (moments ? 3 : 1) * P;
     clvae_status_t s;
     if ((s = clvae_buf_download(ctx, host, nt->params, P, err)) ||
         (moments && ((s = clvae_buf_download(ctx, host + P, nt->moment1, P, err)) ||
-                     (s = clvae_buf_download(ctx, host + 2 * P, nt->moment2, P, err)))))
+                     (s = clvae_buf_download(ctx, host + 2 * P, nt->moment2, P, err)))) ||
+        (S && (s = clvae_buf_download(ctx, host + at, nt->state, S, err))))
         return s;
     /* a checkpoint is the last good state: one holding NaN or infinities is not written */
-    size_t nfloats = (moments ? 3 : 1) * P, first = nfloats, bad = 0;
+    size_t nfloats = at + S, first = nfloats, bad = 0;
     for (size_t i = 0; i < nfloats; i++)
         if (!isfinite(host[i]) && !bad++) first = i;
     if (!bad) return CLVAE_OK;
@@ -105,13 +113,20 @@ static clvae_status_t net_to_host(clvae_ctx_t *ctx, const clvae_checkpoint_net_t
         for (int k = 0; k < ndim; k++) count *= (size_t)shape[k];
         if (first >= off && first < off + count) prefixed(which, sizeof which, nt->prefix, name);
     }
+    for (int i = 0; first >= at && clvae_net_state_tensor(nt->desc, i, name, sizeof name, &off,
+                                                          &ndim, shape); i++) {
+        size_t count = 1;
+        for (int k = 0; k < ndim; k++) count *= (size_t)shape[k];
+        if (first - at >= off && first - at < off + count)
+            prefixed(which, sizeof which, nt->prefix, name);
+    }
     return CLVAE_FAIL(err, CLVAE_ERR_CORRUPT,
                       "%s: not saved: the model holds %zu NaN or infinite values (the first in "
                       "'%s'); the previous file is kept", path, bad, which);
 }
 
 /* The tensors of one network into t (from *n on): its parameters under their PyTorch names,
- * then with moments the optimizer's, each prefixed. */
+ * with moments the optimizer's, then its state (PyTorch's buffer names), each prefixed. */
 static void net_tensors(const clvae_checkpoint_net_t *nt, int moments, const float *host,
                         clvae_st_tensor_t *t, size_t *n)
 {
@@ -134,6 +149,16 @@ static void net_tensors(const clvae_checkpoint_net_t *nt, int moments, const flo
         t[*n].shape[0] = P;
         t[*n].data = host + (size_t)(k + 1) * P;
         t[*n].nbytes = P * sizeof(float);
+    }
+    const float *state = host + (moments ? 3 : 1) * P;
+    for (int i = 0; clvae_net_state_tensor(nt->desc, i, name, sizeof name, &off, &t[*n].ndim,
+                                           t[*n].shape); i++, (*n)++) {
+        size_t count = 1;
+        for (int k = 0; k < t[*n].ndim; k++) count *= (size_t)t[*n].shape[k];
+        prefixed(t[*n].name, sizeof t[*n].name, nt->prefix, name);
+        t[*n].dtype = CLVAE_ST_F32;
+        t[*n].data = state + off;
+        t[*n].nbytes = count * sizeof(float);
     }
 }
 
@@ -172,7 +197,7 @@ clvae_status_t clvae_checkpoint_save_nets(const char *path, clvae_ctx_t *ctx,
     size_t cap = 1, floats = 0;
     for (int i = 0; i < nnets; i++) {
         cap += (size_t)count_tensors(nets[i].desc) + 2;
-        floats += (moments ? 3 : 1) * (nets[i].desc->nparams ? nets[i].desc->nparams : 1);
+        floats += net_floats(nets[i].desc, moments);
     }
     clvae_st_tensor_t *t = calloc(cap, sizeof *t);
     float *host = malloc((floats ? floats : 1) * sizeof *host);
@@ -183,7 +208,7 @@ clvae_status_t clvae_checkpoint_save_nets(const char *path, clvae_ctx_t *ctx,
     for (int i = 0; !s && i < nnets; i++) {
         s = net_to_host(ctx, &nets[i], moments, h, path, err);
         if (!s) net_tensors(&nets[i], moments, h, t, &n);
-        h += (moments ? 3 : 1) * (nets[i].desc->nparams ? nets[i].desc->nparams : 1);
+        h += net_floats(nets[i].desc, moments);
     }
     uint64_t pos[4] = {0, 0, 0, 0};
     if (!s && state) {
@@ -211,7 +236,8 @@ clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_o
                                      clvae_error_t *err)
 {
     clvae_checkpoint_net_t one = {"", desc, clvae_objective_params(model),
-                                  clvae_objective_moment1(model), clvae_objective_moment2(model)};
+                                  clvae_objective_moment1(model), clvae_objective_moment2(model),
+                                  clvae_objective_state(model)};
     return clvae_checkpoint_save_nets(path, ctx, &one, 1, desc, config_text, state, metrics, err);
 }
 
@@ -335,11 +361,13 @@ clvae_status_t clvae_checkpoint_bind_net(clvae_checkpoint_t *ck, const clvae_mod
     clvae_st_file_t *f = ck->file;
     size_t P = desc->nparams ? desc->nparams : 1;
     free(ck->params);
-    free(ck->m1); /* a second bind (another model) replaces the moments too */
+    free(ck->m1); /* a second bind (another model) replaces the moments and state too */
     free(ck->m2);
+    free(ck->buffers);
     ck->m1 = ck->m2 = NULL;
     ck->params = calloc(P, sizeof(float));
-    if (!ck->params) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    ck->buffers = calloc(desc->nstate ? desc->nstate : 1, sizeof(float));
+    if (!ck->params || !ck->buffers) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     char name[128], full[160], m1[160], m2[160];
     size_t off;
     int ndim;
@@ -348,6 +376,10 @@ clvae_status_t clvae_checkpoint_bind_net(clvae_checkpoint_t *ck, const clvae_mod
     for (int i = 0; clvae_net_tensor(desc, i, name, sizeof name, &off, &ndim, shape); i++) {
         prefixed(full, sizeof full, prefix, name);
         if ((s = take(f, path, full, ndim, shape, ck->params + off, err))) return s;
+    }
+    for (int i = 0; clvae_net_state_tensor(desc, i, name, sizeof name, &off, &ndim, shape); i++) {
+        prefixed(full, sizeof full, prefix, name);
+        if ((s = take(f, path, full, ndim, shape, ck->buffers + off, err))) return s;
     }
     prefixed(m1, sizeof m1, prefix, NAME_M1);
     prefixed(m2, sizeof m2, prefix, NAME_M2);
@@ -374,6 +406,8 @@ clvae_status_t clvae_checkpoint_apply(const clvae_checkpoint_t *ck, clvae_ctx_t 
                                       clvae_error_t *err)
 {
     clvae_status_t s = clvae_buf_upload(ctx, clvae_objective_params(model), ck->params, nparams, err);
+    clvae_buf_t state = clvae_objective_state(model);
+    if (!s && state.mem) s = clvae_buf_upload(ctx, state, ck->buffers, clvae_objective_nstate(model), err);
     if (!s && want_moments && ck->m1 && ck->m2) {
         s = clvae_buf_upload(ctx, clvae_objective_moment1(model), ck->m1, nparams, err);
         if (!s) s = clvae_buf_upload(ctx, clvae_objective_moment2(model), ck->m2, nparams, err);
@@ -390,6 +424,7 @@ void clvae_checkpoint_free(clvae_checkpoint_t *ck)
     free(ck->params);
     free(ck->m1);
     free(ck->m2);
+    free(ck->buffers);
     memset(ck, 0, sizeof *ck);
 }
 

@@ -185,6 +185,8 @@ clvae_buf_t clvae_objective_params(const clvae_objective_t *m) { return clvae_ne
 clvae_buf_t clvae_objective_grads(const clvae_objective_t *m) { return clvae_net_grads(m->net); }
 clvae_buf_t clvae_objective_moment1(const clvae_objective_t *m) { return clvae_optimizer_state(m->opt, 0); }
 clvae_buf_t clvae_objective_moment2(const clvae_objective_t *m) { return clvae_optimizer_state(m->opt, 1); }
+clvae_buf_t clvae_objective_state(const clvae_objective_t *m) { return clvae_net_state(m->net); }
+size_t clvae_objective_nstate(const clvae_objective_t *m) { return m->d->nstate; }
 clvae_buf_t clvae_objective_input(const clvae_objective_t *m) { return clvae_net_input(m->net); }
 clvae_buf_t clvae_objective_loss_buf(const clvae_objective_t *m) { return m->losses; }
 clvae_buf_t clvae_objective_labels(const clvae_objective_t *m) { return clvae_net_labels(m->net); }
@@ -362,7 +364,12 @@ clvae_status_t clvae_objective_load(clvae_objective_t *m, const clvae_data_dev_t
 clvae_status_t clvae_objective_train_forward(clvae_objective_t *m, size_t B, long step,
                                              clvae_error_t *err)
 {
-    return m->kind->train_forward(m, B, step, err);
+    /* training mode for this forward only (batch statistics, running ones moved); every other
+     * forward (tests, figures, evaluation) runs in evaluation mode */
+    clvae_net_set_training(m->net, 1);
+    clvae_status_t s = m->kind->train_forward(m, B, step, err);
+    clvae_net_set_training(m->net, 0);
+    return s;
 }
 
 clvae_status_t clvae_objective_test(clvae_objective_t *m, const clvae_dataset_t *ds,

@@ -66,6 +66,7 @@ typedef enum clvae_layer_kind {
     CLVAE_LAYER_CONCAT,     /* its inputs joined along channels */
     CLVAE_LAYER_ADD,        /* the sum of inputs of one shape */
     CLVAE_LAYER_LABELS,     /* implicit ([model] conditional): its input + one-hot label channels */
+    CLVAE_LAYER_BATCHNORM,  /* batch normalization per channel, with running statistics */
     CLVAE_LAYER_KINDS       /* the number of kinds */
 } clvae_layer_kind_t;
 
@@ -93,6 +94,9 @@ typedef struct clvae_layer {
     size_t w_off, w_len;           /* weights in the flat parameter array (floats) */
     size_t b_off, b_len;           /* bias */
     size_t w2_off, b2_off;         /* latent (VAE): the z_log_var head's weight and bias */
+    size_t s_off, s_len;           /* non-trained state (running statistics) in the flat state
+                                      array (floats) */
+    float momentum, norm_eps;      /* batchnorm: running statistics' momentum, eps */
     double flops;                  /* forward FLOPs per example */
 } clvae_layer_t;
 
@@ -143,6 +147,8 @@ typedef struct clvae_model_desc {
     int latent;                    /* index of the latent layer (a classifier has none:
                                       nlayers, so every layer is before it) */
     size_t nparams;                /* floats in the flat parameter array */
+    size_t nstate;                 /* floats in the flat state array (running statistics:
+                                      saved, not trained) */
 } clvae_model_desc_t;
 
 /* Resolves a parsed config into a model: checks every section and key (unknown ones are

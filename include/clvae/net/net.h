@@ -25,6 +25,16 @@ clvae_status_t clvae_net_init_params(clvae_net_t *net, uint64_t seed, clvae_erro
 clvae_buf_t clvae_net_params(const clvae_net_t *net);
 clvae_buf_t clvae_net_grads(const clvae_net_t *net);
 
+/* The flat array of non-trained state (desc->nstate floats: batch normalization's running
+ * statistics), saved in checkpoints beside the parameters; a NULL view when there is none. */
+clvae_buf_t clvae_net_state(const clvae_net_t *net);
+
+/* Training mode (on) or evaluation mode (off, the start): in training mode a forward normalizes
+ * with the batch's statistics and moves the running ones; in evaluation mode it uses the
+ * running ones, so an example's output does not depend on its batch. A backward follows the
+ * mode of the forward before it. */
+void clvae_net_set_training(clvae_net_t *net, int on);
+
 /* The input batch [max_batch, S_0]: fill it before forward. */
 clvae_buf_t clvae_net_input(const clvae_net_t *net);
 
@@ -87,5 +97,15 @@ clvae_net_footprint_t clvae_net_footprint(const clvae_model_desc_t *desc, int in
  * offset in the flat array, ndim and shape; returns 0 when i is past the last. */
 int clvae_net_tensor(const clvae_model_desc_t *d, int i, char *name, size_t size, size_t *off,
                      int *ndim, uint64_t shape[4]);
+
+/* Non-trained state tensor i of the network (0-based) with PyTorch's buffer names
+ * ("encoder.1.running_mean", "...running_var", "...num_batches_tracked", a scalar): its name,
+ * offset in the state array, ndim and shape; 0 when i is past the last. */
+int clvae_net_state_tensor(const clvae_model_desc_t *d, int i, char *name, size_t size,
+                           size_t *off, int *ndim, uint64_t shape[4]);
+
+/* Whether a checkpoint tensor's name is a state tensor's (ends in ".running_mean" or another
+ * suffix a layer kind gives its state). */
+int clvae_net_is_state_name(const char *name);
 
 #endif

@@ -26,6 +26,7 @@ typedef struct clvae_checkpoint {
     char version[32];         /* clvae version that wrote it */
     float *params;            /* [nparams] in the model's flat layout, once bound to a model */
     float *m1, *m2;           /* optimizer moments [nparams], or NULL when not stored */
+    float *buffers;           /* non-trained state [nstate] (running statistics), once bound */
     int has_state;            /* the training position below is valid */
     clvae_train_state_t state;
     void *file;               /* the loaded safetensors file (internal) */
@@ -50,6 +51,8 @@ typedef struct clvae_checkpoint_net {
     const clvae_model_desc_t *desc;  /* the network's layers: its tensor names and shapes */
     clvae_buf_t params;              /* [desc->nparams] on the device */
     clvae_buf_t moment1, moment2;    /* its optimizer's state (saved with a training state) */
+    clvae_buf_t state;               /* [desc->nstate] non-trained state (running statistics,
+                                        clvae_net_state_tensor's names); NULL view when none */
 } clvae_checkpoint_net_t;
 
 /* clvae_checkpoint_save for an objective of several networks, each under its prefix; desc is
@@ -65,9 +68,9 @@ clvae_status_t clvae_checkpoint_save_nets(const char *path, clvae_ctx_t *ctx,
  * clvae_checkpoint_bind. */
 clvae_status_t clvae_checkpoint_read(const char *path, clvae_checkpoint_t *ck, clvae_error_t *err);
 
-/* Copies the checkpoint's tensors into the model's flat layout (ck->params, and ck->m1/m2 when
- * stored). Every parameter tensor of desc must be present with the same shape; a mismatch is
- * CLVAE_ERR_INVALID naming the tensor and both shapes. */
+/* Copies the checkpoint's tensors into the model's flat layout (ck->params, ck->buffers, and
+ * ck->m1/m2 when stored). Every parameter and state tensor of desc must be present with the
+ * same shape; a mismatch is CLVAE_ERR_INVALID naming the tensor and both shapes. */
 clvae_status_t clvae_checkpoint_bind(clvae_checkpoint_t *ck, const clvae_model_desc_t *desc,
                                      const char *path, clvae_error_t *err);
 
@@ -76,7 +79,8 @@ clvae_status_t clvae_checkpoint_bind(clvae_checkpoint_t *ck, const clvae_model_d
 clvae_status_t clvae_checkpoint_bind_net(clvae_checkpoint_t *ck, const clvae_model_desc_t *desc,
                                          const char *prefix, const char *path, clvae_error_t *err);
 
-/* Uploads bound parameters (and moments when present and want_moments) into the model. */
+/* Uploads bound parameters and state (and moments when present and want_moments) into the
+ * model. */
 clvae_status_t clvae_checkpoint_apply(const clvae_checkpoint_t *ck, clvae_ctx_t *ctx,
                                       clvae_objective_t *model, size_t nparams, int want_moments,
                                       clvae_error_t *err);

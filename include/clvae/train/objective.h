@@ -59,6 +59,10 @@ clvae_buf_t clvae_objective_grads(const clvae_objective_t *m);
 clvae_buf_t clvae_objective_moment1(const clvae_objective_t *m);
 clvae_buf_t clvae_objective_moment2(const clvae_objective_t *m);
 
+/* The network's non-trained state (running statistics; clvae_net_state) and its floats. */
+clvae_buf_t clvae_objective_state(const clvae_objective_t *m);
+size_t clvae_objective_nstate(const clvae_objective_t *m);
+
 /* The input batch buffer [max_batch, D]: fill it (e.g. clvae_data_gather) before forward. */
 clvae_buf_t clvae_objective_input(const clvae_objective_t *m);
 
