@@ -97,6 +97,10 @@ static void check_model(const clvae_model_desc_t *m)
         case CLVAE_LAYER_LABELS:
             ASSERT(L->implicit && L->out_c == L->in_c + m->conditional);
             break;
+        case CLVAE_LAYER_BATCHNORM:
+            ASSERT(out == in && L->out_c == L->in_c);
+            w = L->in_c; /* gamma [C] (beta [C] is the bias) */
+            break;
         case CLVAE_LAYER_KINDS:
             ASSERT(0);
             break;
