@@ -14,3 +14,11 @@ __kernel void add_f32(__global float *y, uint y_off, __global const float *a, ui
     uint i = CLVAE_GID0;
     if (i < n) y[y_off + i] = a[a_off + i] + b[b_off + i];
 }
+
+/* y[i] = a * x[i] + b for i < n (in place when y and x are the same view) */
+__kernel void affine_f32(__global float *y, uint y_off, __global const float *x, uint x_off,
+                         float a, float b, uint n)
+{
+    uint i = CLVAE_GID0;
+    if (i < n) y[y_off + i] = a * x[x_off + i] + b;
+}

@@ -117,13 +117,13 @@ t_cvae_trains_and_samples_by_label() {
 check cvae_trains_and_samples_by_label t_cvae_trains_and_samples_by_label
 
 # Every other config of models/ (whatever is there: a new one is trained too) trains a few
-# batches (4 per epoch, 2 epochs) with a falling training loss (the three above have their own
-# cases).
+# batches (4 per epoch, 2 epochs) with a falling training loss (the three above and the GANs,
+# whose summed loss need not fall, have their own cases).
 t_other_configs_train() {
   local cfg name test out n=0
   for cfg in models/*.cfg; do
     name=$(basename "$cfg" .cfg)
-    case $name in mnist_dae|mnist_beta_vae|mnist_cvae) continue ;; esac
+    case $name in mnist_dae|mnist_beta_vae|mnist_cvae|mnist_dcgan|mnist_cgan) continue ;; esac
     n=$((n + 1))
     case $name in
       fashion_*) test=(--set "data.test=idx:$tmp/f-images,$tmp/f-labels") ;;
@@ -140,14 +140,40 @@ t_other_configs_train() {
 }
 check other_configs_train t_other_configs_train
 
+# The DCGAN: trains on a few batches with both networks moving, its metrics by name, samples in
+# [0, 1]; what it cannot do is refused; resuming is bit-exact with two optimizers and batchnorm
+# buffers in one checkpoint.
+t_dcgan_trains_and_resumes() {
+  local out rc a b
+  local gsmall=(--limit 256 --set "data.test=idx:$tmp/test-images,$tmp/test-labels")
+  out=$("$clvae" train models/mnist_dcgan.cfg "${gsmall[@]}" --epochs 2 --out "$tmp/gan" 2>&1) || { echo "$out" >&2; return 1; }
+  [ "$(head -1 "$tmp/gan/metrics.csv" | cut -d, -f1-6)" = "epoch,train_loss,train_d_loss,train_g_loss,train_d_real,train_d_fake" ] &&
+    grep -q "^epoch 2/2  loss [0-9.]* (d_loss [0-9.]*, g_loss [0-9.]*, d_real 0\.[0-9]*, d_fake 0\.[0-9]*)" <<<"$out" &&
+    is_png "$tmp/gan/samples.png" && is_png "$tmp/gan/loss.png" && [ ! -e "$tmp/gan/reconstructions.png" ] || { echo "$out" >&2; return 1; }
+  out=$("$clvae" inspect "$tmp/gan") || return 1
+  grep -q "^generator.decoder.2.running_var" <<<"$out" && grep -q "^discriminator.encoder.2.running_mean" <<<"$out" &&
+    grep -q "^generator.optimizer.exp_avg " <<<"$out" && grep -q "^discriminator.optimizer.exp_avg_sq " <<<"$out" || { echo "$out" >&2; return 1; }
+  "$clvae" sample "$tmp/gan" --n 16 --out "$tmp/gs.png" > /dev/null && is_png "$tmp/gs.png" || return 1
+  for cmd in reconstruct latent interpolate; do
+    out=$("$clvae" $cmd "$tmp/gan" --out "$tmp/x.png" 2>&1); rc=$?
+    [ $rc -eq 2 ] && [ ! -e "$tmp/x.png" ] || { echo "$cmd: $rc $out" >&2; return 1; }
+  done
+  # one epoch, then --resume to two: the same as two straight
+  "$clvae" train models/mnist_dcgan.cfg "${gsmall[@]}" --epochs 1 --no-figures --out "$tmp/gan1" > /dev/null 2>&1 &&
+    "$clvae" train models/mnist_dcgan.cfg "${gsmall[@]}" --epochs 2 --resume --no-figures --out "$tmp/gan1" > /dev/null 2>&1 || return 1
+  a=$(weights_hash "$tmp/gan"); b=$(weights_hash "$tmp/gan1")
+  [ "$(wc -w <<<"$a")" -eq 3 ] && [ "$a" = "$b" ] || { echo "straight $a / resumed $b" >&2; return 1; }
+}
+check dcgan_trains_and_resumes t_dcgan_trains_and_resumes
+
 # The U-Net denoising AE: its graph as check-config shows it (names and inputs of the skips).
 t_unet_graph() {
   local out
   out=$("$clvae" check-config models/mnist_unet_dae.cfg) || return 1
   grep -q "total: 334017 parameters" <<<"$out" &&
-    grep -q "^8   add      64x7x7 .* s3 <- d0, e3$" <<<"$out" &&
-    grep -q "^10  concat   128x14x14 .* concat10 <- d1, e2$" <<<"$out" &&
-    grep -q "^12  concat   64x28x28 .* concat12 <- d2, e1$" <<<"$out" || { echo "$out" >&2; return 1; }
+    grep -q "^8   add       64x7x7 .* s3 <- d0, e3$" <<<"$out" &&
+    grep -q "^10  concat    128x14x14 .* concat10 <- d1, e2$" <<<"$out" &&
+    grep -q "^12  concat    64x28x28 .* concat12 <- d2, e1$" <<<"$out" || { echo "$out" >&2; return 1; }
 }
 check unet_graph t_unet_graph
 

@@ -243,14 +243,13 @@ clvae_status_t cli_run_open(cli_run_t *r, const cli_common_t *common, const char
     if ((s = clvae_checkpoint_read(r->ckpath, &r->ck, err))) return s;
     if ((s = clvae_cfg_parse(&r->cfg, r->ck.config, strlen(r->ck.config), r->ckpath, err)) ||
         (s = clvae_model_resolve(&r->desc, &r->cfg, err)) ||
-        (s = clvae_checkpoint_bind(&r->ck, &r->desc, r->ckpath, err)) ||
         (s = cli_ctx_open(common, 0, &r->ctx, err)))
         return s;
     /* a small device gets smaller batches (when not even one example fits, init says so) */
     size_t fit = clvae_objective_fit_batch(r->ctx, &r->desc, batch);
     if (fit > 0) batch = fit;
     if ((s = clvae_objective_init(&r->model, r->ctx, &r->desc, batch, err)) ||
-        (s = clvae_checkpoint_apply(&r->ck, r->ctx, r->model, r->desc.nparams, 0, err)))
+        (s = clvae_checkpoint_restore(&r->ck, r->ctx, r->model, 0, r->ckpath, err)))
         return s;
     return CLVAE_OK;
 }

@@ -80,7 +80,7 @@ static clvae_status_t measure(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
         if (k > 0) row->log_px = ev.log_px;
     }
     clvae_data_dev_free(&labels);
-    const clvae_layer_t *gi = &d->layers[0];
+    const clvae_layer_t *gi = clvae_objective_image_layer(d);
     if (c) {
         const clvae_layer_t *ci = &c->desc.layers[0];
         if (gi->out_c == ci->out_c && gi->out_h == ci->out_h && gi->out_w == ci->out_w) {

@@ -150,9 +150,9 @@ static clvae_status_t draw_sample(cli_run_t *r, const fig_args_t *a, char *path,
 {
     /* the example shape comes from the model's input layer */
     clvae_dataset_t shape = {0};
-    shape.c = r->desc.layers[0].out_c;
-    shape.h = r->desc.layers[0].out_h;
-    shape.w = r->desc.layers[0].out_w;
+    shape.c = clvae_objective_image_layer(&r->desc)->out_c;
+    shape.h = clvae_objective_image_layer(&r->desc)->out_h;
+    shape.w = clvae_objective_image_layer(&r->desc)->out_w;
     size_t n = (size_t)a->n;
     /* a conditional model without --label: one row of 10 per class unless --n says */
     if (r->desc.conditional && a->label < 0 && !a->has_n) n = 10 * r->desc.conditional;
@@ -170,9 +170,9 @@ static clvae_status_t draw_manifold(cli_run_t *r, const fig_args_t *a, char *pat
                                     clvae_error_t *err)
 {
     clvae_dataset_t shape = {0};
-    shape.c = r->desc.layers[0].out_c;
-    shape.h = r->desc.layers[0].out_h;
-    shape.w = r->desc.layers[0].out_w;
+    shape.c = clvae_objective_image_layer(&r->desc)->out_c;
+    shape.h = clvae_objective_image_layer(&r->desc)->out_h;
+    shape.w = clvae_objective_image_layer(&r->desc)->out_w;
     if (a->label >= 0 || r->desc.conditional) {
         if (a->label < 0)
             return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a conditional model: its manifold "

@@ -26,13 +26,12 @@ clvae_status_t cli_run_open_in(cli_run_t *r, clvae_ctx_t *ctx, const char *run, 
     clvae_status_t s;
     if ((s = clvae_checkpoint_read(r->ckpath, &r->ck, err)) ||
         (s = clvae_cfg_parse(&r->cfg, r->ck.config, strlen(r->ck.config), r->ckpath, err)) ||
-        (s = clvae_model_resolve(&r->desc, &r->cfg, err)) ||
-        (s = clvae_checkpoint_bind(&r->ck, &r->desc, r->ckpath, err)))
+        (s = clvae_model_resolve(&r->desc, &r->cfg, err)))
         return s;
     size_t fit = clvae_objective_fit_batch(ctx, &r->desc, batch);
     if (fit > 0) batch = fit;
     if ((s = clvae_objective_init(&r->model, ctx, &r->desc, batch, err)) ||
-        (s = clvae_checkpoint_apply(&r->ck, ctx, r->model, r->desc.nparams, 0, err)))
+        (s = clvae_checkpoint_restore(&r->ck, ctx, r->model, 0, r->ckpath, err)))
         return s;
     return CLVAE_OK;
 }

@@ -48,6 +48,8 @@ static void print_family(const clvae_model_desc_t *d)
                d->conditional, d->conditional);
 }
 
+static void print_layers(const clvae_model_desc_t *dp, const char *network, const char *path);
+
 static int check_config_run(const cli_common_t *common, int argc, char **argv)
 {
     (void)common;
@@ -72,7 +74,21 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
     char kind[48];
     snprintf(kind, sizeof kind, "%s", d.variational ? "variational autoencoder" : "autoencoder");
     if (d.classes) snprintf(kind, sizeof kind, "classifier of %d classes", d.classes);
+    if (d.gan) snprintf(kind, sizeof kind, "generative adversarial network");
     printf("%s: %s (%s), data %s / %s\n", a.path, d.name, kind, d.train_data, d.test_data);
+    if (d.gan) {
+        printf("train: %ld epochs, batch %zu, seed %llu; %ld discriminator step%s per generator "
+               "step; loss: BCE on the discriminator's logit (real label %g), %s generator "
+               "loss\n", d.epochs, d.batch, (unsigned long long)d.seed, d.d_steps,
+               d.d_steps == 1 ? "" : "s", (double)d.real_label,
+               d.saturating ? "saturating log(1 - D(G(z)))" : "non-saturating -log D(G(z))");
+        print_family(&d);
+        print_layers(&d, "generator", cfg.path);
+        print_layers(d.disc, "discriminator", cfg.path);
+        clvae_model_desc_free(&d);
+        clvae_cfg_free(&cfg);
+        return 0;
+    }
     printf("train: %ld epochs, batch %zu, %s lr %g, seed %llu%s%s; loss: %s%s\n", d.epochs,
            d.batch, d.optimizer, (double)d.lr, (unsigned long long)d.seed,
            d.shuffle ? "" : ", no shuffling", d.sample_latent ? "" : ", z = mean",
@@ -80,10 +96,22 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
            : d.recon == CLVAE_RECON_BCE ? "summed BCE" : d.recon == CLVAE_RECON_MSE_SUM ? "summed MSE" : "mean MSE",
            d.variational ? " + beta KL" : "");
     print_family(&d);
+    print_layers(&d, NULL, cfg.path);
+    clvae_model_desc_free(&d);
+    clvae_cfg_free(&cfg);
+    return 0;
+}
+
+/* The table of a network's layer sections (the implicit label layers are the line above),
+ * with name = and from = of the layers that read other than the section above; its totals. */
+static void print_layers(const clvae_model_desc_t *dp, const char *network, const char *path)
+{
+    (void)path;
+    const clvae_model_desc_t d = *dp;
+    if (network)
+        printf("%s: %s lr %g, beta1 %g\n", network, d.optimizer, (double)d.lr, (double)d.beta1);
     printf("%-3s %-9s %-15s %-12s %10s %12s\n", "#", "layer", "output (CxHxW)", "activation",
            "params", "MFLOP/img");
-    /* the sections (the implicit label layers are the line above), with name = and from = of
-     * the layers that read other than the section above */
     for (int i = 0, n = 0, prev = 0; i < d.nlayers; i++) {
         const clvae_layer_t *L = &d.layers[i];
         if (L->implicit) continue;
@@ -115,9 +143,6 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
     printf("total: %zu parameters, %.3f MFLOP per image forward, about %.3f MFLOP per training "
            "image (forward + backward)\n",
            d.nparams, f / 1e6, 3.0 * f / 1e6);
-    clvae_model_desc_free(&d);
-    clvae_cfg_free(&cfg);
-    return 0;
 }
 
 typedef struct progress_state {
@@ -126,7 +151,19 @@ typedef struct progress_state {
     int classifier;  /* the metrics are loss, cross-entropy, accuracy */
     FILE *out;       /* where the epoch lines go: stdout, or stderr under --json */
     clvae_epoch_metrics_t last; /* the last finished epoch's row (last.epoch 0: none) */
+    int autoencoder; /* the metrics are loss, recon, KL */
+    const char *const *cols; /* otherwise: the objective's columns, printed by name */
+    int ncols;
 } progress_state_t;
+
+/* "loss 2.079 (d_loss 1.386, g_loss 0.693, ...)": an objective's columns by name. */
+static void print_columns(const progress_state_t *ps, const double *v)
+{
+    fprintf(ps->out, "%s %.3f (", ps->cols[0], v[0]);
+    for (int q = 1; q < ps->ncols; q++)
+        fprintf(ps->out, "%s%s %.3f", q > 1 ? ", " : "", ps->cols[q], v[q]);
+    fprintf(ps->out, ")");
+}
 
 static void on_progress(void *user, const clvae_progress_t *p)
 {
@@ -140,11 +177,18 @@ static void on_progress(void *user, const clvae_progress_t *p)
                     "accuracy %.2f%%  %.1f s  %.0f img/s\n",
                     m->epoch, p->epochs, m->train[0], 100.0 * m->train[2], m->test[0],
                     100.0 * m->test[2], m->seconds, m->images_per_s);
-        else
+        else if (ps->autoencoder)
             fprintf(ps->out, "epoch %ld/%ld  loss %.3f (recon %.3f, KL %.3f)  test %.3f (recon "
                     "%.3f, KL %.3f)  %.1f s  %.0f img/s\n",
                     m->epoch, p->epochs, m->train[0], m->train[1], m->train[2], m->test[0],
                     m->test[1], m->test[2], m->seconds, m->images_per_s);
+        else {
+            fprintf(ps->out, "epoch %ld/%ld  ", m->epoch, p->epochs);
+            print_columns(ps, m->train);
+            fprintf(ps->out, "  test ");
+            print_columns(ps, m->test);
+            fprintf(ps->out, "  %.1f s  %.0f img/s\n", m->seconds, m->images_per_s);
+        }
         if (ps->show_beta)
             fprintf(ps->out, "  beta %g (test loss: beta 1, the negative ELBO)\n", m->beta);
         fflush(ps->out);
@@ -176,7 +220,9 @@ static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, 
     if (!s) s = cli_run_test_data(&r, &err);
     size_t J = s ? 0 : clvae_objective_latent_dim(r.model);
     size_t K = s ? 0 : r.desc.conditional;
-    if (!s) {
+    unsigned can = clvae_objective_can(&r.desc);
+    int encode = (can & CLVAE_CAN_ENCODE) != 0, recon = (can & CLVAE_CAN_RECONSTRUCT) != 0;
+    if (!s && (can & CLVAE_CAN_DECODE)) {
         /* a conditional model: one row of 10 per class */
         snprintf(p1, sizeof p1, "%.4000s/samples.png", dir);
         s = clvae_fig_samples(r.ctx, r.model, &r.test, K ? 10 * K : 64, 1, p1, &err);
@@ -186,15 +232,15 @@ static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, 
         s = clvae_fig_denoise(r.ctx, r.model, &r.test, r.test.n < 10 ? r.test.n : 10,
                               &r.desc.noise, 1, p1, &err);
     }
-    if (!s) {
+    if (!s && recon) {
         snprintf(p1, sizeof p1, "%.4000s/reconstructions.png", dir);
         s = clvae_fig_reconstruct(r.ctx, r.model, &r.test, &r.dtest, 16, p1, &err);
     }
-    if (!s && J >= 2 && !K) {
+    if (!s && encode && J >= 2 && !K) {
         snprintf(p1, sizeof p1, "%.4000s/manifold.png", dir);
         s = clvae_fig_manifold(r.ctx, r.model, &r.test, 20, 3.0f, 0, 1, p1, &err);
     }
-    if (!s) {
+    if (!s && encode) {
         snprintf(p1, sizeof p1, "%.4000s/latent.png", dir);
         snprintf(p2, sizeof p2, "%.4000s/latent.csv", dir);
         s = clvae_fig_latent(r.ctx, r.model, &r.test, &r.dtest, 0, 0, J >= 2 ? 1 : 0, p1, p2, &err);
@@ -211,18 +257,23 @@ static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, 
     }
     int code = s ? cli_report(common, &err) : 0;
     if (!s) {
-        const char *names[] = {"samples.png", "reconstructions.png",
-                               J >= 2 && !K ? "manifold.png" : NULL,
+        const char *names[] = {(can & CLVAE_CAN_DECODE) ? "samples.png" : NULL,
+                               recon ? "reconstructions.png" : NULL,
+                               encode && J >= 2 && !K ? "manifold.png" : NULL,
                                r.desc.noise.kind != CLVAE_NOISE_NONE ? "denoise.png" : NULL,
-                               "latent.png", "loss.png", "latent.csv"};
+                               encode ? "latent.png" : NULL, "loss.png",
+                               encode ? "latent.csv" : NULL};
         size_t len = 0;
         for (size_t k = 0; k < sizeof names / sizeof names[0] && len < figs_size; k++)
             if (names[k])
                 len += (size_t)snprintf(figs + len, figs_size - len, "%s%s", len ? "," : "",
                                         names[k]);
-        fprintf(out, "figures: %s/{samples,reconstructions,%s%slatent,loss}.png, latent.csv\n",
-                dir, J >= 2 && !K ? "manifold," : "",
-                r.desc.noise.kind != CLVAE_NOISE_NONE ? "denoise," : "");
+        if (encode)
+            fprintf(out, "figures: %s/{samples,reconstructions,%s%slatent,loss}.png, latent.csv\n",
+                    dir, J >= 2 && !K ? "manifold," : "",
+                    r.desc.noise.kind != CLVAE_NOISE_NONE ? "denoise," : "");
+        else
+            fprintf(out, "figures: %s/{samples,loss}.png\n", dir);
     }
     clvae_error_clear(&err);
     cli_run_close(&r);
@@ -396,7 +447,8 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     cli_tuning_note(ctx);
     progress_state_t ps = {isatty(2),
                            d.variational && (d.beta_schedule != CLVAE_BETA_CONSTANT || d.beta != 1.0f),
-                           d.classes > 0, hout, {0}};
+                           d.classes > 0, hout, {0}, !d.classes && !d.gan, NULL, 0};
+    ps.ncols = clvae_objective_columns(&d, &ps.cols);
     clvae_train_opts_t o = {dir, text, cli_data_dir(), resume, init, 0, on_progress, &ps,
                             &stop_requested, NULL};
     struct sigaction sa;

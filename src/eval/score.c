@@ -151,7 +151,7 @@ clvae_status_t clvae_score_run(clvae_ctx_t *ctx, clvae_objective_t *gen, const c
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a classifier, not a generative model",
                           gd->name);
     size_t D = clvae_objective_example_dim(gen), K = (size_t)cd->classes;
-    const clvae_layer_t *gi = &gd->layers[0], *ci = &cd->layers[0];
+    const clvae_layer_t *gi = clvae_objective_image_layer(gd), *ci = &cd->layers[0];
     if (gi->out_c != ci->out_c || gi->out_h != ci->out_h || gi->out_w != ci->out_w ||
         clvae_dataset_dim(test) != D)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,

@@ -547,11 +547,13 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
     static const char *const train_keys[] = {"epochs", "batch", "limit", "optimizer", "lr",
                                              "beta1", "beta2", "eps", "weight_decay", "momentum",
                                              "seed", "shuffle", "sample_latent", "max_skipped",
-                                             NULL};
+                                             "d_steps", NULL};
     static const char *const loss_keys[] = {"reconstruction", "beta", "beta_schedule",
                                             "beta_start", "beta_end", "warmup_epochs",
-                                            "cycle_epochs", "ramp", NULL};
-    static const char *const kinds[] = {"ae", "vae", "classifier", NULL};
+                                            "cycle_epochs", "ramp", "generator_loss", "real_label",
+                                            NULL};
+    static const char *const kinds[] = {"ae", "vae", "classifier", "gan", NULL};
+    static const char *const g_losses[] = {"nonsaturating", "saturating", NULL};
     static const char *const opts[] = {"adam", "sgd", NULL};
     static const char *const recons[] = {"bce", "mse_sum", "mse_mean", NULL};
     static const char *const bools[] = {"0", "1", NULL};
@@ -561,10 +563,11 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
     if (strcmp(s->name, "model") == 0) {
         if ((st = clvae_cfg_check_keys(cfg, s, model_keys, err))) return st;
         if ((st = clvae_cfg_get_text(cfg, s, "name", m->name, sizeof m->name, err))) return st;
-        w = m->classes ? 2 : m->variational;
+        w = m->gan ? 3 : m->classes ? 2 : m->variational;
         if ((st = clvae_cfg_get_word(cfg, s, "kind", kinds, &w, err))) return st;
         m->variational = w == 1;
         m->classes = w == 2 ? -1 : 0; /* a classifier: the count comes from its last layer */
+        m->gan = w == 3;
         if ((st = clvae_cfg_get_size(cfg, s, "conditional", 0, 4096, 0, &m->conditional, err))) return st;
         if (m->conditional == 1)
             return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
@@ -605,6 +608,9 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
         v = m->max_skipped;
         if ((st = clvae_cfg_get_int(cfg, s, "max_skipped", 0, 1000000, 0, &v, err))) return st;
         m->max_skipped = (long)v;
+        v = m->d_steps;
+        if ((st = clvae_cfg_get_int(cfg, s, "d_steps", 1, 1000, 0, &v, err))) return st;
+        m->d_steps = (long)v;
     } else if (strcmp(s->name, "noise") == 0) {
         return resolve_noise(m, cfg, s, err);
     } else {
@@ -613,6 +619,11 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
         if ((st = clvae_cfg_get_word(cfg, s, "reconstruction", recons, &w, err))) return st;
         m->recon = (clvae_recon_t)w;
         if ((st = clvae_cfg_get_float(cfg, s, "beta", 0.0, 1e6, &m->beta, err))) return st;
+        w = m->saturating;
+        if ((st = clvae_cfg_get_word(cfg, s, "generator_loss", g_losses, &w, err)) ||
+            (st = clvae_cfg_get_float(cfg, s, "real_label", 0.5, 1.0, &m->real_label, err)))
+            return st;
+        m->saturating = w;
         return resolve_beta_schedule(m, cfg, s, err);
     }
     return CLVAE_OK;
@@ -908,23 +919,115 @@ static void set_defaults(clvae_model_desc_t *m, const clvae_cfg_t *cfg)
     m->noise.clip = 1;
     m->noise.p = 0.3f;
     m->latent = -1;
+    m->d_steps = 1;
+    m->real_label = 1.0f;
 }
 
-clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+/* A network's section of a GAN: 1 [generator], 2 [discriminator], 0 neither. */
+static int part_of(const char *name)
+{
+    if (strcmp(name, "generator") == 0) return 1;
+    return strcmp(name, "discriminator") == 0 ? 2 : 0;
+}
+
+/* [generator] / [discriminator]: that network's optimizer settings (default: [train]'s). */
+static clvae_status_t resolve_part(clvae_model_desc_t *d, const clvae_cfg_t *cfg,
+                                   const clvae_cfg_section_t *s, clvae_error_t *err)
+{
+    static const char *const keys[] = {"lr", "beta1", "beta2", NULL};
+    clvae_status_t st;
+    if ((st = clvae_cfg_check_keys(cfg, s, keys, err)) ||
+        (st = clvae_cfg_get_float(cfg, s, "lr", 0.0, 1e6, &d->lr, err)) ||
+        (st = clvae_cfg_get_float(cfg, s, "beta1", 0.0, 0.999999, &d->beta1, err)) ||
+        (st = clvae_cfg_get_float(cfg, s, "beta2", 0.0, 0.999999999, &d->beta2, err)))
+        return st;
+    return CLVAE_OK;
+}
+
+/* The settings only a GAN reads are refused elsewhere; a GAN's optimizer defaults are Adam
+ * lr 2e-4, beta1 0.5 (DCGAN's) unless [train] sets them. */
+static clvae_status_t gan_settings(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
                                    clvae_error_t *err)
 {
-    set_defaults(m, cfg);
+    static const char *const only[][2] = {{"train", "d_steps"},
+                                          {"loss", "generator_loss"},
+                                          {"loss", "real_label"}};
+    for (int i = 0; i < cfg->nsections; i++) {
+        const clvae_cfg_section_t *s = &cfg->sections[i];
+        for (size_t k = 0; !m->gan && k < sizeof only / sizeof *only; k++) {
+            clvae_cfg_entry_t *e = strcmp(s->name, only[k][0]) == 0
+                                       ? clvae_cfg_find_entry(s, only[k][1]) : NULL;
+            if (e) return clvae_cfg_bad_value(err, cfg, s, e, "only a GAN (kind = gan) has it");
+        }
+        if (m->gan && strcmp(s->name, "train") == 0) {
+            if (!clvae_cfg_find_entry(s, "lr")) m->lr = 2e-4f;
+            if (!clvae_cfg_find_entry(s, "beta1")) m->beta1 = 0.5f;
+        }
+    }
+    return CLVAE_OK;
+}
 
+/* kind = gan: two networks without [latent]; the generator's output is an image of the
+ * discriminator's input shape from a tanh ([-1, 1]) or sigmoid ([0, 1]) output, the
+ * discriminator's output one logit. */
+static clvae_status_t resolve_gan(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                  clvae_error_t *err)
+{
+    clvae_model_desc_t *g = m, *d = m->disc;
+    const char *names[2] = {"generator", "discriminator"};
+    clvae_model_desc_t *nets[2] = {g, d};
     clvae_status_t st;
+    for (int k = 0; k < 2; k++) {
+        if (nets[k]->nlayers == 0)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: kind = gan needs a [%s] section "
+                              "followed by its layers ([input] ...)", cfg->path, names[k]);
+        if (nets[k]->latent >= 0)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: a GAN has no [latent] section "
+                              "(the generator's [input] is z)", cfg->path,
+                              nets[k]->layers[nets[k]->latent].line);
+        if (nets[k]->nlayers < 2)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: the %s has no layer after [input]",
+                              cfg->path, names[k]);
+        if ((st = check_all_used(nets[k], cfg, err))) return st;
+    }
+    const clvae_layer_t *gout = &g->layers[g->nlayers - 1], *din = &d->layers[0];
+    const clvae_layer_t *dout = &d->layers[d->nlayers - 1];
+    if (gout->out_c != din->out_c || gout->out_h != din->out_h || gout->out_w != din->out_w)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: the generator makes %zux%zux%zu images but the discriminator's "
+                          "[input] (line %d) takes %zux%zux%zu", cfg->path, gout->line,
+                          gout->out_c, gout->out_h, gout->out_w, din->line, din->out_c,
+                          din->out_h, din->out_w);
+    if (gout->act != CLVAE_ACT_TANH && gout->act != CLVAE_ACT_SIGMOID)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: the generator's last layer needs activation = tanh (images in "
+                          "[-1, 1]) or sigmoid ([0, 1]), not %s", cfg->path, gout->line,
+                          clvae_act_name(gout->act));
+    if (dout->out_c * dout->out_h * dout->out_w != 1 || dout->act != CLVAE_ACT_IDENTITY)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: the discriminator must end with one unit (its logit) and "
+                          "activation = identity, not %zux%zux%zu with %s", cfg->path,
+                          dout->line, dout->out_c, dout->out_h, dout->out_w,
+                          clvae_act_name(dout->act));
+    g->latent = 0;           /* z is the generator's input: its layers are decoder.N */
+    d->latent = d->nlayers;  /* all of the discriminator's are encoder.N */
+    return CLVAE_OK;
+}
+
+/* The sections: globals and GAN parts first (their settings), counting layer sections. */
+static clvae_status_t read_globals(clvae_model_desc_t *m, const clvae_cfg_t *cfg, int *nlayer,
+                                   clvae_error_t *err)
+{
     const char *globals[] = {"model", "data", "train", "loss", "noise"};
-    int seen[5] = {0, 0, 0, 0, 0};
-    int nlayer_sections = 0;
-    /* globals first: [model] kind changes how the latent layer is placed */
+    int seen[7] = {0};
+    clvae_status_t st;
+    *nlayer = 0;
     for (int i = 0; i < cfg->nsections; i++) {
         const clvae_cfg_section_t *s = &cfg->sections[i];
         int g = -1;
         for (int j = 0; j < 5; j++)
             if (strcmp(s->name, globals[j]) == 0) g = j;
+        if (part_of(s->name)) g = 4 + part_of(s->name);
         clvae_layer_kind_t k;
         if (g < 0) {
             if (!layer_kind_of(s->name, &k)) {
@@ -935,24 +1038,72 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
                                         clvae_layer_kind_name((clvae_layer_kind_t)j));
                 return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                                   "%s:%d: unknown section [%s] (sections: model, data, train, loss, "
-                                  "noise%s)", cfg->path, s->line, s->name, kinds);
+                                  "noise, generator, discriminator%s)", cfg->path, s->line,
+                                  s->name, kinds);
             }
-            nlayer_sections++;
+            (*nlayer)++;
             continue;
         }
         if (seen[g])
             return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: a second [%s] section (the first is on line %d)",
                               cfg->path, s->line, s->name, seen[g]);
         seen[g] = s->line;
-        if ((st = resolve_globals(m, cfg, s, err))) return st;
+        if (g < 5 && (st = resolve_globals(m, cfg, s, err))) return st;
     }
+    return gan_settings(m, cfg, err);
+}
+
+clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                   clvae_error_t *err)
+{
+    set_defaults(m, cfg);
+    int nlayer_sections;
+    clvae_status_t st = read_globals(m, cfg, &nlayer_sections, err);
+    if (st) return st;
     /* two more for the implicit label layers of a conditional model */
     m->layers = calloc((size_t)nlayer_sections + 2, sizeof *m->layers);
     if (!m->layers) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    if (m->gan) {
+        /* the discriminator: the same settings, its own layers */
+        m->disc = malloc(sizeof *m->disc);
+        if (m->disc) {
+            *m->disc = *m;
+            m->disc->gan = 0;
+            m->disc->disc = NULL;
+            m->disc->layers = calloc((size_t)nlayer_sections + 2, sizeof *m->layers);
+        }
+        if (!m->disc || !m->disc->layers) {
+            st = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+            goto fail;
+        }
+    }
+    clvae_model_desc_t *cur = m->gan ? NULL : m;
     for (int i = 0; i < cfg->nsections; i++) {
+        const clvae_cfg_section_t *s = &cfg->sections[i];
         clvae_layer_kind_t k;
-        if (!layer_kind_of(cfg->sections[i].name, &k)) continue;
-        if ((st = resolve_section(m, cfg, i, k, err))) goto fail;
+        int part = part_of(s->name);
+        if (part && !m->gan) {
+            st = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [%s] belongs to a GAN: set [model] "
+                            "kind = gan, or remove it", cfg->path, s->line, s->name);
+            goto fail;
+        }
+        if (part) {
+            cur = part == 1 ? m : m->disc;
+            if ((st = resolve_part(cur, cfg, s, err))) goto fail;
+            continue;
+        }
+        if (!layer_kind_of(s->name, &k)) continue;
+        if (!cur) {
+            st = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [%s] before [generator] or "
+                            "[discriminator]: a GAN's layers follow the section of their network",
+                            cfg->path, s->line, s->name);
+            goto fail;
+        }
+        if ((st = resolve_section(cur, cfg, i, k, err))) goto fail;
+    }
+    if (m->gan) {
+        if ((st = resolve_gan(m, cfg, err))) goto fail;
+        return CLVAE_OK;
     }
     if (m->nlayers == 0) {
         st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
@@ -995,6 +1146,11 @@ fail:
 void clvae_model_desc_free(clvae_model_desc_t *m)
 {
     if (!m) return;
+    if (m->disc) {
+        clvae_model_desc_free(m->disc);
+        free(m->disc);
+        m->disc = NULL;
+    }
     free(m->layers);
     m->layers = NULL;
     m->nlayers = 0;

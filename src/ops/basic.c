@@ -1,4 +1,4 @@
-/* Launchers for cl/basic.cl (fill, add) and the device self-test built on them. */
+/* Launchers for cl/basic.cl (fill, add, affine) and the device self-test built on them. */
 #include "clvae/ops/basic.h"
 
 #include <stdint.h>
@@ -49,6 +49,27 @@ clvae_status_t clvae_add_forward(clvae_ctx_t *ctx, cl_mem y, size_t y_off, cl_me
     CLVAE_CL_RET(err, clSetKernelArg(k, 3, sizeof ao, &ao));
     CLVAE_CL_RET(err, clSetKernelArg(k, 4, sizeof b, &b));
     CLVAE_CL_RET(err, clSetKernelArg(k, 5, sizeof bo, &bo));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 6, sizeof cnt, &cnt));
+    return clvae_launch_1d(ctx, k, n, err);
+}
+
+clvae_status_t clvae_affine_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x, float a,
+                                    float b, size_t n, clvae_error_t *err)
+{
+    clvae_status_t s;
+    if (n == 0) return CLVAE_OK;
+    if ((s = clvae_buf_check(y, n, "affine", "y", err)) ||
+        (s = clvae_buf_check(x, n, "affine", "x", err)))
+        return s;
+    cl_kernel k;
+    if ((s = clvae_kernel_get(ctx, "basic", "affine_f32", &k, err))) return s;
+    cl_uint yo = (cl_uint)y.off, xo = (cl_uint)x.off, cnt = (cl_uint)n;
+    CLVAE_CL_RET(err, clSetKernelArg(k, 0, sizeof y.mem, &y.mem));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 1, sizeof yo, &yo));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 2, sizeof x.mem, &x.mem));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 3, sizeof xo, &xo));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 4, sizeof a, &a));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 5, sizeof b, &b));
     CLVAE_CL_RET(err, clSetKernelArg(k, 6, sizeof cnt, &cnt));
     return clvae_launch_1d(ctx, k, n, err);
 }

@@ -235,10 +235,18 @@ clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_o
                                      const clvae_train_state_t *state, const char *metrics,
                                      clvae_error_t *err)
 {
-    clvae_checkpoint_net_t one = {"", desc, clvae_objective_params(model),
-                                  clvae_objective_moment1(model), clvae_objective_moment2(model),
-                                  clvae_objective_state(model)};
-    return clvae_checkpoint_save_nets(path, ctx, &one, 1, desc, config_text, state, metrics, err);
+    clvae_checkpoint_net_t nets[2];
+    int n = clvae_objective_nets(model);
+    for (int k = 0; k < n && k < 2; k++) {
+        clvae_checkpoint_net_t one = {clvae_objective_net_name(model, k),
+                                      k ? clvae_objective_net_desc(model, k) : desc,
+                                      clvae_objective_net_params(model, k),
+                                      clvae_objective_net_moment(model, k, 0),
+                                      clvae_objective_net_moment(model, k, 1),
+                                      clvae_objective_net_state(model, k)};
+        nets[k] = one;
+    }
+    return clvae_checkpoint_save_nets(path, ctx, nets, n, desc, config_text, state, metrics, err);
 }
 
 static clvae_status_t verify_sum(clvae_st_file_t *f, const char *path, clvae_error_t *err)
@@ -401,6 +409,29 @@ clvae_status_t clvae_checkpoint_bind(clvae_checkpoint_t *ck, const clvae_model_d
     return clvae_checkpoint_bind_net(ck, desc, "", path, err);
 }
 
+clvae_status_t clvae_checkpoint_restore(clvae_checkpoint_t *ck, clvae_ctx_t *ctx,
+                                        clvae_objective_t *model, int want_moments,
+                                        const char *path, clvae_error_t *err)
+{
+    clvae_status_t s = CLVAE_OK;
+    for (int k = 0; !s && k < clvae_objective_nets(model); k++) {
+        const clvae_model_desc_t *d = clvae_objective_net_desc(model, k);
+        clvae_buf_t state = clvae_objective_net_state(model, k);
+        if ((s = clvae_checkpoint_bind_net(ck, d, clvae_objective_net_name(model, k), path,
+                                           err)) ||
+            (s = clvae_buf_upload(ctx, clvae_objective_net_params(model, k), ck->params,
+                                  d->nparams, err)) ||
+            (state.mem && (s = clvae_buf_upload(ctx, state, ck->buffers, d->nstate, err))))
+            break;
+        if (want_moments && ck->m1 && ck->m2 &&
+            !(s = clvae_buf_upload(ctx, clvae_objective_net_moment(model, k, 0), ck->m1,
+                                   d->nparams, err)))
+            s = clvae_buf_upload(ctx, clvae_objective_net_moment(model, k, 1), ck->m2,
+                                 d->nparams, err);
+    }
+    return s;
+}
+
 clvae_status_t clvae_checkpoint_apply(const clvae_checkpoint_t *ck, clvae_ctx_t *ctx,
                                       clvae_objective_t *model, size_t nparams, int want_moments,
                                       clvae_error_t *err)
@@ -438,8 +469,8 @@ clvae_status_t clvae_checkpoint_load_weights(const char *path, clvae_ctx_t *ctx,
     clvae_status_t s = read_file(path, &f, err);
     if (s) return s;
     ck.file = f;
-    if (!(s = verify_sum(f, path, err)) && !(s = clvae_checkpoint_bind(&ck, desc, path, err)))
-        s = clvae_checkpoint_apply(&ck, ctx, model, desc->nparams, 0, err);
+    (void)desc;
+    if (!(s = verify_sum(f, path, err))) s = clvae_checkpoint_restore(&ck, ctx, model, 0, path, err);
     clvae_checkpoint_free(&ck);
     return s;
 }

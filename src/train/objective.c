@@ -29,12 +29,19 @@ static clvae_status_t zero(clvae_objective_t *m, clvae_buf_t b, size_t n, clvae_
 /* Values per example of layer L's output. */
 static size_t out_size(const clvae_layer_t *L) { return L->out_c * L->out_h * L->out_w; }
 
-/* The network's footprint plus the model's own buffers. */
+/* The network's footprint plus the model's own buffers (a GAN: both networks, the
+ * discriminator's with its input gradient, and the real images and targets). */
 static clvae_net_footprint_t footprint_of(const clvae_model_desc_t *d)
 {
     clvae_net_footprint_t f = clvae_net_footprint(d, 0);
-    f.fixed += 2 * (d->nparams ? d->nparams : 1) + 4;
+    f.fixed += 2 * (d->nparams ? d->nparams : 1) + 4 + CLVAE_OBJECTIVE_MAX_COLUMNS;
     f.per += 2;
+    if (d->gan && d->disc) {
+        clvae_net_footprint_t g = clvae_net_footprint(d->disc, 1);
+        f.fixed += g.fixed + 2 * (d->disc->nparams ? d->disc->nparams : 1);
+        f.per += g.per + g.largest + 3;
+        if (g.largest > f.largest) f.largest = g.largest;
+    }
     return f;
 }
 
@@ -52,6 +59,7 @@ static size_t fit_batch(const clvae_device_info_t *dev, clvae_net_footprint_t f,
  * layers after the input. */
 static int has_parts(const clvae_model_desc_t *d)
 {
+    if (d->gan) return d->disc && d->nlayers >= 2 && d->disc->nlayers >= 2;
     if (d->classes) return d->classes > 0 && d->nlayers >= 2 && d->latent == d->nlayers;
     return d->latent >= 1 && d->nlayers >= d->latent + 2;
 }
@@ -59,11 +67,17 @@ static int has_parts(const clvae_model_desc_t *d)
 /* The kind of objective a config trains. */
 static const clvae_objective_kind_t *kind_of(const clvae_model_desc_t *d)
 {
+    if (d->gan) return &clvae_objective_gan;
     return d->classes ? &clvae_objective_classifier : &clvae_objective_autoencoder;
 }
 
 const char *clvae_objective_kind_name(const clvae_model_desc_t *d) { return kind_of(d)->name; }
 unsigned clvae_objective_can(const clvae_model_desc_t *d) { return kind_of(d)->can; }
+
+const clvae_layer_t *clvae_objective_image_layer(const clvae_model_desc_t *d)
+{
+    return &d->layers[d->gan ? d->nlayers - 1 : 0];
+}
 
 int clvae_objective_columns(const clvae_model_desc_t *d, const char *const **names)
 {
@@ -136,8 +150,10 @@ clvae_status_t clvae_objective_init(clvae_objective_t **out, clvae_ctx_t *ctx,
     m->d = d;
     m->max_batch = max_batch;
     m->last = d->nlayers - 1;
-    m->J = d->classes ? (size_t)d->classes : d->layers[d->latent].units;
-    m->D = out_size(&d->layers[0]);
+    m->J = d->gan ? out_size(&d->layers[0])
+           : d->classes ? (size_t)d->classes : d->layers[d->latent].units;
+    m->D = out_size(&d->layers[d->gan ? m->last : 0]);
+    m->out_lo = d->gan && d->layers[m->last].act == CLVAE_ACT_TANH ? -1.0f : 0.0f;
     m->beta = d->beta;
     m->kind = kind_of(d);
     clvae_buf_t *bufs[3] = {&m->rec_ex, &m->kl_ex, &m->losses};
@@ -146,6 +162,17 @@ clvae_status_t clvae_objective_init(clvae_objective_t **out, clvae_ctx_t *ctx,
     size_t sizes[3] = {max_batch, max_batch, (size_t)m->ncols + 1};
     clvae_status_t s = clvae_net_init(&m->net, ctx, d, max_batch, 0, err);
     if (!s) s = clvae_optimizer_init(&m->opt, ctx, d, d->nparams, err);
+    if (!s && d->gan) {
+        m->d2 = d->disc;
+        s = clvae_net_init(&m->net2, ctx, d->disc, max_batch, 1, err);
+        if (!s) s = clvae_optimizer_init(&m->opt2, ctx, d->disc, d->disc->nparams, err);
+        clvae_buf_t *g[4] = {&m->real, &m->t_real, &m->t_fake, &m->t_one};
+        float v[4] = {0.0f, d->real_label, 0.0f, 1.0f};
+        for (int i = 0; !s && i < 4; i++) {
+            s = clvae_objective_alloc(m, max_batch * (i ? 1 : m->D), g[i], err);
+            if (!s && i) s = clvae_fill_forward(ctx, g[i]->mem, g[i]->off, v[i], max_batch, err);
+        }
+    }
     if (!s && (d->classes || d->noise.kind != CLVAE_NOISE_NONE)) {
         size_t n = max_batch * (d->classes ? 1 : m->D);
         s = clvae_buf_alloc(ctx, n, &m->target_buf, err);
@@ -174,6 +201,12 @@ void clvae_objective_free(clvae_objective_t *m)
     if (!m) return;
     clvae_net_free(m->net);
     clvae_optimizer_free(m->opt);
+    clvae_net_free(m->net2);
+    clvae_optimizer_free(m->opt2);
+    clvae_buf_free(&m->real);
+    clvae_buf_free(&m->t_real);
+    clvae_buf_free(&m->t_fake);
+    clvae_buf_free(&m->t_one);
     clvae_buf_free(&m->rec_ex);
     clvae_buf_free(&m->kl_ex);
     clvae_buf_free(&m->losses);
@@ -199,7 +232,51 @@ size_t clvae_objective_example_dim(const clvae_objective_t *m) { return m->D; }
 
 size_t clvae_objective_device_bytes(const clvae_objective_t *m)
 {
-    return m->bytes + clvae_net_device_bytes(m->net) + clvae_optimizer_device_bytes(m->opt);
+    size_t b = m->bytes + clvae_net_device_bytes(m->net) + clvae_optimizer_device_bytes(m->opt);
+    if (m->net2) b += clvae_net_device_bytes(m->net2) + clvae_optimizer_device_bytes(m->opt2);
+    return b;
+}
+
+clvae_status_t clvae_objective_alloc(clvae_objective_t *m, size_t n, clvae_buf_t *out,
+                                     clvae_error_t *err)
+{
+    clvae_status_t s = clvae_buf_alloc(m->ctx, n, out, err);
+    if (s) return s;
+    m->bytes += n * sizeof(float);
+    return zero(m, *out, n, err);
+}
+
+int clvae_objective_nets(const clvae_objective_t *m) { return m->net2 ? 2 : 1; }
+
+const char *clvae_objective_net_name(const clvae_objective_t *m, int k)
+{
+    if (!m->net2) return "";
+    return k ? "discriminator" : "generator";
+}
+
+const clvae_model_desc_t *clvae_objective_net_desc(const clvae_objective_t *m, int k)
+{
+    return k ? m->d2 : m->d;
+}
+
+clvae_buf_t clvae_objective_net_params(const clvae_objective_t *m, int k)
+{
+    return clvae_net_params(k ? m->net2 : m->net);
+}
+
+clvae_buf_t clvae_objective_net_grads(const clvae_objective_t *m, int k)
+{
+    return clvae_net_grads(k ? m->net2 : m->net);
+}
+
+clvae_buf_t clvae_objective_net_moment(const clvae_objective_t *m, int k, int which)
+{
+    return clvae_optimizer_state(k ? m->opt2 : m->opt, which);
+}
+
+clvae_buf_t clvae_objective_net_state(const clvae_objective_t *m, int k)
+{
+    return clvae_net_state(k ? m->net2 : m->net);
 }
 
 clvae_status_t clvae_objective_profile(clvae_objective_t *m, int on, clvae_error_t *err)
@@ -215,7 +292,10 @@ clvae_status_t clvae_objective_profile_read(clvae_objective_t *m, double *fwd_ns
 
 clvae_status_t clvae_objective_init_params(clvae_objective_t *m, uint64_t seed, clvae_error_t *err)
 {
-    return clvae_net_init_params(m->net, seed, err);
+    clvae_status_t s = clvae_net_init_params(m->net, seed, err);
+    /* a second network draws from its own stream */
+    if (!s && m->net2) s = clvae_net_init_params(m->net2, seed ^ 0xd15cULL, err);
+    return s;
 }
 
 
@@ -227,6 +307,9 @@ clvae_status_t clvae_objective_forward(clvae_objective_t *m, size_t B, int sampl
     if (B == 0 || B > m->max_batch)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "batch of %zu examples (the model holds 1 to %zu)",
                           B, m->max_batch);
+    if (!m->kind->losses)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a %s has no single forward and loss: it "
+                          "trains with clvae_objective_train_step", m->kind->name);
     m->B = B;
     int classifier = m->d->classes > 0;
     m->target = classifier || target.mem ? target : clvae_net_input(m->net);
@@ -239,19 +322,26 @@ clvae_status_t clvae_objective_forward(clvae_objective_t *m, size_t B, int sampl
     return CLVAE_OK;
 }
 
+clvae_status_t clvae_objective_count_nonfinite(clvae_objective_t *m, clvae_buf_t grads, size_t n,
+                                               clvae_buf_t loss, int accumulate,
+                                               clvae_error_t *err)
+{
+    clvae_buf_t bad = clvae_buf_at(m->losses, (size_t)m->ncols);
+    clvae_reduce_shape_t one = {1, 1, 1, 0, 0}, all = {1, 1, n, 0, 0};
+    clvae_status_t s;
+    if (n && (s = clvae_reduce_forward(m->ctx, bad, grads, CLVAE_REDUCE_NONFINITE, 1.0f,
+                                       accumulate ? 1.0f : 0.0f, all, err)))
+        return s;
+    return clvae_reduce_forward(m->ctx, bad, loss, CLVAE_REDUCE_NONFINITE, 1.0f,
+                                n || accumulate ? 1.0f : 0.0f, one, err);
+}
+
 /* The step guard: NaN and infinities in the gradients and the total loss, counted into
  * losses[ncols] on the device. */
 static clvae_status_t count_nonfinite(clvae_objective_t *m, clvae_error_t *err)
 {
-    size_t P = m->d->nparams;
-    clvae_buf_t bad = clvae_buf_at(m->losses, (size_t)m->ncols);
-    clvae_reduce_shape_t one = {1, 1, 1, 0, 0};
-    clvae_status_t s;
-    if (P && (s = clvae_reduce_all(m->ctx, bad, clvae_net_grads(m->net), CLVAE_REDUCE_NONFINITE,
-                                   1.0f, P, err)))
-        return s;
-    return clvae_reduce_forward(m->ctx, bad, m->losses, CLVAE_REDUCE_NONFINITE, 1.0f,
-                                P ? 1.0f : 0.0f, one, err);
+    return clvae_objective_count_nonfinite(m, clvae_net_grads(m->net), m->d->nparams, m->losses,
+                                           0, err);
 }
 
 
@@ -263,6 +353,9 @@ clvae_status_t clvae_objective_backward(clvae_objective_t *m, clvae_error_t *err
     if (m->d->classes && !m->target.mem)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "classifier backward without labels: the "
                           "forward pass was given none");
+    if (!m->kind->loss_backward)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a %s has no single backward: it trains with "
+                          "clvae_objective_train_step", m->kind->name);
     clvae_net_mark(m->net, -1, 1);
     if ((s = clvae_net_zero_grads(m->net, err)) || (s = m->kind->loss_backward(m, &pre, err)))
         return s;
@@ -334,6 +427,8 @@ clvae_status_t clvae_objective_decode(clvae_objective_t *m, const float *z, size
     /* a conditional model decodes with the labels in clvae_objective_labels */
     if (!s) s = clvae_net_forward_range(m->net, B, lat + 1, m->last, err);
     if (!s) s = clvae_objective_outputs(m, out, err);
+    /* images in [0, 1] whatever the output's range (a tanh generator's is [-1, 1]) */
+    for (size_t i = 0; !s && m->out_lo < 0.0f && i < B * m->D; i++) out[i] = 0.5f * (out[i] + 1.0f);
     return s;
 }
 
@@ -359,6 +454,18 @@ clvae_status_t clvae_objective_load(clvae_objective_t *m, const clvae_data_dev_t
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a %s reads its examples' labels: load it with "
                           "clvae_objective_labels_upload's", m->kind->name);
     return m->kind->load(m, pixels, labels, idx, start, B, step, err);
+}
+
+clvae_status_t clvae_objective_train_step(clvae_objective_t *m, size_t B, long step,
+                                          clvae_objective_hook_t hook, void *user,
+                                          clvae_error_t *err)
+{
+    if (m->kind->train_step) return m->kind->train_step(m, B, step, hook, user, err);
+    clvae_status_t s;
+    if ((s = clvae_objective_train_forward(m, B, step, err)) ||
+        (s = clvae_objective_backward(m, err)) || (hook && (s = hook(user, m, err))))
+        return s;
+    return clvae_objective_step(m, step, err);
 }
 
 clvae_status_t clvae_objective_train_forward(clvae_objective_t *m, size_t B, long step,

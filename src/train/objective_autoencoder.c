@@ -252,6 +252,8 @@ static clvae_status_t test(clvae_objective_t *m, const clvae_dataset_t *ds,
 static const char *const columns[] = {"loss", "recon", "kl", NULL};
 
 const clvae_objective_kind_t clvae_objective_autoencoder = {
-    "autoencoder", columns,
-    CLVAE_CAN_RECONSTRUCT | CLVAE_CAN_ENCODE | CLVAE_CAN_DECODE, losses_forward, loss_backward,
-    label_classes, NULL, load, train_forward, test};
+    .name = "autoencoder", .columns = columns,
+    .can = CLVAE_CAN_RECONSTRUCT | CLVAE_CAN_ENCODE | CLVAE_CAN_DECODE,
+    .losses = losses_forward, .loss_backward = loss_backward, .label_classes = label_classes,
+    .load = load, .train_forward = train_forward, .test = test,
+};

@@ -79,5 +79,7 @@ static clvae_status_t test(clvae_objective_t *m, const clvae_dataset_t *ds,
 static const char *const columns[] = {"loss", "xent", "acc", NULL};
 
 const clvae_objective_kind_t clvae_objective_classifier = {
-    "classifier", columns, CLVAE_CAN_CLASSIFY, losses, loss_backward, label_classes,
-    labels_usable, load, train_forward, test};
+    .name = "classifier", .columns = columns, .can = CLVAE_CAN_CLASSIFY, .losses = losses,
+    .loss_backward = loss_backward, .label_classes = label_classes,
+    .labels_usable = labels_usable, .load = load, .train_forward = train_forward, .test = test,
+};

@@ -25,20 +25,29 @@ typedef struct clvae_objective_kind {
                            long step, clvae_error_t *err);
     /* the forward of a loaded training batch */
     clvae_status_t (*train_forward)(clvae_objective_t *m, size_t B, long step, clvae_error_t *err);
+    /* one training step of a loaded batch: forward, backward, the gradient hook, the guarded
+     * optimizer steps (NULL: the common one, clvae_objective_train_step's) */
+    clvae_status_t (*train_step)(clvae_objective_t *m, size_t B, long step,
+                                 clvae_objective_hook_t hook, void *user, clvae_error_t *err);
     /* the test pass into values (one per column) */
     clvae_status_t (*test)(clvae_objective_t *m, const clvae_dataset_t *ds,
                            const clvae_data_dev_t *pixels, const clvae_data_dev_t *labels,
                            size_t n, size_t batch, double *values, clvae_error_t *err);
 } clvae_objective_kind_t;
 
-/* The kinds (src/train/objective_autoencoder.c, src/train/objective_classifier.c). */
-extern const clvae_objective_kind_t clvae_objective_autoencoder, clvae_objective_classifier;
+/* The kinds (src/train/objective_autoencoder.c, objective_classifier.c, objective_gan.c). */
+extern const clvae_objective_kind_t clvae_objective_autoencoder, clvae_objective_classifier,
+    clvae_objective_gan;
 
 struct clvae_objective {
     clvae_ctx_t *ctx;
     const clvae_model_desc_t *d;
-    clvae_net_t *net;
+    clvae_net_t *net;            /* the network (a GAN's generator) */
+    clvae_net_t *net2;           /* a GAN's discriminator; NULL for one network */
+    const clvae_model_desc_t *d2;
+    clvae_optimizer_t *opt2;     /* its optimizer */
     size_t max_batch, B, J, D;
+    float out_lo;                /* the outputs' range starts at 0 or -1 (a tanh generator) */
     int last;                    /* the output layer */
     const clvae_objective_kind_t *kind;
     int ncols;                   /* the kind's loss columns: losses holds ncols + 1 floats */
@@ -49,7 +58,20 @@ struct clvae_objective {
     clvae_buf_t target;          /* the target of the last forward */
     float beta;                  /* the KL weight (clvae_objective_set_beta; starts at desc's) */
     size_t bytes;                /* device memory the model allocated besides the network */
+    /* a GAN: real images [max_batch, D] (scaled to the generator's range); the targets of the
+     * discriminator's BCE [max_batch] each: real (real_label), fake (0), and 1 */
+    clvae_buf_t real, t_real, t_fake, t_one;
 };
+
+/* The step guard: NaN and infinities of grads (n floats) and of the loss value at loss, ADDED
+ * to losses[ncols] (accumulate) or written there. */
+clvae_status_t clvae_objective_count_nonfinite(clvae_objective_t *m, clvae_buf_t grads, size_t n,
+                                               clvae_buf_t loss, int accumulate,
+                                               clvae_error_t *err);
+
+/* Allocates n floats of the model's own (counted in its bytes), zeroed. */
+clvae_status_t clvae_objective_alloc(clvae_objective_t *m, size_t n, clvae_buf_t *out,
+                                     clvae_error_t *err);
 
 
 #endif

@@ -328,7 +328,8 @@ static clvae_status_t run_check_inputs(run_t *r, clvae_error_t *err)
         (s = clvae_dataset_limit(&r->train, desc->limit, err)))
         return s;
     r->D = clvae_dataset_dim(&r->train);
-    const clvae_layer_t *in = &desc->layers[0];
+    /* the data go into the network's input (a GAN's discriminator's) */
+    const clvae_layer_t *in = desc->gan ? &desc->disc->layers[0] : &desc->layers[0];
     const clvae_dataset_t *tr = &r->train, *te = &r->test;
     if (r->D != in->out_c * in->out_h * in->out_w || clvae_dataset_dim(te) != r->D)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
@@ -363,9 +364,7 @@ static clvae_status_t run_resume(run_t *r, clvae_error_t *err)
     if (!r->ck.has_state)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s holds weights only, no training state to "
                           "resume", r->ckpath);
-    if ((s = clvae_checkpoint_bind(&r->ck, r->desc, r->ckpath, err)) ||
-        (s = clvae_checkpoint_apply(&r->ck, r->ctx, r->model, r->desc->nparams, 1, err)))
-        return s;
+    if ((s = clvae_checkpoint_restore(&r->ck, r->ctx, r->model, 1, r->ckpath, err))) return s;
     r->st = r->ck.state;
     if (r->st.cursor > 0 && (s = same_epoch_layout(&r->ck, r->desc, r->ckpath, err))) return s;
     r->metrics = strdup(r->ck.metrics);
@@ -438,11 +437,8 @@ static clvae_status_t train_step(run_t *r, size_t b, clvae_error_t *err)
                                             b * r->batch, B, step, err);
     if (!s && r->nan_lo && (uint64_t)step >= r->nan_lo && (uint64_t)step <= r->nan_hi)
         s = clvae_fill_forward(r->ctx, input.mem, input.off, NAN, 1, err);
-    if (s || (s = clvae_objective_train_forward(r->model, B, step, err)) ||
-        (s = clvae_objective_backward(r->model, err)))
+    if (s || (s = clvae_objective_train_step(r->model, B, step, r->o->grad_hook, r->o->user, err)))
         return s;
-    if (r->o->grad_hook && (s = r->o->grad_hook(r->o->user, r->model, err))) return s;
-    if ((s = clvae_objective_step(r->model, step, err))) return s;
     size_t stride = (size_t)r->ncols + 1;
     return clvae_buf_copy(r->ctx, clvae_buf_at(r->epoch_losses, b * stride),
                           clvae_objective_loss_buf(r->model), stride, err);

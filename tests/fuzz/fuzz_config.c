@@ -50,7 +50,10 @@ static size_t mul(size_t a, size_t b)
 static void check_model(const clvae_model_desc_t *m)
 {
     ASSERT(m->nlayers >= 2 && m->layers[0].kind == CLVAE_LAYER_INPUT);
-    ASSERT(m->latent > 0 && m->latent < m->nlayers - 1);
+    /* an autoencoder's latent is inside; a classifier's and a discriminator's past the last
+     * layer; a generator's is its input (z) */
+    if (m->gan) ASSERT(m->latent == 0 && m->disc && m->disc->latent == m->disc->nlayers);
+    else if (m->latent != m->nlayers) ASSERT(m->latent > 0 && m->latent < m->nlayers - 1);
     ASSERT(m->batch >= 1 && m->epochs >= 1);
     size_t nparams = 0;
     for (int i = 0; i < m->nlayers; i++) {
@@ -98,8 +101,8 @@ static void check_model(const clvae_model_desc_t *m)
             ASSERT(L->implicit && L->out_c == L->in_c + m->conditional);
             break;
         case CLVAE_LAYER_BATCHNORM:
-            ASSERT(out == in && L->out_c == L->in_c);
-            w = L->in_c; /* gamma [C] (beta [C] is the bias) */
+            ASSERT(out == in && L->out_c == L->in_c && L->s_len == 2 * L->in_c + 1);
+            w = L->in_c;
             break;
         case CLVAE_LAYER_KINDS:
             ASSERT(0);
@@ -130,6 +133,7 @@ static void check_model(const clvae_model_desc_t *m)
         ASSERT(off <= m->nparams && n <= m->nparams - off);
     }
     ASSERT(clvae_model_flops(m) >= 0);
+    if (m->gan) check_model(m->disc);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -149,6 +149,17 @@ typedef struct clvae_model_desc {
     size_t nparams;                /* floats in the flat parameter array */
     size_t nstate;                 /* floats in the flat state array (running statistics:
                                       saved, not trained) */
+    /* [model] kind = gan: this description's layers are the generator's (z -> image; its
+     * [input] is z), disc is the discriminator's (image -> one logit), each with its own
+     * optimizer settings ([generator] / [discriminator] lr, beta1, beta2) */
+    int gan;
+    struct clvae_model_desc *disc;
+    long d_steps;                  /* [train] d_steps: discriminator steps per generator step */
+    int saturating;                /* [loss] generator_loss = saturating: minimise
+                                      log(1 - D(G(z))) (the seed's form) instead of
+                                      -log D(G(z)) */
+    float real_label;              /* [loss] real_label: the discriminator's target for real
+                                      images (1; 0.9 is one-sided label smoothing) */
 } clvae_model_desc_t;
 
 /* Resolves a parsed config into a model: checks every section and key (unknown ones are

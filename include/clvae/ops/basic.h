@@ -2,11 +2,15 @@
 #ifndef CLVAE_BASIC_H
 #define CLVAE_BASIC_H
 
-#include "clvae/device/device.h"
+#include "clvae/device/tensor.h"
 
 /* x[x_off .. x_off+n) = v, offsets and n in floats. */
 clvae_status_t clvae_fill_forward(clvae_ctx_t *ctx, cl_mem x, size_t x_off, float v, size_t n,
                                   clvae_error_t *err);
+
+/* y = a x + b elementwise over n floats (in place when y and x are one view). */
+clvae_status_t clvae_affine_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x, float a,
+                                    float b, size_t n, clvae_error_t *err);
 
 /* y = a + b elementwise over n floats, each buffer at its own offset. */
 clvae_status_t clvae_add_forward(clvae_ctx_t *ctx, cl_mem y, size_t y_off, cl_mem a,

@@ -85,6 +85,13 @@ clvae_status_t clvae_checkpoint_apply(const clvae_checkpoint_t *ck, clvae_ctx_t 
                                       clvae_objective_t *model, size_t nparams, int want_moments,
                                       clvae_error_t *err);
 
+/* Binds and uploads every network of the objective from a read checkpoint (each under its
+ * name prefix, clvae_objective_net_name): parameters, state, and with want_moments the
+ * optimizer moments when stored. Errors name the file and the tensor. */
+clvae_status_t clvae_checkpoint_restore(clvae_checkpoint_t *ck, clvae_ctx_t *ctx,
+                                        clvae_objective_t *model, int want_moments,
+                                        const char *path, clvae_error_t *err);
+
 /* Frees the checkpoint (a zeroed one is fine). */
 void clvae_checkpoint_free(clvae_checkpoint_t *ck);
 

@@ -20,6 +20,10 @@ enum {
 /* The objective of a resolved config: "autoencoder" or "classifier". */
 const char *clvae_objective_kind_name(const clvae_model_desc_t *desc);
 
+/* The layer whose output shape is the model's images (C x H x W): the input of an autoencoder
+ * or a classifier, the generator's last layer of a GAN. */
+const clvae_layer_t *clvae_objective_image_layer(const clvae_model_desc_t *desc);
+
 /* What it can do (CLVAE_CAN_* bits). */
 unsigned clvae_objective_can(const clvae_model_desc_t *desc);
 
@@ -186,6 +190,29 @@ clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_objective_t *model,
                                      const clvae_data_dev_t *labels, size_t n, size_t batch,
                                      int sample, uint64_t seed, int iwae_k,
                                      clvae_eval_result_t *out, clvae_error_t *err);
+
+/* What the trainer runs between an objective's backward and its optimizer step (the gradient
+ * hook: an all-reduce over devices; nothing for one device). */
+typedef clvae_status_t (*clvae_objective_hook_t)(void *user, clvae_objective_t *m,
+                                                 clvae_error_t *err);
+
+/* One training step of the loaded batch (clvae_objective_load) of step `step`: for one network
+ * train_forward, backward, hook, step; a GAN its discriminator step (and, every d_steps steps,
+ * its generator step), each with the hook before its guarded optimizer step. The batch's loss
+ * columns and non-finite count are in clvae_objective_loss_buf afterwards. */
+clvae_status_t clvae_objective_train_step(clvae_objective_t *m, size_t B, long step,
+                                          clvae_objective_hook_t hook, void *user,
+                                          clvae_error_t *err);
+
+/* The networks it owns (1, or 2 for a GAN), each one's name ("" for a single network, else
+ * "generator", "discriminator": its checkpoint prefix), description, and arrays. */
+int clvae_objective_nets(const clvae_objective_t *m);
+const char *clvae_objective_net_name(const clvae_objective_t *m, int k);
+const clvae_model_desc_t *clvae_objective_net_desc(const clvae_objective_t *m, int k);
+clvae_buf_t clvae_objective_net_params(const clvae_objective_t *m, int k);
+clvae_buf_t clvae_objective_net_grads(const clvae_objective_t *m, int k);
+clvae_buf_t clvae_objective_net_moment(const clvae_objective_t *m, int k, int which);
+clvae_buf_t clvae_objective_net_state(const clvae_objective_t *m, int k);
 
 /* Loads the batch of training step `step` (1-based): the images of examples idx[start ..
  * start + B) and, for an objective that reads them, their labels (from
