@@ -425,6 +425,13 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
         }
         if (!ck.file && clvae_checkpoint_read(ckpath, &ck, &err)) goto fail;
         if (ck.has_state && ck.state.cursor == 0 && ck.state.epoch >= d.epochs) {
+            /* as every resume: metrics.csv says what the checkpoint's own copy says (a run
+             * killed between the two writes is repaired) */
+            char mpath[4300];
+            snprintf(mpath, sizeof mpath, "%s/metrics.csv", dir);
+            if (ck.metrics && *ck.metrics &&
+                clvae_write_file_atomic(mpath, ck.metrics, strlen(ck.metrics), &err))
+                goto fail;
             fprintf(hout, "%s is at epoch %ld of %ld: nothing to do (raise --epochs to go on)\n",
                     dir, ck.state.epoch, d.epochs);
             if (json) print_json(dir, &d, &(progress_state_t){0}, "nothing to do", 0.0, "");
