@@ -8,6 +8,9 @@
 #   make bench    the thesis VAE's training and sampling images/s, clvae beside PyTorch
 #                 (installs Debian's python3-torch through tools/deps.sh --torch)
 #   make clean    remove build/ and bin/
+#   make install PREFIX=/usr/local [DESTDIR=...]   bin/clvae, the example configs
+#                 (share/clvae/models), the READMEs (share/doc/clvae), the man page clvae(1)
+#                 generated from the help, bash completion; make uninstall removes them
 #
 # Reliability checks (README.md, "Reliability checks"):
 #   make fuzz               each libFuzzer harness (tests/fuzz/) for FUZZ_SECONDS (default 120)
@@ -73,7 +76,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_OBJ := $(BUILD)/obj/tests/testutil.o $(REF_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libclvae.a
 
-.PHONY: all deps data check test demo clean fuzz fuzz-build valgrind bench
+.PHONY: all deps data check test demo clean fuzz fuzz-build valgrind bench install uninstall
 all: $(BIN)/clvae $(TEST_BIN)
 
 # ---- set-up --------------------------------------------------------------
@@ -117,6 +120,33 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_OBJ) $(LIB)
 # Fuzz harnesses: tests/fuzz/fuzz_NAME.c linked with the library built the same way.
 $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# ---- install -------------------------------------------------------------
+PREFIX  ?= /usr/local
+DESTDIR ?=
+I_BIN  := $(DESTDIR)$(PREFIX)/bin
+I_DATA := $(DESTDIR)$(PREFIX)/share/clvae
+I_DOC  := $(DESTDIR)$(PREFIX)/share/doc/clvae
+I_MAN  := $(DESTDIR)$(PREFIX)/share/man/man1
+I_COMP := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+
+# The man page comes from the program's own help (tools/gen_man.sh), so it cannot drift.
+$(BUILD)/clvae.1: $(BIN)/clvae tools/gen_man.sh
+	@mkdir -p $(@D)
+	tools/gen_man.sh $(BIN)/clvae > $@.tmp && mv $@.tmp $@
+
+install: $(BIN)/clvae $(BUILD)/clvae.1
+	install -d $(I_BIN) $(I_DATA)/models $(I_DOC) $(I_MAN) $(I_COMP)
+	install -m 755 $(BIN)/clvae $(I_BIN)/clvae
+	install -m 644 models/*.cfg $(I_DATA)/models/
+	install -m 644 README.md $(I_DOC)/README.md
+	install -m 644 models/README.md $(I_DOC)/models.md
+	install -m 644 $(BUILD)/clvae.1 $(I_MAN)/clvae.1
+	install -m 644 tools/clvae.bash $(I_COMP)/clvae
+
+uninstall:
+	rm -f $(I_BIN)/clvae $(I_MAN)/clvae.1 $(I_COMP)/clvae
+	rm -rf $(I_DATA) $(I_DOC)
 
 # ---- tests and demo ------------------------------------------------------
 # The build runs in a sub-make so that pkg-config sees the packages that

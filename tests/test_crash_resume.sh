@@ -24,7 +24,7 @@ t_sigkill_then_resume() {
   [ $rc -eq 137 ] || { echo "the run was not killed (status $rc)" >&2; cat "$tmp/killed.log" >&2; return 1; }
   # the last good checkpoint is epoch 1; epoch 2 was under way
   pos=$("$clvae" inspect "$tmp/killed" | grep "^position:")
-  [ "$pos" = "position: epoch 1 done, step 750, batch 0 of the next epoch, 0 examples seen" ] ||
+  [ "$pos" = "position: 1 of 3 epochs done (750 steps); --resume starts epoch 2 from its first batch" ] ||
     { echo "after the kill: $pos" >&2; return 1; }
   [ "$(wc -l < "$tmp/killed/metrics.csv")" -eq 2 ] || return 1
   "$clvae" train "$cfg" "${opts[@]}" --out "$tmp/killed" --resume > "$tmp/resume.log" 2>&1 || { cat "$tmp/resume.log" >&2; return 1; }
@@ -46,7 +46,7 @@ t_mid_epoch_resume_needs_same_layout() {
   sleep 0.3
   for _ in $(seq 50); do kill -INT $pid 2>/dev/null || break; sleep 0.2; done
   wait $pid; rc=$?
-  [ $rc -eq 130 ] && "$clvae" inspect "$run" | grep -q "^position: epoch 0 done, step [1-9][0-9]*, batch [1-9]" ||
+  [ $rc -eq 130 ] && "$clvae" inspect "$run" | grep -q "^position: in the middle of epoch 1 (of 3): [1-9][0-9]* batches and [1-9][0-9]* examples of it done" ||
     { cat "$tmp/c.log" >&2; "$clvae" inspect "$run" >&2; return 1; }
   "$clvae" train "$cfg" --batch 64 --epochs 3 --no-figures --out "$run" --resume > "$tmp/c.log" 2>&1; rc=$?
   [ $rc -eq 2 ] && grep -q "was saved in the middle of epoch 1 (after batch [0-9]*) with train.batch = 2, now 64" "$tmp/c.log" ||

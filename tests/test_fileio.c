@@ -16,7 +16,7 @@ static char tmpdir[256];
 /* dir/name into buf. */
 static void in_dir(char *buf, size_t size, const char *dir, const char *name)
 {
-    snprintf(buf, size, "%s/%s", dir, name);
+    snprintf(buf, size, "%.600s/%.100s", dir, name);
 }
 
 /* The whole file at path (malloc'd, *n bytes), or NULL when it cannot be read. */
@@ -214,6 +214,60 @@ static void t_failures(void)
     clvae_error_clear(&err);
 }
 
+/* clvae_dir_prepare and clvae_file_check_writable: the real reason before any work, and
+ * nothing left behind by a failure or by clvae_dir_unmake. */
+static void t_dir_prepare(void)
+{
+    char dir[800], file[800], made[800], inner[800];
+    clvae_error_t err = {0};
+    in_dir(dir, sizeof dir, tmpdir, "prep/a/b");
+    REQUIRE(clvae_dir_prepare(dir, made, sizeof made, &err) == CLVAE_OK, "%s", err.msg);
+    char want[800];
+    in_dir(want, sizeof want, tmpdir, "prep");
+    CHECK(strcmp(made, want) == 0, "created %s, want %s", made, want);
+    char names[256];
+    CHECK(entries(dir, names, sizeof names) == 0, "the probe stayed: [%s]", names);
+    clvae_dir_unmake(dir, made);
+    struct stat sb;
+    CHECK(stat(want, &sb) != 0, "unmake left %s", want);
+    /* an existing folder: nothing made, nothing removed */
+    REQUIRE(clvae_dir_prepare(tmpdir, made, sizeof made, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(made[0] == 0, "created %s in an existing folder", made);
+    clvae_dir_unmake(tmpdir, made);
+    CHECK(stat(tmpdir, &sb) == 0, "unmake removed an existing folder");
+    /* a file on the way */
+    in_dir(file, sizeof file, tmpdir, "afile");
+    REQUIRE(clvae_write_file_atomic(file, "x", 1, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(clvae_dir_prepare(file, made, sizeof made, &err) == CLVAE_ERR_INVALID &&
+          strstr(err.msg, "not a folder"), "a file as the folder: %s", err.msg);
+    in_dir(inner, sizeof inner, file, "sub");
+    CHECK(clvae_dir_prepare(inner, made, sizeof made, &err) == CLVAE_ERR_INVALID &&
+          strstr(err.msg, "is a file, not a folder"), "a file in the path: %s", err.msg);
+    CHECK(clvae_file_check_writable(inner, &err) == CLVAE_ERR_INVALID &&
+          strstr(err.msg, "not a folder"), "a file's folder is a file: %s", err.msg);
+    CHECK(clvae_file_check_writable(tmpdir, &err) == CLVAE_ERR_INVALID &&
+          strstr(err.msg, "it is a folder"), "a folder as the file: %s", err.msg);
+    in_dir(inner, sizeof inner, tmpdir, "nosuch/x.png");
+    CHECK(clvae_file_check_writable(inner, &err) == CLVAE_ERR_INVALID &&
+          strstr(err.msg, "No such file"), "a missing folder: %s", err.msg);
+    in_dir(inner, sizeof inner, tmpdir, "x.png");
+    CHECK(clvae_file_check_writable(inner, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(stat(inner, &sb) != 0, "the check wrote the file");
+    /* a folder without write permission (root may write anyway: then only the cleanup) */
+    in_dir(inner, sizeof inner, tmpdir, "ro");
+    REQUIRE(mkdir(inner, 0555) == 0, "mkdir ro");
+    if (geteuid() != 0) {
+        in_dir(dir, sizeof dir, inner, "run");
+        CHECK(clvae_dir_prepare(dir, made, sizeof made, &err) == CLVAE_ERR_INVALID &&
+              strstr(err.msg, "Permission denied"), "read-only: %s", err.msg);
+        CHECK(clvae_dir_prepare(inner, made, sizeof made, &err) == CLVAE_ERR_INVALID &&
+              strstr(err.msg, "Permission denied"), "read-only: %s", err.msg);
+    }
+    rmdir(inner);
+    unlink(file);
+    clvae_error_clear(&err);
+}
+
 /* Removes tmpdir and everything in it (one level of folders is all the tests make). */
 static void cleanup(void)
 {
@@ -232,6 +286,7 @@ int main(void)
     RUN(t_whole_file);
     RUN(t_pieces);
     RUN(t_failures);
+    RUN(t_dir_prepare);
     cleanup();
     return TEST_EXIT();
 }

@@ -8,15 +8,111 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int cli_report(const clvae_error_t *err)
+/* Copies msg into buf without the source locations " (src/x.c:N)" that the library appends
+ * (they are for -v). */
+static void strip_locations(const char *msg, char *buf, size_t size)
 {
-    fprintf(stderr, "clvae: error: %s\n", err->msg[0] ? err->msg : clvae_status_name(err->status));
+    size_t o = 0;
+    for (const char *p = msg; *p && o + 1 < size;) {
+        if (p[0] == ' ' && p[1] == '(') {
+            const char *q = p + 2;
+            while (*q && *q != ')' && *q != ' ' && *q != ':') q++;
+            int ok = *q == ':' && q - (p + 2) > 2 && strncmp(q - 2, ".c", 2) == 0;
+            const char *d = q + 1;
+            while (ok && *d >= '0' && *d <= '9') d++;
+            if (ok && d > q + 1 && *d == ')') {
+                p = d + 1;
+                continue;
+            }
+        }
+        buf[o++] = *p++;
+    }
+    buf[o] = 0;
+}
+
+int cli_report(const cli_common_t *common, const clvae_error_t *err)
+{
+    char msg[sizeof err->msg];
+    if (common && common->verbose) snprintf(msg, sizeof msg, "%s", err->msg);
+    else strip_locations(err->msg, msg, sizeof msg);
+    fprintf(stderr, "clvae: error: %s\n", msg[0] ? msg : clvae_status_name(err->status));
     if (err->detail && *err->detail) {
         fputs(err->detail, stderr);
         size_t n = strlen(err->detail);
         if (err->detail[n - 1] != '\n') fputc('\n', stderr);
     }
     return (err->status == CLVAE_ERR_INVALID || err->status == CLVAE_ERR_NOT_FOUND) ? 2 : 1;
+}
+
+/* Edit distance of a and b (insert, delete, replace, swap of neighbours), capped at 9. */
+static int distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 40 || m > 40) return 9;
+    int d[41][41];
+    for (size_t i = 0; i <= n; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= m; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < c)
+                c = d[i - 2][j - 2] + 1;
+            d[i][j] = c;
+        }
+    return d[n][m] < 9 ? d[n][m] : 9;
+}
+
+const char *cli_nearest(const char *s, const char *const *names, size_t n)
+{
+    const char *best = NULL;
+    int bd = 3;
+    size_t len = strlen(s);
+    for (size_t i = 0; i < n; i++) {
+        int d = distance(s, names[i]);
+        /* a prefix of 3 or more letters counts as near (--epoch for --epochs) */
+        if (len >= 3 && strncmp(s, names[i], len) == 0 && d > 1) d = 2;
+        if (d < bd && (d <= 1 || len > 3)) {
+            bd = d;
+            best = names[i];
+        }
+    }
+    return best;
+}
+
+int cli_unknown_arg(const cli_command_t *cmd, const char *arg)
+{
+    if (arg[0] != '-' || !arg[1])
+        return cli_usage_error(cmd, "unexpected argument '%s': one more than `clvae %s` takes",
+                               arg, cmd->name);
+    /* the options the command's usage names, and the global ones */
+    char names[64][32];
+    const char *ptrs[64];
+    size_t n = 0;
+    static const char *const global[] = {"--device", "--help", "--verbose", "--version"};
+    for (size_t k = 0; k < 4; k++) snprintf(names[n], sizeof names[0], "%s", global[k]), n++;
+    for (const char *p = cmd->usage; (p = strstr(p, "--")) != NULL && n < 64;) {
+        size_t len = 2;
+        while ((p[len] >= 'a' && p[len] <= 'z') || (p[len] >= '0' && p[len] <= '9') || p[len] == '-')
+            len++;
+        if (len > 2 && len < sizeof names[0]) {
+            snprintf(names[n], sizeof names[0], "%.*s", (int)len, p);
+            size_t k = 0;
+            while (k < n && strcmp(names[k], names[n]) != 0) k++;
+            if (k == n) n++;
+        }
+        p += len;
+    }
+    for (size_t k = 0; k < n; k++) ptrs[k] = names[k];
+    char word[64];
+    snprintf(word, sizeof word, "%s", arg);
+    char *eq = strchr(word, '=');
+    if (eq) *eq = 0;
+    const char *near = cli_nearest(word, ptrs, n);
+    if (near) return cli_usage_error(cmd, "unknown option '%s' (did you mean %s?)", arg, near);
+    return cli_usage_error(cmd, "unknown option '%s'", arg);
 }
 
 int cli_usage_error(const cli_command_t *cmd, const char *fmt, ...)
@@ -47,7 +143,17 @@ clvae_status_t cli_ctx_open(const cli_common_t *common, int profiling, clvae_ctx
     o.log_level = common->verbose >= 2 ? CLVAE_LOG_DEBUG
                   : common->verbose   ? CLVAE_LOG_INFO
                                       : CLVAE_LOG_WARN;
-    return clvae_ctx_init(ctx, &o, err);
+    return cli_device_error(common, clvae_ctx_init(ctx, &o, err), err);
+}
+
+clvae_status_t cli_device_error(const cli_common_t *common, clvae_status_t s, clvae_error_t *err)
+{
+    if (s != CLVAE_ERR_NOT_FOUND || !common->device_from_env || !common->device) return s;
+    char inner[sizeof err->msg];
+    snprintf(inner, sizeof inner, "%s", err->msg);
+    snprintf(err->msg, sizeof err->msg, "CLVAE_DEVICE=%.100s (from the environment): %.800s",
+             common->device, inner);
+    return s;
 }
 
 int cli_parse_size(const char *s, size_t *out)
@@ -115,8 +221,7 @@ int cli_parse_float(const char *s, float *out)
 
 const char *cli_data_dir(void)
 {
-    const char *d = getenv("CLVAE_DATA_DIR");
-    return d && *d ? d : "data";
+    return NULL; /* the library's search list (clvae_data_dirs) */
 }
 
 clvae_status_t cli_run_open(cli_run_t *r, const cli_common_t *common, const char *run,
@@ -175,6 +280,33 @@ void cli_default_out(const cli_run_t *r, const char *out, const char *name, char
 }
 
 
+/* A bad value given on the command line is the option's fault, not the config file's:
+ * "CFG: --set train.lr=-1: ..." becomes "--lr -1: ..." (a shortcut) or "--set train.lr=-1: ...". */
+static void blame_option(const cli_cfg_args_t *a, clvae_error_t *err)
+{
+    char needle[4300], out[sizeof err->msg];
+    for (int k = 0; k < a->nshort; k++) {
+        snprintf(needle, sizeof needle, "%s: --set %s", a->path, a->shortcut[k]);
+        char *p = strstr(err->msg, needle);
+        if (!p) continue;
+        const char *eq = strchr(a->shortcut[k], '=');
+        int lead = (int)(p - err->msg);
+        if (strchr(a->shortopt[k] + 2, '-') || !eq)
+            snprintf(out, sizeof out, "%.*s%s (%s)%s", lead, err->msg, a->shortopt[k],
+                     a->shortcut[k], p + strlen(needle));
+        else
+            snprintf(out, sizeof out, "%.*s%s %s%s", lead, err->msg, a->shortopt[k], eq + 1,
+                     p + strlen(needle));
+        snprintf(err->msg, sizeof err->msg, "%s", out);
+        return;
+    }
+    snprintf(needle, sizeof needle, "%s: --set ", a->path);
+    char *p = strstr(err->msg, needle);
+    if (!p || !a->nsets) return;
+    snprintf(out, sizeof out, "%.*s--set %s", (int)(p - err->msg), err->msg, p + strlen(needle));
+    snprintf(err->msg, sizeof err->msg, "%s", out);
+}
+
 /* Takes a config option at argv[*i]: 1 taken, 0 not one, 2 (after printing) on bad usage. */
 int cli_cfg_take(const cli_command_t *cmd, cli_cfg_args_t *a, int *i, int argc, char **argv)
 {
@@ -196,6 +328,7 @@ int cli_cfg_take(const cli_command_t *cmd, cli_cfg_args_t *a, int *i, int argc, 
         if (r < 0) return cli_usage_error(cmd, "%s needs a value", shortcuts[k].opt);
         if (r > 0) {
             if (a->nshort == 8) return cli_usage_error(cmd, "too many options");
+            a->shortopt[a->nshort] = shortcuts[k].opt;
             snprintf(a->shortcut[a->nshort++], sizeof a->shortcut[0], "%s=%s", shortcuts[k].key, v);
             return 1;
         }
@@ -204,6 +337,7 @@ int cli_cfg_take(const cli_command_t *cmd, cli_cfg_args_t *a, int *i, int argc, 
     for (size_t k = 0; k < 2; k++) {
         if (strcmp(argv[*i], flags[k][0]) == 0) {
             if (a->nshort == 8) return cli_usage_error(cmd, "too many options");
+            a->shortopt[a->nshort] = flags[k][0];
             snprintf(a->shortcut[a->nshort++], sizeof a->shortcut[0], "%s", flags[k][1]);
             return 1;
         }
@@ -219,7 +353,8 @@ int cli_cfg_take(const cli_command_t *cmd, cli_cfg_args_t *a, int *i, int argc, 
 clvae_status_t cli_cfg_load(const cli_cfg_args_t *a, clvae_cfg_t *cfg, clvae_model_desc_t *d,
                                clvae_error_t *err)
 {
-    clvae_status_t s = clvae_cfg_load(cfg, a->path, err);
+    clvae_status_t s = a->text ? clvae_cfg_parse(cfg, a->text, strlen(a->text), a->path, err)
+                               : clvae_cfg_load(cfg, a->path, err);
     if (s) return s;
     /* a section the shortcuts need is added when the file has none */
     for (int k = 0; k < a->nshort && !s; k++) {
@@ -245,6 +380,7 @@ clvae_status_t cli_cfg_load(const cli_cfg_args_t *a, clvae_cfg_t *cfg, clvae_mod
     }
     for (int k = 0; k < a->nsets && !s; k++) s = clvae_cfg_set(cfg, a->sets[k], err);
     if (!s) s = clvae_model_resolve(d, cfg, err);
+    if (s) blame_option(a, err);
     return s;
 }
 

@@ -13,7 +13,8 @@
 /* Options every command takes, parsed before the command's own. */
 typedef struct cli_common {
     const char *device;  /* --device SPEC, else CLVAE_DEVICE */
-    int verbose;         /* -v count */
+    int verbose;         /* -v count: 1 and more show source locations in errors */
+    int device_from_env; /* device came from CLVAE_DEVICE (its errors name the variable) */
 } cli_common_t;
 
 /* A subcommand: name, one-line summary, usage text, handler. */
@@ -25,8 +26,20 @@ typedef struct cli_command {
 } cli_command_t;
 
 /* Prints err as "clvae: error: ..." with its detail and returns the exit code
- * for its status: 2 for bad input or no match, 1 for runtime failures. */
-int cli_report(const clvae_error_t *err);
+ * for its status: 2 for bad input or no match, 1 for runtime failures. The library's source
+ * locations "(src/x.c:N)" are shown only with -v (common NULL: never). */
+int cli_report(const cli_common_t *common, const clvae_error_t *err);
+
+/* The name in names nearest to s (a typo or a prefix: `trian`, `--epoch`), or NULL. */
+const char *cli_nearest(const char *s, const char *const *names, size_t n);
+
+/* Usage error for an argument cmd does not take: an extra positional argument, or an unknown
+ * option with the nearest option its usage names ("did you mean --epochs?"); returns 2. */
+int cli_unknown_arg(const cli_command_t *cmd, const char *arg);
+
+/* A device that matches nothing when the spec came from CLVAE_DEVICE: the message names the
+ * variable. Returns s. */
+clvae_status_t cli_device_error(const cli_common_t *common, clvae_status_t s, clvae_error_t *err);
 
 /* Prints a usage error for cmd and returns 2. */
 int cli_usage_error(const cli_command_t *cmd, const char *fmt, ...)
@@ -53,7 +66,8 @@ int cli_opt(int *i, int argc, char **argv, const char *name, const char **val);
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_float(const char *s, float *out);
 
-/* Where datasets are: $CLVAE_DATA_DIR, else "data". */
+/* Where datasets are: NULL, the library's list (clvae_data_dirs: $CLVAE_DATA_DIR, else
+ * $XDG_DATA_HOME/clvae then data). */
 const char *cli_data_dir(void);
 
 /* A trained run opened for figures and evaluation. */
@@ -105,7 +119,9 @@ typedef struct cli_cfg_args {
     const char *sets[64];
     int nsets;
     char shortcut[8][96];
+    const char *shortopt[8]; /* the option each shortcut came from (--lr), for messages */
     int nshort;
+    const char *text;   /* the config text itself (a run's checkpoint), else NULL: read path */
 } cli_cfg_args_t;
 
 /* Takes a config option at argv[*i] (the CFG path, --set, --epochs, --batch, --lr, --seed,

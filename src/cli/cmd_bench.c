@@ -31,7 +31,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
         } else if ((r = cli_cfg_take(&cli_cmd_bench, &a, &i, argc, argv))) {
             if (r == 2) return 2;
         } else {
-            return cli_usage_error(&cli_cmd_bench, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(&cli_cmd_bench, argv[i]);
         }
     }
     if (!a.path && !gemm) return cli_usage_error(&cli_cmd_bench, "which config file (or --gemm)?");
@@ -139,7 +139,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
     }
     goto out;
 fail:
-    code = cli_report(&err);
+    code = cli_report(common, &err);
 out:
     clvae_bench_result_free(&res);
     clvae_error_clear(&err);

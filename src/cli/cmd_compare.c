@@ -132,9 +132,63 @@ static void run_name(const char *path, char *buf, size_t size)
     if (n > k && strcmp(buf + n - k, ck) == 0) buf[n - k] = 0;
 }
 
+/* A number, or null when unknown (NaN). */
+static void json_num(const char *key, double v)
+{
+    printf(", \"%s\": ", key);
+    if (isnan(v)) printf("null");
+    else printf("%.6f", v);
+}
+
+/* `compare --json`: the rows as one JSON object, and the files written. */
+static void print_json(const cmp_args_t *a, const clvae_compare_row_t *rows, const char *fid,
+                       size_t npanels)
+{
+    char path[4200];
+    printf("{\"out\": ");
+    cli_json_string(stdout, a->out);
+    snprintf(path, sizeof path, "%s/compare.md", a->out);
+    printf(", \"table\": ");
+    cli_json_string(stdout, path);
+    printf(", \"png\": ");
+    if (npanels) {
+        snprintf(path, sizeof path, "%s/compare.png", a->out);
+        cli_json_string(stdout, path);
+    } else {
+        printf("null");
+    }
+    printf(", \"fid_name\": ");
+    cli_json_string(stdout, fid);
+    printf(", \"runs\": [");
+    for (int i = 0; i < a->nruns; i++) {
+        const clvae_compare_row_t *r = &rows[i];
+        printf("%s{\"name\": ", i ? ", " : "");
+        cli_json_string(stdout, r->name);
+        printf(", \"model\": ");
+        cli_json_string(stdout, r->model);
+        printf(", \"kind\": ");
+        cli_json_string(stdout, r->kind);
+        printf(", \"dataset\": ");
+        cli_json_string(stdout, r->dataset);
+        printf(", \"epochs\": %ld, \"parameters\": %zu", r->epochs, r->params);
+        json_num("seconds_per_epoch", r->sec_per_epoch);
+        printf(", \"reconstruction_loss\": ");
+        cli_json_string(stdout, r->recon_kind);
+        json_num("reconstruction", r->recon);
+        json_num("elbo", r->elbo);
+        json_num("log_px", r->log_px);
+        json_num("accuracy", r->accuracy);
+        json_num("frechet", r->frechet);
+        json_num("confidence", r->confidence);
+        printf("}");
+    }
+    printf("]}\n");
+}
+
 static int run(const cli_common_t *common, int argc, char **argv)
 {
     cmp_args_t a = {{0}, 0, NULL, "runs/compare", 10000, 10, 0, 1};
+    int json = 0;
     for (int i = 0; i < argc; i++) {
         const char *v;
         int r;
@@ -158,12 +212,14 @@ static int run(const cli_common_t *common, int argc, char **argv)
         } else if ((r = cli_opt(&i, argc, argv, "--seed", &v))) {
             if (r < 0 || cli_parse_long(v, 0, 2147483647L, &a.seed))
                 return cli_usage_error(&cli_cmd_compare, "--seed wants a whole number >= 0");
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
         } else if (argv[i][0] != '-') {
             if (a.nruns == MAX_RUNS)
                 return cli_usage_error(&cli_cmd_compare, "at most %d runs", MAX_RUNS);
             a.runs[a.nruns++] = argv[i];
         } else {
-            return cli_usage_error(&cli_cmd_compare, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(&cli_cmd_compare, argv[i]);
         }
     }
     if (a.nruns == 0) return cli_usage_error(&cli_cmd_compare, "which runs?");
@@ -191,6 +247,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
         s = clvae_checkpoint_read(probe.ckpath, &ck, &err);
         clvae_checkpoint_free(&ck);
     }
+    /* the output folder can be made and written before any work (and is removed again when
+     * this run made it and fails) */
+    char created[4200] = "";
+    int prepared = 0;
+    if (!s && !(s = clvae_dir_prepare(a.out, created, sizeof created, &err))) prepared = 1;
     if (!s) s = cli_ctx_open(common, 0, &ctx, &err);
     if (!s && a.classifier) {
         s = cli_run_open_in(&c, ctx, a.classifier, 256, &err);
@@ -217,8 +278,6 @@ static int run(const cli_common_t *common, int argc, char **argv)
         r.ctx = NULL;
         cli_run_close(&r);
     }
-    if (!s && clvae_mkdirs(a.out) != 0)
-        s = CLVAE_FAIL(&err, CLVAE_ERR_IO, "cannot create %s: %s", a.out, strerror(errno));
     if (!s) {
         char *table = clvae_compare_markdown(rows, (size_t)a.nruns, fid, 0);
         size_t cap = (table ? strlen(table) : 0) + 8192;
@@ -272,7 +331,10 @@ static int run(const cli_common_t *common, int argc, char **argv)
         s = clvae_compare_png(panels, npanels, path, &err);
     }
     if (s) {
-        code = cli_report(&err);
+        code = cli_report(common, &err);
+        if (prepared) clvae_dir_unmake(a.out, created);
+    } else if (json) {
+        print_json(&a, rows, fid, npanels);
     } else {
         fputs(md, stdout);
         printf("wrote %s/compare.md%s%s%s\n", a.out, npanels ? " and " : "",
@@ -290,10 +352,12 @@ static int run(const cli_common_t *common, int argc, char **argv)
 const cli_command_t cli_cmd_compare = {
     "compare", "runs side by side: DIR/compare.md (table) and DIR/compare.png (samples)",
     "clvae compare RUN... [--classifier C] [--out DIR] [--count N] [--iwae K] [--n N]\n"
-    "              [--seed S] [--device SPEC]\n"
+    "              [--seed S] [--json] [--device SPEC]\n"
     "  per run: model, kind, dataset, epochs, parameters, seconds per epoch, test\n"
     "  reconstruction per image, ELBO and IWAE log p(x) (VAE, K = --iwae, default 10; 0\n"
     "  skips it), test accuracy (classifiers) and with --classifier the Frechet distance of\n"
     "  its features (\"FID (own MNIST classifier)\") and confidence of --count samples\n"
-    "  (default 10000). --n evaluates the first N test images only. DIR: runs/compare.",
+    "  (default 10000). --n evaluates the first N test images only. DIR: runs/compare,\n"
+    "  made and checked writable before any work. --json prints the rows as one JSON\n"
+    "  object instead of the table (the files are written all the same).",
     run};

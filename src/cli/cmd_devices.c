@@ -40,19 +40,20 @@ static int run(const cli_common_t *common, int argc, char **argv)
         if (strcmp(argv[i], "--json") == 0)
             json = 1;
         else
-            return cli_usage_error(&cli_cmd_devices, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(&cli_cmd_devices, argv[i]);
     }
     clvae_error_t err = {0};
     clvae_device_info_t *devs = NULL;
     int n = 0, pick = -1;
     if (clvae_device_list(&devs, &n, &err) != CLVAE_OK) {
-        int code = cli_report(&err);
+        int code = cli_report(common, &err);
         clvae_error_clear(&err);
         return code;
     }
     /* A spec that matches nothing is an error here too, so the user sees it. */
-    if (clvae_device_select(devs, n, common->device, &pick, &err) != CLVAE_OK) {
-        int code = cli_report(&err);
+    if (cli_device_error(common, clvae_device_select(devs, n, common->device, &pick, &err),
+                         &err) != CLVAE_OK) {
+        int code = cli_report(common, &err);
         clvae_error_clear(&err);
         free(devs);
         return code;
@@ -69,8 +70,12 @@ static int run(const cli_common_t *common, int argc, char **argv)
         }
         clvae_device_format_table(devs, n, table, size);
         fputs(table, stdout);
-        printf("selected: %d (%s)%s\n", pick, devs[pick].name,
-               common->device ? "" : "  [default: first GPU, else first device]");
+        printf("selected: %d (%s)", pick, devs[pick].name);
+        if (!common->device)
+            printf("  [default: of the %s devices (GPUs first, else the first device's type), "
+                   "the one with the most compute units, %u]", clvae_device_type_name(devs[pick].type),
+                   devs[pick].compute_units);
+        printf("\n");
         free(table);
     }
     free(devs);

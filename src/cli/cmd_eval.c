@@ -15,7 +15,7 @@ static int eval_classifier(cli_run_t *r, long n, int json, clvae_error_t *err)
     clvae_class_result_t cr;
     if (clvae_classifier_evaluate(r->ctx, r->model, &r->desc, &r->test, &r->dtest, count,
                                   clvae_objective_max_batch(r->model), &cr, err))
-        return cli_report(err);
+        return cli_report(NULL, err);
     if (json) {
         printf("{\"run\": ");
         cli_json_string(stdout, r->ckpath);
@@ -58,7 +58,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
         } else if (argv[i][0] != '-' && !runp) {
             runp = argv[i];
         } else {
-            return cli_usage_error(&cli_cmd_eval, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(&cli_cmd_eval, argv[i]);
         }
     }
     if (!runp) return cli_usage_error(&cli_cmd_eval, "which run (a run folder or a checkpoint file)?");
@@ -69,6 +69,10 @@ static int run(const cli_common_t *common, int argc, char **argv)
     int code = 0;
     clvae_status_t s = cli_run_open(&r, common, runp, 256, &err);
     if (!s) s = cli_run_test_data(&r, &err);
+    if (!s && (clvae_objective_can(&r.desc) & CLVAE_CAN_CLASSIFY) && (iwae || sample))
+        s = CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "%s is a classifier: %s applies to a VAE's "
+                       "latent code; a classifier's eval is its test accuracy (leave it out)",
+                       r.ckpath, iwae ? "--iwae" : "--latent sample");
     if (!s && (clvae_objective_can(&r.desc) & CLVAE_CAN_CLASSIFY)) {
         code = eval_classifier(&r, n, json, &err);
         clvae_error_clear(&err);
@@ -85,7 +89,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
                                   (int)iwae, &res, &err);
     }
     if (s) {
-        code = cli_report(&err);
+        code = cli_report(common, &err);
     } else if (json) {
         printf("{\"run\": ");
         cli_json_string(stdout, r.ckpath);

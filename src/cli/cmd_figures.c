@@ -6,6 +6,8 @@
 
 #include "clvae/eval/figures.h"
 #include "clvae/eval/figures_gen.h"
+#include "clvae/io/fileio.h"
+#include "clvae/io/image.h"
 
 /* Options the figure commands share. */
 typedef struct fig_args {
@@ -89,7 +91,7 @@ static int parse(const cli_command_t *cmd, const char *allowed, int argc, char *
         } else if (argv[i][0] != '-' && !a->run) {
             a->run = argv[i];
         } else {
-            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(cmd, argv[i]);
         }
     }
     if (!a->run) return cli_usage_error(cmd, "which run (a run folder or a checkpoint file)?");
@@ -117,17 +119,27 @@ static int with_run(const cli_common_t *common, const fig_args_t *a, int need_te
                     const char *name)
 {
     cli_run_t r;
+    memset(&r, 0, sizeof r);
     clvae_error_t err = {0};
     char path[4200];
-    clvae_status_t s = cli_run_open(&r, common, a->run, 256, &err);
+    /* the output's format (its extension) and folder are checked before any work */
+    if (a->out) {
+        snprintf(path, sizeof path, "%s", a->out);
+    } else {
+        char ck[4200];
+        cli_run_path(a->run, ck, sizeof ck);
+        char *slash = strrchr(ck, '/');
+        if (slash) *slash = 0;
+        snprintf(path, sizeof path, "%.4000s/%s", slash ? ck : ".", name);
+    }
+    clvae_status_t s = clvae_image_format(path, &err) < 0 ? CLVAE_ERR_INVALID : CLVAE_OK;
+    if (!s) s = clvae_file_check_writable(path, &err);
+    if (!s) s = cli_run_open(&r, common, a->run, 256, &err);
     if (!s) s = check_can(&r, need, a->cmd, &err);
     if (!s && need_test) s = cli_run_test_data(&r, &err);
-    if (!s) {
-        cli_default_out(&r, a->out, name, path, sizeof path);
-        s = draw(&r, a, path, &err);
-    }
+    if (!s) s = draw(&r, a, path, &err);
     int code = 0;
-    if (s) code = cli_report(&err);
+    if (s) code = cli_report(common, &err);
     else printf("wrote %s\n", path);
     clvae_error_clear(&err);
     cli_run_close(&r);
@@ -178,7 +190,7 @@ static clvae_status_t draw_latent(cli_run_t *r, const fig_args_t *a, char *path,
     char csv[4300];
     snprintf(csv, sizeof csv, "%s", path);
     char *dot = strrchr(csv, '.');
-    if (dot && strcmp(dot, ".png") == 0) *dot = 0;
+    if (dot && (strcmp(dot, ".png") == 0 || strcmp(dot, ".npy") == 0)) *dot = 0;
     strncat(csv, ".csv", sizeof csv - strlen(csv) - 1);
     int dy = clvae_objective_latent_dim(r->model) > 1 ? (int)a->dy : 0;
     clvae_status_t s = clvae_fig_latent(r->ctx, r->model, &r->test, &r->dtest, (size_t)a->n,
@@ -207,10 +219,15 @@ static clvae_status_t draw_denoise(cli_run_t *r, const fig_args_t *a, char *path
     clvae_status_t s = clvae_fig_denoise(r->ctx, r->model, &r->test, (size_t)a->count, &nz,
                                          (uint64_t)a->seed, path, err);
     if (!s)
+    {
+        char how[96] = "-";
+        if (nz.kind == CLVAE_NOISE_GAUSSIAN)
+            snprintf(how, sizeof how, "std %g%s", (double)nz.std, nz.clip ? ", clipped to [0, 1]" : "");
+        else if (nz.kind == CLVAE_NOISE_MASK)
+            snprintf(how, sizeof how, "p %g", (double)nz.p);
         printf("rows: %s noise (%s), clean, denoised; %zu test images of %s\n",
-               clvae_noise_kind_name(nz.kind),
-               nz.kind == CLVAE_NOISE_GAUSSIAN ? (nz.clip ? "std, clipped to [0, 1]" : "std")
-               : nz.kind == CLVAE_NOISE_MASK ? "p" : "-", (size_t)a->count, r->test.name);
+               clvae_noise_kind_name(nz.kind), how, (size_t)a->count, r->test.name);
+    }
     return s;
 }
 
@@ -260,32 +277,45 @@ static int denoise_run(const cli_common_t *c, int argc, char **argv)
     return e ? e : with_run(c, &a, 1, CLVAE_CAN_RECONSTRUCT, draw_denoise, "denoise.png");
 }
 
+/* Every figure command's --out: the extension chooses the format. */
+#define OUT_NOTE "\n  --out FILE: .png (the picture) or .npy (its pixels, uint8 [H, W] or [H, W, 3]);\n" \
+                 "  the folder must exist and be writable (checked before any work)"
+
 const cli_command_t cli_cmd_sample = {
     "sample", "PNG grid of decodes of z ~ N(0, I)",
     "clvae sample RUN [--n 64] [--seed 1] [--label K] [--out FILE] [--device SPEC]\n"
     "  --label K (conditional models): n samples of class K; without it a conditional model\n"
-    "  draws one row per class, each column one z (10 columns, or --n in all)",
+    "  draws one row per class, each column one z (10 columns, or --n in all)"
+    OUT_NOTE,
     sample_run};
 const cli_command_t cli_cmd_reconstruct = {
     "reconstruct", "PNG of test images above their reconstructions",
-    "clvae reconstruct RUN [--n 16] [--out FILE] [--device SPEC]", reconstruct_run};
+    "clvae reconstruct RUN [--n 16] [--out FILE] [--device SPEC]"
+    OUT_NOTE,
+    reconstruct_run};
 const cli_command_t cli_cmd_manifold = {
     "manifold", "PNG of decodes over a grid of two latent dimensions",
     "clvae manifold RUN [--grid 20] [--range 3] [--dims 0,1] [--label K] [--out FILE]\n"
     "       [--device SPEC]\n"
-    "  a conditional model needs --label K: the manifold of class K",
+    "  a conditional model needs --label K: the manifold of class K"
+    OUT_NOTE,
     manifold_run};
 const cli_command_t cli_cmd_latent = {
     "latent", "PNG scatter of the test set's z_mean coloured by class, and a CSV of the points",
-    "clvae latent RUN [--n 10000] [--dims 0,1] [--out FILE.png] [--device SPEC]", latent_run};
+    "clvae latent RUN [--n 10000] [--dims 0,1] [--out FILE] [--device SPEC]\n"
+    "  the points go beside FILE, as FILE with .csv for its extension"
+    OUT_NOTE,
+    latent_run};
 const cli_command_t cli_cmd_interpolate = {
     "interpolate", "PNG strip between two test images in latent space",
-    "clvae interpolate RUN --from I --to J [--steps 10] [--out FILE] [--device SPEC]",
+    "clvae interpolate RUN --from I --to J [--steps 10] [--out FILE] [--device SPEC]"
+    OUT_NOTE,
     interpolate_run};
 const cli_command_t cli_cmd_denoise = {
     "denoise", "PNG of noisy, clean and denoised test images (three rows)",
     "clvae denoise RUN [--count 10] [--noise gaussian|mask|none] [--std X] [--p X] [--seed 1]\n"
     "       [--out FILE] [--device SPEC]\n"
     "  the noise is the run's [noise] (else Gaussian, std 0.5, clipped to [0, 1]); --noise,\n"
-    "  --std and --p override it. Default FILE: RUN/denoise.png",
+    "  --std and --p override it. Default FILE: RUN/denoise.png"
+    OUT_NOTE,
     denoise_run};

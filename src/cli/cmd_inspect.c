@@ -7,6 +7,7 @@
 
 #include "clvae/io/safetensors.h"
 #include "clvae/io/sha256.h"
+#include "clvae/net/config.h"
 #include "clvae/net/net.h"
 
 /* Tensors of the optimizer (of any network: "optimizer." or "<network>.optimizer."), the
@@ -34,11 +35,14 @@ static int run(const cli_common_t *common, int argc, char **argv)
 {
     (void)common;
     const char *runp = NULL;
+    int json = 0;
     for (int i = 0; i < argc; i++) {
-        if (argv[i][0] != '-' && !runp)
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (argv[i][0] != '-' && !runp)
             runp = argv[i];
         else
-            return cli_usage_error(&cli_cmd_inspect, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(&cli_cmd_inspect, argv[i]);
     }
     if (!runp) return cli_usage_error(&cli_cmd_inspect, "which run (a run folder or a checkpoint file)?");
     char path[4200];
@@ -50,21 +54,60 @@ static int run(const cli_common_t *common, int argc, char **argv)
     clvae_checkpoint_t ck;
     clvae_error_t err = {0};
     if (clvae_checkpoint_read(path, &ck, &err)) {
-        int code = cli_report(&err);
+        int code = cli_report(common, &err);
         clvae_error_clear(&err);
         return code;
     }
     const clvae_st_file_t *f = ck.file;
-    printf("checkpoint: %s (clvae %s)\n", path, ck.version);
-    if (ck.has_state)
-        printf("position: epoch %ld done, step %ld, batch %zu of the next epoch, %zu examples seen\n",
-               ck.state.epoch, ck.state.step, ck.state.cursor, ck.state.seen);
-    else
-        printf("position: none (weights only)\n");
+    /* the run's length from the config it holds (0 when it cannot be read) */
+    long epochs = 0;
+    clvae_cfg_t cfg;
+    clvae_model_desc_t desc;
+    if (!clvae_cfg_parse(&cfg, ck.config, strlen(ck.config), path, &err)) {
+        if (!clvae_model_resolve(&desc, &cfg, &err)) {
+            epochs = desc.epochs;
+            clvae_model_desc_free(&desc);
+        }
+        clvae_cfg_free(&cfg);
+    }
+    clvae_error_clear(&err);
     size_t rows = 0;
     for (const char *p = ck.metrics; *p; p++) rows += *p == '\n';
-    printf("metrics: %zu epoch%s\n", rows ? rows - 1 : 0, rows == 2 ? "" : "s");
-    printf("%-24s %-5s %-18s %10s  %s\n", "tensor", "dtype", "shape", "non-finite", "sha256");
+    char where[512];
+    const clvae_train_state_t *st = &ck.state;
+    if (!ck.has_state)
+        snprintf(where, sizeof where, "none (weights only: --init material, nothing to resume)");
+    else if (st->cursor == 0 && epochs && st->epoch >= epochs)
+        snprintf(where, sizeof where, "finished: %ld of %ld epochs done (%ld steps); --resume "
+                 "has nothing to do unless --epochs is raised", st->epoch, epochs, st->step);
+    else if (st->cursor == 0)
+        snprintf(where, sizeof where, "%ld of %ld epochs done (%ld steps); --resume starts epoch "
+                 "%ld from its first batch", st->epoch, epochs, st->step, st->epoch + 1);
+    else
+        snprintf(where, sizeof where, "in the middle of epoch %ld (of %ld): %zu batches and %zu "
+                 "examples of it done (%ld steps in all); --resume continues with batch %zu",
+                 st->epoch + 1, epochs, st->cursor, st->seen, st->step, st->cursor + 1);
+    if (!json) {
+        printf("checkpoint: %s (clvae %s)\n", path, ck.version);
+        printf("position: %s\n", where);
+        printf("metrics: %zu epoch%s\n", rows ? rows - 1 : 0, rows == 2 ? "" : "s");
+        printf("%-24s %-5s %-18s %10s  %s\n", "tensor", "dtype", "shape", "non-finite", "sha256");
+    } else {
+        printf("{\"checkpoint\": ");
+        cli_json_string(stdout, path);
+        printf(", \"version\": ");
+        cli_json_string(stdout, ck.version);
+        if (ck.has_state)
+            printf(", \"position\": {\"epochs_done\": %ld, \"epochs\": %ld, \"step\": %ld, "
+                   "\"batch\": %zu, \"examples_seen\": %zu, \"finished\": %s}",
+                   st->epoch, epochs, st->step, st->cursor, st->seen,
+                   st->cursor == 0 && epochs && st->epoch >= epochs ? "true" : "false");
+        else
+            printf(", \"position\": null");
+        printf(", \"position_text\": ");
+        cli_json_string(stdout, where);
+        printf(", \"metrics_epochs\": %zu, \"tensors\": [", rows ? rows - 1 : 0);
+    }
     clvae_sha256_t hp, ho, hb;
     clvae_sha256_init(&hp);
     clvae_sha256_init(&ho);
@@ -82,8 +125,15 @@ static int run(const cli_common_t *common, int argc, char **argv)
         clvae_sha256(t->data, t->nbytes, d);
         clvae_sha256_hex(d, hex);
         size_t bad = nonfinite(t);
-        printf("%-24s %-5s %-18s %10zu  %s\n", t->name, clvae_st_dtype_name(t->dtype), shape, bad,
-               hex);
+        if (json) {
+            printf("%s{\"name\": ", i ? ", " : "");
+            cli_json_string(stdout, t->name);
+            printf(", \"dtype\": \"%s\", \"shape\": %s, \"nonfinite\": %zu, \"sha256\": \"%s\"}",
+                   clvae_st_dtype_name(t->dtype), shape, bad, hex);
+        } else {
+            printf("%-24s %-5s %-18s %10zu  %s\n", t->name, clvae_st_dtype_name(t->dtype), shape,
+                   bad, hex);
+        }
         if (is_optimizer(t->name)) {
             clvae_sha256_update(&ho, t->data, t->nbytes);
             bad_opt += bad;
@@ -97,17 +147,24 @@ static int run(const cli_common_t *common, int argc, char **argv)
         }
     }
     uint8_t d[32];
-    char hex[65];
+    char hex[65], hex2[65], hex3[65];
     clvae_sha256_final(&hp, d);
     clvae_sha256_hex(d, hex);
-    printf("parameters sha256 %s  (%zu non-finite)\n", hex, bad_params);
     clvae_sha256_final(&ho, d);
-    clvae_sha256_hex(d, hex);
-    printf("optimizer sha256 %s  (%zu non-finite)\n", hex, bad_opt);
-    if (nbuf) {
-        clvae_sha256_final(&hb, d);
-        clvae_sha256_hex(d, hex);
-        printf("buffers sha256 %s  (%zu non-finite)\n", hex, bad_buf);
+    clvae_sha256_hex(d, hex2);
+    clvae_sha256_final(&hb, d);
+    clvae_sha256_hex(d, hex3);
+    if (json) {
+        printf("], \"parameters_sha256\": \"%s\", \"parameters_nonfinite\": %zu, "
+               "\"optimizer_sha256\": \"%s\", \"optimizer_nonfinite\": %zu", hex, bad_params,
+               hex2, bad_opt);
+        if (nbuf)
+            printf(", \"buffers_sha256\": \"%s\", \"buffers_nonfinite\": %zu", hex3, bad_buf);
+        printf("}\n");
+    } else {
+        printf("parameters sha256 %s  (%zu non-finite)\n", hex, bad_params);
+        printf("optimizer sha256 %s  (%zu non-finite)\n", hex2, bad_opt);
+        if (nbuf) printf("buffers sha256 %s  (%zu non-finite)\n", hex3, bad_buf);
     }
     clvae_checkpoint_free(&ck);
     return 0;
@@ -115,10 +172,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
 
 const cli_command_t cli_cmd_inspect = {
     "inspect", "a checkpoint's tensors (name, dtype, shape, SHA-256) and training position",
-    "clvae inspect RUN\n"
+    "clvae inspect RUN [--json]\n"
     "  RUN is a run folder or a checkpoint file; the file's data checksum is verified.\n"
-    "  Prints the position, then per tensor: name, dtype, shape, NaN/Inf count, SHA-256 of\n"
-    "  its data; then one SHA-256 over all parameter tensors, one over the optimizer state,\n"
-    "  and one over the layers' buffers (running statistics) when it has any (equal hashes:\n"
-    "  bit-identical weights).",
+    "  Prints the position in words (epochs done of the run's epochs, or where in an epoch\n"
+    "  it stopped, and what --resume does), then per tensor: name, dtype, shape, NaN/Inf\n"
+    "  count, SHA-256 of its data; then one SHA-256 over all parameter tensors, one over the\n"
+    "  optimizer state, and one over the layers' buffers (running statistics) when it has\n"
+    "  any (equal hashes: bit-identical weights). --json: the same as one JSON object.",
     run};

@@ -78,7 +78,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
         } else if (argv[i][0] != '-' && !runp) {
             runp = argv[i];
         } else {
-            return cli_usage_error(&cli_cmd_score, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(&cli_cmd_score, argv[i]);
         }
     }
     if (!runp) return cli_usage_error(&cli_cmd_score, "which run (a run folder or a checkpoint file)?");
@@ -104,7 +104,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
     char fid[96];
     if (!s) cli_fid_name(&c.desc, fid, sizeof fid);
     if (s) {
-        code = cli_report(&err);
+        code = cli_report(common, &err);
     } else if (json) {
         printf("{\"run\": ");
         cli_json_string(stdout, g.ckpath);

@@ -22,7 +22,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
                 return cli_usage_error(&cli_cmd_selftest, "--n wants a whole number > 0, not '%s'",
                                        argv[i]);
         } else {
-            return cli_usage_error(&cli_cmd_selftest, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(&cli_cmd_selftest, argv[i]);
         }
     }
     clvae_error_t err = {0};
@@ -43,7 +43,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
            st.disk_writes);
     goto out;
 fail:
-    code = cli_report(&err);
+    code = cli_report(common, &err);
 out:
     clvae_error_clear(&err);
     clvae_ctx_free(ctx);

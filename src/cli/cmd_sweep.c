@@ -30,7 +30,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
         } else if ((r = cli_cfg_take(&cli_cmd_sweep, &a, &i, argc, argv))) {
             if (r == 2) return 2;
         } else {
-            return cli_usage_error(&cli_cmd_sweep, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(&cli_cmd_sweep, argv[i]);
         }
     }
     if (!a.path) return cli_usage_error(&cli_cmd_sweep, "which config file?");
@@ -59,7 +59,8 @@ static int run(const cli_common_t *common, int argc, char **argv)
     clvae_cfg_t cfg = {0};
     clvae_model_desc_t d;
     memset(&d, 0, sizeof d);
-    char base[4096], dirs[MAX_VALUES][4200], setbuf[200], *text = NULL;
+    char base[4096], dirs[MAX_VALUES][4200], setbuf[200], *text = NULL, created[4096] = "";
+    int prepared = 0;
     double finals[MAX_VALUES][4];
     size_t nparams[MAX_VALUES];
     float *imgs = NULL;
@@ -86,6 +87,9 @@ static int run(const cli_common_t *common, int argc, char **argv)
         clvae_model_desc_free(&d);
         clvae_cfg_free(&cfg);
     }
+    /* the sweep's folder can be made and written before any training */
+    if (clvae_dir_prepare(base, created, sizeof created, &err)) goto fail;
+    prepared = 1;
     for (int v = 0; v < nv; v++) {
         cli_cfg_args_t b = a;
         snprintf(setbuf, sizeof setbuf, "%s=%s", key, values[v]);
@@ -183,7 +187,8 @@ static int run(const cli_common_t *common, int argc, char **argv)
     printf("\n%s\nwrote %s/sweep.png and %s/sweep.md\n", table, base, base);
     goto out;
 fail:
-    code = cli_report(&err);
+    code = cli_report(common, &err);
+    if (prepared) clvae_dir_unmake(base, created); /* only when it is empty */
 out:
     free(imgs);
     free(text);

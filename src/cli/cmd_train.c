@@ -1,10 +1,16 @@
 /* `clvae train` and `clvae check-config`: configs with overrides, training, figures at the end. */
 #include "cli.h"
 
+#include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "clvae/io/fileio.h"
 
 #include "clvae/eval/figures.h"
 #include "clvae/eval/figures_gen.h"
@@ -58,7 +64,7 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         int r = cli_cfg_take(&cli_cmd_check_config, &a, &i, argc, argv);
         if (r == 2) return 2;
-        if (r == 0) return cli_usage_error(&cli_cmd_check_config, "unknown option '%s'", argv[i]);
+        if (r == 0) return cli_unknown_arg(&cli_cmd_check_config, argv[i]);
     }
     if (!a.path) return cli_usage_error(&cli_cmd_check_config, "which config file?");
     clvae_cfg_t cfg = {0};
@@ -66,7 +72,7 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
     memset(&d, 0, sizeof d);
     clvae_error_t err = {0};
     if (cli_cfg_load(&a, &cfg, &d, &err)) {
-        int code = cli_report(&err);
+        int code = cli_report(common, &err);
         clvae_error_clear(&err);
         clvae_cfg_free(&cfg);
         return code;
@@ -149,6 +155,8 @@ typedef struct progress_state {
     int tty;
     int show_beta;          /* the KL weight changes over the epochs: print it */
     int classifier;  /* the metrics are loss, cross-entropy, accuracy */
+    FILE *out;       /* where the epoch lines go: stdout, or stderr under --json */
+    clvae_epoch_metrics_t last; /* the last finished epoch's row (last.epoch 0: none) */
     int autoencoder; /* the metrics are loss, recon, KL */
     const char *const *cols; /* otherwise: the objective's columns, printed by name */
     int ncols;
@@ -180,40 +188,48 @@ static void progress_row(const progress_state_t *ps, const clvae_progress_t *p)
 /* "loss 2.079 (d_loss 1.386, g_loss 0.693, ...)": an objective's columns by name. */
 static void print_columns(const progress_state_t *ps, const double *v)
 {
-    printf("%s %.3f (", ps->cols[0], v[0]);
-    for (int q = 1; q < ps->ncols; q++) printf("%s%s %.3f", q > 1 ? ", " : "", ps->cols[q], v[q]);
-    printf(")");
+    fprintf(ps->out, "%s %.3f (", ps->cols[0], v[0]);
+    for (int q = 1; q < ps->ncols; q++)
+        fprintf(ps->out, "%s%s %.3f", q > 1 ? ", " : "", ps->cols[q], v[q]);
+    fprintf(ps->out, ")");
 }
 
 static void on_progress(void *user, const clvae_progress_t *p)
 {
-    const progress_state_t *ps = user;
+    progress_state_t *ps = user;
     if (p->epoch_done) {
         const clvae_epoch_metrics_t *m = p->metrics;
+        ps->last = *m;
         if (ps->tty) fprintf(stderr, "\r\033[K");
-        if (ps->classifier)
-            printf("epoch %ld/%ld  loss %.4f  accuracy %.2f%%  test loss %.4f  test accuracy "
-                   "%.2f%%  %.1f s  %.0f img/s\n",
-                   m->epoch, p->epochs, m->train[0], 100.0 * m->train[2], m->test[0],
-                   100.0 * m->test[2], m->seconds, m->images_per_s);
-        else if (ps->autoencoder)
-            printf("epoch %ld/%ld  loss %.3f (recon %.3f, KL %.3f)  test %.3f (recon %.3f, KL "
-                   "%.3f)  %.1f s  %.0f img/s\n",
-                   m->epoch, p->epochs, m->train[0], m->train[1], m->train[2], m->test[0],
-                   m->test[1], m->test[2], m->seconds, m->images_per_s);
-        else {
-            printf("epoch %ld/%ld  ", m->epoch, p->epochs);
+        if (isnan(m->test[0])) { /* an epoch without a test pass (train.test_every) */
+            fprintf(ps->out, "epoch %ld/%ld  ", m->epoch, p->epochs);
             print_columns(ps, m->train);
-            printf("  test ");
+            fprintf(ps->out, "  (no test pass)  %.1f s  %.0f img/s\n", m->seconds,
+                    m->images_per_s);
+        } else if (ps->classifier)
+            fprintf(ps->out, "epoch %ld/%ld  loss %.4f  accuracy %.2f%%  test loss %.4f  test "
+                    "accuracy %.2f%%  %.1f s  %.0f img/s\n",
+                    m->epoch, p->epochs, m->train[0], 100.0 * m->train[2], m->test[0],
+                    100.0 * m->test[2], m->seconds, m->images_per_s);
+        else if (ps->autoencoder)
+            fprintf(ps->out, "epoch %ld/%ld  loss %.3f (recon %.3f, KL %.3f)  test %.3f (recon "
+                    "%.3f, KL %.3f)  %.1f s  %.0f img/s\n",
+                    m->epoch, p->epochs, m->train[0], m->train[1], m->train[2], m->test[0],
+                    m->test[1], m->test[2], m->seconds, m->images_per_s);
+        else {
+            fprintf(ps->out, "epoch %ld/%ld  ", m->epoch, p->epochs);
+            print_columns(ps, m->train);
+            fprintf(ps->out, "  test ");
             print_columns(ps, m->test);
-            printf("  %.1f s  %.0f img/s\n", m->seconds, m->images_per_s);
+            fprintf(ps->out, "  %.1f s  %.0f img/s\n", m->seconds, m->images_per_s);
         }
-        if (ps->show_beta) printf("  beta %g (test loss: beta 1, the negative ELBO)\n", m->beta);
+        if (ps->show_beta)
+            fprintf(ps->out, "  beta %g (test loss: beta 1, the negative ELBO)\n", m->beta);
         if (p->test_n)
-            printf("  test pass: %zu images in %.1f s (train.test_limit, --test-limit N)\n",
-                   p->test_n, p->test_seconds);
+            fprintf(ps->out, "  test pass: %zu images in %.1f s (train.test_limit, "
+                    "--test-limit N)\n", p->test_n, p->test_seconds);
         if (ps->rows && p->model) progress_row(ps, p);
-        fflush(stdout);
+        fflush(ps->out);
         if (p->skipped)
             fprintf(stderr, "clvae: warning: epoch %ld: %ld of %zu steps skipped (NaN or infinite "
                     "loss or gradient)\n", m->epoch, p->skipped, p->nbatches);
@@ -231,8 +247,9 @@ static void on_progress(void *user, const clvae_progress_t *p)
     fflush(stderr);
 }
 
-/* Draws every figure of a finished run into its folder. */
-static int draw_figures(const cli_common_t *common, const char *dir)
+/* Draws every figure of a finished run into its folder; the list of files into figs. */
+static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, char *figs,
+                        size_t figs_size)
 {
     cli_run_t r;
     clvae_error_t err = {0};
@@ -278,16 +295,85 @@ static int draw_figures(const cli_common_t *common, const char *dir)
         if (!s && n && r.desc.gan) s = clvae_fig_progress_strip(dir, (long)n, p1, &err);
         free(rows);
     }
-    int code = s ? cli_report(&err) : 0;
-    if (!s && encode)
-        printf("figures: %s/{samples,reconstructions,%s%slatent,loss}.png, latent.csv\n", dir,
-               J >= 2 && !K ? "manifold," : "",
-               r.desc.noise.kind != CLVAE_NOISE_NONE ? "denoise," : "");
-    else if (!s)
-        printf("figures: %s/{samples,loss%s}.png\n", dir, r.desc.gan ? ",progress" : "");
+    int code = s ? cli_report(common, &err) : 0;
+    if (!s) {
+        const char *names[] = {(can & CLVAE_CAN_DECODE) ? "samples.png" : NULL,
+                               recon ? "reconstructions.png" : NULL,
+                               encode && J >= 2 && !K ? "manifold.png" : NULL,
+                               r.desc.noise.kind != CLVAE_NOISE_NONE ? "denoise.png" : NULL,
+                               encode ? "latent.png" : NULL, "loss.png",
+                               r.desc.gan ? "progress.png" : NULL,
+                               encode ? "latent.csv" : NULL};
+        size_t len = 0;
+        for (size_t k = 0; k < sizeof names / sizeof names[0] && len < figs_size; k++)
+            if (names[k])
+                len += (size_t)snprintf(figs + len, figs_size - len, "%s%s", len ? "," : "",
+                                        names[k]);
+        if (encode)
+            fprintf(out, "figures: %s/{samples,reconstructions,%s%slatent,loss}.png, latent.csv\n",
+                    dir, J >= 2 && !K ? "manifold," : "",
+                    r.desc.noise.kind != CLVAE_NOISE_NONE ? "denoise," : "");
+        else
+            fprintf(out, "figures: %s/{samples,loss%s}.png\n", dir, r.desc.gan ? ",progress" : "");
+    }
     clvae_error_clear(&err);
     cli_run_close(&r);
     return code;
+}
+
+/* 1 when path names a run (a folder, or a .safetensors file) rather than a config file. */
+static int is_run(const char *path)
+{
+    struct stat sb;
+    size_t n = strlen(path);
+    return (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) ||
+           (n > 12 && strcmp(path + n - 12, ".safetensors") == 0);
+}
+
+/* The end of `train --json`: one JSON object with the run's paths, its state, the last
+ * epoch's losses by column and the time taken. */
+static void print_json(const char *dir, const clvae_model_desc_t *d, const progress_state_t *ps,
+                       const char *status, double seconds, const char *figs)
+{
+    char path[4300];
+    printf("{\"run\": ");
+    cli_json_string(stdout, dir);
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    printf(", \"checkpoint\": ");
+    cli_json_string(stdout, path);
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    printf(", \"metrics\": ");
+    cli_json_string(stdout, path);
+    printf(", \"model\": ");
+    cli_json_string(stdout, d->name);
+    printf(", \"status\": \"%s\", \"epochs\": %ld, \"seconds\": %.3f", status, d->epochs, seconds);
+    if (ps->last.epoch) {
+        const char *const *cols;
+        int n = clvae_objective_columns(d, &cols);
+        printf(", \"epoch\": %ld, \"train\": {", ps->last.epoch);
+        for (int q = 0; q < n; q++) printf("%s\"%s\": %.6f", q ? ", " : "", cols[q], ps->last.train[q]);
+        printf("}, \"test\": {");
+        for (int q = 0; q < n; q++) printf("%s\"%s\": %.6f", q ? ", " : "", cols[q], ps->last.test[q]);
+        printf("}, \"epoch_seconds\": %.3f, \"images_per_s\": %.1f", ps->last.seconds,
+               ps->last.images_per_s);
+    }
+    printf(", \"figures\": [");
+    for (const char *p = figs; *p;) {
+        size_t len = strcspn(p, ",");
+        snprintf(path, sizeof path, "%s/%.*s", dir, (int)len, p);
+        printf("%s", p == figs ? "" : ", ");
+        cli_json_string(stdout, path);
+        p += len + (p[len] == ',');
+    }
+    printf("]}\n");
+    fflush(stdout);
+}
+
+static double wall_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static int train_run(const cli_common_t *common, int argc, char **argv)
@@ -295,51 +381,121 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     cli_cfg_args_t a;
     memset(&a, 0, sizeof a);
     const char *out = NULL, *init = NULL;
-    int resume = 0, figures = 1;
+    int resume = 0, figures = 1, json = 0;
     for (int i = 0; i < argc; i++) {
         const char *v;
         int r;
         if ((r = cli_opt(&i, argc, argv, "--out", &v))) {
-            if (r < 0) return cli_usage_error(&cli_cmd_train, "--out needs a folder");
+            if (r < 0 || !*v) return cli_usage_error(&cli_cmd_train, "--out needs a folder");
             out = v;
         } else if ((r = cli_opt(&i, argc, argv, "--init", &v))) {
-            if (r < 0) return cli_usage_error(&cli_cmd_train, "--init needs a .safetensors file");
+            if (r < 0)
+                return cli_usage_error(&cli_cmd_train, "--init needs a run folder or a "
+                                       ".safetensors file");
             init = v;
         } else if (strcmp(argv[i], "--resume") == 0) {
             resume = 1;
         } else if (strcmp(argv[i], "--no-figures") == 0) {
             figures = 0;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
         } else if ((r = cli_cfg_take(&cli_cmd_train, &a, &i, argc, argv))) {
             if (r == 2) return 2;
         } else {
-            return cli_usage_error(&cli_cmd_train, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(&cli_cmd_train, argv[i]);
         }
     }
-    if (!a.path) return cli_usage_error(&cli_cmd_train, "which config file?");
+    if (!a.path) return cli_usage_error(&cli_cmd_train, "which config file (or, with --resume, run)?");
     if (resume && init) return cli_usage_error(&cli_cmd_train, "--resume and --init exclude each other");
     clvae_cfg_t cfg = {0};
     clvae_model_desc_t d;
     memset(&d, 0, sizeof d);
     clvae_error_t err = {0};
     clvae_ctx_t *ctx = NULL;
-    char *text = NULL, dir[4200];
-    int code = 0, interrupted = 0;
+    clvae_checkpoint_t ck;
+    memset(&ck, 0, sizeof ck);
+    char *text = NULL, dir[4200], ckpath[4300], initpath[4200], created[4200] = "", figs[256] = "";
+    int code = 0, interrupted = 0, prepared = 0;
+    double t_start = wall_now();
+    FILE *hout = json ? stderr : stdout;
+    /* RUN --resume: the run's own config (from its checkpoint) and folder */
+    if (is_run(a.path)) {
+        if (!resume)
+            return cli_usage_error(&cli_cmd_train, "%s is a run, not a config file: continue it "
+                                   "with `clvae train %s --resume`, or give a config to start a "
+                                   "new run", a.path, a.path);
+        cli_run_path(a.path, ckpath, sizeof ckpath);
+        if (out) {
+            return cli_usage_error(&cli_cmd_train, "--resume %s continues in the run's own "
+                                   "folder: leave out --out", a.path);
+        }
+        snprintf(dir, sizeof dir, "%.4150s", ckpath);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0;
+        else snprintf(dir, sizeof dir, ".");
+        if (clvae_checkpoint_read(ckpath, &ck, &err)) goto fail;
+        a.text = ck.config;
+        out = dir;
+    }
     if (cli_cfg_load(&a, &cfg, &d, &err)) goto fail;
     if (!(text = clvae_cfg_format(&cfg))) {
         CLVAE_FAIL(&err, CLVAE_ERR_NOMEM, "out of host memory");
         goto fail;
     }
-    snprintf(dir, sizeof dir, "%s", out ? out : "");
-    if (!out) snprintf(dir, sizeof dir, "runs/%s", d.name);
+    if (out != dir) {
+        snprintf(dir, sizeof dir, "%s", out ? out : "");
+        if (!out) snprintf(dir, sizeof dir, "runs/%s", d.name);
+    }
+    snprintf(ckpath, sizeof ckpath, "%s/checkpoint.safetensors", dir);
+    if (init) {
+        cli_run_path(init, initpath, sizeof initpath);
+        init = initpath;
+        struct stat sb;
+        if (stat(init, &sb) != 0) {
+            CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "--init %s: %s", init, strerror(errno));
+            goto fail;
+        }
+    }
+    /* --resume: where the run is, before any work */
+    if (resume) {
+        struct stat sb;
+        if (!ck.file && stat(ckpath, &sb) != 0) {
+            CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "cannot resume: no checkpoint %s (%s); start the "
+                       "run without --resume", ckpath, strerror(errno));
+            goto fail;
+        }
+        if (!ck.file && clvae_checkpoint_read(ckpath, &ck, &err)) goto fail;
+        if (ck.has_state && ck.state.cursor == 0 && ck.state.epoch >= d.epochs) {
+            /* as every resume: metrics.csv says what the checkpoint's own copy says (a run
+             * killed between the two writes is repaired) */
+            char mpath[4300];
+            snprintf(mpath, sizeof mpath, "%s/metrics.csv", dir);
+            if (ck.metrics && *ck.metrics &&
+                clvae_write_file_atomic(mpath, ck.metrics, strlen(ck.metrics), &err))
+                goto fail;
+            fprintf(hout, "%s is at epoch %ld of %ld: nothing to do (raise --epochs to go on)\n",
+                    dir, ck.state.epoch, d.epochs);
+            if (json) print_json(dir, &d, &(progress_state_t){0}, "nothing to do", 0.0, "");
+            goto out;
+        }
+        if (ck.has_state)
+            fprintf(hout, "resuming %s: epoch %ld of %ld done; continuing with epoch %ld at "
+                    "batch %zu (step %ld)\n", dir, ck.state.epoch, d.epochs, ck.state.epoch + 1,
+                    ck.state.cursor + 1, ck.state.step + 1);
+    }
+    /* the run folder can be made and written before any work; a start that fails leaves
+     * nothing it made */
+    if (clvae_dir_prepare(dir, created, sizeof created, &err)) goto fail;
+    prepared = 1;
     if (cli_ctx_open(common, 0, &ctx, &err)) goto fail;
     const clvae_device_info_t *dev = clvae_ctx_device(ctx);
-    printf("training %s on %s (%d:%d %s) into %s%s\n", d.name, dev->name, dev->platform,
-           dev->device, clvae_device_type_name(dev->type), dir, resume ? " (resuming)" : "");
-    fflush(stdout);
+    fprintf(hout, "training %s on %s (%d:%d %s) into %s%s\n", d.name, dev->name, dev->platform,
+            dev->device, clvae_device_type_name(dev->type), dir, resume ? " (resuming)" : "");
+    fflush(hout);
     cli_tuning_note(ctx);
     progress_state_t ps = {isatty(2),
                            d.variational && (d.beta_schedule != CLVAE_BETA_CONSTANT || d.beta != 1.0f),
-                           d.classes > 0, !d.classes && !d.gan, NULL, 0, dir, d.gan, {0}};
+                           d.classes > 0, hout, {0}, !d.classes && !d.gan, NULL, 0, dir, d.gan, {0}};
     ps.ncols = clvae_objective_columns(&d, &ps.cols);
     ps.shape.c = clvae_objective_image_layer(&d)->out_c;
     ps.shape.h = clvae_objective_image_layer(&d)->out_h;
@@ -358,19 +514,29 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     ctx = NULL;
     if (interrupted) {
         if (ps.tty) fprintf(stderr, "\n");
-        printf("interrupted: the checkpoint in %s holds the state; continue with --resume\n", dir);
+        fprintf(hout, "interrupted: the checkpoint in %s holds the state; continue with "
+                "`clvae train %s --resume`\n", dir, dir);
         code = 130;
     } else {
-        printf("done: %s/checkpoint.safetensors, %s/metrics.csv\n", dir, dir);
-        if (figures && !d.classes) code = draw_figures(common, dir); /* none for a classifier */
+        fprintf(hout, "done: %s/checkpoint.safetensors, %s/metrics.csv\n", dir, dir);
+        if (figures && !d.classes) /* none for a classifier */
+            code = draw_figures(common, dir, hout, figs, sizeof figs);
     }
+    if (json) print_json(dir, &d, &ps, interrupted ? "interrupted" : code ? "figures failed" : "done",
+                         wall_now() - t_start, figs);
     goto out;
 fail:
     if (isatty(2)) fprintf(stderr, "\n");
-    code = cli_report(&err);
+    code = cli_report(common, &err);
+    /* a failed start leaves no run folder it made: only one that holds a checkpoint stays */
+    if (prepared) {
+        struct stat sb;
+        if (stat(ckpath, &sb) != 0) clvae_dir_unmake(dir, created);
+    }
 out:
     clvae_error_clear(&err);
     clvae_ctx_free(ctx);
+    clvae_checkpoint_free(&ck);
     free(text);
     clvae_model_desc_free(&d);
     clvae_cfg_free(&cfg);
@@ -385,10 +551,17 @@ const cli_command_t cli_cmd_check_config = {
 
 const cli_command_t cli_cmd_train = {
     "train", "train a model config on its data set; checkpoints, metrics.csv and figures in DIR",
-    "clvae train CFG [--out DIR] [--resume | --init W.safetensors] [--set SECTION.KEY=VALUE]...\n"
+    "clvae train CFG [--out DIR] [--resume | --init RUN] [--set SECTION.KEY=VALUE]...\n"
     "       [--epochs N] [--batch N] [--lr X] [--seed N] [--limit N] [--no-shuffle]\n"
-    "       [--mean-latent] [--no-figures] [--device SPEC]\n"
-    "  DIR defaults to runs/<model name>. --limit N trains on the first N images;\n"
+    "       [--mean-latent] [--no-figures] [--json] [--device SPEC]\n"
+    "       clvae train RUN --resume [--epochs N] [...]\n"
+    "  DIR defaults to runs/<model name>; it is made and checked writable before any work,\n"
+    "  and a start that fails leaves nothing behind. --resume continues DIR's checkpoint\n"
+    "  (RUN --resume: a run folder, with the config its checkpoint holds) and says where;\n"
+    "  a finished run has nothing to do until --epochs is raised. --init RUN starts from\n"
+    "  the weights of a run folder or a .safetensors file. --limit N trains on the first N\n"
+    "  images; --json ends with one JSON line (paths, final losses, time; the rest goes to\n"
+    "  stderr);\n"
     "  --mean-latent trains with z = z_mean (deterministic); Ctrl-C saves a checkpoint\n"
     "  that --resume continues from (exit status 130). A folder that already holds a\n"
     "  checkpoint needs --resume (or another --out). A step with a NaN or infinite loss or\n"

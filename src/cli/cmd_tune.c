@@ -4,6 +4,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "clvae/io/fileio.h"
 
 #include "clvae/device/tuning.h"
 
@@ -12,9 +15,23 @@
 
 void cli_tuning_note(clvae_ctx_t *ctx)
 {
-    if (clvae_tuning_state(ctx) == CLVAE_TUNING_UNTUNED)
-        fprintf(stderr, "clvae: note: this device runs with default GEMM parameters; `clvae tune` "
-                        "(once, a few minutes) measures faster ones\n");
+    if (clvae_tuning_state(ctx) != CLVAE_TUNING_UNTUNED) return;
+    /* once per device: a marker beside where the device's cache file would go */
+    char path[4096], mark[4200], dir[4096];
+    clvae_tuning_path(ctx, path, sizeof path);
+    clvae_tuning_dir(dir, sizeof dir);
+    if (path[0]) {
+        snprintf(mark, sizeof mark, "%s.noted", path);
+        if (access(mark, F_OK) == 0) return;
+    }
+    fprintf(stderr, "clvae: note: this device runs with default GEMM parameters; `clvae tune` "
+                    "(once, a few minutes) measures faster ones (this note is shown once per "
+                    "device)\n");
+    static const char text[] = "the note on `clvae tune` was shown for this device\n";
+    clvae_error_t err = {0};
+    if (path[0] && dir[0] && clvae_mkdirs(dir) == 0)
+        clvae_write_file_atomic(mark, text, sizeof text - 1, &err); /* best effort */
+    clvae_error_clear(&err);
 }
 
 static void progress(void *user, const char *line)
@@ -41,7 +58,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage_error(&cli_cmd_tune, "unknown option '%s'", argv[i]);
+            return cli_unknown_arg(&cli_cmd_tune, argv[i]);
         } else if (npaths == MAX_CFGS) {
             return cli_usage_error(&cli_cmd_tune, "at most %d config files", MAX_CFGS);
         } else {
@@ -142,7 +159,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
     printf("saved to %s (used from now on by every clvae run on this device)\n", path);
     goto out;
 fail:
-    code = cli_report(&err);
+    code = cli_report(common, &err);
 out:
     clvae_tune_result_free(&res);
     free(shapes);

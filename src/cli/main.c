@@ -26,7 +26,8 @@ static void usage(FILE *f)
             "options for every command:\n"
             "  --device SPEC  device to run on: an index from `clvae devices`, P:D, gpu, cpu,\n"
             "                 accelerator, or part of the device name (case-insensitive);\n"
-            "                 default: $CLVAE_DEVICE, else the first GPU, else the first device\n"
+            "                 default: $CLVAE_DEVICE, else the GPU with the most compute units,\n"
+            "                 else the device with the most among those of the first type\n"
             "  -v, -vv        say more (device chosen; kernel builds and cache use)\n"
             "  -h, --help     this text; `clvae help COMMAND` for one command\n"
             "  --version      print the version\n\n"
@@ -61,6 +62,19 @@ static const cli_command_t *find(const char *name)
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (strcmp(commands[i]->name, name) == 0) return commands[i];
     return NULL;
+}
+
+/* "no command 'trian' (did you mean train?)". */
+static void no_command(const char *name)
+{
+    const char *names[NCOMMANDS + 1];
+    for (size_t i = 0; i < NCOMMANDS; i++) names[i] = commands[i]->name;
+    names[NCOMMANDS] = "help";
+    const char *near = cli_nearest(name, names, NCOMMANDS + 1);
+    if (near)
+        fprintf(stderr, "clvae: error: no command '%s' (did you mean %s?)\n", name, near);
+    else
+        fprintf(stderr, "clvae: error: no command '%s' (try `clvae --help`)\n", name);
 }
 
 int main(int argc, char **argv)
@@ -100,7 +114,10 @@ int main(int argc, char **argv)
     }
     if (!common.device) {
         const char *env = getenv("CLVAE_DEVICE");
-        if (env && *env) common.device = env;
+        if (env && *env) {
+            common.device = env;
+            common.device_from_env = 1;
+        }
     }
     int code;
     const cli_command_t *cmd = nrest > 0 ? find(rest[0]) : NULL;
@@ -109,8 +126,11 @@ int main(int argc, char **argv)
         code = help ? 0 : 2;
     } else if (strcmp(rest[0], "help") == 0) {
         const cli_command_t *c = nrest > 1 ? find(rest[1]) : NULL;
-        if (nrest > 1 && !c) {
-            fprintf(stderr, "clvae: error: no command '%s'\n", rest[1]);
+        if (nrest > 1 && strcmp(rest[1], "help") == 0) {
+            printf("help: show help for a command\nusage: clvae help [COMMAND]\n");
+            code = 0;
+        } else if (nrest > 1 && !c) {
+            no_command(rest[1]);
             code = 2;
         } else if (c) {
             printf("%s: %s\nusage: %s\n", c->name, c->summary, c->usage);
@@ -120,7 +140,7 @@ int main(int argc, char **argv)
             code = 0;
         }
     } else if (!cmd) {
-        fprintf(stderr, "clvae: error: no command '%s' (try `clvae --help`)\n", rest[0]);
+        no_command(rest[0]);
         code = 2;
     } else if (help) {
         printf("%s: %s\nusage: %s\n", cmd->name, cmd->summary, cmd->usage);

@@ -514,25 +514,48 @@ clvae_status_t clvae_digits_load(const char *path, clvae_dataset_t *out, clvae_e
 
 #define SPEC_FORMS                                                                        \
     "mnist:train, mnist:test, fashion-mnist:train, fashion-mnist:test, digits, digits:train, " \
-    "digits:test, idx:IMAGES or idx:IMAGES,LABELS"
+    "digits:test, idx:IMAGES or idx:IMAGES,LABELS, npy:IMAGES.npy or npy:IMAGES.npy,LABELS.npy, " \
+    "folder:PATH (PNG files, PATH/<label>/*.png for labels)"
 #define DATA_HINT "run 'make data' or set CLVAE_DATA_DIR"
 
-/* Finds data_dir/sub/name (name = base + suffix, for each of the two suffixes in turn) and
- * writes its path; CLVAE_ERR_NOT_FOUND with the hint when neither exists. */
+/* Finds DIR/sub/name for each folder DIR of the ':'-separated list data_dir (name = base +
+ * suffix, for each of the two suffixes in turn) and writes the first path found;
+ * CLVAE_ERR_NOT_FOUND with the folders searched and the hint when none exists. */
 static clvae_status_t find_file(const char *spec, const char *data_dir, const char *sub,
                                 const char *base, const char *const suffix[2], char *path,
                                 size_t size, clvae_error_t *err)
 {
-    for (int i = 0; i < 2; i++) {
-        int k = snprintf(path, size, "%s/%s/%s%s", data_dir, sub, base, suffix[i]);
-        if (k < 0 || (size_t)k >= size)
-            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: data folder path too long: %s", spec,
-                              data_dir);
-        struct stat sb;
-        if (stat(path, &sb) == 0 || errno != ENOENT) return CLVAE_OK;
+    for (const char *p = data_dir;;) {
+        size_t len = strcspn(p, ":");
+        for (int i = 0; len && i < 2; i++) {
+            int k = snprintf(path, size, "%.*s/%s/%s%s", (int)len, p, sub, base, suffix[i]);
+            if (k < 0 || (size_t)k >= size)
+                return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: data folder path too long: %.*s",
+                                  spec, (int)len, p);
+            struct stat sb;
+            if (stat(path, &sb) == 0 || errno != ENOENT) return CLVAE_OK;
+        }
+        if (!p[len]) break;
+        p += len + 1;
     }
-    return CLVAE_FAIL(err, CLVAE_ERR_NOT_FOUND, "%s: %s/%s/%s%s not found (nor %s%s): " DATA_HINT,
-                      spec, data_dir, sub, base, suffix[0], base, suffix[1]);
+    size_t first = strcspn(data_dir, ":");
+    return CLVAE_FAIL(err, CLVAE_ERR_NOT_FOUND, "%s: %.*s/%s/%s%s not found (nor %s%s)%s%s%s: "
+                      DATA_HINT, spec, (int)first, data_dir, sub, base, suffix[0], base,
+                      suffix[1], data_dir[first] ? ", nor in the other data folders (" : "",
+                      data_dir[first] ? data_dir + first + 1 : "", data_dir[first] ? ")" : "");
+}
+
+void clvae_data_dirs(char *buf, size_t size)
+{
+    const char *d = getenv("CLVAE_DATA_DIR");
+    if (d && *d) {
+        snprintf(buf, size, "%s", d);
+        return;
+    }
+    const char *x = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    if (x && *x) snprintf(buf, size, "%s/clvae:data", x);
+    else if (home && *home) snprintf(buf, size, "%s/.local/share/clvae:data", home);
+    else snprintf(buf, size, "data");
 }
 
 /* Adds the "make data" hint to a file that vanished between the look-up and the load. */
@@ -611,13 +634,34 @@ static clvae_status_t open_idx(const char *spec, clvae_dataset_t *out, clvae_err
     return st;
 }
 
+/* "npy:IMAGES.npy" or "npy:IMAGES.npy,LABELS.npy". */
+static clvae_status_t open_npy(const char *spec, clvae_dataset_t *out, clvae_error_t *err)
+{
+    const char *rest = spec + 4, *comma = strchr(rest, ',');
+    size_t ilen = comma ? (size_t)(comma - rest) : strlen(rest);
+    if (ilen == 0 || (comma && comma[1] == 0))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "dataset '%s': empty path (use npy:IMAGES.npy "
+                          "or npy:IMAGES.npy,LABELS.npy)", spec);
+    char *images = malloc(ilen + 1);
+    if (!images) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    memcpy(images, rest, ilen);
+    images[ilen] = 0;
+    clvae_status_t st = clvae_npy_load(images, comma ? comma + 1 : NULL, out, err);
+    free(images);
+    return st;
+}
+
 clvae_status_t clvae_dataset_open(const char *spec, const char *data_dir, clvae_dataset_t *out,
                                   clvae_error_t *err)
 {
     if (!out) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "clvae_dataset_open: no output dataset");
     memset(out, 0, sizeof *out);
     if (!spec) spec = "";
-    if (!data_dir || !*data_dir) data_dir = "data";
+    char dirs[4096];
+    if (!data_dir || !*data_dir) {
+        clvae_data_dirs(dirs, sizeof dirs);
+        data_dir = dirs;
+    }
     static const struct { const char *spec, *sub, *stem; } named[] = {
         {"mnist:train", "mnist", "train"},
         {"mnist:test", "mnist", "t10k"},
@@ -631,6 +675,13 @@ clvae_status_t clvae_dataset_open(const char *spec, const char *data_dir, clvae_
     if (strcmp(spec, "digits:train") == 0) return open_digits(spec, data_dir, 1, out, err);
     if (strcmp(spec, "digits:test") == 0) return open_digits(spec, data_dir, 2, out, err);
     if (strncmp(spec, "idx:", 4) == 0) return open_idx(spec, out, err);
+    if (strncmp(spec, "npy:", 4) == 0) return open_npy(spec, out, err);
+    if (strncmp(spec, "folder:", 7) == 0) {
+        if (!spec[7])
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "dataset '%s': empty path (use folder:PATH)",
+                              spec);
+        return clvae_folder_load(spec + 7, out, err);
+    }
     return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "unknown dataset '%s': expected " SPEC_FORMS, spec);
 }
 

@@ -224,13 +224,19 @@ clvae_status_t clvae_device_select(const clvae_device_info_t *devs, int n, const
     *index = -1;
     if (n <= 0) return CLVAE_FAIL(err, CLVAE_ERR_NOT_FOUND, "no OpenCL devices found");
     if (!spec || !*spec) {
-        for (int i = 0; i < n; i++) {
+        /* the GPUs, else the devices of the first device's type: the one with the most compute
+         * units, the first of them on a tie (pocl's 1-core "basic" beside "pthread") */
+        cl_device_type want = devs[0].type;
+        for (int i = 0; i < n; i++)
             if (devs[i].type & CL_DEVICE_TYPE_GPU) {
-                *index = i;
-                return CLVAE_OK;
+                want = CL_DEVICE_TYPE_GPU;
+                break;
             }
-        }
-        *index = 0;
+        for (int i = 0; i < n; i++)
+            if ((devs[i].type & want) &&
+                (*index < 0 || devs[i].compute_units > devs[*index].compute_units))
+                *index = i;
+        if (*index < 0) *index = 0;
         return CLVAE_OK;
     }
     size_t len = strlen(spec);

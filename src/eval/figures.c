@@ -72,7 +72,7 @@ clvae_status_t clvae_fig_grid_save(const float *imgs, size_t n, const clvae_data
     clvae_image_t img = {0};
     clvae_status_t s = clvae_image_grid(&img, imgs, n, (int)shape->c, (int)shape->h,
                                         (int)shape->w, cols, 2, zoom_for(shape), 255, err);
-    if (!s) s = clvae_png_write(path, &img, err);
+    if (!s) s = clvae_image_write(path, &img, err);
     clvae_image_free(&img);
     return s;
 }
@@ -317,7 +317,7 @@ clvae_status_t clvae_fig_latent(clvae_ctx_t *ctx, clvae_objective_t *model,
     clvae_image_t img = {0};
     s = clvae_plot_scatter(&img, 900, 800, title, xl, yl, x, y, data->labels ? cls : NULL, n,
                            data->labels ? data->classes : 1, NULL, err);
-    if (!s) s = clvae_png_write(path, &img, err);
+    if (!s) s = clvae_image_write(path, &img, err);
     clvae_image_free(&img);
     if (s || !csv_path) goto out;
     size_t cap = n * (J * 16 + 24) + 64, len = 0;
@@ -453,7 +453,7 @@ clvae_status_t clvae_fig_loss(const clvae_epoch_metrics_t *rows, size_t n,
     }
     clvae_image_t img = {0};
     st = clvae_plot_lines(&img, 900, 600, title, "epoch", "per example", s, 2 * nc, 0, err);
-    if (!st) st = clvae_png_write(path, &img, err);
+    if (!st) st = clvae_image_write(path, &img, err);
     clvae_image_free(&img);
 out:
     free(v);

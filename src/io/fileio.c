@@ -69,6 +69,118 @@ int clvae_mkdirs(const char *dir)
     return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
 }
 
+/* The first part of dir's path that exists but is not a folder, into buf; 0 when none. */
+static int file_in_path(const char *dir, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", dir);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p) continue;
+        char c = *p;
+        *p = 0;
+        struct stat sb;
+        if (stat(buf, &sb) == 0 && !S_ISDIR(sb.st_mode)) return 1;
+        if (!c) return 0;
+        *p = c;
+    }
+}
+
+/* Writes and removes a probe file in folder dir; 0, or -1 with errno. */
+static int probe_dir(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.clvae-probe.%ld", dir, (long)getpid());
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) return -1;
+    int bad = write(fd, "x", 1) != 1;
+    int e = errno;
+    close(fd);
+    unlink(path);
+    errno = e;
+    return bad ? -1 : 0;
+}
+
+clvae_status_t clvae_dir_prepare(const char *dir, char *created, size_t size, clvae_error_t *err)
+{
+    char tmp[4096];
+    if (size) created[0] = 0;
+    if (!*dir || snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "cannot use '%.200s' as a folder: %s", dir,
+                          *dir ? "the name is too long" : "the name is empty");
+    if (file_in_path(dir, tmp, sizeof tmp))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "cannot use %s as a folder: %s is a file, not a "
+                          "folder", dir, tmp);
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1;; p++) {
+        if (*p != '/' && *p) continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(tmp, 0755) == 0) {
+            if (size && !created[0]) snprintf(created, size, "%s", tmp);
+        } else if (errno != EEXIST) {
+            int e = errno;
+            char made[4096];
+            snprintf(made, sizeof made, "%s", size ? created : "");
+            clvae_dir_unmake(dir, made);
+            if (size) created[0] = 0;
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "cannot create the folder %s: %s", tmp,
+                              strerror(e));
+        }
+        if (!c) break;
+        *p = c;
+    }
+    if (probe_dir(dir) != 0) {
+        int e = errno;
+        char made[4096];
+        snprintf(made, sizeof made, "%s", size ? created : "");
+        clvae_dir_unmake(dir, made);
+        if (size) created[0] = 0;
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "cannot write into the folder %s: %s", dir,
+                          strerror(e));
+    }
+    return CLVAE_OK;
+}
+
+void clvae_dir_unmake(const char *dir, const char *created)
+{
+    if (!created || !*created) return;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    size_t stop = strlen(created);
+    for (;;) {
+        size_t n = strlen(tmp);
+        while (n > 1 && tmp[n - 1] == '/') tmp[--n] = 0;
+        if (n < stop || rmdir(tmp) != 0 || n == stop) return;
+        char *slash = strrchr(tmp, '/');
+        if (!slash) return;
+        *slash = 0;
+    }
+}
+
+clvae_status_t clvae_file_check_writable(const char *path, clvae_error_t *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "cannot write %s: it is a folder, not a file",
+                          path);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    char part[4096];
+    if (file_in_path(dir, part, sizeof part))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "cannot write %s: %s is a file, not a folder",
+                          path, part);
+    if (stat(dir, &sb) != 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "cannot write %s: the folder %s: %s", path, dir,
+                          strerror(errno));
+    if (probe_dir(dir) != 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "cannot write %s: the folder %s: %s", path, dir,
+                          strerror(errno));
+    return CLVAE_OK;
+}
+
 /* ---- the atomic writer ----------------------------------------------------------------- */
 
 /* Closes and (remove_tmp) removes the temp file and frees the names. A released or zeroed f

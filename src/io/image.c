@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "clvae/io/fileio.h"
+#include "clvae/io/npy.h"
 
 #define MAX_SIDE 16384
 /* Deflate expands at most about 1032:1, so a PNG whose raw rows exceed this many times its
@@ -345,4 +346,29 @@ clvae_status_t clvae_image_grid(clvae_image_t *out, const float *imgs, size_t n,
         }
     }
     return CLVAE_OK;
+}
+
+int clvae_image_format(const char *path, clvae_error_t *err)
+{
+    const char *dot = path ? strrchr(path, '.') : NULL;
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    if (dot && (!slash || dot > slash)) {
+        if (strcmp(dot, ".png") == 0 || strcmp(dot, ".PNG") == 0) return 0;
+        if (strcmp(dot, ".npy") == 0) return 1;
+    }
+    CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: the extension chooses the format: .png (an image) or "
+               ".npy (its pixels as a uint8 array); %s is neither", path ? path : "",
+               dot && (!slash || dot > slash) ? dot : "no extension");
+    return -1;
+}
+
+clvae_status_t clvae_image_write(const char *path, const clvae_image_t *img, clvae_error_t *err)
+{
+    int fmt = clvae_image_format(path, err);
+    if (fmt < 0) return CLVAE_ERR_INVALID;
+    if (fmt == 0) return clvae_png_write(path, img, err);
+    if (!img || !img->px || img->w <= 0 || img->h <= 0 || (img->channels != 1 && img->channels != 3))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: no image to write", path);
+    size_t shape[3] = {(size_t)img->h, (size_t)img->w, (size_t)img->channels};
+    return clvae_npy_write_u8(path, shape, img->channels == 1 ? 2 : 3, img->px, err);
 }

@@ -26,6 +26,39 @@ static void data_sum(const clvae_st_tensor_t *const *t, size_t n, char hex[65])
     clvae_sha256_hex(d, hex);
 }
 
+/* clvae_st_read, and when the file is no safetensors file at all, what it is instead: a model
+ * config (text whose first line is a [section] or a comment) or other text, as bad input. */
+static clvae_status_t read_file(const char *path, clvae_st_file_t **f, clvae_error_t *err)
+{
+    clvae_status_t s = clvae_st_read(path, f, err);
+    if (s != CLVAE_ERR_CORRUPT && s != CLVAE_ERR_INVALID) return s;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return s;
+    unsigned char head[8192];
+    size_t n = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    int text = 1, section = 0;
+    for (size_t k = 0; k < n; k++)
+        if (head[k] < 9 || (head[k] > 13 && head[k] < 32) || head[k] == 127) text = 0;
+    /* a config has a line "[name]" */
+    for (size_t k = 0; text && k < n && !section; k++) {
+        if (k > 0 && head[k - 1] != '\n') continue;
+        size_t q = k;
+        while (q < n && (head[q] == ' ' || head[q] == '\t')) q++;
+        if (q >= n || head[q] != '[') continue;
+        q++;
+        size_t name = q;
+        while (q < n && ((head[q] >= 'a' && head[q] <= 'z') || head[q] == '_')) q++;
+        section = q > name && q < n && head[q] == ']';
+    }
+    if (!text || n < 8) return s;
+    if (section)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a model config file, not a checkpoint: "
+                          "train it first (clvae train %s), then give the run folder", path, path);
+    return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a text file, not a checkpoint (a run folder "
+                      "or its checkpoint.safetensors)", path);
+}
+
 /* "prefix.name", or name alone for the empty prefix (a single network keeps today's names). */
 static void prefixed(char *out, size_t size, const char *prefix, const char *name)
 {
@@ -255,7 +288,7 @@ clvae_status_t clvae_checkpoint_read(const char *path, clvae_checkpoint_t *ck, c
 {
     memset(ck, 0, sizeof *ck);
     clvae_st_file_t *f = NULL;
-    clvae_status_t s = clvae_st_read(path, &f, err);
+    clvae_status_t s = read_file(path, &f, err);
     if (s) return s;
     ck->file = f;
     const char *cfg = clvae_st_meta(f, "clvae.config");
@@ -433,7 +466,7 @@ clvae_status_t clvae_checkpoint_load_weights(const char *path, clvae_ctx_t *ctx,
     clvae_checkpoint_t ck;
     memset(&ck, 0, sizeof ck);
     clvae_st_file_t *f = NULL;
-    clvae_status_t s = clvae_st_read(path, &f, err);
+    clvae_status_t s = read_file(path, &f, err);
     if (s) return s;
     ck.file = f;
     (void)desc;

@@ -37,12 +37,34 @@ clvae_status_t clvae_idx_load(const char *images_path, const char *labels_path,
  * classes = 10, scale = 1/16. On failure *out is zeroed. */
 clvae_status_t clvae_digits_load(const char *path, clvae_dataset_t *out, clvae_error_t *err);
 
-/* Opens a dataset by spec, with files looked up under data_dir (the caller passes
- * $CLVAE_DATA_DIR or "data"):
+/* Loads a folder of PNG files (8-bit grey or RGB, all the same size and channels; c = 1 or 3).
+ * With sub-folders, PATH/<label>/NAME.png like torchvision's ImageFolder: labels are the
+ * sub-folders' ranks in name order (at most 256), classes their count; without, PATH/NAME.png
+ * unlabeled. Files are taken in name order; hidden names and non-.png files are skipped.
+ * A bad PNG, mixed sizes or channels, an empty folder, PNG files beside sub-folders:
+ * CLVAE_ERR_INVALID naming the file; a missing folder CLVAE_ERR_NOT_FOUND. scale = 1/255. */
+clvae_status_t clvae_folder_load(const char *path, clvae_dataset_t *out, clvae_error_t *err);
+
+/* Loads NumPy arrays: images uint8 (0..255) or float32 in [0, 1] (stored as round(x * 255)),
+ * [N, H, W] or [N, C, H, W] with C 1 or 3; labels (optional) [N] uint8, int32 or int64 in
+ * 0..255, classes = max label + 1. Anything else, and a hostile file, is CLVAE_ERR_INVALID
+ * naming the file. scale = 1/255. */
+clvae_status_t clvae_npy_load(const char *images_path, const char *labels_path,
+                              clvae_dataset_t *out, clvae_error_t *err);
+
+/* The folders named datasets are looked up in, ':'-separated, into buf: $CLVAE_DATA_DIR when
+ * set, else $XDG_DATA_HOME/clvae (else ~/.local/share/clvae), then data (relative to the
+ * working folder). */
+void clvae_data_dirs(char *buf, size_t size);
+
+/* Opens a dataset by spec, with files looked up in the folders of data_dir (':'-separated,
+ * the first that has the file; NULL or "": clvae_data_dirs):
  *   "mnist:train", "mnist:test"                 data_dir/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
  *   "fashion-mnist:train", "fashion-mnist:test" data_dir/fashion-mnist/... (same names, .gz or raw)
  *   "digits" (all 1797), "digits:train" (first 1500), "digits:test" (last 297)   data_dir/digits/digits.csv.gz
  *   "idx:IMAGES" or "idx:IMAGES,LABELS"         explicit paths (split at the first comma)
+ *   "npy:IMAGES.npy" or "npy:IMAGES.npy,LABELS.npy"   (clvae_npy_load)
+ *   "folder:PATH"                               PNG files (clvae_folder_load)
  * A missing file is CLVAE_ERR_NOT_FOUND with the hint "run 'make data' or set CLVAE_DATA_DIR";
  * an unknown spec is CLVAE_ERR_INVALID listing the accepted forms. The raw file name is tried
  * before the .gz one (digits: digits.csv.gz before digits.csv); the content decides the format.

@@ -37,8 +37,9 @@ typedef struct clvae_device_info {
 clvae_status_t clvae_device_list(clvae_device_info_t **out, int *n, clvae_error_t *err);
 
 /* Picks a device by SPEC: flat index, "P:D", "gpu"/"cpu"/"accelerator", or a
- * case-insensitive substring of the name; NULL or "" picks the first GPU, else
- * the first device. CLVAE_ERR_NOT_FOUND (with the devices listed in the
+ * case-insensitive substring of the name; NULL or "" picks, among the GPUs (else among
+ * the devices of the first device's type), the one with the most compute units (the first
+ * of those on a tie). CLVAE_ERR_NOT_FOUND (with the devices listed in the
  * detail) when nothing matches. */
 clvae_status_t clvae_device_select(const clvae_device_info_t *devs, int n, const char *spec,
                                    int *index, clvae_error_t *err);

@@ -15,6 +15,22 @@ clvae_status_t clvae_file_read(const char *path, size_t max, const char *what, c
 /* Creates a folder and its missing parents (like mkdir -p); 0 on success, -1 with errno. */
 int clvae_mkdirs(const char *dir);
 
+/* Makes folder dir (and its missing parents) and proves that files can be written there by
+ * creating and removing a probe file, before any work. created (size bytes) gets the top-most
+ * folder this call made, "" when dir was there already, so that a failed start can remove
+ * what it made (clvae_dir_unmake). CLVAE_ERR_INVALID with the real reason: a part of the
+ * path that is a file ("not a folder"), permission denied, a read-only file system; nothing
+ * made is left behind then. */
+clvae_status_t clvae_dir_prepare(const char *dir, char *created, size_t size, clvae_error_t *err);
+
+/* Removes the empty folders a clvae_dir_prepare made: dir, then its parents up to and
+ * including created (nothing when created is ""); a folder that holds anything stays. */
+void clvae_dir_unmake(const char *dir, const char *created);
+
+/* Checks, before any work, that a file can be written at path: its folder exists and takes a
+ * probe file, and path is not a folder (CLVAE_ERR_INVALID with the reason). */
+clvae_status_t clvae_file_check_writable(const char *path, clvae_error_t *err);
+
 /* A file being written in pieces and put in place atomically: the bytes go to a temp file
  * beside the target, "PATH.tmp.PID.N" (the first N from 0 that is free), which commit syncs
  * and renames over the target. Readers see the old file or the whole new one, never a part;

@@ -27,6 +27,14 @@ void clvae_image_free(clvae_image_t *img);
  * setjmp) returns CLVAE_ERR_IO naming the path and leaves neither a partial file nor a temp. */
 clvae_status_t clvae_png_write(const char *path, const clvae_image_t *img, clvae_error_t *err);
 
+/* The format path's extension chooses for a figure: 0 for .png, 1 for .npy (the figure's
+ * pixels as a uint8 array [h, w] or [h, w, 3]); another extension is CLVAE_ERR_INVALID
+ * (returned as -1 with err set). */
+int clvae_image_format(const char *path, clvae_error_t *err);
+
+/* Writes img in the format path's extension names (clvae_image_format), atomically. */
+clvae_status_t clvae_image_write(const char *path, const clvae_image_t *img, clvae_error_t *err);
+
 /* Reads an 8-bit gray or RGB PNG (other formats: CLVAE_ERR_INVALID; a broken file:
  * CLVAE_ERR_CORRUPT), for tests and for tools. */
 clvae_status_t clvae_png_read(const char *path, clvae_image_t *out, clvae_error_t *err);
