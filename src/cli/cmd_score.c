@@ -48,6 +48,9 @@ void cli_fid_name(const clvae_model_desc_t *cd, char *buf, size_t size)
 
 const char *cli_sampling_note(const clvae_model_desc_t *gd)
 {
+    if (gd->gan && gd->conditional)
+        return "z ~ N(0, I) through the generator, with the labels 0..K-1 in equal numbers";
+    if (gd->gan) return "z ~ N(0, I) through the generator";
     if (clvae_gen_conditional(gd))
         return "z ~ N(0, I) through the decoder, with the labels 0..K-1 in equal numbers";
     if (gd->variational) return "z ~ N(0, I) through the decoder (the VAE's prior)";
