@@ -74,7 +74,7 @@ TEST_OBJ := $(BUILD)/obj/tests/testutil.o $(REF_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libclvae.a
 
 .PHONY: all deps data check test demo clean fuzz fuzz-build valgrind bench
-all: $(BIN)/clvae $(TEST_BIN)
+all: $(BIN)/clvae $(TEST_BIN) $(BUILD)/tests/oclgrind_faults
 
 # ---- set-up --------------------------------------------------------------
 deps:
@@ -113,6 +113,11 @@ $(BIN)/clvae: $(CLI_OBJ) $(LIB)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(TEST_OBJ) $(LIB) $(LDLIBS)
+
+# Plain OpenCL, no library: the two Oclgrind faults its quirk works around (tests/test_oclgrind.sh).
+$(BUILD)/tests/oclgrind_faults: tests/oclgrind_faults.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # Fuzz harnesses: tests/fuzz/fuzz_NAME.c linked with the library built the same way.
 $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB)
