@@ -14,6 +14,8 @@
 #   make check SANITIZE=1   library, CLI and tests built with ASan + UBSan into build/asan,
 #                           then every test (see tools/run_tests.sh for leak checking)
 #   make valgrind           memcheck on a 1-epoch training run and the host-side tests
+#   make check-oclgrind     every kernel, the op tests (small shapes) and training steps under
+#                           oclgrind --data-races --uninitialized --check-api (tools/check_oclgrind.sh)
 
 CC       ?= cc
 PKGS     := OpenCL clblast libpng zlib
@@ -73,7 +75,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_OBJ := $(BUILD)/obj/tests/testutil.o $(REF_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libclvae.a
 
-.PHONY: all deps data check test demo clean fuzz fuzz-build valgrind bench
+.PHONY: all deps data check test demo clean fuzz fuzz-build valgrind bench check-oclgrind
 all: $(BIN)/clvae $(TEST_BIN) $(BUILD)/tests/oclgrind_faults
 
 # ---- set-up --------------------------------------------------------------
@@ -151,6 +153,12 @@ fuzz-build:
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@tools/fuzz.sh -t $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+# Oclgrind's checks on every kernel (tools/check_oclgrind.sh); make check runs its quick part.
+check-oclgrind: deps
+	@$(MAKE) --no-print-directory all
+	@tools/fetch_data.sh digits
+	@tools/check_oclgrind.sh
 
 # memcheck on a short training run and on the host-side tests (tools/valgrind.sh).
 valgrind: all

@@ -81,6 +81,17 @@ t_selftest_all_fails_on_warning() {
 }
 check selftest_all_fails_on_kernel_warning t_selftest_all_fails_on_warning
 
+# ... and on a wrong result: add_f32 made to subtract.
+t_selftest_all_fails_on_wrong_result() {
+  mkdir -p "$tmp/cl2" && cp cl/*.cl "$tmp/cl2/" || return 1
+  sed -i 's/a\[a_off + i\] + b\[b_off + i\]/a[a_off + i] - b[b_off + i]/' "$tmp/cl2/basic.cl"
+  grep -q 'a\[a_off + i\] - b' "$tmp/cl2/basic.cl" || return 1
+  local rc
+  CLVAE_KERNEL_DIR=$tmp/cl2 "$clvae" selftest --all > "$tmp/wrong.out" 2>&1; rc=$?
+  [ $rc -eq 1 ] && grep -q "^FAIL basic: add_f32" "$tmp/wrong.out" && grep -q "^ok   xent" "$tmp/wrong.out"
+}
+check selftest_all_fails_on_wrong_result t_selftest_all_fails_on_wrong_result
+
 # One op of each family on pocl and on Oclgrind (through the ICD, its checks on by environment).
 t_crossdevice_pocl_oclgrind() {
   OCL_ICD_VENDORS=$icd CLVAE_CROSS_DEVICES=pthread,oclgrind CLVAE_TEST_SMALL=1 \

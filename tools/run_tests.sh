@@ -12,6 +12,7 @@
 #                     crashes on pocl's threads ("Tracer caught signal 11"). The fuzz
 #                     harnesses are left to the normal run (they are ASan builds already).
 #   CLVAE_FUZZ_SECONDS  how long each fuzz harness runs (default 20)
+#   CLVAE_CL_WERROR=1   set here: kernels build with -Werror
 set -u
 cd "$(dirname "$0")/.."
 build=${CLVAE_TEST_BUILD:-build}
@@ -24,6 +25,10 @@ if [ "$sanitize" = 1 ]; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 
+# Kernels build with -Werror in every test (CLVAE_CL_WERROR), so that a warning that one vendor's
+# compiler would make an error fails here; tests/test_oclgrind.sh runs them under Oclgrind too
+# (make check-oclgrind runs the rest: tools/check_oclgrind.sh).
+export CLVAE_CL_WERROR=1
 # Tests write caches only into a folder of their own.
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

@@ -178,6 +178,57 @@ static clvae_status_t c_conv_direct(pool_t *p, clvae_error_t *err)
     return conv_check(p, 1, "conv2d 2x1x6x5 -> 3 channels, 3x3", err);
 }
 
+/* A transposed 3x3 conv, stride 2, padding 1, output padding 1 (the thesis decoder's), of K = 3
+ * input channels into C: C = 1 runs the direct kernels (cl/conv_direct.cl), C = 4 the GEMM and
+ * the col2im gather (cl/conv.cl). Host: every input element scattered through the kernel. */
+static clvae_status_t convt_check(pool_t *p, int C, const char *what, clvae_error_t *err)
+{
+    enum { N = 2, K = 3, H = 3, W = 4, S = 2, PAD = 1 };
+    clvae_status_t s;
+    clvae_conv_params_t cp = {3, 3, S, S, 1, 1, CLVAE_CONV_PAD_EXPLICIT, PAD, PAD, 1, 1};
+    clvae_conv_geom_t g;
+    TRY(clvae_conv_transpose2d_geom(&g, N, K, H, W, (size_t)C, &cp, err));
+    size_t OH = g.H, OW = g.W, ny = (size_t)N * C * OH * OW; /* the adjoint conv's input size */
+    float *x = hrand(p, N * K * H * W, -1, 1, 18), *w = hrand(p, (size_t)K * C * 9, -1, 1, 19);
+    float *b = hrand(p, (size_t)C, -1, 1, 20);
+    double *want = calloc(ny, sizeof *want);
+    if (!want) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    p->host[p->nhost++] = (float *)want;
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (size_t i = 0; i < OH * OW; i++) want[(n * C + c) * OH * OW + i] = b[c];
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++)
+            for (int ih = 0; ih < H; ih++)
+                for (int iw = 0; iw < W; iw++)
+                    for (int c = 0; c < C; c++)
+                        for (int u = 0; u < 3; u++)
+                            for (int v = 0; v < 3; v++) {
+                                int oh = ih * S - PAD + u, ow = iw * S - PAD + v;
+                                if (oh < 0 || oh >= (int)OH || ow < 0 || ow >= (int)OW) continue;
+                                want[((size_t)(n * C + c) * OH + (size_t)oh) * OW + (size_t)ow] +=
+                                    (double)x[((n * K + k) * H + ih) * W + iw] *
+                                    w[((k * C + c) * 3 + u) * 3 + v];
+                            }
+    clvae_buf_t bx, bw, bb, by;
+    TRY(dbuf(p, x, N * K * H * W, &bx, err));
+    TRY(dbuf(p, w, (size_t)K * C * 9, &bw, err));
+    TRY(dbuf(p, b, (size_t)C, &bb, err));
+    TRY(dbuf(p, NULL, ny, &by, err));
+    TRY(clvae_conv_transpose2d_forward(p->ctx, by, bx, bw, bb, &g, err));
+    return expect(p, what, by, want, ny, 1e-5, err);
+}
+
+static clvae_status_t c_conv_transpose(pool_t *p, clvae_error_t *err)
+{
+    return convt_check(p, 4, "conv_transpose2d 2x3x3x4 -> 4 channels, 3x3 s2", err);
+}
+
+static clvae_status_t c_conv_transpose_direct(pool_t *p, clvae_error_t *err)
+{
+    return convt_check(p, 1, "conv_transpose2d 2x3x3x4 -> 1 channel, 3x3 s2", err);
+}
+
 static clvae_status_t c_data(pool_t *p, clvae_error_t *err)
 {
     enum { N = 7, D = 12, B = 4 };
@@ -370,7 +421,8 @@ static const struct {
     clvae_status_t (*fn)(pool_t *p, clvae_error_t *err);
 } checks[] = {
     {"basic", c_basic},   {"activation", c_activation}, {"concat", c_concat},
-    {"conv", c_conv},     {"conv_direct", c_conv_direct}, {"data", c_data},
+    {"conv", c_conv},     {"conv_direct", c_conv_direct}, {"conv (transposed)", c_conv_transpose},
+    {"conv_direct (transposed)", c_conv_transpose_direct}, {"data", c_data},
     {"dense", c_dense},   {"latent", c_latent},         {"loss", c_loss},
     {"noise", c_noise},   {"optim", c_optim},           {"reduce", c_reduce},
     {"rng", c_rng},       {"xent", c_xent},
