@@ -13,6 +13,7 @@
 #                     harnesses are left to the normal run (they are ASan builds already).
 #   CLVAE_FUZZ_SECONDS  how long each fuzz harness runs (default 20)
 #   CLVAE_CL_WERROR=1   set here: kernels build with -Werror
+#   CLVAE_TEST_KERNEL_CACHE  a folder of kernel binaries kept between runs (CI), see below
 set -u
 cd "$(dirname "$0")/.."
 build=${CLVAE_TEST_BUILD:-build}
@@ -31,8 +32,20 @@ fi
 export CLVAE_CL_WERROR=1
 # Tests write caches only into a folder of their own.
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
 export XDG_CACHE_HOME=$scratch/cache
+# CLVAE_TEST_KERNEL_CACHE=DIR (CI): kernel binaries kept between runs. The run's cache starts as a
+# copy of DIR (as if an earlier test had built them) and its new entries go back at the end;
+# clvae checks every entry (checksum, device, driver) and rebuilds what does not match.
+keep=${CLVAE_TEST_KERNEL_CACHE:-}
+if [ -n "$keep" ] && [ -d "$keep" ]; then
+  mkdir -p "$XDG_CACHE_HOME/clvae/kernels" && cp "$keep"/*.bin "$XDG_CACHE_HOME/clvae/kernels/" 2>/dev/null
+fi
+save_cache() {
+  [ -n "$keep" ] && [ -d "$XDG_CACHE_HOME/clvae/kernels" ] && mkdir -p "$keep" &&
+    cp -n "$XDG_CACHE_HOME"/clvae/kernels/*.bin "$keep/" 2>/dev/null
+  rm -rf "$scratch"
+}
+trap save_cache EXIT
 unset CLVAE_DEVICE CLVAE_KERNEL_DIR CLVAE_KERNEL_CACHE CLVAE_FAST_MATH CLVAE_TUNING CLVAE_TUNING_DIR \
   CLVAE_GEMM_DEFAULTS
 
