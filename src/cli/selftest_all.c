@@ -40,7 +40,7 @@ static void pool_free(pool_t *p)
 /* A host array of n floats, uniform in [lo, hi) from a fixed LCG (seed picks the stream). */
 static float *hrand(pool_t *p, size_t n, float lo, float hi, uint32_t seed)
 {
-    float *x = calloc(n ? n : 1, sizeof *x);
+    float *x = p->nhost < POOL_MAX ? calloc(n ? n : 1, sizeof *x) : NULL;
     if (!x) return NULL;
     p->host[p->nhost++] = x;
     uint32_t r = seed * 2654435761u + 1u;
@@ -55,6 +55,7 @@ static float *hrand(pool_t *p, size_t n, float lo, float hi, uint32_t seed)
 static clvae_status_t dbuf(pool_t *p, const float *x, size_t n, clvae_buf_t *out,
                            clvae_error_t *err)
 {
+    if (p->ndev >= POOL_MAX) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "selftest: too many buffers");
     clvae_status_t s = clvae_buf_alloc(p->ctx, n, &p->dev[p->ndev], err);
     if (s) return s;
     *out = p->dev[p->ndev++];
@@ -95,6 +96,7 @@ static clvae_status_t c_activation(pool_t *p, clvae_error_t *err)
     enum { N = 67 };
     clvae_status_t s;
     float *x = hrand(p, N, -3, 3, 1), *dy = hrand(p, N, -1, 1, 2);
+    if (!x || !dy) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     clvae_buf_t bx, by, bdy, bdx;
     TRY(dbuf(p, x, N, &bx, err));
     TRY(dbuf(p, NULL, N, &by, err));
@@ -156,7 +158,9 @@ static clvae_status_t conv_check(pool_t *p, int C, const char *what, clvae_error
     clvae_conv_geom_t g;
     TRY(clvae_conv2d_geom(&g, N, (size_t)C, H, W, K, &cp, err));
     float *x = hrand(p, (size_t)N * C * H * W, -1, 1, 3), *w = hrand(p, (size_t)K * C * 9, -1, 1, 4);
+    if (!x || !w) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     float *b = hrand(p, K, -1, 1, 5);
+    if (!b) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     clvae_buf_t bx, bw, bb, by;
     TRY(dbuf(p, x, (size_t)N * C * H * W, &bx, err));
     TRY(dbuf(p, w, (size_t)K * C * 9, &bw, err));
@@ -190,8 +194,10 @@ static clvae_status_t convt_check(pool_t *p, int C, const char *what, clvae_erro
     TRY(clvae_conv_transpose2d_geom(&g, N, K, H, W, (size_t)C, &cp, err));
     size_t OH = g.H, OW = g.W, ny = (size_t)N * C * OH * OW; /* the adjoint conv's input size */
     float *x = hrand(p, N * K * H * W, -1, 1, 18), *w = hrand(p, (size_t)K * C * 9, -1, 1, 19);
+    if (!x || !w) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     float *b = hrand(p, (size_t)C, -1, 1, 20);
-    double *want = calloc(ny, sizeof *want);
+    if (!b) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    double *want = p->nhost < POOL_MAX ? calloc(ny, sizeof *want) : NULL;
     if (!want) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     p->host[p->nhost++] = (float *)want;
     for (int n = 0; n < N; n++)
@@ -258,7 +264,9 @@ static clvae_status_t c_dense(pool_t *p, clvae_error_t *err)
     enum { N = 3, IN = 5, OUT = 4 };
     clvae_status_t s;
     float *x = hrand(p, N * IN, -1, 1, 6), *w = hrand(p, OUT * IN, -1, 1, 7);
+    if (!x || !w) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     float *b = hrand(p, OUT, -1, 1, 8);
+    if (!b) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     clvae_buf_t bx, bw, bb, by;
     TRY(dbuf(p, x, N * IN, &bx, err));
     TRY(dbuf(p, w, OUT * IN, &bw, err));
@@ -280,6 +288,7 @@ static clvae_status_t c_latent(pool_t *p, clvae_error_t *err)
     enum { N = 37 };
     clvae_status_t s;
     float *mu = hrand(p, N, -2, 2, 9), *lv = hrand(p, N, -3, 1, 10), *eps = hrand(p, N, 0, 0, 0);
+    if (!mu || !lv || !eps) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     clvae_buf_t bmu, blv, bz, beps;
     TRY(dbuf(p, mu, N, &bmu, err));
     TRY(dbuf(p, lv, N, &blv, err));
@@ -297,6 +306,7 @@ static clvae_status_t c_loss(pool_t *p, clvae_error_t *err)
     enum { N = 3, D = 29 };
     clvae_status_t s;
     float *pr = hrand(p, N * D, 0.01f, 0.99f, 11), *t = hrand(p, N * D, 0, 1, 12);
+    if (!pr || !t) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     clvae_buf_t bp, bt, bo;
     TRY(dbuf(p, pr, N * D, &bp, err));
     TRY(dbuf(p, t, N * D, &bt, err));
@@ -321,6 +331,7 @@ static clvae_status_t c_noise(pool_t *p, clvae_error_t *err)
     enum { N = 1000 };
     clvae_status_t s;
     float *in = hrand(p, N, 0.5f, 1, 13), *out = hrand(p, N, 0, 0, 0);
+    if (!in || !out) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     clvae_buf_t bi, bo;
     TRY(dbuf(p, in, N, &bi, err));
     TRY(dbuf(p, NULL, N, &bo, err));
@@ -344,6 +355,7 @@ static clvae_status_t c_optim(pool_t *p, clvae_error_t *err)
     enum { N = 45 };
     clvae_status_t s;
     float *w = hrand(p, N, -1, 1, 14), *g = hrand(p, N, -1, 1, 15);
+    if (!w || !g) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     clvae_buf_t bw, bg, bm, bv;
     TRY(dbuf(p, w, N, &bw, err));
     TRY(dbuf(p, g, N, &bg, err));
@@ -364,6 +376,7 @@ static clvae_status_t c_reduce(pool_t *p, clvae_error_t *err)
     enum { N = 1000 };
     clvae_status_t s;
     float *x = hrand(p, N, -1, 1, 16);
+    if (!x) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     clvae_buf_t bx, bo;
     TRY(dbuf(p, x, N, &bx, err));
     TRY(dbuf(p, NULL, 1, &bo, err));
@@ -379,6 +392,7 @@ static clvae_status_t c_rng(pool_t *p, clvae_error_t *err)
     enum { N = 101 };
     clvae_status_t s;
     float *u = hrand(p, N, 0, 0, 0), *z = hrand(p, N, 0, 0, 0);
+    if (!u || !z) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     clvae_buf_t bu, bz;
     TRY(dbuf(p, NULL, N, &bu, err));
     TRY(dbuf(p, NULL, N, &bz, err));
@@ -398,6 +412,7 @@ static clvae_status_t c_xent(pool_t *p, clvae_error_t *err)
     enum { N = 4, K = 10 };
     clvae_status_t s;
     float *z = hrand(p, N * K, -4, 4, 17);
+    if (!z) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     float labels[N] = {1, 9, 0, 5};
     clvae_buf_t bz, bl, bo;
     TRY(dbuf(p, z, N * K, &bz, err));
