@@ -62,7 +62,12 @@ op_tests="test_activation test_concat test_conv test_dense test_latent test_loss
 for t in $op_tests; do
   [ -x "$build/tests/$t" ] || { fail "$t: not built"; continue; }
   s=$(date +%s)
-  timeout "$timeout_s" oclgrind --data-races --uninitialized --check-api "$build/tests/$t" \
+  flags="--data-races --uninitialized --check-api"
+  # Oclgrind 21.10's --uninitialized plugin dies with SIGSEGV (Uninitialized::instructionExecuted)
+  # in test_conv's thesis layers, as in the thesis VAE below: that test runs without it.
+  [ "$t" = test_conv ] && flags="--data-races --check-api"
+  # shellcheck disable=SC2086
+  timeout "$timeout_s" oclgrind $flags "$build/tests/$t" \
     > "$scratch/$t.out" 2> "$scratch/$t.err"
   rc=$?
   sed 's/^\(PASS\|FAIL\): /\1: [oclgrind] /' "$scratch/$t.out" | grep -E '^(PASS|FAIL): '
