@@ -89,8 +89,9 @@ done
 # memcpy) a few minutes into this run, on the direct and the GEMM conv path alike: an Oclgrind
 # crash, not a report (the kernels it runs are checked with --uninitialized by selftest --all and
 # the op tests above). The digits AE: 8 steps and the test pass, all checks.
+# It is slow: more than 15 minutes on a 2-core machine (the CLBlast GEMMs), hence the timeout.
 OG_FLAGS="--data-races --check-api" og_check "thesis VAE (models/mnist_vae.cfg): bench --batch 1 --steps 1" \
-  "$CLVAE" bench models/mnist_vae.cfg --batch 1 --steps 1
+  timeout "$timeout_s" "$CLVAE" bench models/mnist_vae.cfg --batch 1 --steps 1
 og_check "digits AE (models/digits_ae.cfg): 8 training steps + test pass" \
   "$CLVAE" train models/digits_ae.cfg --epochs 1 --limit 256 --no-figures --out "$scratch/digits"
 
