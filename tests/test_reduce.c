@@ -160,6 +160,9 @@ static void t_nonfinite_with_fast_math(void)
         clvae_ctx_opts_from_env(&o);
         o.fast_math = 1;
         if (folding) o.kernel_dir = dir;
+        /* the macros that emulate the folding compiler redefine builtins: a warning, not an
+         * error, for this build only (CLVAE_CL_WERROR is on in the tests) */
+        if (folding) o.werror = 0;
         clvae_ctx_t *fast = NULL;
         clvae_error_t err = {0};
         CHECK(clvae_ctx_init(&fast, &o, &err) == CLVAE_OK, "%s", err.msg);
