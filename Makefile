@@ -17,6 +17,8 @@
 #   make check SANITIZE=1   library, CLI and tests built with ASan + UBSan into build/asan,
 #                           then every test (see tools/run_tests.sh for leak checking)
 #   make valgrind           memcheck on a 1-epoch training run and the host-side tests
+#   make check-oclgrind     every kernel, the op tests (small shapes) and training steps under
+#                           oclgrind --data-races --uninitialized --check-api (tools/check_oclgrind.sh)
 
 CC       ?= cc
 PKGS     := OpenCL clblast libpng zlib
@@ -76,8 +78,9 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_OBJ := $(BUILD)/obj/tests/testutil.o $(REF_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libclvae.a
 
-.PHONY: all deps data check test demo clean fuzz fuzz-build valgrind bench install uninstall
-all: $(BIN)/clvae $(TEST_BIN)
+.PHONY: all deps data check test demo clean fuzz fuzz-build valgrind bench install uninstall \
+        check-oclgrind
+all: $(BIN)/clvae $(TEST_BIN) $(BUILD)/tests/oclgrind_faults
 
 # ---- set-up --------------------------------------------------------------
 deps:
@@ -116,6 +119,11 @@ $(BIN)/clvae: $(CLI_OBJ) $(LIB)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(TEST_OBJ) $(LIB) $(LDLIBS)
+
+# Plain OpenCL, no library: the two Oclgrind faults its quirk works around (tests/test_oclgrind.sh).
+$(BUILD)/tests/oclgrind_faults: tests/oclgrind_faults.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # Fuzz harnesses: tests/fuzz/fuzz_NAME.c linked with the library built the same way.
 $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB)
@@ -176,6 +184,12 @@ fuzz-build:
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@tools/fuzz.sh -t $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+# Oclgrind's checks on every kernel (tools/check_oclgrind.sh); make check runs its quick part.
+check-oclgrind: deps
+	@$(MAKE) --no-print-directory all
+	@tools/fetch_data.sh digits
+	@tools/check_oclgrind.sh
 
 # memcheck on a short training run and on the host-side tests (tools/valgrind.sh).
 valgrind: all

@@ -1,4 +1,4 @@
-/* Elementwise basics: fill and add. Every buffer argument has an element offset. */
+/* Elementwise basics: fill, add and copy. Every buffer argument has an element offset. */
 
 /* x[off + i] = v for i < n */
 __kernel void fill_f32(__global float *x, uint x_off, float v, uint n)
@@ -21,4 +21,12 @@ __kernel void affine_f32(__global float *y, uint y_off, __global const float *x,
 {
     uint i = CLVAE_GID0;
     if (i < n) y[y_off + i] = a * x[x_off + i] + b;
+}
+
+/* y[y_off + i] = x[x_off + i] for i < n: buffer copies and partial uploads on Oclgrind
+ * (src/device/tensor.c) */
+__kernel void copy_f32(__global float *y, uint y_off, __global const float *x, uint x_off, uint n)
+{
+    uint i = CLVAE_GID0;
+    if (i < n) y[y_off + i] = x[x_off + i];
 }

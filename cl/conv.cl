@@ -64,10 +64,13 @@ __kernel void conv_col2im(__global float *restrict x, uint x_off,
 {
     uint gid = CLVAE_GID0;
     if (gid >= nb * C * H) return;
-    uint h = gid % H;
+    /* No / and % pair of one value here: LLVM puts a `freeze` on such a pair (of a value it
+     * cannot prove defined), an instruction that Oclgrind 21.10's --uninitialized checker
+     * (Debian 12) aborts on ("Unsupported instruction: freeze"). */
     uint t = gid / H;
-    uint c = t % C;
+    uint h = gid - t * H;
     uint n = t / C;
+    uint c = t - n * C;
     __global float *xr = x + x_off + gid * W; /* ((n*C + c)*H + h)*W */
     float init = has_bias ? b[b_off + c] : 0.0f;
     for (uint v = 0; v < W; v++) xr[v] = accumulate ? xr[v] + init : init;
@@ -76,9 +79,8 @@ __kernel void conv_col2im(__global float *restrict x, uint x_off,
         /* the output row oh with oh*sh - pad_t + i*dh == h, if any */
         int ohs = (int)(h + pad_t) - (int)(i * dh);
         if (ohs < 0) break; /* only smaller for larger i */
-        if ((uint)ohs % sh != 0) continue;
-        uint oh = (uint)ohs / sh;
-        if (oh >= OH) continue;
+        uint oh = (uint)ohs / sh; /* and no %, as above */
+        if (oh * sh != (uint)ohs || oh >= OH) continue;
         for (uint j = 0; j < kw; j++) {
             __global const float *cr =
                 col + col_off + ((c * kh + i) * kw + j) * nbP + n * P + oh * OW;

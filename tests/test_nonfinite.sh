@@ -67,7 +67,8 @@ CLVAE_FAST_MATH=1 check guard_fast_math t_guard "$tmp/fast"
 mkdir -p "$tmp/cl"
 cp cl/*.cl "$tmp/cl/"
 { printf '#define isfinite(x) 1\n#define isnan(x) 0\n#define isinf(x) 0\n'; cat cl/common.cl; } > "$tmp/cl/common.cl"
-CLVAE_FAST_MATH=1 CLVAE_KERNEL_DIR=$tmp/cl check guard_folding_compiler t_guard "$tmp/folding"
+# (the macros redefine builtins, a warning: this build runs without -Werror)
+CLVAE_CL_WERROR=0 CLVAE_FAST_MATH=1 CLVAE_KERNEL_DIR=$tmp/cl check guard_folding_compiler t_guard "$tmp/folding"
 
 t_bad_settings() {
   local rc

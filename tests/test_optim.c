@@ -164,7 +164,7 @@ static void t_guarded_step_skips(void)
 
 static void t_deterministic(void)
 {
-    size_t n = 50000;
+    size_t n = tu_size(50000, 5000);
     float *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g);
     uint64_t seed = 99;
     tu_rand(p, n, -1, 1, &seed);

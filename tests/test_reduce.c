@@ -77,10 +77,10 @@ static void t_column_sums(void)
 
 static void t_whole_array_and_nonfinite(void)
 {
-    size_t n = 100003;
+    size_t n = tu_size(100003, 10007);
     clvae_reduce_shape_t sh = {1, 1, n, 0, 0};
-    run_case("mean of 100003", CLVAE_REDUCE_SUM, sh, n, 1.0f / (float)n, 0.0f, 0);
-    run_case("sumsq of 100003", CLVAE_REDUCE_SUMSQ, sh, n, 1.0f, 0.0f, 0);
+    run_case("mean of 100003 (10007 small)", CLVAE_REDUCE_SUM, sh, n, 1.0f / (float)n, 0.0f, 0);
+    run_case("sumsq of 100003 (10007 small)", CLVAE_REDUCE_SUMSQ, sh, n, 1.0f, 0.0f, 0);
     run_case("non-finite count", CLVAE_REDUCE_NONFINITE, sh, n, 1.0f, 0.0f, 1);
     run_case("sum with NaN and Inf is NaN", CLVAE_REDUCE_SUM, sh, n, 1.0f, 0.0f, 1);
     run_case("tiny", CLVAE_REDUCE_SUM, (clvae_reduce_shape_t){1, 1, 1, 0, 0}, 1, 1.0f, 0.0f, 0);
@@ -160,6 +160,9 @@ static void t_nonfinite_with_fast_math(void)
         clvae_ctx_opts_from_env(&o);
         o.fast_math = 1;
         if (folding) o.kernel_dir = dir;
+        /* the macros that emulate the folding compiler redefine builtins: a warning, not an
+         * error, for this build only (CLVAE_CL_WERROR is on in the tests) */
+        if (folding) o.werror = 0;
         clvae_ctx_t *fast = NULL;
         clvae_error_t err = {0};
         CHECK(clvae_ctx_init(&fast, &o, &err) == CLVAE_OK, "%s", err.msg);

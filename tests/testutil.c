@@ -34,6 +34,14 @@ void tu_rand(float *x, size_t n, float lo, float hi, uint64_t *state)
     }
 }
 
+int tu_small(void)
+{
+    const char *v = getenv("CLVAE_TEST_SMALL");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+size_t tu_size(size_t n, size_t small_n) { return tu_small() ? small_n : n; }
+
 double *tu_double(const float *x, size_t n)
 {
     double *d = malloc((n ? n : 1) * sizeof *d);

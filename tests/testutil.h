@@ -10,6 +10,13 @@
 /* Opens a context as the CLI would (environment defaults); prints and returns NULL on failure. */
 clvae_ctx_t *tu_ctx(void);
 
+/* 1 when CLVAE_TEST_SMALL is set (not "0"): the op tests swap their largest shapes for small ones,
+ * for a simulator (make check-oclgrind). */
+int tu_small(void);
+
+/* n, or small_n under CLVAE_TEST_SMALL. */
+size_t tu_size(size_t n, size_t small_n);
+
 /* Deterministic uniform floats in [lo, hi) from *state (any non-zero seed). */
 void tu_rand(float *x, size_t n, float lo, float hi, uint64_t *state);
 

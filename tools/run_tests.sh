@@ -12,6 +12,8 @@
 #                     crashes on pocl's threads ("Tracer caught signal 11"). The fuzz
 #                     harnesses are left to the normal run (they are ASan builds already).
 #   CLVAE_FUZZ_SECONDS  how long each fuzz harness runs (default 20)
+#   CLVAE_CL_WERROR=1   set here: kernels build with -Werror
+#   CLVAE_TEST_KERNEL_CACHE  a folder of kernel binaries kept between runs (CI), see below
 set -u
 cd "$(dirname "$0")/.."
 build=${CLVAE_TEST_BUILD:-build}
@@ -24,10 +26,26 @@ if [ "$sanitize" = 1 ]; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 
+# Kernels build with -Werror in every test (CLVAE_CL_WERROR), so that a warning that one vendor's
+# compiler would make an error fails here; tests/test_oclgrind.sh runs them under Oclgrind too
+# (make check-oclgrind runs the rest: tools/check_oclgrind.sh).
+export CLVAE_CL_WERROR=1
 # Tests write caches only into a folder of their own.
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
 export XDG_CACHE_HOME=$scratch/cache
+# CLVAE_TEST_KERNEL_CACHE=DIR (CI): kernel binaries kept between runs. The run's cache starts as a
+# copy of DIR (as if an earlier test had built them) and its new entries go back at the end;
+# clvae checks every entry (checksum, device, driver) and rebuilds what does not match.
+keep=${CLVAE_TEST_KERNEL_CACHE:-}
+if [ -n "$keep" ] && [ -d "$keep" ]; then
+  mkdir -p "$XDG_CACHE_HOME/clvae/kernels" && cp "$keep"/*.bin "$XDG_CACHE_HOME/clvae/kernels/" 2>/dev/null
+fi
+save_cache() {
+  [ -n "$keep" ] && [ -d "$XDG_CACHE_HOME/clvae/kernels" ] && mkdir -p "$keep" &&
+    cp -n "$XDG_CACHE_HOME"/clvae/kernels/*.bin "$keep/" 2>/dev/null
+  rm -rf "$scratch"
+}
+trap save_cache EXIT
 unset CLVAE_DEVICE CLVAE_KERNEL_DIR CLVAE_KERNEL_CACHE CLVAE_FAST_MATH CLVAE_TUNING CLVAE_TUNING_DIR \
   CLVAE_GEMM_DEFAULTS
 

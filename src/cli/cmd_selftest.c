@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "clvae/ops/basic.h"
+#include "selftest_all.h"
 
 static double now(void)
 {
@@ -16,8 +17,11 @@ static double now(void)
 static int run(const cli_common_t *common, int argc, char **argv)
 {
     size_t n = 1000003; /* not a multiple of any work-group size */
+    int all = 0;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--all") == 0) {
+            all = 1;
+        } else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
             if (cli_parse_size(argv[++i], &n) || n == 0)
                 return cli_usage_error(&cli_cmd_selftest, "--n wants a whole number > 0, not '%s'",
                                        argv[i]);
@@ -31,6 +35,19 @@ static int run(const cli_common_t *common, int argc, char **argv)
     int code = 0;
     if (cli_ctx_open(common, 0, &ctx, &err) != CLVAE_OK) goto fail;
     double t1 = now();
+    if (all) {
+        const clvae_device_info_t *d = clvae_ctx_device(ctx);
+        printf("selftest --all on device %d (%d:%d) %s\n", d->index, d->platform, d->device,
+               d->name);
+        int failed = clvae_selftest_all(ctx, stdout, &err);
+        if (failed) {
+            fprintf(stderr, "clvae: selftest --all: %d check%s failed on %s\n", failed,
+                    failed == 1 ? "" : "s", d->name);
+            goto fail;
+        }
+        printf("selftest --all passed in %.3f s\n", now() - t1);
+        goto out;
+    }
     if (clvae_selftest(ctx, n, &err) != CLVAE_OK) goto fail;
     double t2 = now();
     clvae_program_stats_t st = clvae_ctx_program_stats(ctx);
@@ -51,5 +68,8 @@ out:
 }
 
 const cli_command_t cli_cmd_selftest = {
-    "selftest", "build the first kernels on the device and check fill and add against the host",
-    "clvae selftest [--n COUNT] [--device SPEC]", run};
+    "selftest", "build the kernels on the device and check them against the host",
+    "clvae selftest [--n COUNT] [--all] [--device SPEC]\n"
+    "  without --all: fill and add over COUNT floats (default 1000003)\n"
+    "  --all: build every kernel file, then one launch of each op family against the host;\n"
+    "         exit status 1 when any fails", run};

@@ -13,6 +13,7 @@ void clvae_ctx_opts_from_env(clvae_ctx_opts_t *o)
     if ((v = getenv("CLVAE_DEVICE")) && *v) o->device_spec = v;
     if ((v = getenv("CLVAE_KERNEL_DIR")) && *v) o->kernel_dir = v;
     if ((v = getenv("CLVAE_FAST_MATH")) && *v && strcmp(v, "0") != 0) o->fast_math = 1;
+    if ((v = getenv("CLVAE_CL_WERROR")) && *v && strcmp(v, "0") != 0) o->werror = 1;
     if ((v = getenv("CLVAE_MAX_ALLOC")) && *v) o->max_alloc = v;
     o->log_level = CLVAE_LOG_WARN;
     v = getenv("CLVAE_KERNEL_CACHE");
@@ -104,6 +105,11 @@ clvae_status_t clvae_ctx_init(clvae_ctx_t **out, const clvae_ctx_opts_t *o, clva
     ctx->opts.max_alloc = NULL;
     if (cap && cap < ctx->dev.max_alloc) ctx->dev.max_alloc = cap;
     ctx->wgs = pick_wgs(ctx->dev.max_wg);
+    /* On by default on Oclgrind only: its uninitialized-memory checker mistakes partial host
+     * writes for uninitialized data (see clvae_buf_upload in tensor.c). */
+    const char *kc = getenv("CLVAE_KERNEL_COPIES");
+    ctx->kernel_copies = kc && *kc ? strcmp(kc, "0") != 0
+                                   : strstr(ctx->dev.platform_name, "Oclgrind") != NULL;
 
     cl_int rc;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM,

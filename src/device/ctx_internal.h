@@ -31,6 +31,8 @@ struct clvae_ctx {
     clvae_ctx_opts_t opts;        /* as given; string pointers are copied below */
     char *kernel_dir;             /* owned copy of opts.kernel_dir, or NULL */
     size_t wgs;                   /* work-group size the kernels are built for */
+    int kernel_copies;            /* partial uploads and buffer copies go through copy_f32 (the
+                                     Oclgrind quirk in tensor.c); env CLVAE_KERNEL_COPIES */
     clvae_program_entry_t *programs;
     int nprograms;
     clvae_kernel_entry_t *kernels;

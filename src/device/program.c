@@ -66,8 +66,8 @@ static clvae_status_t assemble(const clvae_ctx_t *ctx, const char *name, char **
 
 static void build_options(const clvae_ctx_t *ctx, const char *defs, char *buf, size_t size)
 {
-    snprintf(buf, size, "-cl-std=CL1.2%s%s%s", ctx->opts.fast_math ? " -cl-fast-relaxed-math" : "",
-             defs[0] ? " " : "", defs);
+    snprintf(buf, size, "-cl-std=CL1.2%s%s%s%s", ctx->opts.fast_math ? " -cl-fast-relaxed-math" : "",
+             ctx->opts.werror ? " -Werror" : "", defs[0] ? " " : "", defs);
 }
 
 static void cache_key(const clvae_ctx_t *ctx, const char *src, const char *opts, uint8_t key[32])
@@ -281,6 +281,35 @@ clvae_status_t clvae_program_get(clvae_ctx_t *ctx, const char *name, cl_program 
                                  clvae_error_t *err)
 {
     return program_get(ctx, name, "", out, err);
+}
+
+clvae_status_t clvae_program_build_all(clvae_ctx_t *ctx, int *nprograms, int *nkernels,
+                                       clvae_error_t *err)
+{
+    int np = 0, nk = 0;
+    clvae_status_t s = CLVAE_OK;
+    for (const clvae_cl_source_t *src = clvae_cl_sources; src->name && !s; src++) {
+        if (strcmp(src->name, COMMON_FILE) == 0) continue;
+        cl_program prog;
+        if ((s = program_get(ctx, src->name, "", &prog, err))) break;
+        np++;
+        cl_uint n = 0;
+        cl_int rc = clCreateKernelsInProgram(prog, 0, NULL, &n);
+        cl_kernel *ks = rc == CL_SUCCESS && n ? calloc(n, sizeof *ks) : NULL;
+        if (rc == CL_SUCCESS && n && !ks) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        if (rc == CL_SUCCESS && n) rc = clCreateKernelsInProgram(prog, n, ks, NULL);
+        if (rc != CL_SUCCESS)
+            s = clvae_error_set(err, CLVAE_ERR_OPENCL, __FILE__, __LINE__,
+                                "clCreateKernelsInProgram(cl/%s.cl) failed: %s (%d)", src->name,
+                                clvae_cl_error_name(rc), (int)rc);
+        for (cl_uint i = 0; ks && i < n; i++)
+            if (ks[i]) clReleaseKernel(ks[i]);
+        free(ks);
+        nk += (int)n;
+    }
+    if (nprograms) *nprograms = np;
+    if (nkernels) *nkernels = nk;
+    return s;
 }
 
 clvae_status_t clvae_kernel_get(clvae_ctx_t *ctx, const char *file, const char *kernel,

@@ -94,14 +94,12 @@ clvae_status_t clvae_selftest(clvae_ctx_t *ctx, size_t n, clvae_error_t *err)
         s = clvae_error_cl(err, rc, "clCreateBuffer", __FILE__, __LINE__);
         goto out;
     }
-    b = clCreateBuffer(c, CL_MEM_READ_WRITE, 2 * n * sizeof(float), NULL, &rc);
-    if (rc != CL_SUCCESS) {
-        s = clvae_error_cl(err, rc, "clCreateBuffer", __FILE__, __LINE__);
-        goto out;
-    }
+    clvae_buf_t bb;
+    if ((s = clvae_buf_alloc(ctx, 2 * n, &bb, err))) goto out;
+    b = bb.mem;
     /* b = [fill value | hb], then b[0..n) = a + b[n..2n) */
-    CLVAE_CL_GOTO(err, clEnqueueWriteBuffer(q, b, CL_FALSE, n * sizeof(float), n * sizeof(float),
-                                            hb, 0, NULL, NULL), fail);
+    clvae_buf_t upper = {b, n};
+    if ((s = clvae_buf_upload(ctx, upper, hb, n, err))) goto out;
     if ((s = clvae_fill_forward(ctx, b, 0, 42.0f, n, err))) goto out;
     CLVAE_CL_GOTO(err, clEnqueueReadBuffer(q, b, CL_TRUE, 0, n * sizeof(float), hy, 0, NULL,
                                            NULL), fail);

@@ -60,6 +60,8 @@ typedef struct clvae_ctx_opts {
     const char *kernel_dir;  /* read cl/ sources from here, not the embedded copy; env CLVAE_KERNEL_DIR */
     char cache_dir[1024];    /* kernel binary cache folder, "" = none; env CLVAE_KERNEL_CACHE (0 off, or a folder), XDG_CACHE_HOME, HOME */
     int fast_math;           /* build with -cl-fast-relaxed-math (off: strict maths); env CLVAE_FAST_MATH */
+    int werror;              /* build with -Werror: a kernel warning fails the build (the tests
+                                set it); env CLVAE_CL_WERROR */
     const char *max_alloc;   /* bytes (suffix K, M or G: binary), lowers the device's maximum
                                 allocation to imitate a small device; NULL: the device's own;
                                 env CLVAE_MAX_ALLOC */
@@ -109,6 +111,13 @@ size_t clvae_ctx_wgs(const clvae_ctx_t *ctx);
  * err->detail. */
 clvae_status_t clvae_program_get(clvae_ctx_t *ctx, const char *name, cl_program *out,
                                  clvae_error_t *err);
+
+/* Builds every kernel file of this build (cl/common.cl aside) for the device with its default
+ * defines and creates each kernel in it: for a new driver, a warning turned into an error
+ * (werror), or an Oclgrind run. Counts go to *nprograms and *nkernels (either may be NULL); the
+ * first failure is returned (CLVAE_ERR_BUILD with the log in err->detail). */
+clvae_status_t clvae_program_build_all(clvae_ctx_t *ctx, int *nprograms, int *nkernels,
+                                       clvae_error_t *err);
 
 /* Kernel KERNEL of program cl/FILE.cl, created once per context. */
 clvae_status_t clvae_kernel_get(clvae_ctx_t *ctx, const char *file, const char *kernel,
