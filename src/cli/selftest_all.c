@@ -15,6 +15,7 @@
 #include "clvae/ops/latent.h"
 #include "clvae/ops/loss.h"
 #include "clvae/ops/noise.h"
+#include "clvae/ops/norm.h"
 #include "clvae/ops/optim.h"
 #include "clvae/ops/reduce.h"
 #include "clvae/ops/rng.h"
@@ -387,6 +388,48 @@ static clvae_status_t c_reduce(pool_t *p, clvae_error_t *err)
     return expect(p, "sum of squares", bo, want, 1, 1e-5, err);
 }
 
+/* Batch normalization in training mode: per-channel statistics and the normalized output
+ * (gamma 1, beta 0), and the running statistics moved by momentum 0.1. */
+static clvae_status_t c_norm(pool_t *p, clvae_error_t *err)
+{
+    enum { N = 4, C = 3, HW = 25, T = N * C * HW };
+    clvae_status_t s;
+    float *x = hrand(p, T, -2, 3, 19), ones[C] = {1, 1, 1}, run[2 * C + 1] = {0, 0, 0, 1, 1, 1, 0};
+    if (!x) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    clvae_buf_t bx, by, bst, bg, bb, br;
+    TRY(dbuf(p, x, T, &bx, err));
+    TRY(dbuf(p, NULL, T, &by, err));
+    TRY(dbuf(p, NULL, 2 * C, &bst, err));
+    TRY(dbuf(p, ones, C, &bg, err));
+    TRY(dbuf(p, NULL, C, &bb, err));
+    TRY(dbuf(p, run, 2 * C + 1, &br, err));
+    clvae_bn_shape_t sh = {N, C, HW};
+    TRY(clvae_batchnorm_stats(p->ctx, bst, bx, br, 1, 1, 0.1f, 1e-5f, sh, err));
+    TRY(clvae_batchnorm_apply(p->ctx, by, bx, bst, bg, bb, sh, err));
+    WANT(T);
+    double mean[C], var[C];
+    for (int c = 0; c < C; c++) {
+        double m = 0, v = 0;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++) m += x[(n * C + c) * HW + i];
+        m /= N * HW;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++) v += pow(x[(n * C + c) * HW + i] - m, 2);
+        mean[c] = m;
+        var[c] = v / (N * HW);
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++)
+                want[(n * C + c) * HW + i] = (x[(n * C + c) * HW + i] - m) / sqrt(var[c] + 1e-5);
+    }
+    TRY(expect(p, "batchnorm forward", by, want, T, 1e-4, err));
+    for (int c = 0; c < C; c++) {
+        want[c] = 0.1 * mean[c];
+        want[C + c] = 0.9 + 0.1 * var[c] * (N * HW) / (N * HW - 1);
+    }
+    want[2 * C] = 1;
+    return expect(p, "batchnorm running statistics", br, want, 2 * C + 1, 1e-4, err);
+}
+
 static clvae_status_t c_rng(pool_t *p, clvae_error_t *err)
 {
     enum { N = 101 };
@@ -439,7 +482,8 @@ static const struct {
     {"conv", c_conv},     {"conv_direct", c_conv_direct}, {"conv (transposed)", c_conv_transpose},
     {"conv_direct (transposed)", c_conv_transpose_direct}, {"data", c_data},
     {"dense", c_dense},   {"latent", c_latent},         {"loss", c_loss},
-    {"noise", c_noise},   {"optim", c_optim},           {"reduce", c_reduce},
+    {"noise", c_noise},   {"norm", c_norm},             {"optim", c_optim},
+    {"reduce", c_reduce},
     {"rng", c_rng},       {"xent", c_xent},
 };
 
