@@ -137,6 +137,30 @@ t_test_limit_and_every() {
 }
 check test_limit_and_every t_test_limit_and_every
 
+t_ctrl_c_at_the_edges() {
+  # one rule for a stop request (the test hook sets the flag a Ctrl-C sets): after the last
+  # batch of the last epoch, in a test pass, or while the figures are drawn, the run stops
+  # there, keeps its checkpoint, says where, exits 130; --resume finishes it (the same weights
+  # as a run never stopped) and `clvae figures RUN` draws what was left out
+  local out rc
+  "$clvae" train "$cfg" --no-figures --out "$tmp/edge_ref" > /dev/null 2>&1 || return 1
+  for hook in step:48 test:1 test:2; do
+    out=$(CLVAE_FAULT_STOP=$hook "$clvae" train "$cfg" --out "$tmp/edge_$hook" 2>&1); rc=$?
+    [ $rc -eq 130 ] && grep -q "^interrupted: the checkpoint in .* holds the state (epoch" <<<"$out" &&
+      [ ! -e "$tmp/edge_$hook/samples.png" ] || { echo "$hook: $rc $out" >&2; return 1; }
+    out=$("$clvae" train "$tmp/edge_$hook" --resume 2>&1) || { echo "$hook resume: $out" >&2; return 1; }
+    [ "$(wc -l < "$tmp/edge_$hook/metrics.csv")" -eq 3 ] && is_png "$tmp/edge_$hook/samples.png" &&
+      [ "$(weights_hash "$tmp/edge_$hook")" = "$(weights_hash "$tmp/edge_ref")" ] || { echo "$hook: $out" >&2; return 1; }
+  done
+  out=$(CLVAE_FAULT_STOP_FIGURES=1 "$clvae" train "$cfg" --out "$tmp/edge_fig" 2>&1); rc=$?
+  [ $rc -eq 130 ] && grep -q "interrupted while drawing the figures" <<<"$out" &&
+    is_png "$tmp/edge_fig/samples.png" && [ ! -e "$tmp/edge_fig/loss.png" ] || { echo "figures: $rc $out" >&2; return 1; }
+  out=$("$clvae" figures "$tmp/edge_fig") && is_png "$tmp/edge_fig/loss.png" &&
+    is_png "$tmp/edge_fig/latent.png" && grep -q "^figures: .*loss.png" <<<"$out" || { echo "$out" >&2; return 1; }
+  "$clvae" figures "$tmp/nowhere" > /dev/null 2>&1; [ $? -eq 2 ]
+}
+check ctrl_c_at_the_edges t_ctrl_c_at_the_edges
+
 t_ctrl_c_then_resume() {
   # a run long enough to be interrupted; SIGINT saves a checkpoint, --resume finishes it
   local rc out

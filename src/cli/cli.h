@@ -138,7 +138,7 @@ void cli_tuning_note(clvae_ctx_t *ctx);
 /* The commands. */
 extern const cli_command_t cli_cmd_devices;
 extern const cli_command_t cli_cmd_selftest;
-extern const cli_command_t cli_cmd_check_config;
+extern const cli_command_t cli_cmd_check_config, cli_cmd_figures;
 extern const cli_command_t cli_cmd_train;
 extern const cli_command_t cli_cmd_sample;
 extern const cli_command_t cli_cmd_reconstruct;

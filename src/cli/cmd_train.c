@@ -260,30 +260,32 @@ static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, 
     size_t K = s ? 0 : r.desc.conditional;
     unsigned can = clvae_objective_can(&r.desc);
     int encode = (can & CLVAE_CAN_ENCODE) != 0, recon = (can & CLVAE_CAN_RECONSTRUCT) != 0;
-    if (!s && (can & CLVAE_CAN_DECODE)) {
+    /* a stop request (Ctrl-C) ends the drawing between two figures */
+    if (!s && !stop_requested && (can & CLVAE_CAN_DECODE)) {
         /* a conditional model: one row of 10 per class */
         snprintf(p1, sizeof p1, "%.4000s/samples.png", dir);
         s = clvae_fig_samples(r.ctx, r.model, &r.test, K ? 10 * K : 64, 1, p1, &err);
     }
-    if (!s && r.desc.noise.kind != CLVAE_NOISE_NONE) {
+    if (getenv("CLVAE_FAULT_STOP_FIGURES")) stop_requested = 1; /* test hook: Ctrl-C here */
+    if (!s && !stop_requested && r.desc.noise.kind != CLVAE_NOISE_NONE) {
         snprintf(p1, sizeof p1, "%.4000s/denoise.png", dir);
         s = clvae_fig_denoise(r.ctx, r.model, &r.test, r.test.n < 10 ? r.test.n : 10,
                               &r.desc.noise, 1, p1, &err);
     }
-    if (!s && recon) {
+    if (!s && !stop_requested && recon) {
         snprintf(p1, sizeof p1, "%.4000s/reconstructions.png", dir);
         s = clvae_fig_reconstruct(r.ctx, r.model, &r.test, &r.dtest, 16, p1, &err);
     }
-    if (!s && encode && J >= 2 && !K) {
+    if (!s && !stop_requested && encode && J >= 2 && !K) {
         snprintf(p1, sizeof p1, "%.4000s/manifold.png", dir);
         s = clvae_fig_manifold(r.ctx, r.model, &r.test, 20, 3.0f, 0, 1, p1, &err);
     }
-    if (!s && encode) {
+    if (!s && !stop_requested && encode) {
         snprintf(p1, sizeof p1, "%.4000s/latent.png", dir);
         snprintf(p2, sizeof p2, "%.4000s/latent.csv", dir);
         s = clvae_fig_latent(r.ctx, r.model, &r.test, &r.dtest, 0, 0, J >= 2 ? 1 : 0, p1, p2, &err);
     }
-    if (!s) {
+    if (!s && !stop_requested) {
         clvae_epoch_metrics_t *rows = NULL;
         size_t n = 0;
         s = clvae_metrics_parse(r.ck.metrics, &rows, &n, &err);
@@ -296,7 +298,11 @@ static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, 
         free(rows);
     }
     int code = s ? cli_report(common, &err) : 0;
-    if (!s) {
+    if (!s && stop_requested) {
+        fprintf(out, "interrupted while drawing the figures: the run in %s is complete; draw them "
+                "with `clvae figures %s`\n", dir, dir);
+        code = 130;
+    } else if (!s) {
         const char *names[] = {(can & CLVAE_CAN_DECODE) ? "samples.png" : NULL,
                                recon ? "reconstructions.png" : NULL,
                                encode && J >= 2 && !K ? "manifold.png" : NULL,
@@ -309,17 +315,63 @@ static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, 
             if (names[k])
                 len += (size_t)snprintf(figs + len, figs_size - len, "%s%s", len ? "," : "",
                                         names[k]);
-        if (encode)
-            fprintf(out, "figures: %s/{samples,reconstructions,%s%slatent,loss}.png, latent.csv\n",
-                    dir, J >= 2 && !K ? "manifold," : "",
-                    r.desc.noise.kind != CLVAE_NOISE_NONE ? "denoise," : "");
-        else
-            fprintf(out, "figures: %s/{samples,loss%s}.png\n", dir, r.desc.gan ? ",progress" : "");
+        fprintf(out, "figures: %s/{%s}\n", dir, figs);
     }
     clvae_error_clear(&err);
     cli_run_close(&r);
     return code;
 }
+
+/* Where a checkpoint stands, in words ("epoch 3 done", "epoch 2, 40 batches done"). */
+static const char *where_stopped(const char *ckpath, char *buf, size_t size)
+{
+    clvae_checkpoint_t ck;
+    clvae_error_t err = {0};
+    snprintf(buf, size, "its position unknown");
+    if (clvae_checkpoint_read(ckpath, &ck, &err) == CLVAE_OK && ck.has_state) {
+        if (ck.state.cursor)
+            snprintf(buf, size, "epoch %ld done, then %zu batches of epoch %ld", ck.state.epoch,
+                     ck.state.cursor, ck.state.epoch + 1);
+        else
+            snprintf(buf, size, "epoch %ld done", ck.state.epoch);
+    }
+    clvae_checkpoint_free(&ck);
+    clvae_error_clear(&err);
+    return buf;
+}
+
+/* clvae figures RUN: every figure of a run, drawn again (the loss curve included). */
+static int figures_run(const cli_common_t *common, int argc, char **argv)
+{
+    const char *run = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (argv[i][0] == '-' || run) return cli_unknown_arg(&cli_cmd_figures, argv[i]);
+        run = argv[i];
+    }
+    if (!run) return cli_usage_error(&cli_cmd_figures, "which run folder?");
+    struct stat sb;
+    if (stat(run, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return cli_usage_error(&cli_cmd_figures, "%s is not a run folder", run);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    char figs[512] = "";
+    int code = draw_figures(common, run, stdout, figs, sizeof figs);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    return code;
+}
+
+const cli_command_t cli_cmd_figures = {
+    "figures", "draw a run's figures again: samples, reconstructions, ..., loss curve",
+    "clvae figures RUN\n"
+    "  RUN is a run folder. Draws every figure its model allows into it, as `clvae train` does\n"
+    "  at the end of a run (samples, reconstructions, manifold, latent, denoise, progress,\n"
+    "  loss.png from metrics.csv); a classifier gets loss.png. Ctrl-C stops between two\n"
+    "  figures (exit 130).",
+    figures_run};
 
 /* 1 when path names a run (a folder, or a .safetensors file) rather than a config file. */
 static int is_run(const char *path)
@@ -416,6 +468,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     memset(&ck, 0, sizeof ck);
     char *text = NULL, dir[4200], ckpath[4300], initpath[4200], created[4200] = "", figs[256] = "";
     int code = 0, interrupted = 0, prepared = 0;
+    char where[160];
     double t_start = wall_now();
     FILE *hout = json ? stderr : stdout;
     /* RUN --resume: the run's own config (from its checkpoint) and folder */
@@ -508,20 +561,20 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     if (clvae_train_run(ctx, &d, &o, &interrupted, &err)) goto fail;
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
     clvae_ctx_free(ctx);
     ctx = NULL;
     if (interrupted) {
         if (ps.tty) fprintf(stderr, "\n");
-        fprintf(hout, "interrupted: the checkpoint in %s holds the state; continue with "
-                "`clvae train %s --resume`\n", dir, dir);
+        fprintf(hout, "interrupted: the checkpoint in %s holds the state (%s); continue with "
+                "`clvae train %s --resume`\n", dir, where_stopped(ckpath, where, sizeof where),
+                dir);
         code = 130;
     } else {
         fprintf(hout, "done: %s/checkpoint.safetensors, %s/metrics.csv\n", dir, dir);
-        if (figures && !d.classes) /* none for a classifier */
-            code = draw_figures(common, dir, hout, figs, sizeof figs);
+        if (figures) code = draw_figures(common, dir, hout, figs, sizeof figs);
     }
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     if (json) print_json(dir, &d, &ps, interrupted ? "interrupted" : code ? "figures failed" : "done",
                          wall_now() - t_start, figs);
     goto out;

@@ -66,7 +66,7 @@ clvae_status_t clvae_classifier_evaluate(clvae_ctx_t *ctx, clvae_objective_t *mo
         (s = clvae_class_labels_upload(ctx, ds, NULL, n, &labels, err)))
         goto out;
     double sl = 0, sh = 0;
-    for (size_t start = 0; start < n; start += batch) {
+    for (size_t start = 0; start < n && !clvae_objective_stopped(model); start += batch) {
         size_t B = n - start < batch ? n - start : batch;
         if ((s = clvae_data_gather(ctx, clvae_objective_input(model), dd, idx, start, B, err)) ||
             (s = clvae_objective_forward(model, B, 0, 0, 0, clvae_buf_at(labels, start), err)) ||

@@ -248,6 +248,9 @@ clvae_status_t clvae_objective_alloc(clvae_objective_t *m, size_t n, clvae_buf_t
 
 int clvae_objective_nets(const clvae_objective_t *m) { return m->net2 ? 2 : 1; }
 
+void clvae_objective_set_stop(clvae_objective_t *m, volatile sig_atomic_t *stop) { m->stop = stop; }
+int clvae_objective_stopped(const clvae_objective_t *m) { return m->stop && *m->stop; }
+
 const char *clvae_objective_net_name(const clvae_objective_t *m, int k)
 {
     if (!m->net2) return "";

@@ -130,7 +130,7 @@ clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_objective_t *model,
     if ((s = clvae_data_upload_indices(ctx, &idx, perm, n, dd->n, err))) goto out;
     double sums[3] = {0, 0, 0}, lp = 0, plain = 0;
     uint64_t offset = 0, per_call = clvae_rng_blocks(batch * J), noise_off = 0;
-    for (size_t start = 0; start < n; start += batch) {
+    for (size_t start = 0; start < n && !clvae_objective_stopped(model); start += batch) {
         size_t B = n - start < batch ? n - start : batch;
         /* with [noise]: clean images aside, the corrupted ones in the input */
         if ((s = clvae_data_gather(ctx, noisy ? clean : input, dd, idx, start, B, err)) ||

@@ -228,7 +228,8 @@ static clvae_status_t test(clvae_objective_t *m, const clvae_dataset_t *ds,
     free(perm);
     double sums[CLVAE_OBJECTIVE_MAX_COLUMNS] = {0};
     float l[CLVAE_OBJECTIVE_MAX_COLUMNS];
-    for (size_t start = 0, k = 0; !s && start < n; start += batch, k++) {
+    for (size_t start = 0, k = 0; !s && start < n && !clvae_objective_stopped(m);
+         start += batch, k++) {
         size_t B = n - start < batch ? n - start : batch;
         s = test_batch(m, pixels, labels, idx, start, B, k, l, err);
         for (int q = 0; !s && q < m->ncols; q++) sums[q] += (double)l[q] * (double)B;

@@ -58,6 +58,7 @@ struct clvae_objective {
     clvae_buf_t target;          /* the target of the last forward */
     float beta;                  /* the KL weight (clvae_objective_set_beta; starts at desc's) */
     size_t bytes;                /* device memory the model allocated besides the network */
+    volatile sig_atomic_t *stop; /* checked between test batches (clvae_objective_set_stop) */
     /* a GAN: real images [max_batch, D] (scaled to the generator's range); the targets of the
      * discriminator's BCE [max_batch] each: real (real_label), fake (0), and 1 */
     clvae_buf_t real, t_real, t_fake, t_one;

@@ -285,6 +285,23 @@ static clvae_status_t save(const char *ckpath, clvae_ctx_t *ctx, clvae_objective
                       inner, kept);
 }
 
+/* Test hook: CLVAE_FAULT_STOP=step:N sets the stop flag after training step N (as a Ctrl-C
+ * during it would), test:E when the test pass of epoch E begins. */
+static clvae_status_t stop_fault_setting(long *step, long *test_epoch, clvae_error_t *err)
+{
+    *step = *test_epoch = 0;
+    const char *v = getenv("CLVAE_FAULT_STOP");
+    if (!v) return CLVAE_OK;
+    long n = 0;
+    int used = 0;
+    if (sscanf(v, "step:%ld%n", &n, &used) == 1 && v[used] == 0 && n > 0) *step = n;
+    else if (sscanf(v, "test:%ld%n", &n, &used) == 1 && v[used] == 0 && n > 0) *test_epoch = n;
+    else
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "CLVAE_FAULT_STOP='%s' is not step:N or test:E "
+                          "(from 1)", v);
+    return CLVAE_OK;
+}
+
 /* A training run's state (clvae_train_run and its parts). */
 typedef struct run {
     clvae_ctx_t *ctx;
@@ -306,6 +323,7 @@ typedef struct run {
     int ncols;                  /* the objective's loss columns; a batch's losses are ncols + 1
                                    floats, the last the non-finite count */
     uint64_t nan_lo, nan_hi;
+    long stop_step, stop_test;  /* CLVAE_FAULT_STOP */
     /* skipped steps: this epoch's count, and the streak of consecutive ones (where it began) */
     long skipped, streak, streak_epoch;
     size_t streak_batch;
@@ -342,7 +360,9 @@ static clvae_status_t run_check_inputs(run_t *r, clvae_error_t *err)
     if ((s = clvae_objective_labels_upload(r->ctx, desc, &r->train, &r->ltrain, err)) ||
         (s = clvae_objective_labels_upload(r->ctx, desc, &r->test, &r->ltest, err)))
         return s;
-    if ((s = nan_fault_setting(&r->nan_lo, &r->nan_hi, err))) return s;
+    if ((s = nan_fault_setting(&r->nan_lo, &r->nan_hi, err)) ||
+        (s = stop_fault_setting(&r->stop_step, &r->stop_test, err)))
+        return s;
     struct stat sb;
     if (!o->resume && stat(r->ckpath, &sb) == 0)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
@@ -384,6 +404,7 @@ static clvae_status_t run_start(run_t *r, clvae_error_t *err)
     clvae_status_t s;
     r->batch = desc->batch < r->train.n ? desc->batch : r->train.n;
     if ((s = clvae_objective_init(&r->model, r->ctx, desc, r->batch, err))) return s;
+    clvae_objective_set_stop(r->model, r->o->stop); /* a stop ends the test pass too */
     if (r->o->resume) s = run_resume(r, err);
     else if (r->o->init_path)
         s = clvae_checkpoint_load_weights(r->o->init_path, r->ctx, r->model, desc, err);
@@ -499,7 +520,24 @@ static clvae_status_t read_losses(run_t *r, long epoch, size_t b, clvae_error_t 
 
 /* The end of an epoch: its metrics row with the test pass, the checkpoint first, then
  * metrics.csv (which never lists an epoch the checkpoint lacks), the progress callback. */
-static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, clvae_error_t *err)
+/* A stop request after the epoch's last batch, before its test pass ended: the checkpoint
+ * holds every batch of the epoch (cursor = its batch count), so that --resume runs the test
+ * pass and finishes the epoch. */
+static clvae_status_t save_before_test(run_t *r, long epoch, double seconds, int *stopped,
+                                       clvae_error_t *err)
+{
+    r->st.cursor = r->nb;
+    r->st.epoch = epoch;
+    r->st.seconds = seconds;
+    snprintf(r->when, sizeof r->when, "after the last batch of epoch %ld, before its test pass "
+             "(interrupted)", epoch + 1);
+    *stopped = 1;
+    return save(r->ckpath, r->ctx, r->model, r->desc, r->o, &r->st, r->metrics, r->when,
+                r->kept, err);
+}
+
+static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, int *stopped,
+                                   clvae_error_t *err)
 {
     const clvae_model_desc_t *desc = r->desc;
     clvae_status_t s;
@@ -523,11 +561,13 @@ static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, clvae_e
                                                                        : r->test.n;
     int tested = (epoch + 1) % desc->test_every == 0 || epoch + 1 >= desc->epochs;
     double t_test = now();
+    if (r->o->stop && r->stop_test == epoch + 1) *r->o->stop = 1;
     for (int q = 0; !tested && q < r->ncols; q++) row.test[q] = NAN;
-    if ((tested && (s = clvae_objective_test(r->model, &r->test, &r->dtest, &r->ltest, test_n,
-                                             r->batch, row.test, err))) ||
-        (s = append_row(&r->metrics, &row, desc, err)))
+    if (tested && (s = clvae_objective_test(r->model, &r->test, &r->dtest, &r->ltest, test_n,
+                                            r->batch, row.test, err)))
         return s;
+    if (clvae_objective_stopped(r->model)) return save_before_test(r, epoch, seconds, stopped, err);
+    if ((s = append_row(&r->metrics, &row, desc, err))) return s;
     t_test = tested ? now() - t_test : 0.0;
     memset(&r->st, 0, sizeof r->st);
     r->st.ncols = r->ncols;
@@ -568,6 +608,7 @@ static clvae_status_t run_epoch(run_t *r, long epoch, int *stopped, clvae_error_
     for (size_t b = r->st.cursor; b < r->nb; b++) {
         r->st.step++;
         if ((s = train_step(r, b, err))) return step_failed(s, epoch, b, r->batch, err);
+        if (o->stop && r->stop_step == r->st.step) *o->stop = 1;
         int stopping = o->stop && *o->stop;
         if ((b + 1 - r->read_upto >= log_every || b + 1 == r->nb || stopping) &&
             (s = read_losses(r, epoch, b, err)))
@@ -575,7 +616,7 @@ static clvae_status_t run_epoch(run_t *r, long epoch, int *stopped, clvae_error_
         if (!stopping) continue;
         r->st.cursor = b + 1;
         r->st.seconds = now() - r->t0;
-        if (r->st.cursor == r->nb) break; /* the epoch is complete: finish it normally */
+        if (r->st.cursor == r->nb) return save_before_test(r, epoch, r->st.seconds, stopped, err);
         r->st.epoch = epoch;
         snprintf(r->when, sizeof r->when, "at epoch %ld, batch %zu (interrupted)", epoch + 1,
                  r->st.cursor);
@@ -583,7 +624,7 @@ static clvae_status_t run_epoch(run_t *r, long epoch, int *stopped, clvae_error_
         return save(r->ckpath, r->ctx, r->model, r->desc, o, &r->st, r->metrics, r->when,
                     r->kept, err);
     }
-    return finish_epoch(r, epoch, now() - r->t0, err);
+    return finish_epoch(r, epoch, now() - r->t0, stopped, err);
 }
 
 static void run_free(run_t *r)
@@ -626,8 +667,8 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
             *interrupted = 1;
             break;
         }
-        if (!s && o->stop && *o->stop) {
-            *interrupted = epoch + 1 < desc->epochs;
+        if (!s && o->stop && *o->stop) { /* after the epoch was saved: stop here too */
+            *interrupted = 1;
             break;
         }
     }

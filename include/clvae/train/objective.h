@@ -2,6 +2,8 @@
 #ifndef CLVAE_OBJECTIVE_H
 #define CLVAE_OBJECTIVE_H
 
+#include <signal.h>
+
 #include "clvae/data/data.h"
 #include "clvae/net/config.h"
 #include "clvae/device/tensor.h"
@@ -203,6 +205,12 @@ typedef clvae_status_t (*clvae_objective_hook_t)(void *user, clvae_objective_t *
 clvae_status_t clvae_objective_train_step(clvae_objective_t *m, size_t B, long step,
                                           clvae_objective_hook_t hook, void *user,
                                           clvae_error_t *err);
+
+/* A stop flag (set asynchronously, e.g. by a signal handler; NULL: none) that the test passes
+ * (clvae_objective_test, clvae_evaluate, the classifier's) check between batches: when it is
+ * set they return early with partial values, and clvae_objective_stopped says so. */
+void clvae_objective_set_stop(clvae_objective_t *m, volatile sig_atomic_t *stop);
+int clvae_objective_stopped(const clvae_objective_t *m);
 
 /* The networks it owns (1, or 2 for a GAN), each one's name ("" for a single network, else
  * "generator", "discriminator": its checkpoint prefix), description, and arrays. */
