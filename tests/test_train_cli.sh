@@ -161,6 +161,24 @@ t_ctrl_c_at_the_edges() {
 }
 check ctrl_c_at_the_edges t_ctrl_c_at_the_edges
 
+t_steps_csv() {
+  # steps.csv: a row per loss readback (every 20 steps and at each epoch's end) with the mean
+  # losses of the batches since the row before; written with each checkpoint, so that a resumed
+  # run keeps the rows up to its checkpoint and drops later ones a killed run left
+  local out
+  "$clvae" train "$cfg" --no-figures --out "$tmp/steps" > /dev/null 2>&1 || return 1
+  [ "$(head -1 "$tmp/steps/steps.csv")" = "step,epoch,batch,examples,loss,recon,kl,lr,images_per_s" ] &&
+    [ "$(cut -d, -f1 "$tmp/steps/steps.csv" | tail -n +2 | tr '\n' ' ')" = "20 24 44 48 " ] &&
+    [ "$(sed -n 3p "$tmp/steps/steps.csv" | cut -d, -f2-4)" = "1,24,1500" ] || { cat "$tmp/steps/steps.csv" >&2; return 1; }
+  CLVAE_FAULT_STOP=step:30 "$clvae" train "$cfg" --no-figures --out "$tmp/steps2" > /dev/null 2>&1
+  echo "999,9,9,9,1,1,1,0.003,1" >> "$tmp/steps2/steps.csv"  # as a killed run could leave it
+  "$clvae" train "$tmp/steps2" --resume --no-figures > /dev/null 2>&1 || return 1
+  [ "$(cut -d, -f1 "$tmp/steps2/steps.csv" | tail -n +2 | tr '\n' ' ')" = "20 24 30 48 " ] || { cat "$tmp/steps2/steps.csv" >&2; return 1; }
+  # the first rows are the same numbers
+  [ "$(sed -n 2,3p "$tmp/steps/steps.csv" | cut -d, -f1-7)" = "$(sed -n 2,3p "$tmp/steps2/steps.csv" | cut -d, -f1-7)" ]
+}
+check steps_csv t_steps_csv
+
 t_ctrl_c_then_resume() {
   # a run long enough to be interrupted; SIGINT saves a checkpoint, --resume finishes it
   local rc out

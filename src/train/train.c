@@ -324,6 +324,11 @@ typedef struct run {
                                    floats, the last the non-finite count */
     uint64_t nan_lo, nan_hi;
     long stop_step, stop_test;  /* CLVAE_FAULT_STOP */
+    /* steps.csv: a row at every loss readback (the batches since the row before) */
+    char *steps, spath[4200];
+    size_t steps_len, steps_cap;
+    double row_sums[CLVAE_OBJECTIVE_MAX_COLUMNS], row_t;
+    size_t row_seen;
     /* skipped steps: this epoch's count, and the streak of consecutive ones (where it began) */
     long skipped, streak, streak_epoch;
     size_t streak_batch;
@@ -331,6 +336,87 @@ typedef struct run {
     double t0;                  /* the epoch's start, less the time a resumed epoch had spent */
     size_t read_upto;           /* batches of the epoch whose losses were read back */
 } run_t;
+
+/* Appends text to r->steps. */
+static clvae_status_t steps_add(run_t *r, const char *text, clvae_error_t *err)
+{
+    size_t n = strlen(text);
+    if (r->steps_len + n + 1 > r->steps_cap) {
+        size_t cap = 2 * (r->steps_len + n + 1) + 4096;
+        char *p = realloc(r->steps, cap);
+        if (!p) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        r->steps = p;
+        r->steps_cap = cap;
+    }
+    memcpy(r->steps + r->steps_len, text, n + 1);
+    r->steps_len += n;
+    return CLVAE_OK;
+}
+
+/* steps.csv as the checkpoint knows it: the rows of the file up to step `upto` (a resumed
+ * run drops rows a killed run wrote after its checkpoint), or only the header. */
+static clvae_status_t steps_start(run_t *r, long upto, clvae_error_t *err)
+{
+    const char *const *cols;
+    int ncols = clvae_objective_columns(r->desc, &cols);
+    char head[512];
+    size_t n = (size_t)snprintf(head, sizeof head, "step,epoch,batch,examples");
+    for (int q = 0; q < ncols && n < sizeof head; q++)
+        n += (size_t)snprintf(head + n, sizeof head - n, ",%s", cols[q]);
+    if (n < sizeof head) snprintf(head + n, sizeof head - n, ",lr,images_per_s\n");
+    clvae_status_t s = steps_add(r, head, err);
+    char *old = NULL;
+    clvae_error_t ignored = {0};
+    if (s || upto <= 0 || clvae_file_read(r->spath, (size_t)1 << 30, "steps file", &old, NULL,
+                                          &ignored) != CLVAE_OK) {
+        clvae_error_clear(&ignored);
+        return s;
+    }
+    const char *line = strchr(old, '\n');
+    /* a file of another header (another objective) is started again */
+    if (line && strncmp(old, head, strlen(head)) == 0)
+        for (line++; *line && !s;) {
+            const char *end = strchr(line, '\n');
+            if (!end || strtol(line, NULL, 10) > upto) break;
+            char buf[1024];
+            size_t len = (size_t)(end - line) + 1;
+            if (len >= sizeof buf) break;
+            memcpy(buf, line, len);
+            buf[len] = 0;
+            s = steps_add(r, buf, err);
+            line = end + 1;
+        }
+    free(old);
+    return s;
+}
+
+/* A steps.csv row for the batches read back since the last row (epoch, its batches 1..b+1). */
+static clvae_status_t steps_row(run_t *r, long epoch, size_t b, clvae_error_t *err)
+{
+    size_t seen = r->st.seen - r->row_seen;
+    if (seen == 0) return CLVAE_OK; /* all skipped: no row */
+    double t = now(), dt = t - r->row_t;
+    size_t done = (b + 1) * r->batch < r->train.n ? (b + 1) * r->batch : r->train.n;
+    char row[1024];
+    size_t n = (size_t)snprintf(row, sizeof row, "%ld,%ld,%zu,%zu", r->st.step, epoch + 1, b + 1,
+                                (size_t)epoch * r->train.n + done);
+    for (int q = 0; q < r->ncols && n < sizeof row; q++)
+        n += (size_t)snprintf(row + n, sizeof row - n, ",%.6f",
+                              (r->st.sums[q] - r->row_sums[q]) / (double)seen);
+    if (n < sizeof row)
+        snprintf(row + n, sizeof row - n, ",%g,%.1f\n", (double)r->desc->lr,
+                 (double)seen / (dt > 0 ? dt : 1e-9));
+    memcpy(r->row_sums, r->st.sums, sizeof r->row_sums);
+    r->row_seen = r->st.seen;
+    r->row_t = t;
+    return steps_add(r, row, err);
+}
+
+/* steps.csv written (atomically) beside the checkpoint it agrees with. */
+static clvae_status_t steps_write(run_t *r, clvae_error_t *err)
+{
+    return clvae_write_file_atomic(r->spath, r->steps, r->steps_len, err);
+}
 
 /* Everything that can be wrong with the input, found before any work: data sets and their
  * fit to the model, labels, the fault hook, an existing checkpoint; then the run folder. */
@@ -410,6 +496,7 @@ static clvae_status_t run_start(run_t *r, clvae_error_t *err)
         s = clvae_checkpoint_load_weights(r->o->init_path, r->ctx, r->model, desc, err);
     else s = clvae_objective_init_params(r->model, desc->seed, err);
     if (s) return s;
+    if ((s = steps_start(r, r->o->resume ? r->st.step : 0, err))) return s;
     if ((s = clvae_data_upload(r->ctx, &r->train, &r->dtrain, err)) ||
         (s = clvae_data_upload(r->ctx, &r->test, &r->dtest, err)))
         return s;
@@ -505,6 +592,7 @@ static clvae_status_t read_losses(run_t *r, long epoch, size_t b, clvae_error_t 
                                           clvae_buf_at(r->epoch_losses, r->read_upto * stride),
                                           cnt * stride, err);
     for (size_t k = r->read_upto; !s && k <= b; k++) s = account_batch(r, epoch, k, err);
+    if (!s) s = steps_row(r, epoch, b, err);
     if (s) return s;
     r->read_upto = b + 1;
     if (r->o->progress) {
@@ -532,8 +620,9 @@ static clvae_status_t save_before_test(run_t *r, long epoch, double seconds, int
     snprintf(r->when, sizeof r->when, "after the last batch of epoch %ld, before its test pass "
              "(interrupted)", epoch + 1);
     *stopped = 1;
-    return save(r->ckpath, r->ctx, r->model, r->desc, r->o, &r->st, r->metrics, r->when,
-                r->kept, err);
+    clvae_status_t s = save(r->ckpath, r->ctx, r->model, r->desc, r->o, &r->st, r->metrics,
+                            r->when, r->kept, err);
+    return s ? s : steps_write(r, err);
 }
 
 static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, int *stopped,
@@ -585,6 +674,7 @@ static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, int *st
         return CLVAE_FAIL(err, s, "training stopped: %s holds epoch %ld, but %s; --resume "
                           "rewrites metrics.csv from the checkpoint", r->ckpath, epoch + 1, inner);
     }
+    if ((s = steps_write(r, err))) return s;
     if (r->o->progress) {
         clvae_progress_t p = {1, epoch + 1, desc->epochs, r->nb, r->nb, row.train[0], seconds,
                               row.images_per_s, &row, r->skipped, r->model, t_test,
@@ -603,6 +693,9 @@ static clvae_status_t run_epoch(run_t *r, long epoch, int *stopped, clvae_error_
     r->skipped = 0;
     if ((s = run_epoch_order(r, epoch, err))) return s;
     r->t0 = now() - r->st.seconds;
+    memcpy(r->row_sums, r->st.sums, sizeof r->row_sums);
+    r->row_seen = r->st.seen;
+    r->row_t = now();
     r->read_upto = r->st.cursor;
     size_t log_every = o->log_every > 0 ? (size_t)o->log_every : 20;
     for (size_t b = r->st.cursor; b < r->nb; b++) {
@@ -621,8 +714,10 @@ static clvae_status_t run_epoch(run_t *r, long epoch, int *stopped, clvae_error_
         snprintf(r->when, sizeof r->when, "at epoch %ld, batch %zu (interrupted)", epoch + 1,
                  r->st.cursor);
         *stopped = 1;
-        return save(r->ckpath, r->ctx, r->model, r->desc, o, &r->st, r->metrics, r->when,
-                    r->kept, err);
+        if ((s = save(r->ckpath, r->ctx, r->model, r->desc, o, &r->st, r->metrics, r->when,
+                      r->kept, err)))
+            return s;
+        return steps_write(r, err);
     }
     return finish_epoch(r, epoch, now() - r->t0, stopped, err);
 }
@@ -634,6 +729,7 @@ static void run_free(run_t *r)
     free(r->perm);
     free(r->host_losses);
     free(r->metrics);
+    free(r->steps);
     clvae_checkpoint_free(&r->ck);
     clvae_objective_free(r->model);
     clvae_data_dev_free(&r->ltrain);
@@ -656,6 +752,7 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
     r->o = o;
     snprintf(r->ckpath, sizeof r->ckpath, "%s/checkpoint.safetensors", o->out_dir);
     snprintf(r->mpath, sizeof r->mpath, "%s/metrics.csv", o->out_dir);
+    snprintf(r->spath, sizeof r->spath, "%s/steps.csv", o->out_dir);
     snprintf(r->kept, sizeof r->kept, "no checkpoint was written yet: free space or fix the "
              "folder, then start the run again");
     clvae_status_t s = run_check_inputs(r, err);
