@@ -81,7 +81,7 @@ t_killed_anywhere() {
   [ -e "$run/checkpoint.safetensors" ] || again=()
   "$clvae" train "$cfg" --epochs 80 --no-figures --out "$run" "${again[@]}" > "$tmp/any.log" 2>&1; rc=$?
   [ $rc -eq 0 ] && [ $kills -ge 3 ] || { echo "$kills kills" >&2; cat "$tmp/any.log" >&2; return 1; }
-  [ "$(ls -A "$run" | tr '\n' ' ')" = "checkpoint.safetensors metrics.csv " ] || { ls -A "$run" >&2; return 1; }
+  [ "$(ls -A "$run" | sort | tr '\n' ' ')" = "checkpoint.safetensors metrics.csv steps.csv " ] || { ls -A "$run" >&2; return 1; }
   [ "$(weights_hash "$run")" = "$(weights_hash "$tmp/ref80")" ] && [ "$(wc -l < "$run/metrics.csv")" -eq 81 ] ||
     { echo "after $kills kills the weights differ" >&2; return 1; }
   echo "  ($kills kills)" >&2

@@ -36,7 +36,7 @@ failed_save_keeps_epoch1() {
     { cat "$log" >&2; return 1; }
   cmp -s "$run/checkpoint.safetensors" "$tmp/base/checkpoint.safetensors" || { echo "checkpoint changed" >&2; return 1; }
   cmp -s "$run/metrics.csv" "$tmp/base/metrics.csv" || { echo "metrics.csv changed" >&2; return 1; }
-  only_files "$run" checkpoint.safetensors metrics.csv || { ls -A "$run" >&2; return 1; }
+  only_files "$run" checkpoint.safetensors metrics.csv steps.csv || { ls -A "$run" >&2; return 1; }
   "$clvae" inspect "$run" | grep -q "position: \(finished: \)\{0,1\}1 of [0-9]* epochs done"
 }
 
@@ -88,7 +88,7 @@ t_interrupted_save_fails() {
   wait $pid; rc=$?
   [ $rc -eq 1 ] && grep -q "cannot save the checkpoint at epoch 2, batch [0-9]* (interrupted)" "$tmp/log" &&
     grep -q "holds epoch 1" "$tmp/log" || { cat "$tmp/log" >&2; return 1; }
-  cmp -s "$run/checkpoint.safetensors" "$tmp/base/checkpoint.safetensors" && only_files "$run" checkpoint.safetensors metrics.csv
+  cmp -s "$run/checkpoint.safetensors" "$tmp/base/checkpoint.safetensors" && only_files "$run" checkpoint.safetensors metrics.csv steps.csv
 }
 check interrupted_save_fails t_interrupted_save_fails
 
@@ -112,7 +112,7 @@ t_stale_temp_files_removed() {
   head -c 3000 "$tmp/base/checkpoint.safetensors" > "$run/checkpoint.safetensors.tmp.$dead.0"
   echo "epoch" > "$run/metrics.csv.tmp.$dead"
   echo "busy" > "$run/checkpoint.safetensors.tmp.$$.0"
-  resume_matches "$run" && only_files "$run" checkpoint.safetensors metrics.csv "checkpoint.safetensors.tmp.$$.0"
+  resume_matches "$run" && only_files "$run" checkpoint.safetensors metrics.csv steps.csv "checkpoint.safetensors.tmp.$$.0"
 }
 check stale_temp_files_removed t_stale_temp_files_removed
 
@@ -131,12 +131,13 @@ t_new_run_keeps_checkpoint() {
 check new_run_keeps_checkpoint t_new_run_keeps_checkpoint
 
 t_disk_full() {
-  # a real full disk: a 64 KiB tmpfs holds one checkpoint (55 KB) but not a second beside it.
+  # a real full disk: a 72 KiB tmpfs holds one checkpoint (55 KB), metrics.csv and steps.csv
+  # but not a second checkpoint beside them.
   # Where mounting is not permitted (no root, a container), the injected ENOSPC above stands in
   # for it and this case only checks the injected failure once more.
   local run rc
   mkdir -p "$mnt"
-  if mount -t tmpfs -o size=64k tmpfs "$mnt" 2>/dev/null; then
+  if mount -t tmpfs -o size=72k tmpfs "$mnt" 2>/dev/null; then
     run=$mnt/run
     train --epochs 1 --out "$run" > /dev/null 2>&1 || { echo "epoch 1 does not fit the tmpfs" >&2; return 1; }
     cp "$run/checkpoint.safetensors" "$tmp/tmpfs_epoch1"
@@ -144,7 +145,7 @@ t_disk_full() {
     [ $rc -eq 1 ] && grep -q "No space left on device" "$tmp/log" && grep -q "$run/checkpoint.safetensors" "$tmp/log" &&
       grep -q "holds epoch 1" "$tmp/log" || { cat "$tmp/log" >&2; return 1; }
     cmp -s "$run/checkpoint.safetensors" "$tmp/tmpfs_epoch1" && [ "$(wc -l < "$run/metrics.csv")" -eq 2 ] &&
-      only_files "$run" checkpoint.safetensors metrics.csv || { ls -A "$run" >&2; return 1; }
+      only_files "$run" checkpoint.safetensors metrics.csv steps.csv || { ls -A "$run" >&2; return 1; }
     cp -r "$run" "$tmp/rescued"
     umount "$mnt"
     resume_matches "$tmp/rescued"

@@ -163,12 +163,13 @@ static clvae_status_t append_row(char **text, const clvae_epoch_metrics_t *r,
  * that process is gone. They are never read: only the renamed file is a checkpoint. */
 static void remove_stale_temps(const char *dir)
 {
-    static const char *const prefixes[] = {"checkpoint.safetensors.tmp.", "metrics.csv.tmp."};
+    static const char *const prefixes[] = {"checkpoint.safetensors.tmp.", "metrics.csv.tmp.",
+                                           "steps.csv.tmp."};
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 3; i++) {
             size_t n = strlen(prefixes[i]);
             if (strncmp(e->d_name, prefixes[i], n) != 0) continue;
             char *end;
