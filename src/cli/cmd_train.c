@@ -54,7 +54,7 @@ static void print_family(const clvae_model_desc_t *d)
                d->conditional, d->conditional);
 }
 
-static void print_layers(const clvae_model_desc_t *dp, const char *network, const char *path);
+static void print_layers(const clvae_model_desc_t *dp, const char *network);
 
 static int check_config_run(const cli_common_t *common, int argc, char **argv)
 {
@@ -89,8 +89,8 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
                d.d_steps == 1 ? "" : "s", (double)d.real_label,
                d.saturating ? "saturating log(1 - D(G(z)))" : "non-saturating -log D(G(z))");
         print_family(&d);
-        print_layers(&d, "generator", cfg.path);
-        print_layers(d.disc, "discriminator", cfg.path);
+        print_layers(&d, "generator");
+        print_layers(d.disc, "discriminator");
         clvae_model_desc_free(&d);
         clvae_cfg_free(&cfg);
         return 0;
@@ -102,7 +102,7 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
            : d.recon == CLVAE_RECON_BCE ? "summed BCE" : d.recon == CLVAE_RECON_MSE_SUM ? "summed MSE" : "mean MSE",
            d.variational ? " + beta KL" : "");
     print_family(&d);
-    print_layers(&d, NULL, cfg.path);
+    print_layers(&d, NULL);
     clvae_model_desc_free(&d);
     clvae_cfg_free(&cfg);
     return 0;
@@ -110,9 +110,8 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
 
 /* The table of a network's layer sections (the implicit label layers are the line above),
  * with name = and from = of the layers that read other than the section above; its totals. */
-static void print_layers(const clvae_model_desc_t *dp, const char *network, const char *path)
+static void print_layers(const clvae_model_desc_t *dp, const char *network)
 {
-    (void)path;
     const clvae_model_desc_t d = *dp;
     if (network)
         printf("%s: %s lr %g, beta1 %g\n", network, d.optimizer, (double)d.lr, (double)d.beta1);
@@ -322,6 +321,21 @@ static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, 
     return code;
 }
 
+/* Ctrl-C and SIGTERM set stop_requested (on), or end the process again (off). */
+static void catch_stop_signals(int on)
+{
+    if (!on) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        return;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 /* Where a checkpoint stands, in words ("epoch 3 done", "epoch 2, 40 batches done"). */
 static const char *where_stopped(const char *ckpath, char *buf, size_t size)
 {
@@ -352,15 +366,10 @@ static int figures_run(const cli_common_t *common, int argc, char **argv)
     struct stat sb;
     if (stat(run, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return cli_usage_error(&cli_cmd_figures, "%s is not a run folder", run);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    catch_stop_signals(1);
     char figs[512] = "";
     int code = draw_figures(common, run, stdout, figs, sizeof figs);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    catch_stop_signals(0);
     return code;
 }
 
@@ -428,37 +437,92 @@ static double wall_now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int train_run(const cli_common_t *common, int argc, char **argv)
+/* train's options into a and the flags; 0, or the exit status of a usage error. */
+static int train_args(int argc, char **argv, cli_cfg_args_t *a, const char **out,
+                      const char **init, int *resume, int *figures, int *json)
 {
-    cli_cfg_args_t a;
-    memset(&a, 0, sizeof a);
-    const char *out = NULL, *init = NULL;
-    int resume = 0, figures = 1, json = 0;
+    memset(a, 0, sizeof *a);
     for (int i = 0; i < argc; i++) {
         const char *v;
         int r;
         if ((r = cli_opt(&i, argc, argv, "--out", &v))) {
             if (r < 0 || !*v) return cli_usage_error(&cli_cmd_train, "--out needs a folder");
-            out = v;
+            *out = v;
         } else if ((r = cli_opt(&i, argc, argv, "--init", &v))) {
             if (r < 0)
                 return cli_usage_error(&cli_cmd_train, "--init needs a run folder or a "
                                        ".safetensors file");
-            init = v;
+            *init = v;
         } else if (strcmp(argv[i], "--resume") == 0) {
-            resume = 1;
+            *resume = 1;
         } else if (strcmp(argv[i], "--no-figures") == 0) {
-            figures = 0;
+            *figures = 0;
         } else if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
-        } else if ((r = cli_cfg_take(&cli_cmd_train, &a, &i, argc, argv))) {
+            *json = 1;
+        } else if ((r = cli_cfg_take(&cli_cmd_train, a, &i, argc, argv))) {
             if (r == 2) return 2;
         } else {
             return cli_unknown_arg(&cli_cmd_train, argv[i]);
         }
     }
-    if (!a.path) return cli_usage_error(&cli_cmd_train, "which config file (or, with --resume, run)?");
-    if (resume && init) return cli_usage_error(&cli_cmd_train, "--resume and --init exclude each other");
+    if (!a->path) return cli_usage_error(&cli_cmd_train, "which config file (or, with --resume, run)?");
+    if (*resume && *init)
+        return cli_usage_error(&cli_cmd_train, "--resume and --init exclude each other");
+    return 0;
+}
+
+/* The epoch printer's settings for model d, its lines going to out. */
+static progress_state_t progress_state_of(const clvae_model_desc_t *d, FILE *out, const char *dir)
+{
+    progress_state_t ps = {isatty(2),
+                           d->variational && (d->beta_schedule != CLVAE_BETA_CONSTANT || d->beta != 1.0f),
+                           d->classes > 0, out, {0}, !d->classes && !d->gan, NULL, 0, dir, d->gan, {0}};
+    ps.ncols = clvae_objective_columns(d, &ps.cols);
+    ps.shape.c = clvae_objective_image_layer(d)->out_c;
+    ps.shape.h = clvae_objective_image_layer(d)->out_h;
+    ps.shape.w = clvae_objective_image_layer(d)->out_w;
+    return ps;
+}
+
+/* Where the run to resume stands, said before any work: -1 on an error (in err), 1 when it
+ * has nothing to do (it says so; metrics.csv is rewritten from the checkpoint, as every
+ * resume does), 0 to go on. ck is read here unless already. */
+static int resume_position(clvae_checkpoint_t *ck, const char *ckpath,
+                           const clvae_model_desc_t *d, const char *dir, FILE *hout, int json,
+                           clvae_error_t *err)
+{
+    struct stat sb;
+    if (!ck->file && stat(ckpath, &sb) != 0) {
+        CLVAE_FAIL(err, CLVAE_ERR_INVALID, "cannot resume: no checkpoint %s (%s); start the run "
+                   "without --resume", ckpath, strerror(errno));
+        return -1;
+    }
+    if (!ck->file && clvae_checkpoint_read(ckpath, ck, err)) return -1;
+    if (ck->has_state && ck->state.cursor == 0 && ck->state.epoch >= d->epochs) {
+        char mpath[4300];
+        snprintf(mpath, sizeof mpath, "%s/metrics.csv", dir);
+        if (ck->metrics && *ck->metrics &&
+            clvae_write_file_atomic(mpath, ck->metrics, strlen(ck->metrics), err))
+            return -1;
+        fprintf(hout, "%s is at epoch %ld of %ld: nothing to do (raise --epochs to go on)\n",
+                dir, ck->state.epoch, d->epochs);
+        if (json) print_json(dir, d, &(progress_state_t){0}, "nothing to do", 0.0, "");
+        return 1;
+    }
+    if (ck->has_state)
+        fprintf(hout, "resuming %s: epoch %ld of %ld done; continuing with epoch %ld at batch %zu "
+                "(step %ld)\n", dir, ck->state.epoch, d->epochs, ck->state.epoch + 1,
+                ck->state.cursor + 1, ck->state.step + 1);
+    return 0;
+}
+
+static int train_run(const cli_common_t *common, int argc, char **argv)
+{
+    cli_cfg_args_t a;
+    const char *out = NULL, *init = NULL;
+    int resume = 0, figures = 1, json = 0;
+    int bad = train_args(argc, argv, &a, &out, &init, &resume, &figures, &json);
+    if (bad) return bad;
     clvae_cfg_t cfg = {0};
     clvae_model_desc_t d;
     memset(&d, 0, sizeof d);
@@ -511,30 +575,9 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     }
     /* --resume: where the run is, before any work */
     if (resume) {
-        struct stat sb;
-        if (!ck.file && stat(ckpath, &sb) != 0) {
-            CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "cannot resume: no checkpoint %s (%s); start the "
-                       "run without --resume", ckpath, strerror(errno));
-            goto fail;
-        }
-        if (!ck.file && clvae_checkpoint_read(ckpath, &ck, &err)) goto fail;
-        if (ck.has_state && ck.state.cursor == 0 && ck.state.epoch >= d.epochs) {
-            /* as every resume: metrics.csv says what the checkpoint's own copy says (a run
-             * killed between the two writes is repaired) */
-            char mpath[4300];
-            snprintf(mpath, sizeof mpath, "%s/metrics.csv", dir);
-            if (ck.metrics && *ck.metrics &&
-                clvae_write_file_atomic(mpath, ck.metrics, strlen(ck.metrics), &err))
-                goto fail;
-            fprintf(hout, "%s is at epoch %ld of %ld: nothing to do (raise --epochs to go on)\n",
-                    dir, ck.state.epoch, d.epochs);
-            if (json) print_json(dir, &d, &(progress_state_t){0}, "nothing to do", 0.0, "");
-            goto out;
-        }
-        if (ck.has_state)
-            fprintf(hout, "resuming %s: epoch %ld of %ld done; continuing with epoch %ld at "
-                    "batch %zu (step %ld)\n", dir, ck.state.epoch, d.epochs, ck.state.epoch + 1,
-                    ck.state.cursor + 1, ck.state.step + 1);
+        int st = resume_position(&ck, ckpath, &d, dir, hout, json, &err);
+        if (st < 0) goto fail;
+        if (st > 0) goto out;
     }
     /* the run folder can be made and written before any work; a start that fails leaves
      * nothing it made */
@@ -546,20 +589,10 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
             dev->device, clvae_device_type_name(dev->type), dir, resume ? " (resuming)" : "");
     fflush(hout);
     cli_tuning_note(ctx);
-    progress_state_t ps = {isatty(2),
-                           d.variational && (d.beta_schedule != CLVAE_BETA_CONSTANT || d.beta != 1.0f),
-                           d.classes > 0, hout, {0}, !d.classes && !d.gan, NULL, 0, dir, d.gan, {0}};
-    ps.ncols = clvae_objective_columns(&d, &ps.cols);
-    ps.shape.c = clvae_objective_image_layer(&d)->out_c;
-    ps.shape.h = clvae_objective_image_layer(&d)->out_h;
-    ps.shape.w = clvae_objective_image_layer(&d)->out_w;
+    progress_state_t ps = progress_state_of(&d, hout, dir);
     clvae_train_opts_t o = {dir, text, cli_data_dir(), resume, init, 0, on_progress, &ps,
                             &stop_requested, NULL};
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    catch_stop_signals(1);
     if (clvae_train_run(ctx, &d, &o, &interrupted, &err)) goto fail;
     clvae_ctx_free(ctx);
     ctx = NULL;
@@ -573,8 +606,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
         fprintf(hout, "done: %s/checkpoint.safetensors, %s/metrics.csv\n", dir, dir);
         if (figures) code = draw_figures(common, dir, hout, figs, sizeof figs);
     }
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    catch_stop_signals(0);
     if (json) print_json(dir, &d, &ps, interrupted ? "interrupted" : code ? "figures failed" : "done",
                          wall_now() - t_start, figs);
     goto out;
