@@ -1,37 +1,18 @@
 /* Launchers for cl/norm.cl: batch normalization's statistics, normalization and gradients. */
 #include "clvae/ops/norm.h"
 
-/* One kernel argument: a view (its buffer and offset, two arguments), a uint or a float. */
-typedef struct arg {
-    char type; /* 'b' view, 'u' uint, 'f' float */
-    clvae_buf_t b;
-    cl_uint u;
-    float f;
-} arg_t;
+#include "ops/kargs.h"
 
-static arg_t arg_buf(clvae_buf_t b) { arg_t a = {'b', b, 0, 0.0f}; return a; }
-static arg_t arg_uint(size_t u) { arg_t a = {'u', {0}, (cl_uint)u, 0.0f}; return a; }
-static arg_t arg_float(float f) { arg_t a = {'f', {0}, 0, f}; return a; }
+typedef clvae_karg_t arg_t;
+#define arg_buf clvae_karg_buf
+#define arg_uint clvae_karg_uint
+#define arg_float clvae_karg_float
 
-/* Sets the arguments of kernel `name` in order. */
+/* Kernel `name` of cl/norm.cl with its arguments set. */
 static clvae_status_t kernel(clvae_ctx_t *ctx, const char *name, cl_kernel *k, const arg_t *a,
                              int n, clvae_error_t *err)
 {
-    clvae_status_t s = clvae_kernel_get(ctx, "norm", name, k, err);
-    if (s) return s;
-    cl_uint i = 0;
-    for (int j = 0; j < n; j++) {
-        if (a[j].type == 'b') {
-            cl_uint off = (cl_uint)a[j].b.off;
-            CLVAE_CL_RET(err, clSetKernelArg(*k, i++, sizeof a[j].b.mem, &a[j].b.mem));
-            CLVAE_CL_RET(err, clSetKernelArg(*k, i++, sizeof off, &off));
-        } else if (a[j].type == 'u') {
-            CLVAE_CL_RET(err, clSetKernelArg(*k, i++, sizeof a[j].u, &a[j].u));
-        } else {
-            CLVAE_CL_RET(err, clSetKernelArg(*k, i++, sizeof a[j].f, &a[j].f));
-        }
-    }
-    return CLVAE_OK;
+    return clvae_kernel_args(ctx, "norm", name, k, a, n, err);
 }
 
 /* The shape's sizes: none zero, N*C*HW within the kernels' uint indices. */
