@@ -155,6 +155,35 @@ void clvae_sgd_step_ref(double *p, const double *g, double *buf, const clvae_sgd
 void clvae_reduce_forward_ref(double *out, const double *in, clvae_reduce_op_t op, double alpha,
                               double beta, clvae_reduce_shape_t shape);
 
+#include "clvae/ops/vq.h"
+
+/* Reference of clvae_vq_assign: argmin_k ||z_r - E_k||^2 computed directly in double (ties to
+ * the lowest index); best2 (may be NULL) gets each row's margin to the second nearest code. */
+void clvae_vq_assign_ref(double *codes, double *margin, const double *z, const double *E,
+                         clvae_vq_shape_t sh);
+
+/* Reference of clvae_vq_embed (term may be NULL). */
+void clvae_vq_embed_ref(double *q, double *term, const double *z, const double *codes,
+                        const double *E, clvae_vq_shape_t sh);
+
+/* Reference of clvae_vq_counts (rows taken from z [N, D, P] directly). */
+void clvae_vq_counts_ref(double *counts, double *sums, const double *z, const double *codes,
+                         clvae_vq_shape_t sh);
+
+/* Reference of clvae_vq_ema (in place on E, cluster, avg). */
+void clvae_vq_ema_ref(double *E, double *cluster, double *avg, const double *counts,
+                      const double *sums, double decay, double eps, clvae_vq_shape_t sh);
+
+/* Reference of clvae_vq_restart (in place; cluster and avg may be NULL), with the uniforms u
+ * [K] of the stream drawn by the caller; rows from z [N, D, P]. */
+void clvae_vq_restart_ref(double *E, double *cluster, double *avg, double *unused, double *flags,
+                          const double *counts, const double *z, long after, const float *u,
+                          clvae_vq_shape_t sh);
+
+/* Reference of clvae_vq_stats (flags may be NULL). */
+void clvae_vq_stats_ref(double out[3], const double *counts, const double *flags,
+                        clvae_vq_shape_t sh);
+
 #include "clvae/ops/xent.h"
 
 /* Reference of clvae_xent_forward (mean may be NULL). */
