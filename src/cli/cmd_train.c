@@ -81,6 +81,7 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
     snprintf(kind, sizeof kind, "%s", d.variational ? "variational autoencoder" : "autoencoder");
     if (d.classes) snprintf(kind, sizeof kind, "classifier of %d classes", d.classes);
     if (d.gan) snprintf(kind, sizeof kind, "generative adversarial network");
+    if (d.vqvae) snprintf(kind, sizeof kind, "vector-quantized autoencoder");
     printf("%s: %s (%s), data %s / %s\n", a.path, d.name, kind, d.train_data, d.test_data);
     if (d.gan) {
         printf("train: %ld epochs, batch %zu, seed %llu; %ld discriminator step%s per generator "
@@ -101,6 +102,12 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
            d.classes ? "softmax cross-entropy"
            : d.recon == CLVAE_RECON_BCE ? "summed BCE" : d.recon == CLVAE_RECON_MSE_SUM ? "summed MSE" : "mean MSE",
            d.variational ? " + beta KL" : "");
+    if (d.vqvae) {
+        const clvae_layer_t *q = &d.layers[d.latent];
+        printf("quantizer: %zu codes of %zu values, %s, commitment %g%s\n", q->vq_codes,
+               q->vq_dim, q->vq_ema ? "codebook by moving averages" : "codebook by its loss term",
+               (double)q->vq_beta, q->vq_restart ? ", dead codes restarted" : "");
+    }
     print_family(&d);
     print_layers(&d, NULL);
     clvae_model_desc_free(&d);
@@ -476,7 +483,7 @@ static progress_state_t progress_state_of(const clvae_model_desc_t *d, FILE *out
 {
     progress_state_t ps = {isatty(2),
                            d->variational && (d->beta_schedule != CLVAE_BETA_CONSTANT || d->beta != 1.0f),
-                           d->classes > 0, out, {0}, !d->classes && !d->gan, NULL, 0, dir, d->gan, {0}};
+                           d->classes > 0, out, {0}, !d->classes && !d->gan && !d->vqvae, NULL, 0, dir, d->gan, {0}};
     ps.ncols = clvae_objective_columns(d, &ps.cols);
     ps.shape.c = clvae_objective_image_layer(d)->out_c;
     ps.shape.h = clvae_objective_image_layer(d)->out_h;

@@ -552,7 +552,7 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
                                             "beta_start", "beta_end", "warmup_epochs",
                                             "cycle_epochs", "ramp", "generator_loss", "real_label",
                                             NULL};
-    static const char *const kinds[] = {"ae", "vae", "classifier", "gan", NULL};
+    static const char *const kinds[] = {"ae", "vae", "classifier", "gan", "vqvae", NULL};
     static const char *const g_losses[] = {"nonsaturating", "saturating", NULL};
     static const char *const opts[] = {"adam", "sgd", NULL};
     static const char *const recons[] = {"bce", "mse_sum", "mse_mean", NULL};
@@ -563,11 +563,12 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
     if (strcmp(s->name, "model") == 0) {
         if ((st = clvae_cfg_check_keys(cfg, s, model_keys, err))) return st;
         if ((st = clvae_cfg_get_text(cfg, s, "name", m->name, sizeof m->name, err))) return st;
-        w = m->gan ? 3 : m->classes ? 2 : m->variational;
+        w = m->vqvae ? 4 : m->gan ? 3 : m->classes ? 2 : m->variational;
         if ((st = clvae_cfg_get_word(cfg, s, "kind", kinds, &w, err))) return st;
         m->variational = w == 1;
         m->classes = w == 2 ? -1 : 0; /* a classifier: the count comes from its last layer */
         m->gan = w == 3;
+        m->vqvae = w == 4;
         if ((st = clvae_cfg_get_size(cfg, s, "conditional", 0, 4096, 0, &m->conditional, err))) return st;
         if (m->conditional == 1)
             return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
@@ -827,10 +828,14 @@ static clvae_status_t resolve_section(clvae_model_desc_t *m, const clvae_cfg_t *
     if (m->nlayers > 0 && k == CLVAE_LAYER_INPUT)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [input] must be the first layer section",
                           cfg->path, s->line);
-    if (k == CLVAE_LAYER_LATENT && m->latent >= 0)
+    if (k == CLVAE_LAYER_LATENT && m->vqvae)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                          "%s:%d: a second [latent] section (the first is on line %d)", cfg->path,
-                          s->line, m->layers[m->latent].line);
+                          "%s:%d: a VQ-VAE has no [latent] section: its [vq] layer marks where "
+                          "the encoder ends", cfg->path, s->line);
+    if ((k == CLVAE_LAYER_LATENT || k == CLVAE_LAYER_VQ) && m->latent >= 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: a second [%s] section (the first is on line %d)", cfg->path,
+                          s->line, s->name, m->layers[m->latent].line);
     const char *keys[24];
     int nk = 0;
     for (const char *const *p = ops->keys; *p && nk < 20; p++) keys[nk++] = *p;
@@ -848,7 +853,7 @@ static clvae_status_t resolve_section(clvae_model_desc_t *m, const clvae_cfg_t *
         (ops->max_from && (st = resolve_from(m, cfg, si, L, ops->max_from, err))) ||
         (st = resolve_kind(m, cfg, s, L, err)))
         return st;
-    if (k == CLVAE_LAYER_LATENT) m->latent = m->nlayers;
+    if (k == CLVAE_LAYER_LATENT || k == CLVAE_LAYER_VQ) m->latent = m->nlayers;
     m->nlayers++;
     return CLVAE_OK;
 }
@@ -1124,7 +1129,10 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
     }
     if (m->latent < 0) {
         st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                        "%s: no [latent] section: it marks where the encoder ends (size = N)",
+                        m->vqvae ? "%s: no [vq] section: a VQ-VAE quantizes its encoder's map "
+                                   "there (codes = K)"
+                                 : "%s: no [latent] section: it marks where the encoder ends "
+                                   "(size = N)",
                         cfg->path);
         goto fail;
     }
@@ -1175,6 +1183,7 @@ const clvae_layer_t *clvae_model_output_act_layer(const clvae_model_desc_t *m)
 const char *clvae_model_kind(const clvae_model_desc_t *m)
 {
     if (m->gan) return "gan";
+    if (m->vqvae) return "vqvae";
     if (m->classes) return "classifier";
     return m->variational ? "vae" : "ae";
 }

@@ -76,8 +76,9 @@ typedef struct clvae_layer_kind_ops {
     int (*state_tensor)(const clvae_layer_t *L, int k, const char **suffix, size_t *off,
                         int *ndim, uint64_t shape[4]);
     /* initial values other than Glorot weights and zero biases: into the layer's parameters
-     * (params + 0 is the flat array) and state (NULL: none) */
-    void (*init)(const clvae_layer_t *L, float *params, float *state);
+     * (params + 0 is the flat array) and state, random ones from the stream of seed
+     * (NULL: none) */
+    void (*init)(const clvae_layer_t *L, float *params, float *state, uint64_t seed);
     /* backward: dpre[i] is known; ADDS the inputs' gradients (dact of each from, when that
      * view is not NULL) and the parameter gradients */
     clvae_status_t (*backward)(clvae_net_t *net, int i, clvae_error_t *err);
@@ -90,7 +91,7 @@ const clvae_layer_kind_ops_t *clvae_layer_kind(clvae_layer_kind_t k);
 extern const clvae_layer_kind_ops_t clvae_layer_input_ops, clvae_layer_conv_ops,
     clvae_layer_deconv_ops, clvae_layer_dense_ops, clvae_layer_flatten_ops,
     clvae_layer_reshape_ops, clvae_layer_latent_ops, clvae_layer_concat_ops, clvae_layer_add_ops,
-    clvae_layer_labels_ops, clvae_layer_batchnorm_ops;
+    clvae_layer_labels_ops, clvae_layer_batchnorm_ops, clvae_layer_vq_ops;
 
 /* Values per example of a layer's output. */
 static inline size_t clvae_layer_size(const clvae_layer_t *L)

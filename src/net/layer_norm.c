@@ -60,8 +60,9 @@ static int state_tensor(const clvae_layer_t *L, int k, const char **suffix, size
 }
 
 /* gamma = 1, running_var = 1 (beta and running_mean stay 0), as PyTorch starts them. */
-static void init(const clvae_layer_t *L, float *params, float *state)
+static void init(const clvae_layer_t *L, float *params, float *state, uint64_t seed)
 {
+    (void)seed;
     for (size_t c = 0; c < L->in_c; c++) {
         params[L->w_off + c] = 1.0f;
         state[L->s_off + L->in_c + c] = 1.0f;

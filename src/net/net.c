@@ -306,7 +306,8 @@ clvae_status_t clvae_net_init_params(clvae_net_t *net, uint64_t seed, clvae_erro
     }
     for (int i = 0; i < d->nlayers; i++) {
         const clvae_layer_kind_ops_t *k = clvae_layer_kind(d->layers[i].kind);
-        if (k->init) k->init(&d->layers[i], host, state);
+        /* each layer's own stream, apart from the Glorot draws (seed, offset 0 ...) */
+        if (k->init) k->init(&d->layers[i], host, state, seed ^ (0x1417ULL * (uint64_t)(i + 1)));
     }
     clvae_status_t s = clvae_buf_upload(net->ctx, net->params, host, P, err);
     if (!s && d->nstate) s = clvae_buf_upload(net->ctx, net->state, state, d->nstate, err);
@@ -481,7 +482,9 @@ int clvae_net_is_state_name(const char *name)
         const clvae_layer_kind_ops_t *kind = clvae_layer_kind((clvae_layer_kind_t)k);
         clvae_layer_t L;
         memset(&L, 0, sizeof L);
-        L.in_c = 1;
+        /* every option on, so that each kind lists all of its state names */
+        L.in_c = L.vq_codes = L.vq_dim = 1;
+        L.vq_ema = 1;
         const char *suffix;
         size_t off;
         int ndim;

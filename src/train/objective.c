@@ -68,6 +68,7 @@ static int has_parts(const clvae_model_desc_t *d)
 static const clvae_objective_kind_t *kind_of(const clvae_model_desc_t *d)
 {
     if (d->gan) return &clvae_objective_gan;
+    if (d->vqvae) return &clvae_objective_vqvae;
     return d->classes ? &clvae_objective_classifier : &clvae_objective_autoencoder;
 }
 

@@ -17,22 +17,27 @@ static int fused_bce(const clvae_objective_t *m)
     return m->d->recon == CLVAE_RECON_BCE && m->d->layers[m->last].act == CLVAE_ACT_SIGMOID;
 }
 
+clvae_status_t clvae_objective_recon_forward(clvae_objective_t *m, clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = m->d;
+    clvae_buf_t t = m->target, out = clvae_net_output(m->net, m->last, 0);
+    clvae_buf_t rec_mean = clvae_buf_at(m->losses, 1);
+    if (fused_bce(m))
+        return clvae_bce_logits_forward(m->ctx, m->rec_ex, rec_mean,
+                                        clvae_net_output(m->net, m->last, 1), t, m->B, m->D, err);
+    if (d->recon == CLVAE_RECON_BCE)
+        return clvae_bce_forward(m->ctx, m->rec_ex, rec_mean, out, t, m->B, m->D, err);
+    return clvae_mse_forward(m->ctx, m->rec_ex, rec_mean, out, t, m->B, m->D,
+                             d->recon == CLVAE_RECON_MSE_SUM ? CLVAE_MSE_SUM : CLVAE_MSE_MEAN,
+                             err);
+}
+
 /* Per-example reconstruction and KL, and their means into losses [total, recon, kl]. */
 static clvae_status_t losses_forward(clvae_objective_t *m, clvae_error_t *err)
 {
     const clvae_model_desc_t *d = m->d;
-    clvae_buf_t t = m->target, out = clvae_net_output(m->net, m->last, 0);
-    clvae_status_t s;
-    clvae_buf_t rec_mean = clvae_buf_at(m->losses, 1), kl_mean = clvae_buf_at(m->losses, 2);
-    if (fused_bce(m))
-        s = clvae_bce_logits_forward(m->ctx, m->rec_ex, rec_mean,
-                                     clvae_net_output(m->net, m->last, 1), t, m->B, m->D, err);
-    else if (d->recon == CLVAE_RECON_BCE)
-        s = clvae_bce_forward(m->ctx, m->rec_ex, rec_mean, out, t, m->B, m->D, err);
-    else
-        s = clvae_mse_forward(m->ctx, m->rec_ex, rec_mean, out, t, m->B, m->D,
-                              d->recon == CLVAE_RECON_MSE_SUM ? CLVAE_MSE_SUM : CLVAE_MSE_MEAN,
-                              err);
+    clvae_buf_t kl_mean = clvae_buf_at(m->losses, 2);
+    clvae_status_t s = clvae_objective_recon_forward(m, err);
     if (s) return s;
     if (d->variational) {
         /* unweighted KL per example; the total adds beta times it */
@@ -52,9 +57,7 @@ static clvae_status_t losses_forward(clvae_objective_t *m, clvae_error_t *err)
     return s;
 }
 
-/* The reconstruction's gradient into the output layer: BCE with logits into dpre (fused with
- * a sigmoid output), else BCE or MSE into dact. */
-static clvae_status_t loss_backward(clvae_objective_t *m, int *pre, clvae_error_t *err)
+clvae_status_t clvae_objective_recon_backward(clvae_objective_t *m, int *pre, clvae_error_t *err)
 {
     const clvae_model_desc_t *d = m->d;
     float scale = 1.0f / (float)m->B;
@@ -203,7 +206,8 @@ static size_t label_classes(const clvae_model_desc_t *d) { return d->conditional
 
 /* The batch's images into the input (a denoising model: into the target, and the input gets
  * them with noise of the stream (seed, step)); a conditional model's labels. */
-static clvae_status_t load(clvae_objective_t *m, const clvae_data_dev_t *pixels,
+clvae_status_t clvae_objective_autoencoder_load(clvae_objective_t *m,
+                                               const clvae_data_dev_t *pixels,
                            const clvae_data_dev_t *labels, cl_mem idx, size_t start, size_t B,
                            long step, clvae_error_t *err)
 {
@@ -254,6 +258,6 @@ static const char *const columns[] = {"loss", "recon", "kl", NULL};
 const clvae_objective_kind_t clvae_objective_autoencoder = {
     .name = "autoencoder", .columns = columns,
     .can = CLVAE_CAN_RECONSTRUCT | CLVAE_CAN_ENCODE | CLVAE_CAN_DECODE,
-    .losses = losses_forward, .loss_backward = loss_backward, .label_classes = label_classes,
-    .load = load, .train_forward = train_forward, .test = test,
+    .losses = losses_forward, .loss_backward = clvae_objective_recon_backward, .label_classes = label_classes,
+    .load = clvae_objective_autoencoder_load, .train_forward = train_forward, .test = test,
 };

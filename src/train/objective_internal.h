@@ -37,7 +37,7 @@ typedef struct clvae_objective_kind {
 
 /* The kinds (src/train/objective_autoencoder.c, objective_classifier.c, objective_gan.c). */
 extern const clvae_objective_kind_t clvae_objective_autoencoder, clvae_objective_classifier,
-    clvae_objective_gan;
+    clvae_objective_gan, clvae_objective_vqvae;
 
 struct clvae_objective {
     clvae_ctx_t *ctx;
@@ -68,6 +68,19 @@ struct clvae_objective {
  * to losses[ncols] (accumulate) or written there. */
 clvae_status_t clvae_objective_count_nonfinite(clvae_objective_t *m, clvae_buf_t grads, size_t n,
                                                clvae_buf_t loss, int accumulate,
+                                               clvae_error_t *err);
+
+/* The autoencoders' reconstruction (src/train/objective_autoencoder.c, shared with the VQ-VAE):
+ * per example into rec_ex and the batch mean into losses[1] (BCE, fused with a sigmoid output
+ * when it can, or MSE against the target); its gradient into the output layer: into dpre
+ * (*pre = 1) or dact (*pre = 0); a training batch's images (with [noise]: corrupted into the
+ * input, clean into the target) and labels. */
+clvae_status_t clvae_objective_recon_forward(clvae_objective_t *m, clvae_error_t *err);
+clvae_status_t clvae_objective_recon_backward(clvae_objective_t *m, int *pre, clvae_error_t *err);
+clvae_status_t clvae_objective_autoencoder_load(clvae_objective_t *m,
+                                               const clvae_data_dev_t *pixels,
+                                               const clvae_data_dev_t *labels, cl_mem idx,
+                                               size_t start, size_t B, long step,
                                                clvae_error_t *err);
 
 /* Allocates n floats of the model's own (counted in its bytes), zeroed. */

@@ -104,6 +104,13 @@ static void check_model(const clvae_model_desc_t *m)
             ASSERT(out == in && L->out_c == L->in_c && L->s_len == 2 * L->in_c + 1);
             w = L->in_c;
             break;
+        case CLVAE_LAYER_VQ:
+            ASSERT(m->vqvae && m->latent == i && out == in && L->vq_codes >= 2 && L->vq_dim >= 1);
+            ASSERT(in % L->vq_dim == 0);
+            ASSERT(L->s_len == (L->vq_ema ? 2 * L->vq_codes * L->vq_dim + 2 * L->vq_codes
+                                          : L->vq_codes));
+            w = L->vq_ema ? 0 : mul(L->vq_codes, L->vq_dim);
+            break;
         case CLVAE_LAYER_KINDS:
             ASSERT(0);
             break;

@@ -67,6 +67,7 @@ typedef enum clvae_layer_kind {
     CLVAE_LAYER_ADD,        /* the sum of inputs of one shape */
     CLVAE_LAYER_LABELS,     /* implicit ([model] conditional): its input + one-hot label channels */
     CLVAE_LAYER_BATCHNORM,  /* batch normalization per channel, with running statistics */
+    CLVAE_LAYER_VQ,         /* vector quantization: each position's vector -> its nearest code */
     CLVAE_LAYER_KINDS       /* the number of kinds */
 } clvae_layer_kind_t;
 
@@ -97,6 +98,12 @@ typedef struct clvae_layer {
     size_t s_off, s_len;           /* non-trained state (running statistics) in the flat state
                                       array (floats) */
     float momentum, norm_eps;      /* batchnorm: running statistics' momentum, eps */
+    size_t vq_codes, vq_dim;       /* vq: K codes of D values (D: the input's channels) */
+    float vq_beta;                 /* vq: the commitment term's weight */
+    float vq_decay, vq_eps;        /* vq: the moving averages' decay, Laplace smoothing */
+    int vq_ema;                    /* vq: update = ema (the codebook is state), else loss (the
+                                      codebook is a weight trained by the codebook term) */
+    long vq_restart;               /* vq: a code unused for this many steps restarts (0: never) */
     double flops;                  /* forward FLOPs per example */
 } clvae_layer_t;
 
@@ -157,6 +164,7 @@ typedef struct clvae_model_desc {
      * optimizer settings ([generator] / [discriminator] lr, beta1, beta2) */
     int gan;
     struct clvae_model_desc *disc;
+    int vqvae;                     /* [model] kind = vqvae: the [vq] layer is the latent */
     long d_steps;                  /* [train] d_steps: discriminator steps per generator step */
     int saturating;                /* [loss] generator_loss = saturating: minimise
                                       log(1 - D(G(z))) (the seed's form) instead of

@@ -104,6 +104,19 @@ int clvae_net_tensor(const clvae_model_desc_t *d, int i, char *name, size_t size
 int clvae_net_state_tensor(const clvae_model_desc_t *d, int i, char *name, size_t size,
                            size_t *off, int *ndim, uint64_t shape[4]);
 
+/* A VQ-VAE's [vq] layer (the model's latent) after a forward: the code of each position
+ * codes [B, P] (indices as floats), term [B] = sum over the example's positions of
+ * ||z - q||^2, stats [3] = the perplexity of the batch's code use, the codes in use, the codes
+ * restarted by a training forward; the codebook [K, D]; K, D, P; the layer's index. */
+typedef struct clvae_net_vq {
+    clvae_buf_t codes, term, stats, codebook;
+    size_t K, D, P;
+    int layer;
+} clvae_net_vq_t;
+
+/* Fills *out and returns 1 when the network's latent is a [vq] layer; else 0. */
+int clvae_net_vq(const clvae_net_t *net, clvae_net_vq_t *out);
+
 /* Whether a checkpoint tensor's name is a state tensor's (ends in ".running_mean" or another
  * suffix a layer kind gives its state). */
 int clvae_net_is_state_name(const char *name);
