@@ -543,7 +543,7 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
                                       const clvae_cfg_section_t *s, clvae_error_t *err)
 {
     static const char *const model_keys[] = {"name", "kind", "conditional", NULL};
-    static const char *const data_keys[] = {"train", "test", NULL};
+    static const char *const data_keys[] = {"train", "test", "codes", "codes_sha256", NULL};
     static const char *const train_keys[] = {"epochs", "batch", "limit", "optimizer", "lr",
                                              "beta1", "beta2", "eps", "weight_decay", "momentum",
                                              "seed", "shuffle", "sample_latent", "max_skipped",
@@ -552,7 +552,7 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
                                             "beta_start", "beta_end", "warmup_epochs",
                                             "cycle_epochs", "ramp", "generator_loss", "real_label",
                                             NULL};
-    static const char *const kinds[] = {"ae", "vae", "classifier", "gan", "vqvae", NULL};
+    static const char *const kinds[] = {"ae", "vae", "classifier", "gan", "vqvae", "prior", NULL};
     static const char *const g_losses[] = {"nonsaturating", "saturating", NULL};
     static const char *const opts[] = {"adam", "sgd", NULL};
     static const char *const recons[] = {"bce", "mse_sum", "mse_mean", NULL};
@@ -563,16 +563,20 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
     if (strcmp(s->name, "model") == 0) {
         if ((st = clvae_cfg_check_keys(cfg, s, model_keys, err))) return st;
         if ((st = clvae_cfg_get_text(cfg, s, "name", m->name, sizeof m->name, err))) return st;
-        w = m->vqvae ? 4 : m->gan ? 3 : m->classes ? 2 : m->variational;
+        w = m->prior ? 5 : m->vqvae ? 4 : m->gan ? 3 : m->classes ? 2 : m->variational;
         if ((st = clvae_cfg_get_word(cfg, s, "kind", kinds, &w, err))) return st;
         m->variational = w == 1;
         m->classes = w == 2 ? -1 : 0; /* a classifier: the count comes from its last layer */
         m->gan = w == 3;
         m->vqvae = w == 4;
+        m->prior = w == 5;
         if ((st = clvae_cfg_get_size(cfg, s, "conditional", 0, 4096, 0, &m->conditional, err))) return st;
         if (m->conditional == 1)
             return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
                              "must be 0 (off) or the number of classes, at least 2");
+        if (m->conditional && (m->vqvae || m->prior))
+            return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
+                             "kind = vqvae and kind = prior are unconditional here");
         if (m->conditional && m->classes)
             return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
                              "a classifier cannot be conditional on its own labels");
@@ -580,6 +584,10 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
         if ((st = clvae_cfg_check_keys(cfg, s, data_keys, err))) return st;
         if ((st = clvae_cfg_get_text(cfg, s, "train", m->train_data, sizeof m->train_data, err))) return st;
         if ((st = clvae_cfg_get_text(cfg, s, "test", m->test_data, sizeof m->test_data, err))) return st;
+        if ((st = clvae_cfg_get_text(cfg, s, "codes", m->codes_run, sizeof m->codes_run, err)) ||
+            (st = clvae_cfg_get_text(cfg, s, "codes_sha256", m->codes_sha256,
+                                     sizeof m->codes_sha256, err)))
+            return st;
     } else if (strcmp(s->name, "train") == 0) {
         if ((st = clvae_cfg_check_keys(cfg, s, train_keys, err))) return st;
         v = m->epochs;
@@ -876,6 +884,63 @@ static clvae_status_t check_all_used(const clvae_model_desc_t *m, const clvae_cf
     return CLVAE_OK;
 }
 
+/* [data] of a prior: codes = a VQ-VAE run instead of train and test (its images are its
+ * VQ-VAE's); codes only in a prior. After every global section is read ([data] may come
+ * before [model]). */
+static clvae_status_t data_of_prior(const clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                    clvae_error_t *err)
+{
+    const clvae_cfg_section_t *s = NULL;
+    for (int i = 0; i < cfg->nsections && !s; i++)
+        if (strcmp(cfg->sections[i].name, "data") == 0) s = &cfg->sections[i];
+    if (!s) return CLVAE_OK;
+    const clvae_cfg_entry_t *codes = clvae_cfg_find_entry(s, "codes");
+    const clvae_cfg_entry_t *train = clvae_cfg_find_entry(s, "train");
+    const clvae_cfg_entry_t *hash = clvae_cfg_find_entry(s, "codes_sha256");
+    if (hash && strlen(hash->value) != 64)
+        return clvae_cfg_bad_value(err, cfg, s, hash, "must be 64 hexadecimal digits (the "
+                                   "VQ-VAE checkpoint's sha256, written by clvae train)");
+    if (!m->prior) {
+        const clvae_cfg_entry_t *e = codes ? codes : hash;
+        if (e)
+            return clvae_cfg_bad_value(err, cfg, s, e, "only a prior ([model] kind = prior) "
+                                       "trains on the codes of a VQ-VAE run");
+        return CLVAE_OK;
+    }
+    if (train)
+        return clvae_cfg_bad_value(err, cfg, s, train, "a prior trains on the codes of its "
+                                   "VQ-VAE's images: give [data] codes = RUN, not train/test");
+    return CLVAE_OK;
+}
+
+/* kind = prior: [data] codes, no [latent] or [vq]; a last [conv] without activation whose
+ * filters are the codes K (a softmax over K at each position), over a map of the input's
+ * height and width; the input is the one-hot code map (channels = K). */
+static clvae_status_t resolve_prior(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                    clvae_error_t *err)
+{
+    const clvae_layer_t *in = &m->layers[0], *out = &m->layers[m->nlayers - 1];
+    if (!m->codes_run[0])
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: a prior needs [data] codes = RUN, the "
+                          "VQ-VAE run whose codes it learns", cfg->path);
+    if (m->latent >= 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: kind = prior has no [latent] or [vq] "
+                          "section (its layers go from the one-hot code map to the logits)",
+                          cfg->path, m->layers[m->latent].line);
+    if (m->nlayers < 2 || out->kind != CLVAE_LAYER_CONV || out->act != CLVAE_ACT_IDENTITY ||
+        out->out_c != in->out_c || out->out_h != in->out_h || out->out_w != in->out_w ||
+        in->out_c < 2 || in->out_c > 256)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: kind = prior must end with a [conv] of activation = identity "
+                          "whose filters are the codes K (2 to 256; the [input]'s channels, a "
+                          "one-hot map) at the input's height and width (it is %zux%zux%zu, the "
+                          "input %zux%zux%zu)",
+                          cfg->path, out->line, out->out_c, out->out_h, out->out_w, in->out_c,
+                          in->out_h, in->out_w);
+    m->latent = m->nlayers;
+    return CLVAE_OK;
+}
+
 /* kind = classifier: no [latent], a last [dense] layer without activation whose units are the
  * classes (its outputs are the logits of the softmax cross-entropy). */
 static clvae_status_t resolve_classifier(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
@@ -1071,6 +1136,7 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
     set_defaults(m, cfg);
     int nlayer_sections;
     clvae_status_t st = read_globals(m, cfg, &nlayer_sections, err);
+    if (!st) st = data_of_prior(m, cfg, err);
     if (st) return st;
     /* two more for the implicit label layers of a conditional model */
     m->layers = calloc((size_t)nlayer_sections + 2, sizeof *m->layers);
@@ -1125,6 +1191,10 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
     if ((st = check_all_used(m, cfg, err))) goto fail;
     if (m->classes) {
         if ((st = resolve_classifier(m, cfg, err))) goto fail;
+        return CLVAE_OK;
+    }
+    if (m->prior) {
+        if ((st = resolve_prior(m, cfg, err))) goto fail;
         return CLVAE_OK;
     }
     if (m->latent < 0) {
@@ -1184,6 +1254,7 @@ const char *clvae_model_kind(const clvae_model_desc_t *m)
 {
     if (m->gan) return "gan";
     if (m->vqvae) return "vqvae";
+    if (m->prior) return "prior";
     if (m->classes) return "classifier";
     return m->variational ? "vae" : "ae";
 }

@@ -5,6 +5,7 @@
 #include "clvae/ops/basic.h"
 #include "clvae/ops/reduce.h"
 #include "clvae/ops/rng.h"
+#include "clvae/ops/vq.h"
 #include "train/objective_internal.h"
 
 enum { TOTAL, RECON, CODEBOOK, COMMITMENT, PERPLEXITY, CODES, RESTARTS };
@@ -103,3 +104,37 @@ const clvae_objective_kind_t clvae_objective_vqvae = {
     .label_classes = label_classes, .load = clvae_objective_autoencoder_load,
     .train_forward = train_forward, .test = test,
 };
+
+clvae_status_t clvae_objective_encode_codes(clvae_objective_t *m, size_t B, float *codes,
+                                            clvae_error_t *err)
+{
+    clvae_net_vq_t q;
+    if (!clvae_net_vq(m->net, &q))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is not a VQ-VAE: it has no codes",
+                          m->d->name);
+    if (B == 0 || B > m->max_batch)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "codes of %zu images (the model holds 1 to "
+                          "%zu)", B, m->max_batch);
+    m->B = B;
+    clvae_status_t s = clvae_net_forward_range(m->net, B, 0, q.layer, err);
+    return s ? s : clvae_buf_download(m->ctx, codes, q.codes, B * q.P, err);
+}
+
+clvae_status_t clvae_objective_decode_codes(clvae_objective_t *m, clvae_buf_t codes, size_t B,
+                                            float *out, clvae_error_t *err)
+{
+    clvae_net_vq_t q;
+    if (!clvae_net_vq(m->net, &q))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is not a VQ-VAE: it has no codes",
+                          m->d->name);
+    if (B == 0 || B > m->max_batch)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "decode of %zu code maps (the model holds 1 "
+                          "to %zu)", B, m->max_batch);
+    m->B = B;
+    clvae_vq_shape_t sh = {B, q.D, q.P, q.K};
+    clvae_buf_t none = {0};
+    clvae_status_t s = clvae_vq_embed(m->ctx, clvae_net_output(m->net, q.layer, 0), none, none,
+                                      codes, q.codebook, sh, err);
+    if (!s) s = clvae_net_forward_range(m->net, B, q.layer + 1, m->last, err);
+    return s ? s : clvae_objective_outputs(m, out, err);
+}

@@ -165,6 +165,11 @@ typedef struct clvae_model_desc {
     int gan;
     struct clvae_model_desc *disc;
     int vqvae;                     /* [model] kind = vqvae: the [vq] layer is the latent */
+    int prior;                     /* [model] kind = prior: an autoregressive model of a
+                                      VQ-VAE's code maps (one-hot input, logits per position) */
+    char codes_run[256];           /* [data] codes: the prior's VQ-VAE run (folder or file) */
+    char codes_sha256[65];         /* [data] codes_sha256: its checkpoint's sha256 (written by
+                                      train; "" = not yet known) */
     long d_steps;                  /* [train] d_steps: discriminator steps per generator step */
     int saturating;                /* [loss] generator_loss = saturating: minimise
                                       log(1 - D(G(z))) (the seed's form) instead of

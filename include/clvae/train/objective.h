@@ -241,4 +241,12 @@ clvae_status_t clvae_objective_test(clvae_objective_t *m, const clvae_dataset_t 
                                     const clvae_data_dev_t *pixels, const clvae_data_dev_t *labels,
                                     size_t n, size_t batch, double *values, clvae_error_t *err);
 
+/* A VQ-VAE's code maps: the encoder and quantizer of B images already in the input, the code
+ * indices [B, P] (as floats) into codes; and the decoder's images [B, D] into out from code
+ * maps on the device (codes [B, P], indices as floats). Other kinds: CLVAE_ERR_INVALID. */
+clvae_status_t clvae_objective_encode_codes(clvae_objective_t *m, size_t B, float *codes,
+                                            clvae_error_t *err);
+clvae_status_t clvae_objective_decode_codes(clvae_objective_t *m, clvae_buf_t codes, size_t B,
+                                            float *out, clvae_error_t *err);
+
 #endif
