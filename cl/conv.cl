@@ -163,3 +163,18 @@ __kernel void conv_plane_total(__global float *restrict out, uint out_off,
     for (uint n = 0; n < N; n++) s += p[n];
     out[out_off + c] += s;
 }
+
+/* out[i] = w[i] where the causal mask keeps tap i % (kh*kw), else 0, for i < n (n = K*C*kh*kw):
+ * the masks of include/clvae/ops/conv.h, as tap t = ky*kw + kx against the centre's
+ * index (kh/2)*kw + kw/2, which is the same raster order. out may be w itself: each item
+ * reads its own element before it writes it. */
+__kernel void conv_mask(__global float *out, uint out_off, __global const float *w, uint w_off,
+                        uint n, uint kh, uint kw, uint keep_centre)
+{
+    uint i = CLVAE_GID0;
+    if (i >= n) return;
+    uint kk = kh * kw;
+    uint t = i % kk, centre = (kh / 2u) * kw + kw / 2u;
+    int keep = t < centre || (keep_centre && t == centre);
+    out[out_off + i] = keep ? w[w_off + i] : 0.0f;
+}

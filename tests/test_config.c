@@ -454,6 +454,45 @@ static void t_batchnorm_keys(void)
            "unknown key 'units'");
 }
 
+/* [conv] mask = A | B (PixelCNN): stored in the layer; refused with file:line where the mask
+ * would not make the conv causal (kernel, stride, dilation, padding) and on a [deconv]. */
+#define MASK_HEAD "[input]\nchannels = 1\nheight = 8\nwidth = 8\n[conv]\nfilters = 2\n"
+static void t_conv_mask_keys(void)
+{
+    clvae_model_desc_t m;
+    REQUIRE(resolve_text(MASK_HEAD "mask = A\nsize = 5\n[conv]\nfilters = 1\nmask = B\n"
+                         "[conv]\nfilters = 1\nmask = none\n[conv]\nfilters = 1\nsize = 1\n"
+                         "mask = B\n[flatten]\n" SMALL_TAIL, &m), "masked convs");
+    CHECK(m.layers[1].mask == CLVAE_CONV_MASK_A && m.layers[2].mask == CLVAE_CONV_MASK_B &&
+              m.layers[3].mask == CLVAE_CONV_MASK_NONE && m.layers[4].mask == CLVAE_CONV_MASK_B,
+          "masks %d %d %d %d", (int)m.layers[1].mask, (int)m.layers[2].mask,
+          (int)m.layers[3].mask, (int)m.layers[4].mask);
+    CHECK(m.layers[1].w_len == 2 * 25 && m.layers[1].out_h == 8, "a masked conv keeps its shape");
+    clvae_model_desc_free(&m);
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    expect(MASK_HEAD "mask = C\n[flatten]\n" SMALL_TAIL, NULL, I, "t.cfg:7: [conv] mask = C",
+           "must be one of none, A, B");
+    expect(MASK_HEAD "mask = A\nsize = 4\n[flatten]\n" SMALL_TAIL, NULL, I,
+           "t.cfg:7: [conv] mask = A", "odd square kernel (size = 3, 5 or 7), not 4x4");
+    expect(MASK_HEAD "mask = B\nsize = 3x5\n[flatten]\n" SMALL_TAIL, NULL, I, "t.cfg:7",
+           "odd square kernel (size = 3, 5 or 7), not 3x5");
+    expect(MASK_HEAD "mask = A\nsize = 1\n[flatten]\n" SMALL_TAIL, NULL, I, "t.cfg:7",
+           "mask A keeps no tap of a 1x1 kernel");
+    expect(MASK_HEAD "mask = A\nstride = 2\n[flatten]\n" SMALL_TAIL, NULL, I, "t.cfg:7",
+           "needs stride 1, not 2x2");
+    expect(MASK_HEAD "mask = B\ndilation = 1x2\n[flatten]\n" SMALL_TAIL, NULL, I, "t.cfg:7",
+           "needs dilation 1, not 1x2");
+    expect(MASK_HEAD "mask = A\npadding = 1\n[flatten]\n" SMALL_TAIL, NULL, I, "t.cfg:7",
+           "needs padding = same");
+    expect(MASK_HEAD "mask = A\npadding = valid\n[flatten]\n" SMALL_TAIL, NULL, I, "t.cfg:7",
+           "needs padding = same");
+    expect(MASK_HEAD "mask = A\n[flatten]\n" SMALL_TAIL, "conv.stride=2", I, "t.cfg:7",
+           "needs stride 1");
+    expect(SMALL_HEAD "[latent]\nsize = 2\n[dense]\nunits = 16\n[reshape]\nchannels = 1\n"
+           "height = 4\nwidth = 4\n[deconv]\nfilters = 1\nstride = 2\nmask = A\n"
+           "activation = sigmoid\n", NULL, I, "t.cfg:17", "unknown key 'mask'");
+}
+
 /* Bad graphs are refused with file:line before any work. */
 static void t_graph_errors(void)
 {
@@ -508,6 +547,7 @@ int main(void)
     RUN(t_graph_layers);
     RUN(t_graph_errors);
     RUN(t_batchnorm_keys);
+    RUN(t_conv_mask_keys);
     RUN(t_missing_file);
     return TEST_EXIT();
 }

@@ -115,6 +115,16 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
     return 0;
 }
 
+/* What the layer table says after a layer's numbers: the latent's heads, a conv's mask. */
+static const char *layer_note(const clvae_layer_t *L, int variational)
+{
+    if (L->kind == CLVAE_LAYER_LATENT)
+        return variational ? "  (z_mean, z_log_var heads)" : "  (code)";
+    if (L->mask == CLVAE_CONV_MASK_A) return "  (mask A)";
+    if (L->mask == CLVAE_CONV_MASK_B) return "  (mask B)";
+    return "";
+}
+
 /* The table of a network's layer sections (the implicit label layers are the line above),
  * with name = and from = of the layers that read other than the section above; its totals. */
 static void print_layers(const clvae_model_desc_t *dp, const char *network)
@@ -145,10 +155,7 @@ static void print_layers(const clvae_model_desc_t *dp, const char *network)
                        L->kind == CLVAE_LAYER_RESHAPE || L->kind == CLVAE_LAYER_CONCAT
                    ? "-"
                    : clvae_act_name(L->act),
-               params, L->flops / 1e6,
-               L->kind == CLVAE_LAYER_LATENT ? (d.variational ? "  (z_mean, z_log_var heads)" : "  (code)")
-                                             : "",
-               graph);
+               params, L->flops / 1e6, layer_note(L, d.variational), graph);
         prev = i;
     }
     double f = clvae_model_flops(&d);

@@ -1,4 +1,5 @@
 /* Layer kinds [conv] and [deconv]: 2-d convolution and transposed convolution (weights, bias, activation). */
+#include <stdio.h>
 #include <string.h>
 
 #include "clvae/ops/conv.h"
@@ -42,6 +43,35 @@ static clvae_status_t conv_params(const clvae_layer_resolve_t *r, clvae_layer_t 
     return CLVAE_OK;
 }
 
+/* [conv] mask = none | A | B. The mask cuts the kernel at its centre in raster order, which
+ * makes output p read only inputs before (or at) p only when the kernel is centred on p: an
+ * odd square kernel, stride 1, dilation 1 and 'same' padding. */
+static clvae_status_t conv_mask(const clvae_layer_resolve_t *r, clvae_layer_t *L,
+                                clvae_error_t *err)
+{
+    static const char *const words[] = {"none", "A", "B", NULL};
+    int m = CLVAE_CONV_MASK_NONE;
+    clvae_status_t st = clvae_cfg_get_word(r->cfg, r->s, "mask", words, &m, err);
+    if (st || m == CLVAE_CONV_MASK_NONE) return st;
+    const clvae_conv_params_t *p = &L->conv;
+    char what[160] = "";
+    if (p->kh != p->kw || p->kh % 2 == 0)
+        snprintf(what, sizeof what, "a masked conv needs an odd square kernel (size = 3, 5 or "
+                 "7), not %zux%zu", p->kh, p->kw);
+    else if (p->kh == 1 && m == CLVAE_CONV_MASK_A)
+        snprintf(what, sizeof what, "mask A keeps no tap of a 1x1 kernel (B keeps its one)");
+    else if (p->sh != 1 || p->sw != 1)
+        snprintf(what, sizeof what, "a masked conv needs stride 1, not %zux%zu", p->sh, p->sw);
+    else if (p->dh != 1 || p->dw != 1)
+        snprintf(what, sizeof what, "a masked conv needs dilation 1, not %zux%zu", p->dh, p->dw);
+    else if (p->pad != CLVAE_CONV_PAD_SAME)
+        snprintf(what, sizeof what, "a masked conv needs padding = same");
+    if (what[0])
+        return clvae_cfg_bad_value(err, r->cfg, r->s, clvae_cfg_find_entry(r->s, "mask"), what);
+    L->mask = (clvae_conv_mask_t)m;
+    return CLVAE_OK;
+}
+
 static clvae_status_t resolve_either(clvae_layer_t *L, const clvae_layer_resolve_t *r, int tr,
                                      clvae_error_t *err)
 {
@@ -53,7 +83,8 @@ static clvae_status_t resolve_either(clvae_layer_t *L, const clvae_layer_resolve
                           r->where, clvae_layer_in_size(L));
     size_t filters = 0;
     if ((st = clvae_cfg_get_size(r->cfg, r->s, "filters", 1, 65536, 1, &filters, err)) ||
-        (st = conv_params(r, L, tr, err)) || (st = clvae_layer_get_bias_act(L, r, err)))
+        (st = conv_params(r, L, tr, err)) || (!tr && (st = conv_mask(r, L, err))) ||
+        (st = clvae_layer_get_bias_act(L, r, err)))
         return st;
     clvae_conv_geom_t g;
     clvae_error_t sub = {0};
@@ -131,6 +162,27 @@ static clvae_status_t geom(const clvae_net_t *net, int i, clvae_conv_geom_t *g, 
     return clvae_conv2d_geom(g, net->B, L->in_c, L->in_h, L->in_w, L->out_c, &L->conv, err);
 }
 
+/* A masked conv's fixed aux buffer [out, in, kh, kw]: W * mask, written by each forward and
+ * read by the backward that follows it. The stored weights stay whole (a checkpoint saves them
+ * as they are, --init may fill every tap), so the mask holds whatever they hold. */
+enum { MASKED_W };
+
+static size_t aux_size(const clvae_layer_t *L, const clvae_model_desc_t *d, int k, size_t *fixed)
+{
+    (void)d;
+    *fixed = k == MASKED_W && L->mask != CLVAE_CONV_MASK_NONE ? L->w_len : 0;
+    return 0;
+}
+
+/* W * mask of a masked conv, in place when out is W's own gradient. */
+static clvae_status_t mask_weight(clvae_net_t *net, int i, clvae_buf_t out, clvae_buf_t w,
+                                  clvae_error_t *err)
+{
+    const clvae_layer_t *L = &net->d->layers[i];
+    return clvae_conv2d_mask(net->ctx, out, w, L->mask, L->out_c, L->in_c, L->conv.kh,
+                             L->conv.kw, err);
+}
+
 static clvae_status_t forward(clvae_net_t *net, int i, clvae_error_t *err)
 {
     clvae_conv_geom_t g;
@@ -140,9 +192,16 @@ static clvae_status_t forward(clvae_net_t *net, int i, clvae_error_t *err)
     clvae_buf_t b = clvae_net_bias(net, net->params, i);
     if (net->d->layers[i].kind == CLVAE_LAYER_DECONV)
         return clvae_conv_transpose2d_forward(net->ctx, net->pre[i], x, w, b, &g, err);
+    if (net->d->layers[i].mask != CLVAE_CONV_MASK_NONE) {
+        if ((s = mask_weight(net, i, net->aux[i][MASKED_W], w, err))) return s;
+        w = net->aux[i][MASKED_W];
+    }
     return clvae_conv2d_forward(net->ctx, net->pre[i], x, w, b, &g, err);
 }
 
+/* A masked conv's input gradient goes through the masked copy its forward used; the weight
+ * gradient of a dropped tap is 0 (no output reads that tap), so those entries, which get
+ * nothing from any other layer, are zeroed after the conv's gradient was added. */
 static clvae_status_t backward(clvae_net_t *net, int i, clvae_error_t *err)
 {
     clvae_conv_geom_t g;
@@ -153,17 +212,21 @@ static clvae_status_t backward(clvae_net_t *net, int i, clvae_error_t *err)
     clvae_buf_t dw = clvae_net_weight(net, net->grads, i), db = clvae_net_bias(net, net->grads, i);
     if (net->d->layers[i].kind == CLVAE_LAYER_DECONV)
         return clvae_conv_transpose2d_backward(net->ctx, dx, dw, db, net->dpre[i], x, w, &g, err);
-    return clvae_conv2d_backward(net->ctx, dx, dw, db, net->dpre[i], x, w, &g, err);
+    int masked = net->d->layers[i].mask != CLVAE_CONV_MASK_NONE;
+    if (masked) w = net->aux[i][MASKED_W];
+    s = clvae_conv2d_backward(net->ctx, dx, dw, db, net->dpre[i], x, w, &g, err);
+    if (!s && masked) s = mask_weight(net, i, dw, dw, err);
+    return s;
 }
 
 static const char *const conv_keys[] = {"filters", "size", "stride", "dilation", "padding",
-                                        "bias", "activation", "slope", NULL};
+                                        "mask", "bias", "activation", "slope", NULL};
 static const char *const deconv_keys[] = {"filters", "size", "stride", "dilation", "padding",
                                           "output_padding", "bias", "activation", "slope", NULL};
 
 const clvae_layer_kind_ops_t clvae_layer_conv_ops = {
     .name = "conv", .keys = conv_keys, .max_from = 1, .resolve = resolve_conv, .fans = fans_conv,
-    .weight_shape = shape_conv, .forward = forward, .backward = backward,
+    .weight_shape = shape_conv, .aux_size = aux_size, .forward = forward, .backward = backward,
 };
 const clvae_layer_kind_ops_t clvae_layer_deconv_ops = {
     .name = "deconv", .keys = deconv_keys, .max_from = 1, .resolve = resolve_deconv,

@@ -814,3 +814,38 @@ clvae_status_t clvae_conv_transpose2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx,
     if (!s && db.mem) s = bias_grad(ctx, db, dy, g->N, g->C, g->H * g->W, err);
     return s;
 }
+
+/* ---- causal masks ---------------------------------------------------------- */
+
+clvae_status_t clvae_conv2d_mask(clvae_ctx_t *ctx, clvae_buf_t out, clvae_buf_t w,
+                                 clvae_conv_mask_t mask, size_t K, size_t C, size_t kh,
+                                 size_t kw, clvae_error_t *err)
+{
+    const char *op = "conv2d_mask";
+    if (mask != CLVAE_CONV_MASK_A && mask != CLVAE_CONV_MASK_B)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: mask %d is not A (1) or B (2)", op,
+                          (int)mask);
+    /* the centre of an even side falls between two taps: no raster order to cut at */
+    if (kh % 2 == 0 || kw % 2 == 0 || kh > CLVAE_CONV_MAX_KERNEL || kw > CLVAE_CONV_MAX_KERNEL)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: kernel %zux%zu is not odd, 1..%d", op, kh,
+                          kw, CLVAE_CONV_MAX_KERNEL);
+    if (K == 0 || C == 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: zero size (K=%zu C=%zu)", op, K, C);
+    if ((double)K * (double)C * (double)(kh * kw) >= UINT_LIMIT)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: the weight has 2^32 elements or more", op);
+    size_t n = K * C * kh * kw;
+    clvae_status_t s;
+    if ((s = clvae_buf_check(out, n, op, "out", err)) || (s = clvae_buf_check(w, n, op, "w", err)))
+        return s;
+    int same = out.mem == w.mem && out.off == w.off;
+    if (out.mem == w.mem && !same && out.off < w.off + n && w.off < out.off + n)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: out and w overlap in one buffer", op);
+    cl_kernel k;
+    cl_uint v[4] = {(cl_uint)n, (cl_uint)kh, (cl_uint)kw, mask == CLVAE_CONV_MASK_B ? 1u : 0u};
+    if ((s = clvae_kernel_get(ctx, "conv", "conv_mask", &k, err)) ||
+        (s = set_buf(k, 0, out, err)) || (s = set_buf(k, 2, w, err)))
+        return s;
+    for (cl_uint i = 0; i < 4; i++)
+        CLVAE_CL_RET(err, clSetKernelArg(k, 4 + i, sizeof v[i], &v[i]));
+    return clvae_launch_1d(ctx, k, n, err);
+}

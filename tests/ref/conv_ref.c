@@ -162,3 +162,21 @@ void clvae_conv_transpose2d_backward_ref(double *dx, double *dw, double *db, con
         }
     }
 }
+
+void clvae_conv2d_mask_ref(double *out, const double *w, clvae_conv_mask_t mask, size_t K,
+                           size_t C, size_t kh, size_t kw)
+{
+    /* the definition: tap (i, j) is kept when it is above the centre row, or on it and left
+     * of the centre column; mask B keeps the centre as well */
+    idx_t ci = (idx_t)kh / 2, cj = (idx_t)kw / 2;
+    for (size_t kc = 0; kc < K * C; kc++) {
+        for (idx_t i = 0; i < (idx_t)kh; i++) {
+            for (idx_t j = 0; j < (idx_t)kw; j++) {
+                int keep = i < ci || (i == ci && j < cj) ||
+                           (mask == CLVAE_CONV_MASK_B && i == ci && j == cj);
+                size_t at = (kc * kh + (size_t)i) * kw + (size_t)j;
+                out[at] = keep ? w[at] : 0.0;
+            }
+        }
+    }
+}

@@ -54,6 +54,11 @@ void clvae_conv_transpose2d_backward_ref(double *dx, double *dw, double *db, con
                                          const double *x, const double *w,
                                          const clvae_conv_geom_t *g);
 
+/* Plain-C reference of clvae_conv2d_mask: out = w with the taps the causal mask drops set to
+ * 0 (out may be w). */
+void clvae_conv2d_mask_ref(double *out, const double *w, clvae_conv_mask_t mask, size_t K,
+                           size_t C, size_t kh, size_t kw);
+
 #include "clvae/ops/dense.h"
 
 /* Plain-C reference of clvae_dense_forward in double (b may be NULL). */

@@ -89,6 +89,9 @@ typedef struct clvae_layer {
     size_t out_c, out_h, out_w;    /* output shape (dense/latent: units x 1 x 1) */
     size_t units;                  /* dense units; latent size */
     clvae_conv_params_t conv;      /* conv / deconv hyperparameters */
+    clvae_conv_mask_t mask;        /* [conv] mask = A | B: causal mask of the taps (PixelCNN);
+                                      0 none, 1 A, 2 B. The stored weights stay whole; the
+                                      forward uses a masked copy (see layer_conv.c) */
     int bias;                      /* has a bias */
     clvae_act_t act;               /* activation after the layer */
     float slope;                   /* LeakyReLU slope */

@@ -97,4 +97,22 @@ clvae_status_t clvae_conv_transpose2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx,
                                                clvae_buf_t w, const clvae_conv_geom_t *g,
                                                clvae_error_t *err);
 
+/* The causal masks of a PixelCNN conv (van den Oord et al. 2016), the same for every
+ * (output, input) channel pair. With the kernel's centre (cy, cx) = (kh/2, kw/2), tap (ky, kx)
+ * is kept when it comes before the centre in raster order (ky < cy, or ky == cy and kx < cx);
+ * mask B keeps the centre too. With stride 1, dilation 1 and 'same' padding, output position
+ * p then reads the input only at positions before p (A) or at and before p (B). */
+typedef enum clvae_conv_mask {
+    CLVAE_CONV_MASK_NONE = 0, /* every tap */
+    CLVAE_CONV_MASK_A = 1,    /* taps before the centre: a first layer, which must not see p */
+    CLVAE_CONV_MASK_B = 2     /* those and the centre: the layers after it */
+} clvae_conv_mask_t;
+
+/* out = w * mask for w [K, C, kh, kw]: the taps mask drops are 0, the others copied. out may
+ * be the very same view as w (in place: a masked conv's weight gradient); any other overlap is
+ * refused, as are a mask other than A or B and an even or out-of-range kernel side. */
+clvae_status_t clvae_conv2d_mask(clvae_ctx_t *ctx, clvae_buf_t out, clvae_buf_t w,
+                                 clvae_conv_mask_t mask, size_t K, size_t C, size_t kh,
+                                 size_t kw, clvae_error_t *err);
+
 #endif
