@@ -1,4 +1,4 @@
-/* Softmax cross-entropy, softmax and argmax over K logits per row or per map position. */
+/* Softmax cross-entropy, softmax and argmax over K logits per row or per map position; draws. */
 
 /* The row kernels run one work group per example r and read row z[z_off + r*K ..];
  * reductions go strided per work item, then through a tree whose shape depends only on
@@ -243,4 +243,33 @@ __kernel void xent_spatial_argmax(__global float *correct, uint c_off, __global 
     }
     float total = xent_group_sum(hits, part);
     if (lid == 0) correct[c_off + n] = total;
+}
+
+/* codes[n, p] = a class drawn from softmax(z[n, :, p] / t) for each example n < N: u is
+ * uniform element n of the stream (seed, offset) (word n % 4 of block offset + n/4, as
+ * clvae_rng_uniform), and the draw is the first k whose cumulative weight passes u * sum, the
+ * weights exp((z - max) / t) summed in k order both times, so the last cumulative sum is the
+ * sum itself. When rounding leaves u * sum at or above it, the draw is the last k of non-zero
+ * weight. A NaN among the logits (or +inf, or all -inf) makes the sum NaN: the code is NaN. */
+__kernel void xent_sample(__global float *codes, uint c_off, __global const float *z,
+                          uint z_off, uint K, uint N, uint P, uint p, float t, ulong seed,
+                          ulong offset)
+{
+    uint n = CLVAE_GID0;
+    if (n >= N) return;
+    uint at = z_off + n * K * P + p;
+    float m = xent_pos_max(z, at, K, P);
+    float s = 0.0f;
+    for (uint k = 0; k < K; k++) s += exp((z[at + k * P] - m) / t);
+    uint4 w = rng_block(seed, offset, n / 4u, RNG_TAG_UNIFORM);
+    uint r = n % 4u == 0u ? w.x : n % 4u == 1u ? w.y : n % 4u == 2u ? w.z : w.w;
+    float target = (float)(r >> 8) * RNG_INV24 * s;
+    float acc = 0.0f, code = NAN;
+    for (uint k = 0; k < K && !isnan(s); k++) {
+        float e = exp((z[at + k * P] - m) / t);
+        acc += e;
+        if (e > 0.0f) code = (float)k; /* the last of non-zero weight so far */
+        if (target < acc) break;
+    }
+    codes[c_off + n * P + p] = code;
 }

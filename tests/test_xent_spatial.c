@@ -1,5 +1,6 @@
-/* Cross-entropy per map position (a PixelCNN prior's loss): device against the double
- * reference, gradients by differences, bad labels, determinism, bad input. */
+/* Cross-entropy per map position and class draws at one position (a PixelCNN prior's ops):
+ * device against the double reference, gradients by differences, bad labels, determinism,
+ * draw frequencies, bad input. */
 #define TEST_FILE "test_xent_spatial"
 #include "ref/ref.h"
 #include "test.h"
@@ -7,6 +8,7 @@
 
 #include <math.h>
 
+#include "clvae/ops/rng.h"
 #include "clvae/ops/xent.h"
 
 static clvae_ctx_t *ctx;
@@ -343,6 +345,197 @@ static void t_invalid_arguments(void)
     clvae_buf_free(&b), clvae_buf_free(&y), clvae_buf_free(&o), clvae_buf_free(&m);
 }
 
+/* ---- class draws at one position ------------------------------------------------------ */
+
+/* Draws at position p of codes [N, P] (filled with -7 first) from logits on the device; every
+ * other position must keep its -7. Returns the codes at p (free them), NULL on failure. */
+static float *dev_draw(const float *z, size_t N, size_t K, size_t P, size_t p, float t,
+                       uint64_t seed, uint64_t offset)
+{
+    float *fill = malloc(N * P * sizeof *fill), *out = malloc(N * sizeof *out), *codes;
+    for (size_t i = 0; i < N * P; i++) fill[i] = -7.0f;
+    clvae_buf_t bz = tu_upload(ctx, z, N * K * P), bc = tu_upload(ctx, fill, N * P);
+    clvae_error_t err = {0};
+    if (clvae_xent_sample_position(ctx, bc, bz, p, t, seed, offset, N, K, P, &err))
+        fprintf(stderr, "  %s\n", err.msg);
+    codes = tu_download(ctx, bc, N * P);
+    int ok = codes != NULL;
+    for (size_t i = 0; ok && i < N * P; i++) {
+        if (i % P == p) out[i / P] = codes[i];
+        else ok = codes[i] == -7.0f;
+    }
+    if (!ok) fprintf(stderr, "  a draw wrote outside its position\n");
+    clvae_buf_free(&bz), clvae_buf_free(&bc);
+    free(fill), free(codes);
+    if (!ok) free(out);
+    return ok ? out : NULL;
+}
+
+/* Device draws equal the reference's wherever u is 1e-5 or more from every cumulative
+ * probability; the others (where float and double sums may round to different sides) are
+ * skipped and counted, and must be few. */
+static void sample_case(size_t N, size_t K, size_t P, size_t p, float t, float spread)
+{
+    size_t n = N * K * P;
+    uint64_t seed = 4242 + n + p, draw_seed = 0xfeedULL + K;
+    float *z = malloc(n * sizeof *z);
+    tu_rand(z, n, -spread, spread, &seed);
+    double *zd = tu_double(z, n), *want = malloc(N * P * sizeof *want);
+    double *margin = malloc(N * sizeof *margin);
+    clvae_xent_sample_position_ref(want, margin, zd, p, t, draw_seed, 9, N, K, P);
+    float *got = dev_draw(z, N, K, P, p, t, draw_seed, 9);
+    REQUIRE(got, "%zux%zux%zu: no draw", N, K, P);
+    size_t skipped = 0, wrong = 0, classes = 0;
+    unsigned char *seen = calloc(K, 1);
+    for (size_t i = 0; i < N; i++) {
+        if (margin[i] < 1e-5) {
+            skipped++;
+            continue;
+        }
+        if (got[i] != (float)want[i * P + p] && wrong++ < 5)
+            fprintf(stderr, "  example %zu: drew %g, reference %g\n", i, (double)got[i],
+                    want[i * P + p]);
+        if (got[i] >= 0 && got[i] < (float)K && !seen[(size_t)got[i]]++) classes++;
+    }
+    CHECK(wrong == 0, "%zux%zux%zu t=%g: %zu draws differ from the reference", N, K, P,
+          (double)t, wrong);
+    /* u falls within 1e-5 of one of K cumulative sums with a chance of about K * 2e-5 */
+    CHECK(skipped <= 3 * N * K * 2e-5 + 3, "%zux%zux%zu: %zu of %zu draws too close to call",
+          N, K, P, skipped, N);
+    CHECK(classes >= (K < 8 ? K : 8), "%zux%zux%zu: only %zu classes drawn", N, K, P, classes);
+    fprintf(stderr, "draws %zux%zux%zu t=%g: %zu of %zu skipped as too close to call\n", N, K,
+            P, (double)t, skipped, N);
+    free(z), free(zd), free(want), free(margin), free(got), free(seen);
+}
+
+static void t_sample_vs_reference(void)
+{
+    sample_case(2000, 7, 5, 2, 1.0f, 2.0f);
+    sample_case(500, 512, 49, 48, 1.0f, 4.0f);
+    sample_case(1000, 10, 1, 0, 0.7f, 2.0f);
+    sample_case(1000, 2, 3, 0, 2.5f, 3.0f);
+    sample_case(300, 65, 4, 3, 0.25f, 1.0f);
+}
+
+/* The same (seed, offset) gives the same bits; another seed or another offset other draws. */
+static void t_sample_determinism(void)
+{
+    const size_t N = 400, K = 16, P = 3;
+    float z[400 * 16 * 3];
+    uint64_t seed = 5;
+    tu_rand(z, N * K * P, -1.0f, 1.0f, &seed);
+    float *a = dev_draw(z, N, K, P, 1, 1.0f, 77, 0), *b = dev_draw(z, N, K, P, 1, 1.0f, 77, 0);
+    float *c = dev_draw(z, N, K, P, 1, 1.0f, 78, 0), *d = dev_draw(z, N, K, P, 1, 1.0f, 77, 100);
+    REQUIRE(a && b && c && d, "no draws");
+    size_t dc = 0, dd = 0;
+    for (size_t i = 0; i < N; i++) dc += a[i] != c[i], dd += a[i] != d[i];
+    CHECK(memcmp(a, b, N * sizeof *a) == 0, "the same seed drew differently");
+    CHECK(dc > N / 2 && dd > N / 2, "another seed changed %zu of %zu draws, another offset %zu",
+          dc, N, dd);
+    free(a), free(b), free(c), free(d);
+}
+
+/* Counts of N draws from logits log(prob) at temperature t (one position of P = 2) against
+ * N * softmax(log(prob) / t): each within 4.5 standard errors. */
+static void frequency_case(const double *prob, size_t K, float t, uint64_t s)
+{
+    const size_t N = 20000, P = 2;
+    float *z = malloc(N * K * P * sizeof *z);
+    double want[8], sum = 0;
+    for (size_t k = 0; k < K; k++) {
+        want[k] = prob[k] > 0 ? pow(prob[k], 1.0 / t) : 0;
+        sum += want[k];
+    }
+    for (size_t n = 0; n < N; n++)
+        for (size_t k = 0; k < K; k++) {
+            z[at(n, k, 0, K, P)] = 0.0f;
+            z[at(n, k, 1, K, P)] = prob[k] > 0 ? (float)log(prob[k]) : -1e30f;
+        }
+    float *got = dev_draw(z, N, K, P, 1, t, s, 3);
+    REQUIRE(got, "no draws");
+    size_t count[8] = {0}, other = 0;
+    for (size_t n = 0; n < N; n++) {
+        if (got[n] >= 0 && got[n] < (float)K && got[n] == floorf(got[n])) count[(size_t)got[n]]++;
+        else other++;
+    }
+    CHECK(other == 0, "%zu draws are not classes", other);
+    for (size_t k = 0; k < K; k++) {
+        double q = want[k] / sum, se = sqrt((double)N * q * (1 - q));
+        if (q == 0) {
+            CHECK(count[k] == 0, "class %zu of weight 0 drawn %zu times", k, count[k]);
+            continue;
+        }
+        CHECK(fabs((double)count[k] - N * q) <= 4.5 * se, "t=%g class %zu: %zu draws, expected "
+              "%.1f +- %.1f", (double)t, k, count[k], N * q, se);
+    }
+    free(z), free(got);
+}
+
+static void t_sample_frequencies(void)
+{
+    static const double p4[4] = {0.1, 0.2, 0.3, 0.4};
+    frequency_case(p4, 4, 1.0f, 11);
+    frequency_case(p4, 4, 0.5f, 12); /* sharper: 1/30, 4/30, 9/30, 16/30 */
+    frequency_case(p4, 4, 3.0f, 13); /* flatter */
+    /* classes at -1e30 (weight 0) first, in the middle and last are never drawn, even at a
+     * high temperature */
+    static const double gaps[6] = {0, 0.25, 0, 0.5, 0.25, 0};
+    frequency_case(gaps, 6, 1.0f, 14);
+    frequency_case(gaps, 6, 50.0f, 15);
+}
+
+/* NaN and +inf logits give a NaN code; -inf or -1e30 at a class only removes it. */
+static void t_sample_nonfinite(void)
+{
+    const size_t N = 4, K = 3, P = 1;
+    const float z[12] = {0.0f, NAN,       1.0f,      INFINITY, 0.0f, 0.0f,
+                         0.0f, -INFINITY, -INFINITY, -1e30f,   -1e30f, 2.0f};
+    float *got = dev_draw(z, N, K, P, 0, 1.0f, 1, 0);
+    REQUIRE(got, "no draws");
+    CHECK(isnan(got[0]) && isnan(got[1]) && got[2] == 0.0f && got[3] == 2.0f,
+          "codes %g %g %g %g", (double)got[0], (double)got[1], (double)got[2], (double)got[3]);
+    double zd[12], want[4], margin[4];
+    for (int i = 0; i < 12; i++) zd[i] = z[i];
+    clvae_xent_sample_position_ref(want, margin, zd, 0, 1.0, 1, 0, N, K, P);
+    CHECK(isnan(want[0]) && isnan(want[1]) && want[2] == 0.0 && want[3] == 2.0,
+          "reference codes %g %g %g %g", want[0], want[1], want[2], want[3]);
+    free(got);
+}
+
+static void t_sample_invalid_arguments(void)
+{
+    clvae_buf_t z = tu_zeros(ctx, 64), c = tu_zeros(ctx, 8), none = {0};
+    clvae_error_t err = {0};
+    const clvae_status_t INV = CLVAE_ERR_INVALID;
+    /* N x K x P = 2 x 4 x 4 */
+    CHECK(clvae_xent_sample_position(ctx, c, z, 0, 0.0f, 1, 0, 2, 4, 4, &err) == INV, "t = 0");
+    CHECK(strstr(err.msg, "temperature") != NULL, "message: %s", err.msg);
+    CHECK(clvae_xent_sample_position(ctx, c, z, 0, -1.0f, 1, 0, 2, 4, 4, &err) == INV, "t < 0");
+    CHECK(clvae_xent_sample_position(ctx, c, z, 0, NAN, 1, 0, 2, 4, 4, &err) == INV, "t NaN");
+    CHECK(clvae_xent_sample_position(ctx, c, z, 0, INFINITY, 1, 0, 2, 4, 4, &err) == INV,
+          "t inf");
+    CHECK(clvae_xent_sample_position(ctx, c, z, 4, 1.0f, 1, 0, 2, 4, 4, &err) == INV, "p = P");
+    CHECK(strstr(err.msg, "position 4 of 4") != NULL, "message: %s", err.msg);
+    CHECK(clvae_xent_sample_position(ctx, c, z, 0, 1.0f, 1, 0, 0, 4, 4, &err) == INV, "N = 0");
+    CHECK(clvae_xent_sample_position(ctx, c, z, 0, 1.0f, 1, 0, 2, 0, 4, &err) == INV, "K = 0");
+    CHECK(clvae_xent_sample_position(ctx, c, z, 0, 1.0f, 1, 0, 2, 4, 0, &err) == INV, "P = 0");
+    CHECK(clvae_xent_sample_position(ctx, none, z, 0, 1.0f, 1, 0, 2, 4, 4, &err) == INV,
+          "NULL codes");
+    CHECK(clvae_xent_sample_position(ctx, c, none, 0, 1.0f, 1, 0, 2, 4, 4, &err) == INV,
+          "NULL logits");
+    CHECK(clvae_xent_sample_position(ctx, c, z, 0, 1.0f, 1, 0, 2, 4, 8, &err) == INV,
+          "codes too short");
+    CHECK(clvae_xent_sample_position(ctx, clvae_buf_at(z, 8), z, 0, 1.0f, 1, 0, 2, 4, 4, &err) ==
+              INV, "codes on logits");
+    CHECK(strstr(err.msg, "overlap") != NULL, "message: %s", err.msg);
+    float *hz = tu_download(ctx, z, 64), *hc = tu_download(ctx, c, 8);
+    int clean = hz && hc;
+    for (int i = 0; clean && i < 64; i++) clean = hz[i] == 0.0f && (i >= 8 || hc[i] == 0.0f);
+    CHECK(clean, "a rejected call wrote");
+    free(hz), free(hc);
+    clvae_buf_free(&z), clvae_buf_free(&c);
+}
+
 int main(void)
 {
     ctx = tu_ctx();
@@ -354,6 +547,11 @@ int main(void)
     RUN(t_invalid_labels);
     RUN(t_argmax_ties);
     RUN(t_invalid_arguments);
+    RUN(t_sample_vs_reference);
+    RUN(t_sample_determinism);
+    RUN(t_sample_frequencies);
+    RUN(t_sample_nonfinite);
+    RUN(t_sample_invalid_arguments);
     tu_print_errors();
     clvae_ctx_free(ctx);
     return TEST_EXIT();

@@ -1,4 +1,4 @@
-/* Launchers for cl/xent.cl (cross-entropies, softmax, argmax hits) and the host label check. */
+/* Launchers for cl/xent.cl (cross-entropies, softmax, argmax hits, class draws); label check. */
 #include "clvae/ops/xent.h"
 
 #include <math.h>
@@ -163,7 +163,7 @@ clvae_status_t clvae_softmax_forward(clvae_ctx_t *ctx, clvae_buf_t probs, clvae_
     return clvae_launch_groups(ctx, k, N, err);
 }
 
-/* ---- spatial cross-entropy ------------------------------------------------- */
+/* ---- spatial cross-entropy and sampling ------------------------------------------------- */
 
 /* N examples of K classes at P positions: all non-zero, K within the label limit, N*K*P and
  * so every index within uint. */
@@ -260,4 +260,36 @@ clvae_status_t clvae_xent_spatial_correct(clvae_ctx_t *ctx, clvae_buf_t correct,
 {
     return spatial_per_example(ctx, "xent_spatial_argmax", correct, "correct", logits, labels, N,
                                K, P, "xent_spatial_correct", err);
+}
+
+clvae_status_t clvae_xent_sample_position(clvae_ctx_t *ctx, clvae_buf_t codes,
+                                          clvae_buf_t logits, size_t p, float temperature,
+                                          uint64_t seed, uint64_t offset, size_t N, size_t K,
+                                          size_t P, clvae_error_t *err)
+{
+    const char *op = "xent_sample_position";
+    clvae_status_t s;
+    if ((s = check_spatial_shape(N, K, P, op, err))) return s;
+    if (p >= P)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: position %zu of %zu positions", op, p, P);
+    if (!(temperature > 0.0f) || !isfinite(temperature))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: temperature %g is not a positive number",
+                          op, (double)temperature);
+    if ((s = clvae_buf_check(logits, N * K * P, op, "logits", err)) ||
+        (s = clvae_buf_check(codes, N * P, op, "codes", err)) ||
+        (s = check_overlap(codes, N * P, "codes", logits, N * K * P, "logits", 0, op, err)))
+        return s;
+    cl_kernel k;
+    cl_uint next, v[3] = {(cl_uint)N, (cl_uint)P, (cl_uint)p};
+    cl_ulong sd = seed, off = offset;
+    clvae_buf_t none = {0};
+    if ((s = clvae_kernel_get(ctx, "xent", "xent_sample", &k, err)) ||
+        (s = set_row_args(k, codes, logits, none, K, &next, err)))
+        return s;
+    for (cl_uint i = 0; i < 3; i++)
+        CLVAE_CL_RET(err, clSetKernelArg(k, next + i, sizeof v[i], &v[i]));
+    CLVAE_CL_RET(err, clSetKernelArg(k, next + 3, sizeof temperature, &temperature));
+    CLVAE_CL_RET(err, clSetKernelArg(k, next + 4, sizeof sd, &sd));
+    CLVAE_CL_RET(err, clSetKernelArg(k, next + 5, sizeof off, &off));
+    return clvae_launch_1d(ctx, k, N, err);
 }

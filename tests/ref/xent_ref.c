@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "clvae/ops/rng.h"
+
 /* The class of label y, or K when y is not an integer in 0..K-1 (the kernels' rule). */
 static size_t ref_class(double y, size_t K)
 {
@@ -127,5 +129,44 @@ void clvae_xent_spatial_correct_ref(double *correct, const double *logits, const
             correct[n] += hit;
         }
     }
+    free(row);
+}
+
+/* One draw by the inverse CDF from weights w[0..K-1] with sum s at u: the first k with
+ * u < cdf_k, else the last k of non-zero weight; the distance from u to the nearest cdf_k. */
+static double draw(const double *w, size_t K, double s, double u, double *margin)
+{
+    double cum = 0.0, code = NAN, near = INFINITY;
+    for (size_t k = 0; k < K; k++) {
+        cum += w[k];
+        near = fmin(near, fabs(cum / s - u));
+        if (isnan(code) && u < cum / s) code = (double)k;
+    }
+    if (isnan(code))
+        for (size_t k = 0; k < K; k++)
+            if (w[k] > 0.0) code = (double)k;
+    if (margin) *margin = near;
+    return code;
+}
+
+void clvae_xent_sample_position_ref(double *codes, double *margin, const double *logits,
+                                    size_t p, double temperature, uint64_t seed,
+                                    uint64_t offset, size_t N, size_t K, size_t P)
+{
+    float *u = malloc(N * sizeof *u);
+    double *row = malloc(K * sizeof *row);
+    clvae_rng_uniform_host(u, N, seed, offset);
+    for (size_t n = 0; n < N; n++) {
+        column(row, logits, n, p, K, P);
+        double m = -INFINITY, s = 0.0, near = 0.0;
+        for (size_t k = 0; k < K; k++) m = fmax(m, row[k]);
+        for (size_t k = 0; k < K; k++) {
+            row[k] = exp((row[k] - m) / temperature);
+            s += row[k];
+        }
+        codes[n * P + p] = isnan(s) ? NAN : draw(row, K, s, (double)u[n], &near);
+        if (margin) margin[n] = near;
+    }
+    free(u);
     free(row);
 }

@@ -1,6 +1,8 @@
-/* Softmax cross-entropy per row and per map position, softmax, argmax hits, label checks. */
+/* Softmax cross-entropy per row and per map position, softmax, argmax hits, labels, draws. */
 #ifndef CLVAE_XENT_H
 #define CLVAE_XENT_H
+
+#include <stdint.h>
 
 #include "clvae/device/tensor.h"
 
@@ -87,6 +89,20 @@ clvae_status_t clvae_xent_spatial_backward(clvae_ctx_t *ctx, clvae_buf_t dlogits
 clvae_status_t clvae_xent_spatial_correct(clvae_ctx_t *ctx, clvae_buf_t correct,
                                           clvae_buf_t logits, clvae_buf_t labels, size_t N,
                                           size_t K, size_t P, clvae_error_t *err);
+
+/* codes[n, p] = a class drawn from softmax(z[n, :, p] / temperature) for every example n, as a
+ * float; the other positions of codes are left alone (a PixelCNN fills a map one position at a
+ * time). The draw is the inverse CDF at u_n = uniform element n of the stream (seed, offset)
+ * (rng.h; clvae_rng_uniform_host gives the same u): the first k whose cumulative sum of
+ * exp((z - max) / temperature), taken in order k = 0 .. K-1, exceeds u_n times the whole sum;
+ * when rounding leaves none, the last k of non-zero weight. A class whose logit is far below
+ * the others (-1e30) has weight 0 and is never drawn. A NaN or +inf logit at (n, :, p) gives a
+ * NaN code. The call uses clvae_rng_blocks(N) blocks of the stream. CLVAE_ERR_INVALID for
+ * temperature <= 0 or not finite, p >= P, and what the other spatial ops refuse. */
+clvae_status_t clvae_xent_sample_position(clvae_ctx_t *ctx, clvae_buf_t codes,
+                                          clvae_buf_t logits, size_t p, float temperature,
+                                          uint64_t seed, uint64_t offset, size_t N, size_t K,
+                                          size_t P, clvae_error_t *err);
 
 /* Plain-C references in double of the same maths and the same label rules. */
 
