@@ -24,6 +24,8 @@ uint label_class(float y, uint K)
 #define PHILOX_W0 0x9E3779B9u
 #define PHILOX_W1 0xBB67AE85u
 #define RNG_INV24 (1.0f / 16777216.0f)
+#define RNG_TAG_UNIFORM 0u /* CLVAE_RNG_TAG_UNIFORM: also cl/xent.cl's draws, the same stream */
+#define RNG_TAG_NORMAL 1u  /* CLVAE_RNG_TAG_NORMAL */
 
 /* Ten Philox rounds, the key bumped by the Weyl constants before each round but the first. */
 uint4 philox4x32_10(uint4 c, uint2 k)

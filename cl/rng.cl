@@ -4,10 +4,8 @@
  * counter {lo32, hi32, tag, 0}, key {lo32(seed), hi32(seed)}, and writes elements
  * 4b .. 4b+3 that are < n. An element's value depends only on (seed, offset, i). */
 
-#define RNG_TAG_UNIFORM 0u
-#define RNG_TAG_NORMAL 1u
-
-/* philox4x32_10, rng_block and rng_box_muller are in cl/common.cl (cl/noise.cl uses them too). */
+/* philox4x32_10, rng_block, rng_box_muller and the tags RNG_TAG_UNIFORM and RNG_TAG_NORMAL are
+ * in cl/common.cl (cl/noise.cl and cl/xent.cl use them too). */
 
 /* out[i] = (word_i >> 8) * 2^-24 for i < n: uniforms in [0, 1), one block per work item. */
 __kernel void rng_uniform(__global float *out, uint out_off, uint n, ulong seed, ulong offset)

@@ -1,6 +1,6 @@
-/* Softmax cross-entropy, softmax and argmax over rows of K logits: one work group per row. */
+/* Softmax cross-entropy, softmax and argmax over K logits per row or per map position; draws. */
 
-/* Every kernel here runs one work group per example r and reads row z[z_off + r*K ..];
+/* The row kernels run one work group per example r and read row z[z_off + r*K ..];
  * reductions go strided per work item, then through a tree whose shape depends only on
  * the local size, so the order is fixed. Labels are floats; see label_class
  * in cl/common.cl. */
@@ -133,4 +133,143 @@ __kernel void xent_argmax(__global float *correct, uint c_off, __global const fl
     if (lid != 0) return;
     uint c = label_class(y[y_off + r], K);
     correct[c_off + r] = (c < K && best_i[0] == c) ? 1.0f : 0.0f;
+}
+
+/* ---- spatial cross-entropy: K classes at each of P positions ------------------------------ */
+
+/* Logits [N, K, P] channel-first, as a conv layer writes them: class k of position p of
+ * example n is z[z_off + (n*K + k)*P + p], so one position's classes lie P apart. A work item
+ * takes whole positions and runs over their K classes in order k = 0 .. K-1 itself (for
+ * K = 512 codes and P = 49 positions there are few positions and many classes, but neighbouring
+ * items read neighbouring positions, so each of their loads is contiguous). */
+
+/* The maximum of z[at + k*P], k < K (NaN ignored, as fmax does). */
+float xent_pos_max(__global const float *z, uint at, uint K, uint P)
+{
+    float m = -INFINITY;
+    for (uint k = 0; k < K; k++) m = fmax(m, z[at + k * P]);
+    return m;
+}
+
+/* The sum of exp(z[at + k*P] - m), k < K, in that order. */
+float xent_pos_sumexp(__global const float *z, uint at, uint K, uint P, float m)
+{
+    float s = 0.0f;
+    for (uint k = 0; k < K; k++) s += exp(z[at + k * P] - m);
+    return s;
+}
+
+/* The sum of every work item's v through a tree whose shape depends only on the local size;
+ * every work item gets it. part is the group's scratch, free again on return. */
+float xent_group_sum(float v, __local float *part)
+{
+    uint lid = (uint)get_local_id(0), ls = (uint)get_local_size(0);
+    part[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint s = ls / 2; s > 0; s /= 2) {
+        if (lid < s) part[lid] += part[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = part[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+/* out[n] = sum over positions p of (max - z[y_np]) + log(sum exp(z - max)) at p, NaN when a
+ * label of n is invalid: one work group per example n, positions p = lid, lid + ls, ... per
+ * item, then the items' sums through the tree. */
+__kernel void xent_spatial_rows(__global float *out, uint out_off, __global const float *z,
+                                uint z_off, __global const float *y, uint y_off, uint K, uint P)
+{
+    __local float part[CLVAE_WGS];
+    uint n = (uint)get_group_id(0);
+    uint lid = (uint)get_local_id(0), ls = (uint)get_local_size(0);
+    float acc = 0.0f;
+    for (uint p = lid; p < P; p += ls) {
+        uint at = z_off + n * K * P + p;
+        float m = xent_pos_max(z, at, K, P);
+        float s = xent_pos_sumexp(z, at, K, P, m);
+        uint c = label_class(y[y_off + n * P + p], K);
+        acc += c < K ? (m - z[at + c * P]) + log(s) : NAN;
+    }
+    float total = xent_group_sum(acc, part);
+    if (lid == 0) out[out_off + n] = total;
+}
+
+/* g[n, k, p] += scale * (exp(z - max) / sum - (k == y_np)) at a position with a valid label:
+ * one work item per position (n, p) of the N*P, each writing its own K entries. */
+__kernel void xent_spatial_grad(__global float *g, uint g_off, __global const float *z,
+                                uint z_off, __global const float *y, uint y_off, uint K, uint P,
+                                uint N, float scale)
+{
+    uint i = CLVAE_GID0;
+    if (i >= N * P) return;
+    uint n = i / P, p = i - n * P;
+    uint c = label_class(y[y_off + i], K);
+    if (c >= K) return;
+    uint at = z_off + n * K * P + p, gat = g_off + n * K * P + p;
+    float m = xent_pos_max(z, at, K, P);
+    float s = xent_pos_sumexp(z, at, K, P, m);
+    for (uint k = 0; k < K; k++) {
+        float q = exp(z[at + k * P] - m) / s;
+        g[gat + k * P] += scale * (k == c ? q - 1.0f : q);
+    }
+}
+
+/* correct[n] = the number of positions p of n whose argmax (lowest index among ties, NaN
+ * above any number: xent_beats) is the valid label y_np; one work group per example. The
+ * counts are small integers, exact in float whatever the order. */
+__kernel void xent_spatial_argmax(__global float *correct, uint c_off, __global const float *z,
+                                  uint z_off, __global const float *y, uint y_off, uint K,
+                                  uint P)
+{
+    __local float part[CLVAE_WGS];
+    uint n = (uint)get_group_id(0);
+    uint lid = (uint)get_local_id(0), ls = (uint)get_local_size(0);
+    float hits = 0.0f;
+    for (uint p = lid; p < P; p += ls) {
+        uint at = z_off + n * K * P + p;
+        float bv = 0.0f;
+        uint bi = K;
+        for (uint k = 0; k < K; k++) {
+            float v = z[at + k * P];
+            if (xent_beats(v, k, bv, bi, K)) {
+                bv = v;
+                bi = k;
+            }
+        }
+        uint c = label_class(y[y_off + n * P + p], K);
+        hits += (c < K && bi == c) ? 1.0f : 0.0f;
+    }
+    float total = xent_group_sum(hits, part);
+    if (lid == 0) correct[c_off + n] = total;
+}
+
+/* codes[n, p] = a class drawn from softmax(z[n, :, p] / t) for each example n < N: u is
+ * uniform element n of the stream (seed, offset) (word n % 4 of block offset + n/4, as
+ * clvae_rng_uniform), and the draw is the first k whose cumulative weight passes u * sum, the
+ * weights exp((z - max) / t) summed in k order both times, so the last cumulative sum is the
+ * sum itself. When rounding leaves u * sum at or above it, the draw is the last k of non-zero
+ * weight. A NaN among the logits (or +inf, or all -inf) makes the sum NaN: the code is NaN. */
+__kernel void xent_sample(__global float *codes, uint c_off, __global const float *z,
+                          uint z_off, uint K, uint N, uint P, uint p, float t, ulong seed,
+                          ulong offset)
+{
+    uint n = CLVAE_GID0;
+    if (n >= N) return;
+    uint at = z_off + n * K * P + p;
+    float m = xent_pos_max(z, at, K, P);
+    float s = 0.0f;
+    for (uint k = 0; k < K; k++) s += exp((z[at + k * P] - m) / t);
+    uint4 w = rng_block(seed, offset, n / 4u, RNG_TAG_UNIFORM);
+    uint r = n % 4u == 0u ? w.x : n % 4u == 1u ? w.y : n % 4u == 2u ? w.z : w.w;
+    float target = (float)(r >> 8) * RNG_INV24 * s;
+    float acc = 0.0f, code = NAN;
+    for (uint k = 0; k < K && !isnan(s); k++) {
+        float e = exp((z[at + k * P] - m) / t);
+        acc += e;
+        if (e > 0.0f) code = (float)k; /* the last of non-zero weight so far */
+        if (target < acc) break;
+    }
+    codes[c_off + n * P + p] = code;
 }

@@ -1,4 +1,4 @@
-/* Launchers for cl/xent.cl (cross-entropy, softmax, argmax hits) and the host label check. */
+/* Launchers for cl/xent.cl (cross-entropies, softmax, argmax hits, class draws); label check. */
 #include "clvae/ops/xent.h"
 
 #include <math.h>
@@ -161,4 +161,135 @@ clvae_status_t clvae_softmax_forward(clvae_ctx_t *ctx, clvae_buf_t probs, clvae_
         (s = set_row_args(k, probs, logits, none, K, &next, err)))
         return s;
     return clvae_launch_groups(ctx, k, N, err);
+}
+
+/* ---- spatial cross-entropy and sampling ------------------------------------------------- */
+
+/* N examples of K classes at P positions: all non-zero, K within the label limit, N*K*P and
+ * so every index within uint. */
+static clvae_status_t check_spatial_shape(size_t N, size_t K, size_t P, const char *op,
+                                          clvae_error_t *err)
+{
+    clvae_status_t s = check_shape(N, K, op, err);
+    if (s) return s;
+    if (P == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: zero positions (P=0)", op);
+    if (P > UINT32_MAX / (N * K))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: N*K*P = %zu*%zu*%zu exceeds 2^32-1", op,
+                          N, K, P);
+    return CLVAE_OK;
+}
+
+/* The checks every spatial labelled op shares: shape, logits [N, K, P], labels [N, P]. */
+static clvae_status_t check_spatial(clvae_buf_t logits, clvae_buf_t labels, size_t N, size_t K,
+                                    size_t P, const char *op, clvae_error_t *err)
+{
+    clvae_status_t s;
+    if ((s = check_spatial_shape(N, K, P, op, err)) ||
+        (s = clvae_buf_check(logits, N * K * P, op, "logits", err)) ||
+        (s = clvae_buf_check(labels, N * P, op, "labels", err)))
+        return s;
+    return CLVAE_OK;
+}
+
+/* The per-example ops (loss, hits): out [N] beside logits and labels, one group per example. */
+static clvae_status_t spatial_per_example(clvae_ctx_t *ctx, const char *kernel, clvae_buf_t out,
+                                          const char *oname, clvae_buf_t logits,
+                                          clvae_buf_t labels, size_t N, size_t K, size_t P,
+                                          const char *op, clvae_error_t *err)
+{
+    clvae_status_t s;
+    if ((s = check_spatial(logits, labels, N, K, P, op, err)) ||
+        (s = clvae_buf_check(out, N, op, oname, err)) ||
+        (s = check_overlap(out, N, oname, logits, N * K * P, "logits", 0, op, err)) ||
+        (s = check_overlap(out, N, oname, labels, N * P, "labels", 0, op, err)))
+        return s;
+    cl_kernel k;
+    cl_uint next, pp = (cl_uint)P;
+    if ((s = clvae_kernel_get(ctx, "xent", kernel, &k, err)) ||
+        (s = set_row_args(k, out, logits, labels, K, &next, err)))
+        return s;
+    CLVAE_CL_RET(err, clSetKernelArg(k, next, sizeof pp, &pp));
+    return clvae_launch_groups(ctx, k, N, err);
+}
+
+clvae_status_t clvae_xent_spatial_forward(clvae_ctx_t *ctx, clvae_buf_t per_example,
+                                          clvae_buf_t mean, clvae_buf_t logits,
+                                          clvae_buf_t labels, size_t N, size_t K, size_t P,
+                                          clvae_error_t *err)
+{
+    const char *op = "xent_spatial_forward";
+    clvae_status_t s;
+    if (mean.mem && (s = clvae_buf_check(mean, 1, op, "mean", err))) return s;
+    if ((s = spatial_per_example(ctx, "xent_spatial_rows", per_example, "per_example", logits,
+                                 labels, N, K, P, op, err)))
+        return s;
+    if (!mean.mem) return CLVAE_OK;
+    return clvae_reduce_all(ctx, mean, per_example, CLVAE_REDUCE_SUM, 1.0f / (float)N, N, err);
+}
+
+clvae_status_t clvae_xent_spatial_backward(clvae_ctx_t *ctx, clvae_buf_t dlogits,
+                                           clvae_buf_t logits, clvae_buf_t labels, float scale,
+                                           size_t N, size_t K, size_t P, clvae_error_t *err)
+{
+    const char *op = "xent_spatial_backward";
+    clvae_status_t s;
+    if ((s = check_spatial(logits, labels, N, K, P, op, err))) return s;
+    if (!isfinite(scale))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: scale %g is not finite", op,
+                          (double)scale);
+    if (!dlogits.mem) return CLVAE_OK;
+    size_t n = N * K * P;
+    if ((s = clvae_buf_check(dlogits, n, op, "dlogits", err)) ||
+        (s = check_overlap(dlogits, n, "dlogits", logits, n, "logits", 0, op, err)) ||
+        (s = check_overlap(dlogits, n, "dlogits", labels, N * P, "labels", 0, op, err)))
+        return s;
+    cl_kernel k;
+    cl_uint next, pp = (cl_uint)P, nn = (cl_uint)N;
+    if ((s = clvae_kernel_get(ctx, "xent", "xent_spatial_grad", &k, err)) ||
+        (s = set_row_args(k, dlogits, logits, labels, K, &next, err)))
+        return s;
+    CLVAE_CL_RET(err, clSetKernelArg(k, next, sizeof pp, &pp));
+    CLVAE_CL_RET(err, clSetKernelArg(k, next + 1, sizeof nn, &nn));
+    CLVAE_CL_RET(err, clSetKernelArg(k, next + 2, sizeof scale, &scale));
+    return clvae_launch_1d(ctx, k, N * P, err);
+}
+
+clvae_status_t clvae_xent_spatial_correct(clvae_ctx_t *ctx, clvae_buf_t correct,
+                                          clvae_buf_t logits, clvae_buf_t labels, size_t N,
+                                          size_t K, size_t P, clvae_error_t *err)
+{
+    return spatial_per_example(ctx, "xent_spatial_argmax", correct, "correct", logits, labels, N,
+                               K, P, "xent_spatial_correct", err);
+}
+
+clvae_status_t clvae_xent_sample_position(clvae_ctx_t *ctx, clvae_buf_t codes,
+                                          clvae_buf_t logits, size_t p, float temperature,
+                                          uint64_t seed, uint64_t offset, size_t N, size_t K,
+                                          size_t P, clvae_error_t *err)
+{
+    const char *op = "xent_sample_position";
+    clvae_status_t s;
+    if ((s = check_spatial_shape(N, K, P, op, err))) return s;
+    if (p >= P)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: position %zu of %zu positions", op, p, P);
+    if (!(temperature > 0.0f) || !isfinite(temperature))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: temperature %g is not a positive number",
+                          op, (double)temperature);
+    if ((s = clvae_buf_check(logits, N * K * P, op, "logits", err)) ||
+        (s = clvae_buf_check(codes, N * P, op, "codes", err)) ||
+        (s = check_overlap(codes, N * P, "codes", logits, N * K * P, "logits", 0, op, err)))
+        return s;
+    cl_kernel k;
+    cl_uint next, v[3] = {(cl_uint)N, (cl_uint)P, (cl_uint)p};
+    cl_ulong sd = seed, off = offset;
+    clvae_buf_t none = {0};
+    if ((s = clvae_kernel_get(ctx, "xent", "xent_sample", &k, err)) ||
+        (s = set_row_args(k, codes, logits, none, K, &next, err)))
+        return s;
+    for (cl_uint i = 0; i < 3; i++)
+        CLVAE_CL_RET(err, clSetKernelArg(k, next + i, sizeof v[i], &v[i]));
+    CLVAE_CL_RET(err, clSetKernelArg(k, next + 3, sizeof temperature, &temperature));
+    CLVAE_CL_RET(err, clSetKernelArg(k, next + 4, sizeof sd, &sd));
+    CLVAE_CL_RET(err, clSetKernelArg(k, next + 5, sizeof off, &off));
+    return clvae_launch_1d(ctx, k, N, err);
 }

@@ -203,6 +203,25 @@ void clvae_xent_backward_ref(double *dlogits, const double *logits, const double
 void clvae_xent_correct_ref(double *correct, const double *logits, const double *labels,
                             size_t N, size_t K);
 
+/* Reference of clvae_xent_spatial_forward (mean may be NULL). */
+void clvae_xent_spatial_forward_ref(double *per_example, double *mean, const double *logits,
+                                    const double *labels, size_t N, size_t K, size_t P);
+
+/* Reference of clvae_xent_spatial_backward (accumulates). */
+void clvae_xent_spatial_backward_ref(double *dlogits, const double *logits, const double *labels,
+                                     double scale, size_t N, size_t K, size_t P);
+
+/* Reference of clvae_xent_spatial_correct. */
+void clvae_xent_spatial_correct_ref(double *correct, const double *logits, const double *labels,
+                                    size_t N, size_t K, size_t P);
+
+/* Reference of clvae_xent_sample_position in double, u from clvae_rng_uniform_host: writes
+ * codes[n, p]; margin [N] (may be NULL) gets each example's distance from u to the nearest
+ * cumulative probability, where a float device may round to the other side. */
+void clvae_xent_sample_position_ref(double *codes, double *margin, const double *logits,
+                                    size_t p, double temperature, uint64_t seed,
+                                    uint64_t offset, size_t N, size_t K, size_t P);
+
 /* Reference of clvae_softmax_forward. */
 void clvae_softmax_forward_ref(double *probs, const double *logits, size_t N, size_t K);
 

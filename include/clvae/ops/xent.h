@@ -1,6 +1,8 @@
-/* Softmax cross-entropy for classifiers, softmax probabilities, argmax hits, label checks. */
+/* Softmax cross-entropy per row and per map position, softmax, argmax hits, labels, draws. */
 #ifndef CLVAE_XENT_H
 #define CLVAE_XENT_H
+
+#include <stdint.h>
 
 #include "clvae/device/tensor.h"
 
@@ -55,6 +57,52 @@ clvae_status_t clvae_xent_correct(clvae_ctx_t *ctx, clvae_buf_t correct, clvae_b
  * view as logits (in place); any other overlap is refused. */
 clvae_status_t clvae_softmax_forward(clvae_ctx_t *ctx, clvae_buf_t probs, clvae_buf_t logits,
                                      size_t N, size_t K, clvae_error_t *err);
+
+/*
+ * Spatial ops: K classes at each of P positions (a PixelCNN prior over an H x W map of codes,
+ * P = H*W), channel-first as a conv layer writes them.
+ *   logits, dlogits          [N, K, P]   z[n, k, p] at (n*K + k)*P + p
+ *   labels, codes            [N, P]      class indices stored as floats
+ *   per_example, correct     [N]         L_n summed over the positions, hit counts
+ *   mean                     [1]         (1/N) sum_n L_n; a view with NULL .mem skips it
+ * The label rules above hold per position: an invalid label at (n, p) makes L_n NaN, leaves
+ * dlogits[n, :, p] unchanged and is no hit. Each position's classes are reduced by one work
+ * item in order k = 0 .. K-1, and an example's positions through a tree of a fixed shape, so
+ * results are bit-identical between runs on one device. Backward ACCUMULATES; no workspace.
+ */
+
+/* L_n = sum_p ( logsumexp_k z[n,k,p] - z[n, y[n,p], p] ), each term as clvae_xent_forward's;
+ * then the mean when wanted. */
+clvae_status_t clvae_xent_spatial_forward(clvae_ctx_t *ctx, clvae_buf_t per_example,
+                                          clvae_buf_t mean, clvae_buf_t logits,
+                                          clvae_buf_t labels, size_t N, size_t K, size_t P,
+                                          clvae_error_t *err);
+
+/* dlogits[n, :, p] += scale * (softmax(z[n, :, p]) - onehot(y[n, p])) at every position with
+ * a valid label (scale = 1/N: the gradient of the mean). */
+clvae_status_t clvae_xent_spatial_backward(clvae_ctx_t *ctx, clvae_buf_t dlogits,
+                                           clvae_buf_t logits, clvae_buf_t labels, float scale,
+                                           size_t N, size_t K, size_t P, clvae_error_t *err);
+
+/* correct[n] = the number of positions p where argmax_k z[n,k,p] == y[n,p] (ties to the lowest
+ * index, NaN above any number, as clvae_xent_correct). */
+clvae_status_t clvae_xent_spatial_correct(clvae_ctx_t *ctx, clvae_buf_t correct,
+                                          clvae_buf_t logits, clvae_buf_t labels, size_t N,
+                                          size_t K, size_t P, clvae_error_t *err);
+
+/* codes[n, p] = a class drawn from softmax(z[n, :, p] / temperature) for every example n, as a
+ * float; the other positions of codes are left alone (a PixelCNN fills a map one position at a
+ * time). The draw is the inverse CDF at u_n = uniform element n of the stream (seed, offset)
+ * (rng.h; clvae_rng_uniform_host gives the same u): the first k whose cumulative sum of
+ * exp((z - max) / temperature), taken in order k = 0 .. K-1, exceeds u_n times the whole sum;
+ * when rounding leaves none, the last k of non-zero weight. A class whose logit is far below
+ * the others (-1e30) has weight 0 and is never drawn. A NaN or +inf logit at (n, :, p) gives a
+ * NaN code. The call uses clvae_rng_blocks(N) blocks of the stream. CLVAE_ERR_INVALID for
+ * temperature <= 0 or not finite, p >= P, and what the other spatial ops refuse. */
+clvae_status_t clvae_xent_sample_position(clvae_ctx_t *ctx, clvae_buf_t codes,
+                                          clvae_buf_t logits, size_t p, float temperature,
+                                          uint64_t seed, uint64_t offset, size_t N, size_t K,
+                                          size_t P, clvae_error_t *err);
 
 /* Plain-C references in double of the same maths and the same label rules. */
 
