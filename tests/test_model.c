@@ -66,6 +66,16 @@ static clvae_ctx_t *ctx;
     "[deconv]\nfilters = 2\nsize = 3\nstride = 2\npadding = same\n"                           \
     "[batchnorm]\neps = 1e-3\n[conv]\nfilters = 1\nsize = 1\nactivation = sigmoid\n"
 
+/* A tiny VQ-VAE: a conv encoder to a 2x2 map of D = 2, K = 8 codes trained by their loss term,
+ * a deconv decoder. */
+#define TINY_VQVAE                                                                             \
+    "[model]\nkind = vqvae\n[loss]\nreconstruction = bce\n"                                   \
+    "[input]\nchannels = 1\nheight = 4\nwidth = 4\n"                                           \
+    "[conv]\nfilters = 2\nsize = 3\nstride = 2\nactivation = tanh\n"                          \
+    "[vq]\ncodes = 8\ncommitment = 0.25\nupdate = loss\n"                                      \
+    "[deconv]\nfilters = 1\nsize = 3\nstride = 2\npadding = 1\noutput_padding = 1\n"         \
+    "activation = sigmoid\n"
+
 static int resolve(const char *text, clvae_cfg_t *cfg, clvae_model_desc_t *d)
 {
     clvae_error_t err = {0};
@@ -561,6 +571,91 @@ static void t_training_learns(void)
     clvae_cfg_free(&cfg);
 }
 
+/* The encoder's output [B*D*P] of the tiny VQ-VAE (layer 1) into the codebook: each position's
+ * own vector becomes code n*P + p, so q = z exactly (B*P = K). */
+static int codebook_from_encoder(clvae_objective_t *m, const clvae_model_desc_t *d, size_t B,
+                                 clvae_error_t *err)
+{
+    const clvae_layer_t *q = &d->layers[2];
+    size_t D = q->vq_dim, P = q->out_h * q->out_w;
+    float z[64], E[64];
+    if (clvae_objective_activations(m, 1, z, err)) return 0;
+    for (size_t n = 0; n < B; n++)
+        for (size_t p = 0; p < P; p++)
+            for (size_t k = 0; k < D; k++) E[(n * P + p) * D + k] = z[(n * D + k) * P + p];
+    return clvae_buf_upload(ctx, clvae_buf_at(clvae_objective_params(m), q->w_off), E,
+                            q->vq_codes * D, err) == CLVAE_OK;
+}
+
+/* The whole VQ-VAE's gradients. With the codebook set to the encoder's own outputs (q = z, so
+ * the codebook and commitment terms and their gradients vanish), the straight-through
+ * gradient of every encoder parameter must equal the central difference of recon(dec(z(w))):
+ * the loss with the codebook reset to z(w) at each step. The decoder's against central
+ * differences of the loss itself (codes unchanged). The codebook's gradient (its term alone,
+ * by the stop-gradient) is checked by test_vq. */
+static void t_vqvae_gradients(void)
+{
+    clvae_cfg_t cfg;
+    clvae_model_desc_t d;
+    REQUIRE(resolve(TINY_VQVAE, &cfg, &d), "config");
+    clvae_error_t err = {0};
+    clvae_objective_t *m = NULL;
+    size_t B = 2;
+    REQUIRE(clvae_objective_init(&m, ctx, &d, B, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_objective_init_params(m, 5, &err) == CLVAE_OK, "%s", err.msg);
+    float x[32];
+    uint64_t seed = 13;
+    tu_rand(x, 32, 0.05f, 0.95f, &seed);
+    clvae_buf_upload(ctx, clvae_objective_input(m), x, 32, &err);
+    REQUIRE(!isnan(loss_now(m, B, &err)) && codebook_from_encoder(m, &d, B, &err), "%s",
+            err.msg);
+    float l[CLVAE_OBJECTIVE_MAX_COLUMNS];
+    double l0 = loss_now(m, B, &err);
+    REQUIRE(clvae_objective_losses(m, l, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(isfinite(l0) && l[3] < 1e-9, "loss %g, commitment %g: q = z", l0, (double)l[3]);
+    REQUIRE(clvae_objective_backward(m, &err) == CLVAE_OK, "%s", err.msg);
+    size_t P = d.nparams, enc_end = d.layers[2].w_off;
+    float *g = malloc(P * sizeof *g), *p = malloc(P * sizeof *p);
+    clvae_buf_download(ctx, g, clvae_objective_grads(m), P, &err);
+    clvae_buf_download(ctx, p, clvae_objective_params(m), P, &err);
+    const float h = 1e-2f;
+    double dot = 0, nfd = 0, ng = 0;
+    int bad = 0;
+    for (size_t i = 0; i < P; i++) {
+        if (i >= enc_end && i < enc_end + d.layers[2].w_len) continue; /* the codebook */
+        double lpm[2];
+        for (int sgn = 0; sgn < 2; sgn++) {
+            float v = p[i] + (sgn ? -h : h);
+            clvae_buf_upload(ctx, clvae_buf_at(clvae_objective_params(m), i), &v, 1, &err);
+            if (i < enc_end) { /* an encoder weight: q follows z */
+                loss_now(m, B, &err);
+                codebook_from_encoder(m, &d, B, &err);
+            }
+            lpm[sgn] = loss_now(m, B, &err);
+        }
+        clvae_buf_upload(ctx, clvae_buf_at(clvae_objective_params(m), i), &p[i], 1, &err);
+        if (i < enc_end) {
+            loss_now(m, B, &err);
+            codebook_from_encoder(m, &d, B, &err);
+        }
+        double fd = (lpm[0] - lpm[1]) / (2.0 * h);
+        dot += fd * g[i];
+        nfd += fd * fd;
+        ng += (double)g[i] * g[i];
+        if (fabs(fd - g[i]) > 3e-3 + 5e-2 * fabs(fd) && bad++ < 5)
+            CHECK(0, "param %zu (%s): backward %.6g, central difference %.6g", i,
+                  i < enc_end ? "encoder" : "decoder", (double)g[i], fd);
+    }
+    double cosine = dot / sqrt(nfd * ng);
+    CHECK(ng > 1e-6 && cosine > 0.999, "cosine of backward and central differences %.6f", cosine);
+    fprintf(stderr, "tiny VQ-VAE: cosine %.6f over the encoder and decoder parameters\n", cosine);
+    free(g);
+    free(p);
+    clvae_objective_free(m);
+    clvae_model_desc_free(&d);
+    clvae_cfg_free(&cfg);
+}
+
 static void t_tensor_names(void)
 {
     clvae_cfg_t cfg;
@@ -608,6 +703,7 @@ int main(void)
     RUN(t_batchnorm_gradients_training);
     RUN(t_batchnorm_gradients_evaluation);
     RUN(t_batchnorm_state);
+    RUN(t_vqvae_gradients);
     tu_print_errors();
     clvae_ctx_free(ctx);
     return TEST_EXIT();

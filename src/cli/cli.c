@@ -251,6 +251,14 @@ clvae_status_t cli_run_open(cli_run_t *r, const cli_common_t *common, const char
     if ((s = clvae_objective_init(&r->model, r->ctx, &r->desc, batch, err)) ||
         (s = clvae_checkpoint_restore(&r->ck, r->ctx, r->model, 0, r->ckpath, err)))
         return s;
+    if (!r->desc.prior) return CLVAE_OK;
+    /* a prior samples through its VQ-VAE, which must be the one it was trained on */
+    if ((s = clvae_vqvae_open(&r->vq, r->ctx, r->desc.codes_run, batch, err)) ||
+        (s = clvae_prior_check(&r->desc, &r->vq, err)))
+        return s;
+    clvae_objective_set_decoder(r->model, r->vq.model);
+    r->desc.image = &r->vq.desc.layers[0];
+    snprintf(r->desc.test_data, sizeof r->desc.test_data, "%s", r->vq.desc.test_data);
     return CLVAE_OK;
 }
 
@@ -266,6 +274,7 @@ void cli_run_close(cli_run_t *r)
     clvae_data_dev_free(&r->dtest);
     clvae_dataset_free(&r->test);
     clvae_objective_free(r->model);
+    clvae_vqvae_close(&r->vq);
     clvae_ctx_free(r->ctx);
     clvae_model_desc_free(&r->desc);
     clvae_cfg_free(&r->cfg);

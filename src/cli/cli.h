@@ -9,6 +9,7 @@
 #include "clvae/data/data.h"
 #include "clvae/device/device.h"
 #include "clvae/train/objective.h"
+#include "clvae/train/prior.h"
 
 /* Options every command takes, parsed before the command's own. */
 typedef struct cli_common {
@@ -81,6 +82,7 @@ typedef struct cli_run {
     clvae_objective_t *model;
     clvae_dataset_t test;       /* after cli_run_test_data */
     clvae_data_dev_t dtest;
+    clvae_vqvae_run_t vq;       /* a prior's VQ-VAE (its decoder; its test set is the prior's) */
 } cli_run_t;
 
 /* Opens RUN (a run folder or a checkpoint file): its config, the device, the model with the
@@ -153,5 +155,6 @@ extern const cli_command_t cli_cmd_sweep;
 extern const cli_command_t cli_cmd_inspect;
 extern const cli_command_t cli_cmd_score;
 extern const cli_command_t cli_cmd_compare;
+extern const cli_command_t cli_cmd_codes;
 
 #endif

@@ -52,7 +52,7 @@ static clvae_status_t samples(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
         }
     }
     /* the sample grid: 64 samples, tiles of about 56 pixels */
-    size_t ns = 64, D = clvae_objective_example_dim(r->model);
+    size_t ns = 64, D = clvae_objective_sample_dim(r->model);
     float *imgs = malloc(ns * D * sizeof *imgs);
     if (!imgs) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     int zoom = gi->out_h >= 56 ? 1 : (int)(56 / gi->out_h);

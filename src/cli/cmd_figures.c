@@ -104,6 +104,10 @@ static clvae_status_t check_can(const cli_run_t *r, unsigned need, const char *c
 {
     unsigned can = clvae_objective_can(&r->desc);
     if ((can & need) == need) return CLVAE_OK;
+    if (r->desc.vqvae && (need & CLVAE_CAN_DECODE))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a VQ-VAE: it samples through a prior "
+                          "over its codes (train models/mnist_vqvae_prior.cfg with [data] codes "
+                          "= this run, then `clvae %s PRIOR_RUN`)", r->ckpath, cmd);
     const char *what = (need & ~can & CLVAE_CAN_DECODE)   ? "decodes latent codes into images"
                        : (need & ~can & CLVAE_CAN_ENCODE) ? "encodes images into latent codes"
                                                           : "reconstructs its inputs";

@@ -15,6 +15,7 @@
 #include "clvae/eval/figures.h"
 #include "clvae/eval/figures_gen.h"
 #include "clvae/io/fileio.h"
+#include "clvae/train/prior.h"
 #include "clvae/train/train.h"
 
 /* The one piece of global state: set by SIGINT/SIGTERM, read by the training loop. */
@@ -498,6 +499,24 @@ static progress_state_t progress_state_of(const clvae_model_desc_t *d, FILE *out
     return ps;
 }
 
+/* A prior's config records the sha256 of its VQ-VAE's checkpoint (kept in the prior's
+ * checkpoint, so that sampling refuses a VQ-VAE changed since); a run without a checkpoint is
+ * left for the trainer to report. */
+static int prior_record_hash(clvae_cfg_t *cfg, clvae_model_desc_t *d, clvae_error_t *err)
+{
+    char path[4200], hex[65], set[128];
+    if (d->codes_sha256[0]) return 0;
+    cli_run_path(d->codes_run, path, sizeof path);
+    if (clvae_file_sha256(path, hex, err)) {
+        clvae_error_clear(err);
+        return 0;
+    }
+    snprintf(set, sizeof set, "data.codes_sha256=%s", hex);
+    if (clvae_cfg_set(cfg, set, err)) return -1;
+    snprintf(d->codes_sha256, sizeof d->codes_sha256, "%s", hex);
+    return 0;
+}
+
 /* Where the run to resume stands, said before any work: -1 on an error (in err), 1 when it
  * has nothing to do (it says so; metrics.csv is rewritten from the checkpoint, as every
  * resume does), 0 to go on. ck is read here unless already. */
@@ -569,6 +588,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
         out = dir;
     }
     if (cli_cfg_load(&a, &cfg, &d, &err)) goto fail;
+    if (d.prior && prior_record_hash(&cfg, &d, &err)) goto fail;
     if (!(text = clvae_cfg_format(&cfg))) {
         CLVAE_FAIL(&err, CLVAE_ERR_NOMEM, "out of host memory");
         goto fail;

@@ -150,14 +150,17 @@ clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_objective_t *model,
     if (clvae_objective_classes(model))
         return clvae_fig_samples_label(ctx, model, shape, n, seed, -1, path, err);
     if (n == 0 || n > 4096) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--n %zu: want 1 to 4096", n);
-    size_t J = clvae_objective_latent_dim(model), D = clvae_objective_example_dim(model);
+    size_t J = clvae_objective_latent_dim(model), D = clvae_objective_sample_dim(model);
     float *z = malloc(n * J * sizeof *z), *out = malloc(n * D * sizeof *out);
     clvae_status_t s;
     if (!z || !out) {
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     } else {
         clvae_rng_normal_host(z, n * J, seed, 0);
-        s = decode_all(model, z, n, out, err);
+        /* a prior draws code maps and decodes them with its VQ-VAE */
+        s = clvae_objective_net_desc(model, 0)->prior
+                ? clvae_objective_prior_sample(model, n, seed, 1.0f, out, err)
+                : decode_all(model, z, n, out, err);
         if (!s) s = clvae_fig_grid_save(out, n, shape, (int)ceil(sqrt((double)n)), path, err);
     }
     free(z);

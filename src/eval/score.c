@@ -65,6 +65,7 @@ clvae_status_t clvae_generate(clvae_objective_t *gen, const clvae_model_desc_t *
     if (labels && !clvae_gen_conditional(gd))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is not a conditional model: it samples "
                           "without labels", gd->name);
+    if (gd->prior) return clvae_objective_prior_sample(gen, n, seed, 1.0f, out, err);
     size_t J = clvae_objective_latent_dim(gen), D = clvae_objective_example_dim(gen);
     size_t mb = clvae_objective_max_batch(gen);
     float *z = malloc(n * J * sizeof *z);
@@ -165,7 +166,7 @@ clvae_status_t clvae_score_run(clvae_ctx_t *ctx, clvae_objective_t *gen, const c
     if (!(clvae_objective_can(gd) & CLVAE_CAN_DECODE))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a classifier, not a generative model",
                           gd->name);
-    size_t D = clvae_objective_example_dim(gen), K = (size_t)cd->classes;
+    size_t D = clvae_objective_sample_dim(gen), K = (size_t)cd->classes;
     const clvae_layer_t *gi = clvae_objective_image_layer(gd), *ci = &cd->layers[0];
     if (gi->out_c != ci->out_c || gi->out_h != ci->out_h || gi->out_w != ci->out_w ||
         clvae_dataset_dim(test) != D)

@@ -61,6 +61,7 @@ static int has_parts(const clvae_model_desc_t *d)
 {
     if (d->gan) return d->disc && d->nlayers >= 2 && d->disc->nlayers >= 2;
     if (d->classes) return d->classes > 0 && d->nlayers >= 2 && d->latent == d->nlayers;
+    if (d->prior) return d->nlayers >= 2 && d->latent == d->nlayers;
     return d->latent >= 1 && d->nlayers >= d->latent + 2;
 }
 
@@ -69,6 +70,7 @@ static const clvae_objective_kind_t *kind_of(const clvae_model_desc_t *d)
 {
     if (d->gan) return &clvae_objective_gan;
     if (d->vqvae) return &clvae_objective_vqvae;
+    if (d->prior) return &clvae_objective_prior;
     return d->classes ? &clvae_objective_classifier : &clvae_objective_autoencoder;
 }
 
@@ -77,6 +79,7 @@ unsigned clvae_objective_can(const clvae_model_desc_t *d) { return kind_of(d)->c
 
 const clvae_layer_t *clvae_objective_image_layer(const clvae_model_desc_t *d)
 {
+    if (d->prior && d->image) return d->image;
     return &d->layers[d->gan ? d->nlayers - 1 : 0];
 }
 
@@ -152,7 +155,9 @@ clvae_status_t clvae_objective_init(clvae_objective_t **out, clvae_ctx_t *ctx,
     m->max_batch = max_batch;
     m->last = d->nlayers - 1;
     m->J = d->gan ? out_size(&d->layers[0])
-           : d->classes ? (size_t)d->classes : d->layers[d->latent].units;
+           : d->classes ? (size_t)d->classes
+           : d->prior   ? d->layers[0].out_h * d->layers[0].out_w /* the code map's positions */
+                        : d->layers[d->latent].units;
     m->D = out_size(&d->layers[d->gan ? m->last : 0]);
     m->out_lo = d->gan && clvae_model_output_act_layer(d)->act == CLVAE_ACT_TANH ? -1.0f : 0.0f;
     m->beta = d->beta;
@@ -174,8 +179,8 @@ clvae_status_t clvae_objective_init(clvae_objective_t **out, clvae_ctx_t *ctx,
             if (!s && i) s = clvae_fill_forward(ctx, g[i]->mem, g[i]->off, v[i], max_batch, err);
         }
     }
-    if (!s && (d->classes || d->noise.kind != CLVAE_NOISE_NONE)) {
-        size_t n = max_batch * (d->classes ? 1 : m->D);
+    if (!s && (d->classes || d->prior || d->noise.kind != CLVAE_NOISE_NONE)) {
+        size_t n = max_batch * (d->classes ? 1 : d->prior ? m->J : m->D);
         s = clvae_buf_alloc(ctx, n, &m->target_buf, err);
         m->bytes += n * sizeof(float);
     }
@@ -184,6 +189,7 @@ clvae_status_t clvae_objective_init(clvae_objective_t **out, clvae_ctx_t *ctx,
         if (!s) s = zero(m, *bufs[i], sizes[i], err);
         m->bytes += sizes[i] * sizeof(float);
     }
+    if (!s && d->prior) s = clvae_objective_prior_setup(m, err);
     if (!s) {
         *out = m;
         return CLVAE_OK;
@@ -212,6 +218,7 @@ void clvae_objective_free(clvae_objective_t *m)
     clvae_buf_free(&m->kl_ex);
     clvae_buf_free(&m->losses);
     clvae_buf_free(&m->target_buf);
+    clvae_buf_free(&m->eye);
     free(m);
 }
 
@@ -315,12 +322,13 @@ clvae_status_t clvae_objective_forward(clvae_objective_t *m, size_t B, int sampl
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a %s has no single forward and loss: it "
                           "trains with clvae_objective_train_step", m->kind->name);
     m->B = B;
-    int classifier = m->d->classes > 0;
-    m->target = classifier || target.mem ? target : clvae_net_input(m->net);
+    /* a classifier's and a prior's losses need their targets (labels, codes) */
+    int classifier = m->d->classes > 0, labelled = classifier || m->d->prior;
+    m->target = labelled || target.mem ? target : clvae_net_input(m->net);
     clvae_net_set_sampling(m->net, classifier ? 0 : sample, seed, offset);
     clvae_status_t s = clvae_net_forward(m->net, B, err);
     if (s) return s;
-    if (!classifier || target.mem) s = m->kind->losses(m, err);
+    if (!labelled || target.mem) s = m->kind->losses(m, err);
     if (s) return s;
     clvae_net_mark(m->net, m->last, 0);
     return CLVAE_OK;

@@ -37,7 +37,7 @@ typedef struct clvae_objective_kind {
 
 /* The kinds (src/train/objective_autoencoder.c, objective_classifier.c, objective_gan.c). */
 extern const clvae_objective_kind_t clvae_objective_autoencoder, clvae_objective_classifier,
-    clvae_objective_gan, clvae_objective_vqvae;
+    clvae_objective_gan, clvae_objective_vqvae, clvae_objective_prior;
 
 struct clvae_objective {
     clvae_ctx_t *ctx;
@@ -62,7 +62,14 @@ struct clvae_objective {
     /* a GAN: real images [max_batch, D] (scaled to the generator's range); the targets of the
      * discriminator's BCE [max_batch] each: real (real_label), fake (0), and 1 */
     clvae_buf_t real, t_real, t_fake, t_one;
+    /* a prior: the identity [K, K] that turns code maps into one-hot planes; the VQ-VAE that
+     * decodes its samples (not owned; clvae_objective_set_decoder) */
+    clvae_buf_t eye;
+    clvae_objective_t *decoder;
 };
+
+/* A prior's own buffers (src/train/objective_prior.c), after the common ones. */
+clvae_status_t clvae_objective_prior_setup(clvae_objective_t *m, clvae_error_t *err);
 
 /* The step guard: NaN and infinities of grads (n floats) and of the loss value at loss, ADDED
  * to losses[ncols] (accumulate) or written there. */

@@ -1,5 +1,6 @@
 /* Training runs: epochs of device-resident batches, per-epoch test pass, metrics, checkpoints. */
 #include "clvae/train/train.h"
+#include "clvae/train/prior.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -421,14 +422,37 @@ static clvae_status_t steps_write(run_t *r, clvae_error_t *err)
 
 /* Everything that can be wrong with the input, found before any work: data sets and their
  * fit to the model, labels, the fault hook, an existing checkpoint; then the run folder. */
+/* A prior's data: its VQ-VAE run (checked against the prior first), that run's train and
+ * test images (the train set limited by the prior's [train] limit), their code maps. */
+static clvae_status_t prior_data(run_t *r, clvae_error_t *err)
+{
+    const clvae_model_desc_t *desc = r->desc;
+    clvae_vqvae_run_t v;
+    clvae_dataset_t img = {0};
+    clvae_status_t s = clvae_vqvae_open(&v, r->ctx, desc->codes_run, desc->batch, err);
+    if (!s) s = clvae_prior_check(desc, &v, err);
+    if (!s) s = clvae_dataset_open(v.desc.train_data, r->o->data_dir, &img, err);
+    if (!s && desc->limit && desc->limit < img.n) s = clvae_dataset_limit(&img, desc->limit, err);
+    if (!s) s = clvae_vqvae_codes(&v, &img, &r->train, err);
+    clvae_dataset_free(&img);
+    if (!s) s = clvae_dataset_open(v.desc.test_data, r->o->data_dir, &img, err);
+    if (!s) s = clvae_vqvae_codes(&v, &img, &r->test, err);
+    clvae_dataset_free(&img);
+    clvae_vqvae_close(&v);
+    return s;
+}
+
 static clvae_status_t run_check_inputs(run_t *r, clvae_error_t *err)
 {
     const clvae_model_desc_t *desc = r->desc;
     const clvae_train_opts_t *o = r->o;
     clvae_status_t s;
-    if ((s = clvae_dataset_open(desc->train_data, o->data_dir, &r->train, err)) ||
-        (s = clvae_dataset_open(desc->test_data, o->data_dir, &r->test, err)))
+    if (desc->prior) {
+        if ((s = prior_data(r, err))) return s;
+    } else if ((s = clvae_dataset_open(desc->train_data, o->data_dir, &r->train, err)) ||
+               (s = clvae_dataset_open(desc->test_data, o->data_dir, &r->test, err))) {
         return s;
+    }
     if (desc->limit && desc->limit < r->train.n &&
         (s = clvae_dataset_limit(&r->train, desc->limit, err)))
         return s;
@@ -436,7 +460,9 @@ static clvae_status_t run_check_inputs(run_t *r, clvae_error_t *err)
     /* the data go into the network's input (a GAN's discriminator's) */
     const clvae_layer_t *in = desc->gan ? &desc->disc->layers[0] : &desc->layers[0];
     const clvae_dataset_t *tr = &r->train, *te = &r->test;
-    if (r->D != in->out_c * in->out_h * in->out_w || clvae_dataset_dim(te) != r->D)
+    /* a prior's examples are code maps, its input their one-hot planes */
+    size_t want = (desc->prior ? 1 : in->out_c) * in->out_h * in->out_w;
+    if (r->D != want || clvae_dataset_dim(te) != r->D)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "the data (%s: %zux%zux%zu, %s: %zux%zux%zu) do not fit the model's "
                           "input %zux%zux%zu",

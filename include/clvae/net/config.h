@@ -173,6 +173,8 @@ typedef struct clvae_model_desc {
     char codes_run[256];           /* [data] codes: the prior's VQ-VAE run (folder or file) */
     char codes_sha256[65];         /* [data] codes_sha256: its checkpoint's sha256 (written by
                                       train; "" = not yet known) */
+    const struct clvae_layer *image; /* a prior's samples: its VQ-VAE's input layer, once that
+                                        run is opened (NULL before) */
     long d_steps;                  /* [train] d_steps: discriminator steps per generator step */
     int saturating;                /* [loss] generator_loss = saturating: minimise
                                       log(1 - D(G(z))) (the seed's form) instead of

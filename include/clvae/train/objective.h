@@ -249,4 +249,15 @@ clvae_status_t clvae_objective_encode_codes(clvae_objective_t *m, size_t B, floa
 clvae_status_t clvae_objective_decode_codes(clvae_objective_t *m, clvae_buf_t codes, size_t B,
                                             float *out, clvae_error_t *err);
 
+/* A prior: the VQ-VAE objective that decodes its code maps (owned by the caller, alive while
+ * the prior samples); n samples drawn position by position on the device (each code from the
+ * softmax of its logits / temperature, uniforms of the stream (seed, offsets from 0)) and
+ * decoded into out [n, D] (D: the VQ-VAE's image size). */
+void clvae_objective_set_decoder(clvae_objective_t *m, clvae_objective_t *vqvae);
+/* The size of one generated image: a prior's VQ-VAE's image (0 before set_decoder), else the
+ * example size. */
+size_t clvae_objective_sample_dim(const clvae_objective_t *m);
+clvae_status_t clvae_objective_prior_sample(clvae_objective_t *m, size_t n, uint64_t seed,
+                                            float temperature, float *out, clvae_error_t *err);
+
 #endif

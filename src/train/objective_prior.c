@@ -1,0 +1,182 @@
+/* The prior objective: an autoregressive model (PixelCNN) of a VQ-VAE's code maps, trained by
+ * the softmax cross-entropy over the K codes at every position; sampling draws a map position
+ * by position on the device and decodes it with the VQ-VAE. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "clvae/ops/basic.h"
+#include "clvae/ops/reduce.h"
+#include "clvae/ops/rng.h"
+#include "clvae/ops/vq.h"
+#include "clvae/ops/xent.h"
+#include "train/objective_internal.h"
+
+/* K codes at P positions of the maps. */
+static size_t codes_k(const clvae_objective_t *m) { return m->d->layers[0].out_c; }
+static size_t positions(const clvae_objective_t *m)
+{
+    return m->d->layers[0].out_h * m->d->layers[0].out_w;
+}
+
+/* One-hot planes [B, K, P] of code maps [B, P] into the input: the VQ embedding with the
+ * identity as codebook. */
+static clvae_status_t one_hot(clvae_objective_t *m, clvae_buf_t codes, size_t B,
+                              clvae_error_t *err)
+{
+    size_t K = codes_k(m);
+    clvae_vq_shape_t sh = {B, K, positions(m), K};
+    clvae_buf_t none = {0};
+    return clvae_vq_embed(m->ctx, clvae_net_input(m->net), none, none, codes, m->eye, sh, err);
+}
+
+clvae_status_t clvae_objective_prior_setup(clvae_objective_t *m, clvae_error_t *err)
+{
+    size_t K = codes_k(m);
+    float *eye = calloc(K * K, sizeof *eye);
+    if (!eye) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (size_t k = 0; k < K; k++) eye[k * K + k] = 1.0f;
+    clvae_status_t s = clvae_objective_alloc(m, K * K, &m->eye, err);
+    if (!s) s = clvae_buf_upload(m->ctx, m->eye, eye, K * K, err);
+    free(eye);
+    return s;
+}
+
+/* losses = [cross-entropy per map (nats), bits per code, accuracy]: per example into rec_ex
+ * (the cross-entropy summed over the positions) and kl_ex (the positions whose most likely
+ * code is the true one). */
+static clvae_status_t losses(clvae_objective_t *m, clvae_error_t *err)
+{
+    size_t B = m->B, K = codes_k(m), P = positions(m);
+    clvae_buf_t logits = clvae_net_output(m->net, m->last, 0), none = {0};
+    clvae_reduce_shape_t one = {1, 1, B, 0, 0};
+    float inv = 1.0f / (float)B;
+    clvae_status_t s;
+    if ((s = clvae_xent_spatial_forward(m->ctx, m->rec_ex, none, logits, m->target, B, K, P,
+                                        err)) ||
+        (s = clvae_xent_spatial_correct(m->ctx, m->kl_ex, logits, m->target, B, K, P, err)) ||
+        (s = clvae_reduce_forward(m->ctx, m->losses, m->rec_ex, CLVAE_REDUCE_SUM, inv, 0.0f, one,
+                                  err)) ||
+        (s = clvae_reduce_forward(m->ctx, clvae_buf_at(m->losses, 1), m->rec_ex,
+                                  CLVAE_REDUCE_SUM, inv / ((float)P * 0.69314718f), 0.0f, one,
+                                  err)))
+        return s;
+    return clvae_reduce_forward(m->ctx, clvae_buf_at(m->losses, 2), m->kl_ex, CLVAE_REDUCE_SUM,
+                                inv / (float)P, 0.0f, one, err);
+}
+
+/* The cross-entropy's gradient into the logits (the last conv's dpre: identity output). */
+static clvae_status_t loss_backward(clvae_objective_t *m, int *pre, clvae_error_t *err)
+{
+    size_t K = codes_k(m), P = positions(m);
+    clvae_buf_t dpre = clvae_net_output_grad(m->net, m->last, 1);
+    *pre = 1;
+    clvae_status_t s = clvae_fill_forward(m->ctx, dpre.mem, dpre.off, 0.0f, m->B * K * P, err);
+    if (s) return s;
+    return clvae_xent_spatial_backward(m->ctx, dpre, clvae_net_output(m->net, m->last, 0),
+                                       m->target, 1.0f / (float)m->B, m->B, K, P, err);
+}
+
+/* The batch's code maps into the targets, their one-hot planes into the input. */
+static clvae_status_t load(clvae_objective_t *m, const clvae_data_dev_t *pixels,
+                           const clvae_data_dev_t *labels, cl_mem idx, size_t start, size_t B,
+                           long step, clvae_error_t *err)
+{
+    (void)labels;
+    (void)step;
+    clvae_status_t s = clvae_data_gather(m->ctx, m->target_buf, pixels, idx, start, B, err);
+    return s ? s : one_hot(m, m->target_buf, B, err);
+}
+
+static clvae_status_t train_forward(clvae_objective_t *m, size_t B, long step, clvae_error_t *err)
+{
+    (void)step;
+    return clvae_objective_forward(m, B, 0, 0, 0, m->target_buf, err);
+}
+
+/* The test pass: each column's batch means weighted by the batch size. */
+static clvae_status_t test(clvae_objective_t *m, const clvae_dataset_t *ds,
+                           const clvae_data_dev_t *pixels, const clvae_data_dev_t *labels,
+                           size_t n, size_t batch, double *values, clvae_error_t *err)
+{
+    (void)ds;
+    float v[CLVAE_OBJECTIVE_MAX_COLUMNS];
+    cl_mem idx = NULL;
+    for (int c = 0; c < m->ncols; c++) values[c] = 0;
+    if (n == 0 || batch == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a test pass of no examples");
+    uint32_t *perm = malloc(n * sizeof *perm);
+    if (!perm) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
+    clvae_status_t s = clvae_data_upload_indices(m->ctx, &idx, perm, n, pixels->n, err);
+    free(perm);
+    if (s) return s;
+    size_t done = 0;
+    for (size_t start = 0; start < n && !clvae_objective_stopped(m); start += batch) {
+        size_t B = n - start < batch ? n - start : batch;
+        if ((s = load(m, pixels, labels, idx, start, B, 0, err)) ||
+            (s = clvae_objective_forward(m, B, 0, 0, 0, m->target_buf, err)) ||
+            (s = clvae_objective_losses(m, v, err)))
+            break;
+        for (int c = 0; c < m->ncols; c++) values[c] += (double)v[c] * (double)B;
+        done += B;
+    }
+    for (int c = 0; c < m->ncols && done && !s; c++) values[c] /= (double)done;
+    clReleaseMemObject(idx);
+    return s;
+}
+
+size_t clvae_objective_sample_dim(const clvae_objective_t *m)
+{
+    if (m->d->prior) return m->decoder ? clvae_objective_example_dim(m->decoder) : 0;
+    return m->D;
+}
+
+void clvae_objective_set_decoder(clvae_objective_t *m, clvae_objective_t *vqvae)
+{
+    m->decoder = vqvae;
+}
+
+clvae_status_t clvae_objective_prior_sample(clvae_objective_t *m, size_t n, uint64_t seed,
+                                            float temperature, float *out, clvae_error_t *err)
+{
+    if (!m->d->prior)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is not a prior", m->d->name);
+    if (!m->decoder)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "the prior %s has no VQ-VAE to decode its "
+                          "codes (clvae_objective_set_decoder)", m->d->name);
+    size_t K = codes_k(m), P = positions(m), D = clvae_objective_example_dim(m->decoder);
+    size_t mb = clvae_objective_max_batch(m);
+    if (clvae_objective_max_batch(m->decoder) < mb) mb = clvae_objective_max_batch(m->decoder);
+    clvae_buf_t logits = clvae_net_output(m->net, m->last, 0);
+    clvae_status_t s = CLVAE_OK;
+    uint64_t offset = 0;
+    for (size_t st = 0; st < n && !s; st += mb) {
+        size_t B = n - st < mb ? n - st : mb;
+        /* the map starts all code 0; position p's draw sees only positions before it (the
+         * masked convolutions), so what the later positions hold does not matter */
+        s = clvae_fill_forward(m->ctx, m->target_buf.mem, m->target_buf.off, 0.0f, B * P, err);
+        for (size_t p = 0; p < P && !s; p++) {
+            if ((s = one_hot(m, m->target_buf, B, err)) ||
+                (s = clvae_net_forward(m->net, B, err)) ||
+                (s = clvae_xent_sample_position(m->ctx, m->target_buf, logits, p, temperature,
+                                                seed, offset, B, K, P, err)))
+                break;
+            offset += clvae_rng_blocks(mb);
+        }
+        if (!s) s = clvae_objective_decode_codes(m->decoder, m->target_buf, B, out + st * D, err);
+    }
+    return s;
+}
+
+static size_t label_classes(const clvae_model_desc_t *d)
+{
+    (void)d;
+    return 0;
+}
+
+static const char *const columns[] = {"loss", "bits", "accuracy", NULL};
+
+const clvae_objective_kind_t clvae_objective_prior = {
+    .name = "prior", .columns = columns, .can = CLVAE_CAN_DECODE,
+    .losses = losses, .loss_backward = loss_backward, .label_classes = label_classes,
+    .load = load, .train_forward = train_forward, .test = test,
+};
