@@ -491,7 +491,7 @@ static progress_state_t progress_state_of(const clvae_model_desc_t *d, FILE *out
 {
     progress_state_t ps = {isatty(2),
                            d->variational && (d->beta_schedule != CLVAE_BETA_CONSTANT || d->beta != 1.0f),
-                           d->classes > 0, out, {0}, !d->classes && !d->gan && !d->vqvae, NULL, 0, dir, d->gan, {0}};
+                           d->classes > 0, out, {0}, !d->classes && !d->gan && !d->vqvae && !d->prior, NULL, 0, dir, d->gan, {0}};
     ps.ncols = clvae_objective_columns(d, &ps.cols);
     ps.shape.c = clvae_objective_image_layer(d)->out_c;
     ps.shape.h = clvae_objective_image_layer(d)->out_h;

@@ -116,7 +116,7 @@ clvae_status_t clvae_objective_encode_codes(clvae_objective_t *m, size_t B, floa
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "codes of %zu images (the model holds 1 to "
                           "%zu)", B, m->max_batch);
     m->B = B;
-    clvae_status_t s = clvae_net_forward_range(m->net, B, 0, q.layer, err);
+    clvae_status_t s = clvae_net_forward_range(m->net, B, 1, q.layer, err);
     return s ? s : clvae_buf_download(m->ctx, codes, q.codes, B * q.P, err);
 }
 
