@@ -123,7 +123,7 @@ t_other_configs_train() {
   local cfg name test out n=0
   for cfg in models/*.cfg; do
     name=$(basename "$cfg" .cfg)
-    case $name in mnist_dae|mnist_beta_vae|mnist_cvae|mnist_dcgan|mnist_cgan) continue ;; esac
+    case $name in mnist_dae|mnist_beta_vae|mnist_cvae|mnist_dcgan|mnist_cgan|mnist_vqvae|mnist_vqvae_prior) continue ;; esac
     n=$((n + 1))
     case $name in
       fashion_*) test=(--set "data.test=idx:$tmp/f-images,$tmp/f-labels") ;;
@@ -175,6 +175,56 @@ t_dcgan_trains_and_resumes() {
   [ "$(wc -w <<<"$a")" -eq 3 ] && [ "$a" = "$b" ] || { echo "straight $a / resumed $b" >&2; return 1; }
 }
 check dcgan_trains_and_resumes t_dcgan_trains_and_resumes
+
+# The VQ-VAE and its PixelCNN prior: the VQ-VAE trains with its quantizer's columns, resumes
+# bit-exactly with the moving-average codebook buffers, refuses to sample alone, draws its code
+# use; the prior trains on its codes, samples deterministically for a seed; bad input exits 2
+# before any work (a prior's missing, wrong-kind or changed VQ-VAE run; K < 2; a flat [vq] input
+# that D does not divide).
+t_vqvae_and_prior() {
+  local out rc a b
+  local vsmall=(--limit 512 --set "data.test=idx:$tmp/test-images,$tmp/test-labels")
+  out=$("$clvae" train models/mnist_vqvae.cfg "${vsmall[@]}" --epochs 2 --out "$tmp/vq" 2>&1) || { echo "$out" >&2; return 1; }
+  [ "$(head -1 "$tmp/vq/metrics.csv" | cut -d, -f1-8)" = "epoch,train_loss,train_recon,train_codebook,train_commitment,train_perplexity,train_codes,train_restarts" ] &&
+    grep -q "^epoch 2/2  loss [0-9.]* (recon [0-9.]*, codebook 0.000, commitment [0-9.]*, perplexity [0-9.]*, codes [0-9.]*, restarts [0-9.]*)" <<<"$out" &&
+    less "$(col "$tmp/vq" 2 train_loss)" "$(col "$tmp/vq" 1 train_loss)" &&
+    is_png "$tmp/vq/reconstructions.png" && [ ! -e "$tmp/vq/samples.png" ] || { echo "$out" >&2; cat "$tmp/vq/metrics.csv" >&2; return 1; }
+  out=$("$clvae" inspect "$tmp/vq") && grep -q "\.embed_avg " <<<"$out" && grep -q "\.cluster_size " <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$("$clvae" sample "$tmp/vq" --out "$tmp/x.png" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "samples through a prior" <<<"$out" && [ ! -e "$tmp/x.png" ] || { echo "sample: $rc $out" >&2; return 1; }
+  out=$("$clvae" codes "$tmp/vq" --index 2 --out "$tmp/codes.png") && is_png "$tmp/codes.png" &&
+    [ "$(wc -l < "$tmp/codes.csv")" -eq 129 ] || { echo "$out" >&2; return 1; }
+  # one epoch, then --resume to two: the same weights and codebook buffers as two straight
+  "$clvae" train models/mnist_vqvae.cfg "${vsmall[@]}" --epochs 1 --no-figures --out "$tmp/vq1" > /dev/null 2>&1 &&
+    "$clvae" train models/mnist_vqvae.cfg "${vsmall[@]}" --epochs 2 --resume --no-figures --out "$tmp/vq1" > /dev/null 2>&1 || return 1
+  a=$(weights_hash "$tmp/vq"); b=$(weights_hash "$tmp/vq1")
+  [ "$a" = "$b" ] || { echo "straight $a / resumed $b" >&2; return 1; }
+  # the prior: trains on the codes, records the VQ-VAE's hash, samples the same for a seed
+  out=$("$clvae" train models/mnist_vqvae_prior.cfg --limit 512 --epochs 2 --set "data.codes=$tmp/vq" --out "$tmp/pr" 2>&1) || { echo "$out" >&2; return 1; }
+  less "$(col "$tmp/pr" 2 train_loss)" "$(col "$tmp/pr" 1 train_loss)" && is_png "$tmp/pr/samples.png" || { cat "$tmp/pr/metrics.csv" >&2; return 1; }
+  grep -a -q "codes_sha256 = $(sha256sum "$tmp/vq/checkpoint.safetensors" | cut -c1-64)" "$tmp/pr/checkpoint.safetensors" || { echo "no hash" >&2; return 1; }
+  "$clvae" sample "$tmp/pr" --n 9 --out "$tmp/p1.png" > /dev/null && "$clvae" sample "$tmp/pr" --n 9 --out "$tmp/p2.png" > /dev/null &&
+    "$clvae" sample "$tmp/pr" --n 9 --seed 2 --out "$tmp/p3.png" > /dev/null || return 1
+  cmp -s "$tmp/p1.png" "$tmp/p2.png" && ! cmp -s "$tmp/p1.png" "$tmp/p3.png" && [ "$(png_size "$tmp/p1.png")" = "$(png_size "$tmp/p3.png")" ] || { echo "sampler not deterministic" >&2; return 1; }
+  # bad input: exit 2 before any work, no run folder
+  for bad in "data.codes=$tmp/none:has no checkpoint" "data.codes=$tmp/pr:not a VQ-VAE" \
+             "data.test=mnist:test:not train/test" "data.codes_sha256=$(printf '%064d' 0):changed since"; do
+    out=$("$clvae" train models/mnist_vqvae_prior.cfg --set "data.codes=$tmp/vq" --set "${bad%:*}" --out "$tmp/pbad" 2>&1); rc=$?
+    [ $rc -eq 2 ] && grep -q "${bad##*:}" <<<"$out" && [ ! -e "$tmp/pbad" ] || { echo "$bad: $rc $out" >&2; return 1; }
+  done
+  out=$("$clvae" train models/mnist_vqvae.cfg --set vq.codes=1 --out "$tmp/vbad" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "codes" <<<"$out" && [ ! -e "$tmp/vbad" ] || { echo "K=1: $rc $out" >&2; return 1; }
+  printf '[model]\nkind = vqvae\n[input]\nchannels = 1\nheight = 4\nwidth = 4\n[flatten]\n[dense]\nunits = 6\n[vq]\ncodes = 4\ndim = 4\n[dense]\nunits = 16\nactivation = sigmoid\n' > "$tmp/flat.cfg"
+  out=$("$clvae" train "$tmp/flat.cfg" --out "$tmp/vbad" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "must divide" <<<"$out" && [ ! -e "$tmp/vbad" ] || { echo "flat: $rc $out" >&2; return 1; }
+  # a VQ-VAE changed since its prior was trained: the prior refuses it
+  "$clvae" train models/mnist_vqvae.cfg "${vsmall[@]}" --epochs 3 --resume --no-figures --out "$tmp/vq1" > /dev/null 2>&1 &&
+    "$clvae" train models/mnist_vqvae_prior.cfg --limit 128 --epochs 1 --set "data.codes=$tmp/vq" --no-figures --out "$tmp/pr2" > /dev/null 2>&1 || return 1
+  cp "$tmp/vq1/checkpoint.safetensors" "$tmp/vq/checkpoint.safetensors"
+  out=$("$clvae" sample "$tmp/pr2" --out "$tmp/x.png" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "changed since" <<<"$out" && [ ! -e "$tmp/x.png" ] || { echo "changed: $rc $out" >&2; return 1; }
+}
+check vqvae_and_prior t_vqvae_and_prior
 
 # The U-Net denoising AE: its graph as check-config shows it (names and inputs of the skips).
 t_unet_graph() {

@@ -907,6 +907,7 @@ static clvae_status_t data_of_prior(const clvae_model_desc_t *m, const clvae_cfg
                                        "trains on the codes of a VQ-VAE run");
         return CLVAE_OK;
     }
+    if (!train) train = clvae_cfg_find_entry(s, "test");
     if (train)
         return clvae_cfg_bad_value(err, cfg, s, train, "a prior trains on the codes of its "
                                    "VQ-VAE's images: give [data] codes = RUN, not train/test");
