@@ -16,6 +16,7 @@
 #include "clvae/ops/loss.h"
 #include "clvae/ops/noise.h"
 #include "clvae/ops/norm.h"
+#include "clvae/ops/vq.h"
 #include "clvae/ops/optim.h"
 #include "clvae/ops/reduce.h"
 #include "clvae/ops/rng.h"
@@ -474,6 +475,45 @@ static clvae_status_t c_xent(pool_t *p, clvae_error_t *err)
     return expect(p, "softmax cross-entropy", bo, want, N + 1, 1e-5, err);
 }
 
+/* Vector quantization: the nearest of K codes for each position of a small map (through the
+ * GEMM), the quantized map and its squared distance to the input per example. */
+static clvae_status_t c_vq(pool_t *p, clvae_error_t *err)
+{
+    enum { N = 2, D = 3, P = 5, K = 7, S = N * D * P };
+    clvae_status_t s;
+    float *z = hrand(p, S, -1, 1, 23), *E = hrand(p, K * D, -1, 1, 29);
+    if (!z || !E) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    clvae_buf_t bz, bE, bc, br, bd, bn, bq, bt;
+    TRY(dbuf(p, z, S, &bz, err));
+    TRY(dbuf(p, E, K * D, &bE, err));
+    TRY(dbuf(p, NULL, N * P, &bc, err));
+    TRY(dbuf(p, NULL, S, &br, err));
+    TRY(dbuf(p, NULL, N * P * K, &bd, err));
+    TRY(dbuf(p, NULL, K, &bn, err));
+    TRY(dbuf(p, NULL, S, &bq, err));
+    TRY(dbuf(p, NULL, N, &bt, err));
+    clvae_vq_shape_t sh = {N, D, P, K};
+    TRY(clvae_vq_assign(p->ctx, bc, br, bd, bn, bz, bE, sh, err));
+    TRY(clvae_vq_embed(p->ctx, bq, bt, bz, bc, bE, sh, err));
+    WANT(S);
+    double term[N] = {0, 0};
+    for (int n = 0; n < N; n++)
+        for (int q = 0; q < P; q++) {
+            int best = 0;
+            double bd2 = INFINITY;
+            for (int k = 0; k < K; k++) {
+                double d2 = 0;
+                for (int c = 0; c < D; c++) d2 += pow(z[(n * D + c) * P + q] - E[k * D + c], 2);
+                if (d2 < bd2) bd2 = d2, best = k;
+            }
+            for (int c = 0; c < D; c++) want[(n * D + c) * P + q] = E[best * D + c];
+            term[n] += bd2;
+        }
+    TRY(expect(p, "quantized map", bq, want, S, 1e-6, err));
+    for (int n = 0; n < N; n++) want[n] = term[n];
+    return expect(p, "commitment term", bt, want, N, 1e-5, err);
+}
+
 static const struct {
     const char *family; /* the cl/ file the check launches */
     clvae_status_t (*fn)(pool_t *p, clvae_error_t *err);
@@ -484,7 +524,7 @@ static const struct {
     {"dense", c_dense},   {"latent", c_latent},         {"loss", c_loss},
     {"noise", c_noise},   {"norm", c_norm},             {"optim", c_optim},
     {"reduce", c_reduce},
-    {"rng", c_rng},       {"xent", c_xent},
+    {"rng", c_rng},       {"vq", c_vq},                 {"xent", c_xent},
 };
 
 int clvae_selftest_all(clvae_ctx_t *ctx, FILE *out, clvae_error_t *first)
