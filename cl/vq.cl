@@ -11,8 +11,10 @@ __kernel void vq_rows(__global float *rows, uint rows_off, __global const float 
 {
     uint i = CLVAE_GID0;
     if (i >= total) return;
-    uint d = i % D, r = i / D;
-    uint n = r / P, p = r % P;
+    /* quotients and remainders by multiplication: a div/rem pair becomes LLVM's freeze, an
+     * instruction Oclgrind's uninitialized-value checker cannot run */
+    uint r = i / D, d = i - r * D;
+    uint n = r / P, p = r - n * P;
     rows[rows_off + i] = z[z_off + (n * D + d) * P + p];
 }
 
@@ -56,7 +58,7 @@ __kernel void vq_embed(__global float *q, uint q_off, __global const float *code
 {
     uint i = CLVAE_GID0;
     if (i >= total) return;
-    uint p = i % P, d = (i / P) % D, n = i / (P * D);
+    uint t = i / P, p = i - t * P, n = t / D, d = t - n * D; /* no div/rem pairs: vq_rows */
     uint c = label_class(codes[codes_off + n * P + p], K);
     q[q_off + i] = c < K ? E[E_off + c * D + d] : 0.0f;
 }
@@ -93,7 +95,7 @@ __kernel void vq_counts(__global float *counts, uint counts_off, __global float 
 {
     uint i = CLVAE_GID0;
     if (i >= K * D) return;
-    uint k = i / D, d = i % D;
+    uint k = i / D, d = i - k * D; /* no div/rem pair: vq_rows */
     float n = 0.0f, s = 0.0f;
     for (uint r = 0; r < R; r++) {
         if (codes[codes_off + r] == (float)k) {
@@ -169,7 +171,10 @@ __kernel void vq_restart(__global float *E, uint E_off, __global float *cluster,
     unused[unused_off + k] = restart ? 0.0f : u;
     if (!restart) return;
     uint4 w = rng_block(seed, offset, k / 4u, 0u); /* the uniform tag: rng_uniform's stream */
-    uint word = (k % 4u == 0u) ? w.x : (k % 4u == 1u) ? w.y : (k % 4u == 2u) ? w.z : w.w;
+    /* word k mod 4 of the block through an array: Oclgrind 21.10 runs the chain of selects
+     * (j == 0 ? w.x : j == 1 ? w.y : ...) as if it always picked w.w */
+    uint words[4] = {w.x, w.y, w.z, w.w};
+    uint word = words[k & 3u];
     float x = (float)(word >> 8) * RNG_INV24;
     uint r = (uint)(x * (float)R);
     if (r >= R) r = R - 1u;
