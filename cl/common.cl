@@ -51,6 +51,16 @@ uint4 rng_block(ulong seed, ulong offset, uint b, uint tag)
     return philox4x32_10(ctr, key);
 }
 
+/* Uniform element i of the stream (seed, offset) in [0, 1), as rng_uniform writes it: word
+ * i mod 4 of block i / 4, taken through an array (Oclgrind 21.10 runs a chain of selects
+ * i % 4 == 0 ? w.x : ... ? w.z : w.w as if it always picked w.w). */
+float rng_uniform_at(ulong seed, ulong offset, uint i)
+{
+    uint4 w = rng_block(seed, offset, i / 4u, RNG_TAG_UNIFORM);
+    uint words[4] = {w.x, w.y, w.z, w.w};
+    return (float)(words[i & 3u] >> 8) * RNG_INV24;
+}
+
 /* Box-Muller on one pair of words: u1 in (0, 1] so that log never sees 0. */
 float2 rng_box_muller(uint a, uint c)
 {

@@ -170,12 +170,7 @@ __kernel void vq_restart(__global float *E, uint E_off, __global float *cluster,
     flags[flags_off + k] = restart ? 1.0f : 0.0f;
     unused[unused_off + k] = restart ? 0.0f : u;
     if (!restart) return;
-    uint4 w = rng_block(seed, offset, k / 4u, 0u); /* the uniform tag: rng_uniform's stream */
-    /* word k mod 4 of the block through an array: Oclgrind 21.10 runs the chain of selects
-     * (j == 0 ? w.x : j == 1 ? w.y : ...) as if it always picked w.w */
-    uint words[4] = {w.x, w.y, w.z, w.w};
-    uint word = words[k & 3u];
-    float x = (float)(word >> 8) * RNG_INV24;
+    float x = rng_uniform_at(seed, offset, k);
     uint r = (uint)(x * (float)R);
     if (r >= R) r = R - 1u;
     for (uint d = 0; d < D; d++) {

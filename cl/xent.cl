@@ -261,9 +261,7 @@ __kernel void xent_sample(__global float *codes, uint c_off, __global const floa
     float m = xent_pos_max(z, at, K, P);
     float s = 0.0f;
     for (uint k = 0; k < K; k++) s += exp((z[at + k * P] - m) / t);
-    uint4 w = rng_block(seed, offset, n / 4u, RNG_TAG_UNIFORM);
-    uint r = n % 4u == 0u ? w.x : n % 4u == 1u ? w.y : n % 4u == 2u ? w.z : w.w;
-    float target = (float)(r >> 8) * RNG_INV24 * s;
+    float target = rng_uniform_at(seed, offset, n) * s;
     float acc = 0.0f, code = NAN;
     for (uint k = 0; k < K && !isnan(s); k++) {
         float e = exp((z[at + k * P] - m) / t);
