@@ -107,7 +107,10 @@ static int run(const cli_common_t *common, int argc, char **argv)
     printf("training: %8.1f images/s  %6.2f GFLOP/s (%.1f MFLOP per image)\n", res.train_img_s,
            res.train_gflop_s, res.train_img_s > 0 ? res.train_gflop_s * 1e3 / res.train_img_s : 0.0);
     if (!(clvae_objective_can(&d) & CLVAE_CAN_DECODE))
-        printf("sampling: - (a classifier)\n");
+        printf("sampling: - (%s)\n", d.vqvae   ? "a VQ-VAE samples through its prior"
+                                     : d.prior ? "bench times a prior's training; time its "
+                                                 "sampling with clvae sample"
+                                               : "a classifier");
     else
         printf("sampling: %8.1f images/s  %6.2f GFLOP/s\n", res.sample_img_s, res.sample_gflop_s);
     printf("device memory: model %.1f MiB + op workspaces %.1f MiB = %.1f MiB (a resident "

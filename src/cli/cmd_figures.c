@@ -104,11 +104,12 @@ static clvae_status_t check_can(const cli_run_t *r, unsigned need, const char *c
 {
     unsigned can = clvae_objective_can(&r->desc);
     if ((can & need) == need) return CLVAE_OK;
-    if (r->desc.vqvae && (need & CLVAE_CAN_DECODE))
+    if (r->desc.vqvae && (need & (CLVAE_CAN_DECODE | CLVAE_CAN_SAMPLE)))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a VQ-VAE: it samples through a prior "
                           "over its codes (train models/mnist_vqvae_prior.cfg with [data] codes "
                           "= this run, then `clvae %s PRIOR_RUN`)", r->ckpath, cmd);
-    const char *what = (need & ~can & CLVAE_CAN_DECODE)   ? "decodes latent codes into images"
+    const char *what = (need & ~can & CLVAE_CAN_SAMPLE)   ? "draws new images"
+                       : (need & ~can & CLVAE_CAN_DECODE) ? "decodes latent codes into images"
                        : (need & ~can & CLVAE_CAN_ENCODE) ? "encodes images into latent codes"
                                                           : "reconstructs its inputs";
     return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a %s: `clvae %s` needs a model that %s (an "
@@ -239,7 +240,7 @@ static int sample_run(const cli_common_t *c, int argc, char **argv)
 {
     fig_args_t a = {.n = 64, .seed = 1, .label = -1};
     int e = parse(&cli_cmd_sample, "nsl", argc, argv, &a);
-    return e ? e : with_run(c, &a, 0, CLVAE_CAN_DECODE, draw_sample, "samples.png");
+    return e ? e : with_run(c, &a, 0, CLVAE_CAN_SAMPLE, draw_sample, "samples.png");
 }
 
 static int reconstruct_run(const cli_common_t *c, int argc, char **argv)

@@ -93,7 +93,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
     memset(&sc, 0, sizeof sc);
     int code = 0;
     clvae_status_t s = cli_run_open(&g, common, runp, 256, &err);
-    if (!s && !(clvae_objective_can(&g.desc) & CLVAE_CAN_DECODE))
+    if (!s && !(clvae_objective_can(&g.desc) & CLVAE_CAN_SAMPLE))
         s = CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "%s is a classifier: score wants a generative "
                        "run (ae or vae) and the classifier after --classifier", g.ckpath);
     if (!s) s = cli_run_open_in(&c, g.ctx, clsp, 256, &err);

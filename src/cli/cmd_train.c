@@ -275,7 +275,7 @@ static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, 
     unsigned can = clvae_objective_can(&r.desc);
     int encode = (can & CLVAE_CAN_ENCODE) != 0, recon = (can & CLVAE_CAN_RECONSTRUCT) != 0;
     /* a stop request (Ctrl-C) ends the drawing between two figures */
-    if (!s && !stop_requested && (can & CLVAE_CAN_DECODE)) {
+    if (!s && !stop_requested && (can & CLVAE_CAN_SAMPLE)) {
         /* a conditional model: one row of 10 per class */
         snprintf(p1, sizeof p1, "%.4000s/samples.png", dir);
         s = clvae_fig_samples(r.ctx, r.model, &r.test, K ? 10 * K : 64, 1, p1, &err);
@@ -317,7 +317,7 @@ static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, 
                 "with `clvae figures %s`\n", dir, dir);
         code = 130;
     } else if (!s) {
-        const char *names[] = {(can & CLVAE_CAN_DECODE) ? "samples.png" : NULL,
+        const char *names[] = {(can & CLVAE_CAN_SAMPLE) ? "samples.png" : NULL,
                                recon ? "reconstructions.png" : NULL,
                                encode && J >= 2 && !K ? "manifold.png" : NULL,
                                r.desc.noise.kind != CLVAE_NOISE_NONE ? "denoise.png" : NULL,

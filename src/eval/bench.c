@@ -75,6 +75,13 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
                                      err);
         if (s) goto out;
     }
+    if (d->prior) { /* a prior's targets: code maps (the input stays random: only time counts) */
+        size_t P = d->layers[0].out_h * d->layers[0].out_w, Kc = d->layers[0].out_c;
+        for (size_t i = 0; i < batch * P; i++) img[i] = (float)((i * 7) % Kc);
+        if ((s = clvae_buf_alloc(ctx, batch * P, &none, err)) ||
+            (s = clvae_buf_upload(ctx, none, img, batch * P, err)))
+            goto out;
+    }
     long step = 1;
     for (; step <= 2; step++) /* warm-up: kernels built, workspaces grown */
         if ((s = bench_step(m, d, batch, step, none, err))) goto out;

@@ -59,7 +59,7 @@ int clvae_gen_conditional(const clvae_model_desc_t *d)
 clvae_status_t clvae_generate(clvae_objective_t *gen, const clvae_model_desc_t *gd, size_t n,
                               uint64_t seed, const int *labels, float *out, clvae_error_t *err)
 {
-    if (!(clvae_objective_can(gd) & CLVAE_CAN_DECODE))
+    if (!(clvae_objective_can(gd) & CLVAE_CAN_SAMPLE))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a classifier, not a generative model",
                           gd->name);
     if (labels && !clvae_gen_conditional(gd))
@@ -163,7 +163,7 @@ clvae_status_t clvae_score_run(clvae_ctx_t *ctx, clvae_objective_t *gen, const c
     if (!(clvae_objective_can(cd) & CLVAE_CAN_CLASSIFY))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is not a classifier (kind = classifier)",
                           cd->name);
-    if (!(clvae_objective_can(gd) & CLVAE_CAN_DECODE))
+    if (!(clvae_objective_can(gd) & CLVAE_CAN_SAMPLE))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a classifier, not a generative model",
                           gd->name);
     size_t D = clvae_objective_sample_dim(gen), K = (size_t)cd->classes;

@@ -75,7 +75,11 @@ static const clvae_objective_kind_t *kind_of(const clvae_model_desc_t *d)
 }
 
 const char *clvae_objective_kind_name(const clvae_model_desc_t *d) { return kind_of(d)->name; }
-unsigned clvae_objective_can(const clvae_model_desc_t *d) { return kind_of(d)->can; }
+unsigned clvae_objective_can(const clvae_model_desc_t *d)
+{
+    unsigned can = kind_of(d)->can;
+    return can & CLVAE_CAN_DECODE ? can | CLVAE_CAN_SAMPLE : can;
+}
 
 const clvae_layer_t *clvae_objective_image_layer(const clvae_model_desc_t *d)
 {

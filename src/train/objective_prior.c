@@ -176,7 +176,7 @@ static size_t label_classes(const clvae_model_desc_t *d)
 static const char *const columns[] = {"loss", "bits", "accuracy", NULL};
 
 const clvae_objective_kind_t clvae_objective_prior = {
-    .name = "prior", .columns = columns, .can = CLVAE_CAN_DECODE,
+    .name = "prior", .columns = columns, .can = CLVAE_CAN_SAMPLE,
     .losses = losses, .loss_backward = loss_backward, .label_classes = label_classes,
     .load = load, .train_forward = train_forward, .test = test,
 };

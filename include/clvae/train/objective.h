@@ -12,8 +12,10 @@
 enum {
     CLVAE_CAN_RECONSTRUCT = 1, /* inputs to outputs of their own shape (reconstruct, denoise) */
     CLVAE_CAN_ENCODE = 2,      /* inputs to latent codes (latent, interpolate) */
-    CLVAE_CAN_DECODE = 4,      /* latent codes to images (sample, manifold) */
-    CLVAE_CAN_CLASSIFY = 8     /* inputs to class logits (score's judge) */
+    CLVAE_CAN_DECODE = 4,      /* latent codes to images (manifold; implies SAMPLE) */
+    CLVAE_CAN_CLASSIFY = 8,    /* inputs to class logits (score's judge) */
+    CLVAE_CAN_SAMPLE = 16      /* draws new images (sample, score, compare): z through the
+                                  decoder, or a prior's codes through its VQ-VAE */
 };
 
 /* Most loss columns an objective names. */
