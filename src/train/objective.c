@@ -501,3 +501,34 @@ clvae_status_t clvae_objective_test(clvae_objective_t *m, const clvae_dataset_t 
 {
     return m->kind->test(m, ds, pixels, labels, n, batch, values, err);
 }
+
+clvae_status_t clvae_objective_test_means(clvae_objective_t *m, const clvae_dataset_t *ds,
+                                          const clvae_data_dev_t *pixels,
+                                          const clvae_data_dev_t *labels, size_t n,
+                                          size_t batch, double *values, clvae_error_t *err)
+{
+    (void)ds;
+    float v[CLVAE_OBJECTIVE_MAX_COLUMNS];
+    cl_mem idx = NULL;
+    for (int c = 0; c < m->ncols; c++) values[c] = 0;
+    if (n == 0 || batch == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a test pass of no examples");
+    uint32_t *perm = malloc(n * sizeof *perm);
+    if (!perm) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
+    clvae_status_t s = clvae_data_upload_indices(m->ctx, &idx, perm, n, pixels->n, err);
+    free(perm);
+    if (s) return s;
+    size_t done = 0;
+    for (size_t start = 0; start < n && !clvae_objective_stopped(m); start += batch) {
+        size_t B = n - start < batch ? n - start : batch;
+        if ((s = m->kind->load(m, pixels, labels, idx, start, B, 0, err)) ||
+            (s = m->kind->train_forward(m, B, 0, err)) ||
+            (s = clvae_objective_losses(m, v, err)))
+            break;
+        for (int c = 0; c < m->ncols; c++) values[c] += (double)v[c] * (double)B;
+        done += B;
+    }
+    for (int c = 0; c < m->ncols && done && !s; c++) values[c] /= (double)done;
+    clReleaseMemObject(idx);
+    return s;
+}

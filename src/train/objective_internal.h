@@ -90,6 +90,14 @@ clvae_status_t clvae_objective_autoencoder_load(clvae_objective_t *m,
                                                size_t start, size_t B, long step,
                                                clvae_error_t *err);
 
+/* A test pass whose columns are the batch means of the loss columns: the first n examples in
+ * batches, each loaded (kind->load) and forwarded (kind->train_forward, in evaluation mode:
+ * no statistics move), every column weighted by its batch's size. */
+clvae_status_t clvae_objective_test_means(clvae_objective_t *m, const clvae_dataset_t *ds,
+                                          const clvae_data_dev_t *pixels,
+                                          const clvae_data_dev_t *labels, size_t n,
+                                          size_t batch, double *values, clvae_error_t *err);
+
 /* Allocates n floats of the model's own (counted in its bytes), zeroed. */
 clvae_status_t clvae_objective_alloc(clvae_objective_t *m, size_t n, clvae_buf_t *out,
                                      clvae_error_t *err);

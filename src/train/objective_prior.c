@@ -93,36 +93,6 @@ static clvae_status_t train_forward(clvae_objective_t *m, size_t B, long step, c
     return clvae_objective_forward(m, B, 0, 0, 0, m->target_buf, err);
 }
 
-/* The test pass: each column's batch means weighted by the batch size. */
-static clvae_status_t test(clvae_objective_t *m, const clvae_dataset_t *ds,
-                           const clvae_data_dev_t *pixels, const clvae_data_dev_t *labels,
-                           size_t n, size_t batch, double *values, clvae_error_t *err)
-{
-    (void)ds;
-    float v[CLVAE_OBJECTIVE_MAX_COLUMNS];
-    cl_mem idx = NULL;
-    for (int c = 0; c < m->ncols; c++) values[c] = 0;
-    if (n == 0 || batch == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a test pass of no examples");
-    uint32_t *perm = malloc(n * sizeof *perm);
-    if (!perm) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
-    clvae_status_t s = clvae_data_upload_indices(m->ctx, &idx, perm, n, pixels->n, err);
-    free(perm);
-    if (s) return s;
-    size_t done = 0;
-    for (size_t start = 0; start < n && !clvae_objective_stopped(m); start += batch) {
-        size_t B = n - start < batch ? n - start : batch;
-        if ((s = load(m, pixels, labels, idx, start, B, 0, err)) ||
-            (s = clvae_objective_forward(m, B, 0, 0, 0, m->target_buf, err)) ||
-            (s = clvae_objective_losses(m, v, err)))
-            break;
-        for (int c = 0; c < m->ncols; c++) values[c] += (double)v[c] * (double)B;
-        done += B;
-    }
-    for (int c = 0; c < m->ncols && done && !s; c++) values[c] /= (double)done;
-    clReleaseMemObject(idx);
-    return s;
-}
 
 size_t clvae_objective_sample_dim(const clvae_objective_t *m)
 {
@@ -178,5 +148,5 @@ static const char *const columns[] = {"loss", "bits", "accuracy", NULL};
 const clvae_objective_kind_t clvae_objective_prior = {
     .name = "prior", .columns = columns, .can = CLVAE_CAN_SAMPLE,
     .losses = losses, .loss_backward = loss_backward, .label_classes = label_classes,
-    .load = load, .train_forward = train_forward, .test = test,
+    .load = load, .train_forward = train_forward, .test = clvae_objective_test_means,
 };

@@ -53,41 +53,6 @@ static clvae_status_t train_forward(clvae_objective_t *m, size_t B, long step, c
                                    m->target_buf, err);
 }
 
-/* The test pass: every column's batch values weighted by the batch size (the quantizer's
- * statistics are per batch: their mean over the batches). */
-static clvae_status_t test(clvae_objective_t *m, const clvae_dataset_t *ds,
-                           const clvae_data_dev_t *pixels, const clvae_data_dev_t *labels,
-                           size_t n, size_t batch, double *values, clvae_error_t *err)
-{
-    (void)ds;
-    (void)labels;
-    float v[CLVAE_OBJECTIVE_MAX_COLUMNS];
-    cl_mem idx = NULL;
-    clvae_buf_t none = {0};
-    for (int c = 0; c < m->ncols; c++) values[c] = 0;
-    if (n == 0 || batch == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a test pass of no examples");
-    uint32_t *perm = malloc(n * sizeof *perm);
-    if (!perm) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
-    clvae_status_t s = clvae_data_upload_indices(m->ctx, &idx, perm, n, pixels->n, err);
-    free(perm);
-    if (s) return s;
-    size_t done = 0;
-    for (size_t start = 0; start < n && !clvae_objective_stopped(m); start += batch) {
-        size_t B = n - start < batch ? n - start : batch;
-        if ((s = clvae_data_gather(m->ctx, clvae_net_input(m->net), pixels, idx, start, B,
-                                   err)) ||
-            (s = clvae_objective_forward(m, B, 0, m->d->seed, 0, none, err)) ||
-            (s = clvae_objective_losses(m, v, err)))
-            goto out;
-        for (int c = 0; c < m->ncols; c++) values[c] += (double)v[c] * (double)B;
-        done += B;
-    }
-    for (int c = 0; c < m->ncols && done; c++) values[c] /= (double)done;
-out:
-    clReleaseMemObject(idx);
-    return s;
-}
 
 static size_t label_classes(const clvae_model_desc_t *d)
 {
@@ -102,7 +67,7 @@ const clvae_objective_kind_t clvae_objective_vqvae = {
     .name = "vqvae", .columns = columns, .can = CLVAE_CAN_RECONSTRUCT,
     .losses = losses_forward, .loss_backward = clvae_objective_recon_backward,
     .label_classes = label_classes, .load = clvae_objective_autoencoder_load,
-    .train_forward = train_forward, .test = test,
+    .train_forward = train_forward, .test = clvae_objective_test_means,
 };
 
 clvae_status_t clvae_objective_encode_codes(clvae_objective_t *m, size_t B, float *codes,
