@@ -224,6 +224,38 @@ const char *cli_data_dir(void)
     return NULL; /* the library's search list (clvae_data_dirs) */
 }
 
+/* The run's checkpoint and its config, resolved. */
+static clvae_status_t run_read(cli_run_t *r, clvae_error_t *err)
+{
+    clvae_status_t s;
+    if ((s = clvae_checkpoint_read(r->ckpath, &r->ck, err)) ||
+        (s = clvae_cfg_parse(&r->cfg, r->ck.config, strlen(r->ck.config), r->ckpath, err)) ||
+        (s = clvae_model_resolve(&r->desc, &r->cfg, err)))
+        return s;
+    return CLVAE_OK;
+}
+
+/* The model on ctx with the checkpoint's weights, for batches of up to batch examples (fewer
+ * when the device is too small for that many); a prior gets its VQ-VAE, which must be the one
+ * it was trained on, to decode its samples, and that run's test set. */
+static clvae_status_t run_load(cli_run_t *r, clvae_ctx_t *ctx, size_t batch, clvae_error_t *err)
+{
+    size_t fit = clvae_objective_fit_batch(ctx, &r->desc, batch);
+    if (fit > 0) batch = fit;
+    clvae_status_t s;
+    if ((s = clvae_objective_init(&r->model, ctx, &r->desc, batch, err)) ||
+        (s = clvae_checkpoint_restore(&r->ck, ctx, r->model, 0, r->ckpath, err)))
+        return s;
+    if (!r->desc.prior) return CLVAE_OK;
+    if ((s = clvae_vqvae_open(&r->vq, ctx, r->desc.codes_run, batch, err)) ||
+        (s = clvae_prior_check(&r->desc, &r->vq, err)))
+        return s;
+    clvae_objective_set_decoder(r->model, r->vq.model);
+    r->desc.image = &r->vq.desc.layers[0];
+    snprintf(r->desc.test_data, sizeof r->desc.test_data, "%s", r->vq.desc.test_data);
+    return CLVAE_OK;
+}
+
 clvae_status_t cli_run_open(cli_run_t *r, const cli_common_t *common, const char *run,
                             size_t batch, clvae_error_t *err)
 {
@@ -240,26 +272,18 @@ clvae_status_t cli_run_open(cli_run_t *r, const cli_common_t *common, const char
         else snprintf(r->dir, sizeof r->dir, ".");
     }
     clvae_status_t s;
-    if ((s = clvae_checkpoint_read(r->ckpath, &r->ck, err))) return s;
-    if ((s = clvae_cfg_parse(&r->cfg, r->ck.config, strlen(r->ck.config), r->ckpath, err)) ||
-        (s = clvae_model_resolve(&r->desc, &r->cfg, err)) ||
-        (s = cli_ctx_open(common, 0, &r->ctx, err)))
-        return s;
-    /* a small device gets smaller batches (when not even one example fits, init says so) */
-    size_t fit = clvae_objective_fit_batch(r->ctx, &r->desc, batch);
-    if (fit > 0) batch = fit;
-    if ((s = clvae_objective_init(&r->model, r->ctx, &r->desc, batch, err)) ||
-        (s = clvae_checkpoint_restore(&r->ck, r->ctx, r->model, 0, r->ckpath, err)))
-        return s;
-    if (!r->desc.prior) return CLVAE_OK;
-    /* a prior samples through its VQ-VAE, which must be the one it was trained on */
-    if ((s = clvae_vqvae_open(&r->vq, r->ctx, r->desc.codes_run, batch, err)) ||
-        (s = clvae_prior_check(&r->desc, &r->vq, err)))
-        return s;
-    clvae_objective_set_decoder(r->model, r->vq.model);
-    r->desc.image = &r->vq.desc.layers[0];
-    snprintf(r->desc.test_data, sizeof r->desc.test_data, "%s", r->vq.desc.test_data);
-    return CLVAE_OK;
+    if ((s = run_read(r, err)) || (s = cli_ctx_open(common, 0, &r->ctx, err))) return s;
+    return run_load(r, r->ctx, batch, err);
+}
+
+clvae_status_t cli_run_open_in(cli_run_t *r, clvae_ctx_t *ctx, const char *run, size_t batch,
+                               clvae_error_t *err)
+{
+    memset(r, 0, sizeof *r);
+    cli_run_path(run, r->ckpath, sizeof r->ckpath);
+    snprintf(r->dir, sizeof r->dir, "%s", run);
+    clvae_status_t s = run_read(r, err);
+    return s ? s : run_load(r, ctx, batch, err);
 }
 
 clvae_status_t cli_run_test_data(cli_run_t *r, clvae_error_t *err)

@@ -10,6 +10,7 @@
 
 #include "clvae/train/classify.h"
 #include "clvae/eval/compare.h"
+#include "clvae/eval/figures.h"
 #include "clvae/io/fileio.h"
 #include "clvae/data/labels.h"
 #include "clvae/eval/score.h"
@@ -37,7 +38,8 @@ static clvae_status_t samples(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
     const clvae_model_desc_t *d = &r->desc;
     clvae_status_t s;
     const clvae_layer_t *gi = clvae_objective_image_layer(d);
-    if (c) {
+    int draws = (clvae_objective_can(d) & CLVAE_CAN_SAMPLE) != 0;
+    if (c && draws) {
         const clvae_layer_t *ci = &c->desc.layers[0];
         if (gi->out_c == ci->out_c && gi->out_h == ci->out_h && gi->out_w == ci->out_w) {
             clvae_score_t sc;
@@ -59,7 +61,13 @@ static clvae_status_t samples(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
     /* a conditional model: a row of 8 per class (the first 8 classes) */
     int glab[64];
     for (size_t i = 0; i < ns; i++) glab[i] = d->conditional ? (int)((i / 8) % d->conditional) : 0;
-    s = clvae_generate(r->model, d, ns, (uint64_t)a->seed, d->conditional ? glab : NULL, imgs, err);
+    /* a model that does not sample (a VQ-VAE without its prior): its reconstructions of the
+     * first 64 test images */
+    if (draws)
+        s = clvae_generate(r->model, d, ns, (uint64_t)a->seed, d->conditional ? glab : NULL,
+                           imgs, err);
+    else
+        s = clvae_reconstruct_first(r->ctx, r->model, &r->dtest, ns, imgs, err);
     if (!s)
         s = clvae_image_grid(grid, imgs, ns, (int)gi->out_c, (int)gi->out_h, (int)gi->out_w, 8,
                              2, zoom, 255, err);
@@ -75,6 +83,8 @@ static clvae_status_t measure(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
     snprintf(row->model, sizeof row->model, "%s", d->name);
     snprintf(row->kind, sizeof row->kind, "%s", clvae_model_kind(d));
     snprintf(row->dataset, sizeof row->dataset, "%s", d->train_data);
+    if (d->prior) /* the codes of its VQ-VAE's training images */
+        snprintf(row->dataset, sizeof row->dataset, "codes of %.200s", r->vq.desc.train_data);
     row->params = d->nparams + (d->disc ? d->disc->nparams : 0); /* a GAN: both networks */
     clvae_status_t s = clvae_metrics_summary(r->ck.metrics, &row->epochs, &row->sec_per_epoch,
                                              err);

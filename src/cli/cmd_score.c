@@ -17,25 +17,6 @@ void cli_run_path(const char *run, char *buf, size_t size)
         snprintf(buf, size, "%s", run);
 }
 
-clvae_status_t cli_run_open_in(cli_run_t *r, clvae_ctx_t *ctx, const char *run, size_t batch,
-                               clvae_error_t *err)
-{
-    memset(r, 0, sizeof *r);
-    cli_run_path(run, r->ckpath, sizeof r->ckpath);
-    snprintf(r->dir, sizeof r->dir, "%s", run);
-    clvae_status_t s;
-    if ((s = clvae_checkpoint_read(r->ckpath, &r->ck, err)) ||
-        (s = clvae_cfg_parse(&r->cfg, r->ck.config, strlen(r->ck.config), r->ckpath, err)) ||
-        (s = clvae_model_resolve(&r->desc, &r->cfg, err)))
-        return s;
-    size_t fit = clvae_objective_fit_batch(ctx, &r->desc, batch);
-    if (fit > 0) batch = fit;
-    if ((s = clvae_objective_init(&r->model, ctx, &r->desc, batch, err)) ||
-        (s = clvae_checkpoint_restore(&r->ck, ctx, r->model, 0, r->ckpath, err)))
-        return s;
-    return CLVAE_OK;
-}
-
 void cli_fid_name(const clvae_model_desc_t *cd, char *buf, size_t size)
 {
     const char *data = cd->train_data;

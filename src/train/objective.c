@@ -407,6 +407,15 @@ clvae_status_t clvae_objective_latents(clvae_objective_t *m, float *mu, float *l
 {
     size_t n = m->B * m->J;
     clvae_status_t s = CLVAE_OK;
+    if (m->d->vqvae) { /* the quantized map is the code: no log variance, no noise */
+        if (logvar || eps)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a VQ-VAE's latent has no log variance or "
+                              "noise");
+        clvae_buf_t q = clvae_net_output(m->net, m->d->latent, 0);
+        if (mu) s = clvae_buf_download(m->ctx, mu, q, n, err);
+        if (!s && z) s = clvae_buf_download(m->ctx, z, q, n, err);
+        return s;
+    }
     if (mu) s = clvae_buf_download(m->ctx, mu, clvae_net_latent(m->net, 0), n, err);
     if (!s && logvar) s = clvae_buf_download(m->ctx, logvar, clvae_net_latent(m->net, 1), n, err);
     if (!s && z) s = clvae_buf_download(m->ctx, z, clvae_net_output(m->net, m->d->latent, 0), n, err);
