@@ -206,6 +206,11 @@ t_vqvae_and_prior() {
   "$clvae" sample "$tmp/pr" --n 9 --out "$tmp/p1.png" > /dev/null && "$clvae" sample "$tmp/pr" --n 9 --out "$tmp/p2.png" > /dev/null &&
     "$clvae" sample "$tmp/pr" --n 9 --seed 2 --out "$tmp/p3.png" > /dev/null || return 1
   cmp -s "$tmp/p1.png" "$tmp/p2.png" && ! cmp -s "$tmp/p1.png" "$tmp/p3.png" && [ "$(png_size "$tmp/p1.png")" = "$(png_size "$tmp/p3.png")" ] || { echo "sampler not deterministic" >&2; return 1; }
+  # compare: the VQ-VAE's row (reconstruction, its reconstructions in the grid) and the prior's
+  out=$("$clvae" compare "$tmp/vq" "$tmp/pr" --n 64 --out "$tmp/cmp" 2>&1) &&
+    grep -q "^| $tmp/vq | mnist_vqvae | vqvae | .* | [0-9.]* (BCE) |" "$tmp/cmp/compare.md" &&
+    grep -q "^| $tmp/pr | mnist_vqvae_prior | prior | codes of " "$tmp/cmp/compare.md" &&
+    is_png "$tmp/cmp/compare.png" || { echo "$out" >&2; cat "$tmp/cmp/compare.md" >&2; return 1; }
   # bad input: exit 2 before any work, no run folder
   for bad in "data.codes=$tmp/none:has no checkpoint" "data.codes=$tmp/pr:not a VQ-VAE" \
              "data.test=mnist:test:not train/test" "data.codes_sha256=$(printf '%064d' 0):changed since"; do
