@@ -454,6 +454,35 @@ static void t_batchnorm_keys(void)
            "unknown key 'units'");
 }
 
+/* [groupnorm]: shapes kept (map or flat), weight and bias [C], no state, PyTorch's eps; groups
+ * required and dividing the channels, else refused with file:line. */
+static void t_groupnorm_keys(void)
+{
+    clvae_model_desc_t m;
+    REQUIRE(resolve_text(GRAPH_HEAD "[groupnorm]\ngroups = 2\nactivation = silu\n[groupnorm]\n"
+                         "groups = 1\neps = 1e-3\n" GRAPH_TAIL, &m), "groupnorm");
+    const clvae_layer_t *a = &m.layers[3], *b = &m.layers[4];
+    CHECK(a->kind == CLVAE_LAYER_GROUPNORM && a->out_c == 2 && a->out_h == 8 && !a->flat &&
+              a->w_len == 2 && a->b_len == 2 && a->s_len == 0 && a->groups == 2 &&
+              a->act == CLVAE_ACT_SILU,
+          "groupnorm: out %zux%zux%zu w %zu b %zu state %zu groups %zu", a->out_c, a->out_h,
+          a->out_w, a->w_len, a->b_len, a->s_len, a->groups);
+    CHECK(a->norm_eps == 1e-5f && b->norm_eps == 1e-3f && b->groups == 1 && m.nstate == 0,
+          "eps %g %g groups %zu nstate %zu", (double)a->norm_eps, (double)b->norm_eps,
+          b->groups, m.nstate);
+    clvae_model_desc_free(&m);
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    expect(GRAPH_HEAD "[groupnorm]\ngroups = 3\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "the 2 channels of 'b' do not split into 3 groups");
+    expect(GRAPH_HEAD "[groupnorm]\neps = 1e-3\n" GRAPH_TAIL, NULL, I, "t.cfg:12", "needs groups");
+    expect(GRAPH_HEAD "[groupnorm]\ngroups = 0\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "groups");
+    expect(GRAPH_HEAD "[groupnorm]\ngroups = 1\neps = 0\n" GRAPH_TAIL, NULL, I, "t.cfg:14",
+           "must be a number from 1e-12 to 1");
+    expect(GRAPH_HEAD "[groupnorm]\ngroups = 1\nmomentum = 0.1\n" GRAPH_TAIL, NULL, I,
+           "t.cfg:14", "unknown key 'momentum'");
+}
+
 /* [conv] mask = A | B (PixelCNN): stored in the layer; refused with file:line where the mask
  * would not make the conv causal (kernel, stride, dilation, padding) and on a [deconv]. */
 #define MASK_HEAD "[input]\nchannels = 1\nheight = 8\nwidth = 8\n[conv]\nfilters = 2\n"
@@ -547,6 +576,7 @@ int main(void)
     RUN(t_graph_layers);
     RUN(t_graph_errors);
     RUN(t_batchnorm_keys);
+    RUN(t_groupnorm_keys);
     RUN(t_conv_mask_keys);
     RUN(t_missing_file);
     return TEST_EXIT();

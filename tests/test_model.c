@@ -66,6 +66,19 @@ static clvae_ctx_t *ctx;
     "[deconv]\nfilters = 2\nsize = 3\nstride = 2\npadding = same\n"                           \
     "[batchnorm]\neps = 1e-3\n[conv]\nfilters = 1\nsize = 1\nactivation = sigmoid\n"
 
+/* Group normalization after a conv (2 groups of 2 channels), after a dense layer (flat, 3 groups
+ * of 2 units) and before the output (one group: every channel of an example). */
+#define TINY_GN                                                                                \
+    "[model]\nkind = vae\n[loss]\nreconstruction = bce\nbeta = 1\n"                            \
+    "[input]\nchannels = 1\nheight = 6\nwidth = 6\n"                                           \
+    "[conv]\nfilters = 4\nsize = 3\nstride = 2\npadding = same\nbias = 0\n"                  \
+    "[groupnorm]\ngroups = 2\nactivation = silu\n[flatten]\n"                                  \
+    "[dense]\nunits = 6\n[groupnorm]\ngroups = 3\nactivation = tanh\n"                        \
+    "[latent]\nsize = 2\n[dense]\nunits = 27\nactivation = tanh\n"                             \
+    "[reshape]\nchannels = 3\nheight = 3\nwidth = 3\n"                                         \
+    "[deconv]\nfilters = 2\nsize = 3\nstride = 2\npadding = same\n"                           \
+    "[groupnorm]\ngroups = 1\neps = 1e-3\n[conv]\nfilters = 1\nsize = 1\nactivation = sigmoid\n"
+
 /* A tiny VQ-VAE: a conv encoder to a 2x2 map of D = 2, K = 8 codes trained by their loss term,
  * a deconv decoder. */
 #define TINY_VQVAE                                                                             \
@@ -378,7 +391,8 @@ static void net_grad_check(const char *text, const char *what, int training, flo
     /* non-trivial gamma and beta, and running statistics moved by three training batches */
     clvae_buf_download(ctx, p, clvae_net_params(net), P, &err);
     for (int i = 0; i < d.nlayers; i++)
-        if (d.layers[i].kind == CLVAE_LAYER_BATCHNORM)
+        if (d.layers[i].kind == CLVAE_LAYER_BATCHNORM ||
+            d.layers[i].kind == CLVAE_LAYER_GROUPNORM)
             for (size_t c = 0; c < 2 * d.layers[i].in_c; c++) p[d.layers[i].w_off + c] += 0.3f * sinf((float)c + 1.0f);
     clvae_buf_upload(ctx, clvae_net_params(net), p, P, &err);
     clvae_net_set_sampling(net, 0, 0, 0);
@@ -444,6 +458,13 @@ static void t_batchnorm_gradients_training(void)
 static void t_batchnorm_gradients_evaluation(void)
 {
     net_grad_check(TINY_BN, "tiny VAE with batchnorm, evaluation mode", 0, 3e-3f);
+}
+
+/* Group normalization has no running statistics: one check (its forward is the same in either
+ * mode), on non-trivial weight and bias. */
+static void t_groupnorm_gradients(void)
+{
+    net_grad_check(TINY_GN, "tiny VAE with groupnorm (map, flat, one group)", 0, 3e-3f);
 }
 
 /* The state: PyTorch's buffer names and shapes, the initial values (gamma 1, running_var 1),
@@ -703,6 +724,7 @@ int main(void)
     RUN(t_batchnorm_gradients_training);
     RUN(t_batchnorm_gradients_evaluation);
     RUN(t_batchnorm_state);
+    RUN(t_groupnorm_gradients);
     RUN(t_vqvae_gradients);
     tu_print_errors();
     clvae_ctx_free(ctx);

@@ -431,6 +431,34 @@ static clvae_status_t c_norm(pool_t *p, clvae_error_t *err)
     return expect(p, "batchnorm running statistics", br, want, 2 * C + 1, 1e-4, err);
 }
 
+/* Group normalization: 2 groups of 2 channels per example, weight 1 and bias 0. */
+static clvae_status_t c_groupnorm(pool_t *p, clvae_error_t *err)
+{
+    enum { N = 3, C = 4, G = 2, HW = 9, T = N * C * HW, M = C / G * HW };
+    clvae_status_t s;
+    float *x = hrand(p, T, -2, 3, 23), ones[C] = {1, 1, 1, 1};
+    if (!x) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    clvae_buf_t bx, by, bst, bg, bb;
+    TRY(dbuf(p, x, T, &bx, err));
+    TRY(dbuf(p, NULL, T, &by, err));
+    TRY(dbuf(p, NULL, 2 * N * G, &bst, err));
+    TRY(dbuf(p, ones, C, &bg, err));
+    TRY(dbuf(p, NULL, C, &bb, err));
+    clvae_gn_shape_t sh = {N, C, G, HW};
+    TRY(clvae_groupnorm_stats(p->ctx, bst, bx, 1e-5f, sh, err));
+    TRY(clvae_groupnorm_apply(p->ctx, by, bx, bst, bg, bb, sh, err));
+    WANT(T);
+    for (int g = 0; g < N * G; g++) {
+        const float *xg = x + g * M;
+        double m = 0, v = 0;
+        for (int i = 0; i < M; i++) m += xg[i];
+        m /= M;
+        for (int i = 0; i < M; i++) v += pow(xg[i] - m, 2);
+        for (int i = 0; i < M; i++) want[g * M + i] = (xg[i] - m) / sqrt(v / M + 1e-5);
+    }
+    return expect(p, "groupnorm forward", by, want, T, 1e-4, err);
+}
+
 static clvae_status_t c_rng(pool_t *p, clvae_error_t *err)
 {
     enum { N = 101 };
@@ -522,7 +550,8 @@ static const struct {
     {"conv", c_conv},     {"conv_direct", c_conv_direct}, {"conv (transposed)", c_conv_transpose},
     {"conv_direct (transposed)", c_conv_transpose_direct}, {"data", c_data},
     {"dense", c_dense},   {"latent", c_latent},         {"loss", c_loss},
-    {"noise", c_noise},   {"norm", c_norm},             {"optim", c_optim},
+    {"noise", c_noise},   {"norm", c_norm},             {"norm (groupnorm)", c_groupnorm},
+    {"optim", c_optim},
     {"reduce", c_reduce},
     {"rng", c_rng},       {"vq", c_vq},                 {"xent", c_xent},
 };

@@ -104,6 +104,11 @@ static void check_model(const clvae_model_desc_t *m)
             ASSERT(out == in && L->out_c == L->in_c && L->s_len == 2 * L->in_c + 1);
             w = L->in_c;
             break;
+        case CLVAE_LAYER_GROUPNORM:
+            ASSERT(out == in && L->out_c == L->in_c && L->groups >= 1 &&
+                   L->in_c % L->groups == 0 && L->s_len == 0);
+            w = L->in_c;
+            break;
         case CLVAE_LAYER_VQ:
             ASSERT(m->vqvae && m->latent == i && out == in && L->vq_codes >= 2 && L->vq_dim >= 1);
             ASSERT(in % L->vq_dim == 0);

@@ -145,6 +145,18 @@ void clvae_batchnorm_backward_ref(double *dx, double *dgamma, double *dbeta, con
                                   const double *var, int train, double eps, size_t N, size_t C,
                                   size_t HW);
 
+/* Group normalization's forward in double (PyTorch's nn.GroupNorm): y, and the statistics of each
+ * (example, group) [N, G] (mean, biased var; NULL skips). */
+void clvae_groupnorm_forward_ref(double *y, double *mean, double *var, const double *x,
+                                 const double *gamma, const double *beta, double eps, size_t N,
+                                 size_t C, size_t G, size_t HW);
+
+/* Its backward with the forward's mean and var: ADDS to dgamma, dbeta and (not NULL) dx. */
+void clvae_groupnorm_backward_ref(double *dx, double *dgamma, double *dbeta, const double *dy,
+                                  const double *x, const double *gamma, const double *mean,
+                                  const double *var, double eps, size_t N, size_t C, size_t G,
+                                  size_t HW);
+
 #include "clvae/ops/optim.h"
 
 /* Plain-C references of the same steps in double. */
