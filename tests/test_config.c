@@ -483,6 +483,30 @@ static void t_groupnorm_keys(void)
            "t.cfg:14", "unknown key 'momentum'");
 }
 
+/* [upsample]: the map's sides times the factor (2 by default), no parameters; a flat input, a
+ * factor out of range and an unknown key refused with file:line. */
+static void t_upsample_keys(void)
+{
+    clvae_model_desc_t m;
+    REQUIRE(resolve_text(GRAPH_HEAD "[upsample]\n[upsample]\nfactor = 3\nactivation = relu\n"
+                         "[conv]\nfilters = 2\nstride = 6\n" GRAPH_TAIL, &m), "upsample");
+    const clvae_layer_t *a = &m.layers[3], *b = &m.layers[4];
+    CHECK(a->kind == CLVAE_LAYER_UPSAMPLE && a->up_factor == 2 && a->out_c == 2 &&
+              a->out_h == 16 && a->out_w == 16 && a->w_len == 0 && b->up_factor == 3 &&
+              b->out_h == 48 && b->act == CLVAE_ACT_RELU,
+          "upsample: %zux%zux%zu, then %zux%zux%zu", a->out_c, a->out_h, a->out_w, b->out_c,
+          b->out_h, b->out_w);
+    clvae_model_desc_free(&m);
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    expect(GRAPH_HEAD "[upsample]\nfactor = 1\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "must be an integer from 2 to 16");
+    expect(GRAPH_HEAD "[upsample]\nfactor = two\n" GRAPH_TAIL, NULL, I, "t.cfg:13", "factor");
+    expect(GRAPH_HEAD "[upsample]\nsize = 2\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "unknown key 'size'");
+    expect(GRAPH_HEAD "[flatten]\n[upsample]\n[dense]\nunits = 4\n" SMALL_TAIL, NULL, I,
+           "t.cfg:13", "upsamples a C x H x W map, but 'flatten3' is flat");
+}
+
 /* [conv] mask = A | B (PixelCNN): stored in the layer; refused with file:line where the mask
  * would not make the conv causal (kernel, stride, dilation, padding) and on a [deconv]. */
 #define MASK_HEAD "[input]\nchannels = 1\nheight = 8\nwidth = 8\n[conv]\nfilters = 2\n"
@@ -577,6 +601,7 @@ int main(void)
     RUN(t_graph_errors);
     RUN(t_batchnorm_keys);
     RUN(t_groupnorm_keys);
+    RUN(t_upsample_keys);
     RUN(t_conv_mask_keys);
     RUN(t_missing_file);
     return TEST_EXIT();

@@ -79,6 +79,13 @@ static clvae_ctx_t *ctx;
     "[deconv]\nfilters = 2\nsize = 3\nstride = 2\npadding = same\n"                           \
     "[groupnorm]\ngroups = 1\neps = 1e-3\n[conv]\nfilters = 1\nsize = 1\nactivation = sigmoid\n"
 
+/* Nearest upsampling inside a small classifier: a 2x2 map upsampled to 4x4, then a conv. */
+#define TINY_UP                                                                                \
+    "[model]\nkind = classifier\n[input]\nchannels = 1\nheight = 4\nwidth = 4\n"              \
+    "[conv]\nfilters = 2\nsize = 3\nstride = 2\npadding = same\nactivation = tanh\n"         \
+    "[upsample]\nfactor = 2\n[conv]\nfilters = 2\nsize = 3\nactivation = tanh\n"           \
+    "[upsample]\nfactor = 3\n[flatten]\n[dense]\nunits = 3\n"
+
 /* A tiny VQ-VAE: a conv encoder to a 2x2 map of D = 2, K = 8 codes trained by their loss term,
  * a deconv decoder. */
 #define TINY_VQVAE                                                                             \
@@ -467,6 +474,11 @@ static void t_groupnorm_gradients(void)
     net_grad_check(TINY_GN, "tiny VAE with groupnorm (map, flat, one group)", 0, 3e-3f);
 }
 
+static void t_upsample_gradients(void)
+{
+    net_grad_check(TINY_UP, "tiny classifier with [upsample] (factors 2 and 3)", 0, 3e-3f);
+}
+
 /* The state: PyTorch's buffer names and shapes, the initial values (gamma 1, running_var 1),
  * training forwards move it (count + 1 each), evaluation forwards do not, and in evaluation
  * mode an example's output does not depend on the rest of its batch. */
@@ -725,6 +737,7 @@ int main(void)
     RUN(t_batchnorm_gradients_evaluation);
     RUN(t_batchnorm_state);
     RUN(t_groupnorm_gradients);
+    RUN(t_upsample_gradients);
     RUN(t_vqvae_gradients);
     tu_print_errors();
     clvae_ctx_free(ctx);

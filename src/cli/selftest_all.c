@@ -20,6 +20,7 @@
 #include "clvae/ops/optim.h"
 #include "clvae/ops/reduce.h"
 #include "clvae/ops/rng.h"
+#include "clvae/ops/spatial.h"
 #include "clvae/ops/xent.h"
 
 /* Buffers of one check: device views and host arrays, freed together. Letters: N batch, C input
@@ -459,6 +460,31 @@ static clvae_status_t c_groupnorm(pool_t *p, clvae_error_t *err)
     return expect(p, "groupnorm forward", by, want, T, 1e-4, err);
 }
 
+/* Nearest upsampling by 2 of a 3x2 map, and a per-channel vector added to every pixel. */
+static clvae_status_t c_spatial(pool_t *p, clvae_error_t *err)
+{
+    enum { N = 2, C = 3, H = 3, W = 2, F = 2, T = N * C * H * W, U = T * F * F };
+    clvae_status_t s;
+    float *x = hrand(p, T, -2, 3, 29), *v = hrand(p, N * C, -1, 1, 31);
+    if (!x || !v) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    clvae_buf_t bx, by, bv, bz;
+    TRY(dbuf(p, x, T, &bx, err));
+    TRY(dbuf(p, NULL, U, &by, err));
+    TRY(dbuf(p, v, N * C, &bv, err));
+    TRY(dbuf(p, NULL, T, &bz, err));
+    clvae_map_shape_t sh = {N, C, H, W};
+    TRY(clvae_upsample_forward(p->ctx, by, bx, F, sh, err));
+    TRY(clvae_channel_add_forward(p->ctx, bz, bx, bv, sh, err));
+    WANT(U);
+    for (int nc = 0; nc < N * C; nc++)
+        for (int oy = 0; oy < F * H; oy++)
+            for (int ox = 0; ox < F * W; ox++)
+                want[(nc * F * H + oy) * F * W + ox] = x[(nc * H + oy / F) * W + ox / F];
+    TRY(expect(p, "upsample forward", by, want, U, 0.0, err));
+    for (int i = 0; i < T; i++) want[i] = (double)x[i] + v[i / (H * W)];
+    return expect(p, "channel add forward", bz, want, T, 1e-6, err);
+}
+
 static clvae_status_t c_rng(pool_t *p, clvae_error_t *err)
 {
     enum { N = 101 };
@@ -552,7 +578,7 @@ static const struct {
     {"dense", c_dense},   {"latent", c_latent},         {"loss", c_loss},
     {"noise", c_noise},   {"norm", c_norm},             {"norm (groupnorm)", c_groupnorm},
     {"optim", c_optim},
-    {"reduce", c_reduce},
+    {"reduce", c_reduce}, {"spatial", c_spatial},
     {"rng", c_rng},       {"vq", c_vq},                 {"xent", c_xent},
 };
 

@@ -109,6 +109,10 @@ static void check_model(const clvae_model_desc_t *m)
                    L->in_c % L->groups == 0 && L->s_len == 0);
             w = L->in_c;
             break;
+        case CLVAE_LAYER_UPSAMPLE:
+            ASSERT(L->up_factor >= 2 && L->out_c == L->in_c &&
+                   L->out_h == L->in_h * L->up_factor && L->out_w == L->in_w * L->up_factor);
+            break;
         case CLVAE_LAYER_VQ:
             ASSERT(m->vqvae && m->latent == i && out == in && L->vq_codes >= 2 && L->vq_dim >= 1);
             ASSERT(in % L->vq_dim == 0);
