@@ -507,6 +507,27 @@ static void t_upsample_keys(void)
            "t.cfg:13", "upsamples a C x H x W map, but 'flatten3' is flat");
 }
 
+/* [add] from = map, vector: a flat input of the map's C values added to every pixel; any other
+ * count, or the vector named first, refused with file:line. */
+static void t_add_broadcast(void)
+{
+    clvae_model_desc_t m;
+    REQUIRE(resolve_text(GRAPH_HEAD "[flatten]\n[dense]\nname = v\nunits = 2\n"
+                         "[add]\nfrom = b, v, a\n" GRAPH_TAIL, &m), "broadcast add");
+    const clvae_layer_t *add = &m.layers[5];
+    CHECK(add->kind == CLVAE_LAYER_ADD && add->nfrom == 3 && add->out_c == 2 &&
+              add->out_h == 8 && add->out_w == 8 && !add->flat,
+          "add: %zux%zux%zu", add->out_c, add->out_h, add->out_w);
+    clvae_model_desc_free(&m);
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    expect(GRAPH_HEAD "[flatten]\n[dense]\nname = v\nunits = 3\n[add]\nfrom = b, v\n"
+           GRAPH_TAIL, NULL, I, "t.cfg:16",
+           "adds the flat input 'v' to every pixel of 'b' (2x8x8), so it must have exactly 2 "
+           "values, one per channel, but it has 3");
+    expect(GRAPH_HEAD "[flatten]\n[dense]\nname = v\nunits = 2\n[add]\nfrom = v, b\n"
+           GRAPH_TAIL, NULL, I, "t.cfg:16", "name the map first, from = map, vector");
+}
+
 /* [conv] mask = A | B (PixelCNN): stored in the layer; refused with file:line where the mask
  * would not make the conv causal (kernel, stride, dilation, padding) and on a [deconv]. */
 #define MASK_HEAD "[input]\nchannels = 1\nheight = 8\nwidth = 8\n[conv]\nfilters = 2\n"
@@ -602,6 +623,7 @@ int main(void)
     RUN(t_batchnorm_keys);
     RUN(t_groupnorm_keys);
     RUN(t_upsample_keys);
+    RUN(t_add_broadcast);
     RUN(t_conv_mask_keys);
     RUN(t_missing_file);
     return TEST_EXIT();

@@ -86,6 +86,15 @@ static clvae_ctx_t *ctx;
     "[upsample]\nfactor = 2\n[conv]\nfilters = 2\nsize = 3\nactivation = tanh\n"           \
     "[upsample]\nfactor = 3\n[flatten]\n[dense]\nunits = 3\n"
 
+/* A per-example vector (a dense layer of 2 units, from the flattened input) added to every pixel
+ * of a 2-channel map, then a plain [add] of the sum and the map: both kinds in one network. */
+#define TINY_BCAST                                                                             \
+    "[model]\nkind = classifier\n[input]\nname = x\nchannels = 1\nheight = 4\nwidth = 4\n"   \
+    "[flatten]\n[dense]\nname = v\nunits = 2\nactivation = tanh\n"                             \
+    "[conv]\nname = m\nfrom = x\nfilters = 2\nsize = 3\nactivation = tanh\n"                 \
+    "[add]\nname = s\nfrom = m, v\nactivation = silu\n[add]\nfrom = s, m\n"                 \
+    "[flatten]\n[dense]\nunits = 3\n"
+
 /* A tiny VQ-VAE: a conv encoder to a 2x2 map of D = 2, K = 8 codes trained by their loss term,
  * a deconv decoder. */
 #define TINY_VQVAE                                                                             \
@@ -479,6 +488,11 @@ static void t_upsample_gradients(void)
     net_grad_check(TINY_UP, "tiny classifier with [upsample] (factors 2 and 3)", 0, 3e-3f);
 }
 
+static void t_broadcast_add_gradients(void)
+{
+    net_grad_check(TINY_BCAST, "tiny classifier with a vector added to every pixel", 0, 3e-3f);
+}
+
 /* The state: PyTorch's buffer names and shapes, the initial values (gamma 1, running_var 1),
  * training forwards move it (count + 1 each), evaluation forwards do not, and in evaluation
  * mode an example's output does not depend on the rest of its batch. */
@@ -738,6 +752,7 @@ int main(void)
     RUN(t_batchnorm_state);
     RUN(t_groupnorm_gradients);
     RUN(t_upsample_gradients);
+    RUN(t_broadcast_add_gradients);
     RUN(t_vqvae_gradients);
     tu_print_errors();
     clvae_ctx_free(ctx);

@@ -70,7 +70,12 @@ static void check_model(const clvae_model_desc_t *m)
             ASSERT(L->from[k] >= 0 && L->from[k] < i);
             const clvae_layer_t *P = &m->layers[L->from[k]];
             cat += P->out_c;
-            ASSERT(L->in_h == P->out_h && L->in_w == P->out_w);
+            /* [add]: a 1 x 1 input after the first may be a vector of its channels, added to
+             * every pixel */
+            if (L->kind == CLVAE_LAYER_ADD && k > 0 && P->out_h == 1 && P->out_w == 1)
+                ASSERT(P->out_c == L->out_c);
+            else
+                ASSERT(L->in_h == P->out_h && L->in_w == P->out_w);
             if (L->kind != CLVAE_LAYER_CONCAT) ASSERT(L->in_c == m->layers[L->from[0]].out_c);
         }
         if (L->kind == CLVAE_LAYER_CONCAT) ASSERT(L->in_c == cat && L->out_c == cat);
