@@ -528,6 +528,35 @@ static void t_add_broadcast(void)
            GRAPH_TAIL, NULL, I, "t.cfg:16", "name the map first, from = map, vector");
 }
 
+/* [time_embed]: a flat D-vector that reads no layer (from = is not a key), max_period 10000 by
+ * default; D odd or missing, a period of 1 or less refused with file:line. */
+static void t_time_embed_keys(void)
+{
+    clvae_model_desc_t m;
+    REQUIRE(resolve_text(GRAPH_HEAD "[time_embed]\nname = t\ndim = 8\n[dense]\nunits = 2\n"
+                         "[time_embed]\ndim = 4\nmax_period = 100\n[concat]\nfrom = a, b\n"
+                         "[flatten]\n[concat]\nfrom = flatten7, dense4, time_embed5\n" SMALL_TAIL,
+                         &m), "time_embed");
+    const clvae_layer_t *a = &m.layers[3], *b = &m.layers[5];
+    CHECK(a->kind == CLVAE_LAYER_TIME_EMBED && a->nfrom == 0 && a->flat && a->out_c == 8 &&
+              a->out_h == 1 && a->out_w == 1 && a->w_len == 0 && a->embed_max_period == 10000.0f,
+          "time_embed: from %d, %zux%zux%zu", a->nfrom, a->out_c, a->out_h, a->out_w);
+    CHECK(b->out_c == 4 && b->embed_max_period == 100.0f && m.layers[4].from[0] == 3 &&
+              m.layers[m.latent].in_c == 4 * 64 + 2 + 4,
+          "second: %zu, period %g; the dense reads the embedding", b->out_c,
+          (double)b->embed_max_period);
+    clvae_model_desc_free(&m);
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    expect(GRAPH_HEAD "[time_embed]\ndim = 7\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "must be even");
+    expect(GRAPH_HEAD "[time_embed]\nmax_period = 50\n" GRAPH_TAIL, NULL, I, "t.cfg:12",
+           "needs dim");
+    expect(GRAPH_HEAD "[time_embed]\ndim = 8\nmax_period = 1\n" GRAPH_TAIL, NULL, I,
+           "t.cfg:14", "max_period");
+    expect(GRAPH_HEAD "[time_embed]\ndim = 8\nfrom = x\n" GRAPH_TAIL, NULL, I, "t.cfg:14",
+           "unknown key 'from'");
+}
+
 /* [conv] mask = A | B (PixelCNN): stored in the layer; refused with file:line where the mask
  * would not make the conv causal (kernel, stride, dilation, padding) and on a [deconv]. */
 #define MASK_HEAD "[input]\nchannels = 1\nheight = 8\nwidth = 8\n[conv]\nfilters = 2\n"
@@ -624,6 +653,7 @@ int main(void)
     RUN(t_groupnorm_keys);
     RUN(t_upsample_keys);
     RUN(t_add_broadcast);
+    RUN(t_time_embed_keys);
     RUN(t_conv_mask_keys);
     RUN(t_missing_file);
     return TEST_EXIT();

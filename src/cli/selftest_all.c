@@ -12,6 +12,7 @@
 #include "clvae/ops/concat.h"
 #include "clvae/ops/conv.h"
 #include "clvae/ops/dense.h"
+#include "clvae/ops/embed.h"
 #include "clvae/ops/latent.h"
 #include "clvae/ops/loss.h"
 #include "clvae/ops/noise.h"
@@ -485,6 +486,26 @@ static clvae_status_t c_spatial(pool_t *p, clvae_error_t *err)
     return expect(p, "channel add forward", bz, want, T, 1e-6, err);
 }
 
+/* The sinusoidal time embedding of three steps in 8 features. */
+static clvae_status_t c_embed(pool_t *p, clvae_error_t *err)
+{
+    enum { N = 3, D = 8, K = D / 2 };
+    clvae_status_t s;
+    float t[N] = {0.0f, 7.0f, 123.0f};
+    clvae_buf_t bt, by;
+    TRY(dbuf(p, t, N, &bt, err));
+    TRY(dbuf(p, NULL, N * D, &by, err));
+    TRY(clvae_time_embed_forward(p->ctx, by, bt, N, D, 10000.0f, err));
+    WANT(N * D);
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++) {
+            double a = t[n] * exp(-log(10000.0) * k / K);
+            want[n * D + k] = sin(a);
+            want[n * D + K + k] = cos(a);
+        }
+    return expect(p, "time embedding", by, want, N * D, 1e-4, err);
+}
+
 static clvae_status_t c_rng(pool_t *p, clvae_error_t *err)
 {
     enum { N = 101 };
@@ -575,7 +596,7 @@ static const struct {
     {"basic", c_basic},   {"activation", c_activation}, {"concat", c_concat},
     {"conv", c_conv},     {"conv_direct", c_conv_direct}, {"conv (transposed)", c_conv_transpose},
     {"conv_direct (transposed)", c_conv_transpose_direct}, {"data", c_data},
-    {"dense", c_dense},   {"latent", c_latent},         {"loss", c_loss},
+    {"dense", c_dense},   {"embed", c_embed},   {"latent", c_latent},         {"loss", c_loss},
     {"noise", c_noise},   {"norm", c_norm},             {"norm (groupnorm)", c_groupnorm},
     {"optim", c_optim},
     {"reduce", c_reduce}, {"spatial", c_spatial},

@@ -64,7 +64,7 @@ static void check_model(const clvae_model_desc_t *m)
         size_t w = 0;
         /* a layer reads earlier layers only; its input shape is its first input's ([concat]:
          * the channels of all of them) */
-        ASSERT(i == 0 ? L->nfrom == 0 : L->nfrom >= 1);
+        ASSERT(i == 0 || L->kind == CLVAE_LAYER_TIME_EMBED ? L->nfrom == 0 : L->nfrom >= 1);
         size_t cat = 0;
         for (int k = 0; k < L->nfrom; k++) {
             ASSERT(L->from[k] >= 0 && L->from[k] < i);
@@ -117,6 +117,10 @@ static void check_model(const clvae_model_desc_t *m)
         case CLVAE_LAYER_UPSAMPLE:
             ASSERT(L->up_factor >= 2 && L->out_c == L->in_c &&
                    L->out_h == L->in_h * L->up_factor && L->out_w == L->in_w * L->up_factor);
+            break;
+        case CLVAE_LAYER_TIME_EMBED:
+            ASSERT(i > 0 && L->flat && L->units == L->out_c && L->units % 2 == 0 &&
+                   L->out_h == 1 && L->out_w == 1 && L->embed_max_period > 1.0f);
             break;
         case CLVAE_LAYER_VQ:
             ASSERT(m->vqvae && m->latent == i && out == in && L->vq_codes >= 2 && L->vq_dim >= 1);

@@ -174,6 +174,12 @@ void clvae_channel_add_forward_ref(double *y, const double *x, const double *v, 
 /* Its backward to v: ADDS the sum of dy over each (n, c)'s pixels to dv [N, C]. */
 void clvae_channel_add_backward_ref(double *dv, const double *dy, size_t N, size_t C, size_t HW);
 
+#include "clvae/ops/embed.h"
+
+/* The sinusoidal time embedding in double: y [N, D] from t [N] (sin, then cos). */
+void clvae_time_embed_forward_ref(double *y, const double *t, size_t N, size_t D,
+                                  double max_period);
+
 #include "clvae/ops/optim.h"
 
 /* Plain-C references of the same steps in double. */
