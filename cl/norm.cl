@@ -1,5 +1,6 @@
-/* Batch normalization over [N, C, HW]: per-channel statistics in a fixed order (one work group
- * per channel, no atomics), the normalization, and its gradients. */
+/* Normalization over [N, C, HW]: batch normalization (per-channel statistics over the batch, one
+ * work group per channel) and group normalization (per example and group of channels, one work
+ * group per (example, group)); statistics in a fixed order, no atomics; their gradients. */
 
 /* The sum of the group's values of part (local size ls, a power of two) into part[0]: a tree
  * whose order depends only on ls, ending with a barrier so that part[0] is seen by all. A macro,
@@ -134,4 +135,141 @@ __kernel void bn_backward_data(__global float *dx, uint dxo, __global const floa
         g -= (sums[uo + c] + xhat * sums[uo + C + c]) / (float)(N * HW);
     }
     dx[dxo + i] += gamma[go + c] * inv * g;
+}
+
+/* Group normalization: x [N, C, HW] with G groups of CG = C / G channels; group (n, g) is the
+ * CG * HW consecutive values from (n * C + g * CG) * HW. stats [2 N G] (offset so): the means
+ * [N, G], then the 1 / sqrt(var + eps) [N, G]. */
+
+/* Group (n, g) = group id n * G + g: its mean and 1 / sqrt(var + eps) (biased variance, two
+ * passes, each a strided sum per work item then the tree). */
+__kernel void gn_stats(__global float *stats, uint so, __global const float *x, uint xo, uint N,
+                       uint G, uint M, float eps)
+{
+    __local float part[CLVAE_WGS];
+    uint ng = (uint)get_group_id(0);
+    uint lid = (uint)get_local_id(0);
+    uint ls = (uint)get_local_size(0);
+    uint base = xo + ng * M;
+    float acc = 0.0f;
+    for (uint t = lid; t < M; t += ls) acc += x[base + t];
+    part[lid] = acc;
+    BN_TREE(part, lid, ls);
+    float mean = part[0] / (float)M;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    acc = 0.0f;
+    for (uint t = lid; t < M; t += ls) {
+        float d = x[base + t] - mean;
+        acc += d * d;
+    }
+    part[lid] = acc;
+    BN_TREE(part, lid, ls);
+    if (lid == 0) {
+        stats[so + ng] = mean;
+        stats[so + N * G + ng] = 1.0f / sqrt(part[0] / (float)M + eps);
+    }
+}
+
+/* y = (x - mean_ng) * invstd_ng * gamma_c + beta_c for each of the N*C*HW values. */
+__kernel void gn_apply(__global float *y, uint yo, __global const float *x, uint xo,
+                       __global const float *stats, uint so, __global const float *gamma,
+                       uint go, __global const float *beta, uint bo, uint N, uint C, uint G,
+                       uint HW, uint total)
+{
+    uint i = CLVAE_GID0;
+    if (i >= total) return;
+    uint nc = i / HW;           /* n * C + c */
+    uint n = nc / C;
+    uint c = nc - n * C;
+    uint ng = n * G + c / (C / G);
+    float xhat = (x[xo + i] - stats[so + ng]) * stats[so + N * G + ng];
+    y[yo + i] = xhat * gamma[go + c] + beta[bo + c];
+}
+
+/* Group (n, g) = group id: s1 = sum dy * gamma, s2 = sum dy * gamma * xhat over its M values,
+ * into sums [2 N G] (offset uo; the s1 [N, G], then the s2 [N, G]) for gn_backward_data. */
+__kernel void gn_backward_sums(__global float *sums, uint uo, __global const float *dy, uint dyo,
+                               __global const float *x, uint xo, __global const float *stats,
+                               uint so, __global const float *gamma, uint go, uint N, uint G,
+                               uint HW, uint M)
+{
+    __local float part[CLVAE_WGS];
+    uint ng = (uint)get_group_id(0);
+    uint lid = (uint)get_local_id(0);
+    uint ls = (uint)get_local_size(0);
+    uint g = ng - (ng / G) * G;
+    uint c0 = g * (M / HW);     /* the group's first channel */
+    uint base = ng * M;
+    float mean = stats[so + ng], inv = stats[so + N * G + ng];
+    float a1 = 0.0f, a2 = 0.0f;
+    for (uint t = lid; t < M; t += ls) {
+        float d = dy[dyo + base + t] * gamma[go + c0 + t / HW];
+        a1 += d;
+        a2 += d * (x[xo + base + t] - mean) * inv;
+    }
+    part[lid] = a1;
+    BN_TREE(part, lid, ls);
+    float s1 = part[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    part[lid] = a2;
+    BN_TREE(part, lid, ls);
+    if (lid == 0) {
+        sums[uo + ng] = s1;
+        sums[uo + N * G + ng] = part[0];
+    }
+}
+
+/* dx += invstd_ng * (dy * gamma_c - (s1_ng + xhat * s2_ng) / M). */
+__kernel void gn_backward_data(__global float *dx, uint dxo, __global const float *dy, uint dyo,
+                               __global const float *x, uint xo, __global const float *stats,
+                               uint so, __global const float *sums, uint uo,
+                               __global const float *gamma, uint go, uint N, uint C, uint G,
+                               uint HW, uint total)
+{
+    uint i = CLVAE_GID0;
+    if (i >= total) return;
+    uint nc = i / HW;
+    uint n = nc / C;
+    uint c = nc - n * C;
+    uint CG = C / G;
+    uint ng = n * G + c / CG;
+    float inv = stats[so + N * G + ng];
+    float xhat = (x[xo + i] - stats[so + ng]) * inv;
+    float m = (float)(CG * HW);
+    dx[dxo + i] += inv * (dy[dyo + i] * gamma[go + c] -
+                          (sums[uo + ng] + xhat * sums[uo + N * G + ng]) / m);
+}
+
+/* Channel c = group id: ADDS sum dy (over its N*HW values, example by example) to dbeta [C] and
+ * sum dy * xhat to dgamma [C], xhat with the statistics of (n, c's group). */
+__kernel void gn_backward_params(__global float *dgamma, uint dgo, __global float *dbeta,
+                                 uint dbo, __global const float *dy, uint dyo,
+                                 __global const float *x, uint xo, __global const float *stats,
+                                 uint so, uint N, uint C, uint G, uint HW)
+{
+    __local float part[CLVAE_WGS];
+    uint c = (uint)get_group_id(0);
+    uint lid = (uint)get_local_id(0);
+    uint ls = (uint)get_local_size(0);
+    uint g = c / (C / G);
+    uint n_all = N * HW;
+    float a1 = 0.0f, a2 = 0.0f;
+    for (uint t = lid; t < n_all; t += ls) {
+        uint e = t / HW;
+        uint i = (e * C + c) * HW + (t - e * HW);
+        uint ng = e * G + g;
+        float d = dy[dyo + i];
+        a1 += d;
+        a2 += d * (x[xo + i] - stats[so + ng]) * stats[so + N * G + ng];
+    }
+    part[lid] = a1;
+    BN_TREE(part, lid, ls);
+    float s1 = part[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    part[lid] = a2;
+    BN_TREE(part, lid, ls);
+    if (lid == 0) {
+        dbeta[dbo + c] += s1;
+        dgamma[dgo + c] += part[0];
+    }
 }

@@ -454,6 +454,109 @@ static void t_batchnorm_keys(void)
            "unknown key 'units'");
 }
 
+/* [groupnorm]: shapes kept (map or flat), weight and bias [C], no state, PyTorch's eps; groups
+ * required and dividing the channels, else refused with file:line. */
+static void t_groupnorm_keys(void)
+{
+    clvae_model_desc_t m;
+    REQUIRE(resolve_text(GRAPH_HEAD "[groupnorm]\ngroups = 2\nactivation = silu\n[groupnorm]\n"
+                         "groups = 1\neps = 1e-3\n" GRAPH_TAIL, &m), "groupnorm");
+    const clvae_layer_t *a = &m.layers[3], *b = &m.layers[4];
+    CHECK(a->kind == CLVAE_LAYER_GROUPNORM && a->out_c == 2 && a->out_h == 8 && !a->flat &&
+              a->w_len == 2 && a->b_len == 2 && a->s_len == 0 && a->groups == 2 &&
+              a->act == CLVAE_ACT_SILU,
+          "groupnorm: out %zux%zux%zu w %zu b %zu state %zu groups %zu", a->out_c, a->out_h,
+          a->out_w, a->w_len, a->b_len, a->s_len, a->groups);
+    CHECK(a->norm_eps == 1e-5f && b->norm_eps == 1e-3f && b->groups == 1 && m.nstate == 0,
+          "eps %g %g groups %zu nstate %zu", (double)a->norm_eps, (double)b->norm_eps,
+          b->groups, m.nstate);
+    clvae_model_desc_free(&m);
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    expect(GRAPH_HEAD "[groupnorm]\ngroups = 3\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "the 2 channels of 'b' do not split into 3 groups");
+    expect(GRAPH_HEAD "[groupnorm]\neps = 1e-3\n" GRAPH_TAIL, NULL, I, "t.cfg:12", "needs groups");
+    expect(GRAPH_HEAD "[groupnorm]\ngroups = 0\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "groups");
+    expect(GRAPH_HEAD "[groupnorm]\ngroups = 1\neps = 0\n" GRAPH_TAIL, NULL, I, "t.cfg:14",
+           "must be a number from 1e-12 to 1");
+    expect(GRAPH_HEAD "[groupnorm]\ngroups = 1\nmomentum = 0.1\n" GRAPH_TAIL, NULL, I,
+           "t.cfg:14", "unknown key 'momentum'");
+}
+
+/* [upsample]: the map's sides times the factor (2 by default), no parameters; a flat input, a
+ * factor out of range and an unknown key refused with file:line. */
+static void t_upsample_keys(void)
+{
+    clvae_model_desc_t m;
+    REQUIRE(resolve_text(GRAPH_HEAD "[upsample]\n[upsample]\nfactor = 3\nactivation = relu\n"
+                         "[conv]\nfilters = 2\nstride = 6\n" GRAPH_TAIL, &m), "upsample");
+    const clvae_layer_t *a = &m.layers[3], *b = &m.layers[4];
+    CHECK(a->kind == CLVAE_LAYER_UPSAMPLE && a->up_factor == 2 && a->out_c == 2 &&
+              a->out_h == 16 && a->out_w == 16 && a->w_len == 0 && b->up_factor == 3 &&
+              b->out_h == 48 && b->act == CLVAE_ACT_RELU,
+          "upsample: %zux%zux%zu, then %zux%zux%zu", a->out_c, a->out_h, a->out_w, b->out_c,
+          b->out_h, b->out_w);
+    clvae_model_desc_free(&m);
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    expect(GRAPH_HEAD "[upsample]\nfactor = 1\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "must be an integer from 2 to 16");
+    expect(GRAPH_HEAD "[upsample]\nfactor = two\n" GRAPH_TAIL, NULL, I, "t.cfg:13", "factor");
+    expect(GRAPH_HEAD "[upsample]\nsize = 2\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "unknown key 'size'");
+    expect(GRAPH_HEAD "[flatten]\n[upsample]\n[dense]\nunits = 4\n" SMALL_TAIL, NULL, I,
+           "t.cfg:13", "upsamples a C x H x W map, but 'flatten3' is flat");
+}
+
+/* [add] from = map, vector: a flat input of the map's C values added to every pixel; any other
+ * count, or the vector named first, refused with file:line. */
+static void t_add_broadcast(void)
+{
+    clvae_model_desc_t m;
+    REQUIRE(resolve_text(GRAPH_HEAD "[flatten]\n[dense]\nname = v\nunits = 2\n"
+                         "[add]\nfrom = b, v, a\n" GRAPH_TAIL, &m), "broadcast add");
+    const clvae_layer_t *add = &m.layers[5];
+    CHECK(add->kind == CLVAE_LAYER_ADD && add->nfrom == 3 && add->out_c == 2 &&
+              add->out_h == 8 && add->out_w == 8 && !add->flat,
+          "add: %zux%zux%zu", add->out_c, add->out_h, add->out_w);
+    clvae_model_desc_free(&m);
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    expect(GRAPH_HEAD "[flatten]\n[dense]\nname = v\nunits = 3\n[add]\nfrom = b, v\n"
+           GRAPH_TAIL, NULL, I, "t.cfg:16",
+           "adds the flat input 'v' to every pixel of 'b' (2x8x8), so it must have exactly 2 "
+           "values, one per channel, but it has 3");
+    expect(GRAPH_HEAD "[flatten]\n[dense]\nname = v\nunits = 2\n[add]\nfrom = v, b\n"
+           GRAPH_TAIL, NULL, I, "t.cfg:16", "name the map first, from = map, vector");
+}
+
+/* [time_embed]: a flat D-vector that reads no layer (from = is not a key), max_period 10000 by
+ * default; D odd or missing, a period of 1 or less refused with file:line. */
+static void t_time_embed_keys(void)
+{
+    clvae_model_desc_t m;
+    REQUIRE(resolve_text(GRAPH_HEAD "[time_embed]\nname = t\ndim = 8\n[dense]\nunits = 2\n"
+                         "[time_embed]\ndim = 4\nmax_period = 100\n[concat]\nfrom = a, b\n"
+                         "[flatten]\n[concat]\nfrom = flatten7, dense4, time_embed5\n" SMALL_TAIL,
+                         &m), "time_embed");
+    const clvae_layer_t *a = &m.layers[3], *b = &m.layers[5];
+    CHECK(a->kind == CLVAE_LAYER_TIME_EMBED && a->nfrom == 0 && a->flat && a->out_c == 8 &&
+              a->out_h == 1 && a->out_w == 1 && a->w_len == 0 && a->embed_max_period == 10000.0f,
+          "time_embed: from %d, %zux%zux%zu", a->nfrom, a->out_c, a->out_h, a->out_w);
+    CHECK(b->out_c == 4 && b->embed_max_period == 100.0f && m.layers[4].from[0] == 3 &&
+              m.layers[m.latent].in_c == 4 * 64 + 2 + 4,
+          "second: %zu, period %g; the dense reads the embedding", b->out_c,
+          (double)b->embed_max_period);
+    clvae_model_desc_free(&m);
+    const clvae_status_t I = CLVAE_ERR_INVALID;
+    expect(GRAPH_HEAD "[time_embed]\ndim = 7\n" GRAPH_TAIL, NULL, I, "t.cfg:13",
+           "must be even");
+    expect(GRAPH_HEAD "[time_embed]\nmax_period = 50\n" GRAPH_TAIL, NULL, I, "t.cfg:12",
+           "needs dim");
+    expect(GRAPH_HEAD "[time_embed]\ndim = 8\nmax_period = 1\n" GRAPH_TAIL, NULL, I,
+           "t.cfg:14", "max_period");
+    expect(GRAPH_HEAD "[time_embed]\ndim = 8\nfrom = x\n" GRAPH_TAIL, NULL, I, "t.cfg:14",
+           "unknown key 'from'");
+}
+
 /* [conv] mask = A | B (PixelCNN): stored in the layer; refused with file:line where the mask
  * would not make the conv causal (kernel, stride, dilation, padding) and on a [deconv]. */
 #define MASK_HEAD "[input]\nchannels = 1\nheight = 8\nwidth = 8\n[conv]\nfilters = 2\n"
@@ -547,6 +650,10 @@ int main(void)
     RUN(t_graph_layers);
     RUN(t_graph_errors);
     RUN(t_batchnorm_keys);
+    RUN(t_groupnorm_keys);
+    RUN(t_upsample_keys);
+    RUN(t_add_broadcast);
+    RUN(t_time_embed_keys);
     RUN(t_conv_mask_keys);
     RUN(t_missing_file);
     return TEST_EXIT();

@@ -66,6 +66,48 @@ static clvae_ctx_t *ctx;
     "[deconv]\nfilters = 2\nsize = 3\nstride = 2\npadding = same\n"                           \
     "[batchnorm]\neps = 1e-3\n[conv]\nfilters = 1\nsize = 1\nactivation = sigmoid\n"
 
+/* Group normalization after a conv (2 groups of 2 channels), after a dense layer (flat, 3 groups
+ * of 2 units) and before the output (one group: every channel of an example). */
+#define TINY_GN                                                                                \
+    "[model]\nkind = vae\n[loss]\nreconstruction = bce\nbeta = 1\n"                            \
+    "[input]\nchannels = 1\nheight = 6\nwidth = 6\n"                                           \
+    "[conv]\nfilters = 4\nsize = 3\nstride = 2\npadding = same\nbias = 0\n"                  \
+    "[groupnorm]\ngroups = 2\nactivation = silu\n[flatten]\n"                                  \
+    "[dense]\nunits = 6\n[groupnorm]\ngroups = 3\nactivation = tanh\n"                        \
+    "[latent]\nsize = 2\n[dense]\nunits = 27\nactivation = tanh\n"                             \
+    "[reshape]\nchannels = 3\nheight = 3\nwidth = 3\n"                                         \
+    "[deconv]\nfilters = 2\nsize = 3\nstride = 2\npadding = same\n"                           \
+    "[groupnorm]\ngroups = 1\neps = 1e-3\n[conv]\nfilters = 1\nsize = 1\nactivation = sigmoid\n"
+
+/* Nearest upsampling inside a small classifier: a 2x2 map upsampled to 4x4, then a conv. */
+#define TINY_UP                                                                                \
+    "[model]\nkind = classifier\n[input]\nchannels = 1\nheight = 4\nwidth = 4\n"              \
+    "[conv]\nfilters = 2\nsize = 3\nstride = 2\npadding = same\nactivation = tanh\n"         \
+    "[upsample]\nfactor = 2\n[conv]\nfilters = 2\nsize = 3\nactivation = tanh\n"           \
+    "[upsample]\nfactor = 3\n[flatten]\n[dense]\nunits = 3\n"
+
+/* A per-example vector (a dense layer of 2 units, from the flattened input) added to every pixel
+ * of a 2-channel map, then a plain [add] of the sum and the map: both kinds in one network. */
+#define TINY_BCAST                                                                             \
+    "[model]\nkind = classifier\n[input]\nname = x\nchannels = 1\nheight = 4\nwidth = 4\n"   \
+    "[flatten]\n[dense]\nname = v\nunits = 2\nactivation = tanh\n"                             \
+    "[conv]\nname = m\nfrom = x\nfilters = 2\nsize = 3\nactivation = tanh\n"                 \
+    "[add]\nname = s\nfrom = m, v\nactivation = silu\n[add]\nfrom = s, m\n"                 \
+    "[flatten]\n[dense]\nunits = 3\n"
+
+/* A diffusion U-Net's block in small: the time embedding through a dense MLP added to every pixel
+ * of a conv map, groupnorm + SiLU, down by a strided conv, back up by [upsample], the skip joined
+ * by [concat], groupnorm again. */
+#define TINY_DIFF                                                                              \
+    "[model]\nkind = classifier\n[input]\nname = x\nchannels = 1\nheight = 4\nwidth = 4\n"   \
+    "[time_embed]\ndim = 4\n[dense]\nunits = 6\nactivation = silu\n"                          \
+    "[dense]\nname = temb\nunits = 4\n"                                                         \
+    "[conv]\nname = c1\nfrom = x\nfilters = 4\nsize = 3\n[add]\nfrom = c1, temb\n"          \
+    "[groupnorm]\nname = h1\ngroups = 2\nactivation = silu\n"                                 \
+    "[conv]\nfilters = 2\nsize = 3\nstride = 2\npadding = same\n[upsample]\nname = u\n"     \
+    "[concat]\nfrom = u, h1\n[groupnorm]\ngroups = 3\nactivation = silu\n"                    \
+    "[flatten]\n[dense]\nunits = 2\n"
+
 /* A tiny VQ-VAE: a conv encoder to a 2x2 map of D = 2, K = 8 codes trained by their loss term,
  * a deconv decoder. */
 #define TINY_VQVAE                                                                             \
@@ -378,9 +420,15 @@ static void net_grad_check(const char *text, const char *what, int training, flo
     /* non-trivial gamma and beta, and running statistics moved by three training batches */
     clvae_buf_download(ctx, p, clvae_net_params(net), P, &err);
     for (int i = 0; i < d.nlayers; i++)
-        if (d.layers[i].kind == CLVAE_LAYER_BATCHNORM)
+        if (d.layers[i].kind == CLVAE_LAYER_BATCHNORM ||
+            d.layers[i].kind == CLVAE_LAYER_GROUPNORM)
             for (size_t c = 0; c < 2 * d.layers[i].in_c; c++) p[d.layers[i].w_off + c] += 0.3f * sinf((float)c + 1.0f);
     clvae_buf_upload(ctx, clvae_net_params(net), p, P, &err);
+    if (clvae_net_times(net).mem) { /* a model with [time_embed]: fixed steps, early to late */
+        float t[4] = {3.0f, 250.0f, 999.0f, 0.5f};
+        REQUIRE(clvae_buf_upload(ctx, clvae_net_times(net), t, B, &err) == CLVAE_OK, "%s",
+                err.msg);
+    }
     clvae_net_set_sampling(net, 0, 0, 0);
     clvae_net_set_training(net, 1);
     for (int k = 0; k < 3; k++) {
@@ -444,6 +492,58 @@ static void t_batchnorm_gradients_training(void)
 static void t_batchnorm_gradients_evaluation(void)
 {
     net_grad_check(TINY_BN, "tiny VAE with batchnorm, evaluation mode", 0, 3e-3f);
+}
+
+/* Group normalization has no running statistics: one check (its forward is the same in either
+ * mode), on non-trivial weight and bias. */
+static void t_groupnorm_gradients(void)
+{
+    net_grad_check(TINY_GN, "tiny VAE with groupnorm (map, flat, one group)", 0, 3e-3f);
+}
+
+static void t_upsample_gradients(void)
+{
+    net_grad_check(TINY_UP, "tiny classifier with [upsample] (factors 2 and 3)", 0, 3e-3f);
+}
+
+static void t_broadcast_add_gradients(void)
+{
+    net_grad_check(TINY_BCAST, "tiny classifier with a vector added to every pixel", 0, 3e-3f);
+}
+
+/* Parameters and input against central differences; the output depends on t (two examples of
+ * one image at different steps differ); only a model with [time_embed] has a times buffer. */
+static void t_diffusion_block_gradients(void)
+{
+    net_grad_check(TINY_DIFF, "tiny diffusion U-Net block (time_embed, broadcast add, groupnorm, "
+                   "upsample, concat)", 0, 3e-3f);
+    clvae_cfg_t cfg;
+    clvae_model_desc_t d;
+    REQUIRE(resolve(TINY_DIFF, &cfg, &d), "config");
+    clvae_error_t err = {0};
+    clvae_net_t *net = NULL, *plain = NULL;
+    REQUIRE(clvae_net_init(&net, ctx, &d, 2, 0, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(clvae_net_times(net).mem != NULL, "no times buffer in a model with [time_embed]");
+    /* two examples of one image at different t: different outputs */
+    float x[32], t[2] = {10.0f, 500.0f}, y[4];
+    for (int k = 0; k < 32; k++) x[k] = (float)(k % 16) / 16.0f;
+    REQUIRE(clvae_net_init_params(net, 3, &err) == CLVAE_OK &&
+                clvae_buf_upload(ctx, clvae_net_input(net), x, 32, &err) == CLVAE_OK &&
+                clvae_buf_upload(ctx, clvae_net_times(net), t, 2, &err) == CLVAE_OK &&
+                clvae_net_forward(net, 2, &err) == CLVAE_OK &&
+                clvae_buf_download(ctx, y, clvae_net_output(net, d.nlayers - 1, 0), 4, &err) ==
+                    CLVAE_OK,
+            "%s", err.msg);
+    CHECK(y[0] != y[2] || y[1] != y[3], "the output does not depend on t");
+    clvae_net_free(net);
+    clvae_model_desc_free(&d);
+    clvae_cfg_free(&cfg);
+    REQUIRE(resolve(TINY_UP, &cfg, &d), "config");
+    REQUIRE(clvae_net_init(&plain, ctx, &d, 2, 0, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(clvae_net_times(plain).mem == NULL, "a times buffer in a model without [time_embed]");
+    clvae_net_free(plain);
+    clvae_model_desc_free(&d);
+    clvae_cfg_free(&cfg);
 }
 
 /* The state: PyTorch's buffer names and shapes, the initial values (gamma 1, running_var 1),
@@ -703,6 +803,10 @@ int main(void)
     RUN(t_batchnorm_gradients_training);
     RUN(t_batchnorm_gradients_evaluation);
     RUN(t_batchnorm_state);
+    RUN(t_groupnorm_gradients);
+    RUN(t_upsample_gradients);
+    RUN(t_broadcast_add_gradients);
+    RUN(t_diffusion_block_gradients);
     RUN(t_vqvae_gradients);
     tu_print_errors();
     clvae_ctx_free(ctx);

@@ -144,7 +144,7 @@ static void print_layers(const clvae_model_desc_t *dp, const char *network)
         if (L->kind == CLVAE_LAYER_LATENT && d.variational) params *= 2;
         int src = L->nfrom ? L->from[0] : 0;
         if (src > 0 && d.layers[src].implicit) src = d.layers[src].from[0];
-        if (L->nfrom > 1 || (i > 0 && src != prev)) {
+        if (L->nfrom > 1 || (i > 0 && L->nfrom && src != prev)) {
             size_t len = (size_t)snprintf(graph, sizeof graph, "  %s <-", L->name);
             for (int k = 0; k < L->nfrom && len < sizeof graph; k++)
                 len += (size_t)snprintf(graph + len, sizeof graph - len, "%s %s", k ? "," : "",

@@ -12,6 +12,7 @@
 #include "clvae/ops/concat.h"
 #include "clvae/ops/conv.h"
 #include "clvae/ops/dense.h"
+#include "clvae/ops/embed.h"
 #include "clvae/ops/latent.h"
 #include "clvae/ops/loss.h"
 #include "clvae/ops/noise.h"
@@ -20,6 +21,7 @@
 #include "clvae/ops/optim.h"
 #include "clvae/ops/reduce.h"
 #include "clvae/ops/rng.h"
+#include "clvae/ops/spatial.h"
 #include "clvae/ops/xent.h"
 
 /* Buffers of one check: device views and host arrays, freed together. Letters: N batch, C input
@@ -431,6 +433,79 @@ static clvae_status_t c_norm(pool_t *p, clvae_error_t *err)
     return expect(p, "batchnorm running statistics", br, want, 2 * C + 1, 1e-4, err);
 }
 
+/* Group normalization: 2 groups of 2 channels per example, weight 1 and bias 0. */
+static clvae_status_t c_groupnorm(pool_t *p, clvae_error_t *err)
+{
+    enum { N = 3, C = 4, G = 2, HW = 9, T = N * C * HW, M = C / G * HW };
+    clvae_status_t s;
+    float *x = hrand(p, T, -2, 3, 23), ones[C] = {1, 1, 1, 1};
+    if (!x) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    clvae_buf_t bx, by, bst, bg, bb;
+    TRY(dbuf(p, x, T, &bx, err));
+    TRY(dbuf(p, NULL, T, &by, err));
+    TRY(dbuf(p, NULL, 2 * N * G, &bst, err));
+    TRY(dbuf(p, ones, C, &bg, err));
+    TRY(dbuf(p, NULL, C, &bb, err));
+    clvae_gn_shape_t sh = {N, C, G, HW};
+    TRY(clvae_groupnorm_stats(p->ctx, bst, bx, 1e-5f, sh, err));
+    TRY(clvae_groupnorm_apply(p->ctx, by, bx, bst, bg, bb, sh, err));
+    WANT(T);
+    for (int g = 0; g < N * G; g++) {
+        const float *xg = x + g * M;
+        double m = 0, v = 0;
+        for (int i = 0; i < M; i++) m += xg[i];
+        m /= M;
+        for (int i = 0; i < M; i++) v += pow(xg[i] - m, 2);
+        for (int i = 0; i < M; i++) want[g * M + i] = (xg[i] - m) / sqrt(v / M + 1e-5);
+    }
+    return expect(p, "groupnorm forward", by, want, T, 1e-4, err);
+}
+
+/* Nearest upsampling by 2 of a 3x2 map, and a per-channel vector added to every pixel. */
+static clvae_status_t c_spatial(pool_t *p, clvae_error_t *err)
+{
+    enum { N = 2, C = 3, H = 3, W = 2, F = 2, T = N * C * H * W, U = T * F * F };
+    clvae_status_t s;
+    float *x = hrand(p, T, -2, 3, 29), *v = hrand(p, N * C, -1, 1, 31);
+    if (!x || !v) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    clvae_buf_t bx, by, bv, bz;
+    TRY(dbuf(p, x, T, &bx, err));
+    TRY(dbuf(p, NULL, U, &by, err));
+    TRY(dbuf(p, v, N * C, &bv, err));
+    TRY(dbuf(p, NULL, T, &bz, err));
+    clvae_map_shape_t sh = {N, C, H, W};
+    TRY(clvae_upsample_forward(p->ctx, by, bx, F, sh, err));
+    TRY(clvae_channel_add_forward(p->ctx, bz, bx, bv, sh, err));
+    WANT(U);
+    for (int nc = 0; nc < N * C; nc++)
+        for (int oy = 0; oy < F * H; oy++)
+            for (int ox = 0; ox < F * W; ox++)
+                want[(nc * F * H + oy) * F * W + ox] = x[(nc * H + oy / F) * W + ox / F];
+    TRY(expect(p, "upsample forward", by, want, U, 0.0, err));
+    for (int i = 0; i < T; i++) want[i] = (double)x[i] + v[i / (H * W)];
+    return expect(p, "channel add forward", bz, want, T, 1e-6, err);
+}
+
+/* The sinusoidal time embedding of three steps in 8 features. */
+static clvae_status_t c_embed(pool_t *p, clvae_error_t *err)
+{
+    enum { N = 3, D = 8, K = D / 2 };
+    clvae_status_t s;
+    float t[N] = {0.0f, 7.0f, 123.0f};
+    clvae_buf_t bt, by;
+    TRY(dbuf(p, t, N, &bt, err));
+    TRY(dbuf(p, NULL, N * D, &by, err));
+    TRY(clvae_time_embed_forward(p->ctx, by, bt, N, D, 10000.0f, err));
+    WANT(N * D);
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++) {
+            double a = t[n] * exp(-log(10000.0) * k / K);
+            want[n * D + k] = sin(a);
+            want[n * D + K + k] = cos(a);
+        }
+    return expect(p, "time embedding", by, want, N * D, 1e-4, err);
+}
+
 static clvae_status_t c_rng(pool_t *p, clvae_error_t *err)
 {
     enum { N = 101 };
@@ -521,9 +596,10 @@ static const struct {
     {"basic", c_basic},   {"activation", c_activation}, {"concat", c_concat},
     {"conv", c_conv},     {"conv_direct", c_conv_direct}, {"conv (transposed)", c_conv_transpose},
     {"conv_direct (transposed)", c_conv_transpose_direct}, {"data", c_data},
-    {"dense", c_dense},   {"latent", c_latent},         {"loss", c_loss},
-    {"noise", c_noise},   {"norm", c_norm},             {"optim", c_optim},
-    {"reduce", c_reduce},
+    {"dense", c_dense},   {"embed", c_embed},   {"latent", c_latent},         {"loss", c_loss},
+    {"noise", c_noise},   {"norm", c_norm},             {"norm (groupnorm)", c_groupnorm},
+    {"optim", c_optim},
+    {"reduce", c_reduce}, {"spatial", c_spatial},
     {"rng", c_rng},       {"vq", c_vq},                 {"xent", c_xent},
 };
 

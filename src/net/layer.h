@@ -30,6 +30,7 @@ struct clvae_net {
     int training;                /* forwards use batch statistics and update the state */
     int fwd_training;            /* the last forward's mode (its backward follows it) */
     clvae_buf_t labels;          /* [max_batch] class indices as floats (conditional models) */
+    clvae_buf_t times;           /* [max_batch] time steps as floats (a model with [time_embed]) */
     clvae_buf_t *owned;          /* every allocation, for freeing */
     int nowned, cap;
     size_t bytes;
@@ -91,7 +92,8 @@ const clvae_layer_kind_ops_t *clvae_layer_kind(clvae_layer_kind_t k);
 extern const clvae_layer_kind_ops_t clvae_layer_input_ops, clvae_layer_conv_ops,
     clvae_layer_deconv_ops, clvae_layer_dense_ops, clvae_layer_flatten_ops,
     clvae_layer_reshape_ops, clvae_layer_latent_ops, clvae_layer_concat_ops, clvae_layer_add_ops,
-    clvae_layer_labels_ops, clvae_layer_batchnorm_ops, clvae_layer_vq_ops;
+    clvae_layer_labels_ops, clvae_layer_batchnorm_ops, clvae_layer_vq_ops,
+    clvae_layer_groupnorm_ops, clvae_layer_upsample_ops, clvae_layer_time_embed_ops;
 
 /* Values per example of a layer's output. */
 static inline size_t clvae_layer_size(const clvae_layer_t *L)

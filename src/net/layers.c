@@ -10,7 +10,9 @@ static const clvae_layer_kind_ops_t *const kinds[CLVAE_LAYER_KINDS] = {
     [CLVAE_LAYER_RESHAPE] = &clvae_layer_reshape_ops, [CLVAE_LAYER_LATENT] = &clvae_layer_latent_ops,
     [CLVAE_LAYER_CONCAT] = &clvae_layer_concat_ops,   [CLVAE_LAYER_ADD] = &clvae_layer_add_ops,
     [CLVAE_LAYER_LABELS] = &clvae_layer_labels_ops,   [CLVAE_LAYER_BATCHNORM] = &clvae_layer_batchnorm_ops,
-    [CLVAE_LAYER_VQ] = &clvae_layer_vq_ops,
+    [CLVAE_LAYER_VQ] = &clvae_layer_vq_ops,           [CLVAE_LAYER_GROUPNORM] = &clvae_layer_groupnorm_ops,
+    [CLVAE_LAYER_UPSAMPLE] = &clvae_layer_upsample_ops,
+    [CLVAE_LAYER_TIME_EMBED] = &clvae_layer_time_embed_ops,
 };
 
 const clvae_layer_kind_ops_t *clvae_layer_kind(clvae_layer_kind_t k)

@@ -115,6 +115,10 @@ clvae_status_t clvae_net_init(clvae_net_t **out, clvae_ctx_t *ctx, const clvae_m
         (d->nstate && (s = alloc(net, d->nstate, &net->state, err))) ||
         (d->conditional && (s = alloc(net, max_batch, &net->labels, err))))
         goto fail;
+    for (int i = 0; i < d->nlayers && !net->times.mem; i++)
+        if (d->layers[i].kind == CLVAE_LAYER_TIME_EMBED &&
+            (s = alloc(net, max_batch, &net->times, err)))
+            goto fail;
     for (int i = 0; i < d->nlayers; i++) {
         const clvae_layer_t *ly = &d->layers[i];
         if (i > 0 && is_view(ly)) {
@@ -162,6 +166,7 @@ clvae_buf_t clvae_net_params(const clvae_net_t *net) { return net->params; }
 clvae_buf_t clvae_net_grads(const clvae_net_t *net) { return net->grads; }
 clvae_buf_t clvae_net_input(const clvae_net_t *net) { return net->act[0]; }
 clvae_buf_t clvae_net_labels(const clvae_net_t *net) { return net->labels; }
+clvae_buf_t clvae_net_times(const clvae_net_t *net) { return net->times; }
 clvae_buf_t clvae_net_state(const clvae_net_t *net) { return net->state; }
 void clvae_net_set_training(clvae_net_t *net, int on) { net->training = on; }
 size_t clvae_net_device_bytes(const clvae_net_t *net) { return net->bytes; }

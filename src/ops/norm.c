@@ -1,4 +1,4 @@
-/* Launchers for cl/norm.cl: batch normalization's statistics, normalization and gradients. */
+/* Launchers for cl/norm.cl: batch and group normalization's statistics, normalization and gradients. */
 #include "clvae/ops/norm.h"
 
 #include "ops/kargs.h"
@@ -103,5 +103,97 @@ clvae_status_t clvae_batchnorm_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_
     arg_t d[] = {arg_buf(dx),   arg_buf(dy),    arg_buf(x),     arg_buf(stats),         arg_buf(sums), arg_buf(gamma),
                  arg_uint(sh.N), arg_uint(sh.C), arg_uint(sh.HW), arg_uint(train ? 1 : 0), arg_uint(total)};
     if ((s = kernel(ctx, "bn_backward_data", &k, d, (int)(sizeof d / sizeof *d), err))) return s;
+    return clvae_launch_1d(ctx, k, total, err);
+}
+
+/* The shape's sizes: none zero, G dividing C, N*C*HW within the kernels' uint indices. */
+static clvae_status_t check_gn_shape(const char *op, clvae_gn_shape_t sh, clvae_error_t *err)
+{
+    if (sh.N == 0 || sh.C == 0 || sh.G == 0 || sh.HW == 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: zero size (N=%zu C=%zu G=%zu HW=%zu)", op,
+                          sh.N, sh.C, sh.G, sh.HW);
+    if (sh.C % sh.G != 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: %zu channels do not split into %zu groups",
+                          op, sh.C, sh.G);
+    if ((double)sh.N * (double)sh.C * (double)sh.HW >= 4294967295.0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: indices exceed 2^32", op);
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_groupnorm_stats(clvae_ctx_t *ctx, clvae_buf_t stats, clvae_buf_t x,
+                                     float eps, clvae_gn_shape_t sh, clvae_error_t *err)
+{
+    const char *op = "groupnorm_stats";
+    clvae_status_t s;
+    if ((s = check_gn_shape(op, sh, err))) return s;
+    if (!(eps > 0.0f))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: eps %g must be > 0", op, (double)eps);
+    size_t NG = sh.N * sh.G, M = sh.C / sh.G * sh.HW;
+    if ((s = clvae_buf_check(stats, 2 * NG, op, "stats", err)) ||
+        (s = clvae_buf_check(x, sh.N * sh.C * sh.HW, op, "x", err)))
+        return s;
+    arg_t a[] = {arg_buf(stats), arg_buf(x), arg_uint(sh.N), arg_uint(sh.G), arg_uint(M),
+                 arg_float(eps)};
+    cl_kernel k;
+    if ((s = kernel(ctx, "gn_stats", &k, a, (int)(sizeof a / sizeof *a), err))) return s;
+    return clvae_launch_groups(ctx, k, NG, err);
+}
+
+clvae_status_t clvae_groupnorm_apply(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
+                                     clvae_buf_t stats, clvae_buf_t gamma, clvae_buf_t beta,
+                                     clvae_gn_shape_t sh, clvae_error_t *err)
+{
+    const char *op = "groupnorm_apply";
+    size_t total = sh.N * sh.C * sh.HW;
+    clvae_status_t s;
+    if ((s = check_gn_shape(op, sh, err)) || (s = clvae_buf_check(y, total, op, "y", err)) ||
+        (s = clvae_buf_check(x, total, op, "x", err)) ||
+        (s = clvae_buf_check(stats, 2 * sh.N * sh.G, op, "stats", err)) ||
+        (s = clvae_buf_check(gamma, sh.C, op, "gamma", err)) ||
+        (s = clvae_buf_check(beta, sh.C, op, "beta", err)))
+        return s;
+    arg_t a[] = {arg_buf(y),      arg_buf(x),      arg_buf(stats),  arg_buf(gamma),
+                 arg_buf(beta),   arg_uint(sh.N),  arg_uint(sh.C),  arg_uint(sh.G),
+                 arg_uint(sh.HW), arg_uint(total)};
+    cl_kernel k;
+    if ((s = kernel(ctx, "gn_apply", &k, a, (int)(sizeof a / sizeof *a), err))) return s;
+    return clvae_launch_1d(ctx, k, total, err);
+}
+
+clvae_status_t clvae_groupnorm_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dgamma,
+                                        clvae_buf_t dbeta, clvae_buf_t sums, clvae_buf_t dy,
+                                        clvae_buf_t x, clvae_buf_t stats, clvae_buf_t gamma,
+                                        clvae_gn_shape_t sh, clvae_error_t *err)
+{
+    const char *op = "groupnorm_backward";
+    size_t total = sh.N * sh.C * sh.HW, NG = sh.N * sh.G;
+    clvae_status_t s;
+    if ((s = check_gn_shape(op, sh, err)) ||
+        (s = clvae_buf_check(dgamma, sh.C, op, "dgamma", err)) ||
+        (s = clvae_buf_check(dbeta, sh.C, op, "dbeta", err)) ||
+        (s = clvae_buf_check(dy, total, op, "dy", err)) ||
+        (s = clvae_buf_check(x, total, op, "x", err)) ||
+        (s = clvae_buf_check(stats, 2 * NG, op, "stats", err)) ||
+        (s = clvae_buf_check(gamma, sh.C, op, "gamma", err)) ||
+        (s = clvae_buf_check_opt(dx, total, op, "dx", err)) ||
+        (dx.mem && (s = clvae_buf_check(sums, 2 * NG, op, "sums", err))))
+        return s;
+    arg_t p[] = {arg_buf(dgamma), arg_buf(dbeta), arg_buf(dy),    arg_buf(x),     arg_buf(stats),
+                 arg_uint(sh.N),  arg_uint(sh.C), arg_uint(sh.G), arg_uint(sh.HW)};
+    cl_kernel k;
+    if ((s = kernel(ctx, "gn_backward_params", &k, p, (int)(sizeof p / sizeof *p), err)) ||
+        (s = clvae_launch_groups(ctx, k, sh.C, err)))
+        return s;
+    if (!dx.mem) return CLVAE_OK;
+    size_t M = sh.C / sh.G * sh.HW;
+    arg_t u[] = {arg_buf(sums),  arg_buf(dy),    arg_buf(x),      arg_buf(stats), arg_buf(gamma),
+                 arg_uint(sh.N), arg_uint(sh.G), arg_uint(sh.HW), arg_uint(M)};
+    if ((s = kernel(ctx, "gn_backward_sums", &k, u, (int)(sizeof u / sizeof *u), err)) ||
+        (s = clvae_launch_groups(ctx, k, NG, err)))
+        return s;
+    arg_t d[] = {arg_buf(dx),    arg_buf(dy),    arg_buf(x),     arg_buf(stats),
+                 arg_buf(sums),  arg_buf(gamma), arg_uint(sh.N), arg_uint(sh.C),
+                 arg_uint(sh.G), arg_uint(sh.HW), arg_uint(total)};
+    if ((s = kernel(ctx, "gn_backward_data", &k, d, (int)(sizeof d / sizeof *d), err))) return s;
     return clvae_launch_1d(ctx, k, total, err);
 }

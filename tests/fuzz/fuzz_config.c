@@ -64,13 +64,18 @@ static void check_model(const clvae_model_desc_t *m)
         size_t w = 0;
         /* a layer reads earlier layers only; its input shape is its first input's ([concat]:
          * the channels of all of them) */
-        ASSERT(i == 0 ? L->nfrom == 0 : L->nfrom >= 1);
+        ASSERT(i == 0 || L->kind == CLVAE_LAYER_TIME_EMBED ? L->nfrom == 0 : L->nfrom >= 1);
         size_t cat = 0;
         for (int k = 0; k < L->nfrom; k++) {
             ASSERT(L->from[k] >= 0 && L->from[k] < i);
             const clvae_layer_t *P = &m->layers[L->from[k]];
             cat += P->out_c;
-            ASSERT(L->in_h == P->out_h && L->in_w == P->out_w);
+            /* [add]: a 1 x 1 input after the first may be a vector of its channels, added to
+             * every pixel */
+            if (L->kind == CLVAE_LAYER_ADD && k > 0 && P->out_h == 1 && P->out_w == 1)
+                ASSERT(P->out_c == L->out_c);
+            else
+                ASSERT(L->in_h == P->out_h && L->in_w == P->out_w);
             if (L->kind != CLVAE_LAYER_CONCAT) ASSERT(L->in_c == m->layers[L->from[0]].out_c);
         }
         if (L->kind == CLVAE_LAYER_CONCAT) ASSERT(L->in_c == cat && L->out_c == cat);
@@ -103,6 +108,19 @@ static void check_model(const clvae_model_desc_t *m)
         case CLVAE_LAYER_BATCHNORM:
             ASSERT(out == in && L->out_c == L->in_c && L->s_len == 2 * L->in_c + 1);
             w = L->in_c;
+            break;
+        case CLVAE_LAYER_GROUPNORM:
+            ASSERT(out == in && L->out_c == L->in_c && L->groups >= 1 &&
+                   L->in_c % L->groups == 0 && L->s_len == 0);
+            w = L->in_c;
+            break;
+        case CLVAE_LAYER_UPSAMPLE:
+            ASSERT(L->up_factor >= 2 && L->out_c == L->in_c &&
+                   L->out_h == L->in_h * L->up_factor && L->out_w == L->in_w * L->up_factor);
+            break;
+        case CLVAE_LAYER_TIME_EMBED:
+            ASSERT(i > 0 && L->flat && L->units == L->out_c && L->units % 2 == 0 &&
+                   L->out_h == 1 && L->out_w == 1 && L->embed_max_period > 1.0f);
             break;
         case CLVAE_LAYER_VQ:
             ASSERT(m->vqvae && m->latent == i && out == in && L->vq_codes >= 2 && L->vq_dim >= 1);

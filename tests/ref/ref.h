@@ -145,6 +145,41 @@ void clvae_batchnorm_backward_ref(double *dx, double *dgamma, double *dbeta, con
                                   const double *var, int train, double eps, size_t N, size_t C,
                                   size_t HW);
 
+/* Group normalization's forward in double (PyTorch's nn.GroupNorm): y, and the statistics of each
+ * (example, group) [N, G] (mean, biased var; NULL skips). */
+void clvae_groupnorm_forward_ref(double *y, double *mean, double *var, const double *x,
+                                 const double *gamma, const double *beta, double eps, size_t N,
+                                 size_t C, size_t G, size_t HW);
+
+/* Its backward with the forward's mean and var: ADDS to dgamma, dbeta and (not NULL) dx. */
+void clvae_groupnorm_backward_ref(double *dx, double *dgamma, double *dbeta, const double *dy,
+                                  const double *x, const double *gamma, const double *mean,
+                                  const double *var, double eps, size_t N, size_t C, size_t G,
+                                  size_t HW);
+
+#include "clvae/ops/spatial.h"
+
+/* Nearest upsampling by F of x [N, C, H, W] into y [N, C, F*H, F*W]. */
+void clvae_upsample_forward_ref(double *y, const double *x, size_t F, size_t N, size_t C,
+                                size_t H, size_t W);
+
+/* Its backward: ADDS each F x F block's sum of dy to dx. */
+void clvae_upsample_backward_ref(double *dx, const double *dy, size_t F, size_t N, size_t C,
+                                 size_t H, size_t W);
+
+/* y = x + v[n, c] over the HW pixels of each (n, c). */
+void clvae_channel_add_forward_ref(double *y, const double *x, const double *v, size_t N,
+                                   size_t C, size_t HW);
+
+/* Its backward to v: ADDS the sum of dy over each (n, c)'s pixels to dv [N, C]. */
+void clvae_channel_add_backward_ref(double *dv, const double *dy, size_t N, size_t C, size_t HW);
+
+#include "clvae/ops/embed.h"
+
+/* The sinusoidal time embedding in double: y [N, D] from t [N] (sin, then cos). */
+void clvae_time_embed_forward_ref(double *y, const double *t, size_t N, size_t D,
+                                  double max_period);
+
 #include "clvae/ops/optim.h"
 
 /* Plain-C references of the same steps in double. */

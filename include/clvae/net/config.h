@@ -68,6 +68,9 @@ typedef enum clvae_layer_kind {
     CLVAE_LAYER_LABELS,     /* implicit ([model] conditional): its input + one-hot label channels */
     CLVAE_LAYER_BATCHNORM,  /* batch normalization per channel, with running statistics */
     CLVAE_LAYER_VQ,         /* vector quantization: each position's vector -> its nearest code */
+    CLVAE_LAYER_GROUPNORM,  /* group normalization per example and group of channels */
+    CLVAE_LAYER_UPSAMPLE,   /* nearest upsampling of a map by an integer factor */
+    CLVAE_LAYER_TIME_EMBED, /* sinusoidal features of each example's time step (no input layer) */
     CLVAE_LAYER_KINDS       /* the number of kinds */
 } clvae_layer_kind_t;
 
@@ -100,7 +103,11 @@ typedef struct clvae_layer {
     size_t w2_off, b2_off;         /* latent (VAE): the z_log_var head's weight and bias */
     size_t s_off, s_len;           /* non-trained state (running statistics) in the flat state
                                       array (floats) */
-    float momentum, norm_eps;      /* batchnorm: running statistics' momentum, eps */
+    float momentum, norm_eps;      /* batchnorm: running statistics' momentum, eps (also
+                                      groupnorm's eps) */
+    size_t groups;                 /* groupnorm: G groups of in_c / G channels */
+    size_t up_factor;              /* upsample: each pixel becomes up_factor x up_factor */
+    float embed_max_period;        /* time_embed: the longest period (units: its dim D) */
     size_t vq_codes, vq_dim;       /* vq: K codes of D values (D: the input's channels) */
     float vq_beta;                 /* vq: the commitment term's weight */
     float vq_decay, vq_eps;        /* vq: the moving averages' decay, Laplace smoothing */

@@ -42,6 +42,10 @@ clvae_buf_t clvae_net_input(const clvae_net_t *net);
  * label layers; a NULL view for other networks. */
 clvae_buf_t clvae_net_labels(const clvae_net_t *net);
 
+/* The time steps [max_batch] (one float per example, e.g. a diffusion step t) that [time_embed]
+ * layers read; a NULL view when the model has none. Fill it before forward. */
+clvae_buf_t clvae_net_times(const clvae_net_t *net);
+
 /* Layer i's output after (pre = 0) or before (pre = 1) its activation, and their gradients. */
 clvae_buf_t clvae_net_output(const clvae_net_t *net, int i, int pre);
 clvae_buf_t clvae_net_output_grad(const clvae_net_t *net, int i, int pre);

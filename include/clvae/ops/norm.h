@@ -1,5 +1,5 @@
-/* Batch normalization of [N, C, HW] (a conv map, or a dense output with HW = 1): statistics,
- * normalization and gradients (cl/norm.cl). */
+/* Batch and group normalization of [N, C, HW] (a conv map, or a dense output with HW = 1):
+ * statistics, normalization and gradients (cl/norm.cl). */
 #ifndef CLVAE_NORM_H
 #define CLVAE_NORM_H
 
@@ -34,5 +34,31 @@ clvae_status_t clvae_batchnorm_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_
                                         clvae_buf_t dbeta, clvae_buf_t sums, clvae_buf_t dy,
                                         clvae_buf_t x, clvae_buf_t stats, clvae_buf_t gamma,
                                         int train, clvae_bn_shape_t sh, clvae_error_t *err);
+
+/* The layout of a group normalization: N examples of C channels of HW values, in G groups of C / G
+ * consecutive channels; group (n, g)'s statistics cover its (C / G) * HW values. */
+typedef struct clvae_gn_shape {
+    size_t N, C, G, HW;
+} clvae_gn_shape_t;
+
+/* stats [2 N G] = the means [N, G], then the 1 / sqrt(var + eps) [N, G] of each example's groups
+ * of x (biased variance, two passes in a fixed order: bit-identical between runs). */
+clvae_status_t clvae_groupnorm_stats(clvae_ctx_t *ctx, clvae_buf_t stats, clvae_buf_t x,
+                                     float eps, clvae_gn_shape_t sh, clvae_error_t *err);
+
+/* y = (x - mean) * invstd * gamma_c + beta_c, the statistics of the value's (example, group)
+ * from clvae_groupnorm_stats; gamma and beta [C] (PyTorch's nn.GroupNorm weight and bias). */
+clvae_status_t clvae_groupnorm_apply(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
+                                     clvae_buf_t stats, clvae_buf_t gamma, clvae_buf_t beta,
+                                     clvae_gn_shape_t sh, clvae_error_t *err);
+
+/* Backward of apply (with the forward's stats): ADDS sum dy * xhat to dgamma [C] and sum dy to
+ * dbeta [C] (over the examples and pixels in a fixed order), and the input's gradient, through
+ * the group statistics, to dx (a NULL view: not wanted; then sums is not used either). sums
+ * [2 N G] is a workspace. */
+clvae_status_t clvae_groupnorm_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dgamma,
+                                        clvae_buf_t dbeta, clvae_buf_t sums, clvae_buf_t dy,
+                                        clvae_buf_t x, clvae_buf_t stats, clvae_buf_t gamma,
+                                        clvae_gn_shape_t sh, clvae_error_t *err);
 
 #endif
