@@ -32,6 +32,9 @@ const char *cli_sampling_note(const clvae_model_desc_t *gd)
     if (gd->gan && gd->conditional)
         return "z ~ N(0, I) through the generator, with the labels 0..K-1 in equal numbers";
     if (gd->gan) return "z ~ N(0, I) through the generator";
+    if (gd->prior)
+        return "the 49 codes of each map drawn in raster order by the PixelCNN prior, decoded by "
+               "its VQ-VAE";
     if (clvae_gen_conditional(gd))
         return "z ~ N(0, I) through the decoder, with the labels 0..K-1 in equal numbers";
     if (gd->variational) return "z ~ N(0, I) through the decoder (the VAE's prior)";
@@ -110,7 +113,9 @@ static int run(const cli_common_t *common, int argc, char **argv)
         else printf("null}\n");
     } else {
         printf("%s (%s): %zu samples, seed %ld: %s\n", g.ckpath,
-               g.desc.gan ? "GAN" : g.desc.variational ? "VAE" : "plain autoencoder", sc.n, seed,
+               g.desc.gan ? "GAN" : g.desc.prior ? "VQ-VAE prior" : g.desc.variational ? "VAE"
+                                                                       : "plain autoencoder",
+               sc.n, seed,
                cli_sampling_note(&g.desc));
         printf("classifier %s: %zu penultimate features, %d classes; reference: the first %zu "
                "images of %s\n", c.ckpath, sc.features, sc.classes, sc.ref_n, g.test.name);
