@@ -129,4 +129,18 @@ t_bad_configs_exit_2() {
 }
 check bad_configs_exit_2 t_bad_configs_exit_2
 
+# models/mnist_ddpm.cfg: its size, a few batches of training (not more: one step is a pass of
+# a 28x28 U-Net), and 10 DDIM steps of sampling.
+t_mnist_ddpm_config() {
+  local out
+  out=$("$clvae" check-config models/mnist_ddpm.cfg) || return 1
+  grep -q "total: 436353 parameters" <<<"$out" && grep -q "^diffusion: T = 1000 steps, linear schedule" <<<"$out" &&
+    grep -q "^24  add       64x7x7 .* mid_a <- mid_c1, mid_t$" <<<"$out" &&
+    grep -q "^29  concat    128x14x14 .* cat2 <- up2, e2$" <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$("$clvae" train models/mnist_ddpm.cfg --limit 256 --epochs 1 --test-limit 64 --no-figures --out "$tmp/mn" 2>&1) ||
+    { echo "$out" >&2; return 1; }
+  "$clvae" sample "$tmp/mn" --steps 10 --n 4 --out "$tmp/mn.png" > /dev/null && is_png "$tmp/mn.png"
+}
+check mnist_ddpm_config t_mnist_ddpm_config
+
 finish

@@ -284,9 +284,16 @@ static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, 
     int encode = (can & CLVAE_CAN_ENCODE) != 0, recon = (can & CLVAE_CAN_RECONSTRUCT) != 0;
     /* a stop request (Ctrl-C) ends the drawing between two figures */
     if (!s && !stop_requested && (can & CLVAE_CAN_SAMPLE)) {
-        /* a conditional model: one row of 10 per class */
+        /* a conditional model: one row of 10 per class; a diffusion model 16 images of DDIM
+         * over 10 steps (each step is a pass of the network: `clvae sample` draws more) */
         snprintf(p1, sizeof p1, "%.4000s/samples.png", dir);
-        s = clvae_fig_samples(r.ctx, r.model, &r.test, K ? 10 * K : 64, 1, p1, &err);
+        size_t ns = K ? 10 * K : 64;
+        if (r.desc.ddpm) {
+            clvae_ddpm_sampler_t quick = {r.desc.diff_steps < 10 ? r.desc.diff_steps : 10, 0.0f, 0};
+            s = clvae_objective_ddpm_set_sampler(r.model, &quick, &err);
+            ns = 16;
+        }
+        if (!s) s = clvae_fig_samples(r.ctx, r.model, &r.test, ns, 1, p1, &err);
     }
     if (getenv("CLVAE_FAULT_STOP_FIGURES")) stop_requested = 1; /* test hook: Ctrl-C here */
     if (!s && !stop_requested && r.desc.noise.kind != CLVAE_NOISE_NONE) {
