@@ -83,6 +83,7 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
     if (d.classes) snprintf(kind, sizeof kind, "classifier of %d classes", d.classes);
     if (d.gan) snprintf(kind, sizeof kind, "generative adversarial network");
     if (d.vqvae) snprintf(kind, sizeof kind, "vector-quantized autoencoder");
+    if (d.ddpm) snprintf(kind, sizeof kind, "denoising diffusion model");
     printf("%s: %s (%s), data %s / %s\n", a.path, d.name, kind, d.train_data, d.test_data);
     if (d.gan) {
         printf("train: %ld epochs, batch %zu, seed %llu; %ld discriminator step%s per generator "
@@ -103,6 +104,13 @@ static int check_config_run(const cli_common_t *common, int argc, char **argv)
            d.classes ? "softmax cross-entropy"
            : d.recon == CLVAE_RECON_BCE ? "summed BCE" : d.recon == CLVAE_RECON_MSE_SUM ? "summed MSE" : "mean MSE",
            d.variational ? " + beta KL" : "");
+    if (d.ddpm)
+        printf("diffusion: T = %zu steps, %s schedule%s; the network predicts the noise eps of "
+               "x_t; images in [-1, 1]\n", d.diff_steps,
+               d.diff_schedule == CLVAE_SCHEDULE_COSINE ? "cosine" : "linear",
+               d.diff_schedule == CLVAE_SCHEDULE_COSINE ? " (s = 0.008, beta <= 0.999)" : "");
+    if (d.ddpm && d.diff_schedule == CLVAE_SCHEDULE_LINEAR)
+        printf("beta from %g to %g\n", (double)d.diff_beta_start, (double)d.diff_beta_end);
     if (d.vqvae) {
         const clvae_layer_t *q = &d.layers[d.latent];
         printf("quantizer: %zu codes of %zu values, %s, commitment %g%s\n", q->vq_codes,
@@ -276,9 +284,16 @@ static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, 
     int encode = (can & CLVAE_CAN_ENCODE) != 0, recon = (can & CLVAE_CAN_RECONSTRUCT) != 0;
     /* a stop request (Ctrl-C) ends the drawing between two figures */
     if (!s && !stop_requested && (can & CLVAE_CAN_SAMPLE)) {
-        /* a conditional model: one row of 10 per class */
+        /* a conditional model: one row of 10 per class; a diffusion model 16 images of DDIM
+         * over 10 steps (each step is a pass of the network: `clvae sample` draws more) */
         snprintf(p1, sizeof p1, "%.4000s/samples.png", dir);
-        s = clvae_fig_samples(r.ctx, r.model, &r.test, K ? 10 * K : 64, 1, p1, &err);
+        size_t ns = K ? 10 * K : 64;
+        if (r.desc.ddpm) {
+            clvae_ddpm_sampler_t quick = {r.desc.diff_steps < 10 ? r.desc.diff_steps : 10, 0.0f, 0};
+            s = clvae_objective_ddpm_set_sampler(r.model, &quick, &err);
+            ns = 16;
+        }
+        if (!s) s = clvae_fig_samples(r.ctx, r.model, &r.test, ns, 1, p1, &err);
     }
     if (getenv("CLVAE_FAULT_STOP_FIGURES")) stop_requested = 1; /* test hook: Ctrl-C here */
     if (!s && !stop_requested && r.desc.noise.kind != CLVAE_NOISE_NONE) {
@@ -491,7 +506,7 @@ static progress_state_t progress_state_of(const clvae_model_desc_t *d, FILE *out
 {
     progress_state_t ps = {isatty(2),
                            d->variational && (d->beta_schedule != CLVAE_BETA_CONSTANT || d->beta != 1.0f),
-                           d->classes > 0, out, {0}, !d->classes && !d->gan && !d->vqvae && !d->prior, NULL, 0, dir, d->gan, {0}};
+                           d->classes > 0, out, {0}, !d->classes && !d->gan && !d->vqvae && !d->prior && !d->ddpm, NULL, 0, dir, d->gan, {0}};
     ps.ncols = clvae_objective_columns(d, &ps.cols);
     ps.shape.c = clvae_objective_image_layer(d)->out_c;
     ps.shape.h = clvae_objective_image_layer(d)->out_h;

@@ -22,6 +22,7 @@
 #include "clvae/ops/reduce.h"
 #include "clvae/ops/rng.h"
 #include "clvae/ops/spatial.h"
+#include "clvae/ops/diffusion.h"
 #include "clvae/ops/xent.h"
 
 /* Buffers of one check: device views and host arrays, freed together. Letters: N batch, C input
@@ -486,6 +487,23 @@ static clvae_status_t c_spatial(pool_t *p, clvae_error_t *err)
     return expect(p, "channel add forward", bz, want, T, 1e-6, err);
 }
 
+/* One diffusion sampling step in place, x = a x + b eps + sigma z with z of the normal stream. */
+static clvae_status_t c_diffusion(pool_t *p, clvae_error_t *err)
+{
+    enum { N = 11 };
+    clvae_status_t s;
+    float *x = hrand(p, N, -2, 2, 37), *e = hrand(p, N, -2, 2, 41), *z = hrand(p, N, 0, 0, 0);
+    if (!x || !e || !z) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    clvae_buf_t bx, be;
+    TRY(dbuf(p, x, N, &bx, err));
+    TRY(dbuf(p, e, N, &be, err));
+    TRY(clvae_diffusion_step(p->ctx, bx, be, N, 1.25f, -0.5f, 0.3f, 1234, 7, err));
+    clvae_rng_normal_host(z, N, 1234, 7);
+    WANT(N);
+    for (int i = 0; i < N; i++) want[i] = 1.25 * x[i] - 0.5 * e[i] + 0.3 * z[i];
+    return expect(p, "diffusion step", bx, want, N, 1e-5, err);
+}
+
 /* The sinusoidal time embedding of three steps in 8 features. */
 static clvae_status_t c_embed(pool_t *p, clvae_error_t *err)
 {
@@ -596,7 +614,7 @@ static const struct {
     {"basic", c_basic},   {"activation", c_activation}, {"concat", c_concat},
     {"conv", c_conv},     {"conv_direct", c_conv_direct}, {"conv (transposed)", c_conv_transpose},
     {"conv_direct (transposed)", c_conv_transpose_direct}, {"data", c_data},
-    {"dense", c_dense},   {"embed", c_embed},   {"latent", c_latent},         {"loss", c_loss},
+    {"dense", c_dense},   {"diffusion", c_diffusion}, {"embed", c_embed},   {"latent", c_latent},         {"loss", c_loss},
     {"noise", c_noise},   {"norm", c_norm},             {"norm (groupnorm)", c_groupnorm},
     {"optim", c_optim},
     {"reduce", c_reduce}, {"spatial", c_spatial},

@@ -158,9 +158,10 @@ clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_objective_t *model,
     } else {
         clvae_rng_normal_host(z, n * J, seed, 0);
         /* a prior draws code maps and decodes them with its VQ-VAE */
-        s = clvae_objective_net_desc(model, 0)->prior
-                ? clvae_objective_prior_sample(model, n, seed, 1.0f, out, err)
-                : decode_all(model, z, n, out, err);
+        const clvae_model_desc_t *d = clvae_objective_net_desc(model, 0);
+        s = d->prior  ? clvae_objective_prior_sample(model, n, seed, 1.0f, out, err)
+            : d->ddpm ? clvae_objective_ddpm_sample(model, n, seed, NULL, out, err)
+                      : decode_all(model, z, n, out, err);
         if (!s) s = clvae_fig_grid_save(out, n, shape, (int)ceil(sqrt((double)n)), path, err);
     }
     free(z);

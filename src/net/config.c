@@ -552,7 +552,10 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
                                             "beta_start", "beta_end", "warmup_epochs",
                                             "cycle_epochs", "ramp", "generator_loss", "real_label",
                                             NULL};
-    static const char *const kinds[] = {"ae", "vae", "classifier", "gan", "vqvae", "prior", NULL};
+    static const char *const kinds[] = {"ae",    "vae",   "classifier", "gan",
+                                        "vqvae", "prior", "ddpm",       NULL};
+    static const char *const diff_keys[] = {"steps", "schedule", "beta_start", "beta_end", NULL};
+    static const char *const schedules[] = {"linear", "cosine", NULL};
     static const char *const g_losses[] = {"nonsaturating", "saturating", NULL};
     static const char *const opts[] = {"adam", "sgd", NULL};
     static const char *const recons[] = {"bce", "mse_sum", "mse_mean", NULL};
@@ -563,20 +566,21 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
     if (strcmp(s->name, "model") == 0) {
         if ((st = clvae_cfg_check_keys(cfg, s, model_keys, err))) return st;
         if ((st = clvae_cfg_get_text(cfg, s, "name", m->name, sizeof m->name, err))) return st;
-        w = m->prior ? 5 : m->vqvae ? 4 : m->gan ? 3 : m->classes ? 2 : m->variational;
+        w = m->ddpm ? 6 : m->prior ? 5 : m->vqvae ? 4 : m->gan ? 3 : m->classes ? 2 : m->variational;
         if ((st = clvae_cfg_get_word(cfg, s, "kind", kinds, &w, err))) return st;
         m->variational = w == 1;
         m->classes = w == 2 ? -1 : 0; /* a classifier: the count comes from its last layer */
         m->gan = w == 3;
         m->vqvae = w == 4;
         m->prior = w == 5;
+        m->ddpm = w == 6;
         if ((st = clvae_cfg_get_size(cfg, s, "conditional", 0, 4096, 0, &m->conditional, err))) return st;
         if (m->conditional == 1)
             return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
                              "must be 0 (off) or the number of classes, at least 2");
-        if (m->conditional && (m->vqvae || m->prior))
+        if (m->conditional && (m->vqvae || m->prior || m->ddpm))
             return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
-                             "kind = vqvae and kind = prior are unconditional here");
+                             "kind = vqvae, prior and ddpm are unconditional here");
         if (m->conditional && m->classes)
             return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
                              "a classifier cannot be conditional on its own labels");
@@ -627,6 +631,21 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
         m->test_every = (long)v;
     } else if (strcmp(s->name, "noise") == 0) {
         return resolve_noise(m, cfg, s, err);
+    } else if (strcmp(s->name, "diffusion") == 0) {
+        m->diff_line = s->line;
+        w = (int)m->diff_schedule;
+        if ((st = clvae_cfg_check_keys(cfg, s, diff_keys, err)) ||
+            (st = clvae_cfg_get_size(cfg, s, "steps", 2, 100000, 0, &m->diff_steps, err)) ||
+            (st = clvae_cfg_get_word(cfg, s, "schedule", schedules, &w, err)) ||
+            (st = clvae_cfg_get_float(cfg, s, "beta_start", 0.0, 1.0, &m->diff_beta_start, err)) ||
+            (st = clvae_cfg_get_float(cfg, s, "beta_end", 0.0, 1.0, &m->diff_beta_end, err)))
+            return st;
+        m->diff_schedule = (clvae_schedule_kind_t)w;
+        const char *lin[2] = {"beta_start", "beta_end"};
+        for (int k = 0; k < 2 && w == CLVAE_SCHEDULE_COSINE; k++) {
+            const clvae_cfg_entry_t *e = clvae_cfg_find_entry(s, lin[k]);
+            if (e) return clvae_cfg_bad_value(err, cfg, s, e, "only schedule = linear reads it");
+        }
     } else {
         if ((st = clvae_cfg_check_keys(cfg, s, loss_keys, err))) return st;
         w = (int)m->recon;
@@ -942,6 +961,53 @@ static clvae_status_t resolve_prior(clvae_model_desc_t *m, const clvae_cfg_t *cf
     return CLVAE_OK;
 }
 
+/* kind = ddpm: no [latent] or [vq]; a [time_embed] (the step t enters the network there); the
+ * last layer has the input's shape and activation = identity (it predicts the noise eps); the
+ * loss is mse_mean (default) or mse_sum; the schedule has every beta_t in (0, 1). */
+static clvae_status_t resolve_ddpm(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                   clvae_error_t *err)
+{
+    const clvae_layer_t *in = &m->layers[0], *out = &m->layers[m->nlayers - 1];
+    if (m->latent >= 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: kind = ddpm has no [latent] or [vq] "
+                          "section (its layers map the noisy image x_t and t to the noise)",
+                          cfg->path, m->layers[m->latent].line);
+    int temb = 0;
+    for (int i = 0; i < m->nlayers; i++) temb |= m->layers[i].kind == CLVAE_LAYER_TIME_EMBED;
+    if (!temb)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: kind = ddpm needs a [time_embed] section "
+                          "(the step t enters the network there)", cfg->path);
+    const clvae_layer_t *act = clvae_model_output_act_layer(m);
+    if (m->nlayers < 2 || out->out_c != in->out_c || out->out_h != in->out_h ||
+        out->out_w != in->out_w || act->act != CLVAE_ACT_IDENTITY)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: kind = ddpm must end with a layer of the input's shape "
+                          "%zux%zux%zu and activation = identity (the predicted noise; it is "
+                          "%zux%zux%zu with %s)", cfg->path, out->line, in->out_c, in->out_h,
+                          in->out_w, out->out_c, out->out_h, out->out_w, clvae_act_name(act->act));
+    for (int i = 0; i < cfg->nsections; i++) {
+        const clvae_cfg_section_t *s = &cfg->sections[i];
+        const clvae_cfg_entry_t *e = strcmp(s->name, "loss") == 0
+                                         ? clvae_cfg_find_entry(s, "reconstruction") : NULL;
+        if (e && m->recon == CLVAE_RECON_BCE)
+            return clvae_cfg_bad_value(err, cfg, s, e, "a diffusion model's loss on the noise "
+                                       "is mse_mean (the mean over pixels) or mse_sum");
+    }
+    if (m->recon == CLVAE_RECON_BCE) m->recon = CLVAE_RECON_MSE_MEAN;
+    clvae_schedule_t sch;
+    clvae_error_t sub = {0};
+    if (clvae_schedule_init(&sch, m->diff_schedule, m->diff_steps, m->diff_beta_start,
+                            m->diff_beta_end, &sub)) {
+        clvae_status_t st = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [diffusion]: %s", cfg->path,
+                                       m->diff_line, sub.msg);
+        clvae_error_clear(&sub);
+        return st;
+    }
+    clvae_schedule_free(&sch);
+    m->latent = m->nlayers;
+    return CLVAE_OK;
+}
+
 /* kind = classifier: no [latent], a last [dense] layer without activation whose units are the
  * classes (its outputs are the logits of the softmax cross-entropy). */
 static clvae_status_t resolve_classifier(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
@@ -998,6 +1064,10 @@ static void set_defaults(clvae_model_desc_t *m, const clvae_cfg_t *cfg)
     m->d_steps = 1;
     m->real_label = 1.0f;
     m->test_every = 1;
+    m->diff_steps = 1000;
+    m->diff_schedule = CLVAE_SCHEDULE_LINEAR;
+    m->diff_beta_start = 1e-4f;
+    m->diff_beta_end = 0.02f;
 }
 
 /* A network's section of a GAN: 1 [generator], 2 [discriminator], 0 neither. */
@@ -1096,16 +1166,16 @@ static clvae_status_t resolve_gan(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
 static clvae_status_t read_globals(clvae_model_desc_t *m, const clvae_cfg_t *cfg, int *nlayer,
                                    clvae_error_t *err)
 {
-    const char *globals[] = {"model", "data", "train", "loss", "noise"};
-    int seen[7] = {0};
+    const char *globals[] = {"model", "data", "train", "loss", "noise", "diffusion"};
+    int seen[8] = {0};
     clvae_status_t st;
     *nlayer = 0;
     for (int i = 0; i < cfg->nsections; i++) {
         const clvae_cfg_section_t *s = &cfg->sections[i];
         int g = -1;
-        for (int j = 0; j < 5; j++)
+        for (int j = 0; j < 6; j++)
             if (strcmp(s->name, globals[j]) == 0) g = j;
-        if (part_of(s->name)) g = 4 + part_of(s->name);
+        if (part_of(s->name)) g = 5 + part_of(s->name);
         clvae_layer_kind_t k;
         if (g < 0) {
             if (!layer_kind_of(s->name, &k)) {
@@ -1116,7 +1186,7 @@ static clvae_status_t read_globals(clvae_model_desc_t *m, const clvae_cfg_t *cfg
                                         clvae_layer_kind_name((clvae_layer_kind_t)j));
                 return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                                   "%s:%d: unknown section [%s] (sections: model, data, train, loss, "
-                                  "noise, generator, discriminator%s)", cfg->path, s->line,
+                                  "noise, diffusion, generator, discriminator%s)", cfg->path, s->line,
                                   s->name, kinds);
             }
             (*nlayer)++;
@@ -1126,7 +1196,7 @@ static clvae_status_t read_globals(clvae_model_desc_t *m, const clvae_cfg_t *cfg
             return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: a second [%s] section (the first is on line %d)",
                               cfg->path, s->line, s->name, seen[g]);
         seen[g] = s->line;
-        if (g < 5 && (st = resolve_globals(m, cfg, s, err))) return st;
+        if (g < 6 && (st = resolve_globals(m, cfg, s, err))) return st;
     }
     return gan_settings(m, cfg, err);
 }
@@ -1138,6 +1208,9 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
     int nlayer_sections;
     clvae_status_t st = read_globals(m, cfg, &nlayer_sections, err);
     if (!st) st = data_of_prior(m, cfg, err);
+    if (!st && m->diff_line && !m->ddpm)
+        st = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [diffusion] belongs to a diffusion model: "
+                        "set [model] kind = ddpm, or remove it", cfg->path, m->diff_line);
     if (st) return st;
     /* two more for the implicit label layers of a conditional model */
     m->layers = calloc((size_t)nlayer_sections + 2, sizeof *m->layers);
@@ -1198,6 +1271,10 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
         if ((st = resolve_prior(m, cfg, err))) goto fail;
         return CLVAE_OK;
     }
+    if (m->ddpm) {
+        if ((st = resolve_ddpm(m, cfg, err))) goto fail;
+        return CLVAE_OK;
+    }
     if (m->latent < 0) {
         st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                         m->vqvae ? "%s: no [vq] section: a VQ-VAE quantizes its encoder's map "
@@ -1256,6 +1333,7 @@ const char *clvae_model_kind(const clvae_model_desc_t *m)
     if (m->gan) return "gan";
     if (m->vqvae) return "vqvae";
     if (m->prior) return "prior";
+    if (m->ddpm) return "ddpm";
     if (m->classes) return "classifier";
     return m->variational ? "vae" : "ae";
 }

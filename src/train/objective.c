@@ -36,6 +36,7 @@ static clvae_net_footprint_t footprint_of(const clvae_model_desc_t *d)
     clvae_net_footprint_t f = clvae_net_footprint(d, 0);
     f.fixed += 2 * (d->nparams ? d->nparams : 1) + 4 + CLVAE_OBJECTIVE_MAX_COLUMNS;
     f.per += 2;
+    if (d->ddpm) f.per += 2 * (size_t)(d->layers[0].out_c * d->layers[0].out_h * d->layers[0].out_w);
     if (d->gan && d->disc) {
         clvae_net_footprint_t g = clvae_net_footprint(d->disc, 1);
         f.fixed += g.fixed + 2 * (d->disc->nparams ? d->disc->nparams : 1);
@@ -61,7 +62,7 @@ static int has_parts(const clvae_model_desc_t *d)
 {
     if (d->gan) return d->disc && d->nlayers >= 2 && d->disc->nlayers >= 2;
     if (d->classes) return d->classes > 0 && d->nlayers >= 2 && d->latent == d->nlayers;
-    if (d->prior) return d->nlayers >= 2 && d->latent == d->nlayers;
+    if (d->prior || d->ddpm) return d->nlayers >= 2 && d->latent == d->nlayers;
     return d->latent >= 1 && d->nlayers >= d->latent + 2;
 }
 
@@ -71,6 +72,7 @@ static const clvae_objective_kind_t *kind_of(const clvae_model_desc_t *d)
     if (d->gan) return &clvae_objective_gan;
     if (d->vqvae) return &clvae_objective_vqvae;
     if (d->prior) return &clvae_objective_prior;
+    if (d->ddpm) return &clvae_objective_ddpm;
     return d->classes ? &clvae_objective_classifier : &clvae_objective_autoencoder;
 }
 
@@ -161,6 +163,7 @@ clvae_status_t clvae_objective_init(clvae_objective_t **out, clvae_ctx_t *ctx,
     m->J = d->gan ? out_size(&d->layers[0])
            : d->classes ? (size_t)d->classes
            : d->prior   ? d->layers[0].out_h * d->layers[0].out_w /* the code map's positions */
+           : d->ddpm    ? out_size(&d->layers[0]) /* x_T: one value per pixel */
                         : d->layers[d->latent].units;
     m->D = out_size(&d->layers[d->gan ? m->last : 0]);
     m->out_lo = d->gan && clvae_model_output_act_layer(d)->act == CLVAE_ACT_TANH ? -1.0f : 0.0f;
@@ -183,7 +186,7 @@ clvae_status_t clvae_objective_init(clvae_objective_t **out, clvae_ctx_t *ctx,
             if (!s && i) s = clvae_fill_forward(ctx, g[i]->mem, g[i]->off, v[i], max_batch, err);
         }
     }
-    if (!s && (d->classes || d->prior || d->noise.kind != CLVAE_NOISE_NONE)) {
+    if (!s && (d->classes || d->prior || d->ddpm || d->noise.kind != CLVAE_NOISE_NONE)) {
         size_t n = max_batch * (d->classes ? 1 : d->prior ? m->J : m->D);
         s = clvae_buf_alloc(ctx, n, &m->target_buf, err);
         m->bytes += n * sizeof(float);
@@ -194,6 +197,7 @@ clvae_status_t clvae_objective_init(clvae_objective_t **out, clvae_ctx_t *ctx,
         m->bytes += sizes[i] * sizeof(float);
     }
     if (!s && d->prior) s = clvae_objective_prior_setup(m, err);
+    if (!s && d->ddpm) s = clvae_objective_ddpm_setup(m, err);
     if (!s) {
         *out = m;
         return CLVAE_OK;
@@ -223,6 +227,8 @@ void clvae_objective_free(clvae_objective_t *m)
     clvae_buf_free(&m->losses);
     clvae_buf_free(&m->target_buf);
     clvae_buf_free(&m->eye);
+    clvae_buf_free(&m->coef);
+    clvae_schedule_free(&m->sched);
     free(m);
 }
 
@@ -235,6 +241,7 @@ size_t clvae_objective_nstate(const clvae_objective_t *m) { return m->d->nstate;
 clvae_buf_t clvae_objective_input(const clvae_objective_t *m) { return clvae_net_input(m->net); }
 clvae_buf_t clvae_objective_loss_buf(const clvae_objective_t *m) { return m->losses; }
 clvae_buf_t clvae_objective_labels(const clvae_objective_t *m) { return clvae_net_labels(m->net); }
+clvae_buf_t clvae_objective_times(const clvae_objective_t *m) { return clvae_net_times(m->net); }
 size_t clvae_objective_classes(const clvae_objective_t *m) { return m->d->conditional; }
 clvae_ctx_t *clvae_objective_ctx(const clvae_objective_t *m) { return m->ctx; }
 void clvae_objective_set_beta(clvae_objective_t *m, float beta) { m->beta = beta; }

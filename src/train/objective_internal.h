@@ -3,6 +3,7 @@
 #define CLVAE_OBJECTIVE_INTERNAL_H
 
 #include "clvae/net/net.h"
+#include "clvae/ops/diffusion.h"
 #include "clvae/train/objective.h"
 #include "clvae/train/optimizer.h"
 
@@ -37,7 +38,7 @@ typedef struct clvae_objective_kind {
 
 /* The kinds (src/train/objective_autoencoder.c, objective_classifier.c, objective_gan.c). */
 extern const clvae_objective_kind_t clvae_objective_autoencoder, clvae_objective_classifier,
-    clvae_objective_gan, clvae_objective_vqvae, clvae_objective_prior;
+    clvae_objective_gan, clvae_objective_vqvae, clvae_objective_prior, clvae_objective_ddpm;
 
 struct clvae_objective {
     clvae_ctx_t *ctx;
@@ -66,10 +67,20 @@ struct clvae_objective {
      * decodes its samples (not owned; clvae_objective_set_decoder) */
     clvae_buf_t eye;
     clvae_objective_t *decoder;
+    /* a diffusion model: its schedule (host, double), the table [T, 2] of sqrt(abar_t) and
+     * sqrt(1 - abar_t) on the device, the sampler of sample/score/compare; the clean images of
+     * a batch (scaled to [-1, 1]) are in real, the noise eps (the target) in target_buf */
+    clvae_schedule_t sched;
+    clvae_buf_t coef;
+    clvae_ddpm_sampler_t sampler;
 };
 
 /* A prior's own buffers (src/train/objective_prior.c), after the common ones. */
 clvae_status_t clvae_objective_prior_setup(clvae_objective_t *m, clvae_error_t *err);
+
+/* A diffusion model's own buffers and schedule (src/train/objective_ddpm.c), after the common
+ * ones. */
+clvae_status_t clvae_objective_ddpm_setup(clvae_objective_t *m, clvae_error_t *err);
 
 /* The step guard: NaN and infinities of grads (n floats) and of the loss value at loss, ADDED
  * to losses[ncols] (accumulate) or written there. */

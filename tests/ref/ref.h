@@ -260,4 +260,25 @@ void clvae_xent_sample_position_ref(double *codes, double *margin, const double 
 /* Reference of clvae_softmax_forward. */
 void clvae_softmax_forward_ref(double *probs, const double *logits, size_t N, size_t K);
 
+/* References of cl/diffusion.cl (tests/ref/diffusion_ref.c), in double. The schedule of T steps
+ * from its definition: beta (linear: start + (end - start) t / (T - 1); cosine: Nichol &
+ * Dhariwal's, s = 0.008, clipped at 0.999) into beta [T]. */
+void clvae_schedule_beta_ref(double *beta, int cosine, size_t T, double beta_start,
+                             double beta_end);
+
+/* xt[b, i] = sqrt(abar[t_b]) x0[b, i] + sqrt(1 - abar[t_b]) eps[b, i] for the given steps t. */
+void clvae_diffusion_noisy_ref(double *xt, const double *x0, const double *eps,
+                               const long *t, const double *abar, size_t B, size_t D);
+
+/* One DDPM step x_{t-1} = (x_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(alpha_t) + sigma z with
+ * sigma = sqrt(var) (n values). */
+void clvae_ddpm_step_ref(double *out, const double *x, const double *eps, const double *z,
+                         double beta, double abar, double var, size_t n);
+
+/* One DDIM step from abar_t to abar_prev with eta: x0 = (x - sqrt(1 - abar_t) eps) /
+ * sqrt(abar_t), sigma = eta sqrt((1 - abar_prev) / (1 - abar_t)) sqrt(1 - abar_t / abar_prev),
+ * out = sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) eps + sigma z. */
+void clvae_ddim_step_ref(double *out, const double *x, const double *eps, const double *z,
+                         double abar, double abar_prev, double eta, size_t n);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "clvae/ops/activation.h"
 #include "clvae/ops/conv.h"
+#include "clvae/ops/diffusion.h"
 #include "clvae/io/error.h"
 #include "clvae/ops/noise.h"
 
@@ -188,6 +189,14 @@ typedef struct clvae_model_desc {
                                       -log D(G(z)) */
     float real_label;              /* [loss] real_label: the discriminator's target for real
                                       images (1; 0.9 is one-sided label smoothing) */
+    /* [model] kind = ddpm: a denoiser (x_t, t) -> eps, its image the [input] and the last
+     * layer's shape, a [time_embed] inside; [diffusion] its noise schedule */
+    int ddpm;
+    size_t diff_steps;             /* [diffusion] steps: T (1000) */
+    clvae_schedule_kind_t diff_schedule; /* [diffusion] schedule: linear | cosine */
+    float diff_beta_start, diff_beta_end; /* [diffusion] the linear schedule's ends (1e-4,
+                                             0.02) */
+    int diff_line;                 /* the [diffusion] section's line (0: none) */
 } clvae_model_desc_t;
 
 /* Resolves a parsed config into a model: checks every section and key (unknown ones are
@@ -207,7 +216,8 @@ double clvae_model_flops(const clvae_model_desc_t *m);
  * last [flatten] / [reshape] (a view of it). */
 const clvae_layer_t *clvae_model_output_act_layer(const clvae_model_desc_t *m);
 
-/* [model] kind as the config names it: "ae", "vae", "classifier" or "gan". */
+/* [model] kind as the config names it: "ae", "vae", "classifier", "gan", "vqvae", "prior" or
+ * "ddpm". */
 const char *clvae_model_kind(const clvae_model_desc_t *m);
 
 /* The layer kind's section name ("conv"). */

@@ -99,6 +99,10 @@ clvae_status_t clvae_objective_step(clvae_objective_t *m, long step, clvae_error
  * copy them aside without a readback. */
 clvae_buf_t clvae_objective_loss_buf(const clvae_objective_t *m);
 
+/* The network's time steps [max_batch] (floats) that its [time_embed] reads (a diffusion
+ * model's load and sampler fill it); a NULL view for a model without [time_embed]. */
+clvae_buf_t clvae_objective_times(const clvae_objective_t *m);
+
 /* A conditional model's labels buffer [max_batch]: class indices as floats (0.0f ... K-1), read
  * by forward (joined to the input and to z) and by decode; fill it (e.g. clvae_labels_gather)
  * before them. A NULL view for other models. */
@@ -261,5 +265,30 @@ void clvae_objective_set_decoder(clvae_objective_t *m, clvae_objective_t *vqvae)
 size_t clvae_objective_sample_dim(const clvae_objective_t *m);
 clvae_status_t clvae_objective_prior_sample(clvae_objective_t *m, size_t n, uint64_t seed,
                                             float temperature, float *out, clvae_error_t *err);
+
+/* A diffusion model's sampler: DDIM over `steps` evenly spaced steps (2 to T) with eta in
+ * [0, 1] (0: deterministic given x_T; 1 with steps = T: ancestral DDPM with sigma_t^2 the
+ * posterior variance), or ancestral DDPM over all T steps with sigma_t^2 = beta_t (ancestral 1;
+ * steps and eta unused). */
+typedef struct clvae_ddpm_sampler {
+    size_t steps;
+    float eta;
+    int ancestral;
+} clvae_ddpm_sampler_t;
+
+/* The sampler that sample, score and compare use (clvae_objective_ddpm_sample with NULL); it
+ * starts as DDIM over min(T, 50) steps, eta 0. CLVAE_ERR_INVALID for a model that is not a
+ * diffusion model, steps outside 2..T, or eta outside [0, 1]. */
+clvae_status_t clvae_objective_ddpm_set_sampler(clvae_objective_t *m,
+                                                const clvae_ddpm_sampler_t *smp,
+                                                clvae_error_t *err);
+
+/* A diffusion model's n samples into out [n, D] in [0, 1] ((x_0 + 1) / 2, clipped): x_T drawn
+ * from the normal stream (seed, offset 0), then every step on the device (the time steps
+ * filled in, the network's eps, one step kernel with z from the stream (seed, offsets after
+ * x_T's)), no readback until x_0; smp NULL: the model's sampler. Batches of the model's size. */
+clvae_status_t clvae_objective_ddpm_sample(clvae_objective_t *m, size_t n, uint64_t seed,
+                                           const clvae_ddpm_sampler_t *smp, float *out,
+                                           clvae_error_t *err);
 
 #endif

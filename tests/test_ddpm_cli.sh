@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The diffusion model from the command line: a short run of a small U-Net on the 8x8 digits
+# lowers its loss, `sample` draws with DDIM (--steps, --eta) and ancestral DDPM, deterministic for
+# a seed; bad configs and sampler options exit 2 before any work; models/mnist_ddpm.cfg trains a
+# few batches and samples.
+set -u
+TEST_FILE=test_ddpm_cli
+. "$(dirname "$0")/lib.sh"
+clvae=${CLVAE:-bin/clvae}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$tmp/cache}
+data=${CLVAE_DATA_DIR:-data}
+
+is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
+less() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+col() { awk -F, -v r="$2" -v n="$3" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } NR == r + 1 { print $c[n] }' "$1/metrics.csv"; }
+
+# A time-conditioned U-Net block on the 8x8 digits, T = 100.
+cat > "$tmp/d.cfg" <<'CFG'
+[model]
+name = digits_ddpm
+kind = ddpm
+[data]
+train = digits:train
+test = digits:test
+[train]
+epochs = 3
+batch = 64
+lr = 0.002
+seed = 3
+[diffusion]
+steps = 100
+[input]
+name = x
+channels = 1
+height = 8
+width = 8
+[time_embed]
+dim = 16
+[dense]
+units = 32
+activation = silu
+[dense]
+name = temb
+units = 16
+[conv]
+name = c1
+from = x
+filters = 16
+size = 3
+[add]
+from = c1, temb
+[groupnorm]
+name = h1
+groups = 4
+activation = silu
+[conv]
+filters = 16
+size = 3
+stride = 2
+padding = same
+activation = silu
+[upsample]
+name = u
+[concat]
+from = u, h1
+[conv]
+filters = 16
+size = 3
+activation = silu
+[conv]
+filters = 1
+size = 3
+CFG
+
+t_digits_loss_falls() {
+  local out
+  out=$("$clvae" train "$tmp/d.cfg" --no-figures --out "$tmp/run" 2>&1) || { echo "$out" >&2; return 1; }
+  [ "$(head -1 "$tmp/run/metrics.csv" | cut -d, -f1-5)" = "epoch,train_loss,train_mse,test_loss,test_mse" ] &&
+    grep -q "^epoch 3/3  loss [0-9.]* (mse [0-9.]*)  test loss" <<<"$out" || { echo "$out" >&2; return 1; }
+  less "$(col "$tmp/run" 3 train_loss)" "$(col "$tmp/run" 1 train_loss)" &&
+    less "$(col "$tmp/run" 3 test_loss)" "$(col "$tmp/run" 1 test_loss)" || { cat "$tmp/run/metrics.csv" >&2; return 1; }
+  out=$("$clvae" check-config "$tmp/d.cfg") && grep -q "denoising diffusion model" <<<"$out" &&
+    grep -q "^diffusion: T = 100 steps, linear schedule" <<<"$out" || { echo "$out" >&2; return 1; }
+}
+check digits_loss_falls t_digits_loss_falls
+
+t_sample_options() {
+  local out rc
+  "$clvae" sample "$tmp/run" --n 16 --out "$tmp/s1.png" > /dev/null && is_png "$tmp/s1.png" &&
+    "$clvae" sample "$tmp/run" --n 16 --out "$tmp/s2.png" > /dev/null && cmp -s "$tmp/s1.png" "$tmp/s2.png" || return 1
+  "$clvae" sample "$tmp/run" --n 16 --steps 10 --out "$tmp/s3.png" > /dev/null && ! cmp -s "$tmp/s1.png" "$tmp/s3.png" &&
+    "$clvae" sample "$tmp/run" --n 16 --steps 100 --eta 1 --seed 4 --out "$tmp/s4.png" > /dev/null &&
+    "$clvae" sample "$tmp/run" --n 16 --steps 100 --eta 1 --seed 4 --out "$tmp/s5.png" > /dev/null && cmp -s "$tmp/s4.png" "$tmp/s5.png" &&
+    "$clvae" sample "$tmp/run" --n 8 --ancestral --out "$tmp/s6.png" > /dev/null && is_png "$tmp/s6.png" || return 1
+  for bad in "--steps 101" "--steps 1" "--eta 1.5" "--ancestral --steps 10"; do
+    out=$("$clvae" sample "$tmp/run" $bad --out "$tmp/x.png" 2>&1); rc=$?
+    [ $rc -eq 2 ] && [ ! -e "$tmp/x.png" ] || { echo "$bad: $rc $out" >&2; return 1; }
+  done
+  # another kind refuses them
+  "$clvae" train models/digits_ae.cfg --epochs 1 --no-figures --out "$tmp/ae" > /dev/null 2>&1 || return 1
+  out=$("$clvae" sample "$tmp/ae" --steps 10 --out "$tmp/x.png" 2>&1); rc=$?
+  [ $rc -eq 2 ] && [ ! -e "$tmp/x.png" ] && grep -q "a diffusion model's" <<<"$out" || { echo "$rc $out" >&2; return 1; }
+}
+check sample_options t_sample_options
+
+t_bad_configs_exit_2() {
+  local out rc bad
+  for bad in "diffusion.steps=1" "diffusion.beta_end=1" "diffusion.beta_start=0" "diffusion.schedule=cosine" \
+             "model.conditional=10" "conv#4.activation=sigmoid" "loss.reconstruction=bce"; do
+    case $bad in
+      diffusion.schedule=cosine|loss.reconstruction=bce) ;;
+      *) out=$("$clvae" train "$tmp/d.cfg" --set "$bad" --out "$tmp/bad" 2>&1); rc=$? ;;
+    esac
+    case $bad in
+      # cosine alone is fine: with it the linear schedule's beta_start is refused
+      diffusion.schedule=cosine) out=$("$clvae" train "$tmp/d.cfg" --set "$bad" --set diffusion.beta_start=0.001 --out "$tmp/bad" 2>&1); rc=$? ;;
+      loss.reconstruction=bce) printf '[loss]\nreconstruction = bce\n' | cat "$tmp/d.cfg" - > "$tmp/bce.cfg"
+        out=$("$clvae" train "$tmp/bce.cfg" --out "$tmp/bad" 2>&1); rc=$? ;;
+    esac
+    [ $rc -eq 2 ] && grep -q "error" <<<"$out" && [ ! -e "$tmp/bad" ] || { echo "$bad: $rc $out" >&2; return 1; }
+  done
+  grep -q "d.cfg:12: \[diffusion\]: beta_99 = 1 is outside (0, 1)" <<<"$("$clvae" check-config "$tmp/d.cfg" --set diffusion.beta_end=1 2>&1)" || return 1
+  # no [time_embed]
+  printf '[model]\nkind = ddpm\n[input]\nchannels = 1\nheight = 8\nwidth = 8\n[conv]\nfilters = 1\nsize = 3\n' > "$tmp/nt.cfg"
+  out=$("$clvae" check-config "$tmp/nt.cfg" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "needs a \[time_embed\]" <<<"$out" || { echo "$rc $out" >&2; return 1; }
+}
+check bad_configs_exit_2 t_bad_configs_exit_2
+
+# models/mnist_ddpm.cfg: its size, a few batches of training (not more: one step is a pass of
+# a 28x28 U-Net), and 10 DDIM steps of sampling.
+t_mnist_ddpm_config() {
+  local out
+  out=$("$clvae" check-config models/mnist_ddpm.cfg) || return 1
+  grep -q "total: 436353 parameters" <<<"$out" && grep -q "^diffusion: T = 1000 steps, linear schedule" <<<"$out" &&
+    grep -q "^24  add       64x7x7 .* mid_a <- mid_c1, mid_t$" <<<"$out" &&
+    grep -q "^29  concat    128x14x14 .* cat2 <- up2, e2$" <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$("$clvae" train models/mnist_ddpm.cfg --limit 256 --epochs 1 --test-limit 64 --no-figures --out "$tmp/mn" 2>&1) ||
+    { echo "$out" >&2; return 1; }
+  "$clvae" sample "$tmp/mn" --steps 10 --n 4 --out "$tmp/mn.png" > /dev/null && is_png "$tmp/mn.png"
+}
+check mnist_ddpm_config t_mnist_ddpm_config
+
+finish
