@@ -539,11 +539,58 @@ static clvae_status_t resolve_beta_schedule(clvae_model_desc_t *m, const clvae_c
     return CLVAE_OK;
 }
 
+/* [model]: name, kind (one flag per kind), conditional (not for a classifier, a VQ-VAE, a
+ * prior or a DDPM). */
+static clvae_status_t resolve_model_section(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                            const clvae_cfg_section_t *s, clvae_error_t *err)
+{
+    static const char *const model_keys[] = {"name", "kind", "conditional", NULL};
+    static const char *const kinds[] = {"ae",    "vae",   "classifier", "gan",
+                                        "vqvae", "prior", "ddpm",       NULL};
+    clvae_status_t st;
+    int w;
+    if ((st = clvae_cfg_check_keys(cfg, s, model_keys, err))) return st;
+    if ((st = clvae_cfg_get_text(cfg, s, "name", m->name, sizeof m->name, err))) return st;
+    w = m->ddpm ? 6 : m->prior ? 5 : m->vqvae ? 4 : m->gan ? 3 : m->classes ? 2 : m->variational;
+    if ((st = clvae_cfg_get_word(cfg, s, "kind", kinds, &w, err))) return st;
+    m->variational = w == 1;
+    m->classes = w == 2 ? -1 : 0; /* a classifier: the count comes from its last layer */
+    m->gan = w == 3;
+    m->vqvae = w == 4;
+    m->prior = w == 5;
+    m->ddpm = w == 6;
+    if ((st = clvae_cfg_get_size(cfg, s, "conditional", 0, 4096, 0, &m->conditional, err))) return st;
+    if (m->conditional == 1)
+        return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
+                         "must be 0 (off) or the number of classes, at least 2");
+    if (m->conditional && (m->vqvae || m->prior || m->ddpm))
+        return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
+                         "kind = vqvae, prior and ddpm are unconditional here");
+    if (m->conditional && m->classes)
+        return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
+                         "a classifier cannot be conditional on its own labels");
+    return CLVAE_OK;
+}
+
+/* [data]: train, test, and a prior's codes and codes_sha256 (data_of_prior checks them). */
+static clvae_status_t resolve_data_section(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                           const clvae_cfg_section_t *s, clvae_error_t *err)
+{
+    static const char *const data_keys[] = {"train", "test", "codes", "codes_sha256", NULL};
+    clvae_status_t st;
+    if ((st = clvae_cfg_check_keys(cfg, s, data_keys, err))) return st;
+    if ((st = clvae_cfg_get_text(cfg, s, "train", m->train_data, sizeof m->train_data, err))) return st;
+    if ((st = clvae_cfg_get_text(cfg, s, "test", m->test_data, sizeof m->test_data, err))) return st;
+    if ((st = clvae_cfg_get_text(cfg, s, "codes", m->codes_run, sizeof m->codes_run, err)) ||
+        (st = clvae_cfg_get_text(cfg, s, "codes_sha256", m->codes_sha256,
+                                 sizeof m->codes_sha256, err)))
+        return st;
+    return CLVAE_OK;
+}
+
 static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
                                       const clvae_cfg_section_t *s, clvae_error_t *err)
 {
-    static const char *const model_keys[] = {"name", "kind", "conditional", NULL};
-    static const char *const data_keys[] = {"train", "test", "codes", "codes_sha256", NULL};
     static const char *const train_keys[] = {"epochs", "batch", "limit", "optimizer", "lr",
                                              "beta1", "beta2", "eps", "weight_decay", "momentum",
                                              "seed", "shuffle", "sample_latent", "max_skipped",
@@ -552,8 +599,6 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
                                             "beta_start", "beta_end", "warmup_epochs",
                                             "cycle_epochs", "ramp", "generator_loss", "real_label",
                                             NULL};
-    static const char *const kinds[] = {"ae",    "vae",   "classifier", "gan",
-                                        "vqvae", "prior", "ddpm",       NULL};
     static const char *const diff_keys[] = {"steps", "schedule", "beta_start", "beta_end", NULL};
     static const char *const schedules[] = {"linear", "cosine", NULL};
     static const char *const g_losses[] = {"nonsaturating", "saturating", NULL};
@@ -564,34 +609,9 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
     long long v;
     int w;
     if (strcmp(s->name, "model") == 0) {
-        if ((st = clvae_cfg_check_keys(cfg, s, model_keys, err))) return st;
-        if ((st = clvae_cfg_get_text(cfg, s, "name", m->name, sizeof m->name, err))) return st;
-        w = m->ddpm ? 6 : m->prior ? 5 : m->vqvae ? 4 : m->gan ? 3 : m->classes ? 2 : m->variational;
-        if ((st = clvae_cfg_get_word(cfg, s, "kind", kinds, &w, err))) return st;
-        m->variational = w == 1;
-        m->classes = w == 2 ? -1 : 0; /* a classifier: the count comes from its last layer */
-        m->gan = w == 3;
-        m->vqvae = w == 4;
-        m->prior = w == 5;
-        m->ddpm = w == 6;
-        if ((st = clvae_cfg_get_size(cfg, s, "conditional", 0, 4096, 0, &m->conditional, err))) return st;
-        if (m->conditional == 1)
-            return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
-                             "must be 0 (off) or the number of classes, at least 2");
-        if (m->conditional && (m->vqvae || m->prior || m->ddpm))
-            return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
-                             "kind = vqvae, prior and ddpm are unconditional here");
-        if (m->conditional && m->classes)
-            return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
-                             "a classifier cannot be conditional on its own labels");
+        if ((st = resolve_model_section(m, cfg, s, err))) return st;
     } else if (strcmp(s->name, "data") == 0) {
-        if ((st = clvae_cfg_check_keys(cfg, s, data_keys, err))) return st;
-        if ((st = clvae_cfg_get_text(cfg, s, "train", m->train_data, sizeof m->train_data, err))) return st;
-        if ((st = clvae_cfg_get_text(cfg, s, "test", m->test_data, sizeof m->test_data, err))) return st;
-        if ((st = clvae_cfg_get_text(cfg, s, "codes", m->codes_run, sizeof m->codes_run, err)) ||
-            (st = clvae_cfg_get_text(cfg, s, "codes_sha256", m->codes_sha256,
-                                     sizeof m->codes_sha256, err)))
-            return st;
+        if ((st = resolve_data_section(m, cfg, s, err))) return st;
     } else if (strcmp(s->name, "train") == 0) {
         if ((st = clvae_cfg_check_keys(cfg, s, train_keys, err))) return st;
         v = m->epochs;
@@ -1201,6 +1221,37 @@ static clvae_status_t read_globals(clvae_model_desc_t *m, const clvae_cfg_t *cfg
     return gan_settings(m, cfg, err);
 }
 
+/* An autoencoder (ae, vae, vqvae): a [latent] or [vq] that ends the encoder, a decoder back
+ * to the input's size, a sigmoid output for a BCE reconstruction. */
+static clvae_status_t resolve_autoencoder(const clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                          clvae_error_t *err)
+{
+    if (m->latent < 0) {
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                        m->vqvae ? "%s: no [vq] section: a VQ-VAE quantizes its encoder's map "
+                                   "there (codes = K)"
+                                 : "%s: no [latent] section: it marks where the encoder ends "
+                                   "(size = N)",
+                        cfg->path);
+    }
+    const clvae_layer_t *in = &m->layers[0], *out = &m->layers[m->nlayers - 1];
+    if (m->latent == m->nlayers - 1 || out->out_c * out->out_h * out->out_w !=
+                                           in->out_c * in->out_h * in->out_w) {
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                        "%s: the decoder ends with %zux%zux%zu values but the input is %zux%zux%zu",
+                        cfg->path, out->out_c, out->out_h, out->out_w, in->out_c, in->out_h,
+                        in->out_w);
+    }
+    const clvae_layer_t *act = clvae_model_output_act_layer(m);
+    if (m->recon == CLVAE_RECON_BCE && act->act != CLVAE_ACT_SIGMOID) {
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                        "%s:%d: reconstruction = bce needs probabilities: the last layer's "
+                        "activation must be sigmoid (it is %s)",
+                        cfg->path, act->line, clvae_act_name(act->act));
+    }
+    return CLVAE_OK;
+}
+
 clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
                                    clvae_error_t *err)
 {
@@ -1275,32 +1326,7 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
         if ((st = resolve_ddpm(m, cfg, err))) goto fail;
         return CLVAE_OK;
     }
-    if (m->latent < 0) {
-        st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                        m->vqvae ? "%s: no [vq] section: a VQ-VAE quantizes its encoder's map "
-                                   "there (codes = K)"
-                                 : "%s: no [latent] section: it marks where the encoder ends "
-                                   "(size = N)",
-                        cfg->path);
-        goto fail;
-    }
-    const clvae_layer_t *in = &m->layers[0], *out = &m->layers[m->nlayers - 1];
-    if (m->latent == m->nlayers - 1 || out->out_c * out->out_h * out->out_w !=
-                                           in->out_c * in->out_h * in->out_w) {
-        st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                        "%s: the decoder ends with %zux%zux%zu values but the input is %zux%zux%zu",
-                        cfg->path, out->out_c, out->out_h, out->out_w, in->out_c, in->out_h,
-                        in->out_w);
-        goto fail;
-    }
-    const clvae_layer_t *act = clvae_model_output_act_layer(m);
-    if (m->recon == CLVAE_RECON_BCE && act->act != CLVAE_ACT_SIGMOID) {
-        st = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                        "%s:%d: reconstruction = bce needs probabilities: the last layer's "
-                        "activation must be sigmoid (it is %s)",
-                        cfg->path, act->line, clvae_act_name(act->act));
-        goto fail;
-    }
+    if ((st = resolve_autoencoder(m, cfg, err))) goto fail;
     return CLVAE_OK;
 fail:
     clvae_model_desc_free(m);
