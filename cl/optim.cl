@@ -46,3 +46,15 @@ __kernel void sgd_step(__global float *p, uint p_off, __global const float *g, u
     }
     p[p_off + i] = pi - lr * d;
 }
+
+/* The exponential moving average of the weights after a step: e = decay e + (1 - decay) p,
+ * written as e + (1 - decay) (p - e) (torch.optim.swa_utils' EMA: lerp); skipped with the step. */
+__kernel void ema_step(__global float *e, uint e_off, __global const float *p, uint p_off,
+                       float decay, uint n, __global const float *skip, uint skip_off,
+                       uint use_skip)
+{
+    uint i = CLVAE_GID0;
+    if (i >= n || SKIPPED) return;
+    float ei = e[e_off + i];
+    e[e_off + i] = ei + (1.0f - decay) * (p[p_off + i] - ei);
+}

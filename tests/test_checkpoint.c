@@ -106,9 +106,9 @@ static void t_two_networks(void)
     clvae_buf_upload(ctx, clvae_objective_moment2(d), mom, PD, &err);
     clvae_checkpoint_net_t nets[2] = {
         {"generator", &dg, clvae_objective_params(g), clvae_objective_moment1(g),
-         clvae_objective_moment2(g), clvae_objective_state(g)},
+         clvae_objective_moment2(g), clvae_objective_state(g), {0}},
         {"discriminator", &dd, clvae_objective_params(d), clvae_objective_moment1(d),
-         clvae_objective_moment2(d), clvae_objective_state(d)}};
+         clvae_objective_moment2(d), clvae_objective_state(d), {0}}};
     clvae_train_state_t st = {1, 10, 0, 3, {0, 0, 0}, 0, 0};
     char path[128];
     snprintf(path, sizeof path, "%s/two.safetensors", dir);

@@ -105,6 +105,28 @@ t_sample_options() {
 }
 check sample_options t_sample_options
 
+# [train] ema: the weights' moving average is saved with the training state (optimizer.ema),
+# resumes bit-exact, leaves the training itself alone (the same weights as without it), and is
+# what sample draws with.
+t_ema_resume_bit_exact() {
+  local out a b c
+  "$clvae" train "$tmp/d.cfg" --set train.ema=0.9 --epochs 2 --limit 640 --no-figures --out "$tmp/e2" > /dev/null 2>&1 &&
+    "$clvae" train "$tmp/d.cfg" --set train.ema=0.9 --epochs 1 --limit 640 --no-figures --out "$tmp/e1" > /dev/null 2>&1 &&
+    "$clvae" train "$tmp/e1" --resume --epochs 2 --no-figures > /dev/null 2>&1 &&
+    "$clvae" train "$tmp/d.cfg" --epochs 2 --limit 640 --no-figures --out "$tmp/n2" > /dev/null 2>&1 || return 1
+  out=$("$clvae" inspect "$tmp/e2")
+  grep -q "^optimizer.ema *F32 *\[[0-9]*\]" <<<"$out" || { echo "$out" >&2; return 1; }
+  a=$(weights_hash "$tmp/e2"); b=$(weights_hash "$tmp/e1"); c=$(weights_hash "$tmp/n2")
+  [ "$(wc -w <<<"$a")" -eq 2 ] && [ "$a" = "$b" ] || { echo "straight $a / resumed $b" >&2; return 1; }
+  [ "${a%% *}" = "${c%% *}" ] && [ "$a" != "$c" ] || { echo "with $a / without $c" >&2; return 1; }
+  "$clvae" sample "$tmp/e2" --n 8 --steps 10 --out "$tmp/e.png" > /dev/null &&
+    "$clvae" sample "$tmp/n2" --n 8 --steps 10 --out "$tmp/n.png" > /dev/null &&
+    ! cmp -s "$tmp/e.png" "$tmp/n.png" || return 1
+  out=$("$clvae" train "$tmp/d.cfg" --set train.ema=1 --out "$tmp/bad" 2>&1)
+  [ $? -eq 2 ] && grep -q "train.ema=1: must be a number from 0 to 0.999999" <<<"$out" && [ ! -e "$tmp/bad" ] || { echo "$out" >&2; return 1; }
+}
+check ema_resume_bit_exact t_ema_resume_bit_exact
+
 t_bad_configs_exit_2() {
   local out rc bad
   for bad in "diffusion.steps=1" "diffusion.beta_end=1" "diffusion.beta_start=0" "diffusion.schedule=cosine" \

@@ -190,6 +190,45 @@ static void t_deterministic(void)
     free(g);
 }
 
+/* The weights' moving average over 30 steps of changing weights against e = d e + (1 - d) p in
+ * double; a step with the skip flag set leaves it bit for bit; decays outside [0, 1) refused. */
+static void t_ema_matches_reference(void)
+{
+    size_t n = 2049;
+    const float decay = 0.9f;
+    float *p = malloc(n * sizeof *p), *e0 = malloc(n * sizeof *e0);
+    uint64_t seed = 21;
+    tu_rand(e0, n, -1, 1, &seed);
+    double *er = tu_double(e0, n);
+    clvae_buf_t be = tu_upload(ctx, e0, n), bp = tu_zeros(ctx, n), none = {0};
+    const float one = 1.0f;
+    clvae_buf_t skip = tu_upload(ctx, &one, 1);
+    clvae_error_t err = {0};
+    for (int t = 1; t <= 30; t++) {
+        tu_rand(p, n, -1, 1, &seed);
+        clvae_buf_upload(ctx, bp, p, n, &err);
+        CHECK(clvae_ema_step_guarded(ctx, be, bp, decay, n, none, &err) == CLVAE_OK, "%s", err.msg);
+        for (size_t i = 0; i < n; i++) er[i] = decay * er[i] + (1.0 - decay) * p[i];
+    }
+    float *got = tu_download(ctx, be, n);
+    CHECK(tu_close("ema", got, er, n, 1e-6, 1e-5, NULL), "the average after 30 steps");
+    tu_rand(p, n, -1, 1, &seed);
+    clvae_buf_upload(ctx, bp, p, n, &err);
+    CHECK(clvae_ema_step_guarded(ctx, be, bp, decay, n, skip, &err) == CLVAE_OK, "%s", err.msg);
+    float *after = tu_download(ctx, be, n);
+    CHECK(got && after && memcmp(got, after, n * sizeof *got) == 0, "a skipped step moved the average");
+    CHECK(clvae_ema_step_guarded(ctx, be, bp, 1.0f, n, none, &err) == CLVAE_ERR_INVALID, "decay 1");
+    CHECK(clvae_ema_step_guarded(ctx, be, bp, -0.5f, n, none, &err) == CLVAE_ERR_INVALID, "decay < 0");
+    free(got);
+    free(after);
+    free(p);
+    free(e0);
+    free(er);
+    clvae_buf_free(&be);
+    clvae_buf_free(&bp);
+    clvae_buf_free(&skip);
+}
+
 static void t_invalid_arguments(void)
 {
     clvae_buf_t b = tu_zeros(ctx, 4), none = {0};
@@ -225,6 +264,7 @@ int main(void)
     RUN(t_sgd_matches_reference);
     RUN(t_guarded_step_skips);
     RUN(t_deterministic);
+    RUN(t_ema_matches_reference);
     RUN(t_invalid_arguments);
     tu_print_errors();
     clvae_ctx_free(ctx);

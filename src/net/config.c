@@ -593,7 +593,7 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
 {
     static const char *const train_keys[] = {"epochs", "batch", "limit", "optimizer", "lr",
                                              "beta1", "beta2", "eps", "weight_decay", "momentum",
-                                             "seed", "shuffle", "sample_latent", "max_skipped",
+                                             "ema", "seed", "shuffle", "sample_latent", "max_skipped",
                                              "d_steps", "test_limit", "test_every", NULL};
     static const char *const loss_keys[] = {"reconstruction", "beta", "beta_schedule",
                                             "beta_start", "beta_end", "warmup_epochs",
@@ -627,7 +627,8 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
             (st = clvae_cfg_get_float(cfg, s, "beta2", 0.0, 0.999999999, &m->beta2, err)) ||
             (st = clvae_cfg_get_float(cfg, s, "eps", 0.0, 1.0, &m->eps, err)) ||
             (st = clvae_cfg_get_float(cfg, s, "weight_decay", 0.0, 1.0, &m->weight_decay, err)) ||
-            (st = clvae_cfg_get_float(cfg, s, "momentum", 0.0, 0.999999, &m->momentum, err)))
+            (st = clvae_cfg_get_float(cfg, s, "momentum", 0.0, 0.999999, &m->momentum, err)) ||
+            (st = clvae_cfg_get_float(cfg, s, "ema", 0.0, 0.999999, &m->ema, err)))
             return st;
         v = (long long)m->seed;
         if ((st = clvae_cfg_get_int(cfg, s, "seed", 0, 9007199254740991LL, 0, &v, err))) return st;
@@ -1273,6 +1274,7 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
             *m->disc = *m;
             m->disc->gan = 0;
             m->disc->disc = NULL;
+            m->disc->ema = 0.0f; /* sampling reads the generator alone */
             m->disc->layers = calloc((size_t)nlayer_sections + 2, sizeof *m->layers);
         }
         if (!m->disc || !m->disc->layers) {

@@ -130,3 +130,26 @@ clvae_status_t clvae_sgd_step_guarded(clvae_ctx_t *ctx, clvae_buf_t p, clvae_buf
     if ((s = set_skip(k, 12, skip, p, err))) return s;
     return clvae_launch_1d(ctx, k, n, err);
 }
+
+clvae_status_t clvae_ema_step_guarded(clvae_ctx_t *ctx, clvae_buf_t e, clvae_buf_t p, float decay,
+                                      size_t n, clvae_buf_t skip, clvae_error_t *err)
+{
+    const clvae_buf_t views[2] = {e, p};
+    static const char *const names[2] = {"e (average)", "p"};
+    clvae_status_t s = check_views("weight average", n, views, names, 2, skip, err);
+    if (s) return s;
+    if (!(decay >= 0.0f && decay < 1.0f))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "weight average: decay %g: want 0 to below 1",
+                          (double)decay);
+    cl_kernel k;
+    if ((s = clvae_kernel_get(ctx, "optim", "ema_step", &k, err))) return s;
+    cl_uint eo = (cl_uint)e.off, po = (cl_uint)p.off, cnt = (cl_uint)n;
+    CLVAE_CL_RET(err, clSetKernelArg(k, 0, sizeof e.mem, &e.mem));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 1, sizeof eo, &eo));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 2, sizeof p.mem, &p.mem));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 3, sizeof po, &po));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 4, sizeof decay, &decay));
+    CLVAE_CL_RET(err, clSetKernelArg(k, 5, sizeof cnt, &cnt));
+    if ((s = set_skip(k, 6, skip, p, err))) return s;
+    return clvae_launch_1d(ctx, k, n, err);
+}

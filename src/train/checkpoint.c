@@ -13,6 +13,7 @@
 
 #define NAME_M1 "optimizer.exp_avg"
 #define NAME_M2 "optimizer.exp_avg_sq"
+#define NAME_EMA "optimizer.ema"
 #define NAME_POS "train.position"
 
 /* SHA-256 over the data of every tensor, in the given order, as hex. */
@@ -79,22 +80,31 @@ static int count_tensors(const clvae_model_desc_t *desc)
     return n + m;
 }
 
-/* Floats of one network in host: parameters, with moments the two moments, then the state. */
-static size_t net_floats(const clvae_model_desc_t *d, int moments)
+/* Parameter-sized arrays of one network in host: the parameters, with moments the two moments
+ * and the weights' average when it keeps one. */
+static size_t net_arrays(const clvae_checkpoint_net_t *nt, int moments)
 {
-    return (moments ? 3 : 1) * (d->nparams ? d->nparams : 1) + d->nstate;
+    return moments ? 3 + (nt->ema.mem != NULL) : 1;
 }
 
-/* The network's arrays in host (parameters, with moments the two moments after them, then the
- * state), refused when one holds a NaN or an infinity (naming the first such tensor). */
+/* Floats of one network in host: its arrays (net_arrays), then the state. */
+static size_t net_floats(const clvae_checkpoint_net_t *nt, int moments)
+{
+    return net_arrays(nt, moments) * (nt->desc->nparams ? nt->desc->nparams : 1) + nt->desc->nstate;
+}
+
+/* The network's arrays in host (parameters, with moments the two moments and the average after
+ * them, then the state), refused when one holds a NaN or an infinity (naming the first such
+ * tensor). */
 static clvae_status_t net_to_host(clvae_ctx_t *ctx, const clvae_checkpoint_net_t *nt, int moments,
                                   float *host, const char *path, clvae_error_t *err)
 {
-    size_t P = nt->desc->nparams, S = nt->desc->nstate, at = (moments ? 3 : 1) * P;
+    size_t P = nt->desc->nparams, S = nt->desc->nstate, at = net_arrays(nt, moments) * P;
     clvae_status_t s;
     if ((s = clvae_buf_download(ctx, host, nt->params, P, err)) ||
         (moments && ((s = clvae_buf_download(ctx, host + P, nt->moment1, P, err)) ||
-                     (s = clvae_buf_download(ctx, host + 2 * P, nt->moment2, P, err)))) ||
+                     (s = clvae_buf_download(ctx, host + 2 * P, nt->moment2, P, err)) ||
+                     (nt->ema.mem && (s = clvae_buf_download(ctx, host + 3 * P, nt->ema, P, err))))) ||
         (S && (s = clvae_buf_download(ctx, host + at, nt->state, S, err))))
         return s;
     /* a checkpoint is the last good state: one holding NaN or infinities is not written */
@@ -103,7 +113,8 @@ static clvae_status_t net_to_host(clvae_ctx_t *ctx, const clvae_checkpoint_net_t
         if (!isfinite(host[i]) && !bad++) first = i;
     if (!bad) return CLVAE_OK;
     char which[160], name[128];
-    prefixed(which, sizeof which, nt->prefix, first < 2 * P ? NAME_M1 : NAME_M2);
+    prefixed(which, sizeof which, nt->prefix,
+             first < 2 * P ? NAME_M1 : first < 3 * P ? NAME_M2 : NAME_EMA);
     size_t off;
     int ndim;
     uint64_t shape[4];
@@ -141,8 +152,8 @@ static void net_tensors(const clvae_checkpoint_net_t *nt, int moments, const flo
         t[*n].data = host + off;
         t[*n].nbytes = count * sizeof(float);
     }
-    const char *names[2] = {NAME_M1, NAME_M2};
-    for (int k = 0; moments && k < 2; k++, (*n)++) {
+    const char *names[3] = {NAME_M1, NAME_M2, NAME_EMA};
+    for (int k = 0; k + 1 < (int)net_arrays(nt, moments); k++, (*n)++) {
         prefixed(t[*n].name, sizeof t[*n].name, nt->prefix, names[k]);
         t[*n].dtype = CLVAE_ST_F32;
         t[*n].ndim = 1;
@@ -150,7 +161,7 @@ static void net_tensors(const clvae_checkpoint_net_t *nt, int moments, const flo
         t[*n].data = host + (size_t)(k + 1) * P;
         t[*n].nbytes = P * sizeof(float);
     }
-    const float *state = host + (moments ? 3 : 1) * P;
+    const float *state = host + net_arrays(nt, moments) * P;
     for (int i = 0; clvae_net_state_tensor(nt->desc, i, name, sizeof name, &off, &t[*n].ndim,
                                            t[*n].shape); i++, (*n)++) {
         size_t count = 1;
@@ -196,8 +207,8 @@ clvae_status_t clvae_checkpoint_save_nets(const char *path, clvae_ctx_t *ctx,
     int moments = state != NULL;
     size_t cap = 1, floats = 0;
     for (int i = 0; i < nnets; i++) {
-        cap += (size_t)count_tensors(nets[i].desc) + 2;
-        floats += net_floats(nets[i].desc, moments);
+        cap += (size_t)count_tensors(nets[i].desc) + 3;
+        floats += net_floats(&nets[i], moments);
     }
     clvae_st_tensor_t *t = calloc(cap, sizeof *t);
     float *host = malloc((floats ? floats : 1) * sizeof *host);
@@ -208,7 +219,7 @@ clvae_status_t clvae_checkpoint_save_nets(const char *path, clvae_ctx_t *ctx,
     for (int i = 0; !s && i < nnets; i++) {
         s = net_to_host(ctx, &nets[i], moments, h, path, err);
         if (!s) net_tensors(&nets[i], moments, h, t, &n);
-        h += net_floats(nets[i].desc, moments);
+        h += net_floats(&nets[i], moments);
     }
     uint64_t pos[4] = {0, 0, 0, 0};
     if (!s && state) {
@@ -243,7 +254,8 @@ clvae_status_t clvae_checkpoint_save(const char *path, clvae_ctx_t *ctx, clvae_o
                                       clvae_objective_net_params(model, k),
                                       clvae_objective_net_moment(model, k, 0),
                                       clvae_objective_net_moment(model, k, 1),
-                                      clvae_objective_net_state(model, k)};
+                                      clvae_objective_net_state(model, k),
+                                      clvae_objective_net_ema(model, k)};
         nets[k] = one;
     }
     return clvae_checkpoint_save_nets(path, ctx, nets, n, desc, config_text, state, metrics, err);
@@ -371,12 +383,13 @@ clvae_status_t clvae_checkpoint_bind_net(clvae_checkpoint_t *ck, const clvae_mod
     free(ck->params);
     free(ck->m1); /* a second bind (another model) replaces the moments and state too */
     free(ck->m2);
+    free(ck->ema);
     free(ck->buffers);
-    ck->m1 = ck->m2 = NULL;
+    ck->m1 = ck->m2 = ck->ema = NULL;
     ck->params = calloc(P, sizeof(float));
     ck->buffers = calloc(desc->nstate ? desc->nstate : 1, sizeof(float));
     if (!ck->params || !ck->buffers) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    char name[128], full[160], m1[160], m2[160];
+    char name[128], full[160], m1[160], m2[160], ema[160];
     size_t off;
     int ndim;
     uint64_t shape[4];
@@ -400,6 +413,13 @@ clvae_status_t clvae_checkpoint_bind_net(clvae_checkpoint_t *ck, const clvae_mod
             (s = take(f, path, m2, 1, flat, ck->m2, err)))
             return s;
     }
+    prefixed(ema, sizeof ema, prefix, NAME_EMA);
+    if (clvae_st_find(f, ema)) {
+        uint64_t flat[1] = {desc->nparams};
+        ck->ema = malloc(P * sizeof(float));
+        if (!ck->ema) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        if ((s = take(f, path, ema, 1, flat, ck->ema, err))) return s;
+    }
     return CLVAE_OK;
 }
 
@@ -417,17 +437,26 @@ clvae_status_t clvae_checkpoint_restore(clvae_checkpoint_t *ck, clvae_ctx_t *ctx
     for (int k = 0; !s && k < clvae_objective_nets(model); k++) {
         const clvae_model_desc_t *d = clvae_objective_net_desc(model, k);
         clvae_buf_t state = clvae_objective_net_state(model, k);
+        clvae_buf_t params = clvae_objective_net_params(model, k);
+        clvae_buf_t ema = clvae_objective_net_ema(model, k);
         if ((s = clvae_checkpoint_bind_net(ck, d, clvae_objective_net_name(model, k), path,
-                                           err)) ||
-            (s = clvae_buf_upload(ctx, clvae_objective_net_params(model, k), ck->params,
-                                  d->nparams, err)) ||
+                                           err)))
+            break;
+        /* in use (not training on), a network is its weights' average when the file keeps one */
+        const float *weights = !want_moments && ck->ema ? ck->ema : ck->params;
+        if ((s = clvae_buf_upload(ctx, params, weights, d->nparams, err)) ||
             (state.mem && (s = clvae_buf_upload(ctx, state, ck->buffers, d->nstate, err))))
             break;
         if (want_moments && ck->m1 && ck->m2 &&
-            !(s = clvae_buf_upload(ctx, clvae_objective_net_moment(model, k, 0), ck->m1,
-                                   d->nparams, err)))
-            s = clvae_buf_upload(ctx, clvae_objective_net_moment(model, k, 1), ck->m2,
-                                 d->nparams, err);
+            ((s = clvae_buf_upload(ctx, clvae_objective_net_moment(model, k, 0), ck->m1,
+                                   d->nparams, err)) ||
+             (s = clvae_buf_upload(ctx, clvae_objective_net_moment(model, k, 1), ck->m2,
+                                   d->nparams, err))))
+            break;
+        /* the average goes on from the file's, or starts at the weights */
+        if (ema.mem)
+            s = want_moments && ck->ema ? clvae_buf_upload(ctx, ema, ck->ema, d->nparams, err)
+                                        : clvae_objective_net_ema_reset(model, k, err);
     }
     return s;
 }
@@ -455,6 +484,7 @@ void clvae_checkpoint_free(clvae_checkpoint_t *ck)
     free(ck->params);
     free(ck->m1);
     free(ck->m2);
+    free(ck->ema);
     free(ck->buffers);
     memset(ck, 0, sizeof *ck);
 }

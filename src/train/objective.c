@@ -296,6 +296,16 @@ clvae_buf_t clvae_objective_net_moment(const clvae_objective_t *m, int k, int wh
     return clvae_optimizer_state(k ? m->opt2 : m->opt, which);
 }
 
+clvae_buf_t clvae_objective_net_ema(const clvae_objective_t *m, int k)
+{
+    return clvae_optimizer_ema(k ? m->opt2 : m->opt);
+}
+
+clvae_status_t clvae_objective_net_ema_reset(clvae_objective_t *m, int k, clvae_error_t *err)
+{
+    return clvae_optimizer_ema_reset(k ? m->opt2 : m->opt, clvae_objective_net_params(m, k), err);
+}
+
 clvae_buf_t clvae_objective_net_state(const clvae_objective_t *m, int k)
 {
     return clvae_net_state(k ? m->net2 : m->net);
@@ -317,11 +327,9 @@ clvae_status_t clvae_objective_init_params(clvae_objective_t *m, uint64_t seed, 
     clvae_status_t s = clvae_net_init_params(m->net, seed, err);
     /* a second network draws from its own stream */
     if (!s && m->net2) s = clvae_net_init_params(m->net2, seed ^ 0xd15cULL, err);
+    for (int k = 0; !s && k < clvae_objective_nets(m); k++) s = clvae_objective_net_ema_reset(m, k, err);
     return s;
 }
-
-
-
 
 clvae_status_t clvae_objective_forward(clvae_objective_t *m, size_t B, int sample, uint64_t seed,
                                    uint64_t offset, clvae_buf_t target, clvae_error_t *err)

@@ -14,6 +14,8 @@ struct clvae_optimizer {
     clvae_sgd_params_t sgdp;
     size_t n;
     clvae_buf_t state[CLVAE_OPTIMIZER_MAX_STATE]; /* Adam: m, v; SGD: the momentum buffer, v */
+    float decay;                /* [train] ema; 0: no average */
+    clvae_buf_t ema;            /* the weights' moving average (decay > 0) */
 };
 
 clvae_status_t clvae_optimizer_init(clvae_optimizer_t **out, clvae_ctx_t *ctx,
@@ -27,8 +29,10 @@ clvae_status_t clvae_optimizer_init(clvae_optimizer_t **out, clvae_ctx_t *ctx,
     o->adam = (clvae_adam_params_t){d->lr, d->beta1, d->beta2, d->eps, d->weight_decay};
     o->sgdp = (clvae_sgd_params_t){d->lr, d->momentum, 0.0f, d->weight_decay};
     o->n = n;
+    o->decay = d->ema;
     size_t len = n ? n : 1;
     clvae_status_t s = CLVAE_OK;
+    if (o->decay > 0.0f) s = clvae_buf_alloc(ctx, len, &o->ema, err);
     /* both buffers whatever the kind: checkpoints keep one layout for Adam and SGD */
     for (int k = 0; !s && k < CLVAE_OPTIMIZER_MAX_STATE; k++) {
         s = clvae_buf_alloc(ctx, len, &o->state[k], err);
@@ -46,6 +50,7 @@ void clvae_optimizer_free(clvae_optimizer_t *o)
 {
     if (!o) return;
     for (int k = 0; k < CLVAE_OPTIMIZER_MAX_STATE; k++) clvae_buf_free(&o->state[k]);
+    clvae_buf_free(&o->ema);
     free(o);
 }
 
@@ -53,11 +58,24 @@ clvae_status_t clvae_optimizer_step(clvae_optimizer_t *o, clvae_buf_t params, cl
                                     long step, clvae_buf_t skip, clvae_error_t *err)
 {
     if (o->n == 0) return CLVAE_OK;
-    if (o->sgd)
-        return clvae_sgd_step_guarded(o->ctx, params, grads, o->state[0], &o->sgdp, step, o->n,
-                                      skip, err);
-    return clvae_adam_step_guarded(o->ctx, params, grads, o->state[0], o->state[1], &o->adam,
-                                   step, o->n, skip, err);
+    clvae_status_t s =
+        o->sgd ? clvae_sgd_step_guarded(o->ctx, params, grads, o->state[0], &o->sgdp, step, o->n,
+                                        skip, err)
+               : clvae_adam_step_guarded(o->ctx, params, grads, o->state[0], o->state[1],
+                                         &o->adam, step, o->n, skip, err);
+    if (!s && o->ema.mem) s = clvae_ema_step_guarded(o->ctx, o->ema, params, o->decay, o->n, skip, err);
+    return s;
+}
+
+clvae_buf_t clvae_optimizer_ema(const clvae_optimizer_t *o)
+{
+    return o->ema;
+}
+
+clvae_status_t clvae_optimizer_ema_reset(clvae_optimizer_t *o, clvae_buf_t params,
+                                         clvae_error_t *err)
+{
+    return o->ema.mem && o->n ? clvae_buf_copy(o->ctx, o->ema, params, o->n, err) : CLVAE_OK;
 }
 
 clvae_buf_t clvae_optimizer_state(const clvae_optimizer_t *o, int k)
@@ -68,5 +86,5 @@ clvae_buf_t clvae_optimizer_state(const clvae_optimizer_t *o, int k)
 
 size_t clvae_optimizer_device_bytes(const clvae_optimizer_t *o)
 {
-    return CLVAE_OPTIMIZER_MAX_STATE * (o->n ? o->n : 1) * sizeof(float);
+    return (CLVAE_OPTIMIZER_MAX_STATE + (o->ema.mem != NULL)) * (o->n ? o->n : 1) * sizeof(float);
 }

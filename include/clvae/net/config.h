@@ -148,6 +148,9 @@ typedef struct clvae_model_desc {
     long test_every;               /* a test pass every N epochs (and after the last one) */
     char optimizer[16];            /* adam | sgd */
     float lr, beta1, beta2, eps, weight_decay, momentum;
+    float ema;                     /* [train] ema: the decay of an exponential moving average of
+                                      the weights, kept beside them (every command but train
+                                      uses it); 0: none */
     uint64_t seed;
     int shuffle;                   /* shuffle each epoch */
     int sample_latent;             /* 1: z = mu + sigma eps while training; 0: z = mu */

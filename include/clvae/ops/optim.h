@@ -48,4 +48,10 @@ clvae_status_t clvae_sgd_step_guarded(clvae_ctx_t *ctx, clvae_buf_t p, clvae_buf
                                       clvae_buf_t buf, const clvae_sgd_params_t *hp, long step,
                                       size_t n, clvae_buf_t skip, clvae_error_t *err);
 
+/* The moving average of the weights after a step: e = e + (1 - decay) (p - e) over n floats
+ * (decay in [0, 1)); nothing when the device float skip is not 0 (a NULL skip.mem never
+ * skips), so a dropped step leaves the average too. */
+clvae_status_t clvae_ema_step_guarded(clvae_ctx_t *ctx, clvae_buf_t e, clvae_buf_t p, float decay,
+                                      size_t n, clvae_buf_t skip, clvae_error_t *err);
+
 #endif

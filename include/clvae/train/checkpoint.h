@@ -26,6 +26,7 @@ typedef struct clvae_checkpoint {
     char version[32];         /* clvae version that wrote it */
     float *params;            /* [nparams] in the model's flat layout, once bound to a model */
     float *m1, *m2;           /* optimizer moments [nparams], or NULL when not stored */
+    float *ema;               /* the weights' moving average [nparams] ([train] ema), or NULL */
     float *buffers;           /* non-trained state [nstate] (running statistics), once bound */
     int has_state;            /* the training position below is valid */
     clvae_train_state_t state;
@@ -53,6 +54,8 @@ typedef struct clvae_checkpoint_net {
     clvae_buf_t moment1, moment2;    /* its optimizer's state (saved with a training state) */
     clvae_buf_t state;               /* [desc->nstate] non-trained state (running statistics,
                                         clvae_net_state_tensor's names); NULL view when none */
+    clvae_buf_t ema;                 /* the weights' moving average ([train] ema; saved with a
+                                        training state as optimizer.ema); NULL view when none */
 } clvae_checkpoint_net_t;
 
 /* clvae_checkpoint_save for an objective of several networks, each under its prefix; desc is
@@ -87,7 +90,10 @@ clvae_status_t clvae_checkpoint_apply(const clvae_checkpoint_t *ck, clvae_ctx_t 
 
 /* Binds and uploads every network of the objective from a read checkpoint (each under its
  * name prefix, clvae_objective_net_name): parameters, state, and with want_moments the
- * optimizer moments when stored. Errors name the file and the tensor. */
+ * optimizer moments and the weights' average when stored (a network that keeps an average but
+ * finds none starts it at its weights). Without want_moments (a model in use, not trained
+ * on) a network whose file keeps an average gets the average as its weights. Errors name the
+ * file and the tensor. */
 clvae_status_t clvae_checkpoint_restore(clvae_checkpoint_t *ck, clvae_ctx_t *ctx,
                                         clvae_objective_t *model, int want_moments,
                                         const char *path, clvae_error_t *err);

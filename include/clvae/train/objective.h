@@ -58,7 +58,8 @@ clvae_status_t clvae_objective_init(clvae_objective_t **out, clvae_ctx_t *ctx,
 void clvae_objective_free(clvae_objective_t *m);
 
 /* Glorot-uniform weights (Keras' default, fans from the kernel shape) and zero biases, drawn
- * from the Philox host stream keyed by seed: the same seed gives the same weights everywhere. */
+ * from the Philox host stream keyed by seed: the same seed gives the same weights everywhere;
+ * the weights' moving average ([train] ema) starts at them. */
 clvae_status_t clvae_objective_init_params(clvae_objective_t *m, uint64_t seed, clvae_error_t *err);
 
 /* The flat arrays, desc->nparams floats each: parameters, gradients, Adam's m and v. */
@@ -227,6 +228,10 @@ clvae_buf_t clvae_objective_net_params(const clvae_objective_t *m, int k);
 clvae_buf_t clvae_objective_net_grads(const clvae_objective_t *m, int k);
 clvae_buf_t clvae_objective_net_moment(const clvae_objective_t *m, int k, int which);
 clvae_buf_t clvae_objective_net_state(const clvae_objective_t *m, int k);
+/* Network k's moving average of the weights ([train] ema; a NULL view without), and its reset
+ * to the network's weights (done by init_params, and by a checkpoint restore that has none). */
+clvae_buf_t clvae_objective_net_ema(const clvae_objective_t *m, int k);
+clvae_status_t clvae_objective_net_ema_reset(clvae_objective_t *m, int k, clvae_error_t *err);
 
 /* Loads the batch of training step `step` (1-based): the images of examples idx[start ..
  * start + B) and, for an objective that reads them, their labels (from

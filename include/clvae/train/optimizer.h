@@ -20,13 +20,20 @@ clvae_status_t clvae_optimizer_init(clvae_optimizer_t **out, clvae_ctx_t *ctx,
 void clvae_optimizer_free(clvae_optimizer_t *opt);
 
 /* One step over params with grads (n floats each); step is 1-based. The step is skipped on
- * the device, parameters and state untouched, when the float at skip is not 0. */
+ * the device, parameters and state untouched, when the float at skip is not 0. With [train]
+ * ema the weights' moving average follows each step taken (clvae_ema_step_guarded). */
 clvae_status_t clvae_optimizer_step(clvae_optimizer_t *opt, clvae_buf_t params, clvae_buf_t grads,
                                     long step, clvae_buf_t skip, clvae_error_t *err);
 
 /* State buffer k (n floats: Adam's exp_avg and exp_avg_sq; SGD's momentum buffer is k = 0, as
  * in today's checkpoints); a NULL view past the last. */
 clvae_buf_t clvae_optimizer_state(const clvae_optimizer_t *opt, int k);
+
+/* The moving average of the weights ([train] ema > 0; a NULL view without), and its reset to
+ * params (a new run's start, or weights loaded without an average). */
+clvae_buf_t clvae_optimizer_ema(const clvae_optimizer_t *opt);
+clvae_status_t clvae_optimizer_ema_reset(clvae_optimizer_t *opt, clvae_buf_t params,
+                                         clvae_error_t *err);
 
 /* Bytes of device memory its state holds. */
 size_t clvae_optimizer_device_bytes(const clvae_optimizer_t *opt);
