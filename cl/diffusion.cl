@@ -44,3 +44,26 @@ __kernel void diffusion_step(__global float *x, uint xo, __global const float *e
         x[xo + i] = a * x[xo + i] + b * eps[eo + i] + sigma * z[k];
     }
 }
+
+/* Classifier-free guidance in training: label b (< B) becomes the null class K when its uniform,
+ * the 24 bits of element b of (seed, offset) times 2^-24, is below p. */
+__kernel void diffusion_drop_labels(__global float *labels, uint lo, uint B, uint K, float p,
+                                    ulong seed, ulong offset)
+{
+    uint b = CLVAE_GID0;
+    if (b >= B) return;
+    uint4 w = rng_block(seed, offset, b / 4u, RNG_TAG_UNIFORM);
+    uint words[4] = {w.x, w.y, w.z, w.w};
+    float u = (float)(words[b & 3u] >> 8) * (1.0f / 16777216.0f);
+    if (u < p) labels[lo + b] = (float)K;
+}
+
+/* Classifier-free guidance in sampling: eps = eps_u + g (eps_c - eps_u) in place of eps_u. */
+__kernel void diffusion_guide(__global float *eps, uint eo, __global const float *cond, uint co,
+                              uint n, float g)
+{
+    uint i = CLVAE_GID0;
+    if (i >= n) return;
+    float u = eps[eo + i];
+    eps[eo + i] = u + g * (cond[co + i] - u);
+}

@@ -123,7 +123,7 @@ static void t_config(void)
         {"diffusion.beta_start=0", "tiny.cfg:3: [diffusion]: beta_0 = 0 is outside (0, 1)"},
         {"diffusion.beta_end=1.5", "must be a number from 0 to 1"},
         {"diffusion.schedule=quadratic", "must be one of linear, cosine"},
-        {"model.conditional=10", "unconditional"},
+        {"diffusion.uncond=0.2", "needs [model] conditional = K"},
         {"model.kind=vae", "tiny.cfg:3: [diffusion] belongs to a diffusion model"},
         {"conv#3.activation=sigmoid", "must end with a layer of the input's shape"},
         {"conv#3.filters=2", "must end with a layer of the input's shape 1x4x4"},
@@ -221,6 +221,46 @@ static void t_noisy_against_ref(void)
     clvae_buf_free(&bt);
     clvae_buf_free(&bo);
     clvae_schedule_free(&s);
+}
+
+/* Classifier-free guidance's kernels: label dropout against the uniforms of the host twin of
+ * the stream (about p of the labels become K, the rest stay), and the mix eps_u + g (eps_c -
+ * eps_u) against double. */
+static void t_guidance_kernels(void)
+{
+    enum { B = 400, K = 10, N = 37 };
+    clvae_error_t err = {0};
+    float lab[B], u[B];
+    for (int b = 0; b < B; b++) lab[b] = (float)(b % K);
+    clvae_buf_t bl = tu_upload(ctx, lab, B);
+    REQUIRE(clvae_diffusion_drop_labels(ctx, bl, B, K, 0.25f, 5, 9, &err) == CLVAE_OK, "%s",
+            err.msg);
+    float *got = tu_download(ctx, bl, B);
+    REQUIRE(got, "download (or a guard overwritten)");
+    clvae_rng_uniform_host(u, B, 5, 9);
+    int dropped = 0, ok = 1;
+    for (int b = 0; b < B; b++) {
+        float want = u[b] < 0.25f ? (float)K : lab[b];
+        ok &= got[b] == want;
+        dropped += got[b] == (float)K;
+    }
+    CHECK(ok, "dropped labels differ from the host's uniforms");
+    CHECK(dropped > 70 && dropped < 130, "%d of %d dropped at p = 0.25", dropped, B);
+    float e[N], c[N];
+    uint64_t st = 4;
+    tu_rand(e, N, -2.0f, 2.0f, &st);
+    tu_rand(c, N, -2.0f, 2.0f, &st);
+    clvae_buf_t be = tu_upload(ctx, e, N), bc = tu_upload(ctx, c, N);
+    REQUIRE(clvae_diffusion_guide(ctx, be, bc, N, 2.5f, &err) == CLVAE_OK, "%s", err.msg);
+    float *g = tu_download(ctx, be, N);
+    double want[N];
+    for (int i = 0; i < N; i++) want[i] = (double)e[i] + 2.5 * ((double)c[i] - (double)e[i]);
+    CHECK(g && tu_close("guide", g, want, N, 1e-6, 1e-6, NULL), "the guided eps differs");
+    CHECK(clvae_diffusion_drop_labels(ctx, bl, B, K, 1.5f, 5, 9, &err) == CLVAE_ERR_INVALID,
+          "p 1.5 accepted");
+    clvae_error_clear(&err);
+    free(got), free(g);
+    clvae_buf_free(&bl), clvae_buf_free(&be), clvae_buf_free(&bc);
 }
 
 /* The step kernel with the coefficients of clvae_schedule_step against the double references,
@@ -397,12 +437,12 @@ static void t_sampler(void)
     enum { N = 5, D = 16 };
     REQUIRE(clvae_objective_init(&m, ctx, &d, 2, &err) == CLVAE_OK &&
                 clvae_objective_init_params(m, 5, &err) == CLVAE_OK, "%s", err.msg);
-    clvae_ddpm_sampler_t smp[3] = {{5, 0.0f, 0}, {20, 1.0f, 0}, {0, 0.0f, 1}};
+    clvae_ddpm_sampler_t smp[3] = {{5, 0.0f, 0, 1.0f}, {20, 1.0f, 0, 1.0f}, {0, 0.0f, 1, 1.0f}};
     for (int k = 0; k < 3; k++) {
         float a[N * D], b[N * D], c[N * D];
-        REQUIRE(clvae_objective_ddpm_sample(m, N, 7, &smp[k], a, &err) == CLVAE_OK &&
-                    clvae_objective_ddpm_sample(m, N, 7, &smp[k], b, &err) == CLVAE_OK &&
-                    clvae_objective_ddpm_sample(m, N, 8, &smp[k], c, &err) == CLVAE_OK,
+        REQUIRE(clvae_objective_ddpm_sample(m, N, 7, &smp[k], NULL, a, &err) == CLVAE_OK &&
+                    clvae_objective_ddpm_sample(m, N, 7, &smp[k], NULL, b, &err) == CLVAE_OK &&
+                    clvae_objective_ddpm_sample(m, N, 8, &smp[k], NULL, c, &err) == CLVAE_OK,
                 "%s", err.msg);
         CHECK(memcmp(a, b, sizeof a) == 0, "sampler %d: not deterministic for a seed", k);
         CHECK(memcmp(a, c, sizeof a) != 0, "sampler %d: seeds 7 and 8 gave the same images", k);
@@ -416,12 +456,12 @@ static void t_sampler(void)
     /* the model's sampler: set, used by NULL */
     float a[N * D], b[N * D];
     REQUIRE(clvae_objective_ddpm_set_sampler(m, &smp[0], &err) == CLVAE_OK &&
-                clvae_objective_ddpm_sample(m, N, 7, NULL, a, &err) == CLVAE_OK &&
-                clvae_objective_ddpm_sample(m, N, 7, &smp[0], b, &err) == CLVAE_OK,
+                clvae_objective_ddpm_sample(m, N, 7, NULL, NULL, a, &err) == CLVAE_OK &&
+                clvae_objective_ddpm_sample(m, N, 7, &smp[0], NULL, b, &err) == CLVAE_OK,
             "%s", err.msg);
     CHECK(memcmp(a, b, sizeof a) == 0, "the model's sampler is not the one set");
-    clvae_ddpm_sampler_t bad[3] = {{1, 0.0f, 0}, {21, 0.0f, 0}, {5, 1.5f, 0}};
-    for (int k = 0; k < 3; k++) {
+    clvae_ddpm_sampler_t bad[4] = {{1, 0.0f, 0, 1.0f}, {21, 0.0f, 0, 1.0f}, {5, 1.5f, 0, 1.0f}, {5, 0.0f, 0, 2.0f}};
+    for (int k = 0; k < 4; k++) {
         CHECK(clvae_objective_ddpm_set_sampler(m, &bad[k], &err) == CLVAE_ERR_INVALID,
               "bad sampler %d accepted", k);
         clvae_error_clear(&err);
@@ -438,6 +478,7 @@ int main(void)
     RUN(t_schedule_closed_forms);
     RUN(t_config);
     RUN(t_noisy_against_ref);
+    RUN(t_guidance_kernels);
     RUN(t_steps_against_ref);
     RUN(t_ddim_eta1_is_ddpm);
     RUN(t_gradients);

@@ -127,10 +127,34 @@ t_ema_resume_bit_exact() {
 }
 check ema_resume_bit_exact t_ema_resume_bit_exact
 
+# [model] conditional = 10: the label's one-hot joins the time embedding, 10% of the training
+# labels are dropped to the null class, and sample draws a class with classifier-free guidance.
+t_conditional_guidance() {
+  local out rc
+  out=$("$clvae" check-config "$tmp/d.cfg" --set model.conditional=10) &&
+    grep -q "^1 *time_embed *26x1x1 " <<<"$out" || { echo "$out" >&2; return 1; }
+  "$clvae" train "$tmp/d.cfg" --set model.conditional=10 --epochs 2 --no-figures --out "$tmp/cond" > /dev/null 2>&1 || return 1
+  less "$(col "$tmp/cond" 2 train_loss)" "$(col "$tmp/cond" 1 train_loss)" || return 1
+  "$clvae" sample "$tmp/cond" --label 3 --guidance 2 --n 8 --steps 10 --out "$tmp/g1.png" > /dev/null &&
+    "$clvae" sample "$tmp/cond" --label 3 --guidance 2 --n 8 --steps 10 --out "$tmp/g2.png" > /dev/null &&
+    cmp -s "$tmp/g1.png" "$tmp/g2.png" &&
+    "$clvae" sample "$tmp/cond" --label 3 --guidance 0 --n 8 --steps 10 --out "$tmp/g0.png" > /dev/null &&
+    ! cmp -s "$tmp/g1.png" "$tmp/g0.png" &&
+    "$clvae" sample "$tmp/cond" --steps 10 --out "$tmp/rows.png" > /dev/null && is_png "$tmp/rows.png" || return 1
+  "$clvae" train "$tmp/d.cfg" --epochs 1 --limit 128 --no-figures --out "$tmp/unc" > /dev/null 2>&1 || return 1
+  out=$("$clvae" sample "$tmp/unc" --guidance 2 --out "$tmp/x.png" 2>&1); rc=$?
+  [ $rc -eq 2 ] && [ ! -e "$tmp/x.png" ] && grep -q "is not conditional" <<<"$out" || { echo "$rc $out" >&2; return 1; }
+  out=$("$clvae" sample "$tmp/cond" --guidance 101 --out "$tmp/x.png" 2>&1); rc=$?
+  [ $rc -eq 2 ] && [ ! -e "$tmp/x.png" ] || { echo "$rc $out" >&2; return 1; }
+  out=$("$clvae" train "$tmp/d.cfg" --set diffusion.uncond=0.2 --out "$tmp/bad" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "needs \[model\] conditional" <<<"$out" || { echo "$rc $out" >&2; return 1; }
+}
+check conditional_guidance t_conditional_guidance
+
 t_bad_configs_exit_2() {
   local out rc bad
   for bad in "diffusion.steps=1" "diffusion.beta_end=1" "diffusion.beta_start=0" "diffusion.schedule=cosine" \
-             "model.conditional=10" "conv#4.activation=sigmoid" "loss.reconstruction=bce"; do
+             "diffusion.uncond=0.2" "conv#4.activation=sigmoid" "loss.reconstruction=bce"; do
     case $bad in
       diffusion.schedule=cosine|loss.reconstruction=bce) ;;
       *) out=$("$clvae" train "$tmp/d.cfg" --set "$bad" --out "$tmp/bad" 2>&1); rc=$? ;;

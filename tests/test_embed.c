@@ -69,6 +69,33 @@ static void t_exact_values(void)
     clvae_buf_free(&bt), clvae_buf_free(&by);
 }
 
+/* A conditional model's embedding: each row the sinusoidal features (as without labels) then the
+ * one-hot of its label; the null class K (and above) sets none. */
+static void t_with_labels(void)
+{
+    enum { N = 5, D = 8, K = 3, R = D + K };
+    float t[N] = {0.0f, 3.0f, 999.0f, 41.0f, 7.5f}, lab[N] = {0.0f, 2.0f, 1.0f, 3.0f, 2.0f};
+    clvae_buf_t bt = tu_upload(ctx, t, N), bl = tu_upload(ctx, lab, N), by = tu_zeros(ctx, N * R),
+                bp = tu_zeros(ctx, N * D), none = {0};
+    clvae_error_t err = {0};
+    REQUIRE(clvae_time_embed_label_forward(ctx, by, bt, bl, N, D, K, 10000.0f, &err) == CLVAE_OK &&
+                clvae_time_embed_forward(ctx, bp, bt, N, D, 10000.0f, &err) == CLVAE_OK,
+            "%s", err.msg);
+    float *y = tu_download(ctx, by, N * R), *p = tu_download(ctx, bp, N * D);
+    REQUIRE(y && p, "download (or a guard overwritten)");
+    for (int n = 0; n < N; n++) {
+        CHECK(memcmp(y + n * R, p + n * D, D * sizeof *y) == 0, "row %d: features differ", n);
+        for (int k = 0; k < K; k++)
+            CHECK(y[n * R + D + k] == (lab[n] == (float)k ? 1.0f : 0.0f), "row %d one-hot %d: %g",
+                  n, k, (double)y[n * R + D + k]);
+    }
+    CHECK(clvae_time_embed_label_forward(ctx, by, bt, none, N, D, K, 10000.0f, &err) ==
+              CLVAE_ERR_INVALID, "labels missing");
+    clvae_error_clear(&err);
+    free(y), free(p);
+    clvae_buf_free(&bt), clvae_buf_free(&bl), clvae_buf_free(&by), clvae_buf_free(&bp);
+}
+
 static void t_invalid_arguments(void)
 {
     float t[3] = {1, 2, 3};
@@ -100,6 +127,7 @@ int main(void)
     if (!ctx) return 1;
     RUN(t_vs_reference);
     RUN(t_exact_values);
+    RUN(t_with_labels);
     RUN(t_invalid_arguments);
     tu_print_errors();
     clvae_ctx_free(ctx);

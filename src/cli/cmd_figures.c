@@ -24,6 +24,7 @@ typedef struct fig_args {
     long ddpm_steps;             /* sample of a diffusion model: --steps S (DDIM), 0 not given */
     float eta;                   /* --eta E, < 0 when not given */
     int ancestral;               /* --ancestral: DDPM over all T steps, sigma^2 = beta_t */
+    float guidance;              /* --guidance G (conditional diffusion models), < 0 not given */
 } fig_args_t;
 
 /* Parses the options a command allows (a string of letters: n s g r f t p d, l for --label,
@@ -89,6 +90,10 @@ static int parse(const cli_command_t *cmd, const char *allowed, int argc, char *
         } else if (strchr(allowed, 'e') && (r = cli_opt(&i, argc, argv, "--eta", &v))) {
             if (r < 0 || cli_parse_float(v, &a->eta) || !(a->eta >= 0 && a->eta <= 1))
                 return cli_usage_error(cmd, "--eta wants a number from 0 to 1");
+        } else if (strchr(allowed, 'e') && (r = cli_opt(&i, argc, argv, "--guidance", &v))) {
+            if (r < 0 || cli_parse_float(v, &a->guidance) ||
+                !(a->guidance >= 0 && a->guidance <= 100))
+                return cli_usage_error(cmd, "--guidance wants a number from 0 to 100");
         } else if (strchr(allowed, 'e') && strcmp(argv[i], "--ancestral") == 0) {
             a->ancestral = 1;
         } else if (strchr(allowed, 'p') && (r = cli_opt(&i, argc, argv, "--steps", &v))) {
@@ -171,10 +176,10 @@ static clvae_status_t draw_sample(cli_run_t *r, const fig_args_t *a, char *path,
     shape.h = clvae_objective_image_layer(&r->desc)->out_h;
     shape.w = clvae_objective_image_layer(&r->desc)->out_w;
     size_t n = (size_t)a->n;
-    int sampler = a->ddpm_steps || a->eta >= 0 || a->ancestral;
+    int sampler = a->ddpm_steps || a->eta >= 0 || a->ancestral || a->guidance >= 0;
     if (sampler && !r->desc.ddpm)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a %s: --steps, --eta and --ancestral "
-                          "are a diffusion model's (kind = ddpm)", r->ckpath,
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a %s: --steps, --eta, --ancestral and "
+                          "--guidance are a diffusion model's (kind = ddpm)", r->ckpath,
                           clvae_objective_kind_name(&r->desc));
     if (sampler && a->ancestral && (a->ddpm_steps || a->eta >= 0))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--ancestral runs all T steps with sigma^2 = "
@@ -182,7 +187,8 @@ static clvae_status_t draw_sample(cli_run_t *r, const fig_args_t *a, char *path,
     if (sampler) {
         size_t T = r->desc.diff_steps;
         clvae_ddpm_sampler_t smp = {a->ddpm_steps ? (size_t)a->ddpm_steps : T < 50 ? T : 50,
-                                    a->eta >= 0 ? a->eta : 0.0f, a->ancestral};
+                                    a->eta >= 0 ? a->eta : 0.0f, a->ancestral,
+                                    a->guidance >= 0 ? a->guidance : 1.0f};
         clvae_status_t s = clvae_objective_ddpm_set_sampler(r->model, &smp, err);
         if (s) return s;
     }
@@ -265,7 +271,7 @@ static clvae_status_t draw_denoise(cli_run_t *r, const fig_args_t *a, char *path
 
 static int sample_run(const cli_common_t *c, int argc, char **argv)
 {
-    fig_args_t a = {.n = 64, .seed = 1, .label = -1, .eta = -1.0f};
+    fig_args_t a = {.n = 64, .seed = 1, .label = -1, .eta = -1.0f, .guidance = -1.0f};
     int e = parse(&cli_cmd_sample, "nsle", argc, argv, &a);
     return e ? e : with_run(c, &a, 0, CLVAE_CAN_SAMPLE, draw_sample, "samples.png");
 }
@@ -316,12 +322,14 @@ static int denoise_run(const cli_common_t *c, int argc, char **argv)
 const cli_command_t cli_cmd_sample = {
     "sample", "PNG grid of decodes of z ~ N(0, I)",
     "clvae sample RUN [--n 64] [--seed 1] [--label K] [--out FILE] [--device SPEC]\n"
-    "                 [--steps S] [--eta E] [--ancestral]\n"
+    "                 [--steps S] [--eta E] [--ancestral] [--guidance G]\n"
     "  --label K (conditional models): n samples of class K; without it a conditional model\n"
     "  draws one row per class, each column one z (10 columns, or --n in all)\n"
     "  --steps S, --eta E (diffusion models): DDIM over S evenly spaced steps (2 to T; default\n"
     "  min(T, 50)) with eta from 0 (deterministic, the default) to 1; --ancestral: DDPM over\n"
-    "  all T steps with sigma_t^2 = beta_t. Other kinds refuse them"
+    "  all T steps with sigma_t^2 = beta_t; --guidance G (conditional diffusion models):\n"
+    "  classifier-free guidance eps_u + G (eps_c - eps_u), 0 to 100 (1, the default: the\n"
+    "  label's eps alone; 0: no label). Other kinds refuse them"
     OUT_NOTE,
     sample_run};
 const cli_command_t cli_cmd_reconstruct = {

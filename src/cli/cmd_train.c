@@ -49,6 +49,11 @@ static void print_family(const clvae_model_desc_t *d)
         printf("conditional on %zu classes: the one-hot label joins z (+%zu values) and the "
                "discriminator's input (+%zu channels)\n", d->conditional, d->conditional,
                d->conditional);
+    else if (d->conditional && d->ddpm)
+        printf("conditional on %zu classes: the one-hot label follows the time features in "
+               "[time_embed] (+%zu values); %.0f%% of the training labels are dropped (the null "
+               "class) for classifier-free guidance (sample --guidance G)\n", d->conditional,
+               d->conditional, 100.0 * (double)d->diff_uncond);
     else if (d->conditional)
         printf("conditional on %zu classes: the one-hot label joins the input (+%zu channels) "
                "and z (+%zu inputs of the first decoder layer)\n", d->conditional,
@@ -289,7 +294,8 @@ static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, 
         snprintf(p1, sizeof p1, "%.4000s/samples.png", dir);
         size_t ns = K ? 10 * K : 64;
         if (r.desc.ddpm) {
-            clvae_ddpm_sampler_t quick = {r.desc.diff_steps < 10 ? r.desc.diff_steps : 10, 0.0f, 0};
+            clvae_ddpm_sampler_t quick = {r.desc.diff_steps < 10 ? r.desc.diff_steps : 10, 0.0f, 0,
+                                          1.0f};
             s = clvae_objective_ddpm_set_sampler(r.model, &quick, &err);
             ns = 16;
         }

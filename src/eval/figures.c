@@ -132,7 +132,16 @@ clvae_status_t clvae_fig_samples_label(clvae_ctx_t *ctx, clvae_objective_t *mode
         memcpy(z + i * J, z0 + src * J, J * sizeof *z);
         lab[i] = label >= 0 ? (float)label : (float)(i / cols);
     }
-    s = clvae_decode_labeled(ctx, model, z, lab, total, out, err);
+    if (clvae_objective_net_desc(model, 0)->ddpm) {
+        /* a diffusion model draws from its noise, the label of each image guiding it */
+        int *il = malloc(total * sizeof *il);
+        for (size_t i = 0; il && i < total; i++) il[i] = (int)lab[i];
+        s = il ? clvae_objective_ddpm_sample(model, total, seed, NULL, il, out, err)
+               : CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        free(il);
+    } else {
+        s = clvae_decode_labeled(ctx, model, z, lab, total, out, err);
+    }
     if (!s) s = clvae_fig_grid_save(out, total, shape, (int)cols, path, err);
 out:
     free(z0);
@@ -160,7 +169,7 @@ clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_objective_t *model,
         /* a prior draws code maps and decodes them with its VQ-VAE */
         const clvae_model_desc_t *d = clvae_objective_net_desc(model, 0);
         s = d->prior  ? clvae_objective_prior_sample(model, n, seed, 1.0f, out, err)
-            : d->ddpm ? clvae_objective_ddpm_sample(model, n, seed, NULL, out, err)
+            : d->ddpm ? clvae_objective_ddpm_sample(model, n, seed, NULL, NULL, out, err)
                       : decode_all(model, z, n, out, err);
         if (!s) s = clvae_fig_grid_save(out, n, shape, (int)ceil(sqrt((double)n)), path, err);
     }

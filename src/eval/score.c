@@ -66,7 +66,7 @@ clvae_status_t clvae_generate(clvae_objective_t *gen, const clvae_model_desc_t *
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is not a conditional model: it samples "
                           "without labels", gd->name);
     if (gd->prior) return clvae_objective_prior_sample(gen, n, seed, 1.0f, out, err);
-    if (gd->ddpm) return clvae_objective_ddpm_sample(gen, n, seed, NULL, out, err);
+    if (gd->ddpm) return clvae_objective_ddpm_sample(gen, n, seed, NULL, labels, out, err);
     size_t J = clvae_objective_latent_dim(gen), D = clvae_objective_example_dim(gen);
     size_t mb = clvae_objective_max_batch(gen);
     float *z = malloc(n * J * sizeof *z);

@@ -539,8 +539,8 @@ static clvae_status_t resolve_beta_schedule(clvae_model_desc_t *m, const clvae_c
     return CLVAE_OK;
 }
 
-/* [model]: name, kind (one flag per kind), conditional (not for a classifier, a VQ-VAE, a
- * prior or a DDPM). */
+/* [model]: name, kind (one flag per kind), conditional (not for a classifier, a VQ-VAE or a
+ * prior). */
 static clvae_status_t resolve_model_section(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
                                             const clvae_cfg_section_t *s, clvae_error_t *err)
 {
@@ -563,9 +563,9 @@ static clvae_status_t resolve_model_section(clvae_model_desc_t *m, const clvae_c
     if (m->conditional == 1)
         return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
                          "must be 0 (off) or the number of classes, at least 2");
-    if (m->conditional && (m->vqvae || m->prior || m->ddpm))
+    if (m->conditional && (m->vqvae || m->prior))
         return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
-                         "kind = vqvae, prior and ddpm are unconditional here");
+                         "kind = vqvae and prior are unconditional here");
     if (m->conditional && m->classes)
         return clvae_cfg_bad_value(err, cfg, s, clvae_cfg_find_entry(s, "conditional"),
                          "a classifier cannot be conditional on its own labels");
@@ -599,7 +599,8 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
                                             "beta_start", "beta_end", "warmup_epochs",
                                             "cycle_epochs", "ramp", "generator_loss", "real_label",
                                             NULL};
-    static const char *const diff_keys[] = {"steps", "schedule", "beta_start", "beta_end", NULL};
+    static const char *const diff_keys[] = {"steps", "schedule", "beta_start", "beta_end",
+                                            "uncond", NULL};
     static const char *const schedules[] = {"linear", "cosine", NULL};
     static const char *const g_losses[] = {"nonsaturating", "saturating", NULL};
     static const char *const opts[] = {"adam", "sgd", NULL};
@@ -659,7 +660,8 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
             (st = clvae_cfg_get_size(cfg, s, "steps", 2, 100000, 0, &m->diff_steps, err)) ||
             (st = clvae_cfg_get_word(cfg, s, "schedule", schedules, &w, err)) ||
             (st = clvae_cfg_get_float(cfg, s, "beta_start", 0.0, 1.0, &m->diff_beta_start, err)) ||
-            (st = clvae_cfg_get_float(cfg, s, "beta_end", 0.0, 1.0, &m->diff_beta_end, err)))
+            (st = clvae_cfg_get_float(cfg, s, "beta_end", 0.0, 1.0, &m->diff_beta_end, err)) ||
+            (st = clvae_cfg_get_float(cfg, s, "uncond", 0.0, 1.0, &m->diff_uncond, err)))
             return st;
         m->diff_schedule = (clvae_schedule_kind_t)w;
         const char *lin[2] = {"beta_start", "beta_end"};
@@ -843,7 +845,8 @@ static clvae_status_t add_labels(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
                                  clvae_error_t *err)
 {
     int first_decoder = m->latent >= 0 && m->nlayers == m->latent + 1;
-    if (!m->conditional || (m->nlayers != 1 && !first_decoder)) return CLVAE_OK;
+    /* a diffusion model's label enters through its [time_embed] instead */
+    if (!m->conditional || m->ddpm || (m->nlayers != 1 && !first_decoder)) return CLVAE_OK;
     if (first_decoder && next != CLVAE_LAYER_DENSE)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "%s:%d: [%s] right after [latent]: with [model] conditional the first "
@@ -1013,6 +1016,10 @@ static clvae_status_t resolve_ddpm(clvae_model_desc_t *m, const clvae_cfg_t *cfg
         if (e && m->recon == CLVAE_RECON_BCE)
             return clvae_cfg_bad_value(err, cfg, s, e, "a diffusion model's loss on the noise "
                                        "is mse_mean (the mean over pixels) or mse_sum");
+        e = strcmp(s->name, "diffusion") == 0 ? clvae_cfg_find_entry(s, "uncond") : NULL;
+        if (e && !m->conditional)
+            return clvae_cfg_bad_value(err, cfg, s, e, "the share of examples trained without "
+                                       "their label needs [model] conditional = K");
     }
     if (m->recon == CLVAE_RECON_BCE) m->recon = CLVAE_RECON_MSE_MEAN;
     clvae_schedule_t sch;
@@ -1089,6 +1096,7 @@ static void set_defaults(clvae_model_desc_t *m, const clvae_cfg_t *cfg)
     m->diff_schedule = CLVAE_SCHEDULE_LINEAR;
     m->diff_beta_start = 1e-4f;
     m->diff_beta_end = 0.02f;
+    m->diff_uncond = 0.1f;
 }
 
 /* A network's section of a GAN: 1 [generator], 2 [discriminator], 0 neither. */

@@ -1,5 +1,6 @@
 /* Layer kind [time_embed]: the sinusoidal features of each example's time step t (the net's times
- * buffer) as a flat vector; it reads no layer. */
+ * buffer) as a flat vector, followed in a conditional diffusion model by the one-hot of the
+ * example's label (the net's labels buffer; the null class K: all zero); it reads no layer. */
 #include "clvae/ops/embed.h"
 #include "net/layer.h"
 
@@ -16,7 +17,8 @@ static clvae_status_t resolve(clvae_layer_t *L, const clvae_layer_resolve_t *r, 
     if (L->units % 2 != 0)
         return clvae_cfg_bad_value(err, r->cfg, r->s, clvae_cfg_find_entry(r->s, "dim"),
                                    "must be even (a sin and a cos per frequency)");
-    L->out_c = L->units;
+    /* a conditional diffusion model's label enters here: its one-hot after the features */
+    L->out_c = L->units + (r->m->ddpm ? r->m->conditional : 0);
     L->out_h = L->out_w = 1;
     L->flat = 1;
     L->flops = 4.0 * (double)L->units;
@@ -26,8 +28,9 @@ static clvae_status_t resolve(clvae_layer_t *L, const clvae_layer_resolve_t *r, 
 static clvae_status_t forward(clvae_net_t *net, int i, clvae_error_t *err)
 {
     const clvae_layer_t *L = &net->d->layers[i];
-    return clvae_time_embed_forward(net->ctx, net->pre[i], net->times, net->B, L->units,
-                                    L->embed_max_period, err);
+    return clvae_time_embed_label_forward(net->ctx, net->pre[i], net->times, net->labels, net->B,
+                                          L->units, L->out_c - L->units, L->embed_max_period,
+                                          err);
 }
 
 /* t is data: no gradient goes anywhere. */

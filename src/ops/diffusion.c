@@ -151,3 +151,41 @@ clvae_status_t clvae_diffusion_step(clvae_ctx_t *ctx, clvae_buf_t x, clvae_buf_t
         return s;
     return clvae_launch_1d(ctx, k, (size_t)clvae_rng_blocks(n), err);
 }
+
+clvae_status_t clvae_diffusion_drop_labels(clvae_ctx_t *ctx, clvae_buf_t labels, size_t B,
+                                           size_t K, float p, uint64_t seed, uint64_t offset,
+                                           clvae_error_t *err)
+{
+    const char *op = "diffusion_drop_labels";
+    if (B == 0 || K == 0 || (double)B >= 4294967295.0 || K > (1u << 24) || !(p >= 0.0f && p <= 1.0f))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: B=%zu K=%zu p=%g (want B, K > 0, p in "
+                          "[0, 1])", op, B, K, (double)p);
+    clvae_status_t s = clvae_buf_check(labels, B, op, "labels", err);
+    if (s) return s;
+    arg_t a[] = {clvae_karg_buf(labels), clvae_karg_uint(B), clvae_karg_uint(K),
+                 clvae_karg_float(p), clvae_karg_ulong(seed), clvae_karg_ulong(offset)};
+    cl_kernel k;
+    if ((s = clvae_kernel_args(ctx, "diffusion", "diffusion_drop_labels", &k, a,
+                               (int)(sizeof a / sizeof *a), err)))
+        return s;
+    return clvae_launch_1d(ctx, k, B, err);
+}
+
+clvae_status_t clvae_diffusion_guide(clvae_ctx_t *ctx, clvae_buf_t eps, clvae_buf_t cond, size_t n,
+                                     float g, clvae_error_t *err)
+{
+    const char *op = "diffusion_guide";
+    if (n == 0 || (double)n >= 4294967295.0 || !isfinite(g))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: n = %zu, g = %g", op, n, (double)g);
+    clvae_status_t s;
+    if ((s = clvae_buf_check(eps, n, op, "eps", err)) ||
+        (s = clvae_buf_check(cond, n, op, "cond", err)))
+        return s;
+    arg_t a[] = {clvae_karg_buf(eps), clvae_karg_buf(cond), clvae_karg_uint(n),
+                 clvae_karg_float(g)};
+    cl_kernel k;
+    if ((s = clvae_kernel_args(ctx, "diffusion", "diffusion_guide", &k, a,
+                               (int)(sizeof a / sizeof *a), err)))
+        return s;
+    return clvae_launch_1d(ctx, k, n, err);
+}

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "clvae/data/labels.h"
 #include "clvae/ops/basic.h"
 #include "clvae/ops/diffusion.h"
 #include "clvae/ops/reduce.h"
@@ -15,7 +16,8 @@
  *   real        [max_batch, D]  the batch's clean images x_0 in [-1, 1]
  *   target_buf  [max_batch, D]  the noise eps (the network's target)
  *   coef        [T, 2]          sqrt(abar_t), sqrt(1 - abar_t)
- * The network's input holds x_t, its times buffer t (as floats).
+ * The network's input holds x_t, its times buffer t (as floats), a conditional model's labels
+ * buffer the classes (K: none, classifier-free guidance's null class).
  */
 
 enum { LOSS, MSE };
@@ -31,6 +33,7 @@ clvae_status_t clvae_objective_ddpm_setup(clvae_objective_t *m, clvae_error_t *e
     m->sampler.steps = T < 50 ? T : 50;
     m->sampler.eta = 0.0f;
     m->sampler.ancestral = 0;
+    m->sampler.guidance = 1.0f;
     float *coef = malloc(2 * T * sizeof *coef);
     if (!coef) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     clvae_diffusion_coef(&m->sched, coef);
@@ -53,18 +56,25 @@ static clvae_status_t losses(clvae_objective_t *m, clvae_error_t *err)
 
 /* The batch: x_0 = 2 x - 1 into real, eps of the normal stream (seed, step * per_step) into
  * target_buf, then t of the uniform stream (seed, the same offset) and x_t into the network's
- * input and times (one kernel). */
+ * input and times (one kernel); a conditional model's labels, each dropped to the null class
+ * with probability [diffusion] uncond (uniforms of the stream (seed, that offset + the blocks
+ * of max_batch)). */
 static clvae_status_t load(clvae_objective_t *m, const clvae_data_dev_t *pixels,
                            const clvae_data_dev_t *labels, cl_mem idx, size_t start, size_t B,
                            long step, clvae_error_t *err)
 {
-    (void)labels;
     uint64_t off = (uint64_t)step * clvae_rng_blocks(m->max_batch * m->D);
-    size_t n = B * m->D;
+    size_t n = B * m->D, K = m->d->conditional;
     clvae_status_t s;
     if ((s = clvae_data_gather(m->ctx, m->real, pixels, idx, start, B, err)) ||
         (s = clvae_affine_forward(m->ctx, m->real, m->real, 2.0f, -1.0f, n, err)) ||
         (s = clvae_rng_normal(m->ctx, m->target_buf, n, m->d->seed, off, err)))
+        return s;
+    if (K && ((s = clvae_labels_gather(m->ctx, clvae_net_labels(m->net), labels, idx, start, B,
+                                       err)) ||
+              (s = clvae_diffusion_drop_labels(m->ctx, clvae_net_labels(m->net), B, K,
+                                               m->d->diff_uncond, m->d->seed,
+                                               off + clvae_rng_blocks(m->max_batch), err))))
         return s;
     return clvae_diffusion_noisy(m->ctx, clvae_net_input(m->net), clvae_net_times(m->net),
                                  m->real, m->target_buf, m->coef, B, m->D, m->d->diff_steps,
@@ -79,8 +89,7 @@ static clvae_status_t train_forward(clvae_objective_t *m, size_t B, long step, c
 
 static size_t label_classes(const clvae_model_desc_t *d)
 {
-    (void)d;
-    return 0;
+    return d->conditional;
 }
 
 const clvae_objective_kind_t clvae_objective_ddpm = {
@@ -106,48 +115,121 @@ static clvae_status_t check_sampler(const clvae_objective_t *m, const clvae_ddpm
     return CLVAE_OK;
 }
 
+/* The guidance scale against the model (also for ancestral sampling). */
+static clvae_status_t check_guidance(const clvae_objective_t *m, const clvae_ddpm_sampler_t *smp,
+                                     clvae_error_t *err)
+{
+    if (!(smp->guidance >= 0.0f && smp->guidance <= 100.0f))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "guidance %g: want 0 to 100",
+                          (double)smp->guidance);
+    if (smp->guidance != 1.0f && !m->d->conditional)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "guidance %g: %s is not conditional (its "
+                          "config has no [model] conditional = K), so there is nothing to guide",
+                          (double)smp->guidance, m->d->name);
+    return CLVAE_OK;
+}
+
 clvae_status_t clvae_objective_ddpm_set_sampler(clvae_objective_t *m,
                                                 const clvae_ddpm_sampler_t *smp,
                                                 clvae_error_t *err)
 {
     clvae_status_t s = check_sampler(m, smp, err);
+    if (!s) s = check_guidance(m, smp, err);
     if (!s) m->sampler = *smp;
     return s;
 }
 
-clvae_status_t clvae_objective_ddpm_sample(clvae_objective_t *m, size_t n, uint64_t seed,
-                                           const clvae_ddpm_sampler_t *smp, float *out,
-                                           clvae_error_t *err)
+/* The network's eps for the x_t in its input at step t: one forward, or with guidance g != 1 two
+ * (the labels', kept aside in cond, then the null class's) mixed eps_u + g (eps_c - eps_u),
+ * the labels put back after; g = 0: the null class's alone. */
+static clvae_status_t predict(clvae_objective_t *m, size_t B, float g, clvae_buf_t cond,
+                              clvae_buf_t labels_kept, clvae_error_t *err)
 {
-    if (!smp) smp = &m->sampler;
-    clvae_status_t s = check_sampler(m, smp, err);
-    if (s) return s;
-    size_t T = m->sched.T, S = smp->ancestral ? T : smp->steps, D = m->D, mb = m->max_batch;
+    clvae_buf_t eps = clvae_net_output(m->net, m->last, 0), labels = clvae_net_labels(m->net);
+    float null_class = (float)m->d->conditional;
+    size_t n = B * m->D;
+    clvae_status_t s;
+    if (g == 1.0f) return clvae_net_forward(m->net, B, err);
+    if (g != 0.0f && ((s = clvae_net_forward(m->net, B, err)) ||
+                      (s = clvae_buf_copy(m->ctx, cond, eps, n, err))))
+        return s;
+    if ((s = clvae_fill_forward(m->ctx, labels.mem, labels.off, null_class, B, err)) ||
+        (s = clvae_net_forward(m->net, B, err)) ||
+        (g != 0.0f && (s = clvae_diffusion_guide(m->ctx, eps, cond, n, g, err))))
+        return s;
+    return clvae_buf_copy(m->ctx, labels, labels_kept, B, err);
+}
+
+/* Batch [st, st + B) of a sampling run: x_T, then every step on the device. */
+static clvae_status_t sample_batch(clvae_objective_t *m, size_t B, uint64_t seed, uint64_t *offset,
+                                   const clvae_ddpm_sampler_t *smp, clvae_buf_t cond,
+                                   clvae_buf_t labels_kept, clvae_error_t *err)
+{
+    size_t T = m->sched.T, S = smp->ancestral ? T : smp->steps, D = m->D;
     clvae_buf_t x = clvae_net_input(m->net), eps = clvae_net_output(m->net, m->last, 0);
     clvae_buf_t times = clvae_net_times(m->net);
-    uint64_t per = clvae_rng_blocks(mb * D), offset = 0;
+    uint64_t per = clvae_rng_blocks(m->max_batch * D);
+    clvae_status_t s = clvae_rng_normal(m->ctx, x, B * D, seed, *offset, err);
+    *offset += per;
+    for (size_t k = S; k-- > 0 && !s;) {
+        long t = smp->ancestral ? (long)k : clvae_schedule_tau(T, S, k);
+        long tp = smp->ancestral ? (long)k - 1 : k ? clvae_schedule_tau(T, S, k - 1) : -1;
+        double a, b, sg;
+        clvae_schedule_step(&m->sched, t, tp, smp->eta, smp->ancestral, &a, &b, &sg);
+        if ((s = clvae_fill_forward(m->ctx, times.mem, times.off, (float)t, B, err)) ||
+            (s = predict(m, B, smp->guidance, cond, labels_kept, err)) ||
+            (s = clvae_diffusion_step(m->ctx, x, eps, B * D, (float)a, (float)b, (float)sg, seed,
+                                      *offset, err)))
+            break;
+        *offset += per;
+    }
+    return s;
+}
+
+clvae_status_t clvae_objective_ddpm_sample(clvae_objective_t *m, size_t n, uint64_t seed,
+                                           const clvae_ddpm_sampler_t *smp, const int *labels,
+                                           float *out, clvae_error_t *err)
+{
+    if (!smp) smp = &m->sampler;
+    size_t D = m->D, mb = m->max_batch, K = m->d->conditional;
+    clvae_status_t s = check_sampler(m, smp, err);
+    if (!s) s = check_guidance(m, smp, err);
+    if (s) return s;
+    if (K && !labels)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a conditional model: it samples with a "
+                          "label for each image", m->d->name);
+    if (!K && labels)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is not a conditional model: it samples "
+                          "without labels", m->d->name);
+    for (size_t i = 0; labels && i < n; i++)
+        if (labels[i] < 0 || (size_t)labels[i] >= K)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "label %d of sample %zu: want 0 to %zu",
+                              labels[i], i, K - 1);
+    /* guidance keeps the conditional eps and the labels aside (workspace-free: own buffers) */
+    int guided = K && smp->guidance != 1.0f;
+    clvae_buf_t cond = {0}, kept = {0};
+    float *fl = K ? malloc(mb * sizeof *fl) : NULL;
+    if (K && !fl) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    if (guided && !(s = clvae_buf_alloc(m->ctx, mb * D, &cond, err)))
+        s = clvae_buf_alloc(m->ctx, mb, &kept, err);
+    uint64_t offset = 0;
     for (size_t st = 0; st < n && !s; st += mb) {
         size_t B = n - st < mb ? n - st : mb;
         m->B = B;
-        s = clvae_rng_normal(m->ctx, x, B * D, seed, offset, err);
-        offset += per;
-        for (size_t k = S; k-- > 0 && !s;) {
-            long t = smp->ancestral ? (long)k : clvae_schedule_tau(T, S, k);
-            long tp = smp->ancestral ? (long)k - 1 : k ? clvae_schedule_tau(T, S, k - 1) : -1;
-            double a, b, sg;
-            clvae_schedule_step(&m->sched, t, tp, smp->eta, smp->ancestral, &a, &b, &sg);
-            if ((s = clvae_fill_forward(m->ctx, times.mem, times.off, (float)t, B, err)) ||
-                (s = clvae_net_forward(m->net, B, err)) ||
-                (s = clvae_diffusion_step(m->ctx, x, eps, B * D, (float)a, (float)b, (float)sg,
-                                          seed, offset, err)))
-                break;
-            offset += per;
-        }
-        if (!s) s = clvae_buf_download(m->ctx, out + st * D, x, B * D, err);
-        for (size_t i = st * D; !s && i < (st + B) * D; i++) {
+        for (size_t b = 0; K && b < B; b++) fl[b] = (float)labels[st + b];
+        if (K && ((s = clvae_buf_upload(m->ctx, clvae_net_labels(m->net), fl, B, err)) ||
+                  (guided && (s = clvae_buf_upload(m->ctx, kept, fl, B, err)))))
+            break;
+        if ((s = sample_batch(m, B, seed, &offset, smp, cond, kept, err)) ||
+            (s = clvae_buf_download(m->ctx, out + st * D, clvae_net_input(m->net), B * D, err)))
+            break;
+        for (size_t i = st * D; i < (st + B) * D; i++) {
             float v = 0.5f * (out[i] + 1.0f);
             out[i] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
         }
     }
+    clvae_buf_free(&cond);
+    clvae_buf_free(&kept);
+    free(fl);
     return s;
 }

@@ -199,6 +199,9 @@ typedef struct clvae_model_desc {
     clvae_schedule_kind_t diff_schedule; /* [diffusion] schedule: linear | cosine */
     float diff_beta_start, diff_beta_end; /* [diffusion] the linear schedule's ends (1e-4,
                                              0.02) */
+    float diff_uncond;             /* [diffusion] uncond: with [model] conditional = K, the share
+                                      of training examples whose label is dropped (the null
+                                      class K) for classifier-free guidance (0.1) */
     int diff_line;                 /* the [diffusion] section's line (0: none) */
 } clvae_model_desc_t;
 

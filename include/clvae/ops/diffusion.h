@@ -63,4 +63,16 @@ clvae_status_t clvae_diffusion_step(clvae_ctx_t *ctx, clvae_buf_t x, clvae_buf_t
                                     float a, float b, float sigma, uint64_t seed,
                                     uint64_t offset, clvae_error_t *err);
 
+/* Classifier-free guidance's label dropout: labels[b] = K (the null class) for each b < B whose
+ * uniform element b of the stream (seed, offset) (clvae_rng_uniform's, u24 2^-24) is below p;
+ * the others stay. */
+clvae_status_t clvae_diffusion_drop_labels(clvae_ctx_t *ctx, clvae_buf_t labels, size_t B,
+                                           size_t K, float p, uint64_t seed, uint64_t offset,
+                                           clvae_error_t *err);
+
+/* Classifier-free guidance's mix in place: eps[i] = eps[i] + g (cond[i] - eps[i]) for i < n
+ * (eps: the unconditional prediction, cond: the conditional one; g = 1 gives cond). */
+clvae_status_t clvae_diffusion_guide(clvae_ctx_t *ctx, clvae_buf_t eps, clvae_buf_t cond, size_t n,
+                                     float g, clvae_error_t *err);
+
 #endif

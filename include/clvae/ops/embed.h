@@ -12,4 +12,12 @@
 clvae_status_t clvae_time_embed_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t t, size_t N,
                                         size_t D, float max_period, clvae_error_t *err);
 
+/* The time embedding of a class-conditional model: y [N, D + K], each row the D sinusoidal
+ * features of t_n (as clvae_time_embed_forward) followed by the K one-hot channels of label
+ * labels[n] (class indices as floats; a label of K or more, the null class of classifier-free
+ * guidance, sets none). K = 0: clvae_time_embed_forward (labels not read). */
+clvae_status_t clvae_time_embed_label_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t t,
+                                              clvae_buf_t labels, size_t N, size_t D, size_t K,
+                                              float max_period, clvae_error_t *err);
+
 #endif

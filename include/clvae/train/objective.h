@@ -279,11 +279,15 @@ typedef struct clvae_ddpm_sampler {
     size_t steps;
     float eta;
     int ancestral;
+    float guidance; /* classifier-free guidance of a conditional model: eps = eps_u + g (eps_c -
+                       eps_u), 1 the conditional eps alone (one forward per step; else two), 0
+                       the unconditional one; 0 to 100, and only 1 for an unconditional model */
 } clvae_ddpm_sampler_t;
 
 /* The sampler that sample, score and compare use (clvae_objective_ddpm_sample with NULL); it
- * starts as DDIM over min(T, 50) steps, eta 0. CLVAE_ERR_INVALID for a model that is not a
- * diffusion model, steps outside 2..T, or eta outside [0, 1]. */
+ * starts as DDIM over min(T, 50) steps, eta 0, guidance 1. CLVAE_ERR_INVALID for a model that
+ * is not a diffusion model, steps outside 2..T, eta outside [0, 1], or a guidance outside
+ * [0, 100] or other than 1 for an unconditional model. */
 clvae_status_t clvae_objective_ddpm_set_sampler(clvae_objective_t *m,
                                                 const clvae_ddpm_sampler_t *smp,
                                                 clvae_error_t *err);
@@ -291,9 +295,11 @@ clvae_status_t clvae_objective_ddpm_set_sampler(clvae_objective_t *m,
 /* A diffusion model's n samples into out [n, D] in [0, 1] ((x_0 + 1) / 2, clipped): x_T drawn
  * from the normal stream (seed, offset 0), then every step on the device (the time steps
  * filled in, the network's eps, one step kernel with z from the stream (seed, offsets after
- * x_T's)), no readback until x_0; smp NULL: the model's sampler. Batches of the model's size. */
+ * x_T's)), no readback until x_0; smp NULL: the model's sampler. Batches of the model's size.
+ * labels: a conditional model's class for each sample (n ints below K; required), NULL for an
+ * unconditional model. */
 clvae_status_t clvae_objective_ddpm_sample(clvae_objective_t *m, size_t n, uint64_t seed,
-                                           const clvae_ddpm_sampler_t *smp, float *out,
-                                           clvae_error_t *err);
+                                           const clvae_ddpm_sampler_t *smp, const int *labels,
+                                           float *out, clvae_error_t *err);
 
 #endif
