@@ -36,6 +36,67 @@ units = 64
 activation = sigmoid
 CFG
 }
+# digits_ddpm_cfg FILE: writes a small diffusion model on the 8x8 digits (a time-conditioned
+# U-Net block, T = 100) that the diffusion tests use.
+digits_ddpm_cfg() {
+  cat > "$1" <<'CFG'
+[model]
+name = digits_ddpm
+kind = ddpm
+[data]
+train = digits:train
+test = digits:test
+[train]
+epochs = 3
+batch = 64
+lr = 0.002
+seed = 3
+[diffusion]
+steps = 100
+[input]
+name = x
+channels = 1
+height = 8
+width = 8
+[time_embed]
+dim = 16
+[dense]
+units = 32
+activation = silu
+[dense]
+name = temb
+units = 16
+[conv]
+name = c1
+from = x
+filters = 16
+size = 3
+[add]
+from = c1, temb
+[groupnorm]
+name = h1
+groups = 4
+activation = silu
+[conv]
+filters = 16
+size = 3
+stride = 2
+padding = same
+activation = silu
+[upsample]
+name = u
+[concat]
+from = u, h1
+[conv]
+filters = 16
+size = 3
+activation = silu
+[conv]
+filters = 1
+size = 3
+CFG
+}
+
 # weights_hash RUN: the SHA-256 over a run's parameter tensors, the one over its optimizer
 # state and (when it has any) the one over its layers' buffers, from `clvae inspect` (equal:
 # bit-identical weights).

@@ -16,63 +16,7 @@ is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a
 less() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 col() { awk -F, -v r="$2" -v n="$3" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } NR == r + 1 { print $c[n] }' "$1/metrics.csv"; }
 
-# A time-conditioned U-Net block on the 8x8 digits, T = 100.
-cat > "$tmp/d.cfg" <<'CFG'
-[model]
-name = digits_ddpm
-kind = ddpm
-[data]
-train = digits:train
-test = digits:test
-[train]
-epochs = 3
-batch = 64
-lr = 0.002
-seed = 3
-[diffusion]
-steps = 100
-[input]
-name = x
-channels = 1
-height = 8
-width = 8
-[time_embed]
-dim = 16
-[dense]
-units = 32
-activation = silu
-[dense]
-name = temb
-units = 16
-[conv]
-name = c1
-from = x
-filters = 16
-size = 3
-[add]
-from = c1, temb
-[groupnorm]
-name = h1
-groups = 4
-activation = silu
-[conv]
-filters = 16
-size = 3
-stride = 2
-padding = same
-activation = silu
-[upsample]
-name = u
-[concat]
-from = u, h1
-[conv]
-filters = 16
-size = 3
-activation = silu
-[conv]
-filters = 1
-size = 3
-CFG
+digits_ddpm_cfg "$tmp/d.cfg"
 
 t_digits_loss_falls() {
   local out

@@ -120,6 +120,23 @@ t_score_conditional() {
 }
 check score_conditional t_score_conditional
 
+# A conditional diffusion model: score samples with its sampler options, says which sampler
+# and how fast; a classifier refuses them.
+t_score_ddpm() {
+  local out rc
+  digits_ddpm_cfg "$tmp/ddpm.cfg"
+  "$clvae" train "$tmp/ddpm.cfg" --set model.conditional=10 --epochs 1 --no-figures --out "$tmp/ddpm" > /dev/null 2>&1 || return 1
+  out=$("$clvae" score "$tmp/ddpm" --classifier "$tmp/cls" --count 40 --steps 5 --guidance 2) || return 1
+  grep -q "(diffusion model): 40 samples, seed 1: x_T ~ N(0, I) denoised .* labels 0..K-1 in equal numbers: DDIM over 5 of the 100 steps, eta 0, guidance 2$" <<<"$out" &&
+    grep -q "^sampling: [0-9.]* s, [0-9.e+]* images/s$" <<<"$out" &&
+    grep -qi "classified as the requested label" <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$("$clvae" score "$tmp/ddpm" --classifier "$tmp/cls" --count 8 --ancestral --json) || return 1
+  grep -q '"sampling": "x_T .*ancestral DDPM over all 100 steps, guidance 1"' <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$("$clvae" score "$tmp/vae" --classifier "$tmp/cls" --count 8 --steps 5 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "are a diffusion model's" <<<"$out" || { echo "$rc $out" >&2; return 1; }
+}
+check score_ddpm t_score_ddpm
+
 t_cgan_draws_asked_digits() {
   # a small conditional GAN on the digits draws the asked digit far more often than chance
   # (10%); score and compare report mode collapse, which a generator that never learns

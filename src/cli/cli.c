@@ -417,3 +417,69 @@ clvae_status_t cli_cfg_load(const cli_cfg_args_t *a, clvae_cfg_t *cfg, clvae_mod
     return s;
 }
 
+
+int cli_sampler_take(const cli_command_t *cmd, cli_sampler_opts_t *o, int *i, int argc,
+                     char **argv)
+{
+    const char *v;
+    int r;
+    if ((r = cli_opt(i, argc, argv, "--steps", &v))) {
+        if (r < 0 || cli_parse_long(v, 2, 100000, &o->steps)) {
+            cli_usage_error(cmd, "--steps wants a number of sampling steps from 2 to "
+                                   "100000");
+            return -1;
+        }
+    } else if ((r = cli_opt(i, argc, argv, "--eta", &v))) {
+        if (r < 0 || cli_parse_float(v, &o->eta) || !(o->eta >= 0 && o->eta <= 1)) {
+            cli_usage_error(cmd, "--eta wants a number from 0 to 1");
+            return -1;
+        }
+    } else if ((r = cli_opt(i, argc, argv, "--guidance", &v))) {
+        if (r < 0 || cli_parse_float(v, &o->guidance) ||
+            !(o->guidance >= 0 && o->guidance <= 100)) {
+            cli_usage_error(cmd, "--guidance wants a number from 0 to 100");
+            return -1;
+        }
+    } else if (strcmp(argv[*i], "--ancestral") == 0) {
+        o->ancestral = 1;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* The sampler the options ask for (the model's default for those not given). */
+static clvae_ddpm_sampler_t sampler_of(const cli_run_t *r, const cli_sampler_opts_t *o)
+{
+    size_t T = r->desc.diff_steps;
+    clvae_ddpm_sampler_t smp = {o->steps ? (size_t)o->steps : T < 50 ? T : 50,
+                                o->eta >= 0 ? o->eta : 0.0f, o->ancestral,
+                                o->guidance >= 0 ? o->guidance : 1.0f};
+    return smp;
+}
+
+clvae_status_t cli_sampler_apply(cli_run_t *r, const cli_sampler_opts_t *o, clvae_error_t *err)
+{
+    int given = o->steps || o->eta >= 0 || o->ancestral || o->guidance >= 0;
+    if (!given) return CLVAE_OK;
+    if (!r->desc.ddpm)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a %s: --steps, --eta, --ancestral and "
+                          "--guidance are a diffusion model's (kind = ddpm)", r->ckpath,
+                          clvae_objective_kind_name(&r->desc));
+    if (o->ancestral && (o->steps || o->eta >= 0))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--ancestral runs all T steps with sigma^2 = "
+                          "beta_t: it takes no --steps or --eta");
+    clvae_ddpm_sampler_t smp = sampler_of(r, o);
+    return clvae_objective_ddpm_set_sampler(r->model, &smp, err);
+}
+
+void cli_sampler_text(const cli_run_t *r, const cli_sampler_opts_t *o, char *buf, size_t size)
+{
+    clvae_ddpm_sampler_t smp = sampler_of(r, o);
+    int n = smp.ancestral
+                ? snprintf(buf, size, "ancestral DDPM over all %zu steps", r->desc.diff_steps)
+                : snprintf(buf, size, "DDIM over %zu of the %zu steps, eta %g", smp.steps,
+                           r->desc.diff_steps, (double)smp.eta);
+    if (r->desc.conditional && n > 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, ", guidance %g", (double)smp.guidance);
+}

@@ -21,15 +21,13 @@ typedef struct fig_args {
     long count;                  /* denoise: --count */
     clvae_noise_spec_t noise;    /* denoise: --noise, --std, --p (over the run's [noise]) */
     int has_noise, has_std, has_p;
-    long ddpm_steps;             /* sample of a diffusion model: --steps S (DDIM), 0 not given */
-    float eta;                   /* --eta E, < 0 when not given */
-    int ancestral;               /* --ancestral: DDPM over all T steps, sigma^2 = beta_t */
-    float guidance;              /* --guidance G (conditional diffusion models), < 0 not given */
+    cli_sampler_opts_t smp;      /* sample of a diffusion model: --steps, --eta, --ancestral,
+                                    --guidance */
 } fig_args_t;
 
 /* Parses the options a command allows (a string of letters: n s g r f t p d, l for --label,
- * c for --count, z for --noise, --std and --p, e for a diffusion model's --steps, --eta and
- * --ancestral). */
+ * c for --count, z for --noise, --std and --p, e for a diffusion model's --steps, --eta,
+ * --ancestral and --guidance). */
 static int parse(const cli_command_t *cmd, const char *allowed, int argc, char **argv,
                  fig_args_t *a)
 {
@@ -84,18 +82,8 @@ static int parse(const cli_command_t *cmd, const char *allowed, int argc, char *
             if (r < 0 || cli_parse_long(v, 0, 100000000L, &a->to))
                 return cli_usage_error(cmd, "--to wants a test image index");
             a->has_to = 1;
-        } else if (strchr(allowed, 'e') && (r = cli_opt(&i, argc, argv, "--steps", &v))) {
-            if (r < 0 || cli_parse_long(v, 2, 100000, &a->ddpm_steps))
-                return cli_usage_error(cmd, "--steps wants a whole number from 2 to T");
-        } else if (strchr(allowed, 'e') && (r = cli_opt(&i, argc, argv, "--eta", &v))) {
-            if (r < 0 || cli_parse_float(v, &a->eta) || !(a->eta >= 0 && a->eta <= 1))
-                return cli_usage_error(cmd, "--eta wants a number from 0 to 1");
-        } else if (strchr(allowed, 'e') && (r = cli_opt(&i, argc, argv, "--guidance", &v))) {
-            if (r < 0 || cli_parse_float(v, &a->guidance) ||
-                !(a->guidance >= 0 && a->guidance <= 100))
-                return cli_usage_error(cmd, "--guidance wants a number from 0 to 100");
-        } else if (strchr(allowed, 'e') && strcmp(argv[i], "--ancestral") == 0) {
-            a->ancestral = 1;
+        } else if (strchr(allowed, 'e') && (r = cli_sampler_take(cmd, &a->smp, &i, argc, argv))) {
+            if (r < 0) return 2;
         } else if (strchr(allowed, 'p') && (r = cli_opt(&i, argc, argv, "--steps", &v))) {
             if (r < 0 || cli_parse_long(v, 2, 64, &a->steps))
                 return cli_usage_error(cmd, "--steps wants a whole number from 2 to 64");
@@ -176,22 +164,8 @@ static clvae_status_t draw_sample(cli_run_t *r, const fig_args_t *a, char *path,
     shape.h = clvae_objective_image_layer(&r->desc)->out_h;
     shape.w = clvae_objective_image_layer(&r->desc)->out_w;
     size_t n = (size_t)a->n;
-    int sampler = a->ddpm_steps || a->eta >= 0 || a->ancestral || a->guidance >= 0;
-    if (sampler && !r->desc.ddpm)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a %s: --steps, --eta, --ancestral and "
-                          "--guidance are a diffusion model's (kind = ddpm)", r->ckpath,
-                          clvae_objective_kind_name(&r->desc));
-    if (sampler && a->ancestral && (a->ddpm_steps || a->eta >= 0))
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--ancestral runs all T steps with sigma^2 = "
-                          "beta_t: it takes no --steps or --eta");
-    if (sampler) {
-        size_t T = r->desc.diff_steps;
-        clvae_ddpm_sampler_t smp = {a->ddpm_steps ? (size_t)a->ddpm_steps : T < 50 ? T : 50,
-                                    a->eta >= 0 ? a->eta : 0.0f, a->ancestral,
-                                    a->guidance >= 0 ? a->guidance : 1.0f};
-        clvae_status_t s = clvae_objective_ddpm_set_sampler(r->model, &smp, err);
-        if (s) return s;
-    }
+    clvae_status_t s = cli_sampler_apply(r, &a->smp, err);
+    if (s) return s;
     /* a conditional model without --label: one row of 10 per class unless --n says */
     if (r->desc.conditional && a->label < 0 && !a->has_n) n = 10 * r->desc.conditional;
     return clvae_fig_samples_label(r->ctx, r->model, &shape, n, (uint64_t)a->seed, (int)a->label,
@@ -271,7 +245,7 @@ static clvae_status_t draw_denoise(cli_run_t *r, const fig_args_t *a, char *path
 
 static int sample_run(const cli_common_t *c, int argc, char **argv)
 {
-    fig_args_t a = {.n = 64, .seed = 1, .label = -1, .eta = -1.0f, .guidance = -1.0f};
+    fig_args_t a = {.n = 64, .seed = 1, .label = -1, .smp = {0, -1.0f, 0, -1.0f}};
     int e = parse(&cli_cmd_sample, "nsle", argc, argv, &a);
     return e ? e : with_run(c, &a, 0, CLVAE_CAN_SAMPLE, draw_sample, "samples.png");
 }

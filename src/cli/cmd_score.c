@@ -32,6 +32,10 @@ const char *cli_sampling_note(const clvae_model_desc_t *gd)
     if (gd->gan && gd->conditional)
         return "z ~ N(0, I) through the generator, with the labels 0..K-1 in equal numbers";
     if (gd->gan) return "z ~ N(0, I) through the generator";
+    if (gd->ddpm && gd->conditional)
+        return "x_T ~ N(0, I) denoised step by step by the network, with the labels 0..K-1 in "
+               "equal numbers";
+    if (gd->ddpm) return "x_T ~ N(0, I) denoised step by step by the network";
     if (gd->prior)
         return "the 49 codes of each map drawn in raster order by the PixelCNN prior, decoded by "
                "its VQ-VAE";
@@ -47,10 +51,13 @@ static int run(const cli_common_t *common, int argc, char **argv)
     const char *runp = NULL, *clsp = NULL;
     long count = 10000, seed = 1;
     int json = 0;
+    cli_sampler_opts_t so = {0, -1.0f, 0, -1.0f};
     for (int i = 0; i < argc; i++) {
         const char *v;
         int r;
-        if ((r = cli_opt(&i, argc, argv, "--classifier", &v))) {
+        if ((r = cli_sampler_take(&cli_cmd_score, &so, &i, argc, argv))) {
+            if (r < 0) return 2;
+        } else if ((r = cli_opt(&i, argc, argv, "--classifier", &v))) {
             if (r < 0) return cli_usage_error(&cli_cmd_score, "--classifier needs a classifier run");
             clsp = v;
         } else if ((r = cli_opt(&i, argc, argv, "--count", &v))) {
@@ -80,6 +87,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
     if (!s && !(clvae_objective_can(&g.desc) & CLVAE_CAN_SAMPLE))
         s = CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "%s is a classifier: score wants a generative "
                        "run (ae or vae) and the classifier after --classifier", g.ckpath);
+    if (!s) s = cli_sampler_apply(&g, &so, &err);
     if (!s) s = cli_run_open_in(&c, g.ctx, clsp, 256, &err);
     if (!s && !(clvae_objective_can(&c.desc) & CLVAE_CAN_CLASSIFY))
         s = CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "--classifier %s: %s is not a classifier (its "
@@ -88,8 +96,14 @@ static int run(const cli_common_t *common, int argc, char **argv)
     if (!s)
         s = clvae_score_run(g.ctx, g.model, &g.desc, c.model, &c.desc, &g.test, (size_t)count,
                             (uint64_t)seed, &sc, &err);
-    char fid[96];
+    char fid[96], how[512];
     if (!s) cli_fid_name(&c.desc, fid, sizeof fid);
+    snprintf(how, sizeof how, "%s", cli_sampling_note(&g.desc));
+    if (!s && g.desc.ddpm) {
+        char smp[128];
+        cli_sampler_text(&g, &so, smp, sizeof smp);
+        snprintf(how, sizeof how, "%s: %s", cli_sampling_note(&g.desc), smp);
+    }
     if (s) {
         code = cli_report(common, &err);
     } else if (json) {
@@ -97,8 +111,9 @@ static int run(const cli_common_t *common, int argc, char **argv)
         cli_json_string(stdout, g.ckpath);
         printf(", \"kind\": \"%s\", \"classifier\": ", clvae_model_kind(&g.desc));
         cli_json_string(stdout, c.ckpath);
-        printf(", \"samples\": %zu, \"seed\": %ld, \"sampling\": ", sc.n, seed);
-        cli_json_string(stdout, cli_sampling_note(&g.desc));
+        printf(", \"samples\": %zu, \"seed\": %ld, \"sampling_seconds\": %.3f, \"sampling\": ",
+               sc.n, seed, sc.sample_seconds);
+        cli_json_string(stdout, how);
         printf(", \"test_data\": ");
         cli_json_string(stdout, g.test.name);
         printf(", \"test_images\": %zu, \"features\": %zu, \"fid_name\": ", sc.ref_n, sc.features);
@@ -113,10 +128,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
         else printf("null}\n");
     } else {
         printf("%s (%s): %zu samples, seed %ld: %s\n", g.ckpath,
-               g.desc.gan ? "GAN" : g.desc.prior ? "VQ-VAE prior" : g.desc.variational ? "VAE"
-                                                                       : "plain autoencoder",
-               sc.n, seed,
-               cli_sampling_note(&g.desc));
+               g.desc.gan ? "GAN" : g.desc.prior ? "VQ-VAE prior" : g.desc.ddpm ? "diffusion model"
+               : g.desc.variational ? "VAE" : "plain autoencoder",
+               sc.n, seed, how);
+        printf("sampling: %.1f s, %.3g images/s\n", sc.sample_seconds,
+               sc.sample_seconds > 0 ? (double)sc.n / sc.sample_seconds : 0.0);
         printf("classifier %s: %zu penultimate features, %d classes; reference: the first %zu "
                "images of %s\n", c.ckpath, sc.features, sc.classes, sc.ref_n, g.test.name);
         printf("  %s: %.3f  (samples against the test images; two halves of the test images "
@@ -148,9 +164,12 @@ static int run(const cli_common_t *common, int argc, char **argv)
 const cli_command_t cli_cmd_score = {
     "score", "judge a run's samples with a classifier run: FID (own classifier), confidence",
     "clvae score RUN --classifier C [--count N] [--seed S] [--json] [--device SPEC]\n"
+    "                [--steps S] [--eta E] [--ancestral] [--guidance G]\n"
     "  draws N samples (default 10000) from RUN, z ~ N(0, I) through the decoder (a plain AE\n"
     "  too), and prints the Frechet distance between Gaussian fits of classifier C's\n"
     "  penultimate features of the samples and of the first N test images (\"FID (own MNIST\n"
     "  classifier)\": not comparable with the Inception FID), the mean max-softmax confidence\n"
-    "  and the class histogram; for a conditional model the fraction classified as asked.",
+    "  and the class histogram; for a conditional model the fraction classified as asked;\n"
+    "  and how long drawing the samples took (images/s). A diffusion model samples as\n"
+    "  `clvae sample` does, with the same --steps, --eta, --ancestral and --guidance.",
     run};

@@ -5,14 +5,9 @@
 #include <time.h>
 
 #include "clvae/ops/basic.h"
+#include "clvae/io/clock.h"
 #include "selftest_all.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int run(const cli_common_t *common, int argc, char **argv)
 {
@@ -31,10 +26,10 @@ static int run(const cli_common_t *common, int argc, char **argv)
     }
     clvae_error_t err = {0};
     clvae_ctx_t *ctx = NULL;
-    double t0 = now();
+    double t0 = clvae_seconds();
     int code = 0;
     if (cli_ctx_open(common, 0, &ctx, &err) != CLVAE_OK) goto fail;
-    double t1 = now();
+    double t1 = clvae_seconds();
     if (all) {
         const clvae_device_info_t *d = clvae_ctx_device(ctx);
         printf("selftest --all on device %d (%d:%d) %s\n", d->index, d->platform, d->device,
@@ -45,11 +40,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
                     failed == 1 ? "" : "s", d->name);
             goto fail;
         }
-        printf("selftest --all passed in %.3f s\n", now() - t1);
+        printf("selftest --all passed in %.3f s\n", clvae_seconds() - t1);
         goto out;
     }
     if (clvae_selftest(ctx, n, &err) != CLVAE_OK) goto fail;
-    double t2 = now();
+    double t2 = clvae_seconds();
     clvae_program_stats_t st = clvae_ctx_program_stats(ctx);
     const clvae_device_info_t *d = clvae_ctx_device(ctx);
     printf("selftest passed on device %d (%d:%d) %s: fill and add over %zu floats\n", d->index,

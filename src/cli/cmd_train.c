@@ -17,6 +17,7 @@
 #include "clvae/io/fileio.h"
 #include "clvae/train/prior.h"
 #include "clvae/train/train.h"
+#include "clvae/io/clock.h"
 
 /* The one piece of global state: set by SIGINT/SIGTERM, read by the training loop. */
 static volatile sig_atomic_t stop_requested;
@@ -466,12 +467,6 @@ static void print_json(const char *dir, const clvae_model_desc_t *d, const progr
     fflush(stdout);
 }
 
-static double wall_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* train's options into a and the flags; 0, or the exit status of a usage error. */
 static int train_args(int argc, char **argv, cli_cfg_args_t *a, const char **out,
@@ -587,7 +582,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     char *text = NULL, dir[4200], ckpath[4300], initpath[4200], created[4200] = "", figs[256] = "";
     int code = 0, interrupted = 0, prepared = 0;
     char where[160];
-    double t_start = wall_now();
+    double t_start = clvae_seconds();
     FILE *hout = json ? stderr : stdout;
     /* RUN --resume: the run's own config (from its checkpoint) and folder */
     if (is_run(a.path)) {
@@ -663,7 +658,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     }
     catch_stop_signals(0);
     if (json) print_json(dir, &d, &ps, interrupted ? "interrupted" : code ? "figures failed" : "done",
-                         wall_now() - t_start, figs);
+                         clvae_seconds() - t_start, figs);
     goto out;
 fail:
     if (isatty(2)) fprintf(stderr, "\n");

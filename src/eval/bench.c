@@ -7,13 +7,8 @@
 
 #include "clvae/device/blas.h"
 #include "clvae/ops/rng.h"
+#include "clvae/io/clock.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 void clvae_bench_result_free(clvae_bench_result_t *r)
 {
@@ -86,15 +81,15 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     for (; step <= 2; step++) /* warm-up: kernels built, workspaces grown */
         if ((s = bench_step(m, d, batch, step, none, err))) goto out;
     if ((s = clvae_ctx_finish(ctx, err))) goto out;
-    double t0 = now();
+    double t0 = clvae_seconds();
     for (int i = 0; i < steps; i++, step++)
         if ((s = bench_step(m, d, batch, step, none, err))) goto out;
     if ((s = clvae_ctx_finish(ctx, err))) goto out;
-    double t1 = now();
+    double t1 = clvae_seconds();
     int decodes = (clvae_objective_can(d) & CLVAE_CAN_DECODE) != 0; /* a classifier does not */
     for (int i = 0; i < steps && decodes; i++)
         if ((s = clvae_objective_decode(m, z, batch, img, err))) goto out;
-    double t2 = now();
+    double t2 = clvae_seconds();
     double flops = clvae_model_flops(d), dec = 0;
     for (int i = d->latent + 1; i < d->nlayers; i++) dec += d->layers[i].flops;
     out->batch = batch;
@@ -157,11 +152,11 @@ clvae_status_t clvae_bench_gemm(clvae_ctx_t *ctx, size_t m, size_t n, size_t k, 
     if ((s = clvae_gemm(ctx, 0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n, err)) ||
         (s = clvae_ctx_finish(ctx, err)))
         goto out;
-    double t0 = now();
+    double t0 = clvae_seconds();
     for (int i = 0; i < reps; i++)
         if ((s = clvae_gemm(ctx, 0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n, err))) goto out;
     if ((s = clvae_ctx_finish(ctx, err))) goto out;
-    *gflop_s = 2.0 * (double)m * (double)n * (double)k * reps / (now() - t0) / 1e9;
+    *gflop_s = 2.0 * (double)m * (double)n * (double)k * reps / (clvae_seconds() - t0) / 1e9;
 out:
     clvae_buf_free(&a);
     clvae_buf_free(&b);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clvae/eval/frechet.h"
+#include "clvae/io/clock.h"
 #include "clvae/ops/rng.h"
 
 static size_t layer_size(const clvae_layer_t *L) { return L->out_c * L->out_h * L->out_w; }
@@ -193,8 +194,10 @@ clvae_status_t clvae_score_run(clvae_ctx_t *ctx, clvae_objective_t *gen, const c
         goto done;
     }
     for (size_t i = 0; labels && i < n; i++) labels[i] = (int)(i % (size_t)C);
-    if ((s = clvae_generate(gen, gd, n, seed, labels, imgs, err)) ||
-        (s = clvae_classify_images(ctx, cls, cd, imgs, n, fs, ps, err)) ||
+    double t0 = clvae_seconds();
+    s = clvae_generate(gen, gd, n, seed, labels, imgs, err);
+    out->sample_seconds = clvae_seconds() - t0;
+    if (s || (s = clvae_classify_images(ctx, cls, cd, imgs, n, fs, ps, err)) ||
         (s = clvae_dataset_floats(test, rn, &ref, err)) ||
         (s = clvae_classify_images(ctx, cls, cd, ref, rn, fr, pr, err)) ||
         (s = frechet_of(fs, n, fr, rn, F, &out->frechet, err)) ||

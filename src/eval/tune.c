@@ -16,14 +16,9 @@
 #include "clvae/ops/conv.h"
 #include "clvae/train/objective.h"
 #include "clvae/ops/rng.h"
+#include "clvae/io/clock.h"
 #include "device/ctx_internal.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* ---- recording the shapes ---------------------------------------------------------------- */
 
@@ -88,12 +83,12 @@ static clvae_status_t gemm_bench(clvae_ctx_t *ctx, const clvae_tune_work_t *w, d
         size_t lda = sh->trans_a ? sh->m : sh->k, ldb = sh->trans_b ? sh->k : sh->n;
         double best = INFINITY;
         for (int r = -1; r < w->reps; r++) {
-            double t0 = now();
+            double t0 = clvae_seconds();
             clvae_status_t s = clvae_gemm(ctx, sh->trans_a, sh->trans_b, sh->m, sh->n, sh->k,
                                           1.0f, w->a, lda, w->b, ldb, 0.0f, w->c, sh->n, err);
             if (!s) s = clvae_ctx_finish(ctx, err);
             if (s) return s;
-            double dt = now() - t0;
+            double dt = clvae_seconds() - t0;
             if (r >= 0 && dt < best) best = dt;
         }
         if (per_shape) per_shape[i] = best;
@@ -250,7 +245,7 @@ static clvae_status_t conv_bench(clvae_ctx_t *ctx, const clvae_tune_work_t *w, d
         for (int op = 0; op < 3; op++) {
             double best = INFINITY;
             for (int r = -1; r < reps; r++) {
-                double t0 = now();
+                double t0 = clvae_seconds();
                 clvae_status_t s;
                 if (!g->transposed) {
                     s = op == 0   ? clvae_conv2d_forward(ctx, b[1], b[0], b[4], b[6], g, err)
@@ -268,7 +263,7 @@ static clvae_status_t conv_bench(clvae_ctx_t *ctx, const clvae_tune_work_t *w, d
                 }
                 if (!s) s = clvae_ctx_finish(ctx, err);
                 if (s) return s;
-                double dt = now() - t0;
+                double dt = clvae_seconds() - t0;
                 if (r >= 0 && dt < best) best = dt;
             }
             sum += best;
@@ -349,7 +344,7 @@ static void say(const search_t *S, const char *fmt, ...)
     char line[512];
     va_list ap;
     va_start(ap, fmt);
-    int w = snprintf(line, sizeof line, "[%5.1f s] ", now() - S->t0);
+    int w = snprintf(line, sizeof line, "[%5.1f s] ", clvae_seconds() - S->t0);
     vsnprintf(line + w, sizeof line - (size_t)w, fmt, ap);
     va_end(ap);
     S->o->progress(S->o->user, line);
@@ -479,9 +474,9 @@ static clvae_status_t search_family(search_t *S, const clvae_tune_family_t *f, d
     clvae_status_t s = set_values(S->ctx, f, best, err);
     if (s) return s;
     seen_before(S, best, n);
-    double slowest = now();
+    double slowest = clvae_seconds();
     double tbest = time_candidate(S, f, 0);
-    slowest = now() - slowest;
+    slowest = clvae_seconds() - slowest;
     S->r->tried++;
     describe(f, best, desc, sizeof desc);
     if (tbest < 0) {
@@ -497,9 +492,9 @@ static clvae_status_t search_family(search_t *S, const clvae_tune_family_t *f, d
     say(S, "tuning %s: %s", f->name, f->what);
     say(S, "  start  %8.2f ms  %s", 1e3 * tbest, desc);
     int i_cand = 0;
-    for (int pass = 1; now() + slowest <= deadline || (S->o->quick && S->r->tried == 1); pass++) {
+    for (int pass = 1; clvae_seconds() + slowest <= deadline || (S->o->quick && S->r->tried == 1); pass++) {
         int improved = 0;
-        for (int p = 0; p < n && (now() + slowest <= deadline || (S->o->quick && S->r->tried == 1));
+        for (int p = 0; p < n && (clvae_seconds() + slowest <= deadline || (S->o->quick && S->r->tried == 1));
              p++) {
             /* the values nearest the best so far first (by ratio) */
             int order[16], no = 0;
@@ -515,15 +510,15 @@ static clvae_status_t search_family(search_t *S, const clvae_tune_family_t *f, d
             for (int c = 0; c < no; c++) {
                 /* a candidate's cost is mostly building its kernels: one is started only when
                  * the slowest so far would still end in time (in a quick run: at least one) */
-                if (now() + slowest > deadline && !(S->o->quick && S->r->tried == 1)) break;
+                if (clvae_seconds() + slowest > deadline && !(S->o->quick && S->r->tried == 1)) break;
                 memcpy(cand, best, (size_t)n * sizeof *cand);
                 cand[p] = order[c];
                 i_cand++;
                 if (!repair(S->ctx, f, cand, p) || seen_before(S, cand, n)) continue;
                 if ((s = set_values(S->ctx, f, cand, err))) return s;
-                double tc = now();
+                double tc = clvae_seconds();
                 double t = time_candidate(S, f, 1.5 * tbest);
-                if (now() - tc > slowest) slowest = now() - tc;
+                if (clvae_seconds() - tc > slowest) slowest = clvae_seconds() - tc;
                 S->r->tried++;
                 describe(f, cand, desc, sizeof desc);
                 if (t < 0) {
@@ -575,7 +570,7 @@ clvae_status_t clvae_tune(clvae_ctx_t *ctx, const clvae_tune_opts_t *o, clvae_tu
     if (o->nshapes < 1) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "nothing to tune on");
     clvae_tuning_t *t = clvae_tuning_get(ctx);
     if (!t) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    double t0 = now();
+    double t0 = clvae_seconds();
     size_t na = 1, nb = 1, nc = 1;
     for (int i = 0; i < o->nshapes; i++) {
         const clvae_tune_shape_t *sh = &o->shapes[i];
@@ -617,17 +612,17 @@ clvae_status_t clvae_tune(clvae_ctx_t *ctx, const clvae_tune_opts_t *o, clvae_tu
         switch_start(ctx, &v0);
         if ((s = clvae_tuning_set(ctx, SWITCH_KEY, v0, err))) goto out;
     }
-    double start = now(), left = o->budget_s;
+    double start = clvae_seconds(), left = o->budget_s;
     for (int f = 0; f < NFAMILIES; f++) {
         double share = f == NFAMILIES - 1 ? left : o->budget_s * family_share[f];
-        double t1 = now();
+        double t1 = clvae_seconds();
         if (families[f].bench == conv_bench && conv_count(t) == 0) {
             say(&S, "%s: the models have no conv with C*kh*kw <= 64; nothing to tune",
                 families[f].name);
             continue;
         }
         if ((s = search_family(&S, &families[f], t1 + share, err))) goto out;
-        left -= now() - t1;
+        left -= clvae_seconds() - t1;
         if (left < 0) left = 0;
     }
     (void)start;
@@ -721,7 +716,7 @@ clvae_status_t clvae_tune(clvae_ctx_t *ctx, const clvae_tune_opts_t *o, clvae_tu
                                              sh->calls, fl / before[i] / 1e9, fl / after[i] / 1e9};
     }
 out:
-    r->seconds = now() - t0;
+    r->seconds = clvae_seconds() - t0;
     for (int i = 0; i < S.nseen; i++) free(S.seen[i]);
     free(S.seen);
     free(S.sub);

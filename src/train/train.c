@@ -18,13 +18,8 @@
 #include "clvae/net/config.h"
 #include "clvae/io/fileio.h"
 #include "clvae/ops/rng.h"
+#include "clvae/io/clock.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 void clvae_metrics_header_of(const char *const *columns, int ncols, char *buf, size_t size)
 {
@@ -397,7 +392,7 @@ static clvae_status_t steps_row(run_t *r, long epoch, size_t b, clvae_error_t *e
 {
     size_t seen = r->st.seen - r->row_seen;
     if (seen == 0) return CLVAE_OK; /* all skipped: no row */
-    double t = now(), dt = t - r->row_t;
+    double t = clvae_seconds(), dt = t - r->row_t;
     size_t done = (b + 1) * r->batch < r->train.n ? (b + 1) * r->batch : r->train.n;
     char row[1024];
     size_t n = (size_t)snprintf(row, sizeof row, "%ld,%ld,%zu,%zu", r->st.step, epoch + 1, b + 1,
@@ -623,7 +618,7 @@ static clvae_status_t read_losses(run_t *r, long epoch, size_t b, clvae_error_t 
     if (s) return s;
     r->read_upto = b + 1;
     if (r->o->progress) {
-        double el = now() - r->t0;
+        double el = clvae_seconds() - r->t0;
         clvae_progress_t p = {0, epoch + 1, r->desc->epochs, b + 1, r->nb,
                               r->st.seen ? r->st.sums[0] / (double)r->st.seen : 0.0, el,
                               (double)r->st.seen / (el > 0 ? el : 1e-9), NULL, r->skipped,
@@ -676,7 +671,7 @@ static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, int *st
     size_t test_n = desc->test_limit && desc->test_limit < r->test.n ? desc->test_limit
                                                                        : r->test.n;
     int tested = (epoch + 1) % desc->test_every == 0 || epoch + 1 >= desc->epochs;
-    double t_test = now();
+    double t_test = clvae_seconds();
     if (r->o->stop && r->stop_test == epoch + 1) *r->o->stop = 1;
     for (int q = 0; !tested && q < r->ncols; q++) row.test[q] = NAN;
     if (tested && (s = clvae_objective_test(r->model, &r->test, &r->dtest, &r->ltest, test_n,
@@ -684,7 +679,7 @@ static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, int *st
         return s;
     if (clvae_objective_stopped(r->model)) return save_before_test(r, epoch, seconds, stopped, err);
     if ((s = append_row(&r->metrics, &row, desc, err))) return s;
-    t_test = tested ? now() - t_test : 0.0;
+    t_test = tested ? clvae_seconds() - t_test : 0.0;
     memset(&r->st, 0, sizeof r->st);
     r->st.ncols = r->ncols;
     r->st.epoch = epoch + 1;
@@ -719,10 +714,10 @@ static clvae_status_t run_epoch(run_t *r, long epoch, int *stopped, clvae_error_
     clvae_status_t s;
     r->skipped = 0;
     if ((s = run_epoch_order(r, epoch, err))) return s;
-    r->t0 = now() - r->st.seconds;
+    r->t0 = clvae_seconds() - r->st.seconds;
     memcpy(r->row_sums, r->st.sums, sizeof r->row_sums);
     r->row_seen = r->st.seen;
-    r->row_t = now();
+    r->row_t = clvae_seconds();
     r->read_upto = r->st.cursor;
     size_t log_every = o->log_every > 0 ? (size_t)o->log_every : 20;
     for (size_t b = r->st.cursor; b < r->nb; b++) {
@@ -735,7 +730,7 @@ static clvae_status_t run_epoch(run_t *r, long epoch, int *stopped, clvae_error_
             return step_failed(s, epoch, b, r->batch, err);
         if (!stopping) continue;
         r->st.cursor = b + 1;
-        r->st.seconds = now() - r->t0;
+        r->st.seconds = clvae_seconds() - r->t0;
         if (r->st.cursor == r->nb) return save_before_test(r, epoch, r->st.seconds, stopped, err);
         r->st.epoch = epoch;
         snprintf(r->when, sizeof r->when, "at epoch %ld, batch %zu (interrupted)", epoch + 1,
@@ -746,7 +741,7 @@ static clvae_status_t run_epoch(run_t *r, long epoch, int *stopped, clvae_error_
             return s;
         return steps_write(r, err);
     }
-    return finish_epoch(r, epoch, now() - r->t0, stopped, err);
+    return finish_epoch(r, epoch, clvae_seconds() - r->t0, stopped, err);
 }
 
 static void run_free(run_t *r)

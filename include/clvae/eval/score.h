@@ -51,6 +51,7 @@ typedef struct clvae_score {
     size_t *hist;          /* [K] samples per predicted class (malloc'd) */
     int conditional;       /* samples were drawn with labels 0..K-1 in equal numbers */
     double label_match;    /* conditional: fraction classified as their label; else NaN */
+    double sample_seconds; /* wall time of drawing the n samples (images back on the host) */
 } clvae_score_t;
 
 /* Scores generative model gen on n samples (seed) against the first min(n, test->n) images
