@@ -95,6 +95,24 @@ t_conditional_guidance() {
 }
 check conditional_guidance t_conditional_guidance
 
+# clvae chain: rows of samples, frames from x_T to x_0 (train draws one too); bad frame counts and
+# other kinds exit 2 and write nothing.
+t_chain() {
+  local out rc
+  "$clvae" train "$tmp/d.cfg" --set model.conditional=10 --epochs 1 --limit 128 --out "$tmp/ch" > /dev/null 2>&1 &&
+    is_png "$tmp/ch/chain.png" || return 1
+  out=$("$clvae" chain "$tmp/ch" --n 3 --frames 6 --steps 10 --guidance 2 --out "$tmp/c1.png") &&
+    grep -q "^rows: 3 samples (seed 1); columns: 6 frames from x_T to x_0 (DDIM over 10 of the 100 steps, eta 0, guidance 2)$" <<<"$out" &&
+    "$clvae" chain "$tmp/ch" --n 3 --frames 6 --steps 10 --guidance 2 --out "$tmp/c2.png" > /dev/null &&
+    cmp -s "$tmp/c1.png" "$tmp/c2.png" || { echo "$out" >&2; return 1; }
+  out=$("$clvae" chain "$tmp/ch" --frames 12 --steps 10 --out "$tmp/x.png" 2>&1); rc=$?
+  [ $rc -eq 2 ] && [ ! -e "$tmp/x.png" ] && grep -q "12 frames of a chain of 10 steps" <<<"$out" || { echo "$rc $out" >&2; return 1; }
+  "$clvae" train models/digits_ae.cfg --epochs 1 --limit 128 --no-figures --out "$tmp/ae2" > /dev/null 2>&1 || return 1
+  out=$("$clvae" chain "$tmp/ae2" --out "$tmp/x.png" 2>&1); rc=$?
+  [ $rc -eq 2 ] && [ ! -e "$tmp/x.png" ] && grep -q "draws a diffusion model's denoising steps" <<<"$out" || { echo "$rc $out" >&2; return 1; }
+}
+check chain t_chain
+
 t_bad_configs_exit_2() {
   local out rc bad
   for bad in "diffusion.steps=1" "diffusion.beta_end=1" "diffusion.beta_start=0" "diffusion.schedule=cosine" \

@@ -166,6 +166,7 @@ extern const cli_command_t cli_cmd_selftest;
 extern const cli_command_t cli_cmd_check_config, cli_cmd_figures;
 extern const cli_command_t cli_cmd_train;
 extern const cli_command_t cli_cmd_sample;
+extern const cli_command_t cli_cmd_chain;
 extern const cli_command_t cli_cmd_reconstruct;
 extern const cli_command_t cli_cmd_manifold;
 extern const cli_command_t cli_cmd_latent;

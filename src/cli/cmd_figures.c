@@ -23,11 +23,12 @@ typedef struct fig_args {
     int has_noise, has_std, has_p;
     cli_sampler_opts_t smp;      /* sample of a diffusion model: --steps, --eta, --ancestral,
                                     --guidance */
+    long frames;                 /* chain: --frames F */
 } fig_args_t;
 
 /* Parses the options a command allows (a string of letters: n s g r f t p d, l for --label,
  * c for --count, z for --noise, --std and --p, e for a diffusion model's --steps, --eta,
- * --ancestral and --guidance). */
+ * --ancestral and --guidance, k for --frames). */
 static int parse(const cli_command_t *cmd, const char *allowed, int argc, char **argv,
                  fig_args_t *a)
 {
@@ -84,6 +85,9 @@ static int parse(const cli_command_t *cmd, const char *allowed, int argc, char *
             a->has_to = 1;
         } else if (strchr(allowed, 'e') && (r = cli_sampler_take(cmd, &a->smp, &i, argc, argv))) {
             if (r < 0) return 2;
+        } else if (strchr(allowed, 'k') && (r = cli_opt(&i, argc, argv, "--frames", &v))) {
+            if (r < 0 || cli_parse_long(v, 2, 20, &a->frames))
+                return cli_usage_error(cmd, "--frames wants a whole number from 2 to 20");
         } else if (strchr(allowed, 'p') && (r = cli_opt(&i, argc, argv, "--steps", &v))) {
             if (r < 0 || cli_parse_long(v, 2, 64, &a->steps))
                 return cli_usage_error(cmd, "--steps wants a whole number from 2 to 64");
@@ -172,6 +176,27 @@ static clvae_status_t draw_sample(cli_run_t *r, const fig_args_t *a, char *path,
                                    path, err);
 }
 
+static clvae_status_t draw_chain(cli_run_t *r, const fig_args_t *a, char *path, clvae_error_t *err)
+{
+    clvae_dataset_t shape = {0};
+    shape.c = clvae_objective_image_layer(&r->desc)->out_c;
+    shape.h = clvae_objective_image_layer(&r->desc)->out_h;
+    shape.w = clvae_objective_image_layer(&r->desc)->out_w;
+    if (!r->desc.ddpm)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a %s: `clvae chain` draws a diffusion "
+                          "model's denoising steps (kind = ddpm)", r->ckpath,
+                          clvae_objective_kind_name(&r->desc));
+    clvae_status_t s = cli_sampler_apply(r, &a->smp, err);
+    if (s) return s;
+    char what[160];
+    cli_sampler_text(r, &a->smp, what, sizeof what);
+    s = clvae_fig_chain(r->model, &shape, (size_t)a->n, (size_t)a->frames, (uint64_t)a->seed,
+                        (int)a->label, what, path, err);
+    if (!s) printf("rows: %ld samples (seed %ld); columns: %ld frames from x_T to x_0 (%s)\n",
+                   a->n, a->seed, a->frames, what);
+    return s;
+}
+
 static clvae_status_t draw_reconstruct(cli_run_t *r, const fig_args_t *a, char *path,
                                        clvae_error_t *err)
 {
@@ -250,6 +275,14 @@ static int sample_run(const cli_common_t *c, int argc, char **argv)
     return e ? e : with_run(c, &a, 0, CLVAE_CAN_SAMPLE, draw_sample, "samples.png");
 }
 
+static int chain_run(const cli_common_t *c, int argc, char **argv)
+{
+    fig_args_t a = {.n = 4, .seed = 1, .label = -1, .smp = {0, -1.0f, 0, -1.0f}, .frames = 10};
+    int e = parse(&cli_cmd_chain, "nslek", argc, argv, &a);
+    if (!e && a.n > 64) return cli_usage_error(&cli_cmd_chain, "--n wants 1 to 64 samples");
+    return e ? e : with_run(c, &a, 0, CLVAE_CAN_SAMPLE, draw_chain, "chain.png");
+}
+
 static int reconstruct_run(const cli_common_t *c, int argc, char **argv)
 {
     fig_args_t a = {.n = 16, .label = -1};
@@ -306,6 +339,16 @@ const cli_command_t cli_cmd_sample = {
     "  label's eps alone; 0: no label). Other kinds refuse them"
     OUT_NOTE,
     sample_run};
+const cli_command_t cli_cmd_chain = {
+    "chain", "PNG of a diffusion model's denoising chain, x_T to x_0",
+    "clvae chain RUN [--n 4] [--frames 10] [--seed 1] [--label K] [--out FILE] [--device SPEC]\n"
+    "                [--steps S] [--eta E] [--ancestral] [--guidance G]\n"
+    "  one row per sample (1 to 64; a conditional model's rows take labels 0, 1, ... or --label\n"
+    "  K), --frames F columns (2 to 20, at most the steps + 1) from the noise x_T to the image\n"
+    "  x_0, each under the step it shows; the sampler options as for sample (default DDIM over\n"
+    "  min(T, 50) steps, eta 0)"
+    OUT_NOTE,
+    chain_run};
 const cli_command_t cli_cmd_reconstruct = {
     "reconstruct", "PNG of test images above their reconstructions",
     "clvae reconstruct RUN [--n 16] [--out FILE] [--device SPEC]"

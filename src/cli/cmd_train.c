@@ -301,6 +301,12 @@ static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, 
             ns = 16;
         }
         if (!s) s = clvae_fig_samples(r.ctx, r.model, &r.test, ns, 1, p1, &err);
+        if (!s && r.desc.ddpm) {
+            /* the denoising chain of 4 samples over the same 10 DDIM steps */
+            snprintf(p1, sizeof p1, "%.4000s/chain.png", dir);
+            s = clvae_fig_chain(r.model, &r.test, 4, r.desc.diff_steps < 10 ? r.desc.diff_steps : 10,
+                                1, -1, "DDIM over 10 steps, eta 0", p1, &err);
+        }
     }
     if (getenv("CLVAE_FAULT_STOP_FIGURES")) stop_requested = 1; /* test hook: Ctrl-C here */
     if (!s && !stop_requested && r.desc.noise.kind != CLVAE_NOISE_NONE) {

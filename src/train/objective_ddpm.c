@@ -160,10 +160,35 @@ static clvae_status_t predict(clvae_objective_t *m, size_t B, float g, clvae_buf
     return clvae_buf_copy(m->ctx, labels, labels_kept, B, err);
 }
 
-/* Batch [st, st + B) of a sampling run: x_T, then every step on the device. */
+/* Frames of a chain: after `done` of the S steps for done = round(f S / (F - 1)), f < F, x
+ * into out [F, B, D] (as drawn, not scaled) and the step t it holds into t_of [F] (T for x_T). */
+typedef struct chain_frames {
+    size_t F;
+    float *out;
+    long *t_of;
+} chain_frames_t;
+
+/* Copies x into the frames that end after `done` steps (x holds step t). */
+static clvae_status_t snap(clvae_objective_t *m, const chain_frames_t *fr, size_t S, size_t done,
+                           size_t B, long t, clvae_error_t *err)
+{
+    for (size_t f = 0; fr && f < fr->F; f++) {
+        size_t at = (size_t)floor((double)f * (double)S / (double)(fr->F - 1) + 0.5);
+        if (at != done) continue;
+        clvae_status_t s = clvae_buf_download(m->ctx, fr->out + f * B * m->D,
+                                              clvae_net_input(m->net), B * m->D, err);
+        if (s) return s;
+        fr->t_of[f] = t;
+    }
+    return CLVAE_OK;
+}
+
+/* Batch [st, st + B) of a sampling run: x_T, then every step on the device (frames: NULL, or
+ * the chain's snapshots, one readback each). */
 static clvae_status_t sample_batch(clvae_objective_t *m, size_t B, uint64_t seed, uint64_t *offset,
                                    const clvae_ddpm_sampler_t *smp, clvae_buf_t cond,
-                                   clvae_buf_t labels_kept, clvae_error_t *err)
+                                   clvae_buf_t labels_kept, const chain_frames_t *frames,
+                                   clvae_error_t *err)
 {
     size_t T = m->sched.T, S = smp->ancestral ? T : smp->steps, D = m->D;
     clvae_buf_t x = clvae_net_input(m->net), eps = clvae_net_output(m->net, m->last, 0);
@@ -171,6 +196,7 @@ static clvae_status_t sample_batch(clvae_objective_t *m, size_t B, uint64_t seed
     uint64_t per = clvae_rng_blocks(m->max_batch * D);
     clvae_status_t s = clvae_rng_normal(m->ctx, x, B * D, seed, *offset, err);
     *offset += per;
+    if (!s) s = snap(m, frames, S, 0, B, (long)T, err);
     for (size_t k = S; k-- > 0 && !s;) {
         long t = smp->ancestral ? (long)k : clvae_schedule_tau(T, S, k);
         long tp = smp->ancestral ? (long)k - 1 : k ? clvae_schedule_tau(T, S, k - 1) : -1;
@@ -179,16 +205,18 @@ static clvae_status_t sample_batch(clvae_objective_t *m, size_t B, uint64_t seed
         if ((s = clvae_fill_forward(m->ctx, times.mem, times.off, (float)t, B, err)) ||
             (s = predict(m, B, smp->guidance, cond, labels_kept, err)) ||
             (s = clvae_diffusion_step(m->ctx, x, eps, B * D, (float)a, (float)b, (float)sg, seed,
-                                      *offset, err)))
+                                      *offset, err)) ||
+            (s = snap(m, frames, S, S - k, B, tp, err)))
             break;
         *offset += per;
     }
     return s;
 }
 
-clvae_status_t clvae_objective_ddpm_sample(clvae_objective_t *m, size_t n, uint64_t seed,
-                                           const clvae_ddpm_sampler_t *smp, const int *labels,
-                                           float *out, clvae_error_t *err)
+/* n samples into out, or with frames (n up to a batch) the chain's frames too. */
+static clvae_status_t sample_run(clvae_objective_t *m, size_t n, uint64_t seed,
+                                 const clvae_ddpm_sampler_t *smp, const int *labels, float *out,
+                                 const chain_frames_t *frames, clvae_error_t *err)
 {
     if (!smp) smp = &m->sampler;
     size_t D = m->D, mb = m->max_batch, K = m->d->conditional;
@@ -220,7 +248,7 @@ clvae_status_t clvae_objective_ddpm_sample(clvae_objective_t *m, size_t n, uint6
         if (K && ((s = clvae_buf_upload(m->ctx, clvae_net_labels(m->net), fl, B, err)) ||
                   (guided && (s = clvae_buf_upload(m->ctx, kept, fl, B, err)))))
             break;
-        if ((s = sample_batch(m, B, seed, &offset, smp, cond, kept, err)) ||
+        if ((s = sample_batch(m, B, seed, &offset, smp, cond, kept, frames, err)) ||
             (s = clvae_buf_download(m->ctx, out + st * D, clvae_net_input(m->net), B * D, err)))
             break;
         for (size_t i = st * D; i < (st + B) * D; i++) {
@@ -231,5 +259,36 @@ clvae_status_t clvae_objective_ddpm_sample(clvae_objective_t *m, size_t n, uint6
     clvae_buf_free(&cond);
     clvae_buf_free(&kept);
     free(fl);
+    return s;
+}
+
+clvae_status_t clvae_objective_ddpm_sample(clvae_objective_t *m, size_t n, uint64_t seed,
+                                           const clvae_ddpm_sampler_t *smp, const int *labels,
+                                           float *out, clvae_error_t *err)
+{
+    return sample_run(m, n, seed, smp, labels, out, NULL, err);
+}
+
+clvae_status_t clvae_objective_ddpm_chain(clvae_objective_t *m, size_t n, uint64_t seed,
+                                          const clvae_ddpm_sampler_t *smp, const int *labels,
+                                          size_t F, float *frames, long *t_of, clvae_error_t *err)
+{
+    if (!smp) smp = &m->sampler;
+    size_t S = smp->ancestral ? m->sched.T : smp->steps;
+    if (n == 0 || n > m->max_batch)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a chain of %zu samples: want 1 to %zu (one "
+                          "batch)", n, m->max_batch);
+    if (F < 2 || F > S + 1)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%zu frames of a chain of %zu steps: want 2 to "
+                          "%zu", F, S, S + 1);
+    float *last = malloc(n * m->D * sizeof *last);
+    if (!last) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    chain_frames_t fr = {F, frames, t_of};
+    clvae_status_t s = sample_run(m, n, seed, smp, labels, last, &fr, err);
+    for (size_t i = 0; !s && i < F * n * m->D; i++) {
+        float v = 0.5f * (frames[i] + 1.0f);
+        frames[i] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+    }
+    free(last);
     return s;
 }

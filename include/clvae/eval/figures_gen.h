@@ -19,4 +19,12 @@ clvae_status_t clvae_fig_denoise(clvae_ctx_t *ctx, clvae_objective_t *model,
                                  const clvae_noise_spec_t *noise, uint64_t seed, const char *path,
                                  clvae_error_t *err);
 
+/* A diffusion model's denoising chain: n samples (1 to the model's batch; a conditional model
+ * draws labels 0, 1, ... per row, or label for all when >= 0) as rows, F frames (2 to 20) from
+ * x_T to x_0 as columns under their step ("x_T", "t=749", ..., "x_0"), a title naming the
+ * sampler (what; e.g. "DDIM over 50 steps"), with the model's sampler. */
+clvae_status_t clvae_fig_chain(clvae_objective_t *model, const clvae_dataset_t *shape, size_t n,
+                               size_t F, uint64_t seed, int label, const char *what,
+                               const char *path, clvae_error_t *err);
+
 #endif

@@ -302,4 +302,12 @@ clvae_status_t clvae_objective_ddpm_sample(clvae_objective_t *m, size_t n, uint6
                                            const clvae_ddpm_sampler_t *smp, const int *labels,
                                            float *out, clvae_error_t *err);
 
+/* The denoising chain of n samples (up to one batch): clvae_objective_ddpm_sample's draws, with
+ * F frames (2 to S + 1) of x kept on the way: frame f after round(f S / (F - 1)) of the S steps
+ * (frame 0 x_T, frame F - 1 x_0), into frames [F, n, D] in [0, 1] ((x + 1) / 2, clipped), and
+ * the step each holds into t_of [F] (T for x_T, -1 for x_0). */
+clvae_status_t clvae_objective_ddpm_chain(clvae_objective_t *m, size_t n, uint64_t seed,
+                                          const clvae_ddpm_sampler_t *smp, const int *labels,
+                                          size_t F, float *frames, long *t_of, clvae_error_t *err);
+
 #endif
