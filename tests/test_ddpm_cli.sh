@@ -113,6 +113,17 @@ t_chain() {
 }
 check chain t_chain
 
+# bench times a diffusion model's sampling as sampling steps (DDIM over --steps steps) and
+# gives images/s of DDIM over 50 steps and of DDPM over all T.
+t_bench_sampling() {
+  local out
+  out=$("$clvae" bench "$tmp/d.cfg" --steps 2 2>&1) &&
+    grep -q "^sampling: *[0-9.]* images/s with DDIM over 50 steps, [0-9.e+]* with DDPM over all 100 ([0-9.]* sampling steps per image per second over 2 timed DDIM steps)" <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$("$clvae" bench "$tmp/d.cfg" --steps 2 --json 2>&1) &&
+    awk -v v="$(sed -n 's/.*"sample_steps_per_s": \([0-9.]*\).*/\1/p' <<<"$out")" 'BEGIN { exit !(v > 0) }' || { echo "$out" >&2; return 1; }
+}
+check bench_sampling t_bench_sampling
+
 t_bad_configs_exit_2() {
   local out rc bad
   for bad in "diffusion.steps=1" "diffusion.beta_end=1" "diffusion.beta_start=0" "diffusion.schedule=cosine" \

@@ -88,9 +88,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
         cli_json_string(stdout, dev->name);
         printf(", \"batch\": %zu, \"steps\": %d, \"train_images_per_s\": %.1f, "
                "\"train_gflop_s\": %.2f, \"sample_images_per_s\": %.1f, \"sample_gflop_s\": %.2f, "
-               "\"model_mib\": %.1f, \"workspace_mib\": %.1f, \"gemm_params\": \"%s\"",
+               "\"sample_steps_per_s\": %.1f, \"model_mib\": %.1f, \"workspace_mib\": %.1f, "
+               "\"gemm_params\": \"%s\"",
                res.batch, res.steps, res.train_img_s, res.train_gflop_s, res.sample_img_s,
-               res.sample_gflop_s, (double)res.model_bytes / mib, (double)res.workspace_bytes / mib, params);
+               res.sample_gflop_s, res.sample_pass_s, (double)res.model_bytes / mib,
+               (double)res.workspace_bytes / mib, params);
         if (res.fwd_ms) {
             printf(", \"layers\": [");
             for (int i = 1; i < d.nlayers; i++)
@@ -106,7 +108,13 @@ static int run(const cli_common_t *common, int argc, char **argv)
            dev->name, dev->platform, dev->device, res.batch, res.steps);
     printf("training: %8.1f images/s  %6.2f GFLOP/s (%.1f MFLOP per image)\n", res.train_img_s,
            res.train_gflop_s, res.train_img_s > 0 ? res.train_gflop_s * 1e3 / res.train_img_s : 0.0);
-    if (!(clvae_objective_can(&d) & CLVAE_CAN_DECODE))
+    if (d.ddpm)
+        printf("sampling: %8.2f images/s with DDIM over %zu steps, %.3g with DDPM over all %zu "
+               "(%.1f sampling steps per image per second over %d timed DDIM steps)  %6.2f "
+               "GFLOP/s\n", res.sample_img_s, d.diff_steps < 50 ? d.diff_steps : 50,
+               res.sample_pass_s / (double)d.diff_steps, d.diff_steps, res.sample_pass_s,
+               res.steps < 2 ? 2 : res.steps, res.sample_gflop_s);
+    else if (!(clvae_objective_can(&d) & CLVAE_CAN_DECODE))
         printf("sampling: - (%s)\n", d.vqvae   ? "a VQ-VAE samples through its prior"
                                      : d.prior ? "bench times a prior's training; time its "
                                                  "sampling with clvae sample"

@@ -89,6 +89,18 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     int decodes = (clvae_objective_can(d) & CLVAE_CAN_DECODE) != 0; /* a classifier does not */
     for (int i = 0; i < steps && decodes; i++)
         if ((s = clvae_objective_decode(m, z, batch, img, err))) goto out;
+    /* a diffusion model: one batch through DDIM over `steps` steps (at least 2, at most T) */
+    size_t S = d->ddpm ? ((size_t)steps < 2 ? 2 : (size_t)steps) : 0;
+    if (S > d->diff_steps) S = d->diff_steps;
+    clvae_ddpm_sampler_t smp = {S, 0.0f, 0, 1.0f};
+    int *lab = d->ddpm && d->conditional ? calloc(batch, sizeof *lab) : NULL;
+    if (d->ddpm && d->conditional && !lab) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        goto out;
+    }
+    if (d->ddpm) s = clvae_objective_ddpm_sample(m, batch, 1, &smp, lab, img, err);
+    free(lab);
+    if (s) goto out;
     double t2 = clvae_seconds();
     double flops = clvae_model_flops(d), dec = 0;
     for (int i = d->latent + 1; i < d->nlayers; i++) dec += d->layers[i].flops;
@@ -96,6 +108,11 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     out->steps = steps;
     out->train_img_s = (double)(batch * (size_t)steps) / (t1 - t0);
     out->sample_img_s = d->classes ? 0 : (double)(batch * (size_t)steps) / (t2 - t1);
+    if (d->ddpm) {
+        out->sample_pass_s = (double)(batch * S) / (t2 - t1);
+        out->sample_img_s = out->sample_pass_s / (double)(d->diff_steps < 50 ? d->diff_steps : 50);
+        dec = flops * (double)(d->diff_steps < 50 ? d->diff_steps : 50);
+    }
     /* a GAN's step: G forward and backward, D forward and backward three times (fakes, real
      * images, fakes again for G's gradient) */
     double train_flops = d->gan ? 3.0 * flops + 9.0 * clvae_model_flops(d->disc) : 3.0 * flops;

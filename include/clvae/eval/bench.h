@@ -9,7 +9,10 @@ typedef struct clvae_bench_result {
     size_t batch;            /* examples per step */
     int steps;               /* timed steps (after warm-up) */
     double train_img_s;      /* training images per second (forward, backward, Adam) */
-    double sample_img_s;     /* decoded images per second */
+    double sample_img_s;     /* decoded images per second (a diffusion model: images per
+                                second of its default sampler, DDIM over min(T, 50) steps) */
+    double sample_pass_s;    /* a diffusion model: sampling steps per second per image (one
+                                network pass and one step kernel each); 0 for the others */
     double train_gflop_s;    /* 3x the forward FLOPs per image, times train_img_s */
     double sample_gflop_s;   /* decoder FLOPs per image, times sample_img_s */
     size_t model_bytes;      /* device memory of the model */
