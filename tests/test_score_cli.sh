@@ -132,6 +132,10 @@ t_score_ddpm() {
     grep -qi "classified as the requested label" <<<"$out" || { echo "$out" >&2; return 1; }
   out=$("$clvae" score "$tmp/ddpm" --classifier "$tmp/cls" --count 8 --ancestral --json) || return 1
   grep -q '"sampling": "x_T .*ancestral DDPM over all 100 steps, guidance 1"' <<<"$out" || { echo "$out" >&2; return 1; }
+  # a row in compare, its FID among the others
+  "$clvae" compare "$tmp/ddpm" "$tmp/vae" --classifier "$tmp/cls" --count 40 --iwae 0 --out "$tmp/cmp_d" > /dev/null 2>&1 &&
+    grep -q "^| $tmp/ddpm | digits_ddpm | ddpm | digits:train | 1 | .* | [0-9.]* | 0\.[0-9]* |" "$tmp/cmp_d/compare.md" &&
+    grep -q "a diffusion model's DDIM over min(T, 50) steps" "$tmp/cmp_d/compare.md" || { cat "$tmp/cmp_d/compare.md" >&2; return 1; }
   out=$("$clvae" score "$tmp/vae" --classifier "$tmp/cls" --count 8 --steps 5 2>&1); rc=$?
   [ $rc -eq 2 ] && grep -q "are a diffusion model's" <<<"$out" || { echo "$rc $out" >&2; return 1; }
 }

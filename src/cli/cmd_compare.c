@@ -324,8 +324,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
             if (a.classifier && n > 0 && (size_t)n < cap)
                 n += snprintf(md + n, cap - (size_t)n,
                               "- %s: Frechet distance between Gaussian fits of the penultimate "
-                              "features of classifier `%s` for %ld samples (z ~ N(0, I) through "
-                              "the decoder; a plain AE too) and for as many test images (or the "
+                              "features of classifier `%s` for %ld samples (each model's own "
+                              "sampling: z ~ N(0, I) through a decoder, a plain AE's too, or a "
+                              "generator; a prior's codes through its VQ-VAE; a diffusion "
+                              "model's DDIM over min(T, 50) steps, eta 0, with its weights' "
+                              "moving average when it keeps one) and for as many test images (or the "
                               "whole test set when smaller; it is not the Inception FID); confidence: the samples' mean max-softmax "
                               "probability. Lower FID and higher confidence are better.\n",
                               fid, c.ckpath, a.count);
