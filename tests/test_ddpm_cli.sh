@@ -140,6 +140,8 @@ t_bad_configs_exit_2() {
     esac
     [ $rc -eq 2 ] && grep -q "error" <<<"$out" && [ ! -e "$tmp/bad" ] || { echo "$bad: $rc $out" >&2; return 1; }
   done
+  # a U-Net whose skip does not match: the down conv without its stride
+  grep -q "\[concat\] joins along channels inputs of one height and width, but 'u' is 16x16x16 and 'h1' is 16x8x8" <<<"$("$clvae" check-config "$tmp/d.cfg" --set conv#2.stride=1 2>&1)" || return 1
   grep -q "d.cfg:12: \[diffusion\]: beta_99 = 1 is outside (0, 1)" <<<"$("$clvae" check-config "$tmp/d.cfg" --set diffusion.beta_end=1 2>&1)" || return 1
   # no [time_embed]
   printf '[model]\nkind = ddpm\n[input]\nchannels = 1\nheight = 8\nwidth = 8\n[conv]\nfilters = 1\nsize = 3\n' > "$tmp/nt.cfg"
