@@ -327,7 +327,7 @@ static int denoise_run(const cli_common_t *c, int argc, char **argv)
                  "  the folder must exist and be writable (checked before any work)"
 
 const cli_command_t cli_cmd_sample = {
-    "sample", "PNG grid of decodes of z ~ N(0, I)",
+    "sample", "PNG grid of new samples (z ~ N(0, I) decoded; a prior's or a diffusion model's draws)",
     "clvae sample RUN [--n 64] [--seed 1] [--label K] [--out FILE] [--device SPEC]\n"
     "                 [--steps S] [--eta E] [--ancestral] [--guidance G]\n"
     "  --label K (conditional models): n samples of class K; without it a conditional model\n"
