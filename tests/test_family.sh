@@ -48,10 +48,11 @@ t_dae_trains_and_denoises() {
   # the test loss (noisy in, clean target) falls; figures include denoise.png
   less "$(col "$tmp/dae" 2 test_loss)" "$(col "$tmp/dae" 1 test_loss)" || { cat "$tmp/dae/metrics.csv" >&2; return 1; }
   [ "$(col "$tmp/dae" 1 beta)" = 0 ] && is_png "$tmp/dae/denoise.png" || return 1
-  # three rows of 10 images of 28 px, zoom 2, 2 px padding: 10*58+2 x 3*58+2
-  [ "$(png_size "$tmp/dae/denoise.png")" = "582x176" ] || { png_size "$tmp/dae/denoise.png" >&2; return 1; }
+  # three rows of 10 images of 28 px, zoom 2, 2 px padding: 10*58+2 x 3*58+2, under a title
+  # band (26 px), with row labels (noisy, clean, denoised: 55 px) and a 10 px margin
+  [ "$(png_size "$tmp/dae/denoise.png")" = "657x212" ] || { png_size "$tmp/dae/denoise.png" >&2; return 1; }
   out=$("$clvae" denoise "$tmp/dae" --count 5 --out "$tmp/d5.png") && is_png "$tmp/d5.png" &&
-    [ "$(png_size "$tmp/d5.png")" = "292x176" ] && grep -q "rows: gaussian noise" <<<"$out" || return 1
+    [ "$(png_size "$tmp/d5.png")" = "367x212" ] && grep -q "rows: gaussian noise" <<<"$out" || return 1
   # the same seed gives the same picture, masking noise another one
   "$clvae" denoise "$tmp/dae" --count 5 --out "$tmp/d5b.png" >/dev/null && cmp -s "$tmp/d5.png" "$tmp/d5b.png" &&
   "$clvae" denoise "$tmp/dae" --count 5 --noise mask --p 0.5 --out "$tmp/dm.png" >/dev/null &&
@@ -84,15 +85,17 @@ t_cvae_trains_and_samples_by_label() {
   local out rc
   out=$("$clvae" train models/mnist_cvae.cfg "${small[@]}" --out "$tmp/cvae" 2>&1) || { echo "$out" >&2; return 1; }
   less "$(col "$tmp/cvae" 2 test_loss)" "$(col "$tmp/cvae" 1 test_loss)" || { cat "$tmp/cvae/metrics.csv" >&2; return 1; }
-  # samples.png: a row per digit, 10 columns
-  is_png "$tmp/cvae/samples.png" && [ "$(png_size "$tmp/cvae/samples.png")" = "582x582" ] &&
+  # samples.png: a row per digit (labelled y=0 ...), 10 columns, under a title; loss.png: a
+  # panel per loss column (loss, reconstruction, KL) of 450x300 under the title
+  is_png "$tmp/cvae/samples.png" && [ "$(png_size "$tmp/cvae/samples.png")" = "627x618" ] &&
+    [ "$(png_size "$tmp/cvae/loss.png")" = "1350x336" ] &&
     is_png "$tmp/cvae/reconstructions.png" && is_png "$tmp/cvae/latent.png" &&
     [ ! -e "$tmp/cvae/manifold.png" ] || return 1
   "$clvae" sample "$tmp/cvae" --label 3 --n 9 --out "$tmp/s3.png" >/dev/null && is_png "$tmp/s3.png" &&
-    [ "$(png_size "$tmp/s3.png")" = "176x176" ] &&
+    [ "$(png_size "$tmp/s3.png")" = "211x212" ] &&
   "$clvae" sample "$tmp/cvae" --label 3 --n 9 --out "$tmp/s3b.png" >/dev/null && cmp -s "$tmp/s3.png" "$tmp/s3b.png" &&
   "$clvae" sample "$tmp/cvae" --label 4 --n 9 --out "$tmp/s4.png" >/dev/null && ! cmp -s "$tmp/s3.png" "$tmp/s4.png" &&
-  "$clvae" sample "$tmp/cvae" --n 20 --out "$tmp/grid.png" >/dev/null && [ "$(png_size "$tmp/grid.png")" = "118x582" ] &&
+  "$clvae" sample "$tmp/cvae" --n 20 --out "$tmp/grid.png" >/dev/null && [ "$(png_size "$tmp/grid.png")" = "301x618" ] &&
   "$clvae" manifold "$tmp/cvae" --label 7 --grid 4 --out "$tmp/m7.png" >/dev/null && is_png "$tmp/m7.png" &&
   "$clvae" reconstruct "$tmp/cvae" --n 4 --out "$tmp/r.png" >/dev/null && is_png "$tmp/r.png" &&
   "$clvae" eval "$tmp/cvae" --n 50 | grep -q "loss [0-9]" || return 1

@@ -66,6 +66,65 @@ static clvae_status_t encode_all(clvae_ctx_t *ctx, clvae_objective_t *model,
 /* Image grids magnified for small images: 8x8 by 6, up to 32x32 by 2. */
 static int zoom_for(const clvae_dataset_t *d) { return d->h <= 8 ? 6 : (d->h <= 32 ? 2 : 1); }
 
+/* Pastes gray or RGB src into RGB dst at (x0, y0). */
+static void paste(clvae_image_t *dst, const clvae_image_t *src, int x0, int y0)
+{
+    for (int y = 0; y < src->h; y++)
+        for (int x = 0; x < src->w; x++)
+            for (int ch = 0; ch < 3; ch++)
+                dst->px[((size_t)(y0 + y) * (size_t)dst->w + (size_t)(x0 + x)) * 3 + ch] =
+                    src->px[((size_t)y * (size_t)src->w + (size_t)x) * (size_t)src->channels +
+                            (src->channels == 3 ? (size_t)ch : 0)];
+}
+
+clvae_status_t clvae_fig_grid_labelled(const float *imgs, size_t n, const clvae_dataset_t *shape,
+                                       int cols, const char *title,
+                                       const char *const *row_labels,
+                                       const char *const *col_labels, const char *path,
+                                       clvae_error_t *err)
+{
+    clvae_image_t grid = {0}, out = {0};
+    int zoom = zoom_for(shape), pad = 2, rows = (int)((n + (size_t)cols - 1) / (size_t)cols);
+    clvae_status_t s = clvae_image_grid(&grid, imgs, n, (int)shape->c, (int)shape->h,
+                                        (int)shape->w, cols, pad, zoom, 255, err);
+    if (s) return s;
+    const int margin = 10, title_h = title ? 26 : margin, cap_h = col_labels ? 16 : 0;
+    int left = 0;
+    for (int r = 0; row_labels && r < rows; r++) {
+        int w = clvae_plot_text_width(row_labels[r], 1) + 8;
+        if (w > left) left = w;
+    }
+    int tw = title ? clvae_plot_text_width(title, 1) : 0;
+    int w = grid.w + left + 2 * margin > tw + 2 * margin ? grid.w + left + 2 * margin
+                                                         : tw + 2 * margin;
+    if ((s = clvae_image_init(&out, w, grid.h + title_h + cap_h + margin, 3, 255, err))) {
+        clvae_image_free(&grid);
+        return s;
+    }
+    const uint8_t ink[3] = {0, 0, 0};
+    if (title) clvae_plot_text(&out, margin, 8, title, 1, ink);
+    int tile_w = (int)shape->w * zoom + pad, tile_h = (int)shape->h * zoom + pad;
+    for (int c = 0; col_labels && c < cols; c++) {
+        int cx = margin + left + pad + c * tile_w + ((int)shape->w * zoom) / 2;
+        clvae_plot_text(&out, cx - clvae_plot_text_width(col_labels[c], 1) / 2, title_h,
+                        col_labels[c], 1, ink);
+    }
+    for (int r = 0; row_labels && r < rows; r++)
+        clvae_plot_text(&out, margin, title_h + cap_h + pad + r * tile_h + tile_h / 2 - 4,
+                        row_labels[r], 1, ink);
+    paste(&out, &grid, margin + left, title_h + cap_h);
+    s = clvae_image_write(path, &out, err);
+    clvae_image_free(&grid);
+    clvae_image_free(&out);
+    return s;
+}
+
+/* The model's name, for titles. */
+static const char *model_name(const clvae_objective_t *model)
+{
+    return clvae_objective_net_desc(model, 0)->name;
+}
+
 clvae_status_t clvae_fig_grid_save(const float *imgs, size_t n, const clvae_dataset_t *shape,
                                    int cols, const char *path, clvae_error_t *err)
 {
@@ -132,6 +191,19 @@ clvae_status_t clvae_fig_samples_label(clvae_ctx_t *ctx, clvae_objective_t *mode
         memcpy(z + i * J, z0 + src * J, J * sizeof *z);
         lab[i] = label >= 0 ? (float)label : (float)(i / cols);
     }
+    char title[256], rowcap[4096][12];
+    const char *rows[4096];
+    size_t nrows = (total + cols - 1) / cols;
+    if (label >= 0)
+        snprintf(title, sizeof title, "%s: %zu samples of class %d", model_name(model), total,
+                 label);
+    else
+        snprintf(title, sizeof title, "%s: one row per class%s", model_name(model),
+                 clvae_objective_net_desc(model, 0)->ddpm ? "" : ", one z per column");
+    for (size_t r = 0; label < 0 && r < nrows && r < 4096; r++) {
+        snprintf(rowcap[r], sizeof rowcap[r], "y=%zu", r);
+        rows[r] = rowcap[r];
+    }
     if (clvae_objective_net_desc(model, 0)->ddpm) {
         /* a diffusion model draws from its noise, the label of each image guiding it */
         int *il = malloc(total * sizeof *il);
@@ -142,7 +214,9 @@ clvae_status_t clvae_fig_samples_label(clvae_ctx_t *ctx, clvae_objective_t *mode
     } else {
         s = clvae_decode_labeled(ctx, model, z, lab, total, out, err);
     }
-    if (!s) s = clvae_fig_grid_save(out, total, shape, (int)cols, path, err);
+    if (!s)
+        s = clvae_fig_grid_labelled(out, total, shape, (int)cols, title, label < 0 ? rows : NULL,
+                                    NULL, path, err);
 out:
     free(z0);
     free(z);
@@ -171,7 +245,16 @@ clvae_status_t clvae_fig_samples(clvae_ctx_t *ctx, clvae_objective_t *model,
         s = d->prior  ? clvae_objective_prior_sample(model, n, seed, 1.0f, out, err)
             : d->ddpm ? clvae_objective_ddpm_sample(model, n, seed, NULL, NULL, out, err)
                       : decode_all(model, z, n, out, err);
-        if (!s) s = clvae_fig_grid_save(out, n, shape, (int)ceil(sqrt((double)n)), path, err);
+        char title[256];
+        snprintf(title, sizeof title, "%s: %zu samples (seed %llu), %s", d->name, n,
+                 (unsigned long long)seed,
+                 d->prior  ? "codes drawn by the prior, decoded by its VQ-VAE"
+                 : d->ddpm ? "denoised from x_T ~ N(0, I)"
+                 : d->gan  ? "z ~ N(0, I) through the generator"
+                           : "z ~ N(0, I) through the decoder");
+        if (!s)
+            s = clvae_fig_grid_labelled(out, n, shape, (int)ceil(sqrt((double)n)), title, NULL,
+                                        NULL, path, err);
     }
     free(z);
     free(out);
@@ -250,7 +333,11 @@ clvae_status_t clvae_fig_reconstruct(clvae_ctx_t *ctx, clvae_objective_t *model,
         for (size_t k = 0; k < D; k++) both[i * D + k] = data->pixels[i * D + k] * data->scale;
     }
     s = encode_all(ctx, model, dd, data->labels, idx, n, mu, both + n * D, err);
-    if (!s) s = clvae_fig_grid_save(both, 2 * n, data, (int)n, path, err);
+    static const char *const rows[2] = {"original", "reconstruction"};
+    char title[256];
+    snprintf(title, sizeof title, "%s: the first %zu test images and their reconstructions",
+             model_name(model), n);
+    if (!s) s = clvae_fig_grid_labelled(both, 2 * n, data, (int)n, title, rows, NULL, path, err);
 out:
     free(mu);
     free(both);
@@ -291,7 +378,21 @@ clvae_status_t clvae_fig_manifold(clvae_ctx_t *ctx, clvae_objective_t *model,
     if (!s && !(out = malloc(n * D * sizeof *out)))
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     if (!s) s = decode_all(model, z, n, out, err);
-    if (!s) s = clvae_fig_grid_save(out, n, shape, grid, path, err);
+    char title[256];
+    snprintf(title, sizeof title, "%s: decodes of z%d from -%g to %g (across) and z%d from %g "
+             "to -%g (down), the other dimensions 0", model_name(model), dx, (double)range,
+             (double)range, dy, (double)range, (double)range);
+    /* the z values of the columns and rows as ticks */
+    char ticks[2][64][12];
+    const char *cols[64], *rows[64];
+    for (int k = 0; k < grid && k < 64; k++) {
+        float v = -range + 2.0f * range * (float)k / (float)(grid - 1);
+        snprintf(ticks[0][k], sizeof ticks[0][k], "%.2g", fabs(v) < 1e-6f ? 0.0 : (double)v);
+        snprintf(ticks[1][k], sizeof ticks[1][k], "%.2g", fabs(v) < 1e-6f ? 0.0 : -(double)v);
+        cols[k] = ticks[0][k];
+        rows[k] = ticks[1][k];
+    }
+    if (!s) s = clvae_fig_grid_labelled(out, n, shape, grid, title, rows, cols, path, err);
     free(z);
     free(out);
     return s;
@@ -394,7 +495,16 @@ clvae_status_t clvae_fig_interpolate(clvae_ctx_t *ctx, clvae_objective_t *model,
         imgs[q] = data->pixels[i * D + q] * data->scale;
         imgs[(n - 1) * D + q] = data->pixels[j * D + q] * data->scale;
     }
-    s = clvae_fig_grid_save(imgs, n, data, (int)n, path, err);
+    char title[256], a[24], b[24];
+    const char *cols[66];
+    snprintf(title, sizeof title, "%s: test image %zu to test image %zu through latent space "
+             "(z_mean, %d steps)", model_name(model), i, j, steps);
+    snprintf(a, sizeof a, "#%zu", i);
+    snprintf(b, sizeof b, "#%zu", j);
+    for (size_t k = 0; k < n; k++) cols[k] = "";
+    cols[0] = a;
+    cols[n - 1] = b;
+    s = clvae_fig_grid_labelled(imgs, n, data, (int)n, title, NULL, cols, path, err);
 out:
     free(mu);
     free(z);
@@ -442,35 +552,33 @@ clvae_status_t clvae_fig_loss(const clvae_epoch_metrics_t *rows, size_t n,
         if (!columns[k])
             return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "metrics with %d loss columns, %d names", nc,
                               k);
-    size_t rowsz = (size_t)(1 + 2 * nc) * n;
-    float *v = malloc(rowsz * sizeof *v);
-    clvae_plot_series_t *s = calloc((size_t)(2 * nc), sizeof *s);
-    char(*label)[64] = calloc((size_t)(2 * nc), sizeof *label);
-    clvae_status_t st = CLVAE_OK;
-    if (!v || !s || !label) {
-        st = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-        goto out;
-    }
-    /* per column: its train and test curves, the columns in the objective's order */
-    for (size_t i = 0; i < n; i++) {
-        v[i] = (float)rows[i].epoch;
-        for (int k = 0; k < nc; k++) {
-            v[(size_t)(1 + 2 * k) * n + i] = (float)rows[i].train[k];
-            v[(size_t)(2 + 2 * k) * n + i] = (float)rows[i].test[k];
+    /* one panel per column (its train and test curves, on its own scale: a KL of 5 is not a flat
+     * line beside losses of 170), three panels a row, under the run's title */
+    const int pw = 450, ph = 300, top = 36, per_row = nc < 3 ? nc : 3;
+    int prow = (nc + per_row - 1) / per_row;
+    float *v = malloc((size_t)3 * n * sizeof *v);
+    clvae_image_t out = {0}, panel = {0};
+    clvae_status_t st = v ? clvae_image_init(&out, per_row * pw, top + prow * ph, 3, 255, err)
+                          : CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (int k = 0; !st && k < nc; k++) {
+        for (size_t i = 0; i < n; i++) {
+            v[i] = (float)rows[i].epoch;
+            v[n + i] = (float)rows[i].train[k];
+            v[2 * n + i] = (float)rows[i].test[k];
         }
+        clvae_plot_series_t sr[2] = {{"train", v, v + n, n}, {"test", v, v + 2 * n, n}};
+        int acc = strcmp(columns[k], "acc") == 0;
+        st = clvae_plot_lines(&panel, pw, ph, column_title(columns[k]), "epoch",
+                              acc ? "fraction correct" : "per example", sr, 2, 0, err);
+        if (!st) paste(&out, &panel, (k % per_row) * pw, top + (k / per_row) * ph);
+        clvae_image_free(&panel);
     }
-    for (int k = 0; k < 2 * nc; k++) {
-        snprintf(label[k], sizeof label[k], "%s %s", k % 2 ? "test" : "train",
-                 column_title(columns[k / 2]));
-        s[k] = (clvae_plot_series_t){label[k], v, v + (size_t)(1 + k) * n, n};
+    const uint8_t ink[3] = {0, 0, 0};
+    if (!st) {
+        clvae_plot_text(&out, (out.w - clvae_plot_text_width(title, 2)) / 2, 8, title, 2, ink);
+        st = clvae_image_write(path, &out, err);
     }
-    clvae_image_t img = {0};
-    st = clvae_plot_lines(&img, 900, 600, title, "epoch", "per example", s, 2 * nc, 0, err);
-    if (!st) st = clvae_image_write(path, &img, err);
-    clvae_image_free(&img);
-out:
+    clvae_image_free(&out);
     free(v);
-    free(s);
-    free(label);
     return st;
 }

@@ -31,7 +31,11 @@ clvae_status_t clvae_fig_manifold_label(clvae_ctx_t *ctx, clvae_objective_t *mod
         for (size_t i = 0; i < n; i++) lab[i] = (float)label;
         s = clvae_decode_labeled(ctx, model, z, lab, n, out, err);
     }
-    if (!s) s = clvae_fig_grid_save(out, n, shape, grid, path, err);
+    char title[256];
+    snprintf(title, sizeof title, "%s: class %d, decodes of z%d from -%g to %g (across) and z%d "
+             "from %g to -%g (down)", clvae_objective_net_desc(model, 0)->name, label, dx,
+             (double)range, (double)range, dy, (double)range, (double)range);
+    if (!s) s = clvae_fig_grid_labelled(out, n, shape, grid, title, NULL, NULL, path, err);
     free(z);
     free(lab);
     free(out);
@@ -71,7 +75,11 @@ clvae_status_t clvae_fig_denoise(clvae_ctx_t *ctx, clvae_objective_t *model,
             (s = clvae_objective_outputs(model, den + st * D, err)))
             goto out;
     }
-    s = clvae_fig_grid_save(rows, 3 * n, data, (int)n, path, err);
+    static const char *const names[3] = {"noisy", "clean", "denoised"};
+    char title[256];
+    snprintf(title, sizeof title, "%s: %zu test images with %s noise, and denoised",
+             clvae_objective_net_desc(model, 0)->name, n, clvae_noise_kind_name(noise->kind));
+    s = clvae_fig_grid_labelled(rows, 3 * n, data, (int)n, title, names, NULL, path, err);
 out:
     clvae_buf_free(&clean);
     free(rows);
@@ -86,17 +94,6 @@ static void frame_caption(long t, size_t T, char *buf, size_t size)
     else snprintf(buf, size, "t=%ld", t);
 }
 
-/* Pastes gray or RGB src into RGB dst at (x0, y0). */
-static void paste(clvae_image_t *dst, const clvae_image_t *src, int x0, int y0)
-{
-    for (int y = 0; y < src->h; y++)
-        for (int x = 0; x < src->w; x++)
-            for (int ch = 0; ch < 3; ch++)
-                dst->px[((size_t)(y0 + y) * (size_t)dst->w + (size_t)(x0 + x)) * 3 + ch] =
-                    src->px[((size_t)y * (size_t)src->w + (size_t)x) * (size_t)src->channels +
-                            (src->channels == 3 ? (size_t)ch : 0)];
-}
-
 clvae_status_t clvae_fig_chain(clvae_objective_t *model, const clvae_dataset_t *shape, size_t n,
                                size_t F, uint64_t seed, int label, const char *what,
                                const char *path, clvae_error_t *err)
@@ -107,12 +104,13 @@ clvae_status_t clvae_fig_chain(clvae_objective_t *model, const clvae_dataset_t *
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is not a diffusion model: it has no "
                           "denoising chain", d->name);
     if (F < 2 || F > 20) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%zu frames: want 2 to 20", F);
+    if (n == 0 || n > 64)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a chain of %zu samples: want 1 to 64", n);
     clvae_status_t s = label >= 0 ? clvae_fig_check_label(model, label, err) : CLVAE_OK;
     if (s) return s;
     float *frames = malloc(F * n * D * sizeof *frames), *tiles = malloc(F * n * D * sizeof *tiles);
     long *t_of = malloc(F * sizeof *t_of);
     int *labels = K ? malloc(n * sizeof *labels) : NULL;
-    clvae_image_t grid = {0}, out = {0};
     if (!frames || !tiles || !t_of || (K && !labels)) {
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
         goto done;
@@ -124,39 +122,20 @@ clvae_status_t clvae_fig_chain(clvae_objective_t *model, const clvae_dataset_t *
     for (size_t i = 0; i < n; i++)
         for (size_t f = 0; f < F; f++)
             memcpy(tiles + (i * F + f) * D, frames + (f * n + i) * D, D * sizeof *tiles);
-    int zoom = shape->h <= 8 ? 6 : shape->h <= 32 ? 2 : 1, pad = 2;
-    if ((s = clvae_image_grid(&grid, tiles, n * F, (int)shape->c, (int)shape->h, (int)shape->w,
-                              (int)F, pad, zoom, 255, err)))
-        goto done;
-    /* a conditional model's rows are labelled with their class on the left */
-    const int margin = 10, title_h = 26, cap_h = 16, left = K ? 40 : 0;
-    char title[256];
+    char title[256], caps[20][24], rowcap[64][16];
+    const char *cols[20], *rows[64];
     snprintf(title, sizeof title, "%s: denoising chain, %s", d->name, what);
-    int tw = clvae_plot_text_width(title, 1);
-    int w = grid.w + left + 2 * margin > tw + 2 * margin ? grid.w + left + 2 * margin
-                                                         : tw + 2 * margin;
-    if ((s = clvae_image_init(&out, w, grid.h + title_h + cap_h + margin, 3, 255, err))) goto done;
-    const uint8_t ink[3] = {0, 0, 0};
-    clvae_plot_text(&out, margin, 8, title, 1, ink);
-    int tile = (int)shape->w * zoom + pad;
     for (size_t f = 0; f < F; f++) {
-        char cap[32];
-        frame_caption(t_of[f], d->diff_steps, cap, sizeof cap);
-        int cx = margin + left + pad + (int)f * tile + ((int)shape->w * zoom) / 2;
-        clvae_plot_text(&out, cx - clvae_plot_text_width(cap, 1) / 2, title_h, cap, 1, ink);
+        frame_caption(t_of[f], d->diff_steps, caps[f], sizeof caps[f]);
+        cols[f] = caps[f];
     }
-    int tile_h = (int)shape->h * zoom + pad;
-    for (size_t i = 0; labels && i < n; i++) {
-        char cap[32];
-        snprintf(cap, sizeof cap, "y=%d", labels[i]);
-        clvae_plot_text(&out, margin, title_h + cap_h + pad + (int)i * tile_h + tile_h / 2 - 4, cap,
-                        1, ink);
+    for (size_t i = 0; labels && i < n && i < 64; i++) {
+        snprintf(rowcap[i], sizeof rowcap[i], "y=%d", labels[i]);
+        rows[i] = rowcap[i];
     }
-    paste(&out, &grid, margin + left, title_h + cap_h);
-    s = clvae_image_write(path, &out, err);
+    s = clvae_fig_grid_labelled(tiles, n * F, shape, (int)F, title, labels ? rows : NULL, cols,
+                                path, err);
 done:
-    clvae_image_free(&grid);
-    clvae_image_free(&out);
     free(frames);
     free(tiles);
     free(t_of);

@@ -11,6 +11,15 @@
 clvae_status_t clvae_fig_grid_save(const float *imgs, size_t n, const clvae_dataset_t *shape,
                                    int cols, const char *path, clvae_error_t *err);
 
+/* clvae_fig_grid_save under a title (NULL: none) on white, with a label left of each row
+ * (row_labels: one per row, NULL: none) and above each column (col_labels: cols of them, NULL:
+ * none), in the built-in font. */
+clvae_status_t clvae_fig_grid_labelled(const float *imgs, size_t n, const clvae_dataset_t *shape,
+                                       int cols, const char *title,
+                                       const char *const *row_labels,
+                                       const char *const *col_labels, const char *path,
+                                       clvae_error_t *err);
+
 /* CLVAE_ERR_INVALID (naming --label) unless label is one of a conditional model's classes. */
 clvae_status_t clvae_fig_check_label(const clvae_objective_t *model, int label, clvae_error_t *err);
 
