@@ -193,4 +193,21 @@ t_ctrl_c_then_resume() {
 }
 check ctrl_c_then_resume t_ctrl_c_then_resume
 
+# [train] snapshot_every: the latent scatter and its points every N epochs and after the last,
+# into RUN/latent/; `latent --over-epochs` draws them side by side; a run without them is told
+# how to make them (exit 2).
+t_latent_snapshots() {
+  local out rc
+  "$clvae" train "$cfg" --limit 640 --epochs 3 --set train.snapshot_every=2 --no-figures --out "$tmp/snap" > /dev/null 2>&1 || return 1
+  [ "$(cd "$tmp/snap/latent" && echo *)" = "epoch_002.csv epoch_002.png epoch_003.csv epoch_003.png" ] || { ls "$tmp/snap/latent" >&2; return 1; }
+  [ "$(head -1 "$tmp/snap/latent/epoch_002.csv")" = "index,label,z0,z1" ] &&
+    [ "$(wc -l < "$tmp/snap/latent/epoch_003.csv")" -eq 298 ] || return 1
+  out=$("$clvae" latent "$tmp/snap" --over-epochs) && grep -q "wrote $tmp/snap/latent_epochs.png" <<<"$out" &&
+    [ "$(head -c 8 "$tmp/snap/latent_epochs.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || { echo "$out" >&2; return 1; }
+  "$clvae" train "$cfg" --limit 640 --epochs 1 --no-figures --out "$tmp/nosnap" > /dev/null 2>&1 || return 1
+  out=$("$clvae" latent "$tmp/nosnap" --over-epochs --out "$tmp/x.png" 2>&1); rc=$?
+  [ $rc -eq 2 ] && [ ! -e "$tmp/x.png" ] && grep -q "no latent snapshots.*snapshot_every" <<<"$out" || { echo "$rc $out" >&2; return 1; }
+}
+check latent_snapshots t_latent_snapshots
+
 finish

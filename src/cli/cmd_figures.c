@@ -24,11 +24,12 @@ typedef struct fig_args {
     cli_sampler_opts_t smp;      /* sample of a diffusion model: --steps, --eta, --ancestral,
                                     --guidance */
     long frames;                 /* chain: --frames F */
+    int over_epochs;             /* latent: --over-epochs */
 } fig_args_t;
 
 /* Parses the options a command allows (a string of letters: n s g r f t p d, l for --label,
  * c for --count, z for --noise, --std and --p, e for a diffusion model's --steps, --eta,
- * --ancestral and --guidance, k for --frames). */
+ * --ancestral and --guidance, k for --frames, o for --over-epochs). */
 static int parse(const cli_command_t *cmd, const char *allowed, int argc, char **argv,
                  fig_args_t *a)
 {
@@ -85,6 +86,8 @@ static int parse(const cli_command_t *cmd, const char *allowed, int argc, char *
             a->has_to = 1;
         } else if (strchr(allowed, 'e') && (r = cli_sampler_take(cmd, &a->smp, &i, argc, argv))) {
             if (r < 0) return 2;
+        } else if (strchr(allowed, 'o') && strcmp(argv[i], "--over-epochs") == 0) {
+            a->over_epochs = 1;
         } else if (strchr(allowed, 'k') && (r = cli_opt(&i, argc, argv, "--frames", &v))) {
             if (r < 0 || cli_parse_long(v, 2, 20, &a->frames))
                 return cli_usage_error(cmd, "--frames wants a whole number from 2 to 20");
@@ -224,6 +227,7 @@ static clvae_status_t draw_manifold(cli_run_t *r, const fig_args_t *a, char *pat
 
 static clvae_status_t draw_latent(cli_run_t *r, const fig_args_t *a, char *path, clvae_error_t *err)
 {
+    if (a->over_epochs) return clvae_fig_latent_epochs(r->dir, path, err);
     char csv[4300];
     snprintf(csv, sizeof csv, "%s", path);
     char *dot = strrchr(csv, '.');
@@ -300,8 +304,9 @@ static int manifold_run(const cli_common_t *c, int argc, char **argv)
 static int latent_run(const cli_common_t *c, int argc, char **argv)
 {
     fig_args_t a = {.n = 10000, .dx = 0, .dy = 1, .label = -1};
-    int e = parse(&cli_cmd_latent, "nd", argc, argv, &a);
-    return e ? e : with_run(c, &a, 1, CLVAE_CAN_ENCODE, draw_latent, "latent.png");
+    int e = parse(&cli_cmd_latent, "ndo", argc, argv, &a);
+    return e ? e : with_run(c, &a, !a.over_epochs, CLVAE_CAN_ENCODE, draw_latent,
+                            a.over_epochs ? "latent_epochs.png" : "latent.png");
 }
 
 static int interpolate_run(const cli_common_t *c, int argc, char **argv)
@@ -364,7 +369,11 @@ const cli_command_t cli_cmd_manifold = {
 const cli_command_t cli_cmd_latent = {
     "latent", "PNG scatter of the test set's z_mean coloured by class, and a CSV of the points",
     "clvae latent RUN [--n 10000] [--dims 0,1] [--out FILE] [--device SPEC]\n"
-    "  the points go beside FILE, as FILE with .csv for its extension"
+    "       clvae latent RUN --over-epochs [--out FILE]\n"
+    "  the points go beside FILE, as FILE with .csv for its extension. --over-epochs: the\n"
+    "  latent space forming over training, one scatter per snapshot that [train]\n"
+    "  snapshot_every = N saved in RUN/latent/ (up to 8, the last always); default FILE\n"
+    "  RUN/latent_epochs.png"
     OUT_NOTE,
     latent_run};
 const cli_command_t cli_cmd_interpolate = {

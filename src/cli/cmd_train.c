@@ -192,6 +192,9 @@ typedef struct progress_state {
                                 DIR/progress/epoch_NNN.png (a GAN) */
     int rows;
     clvae_dataset_t shape;   /* the images' shape */
+    long snapshot_every;     /* [train] snapshot_every: DIR/latent/epoch_NNN.png and .csv */
+    clvae_dataset_t snap;    /* the test set they encode (loaded at the first snapshot) */
+    clvae_data_dev_t dsnap;
 } progress_state_t;
 
 /* The seed of the fixed z of the progress rows. */
@@ -210,6 +213,27 @@ static void progress_row(const progress_state_t *ps, const clvae_progress_t *p)
                                        PROGRESS_SEED, path, &err);
     if (s) fprintf(stderr, "clvae: warning: epoch %ld's progress row not drawn: %s\n", p->epoch,
                    err.msg);
+    clvae_error_clear(&err);
+}
+
+/* An epoch's latent snapshot (the scatter of the first 2,000 test images' z_mean, and their
+ * CSV) into DIR/latent/; a failure is a warning (the run goes on). */
+static void latent_snapshot(progress_state_t *ps, const clvae_progress_t *p)
+{
+    char path[4200], csv[4200];
+    clvae_error_t err = {0};
+    clvae_ctx_t *ctx = clvae_objective_ctx(p->model);
+    const clvae_model_desc_t *d = clvae_objective_net_desc(p->model, 0);
+    snprintf(path, sizeof path, "%.4000s/latent", ps->dir);
+    clvae_status_t s = clvae_mkdirs(path) == 0 ? CLVAE_OK
+                       : CLVAE_FAIL(&err, CLVAE_ERR_IO, "cannot create %s", path);
+    if (!s && !ps->snap.n && !(s = clvae_dataset_open(d->test_data, cli_data_dir(), &ps->snap, &err)))
+        s = clvae_data_upload(ctx, &ps->snap, &ps->dsnap, &err);
+    snprintf(path, sizeof path, "%.4000s/latent/epoch_%03ld.png", ps->dir, p->epoch);
+    snprintf(csv, sizeof csv, "%.4000s/latent/epoch_%03ld.csv", ps->dir, p->epoch);
+    if (!s) s = clvae_fig_latent(ctx, p->model, &ps->snap, &ps->dsnap, 2000, 0, 1, path, csv, &err);
+    if (s) fprintf(stderr, "clvae: warning: epoch %ld's latent snapshot not drawn: %s\n",
+                   p->epoch, err.msg);
     clvae_error_clear(&err);
 }
 
@@ -257,6 +281,9 @@ static void on_progress(void *user, const clvae_progress_t *p)
             fprintf(ps->out, "  test pass: %zu images in %.1f s (train.test_limit, "
                     "--test-limit N)\n", p->test_n, p->test_seconds);
         if (ps->rows && p->model) progress_row(ps, p);
+        if (ps->snapshot_every && p->model &&
+            (m->epoch % ps->snapshot_every == 0 || m->epoch == p->epochs))
+            latent_snapshot(ps, p);
         fflush(ps->out);
         if (p->skipped)
             fprintf(stderr, "clvae: warning: epoch %ld: %ld of %zu steps skipped (NaN or infinite "
@@ -513,8 +540,9 @@ static progress_state_t progress_state_of(const clvae_model_desc_t *d, FILE *out
 {
     progress_state_t ps = {isatty(2),
                            d->variational && (d->beta_schedule != CLVAE_BETA_CONSTANT || d->beta != 1.0f),
-                           d->classes > 0, out, {0}, !d->classes && !d->gan && !d->vqvae && !d->prior && !d->ddpm, NULL, 0, dir, d->gan, {0}};
+                           d->classes > 0, out, {0}, !d->classes && !d->gan && !d->vqvae && !d->prior && !d->ddpm, NULL, 0, dir, d->gan, {0}, 0, {0}, {0}};
     ps.ncols = clvae_objective_columns(d, &ps.cols);
+    if (clvae_objective_can(d) & CLVAE_CAN_ENCODE) ps.snapshot_every = d->snapshot_every;
     ps.shape.c = clvae_objective_image_layer(d)->out_c;
     ps.shape.h = clvae_objective_image_layer(d)->out_h;
     ps.shape.w = clvae_objective_image_layer(d)->out_w;
@@ -649,7 +677,10 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     clvae_train_opts_t o = {dir, text, cli_data_dir(), resume, init, 0, on_progress, &ps,
                             &stop_requested, NULL};
     catch_stop_signals(1);
-    if (clvae_train_run(ctx, &d, &o, &interrupted, &err)) goto fail;
+    clvae_status_t trained = clvae_train_run(ctx, &d, &o, &interrupted, &err);
+    clvae_data_dev_free(&ps.dsnap);
+    clvae_dataset_free(&ps.snap);
+    if (trained) goto fail;
     clvae_ctx_free(ctx);
     ctx = NULL;
     if (interrupted) {

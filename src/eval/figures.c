@@ -1,6 +1,7 @@
 /* Figures: decode latents in batches, tile images, plot curves and scatters into PNG files. */
 #include "clvae/eval/figures.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -581,4 +582,101 @@ clvae_status_t clvae_fig_loss(const clvae_epoch_metrics_t *rows, size_t n,
     clvae_image_free(&out);
     free(v);
     return st;
+}
+
+/* The epochs of dir's snapshots (latent/epoch_NNN.csv), sorted, into ep (up to cap); how many. */
+static int snapshot_epochs(const char *dir, long *ep, int cap)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%.4000s/latent", dir);
+    DIR *dp = opendir(path);
+    if (!dp) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)) && n < cap) {
+        long v;
+        char tail[8];
+        if (sscanf(e->d_name, "epoch_%ld.%7s", &v, tail) == 2 && strcmp(tail, "csv") == 0 && v > 0)
+            ep[n++] = v;
+    }
+    closedir(dp);
+    for (int i = 1; i < n; i++) /* insertion sort: a few hundred at most */
+        for (int j = i; j > 0 && ep[j - 1] > ep[j]; j--) {
+            long t = ep[j];
+            ep[j] = ep[j - 1];
+            ep[j - 1] = t;
+        }
+    return n;
+}
+
+/* One snapshot's points: label, z0, z1 of each row of "index,label,z0,z1,..." (up to cap). */
+static clvae_status_t snapshot_read(const char *path, float *x, float *y, int *cls, size_t cap,
+                                    size_t *n, clvae_error_t *err)
+{
+    char *text = NULL;
+    clvae_status_t s = clvae_file_read(path, (size_t)1 << 28, "latent snapshot", &text, NULL, err);
+    if (s) return s;
+    *n = 0;
+    char *line = strchr(text, '\n'); /* past the header */
+    while (line && *n < cap) {
+        long idx, lab;
+        float a, b;
+        if (sscanf(line + 1, "%ld,%ld,%f,%f", &idx, &lab, &a, &b) == 4) {
+            x[*n] = a;
+            y[*n] = b;
+            cls[*n] = (int)lab;
+            (*n)++;
+        }
+        line = strchr(line + 1, '\n');
+    }
+    free(text);
+    if (*n == 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_CORRUPT, "%s: no points (want index,label,z0,z1 rows)",
+                          path);
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_fig_latent_epochs(const char *dir, const char *path, clvae_error_t *err)
+{
+    long all[1024], ep[8];
+    int total = snapshot_epochs(dir, all, 1024), np = total < 8 ? total : 8;
+    if (total == 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_NOT_FOUND, "%s has no latent snapshots (latent/"
+                          "epoch_NNN.csv): train with [train] snapshot_every = N (--set "
+                          "train.snapshot_every=1)", dir);
+    for (int k = 0; k < np; k++) /* evenly chosen, the last one always */
+        ep[k] = all[np == 1 ? total - 1 : (int)((long)k * (total - 1) / (np - 1))];
+    const int pw = 400, ph = 380, top = 36, per_row = np < 4 ? np : 4, cap = 2000;
+    int prow = (np + per_row - 1) / per_row;
+    float *x = malloc(cap * sizeof *x), *y = malloc(cap * sizeof *y);
+    int *cls = malloc(cap * sizeof *cls);
+    clvae_image_t out = {0}, panel = {0};
+    clvae_status_t s = x && y && cls ? clvae_image_init(&out, per_row * pw, top + prow * ph, 3,
+                                                         255, err)
+                                     : CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (int k = 0; !s && k < np; k++) {
+        char file[4200], title[64];
+        size_t n = 0;
+        int K = 1;
+        snprintf(file, sizeof file, "%.4000s/latent/epoch_%03ld.csv", dir, ep[k]);
+        if ((s = snapshot_read(file, x, y, cls, cap, &n, err))) break;
+        for (size_t i = 0; i < n; i++) K = cls[i] + 1 > K ? cls[i] + 1 : K;
+        snprintf(title, sizeof title, "epoch %ld", ep[k]);
+        s = clvae_plot_scatter(&panel, pw, ph, title, "z[0]", "z[1]", x, y, cls, n, K, NULL, err);
+        if (!s) paste(&out, &panel, (k % per_row) * pw, top + (k / per_row) * ph);
+        clvae_image_free(&panel);
+    }
+    if (!s) {
+        char title[256];
+        const uint8_t ink[3] = {0, 0, 0};
+        snprintf(title, sizeof title, "the latent space over training: z_mean of the first test "
+                 "images by class, %d of %d snapshots", np, total);
+        clvae_plot_text(&out, (out.w - clvae_plot_text_width(title, 1)) / 2, 12, title, 1, ink);
+        s = clvae_image_write(path, &out, err);
+    }
+    clvae_image_free(&out);
+    free(x);
+    free(y);
+    free(cls);
+    return s;
 }

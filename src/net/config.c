@@ -594,7 +594,8 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
     static const char *const train_keys[] = {"epochs", "batch", "limit", "optimizer", "lr",
                                              "beta1", "beta2", "eps", "weight_decay", "momentum",
                                              "ema", "seed", "shuffle", "sample_latent", "max_skipped",
-                                             "d_steps", "test_limit", "test_every", NULL};
+                                             "d_steps", "test_limit", "test_every", "snapshot_every",
+                                             NULL};
     static const char *const loss_keys[] = {"reconstruction", "beta", "beta_schedule",
                                             "beta_start", "beta_end", "warmup_epochs",
                                             "cycle_epochs", "ramp", "generator_loss", "real_label",
@@ -651,6 +652,9 @@ static clvae_status_t resolve_globals(clvae_model_desc_t *m, const clvae_cfg_t *
         v = m->test_every;
         if ((st = clvae_cfg_get_int(cfg, s, "test_every", 1, 1000000, 0, &v, err))) return st;
         m->test_every = (long)v;
+        v = m->snapshot_every;
+        if ((st = clvae_cfg_get_int(cfg, s, "snapshot_every", 0, 1000000, 0, &v, err))) return st;
+        m->snapshot_every = (long)v;
     } else if (strcmp(s->name, "noise") == 0) {
         return resolve_noise(m, cfg, s, err);
     } else if (strcmp(s->name, "diffusion") == 0) {

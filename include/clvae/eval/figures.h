@@ -82,6 +82,12 @@ clvae_status_t clvae_fig_interpolate(clvae_ctx_t *ctx, clvae_objective_t *model,
                                      size_t i, size_t j, int steps, const char *path,
                                      clvae_error_t *err);
 
+/* The formation of the latent space over training: the latent snapshots of run folder dir
+ * (dir/latent/epoch_NNN.csv, written with [train] snapshot_every) as scatter panels of z0 and
+ * z1 by class, one per epoch (up to 8, evenly chosen, the last always), four a row, under a
+ * title. CLVAE_ERR_NOT_FOUND when dir has none. */
+clvae_status_t clvae_fig_latent_epochs(const char *dir, const char *path, clvae_error_t *err);
+
 /* Reconstructions (z = mu, the output activation) of the first n examples of dd into out
  * (n x D floats). */
 clvae_status_t clvae_reconstruct_first(clvae_ctx_t *ctx, clvae_objective_t *model,

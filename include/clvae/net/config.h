@@ -146,6 +146,9 @@ typedef struct clvae_model_desc {
     size_t test_limit;             /* the test pass after an epoch: the first N test examples;
                                       0 = all */
     long test_every;               /* a test pass every N epochs (and after the last one) */
+    long snapshot_every;           /* [train] snapshot_every: the latent scatter of the first
+                                      2,000 test images every N epochs (and after the last)
+                                      into DIR/latent/ (0: none; models that encode) */
     char optimizer[16];            /* adam | sgd */
     float lr, beta1, beta2, eps, weight_decay, momentum;
     float ema;                     /* [train] ema: the decay of an exponential moving average of
