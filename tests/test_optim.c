@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "clvae/ops/optim.h"
+#include "clvae/train/optimizer.h"
 
 static clvae_ctx_t *ctx;
 
@@ -229,6 +230,46 @@ static void t_ema_matches_reference(void)
     clvae_buf_free(&skip);
 }
 
+/* The optimizer's average warms up: with [train] ema = 0.999, step t moves it with the decay
+ * min(0.999, (1 + t) / (10 + t)) (plain SGD, lr 0.5, so that the weights move a lot). */
+static void t_optimizer_ema_warmup(void)
+{
+    enum { N = 33 };
+    clvae_model_desc_t d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.optimizer, sizeof d.optimizer, "sgd");
+    d.lr = 0.5f;
+    d.ema = 0.999f;
+    float p[N], g[N];
+    uint64_t seed = 8;
+    tu_rand(p, N, -1, 1, &seed);
+    tu_rand(g, N, -1, 1, &seed);
+    clvae_error_t err = {0};
+    clvae_optimizer_t *o = NULL;
+    REQUIRE(clvae_optimizer_init(&o, ctx, &d, N, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_buf_t bp = tu_upload(ctx, p, N), bg = tu_upload(ctx, g, N), none = {0};
+    REQUIRE(clvae_optimizer_ema(o).mem && clvae_optimizer_ema_reset(o, bp, &err) == CLVAE_OK, "%s",
+            err.msg);
+    double w[N], e[N];
+    for (int i = 0; i < N; i++) w[i] = e[i] = p[i];
+    for (long t = 1; t <= 3; t++) {
+        REQUIRE(clvae_optimizer_step(o, bp, bg, t, none, &err) == CLVAE_OK, "%s", err.msg);
+        double dec = (1.0 + (double)t) / (10.0 + (double)t);
+        for (int i = 0; i < N; i++) {
+            w[i] -= 0.5 * g[i];
+            e[i] = dec * e[i] + (1.0 - dec) * w[i];
+        }
+    }
+    float got[N];
+    REQUIRE(clvae_buf_download(ctx, got, clvae_optimizer_ema(o), N, &err) == CLVAE_OK, "%s",
+            err.msg);
+    CHECK(tu_close("ema warm-up", got, e, N, 1e-6, 1e-5, NULL),
+          "the average after 3 steps is not the warmed-up one");
+    clvae_buf_free(&bp);
+    clvae_buf_free(&bg);
+    clvae_optimizer_free(o);
+}
+
 static void t_invalid_arguments(void)
 {
     clvae_buf_t b = tu_zeros(ctx, 4), none = {0};
@@ -265,6 +306,7 @@ int main(void)
     RUN(t_guarded_step_skips);
     RUN(t_deterministic);
     RUN(t_ema_matches_reference);
+    RUN(t_optimizer_ema_warmup);
     RUN(t_invalid_arguments);
     tu_print_errors();
     clvae_ctx_free(ctx);

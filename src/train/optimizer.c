@@ -63,7 +63,11 @@ clvae_status_t clvae_optimizer_step(clvae_optimizer_t *o, clvae_buf_t params, cl
                                         skip, err)
                : clvae_adam_step_guarded(o->ctx, params, grads, o->state[0], o->state[1],
                                          &o->adam, step, o->n, skip, err);
-    if (!s && o->ema.mem) s = clvae_ema_step_guarded(o->ctx, o->ema, params, o->decay, o->n, skip, err);
+    /* the average's warm-up (TensorFlow's num_updates): decay min(decay, (1 + t) / (10 + t)) at
+     * step t, so that a short run's average is not mostly its first weights (0.999^800 = 0.45) */
+    double warm = (1.0 + (double)step) / (10.0 + (double)step);
+    float decay = warm < (double)o->decay ? (float)warm : o->decay;
+    if (!s && o->ema.mem) s = clvae_ema_step_guarded(o->ctx, o->ema, params, decay, o->n, skip, err);
     return s;
 }
 

@@ -21,7 +21,9 @@ void clvae_optimizer_free(clvae_optimizer_t *opt);
 
 /* One step over params with grads (n floats each); step is 1-based. The step is skipped on
  * the device, parameters and state untouched, when the float at skip is not 0. With [train]
- * ema the weights' moving average follows each step taken (clvae_ema_step_guarded). */
+ * ema the weights' moving average follows each step taken (clvae_ema_step_guarded) with the
+ * decay min(ema, (1 + step) / (10 + step)) (a warm-up: the average of a short run is not
+ * mostly its first weights). */
 clvae_status_t clvae_optimizer_step(clvae_optimizer_t *opt, clvae_buf_t params, clvae_buf_t grads,
                                     long step, clvae_buf_t skip, clvae_error_t *err);
 
