@@ -210,4 +210,16 @@ t_latent_snapshots() {
 }
 check latent_snapshots t_latent_snapshots
 
+# --log-json: stdout holds only JSON lines, one per loss readback (log every 20 batches and at
+# each epoch's end: 4 for 2 epochs of the 24 batches of 64 of the 1,500 digits), the human
+# lines go to stderr.
+t_log_json() {
+  local out
+  out=$("$clvae" train "$cfg" --limit 1600 --batch 64 --epochs 2 --no-figures --log-json --out "$tmp/lj" 2> "$tmp/lj.err") || return 1
+  [ "$(wc -l <<<"$out")" -eq 4 ] && ! grep -qv '^{"epoch": [12], "batch": [0-9]*, "batches": 24, "step": [0-9]*, "examples": [0-9]*, "loss": [0-9.e+-]*, "images_per_s": [0-9.]*, "seconds": [0-9.]*}$' <<<"$out" &&
+    [ "$(sed -n 's/.*"step": \([0-9]*\).*/\1/p' <<<"$out" | tr '\n' ' ')" = "20 24 44 48 " ] &&
+    grep -q "^epoch 2/2" "$tmp/lj.err" || { echo "$out" >&2; cat "$tmp/lj.err" >&2; return 1; }
+}
+check log_json t_log_json
+
 finish

@@ -6,11 +6,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "clvae/io/fileio.h"
 
 #include "clvae/eval/figures.h"
 #include "clvae/eval/figures_gen.h"
@@ -195,6 +194,7 @@ typedef struct progress_state {
     long snapshot_every;     /* [train] snapshot_every: DIR/latent/epoch_NNN.png and .csv */
     clvae_dataset_t snap;    /* the test set they encode (loaded at the first snapshot) */
     clvae_data_dev_t dsnap;
+    int log_json;            /* --log-json: a JSON line on stdout at every loss readback */
 } progress_state_t;
 
 /* The seed of the fixed z of the progress rows. */
@@ -290,8 +290,19 @@ static void on_progress(void *user, const clvae_progress_t *p)
                     "loss or gradient)\n", m->epoch, p->skipped, p->nbatches);
         return;
     }
+    if (ps->log_json && p->fresh) {
+        printf("{\"epoch\": %ld, \"batch\": %zu, \"batches\": %zu, \"step\": %ld, "
+               "\"examples\": %zu, \"loss\": %.6g, \"images_per_s\": %.1f, \"seconds\": %.3f}\n",
+               p->epoch, p->batch, p->nbatches, p->step, p->seen, p->loss, p->images_per_s,
+               p->seconds);
+        fflush(stdout);
+    }
     if (!ps->tty) return;
-    int width = 30, done = (int)((double)width * (double)p->batch / (double)p->nbatches);
+    /* the bar takes what the terminal's width leaves beside the text (10 to 60 columns) */
+    struct winsize ws;
+    int cols = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
+    int width = cols - 75 < 10 ? 10 : cols - 75 > 60 ? 60 : cols - 75;
+    int done = (int)((double)width * (double)p->batch / (double)p->nbatches);
     char bar[64];
     for (int k = 0; k < width; k++) bar[k] = k < done ? '=' : (k == done ? '>' : ' ');
     bar[width] = 0;
@@ -522,7 +533,9 @@ static int train_args(int argc, char **argv, cli_cfg_args_t *a, const char **out
         } else if (strcmp(argv[i], "--no-figures") == 0) {
             *figures = 0;
         } else if (strcmp(argv[i], "--json") == 0) {
-            *json = 1;
+            *json |= 1;
+        } else if (strcmp(argv[i], "--log-json") == 0) {
+            *json |= 2;
         } else if ((r = cli_cfg_take(&cli_cmd_train, a, &i, argc, argv))) {
             if (r == 2) return 2;
         } else {
@@ -540,7 +553,7 @@ static progress_state_t progress_state_of(const clvae_model_desc_t *d, FILE *out
 {
     progress_state_t ps = {isatty(2),
                            d->variational && (d->beta_schedule != CLVAE_BETA_CONSTANT || d->beta != 1.0f),
-                           d->classes > 0, out, {0}, !d->classes && !d->gan && !d->vqvae && !d->prior && !d->ddpm, NULL, 0, dir, d->gan, {0}, 0, {0}, {0}};
+                           d->classes > 0, out, {0}, !d->classes && !d->gan && !d->vqvae && !d->prior && !d->ddpm, NULL, 0, dir, d->gan, {0}, 0, {0}, {0}, 0};
     ps.ncols = clvae_objective_columns(d, &ps.cols);
     if (clvae_objective_can(d) & CLVAE_CAN_ENCODE) ps.snapshot_every = d->snapshot_every;
     ps.shape.c = clvae_objective_image_layer(d)->out_c;
@@ -589,7 +602,7 @@ static int resume_position(clvae_checkpoint_t *ck, const char *ckpath,
             return -1;
         fprintf(hout, "%s is at epoch %ld of %ld: nothing to do (raise --epochs to go on)\n",
                 dir, ck->state.epoch, d->epochs);
-        if (json) print_json(dir, d, &(progress_state_t){0}, "nothing to do", 0.0, "");
+        if (json & 1) print_json(dir, d, &(progress_state_t){0}, "nothing to do", 0.0, "");
         return 1;
     }
     if (ck->has_state)
@@ -674,6 +687,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     fflush(hout);
     cli_tuning_note(ctx);
     progress_state_t ps = progress_state_of(&d, hout, dir);
+    ps.log_json = (json & 2) != 0;
     clvae_train_opts_t o = {dir, text, cli_data_dir(), resume, init, 0, on_progress, &ps,
                             &stop_requested, NULL};
     catch_stop_signals(1);
@@ -694,7 +708,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
         if (figures) code = draw_figures(common, dir, hout, figs, sizeof figs);
     }
     catch_stop_signals(0);
-    if (json) print_json(dir, &d, &ps, interrupted ? "interrupted" : code ? "figures failed" : "done",
+    if (json & 1) print_json(dir, &d, &ps, interrupted ? "interrupted" : code ? "figures failed" : "done",
                          clvae_seconds() - t_start, figs);
     goto out;
 fail:
@@ -725,7 +739,7 @@ const cli_command_t cli_cmd_train = {
     "train", "train a model config on its data set; checkpoints, metrics.csv and figures in DIR",
     "clvae train CFG [--out DIR] [--resume | --init RUN] [--set SECTION.KEY=VALUE]...\n"
     "       [--epochs N] [--batch N] [--lr X] [--seed N] [--limit N] [--no-shuffle]\n"
-    "       [--mean-latent] [--no-figures] [--json] [--device SPEC]\n"
+    "       [--mean-latent] [--no-figures] [--json] [--log-json] [--device SPEC]\n"
     "       clvae train RUN --resume [--epochs N] [...]\n"
     "  DIR defaults to runs/<model name>; it is made and checked writable before any work,\n"
     "  and a start that fails leaves nothing behind. --resume continues DIR's checkpoint\n"
@@ -733,7 +747,8 @@ const cli_command_t cli_cmd_train = {
     "  a finished run has nothing to do until --epochs is raised. --init RUN starts from\n"
     "  the weights of a run folder or a .safetensors file. --limit N trains on the first N\n"
     "  images; --json ends with one JSON line (paths, final losses, time; the rest goes to\n"
-    "  stderr);\n"
+    "  stderr); --log-json writes a JSON line to stdout at every loss readback (epoch, batch,\n"
+    "  step, examples, the epoch's mean loss so far, images/s, seconds; the rest to stderr);\n"
     "  --mean-latent trains with z = z_mean (deterministic); Ctrl-C saves a checkpoint\n"
     "  that --resume continues from (exit status 130). A folder that already holds a\n"
     "  checkpoint needs --resume (or another --out). A step with a NaN or infinite loss or\n"

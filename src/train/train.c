@@ -622,10 +622,23 @@ static clvae_status_t read_losses(run_t *r, long epoch, size_t b, clvae_error_t 
         clvae_progress_t p = {0, epoch + 1, r->desc->epochs, b + 1, r->nb,
                               r->st.seen ? r->st.sums[0] / (double)r->st.seen : 0.0, el,
                               (double)r->st.seen / (el > 0 ? el : 1e-9), NULL, r->skipped,
-                              NULL, 0.0, 0};
+                              NULL, 0.0, 0, 1, r->st.step, r->st.seen};
         r->o->progress(r->o->user, &p);
     }
     return CLVAE_OK;
+}
+
+/* The progress callback after batch b whose losses stay on the device (no readback): the bar
+ * moves, the loss is the last one read. */
+static void batch_progress(run_t *r, long epoch, size_t b)
+{
+    if (!r->o->progress) return;
+    double el = clvae_seconds() - r->t0;
+    clvae_progress_t p = {0, epoch + 1, r->desc->epochs, b + 1, r->nb,
+                          r->st.seen ? r->st.sums[0] / (double)r->st.seen : 0.0, el,
+                          (double)r->st.seen / (el > 0 ? el : 1e-9), NULL, r->skipped, NULL,
+                          0.0, 0, 0, r->st.step, r->st.seen};
+    r->o->progress(r->o->user, &p);
 }
 
 /* The end of an epoch: its metrics row with the test pass, the checkpoint first, then
@@ -700,7 +713,7 @@ static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, int *st
     if (r->o->progress) {
         clvae_progress_t p = {1, epoch + 1, desc->epochs, r->nb, r->nb, row.train[0], seconds,
                               row.images_per_s, &row, r->skipped, r->model, t_test,
-                              tested ? test_n : 0};
+                              tested ? test_n : 0, 1, r->st.step, r->st.seen};
         r->o->progress(r->o->user, &p);
     }
     return CLVAE_OK;
@@ -725,9 +738,11 @@ static clvae_status_t run_epoch(run_t *r, long epoch, int *stopped, clvae_error_
         if ((s = train_step(r, b, err))) return step_failed(s, epoch, b, r->batch, err);
         if (o->stop && r->stop_step == r->st.step) *o->stop = 1;
         int stopping = o->stop && *o->stop;
-        if ((b + 1 - r->read_upto >= log_every || b + 1 == r->nb || stopping) &&
-            (s = read_losses(r, epoch, b, err)))
-            return step_failed(s, epoch, b, r->batch, err);
+        if (b + 1 - r->read_upto >= log_every || b + 1 == r->nb || stopping) {
+            if ((s = read_losses(r, epoch, b, err))) return step_failed(s, epoch, b, r->batch, err);
+        } else {
+            batch_progress(r, epoch, b);
+        }
         if (!stopping) continue;
         r->st.cursor = b + 1;
         r->st.seconds = clvae_seconds() - r->t0;

@@ -36,6 +36,11 @@ typedef struct clvae_progress {
                                  samples of the epoch); NULL during an epoch */
     double test_seconds;   /* at the end of an epoch: its test pass (0: none this epoch) */
     size_t test_n;         /* the test examples it covered */
+    int fresh;             /* during an epoch: 1 when the losses were just read back (a row of
+                              steps.csv; loss is then up to date), 0 after a batch whose losses
+                              stay on the device (loss: as of the last readback) */
+    long step;             /* optimizer steps taken */
+    size_t seen;           /* examples of this epoch whose losses were read back */
 } clvae_progress_t;
 
 /* How to train. */
