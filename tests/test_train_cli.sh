@@ -222,4 +222,15 @@ t_log_json() {
 }
 check log_json t_log_json
 
+# The first epoch with an empty kernel cache says how long the kernel builds took (they are in
+# its time); a second run loads them from the cache and says nothing of builds.
+t_kernel_build_time() {
+  local out
+  out=$(XDG_CACHE_HOME="$tmp/fresh_cache" "$clvae" train "$cfg" --limit 640 --epochs 1 --no-figures --out "$tmp/kb1" 2>&1) &&
+    grep -q "^  kernels: [1-9][0-9]* built from source, 0 loaded from the cache, in [0-9.]* s" <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$(XDG_CACHE_HOME="$tmp/fresh_cache" "$clvae" train "$cfg" --limit 640 --epochs 1 --no-figures --out "$tmp/kb2" 2>&1) &&
+    ! grep -q "[1-9][0-9]* built from source" <<<"$out" || { echo "$out" >&2; return 1; }
+}
+check kernel_build_time t_kernel_build_time
+
 finish

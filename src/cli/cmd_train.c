@@ -195,6 +195,7 @@ typedef struct progress_state {
     clvae_dataset_t snap;    /* the test set they encode (loaded at the first snapshot) */
     clvae_data_dev_t dsnap;
     int log_json;            /* --log-json: a JSON line on stdout at every loss readback */
+    clvae_program_stats_t built; /* the kernel builds already reported */
 } progress_state_t;
 
 /* The seed of the fixed z of the progress rows. */
@@ -235,6 +236,22 @@ static void latent_snapshot(progress_state_t *ps, const clvae_progress_t *p)
     if (s) fprintf(stderr, "clvae: warning: epoch %ld's latent snapshot not drawn: %s\n",
                    p->epoch, err.msg);
     clvae_error_clear(&err);
+}
+
+/* The kernel builds of the epoch (the first, or one that met a new kernel file), when they took
+ * more than a blink: they are in the epoch's time, and the next run loads them from the cache. */
+static void kernel_builds(progress_state_t *ps, const clvae_progress_t *p)
+{
+    if (!p->model) return;
+    clvae_program_stats_t st = clvae_ctx_program_stats(clvae_objective_ctx(p->model));
+    int built = st.built_from_source - ps->built.built_from_source;
+    int loaded = st.disk_hits - ps->built.disk_hits;
+    double secs = st.build_seconds - ps->built.build_seconds;
+    if (secs >= 0.5 && (built || loaded))
+        fprintf(ps->out, "  kernels: %d built from source, %d loaded from the cache, in %.1f s "
+                "(part of the epoch's time; the next run loads them from the cache)\n", built,
+                loaded, secs);
+    ps->built = st;
 }
 
 /* "loss 2.079 (d_loss 1.386, g_loss 0.693, ...)": an objective's columns by name. */
@@ -280,6 +297,7 @@ static void on_progress(void *user, const clvae_progress_t *p)
         if (p->test_n)
             fprintf(ps->out, "  test pass: %zu images in %.1f s (train.test_limit, "
                     "--test-limit N)\n", p->test_n, p->test_seconds);
+        kernel_builds(ps, p);
         if (ps->rows && p->model) progress_row(ps, p);
         if (ps->snapshot_every && p->model &&
             (m->epoch % ps->snapshot_every == 0 || m->epoch == p->epochs))
@@ -553,7 +571,7 @@ static progress_state_t progress_state_of(const clvae_model_desc_t *d, FILE *out
 {
     progress_state_t ps = {isatty(2),
                            d->variational && (d->beta_schedule != CLVAE_BETA_CONSTANT || d->beta != 1.0f),
-                           d->classes > 0, out, {0}, !d->classes && !d->gan && !d->vqvae && !d->prior && !d->ddpm, NULL, 0, dir, d->gan, {0}, 0, {0}, {0}, 0};
+                           d->classes > 0, out, {0}, !d->classes && !d->gan && !d->vqvae && !d->prior && !d->ddpm, NULL, 0, dir, d->gan, {0}, 0, {0}, {0}, 0, {0, 0, 0, 0, 0.0}};
     ps.ncols = clvae_objective_columns(d, &ps.cols);
     if (clvae_objective_can(d) & CLVAE_CAN_ENCODE) ps.snapshot_every = d->snapshot_every;
     ps.shape.c = clvae_objective_image_layer(d)->out_c;

@@ -3,6 +3,7 @@
 #include "clvae/io/fileio.h"
 #include "clvae/io/sha256.h"
 #include "device/ctx_internal.h"
+#include "clvae/io/clock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -249,6 +250,7 @@ static clvae_status_t program_get(clvae_ctx_t *ctx, const char *name, const char
     uint8_t key[32];
     cache_key(ctx, src, opts, key);
     int use_cache = ctx->opts.cache_dir[0] != 0;
+    double t0 = clvae_seconds();
     cl_program prog = use_cache ? cache_load(ctx, name, key, opts) : NULL;
     if (!prog) {
         cl_int rc;
@@ -268,6 +270,7 @@ static clvae_status_t program_get(clvae_ctx_t *ctx, const char *name, const char
         clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "kernel cache: built cl/%s.cl from source", name);
         if (use_cache) cache_store(ctx, prog, name, key);
     }
+    ctx->stats.build_seconds += clvae_seconds() - t0;
     free(src);
     clvae_program_entry_t *e = &ctx->programs[ctx->nprograms++];
     snprintf(e->name, sizeof e->name, "%s", name);

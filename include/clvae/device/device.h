@@ -83,6 +83,7 @@ typedef struct clvae_program_stats {
     int disk_hits;         /* programs loaded from the on-disk binary cache */
     int disk_rejected;     /* cache entries found unusable and rebuilt */
     int disk_writes;       /* cache entries written */
+    double build_seconds;  /* wall time spent getting programs: builds and cache loads */
 } clvae_program_stats_t;
 
 /* Opens a context on the device chosen by o (NULL: from the environment). A max_alloc that is
