@@ -316,6 +316,12 @@ static void on_progress(void *user, const clvae_progress_t *p)
         fflush(stdout);
     }
     if (!ps->tty) return;
+    if (p->test_n) { /* the test pass begins: say so in place of the bar */
+        fprintf(stderr, "\r\033[Kepoch %ld/%ld  trained in %.1f s (loss %.3f); testing on %zu "
+                "images ...", p->epoch, p->epochs, p->seconds, p->loss, p->test_n);
+        fflush(stderr);
+        return;
+    }
     /* the bar takes what the terminal's width leaves beside the text (10 to 60 columns) */
     struct winsize ws;
     int cols = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;

@@ -687,6 +687,12 @@ static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, int *st
     double t_test = clvae_seconds();
     if (r->o->stop && r->stop_test == epoch + 1) *r->o->stop = 1;
     for (int q = 0; !tested && q < r->ncols; q++) row.test[q] = NAN;
+    if (tested && r->o->progress) { /* the test pass begins: test_n examples */
+        clvae_progress_t p = {0, epoch + 1, desc->epochs, r->nb, r->nb, row.train[0], seconds,
+                              row.images_per_s, NULL, r->skipped, NULL, 0.0, test_n, 0,
+                              r->st.step, r->st.seen};
+        r->o->progress(r->o->user, &p);
+    }
     if (tested && (s = clvae_objective_test(r->model, &r->test, &r->dtest, &r->ltest, test_n,
                                             r->batch, row.test, err)))
         return s;

@@ -35,7 +35,8 @@ typedef struct clvae_progress {
     clvae_objective_t *model; /* at the end of an epoch: the model as saved (e.g. to draw its
                                  samples of the epoch); NULL during an epoch */
     double test_seconds;   /* at the end of an epoch: its test pass (0: none this epoch) */
-    size_t test_n;         /* the test examples it covered */
+    size_t test_n;         /* at the end of an epoch: the test examples it covered; during an
+                              epoch (not 0): its test pass over that many examples begins */
     int fresh;             /* during an epoch: 1 when the losses were just read back (a row of
                               steps.csv; loss is then up to date), 0 after a batch whose losses
                               stay on the device (loss: as of the last readback) */
