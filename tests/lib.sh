@@ -97,6 +97,9 @@ size = 3
 CFG
 }
 
+# png_size FILE: "WIDTHxHEIGHT" from the IHDR chunk.
+png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{ printf "%dx%d", $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8 }'; }
+
 # weights_hash RUN: the SHA-256 over a run's parameter tensors, the one over its optimizer
 # state and (when it has any) the one over its layers' buffers, from `clvae inspect` (equal:
 # bit-identical weights).

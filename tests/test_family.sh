@@ -11,8 +11,6 @@ export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$tmp/cache}
 data=${CLVAE_DATA_DIR:-data}
 
 is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
-# png_size FILE: "WIDTHxHEIGHT" from the IHDR chunk.
-png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{ printf "%dx%d", $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8 }'; }
 # less A B: A < B as numbers.
 less() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 # col RUN ROW NAME: a metrics.csv value (ROW 1 = epoch 1).

@@ -115,8 +115,10 @@ t_score_conditional() {
   js=$("$clvae" score "$tmp/cvae" --classifier "$tmp/cls" --count 200 --json) || return 1
   m=$(sed -n 's/.*"label_match": \([0-9.]*\)}.*/\1/p' <<<"$js")
   is_number "$m" || { echo "$js" >&2; return 1; }
-  # compare draws a conditional run's grid with labels (a refusal would exit non-zero)
-  "$clvae" compare "$tmp/cvae" --iwae 0 --n 100 --out "$tmp/cmp_c" >/dev/null 2>&1 && is_png "$tmp/cmp_c/compare.png"
+  # compare draws a conditional run's grid with labels (a refusal would exit non-zero): a row of
+  # 8 per digit, all ten (8x8 images at zoom 7: 10 rows of 58 pixels + 2, under the caption)
+  "$clvae" compare "$tmp/cvae" --iwae 0 --n 100 --out "$tmp/cmp_c" >/dev/null 2>&1 && is_png "$tmp/cmp_c/compare.png" &&
+    [ "$(png_size "$tmp/cmp_c/compare.png" | cut -dx -f2)" = 638 ] || { png_size "$tmp/cmp_c/compare.png" >&2; return 1; }
 }
 check score_conditional t_score_conditional
 

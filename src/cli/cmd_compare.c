@@ -53,14 +53,15 @@ static clvae_status_t samples(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
             clvae_score_free(&sc);
         }
     }
-    /* the sample grid: 64 samples, tiles of about 56 pixels */
-    size_t ns = 64, D = clvae_objective_sample_dim(r->model);
+    /* the sample grid: 64 samples, tiles of about 56 pixels; a conditional model a row of 8 per
+     * class (up to 16 classes: all ten digits) */
+    size_t K = d->conditional < 16 ? d->conditional : 16;
+    size_t ns = K ? 8 * K : 64, D = clvae_objective_sample_dim(r->model);
     float *imgs = malloc(ns * D * sizeof *imgs);
     if (!imgs) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     int zoom = gi->out_h >= 56 ? 1 : (int)(56 / gi->out_h);
-    /* a conditional model: a row of 8 per class (the first 8 classes) */
-    int glab[64];
-    for (size_t i = 0; i < ns; i++) glab[i] = d->conditional ? (int)((i / 8) % d->conditional) : 0;
+    int glab[128];
+    for (size_t i = 0; i < ns; i++) glab[i] = K ? (int)(i / 8) : 0;
     /* a model that does not sample (a VQ-VAE without its prior): its reconstructions of the
      * first 64 test images */
     if (draws)
