@@ -364,13 +364,25 @@ static void t_metrics_columns(void)
      * (450 x 300), three a row under a 36-pixel title: four columns take two rows */
     char png[96];
     snprintf(png, sizeof png, "%s/loss4.png", dir);
-    CHECK(clvae_fig_loss(rows, n, four, "four columns", png, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(clvae_fig_loss(rows, n, four, "four columns", NULL, png, &err) == CLVAE_OK, "%s", err.msg);
     clvae_image_t img = {0};
     CHECK(clvae_png_read(png, &img, &err) == CLVAE_OK && img.w == 1350 && img.h == 636,
           "loss4.png: %dx%d %s", img.w, img.h, err.msg);
+    /* with steps.csv text the panels gain the per-readback curve (other pixels, same size) */
+    char png2[96];
+    snprintf(png2, sizeof png2, "%s/loss4_steps.png", dir);
+    const char *steps = "step,epoch,batch,examples,loss,recon,kl,acc,lr,images_per_s\n"
+                        "5,1,5,40,3.5,2,1,0.5,0.001,10\n10,1,10,80,2.5,2,1,0.5,0.001,10\n"
+                        "15,2,5,40,1.5,2,1,0.5,0.001,10\n20,2,10,80,1.0,2,1,0.5,0.001,10\n";
+    clvae_image_t img2 = {0};
+    CHECK(clvae_fig_loss(rows, n, four, "four columns", steps, png2, &err) == CLVAE_OK &&
+              clvae_png_read(png2, &img2, &err) == CLVAE_OK && img2.w == img.w &&
+              img2.h == img.h && memcmp(img.px, img2.px, (size_t)img.w * (size_t)img.h * 3) != 0,
+          "the per-readback curve is not drawn: %s", err.msg);
+    clvae_image_free(&img2);
     clvae_image_free(&img);
     const char *three[] = {"loss", "recon", NULL};
-    CHECK(clvae_fig_loss(rows, n, three, "too few names", png, &err) == CLVAE_ERR_INVALID,
+    CHECK(clvae_fig_loss(rows, n, three, "too few names", NULL, png, &err) == CLVAE_ERR_INVALID,
           "four columns drawn with two names");
     clvae_error_clear(&err);
     free(rows);

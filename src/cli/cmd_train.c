@@ -396,7 +396,15 @@ static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, 
         snprintf(p1, sizeof p1, "%.4000s/loss.png", dir);
         const char *const *cols;
         clvae_objective_columns(&r.desc, &cols);
-        if (!s && n) s = clvae_fig_loss(rows, n, cols, r.desc.name, p1, &err);
+        /* with the per-readback curve of steps.csv when the run has one */
+        char *steps = NULL;
+        snprintf(p2, sizeof p2, "%.4000s/steps.csv", dir);
+        clvae_error_t ignored = {0};
+        if (clvae_file_read(p2, (size_t)1 << 28, "steps.csv", &steps, NULL, &ignored))
+            steps = NULL;
+        clvae_error_clear(&ignored);
+        if (!s && n) s = clvae_fig_loss(rows, n, cols, r.desc.name, steps, p1, &err);
+        free(steps);
         snprintf(p1, sizeof p1, "%.4000s/progress.png", dir);
         if (!s && n && r.desc.gan) s = clvae_fig_progress_strip(dir, (long)n, p1, &err);
         free(rows);

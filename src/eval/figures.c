@@ -543,9 +543,59 @@ static const char *column_title(const char *c)
     return c;
 }
 
+/* The per-readback curve of loss column `name` from steps.csv text (header step,epoch,batch,
+ * examples, the columns, ...): x = epoch - 1 + batch / (that epoch's last batch), into x, y
+ * (malloc'd); how many points (0: none, or no such column). */
+static size_t steps_curve(const char *text, const char *name, float **x, float **y)
+{
+    *x = *y = NULL;
+    if (!text) return 0;
+    const char *nl = strchr(text, '\n');
+    if (!nl) return 0;
+    /* the column's index in the header */
+    int col = -1, c = 0;
+    for (const char *p = text; p < nl; c++) {
+        const char *e = p;
+        while (e < nl && *e != ',') e++;
+        if ((size_t)(e - p) == strlen(name) && strncmp(p, name, (size_t)(e - p)) == 0) col = c;
+        p = e < nl ? e + 1 : nl;
+    }
+    if (col < 4) return 0;
+    size_t cap = 0, n = 0;
+    for (const char *p = nl + 1; *p; p++) cap += *p == '\n';
+    float *ex = malloc((cap + 1) * sizeof *ex), *b = malloc((cap + 1) * sizeof *b);
+    *x = malloc((cap + 1) * sizeof **x);
+    *y = malloc((cap + 1) * sizeof **y);
+    if (!ex || !b || !*x || !*y) cap = 0;
+    for (const char *p = nl + 1; *p && n < cap; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : "") {
+        long step, epoch, batch;
+        if (sscanf(p, "%ld,%ld,%ld", &step, &epoch, &batch) != 3) continue;
+        const char *f = p;
+        for (int k = 0; k < col && f; k++) f = strchr(f, ','), f = f ? f + 1 : NULL;
+        if (!f) continue;
+        ex[n] = (float)epoch;
+        b[n] = (float)batch;
+        (*y)[n++] = strtof(f, NULL);
+    }
+    for (size_t i = 0; i < n; i++) { /* the epoch's last batch: its batch count */
+        float nb = b[i];
+        for (size_t j = 0; j < n; j++)
+            if (ex[j] == ex[i] && b[j] > nb) nb = b[j];
+        (*x)[i] = ex[i] - 1.0f + b[i] / (nb > 0 ? nb : 1.0f);
+    }
+    free(ex);
+    free(b);
+    if (n == 0) {
+        free(*x);
+        free(*y);
+        *x = *y = NULL;
+    }
+    return n;
+}
+
 clvae_status_t clvae_fig_loss(const clvae_epoch_metrics_t *rows, size_t n,
-                              const char *const *columns, const char *title, const char *path,
-                              clvae_error_t *err)
+                              const char *const *columns, const char *title,
+                              const char *steps_text, const char *path, clvae_error_t *err)
 {
     if (n == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "no metrics to plot");
     int nc = rows[0].ncols;
@@ -567,10 +617,17 @@ clvae_status_t clvae_fig_loss(const clvae_epoch_metrics_t *rows, size_t n,
             v[n + i] = (float)rows[i].train[k];
             v[2 * n + i] = (float)rows[i].test[k];
         }
-        clvae_plot_series_t sr[2] = {{"train", v, v + n, n}, {"test", v, v + 2 * n, n}};
+        float *sx = NULL, *sy = NULL;
+        size_t ns = steps_curve(steps_text, columns[k], &sx, &sy);
+        /* the per-readback curve first (under the per-epoch points), when there is one */
+        clvae_plot_series_t sr[3] = {{"train (every readback)", sx, sy, ns},
+                                     {"train", v, v + n, n}, {"test", v, v + 2 * n, n}};
         int acc = strcmp(columns[k], "acc") == 0;
         st = clvae_plot_lines(&panel, pw, ph, column_title(columns[k]), "epoch",
-                              acc ? "fraction correct" : "per example", sr, 2, 0, err);
+                              acc ? "fraction correct" : "per example", ns ? sr : sr + 1,
+                              ns ? 3 : 2, 0, err);
+        free(sx);
+        free(sy);
         if (!st) paste(&out, &panel, (k % per_row) * pw, top + (k / per_row) * ph);
         clvae_image_free(&panel);
     }

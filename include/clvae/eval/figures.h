@@ -94,11 +94,13 @@ clvae_status_t clvae_reconstruct_first(clvae_ctx_t *ctx, clvae_objective_t *mode
                                        const clvae_data_dev_t *dd, size_t n, float *out,
                                        clvae_error_t *err);
 
-/* Loss curves per epoch: the train and test curve of each loss column of the rows, labelled
- * with the objective's column names (clvae_objective_columns: total, reconstruction, KL; a
- * classifier's cross-entropy and accuracy). */
+/* Loss curves: one panel per loss column of the rows (the objective's column names,
+ * clvae_objective_columns: total, reconstruction, KL; a classifier's cross-entropy and
+ * accuracy), each with its train and test curve per epoch and, from steps_text (the run's
+ * steps.csv; NULL: none), the train curve at every loss readback beneath them; three panels a
+ * row under the title. */
 clvae_status_t clvae_fig_loss(const clvae_epoch_metrics_t *rows, size_t n,
-                              const char *const *columns, const char *title, const char *path,
-                              clvae_error_t *err);
+                              const char *const *columns, const char *title,
+                              const char *steps_text, const char *path, clvae_error_t *err);
 
 #endif
