@@ -66,6 +66,11 @@ t_ema_resume_bit_exact() {
   "$clvae" sample "$tmp/e2" --n 8 --steps 10 --out "$tmp/e.png" > /dev/null &&
     "$clvae" sample "$tmp/n2" --n 8 --steps 10 --out "$tmp/n.png" > /dev/null &&
     ! cmp -s "$tmp/e.png" "$tmp/n.png" || return 1
+  # --raw-weights: the trained weights, those of the run without an average
+  "$clvae" sample "$tmp/e2" --n 8 --steps 10 --raw-weights --out "$tmp/r.png" > /dev/null &&
+    cmp -s "$tmp/r.png" "$tmp/n.png" || return 1
+  out=$("$clvae" sample "$tmp/n2" --raw-weights --out "$tmp/x.png" 2>&1)
+  [ $? -eq 2 ] && [ ! -e "$tmp/x.png" ] && grep -q "keeps no moving average" <<<"$out" || { echo "$out" >&2; return 1; }
   out=$("$clvae" train "$tmp/d.cfg" --set train.ema=1 --out "$tmp/bad" 2>&1)
   [ $? -eq 2 ] && grep -q "train.ema=1: must be a number from 0 to 0.999999" <<<"$out" && [ ! -e "$tmp/bad" ] || { echo "$out" >&2; return 1; }
 }

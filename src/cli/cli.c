@@ -442,6 +442,8 @@ int cli_sampler_take(const cli_command_t *cmd, cli_sampler_opts_t *o, int *i, in
         }
     } else if (strcmp(argv[*i], "--ancestral") == 0) {
         o->ancestral = 1;
+    } else if (strcmp(argv[*i], "--raw-weights") == 0) {
+        o->raw = 1;
     } else {
         return 0;
     }
@@ -460,6 +462,13 @@ static clvae_ddpm_sampler_t sampler_of(const cli_run_t *r, const cli_sampler_opt
 
 clvae_status_t cli_sampler_apply(cli_run_t *r, const cli_sampler_opts_t *o, clvae_error_t *err)
 {
+    clvae_status_t s;
+    if (o->raw && !r->desc.ema)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--raw-weights: %s keeps no moving average of "
+                          "its weights ([train] ema): its weights are the trained ones", r->ckpath);
+    if (o->raw && (s = clvae_checkpoint_restore(&r->ck, r->ctx, r->model, CLVAE_RESTORE_RAW,
+                                                r->ckpath, err)))
+        return s;
     int given = o->steps || o->eta >= 0 || o->ancestral || o->guidance >= 0;
     if (!given) return CLVAE_OK;
     if (!r->desc.ddpm)

@@ -101,6 +101,7 @@ typedef struct cli_sampler_opts {
     float eta;
     int ancestral;
     float guidance;
+    int raw;      /* --raw-weights: the trained weights, not their moving average */
 } cli_sampler_opts_t;
 
 /* Takes argv[*i] when it is one of those options (1; with a bad value -1 after the usage

@@ -274,14 +274,14 @@ static clvae_status_t draw_denoise(cli_run_t *r, const fig_args_t *a, char *path
 
 static int sample_run(const cli_common_t *c, int argc, char **argv)
 {
-    fig_args_t a = {.n = 64, .seed = 1, .label = -1, .smp = {0, -1.0f, 0, -1.0f}};
+    fig_args_t a = {.n = 64, .seed = 1, .label = -1, .smp = {0, -1.0f, 0, -1.0f, 0}};
     int e = parse(&cli_cmd_sample, "nsle", argc, argv, &a);
     return e ? e : with_run(c, &a, 0, CLVAE_CAN_SAMPLE, draw_sample, "samples.png");
 }
 
 static int chain_run(const cli_common_t *c, int argc, char **argv)
 {
-    fig_args_t a = {.n = 4, .seed = 1, .label = -1, .smp = {0, -1.0f, 0, -1.0f}, .frames = 10};
+    fig_args_t a = {.n = 4, .seed = 1, .label = -1, .smp = {0, -1.0f, 0, -1.0f, 0}, .frames = 10};
     int e = parse(&cli_cmd_chain, "nslek", argc, argv, &a);
     if (!e && a.n > 64) return cli_usage_error(&cli_cmd_chain, "--n wants 1 to 64 samples");
     return e ? e : with_run(c, &a, 0, CLVAE_CAN_SAMPLE, draw_chain, "chain.png");
@@ -334,24 +334,25 @@ static int denoise_run(const cli_common_t *c, int argc, char **argv)
 const cli_command_t cli_cmd_sample = {
     "sample", "PNG grid of new samples (z ~ N(0, I) decoded; a prior's or a diffusion model's draws)",
     "clvae sample RUN [--n 64] [--seed 1] [--label K] [--out FILE] [--device SPEC]\n"
-    "                 [--steps S] [--eta E] [--ancestral] [--guidance G]\n"
+    "                 [--steps S] [--eta E] [--ancestral] [--guidance G] [--raw-weights]\n"
     "  --label K (conditional models): n samples of class K; without it a conditional model\n"
     "  draws one row per class, each column one z (10 columns, or --n in all)\n"
     "  --steps S, --eta E (diffusion models): DDIM over S evenly spaced steps (2 to T; default\n"
     "  min(T, 50)) with eta from 0 (deterministic, the default) to 1; --ancestral: DDPM over\n"
     "  all T steps with sigma_t^2 = beta_t; --guidance G (conditional diffusion models):\n"
     "  classifier-free guidance eps_u + G (eps_c - eps_u), 0 to 100 (1, the default: the\n"
-    "  label's eps alone; 0: no label). Other kinds refuse them"
+    "  label's eps alone; 0: no label). Other kinds refuse them. --raw-weights: a run with\n"
+    "  [train] ema samples with the trained weights, not their moving average"
     OUT_NOTE,
     sample_run};
 const cli_command_t cli_cmd_chain = {
     "chain", "PNG of a diffusion model's denoising chain, x_T to x_0",
     "clvae chain RUN [--n 4] [--frames 10] [--seed 1] [--label K] [--out FILE] [--device SPEC]\n"
-    "                [--steps S] [--eta E] [--ancestral] [--guidance G]\n"
+    "                [--steps S] [--eta E] [--ancestral] [--guidance G] [--raw-weights]\n"
     "  one row per sample (1 to 64; a conditional model's rows take labels 0, 1, ... or --label\n"
     "  K), --frames F columns (2 to 20, at most the steps + 1) from the noise x_T to the image\n"
     "  x_0, each under the step it shows; the sampler options as for sample (default DDIM over\n"
-    "  min(T, 50) steps, eta 0)"
+    "  min(T, 50) steps, eta 0); --raw-weights as for sample"
     OUT_NOTE,
     chain_run};
 const cli_command_t cli_cmd_reconstruct = {

@@ -430,9 +430,10 @@ clvae_status_t clvae_checkpoint_bind(clvae_checkpoint_t *ck, const clvae_model_d
 }
 
 clvae_status_t clvae_checkpoint_restore(clvae_checkpoint_t *ck, clvae_ctx_t *ctx,
-                                        clvae_objective_t *model, int want_moments,
-                                        const char *path, clvae_error_t *err)
+                                        clvae_objective_t *model, int how, const char *path,
+                                        clvae_error_t *err)
 {
+    int want_moments = (how & CLVAE_RESTORE_MOMENTS) != 0, raw = (how & CLVAE_RESTORE_RAW) != 0;
     clvae_status_t s = CLVAE_OK;
     for (int k = 0; !s && k < clvae_objective_nets(model); k++) {
         const clvae_model_desc_t *d = clvae_objective_net_desc(model, k);
@@ -443,7 +444,7 @@ clvae_status_t clvae_checkpoint_restore(clvae_checkpoint_t *ck, clvae_ctx_t *ctx
                                            err)))
             break;
         /* in use (not training on), a network is its weights' average when the file keeps one */
-        const float *weights = !want_moments && ck->ema ? ck->ema : ck->params;
+        const float *weights = !want_moments && !raw && ck->ema ? ck->ema : ck->params;
         if ((s = clvae_buf_upload(ctx, params, weights, d->nparams, err)) ||
             (state.mem && (s = clvae_buf_upload(ctx, state, ck->buffers, d->nstate, err))))
             break;

@@ -492,7 +492,9 @@ static clvae_status_t run_resume(run_t *r, clvae_error_t *err)
     if (!r->ck.has_state)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s holds weights only, no training state to "
                           "resume", r->ckpath);
-    if ((s = clvae_checkpoint_restore(&r->ck, r->ctx, r->model, 1, r->ckpath, err))) return s;
+    if ((s = clvae_checkpoint_restore(&r->ck, r->ctx, r->model, CLVAE_RESTORE_MOMENTS, r->ckpath,
+                                      err)))
+        return s;
     r->st = r->ck.state;
     if (r->st.cursor > 0 && (s = same_epoch_layout(&r->ck, r->desc, r->ckpath, err))) return s;
     r->metrics = strdup(r->ck.metrics);

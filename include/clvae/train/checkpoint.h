@@ -88,15 +88,21 @@ clvae_status_t clvae_checkpoint_apply(const clvae_checkpoint_t *ck, clvae_ctx_t 
                                       clvae_objective_t *model, size_t nparams, int want_moments,
                                       clvae_error_t *err);
 
+/* What clvae_checkpoint_restore loads besides parameters and state. */
+enum {
+    CLVAE_RESTORE_MOMENTS = 1, /* the optimizer's moments and the weights' average (training) */
+    CLVAE_RESTORE_RAW = 2      /* in use: the trained weights even when an average is kept */
+};
+
 /* Binds and uploads every network of the objective from a read checkpoint (each under its
- * name prefix, clvae_objective_net_name): parameters, state, and with want_moments the
- * optimizer moments and the weights' average when stored (a network that keeps an average but
- * finds none starts it at its weights). Without want_moments (a model in use, not trained
- * on) a network whose file keeps an average gets the average as its weights. Errors name the
- * file and the tensor. */
+ * name prefix, clvae_objective_net_name): parameters, state, and with CLVAE_RESTORE_MOMENTS in
+ * how the optimizer moments and the weights' average when stored (a network that keeps an
+ * average but finds none starts it at its weights). Without it (a model in use, not trained
+ * on) a network whose file keeps an average gets the average as its weights, unless how has
+ * CLVAE_RESTORE_RAW. Errors name the file and the tensor. */
 clvae_status_t clvae_checkpoint_restore(clvae_checkpoint_t *ck, clvae_ctx_t *ctx,
-                                        clvae_objective_t *model, int want_moments,
-                                        const char *path, clvae_error_t *err);
+                                        clvae_objective_t *model, int how, const char *path,
+                                        clvae_error_t *err);
 
 /* Frees the checkpoint (a zeroed one is fine). */
 void clvae_checkpoint_free(clvae_checkpoint_t *ck);
