@@ -46,6 +46,37 @@ const char *cli_sampling_note(const clvae_model_desc_t *gd)
            "were never fitted to N(0, I): this is what shows a plain AE is a poor generator";
 }
 
+/* score's human output. */
+static void print_text(const cli_run_t *g, const cli_run_t *c, const clvae_score_t *sc, long seed,
+                       const char *how, const char *fid)
+{
+    printf("%s (%s): %zu samples, seed %ld: %s\n", g->ckpath,
+           g->desc.gan ? "GAN" : g->desc.prior ? "VQ-VAE prior" : g->desc.ddpm ? "diffusion model"
+           : g->desc.variational ? "VAE" : "plain autoencoder",
+           sc->n, seed, how);
+    printf("sampling: %.1f s, %.3g images/s\n", sc->sample_seconds,
+           sc->sample_seconds > 0 ? (double)sc->n / sc->sample_seconds : 0.0);
+    printf("classifier %s: %zu penultimate features, %d classes; reference: the first %zu "
+           "images of %s\n", c->ckpath, sc->features, sc->classes, sc->ref_n, g->test.name);
+    printf("  %s: %.3f  (samples against the test images; two halves of the test images "
+           "against each other: %.3f)\n", fid, sc->frechet, sc->ref_frechet);
+    printf("  mean max-softmax confidence: %.4f  (test images: %.4f)\n", sc->confidence,
+           sc->ref_confidence);
+    printf("  class histogram of the samples:");
+    for (int k = 0; k < sc->classes; k++) printf(" %d:%zu", k, sc->hist[k]);
+    printf("\n");
+    char col[256];
+    int nc = clvae_score_collapse(sc, col, sizeof col);
+    if (nc)
+        printf("  mode collapse: class%s %s get%s under a third of %s share (%zu samples "
+               "each would be even)\n", nc == 1 ? "" : "es", col, nc == 1 ? "s" : "",
+               nc == 1 ? "its" : "their", sc->n / (size_t)sc->classes);
+    else
+        printf("  no mode collapse: every class gets at least a third of its share\n");
+    if (sc->conditional)
+        printf("  classified as the requested label: %.2f%%\n", 100.0 * sc->label_match);
+}
+
 static int run(const cli_common_t *common, int argc, char **argv)
 {
     const char *runp = NULL, *clsp = NULL;
@@ -127,31 +158,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
         if (sc.conditional) printf("%.6f}\n", sc.label_match);
         else printf("null}\n");
     } else {
-        printf("%s (%s): %zu samples, seed %ld: %s\n", g.ckpath,
-               g.desc.gan ? "GAN" : g.desc.prior ? "VQ-VAE prior" : g.desc.ddpm ? "diffusion model"
-               : g.desc.variational ? "VAE" : "plain autoencoder",
-               sc.n, seed, how);
-        printf("sampling: %.1f s, %.3g images/s\n", sc.sample_seconds,
-               sc.sample_seconds > 0 ? (double)sc.n / sc.sample_seconds : 0.0);
-        printf("classifier %s: %zu penultimate features, %d classes; reference: the first %zu "
-               "images of %s\n", c.ckpath, sc.features, sc.classes, sc.ref_n, g.test.name);
-        printf("  %s: %.3f  (samples against the test images; two halves of the test images "
-               "against each other: %.3f)\n", fid, sc.frechet, sc.ref_frechet);
-        printf("  mean max-softmax confidence: %.4f  (test images: %.4f)\n", sc.confidence,
-               sc.ref_confidence);
-        printf("  class histogram of the samples:");
-        for (int k = 0; k < sc.classes; k++) printf(" %d:%zu", k, sc.hist[k]);
-        printf("\n");
-        char col[256];
-        int nc = clvae_score_collapse(&sc, col, sizeof col);
-        if (nc)
-            printf("  mode collapse: class%s %s get%s under a third of %s share (%zu samples "
-                   "each would be even)\n", nc == 1 ? "" : "es", col, nc == 1 ? "s" : "",
-                   nc == 1 ? "its" : "their", sc.n / (size_t)sc.classes);
-        else
-            printf("  no mode collapse: every class gets at least a third of its share\n");
-        if (sc.conditional)
-            printf("  classified as the requested label: %.2f%%\n", 100.0 * sc.label_match);
+        print_text(&g, &c, &sc, seed, how, fid);
     }
     clvae_score_free(&sc);
     clvae_error_clear(&err);

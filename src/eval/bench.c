@@ -10,6 +10,33 @@
 #include "clvae/io/clock.h"
 
 
+/* A prior's targets: code maps into a new buffer *out (img: host scratch of batch x P floats;
+ * the input stays random: only time counts). */
+static clvae_status_t prior_targets(clvae_ctx_t *ctx, const clvae_model_desc_t *d, size_t batch,
+                                    float *img, clvae_buf_t *out, clvae_error_t *err)
+{
+    size_t P = d->layers[0].out_h * d->layers[0].out_w, Kc = d->layers[0].out_c;
+    for (size_t i = 0; i < batch * P; i++) img[i] = (float)((i * 7) % Kc);
+    clvae_status_t s = clvae_buf_alloc(ctx, batch * P, out, err);
+    return s ? s : clvae_buf_upload(ctx, *out, img, batch * P, err);
+}
+
+/* A diffusion model's sampling: one batch through DDIM over `steps` steps (at least 2, at most
+ * T; *S gets how many), a conditional model's with label 0. */
+static clvae_status_t ddpm_sampling(clvae_objective_t *m, const clvae_model_desc_t *d,
+                                    size_t batch, int steps, float *img, size_t *S,
+                                    clvae_error_t *err)
+{
+    *S = (size_t)steps < 2 ? 2 : (size_t)steps;
+    if (*S > d->diff_steps) *S = d->diff_steps;
+    clvae_ddpm_sampler_t smp = {*S, 0.0f, 0, 1.0f};
+    int *lab = d->conditional ? calloc(batch, sizeof *lab) : NULL;
+    if (d->conditional && !lab) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    clvae_status_t s = clvae_objective_ddpm_sample(m, batch, 1, &smp, lab, img, err);
+    free(lab);
+    return s;
+}
+
 void clvae_bench_result_free(clvae_bench_result_t *r)
 {
     free(r->fwd_ms);
@@ -70,13 +97,7 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
                                      err);
         if (s) goto out;
     }
-    if (d->prior) { /* a prior's targets: code maps (the input stays random: only time counts) */
-        size_t P = d->layers[0].out_h * d->layers[0].out_w, Kc = d->layers[0].out_c;
-        for (size_t i = 0; i < batch * P; i++) img[i] = (float)((i * 7) % Kc);
-        if ((s = clvae_buf_alloc(ctx, batch * P, &none, err)) ||
-            (s = clvae_buf_upload(ctx, none, img, batch * P, err)))
-            goto out;
-    }
+    if (d->prior && (s = prior_targets(ctx, d, batch, img, &none, err))) goto out;
     long step = 1;
     for (; step <= 2; step++) /* warm-up: kernels built, workspaces grown */
         if ((s = bench_step(m, d, batch, step, none, err))) goto out;
@@ -89,18 +110,8 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     int decodes = (clvae_objective_can(d) & CLVAE_CAN_DECODE) != 0; /* a classifier does not */
     for (int i = 0; i < steps && decodes; i++)
         if ((s = clvae_objective_decode(m, z, batch, img, err))) goto out;
-    /* a diffusion model: one batch through DDIM over `steps` steps (at least 2, at most T) */
-    size_t S = d->ddpm ? ((size_t)steps < 2 ? 2 : (size_t)steps) : 0;
-    if (S > d->diff_steps) S = d->diff_steps;
-    clvae_ddpm_sampler_t smp = {S, 0.0f, 0, 1.0f};
-    int *lab = d->ddpm && d->conditional ? calloc(batch, sizeof *lab) : NULL;
-    if (d->ddpm && d->conditional && !lab) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-        goto out;
-    }
-    if (d->ddpm) s = clvae_objective_ddpm_sample(m, batch, 1, &smp, lab, img, err);
-    free(lab);
-    if (s) goto out;
+    size_t S = 0;
+    if (d->ddpm && (s = ddpm_sampling(m, d, batch, steps, img, &S, err))) goto out;
     double t2 = clvae_seconds();
     double flops = clvae_model_flops(d), dec = 0;
     for (int i = d->latent + 1; i < d->nlayers; i++) dec += d->layers[i].flops;
