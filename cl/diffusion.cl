@@ -21,10 +21,12 @@ __kernel void diffusion_noisy(__global float *xt, uint xto, __global float *time
     xt[xto + i] = coef[co + 2u * t] * x0[x0o + i] + coef[co + 2u * t + 1u] * eps[eo + i];
 }
 
-/* Work item q handles values 4q .. 4q+3 < n: x = a x + b eps + sigma z, z the normal elements of
- * block q of (seed, offset) (rng_normal's; drawn only when sigma is not 0). */
+/* Work item q handles values 4q .. 4q+3 < n: x0 = c0 x - c1 eps, clamped to [-clip, clip] when
+ * clip > 0, then x = p x0 + q x + sigma z, z the normal elements of block q of (seed, offset)
+ * (rng_normal's; drawn only when sigma is not 0). */
 __kernel void diffusion_step(__global float *x, uint xo, __global const float *eps, uint eo,
-                             uint n, float a, float b, float sigma, ulong seed, ulong offset)
+                             uint n, float c0, float c1, float p, float qc, float sigma,
+                             float clip, ulong seed, ulong offset)
 {
     uint q = CLVAE_GID0;
     uint base = q * 4u;
@@ -41,7 +43,10 @@ __kernel void diffusion_step(__global float *x, uint xo, __global const float *e
     }
     for (uint k = 0; k < 4u && base + k < n; k++) {
         uint i = base + k;
-        x[xo + i] = a * x[xo + i] + b * eps[eo + i] + sigma * z[k];
+        float xi = x[xo + i];
+        float x0 = c0 * xi - c1 * eps[eo + i];
+        if (clip > 0.0f) x0 = clamp(x0, -clip, clip);
+        x[xo + i] = p * x0 + qc * xi + sigma * z[k];
     }
 }
 

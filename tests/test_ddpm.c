@@ -264,9 +264,10 @@ static void t_guidance_kernels(void)
 }
 
 /* The step kernel with the coefficients of clvae_schedule_step against the double references,
- * with the noise z of the same stream from the host twin. */
+ * with the noise z of the same stream from the host twin; clip 1 also checks that values were
+ * clipped (x in [-2, 2] makes x0 reach past [-1, 1]). */
 static void step_case(const clvae_schedule_t *s, long t, long tp, double eta, int ancestral,
-                      const char *what)
+                      float clip, const char *what)
 {
     enum { N = 23 };
     clvae_error_t err = {0};
@@ -275,20 +276,29 @@ static void step_case(const clvae_schedule_t *s, long t, long tp, double eta, in
     tu_rand(x, N, -2.0f, 2.0f, &st);
     tu_rand(eps, N, -2.0f, 2.0f, &st);
     clvae_rng_normal_host(z, N, 99, 4);
-    double a, b, sg;
-    clvae_schedule_step(s, t, tp, eta, ancestral, &a, &b, &sg);
+    clvae_step_coef_t c;
+    clvae_schedule_step(s, t, tp, eta, ancestral, &c);
     clvae_buf_t bx = tu_upload(ctx, x, N), be = tu_upload(ctx, eps, N);
-    REQUIRE(clvae_diffusion_step(ctx, bx, be, N, (float)a, (float)b, (float)sg, 99, 4, &err) ==
-                CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_diffusion_step(ctx, bx, be, N, &c, clip, 99, 4, &err) == CLVAE_OK, "%s",
+            err.msg);
     float *got = tu_download(ctx, bx, N);
     double *dx = tu_double(x, N), *de = tu_double(eps, N), *dz = tu_double(z, N), want[N];
+    double prev = tp >= 0 ? s->abar[tp] : 1.0;
     if (ancestral)
-        clvae_ddpm_step_ref(want, dx, de, dz, s->beta[t], s->abar[t], t ? s->beta[t] : 0.0, N);
+        clvae_ddpm_step_ref(want, dx, de, dz, s->beta[t], s->abar[t], prev,
+                            t ? s->beta[t] : 0.0, clip, N);
     else
-        clvae_ddim_step_ref(want, dx, de, dz, s->abar[t], tp >= 0 ? s->abar[tp] : 1.0, eta, N);
+        clvae_ddim_step_ref(want, dx, de, dz, s->abar[t], prev, eta, clip, N);
     double worst = 0;
     CHECK(got && tu_close(what, got, want, N, 1e-5, 1e-5, &worst), "%s", what);
     tu_note_error("diffusion_step", worst);
+    if (clip > 0.0f) {
+        int clipped = 0;
+        for (int i = 0; i < N; i++)
+            clipped += fabs((dx[i] - sqrt(1.0 - s->abar[t]) * de[i]) / sqrt(s->abar[t])) > clip;
+        CHECK(clipped >= 3 && clipped < N, "%s: %d of %d values clipped (want some, not all)",
+              what, clipped, N);
+    }
     free(got);
     free(dx);
     free(de);
@@ -303,11 +313,34 @@ static void t_steps_against_ref(void)
     clvae_schedule_t s;
     REQUIRE(clvae_schedule_init(&s, CLVAE_SCHEDULE_LINEAR, 100, 1e-4, 0.02, &err) == CLVAE_OK,
             "%s", err.msg);
-    step_case(&s, 60, 59, 0.0, 1, "DDPM step t = 60 (sigma^2 = beta)");
-    step_case(&s, 0, -1, 0.0, 1, "DDPM last step (no noise)");
-    step_case(&s, 60, 40, 0.0, 0, "DDIM step 60 -> 40, eta 0");
-    step_case(&s, 60, 40, 0.7, 0, "DDIM step 60 -> 40, eta 0.7");
-    step_case(&s, 9, -1, 1.0, 0, "DDIM last step 9 -> x_0, eta 1");
+    for (int clip = 0; clip < 2; clip++) {
+        float c = (float)clip;
+        step_case(&s, 60, 59, 0.0, 1, c, clip ? "DDPM step t = 60, clipped" : "DDPM step t = 60");
+        step_case(&s, 0, -1, 0.0, 1, 0.0f, "DDPM last step (no noise)");
+        step_case(&s, 60, 40, 0.0, 0, c, clip ? "DDIM 60 -> 40, eta 0, clipped" : "DDIM 60 -> 40");
+        step_case(&s, 60, 40, 0.7, 0, c, clip ? "DDIM 60 -> 40, eta 0.7, clipped"
+                                              : "DDIM 60 -> 40, eta 0.7");
+        step_case(&s, 9, -1, 1.0, 0, 0.0f, "DDIM last step 9 -> x_0, eta 1");
+    }
+    /* the last step with clipping gives the clipped x0 itself */
+    enum { N = 8 };
+    float x[N] = {-3, -1, -0.5f, 0, 0.25f, 0.9f, 1.5f, 4}, e[N] = {0};
+    clvae_step_coef_t c;
+    clvae_schedule_step(&s, 0, -1, 0.0, 1, &c);
+    clvae_buf_t bx = tu_upload(ctx, x, N), be = tu_upload(ctx, e, N);
+    REQUIRE(clvae_diffusion_step(ctx, bx, be, N, &c, 1.0f, 1, 0, &err) == CLVAE_OK, "%s",
+            err.msg);
+    float *got = tu_download(ctx, bx, N);
+    int in = got != NULL;
+    for (int i = 0; in && i < N; i++) in &= got[i] >= -1.0f && got[i] <= 1.0f;
+    CHECK(in && got[0] == -1.0f && got[7] == 1.0f, "the clipped last step leaves [-1, 1]");
+    c.sigma = -1.0;
+    CHECK(clvae_diffusion_step(ctx, bx, be, N, &c, 1.0f, 1, 0, &err) == CLVAE_ERR_INVALID,
+          "sigma -1 accepted");
+    clvae_error_clear(&err);
+    free(got);
+    clvae_buf_free(&bx);
+    clvae_buf_free(&be);
     clvae_schedule_free(&s);
     CHECK(clvae_schedule_tau(1000, 10, 0) == 99 && clvae_schedule_tau(1000, 10, 9) == 999 &&
               clvae_schedule_tau(7, 7, 3) == 3 && clvae_schedule_tau(10, 3, 0) == 2,
@@ -335,17 +368,22 @@ static void t_ddim_eta1_is_ddpm(void)
         for (size_t i = 0; i < T; i++) {
             long t = clvae_schedule_tau(T, T, i), tp = i ? clvae_schedule_tau(T, T, i - 1) : -1;
             CHECK(t == (long)i && tp == (long)i - 1, "tau");
-            double a, b, sg;
-            clvae_schedule_step(&s, t, tp, 1.0, 0, &a, &b, &sg);
-            clvae_ddim_step_ref(m1, dx, de, zero, s.abar[t], t ? s.abar[t - 1] : 1.0, 1.0, N);
-            clvae_ddpm_step_ref(m2, dx, de, zero, s.beta[t], s.abar[t], 0.0, N);
+            clvae_step_coef_t c, ca;
+            clvae_schedule_step(&s, t, tp, 1.0, 0, &c);
+            clvae_schedule_step(&s, t, tp, 0.0, 1, &ca);
+            double prev = t ? s.abar[t - 1] : 1.0;
+            clvae_ddim_step_ref(m1, dx, de, zero, s.abar[t], prev, 1.0, 0.0, N);
+            clvae_ddpm_step_ref(m2, dx, de, zero, s.beta[t], s.abar[t], prev, 0.0, 0.0, N);
             for (int k = 0; k < N; k++) {
                 worst_mean = fmax(worst_mean, fabs(m1[k] - m2[k]) / (1.0 + fabs(m2[k])));
-                double mine = a * dx[k] + b * de[k];
+                /* both coefficient sets, unclipped, give the seed's step */
+                double x0 = c.c0 * dx[k] - c.c1 * de[k], x0a = ca.c0 * dx[k] - ca.c1 * de[k];
+                double mine = c.p * x0 + c.q * dx[k], anc = ca.p * x0a + ca.q * dx[k];
                 worst_mean = fmax(worst_mean, fabs(mine - m2[k]) / (1.0 + fabs(m2[k])));
+                worst_mean = fmax(worst_mean, fabs(anc - m2[k]) / (1.0 + fabs(m2[k])));
             }
             double pv = s.post_var[t];
-            worst_var = fmax(worst_var, fabs(sg * sg - pv) / (pv > 1e-300 ? pv : 1.0));
+            worst_var = fmax(worst_var, fabs(c.sigma * c.sigma - pv) / (pv > 1e-300 ? pv : 1.0));
         }
         CHECK(worst_mean < 1e-9 && worst_var < 1e-9, "%s: mean %g, variance %g",
               cosine ? "cosine" : "linear", worst_mean, worst_var);
@@ -437,8 +475,9 @@ static void t_sampler(void)
     enum { N = 5, D = 16 };
     REQUIRE(clvae_objective_init(&m, ctx, &d, 2, &err) == CLVAE_OK &&
                 clvae_objective_init_params(m, 5, &err) == CLVAE_OK, "%s", err.msg);
-    clvae_ddpm_sampler_t smp[3] = {{5, 0.0f, 0, 1.0f}, {20, 1.0f, 0, 1.0f}, {0, 0.0f, 1, 1.0f}};
-    for (int k = 0; k < 3; k++) {
+    clvae_ddpm_sampler_t smp[4] = {{5, 0.0f, 0, 1.0f, 1}, {20, 1.0f, 0, 1.0f, 1},
+                                   {0, 0.0f, 1, 1.0f, 1}, {5, 0.0f, 0, 1.0f, 0}};
+    for (int k = 0; k < 4; k++) {
         float a[N * D], b[N * D], c[N * D];
         REQUIRE(clvae_objective_ddpm_sample(m, N, 7, &smp[k], NULL, a, &err) == CLVAE_OK &&
                     clvae_objective_ddpm_sample(m, N, 7, &smp[k], NULL, b, &err) == CLVAE_OK &&
@@ -453,14 +492,20 @@ static void t_sampler(void)
         }
         CHECK(in && distinct, "sampler %d: values outside [0, 1] or images all alike", k);
     }
-    /* the model's sampler: set, used by NULL */
+    /* x_0 clipped at each step or not: an untrained network's x_0 reaches past [-1, 1] */
     float a[N * D], b[N * D];
+    REQUIRE(clvae_objective_ddpm_sample(m, N, 7, &smp[0], NULL, a, &err) == CLVAE_OK &&
+                clvae_objective_ddpm_sample(m, N, 7, &smp[3], NULL, b, &err) == CLVAE_OK,
+            "%s", err.msg);
+    CHECK(memcmp(a, b, sizeof a) != 0, "clipped and unclipped samplers drew the same images");
+    /* the model's sampler: set, used by NULL */
     REQUIRE(clvae_objective_ddpm_set_sampler(m, &smp[0], &err) == CLVAE_OK &&
                 clvae_objective_ddpm_sample(m, N, 7, NULL, NULL, a, &err) == CLVAE_OK &&
                 clvae_objective_ddpm_sample(m, N, 7, &smp[0], NULL, b, &err) == CLVAE_OK,
             "%s", err.msg);
     CHECK(memcmp(a, b, sizeof a) == 0, "the model's sampler is not the one set");
-    clvae_ddpm_sampler_t bad[4] = {{1, 0.0f, 0, 1.0f}, {21, 0.0f, 0, 1.0f}, {5, 1.5f, 0, 1.0f}, {5, 0.0f, 0, 2.0f}};
+    clvae_ddpm_sampler_t bad[4] = {{1, 0.0f, 0, 1.0f, 1}, {21, 0.0f, 0, 1.0f, 1},
+                                   {5, 1.5f, 0, 1.0f, 1}, {5, 0.0f, 0, 2.0f, 1}};
     for (int k = 0; k < 4; k++) {
         CHECK(clvae_objective_ddpm_set_sampler(m, &bad[k], &err) == CLVAE_ERR_INVALID,
               "bad sampler %d accepted", k);

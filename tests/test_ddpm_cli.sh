@@ -38,14 +38,19 @@ t_sample_options() {
     "$clvae" sample "$tmp/run" --n 16 --steps 100 --eta 1 --seed 4 --out "$tmp/s4.png" > /dev/null &&
     "$clvae" sample "$tmp/run" --n 16 --steps 100 --eta 1 --seed 4 --out "$tmp/s5.png" > /dev/null && cmp -s "$tmp/s4.png" "$tmp/s5.png" &&
     "$clvae" sample "$tmp/run" --n 8 --ancestral --out "$tmp/s6.png" > /dev/null && is_png "$tmp/s6.png" || return 1
+  # x_0 clipped at each step by default; --no-clip draws other images
+  "$clvae" sample "$tmp/run" --n 16 --no-clip --out "$tmp/s7.png" > /dev/null && is_png "$tmp/s7.png" &&
+    ! cmp -s "$tmp/s1.png" "$tmp/s7.png" || return 1
   for bad in "--steps 101" "--steps 1" "--eta 1.5" "--ancestral --steps 10"; do
     out=$("$clvae" sample "$tmp/run" $bad --out "$tmp/x.png" 2>&1); rc=$?
     [ $rc -eq 2 ] && [ ! -e "$tmp/x.png" ] || { echo "$bad: $rc $out" >&2; return 1; }
   done
   # another kind refuses them
   "$clvae" train models/digits_ae.cfg --epochs 1 --no-figures --out "$tmp/ae" > /dev/null 2>&1 || return 1
-  out=$("$clvae" sample "$tmp/ae" --steps 10 --out "$tmp/x.png" 2>&1); rc=$?
-  [ $rc -eq 2 ] && [ ! -e "$tmp/x.png" ] && grep -q "a diffusion model's" <<<"$out" || { echo "$rc $out" >&2; return 1; }
+  for opt in "--steps 10" "--no-clip"; do
+    out=$("$clvae" sample "$tmp/ae" $opt --out "$tmp/x.png" 2>&1); rc=$?
+    [ $rc -eq 2 ] && [ ! -e "$tmp/x.png" ] && grep -q "a diffusion model's" <<<"$out" || { echo "$opt: $rc $out" >&2; return 1; }
+  done
 }
 check sample_options t_sample_options
 
@@ -107,7 +112,7 @@ t_chain() {
   "$clvae" train "$tmp/d.cfg" --set model.conditional=10 --epochs 1 --limit 128 --out "$tmp/ch" > /dev/null 2>&1 &&
     is_png "$tmp/ch/chain.png" || return 1
   out=$("$clvae" chain "$tmp/ch" --n 3 --frames 6 --steps 10 --guidance 2 --out "$tmp/c1.png") &&
-    grep -q "^rows: 3 samples (seed 1); columns: 6 frames from x_T to x_0 (DDIM over 10 of the 100 steps, eta 0, guidance 2)$" <<<"$out" &&
+    grep -q "^rows: 3 samples (seed 1); columns: 6 frames from x_T to x_0 (DDIM over 10 of the 100 steps, eta 0, guidance 2, x_0 clipped to \[-1, 1\])$" <<<"$out" &&
     "$clvae" chain "$tmp/ch" --n 3 --frames 6 --steps 10 --guidance 2 --out "$tmp/c2.png" > /dev/null &&
     cmp -s "$tmp/c1.png" "$tmp/c2.png" || { echo "$out" >&2; return 1; }
   out=$("$clvae" chain "$tmp/ch" --frames 12 --steps 10 --out "$tmp/x.png" 2>&1); rc=$?

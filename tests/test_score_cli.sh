@@ -129,11 +129,11 @@ t_score_ddpm() {
   digits_ddpm_cfg "$tmp/ddpm.cfg"
   "$clvae" train "$tmp/ddpm.cfg" --set model.conditional=10 --epochs 1 --no-figures --out "$tmp/ddpm" > /dev/null 2>&1 || return 1
   out=$("$clvae" score "$tmp/ddpm" --classifier "$tmp/cls" --count 40 --steps 5 --guidance 2) || return 1
-  grep -q "(diffusion model): 40 samples, seed 1: x_T ~ N(0, I) denoised .* labels 0..K-1 in equal numbers: DDIM over 5 of the 100 steps, eta 0, guidance 2$" <<<"$out" &&
+  grep -q "(diffusion model): 40 samples, seed 1: x_T ~ N(0, I) denoised .* labels 0..K-1 in equal numbers: DDIM over 5 of the 100 steps, eta 0, guidance 2, x_0 clipped to \[-1, 1\]$" <<<"$out" &&
     grep -q "^sampling: [0-9.]* s, [0-9.e+]* images/s$" <<<"$out" &&
     grep -qi "classified as the requested label" <<<"$out" || { echo "$out" >&2; return 1; }
   out=$("$clvae" score "$tmp/ddpm" --classifier "$tmp/cls" --count 8 --ancestral --json) || return 1
-  grep -q '"sampling": "x_T .*ancestral DDPM over all 100 steps, guidance 1"' <<<"$out" || { echo "$out" >&2; return 1; }
+  grep -q '"sampling": "x_T .*ancestral DDPM over all 100 steps, guidance 1, x_0 clipped to \[-1, 1\]"' <<<"$out" || { echo "$out" >&2; return 1; }
   # a row in compare, its FID among the others
   "$clvae" compare "$tmp/ddpm" "$tmp/vae" --classifier "$tmp/cls" --count 40 --iwae 0 --out "$tmp/cmp_d" > /dev/null 2>&1 &&
     grep -q "^| $tmp/ddpm | digits_ddpm | ddpm | digits:train | 1 | .* | [0-9.]* | 0\.[0-9]* |" "$tmp/cmp_d/compare.md" &&

@@ -444,6 +444,8 @@ int cli_sampler_take(const cli_command_t *cmd, cli_sampler_opts_t *o, int *i, in
         o->ancestral = 1;
     } else if (strcmp(argv[*i], "--raw-weights") == 0) {
         o->raw = 1;
+    } else if (strcmp(argv[*i], "--no-clip") == 0) {
+        o->no_clip = 1;
     } else {
         return 0;
     }
@@ -456,7 +458,7 @@ static clvae_ddpm_sampler_t sampler_of(const cli_run_t *r, const cli_sampler_opt
     size_t T = r->desc.diff_steps;
     clvae_ddpm_sampler_t smp = {o->steps ? (size_t)o->steps : T < 50 ? T : 50,
                                 o->eta >= 0 ? o->eta : 0.0f, o->ancestral,
-                                o->guidance >= 0 ? o->guidance : 1.0f};
+                                o->guidance >= 0 ? o->guidance : 1.0f, !o->no_clip};
     return smp;
 }
 
@@ -469,11 +471,11 @@ clvae_status_t cli_sampler_apply(cli_run_t *r, const cli_sampler_opts_t *o, clva
     if (o->raw && (s = clvae_checkpoint_restore(&r->ck, r->ctx, r->model, CLVAE_RESTORE_RAW,
                                                 r->ckpath, err)))
         return s;
-    int given = o->steps || o->eta >= 0 || o->ancestral || o->guidance >= 0;
+    int given = o->steps || o->eta >= 0 || o->ancestral || o->guidance >= 0 || o->no_clip;
     if (!given) return CLVAE_OK;
     if (!r->desc.ddpm)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a %s: --steps, --eta, --ancestral and "
-                          "--guidance are a diffusion model's (kind = ddpm)", r->ckpath,
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a %s: --steps, --eta, --ancestral, "
+                          "--guidance and --no-clip are a diffusion model's (kind = ddpm)", r->ckpath,
                           clvae_objective_kind_name(&r->desc));
     if (o->ancestral && (o->steps || o->eta >= 0))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--ancestral runs all T steps with sigma^2 = "
@@ -490,5 +492,8 @@ void cli_sampler_text(const cli_run_t *r, const cli_sampler_opts_t *o, char *buf
                 : snprintf(buf, size, "DDIM over %zu of the %zu steps, eta %g", smp.steps,
                            r->desc.diff_steps, (double)smp.eta);
     if (r->desc.conditional && n > 0 && (size_t)n < size)
-        snprintf(buf + n, size - (size_t)n, ", guidance %g", (double)smp.guidance);
+        n += snprintf(buf + n, size - (size_t)n, ", guidance %g", (double)smp.guidance);
+    if (n > 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, smp.clip ? ", x_0 clipped to [-1, 1]" : ", x_0 not "
+                 "clipped");
 }

@@ -94,14 +94,15 @@ clvae_status_t cli_run_open(cli_run_t *r, const cli_common_t *common, const char
 /* Loads the run's test set (its config's [data] test) onto the device. */
 clvae_status_t cli_run_test_data(cli_run_t *r, clvae_error_t *err);
 
-/* A diffusion model's sampling options (sample, score): --steps S, --eta E, --ancestral,
- * --guidance G; steps 0, eta and guidance < 0 when not given. */
+/* A diffusion model's sampling options (sample, score, chain): --steps S, --eta E,
+ * --ancestral, --guidance G, --no-clip, --raw-weights; steps 0, eta and guidance < 0 when not given. */
 typedef struct cli_sampler_opts {
     long steps;
     float eta;
     int ancestral;
     float guidance;
     int raw;      /* --raw-weights: the trained weights, not their moving average */
+    int no_clip;  /* --no-clip: the predicted x_0 is not clipped to [-1, 1] at each step */
 } cli_sampler_opts_t;
 
 /* Takes argv[*i] when it is one of those options (1; with a bad value -1 after the usage
@@ -115,7 +116,7 @@ int cli_sampler_take(const cli_command_t *cmd, cli_sampler_opts_t *o, int *i, in
 clvae_status_t cli_sampler_apply(cli_run_t *r, const cli_sampler_opts_t *o, clvae_error_t *err);
 
 /* "DDIM over 50 steps, eta 0", "ancestral DDPM over 1000 steps", with ", guidance 2" for a
- * conditional model, for the sampler the run will use. */
+ * conditional model and whether x_0 is clipped, for the sampler the run will use. */
 void cli_sampler_text(const cli_run_t *r, const cli_sampler_opts_t *o, char *buf, size_t size);
 
 /* The checkpoint file of RUN: RUN/checkpoint.safetensors for a folder, else RUN itself. */

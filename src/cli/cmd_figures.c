@@ -22,7 +22,7 @@ typedef struct fig_args {
     clvae_noise_spec_t noise;    /* denoise: --noise, --std, --p (over the run's [noise]) */
     int has_noise, has_std, has_p;
     cli_sampler_opts_t smp;      /* sample of a diffusion model: --steps, --eta, --ancestral,
-                                    --guidance */
+                                    --guidance, --no-clip, --raw-weights */
     long frames;                 /* chain: --frames F */
     int over_epochs;             /* latent: --over-epochs */
 } fig_args_t;
@@ -334,21 +334,24 @@ static int denoise_run(const cli_common_t *c, int argc, char **argv)
 const cli_command_t cli_cmd_sample = {
     "sample", "PNG grid of new samples (z ~ N(0, I) decoded; a prior's or a diffusion model's draws)",
     "clvae sample RUN [--n 64] [--seed 1] [--label K] [--out FILE] [--device SPEC]\n"
-    "                 [--steps S] [--eta E] [--ancestral] [--guidance G] [--raw-weights]\n"
+    "                 [--steps S] [--eta E] [--ancestral] [--guidance G] [--no-clip]\n"
+    "                 [--raw-weights]\n"
     "  --label K (conditional models): n samples of class K; without it a conditional model\n"
     "  draws one row per class, each column one z (10 columns, or --n in all)\n"
     "  --steps S, --eta E (diffusion models): DDIM over S evenly spaced steps (2 to T; default\n"
     "  min(T, 50)) with eta from 0 (deterministic, the default) to 1; --ancestral: DDPM over\n"
     "  all T steps with sigma_t^2 = beta_t; --guidance G (conditional diffusion models):\n"
     "  classifier-free guidance eps_u + G (eps_c - eps_u), 0 to 100 (1, the default: the\n"
-    "  label's eps alone; 0: no label). Other kinds refuse them. --raw-weights: a run with\n"
+    "  label's eps alone; 0: no label); each step clips the predicted x_0 to [-1, 1], the\n"
+    "  images' range, unless --no-clip. Other kinds refuse them. --raw-weights: a run with\n"
     "  [train] ema samples with the trained weights, not their moving average"
     OUT_NOTE,
     sample_run};
 const cli_command_t cli_cmd_chain = {
     "chain", "PNG of a diffusion model's denoising chain, x_T to x_0",
     "clvae chain RUN [--n 4] [--frames 10] [--seed 1] [--label K] [--out FILE] [--device SPEC]\n"
-    "                [--steps S] [--eta E] [--ancestral] [--guidance G] [--raw-weights]\n"
+    "                [--steps S] [--eta E] [--ancestral] [--guidance G] [--no-clip]\n"
+    "                [--raw-weights]\n"
     "  one row per sample (1 to 64; a conditional model's rows take labels 0, 1, ... or --label\n"
     "  K), --frames F columns (2 to 20, at most the steps + 1) from the noise x_T to the image\n"
     "  x_0, each under the step it shows; the sampler options as for sample (default DDIM over\n"

@@ -82,7 +82,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
     const char *runp = NULL, *clsp = NULL;
     long count = 10000, seed = 1;
     int json = 0;
-    cli_sampler_opts_t so = {0, -1.0f, 0, -1.0f, 0};
+    cli_sampler_opts_t so = {0, -1.0f, 0, -1.0f, 0, 0};
     for (int i = 0; i < argc; i++) {
         const char *v;
         int r;
@@ -171,13 +171,15 @@ static int run(const cli_common_t *common, int argc, char **argv)
 const cli_command_t cli_cmd_score = {
     "score", "judge a run's samples with a classifier run: FID (own classifier), confidence",
     "clvae score RUN --classifier C [--count N] [--seed S] [--json] [--device SPEC]\n"
-    "                [--steps S] [--eta E] [--ancestral] [--guidance G] [--raw-weights]\n"
+    "                [--steps S] [--eta E] [--ancestral] [--guidance G] [--no-clip]\n"
+    "                [--raw-weights]\n"
     "  draws N samples (default 10000) from RUN, z ~ N(0, I) through the decoder (a plain AE\n"
     "  too), and prints the Frechet distance between Gaussian fits of classifier C's\n"
     "  penultimate features of the samples and of the first N test images (\"FID (own MNIST\n"
     "  classifier)\": not comparable with the Inception FID), the mean max-softmax confidence\n"
     "  and the class histogram; for a conditional model the fraction classified as asked;\n"
     "  and how long drawing the samples took (images/s). A diffusion model samples as\n"
-    "  `clvae sample` does, with the same --steps, --eta, --ancestral and --guidance; a run\n"
-    "  with [train] ema uses its weights' moving average unless --raw-weights.",
+    "  `clvae sample` does, with the same --steps, --eta, --ancestral, --guidance and\n"
+    "  --no-clip; a run with [train] ema uses its weights' moving average unless\n"
+    "  --raw-weights.",
     run};

@@ -358,7 +358,7 @@ static int draw_figures(const cli_common_t *common, const char *dir, FILE *out, 
         size_t ns = K ? 10 * K : 64;
         if (r.desc.ddpm) {
             clvae_ddpm_sampler_t quick = {r.desc.diff_steps < 10 ? r.desc.diff_steps : 10, 0.0f, 0,
-                                          1.0f};
+                                          1.0f, 1};
             s = clvae_objective_ddpm_set_sampler(r.model, &quick, &err);
             ns = 16;
         }

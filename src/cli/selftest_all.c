@@ -487,7 +487,8 @@ static clvae_status_t c_spatial(pool_t *p, clvae_error_t *err)
     return expect(p, "channel add forward", bz, want, T, 1e-6, err);
 }
 
-/* One diffusion sampling step in place, x = a x + b eps + sigma z with z of the normal stream. */
+/* One diffusion sampling step in place: x0 = c0 x - c1 eps clipped to [-1, 1], x = p x0 + q x
+ * + sigma z with z of the normal stream. */
 static clvae_status_t c_diffusion(pool_t *p, clvae_error_t *err)
 {
     enum { N = 11 };
@@ -497,10 +498,15 @@ static clvae_status_t c_diffusion(pool_t *p, clvae_error_t *err)
     clvae_buf_t bx, be;
     TRY(dbuf(p, x, N, &bx, err));
     TRY(dbuf(p, e, N, &be, err));
-    TRY(clvae_diffusion_step(p->ctx, bx, be, N, 1.25f, -0.5f, 0.3f, 1234, 7, err));
+    clvae_step_coef_t c = {1.25, 0.5, 0.75, 0.25, 0.3};
+    TRY(clvae_diffusion_step(p->ctx, bx, be, N, &c, 1.0f, 1234, 7, err));
     clvae_rng_normal_host(z, N, 1234, 7);
     WANT(N);
-    for (int i = 0; i < N; i++) want[i] = 1.25 * x[i] - 0.5 * e[i] + 0.3 * z[i];
+    for (int i = 0; i < N; i++) {
+        double x0 = 1.25 * x[i] - 0.5 * e[i];
+        x0 = x0 < -1.0 ? -1.0 : x0 > 1.0 ? 1.0 : x0;
+        want[i] = 0.75 * x0 + 0.25 * x[i] + 0.3 * z[i];
+    }
     return expect(p, "diffusion step", bx, want, N, 1e-5, err);
 }
 

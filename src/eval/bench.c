@@ -29,7 +29,7 @@ static clvae_status_t ddpm_sampling(clvae_objective_t *m, const clvae_model_desc
 {
     *S = (size_t)steps < 2 ? 2 : (size_t)steps;
     if (*S > d->diff_steps) *S = d->diff_steps;
-    clvae_ddpm_sampler_t smp = {*S, 0.0f, 0, 1.0f};
+    clvae_ddpm_sampler_t smp = {*S, 0.0f, 0, 1.0f, 1};
     int *lab = d->conditional ? calloc(batch, sizeof *lab) : NULL;
     if (d->conditional && !lab) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     clvae_status_t s = clvae_objective_ddpm_sample(m, batch, 1, &smp, lab, img, err);

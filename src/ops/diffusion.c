@@ -66,22 +66,25 @@ clvae_status_t clvae_schedule_init(clvae_schedule_t *s, clvae_schedule_kind_t ki
 }
 
 void clvae_schedule_step(const clvae_schedule_t *s, long t, long t_prev, double eta,
-                         int ancestral, double *a, double *b, double *sigma)
+                         int ancestral, clvae_step_coef_t *c)
 {
     double ab = s->abar[t];
+    c->c0 = 1.0 / sqrt(ab);
+    c->c1 = sqrt(1.0 - ab) / sqrt(ab);
     if (ancestral) {
-        double al = s->alpha[t], be = s->beta[t];
-        *a = 1.0 / sqrt(al);
-        *b = -be / (sqrt(1.0 - ab) * sqrt(al));
-        *sigma = t > 0 ? sqrt(be) : 0.0;
+        double prev = t > 0 ? s->abar[t - 1] : 1.0, be = s->beta[t];
+        c->p = be * sqrt(prev) / (1.0 - ab);
+        c->q = (1.0 - prev) * sqrt(s->alpha[t]) / (1.0 - ab);
+        c->sigma = t > 0 ? sqrt(be) : 0.0;
         return;
     }
     double ap = t_prev >= 0 ? s->abar[t_prev] : 1.0;
     double sg = eta * sqrt((1.0 - ap) / (1.0 - ab)) * sqrt(1.0 - ab / ap);
     double rest = 1.0 - ap - sg * sg;
-    *a = sqrt(ap / ab);
-    *b = sqrt(rest > 0.0 ? rest : 0.0) - sqrt(ap) * sqrt(1.0 - ab) / sqrt(ab);
-    *sigma = sg;
+    double r = sqrt(rest > 0.0 ? rest : 0.0);
+    c->p = sqrt(ap) - r * sqrt(ab) / sqrt(1.0 - ab);
+    c->q = r / sqrt(1.0 - ab);
+    c->sigma = sg;
 }
 
 long clvae_schedule_tau(size_t T, size_t S, size_t i)
@@ -128,22 +131,27 @@ clvae_status_t clvae_diffusion_noisy(clvae_ctx_t *ctx, clvae_buf_t xt, clvae_buf
 }
 
 clvae_status_t clvae_diffusion_step(clvae_ctx_t *ctx, clvae_buf_t x, clvae_buf_t eps, size_t n,
-                                    float a, float b, float sigma, uint64_t seed,
+                                    const clvae_step_coef_t *c, float clip, uint64_t seed,
                                     uint64_t offset, clvae_error_t *err)
 {
     const char *op = "diffusion_step";
     if (n == 0 || (double)n >= 4294967295.0)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: n = %zu", op, n);
-    if (!isfinite(a) || !isfinite(b) || !(isfinite(sigma) && sigma >= 0.0f))
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: a %g, b %g, sigma %g (want finite, sigma "
-                          ">= 0)", op, (double)a, (double)b, (double)sigma);
+    float f[5] = {(float)c->c0, (float)c->c1, (float)c->p, (float)c->q, (float)c->sigma};
+    int finite = isfinite(clip) && clip >= 0.0f;
+    for (int k = 0; k < 5; k++) finite &= isfinite(f[k]);
+    if (!finite || f[4] < 0.0f)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: c0 %g, c1 %g, p %g, q %g, sigma %g, clip "
+                          "%g (want finite, sigma and clip >= 0)", op, (double)f[0], (double)f[1],
+                          (double)f[2], (double)f[3], (double)f[4], (double)clip);
     clvae_status_t s;
     if ((s = clvae_buf_check(x, n, op, "x", err)) || (s = clvae_buf_check(eps, n, op, "eps", err)))
         return s;
     if (x.mem == eps.mem && x.off < eps.off + n && eps.off < x.off + n)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: x and eps overlap", op);
-    arg_t args[] = {clvae_karg_buf(x),       clvae_karg_buf(eps),    clvae_karg_uint(n),
-                    clvae_karg_float(a),     clvae_karg_float(b),    clvae_karg_float(sigma),
+    arg_t args[] = {clvae_karg_buf(x),       clvae_karg_buf(eps),     clvae_karg_uint(n),
+                    clvae_karg_float(f[0]),  clvae_karg_float(f[1]),  clvae_karg_float(f[2]),
+                    clvae_karg_float(f[3]),  clvae_karg_float(f[4]),  clvae_karg_float(clip),
                     clvae_karg_ulong(seed),  clvae_karg_ulong(offset)};
     cl_kernel k;
     if ((s = clvae_kernel_args(ctx, "diffusion", "diffusion_step", &k, args,

@@ -34,6 +34,7 @@ clvae_status_t clvae_objective_ddpm_setup(clvae_objective_t *m, clvae_error_t *e
     m->sampler.eta = 0.0f;
     m->sampler.ancestral = 0;
     m->sampler.guidance = 1.0f;
+    m->sampler.clip = 1;
     float *coef = malloc(2 * T * sizeof *coef);
     if (!coef) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     clvae_diffusion_coef(&m->sched, coef);
@@ -200,12 +201,12 @@ static clvae_status_t sample_batch(clvae_objective_t *m, size_t B, uint64_t seed
     for (size_t k = S; k-- > 0 && !s;) {
         long t = smp->ancestral ? (long)k : clvae_schedule_tau(T, S, k);
         long tp = smp->ancestral ? (long)k - 1 : k ? clvae_schedule_tau(T, S, k - 1) : -1;
-        double a, b, sg;
-        clvae_schedule_step(&m->sched, t, tp, smp->eta, smp->ancestral, &a, &b, &sg);
+        clvae_step_coef_t c;
+        clvae_schedule_step(&m->sched, t, tp, smp->eta, smp->ancestral, &c);
         if ((s = clvae_fill_forward(m->ctx, times.mem, times.off, (float)t, B, err)) ||
             (s = predict(m, B, smp->guidance, cond, labels_kept, err)) ||
-            (s = clvae_diffusion_step(m->ctx, x, eps, B * D, (float)a, (float)b, (float)sg, seed,
-                                      *offset, err)) ||
+            (s = clvae_diffusion_step(m->ctx, x, eps, B * D, &c, smp->clip ? 1.0f : 0.0f,
+                                      seed, *offset, err)) ||
             (s = snap(m, frames, S, S - k, B, tp, err)))
             break;
         *offset += per;

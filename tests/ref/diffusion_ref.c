@@ -27,20 +27,35 @@ void clvae_diffusion_noisy_ref(double *xt, const double *x0, const double *eps,
                             sqrt(1.0 - abar[t[b]]) * eps[b * D + i];
 }
 
-void clvae_ddpm_step_ref(double *out, const double *x, const double *eps, const double *z,
-                         double beta, double abar, double var, size_t n)
+static double clip_to(double v, double c)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = (x[i] - beta / sqrt(1.0 - abar) * eps[i]) / sqrt(1.0 - beta) + sqrt(var) * z[i];
+    return c > 0.0 ? (v < -c ? -c : v > c ? c : v) : v;
+}
+
+void clvae_ddpm_step_ref(double *out, const double *x, const double *eps, const double *z,
+                         double beta, double abar, double abar_prev, double var, double clip,
+                         size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double mean;
+        if (clip > 0.0) {
+            double x0 = clip_to((x[i] - sqrt(1.0 - abar) * eps[i]) / sqrt(abar), clip);
+            mean = beta * sqrt(abar_prev) / (1.0 - abar) * x0 +
+                   (1.0 - abar_prev) * sqrt(1.0 - beta) / (1.0 - abar) * x[i];
+        } else {
+            mean = (x[i] - beta / sqrt(1.0 - abar) * eps[i]) / sqrt(1.0 - beta);
+        }
+        out[i] = mean + sqrt(var) * z[i];
+    }
 }
 
 void clvae_ddim_step_ref(double *out, const double *x, const double *eps, const double *z,
-                         double abar, double abar_prev, double eta, size_t n)
+                         double abar, double abar_prev, double eta, double clip, size_t n)
 {
     double sigma = eta * sqrt((1.0 - abar_prev) / (1.0 - abar)) * sqrt(1.0 - abar / abar_prev);
     for (size_t i = 0; i < n; i++) {
-        double x0 = (x[i] - sqrt(1.0 - abar) * eps[i]) / sqrt(abar);
-        out[i] = sqrt(abar_prev) * x0 + sqrt(1.0 - abar_prev - sigma * sigma) * eps[i] +
-                 sigma * z[i];
+        double x0 = clip_to((x[i] - sqrt(1.0 - abar) * eps[i]) / sqrt(abar), clip);
+        double e = clip > 0.0 ? (x[i] - sqrt(abar) * x0) / sqrt(1.0 - abar) : eps[i];
+        out[i] = sqrt(abar_prev) * x0 + sqrt(1.0 - abar_prev - sigma * sigma) * e + sigma * z[i];
     }
 }

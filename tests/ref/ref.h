@@ -271,14 +271,18 @@ void clvae_diffusion_noisy_ref(double *xt, const double *x0, const double *eps,
                                const long *t, const double *abar, size_t B, size_t D);
 
 /* One DDPM step x_{t-1} = (x_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(alpha_t) + sigma z with
- * sigma = sqrt(var) (n values). */
+ * sigma = sqrt(var) (n values); with clip > 0 the posterior mean of the clipped x0 = clamp((x_t -
+ * sqrt(1 - abar_t) eps) / sqrt(abar_t), -clip, clip): beta_t sqrt(abar_prev) / (1 - abar_t) x0 +
+ * (1 - abar_prev) sqrt(alpha_t) / (1 - abar_t) x_t (abar_prev unused without clip). */
 void clvae_ddpm_step_ref(double *out, const double *x, const double *eps, const double *z,
-                         double beta, double abar, double var, size_t n);
+                         double beta, double abar, double abar_prev, double var, double clip,
+                         size_t n);
 
 /* One DDIM step from abar_t to abar_prev with eta: x0 = (x - sqrt(1 - abar_t) eps) /
  * sqrt(abar_t), sigma = eta sqrt((1 - abar_prev) / (1 - abar_t)) sqrt(1 - abar_t / abar_prev),
- * out = sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) eps + sigma z. */
+ * out = sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) eps + sigma z; with clip > 0, x0
+ * clamped to [-clip, clip] and eps recomputed from it, (x - sqrt(abar_t) x0) / sqrt(1 - abar_t). */
 void clvae_ddim_step_ref(double *out, const double *x, const double *eps, const double *z,
-                         double abar, double abar_prev, double eta, size_t n);
+                         double abar, double abar_prev, double eta, double clip, size_t n);
 
 #endif

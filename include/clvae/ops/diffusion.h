@@ -33,14 +33,24 @@ clvae_status_t clvae_schedule_init(clvae_schedule_t *s, clvae_schedule_kind_t ki
 /* Frees the arrays (a zeroed schedule is fine). */
 void clvae_schedule_free(clvae_schedule_t *s);
 
-/* The coefficients of one sampling step x_prev = a x_t + b eps + sigma z from step t to t_prev
- * (t_prev < t; -1: the last step, to x_0, abar_{-1} = 1). DDIM (ancestral 0): x0 = (x_t -
- * sqrt(1 - abar_t) eps) / sqrt(abar_t), x_prev = sqrt(abar_prev) x0 + sqrt(1 - abar_prev -
- * sigma^2) eps + sigma z with sigma = eta sqrt((1 - abar_prev) / (1 - abar_t)) sqrt(1 - abar_t /
- * abar_prev). Ancestral DDPM (ancestral 1, t_prev = t - 1): a = 1 / sqrt(alpha_t), b = -beta_t /
- * (sqrt(1 - abar_t) sqrt(alpha_t)), sigma^2 = beta_t (0 at t = 0). */
+/* One sampling step from t to t_prev, written through the predicted x_0: x0 = c0 x_t - c1 eps
+ * (c0 = 1 / sqrt(abar_t), c1 = sqrt(1 - abar_t) / sqrt(abar_t)), optionally clipped to [-1, 1],
+ * then x_prev = p x0 + q x_t + sigma z. Unclipped this is exactly the seed's step. */
+typedef struct clvae_step_coef {
+    double c0, c1, p, q, sigma;
+} clvae_step_coef_t;
+
+/* The coefficients of the step from t to t_prev (t_prev < t; -1: the last step, to x_0,
+ * abar_{-1} = 1). DDIM (ancestral 0): sigma = eta sqrt((1 - abar_prev) / (1 - abar_t))
+ * sqrt(1 - abar_t / abar_prev), x_prev = sqrt(abar_prev) x0 + r eps' + sigma z with r =
+ * sqrt(1 - abar_prev - sigma^2) and eps' = (x_t - sqrt(abar_t) x0) / sqrt(1 - abar_t) (the eps
+ * of the clipped x0; eps itself when nothing is clipped): p = sqrt(abar_prev) - r sqrt(abar_t) /
+ * sqrt(1 - abar_t), q = r / sqrt(1 - abar_t). Ancestral DDPM (ancestral 1, t_prev = t - 1): the
+ * posterior mean p = beta_t sqrt(abar_{t-1}) / (1 - abar_t), q = (1 - abar_{t-1}) sqrt(alpha_t) /
+ * (1 - abar_t), which unclipped is the seed's (x_t - beta_t / sqrt(1 - abar_t) eps) /
+ * sqrt(alpha_t); sigma^2 = beta_t (0 at t = 0). */
 void clvae_schedule_step(const clvae_schedule_t *s, long t, long t_prev, double eta,
-                         int ancestral, double *a, double *b, double *sigma);
+                         int ancestral, clvae_step_coef_t *c);
 
 /* DDIM's i-th of S evenly spaced steps (i < S <= T): floor((i + 1) T / S) - 1; S = T gives i. */
 long clvae_schedule_tau(size_t T, size_t S, size_t i);
@@ -57,10 +67,12 @@ clvae_status_t clvae_diffusion_noisy(clvae_ctx_t *ctx, clvae_buf_t xt, clvae_buf
 /* The table coef [T, 2] that clvae_diffusion_noisy reads (host floats, rounded once). */
 void clvae_diffusion_coef(const clvae_schedule_t *s, float *coef);
 
-/* One sampling step in place: x[i] = a x[i] + b eps[i] + sigma z_i for i < n, z_i the normal
- * element i of the stream (seed, offset) (clvae_rng_normal's); no draw when sigma is 0. */
+/* One sampling step in place with the coefficients c (floats on the device): for i < n, x0 =
+ * c0 x[i] - c1 eps[i], clamped to [-clip, clip] when clip > 0, then x[i] = p x0 + q x[i] +
+ * sigma z_i, z_i the normal element i of the stream (seed, offset) (clvae_rng_normal's); no draw
+ * when sigma is 0. */
 clvae_status_t clvae_diffusion_step(clvae_ctx_t *ctx, clvae_buf_t x, clvae_buf_t eps, size_t n,
-                                    float a, float b, float sigma, uint64_t seed,
+                                    const clvae_step_coef_t *c, float clip, uint64_t seed,
                                     uint64_t offset, clvae_error_t *err);
 
 /* Classifier-free guidance's label dropout: labels[b] = K (the null class) for each b < B whose

@@ -282,11 +282,13 @@ typedef struct clvae_ddpm_sampler {
     float guidance; /* classifier-free guidance of a conditional model: eps = eps_u + g (eps_c -
                        eps_u), 1 the conditional eps alone (one forward per step; else two), 0
                        the unconditional one; 0 to 100, and only 1 for an unconditional model */
+    int clip;       /* 1: the predicted x_0 clipped to [-1, 1] at each step (the images' range;
+                       Ho et al.'s clip_denoised), 0: the step as the seed writes it */
 } clvae_ddpm_sampler_t;
 
 /* The sampler that sample, score and compare use (clvae_objective_ddpm_sample with NULL); it
- * starts as DDIM over min(T, 50) steps, eta 0, guidance 1. CLVAE_ERR_INVALID for a model that
- * is not a diffusion model, steps outside 2..T, eta outside [0, 1], or a guidance outside
+ * starts as DDIM over min(T, 50) steps, eta 0, guidance 1, x_0 clipped. CLVAE_ERR_INVALID for
+ * a model that is not a diffusion model, steps outside 2..T, eta outside [0, 1], or a guidance outside
  * [0, 100] or other than 1 for an unconditional model. */
 clvae_status_t clvae_objective_ddpm_set_sampler(clvae_objective_t *m,
                                                 const clvae_ddpm_sampler_t *smp,
