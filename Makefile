@@ -49,6 +49,14 @@ CFLAGS ?= -O1 -g
 MODE_CFLAGS := $(FUZZ_FLAGS)
 endif
 
+# Open MPI (libopenmpi-dev, from make deps) for data-parallel training under mpirun; without it
+# the build still works and a run started by mpirun says so (src/train/comm.c).
+MPI_PKG := $(shell pkg-config --exists ompi-c 2>/dev/null && echo ompi-c)
+ifneq ($(MPI_PKG),)
+PKGS += $(MPI_PKG)
+CPPFLAGS += -DCLVAE_HAVE_MPI
+endif
+
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

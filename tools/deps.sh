@@ -3,10 +3,11 @@
 set -euo pipefail
 
 # clang and libclang-rt-14-dev: the libFuzzer harnesses (make fuzz, make check); oclgrind: the
-# kernels under a simulator's checks (make check, make check-oclgrind).
+# kernels under a simulator's checks (make check, make check-oclgrind); Open MPI: training on
+# several devices (mpirun, make check).
 pkgs=(build-essential pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
       libclblast-dev libpng-dev zlib1g-dev clinfo ca-certificates curl
-      clang libclang-rt-14-dev oclgrind)
+      clang libclang-rt-14-dev oclgrind libopenmpi-dev openmpi-bin)
 # Extra packages for one target, e.g. 'tools/deps.sh valgrind' for make valgrind;
 # --torch adds Debian's PyTorch (python3-torch) for make bench's reference figures, with
 # OpenBLAS (without it PyTorch's BLAS is the slow reference one).

@@ -146,6 +146,28 @@ clvae_status_t cli_ctx_open(const cli_common_t *common, int profiling, clvae_ctx
     return cli_device_error(common, clvae_ctx_init(ctx, &o, err), err);
 }
 
+clvae_status_t cli_ctx_open_rank(const cli_common_t *common, const clvae_comm_t *comm,
+                                 clvae_ctx_t **ctx, int *shared, clvae_error_t *err)
+{
+    *shared = 1;
+    if (clvae_comm_size(comm) == 1) return cli_ctx_open(common, 0, ctx, err);
+    clvae_ctx_opts_t o;
+    clvae_ctx_opts_from_env(&o);
+    const char *spec = common->device ? common->device : o.device_spec;
+    clvae_device_info_t *devs = NULL;
+    int n = 0, index = -1;
+    clvae_status_t s = clvae_device_list(&devs, &n, err);
+    if (!s) s = clvae_device_select_rank(devs, n, spec, clvae_comm_local_rank(comm),
+                                         clvae_comm_local_size(comm), &index, shared, err);
+    free(devs);
+    if (s) return cli_device_error(common, s, err);
+    char flat[16];
+    snprintf(flat, sizeof flat, "%d", index);
+    cli_common_t one = *common;
+    one.device = flat;
+    return cli_ctx_open(&one, 0, ctx, err);
+}
+
 clvae_status_t cli_device_error(const cli_common_t *common, clvae_status_t s, clvae_error_t *err)
 {
     if (s != CLVAE_ERR_NOT_FOUND || !common->device_from_env || !common->device) return s;

@@ -10,6 +10,7 @@
 #include "clvae/device/device.h"
 #include "clvae/train/objective.h"
 #include "clvae/train/prior.h"
+#include "clvae/train/comm.h"
 
 /* Options every command takes, parsed before the command's own. */
 typedef struct cli_common {
@@ -52,6 +53,11 @@ int cli_usage_error(const cli_command_t *cmd, const char *fmt, ...)
 /* Opens a context with the environment's defaults and the common options. */
 clvae_status_t cli_ctx_open(const cli_common_t *common, int profiling, clvae_ctx_t **ctx,
                             clvae_error_t *err);
+
+/* The context of a data-parallel rank: the device clvae_device_select_rank picks for its local
+ * rank from --device (or CLVAE_DEVICE); *shared: the ranks of this machine on that device. */
+clvae_status_t cli_ctx_open_rank(const cli_common_t *common, const clvae_comm_t *comm,
+                                 clvae_ctx_t **ctx, int *shared, clvae_error_t *err);
 
 /* Parses a whole non-negative number into *out; returns 0 on success. */
 int cli_parse_size(const char *s, size_t *out);

@@ -31,26 +31,96 @@ static size_t nonfinite(const clvae_st_tensor_t *t)
     return n;
 }
 
+/* A run folder's checkpoint path, or the file itself. */
+static void checkpoint_path(const char *runp, char *path, size_t size)
+{
+    struct stat sb;
+    if (stat(runp, &sb) == 0 && S_ISDIR(sb.st_mode))
+        snprintf(path, size, "%s/checkpoint.safetensors", runp);
+    else
+        snprintf(path, size, "%s", runp);
+}
+
+/* --against: the largest absolute difference of the parameters (and of the optimizer state)
+ * between the two checkpoints, tensor by tensor; 2 when their tensors differ in name or
+ * shape. */
+static int against(const cli_common_t *common, const clvae_st_file_t *f, const char *otherp)
+{
+    char path[4200];
+    checkpoint_path(otherp, path, sizeof path);
+    clvae_checkpoint_t ob;
+    clvae_error_t err = {0};
+    if (clvae_checkpoint_read(path, &ob, &err)) {
+        int code = cli_report(common, &err);
+        clvae_error_clear(&err);
+        return code;
+    }
+    const clvae_st_file_t *g = ob.file;
+    double worst[2] = {0, 0}, top = 0;
+    const char *where[2] = {"", ""};
+    size_t same = 0, count = 0;
+    int code = 0;
+    for (size_t i = 0; i < clvae_st_count(f) && !code; i++) {
+        const clvae_st_tensor_t *t = clvae_st_get(f, i), *u = NULL;
+        if (is_position(t->name) || clvae_net_is_state_name(t->name) || t->dtype != CLVAE_ST_F32)
+            continue;
+        for (size_t j = 0; j < clvae_st_count(g) && !u; j++)
+            if (strcmp(clvae_st_get(g, j)->name, t->name) == 0) u = clvae_st_get(g, j);
+        if (!u || u->nbytes != t->nbytes || u->dtype != t->dtype) {
+            fprintf(stderr, "clvae: error: %s has no tensor %s of the same size: the two "
+                    "checkpoints are not of one model\n", path, t->name);
+            code = 2;
+            break;
+        }
+        int k = is_optimizer(t->name);
+        double w = 0;
+        for (size_t e = 0; e < t->nbytes / 4; e++) {
+            float a, b;
+            memcpy(&a, (const unsigned char *)t->data + 4 * e, 4);
+            memcpy(&b, (const unsigned char *)u->data + 4 * e, 4);
+            double dd = fabs((double)a - (double)b);
+            if (!(dd <= w)) w = dd; /* a NaN difference wins */
+            if (!k && fabs((double)a) > top) top = fabs((double)a);
+        }
+        if (!(w <= worst[k])) {
+            worst[k] = w;
+            where[k] = t->name;
+        }
+        if (!k) {
+            count++;
+            same += memcmp(t->data, u->data, t->nbytes) == 0;
+        }
+    }
+    if (!code) {
+        printf("against %s: parameters differ by at most %.3g (%s; the largest parameter is "
+               "%.3g), %zu of %zu parameter tensors bit-identical; optimizer state by at most "
+               "%.3g\n", path, worst[0], *where[0] ? where[0] : "none", top, same, count,
+               worst[1]);
+    }
+    clvae_checkpoint_free(&ob);
+    return code;
+}
+
 static int run(const cli_common_t *common, int argc, char **argv)
 {
-    (void)common;
-    const char *runp = NULL;
+    const char *runp = NULL, *otherp = NULL;
     int json = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             json = 1;
+        else if (strcmp(argv[i], "--against") == 0 && i + 1 < argc)
+            otherp = argv[++i];
         else if (argv[i][0] != '-' && !runp)
             runp = argv[i];
         else
             return cli_unknown_arg(&cli_cmd_inspect, argv[i]);
     }
     if (!runp) return cli_usage_error(&cli_cmd_inspect, "which run (a run folder or a checkpoint file)?");
+    if (otherp && json)
+        return cli_usage_error(&cli_cmd_inspect, "--against prints one line of text: it takes "
+                               "no --json");
     char path[4200];
-    struct stat sb;
-    if (stat(runp, &sb) == 0 && S_ISDIR(sb.st_mode))
-        snprintf(path, sizeof path, "%s/checkpoint.safetensors", runp);
-    else
-        snprintf(path, sizeof path, "%s", runp);
+    checkpoint_path(runp, path, sizeof path);
     clvae_checkpoint_t ck;
     clvae_error_t err = {0};
     if (clvae_checkpoint_read(path, &ck, &err)) {
@@ -59,6 +129,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
         return code;
     }
     const clvae_st_file_t *f = ck.file;
+    if (otherp) {
+        int code = against(common, f, otherp);
+        clvae_checkpoint_free(&ck);
+        return code;
+    }
     /* the run's length from the config it holds (0 when it cannot be read) */
     long epochs = 0;
     clvae_cfg_t cfg;
@@ -172,11 +247,14 @@ static int run(const cli_common_t *common, int argc, char **argv)
 
 const cli_command_t cli_cmd_inspect = {
     "inspect", "a checkpoint's tensors (name, dtype, shape, SHA-256) and training position",
-    "clvae inspect RUN [--json]\n"
+    "clvae inspect RUN [--json | --against RUN2]\n"
     "  RUN is a run folder or a checkpoint file; the file's data checksum is verified.\n"
     "  Prints the position in words (epochs done of the run's epochs, or where in an epoch\n"
     "  it stopped, and what --resume does), then per tensor: name, dtype, shape, NaN/Inf\n"
     "  count, SHA-256 of its data; then one SHA-256 over all parameter tensors, one over the\n"
     "  optimizer state, and one over the layers' buffers (running statistics) when it has\n"
-    "  any (equal hashes: bit-identical weights). --json: the same as one JSON object.",
+    "  any (equal hashes: bit-identical weights). --json: the same as one JSON object.\n"
+    "  --against RUN2: instead, the largest absolute difference between the two runs'\n"
+    "  parameters and optimizer states (e.g. one process against several ranks); exit 2\n"
+    "  when their tensors differ in name or size.",
     run};

@@ -644,6 +644,15 @@ static int resume_position(clvae_checkpoint_t *ck, const char *ckpath,
     return 0;
 }
 
+/* The gradient sum's piece size: CLVAE_BUCKET_MB (MiB, 0.01 to 1024; default 1). */
+static size_t bucket_floats(void)
+{
+    const char *v = getenv("CLVAE_BUCKET_MB");
+    double mb = v ? atof(v) : 1.0;
+    if (!(mb >= 0.01 && mb <= 1024)) mb = 1.0;
+    return (size_t)(mb * 1048576.0 / 4.0);
+}
+
 static int train_run(const cli_common_t *common, int argc, char **argv)
 {
     cli_cfg_args_t a;
@@ -659,10 +668,20 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     clvae_checkpoint_t ck;
     memset(&ck, 0, sizeof ck);
     char *text = NULL, dir[4200], ckpath[4300], initpath[4200], created[4200] = "", figs[256] = "";
-    int code = 0, interrupted = 0, prepared = 0;
+    int code = 0, interrupted = 0, prepared = 0, shared = 1, rank = 0, nranks = 1, agreed = 0;
     char where[160];
     double t_start = clvae_seconds();
-    FILE *hout = json ? stderr : stdout;
+    FILE *hout = json ? stderr : stdout, *quiet = NULL;
+    /* under mpirun: one rank of a data-parallel run; rank 0 speaks and writes, the others
+     * only say which device they use (and their errors) */
+    clvae_comm_t *comm = NULL;
+    if (clvae_comm_open(&comm, &err)) goto fail;
+    rank = clvae_comm_rank(comm);
+    nranks = clvae_comm_size(comm);
+    if (rank && !(hout = quiet = fopen("/dev/null", "w"))) {
+        CLVAE_FAIL(&err, CLVAE_ERR_IO, "cannot open /dev/null: %s", strerror(errno));
+        goto fail;
+    }
     /* RUN --resume: the run's own config (from its checkpoint) and folder */
     if (is_run(a.path)) {
         if (!resume)
@@ -683,6 +702,15 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
         out = dir;
     }
     if (cli_cfg_load(&a, &cfg, &d, &err)) goto fail;
+    if (nranks > 1 && d.batch % (size_t)nranks) {
+        code = 2; /* every rank finds it; rank 0 says it */
+        agreed = 1;
+        if (!rank)
+            cli_usage_error(&cli_cmd_train, "train.batch = %zu does not split evenly over %d "
+                            "ranks: use a multiple of %d (the global batch is split, each rank "
+                            "trains on batch / %d examples)", d.batch, nranks, nranks, nranks);
+        goto out;
+    }
     if (d.prior && prior_record_hash(&cfg, &d, &err)) goto fail;
     if (!(text = clvae_cfg_format(&cfg))) {
         CLVAE_FAIL(&err, CLVAE_ERR_NOMEM, "out of host memory");
@@ -710,18 +738,30 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     }
     /* the run folder can be made and written before any work; a start that fails leaves
      * nothing it made */
-    if (clvae_dir_prepare(dir, created, sizeof created, &err)) goto fail;
-    prepared = 1;
-    if (cli_ctx_open(common, 0, &ctx, &err)) goto fail;
+    if (!rank && clvae_dir_prepare(dir, created, sizeof created, &err)) goto fail;
+    prepared = !rank;
+    if (cli_ctx_open_rank(common, comm, &ctx, &shared, &err)) goto fail;
     const clvae_device_info_t *dev = clvae_ctx_device(ctx);
-    fprintf(hout, "training %s on %s (%d:%d %s) into %s%s\n", d.name, dev->name, dev->platform,
-            dev->device, clvae_device_type_name(dev->type), dir, resume ? " (resuming)" : "");
+    if (nranks > 1) {
+        printf("rank %d of %d: %s (%d:%d %s)%s\n", rank, nranks, dev->name, dev->platform,
+               dev->device, clvae_device_type_name(dev->type),
+               shared > 1 ? ", shared with other ranks" : "");
+        fflush(stdout);
+        fprintf(hout, "training %s on %d ranks (batches of %zu, %zu per rank) into %s%s\n",
+                d.name, nranks, d.batch, d.batch / (size_t)nranks, dir,
+                resume ? " (resuming)" : "");
+    } else {
+        fprintf(hout, "training %s on %s (%d:%d %s) into %s%s\n", d.name, dev->name,
+                dev->platform, dev->device, clvae_device_type_name(dev->type), dir,
+                resume ? " (resuming)" : "");
+    }
     fflush(hout);
     cli_tuning_note(ctx);
     progress_state_t ps = progress_state_of(&d, hout, dir);
     ps.log_json = (json & 2) != 0;
-    clvae_train_opts_t o = {dir, text, cli_data_dir(), resume, init, 0, on_progress, &ps,
-                            &stop_requested, NULL};
+    clvae_train_opts_t o = {dir, text, cli_data_dir(), resume, init, 0,
+                            rank ? NULL : on_progress, &ps, &stop_requested, comm,
+                            bucket_floats(), NULL};
     catch_stop_signals(1);
     clvae_status_t trained = clvae_train_run(ctx, &d, &o, &interrupted, &err);
     clvae_data_dev_free(&ps.dsnap);
@@ -737,14 +777,16 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
         code = 130;
     } else {
         fprintf(hout, "done: %s/checkpoint.safetensors, %s/metrics.csv\n", dir, dir);
-        if (figures) code = draw_figures(common, dir, hout, figs, sizeof figs);
+        if (figures && !rank) code = draw_figures(common, dir, hout, figs, sizeof figs);
     }
     catch_stop_signals(0);
-    if (json & 1) print_json(dir, &d, &ps, interrupted ? "interrupted" : code ? "figures failed" : "done",
-                         clvae_seconds() - t_start, figs);
+    if ((json & 1) && !rank)
+        print_json(dir, &d, &ps, interrupted ? "interrupted" : code ? "figures failed" : "done",
+                   clvae_seconds() - t_start, figs);
     goto out;
 fail:
     if (isatty(2)) fprintf(stderr, "\n");
+    if (nranks > 1) fprintf(stderr, "rank %d of %d: ", rank, nranks);
     code = cli_report(common, &err);
     /* a failed start leaves no run folder it made: only one that holds a checkpoint stays */
     if (prepared) {
@@ -758,6 +800,10 @@ out:
     free(text);
     clvae_model_desc_free(&d);
     clvae_cfg_free(&cfg);
+    if (quiet) fclose(quiet);
+    /* a rank that failed alone would leave the others waiting for it: end the job */
+    if (code && code != 130 && !agreed && nranks > 1) clvae_comm_abort(comm, code);
+    clvae_comm_close(comm);
     return code;
 }
 

@@ -218,6 +218,54 @@ void clvae_device_format_table(const clvae_device_info_t *devs, int n, char *buf
 #undef OUT
 }
 
+/* Whether device i is one of those a type word, a name word or the default (spec NULL)
+ * matches; want: the default's type. */
+static int matches(const clvae_device_info_t *devs, int i, const char *spec, cl_device_type want)
+{
+    cl_device_type t;
+    if (!spec || !*spec) return (devs[i].type & want) != 0;
+    if (type_of_word(spec, &t)) return (devs[i].type & t) != 0;
+    return contains_nocase(devs[i].name, spec);
+}
+
+clvae_status_t clvae_device_select_rank(const clvae_device_info_t *devs, int n, const char *spec,
+                                        int k, int ranks, int *index, int *shared,
+                                        clvae_error_t *err)
+{
+    *shared = 1;
+    if (spec && strchr(spec, ',')) { /* one item per process */
+        int items = 1;
+        for (const char *p = spec; *p; p++) items += *p == ',';
+        const char *p = spec;
+        for (int j = 0; j < k % items; j++) p = strchr(p, ',') + 1;
+        char item[64];
+        size_t len = strcspn(p, ",");
+        snprintf(item, sizeof item, "%.*s", (int)(len < 63 ? len : 63), p);
+        *shared = ranks / items + (ranks % items > k % items);
+        if (!*item)
+            return CLVAE_FAIL(err, CLVAE_ERR_NOT_FOUND, "--device %s: item %d is empty", spec,
+                              k % items + 1);
+        return clvae_device_select(devs, n, item, index, err);
+    }
+    clvae_status_t s = clvae_device_select(devs, n, spec, index, err);
+    if (s) return s;
+    const char *colon = spec ? strchr(spec, ':') : NULL;
+    if (spec && *spec && (all_digits(spec, strlen(spec)) || colon)) { /* one device named */
+        *shared = ranks;
+        return CLVAE_OK;
+    }
+    cl_device_type want = devs[0].type;
+    for (int i = 0; i < n; i++)
+        if (devs[i].type & CL_DEVICE_TYPE_GPU) want = CL_DEVICE_TYPE_GPU;
+    int count = 0;
+    for (int i = 0; i < n; i++) count += matches(devs, i, spec, want);
+    if (count == 0) return CLVAE_OK; /* (clvae_device_select found one) */
+    for (int i = 0, seen = 0; i < n; i++)
+        if (matches(devs, i, spec, want) && seen++ == k % count) *index = i;
+    *shared = ranks / count + (ranks % count > k % count);
+    return CLVAE_OK;
+}
+
 clvae_status_t clvae_device_select(const clvae_device_info_t *devs, int n, const char *spec,
                                    int *index, clvae_error_t *err)
 {

@@ -159,6 +159,7 @@ clvae_status_t clvae_objective_init(clvae_objective_t **out, clvae_ctx_t *ctx,
     m->ctx = ctx;
     m->d = d;
     m->max_batch = max_batch;
+    m->nranks = 1;
     m->last = d->nlayers - 1;
     m->J = d->gan ? out_size(&d->layers[0])
            : d->classes ? (size_t)d->classes
@@ -268,6 +269,19 @@ clvae_status_t clvae_objective_alloc(clvae_objective_t *m, size_t n, clvae_buf_t
 int clvae_objective_nets(const clvae_objective_t *m) { return m->net2 ? 2 : 1; }
 
 void clvae_objective_set_stop(clvae_objective_t *m, volatile sig_atomic_t *stop) { m->stop = stop; }
+
+clvae_status_t clvae_objective_recount(clvae_objective_t *m, int k, clvae_error_t *err)
+{
+    return clvae_objective_count_nonfinite(m, clvae_objective_net_grads(m, k),
+                                           clvae_objective_net_desc(m, k)->nparams, m->losses, 1,
+                                           err);
+}
+
+void clvae_objective_set_ranks(clvae_objective_t *m, int rank, int nranks)
+{
+    m->rank = rank;
+    m->nranks = nranks > 0 ? nranks : 1;
+}
 int clvae_objective_stopped(const clvae_objective_t *m) { return m->stop && *m->stop; }
 
 const char *clvae_objective_net_name(const clvae_objective_t *m, int k)
@@ -396,7 +410,6 @@ clvae_status_t clvae_objective_backward(clvae_objective_t *m, clvae_error_t *err
 
 clvae_status_t clvae_objective_step(clvae_objective_t *m, long step, clvae_error_t *err)
 {
-    /* the guard counts after whatever changed the gradients since backward (a hook) */
     clvae_status_t s = count_nonfinite(m, err);
     if (s) return s;
     return clvae_optimizer_step(m->opt, clvae_net_params(m->net), clvae_net_grads(m->net), step,
@@ -503,9 +516,11 @@ clvae_status_t clvae_objective_train_step(clvae_objective_t *m, size_t B, long s
     if (m->kind->train_step) return m->kind->train_step(m, B, step, hook, user, err);
     clvae_status_t s;
     if ((s = clvae_objective_train_forward(m, B, step, err)) ||
-        (s = clvae_objective_backward(m, err)) || (hook && (s = hook(user, m, err))))
+        (s = clvae_objective_backward(m, err)) || (s = count_nonfinite(m, err)) ||
+        (hook && (s = hook(user, m, 0, err))))
         return s;
-    return clvae_objective_step(m, step, err);
+    return clvae_optimizer_step(m->opt, clvae_net_params(m->net), clvae_net_grads(m->net), step,
+                                clvae_buf_at(m->losses, (size_t)m->ncols), err);
 }
 
 clvae_status_t clvae_objective_train_forward(clvae_objective_t *m, size_t B, long step,

@@ -223,7 +223,7 @@ clvae_status_t clvae_objective_autoencoder_load(clvae_objective_t *m,
     if (!noisy) return CLVAE_OK;
     uint64_t per_step = clvae_rng_blocks(m->max_batch * m->D);
     return clvae_noise_apply(m->ctx, &d->noise, input, m->target_buf, B * m->D, d->seed,
-                             (uint64_t)step * per_step, err);
+                             clvae_objective_stream_step(m, step) * per_step, err);
 }
 
 /* The forward of training step `step`: z = mu + sigma eps with eps of the stream (seed, step)
@@ -232,8 +232,9 @@ static clvae_status_t train_forward(clvae_objective_t *m, size_t B, long step, c
 {
     const clvae_model_desc_t *d = m->d;
     uint64_t per_step = clvae_rng_blocks(m->max_batch * m->J);
-    return clvae_objective_forward(m, B, d->sample_latent, d->seed, (uint64_t)step * per_step,
-                                   m->target_buf, err);
+    return clvae_objective_forward(m, B, d->sample_latent, d->seed,
+                                   clvae_objective_stream_step(m, step) * per_step, m->target_buf,
+                                   err);
 }
 
 /* The test pass: loss (the negative ELBO for a VAE, beta 1), reconstruction, KL. */

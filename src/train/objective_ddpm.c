@@ -64,7 +64,7 @@ static clvae_status_t load(clvae_objective_t *m, const clvae_data_dev_t *pixels,
                            const clvae_data_dev_t *labels, cl_mem idx, size_t start, size_t B,
                            long step, clvae_error_t *err)
 {
-    uint64_t off = (uint64_t)step * clvae_rng_blocks(m->max_batch * m->D);
+    uint64_t off = clvae_objective_stream_step(m, step) * clvae_rng_blocks(m->max_batch * m->D);
     size_t n = B * m->D, K = m->d->conditional;
     clvae_status_t s;
     if ((s = clvae_data_gather(m->ctx, m->real, pixels, idx, start, B, err)) ||

@@ -110,7 +110,7 @@ static clvae_status_t load(clvae_objective_t *m, const clvae_data_dev_t *pixels,
                            long step, clvae_error_t *err)
 {
     clvae_status_t s = load_real(m, pixels, labels, idx, start, B, err);
-    return s ? s : draw_z(m, B, m->d->seed, (uint64_t)step, err);
+    return s ? s : draw_z(m, B, m->d->seed, clvae_objective_stream_step(m, step), err);
 }
 
 /* The discriminator's step: BCE of D(G(z)) against 0 and of D(x) against real_label, their
@@ -132,7 +132,7 @@ static clvae_status_t d_step(clvae_objective_t *m, size_t B, long step,
         (s = d_backward(m, B, m->t_real, 1.0f / (float)B, none, err)) ||
         (s = clvae_objective_count_nonfinite(m, clvae_net_grads(m->net2), m->d2->nparams,
                                              col(m, D_LOSS), 0, err)) ||
-        (hook && (s = hook(user, m, err))))
+        (hook && (s = hook(user, m, 1, err))))
         return s;
     return clvae_optimizer_step(m->opt2, clvae_net_params(m->net2), clvae_net_grads(m->net2),
                                 step, col(m, (int)m->ncols), err);
@@ -153,7 +153,7 @@ static clvae_status_t g_step(clvae_objective_t *m, size_t B, long gstep,
         (s = clvae_net_zero_grads(m->net, err)) || (s = clvae_net_backward(m->net, 0, none, err)) ||
         (s = clvae_objective_count_nonfinite(m, clvae_net_grads(m->net), m->d->nparams,
                                              col(m, G_LOSS), 1, err)) ||
-        (hook && (s = hook(user, m, err))))
+        (hook && (s = hook(user, m, 0, err))))
         return s;
     return clvae_optimizer_step(m->opt, clvae_net_params(m->net), clvae_net_grads(m->net), gstep,
                                 col(m, (int)m->ncols), err);

@@ -60,6 +60,8 @@ struct clvae_objective {
     float beta;                  /* the KL weight (clvae_objective_set_beta; starts at desc's) */
     size_t bytes;                /* device memory the model allocated besides the network */
     volatile sig_atomic_t *stop; /* checked between test batches (clvae_objective_set_stop) */
+    int rank, nranks;            /* data-parallel: this rank of nranks (clvae_objective_set_ranks;
+                                    0 of 1 alone) */
     /* a GAN: real images [max_batch, D] (scaled to the generator's range); the targets of the
      * discriminator's BCE [max_batch] each: real (real_label), fake (0), and 1 */
     clvae_buf_t real, t_real, t_fake, t_one;
@@ -74,6 +76,15 @@ struct clvae_objective {
     clvae_buf_t coef;
     clvae_ddpm_sampler_t sampler;
 };
+
+/* The step whose Philox streams a training step draws from: step s (from 1) of rank r of N
+ * draws those of (s - 1) N + r + 1, so that no two ranks share noise and one process keeps s;
+ * step 0 (the test passes) stays 0 on every rank. */
+static inline uint64_t clvae_objective_stream_step(const clvae_objective_t *m, long step)
+{
+    if (step <= 0) return 0;
+    return (uint64_t)(step - 1) * (uint64_t)m->nranks + (uint64_t)m->rank + 1;
+}
 
 /* A prior's own buffers (src/train/objective_prior.c), after the common ones. */
 clvae_status_t clvae_objective_prior_setup(clvae_objective_t *m, clvae_error_t *err);

@@ -49,8 +49,9 @@ static clvae_status_t losses_forward(clvae_objective_t *m, clvae_error_t *err)
 static clvae_status_t train_forward(clvae_objective_t *m, size_t B, long step, clvae_error_t *err)
 {
     uint64_t per_step = clvae_rng_blocks(m->max_batch * m->J);
-    return clvae_objective_forward(m, B, 0, m->d->seed, (uint64_t)step * per_step,
-                                   m->target_buf, err);
+    return clvae_objective_forward(m, B, 0, m->d->seed,
+                                   clvae_objective_stream_step(m, step) * per_step, m->target_buf,
+                                   err);
 }
 
 

@@ -267,20 +267,6 @@ static clvae_status_t same_epoch_layout(const clvae_checkpoint_t *ck,
                       "order)", ckpath, ck->state.epoch + 1, ck->state.cursor, what);
 }
 
-/* Saves the checkpoint; a failure says what the folder still holds and how to go on. */
-static clvae_status_t save(const char *ckpath, clvae_ctx_t *ctx, clvae_objective_t *model,
-                           const clvae_model_desc_t *desc, const clvae_train_opts_t *o,
-                           const clvae_train_state_t *st, const char *metrics, const char *when,
-                           const char *kept, clvae_error_t *err)
-{
-    clvae_status_t s = clvae_checkpoint_save(ckpath, ctx, model, desc, o->config_text, st, metrics,
-                                             err);
-    if (!s) return CLVAE_OK;
-    char inner[sizeof err->msg];
-    snprintf(inner, sizeof inner, "%s", err->msg);
-    return CLVAE_FAIL(err, s, "training stopped: cannot save the checkpoint %s: %s; %s", when,
-                      inner, kept);
-}
 
 /* Test hook: CLVAE_FAULT_STOP=step:N sets the stop flag after training step N (as a Ctrl-C
  * during it would), test:E when the test pass of epoch E begins. */
@@ -332,7 +318,95 @@ typedef struct run {
     float streak_loss;
     double t0;                  /* the epoch's start, less the time a resumed epoch had spent */
     size_t read_upto;           /* batches of the epoch whose losses were read back */
+    /* data-parallel: this rank of nranks (0 of 1 alone); rank 0 is the writer of the folder */
+    clvae_comm_t *comm;
+    int rank, nranks, writer;
+    size_t bucket;              /* floats per piece of the gradient sum */
+    float *host;                /* nparams + 1 (or nstate) floats of the largest network */
+    double share;               /* this rank's share of the step's batch, B_r / B */
 } run_t;
+
+/* Saves the checkpoint (rank 0; the others have nothing to write); a failure says what the
+ * folder still holds and how to go on. */
+static clvae_status_t save(run_t *r, clvae_error_t *err)
+{
+    if (!r->writer) return CLVAE_OK;
+    clvae_status_t s = clvae_checkpoint_save(r->ckpath, r->ctx, r->model, r->desc,
+                                             r->o->config_text, &r->st, r->metrics, err);
+    if (!s) return CLVAE_OK;
+    char inner[sizeof err->msg];
+    snprintf(inner, sizeof inner, "%s", err->msg);
+    return CLVAE_FAIL(err, s, "training stopped: cannot save the checkpoint %s: %s; %s", r->when,
+                      inner, r->kept);
+}
+
+/* Rank r's slice of a batch of B examples: B / N each, the first B % N ranks one more; *at:
+ * where it starts in the batch. */
+static size_t rank_share(const run_t *r, size_t B, size_t *at)
+{
+    size_t N = (size_t)r->nranks, q = B / N, m = B % N, k = (size_t)r->rank;
+    *at = k * q + (k < m ? k : m);
+    return q + (k < m);
+}
+
+/* The gradient hook of data-parallel training: network k's gradients, weighted by this rank's
+ * share of the batch (each rank's are a mean over its slice), and the step's non-finite count
+ * summed over the ranks in rank order; the non-finite values of the sum join the count, so
+ * that every rank's guard skips the same steps. */
+static clvae_status_t sum_grads(void *user, clvae_objective_t *m, int k, clvae_error_t *err)
+{
+    run_t *r = user;
+    size_t n = clvae_objective_net_desc(m, k)->nparams;
+    clvae_buf_t g = clvae_objective_net_grads(m, k);
+    clvae_buf_t bad = clvae_buf_at(clvae_objective_loss_buf(m), (size_t)r->ncols);
+    float *h = r->host, w = (float)r->share;
+    clvae_status_t s;
+    if ((s = clvae_buf_download(r->ctx, h, g, n, err)) ||
+        (s = clvae_buf_download(r->ctx, h + n, bad, 1, err)))
+        return s;
+    if (w != 1.0f)
+        for (size_t i = 0; i < n; i++) h[i] *= w;
+    if ((s = clvae_comm_sum(r->comm, h, n + 1, r->bucket, err))) return s;
+    size_t nonfinite = 0;
+    for (size_t i = 0; i < n; i++) nonfinite += !isfinite(h[i]);
+    h[n] += (float)nonfinite;
+    if ((s = clvae_buf_upload(r->ctx, g, h, n, err))) return s;
+    return clvae_buf_upload(r->ctx, bad, h + n, 1, err);
+}
+
+/* What runs between backward and the optimizer step: the sum over the ranks, then the
+ * caller's hook, whose gradients the guard counts again. */
+static clvae_status_t step_hook(void *user, clvae_objective_t *m, int k, clvae_error_t *err)
+{
+    run_t *r = user;
+    clvae_status_t s = r->nranks > 1 ? sum_grads(r, m, k, err) : CLVAE_OK;
+    if (s || !r->o->grad_hook) return s;
+    if ((s = r->o->grad_hook(r->o->user, m, k, err))) return s;
+    return clvae_objective_recount(m, k, err);
+}
+
+/* After a data-parallel step: every network's non-trained state (running statistics, a
+ * VQ codebook's moving averages) becomes rank 0's, so that the ranks stay identical. */
+static clvae_status_t share_state(run_t *r, clvae_error_t *err)
+{
+    clvae_status_t s = CLVAE_OK;
+    for (int k = 0; k < clvae_objective_nets(r->model) && !s; k++) {
+        size_t n = clvae_objective_net_desc(r->model, k)->nstate;
+        clvae_buf_t st = clvae_objective_net_state(r->model, k);
+        if (n == 0) continue;
+        if (r->rank == 0 && (s = clvae_buf_download(r->ctx, r->host, st, n, err))) break;
+        if ((s = clvae_comm_bcast(r->comm, r->host, n * sizeof *r->host, 0, err))) break;
+        if (r->rank != 0) s = clvae_buf_upload(r->ctx, st, r->host, n, err);
+    }
+    return s;
+}
+
+/* Whether to stop now, decided together: any rank's stop request stops them all. */
+static clvae_status_t stop_agreed(run_t *r, int *stopping, clvae_error_t *err)
+{
+    *stopping = r->o->stop && *r->o->stop;
+    return r->nranks > 1 ? clvae_comm_any(r->comm, stopping, err) : CLVAE_OK;
+}
 
 /* Appends text to r->steps. */
 static clvae_status_t steps_add(run_t *r, const char *text, clvae_error_t *err)
@@ -409,9 +483,10 @@ static clvae_status_t steps_row(run_t *r, long epoch, size_t b, clvae_error_t *e
     return steps_add(r, row, err);
 }
 
-/* steps.csv written (atomically) beside the checkpoint it agrees with. */
+/* steps.csv written (atomically) beside the checkpoint it agrees with (rank 0). */
 static clvae_status_t steps_write(run_t *r, clvae_error_t *err)
 {
+    if (!r->writer) return CLVAE_OK;
     return clvae_write_file_atomic(r->spath, r->steps, r->steps_len, err);
 }
 
@@ -477,6 +552,7 @@ static clvae_status_t run_check_inputs(run_t *r, clvae_error_t *err)
                           "%s already holds a checkpoint: continue that run with --resume, or "
                           "train into another folder (--out), or remove it first; a new run does "
                           "not overwrite it", r->ckpath);
+    if (!r->writer) return CLVAE_OK;
     if (clvae_mkdirs(o->out_dir) != 0)
         return CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot create the run folder %s: %s", o->out_dir,
                           strerror(errno));
@@ -500,7 +576,7 @@ static clvae_status_t run_resume(run_t *r, clvae_error_t *err)
     r->metrics = strdup(r->ck.metrics);
     if (!r->metrics) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     /* a run stopped between the checkpoint and metrics.csv: the checkpoint is the truth */
-    if ((s = sync_metrics_file(r->mpath, r->metrics, err))) return s;
+    if (r->writer && (s = sync_metrics_file(r->mpath, r->metrics, err))) return s;
     snprintf(r->kept, sizeof r->kept, "%s still holds epoch %ld%s: free space or fix the folder, "
              "then continue with --resume", r->ckpath, r->st.epoch,
              r->st.cursor ? " and part of the next" : "");
@@ -513,8 +589,20 @@ static clvae_status_t run_start(run_t *r, clvae_error_t *err)
     const clvae_model_desc_t *desc = r->desc;
     clvae_status_t s;
     r->batch = desc->batch < r->train.n ? desc->batch : r->train.n;
-    if ((s = clvae_objective_init(&r->model, r->ctx, desc, r->batch, err))) return s;
-    clvae_objective_set_stop(r->model, r->o->stop); /* a stop ends the test pass too */
+    size_t N = (size_t)r->nranks, last = r->train.n % r->batch, down = r->batch / N * N;
+    if (r->batch % N)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "train.batch = %zu does not split evenly over "
+                          "%zu ranks: use a multiple of %zu (e.g. %zu or %zu)", r->batch, N, N,
+                          down ? down : N, (r->batch / N + 1) * N);
+    if (last && last < N)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "the last batch of an epoch holds %zu examples "
+                          "(%zu %% %zu), fewer than the %zu ranks: change train.batch or "
+                          "train.limit", last, r->train.n, r->batch, N);
+    if ((s = clvae_objective_init(&r->model, r->ctx, desc, r->batch / N, err))) return s;
+    clvae_objective_set_ranks(r->model, r->rank, r->nranks);
+    /* a stop ends the test pass too; with several ranks it waits for the pass (they decide
+     * together at the next step) */
+    clvae_objective_set_stop(r->model, r->nranks > 1 ? NULL : r->o->stop);
     if (r->o->resume) s = run_resume(r, err);
     else if (r->o->init_path)
         s = clvae_checkpoint_load_weights(r->o->init_path, r->ctx, r->model, desc, err);
@@ -530,7 +618,15 @@ static clvae_status_t run_start(run_t *r, clvae_error_t *err)
     r->ncols = clvae_objective_columns(desc, &cols);
     size_t stride = (size_t)r->ncols + 1;
     r->host_losses = malloc(r->nb * stride * sizeof *r->host_losses);
-    if (!r->perm || !r->host_losses) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    size_t hn = 1;
+    for (int k = 0; k < clvae_objective_nets(r->model); k++) {
+        const clvae_model_desc_t *dk = clvae_objective_net_desc(r->model, k);
+        if (dk->nparams + 1 > hn) hn = dk->nparams + 1;
+        if (dk->nstate > hn) hn = dk->nstate;
+    }
+    r->host = r->nranks > 1 ? malloc(hn * sizeof *r->host) : NULL;
+    if (!r->perm || !r->host_losses || (r->nranks > 1 && !r->host))
+        return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     return clvae_buf_alloc(r->ctx, r->nb * stride, &r->epoch_losses, err);
 }
 
@@ -562,14 +658,18 @@ static size_t batch_size(const run_t *r, size_t b)
  * aside on the device. */
 static clvae_status_t train_step(run_t *r, size_t b, clvae_error_t *err)
 {
-    size_t B = batch_size(r, b);
+    size_t at = 0, all = batch_size(r, b), B = r->nranks > 1 ? rank_share(r, all, &at) : all;
     long step = r->st.step;
     clvae_buf_t input = clvae_objective_input(r->model);
+    r->share = (double)B / (double)all;
     clvae_status_t s = clvae_objective_load(r->model, &r->dtrain, &r->ltrain, r->idx,
-                                            b * r->batch, B, step, err);
+                                            b * r->batch + at, B, step, err);
     if (!s && r->nan_lo && (uint64_t)step >= r->nan_lo && (uint64_t)step <= r->nan_hi)
         s = clvae_fill_forward(r->ctx, input.mem, input.off, NAN, 1, err);
-    if (s || (s = clvae_objective_train_step(r->model, B, step, r->o->grad_hook, r->o->user, err)))
+    if (s || (s = clvae_objective_train_step(r->model, B, step,
+                                             r->nranks > 1 || r->o->grad_hook ? step_hook : NULL,
+                                             r, err)) ||
+        (r->nranks > 1 && (s = share_state(r, err))))
         return s;
     size_t stride = (size_t)r->ncols + 1;
     return clvae_buf_copy(r->ctx, clvae_buf_at(r->epoch_losses, b * stride),
@@ -612,9 +712,21 @@ static clvae_status_t account_batch(run_t *r, long epoch, size_t k, clvae_error_
 static clvae_status_t read_losses(run_t *r, long epoch, size_t b, clvae_error_t *err)
 {
     size_t cnt = b + 1 - r->read_upto, stride = (size_t)r->ncols + 1;
-    clvae_status_t s = clvae_buf_download(r->ctx, r->host_losses + r->read_upto * stride,
+    float *l = r->host_losses + r->read_upto * stride;
+    clvae_status_t s = clvae_buf_download(r->ctx, l,
                                           clvae_buf_at(r->epoch_losses, r->read_upto * stride),
                                           cnt * stride, err);
+    if (!s && r->nranks > 1) {
+        /* each rank's columns are means over its slice: weighted by its share and summed; the
+         * non-finite counts are the same everywhere (the hook summed them): rank 0's */
+        for (size_t k = 0; k < cnt; k++) {
+            size_t at, all = batch_size(r, r->read_upto + k);
+            float w = (float)((double)rank_share(r, all, &at) / (double)all);
+            for (int q = 0; q < r->ncols; q++) l[k * stride + (size_t)q] *= w;
+            if (r->rank) l[k * stride + (size_t)r->ncols] = 0.0f;
+        }
+        s = clvae_comm_sum(r->comm, l, cnt * stride, 0, err);
+    }
     for (size_t k = r->read_upto; !s && k <= b; k++) s = account_batch(r, epoch, k, err);
     if (!s) s = steps_row(r, epoch, b, err);
     if (s) return s;
@@ -657,8 +769,7 @@ static clvae_status_t save_before_test(run_t *r, long epoch, double seconds, int
     snprintf(r->when, sizeof r->when, "after the last batch of epoch %ld, before its test pass "
              "(interrupted)", epoch + 1);
     *stopped = 1;
-    clvae_status_t s = save(r->ckpath, r->ctx, r->model, r->desc, r->o, &r->st, r->metrics,
-                            r->when, r->kept, err);
+    clvae_status_t s = save(r, err);
     return s ? s : steps_write(r, err);
 }
 
@@ -696,7 +807,7 @@ static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, int *st
         r->o->progress(r->o->user, &p);
     }
     if (tested && (s = clvae_objective_test(r->model, &r->test, &r->dtest, &r->ltest, test_n,
-                                            r->batch, row.test, err)))
+                                            r->batch / (size_t)r->nranks, row.test, err)))
         return s;
     if (clvae_objective_stopped(r->model)) return save_before_test(r, epoch, seconds, stopped, err);
     if ((s = append_row(&r->metrics, &row, desc, err))) return s;
@@ -706,12 +817,10 @@ static clvae_status_t finish_epoch(run_t *r, long epoch, double seconds, int *st
     r->st.epoch = epoch + 1;
     r->st.step = (long)((uint64_t)(epoch + 1) * r->nb); /* step continues across epochs */
     snprintf(r->when, sizeof r->when, "after epoch %ld", epoch + 1);
-    if ((s = save(r->ckpath, r->ctx, r->model, desc, r->o, &r->st, r->metrics, r->when, r->kept,
-                  err)))
-        return s;
+    if ((s = save(r, err))) return s;
     snprintf(r->kept, sizeof r->kept, "%s holds epoch %ld: free space or fix the folder, then "
              "continue with --resume", r->ckpath, epoch + 1);
-    if ((s = clvae_write_file_atomic(r->mpath, r->metrics, strlen(r->metrics), err))) {
+    if (r->writer && (s = clvae_write_file_atomic(r->mpath, r->metrics, strlen(r->metrics), err))) {
         char inner[sizeof err->msg];
         snprintf(inner, sizeof inner, "%s", err->msg);
         return CLVAE_FAIL(err, s, "training stopped: %s holds epoch %ld, but %s; --resume "
@@ -745,7 +854,8 @@ static clvae_status_t run_epoch(run_t *r, long epoch, int *stopped, clvae_error_
         r->st.step++;
         if ((s = train_step(r, b, err))) return step_failed(s, epoch, b, r->batch, err);
         if (o->stop && r->stop_step == r->st.step) *o->stop = 1;
-        int stopping = o->stop && *o->stop;
+        int stopping;
+        if ((s = stop_agreed(r, &stopping, err))) return s;
         if (b + 1 - r->read_upto >= log_every || b + 1 == r->nb || stopping) {
             if ((s = read_losses(r, epoch, b, err))) return step_failed(s, epoch, b, r->batch, err);
         } else {
@@ -759,9 +869,7 @@ static clvae_status_t run_epoch(run_t *r, long epoch, int *stopped, clvae_error_
         snprintf(r->when, sizeof r->when, "at epoch %ld, batch %zu (interrupted)", epoch + 1,
                  r->st.cursor);
         *stopped = 1;
-        if ((s = save(r->ckpath, r->ctx, r->model, r->desc, o, &r->st, r->metrics, r->when,
-                      r->kept, err)))
-            return s;
+        if ((s = save(r, err))) return s;
         return steps_write(r, err);
     }
     return finish_epoch(r, epoch, clvae_seconds() - r->t0, stopped, err);
@@ -773,6 +881,7 @@ static void run_free(run_t *r)
     clvae_buf_free(&r->epoch_losses);
     free(r->perm);
     free(r->host_losses);
+    free(r->host);
     free(r->metrics);
     free(r->steps);
     clvae_checkpoint_free(&r->ck);
@@ -795,6 +904,11 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
     r->ctx = ctx;
     r->desc = desc;
     r->o = o;
+    r->comm = o->comm;
+    r->rank = clvae_comm_rank(o->comm);
+    r->nranks = clvae_comm_size(o->comm);
+    r->writer = r->rank == 0;
+    r->bucket = o->bucket_floats ? o->bucket_floats : (size_t)1 << 18;
     snprintf(r->ckpath, sizeof r->ckpath, "%s/checkpoint.safetensors", o->out_dir);
     snprintf(r->mpath, sizeof r->mpath, "%s/metrics.csv", o->out_dir);
     snprintf(r->spath, sizeof r->spath, "%s/steps.csv", o->out_dir);
@@ -802,14 +916,23 @@ clvae_status_t clvae_train_run(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
              "folder, then start the run again");
     clvae_status_t s = run_check_inputs(r, err);
     if (!s) s = run_start(r, err);
+    if (r->nranks > 1) { /* start together or not at all */
+        int bad = s != CLVAE_OK;
+        clvae_error_t e2 = {0};
+        if (clvae_comm_any(r->comm, &bad, &e2) && !s) s = CLVAE_FAIL(err, e2.status, "%s", e2.msg);
+        if (bad && !s)
+            s = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "another rank could not start (its message "
+                           "says why)");
+    }
     for (long epoch = r->st.epoch; !s && epoch < desc->epochs; epoch++) {
-        int stopped = 0;
+        int stopped = 0, stopping = 0;
         s = run_epoch(r, epoch, &stopped, err);
         if (!s && stopped) {
             *interrupted = 1;
             break;
         }
-        if (!s && o->stop && *o->stop) { /* after the epoch was saved: stop here too */
+        if (!s) s = stop_agreed(r, &stopping, err);
+        if (!s && stopping) { /* after the epoch was saved: stop here too */
             *interrupted = 1;
             break;
         }

@@ -44,6 +44,16 @@ clvae_status_t clvae_device_list(clvae_device_info_t **out, int *n, clvae_error_
 clvae_status_t clvae_device_select(const clvae_device_info_t *devs, int n, const char *spec,
                                    int *index, clvae_error_t *err);
 
+/* The device of the k-th process of a machine (data-parallel training, k its local rank): a
+ * SPEC of commas ("0,2") names one device per process, k taking item k mod their count; else
+ * the k-th (mod their count) of the devices SPEC matches in list order: every device of a
+ * type ("gpu") or whose name holds a word, the one of an index or P:D, or with NULL or "" the
+ * GPUs (else the devices of the first device's type). *shared: how many ranks of `ranks` land
+ * on the same device as k (1: its own). CLVAE_ERR_NOT_FOUND as clvae_device_select. */
+clvae_status_t clvae_device_select_rank(const clvae_device_info_t *devs, int n, const char *spec,
+                                        int k, int ranks, int *index, int *shared,
+                                        clvae_error_t *err);
+
 /* "gpu", "cpu", "accelerator", "default" or "other". */
 const char *clvae_device_type_name(cl_device_type t);
 

@@ -201,8 +201,11 @@ clvae_status_t clvae_evaluate_labels(clvae_ctx_t *ctx, clvae_objective_t *model,
                                      clvae_eval_result_t *out, clvae_error_t *err);
 
 /* What the trainer runs between an objective's backward and its optimizer step (the gradient
- * hook: an all-reduce over devices; nothing for one device). */
-typedef clvae_status_t (*clvae_objective_hook_t)(void *user, clvae_objective_t *m,
+ * hook: an all-reduce over devices; nothing for one device): network k's gradients
+ * (clvae_objective_net_grads) and the step's non-finite count (the last float of
+ * clvae_objective_loss_buf) are on the device, and the guarded optimizer step that follows
+ * reads both as the hook leaves them. */
+typedef clvae_status_t (*clvae_objective_hook_t)(void *user, clvae_objective_t *m, int k,
                                                  clvae_error_t *err);
 
 /* One training step of the loaded batch (clvae_objective_load) of step `step`: for one network
@@ -218,6 +221,16 @@ clvae_status_t clvae_objective_train_step(clvae_objective_t *m, size_t B, long s
  * set they return early with partial values, and clvae_objective_stopped says so. */
 void clvae_objective_set_stop(clvae_objective_t *m, volatile sig_atomic_t *stop);
 int clvae_objective_stopped(const clvae_objective_t *m);
+
+/* Adds the NaN and infinite values of network k's gradients (as a hook left them) to the
+ * step's non-finite count (the last float of clvae_objective_loss_buf). */
+clvae_status_t clvae_objective_recount(clvae_objective_t *m, int k, clvae_error_t *err);
+
+/* Data-parallel training: this process is rank `rank` of `nranks` (0 of 1 alone); training
+ * step s then draws its noise (a VAE's eps, a DDPM's t and eps, a GAN's z, a DAE's corruption)
+ * from the Philox streams of step (s - 1) nranks + rank + 1, so that the ranks' examples get
+ * independent noise; one process keeps step s's. */
+void clvae_objective_set_ranks(clvae_objective_t *m, int rank, int nranks);
 
 /* The networks it owns (1, or 2 for a GAN), each one's name ("" for a single network, else
  * "generator", "discriminator": its checkpoint prefix), description, and arrays. */

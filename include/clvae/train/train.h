@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include "clvae/train/checkpoint.h"
+#include "clvae/train/comm.h"
 #include "clvae/data/data.h"
 #include "clvae/train/objective.h"
 
@@ -55,9 +56,17 @@ typedef struct clvae_train_opts {
     void (*progress)(void *user, const clvae_progress_t *p);
     void *user;
     volatile sig_atomic_t *stop; /* set asynchronously (signal): save and return early */
-    /* called after each backward, before the optimizer step and its non-finite guard, with
-     * the model's gradients on the device (where a sum over devices goes); NULL: nothing */
-    clvae_status_t (*grad_hook)(void *user, clvae_objective_t *model, clvae_error_t *err);
+    /* data-parallel training (NULL or a communicator of one rank: this process alone): each
+     * rank trains on its slice of every global batch (train.batch, which must split evenly
+     * over the ranks), gradients are summed in rank order after each backward (in pieces of
+     * bucket_floats floats, 0: 262144, 1 MiB), the ranks decide together to stop, skip a step
+     * or give up, and rank 0 alone writes the run folder */
+    clvae_comm_t *comm;
+    size_t bucket_floats;
+    /* called after each network's backward (and the gradient sum over the ranks), before its
+     * guarded optimizer step, with network k's gradients on the device; the guard counts the
+     * non-finite values the hook leaves there; NULL: nothing */
+    clvae_objective_hook_t grad_hook;
 } clvae_train_opts_t;
 
 /* Trains desc on its [data] train set for its epochs, evaluating on the test set after each
