@@ -758,15 +758,28 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     fflush(hout);
     cli_tuning_note(ctx);
     progress_state_t ps = progress_state_of(&d, hout, dir);
+    clvae_train_comm_stats_t cst = {0};
     ps.log_json = (json & 2) != 0;
     clvae_train_opts_t o = {dir, text, cli_data_dir(), resume, init, 0,
                             rank ? NULL : on_progress, &ps, &stop_requested, comm,
-                            bucket_floats(), NULL};
+                            bucket_floats(), NULL, &cst};
     catch_stop_signals(1);
     clvae_status_t trained = clvae_train_run(ctx, &d, &o, &interrupted, &err);
     clvae_data_dev_free(&ps.dsnap);
     clvae_dataset_free(&ps.snap);
     if (trained) goto fail;
+    if (nranks > 1 && cst.steps) {
+        double k = 1000.0 / (double)cst.steps;
+        fprintf(hout, "rank 0 of %d, per step: %.1f ms in all; %.2f ms gradient read-back, %.2f "
+                "ms waiting for the other ranks, %.2f ms sum over the ranks, %.2f ms write-back "
+                "(%.1f%% of the step without the wait); %.0f KiB sent (pieces of %.2g MiB)\n",
+                nranks, cst.step_s * k, cst.readback_s * k, cst.wait_s * k, cst.sum_s * k,
+                cst.writeback_s * k,
+                100.0 * (cst.readback_s + cst.sum_s + cst.writeback_s) /
+                    (cst.step_s - cst.wait_s > 0 ? cst.step_s - cst.wait_s : 1e-9),
+                cst.bytes_sent / (double)cst.steps / 1024.0,
+                (double)bucket_floats() * 4.0 / 1048576.0);
+    }
     clvae_ctx_free(ctx);
     ctx = NULL;
     if (interrupted) {

@@ -161,6 +161,15 @@ clvae_status_t clvae_comm_sum(clvae_comm_t *c, float *v, size_t n, size_t bucket
 #endif
 }
 
+double clvae_comm_sum_bytes(const clvae_comm_t *c, size_t n, size_t bucket)
+{
+    if (!c || c->size == 1 || n == 0) return 0.0;
+    size_t N = (size_t)c->size;
+    if (bucket == 0 || bucket > n) bucket = n;
+    size_t chunk = (bucket + N - 1) / N, np = (n + bucket - 1) / bucket;
+    return (double)np * 2.0 * (double)(N - 1) * (double)chunk * 4.0;
+}
+
 clvae_status_t clvae_comm_any(clvae_comm_t *c, int *flag, clvae_error_t *err)
 {
     if (!c || c->size == 1) return CLVAE_OK;

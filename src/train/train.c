@@ -360,18 +360,35 @@ static clvae_status_t sum_grads(void *user, clvae_objective_t *m, int k, clvae_e
     clvae_buf_t g = clvae_objective_net_grads(m, k);
     clvae_buf_t bad = clvae_buf_at(clvae_objective_loss_buf(m), (size_t)r->ncols);
     float *h = r->host, w = (float)r->share;
+    clvae_train_comm_stats_t *st = r->o->stats;
     clvae_status_t s;
+    /* measured: the device's work ends first, and the ranks meet before the sum */
+    if (st && (s = clvae_ctx_finish(r->ctx, err))) return s;
+    double t0 = clvae_seconds();
     if ((s = clvae_buf_download(r->ctx, h, g, n, err)) ||
         (s = clvae_buf_download(r->ctx, h + n, bad, 1, err)))
         return s;
+    double tw = clvae_seconds();
+    if (st && (s = clvae_comm_barrier(r->comm, err))) return s;
+    double t1 = clvae_seconds();
     if (w != 1.0f)
         for (size_t i = 0; i < n; i++) h[i] *= w;
     if ((s = clvae_comm_sum(r->comm, h, n + 1, r->bucket, err))) return s;
     size_t nonfinite = 0;
     for (size_t i = 0; i < n; i++) nonfinite += !isfinite(h[i]);
     h[n] += (float)nonfinite;
-    if ((s = clvae_buf_upload(r->ctx, g, h, n, err))) return s;
-    return clvae_buf_upload(r->ctx, bad, h + n, 1, err);
+    double t2 = clvae_seconds();
+    if ((s = clvae_buf_upload(r->ctx, g, h, n, err)) ||
+        (s = clvae_buf_upload(r->ctx, bad, h + n, 1, err)))
+        return s;
+    if (st) {
+        st->readback_s += tw - t0;
+        st->wait_s += t1 - tw;
+        st->sum_s += t2 - t1;
+        st->writeback_s += clvae_seconds() - t2;
+        st->bytes_sent += clvae_comm_sum_bytes(r->comm, n + 1, r->bucket);
+    }
+    return CLVAE_OK;
 }
 
 /* What runs between backward and the optimizer step: the sum over the ranks, then the
@@ -658,6 +675,7 @@ static size_t batch_size(const run_t *r, size_t b)
  * aside on the device. */
 static clvae_status_t train_step(run_t *r, size_t b, clvae_error_t *err)
 {
+    double t0 = clvae_seconds();
     size_t at = 0, all = batch_size(r, b), B = r->nranks > 1 ? rank_share(r, all, &at) : all;
     long step = r->st.step;
     clvae_buf_t input = clvae_objective_input(r->model);
@@ -671,6 +689,10 @@ static clvae_status_t train_step(run_t *r, size_t b, clvae_error_t *err)
                                              r, err)) ||
         (r->nranks > 1 && (s = share_state(r, err))))
         return s;
+    if (r->o->stats) {
+        r->o->stats->steps++;
+        r->o->stats->step_s += clvae_seconds() - t0;
+    }
     size_t stride = (size_t)r->ncols + 1;
     return clvae_buf_copy(r->ctx, clvae_buf_at(r->epoch_losses, b * stride),
                           clvae_objective_loss_buf(r->model), stride, err);

@@ -39,6 +39,10 @@ int clvae_comm_local_size(const clvae_comm_t *c);
 clvae_status_t clvae_comm_sum(clvae_comm_t *c, float *v, size_t n, size_t bucket,
                               clvae_error_t *err);
 
+/* The bytes one rank sends in clvae_comm_sum of n floats in pieces of `bucket` (0 when alone):
+ * per piece 2 (N - 1) slices of ceil(piece / N) floats (the all-to-all and the all-gather). */
+double clvae_comm_sum_bytes(const clvae_comm_t *c, size_t n, size_t bucket);
+
 /* *flag becomes the largest of the ranks' flags (to decide together, e.g. whether to stop). */
 clvae_status_t clvae_comm_any(clvae_comm_t *c, int *flag, clvae_error_t *err);
 

@@ -45,6 +45,19 @@ typedef struct clvae_progress {
     size_t seen;           /* examples of this epoch whose losses were read back */
 } clvae_progress_t;
 
+/* Where a data-parallel rank's steps went (clvae_train_opts_t's stats; seconds summed over
+ * the steps of this call). */
+typedef struct clvae_train_comm_stats {
+    long steps;            /* training steps taken */
+    double step_s;         /* whole steps: load, forward, backward, the hook, optimizer */
+    double readback_s;     /* gradients and the non-finite count to the host (after the
+                              device finished the step's work) */
+    double wait_s;         /* waiting for the other ranks to reach the sum (a barrier) */
+    double sum_s;          /* the sum over the ranks: MPI calls and the ordered additions */
+    double writeback_s;    /* the summed gradients back to the device */
+    double bytes_sent;     /* by this rank, in the gradient sums */
+} clvae_train_comm_stats_t;
+
 /* How to train. */
 typedef struct clvae_train_opts {
     const char *out_dir;      /* run folder: checkpoint.safetensors, metrics.csv */
@@ -67,6 +80,7 @@ typedef struct clvae_train_opts {
      * guarded optimizer step, with network k's gradients on the device; the guard counts the
      * non-finite values the hook leaves there; NULL: nothing */
     clvae_objective_hook_t grad_hook;
+    clvae_train_comm_stats_t *stats; /* filled when not NULL (data-parallel runs) */
 } clvae_train_opts_t;
 
 /* Trains desc on its [data] train set for its epochs, evaluating on the test set after each
