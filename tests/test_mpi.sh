@@ -87,6 +87,22 @@ t_killed_rank_ends_job() {
 }
 check killed_rank_ends_job t_killed_rank_ends_job
 
+# which device each rank takes: the local rank's among those --device matches, or a list's item
+t_devices_per_rank() {
+  local out rc
+  out=$(mpi -np 3 "$clvae" devices 2>&1 | sort) || { echo "$out" >&2; return 1; }
+  grep -q "^rank 0 (local rank 0 of 3): device 0, 0:0 cpu (.*), shared with other ranks$" <<<"$out" &&
+    grep -q "^rank 1 (local rank 1 of 3): device 1, 0:1 cpu (.*)$" <<<"$out" &&
+    grep -q "^rank 2 (local rank 2 of 3): device 0, 0:0 cpu" <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$(mpi -np 2 "$clvae" devices --device 1,0 2>&1 | sort) &&
+    grep -q "^rank 0 (local rank 0 of 2): device 1, 0:1" <<<"$out" &&
+    grep -q "^rank 1 (local rank 1 of 2): device 0, 0:0" <<<"$out" || { echo "$out" >&2; return 1; }
+  # a list outside mpirun names no one device
+  out=$("$clvae" devices --device 0,1 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "is a list, one device per rank" <<<"$out" || { echo "$rc $out" >&2; return 1; }
+}
+check devices_per_rank t_devices_per_rank
+
 # a global batch that does not split over the ranks: exit 2 before any work, said once
 t_uneven_batch_refused() {
   local rc out

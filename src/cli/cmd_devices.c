@@ -51,12 +51,33 @@ static int run(const cli_common_t *common, int argc, char **argv)
         return code;
     }
     /* A spec that matches nothing is an error here too, so the user sees it. */
-    if (cli_device_error(common, clvae_device_select(devs, n, common->device, &pick, &err),
+    if (!clvae_comm_launched() && cli_device_error(common, clvae_device_select(devs, n, common->device, &pick, &err),
                          &err) != CLVAE_OK) {
         int code = cli_report(common, &err);
         clvae_error_clear(&err);
         free(devs);
         return code;
+    }
+    if (clvae_comm_launched() && !json) {
+        /* under mpirun: the device each rank of `clvae train` would take (no MPI start-up:
+         * Open MPI's environment gives the ranks) */
+        const char *v = getenv("OMPI_COMM_WORLD_LOCAL_RANK"), *w = getenv("OMPI_COMM_WORLD_RANK");
+        const char *ls = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+        int local = v ? atoi(v) : 0, rank = w ? atoi(w) : 0, lsize = ls ? atoi(ls) : 1, shared;
+        if (cli_device_error(common, clvae_device_select_rank(devs, n, common->device, local,
+                                                               lsize, &pick, &shared, &err),
+                             &err) != CLVAE_OK) {
+            int code = cli_report(common, &err);
+            clvae_error_clear(&err);
+            free(devs);
+            return code;
+        }
+        printf("rank %d (local rank %d of %d): device %d, %d:%d %s (%s)%s\n", rank, local, lsize,
+               pick, devs[pick].platform, devs[pick].device,
+               clvae_device_type_name(devs[pick].type), devs[pick].name,
+               shared > 1 ? ", shared with other ranks" : "");
+        free(devs);
+        return 0;
     }
     if (json) {
         print_json(devs, n, pick);
@@ -84,4 +105,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
 
 const cli_command_t cli_cmd_devices = {
     "devices", "list the OpenCL devices and show which one --device picks",
-    "clvae devices [--json] [--device SPEC]", run};
+    "clvae devices [--json] [--device SPEC]\n"
+    "  Under mpirun (mpirun -np N clvae devices [--device SPEC]) each rank prints the device it\n"
+    "  would train on: its local rank's among the devices SPEC matches (or of a list 0,2).",
+    run};

@@ -287,6 +287,10 @@ clvae_status_t clvae_device_select(const clvae_device_info_t *devs, int n, const
         if (*index < 0) *index = 0;
         return CLVAE_OK;
     }
+    if (strchr(spec, ','))
+        return CLVAE_FAIL(err, CLVAE_ERR_NOT_FOUND, "--device %s is a list, one device per rank "
+                          "of a run under mpirun; one process takes one device (an index, P:D, "
+                          "gpu, cpu, accelerator, or part of a name)", spec);
     size_t len = strlen(spec);
     const char *colon = strchr(spec, ':');
     cl_device_type t;
