@@ -844,5 +844,9 @@ const cli_command_t cli_cmd_train = {
     "  that --resume continues from (exit status 130). A folder that already holds a\n"
     "  checkpoint needs --resume (or another --out). A step with a NaN or infinite loss or\n"
     "  gradient is skipped; more than train.max_skipped (10) in a row stop the run (exit 2).\n"
-    "  A failed save stops it (exit 1) and keeps the previous checkpoint.",
+    "  A failed save stops it (exit 1) and keeps the previous checkpoint.\n"
+    "  Under mpirun (mpirun -np N clvae train ...) N processes train one model, each on its\n"
+    "  own device (its local rank's among those --device matches, or --device 0,2: one per\n"
+    "  rank) and on batch / N examples of each global batch; gradients are summed in rank\n"
+    "  order; rank 0 writes the run. CLVAE_BUCKET_MB: the pieces of the sum (default 1).",
     train_run};
