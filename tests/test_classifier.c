@@ -313,7 +313,7 @@ static void t_train_run_metrics(void)
     clvae_model_desc_t d;
     clvae_error_t err = {0};
     REQUIRE(resolve(DIGITS_CLS, &cfg, &d, &err), "%s", err.msg);
-    clvae_train_opts_t o = {dir, DIGITS_CLS, data_dir(), 0, NULL, 1, NULL, NULL, NULL, NULL, 0, NULL, NULL};
+    clvae_train_opts_t o = {dir, DIGITS_CLS, data_dir(), 0, NULL, 1, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0};
     int interrupted = 0;
     REQUIRE(clvae_train_run(ctx, &d, &o, &interrupted, &err) == CLVAE_OK, "%s", err.msg);
     char path[128];

@@ -39,9 +39,24 @@ t_reruns_bit_identical() {
     [ "$(diff_of "$tmp/two" "$tmp/two_b")" = 0 ] || return 1
   # the gradient sum in pieces of 0.01 MiB (several per step) adds in the same order
   CLVAE_BUCKET_MB=0.01 mpi -np 2 "$clvae" "${train[@]}" --epochs 2 --out "$tmp/two_c" > /dev/null 2>&1 &&
-    [ "$(weights_hash "$tmp/two")" = "$(weights_hash "$tmp/two_c")" ]
+    [ "$(weights_hash "$tmp/two")" = "$(weights_hash "$tmp/two_c")" ] || return 1
+  # and the sum that waits for the whole backward pass (no overlap) too, in one piece or several
+  CLVAE_OVERLAP=0 mpi -np 2 "$clvae" "${train[@]}" --epochs 2 --out "$tmp/two_d" > /dev/null 2>&1 &&
+    [ "$(weights_hash "$tmp/two")" = "$(weights_hash "$tmp/two_d")" ] &&
+    CLVAE_OVERLAP=0 CLVAE_BUCKET_MB=0.01 mpi -np 2 "$clvae" "${train[@]}" --epochs 2 --out "$tmp/two_e" > /dev/null 2>&1 &&
+    [ "$(weights_hash "$tmp/two")" = "$(weights_hash "$tmp/two_e")" ]
 }
 check reruns_bit_identical t_reruns_bit_identical
+
+# the per-step account after training: where a step went and what a rank sent
+t_step_account() {
+  local out
+  out=$(mpi -np 2 "$clvae" "${train[@]}" --epochs 1 --out "$tmp/acct" 2>&1) || return 1
+  grep -q "^rank 0 of 2, per step: [0-9.]* ms in all; [0-9.]* ms gradient read-back, .* ms sum over the ranks, .*; [0-9]* KiB sent (pieces of 1 MiB)$" <<<"$out" || { echo "$out" >&2; return 1; }
+  # one process has no such line
+  ! "$clvae" "${train[@]}" --epochs 1 --out "$tmp/acct1" 2>&1 | grep -q "per step:"
+}
+check step_account t_step_account
 
 # a stop (the Ctrl-C test hook) at step 30 of 2 ranks: every rank exits 130, rank 0 saved the
 # position; one process continues it and ends where the straight run ended

@@ -60,7 +60,7 @@ static clvae_status_t train_text(const char *text, const char *out, int resume, 
     if (s) return s;
     if (!(s = clvae_model_resolve(&d, &cfg, err))) {
         clvae_train_opts_t o = {out, text, data_dir(), resume, NULL, 1, progress, st,
-                                &st->flag, NULL, 0, NULL, NULL};
+                                &st->flag, NULL, 0, NULL, NULL, 0};
         s = clvae_train_run(ctx, &d, &o, interrupted, err);
         clvae_model_desc_free(&d);
     }
@@ -273,7 +273,7 @@ static void t_missing_data_is_found_first(void)
     stopper_t st = {0, -1, 0, 0};
     int interrupted;
     clvae_train_opts_t o = {out, DIGITS_VAE, "/nonexistent/data", 0, NULL, 1, progress, &st,
-                            &st.flag, NULL, 0, NULL, NULL};
+                            &st.flag, NULL, 0, NULL, NULL, 0};
     clvae_status_t s = clvae_train_run(ctx, &d, &o, &interrupted, &err);
     CHECK(s == CLVAE_ERR_NOT_FOUND && strstr(err.msg, "make data"), "%s: %s",
           clvae_status_name(s), err.msg);
@@ -317,7 +317,7 @@ static void t_gradient_hook(void)
         snprintf(out, sizeof out, "%s/hook_%s", dir, cases[c]);
         hook_state_t h = {0, c == 1, c == 2};
         clvae_train_opts_t o = {out, DIGITS_VAE, data_dir(), 0, NULL, 1, NULL, &h, NULL, NULL, 0,
-                                hook, NULL};
+                                hook, NULL, 0};
         int interrupted = 0;
         clvae_status_t s = clvae_train_run(ctx, &d, &o, &interrupted, &err);
         size_t nb = (1497 + d.batch - 1) / d.batch; /* the digits' training split: 1497 */

@@ -103,7 +103,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
         int interrupted = 0;
         printf("%s = %s: training %ld epochs into %s\n", key, values[v], d.epochs, dirs[v]);
         fflush(stdout);
-        clvae_train_opts_t o = {dirs[v], text, cli_data_dir(), 0, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL, NULL};
+        clvae_train_opts_t o = {dirs[v], text, cli_data_dir(), 0, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0};
         clvae_status_t s = cli_ctx_open(common, 0, &ctx, &err);
         if (!s) s = clvae_train_run(ctx, &d, &o, &interrupted, &err);
         clvae_ctx_free(ctx);

@@ -653,6 +653,14 @@ static size_t bucket_floats(void)
     return (size_t)(mb * 1048576.0 / 4.0);
 }
 
+/* CLVAE_OVERLAP=0: the gradient sum waits for the whole backward pass (to measure what the
+ * overlap gains). */
+static int overlap_off(void)
+{
+    const char *v = getenv("CLVAE_OVERLAP");
+    return v && strcmp(v, "0") == 0;
+}
+
 static int train_run(const cli_common_t *common, int argc, char **argv)
 {
     cli_cfg_args_t a;
@@ -762,7 +770,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     ps.log_json = (json & 2) != 0;
     clvae_train_opts_t o = {dir, text, cli_data_dir(), resume, init, 0,
                             rank ? NULL : on_progress, &ps, &stop_requested, comm,
-                            bucket_floats(), NULL, &cst};
+                            bucket_floats(), NULL, &cst, overlap_off()};
     catch_stop_signals(1);
     clvae_status_t trained = clvae_train_run(ctx, &d, &o, &interrupted, &err);
     clvae_data_dev_free(&ps.dsnap);
@@ -848,5 +856,7 @@ const cli_command_t cli_cmd_train = {
     "  Under mpirun (mpirun -np N clvae train ...) N processes train one model, each on its\n"
     "  own device (its local rank's among those --device matches, or --device 0,2: one per\n"
     "  rank) and on batch / N examples of each global batch; gradients are summed in rank\n"
-    "  order; rank 0 writes the run. CLVAE_BUCKET_MB: the pieces of the sum (default 1).",
+    "  order; rank 0 writes the run. CLVAE_BUCKET_MB: the pieces of the sum (default 1);\n"
+    "  CLVAE_OVERLAP=0: the sum waits for the whole backward pass (default: it starts with\n"
+    "  the last layers' gradients while the backward pass goes on).",
     train_run};

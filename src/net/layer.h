@@ -43,6 +43,11 @@ struct clvae_net {
     cl_event *marks;
     int *mark_layer, *mark_phase;
     int nmarks, maxmarks;
+    /* clvae_net_watch_grads: the host copy and the last backward's reads */
+    float *watch;
+    cl_event *rd_ev;
+    size_t *rd_from;
+    int nrd;
 };
 
 /* What a layer reads while resolving: the config, its section, the inputs' descriptions. */

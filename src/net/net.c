@@ -144,9 +144,54 @@ static void marks_release(clvae_net_t *net)
     net->nmarks = 0;
 }
 
+static void reads_release(clvae_net_t *net)
+{
+    for (int i = 0; i < net->nrd; i++) clReleaseEvent(net->rd_ev[i]);
+    net->nrd = 0;
+}
+
+void clvae_net_watch_grads(clvae_net_t *net, float *host)
+{
+    reads_release(net);
+    net->watch = host;
+}
+
+int clvae_net_grad_reads(const clvae_net_t *net, const cl_event **events, const size_t **from)
+{
+    *events = net->rd_ev;
+    *from = net->rd_from;
+    return net->nrd;
+}
+
+/* After layer i's backward: the read of its parameters' gradients [w_off, end) into the
+ * watch copy; *end becomes w_off. */
+static clvae_status_t read_layer(clvae_net_t *net, int i, size_t *end, clvae_error_t *err)
+{
+    const clvae_layer_t *L = &net->d->layers[i];
+    if (!net->watch || L->w_off >= *end || L->w_len + L->b_len == 0) return CLVAE_OK;
+    if (!net->rd_ev) {
+        net->rd_ev = malloc((size_t)net->d->nlayers * sizeof *net->rd_ev);
+        net->rd_from = malloc((size_t)net->d->nlayers * sizeof *net->rd_from);
+        if (!net->rd_ev || !net->rd_from)
+            return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    }
+    cl_event e;
+    size_t off = net->grads.off + L->w_off;
+    CLVAE_CL_RET(err, clEnqueueReadBuffer(clvae_ctx_queue(net->ctx), net->grads.mem, CL_FALSE,
+                                          off * sizeof(float), (*end - L->w_off) * sizeof(float),
+                                          net->watch + L->w_off, 0, NULL, &e));
+    net->rd_ev[net->nrd] = e;
+    net->rd_from[net->nrd++] = L->w_off;
+    *end = L->w_off;
+    return CLVAE_OK;
+}
+
 void clvae_net_free(clvae_net_t *net)
 {
     if (!net) return;
+    reads_release(net);
+    free(net->rd_ev);
+    free(net->rd_from);
     for (int i = 0; net->owned && i < net->nowned; i++) clvae_buf_free(&net->owned[i]);
     free(net->owned);
     marks_release(net);
@@ -391,6 +436,8 @@ clvae_status_t clvae_net_backward(clvae_net_t *net, int dout_is_pre, clvae_buf_t
         if (net->src[i] != i || i == net->src[last]) continue;
         if ((s = zero(net, net->dact[i], net->B * clvae_layer_size(&d->layers[i]), err))) return s;
     }
+    reads_release(net);
+    size_t end = d->nparams;
     for (int i = last; i > 0; i--) {
         const clvae_layer_t *L = &d->layers[i];
         if (is_view(L)) continue;
@@ -399,7 +446,9 @@ clvae_status_t clvae_net_backward(clvae_net_t *net, int dout_is_pre, clvae_buf_t
         if (L->act != CLVAE_ACT_IDENTITY && !(i == net->src[last] && dout_is_pre) &&
             (s = act_backward(net, i, err)))
             return s;
-        if ((s = clvae_layer_kind(L->kind)->backward(net, i, err))) return s;
+        if ((s = clvae_layer_kind(L->kind)->backward(net, i, err)) ||
+            (s = read_layer(net, i, &end, err)))
+            return s;
         clvae_net_mark(net, i, 1);
     }
     return CLVAE_OK;

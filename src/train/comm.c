@@ -113,31 +113,33 @@ static clvae_status_t finish_piece(const clvae_comm_t *c, MPI_Request *req, cons
 }
 #endif
 
-clvae_status_t clvae_comm_sum(clvae_comm_t *c, float *v, size_t n, size_t bucket,
-                              clvae_error_t *err)
+clvae_status_t clvae_comm_sum_pieces(clvae_comm_t *c, float *v, size_t np, const size_t *lo,
+                                     const size_t *len, clvae_comm_ready_t ready, void *user,
+                                     clvae_error_t *err)
 {
-    if (!c || c->size == 1 || n == 0) return CLVAE_OK;
+    if (!c || c->size == 1 || np == 0) return CLVAE_OK;
 #ifdef CLVAE_HAVE_MPI
-    size_t N = (size_t)c->size;
-    if (bucket == 0 || bucket > n) bucket = n;
-    size_t chunk = (bucket + N - 1) / N; /* floats per rank and piece */
-    if (chunk > (size_t)1 << 30)
+    size_t N = (size_t)c->size, most = 1;
+    for (size_t p = 0; p < np; p++)
+        if (len[p] > most) most = len[p];
+    size_t cap = (most + N - 1) / N; /* floats per rank of the largest piece */
+    if (cap > (size_t)1 << 30)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a piece of %zu floats is too large for MPI",
-                          bucket);
-    size_t np = (n + bucket - 1) / bucket;
+                          most);
     /* two pieces in flight at most: send and recv buffers for each parity */
-    float *mem = malloc((4 * N * chunk + chunk + N * chunk) * sizeof *mem);
+    float *mem = malloc((4 * N * cap + cap + N * cap) * sizeof *mem);
     if (!mem) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    float *send[2] = {mem, mem + N * chunk}, *recv[2] = {mem + 2 * N * chunk, mem + 3 * N * chunk};
-    float *acc = mem + 4 * N * chunk, *out = acc + chunk;
+    float *send[2] = {mem, mem + N * cap}, *recv[2] = {mem + 2 * N * cap, mem + 3 * N * cap};
+    float *acc = mem + 4 * N * cap, *out = acc + cap;
     MPI_Request req[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
     clvae_status_t s = CLVAE_OK;
     for (size_t p = 0; p <= np && !s; p++) {
         if (p < np) { /* start piece p */
-            size_t lo = p * bucket, len = n - lo < bucket ? n - lo : bucket;
+            size_t chunk = (len[p] + N - 1) / N;
             float *sb = send[p & 1];
-            memcpy(sb, v + lo, len * sizeof *v);
-            memset(sb + len, 0, (N * chunk - len) * sizeof *v);
+            if (ready && (s = ready(user, p, err))) break;
+            memcpy(sb, v + lo[p], len[p] * sizeof *v);
+            memset(sb + len[p], 0, (N * chunk - len[p]) * sizeof *v);
             int rc = MPI_Ialltoall(sb, (int)chunk, MPI_FLOAT, recv[p & 1], (int)chunk, MPI_FLOAT,
                                    MPI_COMM_WORLD, &req[p & 1]);
             if (rc != MPI_SUCCESS) {
@@ -146,9 +148,9 @@ clvae_status_t clvae_comm_sum(clvae_comm_t *c, float *v, size_t n, size_t bucket
             }
         }
         if (p > 0) { /* finish piece p - 1 while p travels */
-            size_t q = p - 1, lo = q * bucket, len = n - lo < bucket ? n - lo : bucket;
+            size_t q = p - 1, chunk = (len[q] + N - 1) / N;
             s = finish_piece(c, &req[q & 1], recv[q & 1], chunk, acc, out, err);
-            if (!s) memcpy(v + lo, out, len * sizeof *v);
+            if (!s) memcpy(v + lo[q], out, len[q] * sizeof *v);
         }
     }
     for (int k = 0; k < 2; k++)
@@ -156,9 +158,27 @@ clvae_status_t clvae_comm_sum(clvae_comm_t *c, float *v, size_t n, size_t bucket
     free(mem);
     return s;
 #else
-    (void)bucket;
+    (void)v, (void)lo, (void)len, (void)ready, (void)user;
     return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "built without MPI");
 #endif
+}
+
+clvae_status_t clvae_comm_sum(clvae_comm_t *c, float *v, size_t n, size_t bucket,
+                              clvae_error_t *err)
+{
+    if (!c || c->size == 1 || n == 0) return CLVAE_OK;
+    if (bucket == 0 || bucket > n) bucket = n;
+    size_t np = (n + bucket - 1) / bucket;
+    size_t *lo = malloc(2 * np * sizeof *lo);
+    if (!lo) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    size_t *len = lo + np;
+    for (size_t p = 0; p < np; p++) {
+        lo[p] = p * bucket;
+        len[p] = n - lo[p] < bucket ? n - lo[p] : bucket;
+    }
+    clvae_status_t s = clvae_comm_sum_pieces(c, v, np, lo, len, NULL, NULL, err);
+    free(lo);
+    return s;
 }
 
 double clvae_comm_sum_bytes(const clvae_comm_t *c, size_t n, size_t bucket)

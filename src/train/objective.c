@@ -270,6 +270,17 @@ int clvae_objective_nets(const clvae_objective_t *m) { return m->net2 ? 2 : 1; }
 
 void clvae_objective_set_stop(clvae_objective_t *m, volatile sig_atomic_t *stop) { m->stop = stop; }
 
+void clvae_objective_watch_grads(clvae_objective_t *m, int k, float *host)
+{
+    clvae_net_watch_grads(k ? m->net2 : m->net, host);
+}
+
+int clvae_objective_grad_reads(const clvae_objective_t *m, int k, const cl_event **events,
+                               const size_t **from)
+{
+    return clvae_net_grad_reads(k ? m->net2 : m->net, events, from);
+}
+
 clvae_status_t clvae_objective_recount(clvae_objective_t *m, int k, clvae_error_t *err)
 {
     return clvae_objective_count_nonfinite(m, clvae_objective_net_grads(m, k),

@@ -323,7 +323,14 @@ typedef struct run {
     int rank, nranks, writer;
     size_t bucket;              /* floats per piece of the gradient sum */
     float *host;                /* nparams + 1 (or nstate) floats of the largest network */
+    float *watch[2];            /* each network's gradients, read during its backward (overlap) */
     double share;               /* this rank's share of the step's batch, B_r / B */
+    /* the pieces of one overlapped sum: where each starts and its length, the reads it waits
+     * for (events first .. first + count), the floats it weighs */
+    size_t *p_lo, *p_len, *p_ev, *p_nev;
+    const cl_event *p_events;
+    float *p_host;
+    double p_waited;
 } run_t;
 
 /* Saves the checkpoint (rank 0; the others have nothing to write); a failure says what the
@@ -391,12 +398,96 @@ static clvae_status_t sum_grads(void *user, clvae_objective_t *m, int k, clvae_e
     return CLVAE_OK;
 }
 
+/* Before piece p of an overlapped sum goes out: its reads are done (the device finished those
+ * layers' backward), and its gradients weighted by this rank's share. */
+static clvae_status_t piece_ready(void *user, size_t p, clvae_error_t *err)
+{
+    run_t *r = user;
+    double t = clvae_seconds();
+    if (r->p_nev[p])
+        CLVAE_CL_RET(err, clWaitForEvents((cl_uint)r->p_nev[p], r->p_events + r->p_ev[p]));
+    r->p_waited += clvae_seconds() - t;
+    float w = (float)r->share, *h = r->p_host + r->p_lo[p];
+    if (w != 1.0f)
+        for (size_t i = 0; i < r->p_len[p]; i++) h[i] *= w;
+    return CLVAE_OK;
+}
+
+/* sum_grads overlapped with the backward pass: the gradients were read layer by layer as the
+ * device finished them (clvae_objective_watch_grads), so the sum starts with the last layers'
+ * while the first layers' backward still runs; pieces of about r->bucket floats, from the end
+ * of the array. */
+static clvae_status_t sum_overlapped(run_t *r, clvae_objective_t *m, int k, clvae_error_t *err)
+{
+    size_t n = clvae_objective_net_desc(m, k)->nparams;
+    clvae_buf_t g = clvae_objective_net_grads(m, k);
+    clvae_buf_t bad = clvae_buf_at(clvae_objective_loss_buf(m), (size_t)r->ncols);
+    const size_t *from;
+    int nr = clvae_objective_grad_reads(m, k, &r->p_events, &from);
+    float *h = r->watch[k];
+    clvae_train_comm_stats_t *st = r->o->stats;
+    double t0 = clvae_seconds();
+    clvae_status_t s = CLVAE_OK;
+    size_t np = 0, end = n;
+    r->p_lo = malloc(4 * ((size_t)nr + 1) * sizeof *r->p_lo);
+    if (!r->p_lo) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    r->p_len = r->p_lo + nr + 1;
+    r->p_ev = r->p_len + nr + 1;
+    r->p_nev = r->p_ev + nr + 1;
+    for (int j = 0; j < nr; j++) { /* group the reads into pieces */
+        if (j == 0 || end - from[j - 1] >= r->bucket) {
+            if (j) end = from[j - 1];
+            r->p_ev[np] = (size_t)j;
+            r->p_nev[np] = 0;
+            np++;
+        }
+        r->p_lo[np - 1] = from[j];
+        r->p_len[np - 1] = end - from[j];
+        r->p_nev[np - 1]++;
+    }
+    size_t rest = nr ? from[nr - 1] : n; /* gradients no read covered (none, normally) */
+    if (rest && (s = clvae_buf_download(r->ctx, h, g, rest, err))) goto done;
+    if (rest) {
+        r->p_lo[np] = 0;
+        r->p_len[np] = rest;
+        r->p_ev[np] = r->p_nev[np] = 0;
+        np++;
+    }
+    r->p_host = h;
+    r->p_waited = 0.0;
+    if ((s = clvae_comm_sum_pieces(r->comm, h, np, r->p_lo, r->p_len, piece_ready, r, err)) ||
+        (s = clvae_buf_download(r->ctx, h + n, bad, 1, err)) ||
+        (s = clvae_comm_sum(r->comm, h + n, 1, 0, err)))
+        goto done;
+    size_t nonfinite = 0;
+    for (size_t i = 0; i < n; i++) nonfinite += !isfinite(h[i]);
+    h[n] += (float)nonfinite;
+    double t2 = clvae_seconds();
+    if ((s = clvae_buf_upload(r->ctx, g, h, n, err)) ||
+        (s = clvae_buf_upload(r->ctx, bad, h + n, 1, err)))
+        goto done;
+    if (st) {
+        st->readback_s += r->p_waited;
+        st->sum_s += t2 - t0 - r->p_waited;
+        st->writeback_s += clvae_seconds() - t2;
+        for (size_t p = 0; p < np; p++)
+            st->bytes_sent += clvae_comm_sum_bytes(r->comm, r->p_len[p], 0);
+        st->bytes_sent += clvae_comm_sum_bytes(r->comm, 1, 0);
+    }
+done:
+    free(r->p_lo);
+    r->p_lo = NULL;
+    return s;
+}
+
 /* What runs between backward and the optimizer step: the sum over the ranks, then the
  * caller's hook, whose gradients the guard counts again. */
 static clvae_status_t step_hook(void *user, clvae_objective_t *m, int k, clvae_error_t *err)
 {
     run_t *r = user;
-    clvae_status_t s = r->nranks > 1 ? sum_grads(r, m, k, err) : CLVAE_OK;
+    clvae_status_t s = r->nranks < 2 ? CLVAE_OK
+                       : r->watch[k] ? sum_overlapped(r, m, k, err)
+                                     : sum_grads(r, m, k, err);
     if (s || !r->o->grad_hook) return s;
     if ((s = r->o->grad_hook(r->o->user, m, k, err))) return s;
     return clvae_objective_recount(m, k, err);
@@ -644,6 +735,12 @@ static clvae_status_t run_start(run_t *r, clvae_error_t *err)
     r->host = r->nranks > 1 ? malloc(hn * sizeof *r->host) : NULL;
     if (!r->perm || !r->host_losses || (r->nranks > 1 && !r->host))
         return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (int k = 0; r->nranks > 1 && !r->o->no_overlap && k < clvae_objective_nets(r->model); k++) {
+        size_t nk = clvae_objective_net_desc(r->model, k)->nparams;
+        if (!(r->watch[k] = malloc((nk + 1) * sizeof *r->watch[k])))
+            return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        clvae_objective_watch_grads(r->model, k, r->watch[k]);
+    }
     return clvae_buf_alloc(r->ctx, r->nb * stride, &r->epoch_losses, err);
 }
 
@@ -907,7 +1004,9 @@ static void run_free(run_t *r)
     free(r->metrics);
     free(r->steps);
     clvae_checkpoint_free(&r->ck);
-    clvae_objective_free(r->model);
+    clvae_objective_free(r->model); /* (its reads into watch end with it) */
+    free(r->watch[0]);
+    free(r->watch[1]);
     clvae_data_dev_free(&r->ltrain);
     clvae_data_dev_free(&r->ltest);
     clvae_data_dev_free(&r->dtrain);

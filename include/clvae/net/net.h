@@ -25,6 +25,16 @@ clvae_status_t clvae_net_init_params(clvae_net_t *net, uint64_t seed, clvae_erro
 clvae_buf_t clvae_net_params(const clvae_net_t *net);
 clvae_buf_t clvae_net_grads(const clvae_net_t *net);
 
+/* Gradient read-back during backward (data-parallel training overlaps the sum over the ranks
+ * with the rest of the backward pass): with host set (nparams floats), every following
+ * clvae_net_backward enqueues, after each layer with parameters, a non-blocking read of its
+ * parameters' gradients into host at the same offsets (layer i's from its w_off up to the next
+ * layer's). clvae_net_grad_reads gives the last backward's reads, the last layer's first:
+ * events[j] completes when the gradients from from[j] on are in host. NULL: none (the
+ * default). */
+void clvae_net_watch_grads(clvae_net_t *net, float *host);
+int clvae_net_grad_reads(const clvae_net_t *net, const cl_event **events, const size_t **from);
+
 /* The flat array of non-trained state (desc->nstate floats: batch normalization's running
  * statistics), saved in checkpoints beside the parameters; a NULL view when there is none. */
 clvae_buf_t clvae_net_state(const clvae_net_t *net);

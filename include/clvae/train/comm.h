@@ -39,6 +39,16 @@ int clvae_comm_local_size(const clvae_comm_t *c);
 clvae_status_t clvae_comm_sum(clvae_comm_t *c, float *v, size_t n, size_t bucket,
                               clvae_error_t *err);
 
+/* What clvae_comm_sum_pieces calls before it sends piece p: wait for its data (and change it). */
+typedef clvae_status_t (*clvae_comm_ready_t)(void *user, size_t p, clvae_error_t *err);
+
+/* clvae_comm_sum over the np pieces [lo[p], lo[p] + len[p]) of v, sent in this order, each
+ * after ready(user, p) (NULL: none); a piece's all-to-all is in flight while the previous one is
+ * summed, and ready for the next may wait meanwhile (e.g. for the device's backward pass). */
+clvae_status_t clvae_comm_sum_pieces(clvae_comm_t *c, float *v, size_t np, const size_t *lo,
+                                     const size_t *len, clvae_comm_ready_t ready, void *user,
+                                     clvae_error_t *err);
+
 /* The bytes one rank sends in clvae_comm_sum of n floats in pieces of `bucket` (0 when alone):
  * per piece 2 (N - 1) slices of ceil(piece / N) floats (the all-to-all and the all-gather). */
 double clvae_comm_sum_bytes(const clvae_comm_t *c, size_t n, size_t bucket);

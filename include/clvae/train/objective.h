@@ -222,6 +222,12 @@ clvae_status_t clvae_objective_train_step(clvae_objective_t *m, size_t B, long s
 void clvae_objective_set_stop(clvae_objective_t *m, volatile sig_atomic_t *stop);
 int clvae_objective_stopped(const clvae_objective_t *m);
 
+/* Network k's gradient read-back during its backward passes (clvae_net_watch_grads: host holds
+ * its nparams floats; NULL stops it) and the last backward's reads (clvae_net_grad_reads). */
+void clvae_objective_watch_grads(clvae_objective_t *m, int k, float *host);
+int clvae_objective_grad_reads(const clvae_objective_t *m, int k, const cl_event **events,
+                               const size_t **from);
+
 /* Adds the NaN and infinite values of network k's gradients (as a hook left them) to the
  * step's non-finite count (the last float of clvae_objective_loss_buf). */
 clvae_status_t clvae_objective_recount(clvae_objective_t *m, int k, clvae_error_t *err);

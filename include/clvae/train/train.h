@@ -81,6 +81,9 @@ typedef struct clvae_train_opts {
      * non-finite values the hook leaves there; NULL: nothing */
     clvae_objective_hook_t grad_hook;
     clvae_train_comm_stats_t *stats; /* filled when not NULL (data-parallel runs) */
+    int no_overlap;           /* 1: the sum waits for the whole backward pass (else it starts
+                                 with the last layers' gradients while the first layers'
+                                 backward still runs) */
 } clvae_train_opts_t;
 
 /* Trains desc on its [data] train set for its epochs, evaluating on the test set after each
