@@ -356,6 +356,19 @@ static size_t rank_share(const run_t *r, size_t B, size_t *at)
     return q + (k < m);
 }
 
+/* The summed gradients h[0..n) back to the device, and the count h[n] with the non-finite
+ * values of the sum added (the same on every rank); *t: when the upload began. */
+static clvae_status_t write_back(run_t *r, clvae_buf_t g, clvae_buf_t bad, float *h, size_t n,
+                                 double *t, clvae_error_t *err)
+{
+    size_t nonfinite = 0;
+    for (size_t i = 0; i < n; i++) nonfinite += !isfinite(h[i]);
+    h[n] += (float)nonfinite;
+    *t = clvae_seconds();
+    clvae_status_t s = clvae_buf_upload(r->ctx, g, h, n, err);
+    return s ? s : clvae_buf_upload(r->ctx, bad, h + n, 1, err);
+}
+
 /* The gradient hook of data-parallel training: network k's gradients, weighted by this rank's
  * share of the batch (each rank's are a mean over its slice), and the step's non-finite count
  * summed over the ranks in rank order; the non-finite values of the sum join the count, so
@@ -380,13 +393,9 @@ static clvae_status_t sum_grads(void *user, clvae_objective_t *m, int k, clvae_e
     double t1 = clvae_seconds();
     if (w != 1.0f)
         for (size_t i = 0; i < n; i++) h[i] *= w;
-    if ((s = clvae_comm_sum(r->comm, h, n + 1, r->bucket, err))) return s;
-    size_t nonfinite = 0;
-    for (size_t i = 0; i < n; i++) nonfinite += !isfinite(h[i]);
-    h[n] += (float)nonfinite;
-    double t2 = clvae_seconds();
-    if ((s = clvae_buf_upload(r->ctx, g, h, n, err)) ||
-        (s = clvae_buf_upload(r->ctx, bad, h + n, 1, err)))
+    double t2;
+    if ((s = clvae_comm_sum(r->comm, h, n + 1, r->bucket, err)) ||
+        (s = write_back(r, g, bad, h, n, &t2, err)))
         return s;
     if (st) {
         st->readback_s += tw - t0;
@@ -459,13 +468,8 @@ static clvae_status_t sum_overlapped(run_t *r, clvae_objective_t *m, int k, clva
         (s = clvae_buf_download(r->ctx, h + n, bad, 1, err)) ||
         (s = clvae_comm_sum(r->comm, h + n, 1, 0, err)))
         goto done;
-    size_t nonfinite = 0;
-    for (size_t i = 0; i < n; i++) nonfinite += !isfinite(h[i]);
-    h[n] += (float)nonfinite;
-    double t2 = clvae_seconds();
-    if ((s = clvae_buf_upload(r->ctx, g, h, n, err)) ||
-        (s = clvae_buf_upload(r->ctx, bad, h + n, 1, err)))
-        goto done;
+    double t2;
+    if ((s = write_back(r, g, bad, h, n, &t2, err))) goto done;
     if (st) {
         st->readback_s += r->p_waited;
         st->sum_s += t2 - t0 - r->p_waited;
