@@ -330,10 +330,16 @@ static void on_progress(void *user, const clvae_progress_t *p)
     char bar[64];
     for (int k = 0; k < width; k++) bar[k] = k < done ? '=' : (k == done ? '>' : ' ');
     bar[width] = 0;
-    double eta = p->batch ? p->seconds * (double)(p->nbatches - p->batch) / (double)p->batch : 0;
-    fprintf(stderr, "\r\033[Kepoch %ld/%ld [%s] %zu/%zu  loss %.3f  %.0f img/s  ETA %d:%02d",
-            p->epoch, p->epochs, bar, p->batch, p->nbatches, p->loss, p->images_per_s,
-            (int)eta / 60, (int)eta % 60);
+    /* batch: those the device finished; before the first readback there is no loss yet */
+    char loss[48] = "loss -", eta[16] = "-:--";
+    if (p->seen) snprintf(loss, sizeof loss, "loss %.3f  %.0f img/s", p->loss, p->images_per_s);
+    if (p->batch) {
+        int s = (int)(p->seconds * (double)(p->nbatches - p->batch) / (double)p->batch);
+        snprintf(eta, sizeof eta, "%d:%02d", s / 60, s % 60);
+    }
+    fprintf(stderr, "\r\033[Kepoch %ld/%ld [%s] %zu/%zu  %s  %d:%02d, ETA %s", p->epoch,
+            p->epochs, bar, p->batch, p->nbatches, loss, (int)p->seconds / 60,
+            (int)p->seconds % 60, eta);
     fflush(stderr);
 }
 

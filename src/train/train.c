@@ -331,7 +331,48 @@ typedef struct run {
     const cl_event *p_events;
     float *p_host;
     double p_waited;
+    /* with a progress callback: a marker after each step since the last readback (batches
+     * read_upto ..), so that the bar shows the batches the device finished */
+    cl_event *marks;
+    size_t nmarks, cap_marks;
 } run_t;
+
+/* The batches of the epoch the device has finished (those read back, then the steps whose
+ * markers completed, in order). */
+static size_t batches_done(const run_t *r)
+{
+    size_t k = 0;
+    for (; k < r->nmarks; k++) {
+        cl_int st = CL_QUEUED;
+        if (clGetEventInfo(r->marks[k], CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st,
+                           NULL) != CL_SUCCESS || st != CL_COMPLETE)
+            break;
+    }
+    return r->read_upto + k;
+}
+
+static void marks_release(run_t *r)
+{
+    for (size_t k = 0; k < r->nmarks; k++) clReleaseEvent(r->marks[k]);
+    r->nmarks = 0;
+}
+
+/* A marker after a step (with a progress callback only). */
+static clvae_status_t mark_step(run_t *r, clvae_error_t *err)
+{
+    if (!r->o->progress) return CLVAE_OK;
+    if (r->nmarks == r->cap_marks) {
+        size_t cap = r->cap_marks ? 2 * r->cap_marks : 64;
+        cl_event *g = realloc(r->marks, cap * sizeof *g);
+        if (!g) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        r->marks = g;
+        r->cap_marks = cap;
+    }
+    CLVAE_CL_RET(err, clEnqueueMarkerWithWaitList(clvae_ctx_queue(r->ctx), 0, NULL,
+                                                  &r->marks[r->nmarks]));
+    r->nmarks++;
+    return CLVAE_OK;
+}
 
 /* Saves the checkpoint (rank 0; the others have nothing to write); a failure says what the
  * folder still holds and how to go on. */
@@ -830,15 +871,48 @@ static clvae_status_t account_batch(run_t *r, long epoch, size_t k, clvae_error_
                       r->desc->max_skipped);
 }
 
+static void batch_progress(run_t *r, long epoch);
+
+/* A readback of n floats from src that keeps the progress bar alive: while the device works
+ * through the steps before it, the callback hears about once a second how many batches it
+ * finished (a batch can take longer than a second). */
+static clvae_status_t download_ticking(run_t *r, float *dst, clvae_buf_t src, size_t n,
+                                       long epoch, clvae_error_t *err)
+{
+    if (!r->o->progress) return clvae_buf_download(r->ctx, dst, src, n, err);
+    cl_event e;
+    cl_command_queue q = clvae_ctx_queue(r->ctx);
+    CLVAE_CL_RET(err, clEnqueueReadBuffer(q, src.mem, CL_FALSE, src.off * sizeof(float),
+                                          n * sizeof(float), dst, 0, NULL, &e));
+    clFlush(q);
+    double next = clvae_seconds() + 1.0;
+    cl_int st = CL_QUEUED;
+    for (;;) {
+        if (clGetEventInfo(e, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL) !=
+                CL_SUCCESS || st <= CL_COMPLETE)
+            break;
+        struct timespec ts = {0, 20000000}; /* 20 ms */
+        nanosleep(&ts, NULL);
+        if (clvae_seconds() >= next) {
+            batch_progress(r, epoch);
+            next += 1.0;
+        }
+    }
+    cl_int wst = clWaitForEvents(1, &e); /* an error status comes out here */
+    clReleaseEvent(e);
+    CLVAE_CL_RET(err, wst);
+    return CLVAE_OK;
+}
+
 /* One readback of the losses of the batches since the last one (through batch b), their
  * accounting, and the progress callback. */
 static clvae_status_t read_losses(run_t *r, long epoch, size_t b, clvae_error_t *err)
 {
     size_t cnt = b + 1 - r->read_upto, stride = (size_t)r->ncols + 1;
     float *l = r->host_losses + r->read_upto * stride;
-    clvae_status_t s = clvae_buf_download(r->ctx, l,
-                                          clvae_buf_at(r->epoch_losses, r->read_upto * stride),
-                                          cnt * stride, err);
+    clvae_status_t s = download_ticking(r, l, clvae_buf_at(r->epoch_losses, r->read_upto * stride),
+                                        cnt * stride, epoch, err);
+    marks_release(r);
     if (!s && r->nranks > 1) {
         /* each rank's columns are means over its slice: weighted by its share and summed; the
          * non-finite counts are the same everywhere (the hook summed them): rank 0's */
@@ -865,13 +939,13 @@ static clvae_status_t read_losses(run_t *r, long epoch, size_t b, clvae_error_t 
     return CLVAE_OK;
 }
 
-/* The progress callback after batch b whose losses stay on the device (no readback): the bar
- * moves, the loss is the last one read. */
-static void batch_progress(run_t *r, long epoch, size_t b)
+/* The progress callback between readbacks: the bar moves to the batches the device finished,
+ * the loss is the last one read. */
+static void batch_progress(run_t *r, long epoch)
 {
     if (!r->o->progress) return;
     double el = clvae_seconds() - r->t0;
-    clvae_progress_t p = {0, epoch + 1, r->desc->epochs, b + 1, r->nb,
+    clvae_progress_t p = {0, epoch + 1, r->desc->epochs, batches_done(r), r->nb,
                           r->st.seen ? r->st.sums[0] / (double)r->st.seen : 0.0, el,
                           (double)r->st.seen / (el > 0 ? el : 1e-9), NULL, r->skipped, NULL,
                           0.0, 0, 0, r->st.step, r->st.seen};
@@ -975,14 +1049,15 @@ static clvae_status_t run_epoch(run_t *r, long epoch, int *stopped, clvae_error_
     size_t log_every = o->log_every > 0 ? (size_t)o->log_every : 20;
     for (size_t b = r->st.cursor; b < r->nb; b++) {
         r->st.step++;
-        if ((s = train_step(r, b, err))) return step_failed(s, epoch, b, r->batch, err);
+        if ((s = train_step(r, b, err)) || (s = mark_step(r, err)))
+            return step_failed(s, epoch, b, r->batch, err);
         if (o->stop && r->stop_step == r->st.step) *o->stop = 1;
         int stopping;
         if ((s = stop_agreed(r, &stopping, err))) return s;
         if (b + 1 - r->read_upto >= log_every || b + 1 == r->nb || stopping) {
             if ((s = read_losses(r, epoch, b, err))) return step_failed(s, epoch, b, r->batch, err);
         } else {
-            batch_progress(r, epoch, b);
+            batch_progress(r, epoch);
         }
         if (!stopping) continue;
         r->st.cursor = b + 1;
@@ -1011,6 +1086,8 @@ static void run_free(run_t *r)
     clvae_objective_free(r->model); /* (its reads into watch end with it) */
     free(r->watch[0]);
     free(r->watch[1]);
+    marks_release(r);
+    free(r->marks);
     clvae_data_dev_free(&r->ltrain);
     clvae_data_dev_free(&r->ltest);
     clvae_data_dev_free(&r->dtrain);
