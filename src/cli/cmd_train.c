@@ -659,12 +659,36 @@ static size_t bucket_floats(void)
     return (size_t)(mb * 1048576.0 / 4.0);
 }
 
-/* CLVAE_OVERLAP=0: the gradient sum waits for the whole backward pass (to measure what the
- * overlap gains). */
-static int overlap_off(void)
+/* Where a data-parallel step of rank 0 went (after training under mpirun). */
+static void print_step_account(FILE *out, int nranks, const clvae_train_comm_stats_t *c)
+{
+    double k = 1000.0 / (double)c->steps, comm = c->sum_s + c->writeback_s;
+    fprintf(out, "rank 0 of %d, per step: %.1f ms in all; ", nranks, c->step_s * k);
+    if (c->overlapped)
+        fprintf(out, "%.2f ms waiting for the backward pass's gradients (the sum overlaps it), "
+                "%.2f ms sum over the ranks after that, %.2f ms write-back", c->readback_s * k,
+                c->sum_s * k, c->writeback_s * k);
+    else
+        fprintf(out, "%.2f ms gradient read-back, %.2f ms waiting for the other ranks, %.2f ms "
+                "sum over the ranks, %.2f ms write-back", c->readback_s * k, c->wait_s * k,
+                c->sum_s * k, c->writeback_s * k);
+    if (!c->overlapped) comm += c->readback_s;
+    fprintf(out, " (%.1f%% of the step); %.0f KiB sent in %.1f pieces of at most %.2g MiB\n",
+            100.0 * comm / (c->step_s - c->wait_s > 0 ? c->step_s - c->wait_s : 1e-9),
+            c->bytes_sent / (double)c->steps / 1024.0, c->pieces / (double)c->steps,
+            (double)bucket_floats() * 4.0 / 1048576.0);
+}
+
+/* Whether the gradient sum waits for the whole backward pass: CLVAE_OVERLAP=0 (wait) or 1
+ * (overlap); by default it overlaps on GPUs and accelerators and waits on a CPU device, whose
+ * cores MPI's waiting (a busy poll in Open MPI) would take from the device's own work (measured:
+ * no gain on pocl). */
+static int overlap_off(const clvae_device_info_t *dev)
 {
     const char *v = getenv("CLVAE_OVERLAP");
-    return v && strcmp(v, "0") == 0;
+    if (v && strcmp(v, "0") == 0) return 1;
+    if (v && strcmp(v, "1") == 0) return 0;
+    return (dev->type & CL_DEVICE_TYPE_CPU) != 0;
 }
 
 static int train_run(const cli_common_t *common, int argc, char **argv)
@@ -776,24 +800,13 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     ps.log_json = (json & 2) != 0;
     clvae_train_opts_t o = {dir, text, cli_data_dir(), resume, init, 0,
                             rank ? NULL : on_progress, &ps, &stop_requested, comm,
-                            bucket_floats(), NULL, &cst, overlap_off()};
+                            bucket_floats(), NULL, &cst, overlap_off(dev)};
     catch_stop_signals(1);
     clvae_status_t trained = clvae_train_run(ctx, &d, &o, &interrupted, &err);
     clvae_data_dev_free(&ps.dsnap);
     clvae_dataset_free(&ps.snap);
     if (trained) goto fail;
-    if (nranks > 1 && cst.steps) {
-        double k = 1000.0 / (double)cst.steps;
-        fprintf(hout, "rank 0 of %d, per step: %.1f ms in all; %.2f ms gradient read-back, %.2f "
-                "ms waiting for the other ranks, %.2f ms sum over the ranks, %.2f ms write-back "
-                "(%.1f%% of the step without the wait); %.0f KiB sent (pieces of %.2g MiB)\n",
-                nranks, cst.step_s * k, cst.readback_s * k, cst.wait_s * k, cst.sum_s * k,
-                cst.writeback_s * k,
-                100.0 * (cst.readback_s + cst.sum_s + cst.writeback_s) /
-                    (cst.step_s - cst.wait_s > 0 ? cst.step_s - cst.wait_s : 1e-9),
-                cst.bytes_sent / (double)cst.steps / 1024.0,
-                (double)bucket_floats() * 4.0 / 1048576.0);
-    }
+    if (nranks > 1 && cst.steps) print_step_account(hout, nranks, &cst);
     clvae_ctx_free(ctx);
     ctx = NULL;
     if (interrupted) {
@@ -863,6 +876,7 @@ const cli_command_t cli_cmd_train = {
     "  own device (its local rank's among those --device matches, or --device 0,2: one per\n"
     "  rank) and on batch / N examples of each global batch; gradients are summed in rank\n"
     "  order; rank 0 writes the run. CLVAE_BUCKET_MB: the pieces of the sum (default 1);\n"
-    "  CLVAE_OVERLAP=0: the sum waits for the whole backward pass (default: it starts with\n"
-    "  the last layers' gradients while the backward pass goes on).",
+    "  CLVAE_OVERLAP=1: the sum starts with the last layers' gradients while the backward\n"
+    "  pass goes on (the default on GPUs), 0: it waits for the whole pass (the default on a\n"
+    "  CPU device).",
     train_run};

@@ -444,6 +444,7 @@ static clvae_status_t sum_grads(void *user, clvae_objective_t *m, int k, clvae_e
         st->sum_s += t2 - t1;
         st->writeback_s += clvae_seconds() - t2;
         st->bytes_sent += clvae_comm_sum_bytes(r->comm, n + 1, r->bucket);
+        st->pieces += (double)((n + r->bucket) / r->bucket);
     }
     return CLVAE_OK;
 }
@@ -518,6 +519,8 @@ static clvae_status_t sum_overlapped(run_t *r, clvae_objective_t *m, int k, clva
         for (size_t p = 0; p < np; p++)
             st->bytes_sent += clvae_comm_sum_bytes(r->comm, r->p_len[p], 0);
         st->bytes_sent += clvae_comm_sum_bytes(r->comm, 1, 0);
+        st->pieces += (double)np + 1.0;
+        st->overlapped = 1;
     }
 done:
     free(r->p_lo);

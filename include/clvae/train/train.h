@@ -56,6 +56,9 @@ typedef struct clvae_train_comm_stats {
     double sum_s;          /* the sum over the ranks: MPI calls and the ordered additions */
     double writeback_s;    /* the summed gradients back to the device */
     double bytes_sent;     /* by this rank, in the gradient sums */
+    double pieces;         /* pieces of the gradient sums */
+    int overlapped;        /* the sum overlapped the backward pass: readback_s is then the wait
+                              for the device's gradients (its backward included), wait_s 0 */
 } clvae_train_comm_stats_t;
 
 /* How to train. */
