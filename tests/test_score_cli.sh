@@ -122,6 +122,41 @@ t_score_conditional() {
 }
 check score_conditional t_score_conditional
 
+# generate: a conditional run's samples as MNIST IDX files with balanced labels, which clvae
+# trains on again; .npy too; bad input exits 2 and leaves nothing
+t_generate_data_set() {
+  local out rc hex
+  out=$("$clvae" generate "$tmp/cvae" --count 25 --out "$tmp/gen/a") || return 1
+  grep -q "^25 samples of .* (seed 1) in [0-9.]* s: $tmp/gen/a/images-idx3-ubyte and $tmp/gen/a/labels-idx1-ubyte (labels 0..9, 2 or 3 each)$" <<<"$out" || { echo "$out" >&2; return 1; }
+  # IDX: magic 0x00000803, then 25, 8, 8 big-endian
+  [ "$(od -An -tx1 -N16 "$tmp/gen/a/images-idx3-ubyte" | tr -d ' \n')" = 00000803000000190000000800000008 ] || return 1
+  [ "$(stat -c %s "$tmp/gen/a/images-idx3-ubyte")" -eq $((16 + 25 * 64)) ] || return 1
+  hex=$(od -An -tu1 -v "$tmp/gen/a/labels-idx1-ubyte" | tr -s ' \n' ' ')
+  [ "$hex" = " 0 0 8 1 0 0 0 25 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 " ] || { echo "labels: $hex" >&2; return 1; }
+  # clvae reads them back: the classifier trains on the generated set
+  "$clvae" train "$tmp/cls.cfg" --set "data.train=idx:$tmp/gen/a/images-idx3-ubyte,$tmp/gen/a/labels-idx1-ubyte" \
+    --epochs 1 --batch 5 --no-figures --out "$tmp/gen/cls" > /dev/null 2>&1 || return 1
+  # the same seed draws the same bytes; another seed others
+  "$clvae" generate "$tmp/cvae" --count 25 --out "$tmp/gen/b" > /dev/null &&
+    cmp -s "$tmp/gen/a/images-idx3-ubyte" "$tmp/gen/b/images-idx3-ubyte" &&
+    "$clvae" generate "$tmp/cvae" --count 25 --seed 2 --out "$tmp/gen/c" > /dev/null &&
+    ! cmp -s "$tmp/gen/a/images-idx3-ubyte" "$tmp/gen/c/images-idx3-ubyte" || return 1
+  # .npy: uint8 [25, 8, 8] after NumPy's header, the same bytes
+  "$clvae" generate "$tmp/cvae" --count 25 --format npy --out "$tmp/gen/n" > /dev/null &&
+    head -c 128 "$tmp/gen/n/images.npy" | grep -aq "'descr': '|u1', 'fortran_order': False, 'shape': (25, 8, 8)" &&
+    cmp -s <(tail -c 1600 "$tmp/gen/n/images.npy") <(tail -c 1600 "$tmp/gen/a/images-idx3-ubyte") &&
+    [ -f "$tmp/gen/n/labels.npy" ] || return 1
+  # bad input: exit 2, nothing made
+  for bad in "$tmp/cvae --count 0 --out $tmp/gen/x" "$tmp/cls --count 5 --out $tmp/gen/x" \
+             "$tmp/cvae --count 5 --format png --out $tmp/gen/x" "$tmp/cvae --count 5 --out $tmp/cls.cfg/x" \
+             "$tmp/cvae --count 5 --out $tmp/gen/a" "$tmp/cvae --count 5"; do
+    out=$("$clvae" generate $bad 2>&1); rc=$?
+    [ $rc -eq 2 ] && [ ! -e "$tmp/gen/x" ] || { echo "$bad: $rc $out" >&2; return 1; }
+  done
+  [ "$(stat -c %s "$tmp/gen/a/images-idx3-ubyte")" -eq $((16 + 25 * 64)) ]
+}
+check generate_data_set t_generate_data_set
+
 # A conditional diffusion model: score samples with its sampler options, says which sampler
 # and how fast; a classifier refuses them.
 t_score_ddpm() {

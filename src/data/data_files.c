@@ -311,3 +311,31 @@ clvae_status_t clvae_folder_load(const char *path, clvae_dataset_t *out, clvae_e
     snprintf(out->name, sizeof out->name, "folder:%.88s", path);
     return CLVAE_OK;
 }
+
+/* ---- IDX writer ---------------------------------------------------------------------------- */
+
+clvae_status_t clvae_idx_write_u8(const char *path, const size_t *dims, int ndim,
+                                  const uint8_t *data, clvae_error_t *err)
+{
+    if (ndim < 1 || ndim > 4)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: an IDX file has 1 to 4 dimensions, not %d",
+                          path, ndim);
+    size_t n = 1;
+    for (int k = 0; k < ndim; k++) {
+        if (dims[k] == 0 || dims[k] > 0xffffffffu || n > ((size_t)1 << 40) / dims[k])
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: dimension %d is %zu", path, k, dims[k]);
+        n *= dims[k];
+    }
+    size_t head = 4 + 4 * (size_t)ndim;
+    uint8_t *buf = malloc(head + n);
+    if (!buf) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    buf[0] = buf[1] = 0;
+    buf[2] = 0x08; /* unsigned bytes */
+    buf[3] = (uint8_t)ndim;
+    for (int k = 0; k < ndim; k++)
+        for (int b = 0; b < 4; b++) buf[4 + 4 * k + b] = (uint8_t)(dims[k] >> (8 * (3 - b)));
+    memcpy(buf + head, data, n);
+    clvae_status_t s = clvae_write_file_atomic(path, buf, head + n, err);
+    free(buf);
+    return s;
+}

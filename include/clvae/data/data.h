@@ -126,4 +126,9 @@ clvae_status_t clvae_data_upload_indices(clvae_ctx_t *ctx, cl_mem *idx, const ui
 /* Releases the device copy (a zeroed struct is fine). */
 void clvae_data_dev_free(clvae_data_dev_t *dd);
 
+/* Writes an IDX file of unsigned bytes (MNIST's format: magic 0x0000 08 ndim, the ndim
+ * dimensions as big-endian 32-bit numbers, then the bytes), atomically; ndim 1 to 4. */
+clvae_status_t clvae_idx_write_u8(const char *path, const size_t *dims, int ndim,
+                                  const uint8_t *data, clvae_error_t *err);
+
 #endif
