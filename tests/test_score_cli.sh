@@ -157,6 +157,37 @@ t_generate_data_set() {
 }
 check generate_data_set t_generate_data_set
 
+# encode: the test set's z_mean as float32 .npy (labels beside it) and as .csv, the same numbers
+# (the .npy's floats read back by od); --data and --limit; no code to write or a bad --out: exit 2
+t_encode_embeddings() {
+  local out rc hl
+  out=$("$clvae" encode "$tmp/vae" --out "$tmp/enc/z.npy" 2>&1); rc=$?
+  [ $rc -eq 2 ] && [ ! -e "$tmp/enc" ] || { echo "missing folder: $rc $out" >&2; return 1; }
+  mkdir -p "$tmp/enc"
+  out=$("$clvae" encode "$tmp/vae" --limit 50 --out "$tmp/enc/z.npy") &&
+    grep -q "^z_mean of 50 digits:test examples (2 dimensions) into $tmp/enc/z.npy, their labels into $tmp/enc/z_labels.npy$" <<<"$out" || { echo "$out" >&2; return 1; }
+  head -c 128 "$tmp/enc/z.npy" | grep -aq "'descr': '<f4', 'fortran_order': False, 'shape': (50, 2)" &&
+    head -c 128 "$tmp/enc/z_labels.npy" | grep -aq "'descr': '|u1', 'fortran_order': False, 'shape': (50,)" || return 1
+  hl=$(( $(od -An -tu2 -j8 -N2 "$tmp/enc/z.npy") + 10 ))
+  "$clvae" encode "$tmp/vae" --limit 50 --out "$tmp/enc/z.csv" > /dev/null || return 1
+  [ "$(wc -l < "$tmp/enc/z.csv")" -eq 51 ] && [ "$(head -1 "$tmp/enc/z.csv")" = "index,label,z0,z1" ] || return 1
+  paste -d' ' <(od -An -v -f -j "$hl" -w8 "$tmp/enc/z.npy") <(tail -n +2 "$tmp/enc/z.csv" | tr ',' ' ') |
+    awk '{ for (k = 0; k < 2; k++) { a = $(1 + k); b = $(5 + k); d = a - b; if (d < 0) d = -d; if (d > 1e-5 * (1 + (b < 0 ? -b : b))) exit 1 } } END { exit NR != 50 }' || return 1
+  # the labels are the test set's (those the CSV gives)
+  [ "$(od -An -v -tu1 -j "$(( $(od -An -tu2 -j8 -N2 "$tmp/enc/z_labels.npy") + 10 ))" "$tmp/enc/z_labels.npy" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//')" = "$(tail -n +2 "$tmp/enc/z.csv" | cut -d, -f2 | tr '\n' ' ' | sed 's/ $//')" ] || return 1
+  if python3 -c 'import numpy' 2> /dev/null; then
+    python3 -c "import numpy as np; z = np.load('$tmp/enc/z.npy'); assert z.shape == (50, 2) and z.dtype == np.float32" || return 1
+  fi
+  # another data set (the training split), a conditional model with its labels
+  "$clvae" encode "$tmp/cvae" --data digits:train --limit 7 --out "$tmp/enc/c.csv" > /dev/null &&
+    [ "$(wc -l < "$tmp/enc/c.csv")" -eq 8 ] || return 1
+  for bad in "$tmp/cls --out $tmp/enc/x.npy" "$tmp/vae --out $tmp/enc/x.txt" "$tmp/vae --data mnist:test --out $tmp/enc/x.npy" "$tmp/vae"; do
+    out=$("$clvae" encode $bad 2>&1); rc=$?
+    [ $rc -eq 2 ] && [ ! -e "$tmp/enc/x.npy" ] || { echo "$bad: $rc $out" >&2; return 1; }
+  done
+}
+check encode_embeddings t_encode_embeddings
+
 # A conditional diffusion model: score samples with its sampler options, says which sampler
 # and how fast; a classifier refuses them.
 t_score_ddpm() {

@@ -399,6 +399,19 @@ clvae_status_t clvae_fig_manifold(clvae_ctx_t *ctx, clvae_objective_t *model,
     return s;
 }
 
+clvae_status_t clvae_encode_means(clvae_ctx_t *ctx, clvae_objective_t *model,
+                                  const clvae_dataset_t *data, const clvae_data_dev_t *dd,
+                                  size_t n, float *mu, clvae_error_t *err)
+{
+    if (n == 0 || n > data->n) n = data->n;
+    uint32_t *idx = malloc(n * sizeof *idx);
+    if (!idx) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (size_t i = 0; i < n; i++) idx[i] = (uint32_t)i;
+    clvae_status_t s = encode_all(ctx, model, dd, data->labels, idx, n, mu, NULL, err);
+    free(idx);
+    return s;
+}
+
 clvae_status_t clvae_fig_latent(clvae_ctx_t *ctx, clvae_objective_t *model,
                                 const clvae_dataset_t *data, const clvae_data_dev_t *dd, size_t n,
                                 int dx, int dy, const char *path, const char *csv_path,

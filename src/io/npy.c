@@ -106,14 +106,16 @@ clvae_status_t clvae_npy_parse(const void *buf, size_t n, const char *origin, cl
     return CLVAE_OK;
 }
 
-clvae_status_t clvae_npy_write_u8(const char *path, const size_t *shape, int ndim,
-                                  const uint8_t *data, clvae_error_t *err)
+/* A .npy file (version 1.0) of elements of `size` bytes described by descr. */
+static clvae_status_t write_npy(const char *path, const char *descr, size_t size,
+                                const size_t *shape, int ndim, const void *data,
+                                clvae_error_t *err)
 {
     if (ndim < 1 || ndim > CLVAE_NPY_MAX_DIMS)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: %d dimensions", path, ndim);
     char dict[512];
-    size_t len = (size_t)snprintf(dict, sizeof dict, "{'descr': '|u1', 'fortran_order': False, "
-                                  "'shape': (");
+    size_t len = (size_t)snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, "
+                                  "'shape': (", descr);
     size_t count = 1;
     for (int i = 0; i < ndim; i++) {
         len += (size_t)snprintf(dict + len, sizeof dict - len, "%zu,%s", shape[i],
@@ -125,6 +127,7 @@ clvae_status_t clvae_npy_write_u8(const char *path, const size_t *shape, int ndi
     size_t total = 10 + len + 1;
     size_t pad = (64 - total % 64) % 64;
     size_t hlen = len + pad + 1;
+    count *= size;
     unsigned char *buf = malloc(10 + hlen + count);
     if (!buf) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     memcpy(buf, "\x93NUMPY\x01\x00", 8);
@@ -137,4 +140,21 @@ clvae_status_t clvae_npy_write_u8(const char *path, const size_t *shape, int ndi
     clvae_status_t s = clvae_write_file_atomic(path, buf, 10 + hlen + count, err);
     free(buf);
     return s;
+}
+
+clvae_status_t clvae_npy_write_u8(const char *path, const size_t *shape, int ndim,
+                                  const uint8_t *data, clvae_error_t *err)
+{
+    return write_npy(path, "|u1", 1, shape, ndim, data, err);
+}
+
+clvae_status_t clvae_npy_write_f32(const char *path, const size_t *shape, int ndim,
+                                   const float *data, clvae_error_t *err)
+{
+    /* '<f4': little-endian, the host's order on every machine clvae runs on (x86, ARM) */
+    const uint16_t one = 1;
+    if (*(const uint8_t *)&one != 1)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: a big-endian host writes no .npy floats",
+                          path);
+    return write_npy(path, "<f4", 4, shape, ndim, data, err);
 }

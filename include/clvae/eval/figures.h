@@ -68,6 +68,12 @@ clvae_status_t clvae_fig_manifold(clvae_ctx_t *ctx, clvae_objective_t *model,
                                   const clvae_dataset_t *shape, int grid, float range, int dx,
                                   int dy, const char *path, clvae_error_t *err);
 
+/* The latent means z_mean [n, J] of the first n examples of data (all: n 0), in batches of
+ * the model's size (a conditional model reads their labels). */
+clvae_status_t clvae_encode_means(clvae_ctx_t *ctx, clvae_objective_t *model,
+                                  const clvae_dataset_t *data, const clvae_data_dev_t *dd,
+                                  size_t n, float *mu, clvae_error_t *err);
+
 /* Scatter of z_mean (dimensions dx, dy) of the first n examples coloured by class, and a CSV
  * (index,label,z0,z1,...) beside it when csv_path is not NULL. */
 clvae_status_t clvae_fig_latent(clvae_ctx_t *ctx, clvae_objective_t *model,

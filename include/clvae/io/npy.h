@@ -38,4 +38,8 @@ clvae_status_t clvae_npy_parse(const void *buf, size_t n, const char *origin, cl
 clvae_status_t clvae_npy_write_u8(const char *path, const size_t *shape, int ndim,
                                   const uint8_t *data, clvae_error_t *err);
 
+/* The same for float32 ('<f4', little-endian; CLVAE_ERR_INVALID on a big-endian host). */
+clvae_status_t clvae_npy_write_f32(const char *path, const size_t *shape, int ndim,
+                                   const float *data, clvae_error_t *err);
+
 #endif
