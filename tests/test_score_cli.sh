@@ -188,6 +188,24 @@ t_encode_embeddings() {
 }
 check encode_embeddings t_encode_embeddings
 
+# restyle: a conditional model's test images, each decoded with every label (one row each, the
+# source first); an unconditional model, a bad --from, an index past the test set: exit 2
+t_restyle() {
+  local out rc w h
+  out=$("$clvae" restyle "$tmp/cvae" --from 0,1,2 --out "$tmp/restyle.png") && is_png "$tmp/restyle.png" || { echo "$out" >&2; return 1; }
+  w=$(png_size "$tmp/restyle.png" | cut -dx -f1); h=$(png_size "$tmp/restyle.png" | cut -dx -f2)
+  # 11 columns and 3 rows of the same cells: wider than 3 times its height is not possible
+  [ "$w" -gt "$h" ] || { echo "${w}x$h" >&2; return 1; }
+  "$clvae" restyle "$tmp/cvae" --from 0 --out "$tmp/restyle1.png" > /dev/null &&
+    [ "$(png_size "$tmp/restyle1.png" | cut -dx -f2)" -lt "$h" ] || return 1
+  for bad in "$tmp/vae --from 1" "$tmp/cvae --from x" "$tmp/cvae --from 1,,2" "$tmp/cvae --from 99999" "$tmp/cvae" \
+             "$tmp/cvae --from 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16"; do
+    out=$("$clvae" restyle $bad --out "$tmp/rs_bad.png" 2>&1); rc=$?
+    [ $rc -eq 2 ] && [ ! -e "$tmp/rs_bad.png" ] || { echo "$bad: $rc $out" >&2; return 1; }
+  done
+}
+check restyle t_restyle
+
 # A conditional diffusion model: score samples with its sampler options, says which sampler
 # and how fast; a classifier refuses them.
 t_score_ddpm() {

@@ -24,6 +24,8 @@ typedef struct fig_args {
     cli_sampler_opts_t smp;      /* sample of a diffusion model: --steps, --eta, --ancestral,
                                     --guidance, --no-clip, --raw-weights */
     long frames;                 /* chain: --frames F */
+    size_t froms[16];            /* restyle: --from I,J,... */
+    int nfrom;
     int over_epochs;             /* latent: --over-epochs */
 } fig_args_t;
 
@@ -320,6 +322,44 @@ static int interpolate_run(const cli_common_t *c, int argc, char **argv)
                     "interpolation.png");
 }
 
+static clvae_status_t draw_restyle(cli_run_t *r, const fig_args_t *a, char *path,
+                                   clvae_error_t *err)
+{
+    return clvae_fig_restyle(r->ctx, r->model, &r->test, &r->dtest, a->froms, a->nfrom, path,
+                             err);
+}
+
+static int restyle_run(const cli_common_t *c, int argc, char **argv)
+{
+    fig_args_t a = {.label = -1, .cmd = "restyle"};
+    for (int i = 0; i < argc; i++) {
+        const char *v;
+        int r;
+        if ((r = cli_opt(&i, argc, argv, "--from", &v))) {
+            if (r < 0) return cli_usage_error(&cli_cmd_restyle, "--from needs test image indices");
+            for (const char *p = v; *p && a.nfrom <= 16;) {
+                char *end;
+                long k = (*p >= '0' && *p <= '9') ? strtol(p, &end, 10) : -1;
+                if (k < 0 || k > 100000000L || (*end && *end != ',') || a.nfrom == 16)
+                    return cli_usage_error(&cli_cmd_restyle, "--from wants 1 to 16 test image "
+                                           "indices, e.g. 0,1,2");
+                a.froms[a.nfrom++] = (size_t)k;
+                p = *end ? end + 1 : end;
+            }
+        } else if ((r = cli_opt(&i, argc, argv, "--out", &v))) {
+            if (r < 0) return cli_usage_error(&cli_cmd_restyle, "--out needs a file");
+            a.out = v;
+        } else if (argv[i][0] != '-' && !a.run) {
+            a.run = argv[i];
+        } else {
+            return cli_unknown_arg(&cli_cmd_restyle, argv[i]);
+        }
+    }
+    if (!a.run) return cli_usage_error(&cli_cmd_restyle, "which run (a run folder or a checkpoint file)?");
+    if (!a.nfrom) return cli_usage_error(&cli_cmd_restyle, "--from I[,J,...]: which test images?");
+    return with_run(c, &a, 1, CLVAE_CAN_ENCODE | CLVAE_CAN_DECODE, draw_restyle, "restyle.png");
+}
+
 static int denoise_run(const cli_common_t *c, int argc, char **argv)
 {
     fig_args_t a = {.seed = 1, .count = 10, .label = -1};
@@ -380,6 +420,15 @@ const cli_command_t cli_cmd_latent = {
     "  RUN/latent_epochs.png"
     OUT_NOTE,
     latent_run};
+const cli_command_t cli_cmd_restyle = {
+    "restyle", "PNG of test images' handwriting style carried to every digit (conditional models)",
+    "clvae restyle RUN --from I[,J,...] [--out FILE] [--device SPEC]\n"
+    "  a conditional model (a CVAE) encodes each test image I (1 to 16 of them) with its\n"
+    "  label and decodes that z_mean with every label: one row per image, the image first,\n"
+    "  then one column per class (x^ = g(f(x_style), y)); other models are refused"
+    OUT_NOTE,
+    restyle_run};
+
 const cli_command_t cli_cmd_interpolate = {
     "interpolate", "PNG strip between two test images in latent space",
     "clvae interpolate RUN --from I --to J [--steps 10] [--out FILE] [--device SPEC]"

@@ -526,6 +526,72 @@ out:
     return s;
 }
 
+clvae_status_t clvae_fig_restyle(clvae_ctx_t *ctx, clvae_objective_t *model,
+                                 const clvae_dataset_t *data, const clvae_data_dev_t *dd,
+                                 const size_t *from, int nfrom, const char *path,
+                                 clvae_error_t *err)
+{
+    size_t K = clvae_objective_classes(model), J = clvae_objective_latent_dim(model);
+    size_t D = clvae_objective_example_dim(model), R = (size_t)nfrom, C = K + 1;
+    if (!K)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is not conditional: restyle decodes one "
+                          "image's code with every label, which needs a decoder that takes a "
+                          "label ([model] conditional = K)", model_name(model));
+    if (!data->labels)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s has no labels: a conditional model encodes "
+                          "an image with its label", data->name);
+    if (nfrom < 1 || nfrom > 16)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--from: 1 to 16 images, not %d", nfrom);
+    for (size_t r = 0; r < R; r++)
+        if (from[r] >= data->n)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--from %zu: the test set has %zu examples",
+                              from[r], data->n);
+    float *mu = malloc(R * J * sizeof *mu), *z = malloc(R * K * J * sizeof *z);
+    float *lab = malloc(R * K * sizeof *lab), *dec = malloc(R * K * D * sizeof *dec);
+    float *imgs = malloc(R * C * D * sizeof *imgs);
+    uint32_t idx[16];
+    char rows[16][32], cols[16][8];
+    const char *rl[16], *cl[17];
+    clvae_status_t s = CLVAE_OK;
+    if (!mu || !z || !lab || !dec || !imgs) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        goto out;
+    }
+    for (size_t r = 0; r < R; r++) idx[r] = (uint32_t)from[r];
+    /* each source's z_mean, encoded with its own label; then that z with every label */
+    if ((s = encode_all(ctx, model, dd, data->labels, idx, R, mu, NULL, err))) goto out;
+    for (size_t r = 0; r < R; r++)
+        for (size_t k = 0; k < K; k++) {
+            memcpy(z + (r * K + k) * J, mu + r * J, J * sizeof *z);
+            lab[r * K + k] = (float)k;
+        }
+    if ((s = clvae_decode_labeled(ctx, model, z, lab, R * K, dec, err))) goto out;
+    for (size_t r = 0; r < R; r++) {
+        for (size_t q = 0; q < D; q++)
+            imgs[r * C * D + q] = data->pixels[from[r] * D + q] * data->scale;
+        memcpy(imgs + (r * C + 1) * D, dec + r * K * D, K * D * sizeof *imgs);
+        snprintf(rows[r], sizeof rows[r], "#%zu y=%u", from[r], data->labels[from[r]]);
+        rl[r] = rows[r];
+    }
+    cl[0] = "source";
+    for (size_t k = 0; k < K && k < 16; k++) {
+        snprintf(cols[k], sizeof cols[k], "%zu", k);
+        cl[k + 1] = cols[k];
+    }
+    char title[256];
+    snprintf(title, sizeof title, "%s: each test image's code (z_mean with its label) decoded "
+             "with every label: its style, other digits", model_name(model));
+    s = clvae_fig_grid_labelled(imgs, R * C, data, (int)C, title, rl, K <= 16 ? cl : NULL, path,
+                                err);
+out:
+    free(mu);
+    free(z);
+    free(lab);
+    free(dec);
+    free(imgs);
+    return s;
+}
+
 clvae_status_t clvae_reconstruct_first(clvae_ctx_t *ctx, clvae_objective_t *model,
                                        const clvae_data_dev_t *dd, size_t n, float *out,
                                        clvae_error_t *err)

@@ -23,6 +23,15 @@ clvae_status_t clvae_fig_grid_labelled(const float *imgs, size_t n, const clvae_
 /* CLVAE_ERR_INVALID (naming --label) unless label is one of a conditional model's classes. */
 clvae_status_t clvae_fig_check_label(const clvae_objective_t *model, int label, clvae_error_t *err);
 
+/* Style transfer with a conditional model: for each of the nfrom (1 to 16) test images from[],
+ * its z_mean (encoded with its label) decoded with every label 0..K-1: one row per source, the
+ * source image first, then K columns. CLVAE_ERR_INVALID for an unconditional model, data
+ * without labels, or an index past the data. */
+clvae_status_t clvae_fig_restyle(clvae_ctx_t *ctx, clvae_objective_t *model,
+                                 const clvae_dataset_t *data, const clvae_data_dev_t *dd,
+                                 const size_t *from, int nfrom, const char *path,
+                                 clvae_error_t *err);
+
 /* Decodes n latents z (host, n x J) into out (n x D) in batches the model holds; a conditional
  * model decodes latent i with class labels[i] (labels NULL: CLVAE_ERR_INVALID for it). */
 clvae_status_t clvae_decode_labeled(clvae_ctx_t *ctx, clvae_objective_t *model, const float *z,
