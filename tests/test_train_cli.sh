@@ -84,6 +84,14 @@ t_sweep_end_to_end() {
   # the table's losses are the runs' last metrics rows
   local last; last=$(tail -1 "$tmp/sweep/latent.size=4/metrics.csv" | cut -d, -f5)
   grep -q "^| 4 | .* | $(printf '%.4f' "$last") |" "$tmp/sweep/sweep.md" || return 1
+  # a sweep of latent.size has PCA beside it, in the model's unit (digits_ae: summed squared
+  # error), falling from 1 to 4 components; a sweep of another key has no PCA column
+  grep -q "PCA, as many components: test squared error per image |$" "$tmp/sweep/sweep.md" &&
+    grep -q "the same unit as the model's test reconstruction (summed squared error)" "$tmp/sweep/sweep.md" || { cat "$tmp/sweep/sweep.md" >&2; return 1; }
+  local p1 p4; p1=$(grep '^| 1 |' "$tmp/sweep/sweep.md" | awk -F'|' '{print $8}'); p4=$(grep '^| 4 |' "$tmp/sweep/sweep.md" | awk -F'|' '{print $8}')
+  awk -v a="$p1" -v b="$p4" 'BEGIN { exit !(b + 0 > 0 && a + 0 > b + 0) }' || { echo "PCA $p1 $p4" >&2; return 1; }
+  "$clvae" sweep models/digits_ae.cfg --set train.lr=0.001,0.002 --epochs 1 --n 2 --out "$tmp/sw_lr" > /dev/null 2>&1 &&
+    ! grep -q PCA "$tmp/sw_lr/sweep.md" || return 1
   "$clvae" sweep models/digits_ae.cfg --set latent.size=1,0 --out "$tmp/sw2" >/dev/null 2>&1; rc=$?
   [ $rc -eq 2 ] && [ ! -e "$tmp/sw2" ]
 }

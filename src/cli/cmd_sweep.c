@@ -5,12 +5,49 @@
 #include <string.h>
 
 #include "clvae/eval/figures.h"
+#include "clvae/eval/pca.h"
+#include "clvae/eval/score.h"
 #include "clvae/io/fileio.h"
 #include "clvae/io/image.h"
 #include "clvae/io/plot.h"
 #include "clvae/train/train.h"
 
 #define MAX_VALUES 16
+
+/* A sweep of latent.size: PCA's test error with as many components, fit on (the first 10,000
+ * of) the same training images: into pca[v]; 0 when there is nothing to say (another key, a
+ * value that is no size, images of more than 1,024 values), else 1, or -1 on an error. */
+static int pca_column(const char *key, char values[][64], int nv, const char *train_spec,
+                      const char *test_spec, double *pca, clvae_error_t *err)
+{
+    if (strcmp(key, "latent.size") != 0) return 0;
+    size_t ks[MAX_VALUES];
+    for (int v = 0; v < nv; v++) {
+        char *end;
+        long k = strtol(values[v], &end, 10);
+        if (*end || k < 1) return 0;
+        ks[v] = (size_t)k;
+    }
+    clvae_dataset_t tr = {0}, te = {0};
+    float *a = NULL, *b = NULL;
+    clvae_status_t s = clvae_dataset_open(train_spec, cli_data_dir(), &tr, err);
+    if (!s) s = clvae_dataset_open(test_spec, cli_data_dir(), &te, err);
+    size_t D = s ? 0 : clvae_dataset_dim(&tr), ntr = s ? 0 : tr.n < 10000 ? tr.n : 10000;
+    int said = 0;
+    if (!s && D <= 1024) {
+        for (int v = 0; v < nv; v++)
+            if (ks[v] > D) ks[v] = D;
+        s = clvae_dataset_floats(&tr, ntr, &a, err);
+        if (!s) s = clvae_dataset_floats(&te, te.n, &b, err);
+        if (!s) s = clvae_pca_errors(a, ntr, b, te.n, D, ks, nv, pca, err);
+        said = 1;
+    }
+    free(a);
+    free(b);
+    clvae_dataset_free(&tr);
+    clvae_dataset_free(&te);
+    return s ? -1 : said;
+}
 
 static int run(const cli_common_t *common, int argc, char **argv)
 {
@@ -61,7 +98,9 @@ static int run(const cli_common_t *common, int argc, char **argv)
     memset(&d, 0, sizeof d);
     char base[4096], dirs[MAX_VALUES][4200], setbuf[200], *text = NULL, created[4096] = "";
     int prepared = 0;
-    double finals[MAX_VALUES][4];
+    double finals[MAX_VALUES][4], pca[MAX_VALUES];
+    char train_spec[512] = "", test_spec[512] = "";
+    int recon = 0;
     size_t nparams[MAX_VALUES];
     float *imgs = NULL;
     size_t D = 0, shown = 0;
@@ -80,6 +119,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
             clvae_model_desc_free(&d);
             clvae_cfg_free(&cfg);
             goto fail;
+        }
+        if (v == 0) {
+            snprintf(train_spec, sizeof train_spec, "%s", d.train_data);
+            snprintf(test_spec, sizeof test_spec, "%s", d.test_data);
+            recon = (int)d.recon;
         }
         if (v == 0) snprintf(base, sizeof base, "%s", out ? out : "");
         if (v == 0 && !out) snprintf(base, sizeof base, "runs/%s_sweep", d.name);
@@ -172,16 +216,31 @@ static int run(const cli_common_t *common, int argc, char **argv)
     clvae_image_free(&grid);
     clvae_image_free(&pic);
     if (s) goto fail;
-    /* and a table */
+    /* and a table, with PCA beside a sweep of the latent size */
+    int with_pca = pca_column(key, values, nv, train_spec, test_spec, pca, &err);
+    if (with_pca < 0) goto fail;
     char table[8192];
     size_t len = (size_t)snprintf(table, sizeof table,
-                                  "| %s | parameters | train loss | test loss | test reconstruction | test KL |\n"
-                                  "| --- | --- | --- | --- | --- | --- |\n",
-                                  key);
-    for (int v = 0; v < nv && len < sizeof table; v++)
-        len += (size_t)snprintf(table + len, sizeof table - len, "| %s | %zu | %.4f | %.4f | %.4f | %.4f |\n",
+                                  "| %s | parameters | train loss | test loss | test reconstruction | test KL |%s\n"
+                                  "| --- | --- | --- | --- | --- | --- |%s\n",
+                                  key, with_pca ? " PCA, as many components: test squared error per image |" : "",
+                                  with_pca ? " --- |" : "");
+    for (int v = 0; v < nv && len < sizeof table; v++) {
+        len += (size_t)snprintf(table + len, sizeof table - len, "| %s | %zu | %.4f | %.4f | %.4f | %.4f |",
                                 values[v], nparams[v], finals[v][0], finals[v][1], finals[v][2],
                                 finals[v][3]);
+        if (with_pca) len += (size_t)snprintf(table + len, sizeof table - len, " %.4f |", pca[v]);
+        len += (size_t)snprintf(table + len, sizeof table - len, "\n");
+    }
+    if (with_pca && len < sizeof table)
+        len += (size_t)snprintf(table + len, sizeof table - len, "\nPCA: principal components of "
+                                "the first 10,000 training images at most (host, double), the "
+                                "test images rebuilt from as many as the latent has; %s\n",
+                                recon == CLVAE_RECON_MSE_SUM
+                                    ? "the same unit as the model's test reconstruction (summed "
+                                      "squared error)"
+                                    : "the model's test reconstruction is in its own loss's unit "
+                                      "(not squared error)");
     snprintf(path, sizeof path, "%s/sweep.md", base);
     if (clvae_write_file_atomic(path, table, strlen(table), &err)) goto fail;
     printf("\n%s\nwrote %s/sweep.png and %s/sweep.md\n", table, base, base);
@@ -203,5 +262,7 @@ const cli_command_t cli_cmd_sweep = {
     "clvae sweep CFG --set SECTION.KEY=V1,V2,... [--out DIR] [--n 10] [other overrides]\n"
     "  e.g. clvae sweep models/digits_ae.cfg --set latent.size=1,2,4,8,16\n"
     "  DIR (default runs/<name>_sweep) gets a run folder per value, sweep.png (originals on\n"
-    "  top, a row of test reconstructions per value) and sweep.md (final losses).",
+    "  top, a row of test reconstructions per value) and sweep.md (final losses). A sweep of\n"
+    "  latent.size adds PCA's test error with as many components (fit on the same training\n"
+    "  images): the lesson's \"usually better than PCA\", measured.",
     run};
