@@ -46,3 +46,19 @@ __kernel void noise_mask(__global float *out, uint out_off, __global const float
         out[out_off + base + j] = u < p ? 0.0f : x;
     }
 }
+
+/* Super-resolution's corruption: out[i] = the mean of the f x f block of in holding value i, in
+ * planes of H x W (H, W multiples of f); the block summed row by row in a fixed order. out and
+ * in do not overlap (the launcher checks). */
+__kernel void noise_downsample(__global float *out, uint out_off, __global const float *in,
+                               uint in_off, uint n, uint H, uint W, uint f)
+{
+    uint i = CLVAE_GID0;
+    if (i >= n) return;
+    uint plane = i / (H * W), r = i - plane * H * W, y = r / W, x = r - y * W;
+    uint base = in_off + plane * H * W + (y / f * f) * W + x / f * f;
+    float s = 0.0f;
+    for (uint dy = 0; dy < f; dy++)
+        for (uint dx = 0; dx < f; dx++) s += in[base + dy * W + dx];
+    out[out_off + i] = s / (float)(f * f);
+}

@@ -249,6 +249,53 @@ static void t_in_place(void)
     free(x);
 }
 
+/* Downsampling (super-resolution's corruption) against the double reference: MNIST-sized
+ * planes at factors 2 and 4, several planes of 8x8, and one plane as wide as its factor; its
+ * launcher refuses overlapping buffers and shapes the factor does not divide. */
+static void t_downsample(void)
+{
+    static const struct { size_t n, h, w; int f; } c[] = {
+        {3 * 28 * 28, 28, 28, 2}, {2 * 28 * 28, 28, 28, 4}, {5 * 64, 8, 8, 2}, {4 * 12, 4, 3, 1},
+        {2 * 16, 4, 4, 4}};
+    clvae_error_t err = {0};
+    for (size_t k = 0; k < sizeof c / sizeof *c; k++) {
+        float *x = make_input(c[k].n, 40 + (int)k);
+        double *want = malloc(c[k].n * sizeof *want);
+        clvae_buf_t in = tu_upload(ctx, x, c[k].n), out = tu_zeros(ctx, c[k].n);
+        REQUIRE(want && clvae_noise_downsample(ctx, out, in, c[k].n, c[k].h, c[k].w, c[k].f,
+                                               &err) == CLVAE_OK, "%s", err.msg);
+        clvae_noise_downsample_ref(want, x, c[k].n, c[k].h, c[k].w, c[k].f);
+        float *got = tu_download(ctx, out, c[k].n);
+        char what[64];
+        snprintf(what, sizeof what, "downsample %zux%zu by %d", c[k].h, c[k].w, c[k].f);
+        CHECK(got && tu_close(what, got, want, c[k].n, 1e-6, 1e-6, NULL), "%s", what);
+        /* through the spec, as a denoising model's load applies it */
+        clvae_noise_spec_t spec = {CLVAE_NOISE_DOWNSAMPLE, 0, 0, 0, c[k].f, c[k].h, c[k].w};
+        clvae_buf_t o2 = tu_zeros(ctx, c[k].n);
+        REQUIRE(clvae_noise_apply(ctx, &spec, o2, in, c[k].n, 1, 0, &err) == CLVAE_OK, "%s",
+                err.msg);
+        float *got2 = tu_download(ctx, o2, c[k].n);
+        CHECK(got && got2 && memcmp(got, got2, c[k].n * sizeof *got) == 0, "%s: apply differs",
+              what);
+        free(x), free(want), free(got), free(got2);
+        clvae_buf_free(&in), clvae_buf_free(&out), clvae_buf_free(&o2);
+    }
+    clvae_buf_t b = tu_zeros(ctx, 64), o = tu_zeros(ctx, 64);
+    const clvae_status_t INV = CLVAE_ERR_INVALID;
+    CHECK(clvae_noise_downsample(ctx, b, b, 64, 8, 8, 2, &err) == INV, "in place accepted");
+    clvae_error_clear(&err);
+    CHECK(clvae_noise_downsample(ctx, clvae_buf_at(b, 4), b, 32, 8, 4, 2, &err) == INV,
+          "overlap accepted");
+    clvae_error_clear(&err);
+    CHECK(clvae_noise_downsample(ctx, o, b, 64, 8, 8, 3, &err) == INV, "factor 3 of 8 accepted");
+    clvae_error_clear(&err);
+    CHECK(clvae_noise_downsample(ctx, o, b, 60, 8, 8, 2, &err) == INV, "60 values of 8x8 planes");
+    clvae_error_clear(&err);
+    CHECK(clvae_noise_downsample(ctx, o, b, 64, 8, 8, 0, &err) == INV, "factor 0 accepted");
+    clvae_error_clear(&err);
+    clvae_buf_free(&b), clvae_buf_free(&o);
+}
+
 static void t_invalid_arguments(void)
 {
     clvae_buf_t b = tu_zeros(ctx, 64), o = tu_zeros(ctx, 64), none = {0};
@@ -308,6 +355,7 @@ int main(void)
     RUN(t_gaussian_statistics);
     RUN(t_streams);
     RUN(t_in_place);
+    RUN(t_downsample);
     RUN(t_invalid_arguments);
     tu_print_errors();
     clvae_ctx_free(ctx);

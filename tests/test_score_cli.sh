@@ -206,6 +206,31 @@ t_restyle() {
 }
 check restyle t_restyle
 
+# super-resolution: an autoencoder trained on digits downsampled by 2 restores them better than
+# its own input (nearest) and bilinear upsampling; check-config says what the corruption is;
+# bad --factor, --n, a classifier: exit 2
+t_superres() {
+  local out rc m b nn
+  { cat "$tmp/ae.cfg"; printf '[noise]\ntype = downsample\nfactor = 2\n'; } > "$tmp/sr.cfg"
+  "$clvae" check-config "$tmp/sr.cfg" | grep -q "^noise: downsampling by 2 (each 2x2 block averaged, a 4x4 image at full size)" || return 1
+  "$clvae" train "$tmp/sr.cfg" --set latent.size=16 --epochs 60 --no-figures --out "$tmp/sr" > /dev/null 2>&1 || return 1
+  out=$("$clvae" superres "$tmp/sr" --n 4 --out "$tmp/sr.png") && is_png "$tmp/sr.png" || { echo "$out" >&2; return 1; }
+  grep -q "^297 test images of digits:test at 1/2 resolution (the factor the run trained with):$" <<<"$out" || { echo "$out" >&2; return 1; }
+  m=$(sed -n 's/.*restored by the model *\([0-9.]*\) dB/\1/p' <<<"$out")
+  b=$(sed -n 's/.*bilinear upsampling *\([0-9.]*\) dB/\1/p' <<<"$out")
+  nn=$(sed -n 's/.*nearest upsampling *\([0-9.]*\) dB.*/\1/p' <<<"$out")
+  awk -v m="$m" -v b="$b" -v n="$nn" 'BEGIN { exit !(m > n + 1 && m > b + 1 && n > 5 && b > 5) }' || { echo "$out" >&2; return 1; }
+  for bad in "$tmp/sr --factor 3" "$tmp/sr --n 0" "$tmp/sr --n 40" "$tmp/cls"; do
+    out=$("$clvae" superres $bad --out "$tmp/sr_bad.png" 2>&1); rc=$?
+    [ $rc -eq 2 ] && [ ! -e "$tmp/sr_bad.png" ] || { echo "$bad: $rc $out" >&2; return 1; }
+  done
+  # [noise] factor that does not divide the input is a config error
+  { cat "$tmp/ae.cfg"; printf '[noise]\ntype = downsample\nfactor = 3\n'; } > "$tmp/sr3.cfg"
+  out=$("$clvae" check-config "$tmp/sr3.cfg" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "factor = 3: want 2 or more, dividing the input's 8x8" <<<"$out" || { echo "$rc $out" >&2; return 1; }
+}
+check superres t_superres
+
 # A conditional diffusion model: score samples with its sampler options, says which sampler
 # and how fast; a classifier refuses them.
 t_score_ddpm() {

@@ -122,7 +122,7 @@ static void t_ops_refuse_views_past_the_end(void)
             err.msg);
     clvae_adam_params_t adam = clvae_adam_defaults();
     clvae_sgd_params_t sgd = {0.1f, 0.9f, 0.0f, 0.0f};
-    clvae_noise_spec_t copy = {CLVAE_NOISE_NONE, 0, 0, 0};
+    clvae_noise_spec_t copy = {CLVAE_NOISE_NONE, 0, 0, 0, 0, 0, 0};
     clvae_reduce_shape_t rows = {2, 1, 8, 0, 8}; /* per-example sums of [2, 8] */
     const size_t n = 16, N = 2, D = 8, K = 4;
 

@@ -189,6 +189,7 @@ extern const cli_command_t cli_cmd_score;
 extern const cli_command_t cli_cmd_generate;
 extern const cli_command_t cli_cmd_encode;
 extern const cli_command_t cli_cmd_restyle;
+extern const cli_command_t cli_cmd_superres;
 extern const cli_command_t cli_cmd_compare;
 extern const cli_command_t cli_cmd_codes;
 

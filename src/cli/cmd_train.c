@@ -45,6 +45,11 @@ static void print_family(const clvae_model_desc_t *d)
     else if (d->noise.kind == CLVAE_NOISE_MASK)
         printf("noise: masking, each value zeroed with probability %g, on the training input "
                "(the target stays clean)\n", (double)d->noise.p);
+    else if (d->noise.kind == CLVAE_NOISE_DOWNSAMPLE)
+        printf("noise: downsampling by %d (each %dx%d block averaged, a %zux%zu image at full "
+               "size) on the training input; the target is the full-resolution image\n",
+               d->noise.factor, d->noise.factor, d->noise.factor,
+               d->noise.h / (size_t)d->noise.factor, d->noise.w / (size_t)d->noise.factor);
     if (d->conditional && d->gan)
         printf("conditional on %zu classes: the one-hot label joins z (+%zu values) and the "
                "discriminator's input (+%zu channels)\n", d->conditional, d->conditional,

@@ -42,6 +42,32 @@ clvae_status_t clvae_fig_manifold_label(clvae_ctx_t *ctx, clvae_objective_t *mod
     return s;
 }
 
+clvae_status_t clvae_restore_batch(clvae_ctx_t *ctx, clvae_objective_t *model,
+                                   const clvae_dataset_t *data, size_t st, size_t B,
+                                   const clvae_noise_spec_t *noise, uint64_t seed,
+                                   clvae_buf_t clean, float *noisy, float *out, clvae_error_t *err)
+{
+    size_t K = clvae_objective_classes(model), D = clvae_objective_example_dim(model);
+    clvae_buf_t input = clvae_objective_input(model);
+    float *orig = malloc(B * D * sizeof *orig);
+    if (!orig) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (size_t i = 0; i < B * D; i++) orig[i] = data->pixels[st * D + i] * data->scale;
+    /* the noise of image i depends on (seed, i) only, whatever the batch size (D % 4 == 0) */
+    clvae_status_t s;
+    if ((s = clvae_buf_upload(ctx, clean, orig, B * D, err)) ||
+        (K && (s = clvae_labels_set(ctx, clvae_objective_labels(model), data->labels + st, B,
+                                    err))) ||
+        (s = clvae_noise_apply(ctx, noise, input, clean, B * D, seed, clvae_rng_blocks(st * D),
+                               err)) ||
+        (noisy && (s = clvae_buf_download(ctx, noisy, input, B * D, err))) ||
+        (s = clvae_objective_forward(model, B, 0, 0, 0, clean, err)))
+        goto out;
+    s = clvae_objective_outputs(model, out, err);
+out:
+    free(orig);
+    return s;
+}
+
 clvae_status_t clvae_fig_denoise(clvae_ctx_t *ctx, clvae_objective_t *model,
                                  const clvae_dataset_t *data, size_t n,
                                  const clvae_noise_spec_t *noise, uint64_t seed, const char *path,
@@ -56,7 +82,7 @@ clvae_status_t clvae_fig_denoise(clvae_ctx_t *ctx, clvae_objective_t *model,
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s has no labels, which a conditional model "
                           "needs", data->name);
     float *rows = malloc(3 * n * D * sizeof *rows);
-    clvae_buf_t clean = {0}, input = clvae_objective_input(model);
+    clvae_buf_t clean = {0};
     clvae_status_t s;
     if (!rows) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     float *noisy = rows, *orig = rows + n * D, *den = rows + 2 * n * D;
@@ -64,15 +90,8 @@ clvae_status_t clvae_fig_denoise(clvae_ctx_t *ctx, clvae_objective_t *model,
     if ((s = clvae_buf_alloc(ctx, (n < mb ? n : mb) * D, &clean, err))) goto out;
     for (size_t st = 0; st < n; st += mb) {
         size_t B = n - st < mb ? n - st : mb;
-        /* the noise of image i depends on (seed, i) only, whatever the batch size (D % 4 == 0) */
-        if ((s = clvae_buf_upload(ctx, clean, orig + st * D, B * D, err)) ||
-            (K && (s = clvae_labels_set(ctx, clvae_objective_labels(model), data->labels + st, B,
-                                        err))) ||
-            (s = clvae_noise_apply(ctx, noise, input, clean, B * D, seed,
-                                   clvae_rng_blocks(st * D), err)) ||
-            (s = clvae_buf_download(ctx, noisy + st * D, input, B * D, err)) ||
-            (s = clvae_objective_forward(model, B, 0, 0, 0, clean, err)) ||
-            (s = clvae_objective_outputs(model, den + st * D, err)))
+        if ((s = clvae_restore_batch(ctx, model, data, st, B, noise, seed, clean, noisy + st * D,
+                                     den + st * D, err)))
             goto out;
     }
     static const char *const names[3] = {"noisy", "clean", "denoised"};

@@ -494,8 +494,9 @@ clvae_status_t clvae_cfg_get_act(const clvae_cfg_t *cfg, const clvae_cfg_section
 static clvae_status_t resolve_noise(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
                                     const clvae_cfg_section_t *s, clvae_error_t *err)
 {
-    static const char *const noise_keys[] = {"type", "std", "clip", "p", NULL};
-    static const char *const types[] = {"none", "gaussian", "mask", NULL};
+    static const char *const noise_keys[] = {"type", "std", "clip", "p", "factor", NULL};
+    static const char *const types[] = {"none", "gaussian", "mask", "downsample", NULL};
+    static const char *const factors[] = {"1", "2", "3", "4", NULL};
     static const char *const bools[] = {"0", "1", NULL};
     clvae_status_t st;
     int w = (int)m->noise.kind;
@@ -509,6 +510,25 @@ static clvae_status_t resolve_noise(clvae_model_desc_t *m, const clvae_cfg_t *cf
         (st = clvae_cfg_get_float(cfg, s, "p", 0.0, 1.0, &m->noise.p, err)))
         return st;
     m->noise.clip = w;
+    w = m->noise.factor - 1;
+    if ((st = clvae_cfg_get_word(cfg, s, "factor", factors, &w, err))) return st;
+    m->noise.factor = w + 1;
+    m->noise_line = s->line;
+    return CLVAE_OK;
+}
+
+/* Downsampling noise works on the input's planes: their size, which the factor divides. */
+static clvae_status_t noise_shape(clvae_model_desc_t *m, const clvae_cfg_t *cfg,
+                                  clvae_error_t *err)
+{
+    const clvae_layer_t *in = &m->layers[0];
+    m->noise.h = in->out_h;
+    m->noise.w = in->out_w;
+    if (m->noise.kind != CLVAE_NOISE_DOWNSAMPLE) return CLVAE_OK;
+    if (m->noise.factor < 2 || in->out_h % (size_t)m->noise.factor || in->out_w % (size_t)m->noise.factor)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [noise] type = downsample with factor "
+                          "= %d: want 2 or more, dividing the input's %zux%zu", cfg->path,
+                          m->noise_line, m->noise.factor, in->out_h, in->out_w);
     return CLVAE_OK;
 }
 
@@ -1092,6 +1112,7 @@ static void set_defaults(clvae_model_desc_t *m, const clvae_cfg_t *cfg)
     m->noise.std = 0.5f;
     m->noise.clip = 1;
     m->noise.p = 0.3f;
+    m->noise.factor = 2;
     m->latent = -1;
     m->d_steps = 1;
     m->real_label = 1.0f;
@@ -1340,7 +1361,7 @@ clvae_status_t clvae_model_resolve(clvae_model_desc_t *m, const clvae_cfg_t *cfg
         if ((st = resolve_ddpm(m, cfg, err))) goto fail;
         return CLVAE_OK;
     }
-    if ((st = resolve_autoencoder(m, cfg, err))) goto fail;
+    if ((st = resolve_autoencoder(m, cfg, err)) || (st = noise_shape(m, cfg, err))) goto fail;
     return CLVAE_OK;
 fail:
     clvae_model_desc_free(m);

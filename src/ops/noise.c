@@ -1,5 +1,6 @@
-/* Launchers for cl/noise.cl: argument checks for Gaussian and masking noise. */
+/* Launchers for cl/noise.cl: argument checks for Gaussian, masking and downsampling noise. */
 #include "clvae/ops/noise.h"
+#include "ops/kargs.h"
 
 #include <math.h>
 
@@ -77,6 +78,28 @@ clvae_status_t clvae_noise_mask(clvae_ctx_t *ctx, clvae_buf_t out, clvae_buf_t i
     return clvae_launch_1d(ctx, k, (size_t)clvae_rng_blocks(n), err);
 }
 
+clvae_status_t clvae_noise_downsample(clvae_ctx_t *ctx, clvae_buf_t out, clvae_buf_t in, size_t n,
+                                      size_t h, size_t w, int f, clvae_error_t *err)
+{
+    const char *op = "noise_downsample";
+    clvae_status_t s = check_views(out, in, n, op, err);
+    if (s) return s;
+    if (out.mem == in.mem && out.off < in.off + n && in.off < out.off + n)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: out and in overlap (a block reads its "
+                          "neighbours)", op);
+    if (f < 1 || h == 0 || w == 0 || h % (size_t)f || w % (size_t)f || n % (h * w) ||
+        (double)n >= 4294967295.0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: n %zu, planes %zux%zu, factor %d (want "
+                          "planes that the factor divides, n a multiple of them)", op, n, h, w, f);
+    clvae_karg_t a[] = {clvae_karg_buf(out), clvae_karg_buf(in), clvae_karg_uint(n),
+                        clvae_karg_uint(h),  clvae_karg_uint(w), clvae_karg_uint((size_t)f)};
+    cl_kernel k;
+    if ((s = clvae_kernel_args(ctx, "noise", "noise_downsample", &k, a, (int)(sizeof a / sizeof *a),
+                               err)))
+        return s;
+    return clvae_launch_1d(ctx, k, n, err);
+}
+
 clvae_status_t clvae_noise_apply(clvae_ctx_t *ctx, const clvae_noise_spec_t *spec, clvae_buf_t out,
                                  clvae_buf_t in, size_t n, uint64_t seed, uint64_t offset,
                                  clvae_error_t *err)
@@ -86,6 +109,8 @@ clvae_status_t clvae_noise_apply(clvae_ctx_t *ctx, const clvae_noise_spec_t *spe
         return clvae_noise_gaussian(ctx, out, in, n, spec->std, spec->clip, seed, offset, err);
     case CLVAE_NOISE_MASK:
         return clvae_noise_mask(ctx, out, in, n, spec->p, seed, offset, err);
+    case CLVAE_NOISE_DOWNSAMPLE:
+        return clvae_noise_downsample(ctx, out, in, n, spec->h, spec->w, spec->factor, err);
     case CLVAE_NOISE_NONE:
         break;
     }
@@ -97,6 +122,6 @@ clvae_status_t clvae_noise_apply(clvae_ctx_t *ctx, const clvae_noise_spec_t *spe
 
 const char *clvae_noise_kind_name(clvae_noise_kind_t k)
 {
-    static const char *const names[] = {"none", "gaussian", "mask"};
-    return (unsigned)k < 3 ? names[k] : "?";
+    static const char *const names[] = {"none", "gaussian", "mask", "downsample"};
+    return (unsigned)k < 4 ? names[k] : "?";
 }

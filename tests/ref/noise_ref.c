@@ -52,3 +52,16 @@ void clvae_noise_mask_ref(float *out, const float *in, size_t n, float p, uint64
         }
     }
 }
+
+void clvae_noise_downsample_ref(double *out, const float *in, size_t n, size_t h, size_t w, int f)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t plane = i / (h * w), y = i % (h * w) / w, x = i % w;
+        size_t y0 = y / (size_t)f * (size_t)f, x0 = x / (size_t)f * (size_t)f;
+        double s = 0.0;
+        for (int dy = 0; dy < f; dy++)
+            for (int dx = 0; dx < f; dx++)
+                s += in[plane * h * w + (y0 + (size_t)dy) * w + x0 + (size_t)dx];
+        out[i] = s / (double)(f * f);
+    }
+}

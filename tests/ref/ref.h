@@ -125,6 +125,9 @@ void clvae_kl_backward_ref(double *dmu, double *dlogvar, const double *mu, const
 void clvae_noise_gaussian_ref(float *out, const float *in, size_t n, float sigma, int clip,
                               uint64_t seed, uint64_t offset);
 
+/* Downsampling noise in double: each value the mean of its f x f block (planes of h x w). */
+void clvae_noise_downsample_ref(double *out, const float *in, size_t n, size_t h, size_t w, int f);
+
 /* Host twin of clvae_noise_mask, bit-identical to the device. out may be in. */
 void clvae_noise_mask_ref(float *out, const float *in, size_t n, float p, uint64_t seed,
                           uint64_t offset);

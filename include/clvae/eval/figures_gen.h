@@ -27,4 +27,14 @@ clvae_status_t clvae_fig_chain(clvae_objective_t *model, const clvae_dataset_t *
                                size_t F, uint64_t seed, int label, const char *what,
                                const char *path, clvae_error_t *err);
 
+/* Examples [st, st + B) of data (B up to the model's batch) corrupted by noise (the stream
+ * (seed), example i's values at its own offset, whatever the batch) and run through the model:
+ * the corrupted inputs into noisy (NULL: not wanted), the outputs into out, B x D each; clean:
+ * a device buffer of B x D floats or more (the clean images go there: the target). A
+ * conditional model reads the examples' labels. */
+clvae_status_t clvae_restore_batch(clvae_ctx_t *ctx, clvae_objective_t *model,
+                                   const clvae_dataset_t *data, size_t st, size_t B,
+                                   const clvae_noise_spec_t *noise, uint64_t seed,
+                                   clvae_buf_t clean, float *noisy, float *out, clvae_error_t *err);
+
 #endif

@@ -160,6 +160,7 @@ typedef struct clvae_model_desc {
     long max_skipped;              /* consecutive skipped steps (non-finite loss or gradient)
                                       that stop the run; 0: the first one stops it */
     clvae_recon_t recon;           /* [loss] reconstruction */
+    int noise_line;                /* the [noise] section's line (0: none) */
     float beta;                    /* [loss] KL weight */
     clvae_beta_schedule_t beta_schedule; /* [loss] beta_schedule */
     float beta_start, beta_end;    /* [loss] the schedule's first and final KL weight */

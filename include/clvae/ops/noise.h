@@ -45,7 +45,8 @@ clvae_status_t clvae_noise_mask(clvae_ctx_t *ctx, clvae_buf_t out, clvae_buf_t i
 typedef enum clvae_noise_kind {
     CLVAE_NOISE_NONE,       /* the clean input */
     CLVAE_NOISE_GAUSSIAN,   /* clvae_noise_gaussian with std and clip */
-    CLVAE_NOISE_MASK        /* clvae_noise_mask with p */
+    CLVAE_NOISE_MASK,       /* clvae_noise_mask with p */
+    CLVAE_NOISE_DOWNSAMPLE  /* clvae_noise_downsample with factor (super-resolution) */
 } clvae_noise_kind_t;
 
 /* One corruption setting: the kind and its parameters (the others are ignored). */
@@ -54,6 +55,9 @@ typedef struct clvae_noise_spec {
     float std;              /* Gaussian: standard deviation */
     int clip;               /* Gaussian: 1 clamps to [0, 1] */
     float p;                /* mask: the probability of zeroing a value */
+    int factor;             /* downsample: the block side (2 or 4) */
+    size_t h, w;            /* downsample: the image planes' height and width (the model's
+                               input; set by clvae_model_resolve) */
 } clvae_noise_spec_t;
 
 /* out = in (n values) corrupted as spec says, with the stream (seed, offset); kind NONE copies
@@ -62,7 +66,13 @@ clvae_status_t clvae_noise_apply(clvae_ctx_t *ctx, const clvae_noise_spec_t *spe
                                  clvae_buf_t in, size_t n, uint64_t seed, uint64_t offset,
                                  clvae_error_t *err);
 
-/* The name of a kind: "none", "gaussian", "mask". */
+/* Super-resolution's corruption: out[i] = the mean of the f x f block of in that holds value i,
+ * in planes of h x w values (n a multiple of h w, h and w multiples of f): average pooling, then
+ * nearest upsampling back to h x w. No random stream; out and in must not overlap. */
+clvae_status_t clvae_noise_downsample(clvae_ctx_t *ctx, clvae_buf_t out, clvae_buf_t in, size_t n,
+                                      size_t h, size_t w, int f, clvae_error_t *err);
+
+/* The name of a kind: "none", "gaussian", "mask", "downsample". */
 const char *clvae_noise_kind_name(clvae_noise_kind_t k);
 
 #endif
