@@ -231,6 +231,32 @@ t_superres() {
 }
 check superres t_superres
 
+# inpainting: the missing values of each mask counted exactly (297 test digits of 8x8), the
+# autoencoder's fill beats leaving them at 0, the same seed the same random mask; bad masks,
+# --iters and kinds: exit 2
+t_inpaint() {
+  local out rc it z
+  out=$("$clvae" inpaint "$tmp/sr" --mask bottom --n 4 --out "$tmp/ip.png") && is_png "$tmp/ip.png" || { echo "$out" >&2; return 1; }
+  grep -q "^297 test images of digits:test, --mask bottom: 9504 values missing$" <<<"$out" || { echo "$out" >&2; return 1; }
+  it=$(sed -n 's/.*filled by 20 passes (known pixels put back) *\([0-9.]*\) dB/\1/p' <<<"$out")
+  z=$(sed -n 's/.*left at 0 *\([0-9.]*\) dB/\1/p' <<<"$out")
+  awk -v a="$it" -v b="$z" 'BEGIN { exit !(b > 0 && a > b + 1) }' || { echo "$out" >&2; return 1; }
+  "$clvae" inpaint "$tmp/sr" --mask box:2,1,3,4 --iters 3 --out "$tmp/ip2.png" | grep -q ", --mask box:2,1,3,4: 3564 values missing$" || return 1
+  local r1 r2
+  r1=$("$clvae" inpaint "$tmp/sr" --mask random:0.25 --out "$tmp/ip3.png" | head -1) &&
+    r2=$("$clvae" inpaint "$tmp/sr" --mask random:0.25 --out "$tmp/ip3.png" | head -1) && [ "$r1" = "$r2" ] || return 1
+  local k; k=$(sed -n 's/.*: \([0-9]*\) values missing$/\1/p' <<<"$r1")
+  [ "$k" -gt 4000 ] && [ "$k" -lt 5500 ] || { echo "$r1" >&2; return 1; }   # about 0.25 of 19,008
+  for bad in "--mask box:6,6,3,3" "--mask box:0,0,0,2" "--mask random:0" "--mask random:1.5" "--mask middle" \
+             "--mask bottom --iters 0" "" ; do
+    out=$("$clvae" inpaint "$tmp/sr" $bad --out "$tmp/ip_bad.png" 2>&1); rc=$?
+    [ $rc -eq 2 ] && [ ! -e "$tmp/ip_bad.png" ] || { echo "$bad: $rc $out" >&2; return 1; }
+  done
+  out=$("$clvae" inpaint "$tmp/cls" --mask bottom --out "$tmp/ip_bad.png" 2>&1); rc=$?
+  [ $rc -eq 2 ] && [ ! -e "$tmp/ip_bad.png" ] || { echo "classifier: $rc $out" >&2; return 1; }
+}
+check inpaint t_inpaint
+
 # A conditional diffusion model: score samples with its sampler options, says which sampler
 # and how fast; a classifier refuses them.
 t_score_ddpm() {

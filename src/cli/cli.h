@@ -190,6 +190,7 @@ extern const cli_command_t cli_cmd_generate;
 extern const cli_command_t cli_cmd_encode;
 extern const cli_command_t cli_cmd_restyle;
 extern const cli_command_t cli_cmd_superres;
+extern const cli_command_t cli_cmd_inpaint;
 extern const cli_command_t cli_cmd_compare;
 extern const cli_command_t cli_cmd_codes;
 

@@ -11,7 +11,8 @@ static const cli_command_t *const commands[] = {
     &cli_cmd_sample,   &cli_cmd_chain, &cli_cmd_reconstruct, &cli_cmd_manifold,     &cli_cmd_latent,
     &cli_cmd_interpolate, &cli_cmd_denoise, &cli_cmd_codes, &cli_cmd_eval, &cli_cmd_bench, &cli_cmd_tune,
     &cli_cmd_sweep, &cli_cmd_inspect, &cli_cmd_score, &cli_cmd_compare, &cli_cmd_generate,
-    &cli_cmd_encode, &cli_cmd_restyle, &cli_cmd_superres};
+    &cli_cmd_encode, &cli_cmd_restyle, &cli_cmd_superres,
+    &cli_cmd_inpaint};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f)
