@@ -6,21 +6,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Output position pos of a side of n low-resolution blocks of f: the two blocks it lies
+ * between (their centres at (k + 0.5) f - 0.5, clamped at the edges) and the weight of the
+ * second. */
+static void between(size_t pos, int f, size_t n, size_t *k0, size_t *k1, double *wt)
+{
+    double s = ((double)pos + 0.5) / f - 0.5;
+    if (s < 0) s = 0;
+    if (s > (double)(n - 1)) s = (double)(n - 1);
+    *k0 = (size_t)s;
+    *k1 = *k0 + 1 < n ? *k0 + 1 : *k0;
+    *wt = s - (double)*k0;
+}
+
 void clvae_bilinear_from_blocks(const float *low, size_t h, size_t w, int f, float *out)
 {
-    size_t F = (size_t)f, lh = h / F, lw = w / F;
+    size_t F = (size_t)f;
     for (size_t y = 0; y < h; y++) {
-        double sy = ((double)y + 0.5) / f - 0.5;
-        if (sy < 0) sy = 0;
-        if (sy > (double)(lh - 1)) sy = (double)(lh - 1);
-        size_t y0 = (size_t)sy, y1 = y0 + 1 < lh ? y0 + 1 : y0;
-        double wy = sy - (double)y0;
+        size_t y0, y1, x0, x1;
+        double wy, wx;
+        between(y, f, h / F, &y0, &y1, &wy);
         for (size_t x = 0; x < w; x++) {
-            double sx = ((double)x + 0.5) / f - 0.5;
-            if (sx < 0) sx = 0;
-            if (sx > (double)(lw - 1)) sx = (double)(lw - 1);
-            size_t x0 = (size_t)sx, x1 = x0 + 1 < lw ? x0 + 1 : x0;
-            double wx = sx - (double)x0;
+            between(x, f, w / F, &x0, &x1, &wx);
             /* block (by, bx)'s mean: the low-resolution plane's value at its top-left */
 #define B(by, bx) (double)low[(by) * F * w + (bx) * F]
             double v = (1 - wy) * ((1 - wx) * B(y0, x0) + wx * B(y0, x1)) +
