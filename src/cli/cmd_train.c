@@ -655,6 +655,78 @@ static int resume_position(clvae_checkpoint_t *ck, const char *ckpath,
     return 0;
 }
 
+/* --init RUN: its checkpoint's path into buf, which exists; NULL with err set. */
+static const char *init_path(const char *init, char *buf, size_t size, clvae_error_t *err)
+{
+    cli_run_path(init, buf, size);
+    struct stat sb;
+    if (stat(buf, &sb) == 0) return buf;
+    CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--init %s: %s", buf, strerror(errno));
+    return NULL;
+}
+
+/* After training: where an interrupted run stands (130), or done and the figures (when
+ * draw). */
+static int after_training(const cli_common_t *common, FILE *hout, int interrupted, int tty,
+                          const char *dir, const char *ckpath, int draw, char *figs,
+                          size_t fsize)
+{
+    char where[160];
+    if (interrupted) {
+        if (tty) fprintf(stderr, "\n");
+        fprintf(hout, "interrupted: the checkpoint in %s holds the state (%s); continue with "
+                "`clvae train %s --resume`\n", dir, where_stopped(ckpath, where, sizeof where),
+                dir);
+        return 130;
+    }
+    fprintf(hout, "done: %s/checkpoint.safetensors, %s/metrics.csv\n", dir, dir);
+    return draw ? draw_figures(common, dir, hout, figs, fsize) : 0;
+}
+
+/* RUN --resume: the run's folder and checkpoint path, its checkpoint read into ck and its
+ * config into a; 0, a usage error's exit status (said), or -1 with err set. */
+static int run_folder(cli_cfg_args_t *a, const char **out, int resume, char *dir, size_t dsize,
+                      char *ckpath, size_t csize, clvae_checkpoint_t *ck, clvae_error_t *err)
+{
+    if (!resume)
+        return cli_usage_error(&cli_cmd_train, "%s is a run, not a config file: continue it "
+                               "with `clvae train %s --resume`, or give a config to start a new "
+                               "run", a->path, a->path);
+    if (*out)
+        return cli_usage_error(&cli_cmd_train, "--resume %s continues in the run's own folder: "
+                               "leave out --out", a->path);
+    cli_run_path(a->path, ckpath, csize);
+    snprintf(dir, dsize, "%.4150s", ckpath);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, dsize, ".");
+    if (clvae_checkpoint_read(ckpath, ck, err)) return -1;
+    a->text = ck->config;
+    *out = dir;
+    return 0;
+}
+
+/* The run's first line: the device (one process), or the ranks and batch split, each rank
+ * naming its device on stdout. */
+static void say_start(FILE *hout, const clvae_model_desc_t *d, const clvae_device_info_t *dev,
+                      int rank, int nranks, int shared, const char *dir, int resume)
+{
+    if (nranks > 1) {
+        printf("rank %d of %d: %s (%d:%d %s)%s\n", rank, nranks, dev->name, dev->platform,
+               dev->device, clvae_device_type_name(dev->type),
+               shared > 1 ? ", shared with other ranks" : "");
+        fflush(stdout);
+        fprintf(hout, "training %s on %d ranks (batches of %zu, %zu per rank) into %s%s\n",
+                d->name, nranks, d->batch, d->batch / (size_t)nranks, dir,
+                resume ? " (resuming)" : "");
+    } else {
+        fprintf(hout, "training %s on %s (%d:%d %s) into %s%s\n", d->name, dev->name,
+                dev->platform, dev->device, clvae_device_type_name(dev->type), dir,
+                resume ? " (resuming)" : "");
+    }
+    fflush(hout);
+}
+
 /* The gradient sum's piece size: CLVAE_BUCKET_MB (MiB, 0.01 to 1024; default 1). */
 static size_t bucket_floats(void)
 {
@@ -712,12 +784,19 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     memset(&ck, 0, sizeof ck);
     char *text = NULL, dir[4200], ckpath[4300], initpath[4200], created[4200] = "", figs[256] = "";
     int code = 0, interrupted = 0, prepared = 0, shared = 1, rank = 0, nranks = 1, agreed = 0;
-    char where[160];
     double t_start = clvae_seconds();
     FILE *hout = json ? stderr : stdout, *quiet = NULL;
+    clvae_comm_t *comm = NULL;
+    /* RUN --resume: the run's own config (from its checkpoint) and folder */
+    if (is_run(a.path)) {
+        if ((bad = run_folder(&a, &out, resume, dir, sizeof dir, ckpath, sizeof ckpath, &ck,
+                              &err)) > 0)
+            return bad;
+        if (bad) goto fail;
+    }
+    if (cli_cfg_load(&a, &cfg, &d, &err)) goto fail;
     /* under mpirun: one rank of a data-parallel run; rank 0 speaks and writes, the others
      * only say which device they use (and their errors) */
-    clvae_comm_t *comm = NULL;
     if (clvae_comm_open(&comm, &err)) goto fail;
     rank = clvae_comm_rank(comm);
     nranks = clvae_comm_size(comm);
@@ -725,26 +804,6 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
         CLVAE_FAIL(&err, CLVAE_ERR_IO, "cannot open /dev/null: %s", strerror(errno));
         goto fail;
     }
-    /* RUN --resume: the run's own config (from its checkpoint) and folder */
-    if (is_run(a.path)) {
-        if (!resume)
-            return cli_usage_error(&cli_cmd_train, "%s is a run, not a config file: continue it "
-                                   "with `clvae train %s --resume`, or give a config to start a "
-                                   "new run", a.path, a.path);
-        cli_run_path(a.path, ckpath, sizeof ckpath);
-        if (out) {
-            return cli_usage_error(&cli_cmd_train, "--resume %s continues in the run's own "
-                                   "folder: leave out --out", a.path);
-        }
-        snprintf(dir, sizeof dir, "%.4150s", ckpath);
-        char *slash = strrchr(dir, '/');
-        if (slash) *slash = 0;
-        else snprintf(dir, sizeof dir, ".");
-        if (clvae_checkpoint_read(ckpath, &ck, &err)) goto fail;
-        a.text = ck.config;
-        out = dir;
-    }
-    if (cli_cfg_load(&a, &cfg, &d, &err)) goto fail;
     if (nranks > 1 && d.batch % (size_t)nranks) {
         code = 2; /* every rank finds it; rank 0 says it */
         agreed = 1;
@@ -764,15 +823,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
         if (!out) snprintf(dir, sizeof dir, "runs/%s", d.name);
     }
     snprintf(ckpath, sizeof ckpath, "%s/checkpoint.safetensors", dir);
-    if (init) {
-        cli_run_path(init, initpath, sizeof initpath);
-        init = initpath;
-        struct stat sb;
-        if (stat(init, &sb) != 0) {
-            CLVAE_FAIL(&err, CLVAE_ERR_INVALID, "--init %s: %s", init, strerror(errno));
-            goto fail;
-        }
-    }
+    if (init && !(init = init_path(init, initpath, sizeof initpath, &err))) goto fail;
     /* --resume: where the run is, before any work */
     if (resume) {
         int st = resume_position(&ck, ckpath, &d, dir, hout, json, &err);
@@ -785,20 +836,7 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     prepared = !rank;
     if (cli_ctx_open_rank(common, comm, &ctx, &shared, &err)) goto fail;
     const clvae_device_info_t *dev = clvae_ctx_device(ctx);
-    if (nranks > 1) {
-        printf("rank %d of %d: %s (%d:%d %s)%s\n", rank, nranks, dev->name, dev->platform,
-               dev->device, clvae_device_type_name(dev->type),
-               shared > 1 ? ", shared with other ranks" : "");
-        fflush(stdout);
-        fprintf(hout, "training %s on %d ranks (batches of %zu, %zu per rank) into %s%s\n",
-                d.name, nranks, d.batch, d.batch / (size_t)nranks, dir,
-                resume ? " (resuming)" : "");
-    } else {
-        fprintf(hout, "training %s on %s (%d:%d %s) into %s%s\n", d.name, dev->name,
-                dev->platform, dev->device, clvae_device_type_name(dev->type), dir,
-                resume ? " (resuming)" : "");
-    }
-    fflush(hout);
+    say_start(hout, &d, dev, rank, nranks, shared, dir, resume);
     cli_tuning_note(ctx);
     progress_state_t ps = progress_state_of(&d, hout, dir);
     clvae_train_comm_stats_t cst = {0};
@@ -814,16 +852,8 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     if (nranks > 1 && cst.steps) print_step_account(hout, nranks, &cst);
     clvae_ctx_free(ctx);
     ctx = NULL;
-    if (interrupted) {
-        if (ps.tty) fprintf(stderr, "\n");
-        fprintf(hout, "interrupted: the checkpoint in %s holds the state (%s); continue with "
-                "`clvae train %s --resume`\n", dir, where_stopped(ckpath, where, sizeof where),
-                dir);
-        code = 130;
-    } else {
-        fprintf(hout, "done: %s/checkpoint.safetensors, %s/metrics.csv\n", dir, dir);
-        if (figures && !rank) code = draw_figures(common, dir, hout, figs, sizeof figs);
-    }
+    code = after_training(common, hout, interrupted, ps.tty, dir, ckpath, figures && !rank, figs,
+                          sizeof figs);
     catch_stop_signals(0);
     if ((json & 1) && !rank)
         print_json(dir, &d, &ps, interrupted ? "interrupted" : code ? "figures failed" : "done",
