@@ -292,7 +292,19 @@ static void t_noise_keys(void)
     expect("[noise]\nclip = 2\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:2", "one of 0, 1");
     expect("[noise]\np = 1.5\n" SMALL_HEAD SMALL_TAIL, NULL, I, "p = 1.5", "from 0 to 1");
     expect("[noise]\ntype = mask\nsigma = 1\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:3",
-           "unknown key 'sigma' (allowed: type, std, clip, p)");
+           "unknown key 'sigma' (allowed: type, std, clip, p, factor)");
+    /* downsampling: its factor, the input's planes; a factor that does not divide them */
+    expect("[noise]\ntype = downsample\nfactor = 5\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:3",
+           "factor = 5: must be one of 1, 2, 3, 4");
+    REQUIRE(resolve_text("[noise]\ntype = downsample\nfactor = 4\n" SMALL_HEAD SMALL_TAIL, &m),
+            "downsample");
+    CHECK(m.noise.kind == CLVAE_NOISE_DOWNSAMPLE && m.noise.factor == 4 &&
+              m.noise.h == m.layers[0].out_h && m.noise.w == m.layers[0].out_w,
+          "downsample %d, factor %d, %zux%zu", (int)m.noise.kind, m.noise.factor, m.noise.h,
+          m.noise.w);
+    clvae_model_desc_free(&m);
+    expect("[noise]\ntype = downsample\nfactor = 3\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:1",
+           "factor = 3: want 2 or more, dividing the input's 8x8");
     expect("[noise]\n[noise]\n" SMALL_HEAD SMALL_TAIL, NULL, I, "t.cfg:2", "second [noise]");
     expect("[noise]\ntype = mask\n" SMALL_HEAD SMALL_TAIL, "noise.p=-1", I, "--set noise.p=-1",
            "from 0 to 1");
