@@ -124,7 +124,9 @@ t_other_configs_train() {
   local cfg name test out n=0
   for cfg in models/*.cfg; do
     name=$(basename "$cfg" .cfg)
-    case $name in mnist_dae|mnist_beta_vae|mnist_cvae|mnist_dcgan|mnist_cgan|mnist_vqvae|mnist_vqvae_prior|mnist_ddpm) continue ;; esac  # mnist_ddpm: its own case in tests/test_ddpm_cli.sh
+    # mnist_ddpm: its own case in tests/test_ddpm_cli.sh; mnist_superres: mnist_unet_dae's network
+    # (trained here) with downsampling noise (test_config, test_score_cli superres)
+    case $name in mnist_dae|mnist_beta_vae|mnist_cvae|mnist_dcgan|mnist_cgan|mnist_vqvae|mnist_vqvae_prior|mnist_ddpm|mnist_superres) continue ;; esac
     n=$((n + 1))
     case $name in
       fashion_*) test=(--set "data.test=idx:$tmp/f-images,$tmp/f-labels") ;;
