@@ -267,8 +267,9 @@ static void t_noise_keys(void)
         {"models/mnist_dae.cfg", 288785, CLVAE_NOISE_GAUSSIAN, 0},
         {"models/mnist_beta_vae.cfg", 207237, CLVAE_NOISE_NONE, 0},
         {"models/mnist_cvae.cfg", 241477, CLVAE_NOISE_NONE, 10},
+        {"models/mnist_superres.cfg", 334017, CLVAE_NOISE_DOWNSAMPLE, 0},
     };
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         clvae_cfg_t cfg;
         clvae_error_t err = {0};
         if (clvae_cfg_load(&cfg, files[i].path, &err) || clvae_model_resolve(&m, &cfg, &err)) {
