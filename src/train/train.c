@@ -890,12 +890,14 @@ static clvae_status_t download_ticking(run_t *r, float *dst, clvae_buf_t src, si
     clFlush(q);
     double next = clvae_seconds() + 1.0;
     cl_int st = CL_QUEUED;
+    long nap = 50000; /* ns: doubling to 20 ms, so that a short wait stays short */
     for (;;) {
         if (clGetEventInfo(e, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL) !=
                 CL_SUCCESS || st <= CL_COMPLETE)
             break;
-        struct timespec ts = {0, 20000000}; /* 20 ms */
+        struct timespec ts = {0, nap};
         nanosleep(&ts, NULL);
+        nap = nap < 10000000 ? 2 * nap : 20000000;
         if (clvae_seconds() >= next) {
             batch_progress(r, epoch);
             next += 1.0;
