@@ -683,6 +683,32 @@ static int after_training(const cli_common_t *common, FILE *hout, int interrupte
     return draw ? draw_figures(common, dir, hout, figs, fsize) : 0;
 }
 
+/* This process's communicator, rank and rank count; a rank other than 0 writes its messages
+ * to /dev/null (*quiet, to close). */
+static clvae_status_t open_ranks(clvae_comm_t **comm, int *rank, int *nranks, FILE **hout,
+                                 FILE **quiet, clvae_error_t *err)
+{
+    clvae_status_t s = clvae_comm_open(comm, err);
+    if (s) return s;
+    *rank = clvae_comm_rank(*comm);
+    *nranks = clvae_comm_size(*comm);
+    if (*rank && !(*hout = *quiet = fopen("/dev/null", "w")))
+        return CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot open /dev/null: %s", strerror(errno));
+    return CLVAE_OK;
+}
+
+/* 2 (said by rank 0: every rank finds it) when the global batch does not split over the
+ * ranks, else 0. */
+static int uneven_batch(const clvae_model_desc_t *d, int rank, int nranks)
+{
+    if (nranks < 2 || d->batch % (size_t)nranks == 0) return 0;
+    if (!rank)
+        cli_usage_error(&cli_cmd_train, "train.batch = %zu does not split evenly over %d ranks: "
+                        "use a multiple of %d (the global batch is split, each rank trains on "
+                        "batch / %d examples)", d->batch, nranks, nranks, nranks);
+    return 2;
+}
+
 /* RUN --resume: the run's folder and checkpoint path, its checkpoint read into ck and its
  * config into a; 0, a usage error's exit status (said), or -1 with err set. */
 static int run_folder(cli_cfg_args_t *a, const char **out, int resume, char *dir, size_t dsize,
@@ -797,22 +823,8 @@ static int train_run(const cli_common_t *common, int argc, char **argv)
     if (cli_cfg_load(&a, &cfg, &d, &err)) goto fail;
     /* under mpirun: one rank of a data-parallel run; rank 0 speaks and writes, the others
      * only say which device they use (and their errors) */
-    if (clvae_comm_open(&comm, &err)) goto fail;
-    rank = clvae_comm_rank(comm);
-    nranks = clvae_comm_size(comm);
-    if (rank && !(hout = quiet = fopen("/dev/null", "w"))) {
-        CLVAE_FAIL(&err, CLVAE_ERR_IO, "cannot open /dev/null: %s", strerror(errno));
-        goto fail;
-    }
-    if (nranks > 1 && d.batch % (size_t)nranks) {
-        code = 2; /* every rank finds it; rank 0 says it */
-        agreed = 1;
-        if (!rank)
-            cli_usage_error(&cli_cmd_train, "train.batch = %zu does not split evenly over %d "
-                            "ranks: use a multiple of %d (the global batch is split, each rank "
-                            "trains on batch / %d examples)", d.batch, nranks, nranks, nranks);
-        goto out;
-    }
+    if (open_ranks(&comm, &rank, &nranks, &hout, &quiet, &err)) goto fail;
+    if ((code = agreed = uneven_batch(&d, rank, nranks))) goto out;
     if (d.prior && prior_record_hash(&cfg, &d, &err)) goto fail;
     if (!(text = clvae_cfg_format(&cfg))) {
         CLVAE_FAIL(&err, CLVAE_ERR_NOMEM, "out of host memory");
