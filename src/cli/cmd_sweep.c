@@ -49,6 +49,33 @@ static int pca_column(const char *key, char values[][64], int nv, const char *tr
     return s ? -1 : said;
 }
 
+/* sweep.md: a row of final losses per value, and PCA's column (pca not NULL) with its note. */
+static void format_table(char *table, size_t size, const char *key, char values[][64], int nv,
+                         const size_t *nparams, double finals[][4], const double *pca,
+                         int recon)
+{
+    size_t len = (size_t)snprintf(table, size,
+                                  "| %s | parameters | train loss | test loss | test reconstruction | test KL |%s\n"
+                                  "| --- | --- | --- | --- | --- | --- |%s\n",
+                                  key, pca ? " PCA, as many components: test squared error per image |" : "",
+                                  pca ? " --- |" : "");
+    for (int v = 0; v < nv && len < size; v++) {
+        len += (size_t)snprintf(table + len, size - len, "| %s | %zu | %.4f | %.4f | %.4f | %.4f |",
+                                values[v], nparams[v], finals[v][0], finals[v][1], finals[v][2],
+                                finals[v][3]);
+        if (pca && len < size) len += (size_t)snprintf(table + len, size - len, " %.4f |", pca[v]);
+        if (len < size) len += (size_t)snprintf(table + len, size - len, "\n");
+    }
+    if (pca && len < size)
+        snprintf(table + len, size - len, "\nPCA: principal components of the first 10,000 "
+                 "training images at most (host, double), the test images rebuilt from as many "
+                 "as the latent has; %s\n",
+                 recon == CLVAE_RECON_MSE_SUM
+                     ? "the same unit as the model's test reconstruction (summed squared error)"
+                     : "the model's test reconstruction is in its own loss's unit (not squared "
+                       "error)");
+}
+
 static int run(const cli_common_t *common, int argc, char **argv)
 {
     cli_cfg_args_t a;
@@ -220,27 +247,8 @@ static int run(const cli_common_t *common, int argc, char **argv)
     int with_pca = pca_column(key, values, nv, train_spec, test_spec, pca, &err);
     if (with_pca < 0) goto fail;
     char table[8192];
-    size_t len = (size_t)snprintf(table, sizeof table,
-                                  "| %s | parameters | train loss | test loss | test reconstruction | test KL |%s\n"
-                                  "| --- | --- | --- | --- | --- | --- |%s\n",
-                                  key, with_pca ? " PCA, as many components: test squared error per image |" : "",
-                                  with_pca ? " --- |" : "");
-    for (int v = 0; v < nv && len < sizeof table; v++) {
-        len += (size_t)snprintf(table + len, sizeof table - len, "| %s | %zu | %.4f | %.4f | %.4f | %.4f |",
-                                values[v], nparams[v], finals[v][0], finals[v][1], finals[v][2],
-                                finals[v][3]);
-        if (with_pca) len += (size_t)snprintf(table + len, sizeof table - len, " %.4f |", pca[v]);
-        len += (size_t)snprintf(table + len, sizeof table - len, "\n");
-    }
-    if (with_pca && len < sizeof table)
-        len += (size_t)snprintf(table + len, sizeof table - len, "\nPCA: principal components of "
-                                "the first 10,000 training images at most (host, double), the "
-                                "test images rebuilt from as many as the latent has; %s\n",
-                                recon == CLVAE_RECON_MSE_SUM
-                                    ? "the same unit as the model's test reconstruction (summed "
-                                      "squared error)"
-                                    : "the model's test reconstruction is in its own loss's unit "
-                                      "(not squared error)");
+    format_table(table, sizeof table, key, values, nv, nparams, finals, with_pca ? pca : NULL,
+                 recon);
     snprintf(path, sizeof path, "%s/sweep.md", base);
     if (clvae_write_file_atomic(path, table, strlen(table), &err)) goto fail;
     printf("\n%s\nwrote %s/sweep.png and %s/sweep.md\n", table, base, base);
