@@ -30,3 +30,13 @@ __kernel void copy_f32(__global float *y, uint y_off, __global const float *x, u
     uint i = CLVAE_GID0;
     if (i < n) y[y_off + i] = x[x_off + i];
 }
+
+/* y[i] = m[i] != 0 ? a[i] : b[i] for i < n (bit-exact copies; y may be a or b): the known
+ * pixels of inpainting put over the model's */
+__kernel void select_f32(__global float *y, uint y_off, __global const float *m, uint m_off,
+                         __global const float *a, uint a_off, __global const float *b, uint b_off,
+                         uint n)
+{
+    uint i = CLVAE_GID0;
+    if (i < n) y[y_off + i] = m[m_off + i] != 0.0f ? a[a_off + i] : b[b_off + i];
+}

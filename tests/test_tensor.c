@@ -3,6 +3,9 @@
 #include "test.h"
 #include "testutil.h"
 
+#include <math.h>
+#include <string.h>
+
 #include "clvae/ops/activation.h"
 #include "clvae/ops/basic.h"
 #include "clvae/ops/concat.h"
@@ -190,12 +193,62 @@ static void t_ops_refuse_views_past_the_end(void)
     REFUSED("reduce",
             clvae_reduce_forward(ctx, BIG(0), PAST(N * D), CLVAE_REDUCE_SUM, 1, 0, rows, &err));
     REFUSED("reduce", clvae_reduce_all(ctx, PAST(1), BIG(0), CLVAE_REDUCE_SUM, 1, n, &err));
+    REFUSED("select", clvae_select_forward(ctx, BIG(0), PAST(n), BIG(1), BIG(2), n, &err));
 #undef REFUSED
 #undef PAST
 #undef BIG
-    CHECK(cases == 35, "%d cases", cases);
+    CHECK(cases == 36, "%d cases", cases);
     clvae_buf_free(&big);
     clvae_buf_free(&small);
+    clvae_error_clear(&err);
+}
+
+/* select against the host: a bit-exact choice per element (NaN and -0 kept), at offsets, and
+ * in place (y the same view as b: inpainting's known pixels put back into the model's). */
+static void t_select(void)
+{
+    enum { N = 1031, OFF = 5 };
+    clvae_error_t err = {0};
+    float m[N], a[N], b[N], got[N];
+    uint64_t st = 11;
+    tu_rand(a, N, -2.0f, 2.0f, &st);
+    tu_rand(b, N, -2.0f, 2.0f, &st);
+    tu_rand(m, N, -1.0f, 1.0f, &st);
+    for (int i = 0; i < N; i++) m[i] = m[i] > 0.3f ? 1.0f : i % 7 == 0 ? -0.0f : 0.0f;
+    a[3] = NAN, b[4] = -0.0f, m[3] = 1.0f, m[4] = 0.0f;
+    clvae_buf_t bm = {0}, ba = {0}, bb = {0}, by = {0};
+    REQUIRE(clvae_buf_alloc(ctx, N + OFF, &bm, &err) == CLVAE_OK &&
+                clvae_buf_alloc(ctx, N + OFF, &ba, &err) == CLVAE_OK &&
+                clvae_buf_alloc(ctx, N + OFF, &bb, &err) == CLVAE_OK &&
+                clvae_buf_alloc(ctx, N + 2 * OFF, &by, &err) == CLVAE_OK,
+            "%s", err.msg);
+    clvae_buf_t vm = clvae_buf_at(bm, OFF), va = clvae_buf_at(ba, 1), vb = clvae_buf_at(bb, 2),
+                vy = clvae_buf_at(by, 2 * OFF);
+    REQUIRE(clvae_buf_upload(ctx, vm, m, N, &err) == CLVAE_OK &&
+                clvae_buf_upload(ctx, va, a, N, &err) == CLVAE_OK &&
+                clvae_buf_upload(ctx, vb, b, N, &err) == CLVAE_OK,
+            "%s", err.msg);
+    REQUIRE(clvae_select_forward(ctx, vy, vm, va, vb, N, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_buf_download(ctx, got, vy, N, &err) == CLVAE_OK, "%s", err.msg);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        float want = m[i] != 0.0f ? a[i] : b[i];
+        bad += memcmp(&got[i], &want, sizeof want) != 0;
+    }
+    CHECK(bad == 0, "%d of %d elements differ from the host's choice", bad, N);
+    /* in place: b = m ? a : b */
+    REQUIRE(clvae_select_forward(ctx, vb, vm, va, vb, N, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_buf_download(ctx, got, vb, N, &err) == CLVAE_OK, "%s", err.msg);
+    bad = 0;
+    for (int i = 0; i < N; i++) {
+        float want = m[i] != 0.0f ? a[i] : b[i];
+        bad += memcmp(&got[i], &want, sizeof want) != 0;
+    }
+    CHECK(bad == 0, "in place: %d of %d elements differ", bad, N);
+    clvae_buf_free(&bm);
+    clvae_buf_free(&ba);
+    clvae_buf_free(&bb);
+    clvae_buf_free(&by);
     clvae_error_clear(&err);
 }
 
@@ -206,6 +259,7 @@ int main(void)
     RUN(t_buf_check);
     RUN(t_tensor_shape);
     RUN(t_ops_refuse_views_past_the_end);
+    RUN(t_select);
     clvae_ctx_free(ctx);
     return TEST_EXIT();
 }

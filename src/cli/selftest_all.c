@@ -93,7 +93,21 @@ static clvae_status_t expect(pool_t *p, const char *what, clvae_buf_t b, const d
 
 static clvae_status_t c_basic(pool_t *p, clvae_error_t *err)
 {
-    return clvae_selftest(p->ctx, 1003, err);
+    enum { N = 37 };
+    clvae_status_t s;
+    TRY(clvae_selftest(p->ctx, 1003, err));
+    float *m = hrand(p, N, -1, 1, 3), *a = hrand(p, N, -1, 1, 4), *b = hrand(p, N, -1, 1, 5);
+    if (!m || !a || !b) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (int i = 0; i < N; i++) m[i] = m[i] > 0 ? 1.0f : 0.0f;
+    clvae_buf_t bm, ba, bb, by;
+    TRY(dbuf(p, m, N, &bm, err));
+    TRY(dbuf(p, a, N, &ba, err));
+    TRY(dbuf(p, b, N, &bb, err));
+    TRY(dbuf(p, NULL, N, &by, err));
+    TRY(clvae_select_forward(p->ctx, by, bm, ba, bb, N, err));
+    WANT(N);
+    for (int i = 0; i < N; i++) want[i] = m[i] != 0 ? a[i] : b[i];
+    return expect(p, "select", by, want, N, 0.0, err);
 }
 
 static clvae_status_t c_activation(pool_t *p, clvae_error_t *err)

@@ -1,4 +1,4 @@
-/* Launchers for cl/basic.cl (fill, add, affine) and the device self-test built on them. */
+/* Launchers for cl/basic.cl (fill, add, affine, select) and the device self-test built on them. */
 #include "clvae/ops/basic.h"
 
 #include <stdint.h>
@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clvae/device/tensor.h"
+#include "kargs.h"
 
 /* The view of n floats at x_off in buffer x. */
 static clvae_buf_t view(cl_mem x, size_t x_off)
@@ -71,6 +72,23 @@ clvae_status_t clvae_affine_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t
     CLVAE_CL_RET(err, clSetKernelArg(k, 4, sizeof a, &a));
     CLVAE_CL_RET(err, clSetKernelArg(k, 5, sizeof b, &b));
     CLVAE_CL_RET(err, clSetKernelArg(k, 6, sizeof cnt, &cnt));
+    return clvae_launch_1d(ctx, k, n, err);
+}
+
+clvae_status_t clvae_select_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t m, clvae_buf_t a,
+                                    clvae_buf_t b, size_t n, clvae_error_t *err)
+{
+    clvae_status_t s;
+    if (n == 0) return CLVAE_OK;
+    if ((s = clvae_buf_check(y, n, "select", "y", err)) ||
+        (s = clvae_buf_check(m, n, "select", "m", err)) ||
+        (s = clvae_buf_check(a, n, "select", "a", err)) ||
+        (s = clvae_buf_check(b, n, "select", "b", err)))
+        return s;
+    cl_kernel k;
+    const clvae_karg_t args[] = {clvae_karg_buf(y), clvae_karg_buf(m), clvae_karg_buf(a),
+                                 clvae_karg_buf(b), clvae_karg_uint(n)};
+    if ((s = clvae_kernel_args(ctx, "basic", "select_f32", &k, args, 5, err))) return s;
     return clvae_launch_1d(ctx, k, n, err);
 }
 

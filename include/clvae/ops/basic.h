@@ -17,6 +17,11 @@ clvae_status_t clvae_add_forward(clvae_ctx_t *ctx, cl_mem y, size_t y_off, cl_me
                                  size_t a_off, cl_mem b, size_t b_off, size_t n,
                                  clvae_error_t *err);
 
+/* y = m != 0 ? a : b elementwise over n floats (a bit-exact choice; y may be the same view as a
+ * or b, any other overlap is the caller's). */
+clvae_status_t clvae_select_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t m, clvae_buf_t a,
+                                    clvae_buf_t b, size_t n, clvae_error_t *err);
+
 /* Runs fill and add on the context's device over n floats and compares with
  * the host; CLVAE_ERR_CORRUPT with the first mismatch when they differ. */
 clvae_status_t clvae_selftest(clvae_ctx_t *ctx, size_t n, clvae_error_t *err);
