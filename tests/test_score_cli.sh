@@ -113,7 +113,7 @@ t_score_conditional() {
   grep -q "labels 0..K-1 in equal numbers" <<<"$out" &&
     grep -qi "classified as the requested label" <<<"$out" || { echo "$out" >&2; return 1; }
   js=$("$clvae" score "$tmp/cvae" --classifier "$tmp/cls" --count 200 --json) || return 1
-  m=$(sed -n 's/.*"label_match": \([0-9.]*\)}.*/\1/p' <<<"$js")
+  m=$(sed -n 's/.*"label_match": \([0-9.]*\), "cas": null}.*/\1/p' <<<"$js")
   is_number "$m" || { echo "$js" >&2; return 1; }
   # compare draws a conditional run's grid with labels (a refusal would exit non-zero): a row of
   # 8 per digit, all ten (8x8 images at zoom 7: 10 rows of 58 pixels + 2, under the caption)
@@ -121,6 +121,82 @@ t_score_conditional() {
     [ "$(png_size "$tmp/cmp_c/compare.png" | cut -dx -f2)" = 638 ] || { png_size "$tmp/cmp_c/compare.png" >&2; return 1; }
 }
 check score_conditional t_score_conditional
+
+# score --cas: the classifier config trained on the samples (labelled by the classifier: an
+# unconditional VAE), on as many real images and on both; what it prints is what the three runs
+# measured, the samples' labels are the histogram's, the data sets have their sizes
+t_score_cas() {
+  local out acc want hist got w
+  mkdir -p "$tmp/tmpd"
+  out=$(TMPDIR="$tmp/tmpd" "$clvae" score "$tmp/vae" --classifier "$tmp/cls" --count 300 --seed 3 \
+        --cas --cas-epochs 2 --cas-out "$tmp/cas" 2>"$tmp/cas.err") || { cat "$tmp/cas.err" >&2; return 1; }
+  grep -q "classification accuracy score: classifier config of $tmp/cls/checkpoint.safetensors, 2 epochs on each set, tested on 297 real test images" <<<"$out" &&
+    grep -q "labels: the classifier's predictions of the samples" <<<"$out" &&
+    grep -q "^CAS, trained on the generated images: epoch 2/2, test accuracy" "$tmp/cas.err" || { echo "$out" >&2; return 1; }
+  for set in "generated:300 generated images alone" "real:the first 300 real training images" "both:both (600 images)"; do
+    acc=$(tail -1 "$tmp/cas/run_${set%%:*}/metrics.csv" | cut -d, -f7)
+    want=$(awk -v a="$acc" 'BEGIN { printf "%.2f%%", 100 * a }')
+    grep -qF "trained on ${set#*:}: $want" <<<"$out" || { echo "${set%%:*}: $acc: $out" >&2; return 1; }
+  done
+  # IDX sizes: 300, 300 and 600 images of 8x8
+  [ "$(stat -c %s "$tmp/cas/generated/images-idx3-ubyte")" -eq $((16 + 300 * 64)) ] &&
+    [ "$(stat -c %s "$tmp/cas/real/images-idx3-ubyte")" -eq $((16 + 300 * 64)) ] &&
+    [ "$(stat -c %s "$tmp/cas/both/labels-idx1-ubyte")" -eq $((8 + 600)) ] || return 1
+  # the generated set's labels are the classifier's classes: its histogram, printed by score
+  hist=$(sed -n 's/.*class histogram of the samples: //p' <<<"$out")
+  got=$(od -An -tu1 -v -j8 "$tmp/cas/generated/labels-idx1-ubyte" | tr -s ' \n' '\n' | grep . | sort -n | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')
+  for w in $hist; do
+    [ "${w#*:}" = 0 ] && continue
+    grep -qw -- "$w" <<<"$got" || { echo "histogram $hist, labels $got" >&2; return 1; }
+  done
+  # the real set is the first 300 training images with their labels (scale 1/16 -> 255/16)
+  "$clvae" train "$tmp/cls.cfg" --set "data.train=idx:$tmp/cas/real/images-idx3-ubyte,$tmp/cas/real/labels-idx1-ubyte" \
+    --epochs 2 --no-figures --out "$tmp/cas_again" >/dev/null 2>&1 &&
+    cmp -s <(cut -d, -f7 "$tmp/cas_again/metrics.csv") <(cut -d, -f7 "$tmp/cas/run_real/metrics.csv") || return 1
+  # without --cas-out the folder is temporary: nothing stays in TMPDIR; JSON carries the numbers
+  out=$(TMPDIR="$tmp/tmpd" "$clvae" score "$tmp/vae" --classifier "$tmp/cls" --count 300 --seed 3 \
+        --cas-epochs 2 --json 2>/dev/null) || return 1
+  grep -q '"cas": {"images": 300, "epochs": 2, "labels": "classifier", "test_images": 297, "generated": [0-9.]*, "real": [0-9.]*, "both": [0-9.]*}}' <<<"$out" &&
+    [ -z "$(ls -A "$tmp/tmpd")" ] || { echo "$out"; ls -A "$tmp/tmpd"; return 1; } >&2
+}
+check score_cas t_score_cas
+
+# a conditional model's samples keep the labels they were drawn with (balanced); refusals exit 2
+# before any work and leave nothing
+t_score_cas_conditional_and_refusals() {
+  local out rc bad
+  out=$("$clvae" score "$tmp/cvae" --classifier "$tmp/cls" --count 200 --cas-epochs 1 --cas-out "$tmp/casc" 2>/dev/null) || return 1
+  grep -q "labels: the ones they were drawn with" <<<"$out" &&
+    [ "$(od -An -tu1 -v -j8 "$tmp/casc/generated/labels-idx1-ubyte" | tr -s ' \n' '\n' | grep . | sort -n | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')" = \
+      "0:20 1:20 2:20 3:20 4:20 5:20 6:20 7:20 8:20 9:20 " ] || { echo "$out" >&2; return 1; }
+  mkdir -p "$tmp/tmpd2"
+  for bad in "--count 2000 --cas:holds 1500 images, fewer than the 2000" \
+             "--count 100 --cas-out $tmp/casc:exists: score does not overwrite" \
+             "--count 100 --cas-epochs 0:--cas-epochs wants" \
+             "--count 100 --cas-out $tmp/cls.cfg/x:not a folder"; do
+    out=$(TMPDIR="$tmp/tmpd2" "$clvae" score "$tmp/vae" --classifier "$tmp/cls" ${bad%%:*} 2>&1); rc=$?
+    [ $rc -eq 2 ] && grep -qF -- "${bad#*:}" <<<"$out" && ! grep -q "^sampling:" <<<"$out" &&
+      [ -z "$(ls -A "$tmp/tmpd2")" ] || { echo "$bad: rc $rc: $out" >&2; return 1; }
+  done
+}
+check score_cas_conditional_and_refusals t_score_cas_conditional_and_refusals
+
+# compare --cas: a CAS column whose value is score --cas's for the same samples (same count,
+# seed and epochs: the classifier trains the same way); --cas without --classifier exits 2
+t_compare_cas() {
+  local out rc gen cell
+  out=$("$clvae" compare "$tmp/vae" --cas --out "$tmp/cmp_cas" 2>&1); rc=$?
+  [ $rc -eq 2 ] && grep -q "cas trains the config of the classifier" <<<"$out" && [ ! -e "$tmp/cmp_cas" ] || { echo "$rc $out" >&2; return 1; }
+  "$clvae" compare "$tmp/vae" "$tmp/cls" --classifier "$tmp/cls" --count 300 --seed 3 --cas --cas-epochs 2 \
+    --iwae 0 --out "$tmp/cmp_cas" >/dev/null 2>&1 || return 1
+  gen=$(tail -1 "$tmp/cas/run_generated/metrics.csv" | cut -d, -f7)
+  cell=$(awk -v a="$gen" 'BEGIN { printf "%.2f%%", 100 * a }')
+  grep -q "| CAS (trained on samples) |$" "$tmp/cmp_cas/compare.md" &&
+    grep -q "^| $tmp/vae | .* | $cell |$" "$tmp/cmp_cas/compare.md" &&
+    grep -q "^| $tmp/cls | .* | - |$" "$tmp/cmp_cas/compare.md" &&
+    grep -q "the same config on the first 300 real training images: [0-9.]*%" "$tmp/cmp_cas/compare.md" || { cat "$tmp/cmp_cas/compare.md" >&2; return 1; }
+}
+check compare_cas t_compare_cas
 
 # generate: a conditional run's samples as MNIST IDX files with balanced labels, which clvae
 # trains on again; .npy too; bad input exits 2 and leaves nothing
@@ -327,7 +403,7 @@ CFG
   "$clvae" train "$tmp/cgan.cfg" --out "$tmp/cgan" > "$tmp/cgan.log" 2>&1 || { cat "$tmp/cgan.log" >&2; return 1; }
   is_png "$tmp/cgan/progress.png" && [ -s "$tmp/cgan/progress/epoch_030.png" ] || return 1
   js=$("$clvae" score "$tmp/cgan" --classifier "$tmp/cls" --count 500 --json) || return 1
-  m=$(sed -n 's/.*"label_match": \([0-9.]*\)}.*/\1/p' <<<"$js")
+  m=$(sed -n 's/.*"label_match": \([0-9.]*\), "cas": null}.*/\1/p' <<<"$js")
   awk -v m="$m" 'BEGIN { exit !(m > 0.5) }' && grep -q '"kind": "gan"' <<<"$js" &&
     grep -q '"collapsed_classes": 0,' <<<"$js" || { echo "$js" >&2; return 1; }
   "$clvae" sample "$tmp/cgan" --label 3 --n 9 --out "$tmp/g3.png" > /dev/null && is_png "$tmp/g3.png" || return 1

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "clvae/train/classify.h"
+#include "clvae/eval/cas.h"
 #include "clvae/eval/compare.h"
 #include "clvae/eval/figures.h"
 #include "clvae/io/fileio.h"
@@ -23,11 +24,43 @@ typedef struct cmp_args {
     int nruns;
     const char *classifier, *out;
     long count, iwae, ntest, seed;
+    int cas;                /* --cas: a CAS column (the classifier config trained on samples) */
+    long cas_epochs;        /* 0: the classifier config's */
+    double *cas_real;       /* the same config trained on as many real images (the first run
+                               with a CAS measures it) */
 } cmp_args_t;
 
 static const char *recon_name(clvae_recon_t r)
 {
     return r == CLVAE_RECON_BCE ? "BCE" : r == CLVAE_RECON_MSE_SUM ? "MSE sum" : "MSE mean";
+}
+
+static void say_stderr(void *user, const char *line)
+{
+    fprintf(stderr, "clvae: compare: %s: %s\n", (const char *)user, line);
+}
+
+/* row's CAS: classifier c's config trained on the samples of run r in a temporary folder
+ * (removed after); the first such run also trains it on as many real images. */
+static clvae_status_t cas(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
+                          clvae_compare_row_t *row, clvae_error_t *err)
+{
+    char work[4096];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(work, sizeof work, "%s/clvae-cas-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(work))
+        return CLVAE_FAIL(err, CLVAE_ERR_IO, "cannot make a temporary folder %s: %s", work,
+                          strerror(errno));
+    unsigned sets = CLVAE_CAS_GENERATED | (isnan(*a->cas_real) ? CLVAE_CAS_REAL : 0);
+    clvae_cas_t k;
+    clvae_status_t s = clvae_cas_run(r->ctx, r->model, &r->desc, c->model, &c->desc, c->ck.config,
+                                     cli_data_dir(), work, (size_t)a->count, a->cas_epochs,
+                                     (uint64_t)a->seed, sets, say_stderr, row->name, &k, err);
+    clvae_dir_remove_tree(work, 8);
+    if (s) return s;
+    row->cas = k.generated;
+    if (sets & CLVAE_CAS_REAL) *a->cas_real = k.real;
+    return CLVAE_OK;
 }
 
 /* The samples of run r: scored by classifier c (when given and of the same image shape) into
@@ -51,6 +84,7 @@ static clvae_status_t samples(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
             clvae_score_collapse(&sc, row->collapsed, sizeof row->collapsed);
             row->scored = 1;
             clvae_score_free(&sc);
+            if (a->cas && (s = cas(a, r, c, row, err))) return s;
         }
     }
     /* the sample grid: 64 samples, tiles of about 56 pixels; a conditional model a row of 8 per
@@ -191,6 +225,7 @@ static void print_json(const cmp_args_t *a, const clvae_compare_row_t *rows, con
         json_num("accuracy", r->accuracy);
         json_num("frechet", r->frechet);
         json_num("confidence", r->confidence);
+        json_num("cas", r->cas);
         printf("}");
     }
     printf("]}\n");
@@ -198,7 +233,8 @@ static void print_json(const cmp_args_t *a, const clvae_compare_row_t *rows, con
 
 static int run(const cli_common_t *common, int argc, char **argv)
 {
-    cmp_args_t a = {{0}, 0, NULL, "runs/compare", 10000, 10, 0, 1};
+    double cas_real = NAN;
+    cmp_args_t a = {{0}, 0, NULL, "runs/compare", 10000, 10, 0, 1, 0, 0, &cas_real};
     int json = 0;
     for (int i = 0; i < argc; i++) {
         const char *v;
@@ -223,6 +259,13 @@ static int run(const cli_common_t *common, int argc, char **argv)
         } else if ((r = cli_opt(&i, argc, argv, "--seed", &v))) {
             if (r < 0 || cli_parse_long(v, 0, 2147483647L, &a.seed))
                 return cli_usage_error(&cli_cmd_compare, "--seed wants a whole number >= 0");
+        } else if ((r = cli_opt(&i, argc, argv, "--cas-epochs", &v))) {
+            if (r < 0 || cli_parse_long(v, 1, 1000, &a.cas_epochs))
+                return cli_usage_error(&cli_cmd_compare, "--cas-epochs wants a number of epochs "
+                                       "from 1 to 1000");
+            a.cas = 1;
+        } else if (strcmp(argv[i], "--cas") == 0) {
+            a.cas = 1;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else if (argv[i][0] != '-') {
@@ -234,6 +277,9 @@ static int run(const cli_common_t *common, int argc, char **argv)
         }
     }
     if (a.nruns == 0) return cli_usage_error(&cli_cmd_compare, "which runs?");
+    if (a.cas && !a.classifier)
+        return cli_usage_error(&cli_cmd_compare, "--cas trains the config of the classifier "
+                               "given by --classifier C: which one?");
     clvae_error_t err = {0};
     clvae_ctx_t *ctx = NULL;
     cli_run_t c, r;
@@ -271,6 +317,11 @@ static int run(const cli_common_t *common, int argc, char **argv)
                            "(its [model] kind is %s)", a.classifier, c.ckpath,
                            clvae_model_kind(&c.desc));
         if (!s) cli_fid_name(&c.desc, fid, sizeof fid);
+        /* the real training set holds --count labelled images (the classifier stands in for a
+         * generator: the shape checks are each run's, made when it is scored) */
+        if (!s && a.cas)
+            s = clvae_cas_check(&c.desc, &c.desc, c.ck.config, cli_data_dir(), (size_t)a.count,
+                                &err);
     }
     for (int i = 0; i < a.nruns && !s; i++) {
         clvae_compare_row_init(&rows[i]);
@@ -333,6 +384,16 @@ static int run(const cli_common_t *common, int argc, char **argv)
                               "whole test set when smaller; it is not the Inception FID); confidence: the samples' mean max-softmax "
                               "probability. Lower FID and higher confidence are better.\n",
                               fid, c.ckpath, a.count);
+            if (a.cas && n > 0 && (size_t)n < cap)
+                n += snprintf(md + n, cap - (size_t)n,
+                              "- CAS (classification accuracy score, Ravuri & Vinyals): the test "
+                              "accuracy of classifier `%s`'s config trained from scratch on the "
+                              "%ld samples alone (a conditional model's labels; otherwise the "
+                              "classifier's predictions of them)%s; the same config on the first "
+                              "%ld real training images: %.2f%%. A generator that covers the "
+                              "classes scores near that, a collapsed one low.\n",
+                              c.ckpath, a.count, a.cas_epochs ? "" : ", for the config's epochs",
+                              a.count, 100.0 * cas_real);
             if (n > 0 && (size_t)n < cap) {
                 snprintf(path, sizeof path, "%s/compare.md", a.out);
                 s = clvae_write_file_atomic(path, md, strlen(md), &err);
@@ -366,12 +427,14 @@ static int run(const cli_common_t *common, int argc, char **argv)
 const cli_command_t cli_cmd_compare = {
     "compare", "runs side by side: DIR/compare.md (table) and DIR/compare.png (samples)",
     "clvae compare RUN... [--classifier C] [--out DIR] [--count N] [--iwae K] [--n N]\n"
-    "              [--seed S] [--json] [--device SPEC]\n"
+    "              [--seed S] [--json] [--cas] [--cas-epochs E] [--device SPEC]\n"
     "  per run: model, kind, dataset, epochs, parameters, seconds per epoch, test\n"
     "  reconstruction per image, ELBO and IWAE log p(x) (VAE, K = --iwae, default 10; 0\n"
     "  skips it), test accuracy (classifiers) and with --classifier the Frechet distance of\n"
     "  its features (\"FID (own MNIST classifier)\") and confidence of --count samples\n"
     "  (default 10000). --n evaluates the first N test images only. DIR: runs/compare,\n"
     "  made and checked writable before any work. --json prints the rows as one JSON\n"
-    "  object instead of the table (the files are written all the same).",
+    "  object instead of the table (the files are written all the same). --cas (with\n"
+    "  --classifier) adds the classification accuracy score: C's config trained on the N\n"
+    "  samples alone for E epochs (default: the config's), tested on the real test set.",
     run};

@@ -68,10 +68,7 @@ static clvae_status_t write_set(const gen_args_t *a, const clvae_layer_t *in, co
     size_t n = (size_t)a->count, D = in->out_c * in->out_h * in->out_w;
     uint8_t *b = malloc(n * D + n);
     if (!b) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    for (size_t i = 0; i < n * D; i++) {
-        float v = x[i] < 0.0f ? 0.0f : x[i] > 1.0f ? 1.0f : x[i];
-        b[i] = (uint8_t)lrintf(255.0f * v);
-    }
+    clvae_floats_to_u8(x, n * D, b);
     /* grey: [N, H, W]; colour (npy only): [N, C, H, W] */
     size_t dims[4] = {n, in->out_h, in->out_w, 0}, colour[4] = {n, in->out_c, in->out_h, in->out_w};
     clvae_status_t s = !a->npy            ? clvae_idx_write_u8(img, dims, 3, b, err)

@@ -314,6 +314,14 @@ clvae_status_t clvae_folder_load(const char *path, clvae_dataset_t *out, clvae_e
 
 /* ---- IDX writer ---------------------------------------------------------------------------- */
 
+void clvae_floats_to_u8(const float *x, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] < 0.0f ? 0.0f : x[i] > 1.0f ? 1.0f : x[i];
+        out[i] = (uint8_t)lrintf(255.0f * v);
+    }
+}
+
 clvae_status_t clvae_idx_write_u8(const char *path, const size_t *dims, int ndim,
                                   const uint8_t *data, clvae_error_t *err)
 {

@@ -15,7 +15,7 @@ void clvae_compare_row_init(clvae_compare_row_t *r)
     memset(r, 0, sizeof *r);
     r->epochs = -1;
     r->sec_per_epoch = r->recon = r->elbo = r->log_px = r->accuracy = r->frechet =
-        r->confidence = NAN;
+        r->confidence = r->cas = NAN;
 }
 
 clvae_status_t clvae_metrics_summary(const char *text, long *epochs, double *sec_per_epoch,
@@ -100,11 +100,12 @@ static void cell(const clvae_compare_row_t *r, int c, char *buf, size_t size)
     case 13:
         if (r->scored) snprintf(buf, size, "%s", *r->collapsed ? r->collapsed : "none");
         break;
+    case 14: if (isfinite(r->cas)) snprintf(buf, size, "%.2f%%", 100.0 * r->cas); break;
     default: break;
     }
 }
 
-#define NCOLS 14
+#define NCOLS 15
 
 char *clvae_compare_markdown(const clvae_compare_row_t *rows, size_t n, const char *fid_name,
                              int keep_all)
@@ -113,7 +114,8 @@ char *clvae_compare_markdown(const clvae_compare_row_t *rows, size_t n, const ch
                                 "s/epoch", "test reconstruction (per image)",
                                 "ELBO (nats/image)", "log p(x) IWAE (nats/image)",
                                 "test accuracy", fid_name ? fid_name : "FID (own classifier)",
-                                "confidence", "classes under 1/3 of their share"};
+                                "confidence", "classes under 1/3 of their share",
+                                "CAS (trained on samples)"};
     int used[NCOLS];
     char buf[256];
     for (int c = 0; c < NCOLS; c++) {

@@ -2,6 +2,7 @@
 #include "clvae/io/fileio.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,27 @@ void clvae_dir_unmake(const char *dir, const char *created)
         if (!slash) return;
         *slash = 0;
     }
+}
+
+int clvae_dir_remove_tree(const char *dir, int depth)
+{
+    struct stat sb;
+    if (lstat(dir, &sb) != 0) return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(sb.st_mode)) return unlink(dir);
+    if (depth <= 0) return -1;
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path ||
+            clvae_dir_remove_tree(path, depth - 1) != 0)
+            rc = -1;
+    }
+    closedir(d);
+    return rc ? rc : rmdir(dir);
 }
 
 clvae_status_t clvae_file_check_writable(const char *path, clvae_error_t *err)

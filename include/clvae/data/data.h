@@ -131,4 +131,7 @@ void clvae_data_dev_free(clvae_data_dev_t *dd);
 clvae_status_t clvae_idx_write_u8(const char *path, const size_t *dims, int ndim,
                                   const uint8_t *data, clvae_error_t *err);
 
+/* Floats x [n] in [0, 1] (clamped) as bytes round(255 x): how samples become images. */
+void clvae_floats_to_u8(const float *x, size_t n, uint8_t *out);
+
 #endif

@@ -23,6 +23,8 @@ typedef struct clvae_compare_row {
     double frechet;        /* Frechet distance of classifier features (own classifier) */
     double confidence;     /* mean max-softmax confidence of the samples */
     int scored;            /* the samples were scored (frechet, confidence, collapsed) */
+    double cas;            /* classification accuracy score: test accuracy (0..1) of the
+                              classifier config trained on the samples alone */
     char collapsed[64];    /* classes under a third of their share of the samples ("1, 7"),
                               "" when none */
 } clvae_compare_row_t;
@@ -38,7 +40,7 @@ clvae_status_t clvae_metrics_summary(const char *text, long *epochs, double *sec
 /* The markdown table of n rows (malloc'd text, NULL when out of memory): one line per run with
  * the columns run, model, kind, dataset, epochs, parameters, s/epoch, test reconstruction,
  * ELBO, log p(x) (IWAE), test accuracy, and fid_name (e.g. "FID (own MNIST classifier)"),
- * confidence; a column after the reconstruction that is "-" in every row is left out unless
+ * confidence, collapsed classes, CAS; a column after the reconstruction that is "-" in every row is left out unless
  * keep_all. */
 char *clvae_compare_markdown(const clvae_compare_row_t *rows, size_t n, const char *fid_name,
                              int keep_all);

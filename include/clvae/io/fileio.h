@@ -27,6 +27,10 @@ clvae_status_t clvae_dir_prepare(const char *dir, char *created, size_t size, cl
  * including created (nothing when created is ""); a folder that holds anything stays. */
 void clvae_dir_unmake(const char *dir, const char *created);
 
+/* Removes dir and everything under it, at most depth folders deep (symbolic links are
+ * removed, never followed); 0 on success (also when dir is not there), -1 with errno. */
+int clvae_dir_remove_tree(const char *dir, int depth);
+
 /* Checks, before any work, that a file can be written at path: its folder exists and takes a
  * probe file, and path is not a folder (CLVAE_ERR_INVALID with the reason). */
 clvae_status_t clvae_file_check_writable(const char *path, clvae_error_t *err);
