@@ -333,6 +333,29 @@ t_inpaint() {
 }
 check inpaint t_inpaint
 
+# inpaint by the latent fit (a VAE): a line and a row of its own, better than leaving the values
+# at 0, the same twice; refused for a plain AE and for bad steps or rates
+t_inpaint_fit() {
+  local out rc f z h3 h4
+  out=$("$clvae" inpaint "$tmp/vae" --mask bottom --fit-steps 30 --n 4 --out "$tmp/ipf.png") || { echo "$out" >&2; return 1; }
+  f=$(sed -n 's/.*latent fit: *30 Adam steps (rate 0.05) from the z_mean *\([0-9.]*\) dB$/\1/p' <<<"$out")
+  z=$(sed -n 's/.*left at 0 *\([0-9.]*\) dB/\1/p' <<<"$out")
+  awk -v a="$f" -v b="$z" 'BEGIN { exit !(b > 0 && a > b) }' || { echo "$out" >&2; return 1; }
+  [ "$("$clvae" inpaint "$tmp/vae" --mask bottom --fit-steps 30 --n 4 --out "$tmp/ipf2.png")" = "${out/ipf.png/ipf2.png}" ] &&
+    cmp -s "$tmp/ipf.png" "$tmp/ipf2.png" || return 1
+  # --fit-steps 0: no fit line, three rows instead of four
+  out=$("$clvae" inpaint "$tmp/vae" --mask bottom --fit-steps 0 --n 4 --out "$tmp/ip0.png") || return 1
+  ! grep -q "latent fit" <<<"$out" || return 1
+  h4=$(png_size "$tmp/ipf.png" | cut -dx -f2); h3=$(png_size "$tmp/ip0.png" | cut -dx -f2)
+  [ "$h4" -gt "$h3" ] || { echo "heights $h4 $h3" >&2; return 1; }
+  for bad in "$tmp/sr --fit-steps 5:wants a VAE" "$tmp/vae --fit-steps -1:--fit-steps wants" \
+             "$tmp/vae --fit-lr 0:--fit-lr wants" "$tmp/vae --fit-lr x:--fit-lr wants"; do
+    out=$("$clvae" inpaint ${bad%%:*} --mask bottom --out "$tmp/ip_bad.png" 2>&1); rc=$?
+    [ $rc -eq 2 ] && grep -qF -- "${bad#*:}" <<<"$out" && [ ! -e "$tmp/ip_bad.png" ] || { echo "$bad: $rc $out" >&2; return 1; }
+  done
+}
+check inpaint_fit t_inpaint_fit
+
 # A conditional diffusion model: score samples with its sampler options, says which sampler
 # and how fast; a classifier refuses them.
 t_score_ddpm() {

@@ -31,6 +31,8 @@ typedef struct fig_args {
     long factor;                 /* superres: --factor F (0: the run's) */
     const char *mask;            /* inpaint: --mask SPEC */
     long iters;                  /* inpaint: --iters N */
+    long fit_steps;              /* inpaint: --fit-steps N (-1: 100 for a VAE, else 0) */
+    double fit_lr;               /* inpaint: --fit-lr R */
     int over_epochs;             /* latent: --over-epochs */
 } fig_args_t;
 
@@ -379,14 +381,23 @@ static clvae_status_t draw_inpaint(cli_run_t *r, const fig_args_t *a, char *path
 {
     clvae_mask_t m;
     clvae_inpaint_t ip;
+    int vae = r->desc.variational && !r->desc.vqvae;
+    long fit = a->fit_steps < 0 ? (vae ? 100 : 0) : a->fit_steps;
+    if (fit > 0 && !vae)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--fit-steps: %s is a %s; the latent fit "
+                          "wants a VAE (a prior on z)", r->ckpath, clvae_model_kind(&r->desc));
     clvae_status_t s = clvae_mask_parse(a->mask, r->test.h, r->test.w, &m, err);
-    if (!s) s = clvae_inpaint(r->ctx, r->model, &r->test, &m, (int)a->iters, (size_t)a->count,
-                              (size_t)a->n, (uint64_t)a->seed, path, &ip, err);
+    if (!s) s = clvae_inpaint(r->ctx, r->model, &r->test, &m, (int)a->iters, (int)fit,
+                              (float)a->fit_lr, (size_t)a->count, (size_t)a->n,
+                              (uint64_t)a->seed, path, &ip, err);
     if (s) return s;
     printf("%zu test images of %s, --mask %s: %zu values missing\n", ip.n, r->test.name,
            a->mask, ip.missing);
     printf("  PSNR on the missing values, filled by %d passes (known pixels put back) %6.2f dB\n",
            ip.iters, ip.psnr_iter);
+    if (ip.fit_steps)
+        printf("  PSNR, latent fit: %4d Adam steps (rate %g) from the z_mean         %6.2f dB\n",
+               ip.fit_steps, a->fit_lr, ip.psnr_fit);
     printf("  PSNR, one pass (the masked image's reconstruction)               %6.2f dB\n",
            ip.psnr_once);
     printf("  PSNR, left at 0                                                  %6.2f dB\n",
@@ -396,7 +407,8 @@ static clvae_status_t draw_inpaint(cli_run_t *r, const fig_args_t *a, char *path
 
 static int inpaint_run(const cli_common_t *c, int argc, char **argv)
 {
-    fig_args_t a = {.n = 8, .seed = 1, .iters = 20, .count = 1000, .label = -1, .cmd = "inpaint"};
+    fig_args_t a = {.n = 8, .seed = 1, .iters = 20, .count = 1000, .label = -1, .cmd = "inpaint",
+                    .fit_steps = -1, .fit_lr = 0.05};
     for (int i = 0; i < argc; i++) {
         const char *v;
         int r;
@@ -406,6 +418,14 @@ static int inpaint_run(const cli_common_t *c, int argc, char **argv)
         } else if ((r = cli_opt(&i, argc, argv, "--iters", &v))) {
             if (r < 0 || cli_parse_long(v, 1, 1000, &a.iters))
                 return cli_usage_error(&cli_cmd_inpaint, "--iters wants 1 to 1000 passes");
+        } else if ((r = cli_opt(&i, argc, argv, "--fit-steps", &v))) {
+            if (r < 0 || cli_parse_long(v, 0, 10000, &a.fit_steps))
+                return cli_usage_error(&cli_cmd_inpaint, "--fit-steps wants 0 to 10000 steps");
+        } else if ((r = cli_opt(&i, argc, argv, "--fit-lr", &v))) {
+            char *end = NULL;
+            a.fit_lr = r < 0 ? 0 : strtod(v, &end);
+            if (r < 0 || !end || *end || !(a.fit_lr > 0 && a.fit_lr <= 10))
+                return cli_usage_error(&cli_cmd_inpaint, "--fit-lr wants a rate above 0, up to 10");
         } else if ((r = cli_opt(&i, argc, argv, "--n", &v))) {
             if (r < 0 || cli_parse_long(v, 1, 32, &a.n))
                 return cli_usage_error(&cli_cmd_inpaint, "--n wants 1 to 32 images to draw");
@@ -543,14 +563,17 @@ const cli_command_t cli_cmd_superres = {
 
 const cli_command_t cli_cmd_inpaint = {
     "inpaint", "PNG and PSNR of test images whose missing pixels an autoencoder or VAE filled",
-    "clvae inpaint RUN --mask SPEC [--iters 20] [--n 8] [--count 1000] [--seed 1] [--out FILE]\n"
-    "                  [--device SPEC]\n"
+    "clvae inpaint RUN --mask SPEC [--iters 20] [--fit-steps 100] [--fit-lr 0.05] [--n 8]\n"
+    "                  [--count 1000] [--seed 1] [--out FILE] [--device SPEC]\n"
     "  SPEC: bottom, top, left, right (that half of the image), box:X,Y,W,H (a rectangle),\n"
     "  random:P (each pixel with probability P, from the Philox stream of --seed). The masked\n"
     "  image (missing values 0) goes through the model, the known pixels are put back, --iters\n"
     "  times; prints the PSNR on the missing values over the first --count test images after\n"
     "  all passes, after one, and of leaving them at 0; the picture shows --n of them as rows:\n"
-    "  masked, filled, original. Autoencoders and VAEs (z = z_mean); other kinds are refused"
+    "  masked, filled, original. A VAE also fills them by the latent fit: z starts at the\n"
+    "  masked image's z_mean and takes --fit-steps Adam steps (on the device) on\n"
+    "  -log p(x_known | z) - log p(z), then is decoded (a row of its own; --fit-steps 0\n"
+    "  skips it). Autoencoders and VAEs (z = z_mean); other kinds are refused"
     OUT_NOTE,
     inpaint_run};
 

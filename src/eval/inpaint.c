@@ -78,10 +78,50 @@ static double missing_se(const float *a, const float *x, const uint8_t *miss, si
     return se;
 }
 
+/* The latent fit of one batch: z from the masked images' z_mean, fit_steps steps, the missing
+ * values of cur taken from the decoding. */
+static clvae_status_t fit_batch(clvae_ctx_t *ctx, clvae_objective_t *model, const float *masked,
+                                const uint8_t *miss, size_t B, size_t D, size_t hw, int steps,
+                                float lr, float *cur, clvae_error_t *err)
+{
+    size_t J = clvae_objective_latent_dim(model);
+    float *z = malloc(B * J * sizeof *z), *known = malloc(B * D * sizeof *known);
+    clvae_buf_t none = {0};
+    clvae_status_t s = z && known ? CLVAE_OK : CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (size_t i = 0; !s && i < B * D; i++) known[i] = miss[(i / D) * hw + i % hw] ? 0.0f : 1.0f;
+    if (!s && !(s = clvae_buf_upload(ctx, clvae_objective_input(model), masked, B * D, err)) &&
+        !(s = clvae_objective_forward(model, B, 0, 0, 0, none, err)) &&
+        !(s = clvae_objective_latents(model, z, NULL, NULL, NULL, err)))
+        s = clvae_objective_fit_latents(model, B, masked, known, z, steps, lr, cur, err);
+    for (size_t i = 0; !s && i < B * D; i++)
+        if (known[i]) cur[i] = masked[i];
+    free(z);
+    free(known);
+    return s;
+}
+
+/* The n images' PSNRs from their squared errors; 0 missing values is CLVAE_ERR_INVALID. */
+static clvae_status_t finish(clvae_inpaint_t *out, size_t n, int iters, const double *se,
+                             int fit, clvae_error_t *err)
+{
+    if (out->missing == 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "the mask leaves no pixel missing in %zu images",
+                          n);
+    double m = (double)out->missing, p[4];
+    for (int k = 0; k < 4; k++) p[k] = 10.0 * log10(m / (se[k] > 0 ? se[k] : 1e-30));
+    out->n = n;
+    out->iters = iters;
+    out->psnr_zero = p[0];
+    out->psnr_once = p[1];
+    out->psnr_iter = p[2];
+    out->psnr_fit = fit ? p[3] : NAN;
+    return CLVAE_OK;
+}
+
 clvae_status_t clvae_inpaint(clvae_ctx_t *ctx, clvae_objective_t *model,
                              const clvae_dataset_t *data, const clvae_mask_t *mask, int iters,
-                             size_t n, size_t show, uint64_t seed, const char *path,
-                             clvae_inpaint_t *out, clvae_error_t *err)
+                             int fit_steps, float fit_lr, size_t n, size_t show, uint64_t seed,
+                             const char *path, clvae_inpaint_t *out, clvae_error_t *err)
 {
     size_t D = clvae_objective_example_dim(model), mb = clvae_objective_max_batch(model);
     size_t K = clvae_objective_classes(model), hw = data->h * data->w, planes = data->c;
@@ -95,12 +135,14 @@ clvae_status_t clvae_inpaint(clvae_ctx_t *ctx, clvae_objective_t *model,
     if (K && !data->labels)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s has no labels, which a conditional model "
                           "needs", data->name);
+    int fit = fit_steps > 0, nrows = fit ? 4 : 3;
     float *x = malloc(mb * D * sizeof *x), *cur = malloc(mb * D * sizeof *cur);
-    float *rec = malloc(mb * D * sizeof *rec), *rows = path ? malloc(3 * show * D * sizeof *rows) : NULL;
+    float *rec = malloc(mb * D * sizeof *rec), *m0 = malloc(mb * D * sizeof *m0);
+    float *rows = path ? malloc((size_t)nrows * show * D * sizeof *rows) : NULL;
     uint8_t *miss = malloc(mb * hw);
     clvae_buf_t input = clvae_objective_input(model), none = {0};
-    double se[3] = {0, 0, 0};
-    clvae_status_t s = x && cur && rec && miss && (!path || rows)
+    double se[4] = {0, 0, 0, 0};
+    clvae_status_t s = x && cur && rec && m0 && miss && (!path || rows)
                            ? CLVAE_OK
                            : CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     for (size_t st = 0; !s && st < n; st += mb) {
@@ -115,6 +157,7 @@ clvae_status_t clvae_inpaint(clvae_ctx_t *ctx, clvae_objective_t *model,
             se[0] += missing_se(cur + b * D, x + b * D, miss + b * hw, planes, hw);
             if (path && st + b < show) memcpy(rows + (st + b) * D, cur + b * D, D * sizeof *rows);
         }
+        memcpy(m0, cur, B * D * sizeof *m0);
         if (K && (s = clvae_labels_set(ctx, clvae_objective_labels(model), data->labels + st, B,
                                        err)))
             break;
@@ -134,33 +177,39 @@ clvae_status_t clvae_inpaint(clvae_ctx_t *ctx, clvae_objective_t *model,
             se[2] += missing_se(cur + b * D, x + b * D, miss + b * hw, planes, hw);
             if (path && st + b < show) {
                 memcpy(rows + (show + st + b) * D, cur + b * D, D * sizeof *rows);
-                memcpy(rows + (2 * show + st + b) * D, x + b * D, D * sizeof *rows);
+                memcpy(rows + ((size_t)(nrows - 1) * show + st + b) * D, x + b * D,
+                       D * sizeof *rows);
             }
         }
+        if (!s && fit && !(s = fit_batch(ctx, model, m0, miss, B, D, hw, fit_steps, fit_lr, rec,
+                                         err)))
+            for (size_t b = 0; b < B; b++) {
+                se[3] += missing_se(rec + b * D, x + b * D, miss + b * hw, planes, hw);
+                if (path && st + b < show)
+                    memcpy(rows + (2 * show + st + b) * D, rec + b * D, D * sizeof *rows);
+            }
     }
-    if (!s && out->missing == 0)
-        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "the mask leaves no pixel missing in %zu images",
-                       n);
-    if (!s) {
-        double m = (double)out->missing;
-        out->n = n;
-        out->iters = iters;
-        out->psnr_zero = 10.0 * log10(m / (se[0] > 0 ? se[0] : 1e-30));
-        out->psnr_once = 10.0 * log10(m / (se[1] > 0 ? se[1] : 1e-30));
-        out->psnr_iter = 10.0 * log10(m / (se[2] > 0 ? se[2] : 1e-30));
-    }
+    if (!s) s = finish(out, n, iters, se, fit, err);
+    out->fit_steps = fit ? fit_steps : 0;
     if (!s && path) {
-        static const char *const names[3] = {"masked", "filled", "original"};
+        static const char *const names3[3] = {"masked", "filled", "original"};
+        static const char *const names4[4] = {"masked", "passes", "latent fit", "original"};
         char title[256];
-        snprintf(title, sizeof title, "%s: missing pixels filled (%d passes, known pixels kept; "
-                 "PSNR on them %.2f dB)", clvae_objective_net_desc(model, 0)->name, iters,
-                 out->psnr_iter);
-        s = clvae_fig_grid_labelled(rows, 3 * show, data, (int)show, title, names, NULL, path,
-                                    err);
+        if (fit)
+            snprintf(title, sizeof title, "%s: missing pixels filled by %d passes (%.2f dB) and "
+                     "by %d steps of latent fit (%.2f dB)", clvae_objective_net_desc(model, 0)->name,
+                     iters, out->psnr_iter, fit_steps, out->psnr_fit);
+        else
+            snprintf(title, sizeof title, "%s: missing pixels filled (%d passes, known pixels "
+                     "kept; PSNR on them %.2f dB)", clvae_objective_net_desc(model, 0)->name,
+                     iters, out->psnr_iter);
+        s = clvae_fig_grid_labelled(rows, (size_t)nrows * show, data, (int)show, title,
+                                    fit ? names4 : names3, NULL, path, err);
     }
     free(x);
     free(cur);
     free(rec);
+    free(m0);
     free(rows);
     free(miss);
     return s;

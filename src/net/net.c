@@ -420,25 +420,30 @@ static clvae_status_t act_backward(clvae_net_t *net, int i, clvae_error_t *err)
                               L->act, L->slope, n, err);
 }
 
-clvae_status_t clvae_net_backward(clvae_net_t *net, int dout_is_pre, clvae_buf_t din,
-                                  clvae_error_t *err)
+/* Backward of layers last .. stop + 1: dact[stop] gets the gradient of layer stop's output
+ * (stop 0: the input's, into din when din.mem). */
+static clvae_status_t backward_down_to(clvae_net_t *net, int dout_is_pre, int stop,
+                                       clvae_buf_t din, clvae_error_t *err)
 {
     const clvae_model_desc_t *d = net->d;
     int last = d->nlayers - 1;
     clvae_status_t s;
     /* the input's gradient goes to din (its views follow it); every other layer's gradient
      * starts at zero, so that consumers add into it (a fan-out sums) */
-    if (din.mem && (s = zero(net, din, net->B * clvae_layer_size(&d->layers[0]), err))) return s;
-    for (int i = 0; i < d->nlayers; i++)
-        if (net->src[i] == 0) net->dact[i] = din;
-    for (int i = 1; i < last; i++) {
+    if (stop == 0) {
+        if (din.mem && (s = zero(net, din, net->B * clvae_layer_size(&d->layers[0]), err)))
+            return s;
+        for (int i = 0; i < d->nlayers; i++)
+            if (net->src[i] == 0) net->dact[i] = din;
+    }
+    for (int i = stop > 1 ? stop : 1; i < last; i++) {
         /* the caller's output gradient may live in the source of a last view: keep it */
         if (net->src[i] != i || i == net->src[last]) continue;
         if ((s = zero(net, net->dact[i], net->B * clvae_layer_size(&d->layers[i]), err))) return s;
     }
     reads_release(net);
     size_t end = d->nparams;
-    for (int i = last; i > 0; i--) {
+    for (int i = last; i > stop; i--) {
         const clvae_layer_t *L = &d->layers[i];
         if (is_view(L)) continue;
         /* the output's gradient is the caller's: before the activation when dout_is_pre, of
@@ -452,6 +457,30 @@ clvae_status_t clvae_net_backward(clvae_net_t *net, int dout_is_pre, clvae_buf_t
         clvae_net_mark(net, i, 1);
     }
     return CLVAE_OK;
+}
+
+clvae_status_t clvae_net_backward(clvae_net_t *net, int dout_is_pre, clvae_buf_t din,
+                                  clvae_error_t *err)
+{
+    return backward_down_to(net, dout_is_pre, 0, din, err);
+}
+
+clvae_status_t clvae_net_backward_to(clvae_net_t *net, int dout_is_pre, int stop,
+                                     clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = net->d;
+    if (stop < 1 || stop >= d->nlayers - 1 || net->src[stop] != stop)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "backward to layer %d of %s: want a layer "
+                          "between the input and the output that is not a view", stop, d->name);
+    /* a layer at or below stop whose output a later layer reads (a skip connection) would
+     * need its gradient, which this backward leaves out */
+    for (int i = stop + 1; i < d->nlayers; i++)
+        for (int k = 0; k < d->layers[i].nfrom; k++)
+            if (net->src[d->layers[i].from[k]] < stop)
+                return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "backward to layer %d of %s: layer %d "
+                                  "reads layer %d, before it", stop, d->name, i,
+                                  d->layers[i].from[k]);
+    return backward_down_to(net, dout_is_pre, stop, (clvae_buf_t){0}, err);
 }
 
 /* The PyTorch state_dict prefix of layer li: "encoder.N" for the N-th layer section after

@@ -8,6 +8,7 @@
 #include "clvae/ops/noise.h"
 #include "clvae/ops/rng.h"
 #include "clvae/ops/loss.h"
+#include "clvae/ops/optim.h"
 #include "clvae/ops/reduce.h"
 #include "train/objective_internal.h"
 
@@ -77,6 +78,91 @@ clvae_status_t clvae_objective_recon_backward(clvae_objective_t *m, int *pre, cl
     return clvae_mse_backward(m->ctx, dact, out, m->target, scale, m->B, m->D,
                               d->recon == CLVAE_RECON_MSE_SUM ? CLVAE_MSE_SUM : CLVAE_MSE_MEAN,
                               err);
+}
+
+/* The device buffers of clvae_objective_fit_latents. */
+typedef struct fit_bufs {
+    clvae_buf_t x, known, target, m1, m2, zs;
+} fit_bufs_t;
+
+static void fit_free(fit_bufs_t *f)
+{
+    clvae_buf_free(&f->x);
+    clvae_buf_free(&f->known);
+    clvae_buf_free(&f->target);
+    clvae_buf_free(&f->m1);
+    clvae_buf_free(&f->m2);
+    clvae_buf_free(&f->zs);
+}
+
+/* One gradient of recon(decode(z), x on the known values) + |z|^2 / 2, averaged over the B
+ * examples, into the latent's output gradient. */
+static clvae_status_t fit_gradient(clvae_objective_t *m, const fit_bufs_t *f, clvae_error_t *err)
+{
+    int lat = m->d->latent, pre = 0;
+    size_t B = m->B;
+    clvae_buf_t z = clvae_net_output(m->net, lat, 0), dz = clvae_net_output_grad(m->net, lat, 0);
+    clvae_status_t s;
+    /* the missing values' target is the model's own output: no gradient from them */
+    if ((s = clvae_net_forward_range(m->net, B, lat + 1, m->last, err)) ||
+        (s = clvae_select_forward(m->ctx, f->target, f->known, f->x,
+                                  clvae_net_output(m->net, m->last, 0), B * m->D, err)) ||
+        (s = clvae_objective_recon_backward(m, &pre, err)) ||
+        (s = clvae_net_backward_to(m->net, pre, lat, err)) ||
+        (s = clvae_affine_forward(m->ctx, f->zs, z, 1.0f / (float)B, 0.0f, B * m->J, err)))
+        return s;
+    return clvae_add_forward(m->ctx, dz.mem, dz.off, dz.mem, dz.off, f->zs.mem, f->zs.off,
+                             B * m->J, err);
+}
+
+clvae_status_t clvae_objective_fit_latents(clvae_objective_t *m, size_t B, const float *x,
+                                           const float *known, float *z, int steps, float lr,
+                                           float *out, clvae_error_t *err)
+{
+    const clvae_model_desc_t *d = m->d;
+    if (!d->variational || d->vqvae || d->ddpm || d->gan || d->classes)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is a %s: fitting latents to known pixels "
+                          "wants a VAE (a Gaussian prior on z)", d->name, m->kind->name);
+    if (B == 0 || B > m->max_batch)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "fit of %zu latents (the model holds 1 to %zu)",
+                          B, m->max_batch);
+    if (steps < 0 || steps > 100000 || !(lr > 0.0f))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "fit of latents: %d steps (0 to 100000) at "
+                          "rate %g (> 0)", steps, (double)lr);
+    size_t n = B * m->D, nz = B * m->J;
+    fit_bufs_t f;
+    memset(&f, 0, sizeof f);
+    clvae_buf_t saved = m->target, zb = clvae_net_output(m->net, d->latent, 0);
+    clvae_buf_t dz = clvae_net_output_grad(m->net, d->latent, 0);
+    size_t savedB = m->B;
+    clvae_status_t s;
+    if ((s = clvae_buf_alloc(m->ctx, n, &f.x, err)) || (s = clvae_buf_alloc(m->ctx, n, &f.known, err)) ||
+        (s = clvae_buf_alloc(m->ctx, n, &f.target, err)) ||
+        (s = clvae_buf_alloc(m->ctx, nz, &f.m1, err)) ||
+        (s = clvae_buf_alloc(m->ctx, nz, &f.m2, err)) ||
+        (s = clvae_buf_alloc(m->ctx, nz, &f.zs, err)) ||
+        (s = clvae_buf_upload(m->ctx, f.x, x, n, err)) ||
+        (s = clvae_buf_upload(m->ctx, f.known, known, n, err)) ||
+        (s = clvae_buf_upload(m->ctx, zb, z, nz, err)) ||
+        (s = clvae_fill_forward(m->ctx, f.m1.mem, f.m1.off, 0.0f, nz, err)) ||
+        (s = clvae_fill_forward(m->ctx, f.m2.mem, f.m2.off, 0.0f, nz, err))) {
+        fit_free(&f);
+        return s;
+    }
+    m->target = f.target;
+    m->B = B;
+    clvae_adam_params_t hp = clvae_adam_defaults();
+    hp.lr = lr;
+    for (int t = 1; !s && t <= steps; t++)
+        if (!(s = fit_gradient(m, &f, err)))
+            s = clvae_adam_step(m->ctx, zb, dz, f.m1, f.m2, &hp, t, nz, err);
+    if (!s) s = clvae_net_forward_range(m->net, B, d->latent + 1, m->last, err);
+    if (!s) s = clvae_buf_download(m->ctx, z, zb, nz, err);
+    if (!s && out) s = clvae_objective_outputs(m, out, err);
+    m->target = saved;
+    m->B = savedB;
+    fit_free(&f);
+    return s;
 }
 
 /* log N(x; 0, 1) summed over J values. */

@@ -29,15 +29,20 @@ typedef struct clvae_inpaint {
     double psnr_zero;        /* dB on the missing values: left at 0 */
     double psnr_once;        /* one pass: the reconstruction of the masked image */
     double psnr_iter;        /* after iters passes, the known pixels put back after each */
+    int fit_steps;           /* steps of the latent fit (0: not run) */
+    double psnr_fit;         /* the latent fit (clvae_objective_fit_latents from the masked
+                                image's z_mean), NaN when not run */
 } clvae_inpaint_t;
 
 /* Fills the missing pixels of the first n test images (0: all) of data: the masked image
  * (missing values 0) through the model, the known values put back, iters times (1 to 1000);
- * PSNRs on the missing values into out; the first `show` (1 to 32) as rows masked / filled /
+ * with fit_steps > 0 (a VAE) also by the latent fit: z from the masked image's z_mean, then
+ * fit_steps Adam steps of rate fit_lr on -log p(x_known | z) - log p(z), decoded. PSNRs on the
+ * missing values into out; the first `show` (1 to 32) as rows masked / filled / (fitted /)
  * original into path (NULL: none). */
 clvae_status_t clvae_inpaint(clvae_ctx_t *ctx, clvae_objective_t *model,
                              const clvae_dataset_t *data, const clvae_mask_t *mask, int iters,
-                             size_t n, size_t show, uint64_t seed, const char *path,
-                             clvae_inpaint_t *out, clvae_error_t *err);
+                             int fit_steps, float fit_lr, size_t n, size_t show, uint64_t seed,
+                             const char *path, clvae_inpaint_t *out, clvae_error_t *err);
 
 #endif

@@ -84,6 +84,13 @@ clvae_status_t clvae_net_forward(clvae_net_t *net, size_t B, clvae_error_t *err)
 clvae_status_t clvae_net_backward(clvae_net_t *net, int dout_is_pre, clvae_buf_t din,
                                   clvae_error_t *err);
 
+/* clvae_net_backward of layers nlayers-1 .. stop + 1 only: the gradient of layer stop's output
+ * is left in clvae_net_output_grad(net, stop, 0) (a VAE's decoder down to its z); parameter
+ * gradients of those layers are added as there. Refused (CLVAE_ERR_INVALID) for the input, the
+ * output, a view, and when a layer after stop reads a layer before it (a skip connection). */
+clvae_status_t clvae_net_backward_to(clvae_net_t *net, int dout_is_pre, int stop,
+                                     clvae_error_t *err);
+
 /* Zeroes the parameter gradients. */
 clvae_status_t clvae_net_zero_grads(clvae_net_t *net, clvae_error_t *err);
 

@@ -140,6 +140,16 @@ clvae_status_t clvae_objective_decode(clvae_objective_t *m, const float *z, size
 
 /* Reads the last forward's outputs (B x D, after the output activation; a classifier's
  * B x classes logits) into out. */
+/* Inpainting by the latent (a VAE): B codes z [B, J] (host; the start, e.g. the encoder's means,
+ * and the result) take `steps` Adam steps (rate lr) on the device on the mean over the B
+ * examples of recon(decode(z), x) over the values where known [B, D] is not 0 plus |z|^2 / 2:
+ * -log p(x_known | z) - log p(z) up to constants. The decoded images of the final z into out
+ * [B, D] (NULL: none). A conditional model decodes with the labels in clvae_objective_labels.
+ * The weights are untouched (their gradients are not: zero them before training). */
+clvae_status_t clvae_objective_fit_latents(clvae_objective_t *m, size_t B, const float *x,
+                                           const float *known, float *z, int steps, float lr,
+                                           float *out, clvae_error_t *err);
+
 clvae_status_t clvae_objective_outputs(clvae_objective_t *m, float *out, clvae_error_t *err);
 
 /* Reads the last forward's output of layer i (after its activation; B x the layer's C*H*W)
