@@ -1,6 +1,7 @@
 /* Benchmarks: model throughput from wall-clock over whole steps, layer times from events. */
 #include "clvae/eval/bench.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -157,37 +158,42 @@ out:
     return s;
 }
 
-clvae_status_t clvae_bench_gemm(clvae_ctx_t *ctx, size_t m, size_t n, size_t k, int reps,
-                                double *gflop_s, clvae_error_t *err)
+clvae_status_t clvae_bench_gemm_time(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s, clvae_buf_t a,
+                                     clvae_buf_t b, clvae_buf_t c, int reps, double *seconds,
+                                     clvae_error_t *err)
 {
-    clvae_buf_t a = {0}, b = {0}, c = {0};
-    clvae_status_t s;
-    *gflop_s = 0;
-    if ((s = clvae_buf_alloc(ctx, m * k, &a, err)) || (s = clvae_buf_alloc(ctx, k * n, &b, err)) ||
-        (s = clvae_buf_alloc(ctx, m * n, &c, err)))
-        goto out;
-    float *host = malloc((m * k > k * n ? m * k : k * n) * sizeof *host);
-    if (!host) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-        goto out;
+    double best = INFINITY;
+    *seconds = 0;
+    for (int r = -1; r < reps; r++) {
+        double t0 = clvae_seconds();
+        clvae_status_t st = clvae_gemm_shape_run(ctx, s, a, b, c, err);
+        if (!st) st = clvae_ctx_finish(ctx, err);
+        if (st) return st;
+        double dt = clvae_seconds() - t0;
+        if (r >= 0 && dt < best) best = dt;
     }
-    clvae_rng_uniform_host(host, m * k, 1, 0);
-    s = clvae_buf_upload(ctx, a, host, m * k, err);
-    clvae_rng_uniform_host(host, k * n, 2, 0);
-    if (!s) s = clvae_buf_upload(ctx, b, host, k * n, err);
+    *seconds = reps > 0 ? best : 0;
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_bench_gemm(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s, int reps,
+                                double *seconds, clvae_error_t *err)
+{
+    clvae_buf_t buf[3] = {{0}, {0}, {0}};
+    size_t n[3];
+    clvae_gemm_shape_sizes(s, &n[0], &n[1], &n[2]);
+    size_t most = n[0] > n[1] ? n[0] : n[1];
+    if (n[2] > most) most = n[2];
+    *seconds = 0;
+    float *host = malloc(most * sizeof *host);
+    clvae_status_t st = host ? CLVAE_OK : CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (int j = 0; j < 3 && !st; j++) {
+        clvae_rng_uniform_host(host, n[j], 1 + (uint64_t)j, 0);
+        if (!(st = clvae_buf_alloc(ctx, n[j], &buf[j], err)))
+            st = clvae_buf_upload(ctx, buf[j], host, n[j], err);
+    }
     free(host);
-    if (s) goto out;
-    if ((s = clvae_gemm(ctx, 0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n, err)) ||
-        (s = clvae_ctx_finish(ctx, err)))
-        goto out;
-    double t0 = clvae_seconds();
-    for (int i = 0; i < reps; i++)
-        if ((s = clvae_gemm(ctx, 0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n, err))) goto out;
-    if ((s = clvae_ctx_finish(ctx, err))) goto out;
-    *gflop_s = 2.0 * (double)m * (double)n * (double)k * reps / (clvae_seconds() - t0) / 1e9;
-out:
-    clvae_buf_free(&a);
-    clvae_buf_free(&b);
-    clvae_buf_free(&c);
-    return s;
+    if (!st) st = clvae_bench_gemm_time(ctx, s, buf[0], buf[1], buf[2], reps, seconds, err);
+    for (int j = 0; j < 3; j++) clvae_buf_free(&buf[j]);
+    return st;
 }
