@@ -247,7 +247,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
     }
     size_t B = a.batch ? (size_t)a.batch : d.batch;
     /* the GEMM calls of one training step, as `clvae tune` records them */
-    if ((a.gemm || a.profile) && clvae_tune_record_calls(ctx, &d, B, &calls, &ncalls, &err))
+    if ((a.gemm || a.profile) && clvae_bench_record_calls(ctx, &d, B, &calls, &ncalls, &err))
         goto fail;
     if (a.gemm && bench_gemms(ctx, &d, a.cfg.path, B, calls, ncalls, a.json, params, &err))
         goto fail;

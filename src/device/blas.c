@@ -211,6 +211,39 @@ static void note_call(clvae_tuning_t *t, const clvae_gemm_shape_t *sh)
     t->shapes[t->nshapes++] = c;
 }
 
+clvae_status_t clvae_gemm_record_start(clvae_ctx_t *ctx, clvae_error_t *err)
+{
+    clvae_tuning_t *t = clvae_tuning_get(ctx);
+    if (!t) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    t->nshapes = 0;
+    t->record_failed = 0;
+    t->layer = -1;
+    t->backward = 0;
+    t->recording = 1;
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_gemm_record_stop(clvae_ctx_t *ctx, clvae_gemm_shape_t **calls, int *n,
+                                      clvae_error_t *err)
+{
+    *calls = NULL;
+    *n = 0;
+    clvae_tuning_t *t = ctx->tuning;
+    if (!t) return CLVAE_OK;
+    t->recording = 0;
+    clvae_status_t s = CLVAE_OK;
+    if (t->record_failed) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    } else if (t->nshapes > 0) {
+        *calls = malloc((size_t)t->nshapes * sizeof **calls);
+        if (!*calls) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        memcpy(*calls, t->shapes, (size_t)t->nshapes * sizeof **calls);
+        *n = t->nshapes;
+    }
+    t->nshapes = 0;
+    return s;
+}
+
 clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                           float alpha, clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb,
                           float beta, clvae_buf_t c, size_t ldc, clvae_error_t *err)

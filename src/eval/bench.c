@@ -58,6 +58,84 @@ static clvae_status_t bench_step(clvae_objective_t *m, const clvae_model_desc_t 
     return clvae_objective_step(m, step, err);
 }
 
+/* A model made ready for bench steps: random inputs (a GAN's: z), labels and targets as its
+ * kind wants them. */
+typedef struct bench_run {
+    clvae_objective_t *m;
+    float *z, *img;     /* latents [batch, J]; host scratch of [batch, D] floats */
+    clvae_buf_t target; /* the forward pass's target: none, a classifier's labels or a prior's
+                           code maps */
+} bench_run_t;
+
+static void bench_close(bench_run_t *b)
+{
+    clvae_buf_free(&b->target);
+    free(b->z);
+    free(b->img);
+    clvae_objective_free(b->m);
+    memset(b, 0, sizeof *b);
+}
+
+static clvae_status_t bench_open(clvae_ctx_t *ctx, const clvae_model_desc_t *d, size_t batch,
+                                 bench_run_t *b, clvae_error_t *err)
+{
+    memset(b, 0, sizeof *b);
+    clvae_status_t s = clvae_objective_init(&b->m, ctx, d, batch, err);
+    if (s) return s;
+    size_t D = clvae_objective_example_dim(b->m), J = clvae_objective_latent_dim(b->m);
+    float *x = malloc(batch * D * sizeof *x);
+    b->z = malloc(batch * J * sizeof *b->z);
+    b->img = malloc(batch * D * sizeof *b->img);
+    if (!x || !b->z || !b->img) {
+        free(x);
+        bench_close(b);
+        return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    }
+    clvae_rng_uniform_host(x, batch * D, 11, 0);
+    clvae_rng_normal_host(b->z, batch * J, 12, 0);
+    if (!(s = clvae_objective_init_params(b->m, 1, err)))
+        s = clvae_buf_upload(ctx, clvae_objective_input(b->m), d->gan ? b->z : x,
+                             batch * (d->gan ? J : D), err); /* a GAN's input is z */
+    free(x);
+    /* labels: a classifier's targets, a conditional model's inputs (class i mod K) */
+    size_t K = d->classes > 0 ? (size_t)d->classes : d->conditional;
+    if (!s && K) {
+        for (size_t i = 0; i < batch; i++) b->img[i] = (float)(i % K);
+        if (d->classes) s = clvae_buf_alloc(ctx, batch, &b->target, err);
+        if (!s)
+            s = clvae_buf_upload(ctx, d->classes ? b->target : clvae_objective_labels(b->m),
+                                 b->img, batch, err);
+    }
+    if (!s && d->prior) s = prior_targets(ctx, d, batch, b->img, &b->target, err);
+    if (s) bench_close(b);
+    return s;
+}
+
+clvae_status_t clvae_bench_record_calls(clvae_ctx_t *ctx, const clvae_model_desc_t *d,
+                                        size_t batch, clvae_gemm_shape_t **calls, int *n,
+                                        clvae_error_t *err)
+{
+    *calls = NULL;
+    *n = 0;
+    bench_run_t b;
+    clvae_status_t s = bench_open(ctx, d, batch, &b, err);
+    if (s) return s;
+    if (!(s = clvae_gemm_record_start(ctx, err))) {
+        clvae_status_t s2;
+        s = bench_step(b.m, d, batch, 1, b.target, err);
+        s2 = clvae_gemm_record_stop(ctx, calls, n, s ? NULL : err);
+        if (!s) s = s2;
+    }
+    if (!s) s = clvae_ctx_finish(ctx, err);
+    bench_close(&b);
+    if (s) {
+        free(*calls);
+        *calls = NULL;
+        *n = 0;
+    }
+    return s;
+}
+
 clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, size_t batch,
                                  int steps, int profile, clvae_bench_result_t *out,
                                  clvae_error_t *err)
@@ -67,45 +145,26 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     if (profile && d->gan)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--profile times the layers of one network; a "
                           "GAN has two (bench it without --profile)");
-    clvae_objective_t *m = NULL;
-    float *x = NULL, *z = NULL, *img = NULL;
+    bench_run_t b;
     double *fwd = NULL, *bwd = NULL;
-    clvae_buf_t none = {0}; /* the forward pass's target: none, or a classifier's labels */
-    clvae_status_t s = clvae_objective_init(&m, ctx, d, batch, err);
+    clvae_status_t s = bench_open(ctx, d, batch, &b, err);
     if (s) return s;
-    size_t D = clvae_objective_example_dim(m), J = clvae_objective_latent_dim(m);
-    x = malloc(batch * D * sizeof *x);
-    z = malloc(batch * J * sizeof *z);
-    img = malloc(batch * D * sizeof *img);
+    clvae_objective_t *m = b.m;
+    float *z = b.z, *img = b.img;
+    clvae_buf_t target = b.target;
     fwd = calloc((size_t)d->nlayers, sizeof *fwd);
     bwd = calloc((size_t)d->nlayers, sizeof *bwd);
-    if (!x || !z || !img || !fwd || !bwd) {
+    if (!fwd || !bwd) {
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
         goto out;
     }
-    clvae_rng_uniform_host(x, batch * D, 11, 0);
-    clvae_rng_normal_host(z, batch * J, 12, 0);
-    if ((s = clvae_objective_init_params(m, 1, err)) ||
-        (s = clvae_buf_upload(ctx, clvae_objective_input(m), d->gan ? z : x,
-                              batch * (d->gan ? J : D), err))) /* a GAN's input is z */
-        goto out;
-    /* labels: a classifier's targets, a conditional model's inputs (class i mod K) */
-    size_t K = d->classes > 0 ? (size_t)d->classes : d->conditional;
-    if (K) {
-        for (size_t i = 0; i < batch; i++) img[i] = (float)(i % K);
-        if (d->classes) s = clvae_buf_alloc(ctx, batch, &none, err);
-        if (!s) s = clvae_buf_upload(ctx, d->classes ? none : clvae_objective_labels(m), img, batch,
-                                     err);
-        if (s) goto out;
-    }
-    if (d->prior && (s = prior_targets(ctx, d, batch, img, &none, err))) goto out;
     long step = 1;
     for (; step <= 2; step++) /* warm-up: kernels built, workspaces grown */
-        if ((s = bench_step(m, d, batch, step, none, err))) goto out;
+        if ((s = bench_step(m, d, batch, step, target, err))) goto out;
     if ((s = clvae_ctx_finish(ctx, err))) goto out;
     double t0 = clvae_seconds();
     for (int i = 0; i < steps; i++, step++)
-        if ((s = bench_step(m, d, batch, step, none, err))) goto out;
+        if ((s = bench_step(m, d, batch, step, target, err))) goto out;
     if ((s = clvae_ctx_finish(ctx, err))) goto out;
     double t1 = clvae_seconds();
     int decodes = (clvae_objective_can(d) & CLVAE_CAN_DECODE) != 0; /* a classifier does not */
@@ -135,7 +194,7 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     if (profile) {
         if ((s = clvae_objective_profile(m, 1, err))) goto out;
         for (int i = 0; i < steps; i++, step++) {
-            if ((s = bench_step(m, d, batch, step, none, err)) ||
+            if ((s = bench_step(m, d, batch, step, target, err)) ||
                 (s = clvae_objective_profile_read(m, fwd, bwd, err)))
                 goto out;
         }
@@ -148,13 +207,9 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
         fwd = bwd = NULL;
     }
 out:
-    clvae_buf_free(&none);
-    free(x);
-    free(z);
-    free(img);
     free(fwd);
     free(bwd);
-    clvae_objective_free(m);
+    bench_close(&b);
     return s;
 }
 

@@ -23,42 +23,6 @@
 
 /* ---- recording the shapes ---------------------------------------------------------------- */
 
-clvae_status_t clvae_tune_record_calls(clvae_ctx_t *ctx, const struct clvae_model_desc *model,
-                                       size_t batch, clvae_gemm_shape_t **calls, int *n,
-                                       clvae_error_t *err)
-{
-    *calls = NULL;
-    *n = 0;
-    clvae_tuning_t *t = clvae_tuning_get(ctx);
-    if (!t) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    t->nshapes = 0;
-    t->record_failed = 0;
-    clvae_buf_t none = {0};
-    const clvae_model_desc_t *d = model;
-    clvae_objective_t *m = NULL;
-    clvae_status_t s = clvae_objective_init(&m, ctx, d, batch, err);
-    if (s) return s;
-    t->recording = 1;
-    t->layer = -1;
-    if (!(s = clvae_objective_init_params(m, 1, err)) &&
-        !(s = clvae_objective_forward(m, batch, d->sample_latent, 1, 0, none, err)))
-        s = clvae_objective_backward(m, err);
-    t->recording = 0;
-    if (!s) s = clvae_ctx_finish(ctx, err);
-    clvae_objective_free(m);
-    if (!s && t->record_failed) s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    if (!s && t->nshapes > 0) {
-        *calls = malloc((size_t)t->nshapes * sizeof **calls);
-        if (!*calls) s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    }
-    if (!s && t->nshapes > 0) {
-        memcpy(*calls, t->shapes, (size_t)t->nshapes * sizeof **calls);
-        *n = t->nshapes;
-    }
-    t->nshapes = 0;
-    return s;
-}
-
 clvae_status_t clvae_tune_record_shapes(clvae_ctx_t *ctx,
                                         const struct clvae_model_desc *const *models, int nmodels,
                                         clvae_gemm_shape_t **shapes, int *nshapes,
@@ -74,7 +38,7 @@ clvae_status_t clvae_tune_record_shapes(clvae_ctx_t *ctx,
     for (int i = 0; i < nmodels && !s; i++) {
         clvae_gemm_shape_t *calls = NULL;
         int ncalls = 0;
-        s = clvae_tune_record_calls(ctx, models[i], models[i]->batch, &calls, &ncalls, err);
+        s = clvae_bench_record_calls(ctx, models[i], models[i]->batch, &calls, &ncalls, err);
         for (int c = 0; c < ncalls && !s; c++) {
             int j = 0;
             while (j < *nshapes && !clvae_gemm_shape_same(&(*shapes)[j], &calls[c])) j++;

@@ -47,6 +47,15 @@ void clvae_gemm_shape_sizes(const clvae_gemm_shape_t *s, size_t *na, size_t *nb,
 clvae_status_t clvae_gemm_shape_run(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s, clvae_buf_t a,
                                     clvae_buf_t b, clvae_buf_t c, clvae_error_t *err);
 
+/* Starts recording the GEMM calls the context makes, by the layer running (the network says
+ * which); the conv launchers note their small convs for the tuner meanwhile. */
+clvae_status_t clvae_gemm_record_start(clvae_ctx_t *ctx, clvae_error_t *err);
+
+/* Ends the recording: each distinct call of each layer and pass once in *calls, counted (*n of
+ * them; free() it; NULL when none). CLVAE_ERR_NOMEM when a call could not be kept. */
+clvae_status_t clvae_gemm_record_stop(clvae_ctx_t *ctx, clvae_gemm_shape_t **calls, int *n,
+                                      clvae_error_t *err);
+
 /* The name of a CLBlast status code, e.g. "CLBlastInvalidLeadDimA". */
 const char *clvae_clblast_status_name(int code);
 

@@ -148,15 +148,8 @@ typedef struct clvae_tune_result {
     double seconds;                                 /* how long the search took */
 } clvae_tune_result_t;
 
-/* Records the GEMM calls one training step (forward and backward) of the model makes at
- * batch with the context's parameters as they are, as clvae_gemm gets them: each distinct
- * call and layer (pass) once in *calls, with its count (*n of them; free() it). */
-clvae_status_t clvae_tune_record_calls(clvae_ctx_t *ctx, const struct clvae_model_desc *model,
-                                       size_t batch, clvae_gemm_shape_t **calls, int *n,
-                                       clvae_error_t *err);
-
 /* Forgets the context's parameters (clvae_tuning_unset(ctx, "")), then records the GEMM calls
- * one training step of each model (at its batch) makes, as clvae_tune_record_calls, each
+ * one training step of each model (at its batch) makes, as clvae_bench_record_calls, each
  * distinct call once with its count over the layers (layer -1), merged with those already in
  * *shapes, a growing array: free() it. */
 clvae_status_t clvae_tune_record_shapes(clvae_ctx_t *ctx,

@@ -28,6 +28,13 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *des
                                  int steps, int profile, clvae_bench_result_t *out,
                                  clvae_error_t *err);
 
+/* Records the GEMM calls one training step of the model makes at batch (the step bench
+ * times, on the same inputs, with the context's parameters as they are), as clvae_gemm gets
+ * them: each distinct call of each layer and pass once in *calls, counted (*n; free() it). */
+clvae_status_t clvae_bench_record_calls(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
+                                        size_t batch, clvae_gemm_shape_t **calls, int *n,
+                                        clvae_error_t *err);
+
 /* Frees the per-layer arrays. */
 void clvae_bench_result_free(clvae_bench_result_t *r);
 
