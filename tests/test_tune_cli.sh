@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `clvae tune`: a quick tuning run writes the device's cache, bench reports the tuned
-# parameters, a damaged cache is one warning, bad input is exit status 2.
+# parameters, a damaged cache is one warning, tune, bench --gemm and bench --profile count the
+# same GEMM calls, bad input is exit status 2.
 set -u
 TEST_FILE=test_tune_cli
 . "$(dirname "$0")/lib.sh"
@@ -56,6 +57,40 @@ t_damaged_cache_is_one_warning() {
   ! grep -q "warning" <<<"$out"
 }
 check damaged_cache_is_one_warning t_damaged_cache_is_one_warning
+
+# The three ways to look at GEMM time count the same calls: `tune --shapes` (what the tuner
+# times), `bench --gemm` (each distinct call of a training step, timed) and `bench --profile`
+# (per layer) name the thesis VAE's (here at batch 16) calls alike, with the same transposes,
+# counts and 2mnk FLOPs, and conv2's forward GEMM carries the layer's forward FLOPs.
+t_gemm_calls_agree() {
+  local vae=$tmp/vae16.cfg prof gemm shapes l2 line nm c f n=0 fl=$((2 * 64 * 3136 * 288))
+  sed 's/^batch = 128$/batch = 16/' models/mnist_vae.cfg > "$vae" && grep -q '^batch = 16$' "$vae" || return 1
+  prof=$("$clvae" bench "$vae" --steps 1 --profile --json 2>/dev/null) || return 1
+  gemm=$("$clvae" bench "$vae" --gemm --json 2>/dev/null | grep '^{"gemm"') || return 1
+  shapes=$("$clvae" tune --shapes --json "$vae" 2>/dev/null) || return 1
+  # conv2 (32 -> 64 channels, 28x28 -> 14x14): one GEMM per pass, as training makes them
+  l2=$(grep -o '{"layer": 2, "kind": "conv"[^]]*]' <<<"$prof") || return 1
+  grep -q "\"flop\": $fl, \"gemms\"" <<<"$l2" || { echo "conv2: $l2" >&2; return 1; }
+  for c in 'AB 64x3136x288", "backward": 0' 'ABT 64x288x3136", "backward": 1' \
+           'ATB 288x3136x64", "backward": 1'; do
+    grep -q "{\"gemm\": \"$c, \"calls\": 1, \"flop\": $fl}" <<<"$l2" ||
+      { echo "conv2 lacks $c: $l2" >&2; return 1; }
+    nm=${c%%\"*}
+    grep -q "^{\"gemm\": \"$nm\", .*\"made_by\": \"[^\"]*conv2 " <<<"$gemm" ||
+      { echo "bench --gemm: no $nm made by conv2" >&2; return 1; }
+  done
+  # every call bench --gemm times is one tune times, with the same count and FLOPs, and no other
+  while IFS= read -r line; do
+    nm=$(grep -o '"gemm": "[^"]*"' <<<"$line" | cut -d'"' -f4)
+    c=$(grep -o '"calls": [0-9]*' <<<"$line" | grep -o '[0-9]*$')
+    f=$(grep -o '"flop": [0-9]*' <<<"$line" | grep -o '[0-9]*$')
+    grep -q "{\"gemm\": \"$nm\", [^}]*\"calls\": $c, \"flop\": $f[,}]" <<<"$shapes" ||
+      { echo "tune --shapes lacks $nm x$c ($f FLOP): $shapes" >&2; return 1; }
+    n=$((n + 1))
+  done <<<"$gemm"
+  [ "$n" -ge 9 ] && [ "$n" -eq "$(grep -o '{"gemm": ' <<<"$shapes" | wc -l)" ]
+}
+check gemm_calls_agree t_gemm_calls_agree
 
 t_bad_input_is_status_2() {
   local rc

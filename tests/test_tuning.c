@@ -1,6 +1,6 @@
 /* The tuning cache: round trip, tuned GEMM parameters against the reference, every kind of bad
  * cache ignored with one warning, CLVAE_TUNING=0, conv_direct values from the cache used by
- * the convs. */
+ * the convs, the tuner refusing to time defaults that CLBlast no longer has. */
 #define TEST_FILE "test_tuning"
 #include "test.h"
 #include "testutil.h"
@@ -453,6 +453,29 @@ static void test_untuned(void)
     setenv("CLVAE_TUNING_DIR", dir, 1);
 }
 
+/* CLBlast keeps GEMM parameters once given, for the rest of the process: a context that gave
+ * it a tuned switch has no defaults left to time, and the tuner says so rather than time the
+ * tuned values as the defaults (it did: its "default" column was the tuned speed). Run last:
+ * the switch stays for the process. */
+static void test_tune_refuses_lost_defaults(void)
+{
+    clvae_ctx_t *ctx = open_ctx();
+    REQUIRE(ctx, "context");
+    clvae_error_t err = {0};
+    CHECK(clvae_tuning_set(ctx, "gemm.XGEMM_MIN_INDIRECT_SIZE", 16, &err) == CLVAE_OK, "set");
+    CHECK(gemm_matches(ctx), "GEMM with a tuned switch");
+    clvae_gemm_shape_t sh = clvae_gemm_shape_packed(0, 0, 32, 32, 32, 1);
+    clvae_tune_opts_t o = {1, 1, &sh, 1, NULL, NULL};
+    clvae_tune_result_t r;
+    clvae_status_t s = clvae_tune(ctx, &o, &r, &err);
+    CHECK(s == CLVAE_ERR_INVALID && strstr(err.msg, "defaults cannot be timed"),
+          "refused (status %d): %s", (int)s, err.msg);
+    CHECK(r.figs == NULL, "no figures");
+    clvae_tune_result_free(&r);
+    clvae_error_clear(&err);
+    clvae_ctx_free(ctx);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/clvae_test_tuning_%ld", (long)getpid());
@@ -466,6 +489,7 @@ int main(void)
     RUN(test_corrupt_caches);
     RUN(test_tuning_off);
     RUN(test_untuned);
+    RUN(test_tune_refuses_lost_defaults);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

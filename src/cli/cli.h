@@ -12,6 +12,9 @@
 #include "clvae/train/prior.h"
 #include "clvae/train/comm.h"
 
+/* The thesis VAE's config: what `clvae tune` and `clvae bench --gemm` use without a CFG. */
+#define CLI_THESIS_CFG "models/mnist_vae.cfg"
+
 /* Options every command takes, parsed before the command's own. */
 typedef struct cli_common {
     const char *device;  /* --device SPEC, else CLVAE_DEVICE */

@@ -90,7 +90,11 @@ static int gemm_small_work_groups(cl_command_queue q, int level)
 /* Applies the GEMM parameters of the context before its first GEMM and whenever the tuning
  * table changed: tuned values from the table (all of a kernel's, and for Xgemm only when its
  * work group fits the device), else for Xgemm on pocl's CPU device the built-in set, else
- * CLBlast's own database. CLVAE_GEMM_DEFAULTS=1 keeps CLBlast's database throughout. */
+ * CLBlast's own database. CLVAE_GEMM_DEFAULTS=1 keeps CLBlast's database throughout.
+ * CLBlast keeps parameters once given for the rest of the process (per device; its
+ * CLBlastClearCache drops compiled programs, not them): a kernel whose values leave the table
+ * keeps the old ones, not its database's. ctx->gemm_overridden notes which kernels this
+ * context has moved off their defaults, so that the tuner knows whether it can time them. */
 static void gemm_tune(clvae_ctx_t *ctx)
 {
     clvae_tuning_t *t = clvae_tuning_get(ctx);
@@ -116,18 +120,128 @@ static void gemm_tune(clvae_ctx_t *ctx)
                           "exceed the device's %zu: not used", vals[5] * vals[8], ctx->dev.max_wg);
             have = 0;
         }
+        int builtin = 0;
         if (have != k->n && f == 0 && clvae_device_is_pocl_cpu(ctx)) {
             for (int i = 0; i < 16; i++) vals[i] = (size_t)clvae_xgemm_pocl_defaults[i];
             have = k->n;
+            builtin = 1;
             clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: pocl CPU Xgemm parameters (64x64 tiles, "
                                                 "4x4 work groups, vectors of 16)");
         } else if (have == k->n) {
             clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: tuned %s parameters", k->kernel);
+        } else if (ctx->gemm_overridden & (1u << f)) {
+            clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: %s keeps the parameters given before "
+                          "(CLBlast has no way back to its own)", k->kernel);
         }
         if (have == k->n && override(ctx->dev.device_id, k, vals))
             clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: CLBlast refused the %s parameters",
                           k->kernel);
+        else if (have == k->n && builtin)
+            ctx->gemm_overridden &= ~(1u << f);
+        else if (have == k->n)
+            ctx->gemm_overridden |= 1u << f;
     }
+}
+
+clvae_gemm_shape_t clvae_gemm_shape_packed(int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                                           int calls)
+{
+    clvae_gemm_shape_t s = {trans_a ? 1 : 0, trans_b ? 1 : 0, m, n, k, trans_a ? m : k,
+                            trans_b ? k : n, n, 0, calls, -1, 0};
+    return s;
+}
+
+int clvae_gemm_shape_same(const clvae_gemm_shape_t *a, const clvae_gemm_shape_t *b)
+{
+    return a->trans_a == b->trans_a && a->trans_b == b->trans_b && a->m == b->m &&
+           a->n == b->n && a->k == b->k && a->lda == b->lda && a->ldb == b->ldb &&
+           a->ldc == b->ldc && a->accumulate == b->accumulate;
+}
+
+void clvae_gemm_shape_name(const clvae_gemm_shape_t *s, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s %zux%zux%zu", s->trans_a ? "AT" : "A", s->trans_b ? "BT" : "B",
+             s->m, s->n, s->k);
+}
+
+double clvae_gemm_shape_flops(const clvae_gemm_shape_t *s)
+{
+    return 2.0 * (double)s->m * (double)s->n * (double)s->k;
+}
+
+void clvae_gemm_shape_sizes(const clvae_gemm_shape_t *s, size_t *na, size_t *nb, size_t *nc)
+{
+    *na = (s->trans_a ? s->k : s->m) * s->lda;
+    *nb = (s->trans_b ? s->n : s->k) * s->ldb;
+    *nc = s->m * s->ldc;
+}
+
+clvae_status_t clvae_gemm_shape_run(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s, clvae_buf_t a,
+                                    clvae_buf_t b, clvae_buf_t c, clvae_error_t *err)
+{
+    return clvae_gemm(ctx, s->trans_a, s->trans_b, s->m, s->n, s->k, 1.0f, a, s->lda, b, s->ldb,
+                      s->accumulate ? 1.0f : 0.0f, c, s->ldc, err);
+}
+
+/* Records a call while the tuning table records (`clvae tune`, `clvae bench --gemm`), as the
+ * layer running now made it: equal calls of one layer and pass are counted together. */
+static void note_call(clvae_tuning_t *t, const clvae_gemm_shape_t *sh)
+{
+    clvae_gemm_shape_t c = *sh;
+    c.calls = 1;
+    c.layer = t->layer;
+    c.backward = t->layer >= 0 && t->backward;
+    for (int i = 0; i < t->nshapes; i++) {
+        clvae_gemm_shape_t *s = &t->shapes[i];
+        if (clvae_gemm_shape_same(s, &c) && s->layer == c.layer && s->backward == c.backward) {
+            s->calls++;
+            return;
+        }
+    }
+    if (t->nshapes == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 16;
+        clvae_gemm_shape_t *p = realloc(t->shapes, (size_t)cap * sizeof *p);
+        if (!p) {
+            t->record_failed = 1;
+            return;
+        }
+        t->shapes = p;
+        t->cap = cap;
+    }
+    t->shapes[t->nshapes++] = c;
+}
+
+clvae_status_t clvae_gemm_record_start(clvae_ctx_t *ctx, clvae_error_t *err)
+{
+    clvae_tuning_t *t = clvae_tuning_get(ctx);
+    if (!t) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    t->nshapes = 0;
+    t->record_failed = 0;
+    t->layer = -1;
+    t->backward = 0;
+    t->recording = 1;
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_gemm_record_stop(clvae_ctx_t *ctx, clvae_gemm_shape_t **calls, int *n,
+                                      clvae_error_t *err)
+{
+    *calls = NULL;
+    *n = 0;
+    clvae_tuning_t *t = ctx->tuning;
+    if (!t) return CLVAE_OK;
+    t->recording = 0;
+    clvae_status_t s = CLVAE_OK;
+    if (t->record_failed) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    } else if (t->nshapes > 0) {
+        *calls = malloc((size_t)t->nshapes * sizeof **calls);
+        if (!*calls) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        memcpy(*calls, t->shapes, (size_t)t->nshapes * sizeof **calls);
+        *n = t->nshapes;
+    }
+    t->nshapes = 0;
+    return s;
 }
 
 clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
@@ -139,7 +253,11 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
                           n, k);
     clvae_tuning_t *t = clvae_tuning_get(ctx);
     if (!ctx->gemm_tuned || (t && t->generation != ctx->gemm_generation)) gemm_tune(ctx);
-    if (t && t->recording) clvae_tuning_note_gemm(ctx, trans_a, trans_b, m, n, k);
+    if (t && t->recording) {
+        clvae_gemm_shape_t sh = {trans_a ? 1 : 0, trans_b ? 1 : 0, m, n, k, lda, ldb, ldc,
+                                 beta != 0.0f, 1, -1, 0};
+        note_call(t, &sh);
+    }
     cl_command_queue q = clvae_ctx_queue(ctx);
     CLBlastLayout lay = CLBlastLayoutRowMajor;
     CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
@@ -169,6 +287,7 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
         if (st != CL_INVALID_WORK_GROUP_SIZE || attempt >= (t && t->tuning ? 1 : 2) ||
             gemm_small_work_groups(q, attempt + 1) != 0)
             break;
+        if (attempt + 1 >= 2) ctx->gemm_overridden |= 1u; /* Xgemm's own work groups replaced */
     }
     if (st != CLBlastSuccess)
         return CLVAE_FAIL(err, CLVAE_ERR_OPENCL,

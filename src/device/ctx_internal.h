@@ -42,6 +42,9 @@ struct clvae_ctx {
     size_t ws_size[CLVAE_CTX_WORKSPACES];  /* their sizes in floats */
     int gemm_tuned;               /* GEMM parameters for this device were chosen */
     unsigned gemm_generation;     /* ... for this generation of the tuning table */
+    unsigned gemm_overridden;     /* bit f: CLBlast kernel f (clvae_clblast_kernels) was given
+                                     parameters other than its defaults by this context, which
+                                     CLBlast keeps for the process (blas.c:gemm_tune) */
     struct clvae_tuning *tuning;  /* tuned parameters (tuning.c), NULL until first used */
     void (*tuning_free)(struct clvae_tuning *t); /* frees it; set by tuning.c with the table */
 };

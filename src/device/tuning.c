@@ -345,30 +345,12 @@ void clvae_tuning_unset(clvae_ctx_t *ctx, const char *prefix)
     t->n = j;
 }
 
-void clvae_tuning_note_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n,
-                            size_t k)
+void clvae_tuning_note_layer(clvae_ctx_t *ctx, int layer, int backward)
 {
     clvae_tuning_t *t = ctx->tuning;
     if (!t || !t->recording) return;
-    for (int i = 0; i < t->nshapes; i++) {
-        clvae_tune_shape_t *s = &t->shapes[i];
-        if (s->trans_a == trans_a && s->trans_b == trans_b && s->m == m && s->n == n &&
-            s->k == k) {
-            s->calls++;
-            return;
-        }
-    }
-    if (t->nshapes == t->cap) {
-        int cap = t->cap ? 2 * t->cap : 16;
-        clvae_tune_shape_t *p = realloc(t->shapes, (size_t)cap * sizeof *p);
-        if (!p) {
-            t->record_failed = 1;
-            return;
-        }
-        t->shapes = p;
-        t->cap = cap;
-    }
-    t->shapes[t->nshapes++] = (clvae_tune_shape_t){trans_a ? 1 : 0, trans_b ? 1 : 0, m, n, k, 1};
+    t->layer = layer;
+    t->backward = backward;
 }
 
 void clvae_tuning_note_op(clvae_ctx_t *ctx, const char *family, const size_t *dims, int ndims)

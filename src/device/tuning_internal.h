@@ -29,8 +29,10 @@ typedef struct clvae_tuning {
     unsigned generation;        /* changes whenever a value changes */
     int tuning;                 /* the tuner is timing candidates: a GEMM that fails to launch
                                    fails (no retry with other parameters) */
-    int recording;              /* clvae_gemm notes its shapes into shapes[] */
-    clvae_tune_shape_t *shapes;
+    int recording;              /* clvae_gemm notes its calls into shapes[] (blas.c; equal
+                                   calls of one layer and pass counted together) */
+    int layer, backward;        /* while recording: the layer (and pass) running (-1: none) */
+    clvae_gemm_shape_t *shapes;
     int nshapes, cap;
     int record_failed;          /* out of host memory while recording */
     clvae_tune_op_t *ops;       /* op shapes noted while recording (kept until the next) */
@@ -44,9 +46,9 @@ clvae_tuning_t *clvae_tuning_get(clvae_ctx_t *ctx);
 /* 1 and *value when the context has the key (ignores CLVAE_TUNING: values set explicitly). */
 int clvae_tuning_find(clvae_ctx_t *ctx, const char *key, int *value);
 
-/* clvae_gemm reports each call's shape here (kept while recording). */
-void clvae_tuning_note_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n,
-                            size_t k);
+/* The network says whose forward (backward 0) or backward runs now, layer -1 when none: the
+ * calls recorded meanwhile are that layer's. */
+void clvae_tuning_note_layer(clvae_ctx_t *ctx, int layer, int backward);
 
 /* An op reports a call here, its shape packed into ndims (<= CLVAE_TUNE_OP_DIMS) numbers under
  * its family's name (kept while recording; calls with equal family and numbers are counted

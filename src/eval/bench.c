@@ -1,6 +1,7 @@
 /* Benchmarks: model throughput from wall-clock over whole steps, layer times from events. */
 #include "clvae/eval/bench.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -57,6 +58,84 @@ static clvae_status_t bench_step(clvae_objective_t *m, const clvae_model_desc_t 
     return clvae_objective_step(m, step, err);
 }
 
+/* A model made ready for bench steps: random inputs (a GAN's: z), labels and targets as its
+ * kind wants them. */
+typedef struct bench_run {
+    clvae_objective_t *m;
+    float *z, *img;     /* latents [batch, J]; host scratch of [batch, D] floats */
+    clvae_buf_t target; /* the forward pass's target: none, a classifier's labels or a prior's
+                           code maps */
+} bench_run_t;
+
+static void bench_close(bench_run_t *b)
+{
+    clvae_buf_free(&b->target);
+    free(b->z);
+    free(b->img);
+    clvae_objective_free(b->m);
+    memset(b, 0, sizeof *b);
+}
+
+static clvae_status_t bench_open(clvae_ctx_t *ctx, const clvae_model_desc_t *d, size_t batch,
+                                 bench_run_t *b, clvae_error_t *err)
+{
+    memset(b, 0, sizeof *b);
+    clvae_status_t s = clvae_objective_init(&b->m, ctx, d, batch, err);
+    if (s) return s;
+    size_t D = clvae_objective_example_dim(b->m), J = clvae_objective_latent_dim(b->m);
+    float *x = malloc(batch * D * sizeof *x);
+    b->z = malloc(batch * J * sizeof *b->z);
+    b->img = malloc(batch * D * sizeof *b->img);
+    if (!x || !b->z || !b->img) {
+        free(x);
+        bench_close(b);
+        return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    }
+    clvae_rng_uniform_host(x, batch * D, 11, 0);
+    clvae_rng_normal_host(b->z, batch * J, 12, 0);
+    if (!(s = clvae_objective_init_params(b->m, 1, err)))
+        s = clvae_buf_upload(ctx, clvae_objective_input(b->m), d->gan ? b->z : x,
+                             batch * (d->gan ? J : D), err); /* a GAN's input is z */
+    free(x);
+    /* labels: a classifier's targets, a conditional model's inputs (class i mod K) */
+    size_t K = d->classes > 0 ? (size_t)d->classes : d->conditional;
+    if (!s && K) {
+        for (size_t i = 0; i < batch; i++) b->img[i] = (float)(i % K);
+        if (d->classes) s = clvae_buf_alloc(ctx, batch, &b->target, err);
+        if (!s)
+            s = clvae_buf_upload(ctx, d->classes ? b->target : clvae_objective_labels(b->m),
+                                 b->img, batch, err);
+    }
+    if (!s && d->prior) s = prior_targets(ctx, d, batch, b->img, &b->target, err);
+    if (s) bench_close(b);
+    return s;
+}
+
+clvae_status_t clvae_bench_record_calls(clvae_ctx_t *ctx, const clvae_model_desc_t *d,
+                                        size_t batch, clvae_gemm_shape_t **calls, int *n,
+                                        clvae_error_t *err)
+{
+    *calls = NULL;
+    *n = 0;
+    bench_run_t b;
+    clvae_status_t s = bench_open(ctx, d, batch, &b, err);
+    if (s) return s;
+    if (!(s = clvae_gemm_record_start(ctx, err))) {
+        clvae_status_t s2;
+        s = bench_step(b.m, d, batch, 1, b.target, err);
+        s2 = clvae_gemm_record_stop(ctx, calls, n, s ? NULL : err);
+        if (!s) s = s2;
+    }
+    if (!s) s = clvae_ctx_finish(ctx, err);
+    bench_close(&b);
+    if (s) {
+        free(*calls);
+        *calls = NULL;
+        *n = 0;
+    }
+    return s;
+}
+
 clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, size_t batch,
                                  int steps, int profile, clvae_bench_result_t *out,
                                  clvae_error_t *err)
@@ -66,45 +145,26 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     if (profile && d->gan)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--profile times the layers of one network; a "
                           "GAN has two (bench it without --profile)");
-    clvae_objective_t *m = NULL;
-    float *x = NULL, *z = NULL, *img = NULL;
+    bench_run_t b;
     double *fwd = NULL, *bwd = NULL;
-    clvae_buf_t none = {0}; /* the forward pass's target: none, or a classifier's labels */
-    clvae_status_t s = clvae_objective_init(&m, ctx, d, batch, err);
+    clvae_status_t s = bench_open(ctx, d, batch, &b, err);
     if (s) return s;
-    size_t D = clvae_objective_example_dim(m), J = clvae_objective_latent_dim(m);
-    x = malloc(batch * D * sizeof *x);
-    z = malloc(batch * J * sizeof *z);
-    img = malloc(batch * D * sizeof *img);
+    clvae_objective_t *m = b.m;
+    float *z = b.z, *img = b.img;
+    clvae_buf_t target = b.target;
     fwd = calloc((size_t)d->nlayers, sizeof *fwd);
     bwd = calloc((size_t)d->nlayers, sizeof *bwd);
-    if (!x || !z || !img || !fwd || !bwd) {
+    if (!fwd || !bwd) {
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
         goto out;
     }
-    clvae_rng_uniform_host(x, batch * D, 11, 0);
-    clvae_rng_normal_host(z, batch * J, 12, 0);
-    if ((s = clvae_objective_init_params(m, 1, err)) ||
-        (s = clvae_buf_upload(ctx, clvae_objective_input(m), d->gan ? z : x,
-                              batch * (d->gan ? J : D), err))) /* a GAN's input is z */
-        goto out;
-    /* labels: a classifier's targets, a conditional model's inputs (class i mod K) */
-    size_t K = d->classes > 0 ? (size_t)d->classes : d->conditional;
-    if (K) {
-        for (size_t i = 0; i < batch; i++) img[i] = (float)(i % K);
-        if (d->classes) s = clvae_buf_alloc(ctx, batch, &none, err);
-        if (!s) s = clvae_buf_upload(ctx, d->classes ? none : clvae_objective_labels(m), img, batch,
-                                     err);
-        if (s) goto out;
-    }
-    if (d->prior && (s = prior_targets(ctx, d, batch, img, &none, err))) goto out;
     long step = 1;
     for (; step <= 2; step++) /* warm-up: kernels built, workspaces grown */
-        if ((s = bench_step(m, d, batch, step, none, err))) goto out;
+        if ((s = bench_step(m, d, batch, step, target, err))) goto out;
     if ((s = clvae_ctx_finish(ctx, err))) goto out;
     double t0 = clvae_seconds();
     for (int i = 0; i < steps; i++, step++)
-        if ((s = bench_step(m, d, batch, step, none, err))) goto out;
+        if ((s = bench_step(m, d, batch, step, target, err))) goto out;
     if ((s = clvae_ctx_finish(ctx, err))) goto out;
     double t1 = clvae_seconds();
     int decodes = (clvae_objective_can(d) & CLVAE_CAN_DECODE) != 0; /* a classifier does not */
@@ -134,7 +194,7 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     if (profile) {
         if ((s = clvae_objective_profile(m, 1, err))) goto out;
         for (int i = 0; i < steps; i++, step++) {
-            if ((s = bench_step(m, d, batch, step, none, err)) ||
+            if ((s = bench_step(m, d, batch, step, target, err)) ||
                 (s = clvae_objective_profile_read(m, fwd, bwd, err)))
                 goto out;
         }
@@ -147,47 +207,48 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
         fwd = bwd = NULL;
     }
 out:
-    clvae_buf_free(&none);
-    free(x);
-    free(z);
-    free(img);
     free(fwd);
     free(bwd);
-    clvae_objective_free(m);
+    bench_close(&b);
     return s;
 }
 
-clvae_status_t clvae_bench_gemm(clvae_ctx_t *ctx, size_t m, size_t n, size_t k, int reps,
-                                double *gflop_s, clvae_error_t *err)
+clvae_status_t clvae_bench_gemm_time(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s, clvae_buf_t a,
+                                     clvae_buf_t b, clvae_buf_t c, int reps, double *seconds,
+                                     clvae_error_t *err)
 {
-    clvae_buf_t a = {0}, b = {0}, c = {0};
-    clvae_status_t s;
-    *gflop_s = 0;
-    if ((s = clvae_buf_alloc(ctx, m * k, &a, err)) || (s = clvae_buf_alloc(ctx, k * n, &b, err)) ||
-        (s = clvae_buf_alloc(ctx, m * n, &c, err)))
-        goto out;
-    float *host = malloc((m * k > k * n ? m * k : k * n) * sizeof *host);
-    if (!host) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-        goto out;
+    double best = INFINITY;
+    *seconds = 0;
+    for (int r = -1; r < reps; r++) {
+        double t0 = clvae_seconds();
+        clvae_status_t st = clvae_gemm_shape_run(ctx, s, a, b, c, err);
+        if (!st) st = clvae_ctx_finish(ctx, err);
+        if (st) return st;
+        double dt = clvae_seconds() - t0;
+        if (r >= 0 && dt < best) best = dt;
     }
-    clvae_rng_uniform_host(host, m * k, 1, 0);
-    s = clvae_buf_upload(ctx, a, host, m * k, err);
-    clvae_rng_uniform_host(host, k * n, 2, 0);
-    if (!s) s = clvae_buf_upload(ctx, b, host, k * n, err);
+    *seconds = reps > 0 ? best : 0;
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_bench_gemm(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s, int reps,
+                                double *seconds, clvae_error_t *err)
+{
+    clvae_buf_t buf[3] = {{0}, {0}, {0}};
+    size_t n[3];
+    clvae_gemm_shape_sizes(s, &n[0], &n[1], &n[2]);
+    size_t most = n[0] > n[1] ? n[0] : n[1];
+    if (n[2] > most) most = n[2];
+    *seconds = 0;
+    float *host = malloc(most * sizeof *host);
+    clvae_status_t st = host ? CLVAE_OK : CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (int j = 0; j < 3 && !st; j++) {
+        clvae_rng_uniform_host(host, n[j], 1 + (uint64_t)j, 0);
+        if (!(st = clvae_buf_alloc(ctx, n[j], &buf[j], err)))
+            st = clvae_buf_upload(ctx, buf[j], host, n[j], err);
+    }
     free(host);
-    if (s) goto out;
-    if ((s = clvae_gemm(ctx, 0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n, err)) ||
-        (s = clvae_ctx_finish(ctx, err)))
-        goto out;
-    double t0 = clvae_seconds();
-    for (int i = 0; i < reps; i++)
-        if ((s = clvae_gemm(ctx, 0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n, err))) goto out;
-    if ((s = clvae_ctx_finish(ctx, err))) goto out;
-    *gflop_s = 2.0 * (double)m * (double)n * (double)k * reps / (clvae_seconds() - t0) / 1e9;
-out:
-    clvae_buf_free(&a);
-    clvae_buf_free(&b);
-    clvae_buf_free(&c);
-    return s;
+    if (!st) st = clvae_bench_gemm_time(ctx, s, buf[0], buf[1], buf[2], reps, seconds, err);
+    for (int j = 0; j < 3; j++) clvae_buf_free(&buf[j]);
+    return st;
 }

@@ -13,6 +13,7 @@
 #include <clblast_c.h>
 
 #include "clvae/device/blas.h"
+#include "clvae/eval/bench.h"
 #include "clvae/ops/conv.h"
 #include "clvae/train/objective.h"
 #include "clvae/ops/rng.h"
@@ -24,73 +25,56 @@
 
 clvae_status_t clvae_tune_record_shapes(clvae_ctx_t *ctx,
                                         const struct clvae_model_desc *const *models, int nmodels,
-                                        clvae_tune_shape_t **shapes, int *nshapes,
+                                        clvae_gemm_shape_t **shapes, int *nshapes,
                                         clvae_error_t *err)
 {
     clvae_tuning_t *t = clvae_tuning_get(ctx);
     if (!t) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    t->nshapes = 0;
-    t->nops = 0;
-    t->record_failed = 0;
+    /* the steps run as untuned ones would, and CLBlast gets no tuned parameters before the
+     * tuner times its defaults (clvae_tune) */
+    clvae_tuning_unset(ctx, "");
+    t->nops = 0; /* the convs noted meanwhile, of every model, stay for the conv family */
     clvae_status_t s = CLVAE_OK;
-    clvae_buf_t none = {0};
     for (int i = 0; i < nmodels && !s; i++) {
-        const clvae_model_desc_t *d = models[i];
-        clvae_objective_t *m = NULL;
-        if ((s = clvae_objective_init(&m, ctx, d, d->batch, err))) break;
-        t->recording = 1;
-        if (!(s = clvae_objective_init_params(m, 1, err)) &&
-            !(s = clvae_objective_forward(m, d->batch, d->sample_latent, 1, 0, none, err)))
-            s = clvae_objective_backward(m, err);
-        t->recording = 0;
-        if (!s) s = clvae_ctx_finish(ctx, err);
-        clvae_objective_free(m);
-    }
-    if (!s && t->record_failed) s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    for (int i = 0; i < t->nshapes && !s; i++) {
-        const clvae_tune_shape_t *n = &t->shapes[i];
-        int j = 0;
-        while (j < *nshapes && !((*shapes)[j].trans_a == n->trans_a &&
-                                 (*shapes)[j].trans_b == n->trans_b && (*shapes)[j].m == n->m &&
-                                 (*shapes)[j].n == n->n && (*shapes)[j].k == n->k))
-            j++;
-        if (j < *nshapes) {
-            (*shapes)[j].calls += n->calls;
-            continue;
+        clvae_gemm_shape_t *calls = NULL;
+        int ncalls = 0;
+        s = clvae_bench_record_calls(ctx, models[i], models[i]->batch, &calls, &ncalls, err);
+        for (int c = 0; c < ncalls && !s; c++) {
+            int j = 0;
+            while (j < *nshapes && !clvae_gemm_shape_same(&(*shapes)[j], &calls[c])) j++;
+            if (j < *nshapes) {
+                (*shapes)[j].calls += calls[c].calls;
+                continue;
+            }
+            clvae_gemm_shape_t *p = realloc(*shapes, (size_t)(*nshapes + 1) * sizeof *p);
+            if (!p) {
+                s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+                break;
+            }
+            *shapes = p;
+            p[*nshapes] = calls[c];
+            p[*nshapes].layer = -1;
+            p[(*nshapes)++].backward = 0;
         }
-        clvae_tune_shape_t *p = realloc(*shapes, (size_t)(*nshapes + 1) * sizeof *p);
-        if (!p) {
-            s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-            break;
-        }
-        *shapes = p;
-        p[(*nshapes)++] = *n;
+        free(calls);
     }
-    t->nshapes = 0;
     return s;
 }
 
 /* ---- the GEMM families ------------------------------------------------------------------- */
 
-/* Times the workload's GEMMs: per shape one untimed call (kernels built), then the fastest of
- * reps calls, each waited for. */
+/* Times the workload's GEMMs as clvae_bench_gemm_time does (one untimed call: kernels built;
+ * then the fastest of reps calls, each waited for), each with its own leading dimensions and
+ * beta, as training makes it. */
 static clvae_status_t gemm_bench(clvae_ctx_t *ctx, const clvae_tune_work_t *w, double *seconds,
                                  double *per_shape, clvae_error_t *err)
 {
     *seconds = 0;
     for (int i = 0; i < w->nshapes; i++) {
-        const clvae_tune_shape_t *sh = &w->shapes[i];
-        size_t lda = sh->trans_a ? sh->m : sh->k, ldb = sh->trans_b ? sh->k : sh->n;
-        double best = INFINITY;
-        for (int r = -1; r < w->reps; r++) {
-            double t0 = clvae_seconds();
-            clvae_status_t s = clvae_gemm(ctx, sh->trans_a, sh->trans_b, sh->m, sh->n, sh->k,
-                                          1.0f, w->a, lda, w->b, ldb, 0.0f, w->c, sh->n, err);
-            if (!s) s = clvae_ctx_finish(ctx, err);
-            if (s) return s;
-            double dt = clvae_seconds() - t0;
-            if (r >= 0 && dt < best) best = dt;
-        }
+        const clvae_gemm_shape_t *sh = &w->shapes[i];
+        double best;
+        clvae_status_t s = clvae_bench_gemm_time(ctx, sh, w->a, w->b, w->c, w->reps, &best, err);
+        if (s) return s;
         if (per_shape) per_shape[i] = best;
         *seconds += best * (sh->calls > 0 ? sh->calls : 1);
         if (w->cutoff > 0 && *seconds > w->cutoff) return CLVAE_OK;
@@ -149,7 +133,10 @@ static int xgemm_start(const clvae_ctx_t *ctx, int *v)
 }
 
 /* The direct/indirect switch: GEMMs with m n k below its cube run XgemmDirect (no padding
- * copies), the others Xgemm. The first candidate is CLBlast's own default for CPUs. */
+ * copies), the others Xgemm. The start value on a CPU is CLBlast's database value for Intel
+ * CPUs; on the CI machine's AMD CPU under pocl CLBlast 1.5.3's own value is larger and sends
+ * the thesis VAE's conv GEMMs (64x25088x288 and smaller) to XgemmDirect, ~6-20 GFLOP/s there
+ * against 60-160 through Xgemm. */
 static const clvae_tune_param_t switch_params[1] = {
     {"gemm.XGEMM_MIN_INDIRECT_SIZE", 6, {0, 128, 320, 704, 1024, 2048}},
 };
@@ -162,7 +149,7 @@ static int switch_start(const clvae_ctx_t *ctx, int *v)
 }
 
 /* Xgemm's parameters matter only to the GEMMs that the switch sends to Xgemm. */
-static int xgemm_uses(clvae_ctx_t *ctx, const clvae_tune_shape_t *sh)
+static int xgemm_uses(clvae_ctx_t *ctx, const clvae_gemm_shape_t *sh)
 {
     int v0;
     switch_start(ctx, &v0);
@@ -330,7 +317,7 @@ typedef struct search {
     int **seen;        /* combinations timed (per family) */
     int nseen, capseen;
     double t0;         /* when tuning began */
-    clvae_tune_shape_t *sub; /* the shapes a family affects */
+    clvae_gemm_shape_t *sub; /* the shapes a family affects */
 } search_t;
 
 static void say(const search_t *S, const char *fmt, ...)
@@ -563,6 +550,184 @@ void clvae_tune_result_free(clvae_tune_result_t *r)
     r->nfigs = 0;
 }
 
+/* The GEMM operands, large enough for every shape (leading dimensions included), and the conv
+ * operands, filled with values in [0, 1). */
+static clvae_status_t work_buffers(clvae_ctx_t *ctx, clvae_tuning_t *t, clvae_tune_work_t *w,
+                                   clvae_error_t *err)
+{
+    size_t n[3] = {1, 1, 1};
+    for (int i = 0; i < w->nshapes; i++) {
+        size_t want[3];
+        clvae_gemm_shape_sizes(&w->shapes[i], &want[0], &want[1], &want[2]);
+        for (int j = 0; j < 3; j++)
+            if (want[j] > n[j]) n[j] = want[j];
+    }
+    size_t most = n[0] > n[1] ? n[0] : n[1];
+    if (n[2] > most) most = n[2];
+    float *host = malloc(most * sizeof *host);
+    if (!host) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    clvae_buf_t *buf[3] = {&w->a, &w->b, &w->c};
+    clvae_status_t s = CLVAE_OK;
+    for (int j = 0; j < 3 && !s; j++) {
+        clvae_rng_uniform_host(host, n[j], 1 + (uint64_t)j, 0);
+        if (!(s = clvae_buf_alloc(ctx, n[j], buf[j], err)))
+            s = clvae_buf_upload(ctx, *buf[j], host, n[j], err);
+    }
+    free(host);
+    if (!s && conv_count(t) > 0) s = conv_buffers(ctx, t, err);
+    return s;
+}
+
+/* The workload's GEMMs with the context's parameters as they are: per shape the fastest of
+ * `rounds` passes into best[] (scratch: per[]), and *total, the sum of calls x best. */
+static clvae_status_t gemm_rounds(clvae_ctx_t *ctx, const clvae_tune_work_t *w, int rounds,
+                                  double *best, double *per, double *total, clvae_error_t *err)
+{
+    for (int round = 0; round < rounds; round++) {
+        double sum;
+        clvae_status_t s = gemm_bench(ctx, w, &sum, per, err);
+        if (s) return s;
+        for (int i = 0; i < w->nshapes; i++)
+            if (round == 0 || per[i] < best[i]) best[i] = per[i];
+    }
+    *total = 0;
+    for (int i = 0; i < w->nshapes; i++)
+        *total += best[i] * (w->shapes[i].calls > 0 ? w->shapes[i].calls : 1);
+    return CLVAE_OK;
+}
+
+/* The defaults, timed before anything else: CLBlast keeps parameters once given for the rest
+ * of the process (CLBlastClearCache drops its programs, not them), so this is the one time
+ * its own (for Xgemm on pocl's CPU device: clvae's built-in ones, given again whenever the
+ * table has none) can be timed. A context that gave CLBlast other parameters already has no
+ * defaults left to time: CLVAE_ERR_INVALID. */
+static clvae_status_t time_defaults(search_t *S, int rounds, double *before, double *per,
+                                    clvae_error_t *err)
+{
+    clvae_tuning_unset(S->ctx, "");
+    say(S, "tuning GEMM for %s: %d shapes, budget %.0f s", S->ctx->dev.name, S->w->nshapes,
+        S->o->budget_s);
+    clvae_status_t s = gemm_rounds(S->ctx, S->w, rounds, before, per, &S->r->before_s, err);
+    if (s) return s;
+    if (S->ctx->gemm_overridden)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "tune: this context gave CLBlast tuned GEMM "
+                          "parameters already, which CLBlast keeps: its defaults cannot be "
+                          "timed (tune in a fresh context)");
+    say(S, "defaults: %.2f ms per training step's GEMMs (fastest of %d passes)",
+        1e3 * S->r->before_s, rounds);
+    return CLVAE_OK;
+}
+
+/* Every family in turn, each within its share of the budget. */
+static clvae_status_t run_families(search_t *S, clvae_error_t *err)
+{
+    clvae_tuning_t *t = clvae_tuning_get(S->ctx);
+    if (!t) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    /* the switch at its default, said out loud, so that Xgemm is timed on the shapes it runs */
+    int v0;
+    switch_start(S->ctx, &v0);
+    clvae_status_t s = clvae_tuning_set(S->ctx, SWITCH_KEY, v0, err);
+    double left = S->o->budget_s;
+    for (int f = 0; f < NFAMILIES && !s; f++) {
+        double share = f == NFAMILIES - 1 ? left : S->o->budget_s * family_share[f];
+        double t1 = clvae_seconds();
+        if (families[f].bench == conv_bench && conv_count(t) == 0) {
+            say(S, "%s: the models have no conv with C*kh*kw <= 64; nothing to tune",
+                families[f].name);
+            continue;
+        }
+        s = search_family(S, &families[f], t1 + share, err);
+        left -= clvae_seconds() - t1;
+        if (left < 0) left = 0;
+    }
+    S->w->cutoff = 0;
+    return s;
+}
+
+/* The chosen GEMM parameters, timed as the defaults were (fastest of `rounds` passes), stay
+ * only when faster than the defaults, else (noise, a busy machine) the defaults do. */
+static clvae_status_t settle_gemm(search_t *S, int rounds, const double *before, double *after,
+                                  double *per, clvae_error_t *err)
+{
+    clvae_tune_result_t *r = S->r;
+    say(S, "timing the chosen parameters as the defaults were");
+    clvae_status_t s = gemm_rounds(S->ctx, S->w, rounds, after, per, &r->after_s, err);
+    if (s) return s;
+    clvae_tuning_t *t = clvae_tuning_get(S->ctx);
+    int gemm_keys = 0;
+    for (int i = 0; t && i < t->n; i++)
+        gemm_keys += strncmp(t->key[i], CONV_PREFIX, strlen(CONV_PREFIX)) != 0;
+    if (gemm_keys > 0 && r->after_s >= 0.98 * r->before_s) {
+        say(S, "the chosen GEMM parameters are not faster than the defaults (%.2f ms against "
+               "%.2f ms): keeping the defaults", 1e3 * r->after_s, 1e3 * r->before_s);
+        clvae_tuning_unset(S->ctx, "xgemm.");
+        clvae_tuning_unset(S->ctx, "gemm.");
+        r->after_s = r->before_s;
+        memcpy(after, before, (size_t)S->w->nshapes * sizeof *after);
+    }
+    return CLVAE_OK;
+}
+
+/* The same rule for the direct convs: chosen against default values in turns (clvae's own
+ * parameters, which can be given back; the GEMM-path convs run with the GEMM parameters as
+ * CLBlast has them now). */
+static clvae_status_t settle_conv(search_t *S, clvae_error_t *err)
+{
+    clvae_ctx_t *ctx = S->ctx;
+    clvae_tune_result_t *r = S->r;
+    int chosen[CD_N], dflt[CD_N], have = 1;
+    conv_start(ctx, dflt);
+    for (int i = 0; i < CD_N; i++) have &= clvae_tuning_find(ctx, conv_params[i].key, &chosen[i]);
+    if (have && memcmp(chosen, dflt, sizeof chosen) == 0) {
+        say(S, "conv_direct: no candidate beat the defaults; they stay");
+        return CLVAE_OK;
+    }
+    if (!have) return CLVAE_OK;
+    double cb = INFINITY, ca = INFINITY, x;
+    clvae_status_t s;
+    for (int round = 0; round < 3; round++) {
+        clvae_tuning_unset(ctx, CONV_PREFIX);
+        if ((s = conv_bench(ctx, S->w, &x, NULL, err))) return s;
+        if (x < cb) cb = x;
+        for (int i = 0; i < CD_N; i++)
+            if ((s = clvae_tuning_set(ctx, conv_params[i].key, chosen[i], err))) return s;
+        if ((s = conv_bench(ctx, S->w, &x, NULL, err))) return s;
+        if (x < ca) ca = x;
+    }
+    r->conv_before_s = cb;
+    r->conv_after_s = ca;
+    say(S, "direct-path convs per training step (fwd + bwd data + bwd weight): %.2f ms with the "
+           "defaults, %.2f ms with the chosen parameters (fastest of 3 turns)", 1e3 * cb, 1e3 * ca);
+    if (ca >= 0.98 * cb) {
+        say(S, "the chosen conv_direct parameters are not faster in turns: keeping the defaults");
+        clvae_tuning_unset(ctx, CONV_PREFIX);
+        r->conv_after_s = cb;
+    }
+    return CLVAE_OK;
+}
+
+/* The parameters the context holds now, and the figures per shape. */
+static clvae_status_t results(clvae_ctx_t *ctx, const clvae_tune_opts_t *o, const double *before,
+                              const double *after, clvae_tune_result_t *r, clvae_error_t *err)
+{
+    clvae_tuning_t *t = clvae_tuning_get(ctx);
+    r->nparams = 0;
+    for (int i = 0; t && i < t->n && r->nparams < CLVAE_TUNING_MAX_PARAMS; i++) {
+        snprintf(r->keys[r->nparams], sizeof r->keys[0], "%s", t->key[i]);
+        r->values[r->nparams++] = t->value[i];
+    }
+    r->figs = calloc((size_t)o->nshapes, sizeof *r->figs);
+    if (!r->figs) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    r->nfigs = o->nshapes;
+    for (int i = 0; i < o->nshapes; i++) {
+        const clvae_gemm_shape_t *sh = &o->shapes[i];
+        double fl = clvae_gemm_shape_flops(sh);
+        r->figs[i] = (clvae_tuning_figure_t){sh->trans_a, sh->trans_b, sh->m, sh->n, sh->k,
+                                             sh->calls, fl / before[i] / 1e9, fl / after[i] / 1e9};
+    }
+    return CLVAE_OK;
+}
+
 clvae_status_t clvae_tune(clvae_ctx_t *ctx, const clvae_tune_opts_t *o, clvae_tune_result_t *r,
                           clvae_error_t *err)
 {
@@ -571,151 +736,22 @@ clvae_status_t clvae_tune(clvae_ctx_t *ctx, const clvae_tune_opts_t *o, clvae_tu
     clvae_tuning_t *t = clvae_tuning_get(ctx);
     if (!t) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     double t0 = clvae_seconds();
-    size_t na = 1, nb = 1, nc = 1;
-    for (int i = 0; i < o->nshapes; i++) {
-        const clvae_tune_shape_t *sh = &o->shapes[i];
-        if (sh->m * sh->k > na) na = sh->m * sh->k;
-        if (sh->k * sh->n > nb) nb = sh->k * sh->n;
-        if (sh->m * sh->n > nc) nc = sh->m * sh->n;
-    }
+    int rounds = o->quick ? 2 : 3;
     clvae_tune_work_t w = {o->shapes, o->nshapes, o->quick ? 1 : 2, 0, {0}, {0}, {0}};
     search_t S = {ctx, o, &w, r, NULL, 0, 0, t0, NULL};
     S.sub = calloc((size_t)o->nshapes, sizeof *S.sub);
     double *before = calloc((size_t)o->nshapes, sizeof *before);
     double *after = calloc((size_t)o->nshapes, sizeof *after);
     double *per = calloc((size_t)o->nshapes, sizeof *per);
-    float *host = malloc((na > nb ? na : nb) * sizeof *host);
     clvae_status_t s = CLVAE_OK;
-    if (!before || !after || !per || !host || !S.sub) {
+    if (!before || !after || !per || !S.sub)
         s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-        goto out;
-    }
-    if ((s = clvae_buf_alloc(ctx, na, &w.a, err)) || (s = clvae_buf_alloc(ctx, nb, &w.b, err)) ||
-        (s = clvae_buf_alloc(ctx, nc, &w.c, err)))
-        goto out;
-    clvae_rng_uniform_host(host, na, 1, 0);
-    if ((s = clvae_buf_upload(ctx, w.a, host, na, err))) goto out;
-    clvae_rng_uniform_host(host, nb, 2, 0);
-    if ((s = clvae_buf_upload(ctx, w.b, host, nb, err))) goto out;
-    if (conv_count(t) > 0 && (s = conv_buffers(ctx, t, err))) goto out;
-
-    /* the defaults first: nothing tuned in this context */
-    clvae_tuning_unset(ctx, "");
-    say(&S, "tuning GEMM for %s: %d shapes, budget %.0f s", ctx->dev.name, o->nshapes,
-        o->budget_s);
-    if ((s = gemm_bench(ctx, &w, &r->before_s, before, err))) goto out;
-    say(&S, "defaults: %.2f ms per training step's GEMMs", 1e3 * r->before_s);
-
-    /* the switch at its default, said out loud, so that Xgemm is timed on the shapes it runs */
-    {
-        int v0;
-        switch_start(ctx, &v0);
-        if ((s = clvae_tuning_set(ctx, SWITCH_KEY, v0, err))) goto out;
-    }
-    double start = clvae_seconds(), left = o->budget_s;
-    for (int f = 0; f < NFAMILIES; f++) {
-        double share = f == NFAMILIES - 1 ? left : o->budget_s * family_share[f];
-        double t1 = clvae_seconds();
-        if (families[f].bench == conv_bench && conv_count(t) == 0) {
-            say(&S, "%s: the models have no conv with C*kh*kw <= 64; nothing to tune",
-                families[f].name);
-            continue;
-        }
-        if ((s = search_family(&S, &families[f], t1 + share, err))) goto out;
-        left -= clvae_seconds() - t1;
-        if (left < 0) left = 0;
-    }
-    (void)start;
-    w.cutoff = 0;
-    for (int i = 0; i < t->n && r->nparams < CLVAE_TUNING_MAX_PARAMS; i++) {
-        snprintf(r->keys[r->nparams], sizeof r->keys[0], "%s", t->key[i]);
-        r->values[r->nparams++] = t->value[i];
-    }
-    /* before and after, timed in turns (both built by now) so that both see the same load;
-     * the fastest of the turns per shape */
-    say(&S, "timing the defaults and the chosen parameters in turns");
-    for (int round = 0; round < 3; round++) {
-        double tb, ta;
-        clvae_tuning_unset(ctx, "");
-        if ((s = gemm_bench(ctx, &w, &tb, per, err))) goto out;
-        for (int i = 0; i < o->nshapes; i++)
-            if (per[i] < before[i]) before[i] = per[i];
-        for (int i = 0; i < r->nparams; i++)
-            if ((s = clvae_tuning_set(ctx, r->keys[i], r->values[i], err))) goto out;
-        if ((s = gemm_bench(ctx, &w, &ta, per, err))) goto out;
-        for (int i = 0; i < o->nshapes; i++)
-            if (round == 0 || per[i] < after[i]) after[i] = per[i];
-    }
-    r->before_s = r->after_s = 0;
-    for (int i = 0; i < o->nshapes; i++) {
-        int c = o->shapes[i].calls > 0 ? o->shapes[i].calls : 1;
-        r->before_s += c * before[i];
-        r->after_s += c * after[i];
-    }
-    /* what the search found must hold when timed in turns with the defaults, else (noise, a
-     * busy machine) the defaults stay */
-    int gemm_keys = 0;
-    for (int i = 0; i < r->nparams; i++)
-        gemm_keys += strncmp(r->keys[i], CONV_PREFIX, strlen(CONV_PREFIX)) != 0;
-    if (gemm_keys > 0 && r->after_s >= 0.98 * r->before_s) {
-        say(&S, "the chosen GEMM parameters are not faster than the defaults when timed in "
-                "turns (%.2f ms against %.2f ms): keeping the defaults",
-            1e3 * r->after_s, 1e3 * r->before_s);
-        clvae_tuning_unset(ctx, "xgemm.");
-        clvae_tuning_unset(ctx, "gemm.");
-        r->after_s = r->before_s;
-        memcpy(after, before, (size_t)o->nshapes * sizeof *after);
-    }
-    /* the same rule for the direct convs: chosen against default values in turns (with the
-     * GEMM parameters as now chosen, which the GEMM-path convs use) */
-    if (conv_count(t) > 0) {
-        int chosen[CD_N], dflt[CD_N], have = 1;
-        conv_start(ctx, dflt);
-        for (int i = 0; i < CD_N; i++) have &= clvae_tuning_find(ctx, conv_params[i].key, &chosen[i]);
-        if (have && memcmp(chosen, dflt, sizeof chosen) != 0) {
-            double cb = INFINITY, ca = INFINITY, x;
-            for (int round = 0; round < 3; round++) {
-                clvae_tuning_unset(ctx, CONV_PREFIX);
-                if ((s = conv_bench(ctx, &w, &x, NULL, err))) goto out;
-                if (x < cb) cb = x;
-                for (int i = 0; i < CD_N; i++)
-                    if ((s = clvae_tuning_set(ctx, conv_params[i].key, chosen[i], err))) goto out;
-                if ((s = conv_bench(ctx, &w, &x, NULL, err))) goto out;
-                if (x < ca) ca = x;
-            }
-            r->conv_before_s = cb;
-            r->conv_after_s = ca;
-            say(&S, "direct-path convs per training step (fwd + bwd data + bwd weight): %.2f ms "
-                    "with the defaults, %.2f ms with the chosen parameters (fastest of 3 turns)",
-                1e3 * cb, 1e3 * ca);
-            if (ca >= 0.98 * cb) {
-                say(&S, "the chosen conv_direct parameters are not faster in turns: keeping the "
-                        "defaults");
-                clvae_tuning_unset(ctx, CONV_PREFIX);
-                r->conv_after_s = cb;
-            }
-        } else if (have) {
-            say(&S, "conv_direct: no candidate beat the defaults; they stay");
-        }
-    }
-    r->nparams = 0;
-    for (int i = 0; i < t->n && r->nparams < CLVAE_TUNING_MAX_PARAMS; i++) {
-        snprintf(r->keys[r->nparams], sizeof r->keys[0], "%s", t->key[i]);
-        r->values[r->nparams++] = t->value[i];
-    }
-    r->figs = calloc((size_t)o->nshapes, sizeof *r->figs);
-    if (!r->figs) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-        goto out;
-    }
-    r->nfigs = o->nshapes;
-    for (int i = 0; i < o->nshapes; i++) {
-        const clvae_tune_shape_t *sh = &o->shapes[i];
-        double fl = 2.0 * (double)sh->m * (double)sh->n * (double)sh->k;
-        r->figs[i] = (clvae_tuning_figure_t){sh->trans_a, sh->trans_b, sh->m, sh->n, sh->k,
-                                             sh->calls, fl / before[i] / 1e9, fl / after[i] / 1e9};
-    }
-out:
+    if (!s) s = work_buffers(ctx, t, &w, err);
+    if (!s) s = time_defaults(&S, rounds, before, per, err);
+    if (!s) s = run_families(&S, err);
+    if (!s) s = settle_gemm(&S, rounds, before, after, per, err);
+    if (!s && conv_count(t) > 0) s = settle_conv(&S, err);
+    if (!s) s = results(ctx, o, before, after, r, err);
     r->seconds = clvae_seconds() - t0;
     for (int i = 0; i < S.nseen; i++) free(S.seen[i]);
     free(S.seen);
@@ -723,7 +759,6 @@ out:
     free(before);
     free(after);
     free(per);
-    free(host);
     clvae_buf_free(&w.a);
     clvae_buf_free(&w.b);
     clvae_buf_free(&w.c);

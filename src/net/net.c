@@ -9,6 +9,7 @@
 #include "clvae/ops/activation.h"
 #include "clvae/ops/basic.h"
 #include "clvae/ops/rng.h"
+#include "device/tuning_internal.h"
 #include "net/layer.h"
 
 static int is_view(const clvae_layer_t *L)
@@ -388,12 +389,15 @@ clvae_status_t clvae_net_forward_range(clvae_net_t *net, size_t B, int first, in
                           net->d->nlayers);
     net->B = B;
     net->fwd_training = net->training;
-    for (int i = first; i <= last; i++) {
-        clvae_status_t s = layer_forward(net, i, err);
-        if (s) return s;
-        if (i < net->d->nlayers - 1) clvae_net_mark(net, i, 0); /* the caller closes the last */
+    clvae_status_t s = CLVAE_OK;
+    for (int i = first; i <= last && !s; i++) {
+        clvae_tuning_note_layer(net->ctx, i, 0); /* `clvae tune` records whose GEMMs run */
+        s = layer_forward(net, i, err);
+        if (!s && i < net->d->nlayers - 1)
+            clvae_net_mark(net, i, 0); /* the caller closes the last */
     }
-    return CLVAE_OK;
+    clvae_tuning_note_layer(net->ctx, -1, 0);
+    return s;
 }
 
 clvae_status_t clvae_net_forward(clvae_net_t *net, size_t B, clvae_error_t *err)
@@ -427,7 +431,7 @@ static clvae_status_t backward_down_to(clvae_net_t *net, int dout_is_pre, int st
 {
     const clvae_model_desc_t *d = net->d;
     int last = d->nlayers - 1;
-    clvae_status_t s;
+    clvae_status_t s = CLVAE_OK;
     /* the input's gradient goes to din (its views follow it); every other layer's gradient
      * starts at zero, so that consumers add into it (a fan-out sums) */
     if (stop == 0) {
@@ -446,17 +450,19 @@ static clvae_status_t backward_down_to(clvae_net_t *net, int dout_is_pre, int st
     for (int i = last; i > stop; i--) {
         const clvae_layer_t *L = &d->layers[i];
         if (is_view(L)) continue;
+        clvae_tuning_note_layer(net->ctx, i, 1);
         /* the output's gradient is the caller's: before the activation when dout_is_pre, of
          * the last layer or of the source of a last view */
         if (L->act != CLVAE_ACT_IDENTITY && !(i == net->src[last] && dout_is_pre) &&
             (s = act_backward(net, i, err)))
-            return s;
+            break;
         if ((s = clvae_layer_kind(L->kind)->backward(net, i, err)) ||
             (s = read_layer(net, i, &end, err)))
-            return s;
+            break;
         clvae_net_mark(net, i, 1);
     }
-    return CLVAE_OK;
+    clvae_tuning_note_layer(net->ctx, -1, 0);
+    return s;
 }
 
 clvae_status_t clvae_net_backward(clvae_net_t *net, int dout_is_pre, clvae_buf_t din,

@@ -8,6 +8,7 @@
 #include "clvae/device/tensor.h"
 
 struct clvae_model_desc; /* clvae/config.h */
+typedef struct clvae_gemm_shape clvae_gemm_shape_t; /* clvae/device/blas.h */
 
 /* The tuned value of an integer parameter of clvae's own kernels for the context's device
  * (e.g. "conv_direct.wg"), or dflt when the device has no tuned value for it or tuning is
@@ -81,16 +82,9 @@ clvae_status_t clvae_tuning_read(const clvae_ctx_t *ctx, const char *path,
 
 /* ---- the tuner --------------------------------------------------------------------------- */
 
-/* A GEMM shape of the tuning workload: the transposes, sizes and calls per training step. */
-typedef struct clvae_tune_shape {
-    int trans_a, trans_b;
-    size_t m, n, k;
-    int calls;
-} clvae_tune_shape_t;
-
 /* What the tuner times candidates on. */
 typedef struct clvae_tune_work {
-    const clvae_tune_shape_t *shapes; /* GEMM shapes (from the models, plus a square one) */
+    const clvae_gemm_shape_t *shapes; /* GEMM shapes (from the models, plus a square one) */
     int nshapes;
     int reps;                         /* timed repeats per shape (minimum taken) */
     double cutoff;                    /* a bench may stop once its sum passes this (0: never) */
@@ -122,7 +116,7 @@ typedef struct clvae_tune_family {
     /* The starting values for the device (params order): the safe defaults; 0 when none */
     int (*start)(const clvae_ctx_t *ctx, int *values);
     /* 1 when the family's parameters affect this GEMM shape (only those are timed); NULL: all */
-    int (*uses)(clvae_ctx_t *ctx, const clvae_tune_shape_t *shape);
+    int (*uses)(clvae_ctx_t *ctx, const clvae_gemm_shape_t *shape);
     /* Times the family's work with the context's current parameters: *seconds (the sum over
      * the workload of calls x the fastest repeat) and, when per_shape is not NULL, the time of
      * one call of each shape. An error means the candidate is skipped. */
@@ -134,7 +128,7 @@ typedef struct clvae_tune_family {
 typedef struct clvae_tune_opts {
     double budget_s;                 /* seconds of search (the final measurement comes on top) */
     int quick;                       /* fewer repeats and candidates (tests) */
-    const clvae_tune_shape_t *shapes;/* the workload's GEMM shapes */
+    const clvae_gemm_shape_t *shapes;/* the workload's GEMM shapes */
     int nshapes;
     void (*progress)(void *user, const char *line); /* NULL: quiet */
     void *user;
@@ -154,16 +148,21 @@ typedef struct clvae_tune_result {
     double seconds;                                 /* how long the search took */
 } clvae_tune_result_t;
 
-/* Records the GEMM shapes one training step of each model (at its batch) calls, with counts
- * (merged with those already in *shapes, a growing array: free() it). */
+/* Forgets the context's parameters (clvae_tuning_unset(ctx, "")), then records the GEMM calls
+ * one training step of each model (at its batch) makes, as clvae_bench_record_calls, each
+ * distinct call once with its count over the layers (layer -1), merged with those already in
+ * *shapes, a growing array: free() it. */
 clvae_status_t clvae_tune_record_shapes(clvae_ctx_t *ctx,
                                         const struct clvae_model_desc *const *models, int nmodels,
-                                        clvae_tune_shape_t **shapes, int *nshapes,
+                                        clvae_gemm_shape_t **shapes, int *nshapes,
                                         clvae_error_t *err);
 
 /* Searches every family's parameters for the workload within the budget (coordinate descent
  * from the safe defaults, candidates that fail to build or launch skipped), leaves the best in
- * the context and measures before / after per shape. Does not write the cache. */
+ * the context and measures before / after per shape. The GEMMs' "before" is timed first,
+ * before any parameter is given to CLBlast, which keeps them for the rest of the process:
+ * CLVAE_ERR_INVALID when this context gave it tuned ones already (no defaults left to time).
+ * Does not write the cache. */
 clvae_status_t clvae_tune(clvae_ctx_t *ctx, const clvae_tune_opts_t *o, clvae_tune_result_t *r,
                           clvae_error_t *err);
 

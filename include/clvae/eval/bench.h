@@ -2,6 +2,7 @@
 #ifndef CLVAE_BENCH_H
 #define CLVAE_BENCH_H
 
+#include "clvae/device/blas.h"
 #include "clvae/train/objective.h"
 
 /* What clvae_bench_model measured. */
@@ -27,12 +28,26 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *des
                                  int steps, int profile, clvae_bench_result_t *out,
                                  clvae_error_t *err);
 
+/* Records the GEMM calls one training step of the model makes at batch (the step bench
+ * times, on the same inputs, with the context's parameters as they are), as clvae_gemm gets
+ * them: each distinct call of each layer and pass once in *calls, counted (*n; free() it). */
+clvae_status_t clvae_bench_record_calls(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
+                                        size_t batch, clvae_gemm_shape_t **calls, int *n,
+                                        clvae_error_t *err);
+
 /* Frees the per-layer arrays. */
 void clvae_bench_result_free(clvae_bench_result_t *r);
 
-/* GFLOP/s of C[m,n] = A[m,k] B[k,n] (row-major, no transposes) over reps runs, after one
- * warm-up: the device's GEMM speed as clvae calls it. */
-clvae_status_t clvae_bench_gemm(clvae_ctx_t *ctx, size_t m, size_t n, size_t k, int reps,
-                                double *gflop_s, clvae_error_t *err);
+/* Times the call s describes on a, b, c (large enough: clvae_gemm_shape_sizes): one call
+ * (kernels built), then the fastest of reps calls, each waited for: *seconds. The timing
+ * `clvae tune` and `clvae bench --gemm` share. */
+clvae_status_t clvae_bench_gemm_time(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s, clvae_buf_t a,
+                                     clvae_buf_t b, clvae_buf_t c, int reps, double *seconds,
+                                     clvae_error_t *err);
+
+/* clvae_bench_gemm_time on operands of its own (values in [0, 1)): the device's speed at the
+ * call as clvae makes it; GFLOP/s = clvae_gemm_shape_flops(s) / *seconds / 1e9. */
+clvae_status_t clvae_bench_gemm(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s, int reps,
+                                double *seconds, clvae_error_t *err);
 
 #endif
