@@ -51,6 +51,11 @@ const clvae_clblast_kernel_t clvae_clblast_kernels[3] = {
  * device where CLBlast's own database (no entry for it) gives 12-20 (shared/DESIGN.md). */
 const int clvae_xgemm_pocl_defaults[16] = {0, 1, 32, 8, 4, 4, 64, 4, 4, 64, 0, 0, 0, 0, 16, 16};
 
+/* On pocl's CPU device CLBlast's own switch sends GEMMs below a large size to its direct
+ * kernel, which runs the convolutions' skinny GEMMs (64 x 25088 x 288) at 6-20 GFLOP/s where
+ * Xgemm with the parameters above runs them at 60-160: from 320^3 multiply-adds on, Xgemm. */
+#define CLVAE_POCL_MIN_INDIRECT 320
+
 int clvae_device_is_pocl_cpu(const clvae_ctx_t *ctx)
 {
     return (ctx->dev.type & CL_DEVICE_TYPE_CPU) &&
@@ -127,6 +132,12 @@ static void gemm_tune(clvae_ctx_t *ctx)
             builtin = 1;
             clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: pocl CPU Xgemm parameters (64x64 tiles, "
                                                 "4x4 work groups, vectors of 16)");
+        } else if (have != k->n && f == 2 && clvae_device_is_pocl_cpu(ctx)) {
+            vals[0] = CLVAE_POCL_MIN_INDIRECT;
+            have = k->n;
+            builtin = 1;
+            clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: pocl CPU: GEMMs from %d^3 multiply-adds "
+                          "on by Xgemm", CLVAE_POCL_MIN_INDIRECT);
         } else if (have == k->n) {
             clvae_ctx_log(ctx, CLVAE_LOG_DEBUG, "gemm: tuned %s parameters", k->kernel);
         } else if (ctx->gemm_overridden & (1u << f)) {
