@@ -516,6 +516,48 @@ static void t_sampler(void)
     clvae_cfg_free(&cfg);
 }
 
+/* Inpainting: the known values come back exactly, the missing values of x change nothing, a
+ * mask with nothing known is plain sampling (its own noise streams leave the sampler's alone),
+ * and the known values steer the missing ones. */
+static void t_inpaint(void)
+{
+    clvae_cfg_t cfg;
+    clvae_model_desc_t d;
+    clvae_error_t err = {0};
+    REQUIRE(resolve(TINY_DDPM, &cfg, &d, &err), "%s", err.msg);
+    clvae_objective_t *m = NULL;
+    enum { N = 3, D = 16 };
+    REQUIRE(clvae_objective_init(&m, ctx, &d, 2, &err) == CLVAE_OK &&
+                clvae_objective_init_params(m, 5, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_ddpm_sampler_t smp = {5, 1.0f, 0, 1.0f, 1};
+    float x[N * D], x2[N * D], known[N * D], none[N * D], a[N * D], b[N * D], plain[N * D];
+    for (int i = 0; i < N * D; i++) {
+        x[i] = (float)(i % 7) / 6.0f;
+        known[i] = (i % D) < 8 ? 1.0f : 0.0f; /* the top two rows */
+        x2[i] = known[i] ? x[i] : 1.0f - x[i];
+        none[i] = 0.0f;
+    }
+    REQUIRE(clvae_objective_ddpm_inpaint(m, N, 9, &smp, NULL, x, known, a, &err) == CLVAE_OK &&
+                clvae_objective_ddpm_inpaint(m, N, 9, &smp, NULL, x2, known, b, &err) == CLVAE_OK,
+            "%s", err.msg);
+    double worst = 0;
+    for (int i = 0; i < N * D; i++)
+        if (known[i]) worst = fmax(worst, fabs(a[i] - x[i]));
+    CHECK(worst < 1e-6, "known values off by %g", worst);
+    CHECK(memcmp(a, b, sizeof a) == 0, "the missing values of x changed the result");
+    REQUIRE(clvae_objective_ddpm_inpaint(m, N, 9, &smp, NULL, x, none, b, &err) == CLVAE_OK &&
+                clvae_objective_ddpm_sample(m, N, 9, &smp, NULL, plain, &err) == CLVAE_OK,
+            "%s", err.msg);
+    CHECK(memcmp(b, plain, sizeof b) == 0, "nothing known is not plain sampling");
+    int differ = 0;
+    for (int i = 0; i < N * D; i++) differ += !known[i] && a[i] != plain[i];
+    CHECK(differ > N * D / 4, "the known values changed %d missing values only", differ);
+    clvae_objective_free(m);
+    clvae_model_desc_free(&d);
+    clvae_cfg_free(&cfg);
+    clvae_error_clear(&err);
+}
+
 int main(void)
 {
     ctx = tu_ctx();
@@ -528,6 +570,7 @@ int main(void)
     RUN(t_ddim_eta1_is_ddpm);
     RUN(t_gradients);
     RUN(t_sampler);
+    RUN(t_inpaint);
     tu_print_errors();
     clvae_ctx_free(ctx);
     return TEST_EXIT();

@@ -377,6 +377,22 @@ t_score_ddpm() {
 }
 check score_ddpm t_score_ddpm
 
+# inpaint with a diffusion model (conditional: each image's own label): sampled with the known
+# values put back; its sampler options; a VAE refuses them, the diffusion model --fit-steps
+t_inpaint_ddpm() {
+  local out rc
+  out=$("$clvae" inpaint "$tmp/ddpm" --mask bottom --count 20 --n 4 --steps 5 --eta 1 --out "$tmp/ipd.png") || { echo "$out" >&2; return 1; }
+  grep -q "^20 test images of digits:test, --mask bottom: 640 values missing$" <<<"$out" &&
+    grep -q "put back (DDIM over 5 of the 100 steps, eta 1, guidance 1, x_0 clipped to \[-1, 1\]) *[0-9.]* dB$" <<<"$out" &&
+    ! grep -q "one pass" <<<"$out" && is_png "$tmp/ipd.png" || { echo "$out" >&2; return 1; }
+  [ "$(png_size "$tmp/ipd.png" | cut -dx -f2)" = "$(png_size "$tmp/ip0.png" | cut -dx -f2)" ] || return 1
+  for bad in "$tmp/ddpm --fit-steps 5:wants a VAE" "$tmp/vae --steps 5:diffusion model"; do
+    out=$("$clvae" inpaint ${bad%%:*} --mask bottom --out "$tmp/ip_bad.png" 2>&1); rc=$?
+    [ $rc -eq 2 ] && grep -qF -- "${bad#*:}" <<<"$out" && [ ! -e "$tmp/ip_bad.png" ] || { echo "$bad: $rc $out" >&2; return 1; }
+  done
+}
+check inpaint_ddpm t_inpaint_ddpm
+
 t_cgan_draws_asked_digits() {
   # a small conditional GAN on the digits draws the asked digit far more often than chance
   # (10%); score and compare report mode collapse, which a generator that never learns

@@ -376,43 +376,61 @@ static int superres_run(const cli_common_t *c, int argc, char **argv)
     return with_run(c, &a, 1, CLVAE_CAN_RECONSTRUCT, draw_superres, "superres.png");
 }
 
+static void print_inpaint(cli_run_t *r, const fig_args_t *a, const clvae_inpaint_t *ip)
+{
+    printf("%zu test images of %s, --mask %s: %zu values missing\n", ip->n, r->test.name,
+           a->mask, ip->missing);
+    if (r->desc.ddpm) {
+        char smp[128];
+        cli_sampler_text(r, &a->smp, smp, sizeof smp);
+        printf("  PSNR on the missing values, sampled by the diffusion model with the known\n"
+               "  values noised to each step and put back (%s)  %6.2f dB\n", smp, ip->psnr_iter);
+    } else {
+        printf("  PSNR on the missing values, filled by %d passes (known pixels put back) %6.2f "
+               "dB\n", ip->iters, ip->psnr_iter);
+    }
+    if (ip->fit_steps)
+        printf("  PSNR, latent fit: %4d Adam steps (rate %g) from the z_mean         %6.2f dB\n",
+               ip->fit_steps, a->fit_lr, ip->psnr_fit);
+    if (ip->iters)
+        printf("  PSNR, one pass (the masked image's reconstruction)               %6.2f dB\n",
+               ip->psnr_once);
+    printf("  PSNR, left at 0                                                  %6.2f dB\n",
+           ip->psnr_zero);
+}
+
 static clvae_status_t draw_inpaint(cli_run_t *r, const fig_args_t *a, char *path,
                                    clvae_error_t *err)
 {
     clvae_mask_t m;
     clvae_inpaint_t ip;
+    clvae_status_t s;
+    /* an autoencoder fills by its reconstructions, a diffusion model by its sampler */
+    if (!r->desc.ddpm && (s = check_can(r, CLVAE_CAN_RECONSTRUCT, a->cmd, err))) return s;
+    if ((s = cli_sampler_apply(r, &a->smp, err))) return s;
     int vae = r->desc.variational && !r->desc.vqvae;
     long fit = a->fit_steps < 0 ? (vae ? 100 : 0) : a->fit_steps;
     if (fit > 0 && !vae)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--fit-steps: %s is a %s; the latent fit "
                           "wants a VAE (a prior on z)", r->ckpath, clvae_model_kind(&r->desc));
-    clvae_status_t s = clvae_mask_parse(a->mask, r->test.h, r->test.w, &m, err);
+    s = clvae_mask_parse(a->mask, r->test.h, r->test.w, &m, err);
     if (!s) s = clvae_inpaint(r->ctx, r->model, &r->test, &m, (int)a->iters, (int)fit,
                               (float)a->fit_lr, (size_t)a->count, (size_t)a->n,
                               (uint64_t)a->seed, path, &ip, err);
-    if (s) return s;
-    printf("%zu test images of %s, --mask %s: %zu values missing\n", ip.n, r->test.name,
-           a->mask, ip.missing);
-    printf("  PSNR on the missing values, filled by %d passes (known pixels put back) %6.2f dB\n",
-           ip.iters, ip.psnr_iter);
-    if (ip.fit_steps)
-        printf("  PSNR, latent fit: %4d Adam steps (rate %g) from the z_mean         %6.2f dB\n",
-               ip.fit_steps, a->fit_lr, ip.psnr_fit);
-    printf("  PSNR, one pass (the masked image's reconstruction)               %6.2f dB\n",
-           ip.psnr_once);
-    printf("  PSNR, left at 0                                                  %6.2f dB\n",
-           ip.psnr_zero);
-    return CLVAE_OK;
+    if (!s) print_inpaint(r, a, &ip);
+    return s;
 }
 
 static int inpaint_run(const cli_common_t *c, int argc, char **argv)
 {
     fig_args_t a = {.n = 8, .seed = 1, .iters = 20, .count = 1000, .label = -1, .cmd = "inpaint",
-                    .fit_steps = -1, .fit_lr = 0.05};
+                    .fit_steps = -1, .fit_lr = 0.05, .smp = {0, -1.0f, 0, -1.0f, 0, 0}};
     for (int i = 0; i < argc; i++) {
         const char *v;
         int r;
-        if ((r = cli_opt(&i, argc, argv, "--mask", &v))) {
+        if ((r = cli_sampler_take(&cli_cmd_inpaint, &a.smp, &i, argc, argv))) {
+            if (r < 0) return 2;
+        } else if ((r = cli_opt(&i, argc, argv, "--mask", &v))) {
             if (r < 0) return cli_usage_error(&cli_cmd_inpaint, "--mask needs a spec");
             a.mask = v;
         } else if ((r = cli_opt(&i, argc, argv, "--iters", &v))) {
@@ -448,7 +466,7 @@ static int inpaint_run(const cli_common_t *c, int argc, char **argv)
     if (!a.mask)
         return cli_usage_error(&cli_cmd_inpaint, "--mask bottom|top|left|right|box:X,Y,W,H|"
                                "random:P: which pixels are missing?");
-    return with_run(c, &a, 1, CLVAE_CAN_RECONSTRUCT, draw_inpaint, "inpaint.png");
+    return with_run(c, &a, 1, 0, draw_inpaint, "inpaint.png");
 }
 
 static clvae_status_t draw_restyle(cli_run_t *r, const fig_args_t *a, char *path,
@@ -565,6 +583,7 @@ const cli_command_t cli_cmd_inpaint = {
     "inpaint", "PNG and PSNR of test images whose missing pixels an autoencoder or VAE filled",
     "clvae inpaint RUN --mask SPEC [--iters 20] [--fit-steps 100] [--fit-lr 0.05] [--n 8]\n"
     "                  [--count 1000] [--seed 1] [--out FILE] [--device SPEC]\n"
+    "                  [--steps S] [--eta E] [--ancestral] [--guidance G] [--no-clip]\n"
     "  SPEC: bottom, top, left, right (that half of the image), box:X,Y,W,H (a rectangle),\n"
     "  random:P (each pixel with probability P, from the Philox stream of --seed). The masked\n"
     "  image (missing values 0) goes through the model, the known pixels are put back, --iters\n"
@@ -573,7 +592,10 @@ const cli_command_t cli_cmd_inpaint = {
     "  masked, filled, original. A VAE also fills them by the latent fit: z starts at the\n"
     "  masked image's z_mean and takes --fit-steps Adam steps (on the device) on\n"
     "  -log p(x_known | z) - log p(z), then is decoded (a row of its own; --fit-steps 0\n"
-    "  skips it). Autoencoders and VAEs (z = z_mean); other kinds are refused"
+    "  skips it). A diffusion model samples the missing values: at every step of its\n"
+    "  sampler (the options as for `clvae sample`) the known values, noised to that step,\n"
+    "  replace x_t's (a conditional model samples with the image's label). Autoencoders, VAEs\n"
+    "  (z = z_mean) and diffusion models; other kinds are refused"
     OUT_NOTE,
     inpaint_run};
 

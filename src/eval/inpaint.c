@@ -100,6 +100,31 @@ static clvae_status_t fit_batch(clvae_ctx_t *ctx, clvae_objective_t *model, cons
     return s;
 }
 
+/* A diffusion model's fill of one batch [st, st + B): sampled with the known values put back
+ * at every step (a conditional model with the images' labels); the missing values of cur
+ * taken from it. */
+static clvae_status_t ddpm_batch(clvae_objective_t *model, const clvae_dataset_t *data,
+                                 size_t st, size_t B, const float *x, const uint8_t *miss,
+                                 uint64_t seed, float *cur, clvae_error_t *err)
+{
+    size_t D = clvae_objective_example_dim(model), hw = data->h * data->w;
+    int K = clvae_objective_classes(model) > 0;
+    float *known = malloc(B * D * sizeof *known), *rec = malloc(B * D * sizeof *rec);
+    int *labels = K ? malloc(B * sizeof *labels) : NULL;
+    clvae_status_t s = known && rec && (!K || labels)
+                           ? CLVAE_OK
+                           : CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (size_t i = 0; !s && i < B * D; i++) known[i] = miss[(i / D) * hw + i % hw] ? 0.0f : 1.0f;
+    for (size_t b = 0; !s && K && b < B; b++) labels[b] = data->labels[st + b];
+    if (!s) s = clvae_objective_ddpm_inpaint(model, B, seed + st, NULL, labels, x, known, rec, err);
+    for (size_t i = 0; !s && i < B * D; i++)
+        if (!known[i]) cur[i] = rec[i];
+    free(known);
+    free(rec);
+    free(labels);
+    return s;
+}
+
 /* The n images' PSNRs from their squared errors; 0 missing values is CLVAE_ERR_INVALID. */
 static clvae_status_t finish(clvae_inpaint_t *out, size_t n, int iters, const double *se,
                              int fit, clvae_error_t *err)
@@ -112,7 +137,7 @@ static clvae_status_t finish(clvae_inpaint_t *out, size_t n, int iters, const do
     out->n = n;
     out->iters = iters;
     out->psnr_zero = p[0];
-    out->psnr_once = p[1];
+    out->psnr_once = iters ? p[1] : NAN;
     out->psnr_iter = p[2];
     out->psnr_fit = fit ? p[3] : NAN;
     return CLVAE_OK;
@@ -126,7 +151,9 @@ clvae_status_t clvae_inpaint(clvae_ctx_t *ctx, clvae_objective_t *model,
     size_t D = clvae_objective_example_dim(model), mb = clvae_objective_max_batch(model);
     size_t K = clvae_objective_classes(model), hw = data->h * data->w, planes = data->c;
     memset(out, 0, sizeof *out);
-    if (iters < 1 || iters > 1000)
+    int ddpm = clvae_objective_net_desc(model, 0)->ddpm;
+    if (ddpm) iters = 0, fit_steps = 0; /* its sampler fills the values */
+    if (!ddpm && (iters < 1 || iters > 1000))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--iters %d: want 1 to 1000", iters);
     if (n == 0 || n > data->n) n = data->n;
     if (path && (show < 1 || show > 32 || show > n))
@@ -158,9 +185,10 @@ clvae_status_t clvae_inpaint(clvae_ctx_t *ctx, clvae_objective_t *model,
             if (path && st + b < show) memcpy(rows + (st + b) * D, cur + b * D, D * sizeof *rows);
         }
         memcpy(m0, cur, B * D * sizeof *m0);
-        if (K && (s = clvae_labels_set(ctx, clvae_objective_labels(model), data->labels + st, B,
-                                       err)))
+        if (!ddpm && K &&
+            (s = clvae_labels_set(ctx, clvae_objective_labels(model), data->labels + st, B, err)))
             break;
+        if (ddpm) s = ddpm_batch(model, data, st, B, x, miss, seed, cur, err);
         for (int it = 0; it < iters && !s; it++) {
             if ((s = clvae_buf_upload(ctx, input, cur, B * D, err)) ||
                 (s = clvae_objective_forward(model, B, 0, 0, 0, none, err)) ||
@@ -193,16 +221,19 @@ clvae_status_t clvae_inpaint(clvae_ctx_t *ctx, clvae_objective_t *model,
     out->fit_steps = fit ? fit_steps : 0;
     if (!s && path) {
         static const char *const names3[3] = {"masked", "filled", "original"};
+        const char *name = clvae_objective_net_desc(model, 0)->name;
         static const char *const names4[4] = {"masked", "passes", "latent fit", "original"};
         char title[256];
         if (fit)
             snprintf(title, sizeof title, "%s: missing pixels filled by %d passes (%.2f dB) and "
-                     "by %d steps of latent fit (%.2f dB)", clvae_objective_net_desc(model, 0)->name,
-                     iters, out->psnr_iter, fit_steps, out->psnr_fit);
+                     "by %d steps of latent fit (%.2f dB)", name, iters, out->psnr_iter,
+                     fit_steps, out->psnr_fit);
+        else if (ddpm)
+            snprintf(title, sizeof title, "%s: missing pixels sampled, the known ones noised and "
+                     "put back at every step (PSNR on them %.2f dB)", name, out->psnr_iter);
         else
             snprintf(title, sizeof title, "%s: missing pixels filled (%d passes, known pixels "
-                     "kept; PSNR on them %.2f dB)", clvae_objective_net_desc(model, 0)->name,
-                     iters, out->psnr_iter);
+                     "kept; PSNR on them %.2f dB)", name, iters, out->psnr_iter);
         s = clvae_fig_grid_labelled(rows, (size_t)nrows * show, data, (int)show, title,
                                     fit ? names4 : names3, NULL, path, err);
     }

@@ -3,6 +3,7 @@
  * eps; sampling runs DDIM or ancestral DDPM on the device. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clvae/data/labels.h"
 #include "clvae/ops/basic.h"
@@ -184,12 +185,39 @@ static clvae_status_t snap(clvae_objective_t *m, const chain_frames_t *fr, size_
     return CLVAE_OK;
 }
 
+/* Inpainting: the known values of x0 [B, D] (in [-1, 1]) forward-noised to the step x holds and
+ * put over x (RePaint's replacement, without its resampling), with noise from the stream
+ * (seed, offset) of their own. */
+typedef struct ddpm_known {
+    clvae_buf_t x0, known, tmp;
+    uint64_t seed, offset;
+} ddpm_known_t;
+
+/* x's known values := sqrt(abar_t) x0 + sqrt(1 - abar_t) z (t < 0: x0 itself). */
+static clvae_status_t put_known(clvae_objective_t *m, ddpm_known_t *kn, size_t B, long t,
+                                clvae_error_t *err)
+{
+    if (!kn) return CLVAE_OK;
+    size_t n = B * m->D;
+    double ab = t < 0 ? 1.0 : m->sched.abar[t];
+    /* the step kernel with x0 = x (c0 1, c1 0): p x0 + sigma z */
+    clvae_step_coef_t c = {1.0, 0.0, sqrt(ab), 0.0, t < 0 ? 0.0 : sqrt(1.0 - ab)};
+    clvae_buf_t x = clvae_net_input(m->net);
+    clvae_status_t s;
+    if ((s = clvae_buf_copy(m->ctx, kn->tmp, kn->x0, n, err)) ||
+        (s = clvae_diffusion_step(m->ctx, kn->tmp, kn->x0, n, &c, 0.0f, kn->seed, kn->offset,
+                                  err)))
+        return s;
+    kn->offset += clvae_rng_blocks(m->max_batch * m->D);
+    return clvae_select_forward(m->ctx, x, kn->known, kn->tmp, x, n, err);
+}
+
 /* Batch [st, st + B) of a sampling run: x_T, then every step on the device (frames: NULL, or
- * the chain's snapshots, one readback each). */
+ * the chain's snapshots, one readback each; kn: NULL, or inpainting's known values). */
 static clvae_status_t sample_batch(clvae_objective_t *m, size_t B, uint64_t seed, uint64_t *offset,
                                    const clvae_ddpm_sampler_t *smp, clvae_buf_t cond,
                                    clvae_buf_t labels_kept, const chain_frames_t *frames,
-                                   clvae_error_t *err)
+                                   ddpm_known_t *kn, clvae_error_t *err)
 {
     size_t T = m->sched.T, S = smp->ancestral ? T : smp->steps, D = m->D;
     clvae_buf_t x = clvae_net_input(m->net), eps = clvae_net_output(m->net, m->last, 0);
@@ -197,6 +225,7 @@ static clvae_status_t sample_batch(clvae_objective_t *m, size_t B, uint64_t seed
     uint64_t per = clvae_rng_blocks(m->max_batch * D);
     clvae_status_t s = clvae_rng_normal(m->ctx, x, B * D, seed, *offset, err);
     *offset += per;
+    if (!s) s = put_known(m, kn, B, (long)T - 1, err);
     if (!s) s = snap(m, frames, S, 0, B, (long)T, err);
     for (size_t k = S; k-- > 0 && !s;) {
         long t = smp->ancestral ? (long)k : clvae_schedule_tau(T, S, k);
@@ -207,6 +236,7 @@ static clvae_status_t sample_batch(clvae_objective_t *m, size_t B, uint64_t seed
             (s = predict(m, B, smp->guidance, cond, labels_kept, err)) ||
             (s = clvae_diffusion_step(m->ctx, x, eps, B * D, &c, smp->clip ? 1.0f : 0.0f,
                                       seed, *offset, err)) ||
+            (s = put_known(m, kn, B, tp, err)) ||
             (s = snap(m, frames, S, S - k, B, tp, err)))
             break;
         *offset += per;
@@ -214,10 +244,41 @@ static clvae_status_t sample_batch(clvae_objective_t *m, size_t B, uint64_t seed
     return s;
 }
 
-/* n samples into out, or with frames (n up to a batch) the chain's frames too. */
+/* Inpainting's buffers (one batch); its noise streams' key: the sampling seed's, changed. */
+static clvae_status_t known_open(clvae_objective_t *m, ddpm_known_t *kn, uint64_t seed,
+                                 clvae_error_t *err)
+{
+    size_t n = m->max_batch * m->D;
+    memset(kn, 0, sizeof *kn);
+    kn->seed = seed ^ 0x6b6e6f776e000000ULL;
+    clvae_status_t s = clvae_buf_alloc(m->ctx, n, &kn->x0, err);
+    if (!s) s = clvae_buf_alloc(m->ctx, n, &kn->known, err);
+    if (!s) s = clvae_buf_alloc(m->ctx, n, &kn->tmp, err);
+    return s;
+}
+
+static void known_free(ddpm_known_t *kn)
+{
+    clvae_buf_free(&kn->x0);
+    clvae_buf_free(&kn->known);
+    clvae_buf_free(&kn->tmp);
+}
+
+/* A batch's known images x [B, D] in [0, 1] (as 2 x - 1, through h) and mask onto the device. */
+static clvae_status_t known_load(clvae_objective_t *m, ddpm_known_t *kn, const float *x,
+                                 const float *known, size_t B, float *h, clvae_error_t *err)
+{
+    for (size_t i = 0; i < B * m->D; i++) h[i] = 2.0f * x[i] - 1.0f;
+    clvae_status_t s = clvae_buf_upload(m->ctx, kn->x0, h, B * m->D, err);
+    return s ? s : clvae_buf_upload(m->ctx, kn->known, known, B * m->D, err);
+}
+
+/* n samples into out, or with frames (n up to a batch) the chain's frames too, or with xk
+ * (inpainting) the known values of xk [n, D] where known [n, D] is not 0 kept at every step. */
 static clvae_status_t sample_run(clvae_objective_t *m, size_t n, uint64_t seed,
                                  const clvae_ddpm_sampler_t *smp, const int *labels, float *out,
-                                 const chain_frames_t *frames, clvae_error_t *err)
+                                 const chain_frames_t *frames, const float *xk,
+                                 const float *known, clvae_error_t *err)
 {
     if (!smp) smp = &m->sampler;
     size_t D = m->D, mb = m->max_batch, K = m->d->conditional;
@@ -237,10 +298,13 @@ static clvae_status_t sample_run(clvae_objective_t *m, size_t n, uint64_t seed,
     /* guidance keeps the conditional eps and the labels aside (workspace-free: own buffers) */
     int guided = K && smp->guidance != 1.0f;
     clvae_buf_t cond = {0}, kept = {0};
-    float *fl = K ? malloc(mb * sizeof *fl) : NULL;
-    if (K && !fl) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-    if (guided && !(s = clvae_buf_alloc(m->ctx, mb * D, &cond, err)))
+    ddpm_known_t kn;
+    memset(&kn, 0, sizeof kn);
+    float *fl = K ? malloc(mb * sizeof *fl) : NULL, *h = xk ? malloc(mb * D * sizeof *h) : NULL;
+    if ((K && !fl) || (xk && !h)) s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    if (!s && guided && !(s = clvae_buf_alloc(m->ctx, mb * D, &cond, err)))
         s = clvae_buf_alloc(m->ctx, mb, &kept, err);
+    if (!s && xk) s = known_open(m, &kn, seed, err);
     uint64_t offset = 0;
     for (size_t st = 0; st < n && !s; st += mb) {
         size_t B = n - st < mb ? n - st : mb;
@@ -249,7 +313,9 @@ static clvae_status_t sample_run(clvae_objective_t *m, size_t n, uint64_t seed,
         if (K && ((s = clvae_buf_upload(m->ctx, clvae_net_labels(m->net), fl, B, err)) ||
                   (guided && (s = clvae_buf_upload(m->ctx, kept, fl, B, err)))))
             break;
-        if ((s = sample_batch(m, B, seed, &offset, smp, cond, kept, frames, err)) ||
+        if (xk && (s = known_load(m, &kn, xk + st * D, known + st * D, B, h, err))) break;
+        if ((s = sample_batch(m, B, seed, &offset, smp, cond, kept, frames, xk ? &kn : NULL,
+                              err)) ||
             (s = clvae_buf_download(m->ctx, out + st * D, clvae_net_input(m->net), B * D, err)))
             break;
         for (size_t i = st * D; i < (st + B) * D; i++) {
@@ -259,7 +325,9 @@ static clvae_status_t sample_run(clvae_objective_t *m, size_t n, uint64_t seed,
     }
     clvae_buf_free(&cond);
     clvae_buf_free(&kept);
+    known_free(&kn);
     free(fl);
+    free(h);
     return s;
 }
 
@@ -267,7 +335,17 @@ clvae_status_t clvae_objective_ddpm_sample(clvae_objective_t *m, size_t n, uint6
                                            const clvae_ddpm_sampler_t *smp, const int *labels,
                                            float *out, clvae_error_t *err)
 {
-    return sample_run(m, n, seed, smp, labels, out, NULL, err);
+    return sample_run(m, n, seed, smp, labels, out, NULL, NULL, NULL, err);
+}
+
+clvae_status_t clvae_objective_ddpm_inpaint(clvae_objective_t *m, size_t n, uint64_t seed,
+                                            const clvae_ddpm_sampler_t *smp, const int *labels,
+                                            const float *x, const float *known, float *out,
+                                            clvae_error_t *err)
+{
+    if (!m->d->ddpm)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s is not a diffusion model", m->d->name);
+    return sample_run(m, n, seed, smp, labels, out, NULL, x, known, err);
 }
 
 clvae_status_t clvae_objective_ddpm_chain(clvae_objective_t *m, size_t n, uint64_t seed,
@@ -285,7 +363,7 @@ clvae_status_t clvae_objective_ddpm_chain(clvae_objective_t *m, size_t n, uint64
     float *last = malloc(n * m->D * sizeof *last);
     if (!last) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     chain_frames_t fr = {F, frames, t_of};
-    clvae_status_t s = sample_run(m, n, seed, smp, labels, last, &fr, err);
+    clvae_status_t s = sample_run(m, n, seed, smp, labels, last, &fr, NULL, NULL, err);
     for (size_t i = 0; !s && i < F * n * m->D; i++) {
         float v = 0.5f * (frames[i] + 1.0f);
         frames[i] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;

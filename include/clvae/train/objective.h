@@ -333,6 +333,15 @@ clvae_status_t clvae_objective_ddpm_sample(clvae_objective_t *m, size_t n, uint6
                                            const clvae_ddpm_sampler_t *smp, const int *labels,
                                            float *out, clvae_error_t *err);
 
+/* Inpainting with a diffusion model: clvae_objective_ddpm_sample's draws, with the values of x
+ * [n, D] (images in [0, 1]) where known [n, D] is not 0 put over x_t after every step (and x_T),
+ * forward-noised to that step (sqrt(abar_t) (2 x - 1) + sqrt(1 - abar_t) z, z from normal
+ * streams of their own), exactly at the last; out [n, D] as there. */
+clvae_status_t clvae_objective_ddpm_inpaint(clvae_objective_t *m, size_t n, uint64_t seed,
+                                            const clvae_ddpm_sampler_t *smp, const int *labels,
+                                            const float *x, const float *known, float *out,
+                                            clvae_error_t *err);
+
 /* The denoising chain of n samples (up to one batch): clvae_objective_ddpm_sample's draws, with
  * F frames (2 to S + 1) of x kept on the way: frame f after round(f S / (F - 1)) of the S steps
  * (frame 0 x_T, frame F - 1 x_0), into frames [F, n, D] in [0, 1] ((x + 1) / 2, clipped), and
