@@ -580,7 +580,7 @@ const cli_command_t cli_cmd_superres = {
     superres_run};
 
 const cli_command_t cli_cmd_inpaint = {
-    "inpaint", "PNG and PSNR of test images whose missing pixels an autoencoder or VAE filled",
+    "inpaint", "PNG and PSNR of test images whose missing pixels a model filled (AE, VAE, DDPM)",
     "clvae inpaint RUN --mask SPEC [--iters 20] [--fit-steps 100] [--fit-lr 0.05] [--n 8]\n"
     "                  [--count 1000] [--seed 1] [--out FILE] [--device SPEC]\n"
     "                  [--steps S] [--eta E] [--ancestral] [--guidance G] [--no-clip]\n"
