@@ -21,6 +21,27 @@ static void maker(const clvae_model_desc_t *d, const clvae_gemm_shape_t *c, char
         snprintf(buf, size, "%s %s", d->layers[c->layer].name, pass);
 }
 
+/* The layer kinds that make calls equal to calls[i] (of calls[i..n-1]), "conv,deconv", into
+ * buf; "" for a GAN (its two networks' layers share numbers) or a call no layer makes. */
+static void kinds_of(const clvae_model_desc_t *d, const clvae_gemm_shape_t *calls, int i, int n,
+                     char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int j = i; j < n && !d->gan; j++) {
+        if (!clvae_gemm_shape_same(&calls[j], &calls[i]) || calls[j].layer < 0 ||
+            calls[j].layer >= d->nlayers)
+            continue;
+        const char *k = clvae_layer_kind_name(d->layers[calls[j].layer].kind);
+        size_t kl = strlen(k);
+        int seen = 0;
+        for (const char *p = buf; (p = strstr(p, k)) && !seen; p += kl)
+            seen = (p == buf || p[-1] == ',') && (p[kl] == ',' || p[kl] == 0);
+        if (!seen && len + kl + 2 < size)
+            len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? "," : "", k);
+    }
+}
+
 /* --gemm: each distinct call of the recorded step (calls[0..n-1], by layer) once, with its
  * count and who makes it, then a 1024^3; each timed as `clvae tune` times it. */
 static clvae_status_t bench_gemms(clvae_ctx_t *ctx, const clvae_model_desc_t *d, const char *cfg,
@@ -51,11 +72,14 @@ static clvae_status_t bench_gemms(clvae_ctx_t *ctx, const clvae_model_desc_t *d,
         clvae_status_t s = clvae_bench_gemm(ctx, &sh, 5, &t, err);
         if (s) return s;
         clvae_gemm_shape_name(&sh, name, sizeof name);
+        char kinds[128] = "";
+        if (i < n) kinds_of(d, calls, i, n, kinds, sizeof kinds);
         if (json)
             printf("{\"gemm\": \"%s\", \"trans_a\": %d, \"trans_b\": %d, \"m\": %zu, \"n\": %zu, "
                    "\"k\": %zu, \"calls\": %d, \"flop\": %.0f, \"gflop_s\": %.2f, \"made_by\": "
-                   "\"%s\", \"params\": \"%s\"}\n", name, sh.trans_a, sh.trans_b, sh.m, sh.n,
-                   sh.k, sh.calls, fl, fl / t / 1e9, i < n ? by : "square 1024^3", params);
+                   "\"%s\", \"kinds\": \"%s\", \"params\": \"%s\"}\n", name, sh.trans_a,
+                   sh.trans_b, sh.m, sh.n, sh.k, sh.calls, fl, fl / t / 1e9,
+                   i < n ? by : "square 1024^3", kinds, params);
         else
             printf("  %-22s %5d %9.4f %9.1f  %s\n", name, sh.calls, fl / 1e9, fl / t / 1e9,
                    i < n ? by : "square 1024^3");
