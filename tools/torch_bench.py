@@ -152,14 +152,15 @@ def main():
     if c:
         rows.insert(0, ("clvae (%s, %s)" % (c.get("device", "?")[:32], c.get("gemm_params", "?")),
                         c["train_images_per_s"], c["sample_images_per_s"]))
-    print("%-60s %14s %14s" % ("", "train img/s", "sample img/s"))
+    w = max(len(r[0]) for r in rows)
+    print("%-*s %14s %14s" % (w, "", "train img/s", "sample img/s"))
     for name, tr, sa in rows:
-        print("%-60s %14.1f %14.1f" % (name, tr, sa))
+        print("%-*s %14.1f %14.1f" % (w, name, tr, sa))
     if not c:
         return
     for name, tr, sa in rows[1:]:
-        print("%-60s %13.2fx %13.2fx" % ("clvae / " + name, c["train_images_per_s"] / tr,
-                                         c["sample_images_per_s"] / sa))
+        print("%-*s %13.2fx %13.2fx" % (w, "clvae / " + name, c["train_images_per_s"] / tr,
+                                        c["sample_images_per_s"] / sa))
     print_slowest_conv(gemms)
 
 
