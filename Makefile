@@ -5,7 +5,8 @@
 #   make data     fetch and verify the datasets into data/ (tools/fetch_data.sh)
 #   make check    deps + build + data + every test; ends with "N passed, M failed"
 #   make demo     deps + data + build + the main job
-#   make bench    the thesis VAE's training and sampling images/s, clvae beside PyTorch
+#   make bench    the thesis VAE's training and sampling images/s, clvae beside PyTorch, their
+#                 ratios, its slowest conv GEMM call as a fraction of a 1024^3's GFLOP/s
 #                 (installs Debian's python3-torch through tools/deps.sh --torch)
 #   make clean    remove build/ and bin/
 #   make install PREFIX=/usr/local [DESTDIR=...]   bin/clvae, the example configs
@@ -205,14 +206,15 @@ valgrind: all
 	@tools/fetch_data.sh digits
 	@tools/valgrind.sh
 
-# clvae bench on the thesis VAE, then the same model in PyTorch (Debian's build, for the system
-# python3) on one thread and on all cores, printed side by side.
+# clvae bench on the thesis VAE (--gemm: each GEMM call of a training step and a 1024^3 timed),
+# then the same model in PyTorch (Debian's build, for the system python3) on one thread and on
+# all cores: images/s side by side, clvae / PyTorch, the slowest conv GEMM call against 1024^3.
 BENCH_CFG ?= models/mnist_vae.cfg
 TORCH_PYTHON ?= /usr/bin/python3
 bench: deps
 	@tools/deps.sh --torch
 	@$(MAKE) --no-print-directory all
-	@$(BIN)/clvae bench $(BENCH_CFG) --steps 20 --json > $(BUILD)/bench_clvae.json 2>/dev/null
+	@$(BIN)/clvae bench $(BENCH_CFG) --steps 20 --gemm --json > $(BUILD)/bench_clvae.json 2>/dev/null
 	@$(TORCH_PYTHON) tools/torch_bench.py --steps 20 --compare $(BUILD)/bench_clvae.json
 
 demo: deps data

@@ -108,6 +108,22 @@ t_bench_runs() {
 }
 check bench_runs t_bench_runs
 
+# bench --profile counts per step what the timed steps ask of the device: the digits VAE's
+# training step launches kernels and makes GEMM calls but moves nothing and waits for nothing;
+# a decoding batch uploads z (64 x 2 floats), downloads the images (64 x 64) and waits twice
+t_bench_counters() {
+  local out row
+  out=$("$clvae" bench "$cfg" --steps 2 --profile) || return 1
+  grep -q "^ *launches GEMM calls  uploads *downloads *copies *waits$" <<<"$out" || { echo "$out" >&2; return 1; }
+  row=$(grep "^  training: " <<<"$out") || return 1
+  awk '{ exit !($2 > 0 && $3 > 0 && $4 == 0 && $7 == 0 && $10 == 0 && $NF == 0) }' <<<"$row" || { echo "$row" >&2; return 1; }
+  grep -q "^  decoding: *[1-9][0-9]* *[1-9][0-9]*  1 (512 B) *1 (16.0 KiB) *0 (0 B) *2$" <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$("$clvae" bench "$cfg" --steps 1 --json) || return 1
+  grep -q '"train_per_step": {"launches": [1-9][0-9.]*, "gemm_calls": [1-9][0-9.]*, "uploads": 0.00, "upload_bytes": 0, "downloads": 0.00, "download_bytes": 0, "copies": 0.00, "copy_bytes": 0, "waits": 0.00}' <<<"$out" &&
+    grep -q '"sample_per_step": {"launches": [1-9][0-9.]*, .*"upload_bytes": 512, .*"waits": 2.00}' <<<"$out" || { echo "$out" >&2; return 1; }
+}
+check bench_counters t_bench_counters
+
 t_batchnorm_resume_bit_exact() {
   # batch normalization's running statistics travel in the checkpoint: two epochs straight and
   # one epoch then --resume give the same parameters, optimizer state and buffers

@@ -61,7 +61,8 @@ check damaged_cache_is_one_warning t_damaged_cache_is_one_warning
 # The three ways to look at GEMM time count the same calls: `tune --shapes` (what the tuner
 # times), `bench --gemm` (each distinct call of a training step, timed) and `bench --profile`
 # (per layer) name the thesis VAE's (here at batch 16) calls alike, with the same transposes,
-# counts and 2mnk FLOPs, and conv2's forward GEMM carries the layer's forward FLOPs.
+# counts and 2mnk FLOPs, and conv2's forward GEMM carries the layer's forward FLOPs; --gemm names
+# the kinds of the layers that make each call.
 t_gemm_calls_agree() {
   local vae=$tmp/vae16.cfg prof gemm shapes l2 line nm c f n=0 fl=$((2 * 64 * 3136 * 288))
   sed 's/^batch = 128$/batch = 16/' models/mnist_vae.cfg > "$vae" && grep -q '^batch = 16$' "$vae" || return 1
@@ -76,9 +77,12 @@ t_gemm_calls_agree() {
     grep -q "{\"gemm\": \"$c, \"calls\": 1, \"flop\": $fl}" <<<"$l2" ||
       { echo "conv2 lacks $c: $l2" >&2; return 1; }
     nm=${c%%\"*}
-    grep -q "^{\"gemm\": \"$nm\", .*\"made_by\": \"[^\"]*conv2 " <<<"$gemm" ||
-      { echo "bench --gemm: no $nm made by conv2" >&2; return 1; }
+    grep -q "^{\"gemm\": \"$nm\", .*\"made_by\": \"[^\"]*conv2 [^\"]*\", \"kinds\": \"[^\"]*conv" <<<"$gemm" ||
+      { echo "bench --gemm: no $nm made by conv2 (a conv)" >&2; return 1; }
   done
+  # make bench finds the conv layers' calls by their kinds; the 1024^3 has none
+  grep -q '"made_by": "square 1024^3", "kinds": ""' <<<"$gemm" &&
+    grep -q '"made_by": "latent[0-9]* fwd", "kinds": "latent"' <<<"$gemm" || { echo "$gemm" >&2; return 1; }
   # every call bench --gemm times is one tune times, with the same count and FLOPs, and no other
   while IFS= read -r line; do
     nm=$(grep -o '"gemm": "[^"]*"' <<<"$line" | cut -d'"' -f4)

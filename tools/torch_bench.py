@@ -12,6 +12,10 @@ only the side the odd padding row lands on differs, which does not matter for a 
 
 Usage: torch_bench.py [--steps N] [--batch B] [--threads 1,all] [--data random|mnist]
                       [--compare CLVAE_JSON] [--json]
+
+With --compare (the output of `clvae bench CFG --gemm --json`, as `make bench` runs it) it also
+prints clvae's images/s over PyTorch's and the slowest GEMM call a conv or deconv layer makes in
+a training step as a fraction of the square 1024^3's GFLOP/s.
 """
 import argparse
 import gzip
@@ -125,7 +129,8 @@ def main():
     ap.add_argument("--threads", default="1,all", help="comma list of counts or 'all'")
     ap.add_argument("--data", choices=("random", "mnist"), default="random")
     ap.add_argument("--compare", metavar="CLVAE_JSON",
-                    help="output of `clvae bench CFG --json` to print beside PyTorch's")
+                    help="output of `clvae bench CFG [--gemm] --json` to print beside PyTorch's, "
+                    "with the ratios and (--gemm) the slowest conv GEMM call against a 1024^3")
     ap.add_argument("--json", action="store_true", help="one JSON object per thread count")
     a = ap.parse_args()
     if a.steps < 1 or a.batch < 1:
@@ -143,14 +148,55 @@ def main():
           % (torch.__version__, a.batch, a.data, a.steps))
     rows = [("PyTorch, %d thread%s" % (r["threads"], "" if r["threads"] == 1 else "s"),
              r["train_images_per_s"], r["sample_images_per_s"]) for r in results]
-    if a.compare:
-        with open(a.compare) as f:
-            c = json.load(f)
+    c, gemms = read_clvae(a.compare) if a.compare else (None, [])
+    if c:
         rows.insert(0, ("clvae (%s, %s)" % (c.get("device", "?")[:32], c.get("gemm_params", "?")),
                         c["train_images_per_s"], c["sample_images_per_s"]))
-    print("%-60s %14s %14s" % ("", "train img/s", "sample img/s"))
+    w = max(len(r[0]) for r in rows)
+    print("%-*s %14s %14s" % (w, "", "train img/s", "sample img/s"))
     for name, tr, sa in rows:
-        print("%-60s %14.1f %14.1f" % (name, tr, sa))
+        print("%-*s %14.1f %14.1f" % (w, name, tr, sa))
+    if not c:
+        return
+    for name, tr, sa in rows[1:]:
+        print("%-*s %13.2fx %13.2fx" % (w, "clvae / " + name, c["train_images_per_s"] / tr,
+                                        c["sample_images_per_s"] / sa))
+    print_slowest_conv(gemms)
+
+
+def read_clvae(path):
+    """`clvae bench CFG --gemm --json`'s lines: the model's object and the GEMM calls' (one line
+    each, the square 1024^3 last); a file of the model's object alone has no GEMM calls."""
+    model, gemms = None, []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            obj = json.loads(line)
+            if "gemm" in obj:
+                gemms.append(obj)
+            elif "train_images_per_s" in obj:
+                model = obj
+    if model is None:
+        sys.exit("torch_bench.py: no `clvae bench` result in %s" % path)
+    return model, gemms
+
+
+def print_slowest_conv(gemms):
+    """The slowest GEMM call (GFLOP/s) that a conv or deconv layer makes in the training step,
+    as a fraction of the square 1024^3's rate."""
+    square = [g for g in gemms if g.get("made_by") == "square 1024^3"]
+    convs = [g for g in gemms if set(g.get("kinds", "").split(",")) & {"conv", "deconv"}]
+    if not square or not convs:
+        print("slowest conv GEMM call: - (no `clvae bench --gemm` figures)")
+        return
+    sq, slow = square[0], min(convs, key=lambda g: g["gflop_s"])
+    print("slowest conv GEMM call of a training step: %s (%d call%s: %s), %.1f GFLOP/s = %.2f x "
+          "the 1024^3's %.1f GFLOP/s" % (slow["gemm"], slow["calls"],
+                                         "" if slow["calls"] == 1 else "s", slow["made_by"],
+                                         slow["gflop_s"], slow["gflop_s"] / sq["gflop_s"],
+                                         sq["gflop_s"]))
 
 
 if __name__ == "__main__":

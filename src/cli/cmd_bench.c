@@ -21,6 +21,27 @@ static void maker(const clvae_model_desc_t *d, const clvae_gemm_shape_t *c, char
         snprintf(buf, size, "%s %s", d->layers[c->layer].name, pass);
 }
 
+/* The layer kinds that make calls equal to calls[i] (of calls[i..n-1]), "conv,deconv", into
+ * buf; "" for a GAN (its two networks' layers share numbers) or a call no layer makes. */
+static void kinds_of(const clvae_model_desc_t *d, const clvae_gemm_shape_t *calls, int i, int n,
+                     char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int j = i; j < n && !d->gan; j++) {
+        if (!clvae_gemm_shape_same(&calls[j], &calls[i]) || calls[j].layer < 0 ||
+            calls[j].layer >= d->nlayers)
+            continue;
+        const char *k = clvae_layer_kind_name(d->layers[calls[j].layer].kind);
+        size_t kl = strlen(k);
+        int seen = 0;
+        for (const char *p = buf; (p = strstr(p, k)) && !seen; p += kl)
+            seen = (p == buf || p[-1] == ',') && (p[kl] == ',' || p[kl] == 0);
+        if (!seen && len + kl + 2 < size)
+            len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? "," : "", k);
+    }
+}
+
 /* --gemm: each distinct call of the recorded step (calls[0..n-1], by layer) once, with its
  * count and who makes it, then a 1024^3; each timed as `clvae tune` times it. */
 static clvae_status_t bench_gemms(clvae_ctx_t *ctx, const clvae_model_desc_t *d, const char *cfg,
@@ -51,11 +72,14 @@ static clvae_status_t bench_gemms(clvae_ctx_t *ctx, const clvae_model_desc_t *d,
         clvae_status_t s = clvae_bench_gemm(ctx, &sh, 5, &t, err);
         if (s) return s;
         clvae_gemm_shape_name(&sh, name, sizeof name);
+        char kinds[128] = "";
+        if (i < n) kinds_of(d, calls, i, n, kinds, sizeof kinds);
         if (json)
             printf("{\"gemm\": \"%s\", \"trans_a\": %d, \"trans_b\": %d, \"m\": %zu, \"n\": %zu, "
                    "\"k\": %zu, \"calls\": %d, \"flop\": %.0f, \"gflop_s\": %.2f, \"made_by\": "
-                   "\"%s\", \"params\": \"%s\"}\n", name, sh.trans_a, sh.trans_b, sh.m, sh.n,
-                   sh.k, sh.calls, fl, fl / t / 1e9, i < n ? by : "square 1024^3", params);
+                   "\"%s\", \"kinds\": \"%s\", \"params\": \"%s\"}\n", name, sh.trans_a,
+                   sh.trans_b, sh.m, sh.n, sh.k, sh.calls, fl, fl / t / 1e9,
+                   i < n ? by : "square 1024^3", kinds, params);
         else
             printf("  %-22s %5d %9.4f %9.1f  %s\n", name, sh.calls, fl / 1e9, fl / t / 1e9,
                    i < n ? by : "square 1024^3");
@@ -127,6 +151,51 @@ static void print_layers(const clvae_model_desc_t *d, const clvae_bench_result_t
     }
 }
 
+/* The counters c of `calls` steps, per step, as one JSON object. */
+static void json_counts(const char *key, const clvae_counters_t *c, int calls)
+{
+    printf(", \"%s\": ", key);
+    if (calls < 1) {
+        printf("null");
+        return;
+    }
+    double k = 1.0 / calls;
+    printf("{\"launches\": %.2f, \"gemm_calls\": %.2f, \"uploads\": %.2f, "
+           "\"upload_bytes\": %.0f, \"downloads\": %.2f, \"download_bytes\": %.0f, "
+           "\"copies\": %.2f, \"copy_bytes\": %.0f, \"waits\": %.2f}",
+           (double)c->launches * k, (double)c->gemm_calls * k, (double)c->uploads * k,
+           (double)c->upload_bytes * k, (double)c->downloads * k, (double)c->download_bytes * k,
+           (double)c->copies * k, (double)c->copy_bytes * k, (double)c->waits * k);
+}
+
+/* Bytes as "0 B", "512 B", "3.1 KiB", "2.0 MiB". */
+static void bytes_text(double b, char *buf, size_t size)
+{
+    if (b < 1024) snprintf(buf, size, "%.0f B", b);
+    else if (b < 1048576) snprintf(buf, size, "%.1f KiB", b / 1024);
+    else snprintf(buf, size, "%.1f MiB", b / 1048576);
+}
+
+/* A row of --profile's counters table: what one step (the mean of `calls`) asked of the
+ * device. */
+static void print_counts(const char *what, const clvae_counters_t *c, int calls)
+{
+    if (calls < 1) {
+        printf("  %-9s %9s\n", what, "-");
+        return;
+    }
+    double k = 1.0 / calls;
+    char up[48], down[48], cp[48], b[32];
+    bytes_text((double)c->upload_bytes * k, b, sizeof b);
+    snprintf(up, sizeof up, "%g (%s)", (double)c->uploads * k, b);
+    bytes_text((double)c->download_bytes * k, b, sizeof b);
+    snprintf(down, sizeof down, "%g (%s)", (double)c->downloads * k, b);
+    bytes_text((double)c->copy_bytes * k, b, sizeof b);
+    snprintf(cp, sizeof cp, "%g (%s)", (double)c->copies * k, b);
+    printf("  %-9s %9g %10g  %-15s %-15s %-15s %5g\n", what, (double)c->launches * k,
+           (double)c->gemm_calls * k, up, down, cp, (double)c->waits * k);
+}
+
 static void print_json(const clvae_model_desc_t *d, const clvae_device_info_t *dev,
                        const clvae_bench_result_t *res, const char *params,
                        const clvae_gemm_shape_t *calls, int n)
@@ -143,6 +212,8 @@ static void print_json(const clvae_model_desc_t *d, const clvae_device_info_t *d
            res->batch, res->steps, res->train_img_s, res->train_gflop_s, res->sample_img_s,
            res->sample_gflop_s, res->sample_pass_s, (double)res->model_bytes / mib,
            (double)res->workspace_bytes / mib, params);
+    json_counts("train_per_step", &res->train_counts, res->steps);
+    json_counts("sample_per_step", &res->sample_counts, res->sample_calls);
     if (res->fwd_ms) json_layers(d, res, calls, n);
     printf("}\n");
 }
@@ -174,7 +245,13 @@ static void print_text(const clvae_model_desc_t *d, const clvae_device_info_t *d
            "dataset comes on top: MNIST train + test as bytes is 52.3 MiB)\n",
            (double)res->model_bytes / mib, (double)res->workspace_bytes / mib,
            (double)(res->model_bytes + res->workspace_bytes) / mib);
-    if (res->fwd_ms) print_layers(d, res, calls, n);
+    if (!res->fwd_ms) return;
+    printf("per step on the device (mean of the timed steps; the kernels CLBlast launches for a "
+           "GEMM call\nare not among the launches):\n  %-9s %9s %10s  %-15s %-15s %-15s %5s\n",
+           "", "launches", "GEMM calls", "uploads", "downloads", "copies", "waits");
+    print_counts("training:", &res->train_counts, res->steps);
+    print_counts(d->ddpm ? "sampling:" : "decoding:", &res->sample_counts, res->sample_calls);
+    print_layers(d, res, calls, n);
 }
 
 /* What the command line asks for. */
@@ -281,5 +358,12 @@ const cli_command_t cli_cmd_bench = {
     "  call once (transposes, sizes, leading dimensions as training makes it), and a\n"
     "  1024^3, as `clvae tune` times them; calls are named alike in all three\n"
     "  (\"ATB 288x25088x64\": A transposed, m x n x k). The first line says which GEMM\n"
-    "  parameters are in use (tuned by `clvae tune`, or defaults).",
+    "  parameters are in use (tuned by `clvae tune`, or defaults).\n"
+    "  --profile also counts, per step (mean of the timed steps) of training and of\n"
+    "  sampling (a decoding batch; a diffusion model: one DDIM step), what it asks of the\n"
+    "  device on any device, in a table: launches (clvae's own kernels), GEMM calls\n"
+    "  (CLBlast's, whose own kernels are not among the launches), uploads and downloads\n"
+    "  (host-device transfers, count and bytes), copies (between device buffers) and\n"
+    "  waits (blocking reads and writes, clFinish, clWaitForEvents; a training step\n"
+    "  should have none). --json has them as train_per_step and sample_per_step.",
     run};

@@ -657,8 +657,8 @@ int clvae_selftest_all(clvae_ctx_t *ctx, FILE *out, clvae_error_t *first)
         pool_t p = {ctx, {{0}}, {0}, 0, 0};
         clvae_error_t e = {0};
         clvae_status_t s = checks[i].fn(&p, &e);
-        cl_int rc = clFinish(clvae_ctx_queue(ctx));
-        if (!s && rc != CL_SUCCESS) s = clvae_error_cl(&e, rc, "clFinish", __FILE__, __LINE__);
+        clvae_status_t fs = clvae_ctx_finish(ctx, s ? NULL : &e);
+        if (!s) s = fs;
         pool_free(&p);
         if (s) {
             fprintf(out, "FAIL %s: %s\n", checks[i].family, e.msg);

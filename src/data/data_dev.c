@@ -48,12 +48,12 @@ clvae_status_t clvae_data_upload(clvae_ctx_t *ctx, const clvae_dataset_t *d, clv
     if (!out->chunks) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     for (size_t i = 0; i < nchunks; i++) {
         size_t first = i * per, cnt = d->n - first < per ? d->n - first : per;
-        cl_int rc;
-        cl_mem m = clCreateBuffer(clvae_ctx_cl_context(ctx), CL_MEM_READ_ONLY |
-                                  CL_MEM_COPY_HOST_PTR, cnt * dim, d->pixels + first * dim, &rc);
-        if (rc != CL_SUCCESS) {
+        cl_mem m;
+        clvae_status_t s = clvae_mem_from_host(ctx, CL_MEM_READ_ONLY, d->pixels + first * dim,
+                                               cnt * dim, &m, err);
+        if (s) {
             clvae_data_dev_free(out);
-            return clvae_error_cl(err, rc, "clCreateBuffer", __FILE__, __LINE__);
+            return s;
         }
         out->chunks[out->nchunks++] = m;
     }
@@ -79,15 +79,10 @@ clvae_status_t clvae_data_upload_indices(clvae_ctx_t *ctx, cl_mem *idx, const ui
         (uint64_t)n * sizeof(cl_uint) > clvae_ctx_device(ctx)->max_alloc || n > UINT32_MAX)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%zu indices exceed the device's limits", n);
     size_t bytes = n * sizeof(cl_uint);
-    if (*idx && mem_size(*idx) >= bytes) {
-        CLVAE_CL_RET(err, clEnqueueWriteBuffer(clvae_ctx_queue(ctx), *idx, CL_TRUE, 0, bytes, perm,
-                                               0, NULL, NULL));
-        return CLVAE_OK;
-    }
-    cl_int rc;
-    cl_mem m = clCreateBuffer(clvae_ctx_cl_context(ctx), CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                              bytes, (void *)perm, &rc);
-    if (rc != CL_SUCCESS) return clvae_error_cl(err, rc, "clCreateBuffer", __FILE__, __LINE__);
+    if (*idx && mem_size(*idx) >= bytes) return clvae_mem_write(ctx, *idx, 0, perm, bytes, err);
+    cl_mem m;
+    clvae_status_t s = clvae_mem_from_host(ctx, CL_MEM_READ_ONLY, perm, bytes, &m, err);
+    if (s) return s;
     if (*idx) clReleaseMemObject(*idx);
     *idx = m;
     return CLVAE_OK;

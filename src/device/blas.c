@@ -305,5 +305,6 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
                           "CLBlastSgemm(%s%s m=%zu n=%zu k=%zu) failed: %s (%d)",
                           trans_a ? "A^T " : "", trans_b ? "B^T" : "", m, n, k,
                           clvae_clblast_status_name(st), (int)st);
+    ctx->counters.gemm_calls++; /* its kernels are CLBlast's: not in counters.launches */
     return CLVAE_OK;
 }

@@ -163,6 +163,20 @@ size_t clvae_ctx_wgs(const clvae_ctx_t *ctx) { return ctx->wgs; }
 
 clvae_status_t clvae_ctx_finish(clvae_ctx_t *ctx, clvae_error_t *err)
 {
+    ctx->counters.waits++;
     CLVAE_CL_RET(err, clFinish(ctx->queue));
     return CLVAE_OK;
 }
+
+clvae_status_t clvae_ctx_wait_events(clvae_ctx_t *ctx, cl_uint n, const cl_event *events,
+                                     clvae_error_t *err)
+{
+    if (n == 0) return CLVAE_OK;
+    ctx->counters.waits++;
+    CLVAE_CL_RET(err, clWaitForEvents(n, events));
+    return CLVAE_OK;
+}
+
+void clvae_ctx_counters(const clvae_ctx_t *ctx, clvae_counters_t *out) { *out = ctx->counters; }
+
+void clvae_ctx_counters_reset(clvae_ctx_t *ctx) { memset(&ctx->counters, 0, sizeof ctx->counters); }

@@ -38,6 +38,7 @@ struct clvae_ctx {
     clvae_kernel_entry_t *kernels;
     int nkernels;
     clvae_program_stats_t stats;
+    clvae_counters_t counters;    /* launches, transfers, waits (clvae_ctx_counters) */
     cl_mem ws[CLVAE_CTX_WORKSPACES];       /* workspaces (clvae_workspace, tensor.c) */
     size_t ws_size[CLVAE_CTX_WORKSPACES];  /* their sizes in floats */
     int gemm_tuned;               /* GEMM parameters for this device were chosen */

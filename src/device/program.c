@@ -385,6 +385,7 @@ clvae_status_t clvae_launch_1d(clvae_ctx_t *ctx, cl_kernel k, size_t n, clvae_er
     size_t global = (n + local - 1) / local * local;
     CLVAE_CL_RET(err, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL,
                                              NULL));
+    ctx->counters.launches++;
     return CLVAE_OK;
 }
 
@@ -396,8 +397,17 @@ clvae_status_t clvae_launch_groups(clvae_ctx_t *ctx, cl_kernel k, size_t groups,
     if (local == 0)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "kernel was not created through clvae_kernel_get");
+    return clvae_launch_wg(ctx, k, groups, local, err);
+}
+
+clvae_status_t clvae_launch_wg(clvae_ctx_t *ctx, cl_kernel k, size_t groups, size_t local,
+                               clvae_error_t *err)
+{
+    if (groups == 0) return CLVAE_OK;
+    if (local == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "work groups of 0 items");
     size_t global = groups * local;
     CLVAE_CL_RET(err, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL,
                                              NULL));
+    ctx->counters.launches++;
     return CLVAE_OK;
 }

@@ -100,6 +100,20 @@ void clvae_tensor_free(clvae_tensor_t *t)
     t->ndim = 0;
 }
 
+/* A host-to-device transfer of bytes. */
+static void count_upload(clvae_ctx_t *ctx, size_t bytes)
+{
+    ctx->counters.uploads++;
+    ctx->counters.upload_bytes += bytes;
+}
+
+/* A device-to-host transfer of bytes. */
+static void count_download(clvae_ctx_t *ctx, size_t bytes)
+{
+    ctx->counters.downloads++;
+    ctx->counters.download_bytes += bytes;
+}
+
 clvae_status_t clvae_buf_alloc(clvae_ctx_t *ctx, size_t n, clvae_buf_t *out, clvae_error_t *err)
 {
     out->mem = NULL;
@@ -124,6 +138,7 @@ clvae_status_t clvae_buf_alloc(clvae_ctx_t *ctx, size_t n, clvae_buf_t *out, clv
         out->mem = NULL;
         return clvae_error_cl(err, rc, "clCreateBuffer", __FILE__, __LINE__);
     }
+    if (ctx->kernel_copies) count_upload(ctx, n * sizeof(float));
     return CLVAE_OK;
 }
 
@@ -177,16 +192,38 @@ clvae_status_t clvae_buf_upload(clvae_ctx_t *ctx, clvae_buf_t dst, const float *
     if (ctx->kernel_copies &&
         (clGetMemObjectInfo(dst.mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS ||
          dst.off != 0 || bytes != n * sizeof(float))) {
-        cl_int rc;
-        clvae_buf_t tmp = {clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                                          n * sizeof(float), (void *)src, &rc), 0};
-        if (rc != CL_SUCCESS) return clvae_error_cl(err, rc, "clCreateBuffer", __FILE__, __LINE__);
-        clvae_status_t s = copy_kernel(ctx, dst, tmp, n, err);
+        clvae_buf_t tmp = {0};
+        clvae_status_t s =
+            clvae_mem_from_host(ctx, CL_MEM_READ_WRITE, src, n * sizeof(float), &tmp.mem, err);
+        if (s) return s;
+        s = copy_kernel(ctx, dst, tmp, n, err);
         clReleaseMemObject(tmp.mem); /* the queued kernel keeps it until it has run */
         return s;
     }
-    CLVAE_CL_RET(err, clEnqueueWriteBuffer(ctx->queue, dst.mem, CL_TRUE, dst.off * sizeof(float),
-                                           n * sizeof(float), src, 0, NULL, NULL));
+    return clvae_mem_write(ctx, dst.mem, dst.off * sizeof(float), src, n * sizeof(float), err);
+}
+
+clvae_status_t clvae_mem_write(clvae_ctx_t *ctx, cl_mem m, size_t off, const void *src,
+                               size_t bytes, clvae_error_t *err)
+{
+    if (bytes == 0) return CLVAE_OK;
+    ctx->counters.waits++; /* blocking */
+    CLVAE_CL_RET(err, clEnqueueWriteBuffer(ctx->queue, m, CL_TRUE, off, bytes, src, 0, NULL,
+                                           NULL));
+    count_upload(ctx, bytes);
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_mem_from_host(clvae_ctx_t *ctx, cl_mem_flags flags, const void *src,
+                                   size_t bytes, cl_mem *out, clvae_error_t *err)
+{
+    cl_int rc;
+    *out = clCreateBuffer(ctx->context, flags | CL_MEM_COPY_HOST_PTR, bytes, (void *)src, &rc);
+    if (rc != CL_SUCCESS) {
+        *out = NULL;
+        return clvae_error_cl(err, rc, "clCreateBuffer", __FILE__, __LINE__);
+    }
+    count_upload(ctx, bytes);
     return CLVAE_OK;
 }
 
@@ -194,8 +231,21 @@ clvae_status_t clvae_buf_download(clvae_ctx_t *ctx, float *dst, clvae_buf_t src,
                                   clvae_error_t *err)
 {
     if (n == 0) return CLVAE_OK;
+    ctx->counters.waits++; /* blocking */
     CLVAE_CL_RET(err, clEnqueueReadBuffer(ctx->queue, src.mem, CL_TRUE, src.off * sizeof(float),
                                           n * sizeof(float), dst, 0, NULL, NULL));
+    count_download(ctx, n * sizeof(float));
+    return CLVAE_OK;
+}
+
+clvae_status_t clvae_buf_download_start(clvae_ctx_t *ctx, float *dst, clvae_buf_t src, size_t n,
+                                        cl_event *done, clvae_error_t *err)
+{
+    *done = NULL;
+    if (n == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "a read of 0 floats");
+    CLVAE_CL_RET(err, clEnqueueReadBuffer(ctx->queue, src.mem, CL_FALSE, src.off * sizeof(float),
+                                          n * sizeof(float), dst, 0, NULL, done));
+    count_download(ctx, n * sizeof(float));
     return CLVAE_OK;
 }
 
@@ -203,10 +253,16 @@ clvae_status_t clvae_buf_copy(clvae_ctx_t *ctx, clvae_buf_t dst, clvae_buf_t src
                               clvae_error_t *err)
 {
     if (n == 0) return CLVAE_OK;
-    if (ctx->kernel_copies) return copy_kernel(ctx, dst, src, n, err); /* see clvae_buf_upload */
-    CLVAE_CL_RET(err, clEnqueueCopyBuffer(ctx->queue, src.mem, dst.mem, src.off * sizeof(float),
-                                          dst.off * sizeof(float), n * sizeof(float), 0, NULL,
-                                          NULL));
+    clvae_status_t s = CLVAE_OK;
+    if (ctx->kernel_copies) { /* see clvae_buf_upload */
+        if ((s = copy_kernel(ctx, dst, src, n, err))) return s;
+    } else {
+        CLVAE_CL_RET(err, clEnqueueCopyBuffer(ctx->queue, src.mem, dst.mem,
+                                              src.off * sizeof(float), dst.off * sizeof(float),
+                                              n * sizeof(float), 0, NULL, NULL));
+    }
+    ctx->counters.copies++;
+    ctx->counters.copy_bytes += n * sizeof(float);
     return CLVAE_OK;
 }
 

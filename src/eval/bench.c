@@ -136,6 +136,52 @@ clvae_status_t clvae_bench_record_calls(clvae_ctx_t *ctx, const clvae_model_desc
     return s;
 }
 
+/* The timed sampling: `steps` decoding batches (a model that decodes), a diffusion model's
+ * DDIM run; *seconds, the calls (the DDIM run's steps) into out->sample_calls and what they
+ * asked of the device into out->sample_counts. */
+static clvae_status_t time_sampling(clvae_ctx_t *ctx, bench_run_t *b, const clvae_model_desc_t *d,
+                                    size_t batch, int steps, size_t *S, double *seconds,
+                                    clvae_bench_result_t *out, clvae_error_t *err)
+{
+    clvae_status_t s = CLVAE_OK;
+    int decodes = (clvae_objective_can(d) & CLVAE_CAN_DECODE) != 0; /* a classifier does not */
+    clvae_ctx_counters_reset(ctx);
+    double t0 = clvae_seconds();
+    for (int i = 0; i < steps && decodes && !s; i++)
+        s = clvae_objective_decode(b->m, b->z, batch, b->img, err);
+    if (!s && d->ddpm) s = ddpm_sampling(b->m, d, batch, steps, b->img, S, err);
+    *seconds = clvae_seconds() - t0;
+    clvae_ctx_counters(ctx, &out->sample_counts);
+    out->sample_calls = d->ddpm ? (int)*S : decodes ? steps : 0;
+    return s;
+}
+
+/* --profile: per-layer device times over `steps` more steps, mean per step in ms, into out. */
+static clvae_status_t profile_layers(bench_run_t *b, const clvae_model_desc_t *d, size_t batch,
+                                     int steps, long step, clvae_bench_result_t *out,
+                                     clvae_error_t *err)
+{
+    double *fwd = calloc((size_t)d->nlayers, sizeof *fwd);
+    double *bwd = calloc((size_t)d->nlayers, sizeof *bwd);
+    clvae_status_t s = fwd && bwd ? clvae_objective_profile(b->m, 1, err)
+                                  : CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    for (int i = 0; i < steps && !s; i++, step++)
+        if (!(s = bench_step(b->m, d, batch, step, b->target, err)))
+            s = clvae_objective_profile_read(b->m, fwd, bwd, err);
+    if (s) {
+        free(fwd);
+        free(bwd);
+        return s;
+    }
+    for (int i = 0; i < d->nlayers; i++) {
+        fwd[i] /= 1e6 * steps;
+        bwd[i] /= 1e6 * steps;
+    }
+    out->fwd_ms = fwd;
+    out->bwd_ms = bwd;
+    return CLVAE_OK;
+}
+
 clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, size_t batch,
                                  int steps, int profile, clvae_bench_result_t *out,
                                  clvae_error_t *err)
@@ -146,41 +192,29 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "--profile times the layers of one network; a "
                           "GAN has two (bench it without --profile)");
     bench_run_t b;
-    double *fwd = NULL, *bwd = NULL;
     clvae_status_t s = bench_open(ctx, d, batch, &b, err);
     if (s) return s;
-    clvae_objective_t *m = b.m;
-    float *z = b.z, *img = b.img;
-    clvae_buf_t target = b.target;
-    fwd = calloc((size_t)d->nlayers, sizeof *fwd);
-    bwd = calloc((size_t)d->nlayers, sizeof *bwd);
-    if (!fwd || !bwd) {
-        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-        goto out;
-    }
     long step = 1;
     for (; step <= 2; step++) /* warm-up: kernels built, workspaces grown */
-        if ((s = bench_step(m, d, batch, step, target, err))) goto out;
+        if ((s = bench_step(b.m, d, batch, step, b.target, err))) goto out;
     if ((s = clvae_ctx_finish(ctx, err))) goto out;
+    clvae_ctx_counters_reset(ctx);
     double t0 = clvae_seconds();
     for (int i = 0; i < steps; i++, step++)
-        if ((s = bench_step(m, d, batch, step, target, err))) goto out;
+        if ((s = bench_step(b.m, d, batch, step, b.target, err))) goto out;
+    clvae_ctx_counters(ctx, &out->train_counts); /* before bench's own wait */
     if ((s = clvae_ctx_finish(ctx, err))) goto out;
-    double t1 = clvae_seconds();
-    int decodes = (clvae_objective_can(d) & CLVAE_CAN_DECODE) != 0; /* a classifier does not */
-    for (int i = 0; i < steps && decodes; i++)
-        if ((s = clvae_objective_decode(m, z, batch, img, err))) goto out;
+    double t1 = clvae_seconds(), ts = 0;
     size_t S = 0;
-    if (d->ddpm && (s = ddpm_sampling(m, d, batch, steps, img, &S, err))) goto out;
-    double t2 = clvae_seconds();
+    if ((s = time_sampling(ctx, &b, d, batch, steps, &S, &ts, out, err))) goto out;
     double flops = clvae_model_flops(d), dec = 0;
     for (int i = d->latent + 1; i < d->nlayers; i++) dec += d->layers[i].flops;
     out->batch = batch;
     out->steps = steps;
     out->train_img_s = (double)(batch * (size_t)steps) / (t1 - t0);
-    out->sample_img_s = d->classes ? 0 : (double)(batch * (size_t)steps) / (t2 - t1);
+    out->sample_img_s = d->classes ? 0 : (double)(batch * (size_t)steps) / ts;
     if (d->ddpm) {
-        out->sample_pass_s = (double)(batch * S) / (t2 - t1);
+        out->sample_pass_s = (double)(batch * S) / ts;
         out->sample_img_s = out->sample_pass_s / (double)(d->diff_steps < 50 ? d->diff_steps : 50);
         dec = flops * (double)(d->diff_steps < 50 ? d->diff_steps : 50);
     }
@@ -189,26 +223,10 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     double train_flops = d->gan ? 3.0 * flops + 9.0 * clvae_model_flops(d->disc) : 3.0 * flops;
     out->train_gflop_s = out->train_img_s * train_flops / 1e9;
     out->sample_gflop_s = out->sample_img_s * dec / 1e9;
-    out->model_bytes = clvae_objective_device_bytes(m);
+    out->model_bytes = clvae_objective_device_bytes(b.m);
     out->workspace_bytes = clvae_workspace_bytes(ctx);
-    if (profile) {
-        if ((s = clvae_objective_profile(m, 1, err))) goto out;
-        for (int i = 0; i < steps; i++, step++) {
-            if ((s = bench_step(m, d, batch, step, target, err)) ||
-                (s = clvae_objective_profile_read(m, fwd, bwd, err)))
-                goto out;
-        }
-        for (int i = 0; i < d->nlayers; i++) {
-            fwd[i] /= 1e6 * steps;
-            bwd[i] /= 1e6 * steps;
-        }
-        out->fwd_ms = fwd;
-        out->bwd_ms = bwd;
-        fwd = bwd = NULL;
-    }
+    if (profile) s = profile_layers(&b, d, batch, steps, step, out, err);
 out:
-    free(fwd);
-    free(bwd);
     bench_close(&b);
     return s;
 }

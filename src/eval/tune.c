@@ -366,7 +366,7 @@ static double time_candidate(search_t *S, const clvae_tune_family_t *f, double c
     tt->tuning = 0;
     if (s) {
         /* a failed launch may leave the queue with work that will never run */
-        clFinish(clvae_ctx_queue(S->ctx));
+        clvae_ctx_finish(S->ctx, NULL);
         clvae_ctx_log(S->ctx, CLVAE_LOG_INFO, "tune: candidate skipped: %s", e.msg);
         t = -1;
     }

@@ -177,10 +177,10 @@ static clvae_status_t read_layer(clvae_net_t *net, int i, size_t *end, clvae_err
             return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     }
     cl_event e;
-    size_t off = net->grads.off + L->w_off;
-    CLVAE_CL_RET(err, clEnqueueReadBuffer(clvae_ctx_queue(net->ctx), net->grads.mem, CL_FALSE,
-                                          off * sizeof(float), (*end - L->w_off) * sizeof(float),
-                                          net->watch + L->w_off, 0, NULL, &e));
+    clvae_status_t s = clvae_buf_download_start(net->ctx, net->watch + L->w_off,
+                                                clvae_buf_at(net->grads, L->w_off),
+                                                *end - L->w_off, &e, err);
+    if (s) return s;
     net->rd_ev[net->nrd] = e;
     net->rd_from[net->nrd++] = L->w_off;
     *end = L->w_off;

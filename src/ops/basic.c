@@ -96,22 +96,16 @@ clvae_status_t clvae_selftest(clvae_ctx_t *ctx, size_t n, clvae_error_t *err)
 {
     if (n == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "selftest size must be > 0");
     clvae_status_t s = CLVAE_OK;
-    cl_context c = clvae_ctx_cl_context(ctx);
-    cl_command_queue q = clvae_ctx_queue(ctx);
     float *host = malloc(3 * n * sizeof *host);
     cl_mem a = NULL, b = NULL;
-    cl_int rc;
     if (!host) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     float *ha = host, *hb = host + n, *hy = host + 2 * n;
     for (size_t i = 0; i < n; i++) {
         ha[i] = (float)(i % 1000) * 0.25f - 3.0f;
         hb[i] = 1.0f / (float)(1 + i % 7);
     }
-    a = clCreateBuffer(c, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, n * sizeof(float), ha, &rc);
-    if (rc != CL_SUCCESS) {
-        s = clvae_error_cl(err, rc, "clCreateBuffer", __FILE__, __LINE__);
+    if ((s = clvae_mem_from_host(ctx, CL_MEM_READ_WRITE, ha, n * sizeof(float), &a, err)))
         goto out;
-    }
     clvae_buf_t bb;
     if ((s = clvae_buf_alloc(ctx, 2 * n, &bb, err))) goto out;
     b = bb.mem;
@@ -119,8 +113,7 @@ clvae_status_t clvae_selftest(clvae_ctx_t *ctx, size_t n, clvae_error_t *err)
     clvae_buf_t upper = {b, n};
     if ((s = clvae_buf_upload(ctx, upper, hb, n, err))) goto out;
     if ((s = clvae_fill_forward(ctx, b, 0, 42.0f, n, err))) goto out;
-    CLVAE_CL_GOTO(err, clEnqueueReadBuffer(q, b, CL_TRUE, 0, n * sizeof(float), hy, 0, NULL,
-                                           NULL), fail);
+    if ((s = clvae_buf_download(ctx, hy, bb, n, err))) goto out;
     for (size_t i = 0; i < n; i++) {
         if (hy[i] != 42.0f) {
             s = CLVAE_FAIL(err, CLVAE_ERR_CORRUPT, "fill_f32: element %zu is %g, expected 42", i,
@@ -129,8 +122,7 @@ clvae_status_t clvae_selftest(clvae_ctx_t *ctx, size_t n, clvae_error_t *err)
         }
     }
     if ((s = clvae_add_forward(ctx, b, 0, a, 0, b, n, n, err))) goto out;
-    CLVAE_CL_GOTO(err, clEnqueueReadBuffer(q, b, CL_TRUE, 0, n * sizeof(float), hy, 0, NULL,
-                                           NULL), fail);
+    if ((s = clvae_buf_download(ctx, hy, bb, n, err))) goto out;
     for (size_t i = 0; i < n; i++) {
         float want = ha[i] + hb[i];
         if (hy[i] != want) {
@@ -139,9 +131,6 @@ clvae_status_t clvae_selftest(clvae_ctx_t *ctx, size_t n, clvae_error_t *err)
             goto out;
         }
     }
-    goto out;
-fail:
-    s = err ? err->status : CLVAE_ERR_OPENCL;
 out:
     if (a) clReleaseMemObject(a);
     if (b) clReleaseMemObject(b);

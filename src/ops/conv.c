@@ -694,9 +694,7 @@ static clvae_status_t direct_weight(clvae_ctx_t *ctx, clvae_buf_t dw, clvae_buf_
     if (s) return s;
     CLVAE_CL_RET(err, clSetKernelArg(d.partial, 18, sizeof unb, &unb));
     size_t groups = chunks * ((g->K + d.kb - 1) / d.kb);
-    size_t global = groups * d.wg;
-    CLVAE_CL_RET(err, clEnqueueNDRangeKernel(clvae_ctx_queue(ctx), d.partial, 1, NULL, &global,
-                                             &d.wg, 0, NULL, NULL));
+    if ((s = clvae_launch_wg(ctx, d.partial, groups, d.wg, err))) return s;
     s = set_buf(d.sum, 0, dw, err);
     if (!s) s = set_buf(d.sum, 2, db, err);
     if (!s) s = set_buf(d.sum, 4, part, err);

@@ -455,8 +455,9 @@ static clvae_status_t piece_ready(void *user, size_t p, clvae_error_t *err)
 {
     run_t *r = user;
     double t = clvae_seconds();
-    if (r->p_nev[p])
-        CLVAE_CL_RET(err, clWaitForEvents((cl_uint)r->p_nev[p], r->p_events + r->p_ev[p]));
+    clvae_status_t s = clvae_ctx_wait_events(r->ctx, (cl_uint)r->p_nev[p],
+                                             r->p_events + r->p_ev[p], err); /* 0: at once */
+    if (s) return s;
     r->p_waited += clvae_seconds() - t;
     float w = (float)r->share, *h = r->p_host + r->p_lo[p];
     if (w != 1.0f)
@@ -884,10 +885,9 @@ static clvae_status_t download_ticking(run_t *r, float *dst, clvae_buf_t src, si
 {
     if (!r->o->progress) return clvae_buf_download(r->ctx, dst, src, n, err);
     cl_event e;
-    cl_command_queue q = clvae_ctx_queue(r->ctx);
-    CLVAE_CL_RET(err, clEnqueueReadBuffer(q, src.mem, CL_FALSE, src.off * sizeof(float),
-                                          n * sizeof(float), dst, 0, NULL, &e));
-    clFlush(q);
+    clvae_status_t s = clvae_buf_download_start(r->ctx, dst, src, n, &e, err);
+    if (s) return s;
+    clFlush(clvae_ctx_queue(r->ctx));
     double next = clvae_seconds() + 1.0;
     cl_int st = CL_QUEUED;
     long nap = 50000; /* ns: doubling to 20 ms, so that a short wait stays short */
@@ -903,10 +903,9 @@ static clvae_status_t download_ticking(run_t *r, float *dst, clvae_buf_t src, si
             next += 1.0;
         }
     }
-    cl_int wst = clWaitForEvents(1, &e); /* an error status comes out here */
+    s = clvae_ctx_wait_events(r->ctx, 1, &e, err); /* an error status comes out here */
     clReleaseEvent(e);
-    CLVAE_CL_RET(err, wst);
-    return CLVAE_OK;
+    return s;
 }
 
 /* One readback of the losses of the batches since the last one (through batch b), their

@@ -155,8 +155,40 @@ clvae_status_t clvae_launch_groups(clvae_ctx_t *ctx, cl_kernel k, size_t groups,
  * CL_KERNEL_WORK_GROUP_SIZE and the context's WGS; 0 for an unknown kernel. */
 size_t clvae_kernel_wg(const clvae_ctx_t *ctx, cl_kernel k);
 
-/* Waits for the queue to drain. */
+/* Enqueues `groups` work groups of `local` items each (a size the caller chose, e.g. a tuned
+ * one, rather than clvae_kernel_wg(k)). */
+clvae_status_t clvae_launch_wg(clvae_ctx_t *ctx, cl_kernel k, size_t groups, size_t local,
+                               clvae_error_t *err);
+
+/* Waits for the queue to drain (a host wait). */
 clvae_status_t clvae_ctx_finish(clvae_ctx_t *ctx, clvae_error_t *err);
+
+/* Waits for n events (clWaitForEvents; one host wait); n 0 returns at once. */
+clvae_status_t clvae_ctx_wait_events(clvae_ctx_t *ctx, cl_uint n, const cl_event *events,
+                                     clvae_error_t *err);
+
+/* What the context asked of its device since it was opened or its counters last reset, counted
+ * where clvae enqueues work (`clvae bench --profile` prints them per step). */
+typedef struct clvae_counters {
+    uint64_t launches;       /* clvae's own kernel launches (clEnqueueNDRangeKernel) */
+    uint64_t gemm_calls;     /* clvae_gemm calls; CLBlast launches kernels of its own for each
+                                (a padding copy or two, the GEMM), which launches leaves out */
+    uint64_t uploads;        /* host-to-device transfers: writes, buffers made from host data */
+    uint64_t upload_bytes;   /* ... their bytes */
+    uint64_t downloads;      /* device-to-host transfers (reads, blocking or not) */
+    uint64_t download_bytes; /* ... their bytes */
+    uint64_t copies;         /* device-to-device buffer copies (clvae_buf_copy) */
+    uint64_t copy_bytes;     /* ... their bytes */
+    uint64_t waits;          /* host waits for the device: blocking reads and writes (on an
+                                in-order queue they wait for the work before them), clFinish,
+                                clWaitForEvents */
+} clvae_counters_t;
+
+/* The context's counters now, into *out. */
+void clvae_ctx_counters(const clvae_ctx_t *ctx, clvae_counters_t *out);
+
+/* Sets the context's counters to 0. */
+void clvae_ctx_counters_reset(clvae_ctx_t *ctx);
 
 /* Records an OpenCL failure: "CALL: CL_NAME (code)"; CLVAE_ERR_DEVICE_MEMORY for
  * CL_MEM_OBJECT_ALLOCATION_FAILURE, else CLVAE_ERR_OPENCL. */

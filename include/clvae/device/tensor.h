@@ -95,6 +95,22 @@ clvae_status_t clvae_buf_upload(clvae_ctx_t *ctx, clvae_buf_t dst, const float *
 clvae_status_t clvae_buf_download(clvae_ctx_t *ctx, float *dst, clvae_buf_t src, size_t n,
                                   clvae_error_t *err);
 
+/* Enqueues a copy of n >= 1 floats from src into host dst and returns without waiting: *done
+ * gets the read's event (wait for it with clvae_ctx_wait_events, then clReleaseEvent it); dst
+ * must stay valid until then. */
+clvae_status_t clvae_buf_download_start(clvae_ctx_t *ctx, float *dst, clvae_buf_t src, size_t n,
+                                        cl_event *done, clvae_error_t *err);
+
+/* Copies `bytes` from host src into buffer m from byte off on, for buffers that are not float
+ * views (index lists); returns when src may be reused. */
+clvae_status_t clvae_mem_write(clvae_ctx_t *ctx, cl_mem m, size_t off, const void *src,
+                               size_t bytes, clvae_error_t *err);
+
+/* A new buffer of `bytes` made with flags (CL_MEM_READ_ONLY, ...) holding a copy of host src
+ * (release it with clReleaseMemObject). */
+clvae_status_t clvae_mem_from_host(clvae_ctx_t *ctx, cl_mem_flags flags, const void *src,
+                                   size_t bytes, cl_mem *out, clvae_error_t *err);
+
 /* Copies n floats between device views (may be in the same buffer if they do not overlap). */
 clvae_status_t clvae_buf_copy(clvae_ctx_t *ctx, clvae_buf_t dst, clvae_buf_t src, size_t n,
                               clvae_error_t *err);

@@ -19,11 +19,17 @@ typedef struct clvae_bench_result {
     size_t model_bytes;      /* device memory of the model */
     size_t workspace_bytes;  /* device memory of the op workspaces */
     double *fwd_ms, *bwd_ms; /* per layer, mean per step (NULL without profiling) */
+    clvae_counters_t train_counts;  /* what the timed training steps asked of the device, all
+                                       `steps` together (divide for one step) */
+    clvae_counters_t sample_counts; /* ... the timed sampling, its sample_calls together */
+    int sample_calls;        /* decoding batches timed (`steps`); a diffusion model: the DDIM
+                                run's steps; 0: no sampling (a classifier, a prior, a VQ-VAE) */
 } clvae_bench_result_t;
 
 /* Times `steps` training steps and `steps` decoding batches of the model on random inputs,
- * after two warm-up steps; with profile (the context must have profiling on) also per-layer
- * device times from events between layers. */
+ * after two warm-up steps, and counts what they ask of the device (clvae_ctx_counters); with
+ * profile (the context must have profiling on) also per-layer device times from events
+ * between layers. */
 clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *desc, size_t batch,
                                  int steps, int profile, clvae_bench_result_t *out,
                                  clvae_error_t *err);

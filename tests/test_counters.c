@@ -1,0 +1,180 @@
+/* The context's counters: launches, GEMM calls, transfers and host waits of known ops, exactly. */
+#define TEST_FILE "test_counters"
+#include "test.h"
+#include "testutil.h"
+
+#include <inttypes.h>
+
+#include "clvae/device/blas.h"
+#include "clvae/ops/basic.h"
+
+static clvae_ctx_t *ctx;
+
+/* The context's counters now. */
+static clvae_counters_t now(void)
+{
+    clvae_counters_t c;
+    clvae_ctx_counters(ctx, &c);
+    return c;
+}
+
+/* Checks every counter of c against want (a designated initializer leaves the rest 0). */
+#define SAME(c, want)                                                                            \
+    CHECK(c.launches == want.launches && c.gemm_calls == want.gemm_calls &&                      \
+              c.uploads == want.uploads && c.upload_bytes == want.upload_bytes &&                \
+              c.downloads == want.downloads && c.download_bytes == want.download_bytes &&        \
+              c.copies == want.copies && c.copy_bytes == want.copy_bytes &&                      \
+              c.waits == want.waits,                                                             \
+          "launches %" PRIu64 " gemm %" PRIu64 " up %" PRIu64 "/%" PRIu64 " B down %" PRIu64    \
+          "/%" PRIu64 " B copies %" PRIu64 "/%" PRIu64 " B waits %" PRIu64,                     \
+          c.launches, c.gemm_calls, c.uploads, c.upload_bytes, c.downloads, c.download_bytes,    \
+          c.copies, c.copy_bytes, c.waits)
+
+static void t_reset_and_finish(void)
+{
+    clvae_error_t err = {0};
+    clvae_ctx_counters_reset(ctx);
+    clvae_counters_t zero = {0}, c = now();
+    SAME(c, zero);
+    REQUIRE(clvae_ctx_finish(ctx, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_counters_t want = {.waits = 1};
+    c = now();
+    SAME(c, want);
+    REQUIRE(clvae_ctx_wait_events(ctx, 0, NULL, &err) == CLVAE_OK, "%s", err.msg);
+    c = now();
+    SAME(c, want); /* no events: no wait */
+}
+
+static void t_upload_download(void)
+{
+    clvae_error_t err = {0};
+    enum { N = 100 };
+    float x[N], y[N];
+    for (int i = 0; i < N; i++) x[i] = (float)i;
+    clvae_buf_t b;
+    REQUIRE(clvae_buf_alloc(ctx, N, &b, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_ctx_counters_reset(ctx);
+    CHECK(clvae_buf_upload(ctx, b, x, N, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_counters_t c = now(), up = {.uploads = 1, .upload_bytes = 4 * N, .waits = 1};
+    SAME(c, up);
+    clvae_ctx_counters_reset(ctx);
+    CHECK(clvae_buf_download(ctx, y, clvae_buf_at(b, 10), N - 10, &err) == CLVAE_OK, "%s",
+          err.msg);
+    clvae_counters_t down = {.downloads = 1, .download_bytes = 4 * (N - 10), .waits = 1};
+    c = now();
+    SAME(c, down);
+    CHECK(y[0] == 10.0f && y[N - 11] == (float)(N - 1), "read back %g %g", (double)y[0],
+          (double)y[N - 11]);
+    clvae_ctx_counters_reset(ctx); /* nothing to move is no transfer */
+    CHECK(clvae_buf_upload(ctx, b, x, 0, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(clvae_buf_download(ctx, y, b, 0, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_counters_t zero = {0};
+    c = now();
+    SAME(c, zero);
+    clvae_buf_free(&b);
+}
+
+/* A read that does not block is a download but no wait, until its event is waited for. */
+static void t_download_start(void)
+{
+    clvae_error_t err = {0};
+    float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, y[8] = {0};
+    clvae_buf_t b;
+    REQUIRE(clvae_buf_alloc(ctx, 8, &b, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_buf_upload(ctx, b, x, 8, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_ctx_counters_reset(ctx);
+    cl_event e = NULL;
+    CHECK(clvae_buf_download_start(ctx, y, b, 8, &e, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_counters_t c = now(), want = {.downloads = 1, .download_bytes = 32};
+    SAME(c, want);
+    if (e) {
+        CHECK(clvae_ctx_wait_events(ctx, 1, &e, &err) == CLVAE_OK, "%s", err.msg);
+        clReleaseEvent(e);
+    }
+    want.waits = 1;
+    c = now();
+    SAME(c, want);
+    CHECK(y[7] == 8.0f, "read back %g", (double)y[7]);
+    clvae_buf_free(&b);
+}
+
+/* A buffer made from host data and a write of raw bytes are uploads. */
+static void t_mem_writes(void)
+{
+    clvae_error_t err = {0};
+    uint32_t idx[12] = {0};
+    cl_mem m = NULL;
+    clvae_ctx_counters_reset(ctx);
+    REQUIRE(clvae_mem_from_host(ctx, CL_MEM_READ_ONLY, idx, sizeof idx, &m, &err) == CLVAE_OK,
+            "%s", err.msg);
+    clvae_counters_t c = now(), want = {.uploads = 1, .upload_bytes = sizeof idx};
+    SAME(c, want);
+    CHECK(clvae_mem_write(ctx, m, 8, idx, 16, &err) == CLVAE_OK, "%s", err.msg);
+    want.uploads = 2;
+    want.upload_bytes += 16;
+    want.waits = 1; /* a blocking write */
+    c = now();
+    SAME(c, want);
+    clReleaseMemObject(m);
+}
+
+/* One elementwise op is one launch and nothing else; one GEMM is one GEMM call, whose kernels
+ * are CLBlast's and not counted as launches; a copy between views is a copy. */
+static void t_ops(void)
+{
+    clvae_error_t err = {0};
+    enum { N = 64 };
+    clvae_buf_t a, b, c;
+    REQUIRE(clvae_buf_alloc(ctx, N, &a, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_buf_alloc(ctx, N, &b, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_buf_alloc(ctx, N, &c, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_fill_forward(ctx, a.mem, 0, 1.0f, N, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_ctx_finish(ctx, &err) == CLVAE_OK, "%s", err.msg); /* kernels built */
+    clvae_ctx_counters_reset(ctx);
+    CHECK(clvae_affine_forward(ctx, b, a, 2.0f, 1.0f, N, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_counters_t n = now(), one = {.launches = 1};
+    SAME(n, one);
+
+    clvae_ctx_counters_reset(ctx);
+    CHECK(clvae_gemm(ctx, 0, 0, 8, 8, 8, 1.0f, a, 8, b, 8, 0.0f, c, 8, &err) == CLVAE_OK, "%s",
+          err.msg);
+    clvae_counters_t gemm = {.gemm_calls = 1};
+    n = now();
+    SAME(n, gemm);
+
+    clvae_ctx_counters_reset(ctx);
+    CHECK(clvae_buf_copy(ctx, clvae_buf_at(c, 4), a, 10, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_counters_t copy = {.copies = 1, .copy_bytes = 40};
+    n = now();
+    SAME(n, copy);
+
+    /* a refused op asks nothing of the device */
+    clvae_ctx_counters_reset(ctx);
+    CHECK(clvae_affine_forward(ctx, b, a, 2.0f, 1.0f, N + 1, &err) != CLVAE_OK,
+          "a view past the end accepted");
+    clvae_counters_t zero = {0};
+    n = now();
+    SAME(n, zero);
+    float y[N];
+    REQUIRE(clvae_buf_download(ctx, y, c, N, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(y[0] == 24.0f && y[4] == 1.0f, "gemm %g, copy %g", (double)y[0], (double)y[4]);
+    clvae_buf_free(&a);
+    clvae_buf_free(&b);
+    clvae_buf_free(&c);
+    clvae_error_clear(&err);
+}
+
+int main(void)
+{
+    /* the counts below are those of the plain transfers, not of Oclgrind's kernel copies */
+    setenv("CLVAE_KERNEL_COPIES", "0", 1);
+    ctx = tu_ctx();
+    if (!ctx) return 1;
+    RUN(t_reset_and_finish);
+    RUN(t_upload_download);
+    RUN(t_download_start);
+    RUN(t_mem_writes);
+    RUN(t_ops);
+    clvae_ctx_free(ctx);
+    return TEST_EXIT();
+}
