@@ -225,14 +225,33 @@ t_vqvae_and_prior() {
   printf '[model]\nkind = vqvae\n[input]\nchannels = 1\nheight = 4\nwidth = 4\n[flatten]\n[dense]\nunits = 6\n[vq]\ncodes = 4\ndim = 4\n[dense]\nunits = 16\nactivation = sigmoid\n' > "$tmp/flat.cfg"
   out=$("$clvae" train "$tmp/flat.cfg" --out "$tmp/vbad" 2>&1); rc=$?
   [ $rc -eq 2 ] && grep -q "must divide" <<<"$out" && [ ! -e "$tmp/vbad" ] || { echo "flat: $rc $out" >&2; return 1; }
-  # a VQ-VAE changed since its prior was trained: the prior refuses it
+}
+check vqvae_and_prior t_vqvae_and_prior
+
+# score --cas on the prior (an unconditional model whose samples are decoded code maps): the
+# generated set holds the very images `generate` draws for the seed, labelled by the classifier
+t_prior_cas() {
+  local out
+  "$clvae" train models/mnist_classifier.cfg --limit 512 --epochs 1 --no-figures \
+    --set "data.test=idx:$tmp/test-images,$tmp/test-labels" --out "$tmp/pcls" > /dev/null 2>&1 || return 1
+  out=$("$clvae" score "$tmp/pr" --classifier "$tmp/pcls" --count 64 --cas --cas-epochs 1 --cas-out "$tmp/pcas" 2>&1) || { echo "$out" >&2; return 1; }
+  grep -q "trained on 64 generated images alone: [0-9.]*%  (labels: the classifier's predictions of the samples)" <<<"$out" || { echo "$out" >&2; return 1; }
+  "$clvae" generate "$tmp/pr" --count 64 --out "$tmp/pgen" > /dev/null &&
+    cmp "$tmp/pgen/images-idx3-ubyte" "$tmp/pcas/generated/images-idx3-ubyte" >&2
+}
+check prior_cas t_prior_cas
+
+# a VQ-VAE changed since its prior was trained: the prior refuses it
+t_prior_refuses_changed_vqvae() {
+  local out rc
+  local vsmall=(--limit 512 --set "data.test=idx:$tmp/test-images,$tmp/test-labels")
   "$clvae" train models/mnist_vqvae.cfg "${vsmall[@]}" --epochs 3 --resume --no-figures --out "$tmp/vq1" > /dev/null 2>&1 &&
     "$clvae" train models/mnist_vqvae_prior.cfg --limit 128 --epochs 1 --set "data.codes=$tmp/vq" --no-figures --out "$tmp/pr2" > /dev/null 2>&1 || return 1
   cp "$tmp/vq1/checkpoint.safetensors" "$tmp/vq/checkpoint.safetensors"
   out=$("$clvae" sample "$tmp/pr2" --out "$tmp/x.png" 2>&1); rc=$?
   [ $rc -eq 2 ] && grep -q "changed since" <<<"$out" && [ ! -e "$tmp/x.png" ] || { echo "changed: $rc $out" >&2; return 1; }
 }
-check vqvae_and_prior t_vqvae_and_prior
+check prior_refuses_changed_vqvae t_prior_refuses_changed_vqvae
 
 # The U-Net denoising AE: its graph as check-config shows it (names and inputs of the skips).
 t_unet_graph() {

@@ -40,9 +40,10 @@ static void say_stderr(void *user, const char *line)
     fprintf(stderr, "clvae: compare: %s: %s\n", (const char *)user, line);
 }
 
-/* row's CAS: classifier c's config trained on the samples of run r in a temporary folder
- * (removed after); the first such run also trains it on as many real images. */
-static clvae_status_t cas(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
+/* row's CAS: classifier c's config trained on the samples of run r (those it was scored on) in
+ * a temporary folder (removed after); the first such run also trains it on as many real
+ * images. */
+static clvae_status_t cas(const cmp_args_t *a, cli_run_t *r, cli_run_t *c, const float *samples,
                           clvae_compare_row_t *row, clvae_error_t *err)
 {
     char work[4096];
@@ -55,7 +56,8 @@ static clvae_status_t cas(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
     clvae_cas_t k;
     clvae_status_t s = clvae_cas_run(r->ctx, r->model, &r->desc, c->model, &c->desc, c->ck.config,
                                      cli_data_dir(), work, (size_t)a->count, a->cas_epochs,
-                                     (uint64_t)a->seed, sets, say_stderr, row->name, &k, err);
+                                     (uint64_t)a->seed, samples, sets, say_stderr, row->name, &k,
+                                     err);
     clvae_dir_remove_tree(work, 8);
     if (s) return s;
     row->cas = k.generated;
@@ -83,8 +85,9 @@ static clvae_status_t samples(const cmp_args_t *a, cli_run_t *r, cli_run_t *c,
             row->confidence = sc.confidence;
             clvae_score_collapse(&sc, row->collapsed, sizeof row->collapsed);
             row->scored = 1;
+            s = a->cas ? cas(a, r, c, sc.samples, row, err) : CLVAE_OK;
             clvae_score_free(&sc);
-            if (a->cas && (s = cas(a, r, c, row, err))) return s;
+            if (s) return s;
         }
     }
     /* the sample grid: 64 samples, tiles of about 56 pixels; a conditional model a row of 8 per

@@ -255,7 +255,8 @@ static int run(const cli_common_t *common, int argc, char **argv)
                             (uint64_t)a.seed, &sc, &err);
     if (!s && a.cas)
         s = clvae_cas_run(g.ctx, g.model, &g.desc, c.model, &c.desc, c.ck.config, cli_data_dir(),
-                          work, (size_t)a.count, a.cas_epochs, (uint64_t)a.seed, CLVAE_CAS_ALL,
+                          work, (size_t)a.count, a.cas_epochs, (uint64_t)a.seed, sc.samples,
+                          CLVAE_CAS_ALL,
                           say_stderr, NULL,
                           &cas, &err);
     char fid[96], how[512];

@@ -145,9 +145,10 @@ static clvae_status_t train_on(clvae_ctx_t *ctx, const char *cls_text, const cha
 static clvae_status_t sample_set(clvae_ctx_t *ctx, clvae_objective_t *gen,
                                  const clvae_model_desc_t *gd, clvae_objective_t *cls,
                                  const clvae_model_desc_t *cd, size_t n, uint64_t seed,
-                                 uint8_t *px, uint8_t *lab, clvae_error_t *err)
+                                 const float *samples, uint8_t *px, uint8_t *lab,
+                                 clvae_error_t *err)
 {
-    size_t D = clvae_objective_example_dim(gen), K = (size_t)cd->classes;
+    size_t D = clvae_objective_sample_dim(gen), K = (size_t)cd->classes;
     int C = clvae_gen_conditional(gd);
     float *x = malloc(n * D * sizeof *x), *probs = malloc(n * K * sizeof *probs);
     int *labels = C ? malloc(n * sizeof *labels) : NULL;
@@ -155,7 +156,8 @@ static clvae_status_t sample_set(clvae_ctx_t *ctx, clvae_objective_t *gen,
                            ? CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory")
                            : CLVAE_OK;
     for (size_t i = 0; !s && C && i < n; i++) labels[i] = (int)(i % (size_t)C);
-    if (!s) s = clvae_generate(gen, gd, n, seed, labels, x, err);
+    if (!s && samples) memcpy(x, samples, n * D * sizeof *x);
+    else if (!s) s = clvae_generate(gen, gd, n, seed, labels, x, err);
     if (!s && !C) s = clvae_classify_images(ctx, cls, cd, x, n, NULL, probs, err);
     for (size_t i = 0; !s && i < n; i++) {
         size_t best = 0;
@@ -173,8 +175,8 @@ static clvae_status_t sample_set(clvae_ctx_t *ctx, clvae_objective_t *gen,
 clvae_status_t clvae_cas_run(clvae_ctx_t *ctx, clvae_objective_t *gen, const clvae_model_desc_t *gd,
                              clvae_objective_t *cls, const clvae_model_desc_t *cd,
                              const char *cls_text, const char *data_dir, const char *work,
-                             size_t n, long epochs, uint64_t seed, unsigned sets,
-                             clvae_cas_say_t say,
+                             size_t n, long epochs, uint64_t seed, const float *samples,
+                             unsigned sets, clvae_cas_say_t say,
                              void *user, clvae_cas_t *out, clvae_error_t *err)
 {
     clvae_status_t s = clvae_cas_check(gd, cd, cls_text, data_dir, n, err);
@@ -192,8 +194,8 @@ clvae_status_t clvae_cas_run(clvae_ctx_t *ctx, clvae_objective_t *gen, const clv
         px[i] = (uint8_t)lrintf(255.0f * (v > 1.0f ? 1.0f : v));
     }
     if (!s) memcpy(lab, real.labels, n);
-    if (!s && say) say(user, "CAS: drawing the samples");
-    if (!s) s = sample_set(ctx, gen, gd, cls, cd, n, seed, px + n * D, lab + n, err);
+    if (!s && say && !samples) say(user, "CAS: drawing the samples");
+    if (!s) s = sample_set(ctx, gen, gd, cls, cd, n, seed, samples, px + n * D, lab + n, err);
     if (!s) s = write_set(work, "generated", px + n * D, lab + n, n, ci->out_h, ci->out_w, gspec,
                           sizeof gspec, err);
     if (!s) s = write_set(work, "real", px, lab, n, ci->out_h, ci->out_w, rspec, sizeof rspec, err);

@@ -133,7 +133,9 @@ int clvae_score_collapse(const clvae_score_t *s, char *buf, size_t size)
 void clvae_score_free(clvae_score_t *s)
 {
     free(s->hist);
+    free(s->samples);
     s->hist = NULL;
+    s->samples = NULL;
 }
 
 /* Frechet distance between the Gaussian fits of two feature sets. */
@@ -226,6 +228,8 @@ clvae_status_t clvae_score_run(clvae_ctx_t *ctx, clvae_objective_t *gen, const c
     out->classes = (int)K;
     out->conditional = C > 0;
     if (C) out->label_match = (double)match / (double)n;
+    out->samples = imgs; /* kept for what comes after (the classification accuracy score) */
+    imgs = NULL;
 done:
     if (s) clvae_score_free(out);
     free(imgs);

@@ -33,8 +33,9 @@ clvae_status_t clvae_cas_check(const clvae_model_desc_t *gd, const clvae_model_d
                                const char *cls_text, const char *data_dir, size_t n,
                                clvae_error_t *err);
 
-/* Draws n samples of gen (seed; a conditional model with labels i mod K, an unconditional one
- * labelled by classifier cls), writes them, the first n images of the classifier config's
+/* Takes n samples of gen (samples [n, D] in [0, 1] when not NULL: those clvae_generate draws
+ * with seed, e.g. clvae_score_t's; else it draws them; a conditional model's with labels
+ * i mod K, an unconditional model's labelled by classifier cls), writes them, the first n images of the classifier config's
  * [data] train set and the two together as MNIST IDX files (work/generated, work/real,
  * work/both: images-idx3-ubyte, labels-idx1-ubyte; pixels round(255 x)), and trains the
  * classifier config (cls_text: a config, e.g. the classifier run's own) on each set of sets
@@ -44,8 +45,8 @@ clvae_status_t clvae_cas_check(const clvae_model_desc_t *gd, const clvae_model_d
 clvae_status_t clvae_cas_run(clvae_ctx_t *ctx, clvae_objective_t *gen, const clvae_model_desc_t *gd,
                              clvae_objective_t *cls, const clvae_model_desc_t *cd,
                              const char *cls_text, const char *data_dir, const char *work,
-                             size_t n, long epochs, uint64_t seed, unsigned sets,
-                             clvae_cas_say_t say,
+                             size_t n, long epochs, uint64_t seed, const float *samples,
+                             unsigned sets, clvae_cas_say_t say,
                              void *user, clvae_cas_t *out, clvae_error_t *err);
 
 #endif

@@ -52,6 +52,7 @@ typedef struct clvae_score {
     int conditional;       /* samples were drawn with labels 0..K-1 in equal numbers */
     double label_match;    /* conditional: fraction classified as their label; else NaN */
     double sample_seconds; /* wall time of drawing the n samples (images back on the host) */
+    float *samples;        /* [n, D] the samples scored, in [0, 1] (malloc'd) */
 } clvae_score_t;
 
 /* Scores generative model gen on n samples (seed) against the first min(n, test->n) images
@@ -65,7 +66,7 @@ clvae_status_t clvae_score_run(clvae_ctx_t *ctx, clvae_objective_t *gen, const c
  * into buf ("1, 7"; "" when none); returns how many. */
 int clvae_score_collapse(const clvae_score_t *s, char *buf, size_t size);
 
-/* Frees the score's histogram (a zeroed struct is fine). */
+/* Frees the score's histogram and samples (a zeroed struct is fine). */
 void clvae_score_free(clvae_score_t *s);
 
 #endif
