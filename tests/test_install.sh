@@ -39,6 +39,14 @@ t_runs_from_any_folder() {
 }
 check runs_from_any_folder t_runs_from_any_folder
 
+# tune and bench --gemm default to the thesis VAE's config: the installed copy from elsewhere
+t_default_config_installed() {
+  local out
+  out=$(cd "$tmp/elsewhere" && "$pfx/bin/clvae" tune --shapes 2>&1) || { echo "$out" >&2; return 1; }
+  grep -q "recording one training step of $pfx/share/clvae/models/mnist_vae.cfg" <<<"$out" || { echo "$out" >&2; return 1; }
+}
+check default_config_installed t_default_config_installed
+
 t_man_page_from_help() {
   local man=$pfx/share/man/man1/clvae.1 c
   grep -q '^\.TH CLVAE 1' "$man" || return 1

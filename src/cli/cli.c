@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 /* Copies msg into buf without the source locations " (src/x.c:N)" that the library appends
@@ -518,4 +519,21 @@ void cli_sampler_text(const cli_run_t *r, const cli_sampler_opts_t *o, char *buf
     if (n > 0 && (size_t)n < size)
         snprintf(buf + n, size - (size_t)n, smp.clip ? ", x_0 clipped to [-1, 1]" : ", x_0 not "
                  "clipped");
+}
+
+const char *cli_thesis_cfg(char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", CLI_THESIS_CFG);
+    if (access(buf, R_OK) == 0) return buf;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return buf;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;               /* PREFIX/bin */
+    if ((slash = strrchr(exe, '/'))) *slash = 0; /* PREFIX */
+    char inst[4400];
+    snprintf(inst, sizeof inst, "%.4000s/share/clvae/%s", exe, CLI_THESIS_CFG);
+    if (slash && access(inst, R_OK) == 0) snprintf(buf, size, "%s", inst);
+    return buf;
 }

@@ -15,6 +15,11 @@
 /* The thesis VAE's config: what `clvae tune` and `clvae bench --gemm` use without a CFG. */
 #define CLI_THESIS_CFG "models/mnist_vae.cfg"
 
+/* The thesis VAE's config that tune and bench --gemm default to: models/mnist_vae.cfg in the
+ * working folder when there, else the installed copy (PREFIX/share/clvae/models, PREFIX the
+ * folder above the executable's), else models/mnist_vae.cfg (whose absence is then said). */
+const char *cli_thesis_cfg(char *buf, size_t size);
+
 /* Options every command takes, parsed before the command's own. */
 typedef struct cli_common {
     const char *device;  /* --device SPEC, else CLVAE_DEVICE */

@@ -298,7 +298,8 @@ static int run(const cli_common_t *common, int argc, char **argv)
     int code = parse(argc, argv, &a);
     if (code) return code;
     int gemm_only = !a.cfg.path; /* --gemm alone: the thesis VAE's calls */
-    if (gemm_only) a.cfg.path = CLI_THESIS_CFG;
+    char thesis[4500];
+    if (gemm_only) a.cfg.path = cli_thesis_cfg(thesis, sizeof thesis);
     clvae_cfg_t cfg = {0};
     clvae_model_desc_t d;
     memset(&d, 0, sizeof d);

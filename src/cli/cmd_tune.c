@@ -43,6 +43,7 @@ static void progress(void *user, const char *line)
 /* What the command line asks for. */
 typedef struct tune_args {
     const char *paths[MAX_CFGS];
+    char thesis[4500];          /* the default config's path (cli_thesis_cfg) */
     int npaths, quick, json, shapes_only;
     double budget;
 } tune_args_t;
@@ -75,7 +76,7 @@ static int parse(int argc, char **argv, tune_args_t *t)
         }
     }
     if (t->quick && t->budget == 300) t->budget = 20;
-    if (t->npaths == 0) t->paths[t->npaths++] = CLI_THESIS_CFG;
+    if (t->npaths == 0) t->paths[t->npaths++] = cli_thesis_cfg(t->thesis, sizeof t->thesis);
     return 0;
 }
 
