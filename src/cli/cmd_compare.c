@@ -234,55 +234,134 @@ static void print_json(const cmp_args_t *a, const clvae_compare_row_t *rows, con
     printf("]}\n");
 }
 
-static int run(const cli_common_t *common, int argc, char **argv)
+/* 0, or the exit status of a usage error (said). */
+static int parse(int argc, char **argv, cmp_args_t *a, int *json)
 {
-    double cas_real = NAN;
-    cmp_args_t a = {{0}, 0, NULL, "runs/compare", 10000, 10, 0, 1, 0, 0, &cas_real};
-    int json = 0;
     for (int i = 0; i < argc; i++) {
         const char *v;
         int r;
         if ((r = cli_opt(&i, argc, argv, "--classifier", &v))) {
             if (r < 0) return cli_usage_error(&cli_cmd_compare, "--classifier needs a classifier run");
-            a.classifier = v;
+            a->classifier = v;
         } else if ((r = cli_opt(&i, argc, argv, "--out", &v))) {
             if (r < 0 || !*v) return cli_usage_error(&cli_cmd_compare, "--out needs a folder");
-            a.out = v;
+            a->out = v;
         } else if ((r = cli_opt(&i, argc, argv, "--count", &v))) {
-            if (r < 0 || cli_parse_long(v, 2, 1000000, &a.count))
+            if (r < 0 || cli_parse_long(v, 2, 1000000, &a->count))
                 return cli_usage_error(&cli_cmd_compare, "--count wants a number of samples from 2 "
                                        "to 1000000");
         } else if ((r = cli_opt(&i, argc, argv, "--iwae", &v))) {
-            if (r < 0 || cli_parse_long(v, 0, 100000, &a.iwae))
+            if (r < 0 || cli_parse_long(v, 0, 100000, &a->iwae))
                 return cli_usage_error(&cli_cmd_compare, "--iwae wants a sample count from 0 "
                                        "(none) to 100000");
         } else if ((r = cli_opt(&i, argc, argv, "--n", &v))) {
-            if (r < 0 || cli_parse_long(v, 1, 100000000L, &a.ntest))
+            if (r < 0 || cli_parse_long(v, 1, 100000000L, &a->ntest))
                 return cli_usage_error(&cli_cmd_compare, "--n wants a number of test images");
         } else if ((r = cli_opt(&i, argc, argv, "--seed", &v))) {
-            if (r < 0 || cli_parse_long(v, 0, 2147483647L, &a.seed))
+            if (r < 0 || cli_parse_long(v, 0, 2147483647L, &a->seed))
                 return cli_usage_error(&cli_cmd_compare, "--seed wants a whole number >= 0");
         } else if ((r = cli_opt(&i, argc, argv, "--cas-epochs", &v))) {
-            if (r < 0 || cli_parse_long(v, 1, 1000, &a.cas_epochs))
+            if (r < 0 || cli_parse_long(v, 1, 1000, &a->cas_epochs))
                 return cli_usage_error(&cli_cmd_compare, "--cas-epochs wants a number of epochs "
                                        "from 1 to 1000");
-            a.cas = 1;
+            a->cas = 1;
         } else if (strcmp(argv[i], "--cas") == 0) {
-            a.cas = 1;
+            a->cas = 1;
         } else if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
+            *json = 1;
         } else if (argv[i][0] != '-') {
-            if (a.nruns == MAX_RUNS)
+            if (a->nruns == MAX_RUNS)
                 return cli_usage_error(&cli_cmd_compare, "at most %d runs", MAX_RUNS);
-            a.runs[a.nruns++] = argv[i];
+            a->runs[a->nruns++] = argv[i];
         } else {
             return cli_unknown_arg(&cli_cmd_compare, argv[i]);
         }
     }
-    if (a.nruns == 0) return cli_usage_error(&cli_cmd_compare, "which runs?");
-    if (a.cas && !a.classifier)
+    if (a->nruns == 0) return cli_usage_error(&cli_cmd_compare, "which runs?");
+    if (a->cas && !a->classifier)
         return cli_usage_error(&cli_cmd_compare, "--cas trains the config of the classifier "
                                "given by --classifier C: which one?");
+    return 0;
+}
+
+/* compare.md: the table and the notes on its columns, into *md (malloc'd, also printed by
+ * run) and a->out/compare.md. */
+static clvae_status_t write_md(const cmp_args_t *a, int argc, char **argv,
+                               const clvae_compare_row_t *rows, const char *fid,
+                               const cli_run_t *c, clvae_ctx_t *ctx, char **mdp,
+                               clvae_error_t *err)
+{
+    clvae_status_t s = CLVAE_OK;
+    char *md = NULL, path[4200];
+    char *table = clvae_compare_markdown(rows, (size_t)a->nruns, fid, 0);
+    size_t cap = (table ? strlen(table) : 0) + 8192;
+    md = malloc(cap);
+    if (!table || !md) {
+        s = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    } else {
+        char when[64], cmd[2048] = "clvae compare", which[96] = ", on the whole test set";
+        char iw[96] = "not computed (--iwae 0)";
+        if (a->iwae)
+            snprintf(iw, sizeof iw, "the IWAE bound with K = %ld samples (VAEs with BCE)",
+                     a->iwae);
+        if (a->ntest)
+            snprintf(which, sizeof which, ", on the first %ld test images (--n; test "
+                     "accuracy too)", a->ntest);
+        time_t now = time(NULL);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
+        for (int i = 0; i < argc; i++) {
+            size_t l = strlen(cmd);
+            snprintf(cmd + l, sizeof cmd - l, " %s", argv[i]);
+        }
+        const clvae_device_info_t *dev = clvae_ctx_device(ctx);
+        int n = snprintf(md, cap,
+                         "# Comparison of %d runs\n\n"
+                         "`%s`\n\n"
+                         "Device: %s (%s), %s.\n\n%s\n"
+                         "- test reconstruction: the configured loss per test image with z = "
+                         "z_mean%s; ELBO: -(reconstruction + KL) with z sampled once, "
+                         "beta = 1; log p(x): %s.\n"
+                         "- s/epoch: mean training time per epoch from metrics.csv (this "
+                         "device, or the one the run trained on).\n",
+                         a->nruns, cmd, dev->name, dev->platform_name, when, table,
+                         which, iw);
+        if (a->classifier && n > 0 && (size_t)n < cap)
+            n += snprintf(md + n, cap - (size_t)n,
+                          "- %s: Frechet distance between Gaussian fits of the penultimate "
+                          "features of classifier `%s` for %ld samples (each model's own "
+                          "sampling: z ~ N(0, I) through a decoder, a plain AE's too, or a "
+                          "generator; a prior's codes through its VQ-VAE; a diffusion "
+                          "model's DDIM over min(T, 50) steps, eta 0, with its weights' "
+                          "moving average when it keeps one) and for as many test images (or the "
+                          "whole test set when smaller; it is not the Inception FID); confidence: the samples' mean max-softmax "
+                          "probability. Lower FID and higher confidence are better.\n",
+                          fid, c->ckpath, a->count);
+        if (a->cas && n > 0 && (size_t)n < cap)
+            n += snprintf(md + n, cap - (size_t)n,
+                          "- CAS (classification accuracy score, Ravuri & Vinyals): the test "
+                          "accuracy of classifier `%s`'s config trained from scratch on the "
+                          "%ld samples alone (a conditional model's labels; otherwise the "
+                          "classifier's predictions of them)%s; the same config on the first "
+                          "%ld real training images: %.2f%%. A generator that covers the "
+                          "classes scores near that, a collapsed one low.\n",
+                          c->ckpath, a->count, a->cas_epochs ? "" : ", for the config's epochs",
+                          a->count, 100.0 * *a->cas_real);
+        if (n > 0 && (size_t)n < cap) {
+            snprintf(path, sizeof path, "%s/compare.md", a->out);
+            s = clvae_write_file_atomic(path, md, strlen(md), err);
+        }
+    }
+    free(table);
+    *mdp = md;
+    return s;
+}
+
+static int run(const cli_common_t *common, int argc, char **argv)
+{
+    double cas_real = NAN;
+    cmp_args_t a = {{0}, 0, NULL, "runs/compare", 10000, 10, 0, 1, 0, 0, &cas_real};
+    int json = 0, bad = parse(argc, argv, &a, &json);
+    if (bad) return bad;
     clvae_error_t err = {0};
     clvae_ctx_t *ctx = NULL;
     cli_run_t c, r;
@@ -343,67 +422,7 @@ static int run(const cli_common_t *common, int argc, char **argv)
         r.ctx = NULL;
         cli_run_close(&r);
     }
-    if (!s) {
-        char *table = clvae_compare_markdown(rows, (size_t)a.nruns, fid, 0);
-        size_t cap = (table ? strlen(table) : 0) + 8192;
-        md = malloc(cap);
-        if (!table || !md) {
-            s = CLVAE_FAIL(&err, CLVAE_ERR_NOMEM, "out of host memory");
-        } else {
-            char when[64], cmd[2048] = "clvae compare", which[96] = ", on the whole test set";
-            char iw[96] = "not computed (--iwae 0)";
-            if (a.iwae)
-                snprintf(iw, sizeof iw, "the IWAE bound with K = %ld samples (VAEs with BCE)",
-                         a.iwae);
-            if (a.ntest)
-                snprintf(which, sizeof which, ", on the first %ld test images (--n; test "
-                         "accuracy too)", a.ntest);
-            time_t now = time(NULL);
-            strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
-            for (int i = 0; i < argc; i++) {
-                size_t l = strlen(cmd);
-                snprintf(cmd + l, sizeof cmd - l, " %s", argv[i]);
-            }
-            const clvae_device_info_t *dev = clvae_ctx_device(ctx);
-            int n = snprintf(md, cap,
-                             "# Comparison of %d runs\n\n"
-                             "`%s`\n\n"
-                             "Device: %s (%s), %s.\n\n%s\n"
-                             "- test reconstruction: the configured loss per test image with z = "
-                             "z_mean%s; ELBO: -(reconstruction + KL) with z sampled once, "
-                             "beta = 1; log p(x): %s.\n"
-                             "- s/epoch: mean training time per epoch from metrics.csv (this "
-                             "device, or the one the run trained on).\n",
-                             a.nruns, cmd, dev->name, dev->platform_name, when, table,
-                             which, iw);
-            if (a.classifier && n > 0 && (size_t)n < cap)
-                n += snprintf(md + n, cap - (size_t)n,
-                              "- %s: Frechet distance between Gaussian fits of the penultimate "
-                              "features of classifier `%s` for %ld samples (each model's own "
-                              "sampling: z ~ N(0, I) through a decoder, a plain AE's too, or a "
-                              "generator; a prior's codes through its VQ-VAE; a diffusion "
-                              "model's DDIM over min(T, 50) steps, eta 0, with its weights' "
-                              "moving average when it keeps one) and for as many test images (or the "
-                              "whole test set when smaller; it is not the Inception FID); confidence: the samples' mean max-softmax "
-                              "probability. Lower FID and higher confidence are better.\n",
-                              fid, c.ckpath, a.count);
-            if (a.cas && n > 0 && (size_t)n < cap)
-                n += snprintf(md + n, cap - (size_t)n,
-                              "- CAS (classification accuracy score, Ravuri & Vinyals): the test "
-                              "accuracy of classifier `%s`'s config trained from scratch on the "
-                              "%ld samples alone (a conditional model's labels; otherwise the "
-                              "classifier's predictions of them)%s; the same config on the first "
-                              "%ld real training images: %.2f%%. A generator that covers the "
-                              "classes scores near that, a collapsed one low.\n",
-                              c.ckpath, a.count, a.cas_epochs ? "" : ", for the config's epochs",
-                              a.count, 100.0 * cas_real);
-            if (n > 0 && (size_t)n < cap) {
-                snprintf(path, sizeof path, "%s/compare.md", a.out);
-                s = clvae_write_file_atomic(path, md, strlen(md), &err);
-            }
-        }
-        free(table);
-    }
+    if (!s) s = write_md(&a, argc, argv, rows, fid, &c, ctx, &md, &err);
     if (!s && npanels) {
         snprintf(path, sizeof path, "%s/compare.png", a.out);
         s = clvae_compare_png(panels, npanels, path, &err);

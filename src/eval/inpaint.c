@@ -143,6 +143,31 @@ static clvae_status_t finish(clvae_inpaint_t *out, size_t n, int iters, const do
     return CLVAE_OK;
 }
 
+/* The figure: rows masked / filled / (latent fit /) original of the first `show` images. */
+static clvae_status_t draw(clvae_objective_t *model, const clvae_dataset_t *data,
+                           const float *rows, size_t show, int fit, int ddpm, int iters,
+                           int fit_steps, const clvae_inpaint_t *out, const char *path,
+                           clvae_error_t *err)
+{
+    int nrows = fit ? 4 : 3;
+    static const char *const names3[3] = {"masked", "filled", "original"};
+    const char *name = clvae_objective_net_desc(model, 0)->name;
+    static const char *const names4[4] = {"masked", "passes", "latent fit", "original"};
+    char title[256];
+    if (fit)
+        snprintf(title, sizeof title, "%s: missing pixels filled by %d passes (%.2f dB) and "
+                 "by %d steps of latent fit (%.2f dB)", name, iters, out->psnr_iter,
+                 fit_steps, out->psnr_fit);
+    else if (ddpm)
+        snprintf(title, sizeof title, "%s: missing pixels sampled, the known ones noised and "
+                 "put back at every step (PSNR on them %.2f dB)", name, out->psnr_iter);
+    else
+        snprintf(title, sizeof title, "%s: missing pixels filled (%d passes, known pixels "
+                 "kept; PSNR on them %.2f dB)", name, iters, out->psnr_iter);
+    return clvae_fig_grid_labelled(rows, (size_t)nrows * show, data, (int)show, title,
+                                   fit ? names4 : names3, NULL, path, err);
+}
+
 clvae_status_t clvae_inpaint(clvae_ctx_t *ctx, clvae_objective_t *model,
                              const clvae_dataset_t *data, const clvae_mask_t *mask, int iters,
                              int fit_steps, float fit_lr, size_t n, size_t show, uint64_t seed,
@@ -219,24 +244,7 @@ clvae_status_t clvae_inpaint(clvae_ctx_t *ctx, clvae_objective_t *model,
     }
     if (!s) s = finish(out, n, iters, se, fit, err);
     out->fit_steps = fit ? fit_steps : 0;
-    if (!s && path) {
-        static const char *const names3[3] = {"masked", "filled", "original"};
-        const char *name = clvae_objective_net_desc(model, 0)->name;
-        static const char *const names4[4] = {"masked", "passes", "latent fit", "original"};
-        char title[256];
-        if (fit)
-            snprintf(title, sizeof title, "%s: missing pixels filled by %d passes (%.2f dB) and "
-                     "by %d steps of latent fit (%.2f dB)", name, iters, out->psnr_iter,
-                     fit_steps, out->psnr_fit);
-        else if (ddpm)
-            snprintf(title, sizeof title, "%s: missing pixels sampled, the known ones noised and "
-                     "put back at every step (PSNR on them %.2f dB)", name, out->psnr_iter);
-        else
-            snprintf(title, sizeof title, "%s: missing pixels filled (%d passes, known pixels "
-                     "kept; PSNR on them %.2f dB)", name, iters, out->psnr_iter);
-        s = clvae_fig_grid_labelled(rows, (size_t)nrows * show, data, (int)show, title,
-                                    fit ? names4 : names3, NULL, path, err);
-    }
+    if (!s && path) s = draw(model, data, rows, show, fit, ddpm, iters, fit_steps, out, path, err);
     free(x);
     free(cur);
     free(rec);
