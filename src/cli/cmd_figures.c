@@ -581,8 +581,8 @@ const cli_command_t cli_cmd_superres = {
 
 const cli_command_t cli_cmd_inpaint = {
     "inpaint", "PNG and PSNR of test images whose missing pixels a model filled (AE, VAE, DDPM)",
-    "clvae inpaint RUN --mask SPEC [--iters 20] [--fit-steps 100] [--fit-lr 0.05] [--n 8]\n"
-    "                  [--count 1000] [--seed 1] [--out FILE] [--device SPEC]\n"
+    "clvae inpaint RUN --mask SPEC [--iters 20] [--fit-steps 100] [--fit-lr 0.05]\n"
+    "                  [--n 8] [--count 1000] [--seed 1] [--out FILE] [--device SPEC]\n"
     "                  [--steps S] [--eta E] [--ancestral] [--guidance G] [--no-clip]\n"
     "  SPEC: bottom, top, left, right (that half of the image), box:X,Y,W,H (a rectangle),\n"
     "  random:P (each pixel with probability P, from the Philox stream of --seed). The masked\n"
