@@ -89,25 +89,77 @@ static int add_entry(clvae_cfg_section_t *s, const char *key, size_t kn, const c
     return 0;
 }
 
+/* A "[name]" line (start, n: trimmed, starting with '[') into a new section *cur. */
+static clvae_status_t parse_header(clvae_cfg_t *cfg, const char *start, size_t n, const char *path,
+                                   int line, clvae_cfg_section_t **cur, clvae_error_t *err)
+{
+    const char *name = start + 1;
+    size_t nn = n - 1;
+    if (nn == 0 || name[nn - 1] != ']')
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: a section header must be [name]", path,
+                          line);
+    nn--;
+    trim(&name, &nn);
+    if (!is_ident(name, nn))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: section name '%.*s' must be lower-case letters, digits, _",
+                          path, line, (int)(nn > 64 ? 64 : nn), name);
+    if (!(*cur = add_section(cfg, name, nn, line)))
+        return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    return CLVAE_OK;
+}
+
+/* A "key = value" line (start, n: trimmed) into section cur (NULL: none yet). */
+static clvae_status_t parse_entry(clvae_cfg_section_t *cur, const char *start, size_t n,
+                                  const char *path, int line, clvae_error_t *err)
+{
+    const char *eq = memchr(start, '=', n);
+    if (!eq)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: expected [section] or key = value, found '%.*s'", path, line,
+                          (int)(n > 40 ? 40 : n), start);
+    const char *key = start, *value = eq + 1;
+    size_t kn = (size_t)(eq - start), vn = n - kn - 1;
+    trim(&key, &kn);
+    trim(&value, &vn);
+    if (!cur)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: key '%.*s' before any [section] header",
+                          path, line, (int)(kn > 40 ? 40 : kn), key);
+    if (!is_ident(key, kn))
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                          "%s:%d: [%s] key '%.*s' must be lower-case letters, digits, _", path,
+                          line, cur->name, (int)(kn > 40 ? 40 : kn), key);
+    if (vn == 0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [%s] %.*s has no value", path, line,
+                          cur->name, (int)kn, key);
+    for (int i = 0; i < cur->nentries; i++)
+        if (strlen(cur->entries[i].key) == kn && memcmp(cur->entries[i].key, key, kn) == 0)
+            return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
+                              "%s:%d: [%s] %.*s is given twice (first on line %d)", path, line,
+                              cur->name, (int)kn, key, cur->entries[i].line);
+    if (add_entry(cur, key, kn, value, vn, line))
+        return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    return CLVAE_OK;
+}
+
 clvae_status_t clvae_cfg_parse(clvae_cfg_t *cfg, const char *text, size_t len, const char *path,
                                clvae_error_t *err)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->path = strdup(path ? path : "config");
     if (!cfg->path) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    clvae_status_t s = CLVAE_OK;
     if (memchr(text, 0, len)) {
         size_t at = (size_t)((const char *)memchr(text, 0, len) - text);
         int line = 1;
         for (size_t i = 0; i < at; i++) line += text[i] == '\n';
-        clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: binary data (a NUL byte) in a config file",
-                          path, line);
-        clvae_cfg_free(cfg);
-        return fail_;
+        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: binary data (a NUL byte) in a config file",
+                       path, line);
     }
     clvae_cfg_section_t *cur = NULL;
     size_t pos = 0;
     int line = 0;
-    while (pos < len) {
+    while (!s && pos < len) {
         line++;
         const char *start = text + pos;
         const char *nl = memchr(start, '\n', len - pos);
@@ -117,85 +169,14 @@ clvae_status_t clvae_cfg_parse(clvae_cfg_t *cfg, const char *text, size_t len, c
         n = strip_comment(start, n);
         trim(&start, &n);
         if (n == 0) continue;
-        if (start[0] == '[') {
-            const char *name = start + 1;
-            size_t nn = n - 1;
-            if (nn == 0 || name[nn - 1] != ']') {
-                clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: a section header must be [name]",
-                                  path, line);
-                clvae_cfg_free(cfg);
-                return fail_;
-            }
-            nn--;
-            trim(&name, &nn);
-            if (!is_ident(name, nn)) {
-                clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                                  "%s:%d: section name '%.*s' must be lower-case letters, digits, _",
-                                  path, line, (int)(nn > 64 ? 64 : nn), name);
-                clvae_cfg_free(cfg);
-                return fail_;
-            }
-            if (!(cur = add_section(cfg, name, nn, line))) {
-                clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-                clvae_cfg_free(cfg);
-                return fail_;
-            }
-            continue;
-        }
-        const char *eq = memchr(start, '=', n);
-        if (!eq) {
-            clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                              "%s:%d: expected [section] or key = value, found '%.*s'", path, line,
-                              (int)(n > 40 ? 40 : n), start);
-            clvae_cfg_free(cfg);
-            return fail_;
-        }
-        const char *key = start, *value = eq + 1;
-        size_t kn = (size_t)(eq - start), vn = n - kn - 1;
-        trim(&key, &kn);
-        trim(&value, &vn);
-        if (!cur) {
-            clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                              "%s:%d: key '%.*s' before any [section] header", path, line,
-                              (int)(kn > 40 ? 40 : kn), key);
-            clvae_cfg_free(cfg);
-            return fail_;
-        }
-        if (!is_ident(key, kn)) {
-            clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                              "%s:%d: [%s] key '%.*s' must be lower-case letters, digits, _", path,
-                              line, cur->name, (int)(kn > 40 ? 40 : kn), key);
-            clvae_cfg_free(cfg);
-            return fail_;
-        }
-        if (vn == 0) {
-            clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s:%d: [%s] %.*s has no value", path, line,
-                              cur->name, (int)kn, key);
-            clvae_cfg_free(cfg);
-            return fail_;
-        }
-        for (int i = 0; i < cur->nentries; i++) {
-            if (strlen(cur->entries[i].key) == kn && memcmp(cur->entries[i].key, key, kn) == 0) {
-                clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                                  "%s:%d: [%s] %.*s is given twice (first on line %d)", path, line,
-                                  cur->name, (int)kn, key, cur->entries[i].line);
-                clvae_cfg_free(cfg);
-                return fail_;
-            }
-        }
-        if (add_entry(cur, key, kn, value, vn, line)) {
-            clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
-            clvae_cfg_free(cfg);
-            return fail_;
-        }
+        s = start[0] == '[' ? parse_header(cfg, start, n, path, line, &cur, err)
+                            : parse_entry(cur, start, n, path, line, err);
     }
-    if (cfg->nsections == 0) {
-        clvae_status_t fail_ = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: no sections: the file is empty or all comments",
-                          path);
-        clvae_cfg_free(cfg);
-        return fail_;
-    }
-    return CLVAE_OK;
+    if (!s && cfg->nsections == 0)
+        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: no sections: the file is empty or all comments",
+                       path);
+    if (s) clvae_cfg_free(cfg);
+    return s;
 }
 
 clvae_status_t clvae_cfg_load(clvae_cfg_t *cfg, const char *path, clvae_error_t *err)
