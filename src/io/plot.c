@@ -353,6 +353,46 @@ static int log_ticks(layout_t *L, double a, double b, int max_ticks)
 
 /* Lays out a w x h chart: margins from text sizes, ticks, plot area, legend size. With
  * outside set the legend gets a column right of the plot area. */
+/* The legend's size: entries in columns as tall as the plot area (area_h) allows (sets
+ * entry_h, shown, legend_rows, col_w, legend_w, legend_h). */
+static void legend_size(layout_t *L, const plot_job_t *job, int w, int ts, int area_h)
+{
+    int ch = CLVAE_FONT_H * ts;
+    int pad = 6 * ts, swatch = (job->legend_discs ? 12 : 20) * ts;
+    L->entry_h = ch + 5 * ts;
+    int text_w = 0;
+    for (int i = 0; i < job->nentries; i++) {
+        int tw = clvae_plot_text_width(job->entries[i].text, ts);
+        if (tw > text_w) text_w = tw;
+    }
+    /* Entries fill columns as tall as the plot area allows, as many columns as fit in 2/5 of
+     * the width; what is still left over is counted in a last "(+N more)" line. */
+    int rows = (area_h - 2 * pad - 16 + 5 * ts) / L->entry_h;
+    if (rows < 1) rows = 1;
+    int cols = 1, gap = 10 * ts, col_w = swatch + 6 * ts + text_w;
+    if (job->nentries > rows) {
+        cols = (job->nentries + rows - 1) / rows;
+        int max_cols = (w * 2 / 5 - 2 * pad + gap) / (col_w + gap);
+        if (max_cols < 1) max_cols = 1;
+        if (cols > max_cols) { /* not all fit: make room for "(+N more)" */
+            int more_w = clvae_plot_text_width("(+99999 more)", ts);
+            if (more_w > col_w) col_w = more_w;
+            max_cols = (w * 2 / 5 - 2 * pad + gap) / (col_w + gap);
+            cols = max_cols < 1 ? 1 : max_cols;
+        }
+    } else {
+        rows = job->nentries;
+    }
+    L->shown = job->nentries < rows * cols ? job->nentries : rows * cols;
+    if (cols > 1 && L->shown == job->nentries) rows = (job->nentries + cols - 1) / cols;
+    L->legend_rows = rows;
+    L->col_w = col_w;
+    if (L->shown > 0) {
+        L->legend_w = 2 * pad + cols * col_w + (cols - 1) * gap;
+        L->legend_h = 2 * pad + rows * L->entry_h - 5 * ts;
+    }
+}
+
 static void layout_make(layout_t *L, const plot_job_t *job, int w, int h, int outside)
 {
     memset(L, 0, sizeof *L);
@@ -380,46 +420,13 @@ static void layout_make(layout_t *L, const plot_job_t *job, int w, int h, int ou
         pad_range(&f->ylo, &f->yhi);
     }
 
-    /* legend size */
-    int pad = 6 * ts, swatch = (job->legend_discs ? 12 : 20) * ts;
-    L->entry_h = ch + 5 * ts;
-    int text_w = 0;
-    for (int i = 0; i < job->nentries; i++) {
-        int tw = clvae_plot_text_width(job->entries[i].text, ts);
-        if (tw > text_w) text_w = tw;
-    }
     int top = 10 + (has_title ? CLVAE_FONT_H * f->title_scale + 10 : 0);
     int bottom = tl + 4 * ts + ch + (has_xlabel ? 8 * ts + ch : 0) + 10;
     f->y0 = top;
     f->y1 = h - 1 - bottom;
     if (f->y1 < f->y0 + 20) f->y1 = f->y0 + 20;
     int area_h = f->y1 - f->y0;
-    /* Entries fill columns as tall as the plot area allows, as many columns as fit in 2/5 of
-     * the width; what is still left over is counted in a last "(+N more)" line. */
-    int rows = (area_h - 2 * pad - 16 + 5 * ts) / L->entry_h;
-    if (rows < 1) rows = 1;
-    int cols = 1, gap = 10 * ts, col_w = swatch + 6 * ts + text_w;
-    if (job->nentries > rows) {
-        cols = (job->nentries + rows - 1) / rows;
-        int max_cols = (w * 2 / 5 - 2 * pad + gap) / (col_w + gap);
-        if (max_cols < 1) max_cols = 1;
-        if (cols > max_cols) { /* not all fit: make room for "(+N more)" */
-            int more_w = clvae_plot_text_width("(+99999 more)", ts);
-            if (more_w > col_w) col_w = more_w;
-            max_cols = (w * 2 / 5 - 2 * pad + gap) / (col_w + gap);
-            cols = max_cols < 1 ? 1 : max_cols;
-        }
-    } else {
-        rows = job->nentries;
-    }
-    L->shown = job->nentries < rows * cols ? job->nentries : rows * cols;
-    if (cols > 1 && L->shown == job->nentries) rows = (job->nentries + cols - 1) / cols;
-    L->legend_rows = rows;
-    L->col_w = col_w;
-    if (L->shown > 0) {
-        L->legend_w = 2 * pad + cols * col_w + (cols - 1) * gap;
-        L->legend_h = 2 * pad + rows * L->entry_h - 5 * ts;
-    }
+    legend_size(L, job, w, ts, area_h);
 
     /* y ticks, spaced at least three text heights apart */
     int max_y = area_h / (3 * ch);
