@@ -101,6 +101,67 @@ static int against(const cli_common_t *common, const clvae_st_file_t *f, const c
     return code;
 }
 
+/* The run's length (0 when its config cannot be read) and where a --resume would start. */
+static void position_text(const clvae_checkpoint_t *ck, const char *path, long *epochs,
+                          char *where, size_t size)
+{
+    clvae_error_t err = {0};
+    /* the run's length from the config it holds (0 when it cannot be read) */
+    *epochs = 0;
+    clvae_cfg_t cfg;
+    clvae_model_desc_t desc;
+    if (!clvae_cfg_parse(&cfg, ck->config, strlen(ck->config), path, &err)) {
+        if (!clvae_model_resolve(&desc, &cfg, &err)) {
+            *epochs = desc.epochs;
+            clvae_model_desc_free(&desc);
+        }
+        clvae_cfg_free(&cfg);
+    }
+    clvae_error_clear(&err);
+    long E = *epochs;
+    const clvae_train_state_t *st = &ck->state;
+    if (!ck->has_state)
+        snprintf(where, size, "none (weights only: --init material, nothing to resume)");
+    else if (st->cursor == 0 && E && st->epoch >= E)
+        snprintf(where, size, "finished: %ld of %ld epochs done (%ld steps); --resume "
+                 "has nothing to do unless --epochs is raised", st->epoch, E, st->step);
+    else if (st->cursor == 0)
+        snprintf(where, size, "%ld of %ld epochs done (%ld steps); --resume starts epoch "
+                 "%ld from its first batch", st->epoch, E, st->step, st->epoch + 1);
+    else
+        snprintf(where, size, "in the middle of epoch %ld (of %ld): %zu batches and %zu "
+                 "examples of it done (%ld steps in all); --resume continues with batch %zu",
+                 st->epoch + 1, E, st->cursor, st->seen, st->step, st->cursor + 1);
+}
+
+/* The lines before the tensors (text), or the JSON up to the tensors' list. */
+static void print_head(const clvae_checkpoint_t *ck, const char *path, long epochs,
+                       const char *where, size_t rows, int json)
+{
+    const clvae_train_state_t *st = &ck->state;
+    if (!json) {
+        printf("checkpoint: %s (clvae %s)\n", path, ck->version);
+        printf("position: %s\n", where);
+        printf("metrics: %zu epoch%s\n", rows ? rows - 1 : 0, rows == 2 ? "" : "s");
+        printf("%-24s %-5s %-18s %10s  %s\n", "tensor", "dtype", "shape", "non-finite", "sha256");
+    } else {
+        printf("{\"checkpoint\": ");
+        cli_json_string(stdout, path);
+        printf(", \"version\": ");
+        cli_json_string(stdout, ck->version);
+        if (ck->has_state)
+            printf(", \"position\": {\"epochs_done\": %ld, \"epochs\": %ld, \"step\": %ld, "
+                   "\"batch\": %zu, \"examples_seen\": %zu, \"finished\": %s}",
+                   st->epoch, epochs, st->step, st->cursor, st->seen,
+                   st->cursor == 0 && epochs && st->epoch >= epochs ? "true" : "false");
+        else
+            printf(", \"position\": null");
+        printf(", \"position_text\": ");
+        cli_json_string(stdout, where);
+        printf(", \"metrics_epochs\": %zu, \"tensors\": [", rows ? rows - 1 : 0);
+    }
+}
+
 static int run(const cli_common_t *common, int argc, char **argv)
 {
     const char *runp = NULL, *otherp = NULL;
@@ -134,55 +195,12 @@ static int run(const cli_common_t *common, int argc, char **argv)
         clvae_checkpoint_free(&ck);
         return code;
     }
-    /* the run's length from the config it holds (0 when it cannot be read) */
     long epochs = 0;
-    clvae_cfg_t cfg;
-    clvae_model_desc_t desc;
-    if (!clvae_cfg_parse(&cfg, ck.config, strlen(ck.config), path, &err)) {
-        if (!clvae_model_resolve(&desc, &cfg, &err)) {
-            epochs = desc.epochs;
-            clvae_model_desc_free(&desc);
-        }
-        clvae_cfg_free(&cfg);
-    }
-    clvae_error_clear(&err);
+    char where[512];
+    position_text(&ck, path, &epochs, where, sizeof where);
     size_t rows = 0;
     for (const char *p = ck.metrics; *p; p++) rows += *p == '\n';
-    char where[512];
-    const clvae_train_state_t *st = &ck.state;
-    if (!ck.has_state)
-        snprintf(where, sizeof where, "none (weights only: --init material, nothing to resume)");
-    else if (st->cursor == 0 && epochs && st->epoch >= epochs)
-        snprintf(where, sizeof where, "finished: %ld of %ld epochs done (%ld steps); --resume "
-                 "has nothing to do unless --epochs is raised", st->epoch, epochs, st->step);
-    else if (st->cursor == 0)
-        snprintf(where, sizeof where, "%ld of %ld epochs done (%ld steps); --resume starts epoch "
-                 "%ld from its first batch", st->epoch, epochs, st->step, st->epoch + 1);
-    else
-        snprintf(where, sizeof where, "in the middle of epoch %ld (of %ld): %zu batches and %zu "
-                 "examples of it done (%ld steps in all); --resume continues with batch %zu",
-                 st->epoch + 1, epochs, st->cursor, st->seen, st->step, st->cursor + 1);
-    if (!json) {
-        printf("checkpoint: %s (clvae %s)\n", path, ck.version);
-        printf("position: %s\n", where);
-        printf("metrics: %zu epoch%s\n", rows ? rows - 1 : 0, rows == 2 ? "" : "s");
-        printf("%-24s %-5s %-18s %10s  %s\n", "tensor", "dtype", "shape", "non-finite", "sha256");
-    } else {
-        printf("{\"checkpoint\": ");
-        cli_json_string(stdout, path);
-        printf(", \"version\": ");
-        cli_json_string(stdout, ck.version);
-        if (ck.has_state)
-            printf(", \"position\": {\"epochs_done\": %ld, \"epochs\": %ld, \"step\": %ld, "
-                   "\"batch\": %zu, \"examples_seen\": %zu, \"finished\": %s}",
-                   st->epoch, epochs, st->step, st->cursor, st->seen,
-                   st->cursor == 0 && epochs && st->epoch >= epochs ? "true" : "false");
-        else
-            printf(", \"position\": null");
-        printf(", \"position_text\": ");
-        cli_json_string(stdout, where);
-        printf(", \"metrics_epochs\": %zu, \"tensors\": [", rows ? rows - 1 : 0);
-    }
+    print_head(&ck, path, epochs, where, rows, json);
     clvae_sha256_t hp, ho, hb;
     clvae_sha256_init(&hp);
     clvae_sha256_init(&ho);
