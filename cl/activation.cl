@@ -53,23 +53,46 @@ float act_df(float v, uint act, float slope)
     }
 }
 
-/* y[i] = act(x[i]) for i < n; y may be the same memory as x */
+/* The loop of a chunk [s0, s1) with the activation a compile-time constant in each case (the
+ * switch once per chunk, not once per value: act_f and act_df inline to straight-line code). */
+#define ACT_CASES(LOOP)                                  \
+    switch (act) {                                       \
+    case ACT_RELU: LOOP(ACT_RELU); break;                \
+    case ACT_LEAKY_RELU: LOOP(ACT_LEAKY_RELU); break;    \
+    case ACT_SIGMOID: LOOP(ACT_SIGMOID); break;          \
+    case ACT_TANH: LOOP(ACT_TANH); break;                \
+    case ACT_SILU: LOOP(ACT_SILU); break;                \
+    default: LOOP(ACT_IDENTITY); break;                  \
+    }
+
+/* y[i] = act(x[i]) for i < n, CLVAE_ROW_CHUNK values per work item (clvae_launch_rows with one
+ * row of n); y may be the same memory as x */
 __kernel void act_forward(__global float *y, uint y_off, __global const float *x, uint x_off,
                           uint n, uint act, float slope)
 {
-    uint i = CLVAE_GID0;
-    if (i < n) y[y_off + i] = act_f(x[x_off + i], act, slope);
+    ROW_SPAN(n, 1u);
+    __global float *yp = y + y_off;
+    __global const float *xp = x + x_off;
+#define ACT_FWD(A) for (uint i = s0; i < s1; i++) yp[i] = act_f(xp[i], (A), slope)
+    ACT_CASES(ACT_FWD)
+#undef ACT_FWD
 }
 
 /* dx[i] += dy[i] * act'(v[i]) for i < n, where v is x (SILU) or y (the others; IDENTITY
- * does not read v) */
+ * does not read v); chunks as act_forward's */
 __kernel void act_backward(__global float *dx, uint dx_off, __global const float *dy,
                            uint dy_off, __global const float *v, uint v_off, uint n, uint act,
                            float slope)
 {
-    uint i = CLVAE_GID0;
-    if (i < n) {
-        float d = act == ACT_IDENTITY ? 1.0f : act_df(v[v_off + i], act, slope);
-        dx[dx_off + i] += dy[dy_off + i] * d;
+    ROW_SPAN(n, 1u);
+    __global float *dp = dx + dx_off;
+    __global const float *gp = dy + dy_off;
+    __global const float *vp = v + v_off;
+    if (act == ACT_IDENTITY) {
+        for (uint i = s0; i < s1; i++) dp[i] += gp[i];
+        return;
     }
+#define ACT_BWD(A) for (uint i = s0; i < s1; i++) dp[i] += gp[i] * act_df(vp[i], (A), slope)
+    ACT_CASES(ACT_BWD)
+#undef ACT_BWD
 }

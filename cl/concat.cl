@@ -33,19 +33,20 @@ __kernel void label_concat_grad(__global float *din, uint din_off, __global cons
     din[din_off + i] += dout[dout_off + e * (C + K) * HW + r];
 }
 
-/* Channel slices of NCHW tensors ([concat] layers), for i = (e*C + c)*HW + s < n = N*C*HW:
- * dst[e, dc0 + c, s] = src[e, sc0 + c, s], or dst += src when acc is 1 (dst [N, dC, HW],
- * src [N, sC, HW]). */
+/* Channel slices of NCHW tensors ([concat] layers): dst[e, dc0 + c, s] = src[e, sc0 + c, s], or
+ * dst += src when acc is 1 (dst [N, dC, HW], src [N, sC, HW]); a row kernel over the rows =
+ * N*C rows r = e*C + c of the slice. */
 __kernel void channel_slice(__global float *dst, uint dst_off, uint dC, uint dc0,
-                            __global const float *src, uint src_off, uint sC, uint sc0, uint n,
+                            __global const float *src, uint src_off, uint sC, uint sc0, uint rows,
                             uint C, uint HW, uint acc)
 {
-    uint i = CLVAE_GID0;
-    if (i >= n) return;
-    uint per = C * HW;
-    uint e = i / per, r = i - e * per;
-    uint c = r / HW, s = r - c * HW;
-    float v = src[src_off + (e * sC + sc0 + c) * HW + s];
-    uint d = dst_off + (e * dC + dc0 + c) * HW + s;
-    dst[d] = acc ? dst[d] + v : v;
+    ROW_SPAN(HW, rows);
+    uint e = r / C, c = r - e * C;
+    __global const float *sr = src + src_off + (e * sC + sc0 + c) * HW;
+    __global float *dr = dst + dst_off + (e * dC + dc0 + c) * HW;
+    if (acc) {
+        for (uint s = s0; s < s1; s++) dr[s] += sr[s];
+    } else {
+        for (uint s = s0; s < s1; s++) dr[s] = sr[s];
+    }
 }

@@ -15,6 +15,18 @@
         }                                                         \
     } while (0)
 
+/* The next value ls further on of a walk over (example e, pixel p) of one channel, without a
+ * division per value: ls = de examples and dp < HW pixels. */
+#define BN_STEP(e, p, de, dp, HW)  \
+    do {                           \
+        (e) += (de);               \
+        (p) += (dp);               \
+        if ((p) >= (HW)) {         \
+            (p) -= (HW);           \
+            (e)++;                 \
+        }                          \
+    } while (0)
+
 /* Channel c = group id of x [N, C, HW] (offset xo): stats [2C] (offset so) gets the batch's
  * mean and 1 / sqrt(var + eps) (biased variance, two passes). running [2C + 1] (offset ro) is
  * running_mean [C], running_var [C], and the count of batches tracked; with update, running =
@@ -29,20 +41,22 @@ __kernel void bn_stats(__global float *stats, uint so, __global const float *x, 
     uint lid = (uint)get_local_id(0);
     uint ls = (uint)get_local_size(0);
     uint n = N * HW;
+    uint de = ls / HW, dp = ls - de * HW; /* a step of ls values: de examples, dp pixels */
+    uint e0 = lid / HW, p0 = lid - e0 * HW;
     float acc = 0.0f;
-    for (uint t = lid; t < n; t += ls) {
-        uint e = t / HW;
-        acc += x[xo + (e * C + c) * HW + (t - e * HW)];
+    for (uint e = e0, p = p0; e < N;) {
+        acc += x[xo + (e * C + c) * HW + p];
+        BN_STEP(e, p, de, dp, HW);
     }
     part[lid] = acc;
     BN_TREE(part, lid, ls);
     float mean = part[0] / (float)n;
     barrier(CLK_LOCAL_MEM_FENCE);
     acc = 0.0f;
-    for (uint t = lid; t < n; t += ls) {
-        uint e = t / HW;
-        float d = x[xo + (e * C + c) * HW + (t - e * HW)] - mean;
+    for (uint e = e0, p = p0; e < N;) {
+        float d = x[xo + (e * C + c) * HW + p] - mean;
         acc += d * d;
+        BN_STEP(e, p, de, dp, HW);
     }
     part[lid] = acc;
     BN_TREE(part, lid, ls);
@@ -69,16 +83,16 @@ __kernel void bn_running(__global float *stats, uint so, __global const float *r
     stats[so + C + c] = 1.0f / sqrt(running[ro + C + c] + eps);
 }
 
-/* y = (x - mean_c) * invstd_c * gamma_c + beta_c for each of the N*C*HW values. */
+/* y = (x - mean_c) * invstd_c * gamma_c + beta_c; a row kernel over the N*C rows. */
 __kernel void bn_apply(__global float *y, uint yo, __global const float *x, uint xo,
                        __global const float *stats, uint so, __global const float *gamma,
-                       uint go, __global const float *beta, uint bo, uint C, uint HW, uint total)
+                       uint go, __global const float *beta, uint bo, uint N, uint C, uint HW)
 {
-    uint i = CLVAE_GID0;
-    if (i >= total) return;
-    uint c = (i / HW) % C;
-    float xhat = (x[xo + i] - stats[so + c]) * stats[so + C + c];
-    y[yo + i] = xhat * gamma[go + c] + beta[bo + c];
+    ROW_SPAN(HW, N * C);
+    uint c = r % C;
+    float mean = stats[so + c], inv = stats[so + C + c], g = gamma[go + c], b = beta[bo + c];
+    for (uint i = r * HW + s0; i < r * HW + s1; i++)
+        y[yo + i] = (x[xo + i] - mean) * inv * g + b;
 }
 
 /* Channel c = group id: s1 = sum dy, s2 = sum dy * xhat over its N*HW values, kept in sums [2C]
@@ -92,15 +106,15 @@ __kernel void bn_backward_params(__global float *sums, uint uo, __global float *
     uint c = (uint)get_group_id(0);
     uint lid = (uint)get_local_id(0);
     uint ls = (uint)get_local_size(0);
-    uint n = N * HW;
+    uint de = ls / HW, dp = ls - de * HW;
     float mean = stats[so + c], inv = stats[so + C + c];
     float a1 = 0.0f, a2 = 0.0f;
-    for (uint t = lid; t < n; t += ls) {
-        uint e = t / HW;
-        uint i = (e * C + c) * HW + (t - e * HW);
+    for (uint e = lid / HW, p = lid - (lid / HW) * HW; e < N;) {
+        uint i = (e * C + c) * HW + p;
         float g = dy[dyo + i];
         a1 += g;
         a2 += g * (x[xo + i] - mean) * inv;
+        BN_STEP(e, p, de, dp, HW);
     }
     part[lid] = a1;
     BN_TREE(part, lid, ls);
@@ -123,18 +137,18 @@ __kernel void bn_backward_data(__global float *dx, uint dxo, __global const floa
                                __global const float *x, uint xo, __global const float *stats,
                                uint so, __global const float *sums, uint uo,
                                __global const float *gamma, uint go, uint N, uint C, uint HW,
-                               uint train, uint total)
+                               uint train)
 {
-    uint i = CLVAE_GID0;
-    if (i >= total) return;
-    uint c = (i / HW) % C;
-    float inv = stats[so + C + c];
-    float g = dy[dyo + i];
-    if (train) {
-        float xhat = (x[xo + i] - stats[so + c]) * inv;
-        g -= (sums[uo + c] + xhat * sums[uo + C + c]) / (float)(N * HW);
+    ROW_SPAN(HW, N * C);
+    uint c = r % C;
+    float inv = stats[so + C + c], mean = stats[so + c], gi = gamma[go + c] * inv;
+    float u1 = train ? sums[uo + c] : 0.0f, u2 = train ? sums[uo + C + c] : 0.0f;
+    float m = (float)(N * HW);
+    for (uint i = r * HW + s0; i < r * HW + s1; i++) {
+        float g = dy[dyo + i];
+        if (train) g -= (u1 + (x[xo + i] - mean) * inv * u2) / m;
+        dx[dxo + i] += gi * g;
     }
-    dx[dxo + i] += gamma[go + c] * inv * g;
 }
 
 /* Group normalization: x [N, C, HW] with G groups of CG = C / G channels; group (n, g) is the
@@ -170,20 +184,20 @@ __kernel void gn_stats(__global float *stats, uint so, __global const float *x, 
     }
 }
 
-/* y = (x - mean_ng) * invstd_ng * gamma_c + beta_c for each of the N*C*HW values. */
+/* y = (x - mean_ng) * invstd_ng * gamma_c + beta_c; a row kernel over the N*C rows. */
 __kernel void gn_apply(__global float *y, uint yo, __global const float *x, uint xo,
                        __global const float *stats, uint so, __global const float *gamma,
                        uint go, __global const float *beta, uint bo, uint N, uint C, uint G,
-                       uint HW, uint total)
+                       uint HW)
 {
-    uint i = CLVAE_GID0;
-    if (i >= total) return;
-    uint nc = i / HW;           /* n * C + c */
-    uint n = nc / C;
-    uint c = nc - n * C;
+    ROW_SPAN(HW, N * C);
+    uint n = r / C;
+    uint c = r - n * C;
     uint ng = n * G + c / (C / G);
-    float xhat = (x[xo + i] - stats[so + ng]) * stats[so + N * G + ng];
-    y[yo + i] = xhat * gamma[go + c] + beta[bo + c];
+    float mean = stats[so + ng], inv = stats[so + N * G + ng];
+    float g = gamma[go + c], b = beta[bo + c];
+    for (uint i = r * HW + s0; i < r * HW + s1; i++)
+        y[yo + i] = (x[xo + i] - mean) * inv * g + b;
 }
 
 /* Group (n, g) = group id: s1 = sum dy * gamma, s2 = sum dy * gamma * xhat over its M values,
@@ -202,10 +216,12 @@ __kernel void gn_backward_sums(__global float *sums, uint uo, __global const flo
     uint base = ng * M;
     float mean = stats[so + ng], inv = stats[so + N * G + ng];
     float a1 = 0.0f, a2 = 0.0f;
-    for (uint t = lid; t < M; t += ls) {
-        float d = dy[dyo + base + t] * gamma[go + c0 + t / HW];
+    uint dc = ls / HW, dp = ls - dc * HW; /* a step of ls values: dc channels, dp pixels */
+    for (uint t = lid, cc = lid / HW, p = lid - (lid / HW) * HW; t < M; t += ls) {
+        float d = dy[dyo + base + t] * gamma[go + c0 + cc];
         a1 += d;
         a2 += d * (x[xo + base + t] - mean) * inv;
+        BN_STEP(cc, p, dc, dp, HW);
     }
     part[lid] = a1;
     BN_TREE(part, lid, ls);
@@ -224,24 +240,26 @@ __kernel void gn_backward_data(__global float *dx, uint dxo, __global const floa
                                __global const float *x, uint xo, __global const float *stats,
                                uint so, __global const float *sums, uint uo,
                                __global const float *gamma, uint go, uint N, uint C, uint G,
-                               uint HW, uint total)
+                               uint HW)
 {
-    uint i = CLVAE_GID0;
-    if (i >= total) return;
-    uint nc = i / HW;
-    uint n = nc / C;
-    uint c = nc - n * C;
+    ROW_SPAN(HW, N * C);
+    uint n = r / C;
+    uint c = r - n * C;
     uint CG = C / G;
     uint ng = n * G + c / CG;
-    float inv = stats[so + N * G + ng];
-    float xhat = (x[xo + i] - stats[so + ng]) * inv;
+    float inv = stats[so + N * G + ng], mean = stats[so + ng], g = gamma[go + c];
+    float u1 = sums[uo + ng], u2 = sums[uo + N * G + ng];
     float m = (float)(CG * HW);
-    dx[dxo + i] += inv * (dy[dyo + i] * gamma[go + c] -
-                          (sums[uo + ng] + xhat * sums[uo + N * G + ng]) / m);
+    for (uint i = r * HW + s0; i < r * HW + s1; i++) {
+        float xhat = (x[xo + i] - mean) * inv;
+        dx[dxo + i] += inv * (dy[dyo + i] * g - (u1 + xhat * u2) / m);
+    }
 }
 
 /* Channel c = group id: ADDS sum dy (over its N*HW values, example by example) to dbeta [C] and
- * sum dy * xhat to dgamma [C], xhat with the statistics of (n, c's group). */
+ * sum dy * xhat to dgamma [C], xhat with the statistics of (n, c's group). Work item lid sums
+ * pixels lid, lid + ls, ... of each example in turn (ls at most HW rounded up to a power of
+ * two: see clvae_groupnorm_backward), then the tree. */
 __kernel void gn_backward_params(__global float *dgamma, uint dgo, __global float *dbeta,
                                  uint dbo, __global const float *dy, uint dyo,
                                  __global const float *x, uint xo, __global const float *stats,
@@ -252,15 +270,16 @@ __kernel void gn_backward_params(__global float *dgamma, uint dgo, __global floa
     uint lid = (uint)get_local_id(0);
     uint ls = (uint)get_local_size(0);
     uint g = c / (C / G);
-    uint n_all = N * HW;
     float a1 = 0.0f, a2 = 0.0f;
-    for (uint t = lid; t < n_all; t += ls) {
-        uint e = t / HW;
-        uint i = (e * C + c) * HW + (t - e * HW);
+    for (uint e = 0; e < N; e++) {
         uint ng = e * G + g;
-        float d = dy[dyo + i];
-        a1 += d;
-        a2 += d * (x[xo + i] - stats[so + ng]) * stats[so + N * G + ng];
+        float mean = stats[so + ng], inv = stats[so + N * G + ng];
+        uint base = (e * C + c) * HW;
+        for (uint p = lid; p < HW; p += ls) {
+            float d = dy[dyo + base + p];
+            a1 += d;
+            a2 += d * (x[xo + base + p] - mean) * inv;
+        }
     }
     part[lid] = a1;
     BN_TREE(part, lid, ls);

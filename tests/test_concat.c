@@ -376,12 +376,17 @@ static void t_invalid_arguments(void)
 /* Channel slices ([concat] layers): a concat of two tensors and its gradient, bit for bit
  * against the reference (moves are exact; += of floats is one rounding, as in double then
  * rounded, since each element gets one addition); bad slices are refused. */
-static void t_channel_slices(void)
+#define SLICE_HW_MAX 37
+
+/* One case of t_channel_slices with HW pixels per channel (at most SLICE_HW_MAX). */
+static void slices_case(size_t HW)
 {
-    size_t N = 3, C1 = 2, C2 = 3, HW = 5, C = C1 + C2;
-    float a[30], b[45], cat[75], ga[30];
-    double da[30], db[45], dcat[75], dga[30];
-    uint64_t seed = 9;
+    size_t N = 3, C1 = 2, C2 = 3, C = C1 + C2;
+    float a[3 * 2 * SLICE_HW_MAX], b[3 * 3 * SLICE_HW_MAX], cat[3 * 5 * SLICE_HW_MAX];
+    float ga[3 * 2 * SLICE_HW_MAX];
+    double da[3 * 2 * SLICE_HW_MAX], db[3 * 3 * SLICE_HW_MAX], dcat[3 * 5 * SLICE_HW_MAX];
+    double dga[3 * 2 * SLICE_HW_MAX];
+    uint64_t seed = 9 + HW;
     tu_rand(a, N * C1 * HW, -1, 1, &seed);
     tu_rand(b, N * C2 * HW, -1, 1, &seed);
     for (size_t i = 0; i < N * C1 * HW; i++) da[i] = a[i];
@@ -400,14 +405,15 @@ static void t_channel_slices(void)
             "%s", err.msg);
     clvae_channel_slice_ref(dcat, C, 0, da, C1, 0, C1, N, HW, 0);
     clvae_channel_slice_ref(dcat, C, C1, db, C2, 0, C2, N, HW, 0);
-    CHECK(exact("concat", cat, dcat, N * C * HW), "concat of 2 + 3 channels");
+    CHECK(exact("concat", cat, dcat, N * C * HW), "concat of 2 + 3 channels of %zu", HW);
     /* the gradient of the first input: += the first C1 channels of the output */
     for (size_t i = 0; i < N * C1 * HW; i++) dga[i] = a[i];
     REQUIRE(clvae_channel_slice(ctx, A, C1, 0, Cc, C, 0, C1, N, HW, 1, &err) == CLVAE_OK &&
                 clvae_buf_download(ctx, ga, A, N * C1 * HW, &err) == CLVAE_OK,
             "%s", err.msg);
     clvae_channel_slice_ref(dga, C1, 0, dcat, C, 0, C1, N, HW, 1);
-    CHECK(exact("accumulated slice", ga, dga, N * C1 * HW), "din += dout's first channels");
+    CHECK(exact("accumulated slice", ga, dga, N * C1 * HW), "din += dout's first channels (%zu)",
+          HW);
     /* a slice past either tensor's channels, or one view overlapping the other */
     const clvae_status_t I = CLVAE_ERR_INVALID;
     CHECK(clvae_channel_slice(ctx, Cc, C, 4, A, C1, 0, C1, N, HW, 0, &err) == I &&
@@ -423,6 +429,13 @@ static void t_channel_slices(void)
     clvae_buf_free(&A);
     clvae_buf_free(&Bb);
     clvae_buf_free(&Cc);
+}
+
+/* Rows shorter than a work item's chunk of values (5), and longer with a partial last chunk. */
+static void t_channel_slices(void)
+{
+    slices_case(5);
+    slices_case(SLICE_HW_MAX);
 }
 
 int main(void)

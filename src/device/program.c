@@ -50,10 +50,11 @@ static clvae_status_t assemble(const clvae_ctx_t *ctx, const char *name, char **
     snprintf(defs, sizeof defs,
              "/* clvae generated definitions for %s */\n"
              "#define CLVAE_WGS %zu\n"
+             "#define CLVAE_ROW_CHUNK %du\n"
              "#define CLVAE_LOCAL_MEM_BYTES %lu\n"
              "#define CLVAE_DEVICE_IS_CPU %d\n"
              "#define CLVAE_DEVICE_IS_GPU %d\n",
-             d->name, ctx->wgs, (unsigned long)d->local_mem,
+             d->name, ctx->wgs, CLVAE_ROW_CHUNK, (unsigned long)d->local_mem,
              (d->type & CL_DEVICE_TYPE_CPU) ? 1 : 0, (d->type & CL_DEVICE_TYPE_GPU) ? 1 : 0);
     size_t size = strlen(defs) + strlen(common) + strlen(body) + 256;
     *out = malloc(size);
@@ -387,6 +388,16 @@ clvae_status_t clvae_launch_1d(clvae_ctx_t *ctx, cl_kernel k, size_t n, clvae_er
                                              NULL));
     ctx->counters.launches++;
     return CLVAE_OK;
+}
+
+clvae_status_t clvae_launch_rows(clvae_ctx_t *ctx, cl_kernel k, size_t len, size_t rows,
+                                 clvae_error_t *err)
+{
+    size_t chunks = (len + CLVAE_ROW_CHUNK - 1) / CLVAE_ROW_CHUNK;
+    if ((double)rows * (double)(chunks * CLVAE_ROW_CHUNK) >= 4294967295.0)
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%zu rows of %zu values exceed 2^32", rows,
+                          len);
+    return clvae_launch_1d(ctx, k, rows * chunks, err);
 }
 
 clvae_status_t clvae_launch_groups(clvae_ctx_t *ctx, cl_kernel k, size_t groups,

@@ -105,7 +105,7 @@ clvae_status_t clvae_act_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
     CLVAE_CL_RET(err, clSetKernelArg(k, 4, sizeof cnt, &cnt));
     CLVAE_CL_RET(err, clSetKernelArg(k, 5, sizeof a, &a));
     CLVAE_CL_RET(err, clSetKernelArg(k, 6, sizeof slope, &slope));
-    return clvae_launch_1d(ctx, k, n, err);
+    return clvae_launch_rows(ctx, k, n, 1, err);
 }
 
 clvae_status_t clvae_act_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dy, clvae_buf_t x,
@@ -144,5 +144,5 @@ clvae_status_t clvae_act_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t 
     CLVAE_CL_RET(err, clSetKernelArg(k, 6, sizeof cnt, &cnt));
     CLVAE_CL_RET(err, clSetKernelArg(k, 7, sizeof a, &a));
     CLVAE_CL_RET(err, clSetKernelArg(k, 8, sizeof slope, &slope));
-    return clvae_launch_1d(ctx, k, n, err);
+    return clvae_launch_rows(ctx, k, n, 1, err);
 }

@@ -149,11 +149,11 @@ clvae_status_t clvae_channel_slice(clvae_ctx_t *ctx, clvae_buf_t dst, size_t dst
     cl_kernel k;
     if ((s = clvae_kernel_get(ctx, "concat", "channel_slice", &k, err))) return s;
     cl_uint a[10] = {(cl_uint)dst.off, (cl_uint)dst_C, (cl_uint)dst_c0, (cl_uint)src.off,
-                     (cl_uint)src_C, (cl_uint)src_c0, (cl_uint)(N * C * HW), (cl_uint)C,
+                     (cl_uint)src_C, (cl_uint)src_c0, (cl_uint)(N * C), (cl_uint)C,
                      (cl_uint)HW, (cl_uint)(accumulate != 0)};
     CLVAE_CL_RET(err, clSetKernelArg(k, 0, sizeof dst.mem, &dst.mem));
     for (int i = 0; i < 3; i++) CLVAE_CL_RET(err, clSetKernelArg(k, 1 + i, sizeof a[i], &a[i]));
     CLVAE_CL_RET(err, clSetKernelArg(k, 4, sizeof src.mem, &src.mem));
     for (int i = 3; i < 10; i++) CLVAE_CL_RET(err, clSetKernelArg(k, 2 + i, sizeof a[i], &a[i]));
-    return clvae_launch_1d(ctx, k, N * C * HW, err);
+    return clvae_launch_rows(ctx, k, HW, N * C, err);
 }

@@ -70,10 +70,11 @@ clvae_status_t clvae_batchnorm_apply(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_
         (s = clvae_buf_check(gamma, sh.C, op, "gamma", err)) ||
         (s = clvae_buf_check(beta, sh.C, op, "beta", err)))
         return s;
-    arg_t a[] = {arg_buf(y), arg_buf(x), arg_buf(stats), arg_buf(gamma), arg_buf(beta), arg_uint(sh.C), arg_uint(sh.HW), arg_uint(total)};
+    arg_t a[] = {arg_buf(y),     arg_buf(x),     arg_buf(stats), arg_buf(gamma),
+                 arg_buf(beta),  arg_uint(sh.N), arg_uint(sh.C), arg_uint(sh.HW)};
     cl_kernel k;
     if ((s = kernel(ctx, "bn_apply", &k, a, (int)(sizeof a / sizeof *a), err))) return s;
-    return clvae_launch_1d(ctx, k, total, err);
+    return clvae_launch_rows(ctx, k, sh.HW, sh.N * sh.C, err);
 }
 
 clvae_status_t clvae_batchnorm_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dgamma,
@@ -100,10 +101,11 @@ clvae_status_t clvae_batchnorm_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_
         (s = clvae_launch_groups(ctx, k, sh.C, err)))
         return s;
     if (!dx.mem) return CLVAE_OK;
-    arg_t d[] = {arg_buf(dx),   arg_buf(dy),    arg_buf(x),     arg_buf(stats),         arg_buf(sums), arg_buf(gamma),
-                 arg_uint(sh.N), arg_uint(sh.C), arg_uint(sh.HW), arg_uint(train ? 1 : 0), arg_uint(total)};
+    arg_t d[] = {arg_buf(dx),    arg_buf(dy),    arg_buf(x),      arg_buf(stats),
+                 arg_buf(sums),  arg_buf(gamma), arg_uint(sh.N),  arg_uint(sh.C),
+                 arg_uint(sh.HW), arg_uint(train ? 1 : 0)};
     if ((s = kernel(ctx, "bn_backward_data", &k, d, (int)(sizeof d / sizeof *d), err))) return s;
-    return clvae_launch_1d(ctx, k, total, err);
+    return clvae_launch_rows(ctx, k, sh.HW, sh.N * sh.C, err);
 }
 
 /* The shape's sizes: none zero, G dividing C, N*C*HW within the kernels' uint indices. */
@@ -154,10 +156,19 @@ clvae_status_t clvae_groupnorm_apply(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_
         return s;
     arg_t a[] = {arg_buf(y),      arg_buf(x),      arg_buf(stats),  arg_buf(gamma),
                  arg_buf(beta),   arg_uint(sh.N),  arg_uint(sh.C),  arg_uint(sh.G),
-                 arg_uint(sh.HW), arg_uint(total)};
+                 arg_uint(sh.HW)};
     cl_kernel k;
     if ((s = kernel(ctx, "gn_apply", &k, a, (int)(sizeof a / sizeof *a), err))) return s;
-    return clvae_launch_1d(ctx, k, total, err);
+    return clvae_launch_rows(ctx, k, sh.HW, sh.N * sh.C, err);
+}
+
+/* The local size of a work group that walks rows of HW values: the kernel's, but no more than HW
+ * rounded up to a power of two (items past the row's end would only idle). */
+static size_t local_for(const clvae_ctx_t *ctx, cl_kernel k, size_t HW)
+{
+    size_t wg = clvae_kernel_wg(ctx, k), l = 1;
+    while (l < HW && l * 2 <= wg) l *= 2;
+    return l;
 }
 
 clvae_status_t clvae_groupnorm_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dgamma,
@@ -182,7 +193,7 @@ clvae_status_t clvae_groupnorm_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_
                  arg_uint(sh.N),  arg_uint(sh.C), arg_uint(sh.G), arg_uint(sh.HW)};
     cl_kernel k;
     if ((s = kernel(ctx, "gn_backward_params", &k, p, (int)(sizeof p / sizeof *p), err)) ||
-        (s = clvae_launch_groups(ctx, k, sh.C, err)))
+        (s = clvae_launch_wg(ctx, k, sh.C, local_for(ctx, k, sh.HW), err)))
         return s;
     if (!dx.mem) return CLVAE_OK;
     size_t M = sh.C / sh.G * sh.HW;
@@ -193,7 +204,7 @@ clvae_status_t clvae_groupnorm_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_
         return s;
     arg_t d[] = {arg_buf(dx),    arg_buf(dy),    arg_buf(x),     arg_buf(stats),
                  arg_buf(sums),  arg_buf(gamma), arg_uint(sh.N), arg_uint(sh.C),
-                 arg_uint(sh.G), arg_uint(sh.HW), arg_uint(total)};
+                 arg_uint(sh.G), arg_uint(sh.HW)};
     if ((s = kernel(ctx, "gn_backward_data", &k, d, (int)(sizeof d / sizeof *d), err))) return s;
-    return clvae_launch_1d(ctx, k, total, err);
+    return clvae_launch_rows(ctx, k, sh.HW, sh.N * sh.C, err);
 }

@@ -36,11 +36,12 @@ clvae_status_t clvae_upsample_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf
     if ((s = clvae_buf_check(y, total, op, "y", err)) ||
         (s = clvae_buf_check(x, n, op, "x", err)))
         return s;
-    arg_t a[] = {arg_buf(y),    arg_buf(x), arg_uint(sh.H), arg_uint(sh.W),
-                 arg_uint(F), arg_uint(total)};
+    size_t rows = sh.N * sh.C * sh.H * F;
+    arg_t a[] = {arg_buf(y),  arg_buf(x),       arg_uint(sh.H), arg_uint(sh.W),
+                 arg_uint(F), arg_uint(rows)};
     cl_kernel k;
     if ((s = kernel(ctx, "upsample_nearest", &k, a, (int)(sizeof a / sizeof *a), err))) return s;
-    return clvae_launch_1d(ctx, k, total, err);
+    return clvae_launch_rows(ctx, k, sh.W * F, rows, err);
 }
 
 clvae_status_t clvae_upsample_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dy, size_t F,
@@ -53,12 +54,13 @@ clvae_status_t clvae_upsample_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_b
     if ((s = clvae_buf_check(dx, n, op, "dx", err)) ||
         (s = clvae_buf_check(dy, n * F * F, op, "dy", err)))
         return s;
+    size_t rows = sh.N * sh.C * sh.H;
     arg_t a[] = {arg_buf(dx), arg_buf(dy), arg_uint(sh.H), arg_uint(sh.W), arg_uint(F),
-                 arg_uint(n)};
+                 arg_uint(rows)};
     cl_kernel k;
     if ((s = kernel(ctx, "upsample_nearest_grad", &k, a, (int)(sizeof a / sizeof *a), err)))
         return s;
-    return clvae_launch_1d(ctx, k, n, err);
+    return clvae_launch_rows(ctx, k, sh.W, rows, err);
 }
 
 clvae_status_t clvae_channel_add_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
@@ -72,10 +74,10 @@ clvae_status_t clvae_channel_add_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_
         (s = clvae_buf_check(x, total, op, "x", err)) ||
         (s = clvae_buf_check(v, sh.N * sh.C, op, "v", err)))
         return s;
-    arg_t a[] = {arg_buf(y), arg_buf(x), arg_buf(v), arg_uint(HW), arg_uint(total)};
+    arg_t a[] = {arg_buf(y), arg_buf(x), arg_buf(v), arg_uint(HW), arg_uint(sh.N * sh.C)};
     cl_kernel k;
     if ((s = kernel(ctx, "channel_add", &k, a, (int)(sizeof a / sizeof *a), err))) return s;
-    return clvae_launch_1d(ctx, k, total, err);
+    return clvae_launch_rows(ctx, k, HW, sh.N * sh.C, err);
 }
 
 clvae_status_t clvae_channel_add_backward(clvae_ctx_t *ctx, clvae_buf_t dv, clvae_buf_t dy,

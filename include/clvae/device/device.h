@@ -147,6 +147,16 @@ clvae_status_t clvae_kernel_get_defs(clvae_ctx_t *ctx, const char *file, const c
  * it, so the kernel must check its index against n. */
 clvae_status_t clvae_launch_1d(clvae_ctx_t *ctx, cl_kernel k, size_t n, clvae_error_t *err);
 
+/* The values one work item of a row kernel takes (CLVAE_ROW_CHUNK in the kernels too). */
+#define CLVAE_ROW_CHUNK 16
+
+/* Enqueues a row kernel (cl/common.cl ROW_SPAN) over a [rows, len] tensor (rows = N*C, len =
+ * H*W, say): one work item per CLVAE_ROW_CHUNK consecutive values of a row, 1-D, so that what
+ * depends only on the row (its channel, its statistics) is worked out once per chunk rather
+ * than once per value. Refuses rows * len (rounded up to chunks) of 2^32 or more. */
+clvae_status_t clvae_launch_rows(clvae_ctx_t *ctx, cl_kernel k, size_t len, size_t rows,
+                                 clvae_error_t *err);
+
 /* Enqueues `groups` work groups of k, each of clvae_kernel_wg(k) items. */
 clvae_status_t clvae_launch_groups(clvae_ctx_t *ctx, cl_kernel k, size_t groups,
                                    clvae_error_t *err);
