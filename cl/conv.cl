@@ -131,8 +131,11 @@ __kernel void conv_rows_to_nchw(__global float *restrict y, uint y_off,
 }
 
 /* part[c, n] = the sum of plane (n, c) of in [N, C, P]: four interleaved partial sums
- * (q = 0, 4, 8, ... ; 1, 5, ... ; ...) added lane by lane, then the P % 4 last elements,
- * a fixed order. One work item per plane (n, c); the first pass of a bias gradient. */
+ * (q = 0, 4, 8, ... ; 1, 5, ... ; ...), then (s0 + s1) + (s2 + s3), then the P % 4 last
+ * elements, a fixed order. One work item per plane (n, c); the first pass of a bias gradient.
+ * Four scalars, not a float4 with vload4: the same sums bit for bit, but Oclgrind 21.10's
+ * --uninitialized checker (Debian 12) crashed on the vector form (SIGSEGV in its
+ * Uninitialized::instructionExecuted; `clvae selftest --all` under it checks conv backward). */
 __kernel void conv_plane_sums(__global float *restrict part, uint part_off,
                               __global const float *restrict in, uint in_off, uint N, uint C,
                               uint P)
@@ -142,10 +145,15 @@ __kernel void conv_plane_sums(__global float *restrict part, uint part_off,
     uint n = gid / C;
     uint c = gid - n * C;
     __global const float *p = in + in_off + gid * P; /* (n*C + c)*P */
-    float4 s = (float4)(0.0f);
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
     uint q = 0;
-    for (; q + 4 <= P; q += 4) s += vload4(0, p + q);
-    float t = (s.x + s.y) + (s.z + s.w);
+    for (; q + 4 <= P; q += 4) {
+        s0 += p[q];
+        s1 += p[q + 1];
+        s2 += p[q + 2];
+        s3 += p[q + 3];
+    }
+    float t = (s0 + s1) + (s2 + s3);
     for (; q < P; q++) t += p[q];
     part[part_off + c * N + n] = t;
 }

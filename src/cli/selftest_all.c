@@ -167,8 +167,36 @@ static void conv_host(double *y, const float *x, const float *w, const float *b,
                 }
 }
 
-/* A 3x3 conv, padding 1, of C channels: C = 1 runs cl/conv_direct.cl, C = 4 (C*kh*kw = 36 > 27)
- * im2col (cl/conv.cl) and the GEMM, unless CLVAE_CONV_PATH says otherwise. */
+/* The gradients of conv_host's y given dy: dx, dw and db (each overwritten). */
+static void conv_host_backward(double *dx, double *dw, double *db, const float *x, const float *w,
+                               const float *dy, int N, int C, int H, int W, int K, int k, int pad)
+{
+    int OH = H + 2 * pad - k + 1, OW = W + 2 * pad - k + 1;
+    for (int i = 0; i < N * C * H * W; i++) dx[i] = 0.0;
+    for (int i = 0; i < K * C * k * k; i++) dw[i] = 0.0;
+    for (int o = 0; o < K; o++) db[o] = 0.0;
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < K; o++)
+            for (int i = 0; i < OH; i++)
+                for (int j = 0; j < OW; j++) {
+                    double g = dy[((n * K + o) * OH + i) * OW + j];
+                    db[o] += g;
+                    for (int c = 0; c < C; c++)
+                        for (int u = 0; u < k; u++)
+                            for (int v = 0; v < k; v++) {
+                                int yy = i + u - pad, xx = j + v - pad;
+                                if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                                int xi = ((n * C + c) * H + yy) * W + xx;
+                                int wi = ((o * C + c) * k + u) * k + v;
+                                dw[wi] += g * x[xi];
+                                dx[xi] += g * w[wi];
+                            }
+                }
+}
+
+/* A 3x3 conv, padding 1, of C channels (C <= 4), forward and backward: C = 1 runs
+ * cl/conv_direct.cl, C = 4 (C*kh*kw = 36 > 27) im2col (cl/conv.cl), the GEMMs, col2im and the
+ * bias gradient's plane sums, unless CLVAE_CONV_PATH says otherwise. */
 static clvae_status_t conv_check(pool_t *p, int C, const char *what, clvae_error_t *err)
 {
     enum { N = 2, H = 6, W = 5, K = 3 };
@@ -188,7 +216,24 @@ static clvae_status_t conv_check(pool_t *p, int C, const char *what, clvae_error
     TRY(clvae_conv2d_forward(p->ctx, by, bx, bw, bb, &g, err));
     WANT(N * K * H * W);
     conv_host(want, x, w, b, N, C, H, W, K, 3, 1);
-    return expect(p, what, by, want, N * K * H * W, 1e-5, err);
+    TRY(expect(p, what, by, want, N * K * H * W, 1e-5, err));
+    float *dy = hrand(p, (size_t)N * K * H * W, -1, 1, 6);
+    if (!dy) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    clvae_buf_t bdy, bdx, bdw, bdb;
+    TRY(dbuf(p, dy, N * K * H * W, &bdy, err));
+    TRY(dbuf(p, NULL, (size_t)N * C * H * W, &bdx, err));
+    TRY(dbuf(p, NULL, (size_t)K * C * 9, &bdw, err));
+    TRY(dbuf(p, NULL, K, &bdb, err));
+    TRY(clvae_conv2d_backward(p->ctx, bdx, bdw, bdb, bdy, bx, bw, &g, err));
+    double gx[N * 4 * H * W], gw[K * 4 * 9], gb[K];
+    conv_host_backward(gx, gw, gb, x, w, dy, N, C, H, W, K, 3, 1);
+    char name[96];
+    snprintf(name, sizeof name, "%s, dx", what);
+    TRY(expect(p, name, bdx, gx, (size_t)N * C * H * W, 1e-5, err));
+    snprintf(name, sizeof name, "%s, dw", what);
+    TRY(expect(p, name, bdw, gw, (size_t)K * C * 9, 1e-5, err));
+    snprintf(name, sizeof name, "%s, db", what);
+    return expect(p, name, bdb, gb, K, 1e-5, err);
 }
 
 static clvae_status_t c_conv(pool_t *p, clvae_error_t *err)
