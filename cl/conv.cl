@@ -3,6 +3,7 @@
 /* Layouts (the letters of include/clvae/ops/conv.h): a chunk of nb images; P = OH*OW.
  *   x    [nb, C, H, W]        the convolution's input (NCHW)
  *   col  [C*kh*kw, nb*P]      row (c, i, j), column (n, oh, ow): the im2col matrix
+ *   colT [nb*P, C*kh*kw]      its transpose (conv_im2row), for the weight gradient
  *   rows [K, nb*P]            the convolution's output as the GEMM writes it
  *   y    [nb, K, OH, OW]      the convolution's output (NCHW)
  * Input row of output row oh and kernel row i: h = oh*sh - pad_t + i*dh (columns
@@ -49,6 +50,36 @@ __kernel void conv_im2col(__global float *restrict col, uint col_off,
         }
         for (uint ow = ow1; ow < OW; ow++) orow[ow] = 0.0f;
     }
+}
+
+/* colT[q, (c,i,j)] = x[n, c, oh*sh - pad_t + i*dh, ow*sw - pad_l + j*dw] or 0 for the nb*P
+ * output pixels q = n*P + oh*OW + ow: im2col's matrix transposed, a row of C*kh*kw per pixel,
+ * the B of the weight gradient's GEMM dw += rows colT (AB, which CLBlast runs 1.7-2.2x faster
+ * here than the ABT rows col^T). One work item per pixel, writing its row. */
+__kernel void conv_im2row(__global float *restrict colT, uint col_off,
+                          __global const float *restrict x, uint x_off, uint nb, uint C, uint H,
+                          uint W, uint OH, uint OW, uint kh, uint kw, uint sh, uint sw, uint dh,
+                          uint dw, uint pad_t, uint pad_l)
+{
+    uint q = CLVAE_GID0;
+    uint P = OH * OW;
+    if (q >= nb * P) return;
+    uint n = q / P;
+    uint p = q - n * P;
+    uint oh = p / OW;
+    uint ow = p - oh * OW;
+    int h0 = (int)(oh * sh) - (int)pad_t, w0 = (int)(ow * sw) - (int)pad_l;
+    __global float *out = colT + col_off + q * (C * kh * kw);
+    __global const float *xc = x + x_off + n * C * H * W;
+    for (uint c = 0; c < C; c++, xc += H * W)
+        for (uint i = 0; i < kh; i++) {
+            int h = h0 + (int)(i * dh);
+            int hin = h >= 0 && h < (int)H;
+            for (uint j = 0; j < kw; j++) {
+                int v = w0 + (int)(j * dw);
+                *out++ = hin && v >= 0 && v < (int)W ? xc[h * (int)W + v] : 0.0f;
+            }
+        }
 }
 
 /* x[n, c, h, :] = (accumulate ? x : 0) + (has_bias ? b[c] : 0) + the col entries that

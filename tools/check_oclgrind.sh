@@ -2,9 +2,9 @@
 # make check-oclgrind: clvae's kernels under Oclgrind's checks (`oclgrind --data-races
 # --uninitialized --check-api`, out-of-bounds checks on by default): the quick part that make check
 # runs too (tests/test_oclgrind.sh), `clvae selftest --all` on each conv path, every op test with
-# small shapes (CLVAE_TEST_SMALL=1), and a few training steps of the thesis VAE (without
-# --uninitialized: see below) and of the digits AE. Any Oclgrind report fails its test. Kernels build with -Werror (CLVAE_CL_WERROR=1). Ends with
-# the line "N passed, M failed".
+# small shapes (CLVAE_TEST_SMALL=1), and a few training steps of the thesis VAE and of the digits
+# AE. Any Oclgrind report fails its test. Kernels build with -Werror (CLVAE_CL_WERROR=1). Ends
+# with the line "N passed, M failed".
 #
 # Environment: CLVAE_TEST_BUILD (default build), CLVAE (default bin/clvae),
 #   CLVAE_OCLGRIND_TIMEOUT  seconds per op test (default 1800)
@@ -63,12 +63,7 @@ op_tests="test_activation test_concat test_conv test_dense test_latent test_loss
 for t in $op_tests; do
   [ -x "$build/tests/$t" ] || { fail "$t: not built"; continue; }
   s=$(date +%s)
-  flags="--data-races --uninitialized --check-api"
-  # Oclgrind 21.10's --uninitialized plugin dies with SIGSEGV (Uninitialized::instructionExecuted)
-  # in test_conv's thesis layers, as in the thesis VAE below: that test runs without it.
-  [ "$t" = test_conv ] && flags="--data-races --check-api"
-  # shellcheck disable=SC2086
-  timeout "$timeout_s" oclgrind $flags "$build/tests/$t" \
+  timeout "$timeout_s" oclgrind --data-races --uninitialized --check-api "$build/tests/$t" \
     > "$scratch/$t.out" 2> "$scratch/$t.err"
   rc=$?
   sed 's/^\(PASS\|FAIL\): /\1: [oclgrind] /' "$scratch/$t.out" | grep -E '^(PASS|FAIL): '
@@ -85,13 +80,9 @@ for t in $op_tests; do
 done
 
 # Training steps. The thesis VAE: `clvae bench` (two warm-up steps, one timed step and a sampling
-# pass on random inputs, batch 1) under --data-races and --check-api; not under --uninitialized,
-# whose plugin in Oclgrind 21.10 dies with SIGSEGV (in Uninitialized::instructionExecuted, a
-# memcpy) a few minutes into this run, on the direct and the GEMM conv path alike: an Oclgrind
-# crash, not a report (the kernels it runs are checked with --uninitialized by selftest --all and
-# the op tests above). The digits AE: 8 steps and the test pass, all checks.
-# It is slow: more than 15 minutes on a 2-core machine (the CLBlast GEMMs), hence the timeout.
-OG_FLAGS="--data-races --check-api" og_check "thesis VAE (models/mnist_vae.cfg): bench --batch 1 --steps 1" \
+# pass on random inputs, batch 1); the digits AE: 8 steps and the test pass; all checks. Slow:
+# minutes on a 2-core machine (the CLBlast GEMMs in the simulator), hence the timeout.
+og_check "thesis VAE (models/mnist_vae.cfg): bench --batch 1 --steps 1" \
   timeout "$timeout_s" "$CLVAE" bench models/mnist_vae.cfg --batch 1 --steps 1
 og_check "digits AE (models/digits_ae.cfg): 8 training steps + test pass" \
   "$CLVAE" train models/digits_ae.cfg --epochs 1 --limit 256 --no-figures --out "$scratch/digits"

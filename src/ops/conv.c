@@ -24,7 +24,9 @@
  * The three primitives, per chunk of nb images (P = OH*OW):
  *   forward      col = im2col(x); rows[K, nb*P] = w[K, CKK] col; y = rows^NCHW + b
  *   backward-data   rows = dy in [K, nb*P]; col = w^T rows; dx += col2im(col)
- *   backward-weight rows = dy in [K, nb*P]; col = im2col(x); dw += rows col^T
+ *   backward-weight rows = dy in [K, nb*P]; colT = im2row(x) [nb*P, CKK]; dw += rows colT
+ *                   (im2col's matrix transposed, so that the GEMM is an AB: CLBlast ran the
+ *                   ABT rows col^T at 12-35 GFLOP/s here, the AB at 21-77)
  * A transposed conv is the adjoint of the conv its geometry describes, so
  *   deconv forward     = conv backward-data (overwriting, + bias)
  *   deconv backward-dx = conv forward (accumulating, no bias)
@@ -379,6 +381,35 @@ static clvae_status_t im2col(clvae_ctx_t *ctx, clvae_buf_t col, clvae_buf_t x,
     return clvae_launch_1d(ctx, k, sizes_of(g).ckk * nb, err);
 }
 
+/* colT [nb*P, ckk] = im2col's matrix of nb images starting at x, transposed. */
+static clvae_status_t im2row(clvae_ctx_t *ctx, clvae_buf_t colT, clvae_buf_t x,
+                             const clvae_conv_geom_t *g, size_t nb, clvae_error_t *err)
+{
+    cl_kernel k;
+    clvae_status_t s = clvae_kernel_get(ctx, "conv", "conv_im2row", &k, err);
+    if (!s) s = set_buf(k, 0, colT, err);
+    if (!s) s = set_buf(k, 2, x, err);
+    if (!s) s = set_geom_args(k, 4, g, nb, err);
+    if (s) return s;
+    return clvae_launch_1d(ctx, k, sizes_of(g).P * nb, err);
+}
+
+/* dw [K, ckk] += dL/dw for the chunk of m images at x (offset n0 of the batch) whose output
+ * gradient is in rows [K, m*P]: im2row into the col workspace, then the GEMM rows colT (AB: the
+ * ABT rows col^T ran at half the speed in CLBlast for these shapes). */
+static clvae_status_t weight_grad(clvae_ctx_t *ctx, clvae_buf_t dw, clvae_buf_t rows,
+                                  clvae_buf_t col, clvae_buf_t x, const clvae_conv_geom_t *g,
+                                  size_t m, clvae_error_t *err)
+{
+    sizes_t z = sizes_of(g);
+    size_t cols = m * z.P;
+    clvae_status_t s = im2row(ctx, col, x, g, m, err);
+    if (!s)
+        s = clvae_gemm(ctx, 0, 0, g->K, z.ckk, cols, 1.0f, rows, cols, col, z.ckk, 1.0f, dw,
+                       z.ckk, err);
+    return s;
+}
+
 /* x (nb images) = (accumulate ? x : 0) + b + col2im(col). */
 static clvae_status_t col2im(clvae_ctx_t *ctx, clvae_buf_t x, clvae_buf_t col, clvae_buf_t b,
                              const clvae_conv_geom_t *g, size_t nb, int accumulate,
@@ -462,19 +493,18 @@ static clvae_status_t conv_fwd(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t dw, 
     for (size_t n0 = 0; !s && n0 < g->N; n0 += nb) {
         size_t m = g->N - n0 < nb ? g->N - n0 : nb;
         size_t cols = m * z.P;
-        s = im2col(ctx, col, clvae_buf_at(x, n0 * z.in), g, m, err);
-        if (!s && y.mem) {
-            s = clvae_gemm(ctx, 0, 0, g->K, cols, z.ckk, 1.0f, w, z.ckk, col, cols, 0.0f, rows,
-                           cols, err);
+        if (y.mem) {
+            s = im2col(ctx, col, clvae_buf_at(x, n0 * z.in), g, m, err);
+            if (!s)
+                s = clvae_gemm(ctx, 0, 0, g->K, cols, z.ckk, 1.0f, w, z.ckk, col, cols, 0.0f,
+                               rows, cols, err);
             if (!s)
                 s = from_rows(ctx, clvae_buf_at(y, n0 * z.out), rows, b, m, g->K, z.P,
                               accumulate, err);
         }
-        if (!s && dw.mem) {
+        if (!s && dw.mem) { /* col and rows are free again: one in-order queue */
             s = to_rows(ctx, rows, clvae_buf_at(dy, n0 * z.out), m, g->K, z.P, err);
-            if (!s)
-                s = clvae_gemm(ctx, 0, 1, g->K, z.ckk, cols, 1.0f, rows, cols, col, cols, 1.0f,
-                               dw, z.ckk, err);
+            if (!s) s = weight_grad(ctx, dw, rows, col, clvae_buf_at(x, n0 * z.in), g, m, err);
         }
     }
     return s;
@@ -497,12 +527,8 @@ static clvae_status_t conv_bwd(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
         size_t m = g->N - n0 < nb ? g->N - n0 : nb;
         size_t cols = m * z.P;
         s = to_rows(ctx, rows, clvae_buf_at(dy, n0 * z.out), m, g->K, z.P, err);
-        if (!s && dw.mem) {
-            s = im2col(ctx, col, clvae_buf_at(x, n0 * z.in), g, m, err);
-            if (!s)
-                s = clvae_gemm(ctx, 0, 1, g->K, z.ckk, cols, 1.0f, rows, cols, col, cols, 1.0f,
-                               dw, z.ckk, err);
-        }
+        if (!s && dw.mem)
+            s = weight_grad(ctx, dw, rows, col, clvae_buf_at(x, n0 * z.in), g, m, err);
         if (!s && dx.mem) {
             s = clvae_gemm(ctx, 1, 0, z.ckk, cols, g->K, 1.0f, w, z.ckk, rows, cols, 0.0f, col,
                            cols, err);
