@@ -59,7 +59,7 @@ done
 # reports as such, and Oclgrind's build log ignores #line, so its file:line check cannot hold.)
 op_tests="test_activation test_concat test_conv test_dense test_latent test_loss test_noise
   test_optim test_reduce test_rng test_xent test_tensor test_norm test_vq test_masked
-  test_xent_spatial test_groupnorm test_spatial test_embed test_ddpm"
+  test_xent_spatial test_groupnorm test_spatial test_embed test_ddpm test_gemm"
 for t in $op_tests; do
   [ -x "$build/tests/$t" ] || { fail "$t: not built"; continue; }
   s=$(date +%s)

@@ -199,7 +199,7 @@ static void conv_host_backward(double *dx, double *dw, double *db, const float *
  * bias gradient's plane sums, unless CLVAE_CONV_PATH says otherwise. */
 static clvae_status_t conv_check(pool_t *p, int C, const char *what, clvae_error_t *err)
 {
-    enum { N = 2, H = 6, W = 5, K = 3 };
+    enum { N = 2, H = 6, W = 5, K = 5 }; /* K > 4: CLBlast's GEMMs, not the thin kernel */
     clvae_status_t s;
     clvae_conv_params_t cp = {3, 3, 1, 1, 1, 1, CLVAE_CONV_PAD_EXPLICIT, 1, 1, 0, 0};
     clvae_conv_geom_t g;
@@ -238,12 +238,12 @@ static clvae_status_t conv_check(pool_t *p, int C, const char *what, clvae_error
 
 static clvae_status_t c_conv(pool_t *p, clvae_error_t *err)
 {
-    return conv_check(p, 4, "conv2d 2x4x6x5 -> 3 channels, 3x3", err);
+    return conv_check(p, 4, "conv2d 2x4x6x5 -> 5 channels, 3x3", err);
 }
 
 static clvae_status_t c_conv_direct(pool_t *p, clvae_error_t *err)
 {
-    return conv_check(p, 1, "conv2d 2x1x6x5 -> 3 channels, 3x3", err);
+    return conv_check(p, 1, "conv2d 2x1x6x5 -> 5 channels, 3x3", err);
 }
 
 /* A transposed 3x3 conv, stride 2, padding 1, output padding 1 (the thesis decoder's), of K = 3
@@ -323,6 +323,7 @@ static clvae_status_t c_data(pool_t *p, clvae_error_t *err)
     return s;
 }
 
+/* A dense layer of N = 3 examples: its GEMM (m = 3 <= 4) runs cl/gemm.cl's thin kernel. */
 static clvae_status_t c_dense(pool_t *p, clvae_error_t *err)
 {
     enum { N = 3, IN = 5, OUT = 4 };

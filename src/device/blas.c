@@ -255,6 +255,54 @@ clvae_status_t clvae_gemm_record_stop(clvae_ctx_t *ctx, clvae_gemm_shape_t **cal
     return s;
 }
 
+/* Whether a GEMM is thin enough for cl/gemm.cl: m (rows of C) or k (the inner dimension) at most
+ * the tuning key gemm.thin_max (default 4; 0 sends every call to CLBlast), and every index within
+ * uint. A one-filter conv's three GEMMs (m 1, or k 1) ran 4-8x faster there than in CLBlast on
+ * pocl; a small n alone (the latent layer's 2 columns) was no faster, or slower: CLBlast's. */
+static int thin_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                     clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb, clvae_buf_t c,
+                     size_t ldc)
+{
+    int lim = clvae_tuning_int(ctx, "gemm.thin_max", 4);
+    size_t least = m < k ? m : k;
+    (void)n;
+    if (lim <= 0 || least > (size_t)lim) return 0;
+    double ends[3] = {(double)a.off + (double)(trans_a ? k : m) * (double)lda,
+                      (double)b.off + (double)(trans_b ? n : k) * (double)ldb,
+                      (double)c.off + (double)m * (double)ldc + CLVAE_ROW_CHUNK};
+    for (int i = 0; i < 3; i++)
+        if (ends[i] >= 4294967295.0) return 0;
+    return 1;
+}
+
+/* C = alpha op(A) op(B) + beta C by cl/gemm.cl's gemm_thin. */
+static clvae_status_t gemm_thin(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n,
+                                size_t k, float alpha, clvae_buf_t a, size_t lda, clvae_buf_t b,
+                                size_t ldb, float beta, clvae_buf_t c, size_t ldc,
+                                clvae_error_t *err)
+{
+    cl_kernel kr;
+    clvae_status_t s = clvae_kernel_get(ctx, "gemm", "gemm_thin", &kr, err);
+    if (s) return s;
+    cl_uint u[12] = {(cl_uint)c.off, (cl_uint)ldc, (cl_uint)a.off, (cl_uint)lda, (cl_uint)b.off,
+                     (cl_uint)ldb,   (cl_uint)m,   (cl_uint)n,     (cl_uint)k,   (cl_uint)(trans_a != 0),
+                     (cl_uint)(trans_b != 0), 0};
+    /* arguments: c, c_off, ldc, a, a_off, lda, b, b_off, ldb, m, n, k, ta, tb, alpha, beta */
+    const cl_mem *mem[3] = {&c.mem, &a.mem, &b.mem};
+    for (cl_uint i = 0; i < 3; i++) {
+        CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i, sizeof(cl_mem), mem[i]));
+        CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i + 1, sizeof(cl_uint), &u[2 * i]));
+        CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i + 2, sizeof(cl_uint), &u[2 * i + 1]));
+    }
+    for (cl_uint i = 0; i < 5; i++)
+        CLVAE_CL_RET(err, clSetKernelArg(kr, 9 + i, sizeof(cl_uint), &u[6 + i]));
+    CLVAE_CL_RET(err, clSetKernelArg(kr, 14, sizeof alpha, &alpha));
+    CLVAE_CL_RET(err, clSetKernelArg(kr, 15, sizeof beta, &beta));
+    s = clvae_launch_rows(ctx, kr, n, m, err);
+    if (!s) ctx->counters.gemm_calls++;
+    return s;
+}
+
 clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                           float alpha, clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb,
                           float beta, clvae_buf_t c, size_t ldc, clvae_error_t *err)
@@ -269,6 +317,8 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
                                  beta != 0.0f, 1, -1, 0};
         note_call(t, &sh);
     }
+    if (thin_gemm(ctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc))
+        return gemm_thin(ctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, err);
     cl_command_queue q = clvae_ctx_queue(ctx);
     CLBlastLayout lay = CLBlastLayoutRowMajor;
     CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;

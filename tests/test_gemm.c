@@ -1,0 +1,132 @@
+/* clvae_gemm's thin path (cl/gemm.cl: m or the inner dimension k at most gemm.thin_max,
+ * default 4) against a double reference and against CLBlast, with every transpose, beta 0 and 1,
+ * offsets and row strides wider than the matrices; which path ran, by the launch counter. */
+#define TEST_FILE "test_gemm"
+#include "test.h"
+#include "testutil.h"
+
+#include <math.h>
+
+#include "clvae/device/blas.h"
+#include "clvae/device/tuning.h"
+
+static clvae_ctx_t *ctx;
+
+static uint64_t launches_now(void)
+{
+    clvae_counters_t c;
+    clvae_ctx_counters(ctx, &c);
+    return c.launches;
+}
+
+/* C = alpha op(A) op(B) + beta C in double, the layouts of clvae_gemm. */
+static void gemm_ref(double *c, const float *a, const float *b, const float *c0, int ta, int tb,
+                     size_t m, size_t n, size_t k, size_t lda, size_t ldb, size_t ldc,
+                     double alpha, double beta)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double acc = 0;
+            for (size_t p = 0; p < k; p++)
+                acc += (double)(ta ? a[p * lda + i] : a[i * lda + p]) *
+                       (double)(tb ? b[j * ldb + p] : b[p * ldb + j]);
+            c[i * ldc + j] = alpha * acc + (beta != 0 ? beta * c0[i * ldc + j] : 0);
+        }
+}
+
+/* One call on the device at offsets 3, 5 and 7 with row strides 2 wider than needed; returns the
+ * worst error against the reference relative to (1 + |want|) and the launches it made. */
+static double run_case(int ta, int tb, size_t m, size_t n, size_t k, float beta,
+                       uint64_t *launches, clvae_error_t *err)
+{
+    size_t lda = (ta ? m : k) + 2, ldb = (tb ? k : n) + 2, ldc = n + 2;
+    size_t na = 3 + (ta ? k : m) * lda, nb = 5 + (tb ? n : k) * ldb, nc = 7 + m * ldc;
+    float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b), *c = malloc(nc * sizeof *c);
+    double *want = malloc(m * ldc * sizeof *want);
+    uint64_t seed = 11 + m * 7 + n * 5 + k * 3 + (size_t)ta * 2 + (size_t)tb;
+    tu_rand(a, na, -1, 1, &seed);
+    tu_rand(b, nb, -1, 1, &seed);
+    tu_rand(c, nc, -1, 1, &seed);
+    gemm_ref(want, a + 3, b + 5, c + 7, ta, tb, m, n, k, lda, ldb, ldc, 0.5, beta);
+    clvae_buf_t ba = tu_upload(ctx, a, na), bb = tu_upload(ctx, b, nb), bc = tu_upload(ctx, c, nc);
+    uint64_t before = launches_now();
+    double worst = INFINITY;
+    if (clvae_gemm(ctx, ta, tb, m, n, k, 0.5f, clvae_buf_at(ba, 3), lda, clvae_buf_at(bb, 5),
+                   ldb, beta, clvae_buf_at(bc, 7), ldc, err) == CLVAE_OK &&
+        clvae_buf_download(ctx, c, bc, nc, err) == CLVAE_OK) {
+        worst = 0;
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < ldc; j++) {
+                /* the padding columns of C stay as they were */
+                double w = j < n ? want[i * ldc + j] : (double)c[7 + i * ldc + j];
+                double e = fabs((double)c[7 + i * ldc + j] - w) / (1 + fabs(w));
+                if (!(e <= worst)) worst = e;
+            }
+    }
+    *launches = launches_now() - before;
+    clvae_buf_free(&ba), clvae_buf_free(&bb), clvae_buf_free(&bc);
+    free(a), free(b), free(c), free(want);
+    return worst;
+}
+
+/* Thin shapes (a one-filter conv's three GEMMs, the latent layer's inner dimension of 2, m of 4)
+ * by the thin kernel, then by CLBlast (gemm.thin_max 0); an n of 2 alone (the latent layer's
+ * outputs) and a square 8^3 by CLBlast either way. */
+static void t_thin_against_reference(void)
+{
+    static const size_t shapes[][3] = {{128, 2, 300}, {300, 2, 128}, {128, 300, 2},
+                                       {1, 500, 27},  {1, 27, 500},  {27, 500, 1},
+                                       {4, 4, 4},     {8, 8, 8}};
+    for (int thin = 1; thin >= 0; thin--) {
+        clvae_error_t err = {0};
+        REQUIRE(clvae_tuning_set(ctx, "gemm.thin_max", thin ? 4 : 0, &err) == CLVAE_OK, "%s",
+                err.msg);
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            for (int t = 0; t < 4; t++)
+                for (int beta = 0; beta < 2; beta++) {
+                    size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                    uint64_t launches = 0;
+                    double e = run_case(t & 1, t >> 1, m, n, k, (float)beta, &launches, &err);
+                    int want_thin = thin && (m <= 4 || k <= 4);
+                    CHECK(e <= 1e-5, "%s %s%s %zux%zux%zu beta %d: error %.3g %s",
+                          thin ? "thin" : "CLBlast", t & 1 ? "AT" : "A", t >> 1 ? "BT" : "B", m,
+                          n, k, beta, e, err.msg);
+                    CHECK(launches == (want_thin ? 1u : 0u),
+                          "%zux%zux%zu (thin_max %d): %llu launches of clvae's own kernels", m, n,
+                          k, thin ? 4 : 0, (unsigned long long)launches);
+                }
+    }
+    clvae_tuning_unset(ctx, "gemm.thin_max");
+}
+
+/* The thin kernel's sums run in a fixed order: two runs, the same bits. */
+static void t_deterministic(void)
+{
+    size_t m = 64, n = 3, k = 2000;
+    float *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
+    float *c1 = malloc(m * n * sizeof *c1), *c2 = malloc(m * n * sizeof *c2);
+    uint64_t seed = 5;
+    tu_rand(a, m * k, -1, 1, &seed);
+    tu_rand(b, k * n, -1, 1, &seed);
+    clvae_buf_t ba = tu_upload(ctx, a, m * k), bb = tu_upload(ctx, b, k * n);
+    clvae_buf_t bc = tu_zeros(ctx, m * n);
+    clvae_error_t err = {0};
+    float *out[2] = {c1, c2};
+    for (int r = 0; r < 2; r++)
+        CHECK(clvae_gemm(ctx, 0, 0, m, n, k, 1.0f, ba, k, bb, n, 0.0f, bc, n, &err) == CLVAE_OK &&
+                  clvae_buf_download(ctx, out[r], bc, m * n, &err) == CLVAE_OK,
+              "%s", err.msg);
+    CHECK(memcmp(c1, c2, m * n * sizeof *c1) == 0, "two runs differ");
+    clvae_buf_free(&ba), clvae_buf_free(&bb), clvae_buf_free(&bc);
+    free(a), free(b), free(c1), free(c2);
+}
+
+int main(void)
+{
+    ctx = tu_ctx();
+    if (!ctx) return 1;
+    RUN(t_thin_against_reference);
+    RUN(t_deterministic);
+    clvae_ctx_free(ctx);
+    return TEST_EXIT();
+}
