@@ -368,30 +368,34 @@ static clvae_status_t set_buf(cl_kernel k, cl_uint i, clvae_buf_t b, clvae_error
     return CLVAE_OK;
 }
 
-/* col [ckk, nb*P] = im2col of nb images starting at x. */
+/* Kernel `name` (conv_im2col or conv_im2row: the same arguments) from nb images starting at x
+ * into out, over `items` work items. */
+static clvae_status_t unfold(clvae_ctx_t *ctx, const char *name, clvae_buf_t out, clvae_buf_t x,
+                             const clvae_conv_geom_t *g, size_t nb, size_t items,
+                             clvae_error_t *err)
+{
+    cl_kernel k;
+    clvae_status_t s = clvae_kernel_get(ctx, "conv", name, &k, err);
+    if (!s) s = set_buf(k, 0, out, err);
+    if (!s) s = set_buf(k, 2, x, err);
+    if (!s) s = set_geom_args(k, 4, g, nb, err);
+    if (s) return s;
+    return clvae_launch_1d(ctx, k, items, err);
+}
+
+/* col [ckk, nb*P] = im2col of nb images starting at x (a work item per row and image). */
 static clvae_status_t im2col(clvae_ctx_t *ctx, clvae_buf_t col, clvae_buf_t x,
                              const clvae_conv_geom_t *g, size_t nb, clvae_error_t *err)
 {
-    cl_kernel k;
-    clvae_status_t s = clvae_kernel_get(ctx, "conv", "conv_im2col", &k, err);
-    if (!s) s = set_buf(k, 0, col, err);
-    if (!s) s = set_buf(k, 2, x, err);
-    if (!s) s = set_geom_args(k, 4, g, nb, err);
-    if (s) return s;
-    return clvae_launch_1d(ctx, k, sizes_of(g).ckk * nb, err);
+    return unfold(ctx, "conv_im2col", col, x, g, nb, sizes_of(g).ckk * nb, err);
 }
 
-/* colT [nb*P, ckk] = im2col's matrix of nb images starting at x, transposed. */
+/* colT [nb*P, ckk] = im2col's matrix of nb images starting at x, transposed (a work item per
+ * output pixel). */
 static clvae_status_t im2row(clvae_ctx_t *ctx, clvae_buf_t colT, clvae_buf_t x,
                              const clvae_conv_geom_t *g, size_t nb, clvae_error_t *err)
 {
-    cl_kernel k;
-    clvae_status_t s = clvae_kernel_get(ctx, "conv", "conv_im2row", &k, err);
-    if (!s) s = set_buf(k, 0, colT, err);
-    if (!s) s = set_buf(k, 2, x, err);
-    if (!s) s = set_geom_args(k, 4, g, nb, err);
-    if (s) return s;
-    return clvae_launch_1d(ctx, k, sizes_of(g).P * nb, err);
+    return unfold(ctx, "conv_im2row", colT, x, g, nb, sizes_of(g).P * nb, err);
 }
 
 /* dw [K, ckk] += dL/dw for the chunk of m images at x (offset n0 of the batch) whose output
