@@ -2,6 +2,7 @@
  * default 4) against a double reference and against CLBlast, with every transpose, beta 0 and 1,
  * offsets and row strides wider than the matrices; which path ran, by the launch counter. */
 #define TEST_FILE "test_gemm"
+#include "ref/ref.h"
 #include "test.h"
 #include "testutil.h"
 
@@ -19,21 +20,6 @@ static uint64_t launches_now(void)
     return c.launches;
 }
 
-/* C = alpha op(A) op(B) + beta C in double, the layouts of clvae_gemm. */
-static void gemm_ref(double *c, const float *a, const float *b, const float *c0, int ta, int tb,
-                     size_t m, size_t n, size_t k, size_t lda, size_t ldb, size_t ldc,
-                     double alpha, double beta)
-{
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
-            double acc = 0;
-            for (size_t p = 0; p < k; p++)
-                acc += (double)(ta ? a[p * lda + i] : a[i * lda + p]) *
-                       (double)(tb ? b[j * ldb + p] : b[p * ldb + j]);
-            c[i * ldc + j] = alpha * acc + (beta != 0 ? beta * c0[i * ldc + j] : 0);
-        }
-}
-
 /* One call on the device at offsets 3, 5 and 7 with row strides 2 wider than needed; returns the
  * worst error against the reference relative to (1 + |want|) and the launches it made. */
 static double run_case(int ta, int tb, size_t m, size_t n, size_t k, float beta,
@@ -47,7 +33,7 @@ static double run_case(int ta, int tb, size_t m, size_t n, size_t k, float beta,
     tu_rand(a, na, -1, 1, &seed);
     tu_rand(b, nb, -1, 1, &seed);
     tu_rand(c, nc, -1, 1, &seed);
-    gemm_ref(want, a + 3, b + 5, c + 7, ta, tb, m, n, k, lda, ldb, ldc, 0.5, beta);
+    clvae_gemm_ref(want, a + 3, b + 5, c + 7, ta, tb, m, n, k, lda, ldb, ldc, 0.5, beta);
     clvae_buf_t ba = tu_upload(ctx, a, na), bb = tu_upload(ctx, b, nb), bc = tu_upload(ctx, c, nc);
     uint64_t before = launches_now();
     double worst = INFINITY;

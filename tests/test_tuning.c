@@ -2,6 +2,7 @@
  * cache ignored with one warning, CLVAE_TUNING=0, conv_direct values from the cache used by
  * the convs, the tuner refusing to time defaults that CLBlast no longer has. */
 #define TEST_FILE "test_tuning"
+#include "ref/ref.h"
 #include "test.h"
 #include "testutil.h"
 
@@ -182,14 +183,7 @@ static int gemm_matches(clvae_ctx_t *ctx)
     for (int t = 0; t < 4 && ok; t++) {
         int ta = t & 1, tb = t >> 1;
         size_t lda = ta ? M : K, ldb = tb ? K : N;
-        for (size_t i = 0; i < M; i++)
-            for (size_t j = 0; j < N; j++) {
-                double s = 0;
-                for (size_t p = 0; p < K; p++)
-                    s += (double)(ta ? a[p * lda + i] : a[i * lda + p]) *
-                         (double)(tb ? b[j * ldb + p] : b[p * ldb + j]);
-                want[i * N + j] = s;
-            }
+        clvae_gemm_ref(want, a, b, NULL, ta, tb, M, N, K, lda, ldb, N, 1.0, 0.0);
         clvae_buf_t da = tu_upload(ctx, a, M * K), db = tu_upload(ctx, b, K * N),
                     dc = tu_zeros(ctx, M * N);
         clvae_error_t err = {0};

@@ -265,7 +265,6 @@ static int thin_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_
 {
     int lim = clvae_tuning_int(ctx, "gemm.thin_max", 4);
     size_t least = m < k ? m : k;
-    (void)n;
     if (lim <= 0 || least > (size_t)lim) return 0;
     double ends[3] = {(double)a.off + (double)(trans_a ? k : m) * (double)lda,
                       (double)b.off + (double)(trans_b ? n : k) * (double)ldb,

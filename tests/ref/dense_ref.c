@@ -44,3 +44,17 @@ void clvae_dense_backward_ref(double *dx, double *dw, double *db, const double *
         }
     }
 }
+
+void clvae_gemm_ref(double *c, const float *a, const float *b, const float *c0, int ta, int tb,
+                    size_t m, size_t n, size_t k, size_t lda, size_t ldb, size_t ldc,
+                    double alpha, double beta)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double acc = 0;
+            for (size_t p = 0; p < k; p++)
+                acc += (double)(ta ? a[p * lda + i] : a[i * lda + p]) *
+                       (double)(tb ? b[j * ldb + p] : b[p * ldb + j]);
+            c[i * ldc + j] = alpha * acc + (beta != 0 ? beta * c0[i * ldc + j] : 0);
+        }
+}

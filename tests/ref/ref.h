@@ -61,6 +61,13 @@ void clvae_conv2d_mask_ref(double *out, const double *w, clvae_conv_mask_t mask,
 
 #include "clvae/ops/dense.h"
 
+/* C [m, n] (row stride ldc) = alpha op(A) op(B) + beta C0 in double, the layouts of clvae_gemm:
+ * op(A) [m, k] is A [m, lda] or (ta) the transpose of A [k, lda]; op(B) [k, n] is B [k, ldb] or
+ * (tb) the transpose of B [n, ldb]; c0 (row stride ldc) is read only when beta is not 0. */
+void clvae_gemm_ref(double *c, const float *a, const float *b, const float *c0, int ta, int tb,
+                    size_t m, size_t n, size_t k, size_t lda, size_t ldb, size_t ldc,
+                    double alpha, double beta);
+
 /* Plain-C reference of clvae_dense_forward in double (b may be NULL). */
 void clvae_dense_forward_ref(double *y, const double *x, const double *w, const double *b,
                              size_t N, size_t in, size_t out);
