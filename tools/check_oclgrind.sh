@@ -7,7 +7,7 @@
 # with the line "N passed, M failed".
 #
 # Environment: CLVAE_TEST_BUILD (default build), CLVAE (default bin/clvae),
-#   CLVAE_OCLGRIND_TIMEOUT  seconds per op test (default 1800)
+#   CLVAE_OCLGRIND_TIMEOUT  seconds per op test (default 3600)
 set -u
 cd "$(dirname "$0")/.."
 build=${CLVAE_TEST_BUILD:-build}
@@ -18,7 +18,7 @@ export XDG_CACHE_HOME=$scratch/cache CLVAE_TEST_SMALL=1 CLVAE_CL_WERROR=1
 unset CLVAE_DEVICE CLVAE_KERNEL_DIR CLVAE_KERNEL_CACHE CLVAE_FAST_MATH CLVAE_TUNING CLVAE_TUNING_DIR \
   CLVAE_GEMM_DEFAULTS CLVAE_CONV_PATH CLVAE_KERNEL_COPIES
 . tests/oclgrind_lib.sh
-timeout_s=${CLVAE_OCLGRIND_TIMEOUT:-1800}
+timeout_s=${CLVAE_OCLGRIND_TIMEOUT:-3600}
 passed=0
 failed=0
 pass() { echo "PASS: [oclgrind] $1"; passed=$((passed + 1)); }
