@@ -1,5 +1,8 @@
-/* GEMMs of thin shapes (a side or the inner dimension of at most a few), which CLBlast pads to
- * its tiles (32 and more) and runs at 1-3 GFLOP/s on pocl: src/device/blas.c sends them here. */
+/* clvae's own GEMMs (src/device/blas.c decides which calls come here): gemm_thin for thin shapes
+ * (a side or the inner dimension of at most a few), which CLBlast pads to its tiles (32 and
+ * more) and runs at 1-3 GFLOP/s on pocl; gemm_block for a short inner dimension (the convs'
+ * backward-data GEMMs, k = 32 or 64), which CLBlast ran at a quarter to a third of its 1024^3
+ * rate there. */
 
 /* C [m, n] (row stride ldc) = alpha op(A) op(B) + beta C, op(A) [m, k] = A [m, lda] or, ta,
  * A^T of A [k, lda]; op(B) [k, n] = B [k, ldb] or, tb, B^T of B [n, ldb]. A row kernel over the
@@ -29,4 +32,73 @@ __kernel void gemm_thin(__global float *c, uint c_off, uint ldc, __global const 
     __global float *cr = c + c_off + r * ldc + s0;
     for (uint q = 0; q < w; q++)
         cr[q] = beta == 0.0f ? alpha * acc[q] : beta * cr[q] + alpha * acc[q];
+}
+
+/* C [m, n] (row stride ldc) = alpha op(A) B + beta C with B [k, ldb] not transposed; op(A) as in
+ * gemm_thin. Each work item computes a GB_M x GB_N block of C, each row as GB_N / 8 float8, in
+ * registers (the loops over the block are unrolled: on pocl an array indexed in a loop lived in
+ * memory and ran 3-4x slower): per p, B's row is GB_N / 8 vector loads and op(A)'s GB_M values
+ * are broadcast. Work item t takes row block t mod ceil(m / GB_M) and column block t div that,
+ * so that neighbours read the same columns of B. Each element sums p = 0, 1, ..., k-1 in that
+ * order (the same bits every run). With beta 0, C is not read. GB_M (1-16) and GB_N (8, 16 or
+ * 32) come as build options (gemm_block.m, gemm_block.n). */
+#ifndef GB_M
+#define GB_M 8u
+#endif
+#ifndef GB_N
+#define GB_N 16u
+#endif
+#define GB_V (GB_N / 8u)
+__kernel void gemm_block(__global float *c, uint c_off, uint ldc, __global const float *a,
+                         uint a_off, uint lda, __global const float *b, uint b_off, uint ldb,
+                         uint m, uint n, uint k, uint ta, float alpha, float beta)
+{
+    uint mb = (m + GB_M - 1u) / GB_M, t = CLVAE_GID0;
+    uint r0 = (t % mb) * GB_M, j0 = (t / mb) * GB_N;
+    if (j0 >= n) return;
+    uint as = ta ? lda : 1u, ar = ta ? 1u : lda; /* op(A)[r, p] = a0[r * ar + p * as] */
+    __global const float *a0 = a + a_off + r0 * ar;
+    __global const float *b0 = b + b_off + j0;
+    __global float *c0 = c + c_off + r0 * ldc + j0;
+    if (j0 + GB_N <= n && r0 + GB_M <= m) {
+        float8 acc[GB_M][GB_V];
+#pragma unroll
+        for (uint i = 0; i < GB_M; i++)
+#pragma unroll
+            for (uint v = 0; v < GB_V; v++) acc[i][v] = (float8)(0.0f);
+        for (uint p = 0; p < k; p++) {
+            __global const float *bp = b0 + p * ldb;
+            float8 bv[GB_V];
+#pragma unroll
+            for (uint v = 0; v < GB_V; v++) bv[v] = vload8(v, bp);
+            __global const float *ap = a0 + p * as;
+#pragma unroll
+            for (uint i = 0; i < GB_M; i++) {
+                float av = ap[i * ar];
+#pragma unroll
+                for (uint v = 0; v < GB_V; v++) acc[i][v] += av * bv[v];
+            }
+        }
+#pragma unroll
+        for (uint i = 0; i < GB_M; i++) {
+            __global float *cr = c0 + i * ldc;
+#pragma unroll
+            for (uint v = 0; v < GB_V; v++) {
+                float8 o = alpha * acc[i][v];
+                if (beta != 0.0f) o += beta * vload8(v, cr);
+                vstore8(o, v, cr);
+            }
+        }
+        return;
+    }
+    /* a block at C's right or bottom edge: element by element, the same order over p */
+    uint rows = min(GB_M, m - r0), cols = min(GB_N, n - j0);
+    for (uint i = 0; i < rows; i++) {
+        for (uint q = 0; q < cols; q++) {
+            float acc = 0.0f;
+            for (uint p = 0; p < k; p++) acc += a0[i * ar + p * as] * b0[p * ldb + q];
+            __global float *cq = c0 + i * ldc + q;
+            *cq = beta == 0.0f ? alpha * acc : beta * *cq + alpha * acc;
+        }
+    }
 }

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 
 #include "clvae/device/blas.h"
+#include "clvae/device/tuning.h"
 #include "clvae/ops/basic.h"
 
 static clvae_ctx_t *ctx;
@@ -119,7 +120,8 @@ static void t_mem_writes(void)
 }
 
 /* One elementwise op is one launch and nothing else; one GEMM is one GEMM call, whose kernels
- * are CLBlast's and not counted as launches; a copy between views is a copy. */
+ * are CLBlast's and not counted as launches (or, on clvae's own block kernel, one launch); a
+ * copy between views is a copy. */
 static void t_ops(void)
 {
     clvae_error_t err = {0};
@@ -135,12 +137,22 @@ static void t_ops(void)
     clvae_counters_t n = now(), one = {.launches = 1};
     SAME(n, one);
 
+    REQUIRE(clvae_tuning_set(ctx, "gemm_block.max_k", 0, &err) == CLVAE_OK, "%s", err.msg);
     clvae_ctx_counters_reset(ctx);
     CHECK(clvae_gemm(ctx, 0, 0, 8, 8, 8, 1.0f, a, 8, b, 8, 0.0f, c, 8, &err) == CLVAE_OK, "%s",
           err.msg);
     clvae_counters_t gemm = {.gemm_calls = 1};
     n = now();
     SAME(n, gemm);
+    /* the same call on clvae's own block kernel: a GEMM call and its launch */
+    REQUIRE(clvae_tuning_set(ctx, "gemm_block.max_k", 64, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_ctx_counters_reset(ctx);
+    CHECK(clvae_gemm(ctx, 0, 0, 8, 8, 8, 1.0f, a, 8, b, 8, 0.0f, c, 8, &err) == CLVAE_OK, "%s",
+          err.msg);
+    clvae_counters_t own = {.gemm_calls = 1, .launches = 1};
+    n = now();
+    SAME(n, own);
+    clvae_tuning_unset(ctx, "gemm_block.");
 
     clvae_ctx_counters_reset(ctx);
     CHECK(clvae_buf_copy(ctx, clvae_buf_at(c, 4), a, 10, &err) == CLVAE_OK, "%s", err.msg);

@@ -1,6 +1,7 @@
-/* clvae_gemm's thin path (cl/gemm.cl: m or the inner dimension k at most gemm.thin_max,
- * default 4) against a double reference and against CLBlast, with every transpose, beta 0 and 1,
- * offsets and row strides wider than the matrices; which path ran, by the launch counter. */
+/* clvae_gemm's own paths in cl/gemm.cl, the thin one (m or the inner dimension k at most
+ * gemm.thin_max, default 4) and the block one (B not transposed, k at most gemm_block.max_k),
+ * against a double reference and against CLBlast, with every transpose, beta 0 and 1, offsets
+ * and row strides wider than the matrices; which path ran, by the launch counter. */
 #define TEST_FILE "test_gemm"
 #include "ref/ref.h"
 #include "test.h"
@@ -57,9 +58,11 @@ static double run_case(int ta, int tb, size_t m, size_t n, size_t k, float beta,
 
 /* Thin shapes (a one-filter conv's three GEMMs, the latent layer's inner dimension of 2, m of 4)
  * by the thin kernel, then by CLBlast (gemm.thin_max 0); an n of 2 alone (the latent layer's
- * outputs) and a square 8^3 by CLBlast either way. */
+ * outputs) and a square 8^3 by CLBlast either way (the block kernel off: gemm_block.max_k 0). */
 static void t_thin_against_reference(void)
 {
+    clvae_error_t e0 = {0};
+    REQUIRE(clvae_tuning_set(ctx, "gemm_block.max_k", 0, &e0) == CLVAE_OK, "%s", e0.msg);
     static const size_t shapes[][3] = {{128, 2, 300}, {300, 2, 128}, {128, 300, 2},
                                        {1, 500, 27},  {1, 27, 500},  {27, 500, 1},
                                        {4, 4, 4},     {8, 8, 8}};
@@ -83,6 +86,7 @@ static void t_thin_against_reference(void)
                 }
     }
     clvae_tuning_unset(ctx, "gemm.thin_max");
+    clvae_tuning_unset(ctx, "gemm_block.");
 }
 
 /* The thin kernel's sums run in a fixed order: two runs, the same bits. */
@@ -107,12 +111,80 @@ static void t_deterministic(void)
     free(a), free(b), free(c1), free(c2);
 }
 
+/* The block kernel over each of several block shapes (gemm_block.m x gemm_block.n), on shapes
+ * with whole blocks only, partial ones at the right and bottom edges, and fewer rows or columns
+ * than one block; A transposed or not, beta 0 and 1. B transposed, k above gemm_block.max_k,
+ * or max_k 0 go to CLBlast (no launch of clvae's own), m or k <= 4 to the thin kernel. */
+static void t_block_against_reference(void)
+{
+    static const size_t shapes[][3] = {{16, 32, 64}, {13, 37, 5}, {24, 48, 17}, {17, 33, 64},
+                                       {5, 100, 9},  {40, 7, 12}, {9, 9, 65}};
+    static const int blocks[][2] = {{8, 16}, {1, 8}, {4, 32}, {16, 8}, {2, 16}};
+    clvae_error_t err = {0};
+    REQUIRE(clvae_tuning_set(ctx, "gemm_block.max_k", 64, &err) == CLVAE_OK, "%s", err.msg);
+    for (size_t bl = 0; bl < sizeof blocks / sizeof *blocks; bl++) {
+        REQUIRE(clvae_tuning_set(ctx, "gemm_block.m", blocks[bl][0], &err) == CLVAE_OK &&
+                    clvae_tuning_set(ctx, "gemm_block.n", blocks[bl][1], &err) == CLVAE_OK,
+                "%s", err.msg);
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            for (int t = 0; t < 4; t++)
+                for (int beta = 0; beta < 2; beta++) {
+                    size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                    uint64_t launches = 0;
+                    double e = run_case(t & 1, t >> 1, m, n, k, (float)beta, &launches, &err);
+                    int own = !(t >> 1) && k <= 64;
+                    CHECK(e <= 1e-5, "block %dx%d %s%s %zux%zux%zu beta %d: error %.3g %s",
+                          blocks[bl][0], blocks[bl][1], t & 1 ? "AT" : "A", t >> 1 ? "BT" : "B",
+                          m, n, k, beta, e, err.msg);
+                    CHECK(launches == (own ? 1u : 0u),
+                          "block %dx%d %s%s %zux%zux%zu: %llu launches of clvae's own kernels",
+                          blocks[bl][0], blocks[bl][1], t & 1 ? "AT" : "A", t >> 1 ? "BT" : "B",
+                          m, n, k, (unsigned long long)launches);
+                }
+    }
+    /* max_k 0: CLBlast for all of them */
+    REQUIRE(clvae_tuning_set(ctx, "gemm_block.max_k", 0, &err) == CLVAE_OK, "%s", err.msg);
+    uint64_t launches = 0;
+    double e = run_case(1, 0, 24, 48, 17, 1.0f, &launches, &err);
+    CHECK(e <= 1e-5 && launches == 0, "max_k 0: error %.3g, %llu launches", e,
+          (unsigned long long)launches);
+    clvae_tuning_unset(ctx, "gemm_block.");
+}
+
+/* The block kernel's sums run in a fixed order too: two runs, the same bits. */
+static void t_block_deterministic(void)
+{
+    size_t m = 40, n = 50, k = 64;
+    float *a = malloc(k * m * sizeof *a), *b = malloc(k * n * sizeof *b);
+    float *c1 = malloc(m * n * sizeof *c1), *c2 = malloc(m * n * sizeof *c2);
+    uint64_t seed = 9;
+    tu_rand(a, k * m, -1, 1, &seed);
+    tu_rand(b, k * n, -1, 1, &seed);
+    clvae_buf_t ba = tu_upload(ctx, a, k * m), bb = tu_upload(ctx, b, k * n);
+    clvae_buf_t bc = tu_zeros(ctx, m * n);
+    clvae_error_t err = {0};
+    REQUIRE(clvae_tuning_set(ctx, "gemm_block.max_k", 64, &err) == CLVAE_OK, "%s", err.msg);
+    float *out[2] = {c1, c2};
+    uint64_t before = launches_now();
+    for (int r = 0; r < 2; r++)
+        CHECK(clvae_gemm(ctx, 1, 0, m, n, k, 1.0f, ba, m, bb, n, 0.0f, bc, n, &err) == CLVAE_OK &&
+                  clvae_buf_download(ctx, out[r], bc, m * n, &err) == CLVAE_OK,
+              "%s", err.msg);
+    CHECK(launches_now() - before == 2, "not the block kernel");
+    CHECK(memcmp(c1, c2, m * n * sizeof *c1) == 0, "two runs differ");
+    clvae_tuning_unset(ctx, "gemm_block.");
+    clvae_buf_free(&ba), clvae_buf_free(&bb), clvae_buf_free(&bc);
+    free(a), free(b), free(c1), free(c2);
+}
+
 int main(void)
 {
     ctx = tu_ctx();
     if (!ctx) return 1;
     RUN(t_thin_against_reference);
     RUN(t_deterministic);
+    RUN(t_block_against_reference);
+    RUN(t_block_deterministic);
     clvae_ctx_free(ctx);
     return TEST_EXIT();
 }

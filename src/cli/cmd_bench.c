@@ -247,7 +247,7 @@ static void print_text(const clvae_model_desc_t *d, const clvae_device_info_t *d
            (double)(res->model_bytes + res->workspace_bytes) / mib);
     if (!res->fwd_ms) return;
     printf("per step on the device (mean of the timed steps; the kernels CLBlast launches for a "
-           "GEMM call\nare not among the launches, a thin GEMM's own kernel is):\n  %-9s %9s %10s  %-15s %-15s %-15s %5s\n",
+           "GEMM call\nare not among the launches, clvae's own GEMM kernels are):\n  %-9s %9s %10s  %-15s %-15s %-15s %5s\n",
            "", "launches", "GEMM calls", "uploads", "downloads", "copies", "waits");
     print_counts("training:", &res->train_counts, res->steps);
     print_counts(d->ddpm ? "sampling:" : "decoding:", &res->sample_counts, res->sample_calls);
@@ -363,9 +363,9 @@ const cli_command_t cli_cmd_bench = {
     "  --profile also counts, per step (mean of the timed steps) of training and of\n"
     "  sampling (a decoding batch; a diffusion model: one DDIM step), what it asks of the\n"
     "  device on any device, in a table: launches (clvae's own kernels), GEMM calls\n"
-    "  (CLBlast's, whose kernels are not among the launches; a thin one, m or k <= 4, is\n"
-    "  clvae's own kernel and counts as a launch too), uploads and downloads\n"
-    "  (host-device transfers, count and bytes), copies (between device buffers) and\n"
-    "  waits (blocking reads and writes, clFinish, clWaitForEvents; a training step\n"
-    "  should have none). --json has them as train_per_step and sample_per_step.",
+    "  (CLBlast's, whose kernels are not among the launches; one that clvae's own\n"
+    "  cl/gemm.cl runs, thin or with a short inner dimension, counts as a launch too),\n"
+    "  uploads and downloads (host-device transfers, count and bytes), copies (between\n"
+    "  device buffers) and waits (blocking reads and writes, clFinish,\n"
+    "  clWaitForEvents; a training step should have none).\n  --json has them as train_per_step and sample_per_step.",
     run};

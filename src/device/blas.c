@@ -302,6 +302,98 @@ static clvae_status_t gemm_thin(clvae_ctx_t *ctx, int trans_a, int trans_b, size
     return s;
 }
 
+/* clvae's own tiled GEMM (cl/gemm.cl's gemm_block) for B not transposed and an inner dimension k
+ * of at most the tuning key gemm_block.max_k: on pocl's CPU device CLBlast ran the convs'
+ * backward-data GEMMs (A transposed, k = 32 or 64: ATB 288x25088x64) at 25-39 GFLOP/s, a quarter
+ * to a third of its 1024^3, and gemm_block at about three times that. Keys:
+ *   gemm_block.max_k  the largest k sent to it (default 64 on pocl's CPU device, 0 elsewhere:
+ *                     untested on GPUs, where CLBlast's tiles are tuned; 0 sends none)
+ *   gemm_block.m      rows of C per work item: 1, 2, 4, 8 (default) or 16
+ *   gemm_block.n      columns of C per work item: 8, 16 (default) or 32 */
+void clvae_gemm_block_defaults(const clvae_ctx_t *ctx, int *max_k, int *m, int *n)
+{
+    *max_k = clvae_device_is_pocl_cpu(ctx) ? 64 : 0;
+    *m = 8;
+    *n = 16;
+}
+
+static int block_max_k(clvae_ctx_t *ctx)
+{
+    int k0, m0, n0;
+    clvae_gemm_block_defaults(ctx, &k0, &m0, &n0);
+    return clvae_tuning_int(ctx, "gemm_block.max_k", k0);
+}
+
+/* The block's rows and columns per work item: the tuned values where allowed, else defaults. */
+static void block_shape(clvae_ctx_t *ctx, size_t *bm, size_t *bn)
+{
+    int k0, m0, n0;
+    clvae_gemm_block_defaults(ctx, &k0, &m0, &n0);
+    int m = clvae_tuning_int(ctx, "gemm_block.m", m0), n = clvae_tuning_int(ctx, "gemm_block.n", n0);
+    *bm = (size_t)((m == 1 || m == 2 || m == 4 || m == 8 || m == 16) ? m : m0);
+    *bn = (size_t)((n == 8 || n == 16 || n == 32) ? n : n0);
+}
+
+/* Whether a GEMM goes to gemm_block: B not transposed, k at most gemm_block.max_k, and every
+ * index (and the work items' count) within uint. */
+static int block_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                      clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb, clvae_buf_t c,
+                      size_t ldc)
+{
+    int lim = block_max_k(ctx);
+    if (trans_b || lim <= 0 || k > (size_t)lim) return 0;
+    double ends[4] = {(double)a.off + (double)(trans_a ? k : m) * (double)lda,
+                      (double)b.off + (double)k * (double)ldb,
+                      (double)c.off + (double)m * (double)ldc,
+                      (double)m * (double)(n + 32) /* work items, for any block shape */};
+    for (int i = 0; i < 4; i++)
+        if (ends[i] >= 4294967295.0) return 0;
+    return 1;
+}
+
+/* C = alpha op(A) B + beta C by gemm_block (one build per block shape). */
+static clvae_status_t gemm_block(clvae_ctx_t *ctx, int trans_a, size_t m, size_t n, size_t k,
+                                 float alpha, clvae_buf_t a, size_t lda, clvae_buf_t b,
+                                 size_t ldb, float beta, clvae_buf_t c, size_t ldc,
+                                 clvae_error_t *err)
+{
+    size_t bm, bn;
+    block_shape(ctx, &bm, &bn);
+    char defs[48];
+    snprintf(defs, sizeof defs, "-DGB_M=%zuu -DGB_N=%zuu", bm, bn);
+    cl_kernel kr;
+    clvae_status_t s = clvae_kernel_get_defs(ctx, "gemm", defs, "gemm_block", &kr, err);
+    if (s) return s;
+    cl_uint u[10] = {(cl_uint)c.off, (cl_uint)ldc, (cl_uint)a.off, (cl_uint)lda,
+                     (cl_uint)b.off, (cl_uint)ldb, (cl_uint)m,     (cl_uint)n,
+                     (cl_uint)k,     (cl_uint)(trans_a != 0)};
+    /* arguments: c, c_off, ldc, a, a_off, lda, b, b_off, ldb, m, n, k, ta, alpha, beta */
+    const cl_mem *mem[3] = {&c.mem, &a.mem, &b.mem};
+    for (cl_uint i = 0; i < 3; i++) {
+        CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i, sizeof(cl_mem), mem[i]));
+        CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i + 1, sizeof(cl_uint), &u[2 * i]));
+        CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i + 2, sizeof(cl_uint), &u[2 * i + 1]));
+    }
+    for (cl_uint i = 0; i < 4; i++)
+        CLVAE_CL_RET(err, clSetKernelArg(kr, 9 + i, sizeof(cl_uint), &u[6 + i]));
+    CLVAE_CL_RET(err, clSetKernelArg(kr, 13, sizeof alpha, &alpha));
+    CLVAE_CL_RET(err, clSetKernelArg(kr, 14, sizeof beta, &beta));
+    s = clvae_launch_1d(ctx, kr, ((m + bm - 1) / bm) * ((n + bn - 1) / bn), err);
+    if (!s) ctx->counters.gemm_calls++;
+    return s;
+}
+
+int clvae_gemm_shape_own(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s)
+{
+    clvae_buf_t z = {0};
+    if (thin_gemm(ctx, s->trans_a, s->trans_b, s->m, s->n, s->k, z, s->lda, z, s->ldb, z, s->ldc))
+        return 1;
+    if (block_gemm(ctx, s->trans_a, s->trans_b, s->m, s->n, s->k, z, s->lda, z, s->ldb, z,
+                   s->ldc))
+        return 2;
+    return 0;
+}
+
 clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                           float alpha, clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb,
                           float beta, clvae_buf_t c, size_t ldc, clvae_error_t *err)
@@ -318,6 +410,8 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
     }
     if (thin_gemm(ctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc))
         return gemm_thin(ctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, err);
+    if (block_gemm(ctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc))
+        return gemm_block(ctx, trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, err);
     cl_command_queue q = clvae_ctx_queue(ctx);
     CLBlastLayout lay = CLBlastLayoutRowMajor;
     CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;

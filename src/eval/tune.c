@@ -148,13 +148,44 @@ static int switch_start(const clvae_ctx_t *ctx, int *v)
     return 1;
 }
 
+/* The switch matters only to the GEMMs that CLBlast runs (not clvae's own kernels). */
+static int clblast_uses(clvae_ctx_t *ctx, const clvae_gemm_shape_t *sh)
+{
+    return clvae_gemm_shape_own(ctx, sh) == 0;
+}
+
 /* Xgemm's parameters matter only to the GEMMs that the switch sends to Xgemm. */
 static int xgemm_uses(clvae_ctx_t *ctx, const clvae_gemm_shape_t *sh)
 {
+    if (!clblast_uses(ctx, sh)) return 0;
     int v0;
     switch_start(ctx, &v0);
     double c = clvae_tuning_int(ctx, SWITCH_KEY, v0);
     return (double)sh->m * (double)sh->n * (double)sh->k >= c * c * c;
+}
+
+/* ---- clvae's block GEMM kernel (src/device/blas.c, cl/gemm.cl) ------------------------------ */
+
+/* Which calls it takes (B not transposed, k at most max_k; 0: none) and its block of C per work
+ * item; each (m, n) is one program build. */
+enum { GB_MAXK, GB_M, GB_N, GB_NP };
+static const clvae_tune_param_t block_params[GB_NP] = {
+    {"gemm_block.max_k", 5, {0, 32, 64, 128, 576}},
+    {"gemm_block.m", 4, {2, 4, 8, 16}},
+    {"gemm_block.n", 3, {8, 16, 32}},
+};
+
+static int block_start(const clvae_ctx_t *ctx, int *v)
+{
+    clvae_gemm_block_defaults(ctx, &v[GB_MAXK], &v[GB_M], &v[GB_N]);
+    return 1;
+}
+
+/* The block kernel can take only calls whose B is not transposed. */
+static int block_uses(clvae_ctx_t *ctx, const clvae_gemm_shape_t *sh)
+{
+    (void)ctx;
+    return !sh->trans_b;
 }
 
 /* ---- clvae's direct convolution kernels (src/ops/conv.c, cl/conv_direct.cl) ------------------- */
@@ -298,14 +329,16 @@ static clvae_status_t conv_buffers(clvae_ctx_t *ctx, clvae_tuning_t *t, clvae_er
 static const clvae_tune_family_t families[] = {
     {"xgemm", "CLBlast Xgemm tiles, work groups and vectors", xgemm_params, X_N, 0, xgemm_broken,
      xgemm_start, xgemm_uses, gemm_bench},
-    {"gemm", "CLBlast direct/indirect GEMM switch", switch_params, 1, 0, NULL, switch_start, NULL,
-     gemm_bench},
+    {"gemm", "CLBlast direct/indirect GEMM switch", switch_params, 1, 0, NULL, switch_start,
+     clblast_uses, gemm_bench},
+    {"gemm_block", "clvae's block GEMM kernel (which calls, block per work item)", block_params,
+     GB_NP, 0, NULL, block_start, block_uses, gemm_bench},
     {"conv_direct", "clvae's direct conv kernels (vectors, work groups, path rule)", conv_params,
      CD_N, 0, conv_broken, conv_start, NULL, conv_bench},
 };
 #define NFAMILIES (int)(sizeof families / sizeof families[0])
 /* The share of the budget each family gets (the rest goes to the last). */
-static const double family_share[NFAMILIES] = {0.6, 0.2, 0.2};
+static const double family_share[NFAMILIES] = {0.5, 0.15, 0.15, 0.2};
 
 /* ---- the search -------------------------------------------------------------------------- */
 
@@ -662,6 +695,7 @@ static clvae_status_t settle_gemm(search_t *S, int rounds, const double *before,
                "%.2f ms): keeping the defaults", 1e3 * r->after_s, 1e3 * r->before_s);
         clvae_tuning_unset(S->ctx, "xgemm.");
         clvae_tuning_unset(S->ctx, "gemm.");
+        clvae_tuning_unset(S->ctx, "gemm_block.");
         r->after_s = r->before_s;
         memcpy(after, before, (size_t)S->w->nshapes * sizeof *after);
     }

@@ -1,4 +1,5 @@
-/* Matrix products on the device through CLBlast (row-major SGEMM). */
+/* Matrix products on the device (row-major SGEMM): through CLBlast, or clvae's own kernels
+ * (cl/gemm.cl) for thin shapes and short inner dimensions. */
 #ifndef CLVAE_BLAS_H
 #define CLVAE_BLAS_H
 
@@ -46,6 +47,15 @@ void clvae_gemm_shape_sizes(const clvae_gemm_shape_t *s, size_t *na, size_t *nb,
 /* Makes the call s describes once on a, b, c (alpha 1, beta from s->accumulate). */
 clvae_status_t clvae_gemm_shape_run(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s, clvae_buf_t a,
                                     clvae_buf_t b, clvae_buf_t c, clvae_error_t *err);
+
+/* Which kernel clvae_gemm gives the call s describes (its operands at offset 0) with the
+ * context's tuning now: 1 clvae's thin kernel, 2 its block kernel, 0 CLBlast. */
+int clvae_gemm_shape_own(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s);
+
+/* The block kernel's defaults on the context's device (an untuned one): the largest inner
+ * dimension it takes (gemm_block.max_k; 0: none) and its block of C per work item
+ * (gemm_block.m x gemm_block.n). */
+void clvae_gemm_block_defaults(const clvae_ctx_t *ctx, int *max_k, int *m, int *n);
 
 /* Starts recording the GEMM calls the context makes, by the layer running (the network says
  * which); the conv launchers note their small convs for the tuner meanwhile. */
