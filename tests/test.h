@@ -30,9 +30,26 @@ static int test_passes;      /* cases passed so far */
         if (!require_ok_) return;                                         \
     } while (0)
 
-/* Runs one case and reports it. */
+/* 1 when the environment variable CLVAE_TEST_CASES (a comma-separated list of case names,
+ * e.g. "t_determinism,t_known_values") is unset or empty or names this case. */
+static int test_case_selected(const char *name)
+{
+    const char *list = getenv("CLVAE_TEST_CASES");
+    if (!list || !*list) return 1;
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0) return 1;
+        p += len + (end ? 1 : 0);
+    }
+    return 0;
+}
+
+/* Runs one case and reports it (nothing when CLVAE_TEST_CASES leaves it out). */
 #define RUN(fn)                                                           \
     do {                                                                  \
+        if (!test_case_selected(#fn)) break;                              \
         test_case_failed = 0;                                             \
         fn();                                                             \
         if (test_case_failed) {                                           \
