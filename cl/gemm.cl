@@ -41,7 +41,11 @@ __kernel void gemm_thin(__global float *c, uint c_off, uint ldc, __global const 
  * are broadcast. Work item t takes row block t mod ceil(m / GB_M) and column block t div that,
  * so that neighbours read the same columns of B. Each element sums p = 0, 1, ..., k-1 in that
  * order (the same bits every run). With beta 0, C is not read. GB_M (1-16) and GB_N (8, 16 or
- * 32) come as build options (gemm_block.m, gemm_block.n). */
+ * 32) come as build options (gemm_block.m, gemm_block.n).
+ * Split over k (a small C with a long inner dimension: too few blocks to keep the device busy):
+ * slice sl of ceil(k / kc) takes p = sl kc .. sl kc + kc - 1 and writes its C at C + sl cs
+ * (work items t + sl * the blocks' count); gemm_slices_sum adds the slices up in order. One
+ * slice: kc = k, cs unused. */
 #ifndef GB_M
 #define GB_M 8u
 #endif
@@ -51,15 +55,19 @@ __kernel void gemm_thin(__global float *c, uint c_off, uint ldc, __global const 
 #define GB_V (GB_N / 8u)
 __kernel void gemm_block(__global float *c, uint c_off, uint ldc, __global const float *a,
                          uint a_off, uint lda, __global const float *b, uint b_off, uint ldb,
-                         uint m, uint n, uint k, uint ta, float alpha, float beta)
+                         uint m, uint n, uint k, uint ta, float alpha, float beta, uint kc,
+                         uint cs)
 {
-    uint mb = (m + GB_M - 1u) / GB_M, t = CLVAE_GID0;
+    uint mb = (m + GB_M - 1u) / GB_M, per = mb * ((n + GB_N - 1u) / GB_N), t = CLVAE_GID0;
+    uint sl = t / per, k0 = sl * kc; /* slice sl: p = k0 .. k0 + kc - 1 into C + sl * cs */
+    if (k0 >= k) return;
+    t -= sl * per;
     uint r0 = (t % mb) * GB_M, j0 = (t / mb) * GB_N;
-    if (j0 >= n) return;
     uint as = ta ? lda : 1u, ar = ta ? 1u : lda; /* op(A)[r, p] = a0[r * ar + p * as] */
-    __global const float *a0 = a + a_off + r0 * ar;
-    __global const float *b0 = b + b_off + j0;
-    __global float *c0 = c + c_off + r0 * ldc + j0;
+    __global const float *a0 = a + a_off + r0 * ar + k0 * as;
+    __global const float *b0 = b + b_off + k0 * ldb + j0;
+    __global float *c0 = c + c_off + sl * cs + r0 * ldc + j0;
+    k = min(kc, k - k0);
     if (j0 + GB_N <= n && r0 + GB_M <= m) {
         float8 acc[GB_M][GB_V];
 #pragma unroll
@@ -100,5 +108,21 @@ __kernel void gemm_block(__global float *c, uint c_off, uint ldc, __global const
             __global float *cq = c0 + i * ldc + q;
             *cq = beta == 0.0f ? alpha * acc : beta * *cq + alpha * acc;
         }
+    }
+}
+
+/* C [m, n] (row stride ldc) = alpha (W_0 + W_1 + ... + W_{S-1}) + beta C, W_s [m, n] dense at
+ * w + w_off + s m n: gemm_block's slices summed in order s = 0, 1, ... (the same bits every run). A row
+ * kernel over C's m rows (ROW_SPAN). With beta 0, C is not read. */
+__kernel void gemm_slices_sum(__global float *c, uint c_off, uint ldc, __global const float *w,
+                              uint w_off, uint slices, uint m, uint n, float alpha, float beta)
+{
+    ROW_SPAN(n, m);
+    __global float *cr = c + c_off + r * ldc;
+    __global const float *wr = w + w_off + r * n;
+    for (uint j = s0; j < s1; j++) {
+        float acc = 0.0f;
+        for (uint sl = 0; sl < slices; sl++) acc += wr[sl * m * n + j];
+        cr[j] = beta == 0.0f ? alpha * acc : beta * cr[j] + alpha * acc;
     }
 }

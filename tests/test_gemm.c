@@ -1,7 +1,8 @@
 /* clvae_gemm's own paths in cl/gemm.cl, the thin one (m or the inner dimension k at most
- * gemm.thin_max, default 4) and the block one (B not transposed, k at most gemm_block.max_k),
- * against a double reference and against CLBlast, with every transpose, beta 0 and 1, offsets
- * and row strides wider than the matrices; which path ran, by the launch counter. */
+ * gemm.thin_max, default 4) and the block one (B not transposed; k at most gemm_block.max_k, or
+ * a small C with a long k split into slices), against a double reference and against CLBlast,
+ * with every transpose, beta 0 and 1, offsets and row strides wider than the matrices; which
+ * path ran, by the launch counter. */
 #define TEST_FILE "test_gemm"
 #include "ref/ref.h"
 #include "test.h"
@@ -121,7 +122,9 @@ static void t_block_against_reference(void)
                                        {5, 100, 9},  {40, 7, 12}, {9, 9, 65}};
     static const int blocks[][2] = {{8, 16}, {1, 8}, {4, 32}, {16, 8}, {2, 16}};
     clvae_error_t err = {0};
-    REQUIRE(clvae_tuning_set(ctx, "gemm_block.max_k", 64, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_tuning_set(ctx, "gemm_block.max_k", 64, &err) == CLVAE_OK &&
+                clvae_tuning_set(ctx, "gemm_block.split", 0, &err) == CLVAE_OK,
+            "%s", err.msg);
     for (size_t bl = 0; bl < sizeof blocks / sizeof *blocks; bl++) {
         REQUIRE(clvae_tuning_set(ctx, "gemm_block.m", blocks[bl][0], &err) == CLVAE_OK &&
                     clvae_tuning_set(ctx, "gemm_block.n", blocks[bl][1], &err) == CLVAE_OK,
@@ -148,6 +151,55 @@ static void t_block_against_reference(void)
     double e = run_case(1, 0, 24, 48, 17, 1.0f, &launches, &err);
     CHECK(e <= 1e-5 && launches == 0, "max_k 0: error %.3g, %llu launches", e,
           (unsigned long long)launches);
+    clvae_tuning_unset(ctx, "gemm_block.");
+}
+
+/* A small C with a long inner dimension (the convs' weight gradients) split over k on the block
+ * kernel (gemm_block.split 1): the slices' launch and their sum's, 2 launches; k not a multiple
+ * of the slices' length; A transposed or not, beta 0 and 1; gemm_block.split 0 sends the same
+ * calls to CLBlast. Then two runs of one split call give the same bits. */
+static void t_block_split(void)
+{
+    static const size_t shapes[][3] = {{16, 24, 3001}, {9, 40, 1100}, {3 * 8 + 5, 17, 700}};
+    clvae_error_t err = {0};
+    REQUIRE(clvae_tuning_set(ctx, "gemm_block.max_k", 64, &err) == CLVAE_OK, "%s", err.msg);
+    for (int split = 1; split >= 0; split--) {
+        REQUIRE(clvae_tuning_set(ctx, "gemm_block.split", split, &err) == CLVAE_OK, "%s",
+                err.msg);
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            for (int ta = 0; ta < 2; ta++)
+                for (int beta = 0; beta < 2; beta++) {
+                    size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                    uint64_t launches = 0;
+                    double e = run_case(ta, 0, m, n, k, (float)beta, &launches, &err);
+                    /* float sums of k terms: rounding grows like sqrt(k) (CLBlast 1.9e-5 at
+                     * k = 3001) */
+                    CHECK(e <= 3e-5 * sqrt((double)k / 1000.0),
+                          "split %d %sB %zux%zux%zu beta %d: error %.3g %s", split,
+                          ta ? "AT" : "A", m, n, k, beta, e, err.msg);
+                    CHECK(launches == (split ? 2u : 0u),
+                          "split %d %zux%zux%zu: %llu launches of clvae's own kernels", split, m,
+                          n, k, (unsigned long long)launches);
+                }
+    }
+    /* the same bits twice */
+    REQUIRE(clvae_tuning_set(ctx, "gemm_block.split", 1, &err) == CLVAE_OK, "%s", err.msg);
+    size_t m = 16, n = 24, k = 3001;
+    float *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
+    float *c1 = malloc(m * n * sizeof *c1), *c2 = malloc(m * n * sizeof *c2);
+    uint64_t seed = 13;
+    tu_rand(a, m * k, -1, 1, &seed);
+    tu_rand(b, k * n, -1, 1, &seed);
+    clvae_buf_t ba = tu_upload(ctx, a, m * k), bb = tu_upload(ctx, b, k * n);
+    clvae_buf_t bc = tu_zeros(ctx, m * n);
+    float *out[2] = {c1, c2};
+    for (int r = 0; r < 2; r++)
+        CHECK(clvae_gemm(ctx, 0, 0, m, n, k, 1.0f, ba, k, bb, n, 0.0f, bc, n, &err) == CLVAE_OK &&
+                  clvae_buf_download(ctx, out[r], bc, m * n, &err) == CLVAE_OK,
+              "%s", err.msg);
+    CHECK(memcmp(c1, c2, m * n * sizeof *c1) == 0, "two split runs differ");
+    clvae_buf_free(&ba), clvae_buf_free(&bb), clvae_buf_free(&bc);
+    free(a), free(b), free(c1), free(c2);
     clvae_tuning_unset(ctx, "gemm_block.");
 }
 
@@ -185,6 +237,7 @@ int main(void)
     RUN(t_deterministic);
     RUN(t_block_against_reference);
     RUN(t_block_deterministic);
+    RUN(t_block_split);
     clvae_ctx_free(ctx);
     return TEST_EXIT();
 }

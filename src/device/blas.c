@@ -304,58 +304,82 @@ static clvae_status_t gemm_thin(clvae_ctx_t *ctx, int trans_a, int trans_b, size
 
 /* clvae's own tiled GEMM (cl/gemm.cl's gemm_block) for B not transposed and an inner dimension k
  * of at most the tuning key gemm_block.max_k: on pocl's CPU device CLBlast ran the convs'
- * backward-data GEMMs (A transposed, k = 32 or 64: ATB 288x25088x64) at 25-39 GFLOP/s, a quarter
- * to a third of its 1024^3, and gemm_block at about three times that. Keys:
- *   gemm_block.max_k  the largest k sent to it (default 64 on pocl's CPU device, 0 elsewhere:
- *                     untested on GPUs, where CLBlast's tiles are tuned; 0 sends none)
+ * backward-data GEMMs (A transposed, k = 32 or 64: ATB 288x25088x64) at 25-42 GFLOP/s, a quarter
+ * to a third of its 1024^3, and gemm_block at about three times that. With gemm_block.split it
+ * also takes a small C with a long inner dimension (the convs' weight gradients, AB 64x288x25088:
+ * CLBlast makes five 64x64 tiles of it, too few for the device), split over k into slices that
+ * run side by side and are summed in a fixed order. Keys:
+ *   gemm_block.max_k  the largest k sent to it whole (default 64 on pocl's CPU device, 0
+ *                     elsewhere: untested on GPUs, where CLBlast's tiles are tuned; 0: none)
+ *   gemm_block.split  1: split a long k when C has fewer blocks than 4 work groups per compute
+ *                     unit (default 1 on pocl's CPU device, 0 elsewhere)
  *   gemm_block.m      rows of C per work item: 1, 2, 4, 8 (default) or 16
  *   gemm_block.n      columns of C per work item: 8, 16 (default) or 32 */
-void clvae_gemm_block_defaults(const clvae_ctx_t *ctx, int *max_k, int *m, int *n)
+void clvae_gemm_block_defaults(const clvae_ctx_t *ctx, int *max_k, int *split, int *m, int *n)
 {
-    *max_k = clvae_device_is_pocl_cpu(ctx) ? 64 : 0;
+    int pocl = clvae_device_is_pocl_cpu(ctx);
+    *max_k = pocl ? 64 : 0;
+    *split = pocl ? 1 : 0;
     *m = 8;
     *n = 16;
-}
-
-static int block_max_k(clvae_ctx_t *ctx)
-{
-    int k0, m0, n0;
-    clvae_gemm_block_defaults(ctx, &k0, &m0, &n0);
-    return clvae_tuning_int(ctx, "gemm_block.max_k", k0);
 }
 
 /* The block's rows and columns per work item: the tuned values where allowed, else defaults. */
 static void block_shape(clvae_ctx_t *ctx, size_t *bm, size_t *bn)
 {
-    int k0, m0, n0;
-    clvae_gemm_block_defaults(ctx, &k0, &m0, &n0);
+    int k0, s0, m0, n0;
+    clvae_gemm_block_defaults(ctx, &k0, &s0, &m0, &n0);
     int m = clvae_tuning_int(ctx, "gemm_block.m", m0), n = clvae_tuning_int(ctx, "gemm_block.n", n0);
     *bm = (size_t)((m == 1 || m == 2 || m == 4 || m == 8 || m == 16) ? m : m0);
     *bn = (size_t)((n == 8 || n == 16 || n == 32) ? n : n0);
 }
 
-/* Whether a GEMM goes to gemm_block: B not transposed, k at most gemm_block.max_k, and every
- * index (and the work items' count) within uint. */
-static int block_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
-                      clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb, clvae_buf_t c,
-                      size_t ldc)
+/* How gemm_block would run C [m, n] with inner dimension k: 0 not at all, else the number of
+ * slices of k (1: whole), *kc the length of each. Slices: enough for 4 work groups per compute
+ * unit, each at least 256 long. */
+static size_t block_slices(clvae_ctx_t *ctx, size_t m, size_t n, size_t k, size_t *kc)
 {
-    int lim = block_max_k(ctx);
-    if (trans_b || lim <= 0 || k > (size_t)lim) return 0;
+    int k0, s0, m0, n0;
+    clvae_gemm_block_defaults(ctx, &k0, &s0, &m0, &n0);
+    int lim = clvae_tuning_int(ctx, "gemm_block.max_k", k0);
+    *kc = k;
+    if (lim > 0 && k <= (size_t)lim) return 1;
+    if (clvae_tuning_int(ctx, "gemm_block.split", s0) != 1) return 0;
+    size_t bm, bn;
+    block_shape(ctx, &bm, &bn);
+    size_t blocks = ((m + bm - 1) / bm) * ((n + bn - 1) / bn);
+    size_t target = 4 * ctx->wgs * (ctx->dev.compute_units ? ctx->dev.compute_units : 1);
+    size_t want = (target + blocks - 1) / blocks, most = k / 256;
+    size_t sl = want < most ? want : most;
+    if (sl < 2) return 0;
+    *kc = (k + sl - 1) / sl;
+    return (k + *kc - 1) / *kc;
+}
+
+/* Whether a GEMM goes to gemm_block (and in how many slices): B not transposed, block_slices
+ * says so, and every index (the slices' workspace, the work items) within uint. */
+static size_t block_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                         clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb, clvae_buf_t c,
+                         size_t ldc, size_t *kc)
+{
+    if (trans_b) return 0;
+    size_t sl = block_slices(ctx, m, n, k, kc);
+    if (sl == 0) return 0;
     double ends[4] = {(double)a.off + (double)(trans_a ? k : m) * (double)lda,
                       (double)b.off + (double)k * (double)ldb,
                       (double)c.off + (double)m * (double)ldc,
-                      (double)m * (double)(n + 32) /* work items, for any block shape */};
+                      (double)sl * (double)m * (double)(n + 32) /* slices, work items */};
     for (int i = 0; i < 4; i++)
         if (ends[i] >= 4294967295.0) return 0;
-    return 1;
+    return sl;
 }
 
-/* C = alpha op(A) B + beta C by gemm_block (one build per block shape). */
+/* C = alpha op(A) B + beta C by gemm_block (one build per block shape), in sl slices of k (kc
+ * each) summed by gemm_slices_sum when sl > 1. */
 static clvae_status_t gemm_block(clvae_ctx_t *ctx, int trans_a, size_t m, size_t n, size_t k,
                                  float alpha, clvae_buf_t a, size_t lda, clvae_buf_t b,
-                                 size_t ldb, float beta, clvae_buf_t c, size_t ldc,
-                                 clvae_error_t *err)
+                                 size_t ldb, float beta, clvae_buf_t c, size_t ldc, size_t sl,
+                                 size_t kc, clvae_error_t *err)
 {
     size_t bm, bn;
     block_shape(ctx, &bm, &bn);
@@ -364,11 +388,18 @@ static clvae_status_t gemm_block(clvae_ctx_t *ctx, int trans_a, size_t m, size_t
     cl_kernel kr;
     clvae_status_t s = clvae_kernel_get_defs(ctx, "gemm", defs, "gemm_block", &kr, err);
     if (s) return s;
-    cl_uint u[10] = {(cl_uint)c.off, (cl_uint)ldc, (cl_uint)a.off, (cl_uint)lda,
-                     (cl_uint)b.off, (cl_uint)ldb, (cl_uint)m,     (cl_uint)n,
-                     (cl_uint)k,     (cl_uint)(trans_a != 0)};
-    /* arguments: c, c_off, ldc, a, a_off, lda, b, b_off, ldb, m, n, k, ta, alpha, beta */
-    const cl_mem *mem[3] = {&c.mem, &a.mem, &b.mem};
+    clvae_buf_t out = c, ws = {0};
+    size_t out_ld = ldc;
+    float a1 = alpha, b1 = beta;
+    if (sl > 1) { /* the slices go to the workspace, dense [sl, m, n] */
+        if ((s = clvae_workspace(ctx, WS_GEMM, sl * m * n, &ws, err))) return s;
+        out = ws, out_ld = n, a1 = 1.0f, b1 = 0.0f;
+    }
+    cl_uint u[12] = {(cl_uint)out.off, (cl_uint)out_ld, (cl_uint)a.off, (cl_uint)lda,
+                     (cl_uint)b.off,   (cl_uint)ldb,    (cl_uint)m,     (cl_uint)n,
+                     (cl_uint)k,       (cl_uint)(trans_a != 0), (cl_uint)kc, (cl_uint)(m * n)};
+    /* arguments: c, c_off, ldc, a, a_off, lda, b, b_off, ldb, m, n, k, ta, alpha, beta, kc, cs */
+    const cl_mem *mem[3] = {&out.mem, &a.mem, &b.mem};
     for (cl_uint i = 0; i < 3; i++) {
         CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i, sizeof(cl_mem), mem[i]));
         CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i + 1, sizeof(cl_uint), &u[2 * i]));
@@ -376,9 +407,27 @@ static clvae_status_t gemm_block(clvae_ctx_t *ctx, int trans_a, size_t m, size_t
     }
     for (cl_uint i = 0; i < 4; i++)
         CLVAE_CL_RET(err, clSetKernelArg(kr, 9 + i, sizeof(cl_uint), &u[6 + i]));
-    CLVAE_CL_RET(err, clSetKernelArg(kr, 13, sizeof alpha, &alpha));
-    CLVAE_CL_RET(err, clSetKernelArg(kr, 14, sizeof beta, &beta));
-    s = clvae_launch_1d(ctx, kr, ((m + bm - 1) / bm) * ((n + bn - 1) / bn), err);
+    CLVAE_CL_RET(err, clSetKernelArg(kr, 13, sizeof a1, &a1));
+    CLVAE_CL_RET(err, clSetKernelArg(kr, 14, sizeof b1, &b1));
+    CLVAE_CL_RET(err, clSetKernelArg(kr, 15, sizeof(cl_uint), &u[10]));
+    CLVAE_CL_RET(err, clSetKernelArg(kr, 16, sizeof(cl_uint), &u[11]));
+    s = clvae_launch_1d(ctx, kr, sl * ((m + bm - 1) / bm) * ((n + bn - 1) / bn), err);
+    if (!s && sl > 1) {
+        cl_kernel ks;
+        if ((s = clvae_kernel_get(ctx, "gemm", "gemm_slices_sum", &ks, err))) return s;
+        cl_uint v[6] = {(cl_uint)c.off, (cl_uint)ldc, (cl_uint)ws.off, (cl_uint)sl, (cl_uint)m,
+                        (cl_uint)n};
+        /* arguments: c, c_off, ldc, w, w_off, slices, m, n, alpha, beta */
+        CLVAE_CL_RET(err, clSetKernelArg(ks, 0, sizeof(cl_mem), &c.mem));
+        CLVAE_CL_RET(err, clSetKernelArg(ks, 1, sizeof(cl_uint), &v[0]));
+        CLVAE_CL_RET(err, clSetKernelArg(ks, 2, sizeof(cl_uint), &v[1]));
+        CLVAE_CL_RET(err, clSetKernelArg(ks, 3, sizeof(cl_mem), &ws.mem));
+        for (cl_uint i = 0; i < 4; i++)
+            CLVAE_CL_RET(err, clSetKernelArg(ks, 4 + i, sizeof(cl_uint), &v[2 + i]));
+        CLVAE_CL_RET(err, clSetKernelArg(ks, 8, sizeof alpha, &alpha));
+        CLVAE_CL_RET(err, clSetKernelArg(ks, 9, sizeof beta, &beta));
+        s = clvae_launch_rows(ctx, ks, n, m, err);
+    }
     if (!s) ctx->counters.gemm_calls++;
     return s;
 }
@@ -386,10 +435,11 @@ static clvae_status_t gemm_block(clvae_ctx_t *ctx, int trans_a, size_t m, size_t
 int clvae_gemm_shape_own(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s)
 {
     clvae_buf_t z = {0};
+    size_t kc;
     if (thin_gemm(ctx, s->trans_a, s->trans_b, s->m, s->n, s->k, z, s->lda, z, s->ldb, z, s->ldc))
         return 1;
     if (block_gemm(ctx, s->trans_a, s->trans_b, s->m, s->n, s->k, z, s->lda, z, s->ldb, z,
-                   s->ldc))
+                   s->ldc, &kc))
         return 2;
     return 0;
 }
@@ -410,8 +460,10 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
     }
     if (thin_gemm(ctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc))
         return gemm_thin(ctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, err);
-    if (block_gemm(ctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc))
-        return gemm_block(ctx, trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, err);
+    size_t kc, sl = block_gemm(ctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, &kc);
+    if (sl)
+        return gemm_block(ctx, trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, sl, kc,
+                          err);
     cl_command_queue q = clvae_ctx_queue(ctx);
     CLBlastLayout lay = CLBlastLayoutRowMajor;
     CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;

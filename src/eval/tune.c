@@ -166,18 +166,19 @@ static int xgemm_uses(clvae_ctx_t *ctx, const clvae_gemm_shape_t *sh)
 
 /* ---- clvae's block GEMM kernel (src/device/blas.c, cl/gemm.cl) ------------------------------ */
 
-/* Which calls it takes (B not transposed, k at most max_k; 0: none) and its block of C per work
- * item; each (m, n) is one program build. */
-enum { GB_MAXK, GB_M, GB_N, GB_NP };
+/* Which calls it takes (B not transposed, k at most max_k; 0: none; a small C with a long k split
+ * into slices, or not) and its block of C per work item; each (m, n) is one program build. */
+enum { GB_MAXK, GB_SPLIT, GB_M, GB_N, GB_NP };
 static const clvae_tune_param_t block_params[GB_NP] = {
     {"gemm_block.max_k", 5, {0, 32, 64, 128, 576}},
+    {"gemm_block.split", 2, {0, 1}},
     {"gemm_block.m", 4, {2, 4, 8, 16}},
     {"gemm_block.n", 3, {8, 16, 32}},
 };
 
 static int block_start(const clvae_ctx_t *ctx, int *v)
 {
-    clvae_gemm_block_defaults(ctx, &v[GB_MAXK], &v[GB_M], &v[GB_N]);
+    clvae_gemm_block_defaults(ctx, &v[GB_MAXK], &v[GB_SPLIT], &v[GB_M], &v[GB_N]);
     return 1;
 }
 

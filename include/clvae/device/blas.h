@@ -53,9 +53,10 @@ clvae_status_t clvae_gemm_shape_run(clvae_ctx_t *ctx, const clvae_gemm_shape_t *
 int clvae_gemm_shape_own(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s);
 
 /* The block kernel's defaults on the context's device (an untuned one): the largest inner
- * dimension it takes (gemm_block.max_k; 0: none) and its block of C per work item
+ * dimension it takes whole (gemm_block.max_k; 0: none), whether it takes a small C with a long
+ * inner dimension split over k (gemm_block.split) and its block of C per work item
  * (gemm_block.m x gemm_block.n). */
-void clvae_gemm_block_defaults(const clvae_ctx_t *ctx, int *max_k, int *m, int *n);
+void clvae_gemm_block_defaults(const clvae_ctx_t *ctx, int *max_k, int *split, int *m, int *n);
 
 /* Starts recording the GEMM calls the context makes, by the layer running (the network says
  * which); the conv launchers note their small convs for the tuner meanwhile. */
