@@ -57,6 +57,31 @@ static double run_case(int ta, int tb, size_t m, size_t n, size_t k, float beta,
     return worst;
 }
 
+/* One call (op(A) [m, k] with A transposed when ta, B [k, n], beta 0) made twice on the same
+ * inputs: 1 when both ran and gave the same bits; *launches: clvae's own kernels launched. */
+static int same_twice(int ta, size_t m, size_t n, size_t k, uint64_t seed, uint64_t *launches)
+{
+    float *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
+    float *c1 = malloc(m * n * sizeof *c1), *c2 = malloc(m * n * sizeof *c2);
+    tu_rand(a, m * k, -1, 1, &seed);
+    tu_rand(b, k * n, -1, 1, &seed);
+    clvae_buf_t ba = tu_upload(ctx, a, m * k), bb = tu_upload(ctx, b, k * n);
+    clvae_buf_t bc = tu_zeros(ctx, m * n);
+    clvae_error_t err = {0};
+    float *out[2] = {c1, c2};
+    int ok = 1;
+    uint64_t before = launches_now();
+    for (int r = 0; r < 2; r++)
+        ok &= clvae_gemm(ctx, ta, 0, m, n, k, 1.0f, ba, ta ? m : k, bb, n, 0.0f, bc, n, &err) ==
+                  CLVAE_OK &&
+              clvae_buf_download(ctx, out[r], bc, m * n, &err) == CLVAE_OK;
+    *launches = launches_now() - before;
+    ok = ok && memcmp(c1, c2, m * n * sizeof *c1) == 0;
+    clvae_buf_free(&ba), clvae_buf_free(&bb), clvae_buf_free(&bc);
+    free(a), free(b), free(c1), free(c2);
+    return ok;
+}
+
 /* Thin shapes (a one-filter conv's three GEMMs, the latent layer's inner dimension of 2, m of 4)
  * by the thin kernel, then by CLBlast (gemm.thin_max 0); an n of 2 alone (the latent layer's
  * outputs) and a square 8^3 by CLBlast either way (the block kernel off: gemm_block.max_k 0). */
@@ -90,26 +115,12 @@ static void t_thin_against_reference(void)
     clvae_tuning_unset(ctx, "gemm_block.");
 }
 
-/* The thin kernel's sums run in a fixed order: two runs, the same bits. */
+/* The thin kernel's sums run in a fixed order: two runs, the same bits (m = 3: thin). */
 static void t_deterministic(void)
 {
-    size_t m = 64, n = 3, k = 2000;
-    float *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
-    float *c1 = malloc(m * n * sizeof *c1), *c2 = malloc(m * n * sizeof *c2);
-    uint64_t seed = 5;
-    tu_rand(a, m * k, -1, 1, &seed);
-    tu_rand(b, k * n, -1, 1, &seed);
-    clvae_buf_t ba = tu_upload(ctx, a, m * k), bb = tu_upload(ctx, b, k * n);
-    clvae_buf_t bc = tu_zeros(ctx, m * n);
-    clvae_error_t err = {0};
-    float *out[2] = {c1, c2};
-    for (int r = 0; r < 2; r++)
-        CHECK(clvae_gemm(ctx, 0, 0, m, n, k, 1.0f, ba, k, bb, n, 0.0f, bc, n, &err) == CLVAE_OK &&
-                  clvae_buf_download(ctx, out[r], bc, m * n, &err) == CLVAE_OK,
-              "%s", err.msg);
-    CHECK(memcmp(c1, c2, m * n * sizeof *c1) == 0, "two runs differ");
-    clvae_buf_free(&ba), clvae_buf_free(&bb), clvae_buf_free(&bc);
-    free(a), free(b), free(c1), free(c2);
+    uint64_t launches;
+    CHECK(same_twice(0, 3, 64, 2000, 5, &launches), "two runs differ");
+    CHECK(launches == 2, "not the thin kernel: %llu launches", (unsigned long long)launches);
 }
 
 /* The block kernel over each of several block shapes (gemm_block.m x gemm_block.n), on shapes
@@ -184,49 +195,20 @@ static void t_block_split(void)
     }
     /* the same bits twice */
     REQUIRE(clvae_tuning_set(ctx, "gemm_block.split", 1, &err) == CLVAE_OK, "%s", err.msg);
-    size_t m = 16, n = 24, k = 3001;
-    float *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
-    float *c1 = malloc(m * n * sizeof *c1), *c2 = malloc(m * n * sizeof *c2);
-    uint64_t seed = 13;
-    tu_rand(a, m * k, -1, 1, &seed);
-    tu_rand(b, k * n, -1, 1, &seed);
-    clvae_buf_t ba = tu_upload(ctx, a, m * k), bb = tu_upload(ctx, b, k * n);
-    clvae_buf_t bc = tu_zeros(ctx, m * n);
-    float *out[2] = {c1, c2};
-    for (int r = 0; r < 2; r++)
-        CHECK(clvae_gemm(ctx, 0, 0, m, n, k, 1.0f, ba, k, bb, n, 0.0f, bc, n, &err) == CLVAE_OK &&
-                  clvae_buf_download(ctx, out[r], bc, m * n, &err) == CLVAE_OK,
-              "%s", err.msg);
-    CHECK(memcmp(c1, c2, m * n * sizeof *c1) == 0, "two split runs differ");
-    clvae_buf_free(&ba), clvae_buf_free(&bb), clvae_buf_free(&bc);
-    free(a), free(b), free(c1), free(c2);
+    uint64_t launches;
+    CHECK(same_twice(0, 16, 24, 3001, 13, &launches) && launches == 4, "two split runs differ");
     clvae_tuning_unset(ctx, "gemm_block.");
 }
 
 /* The block kernel's sums run in a fixed order too: two runs, the same bits. */
 static void t_block_deterministic(void)
 {
-    size_t m = 40, n = 50, k = 64;
-    float *a = malloc(k * m * sizeof *a), *b = malloc(k * n * sizeof *b);
-    float *c1 = malloc(m * n * sizeof *c1), *c2 = malloc(m * n * sizeof *c2);
-    uint64_t seed = 9;
-    tu_rand(a, k * m, -1, 1, &seed);
-    tu_rand(b, k * n, -1, 1, &seed);
-    clvae_buf_t ba = tu_upload(ctx, a, k * m), bb = tu_upload(ctx, b, k * n);
-    clvae_buf_t bc = tu_zeros(ctx, m * n);
     clvae_error_t err = {0};
     REQUIRE(clvae_tuning_set(ctx, "gemm_block.max_k", 64, &err) == CLVAE_OK, "%s", err.msg);
-    float *out[2] = {c1, c2};
-    uint64_t before = launches_now();
-    for (int r = 0; r < 2; r++)
-        CHECK(clvae_gemm(ctx, 1, 0, m, n, k, 1.0f, ba, m, bb, n, 0.0f, bc, n, &err) == CLVAE_OK &&
-                  clvae_buf_download(ctx, out[r], bc, m * n, &err) == CLVAE_OK,
-              "%s", err.msg);
-    CHECK(launches_now() - before == 2, "not the block kernel");
-    CHECK(memcmp(c1, c2, m * n * sizeof *c1) == 0, "two runs differ");
+    uint64_t launches;
+    CHECK(same_twice(1, 40, 50, 64, 9, &launches), "two runs differ");
+    CHECK(launches == 2, "not the block kernel: %llu launches", (unsigned long long)launches);
     clvae_tuning_unset(ctx, "gemm_block.");
-    clvae_buf_free(&ba), clvae_buf_free(&bb), clvae_buf_free(&bc);
-    free(a), free(b), free(c1), free(c2);
 }
 
 int main(void)
