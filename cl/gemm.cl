@@ -62,7 +62,10 @@ __kernel void gemm_block(__global float *c, uint c_off, uint ldc, __global const
     uint sl = t / per, k0 = sl * kc; /* slice sl: p = k0 .. k0 + kc - 1 into C + sl * cs */
     if (k0 >= k) return;
     t -= sl * per;
-    uint r0 = (t % mb) * GB_M, j0 = (t / mb) * GB_N;
+    /* one division and a multiply, not t / mb and t % mb: LLVM puts a freeze on such a pair,
+     * which Oclgrind 21.10's uninitialized-memory checker cannot run (a fatal error) */
+    uint q = t / mb;
+    uint r0 = (t - q * mb) * GB_M, j0 = q * GB_N;
     uint as = ta ? lda : 1u, ar = ta ? 1u : lda; /* op(A)[r, p] = a0[r * ar + p * as] */
     __global const float *a0 = a + a_off + r0 * ar + k0 * as;
     __global const float *b0 = b + b_off + k0 * ldb + j0;
