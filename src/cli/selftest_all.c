@@ -1,12 +1,15 @@
 /* `clvae selftest --all`: every kernel file built for the device, one launch per family checked against the host. */
 #include "selftest_all.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clvae/data/data.h"
+#include "clvae/device/blas.h"
 #include "clvae/device/tensor.h"
+#include "clvae/device/tuning.h"
 #include "clvae/ops/activation.h"
 #include "clvae/ops/basic.h"
 #include "clvae/ops/concat.h"
@@ -348,6 +351,49 @@ static clvae_status_t c_dense(pool_t *p, clvae_error_t *err)
     return expect(p, "dense 3x5 -> 4", by, want, N * OUT, 1e-5, err);
 }
 
+/* C = op(A) B on cl/gemm.cl's block kernel, whole (ATB 10x20x8: edge blocks both ways) and split
+ * over k (AB 9x17x600, gemm_slices_sum), whatever the device's defaults; the context's own
+ * gemm_block.* values are put back after. */
+static clvae_status_t c_gemm_block(pool_t *p, clvae_error_t *err)
+{
+    static const char *keys[2] = {"gemm_block.max_k", "gemm_block.split"};
+    static const struct { int ta; size_t m, n, k; } cs[2] = {{1, 10, 20, 8}, {0, 9, 17, 600}};
+    int old[2];
+    clvae_status_t s = CLVAE_OK;
+    for (int i = 0; i < 2; i++) old[i] = clvae_tuning_int(p->ctx, keys[i], INT_MIN);
+    for (int c = 0; c < 2 && !s; c++) {
+        size_t m = cs[c].m, n = cs[c].n, k = cs[c].k;
+        float *a = hrand(p, m * k, -1, 1, 20 + (uint32_t)c), *b = hrand(p, k * n, -1, 1, 22);
+        double *want = a && b ? malloc(m * n * sizeof *want) : NULL;
+        if (!want) return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                double acc = 0;
+                for (size_t q = 0; q < k; q++)
+                    acc += (double)(cs[c].ta ? a[q * m + i] : a[i * k + q]) * b[q * n + j];
+                want[i * n + j] = acc;
+            }
+        clvae_buf_t ba, bb, bc;
+        s = dbuf(p, a, m * k, &ba, err);
+        if (!s) s = dbuf(p, b, k * n, &bb, err);
+        if (!s) s = dbuf(p, NULL, m * n, &bc, err);
+        if (!s) s = clvae_tuning_set(p->ctx, keys[0], 64, err);
+        if (!s) s = clvae_tuning_set(p->ctx, keys[1], 1, err);
+        if (!s)
+            s = clvae_gemm(p->ctx, cs[c].ta, 0, m, n, k, 1.0f, ba, cs[c].ta ? m : k, bb, n, 0.0f,
+                           bc, n, err);
+        if (!s) s = expect(p, c ? "gemm_block split 9x17x600" : "gemm_block 10x20x8", bc, want,
+                           m * n, 1e-5 * sqrt((double)k), err);
+        free(want);
+    }
+    for (int i = 0; i < 2; i++) {
+        clvae_error_t e = {0};
+        if (old[i] != INT_MIN) clvae_tuning_set(p->ctx, keys[i], old[i], &e);
+        else clvae_tuning_unset(p->ctx, keys[i]);
+    }
+    return s;
+}
+
 static clvae_status_t c_latent(pool_t *p, clvae_error_t *err)
 {
     enum { N = 37 };
@@ -680,7 +726,7 @@ static const struct {
     {"basic", c_basic},   {"activation", c_activation}, {"concat", c_concat},
     {"conv", c_conv},     {"conv_direct", c_conv_direct}, {"conv (transposed)", c_conv_transpose},
     {"conv_direct (transposed)", c_conv_transpose_direct}, {"data", c_data},
-    {"dense", c_dense},   {"diffusion", c_diffusion}, {"embed", c_embed},   {"latent", c_latent},         {"loss", c_loss},
+    {"dense", c_dense},   {"gemm (block)", c_gemm_block}, {"diffusion", c_diffusion}, {"embed", c_embed},   {"latent", c_latent},         {"loss", c_loss},
     {"noise", c_noise},   {"norm", c_norm},             {"norm (groupnorm)", c_groupnorm},
     {"optim", c_optim},
     {"reduce", c_reduce}, {"spatial", c_spatial},
