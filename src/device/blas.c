@@ -274,6 +274,26 @@ static int thin_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_
     return 1;
 }
 
+/* The arguments cl/gemm.cl's kernels share, in their order: c, c_off, ldc, a, a_off, lda, b, b_off,
+ * ldb, m, n, k, ta (arguments 0-12). */
+static clvae_status_t gemm_args(cl_kernel kr, clvae_buf_t c, size_t ldc, clvae_buf_t a,
+                                size_t lda, clvae_buf_t b, size_t ldb, size_t m, size_t n,
+                                size_t k, int trans_a, clvae_error_t *err)
+{
+    cl_uint u[10] = {(cl_uint)c.off, (cl_uint)ldc, (cl_uint)a.off, (cl_uint)lda,
+                     (cl_uint)b.off, (cl_uint)ldb, (cl_uint)m,     (cl_uint)n,
+                     (cl_uint)k,     (cl_uint)(trans_a != 0)};
+    const cl_mem *mem[3] = {&c.mem, &a.mem, &b.mem};
+    for (cl_uint i = 0; i < 3; i++) {
+        CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i, sizeof(cl_mem), mem[i]));
+        CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i + 1, sizeof(cl_uint), &u[2 * i]));
+        CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i + 2, sizeof(cl_uint), &u[2 * i + 1]));
+    }
+    for (cl_uint i = 0; i < 4; i++)
+        CLVAE_CL_RET(err, clSetKernelArg(kr, 9 + i, sizeof(cl_uint), &u[6 + i]));
+    return CLVAE_OK;
+}
+
 /* C = alpha op(A) op(B) + beta C by cl/gemm.cl's gemm_thin. */
 static clvae_status_t gemm_thin(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n,
                                 size_t k, float alpha, clvae_buf_t a, size_t lda, clvae_buf_t b,
@@ -283,18 +303,10 @@ static clvae_status_t gemm_thin(clvae_ctx_t *ctx, int trans_a, int trans_b, size
     cl_kernel kr;
     clvae_status_t s = clvae_kernel_get(ctx, "gemm", "gemm_thin", &kr, err);
     if (s) return s;
-    cl_uint u[12] = {(cl_uint)c.off, (cl_uint)ldc, (cl_uint)a.off, (cl_uint)lda, (cl_uint)b.off,
-                     (cl_uint)ldb,   (cl_uint)m,   (cl_uint)n,     (cl_uint)k,   (cl_uint)(trans_a != 0),
-                     (cl_uint)(trans_b != 0), 0};
-    /* arguments: c, c_off, ldc, a, a_off, lda, b, b_off, ldb, m, n, k, ta, tb, alpha, beta */
-    const cl_mem *mem[3] = {&c.mem, &a.mem, &b.mem};
-    for (cl_uint i = 0; i < 3; i++) {
-        CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i, sizeof(cl_mem), mem[i]));
-        CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i + 1, sizeof(cl_uint), &u[2 * i]));
-        CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i + 2, sizeof(cl_uint), &u[2 * i + 1]));
-    }
-    for (cl_uint i = 0; i < 5; i++)
-        CLVAE_CL_RET(err, clSetKernelArg(kr, 9 + i, sizeof(cl_uint), &u[6 + i]));
+    /* arguments: the shared 0-12, then tb, alpha, beta */
+    if ((s = gemm_args(kr, c, ldc, a, lda, b, ldb, m, n, k, trans_a, err))) return s;
+    cl_uint tb = trans_b != 0;
+    CLVAE_CL_RET(err, clSetKernelArg(kr, 13, sizeof tb, &tb));
     CLVAE_CL_RET(err, clSetKernelArg(kr, 14, sizeof alpha, &alpha));
     CLVAE_CL_RET(err, clSetKernelArg(kr, 15, sizeof beta, &beta));
     s = clvae_launch_rows(ctx, kr, n, m, err);
@@ -395,22 +407,13 @@ static clvae_status_t gemm_block(clvae_ctx_t *ctx, int trans_a, size_t m, size_t
         if ((s = clvae_workspace(ctx, WS_GEMM, sl * m * n, &ws, err))) return s;
         out = ws, out_ld = n, a1 = 1.0f, b1 = 0.0f;
     }
-    cl_uint u[12] = {(cl_uint)out.off, (cl_uint)out_ld, (cl_uint)a.off, (cl_uint)lda,
-                     (cl_uint)b.off,   (cl_uint)ldb,    (cl_uint)m,     (cl_uint)n,
-                     (cl_uint)k,       (cl_uint)(trans_a != 0), (cl_uint)kc, (cl_uint)(m * n)};
-    /* arguments: c, c_off, ldc, a, a_off, lda, b, b_off, ldb, m, n, k, ta, alpha, beta, kc, cs */
-    const cl_mem *mem[3] = {&out.mem, &a.mem, &b.mem};
-    for (cl_uint i = 0; i < 3; i++) {
-        CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i, sizeof(cl_mem), mem[i]));
-        CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i + 1, sizeof(cl_uint), &u[2 * i]));
-        CLVAE_CL_RET(err, clSetKernelArg(kr, 3 * i + 2, sizeof(cl_uint), &u[2 * i + 1]));
-    }
-    for (cl_uint i = 0; i < 4; i++)
-        CLVAE_CL_RET(err, clSetKernelArg(kr, 9 + i, sizeof(cl_uint), &u[6 + i]));
+    /* arguments: the shared 0-12, then alpha, beta, kc, cs */
+    if ((s = gemm_args(kr, out, out_ld, a, lda, b, ldb, m, n, k, trans_a, err))) return s;
+    cl_uint kcs[2] = {(cl_uint)kc, (cl_uint)(m * n)};
     CLVAE_CL_RET(err, clSetKernelArg(kr, 13, sizeof a1, &a1));
     CLVAE_CL_RET(err, clSetKernelArg(kr, 14, sizeof b1, &b1));
-    CLVAE_CL_RET(err, clSetKernelArg(kr, 15, sizeof(cl_uint), &u[10]));
-    CLVAE_CL_RET(err, clSetKernelArg(kr, 16, sizeof(cl_uint), &u[11]));
+    CLVAE_CL_RET(err, clSetKernelArg(kr, 15, sizeof(cl_uint), &kcs[0]));
+    CLVAE_CL_RET(err, clSetKernelArg(kr, 16, sizeof(cl_uint), &kcs[1]));
     s = clvae_launch_1d(ctx, kr, sl * ((m + bm - 1) / bm) * ((n + bn - 1) / bn), err);
     if (!s && sl > 1) {
         cl_kernel ks;
