@@ -32,6 +32,19 @@ static void t_thesis_model(void)
     CHECK(m.nparams == 207237, "parameters %zu", m.nparams);
     /* forward FLOPs per image: 29,842,176 (x3 for a training step: the DESIGN's ~89 MFLOP) */
     CHECK(clvae_model_flops(&m) == 29842176.0, "flops %.0f", clvae_model_flops(&m));
+    /* bench's traffic model at batch 2: conv1 reads the data (no gradient into it), the
+     * latent reads a view of conv4 (its gradient goes there) and has two heads */
+    double f, b;
+    clvae_layer_traffic(&m, 1, 2, &f, &b);
+    CHECK(f == 4.0 * (2 * (784 + 25088) + 320) && b == 4.0 * (2 * (25088 + 784) + 640),
+          "conv1 traffic %.0f %.0f", f, b);
+    clvae_layer_traffic(&m, 6, 2, &f, &b);
+    CHECK(f == 4.0 * (2 * (3136 + 2) + 12548) && b == 4.0 * (2 * (2 + 3136 + 3136) + 25096),
+          "latent traffic %.0f %.0f", f, b);
+    clvae_layer_traffic(&m, 5, 2, &f, &b);
+    CHECK(f == 0 && b == 0, "flatten traffic %.0f %.0f", f, b);
+    clvae_layer_traffic(&m, 0, 2, &f, &b);
+    CHECK(f == 0 && b == 0, "input traffic %.0f %.0f", f, b);
     CHECK(m.layers[1].act == CLVAE_ACT_LEAKY_RELU && m.layers[1].slope == 0.3f, "leaky 0.3");
     CHECK(m.layers[12].act == CLVAE_ACT_SIGMOID, "sigmoid out");
     clvae_model_desc_free(&m);
@@ -437,6 +450,14 @@ static void t_graph_layers(void)
     CHECK(strcmp(m.layers[3].name, "s") == 0 && strcmp(m.layers[5].name, "flatten5") == 0,
           "names '%s' '%s'", m.layers[3].name, m.layers[5].name);
     CHECK(m.layers[5].in_c == 3 && m.layers[m.latent].in_c == 3 * 64, "flatten of the concat");
+    clvae_model_desc_free(&m);
+    /* bench's traffic model: a latent reading a view of the data writes no input gradient */
+    REQUIRE(resolve_text("[model]\nkind = ae\n" SMALL_HEAD SMALL_TAIL, &m), "small");
+    double f, b, p = (double)(m.layers[2].w_len + m.layers[2].b_len);
+    clvae_layer_traffic(&m, 2, 3, &f, &b);
+    CHECK(m.layers[2].kind == CLVAE_LAYER_LATENT && !m.variational && p == 130 &&
+              f == 4.0 * (3 * (64 + 2) + p) && b == 4.0 * (3 * (2 + 64) + 2 * p),
+          "latent on a view of the data: %.0f %.0f", f, b);
     clvae_model_desc_free(&m);
 }
 

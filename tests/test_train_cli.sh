@@ -102,6 +102,13 @@ t_bench_runs() {
   out=$("$clvae" bench "$cfg" --steps 2 --profile) || return 1
   grep -q "^training: .* images/s" <<<"$out" && grep -q "^sampling:" <<<"$out" &&
     grep -q "per layer" <<<"$out" && grep -q "^  5   dense" <<<"$out" || return 1
+  # GB/s per pass beside GFLOP/s, against a measured copy bandwidth
+  grep -q "copy bandwidth of [0-9.]* GB/s" <<<"$out" && ! grep -q "bandwidth of 0.0 GB/s" <<<"$out" &&
+    grep -q "^  #   layer  *output  *fwd ms  *share  *GFLOP/s  *GB/s  *bwd ms  *share  *GFLOP/s  *GB/s$" <<<"$out" &&
+    awk '$1 == 2 && $2 == "dense" && $3 ~ /x/ { ok = NF == 11 && $7 > 0 && $11 > 0 } END { exit !ok }' <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$("$clvae" bench "$cfg" --steps 1 --profile --json) || return 1
+  grep -q '"copy_gb_s": [0-9]*[1-9][0-9.]*, "layers"' <<<"$out" &&
+    grep -q '"layer": 5, "kind": "dense", [^]]*"bytes_forward": [1-9][0-9]*, "bytes_backward": [1-9]' <<<"$out" || { echo "$out" >&2; return 1; }
   out=$("$clvae" bench "$cfg" --steps 1 --batch 7 --json) || return 1
   grep -q '"batch": 7' <<<"$out" && grep -q '"train_images_per_s": [0-9]' <<<"$out" || return 1
   "$clvae" bench "$cfg" --steps 0 >/dev/null 2>&1; [ $? -eq 2 ]

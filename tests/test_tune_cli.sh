@@ -71,7 +71,7 @@ t_gemm_calls_agree() {
   shapes=$("$clvae" tune --shapes --json "$vae" 2>/dev/null) || return 1
   # conv2 (32 -> 64 channels, 28x28 -> 14x14): one GEMM per pass, as training makes them
   l2=$(grep -o '{"layer": 2, "kind": "conv"[^]]*]' <<<"$prof") || return 1
-  grep -q "\"flop\": $fl, \"gemms\"" <<<"$l2" || { echo "conv2: $l2" >&2; return 1; }
+  grep -q "\"flop\": $fl, \"bytes_forward\": [1-9][0-9]*, \"bytes_backward\": [1-9][0-9]*, \"gemms\"" <<<"$l2" || { echo "conv2: $l2" >&2; return 1; }
   for c in 'AB 64x3136x288", "backward": 0' 'AB 64x288x3136", "backward": 1' \
            'ATB 288x3136x64", "backward": 1'; do
     grep -q "{\"gemm\": \"$c, \"calls\": 1, \"flop\": $fl}" <<<"$l2" ||

@@ -91,12 +91,14 @@ static clvae_status_t bench_gemms(clvae_ctx_t *ctx, const clvae_model_desc_t *d,
 static void json_layers(const clvae_model_desc_t *d, const clvae_bench_result_t *res,
                         const clvae_gemm_shape_t *calls, int n)
 {
-    printf(", \"layers\": [");
+    printf(", \"copy_gb_s\": %.2f, \"layers\": [", res->copy_gb_s);
     for (int i = 1; i < d->nlayers; i++) {
+        double bf, bb;
+        clvae_layer_traffic(d, i, res->batch, &bf, &bb);
         printf("%s{\"layer\": %d, \"kind\": \"%s\", \"forward_ms\": %.3f, \"backward_ms\": %.3f, "
-               "\"flop\": %.0f, \"gemms\": [", i > 1 ? ", " : "", i,
-               clvae_layer_kind_name(d->layers[i].kind), res->fwd_ms[i], res->bwd_ms[i],
-               d->layers[i].flops * (double)res->batch);
+               "\"flop\": %.0f, \"bytes_forward\": %.0f, \"bytes_backward\": %.0f, \"gemms\": [",
+               i > 1 ? ", " : "", i, clvae_layer_kind_name(d->layers[i].kind), res->fwd_ms[i],
+               res->bwd_ms[i], d->layers[i].flops * (double)res->batch, bf, bb);
         int first = 1;
         for (int c = 0; c < n; c++) {
             if (calls[c].layer != i) continue;
@@ -121,19 +123,23 @@ static void print_layers(const clvae_model_desc_t *d, const clvae_bench_result_t
         tf += res->fwd_ms[i];
         tb += res->bwd_ms[i];
     }
-    printf("per layer (device time between events, mean of %d steps):\n", res->steps);
-    printf("  %-3s %-8s %-12s %10s %8s %10s %10s %8s %10s\n", "#", "layer", "output", "fwd ms",
-           "share", "GFLOP/s", "bwd ms", "share", "GFLOP/s");
+    printf("per layer (device time between events, mean of %d steps; GB/s: the layer's traffic\n"
+           "model over its time, against the device's copy bandwidth of %.1f GB/s):\n",
+           res->steps, res->copy_gb_s);
+    printf("  %-3s %-8s %-12s %9s %7s %9s %7s %9s %7s %9s %7s\n", "#", "layer", "output",
+           "fwd ms", "share", "GFLOP/s", "GB/s", "bwd ms", "share", "GFLOP/s", "GB/s");
     for (int i = 1; i < d->nlayers; i++) {
         const clvae_layer_t *L = &d->layers[i];
         if (L->kind == CLVAE_LAYER_FLATTEN || L->kind == CLVAE_LAYER_RESHAPE) continue;
         char shape[32];
         snprintf(shape, sizeof shape, "%zux%zux%zu", L->out_c, L->out_h, L->out_w);
-        double fl = L->flops * (double)res->batch;
-        printf("  %-3d %-8s %-12s %10.2f %7.1f%% %10.2f %10.2f %7.1f%% %10.2f%s\n", i,
+        double fl = L->flops * (double)res->batch, bf, bb;
+        clvae_layer_traffic(d, i, res->batch, &bf, &bb);
+        printf("  %-3d %-8s %-12s %9.2f %6.1f%% %9.2f %7.2f %9.2f %6.1f%% %9.2f %7.2f%s\n", i,
                clvae_layer_kind_name(L->kind), shape, res->fwd_ms[i],
-               100.0 * res->fwd_ms[i] / (tf + tb), fl / (res->fwd_ms[i] * 1e6), res->bwd_ms[i],
-               100.0 * res->bwd_ms[i] / (tf + tb), 2.0 * fl / (res->bwd_ms[i] * 1e6),
+               100.0 * res->fwd_ms[i] / (tf + tb), fl / (res->fwd_ms[i] * 1e6),
+               bf / (res->fwd_ms[i] * 1e6), res->bwd_ms[i], 100.0 * res->bwd_ms[i] / (tf + tb),
+               2.0 * fl / (res->bwd_ms[i] * 1e6), bb / (res->bwd_ms[i] * 1e6),
                i == d->nlayers - 1 ? "  (fwd with the loss)" : "");
     }
     printf("  total: forward %.2f ms, backward %.2f ms (+ the optimizer step)\n", tf, tb);
@@ -354,7 +360,11 @@ const cli_command_t cli_cmd_bench = {
     "       clvae bench --gemm\n"
     "  Times whole steps on random inputs (kernels built and workspaces grown in two\n"
     "  warm-up steps). --profile adds each layer's forward and backward device time from\n"
-    "  OpenCL events and the GEMM calls each layer makes. --gemm times every GEMM call\n"
+    "  OpenCL events, its GFLOP/s and GB/s, and the GEMM calls each layer makes. GB/s\n"
+    "  counts each tensor once (forward: read the inputs and parameters, write the\n"
+    "  output; backward: read the output's gradient, the inputs and the parameters, write\n"
+    "  their gradients) against the device's copy bandwidth (one kernel reading and\n"
+    "  writing 64 MiB; bytes read + written per second). --gemm times every GEMM call\n"
     "  one training step makes (of CFG, else " CLI_THESIS_CFG "), each distinct\n"
     "  call once (transposes, sizes, leading dimensions as training makes it), and a\n"
     "  1024^3, as `clvae tune` times them; calls are named alike in all three\n"

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "clvae/device/blas.h"
+#include "clvae/ops/basic.h"
 #include "clvae/ops/rng.h"
 #include "clvae/io/clock.h"
 
@@ -226,6 +227,7 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *d, 
     out->model_bytes = clvae_objective_device_bytes(b.m);
     out->workspace_bytes = clvae_workspace_bytes(ctx);
     if (profile) s = profile_layers(&b, d, batch, steps, step, out, err);
+    if (profile && !s) s = clvae_bench_copy(ctx, 5, &out->copy_gb_s, err);
 out:
     bench_close(&b);
     return s;
@@ -268,5 +270,29 @@ clvae_status_t clvae_bench_gemm(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s, i
     free(host);
     if (!st) st = clvae_bench_gemm_time(ctx, s, buf[0], buf[1], buf[2], reps, seconds, err);
     for (int j = 0; j < 3; j++) clvae_buf_free(&buf[j]);
+    return st;
+}
+
+clvae_status_t clvae_bench_copy(clvae_ctx_t *ctx, int reps, double *gb_s, clvae_error_t *err)
+{
+    size_t n = (size_t)16 << 20, most = (size_t)clvae_ctx_device(ctx)->max_alloc / sizeof(float);
+    if (n > most) n = most;
+    clvae_buf_t x = {0}, y = {0};
+    double best = INFINITY;
+    *gb_s = 0;
+    clvae_status_t st = clvae_buf_alloc(ctx, n, &x, err);
+    if (!st) st = clvae_buf_alloc(ctx, n, &y, err);
+    if (!st) st = clvae_fill_forward(ctx, x.mem, x.off, 0.5f, n, err);
+    for (int r = -1; r < reps && !st; r++) {
+        if ((st = clvae_ctx_finish(ctx, err))) break;
+        double t0 = clvae_seconds();
+        st = clvae_affine_forward(ctx, y, x, 1.0f, 0.0f, n, err);
+        if (!st) st = clvae_ctx_finish(ctx, err);
+        double dt = clvae_seconds() - t0;
+        if (!st && r >= 0 && dt < best) best = dt;
+    }
+    clvae_buf_free(&x);
+    clvae_buf_free(&y);
+    if (!st && reps > 0) *gb_s = 2.0 * (double)n * sizeof(float) / best / 1e9;
     return st;
 }

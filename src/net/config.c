@@ -1386,3 +1386,27 @@ double clvae_model_flops(const clvae_model_desc_t *m)
     for (int i = 0; i < m->nlayers; i++) f += m->layers[i].flops;
     return f;
 }
+
+void clvae_layer_traffic(const clvae_model_desc_t *m, int i, size_t batch, double *fwd,
+                         double *bwd)
+{
+    const clvae_layer_t *L = &m->layers[i];
+    *fwd = *bwd = 0;
+    if (L->kind == CLVAE_LAYER_INPUT || L->kind == CLVAE_LAYER_FLATTEN ||
+        L->kind == CLVAE_LAYER_RESHAPE)
+        return;
+    double B = (double)batch, in = 0, din = 0;
+    for (int k = 0; k < L->nfrom; k++) {
+        const clvae_layer_t *F = &m->layers[L->from[k]];
+        double n = (double)(F->out_c * F->out_h * F->out_w);
+        in += n;
+        while ((F->kind == CLVAE_LAYER_FLATTEN || F->kind == CLVAE_LAYER_RESHAPE) && F->nfrom)
+            F = &m->layers[F->from[0]]; /* a view: the gradient goes where its source's goes */
+        if (F->kind != CLVAE_LAYER_INPUT) din += n;
+    }
+    double out = (double)(L->out_c * L->out_h * L->out_w);
+    double params = (double)(L->w_len + L->b_len);
+    if (L->kind == CLVAE_LAYER_LATENT && m->variational) params *= 2; /* the z_log_var head */
+    *fwd = 4.0 * (B * (in + out) + params);
+    *bwd = 4.0 * (B * (out + in + din) + 2.0 * params);
+}

@@ -19,6 +19,7 @@ typedef struct clvae_bench_result {
     size_t model_bytes;      /* device memory of the model */
     size_t workspace_bytes;  /* device memory of the op workspaces */
     double *fwd_ms, *bwd_ms; /* per layer, mean per step (NULL without profiling) */
+    double copy_gb_s;        /* with profiling: clvae_bench_copy's bandwidth (else 0) */
     clvae_counters_t train_counts;  /* what the timed training steps asked of the device, all
                                        `steps` together (divide for one step) */
     clvae_counters_t sample_counts; /* ... the timed sampling, its sample_calls together */
@@ -40,6 +41,12 @@ clvae_status_t clvae_bench_model(clvae_ctx_t *ctx, const clvae_model_desc_t *des
 clvae_status_t clvae_bench_record_calls(clvae_ctx_t *ctx, const clvae_model_desc_t *desc,
                                         size_t batch, clvae_gemm_shape_t **calls, int *n,
                                         clvae_error_t *err);
+
+/* The device's copy bandwidth as a kernel sees it: one elementwise kernel reading 16 Mi floats
+ * and writing 16 Mi others (fewer where the device's largest allocation is smaller), the
+ * fastest of reps runs after one untimed, each waited for: *gb_s = bytes read + written per
+ * second / 1e9. The yardstick for memory-bound layers in `bench --profile`. */
+clvae_status_t clvae_bench_copy(clvae_ctx_t *ctx, int reps, double *gb_s, clvae_error_t *err);
 
 /* Frees the per-layer arrays. */
 void clvae_bench_result_free(clvae_bench_result_t *r);

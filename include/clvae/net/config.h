@@ -222,6 +222,14 @@ void clvae_model_desc_free(clvae_model_desc_t *m);
 /* Forward FLOPs per example of the whole model (encoder, latent, decoder). */
 double clvae_model_flops(const clvae_model_desc_t *m);
 
+/* Bytes (4 per float) layer i moves in one step of `batch` examples, under a traffic model that
+ * touches each tensor once: the forward reads the layer's inputs and parameters and writes its
+ * output; the backward reads the output's gradient, the inputs and the parameters and writes
+ * the parameters' gradients and the inputs' gradients (none for an input that is the data).
+ * The input layer and views ([flatten], [reshape]) move nothing: 0 and 0. */
+void clvae_layer_traffic(const clvae_model_desc_t *m, int i, size_t batch, double *fwd,
+                         double *bwd);
+
 /* The layer whose activation gives the network's output: the last layer, or the source of a
  * last [flatten] / [reshape] (a view of it). */
 const clvae_layer_t *clvae_model_output_act_layer(const clvae_model_desc_t *m);
