@@ -4,14 +4,16 @@
  * backward-data GEMMs, k = 32 or 64), which CLBlast ran at a quarter to a third of its 1024^3
  * rate there. */
 
-/* C [m, n] (row stride ldc) = alpha op(A) op(B) + beta C, op(A) [m, k] = A [m, lda] or, ta,
- * A^T of A [k, lda]; op(B) [k, n] = B [k, ldb] or, tb, B^T of B [n, ldb]. A row kernel over the
- * m rows of C (ROW_SPAN): each work item takes up to CLVAE_ROW_CHUNK elements of a row, each the
- * dot product over p = 0, 1, ..., k-1 in that order (the same bits every run). With beta 0, C
- * is not read. */
+/* C [m, n] (row stride ldc, column stride cs) = alpha op(A) op(B) + beta C, op(A) [m, k] =
+ * A [m, lda] or, ta, A^T of A [k, lda]; op(B) [k, n] = B [k, ldb] or, tb, B^T of B [n, ldb].
+ * (The host runs a call with a small n as its transpose, C^T = op(B)^T op(A)^T: ldc 1 and cs
+ * the call's ldc.) A row kernel over the m rows of C (ROW_SPAN): each work item takes up to
+ * CLVAE_ROW_CHUNK elements of a row, each the dot product over p = 0, 1, ..., k-1 in that order
+ * (the same bits every run). With beta 0, C is not read. */
 __kernel void gemm_thin(__global float *c, uint c_off, uint ldc, __global const float *a,
                         uint a_off, uint lda, __global const float *b, uint b_off, uint ldb,
-                        uint m, uint n, uint k, uint ta, uint tb, float alpha, float beta)
+                        uint m, uint n, uint k, uint ta, uint tb, float alpha, float beta,
+                        uint cs)
 {
     ROW_SPAN(n, m);
     uint as = ta ? lda : 1u; /* op(A)[r, p] = a0[p * as] */
@@ -29,9 +31,13 @@ __kernel void gemm_thin(__global float *c, uint c_off, uint ldc, __global const 
         __global const float *bp = b0 + p * bs;
         for (uint q = 0; q < w; q++) acc[q] += ap * bp[q * bj];
     }
-    __global float *cr = c + c_off + r * ldc + s0;
-    for (uint q = 0; q < w; q++)
-        cr[q] = beta == 0.0f ? alpha * acc[q] : beta * cr[q] + alpha * acc[q];
+    __global float *cr = c + c_off + r * ldc + s0 * cs;
+    if (cs == 1u) /* contiguous stores where the row is C's own */
+        for (uint q = 0; q < w; q++)
+            cr[q] = beta == 0.0f ? alpha * acc[q] : beta * cr[q] + alpha * acc[q];
+    else
+        for (uint q = 0; q < w; q++)
+            cr[q * cs] = beta == 0.0f ? alpha * acc[q] : beta * cr[q * cs] + alpha * acc[q];
 }
 
 /* C [m, n] (row stride ldc) = alpha op(A) B + beta C with B [k, ldb] not transposed; op(A) as in

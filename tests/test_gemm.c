@@ -82,16 +82,17 @@ static int same_twice(int ta, size_t m, size_t n, size_t k, uint64_t seed, uint6
     return ok;
 }
 
-/* Thin shapes (a one-filter conv's three GEMMs, the latent layer's inner dimension of 2, m of 4)
- * by the thin kernel, then by CLBlast (gemm.thin_max 0); an n of 2 alone (the latent layer's
- * outputs) and a square 8^3 by CLBlast either way (the block kernel off: gemm_block.max_k 0). */
+/* Thin shapes (a one-filter conv's three GEMMs, the latent layer's inner dimension of 2, m of 4,
+ * an n of 2 alone: the latent layer's outputs, run as the transpose) by the thin kernel, then by
+ * CLBlast (gemm.thin_max 0); a square 8^3 by CLBlast either way (the block kernel off:
+ * gemm_block.max_k 0). */
 static void t_thin_against_reference(void)
 {
     clvae_error_t e0 = {0};
     REQUIRE(clvae_tuning_set(ctx, "gemm_block.max_k", 0, &e0) == CLVAE_OK, "%s", e0.msg);
     static const size_t shapes[][3] = {{128, 2, 300}, {300, 2, 128}, {128, 300, 2},
                                        {1, 500, 27},  {1, 27, 500},  {27, 500, 1},
-                                       {4, 4, 4},     {8, 8, 8}};
+                                       {4, 4, 4},     {37, 3, 19},   {8, 8, 8}};
     for (int thin = 1; thin >= 0; thin--) {
         clvae_error_t err = {0};
         REQUIRE(clvae_tuning_set(ctx, "gemm.thin_max", thin ? 4 : 0, &err) == CLVAE_OK, "%s",
@@ -102,7 +103,7 @@ static void t_thin_against_reference(void)
                     size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
                     uint64_t launches = 0;
                     double e = run_case(t & 1, t >> 1, m, n, k, (float)beta, &launches, &err);
-                    int want_thin = thin && (m <= 4 || k <= 4);
+                    int want_thin = thin && (m <= 4 || k <= 4 || n <= 4);
                     CHECK(e <= 1e-5, "%s %s%s %zux%zux%zu beta %d: error %.3g %s",
                           thin ? "thin" : "CLBlast", t & 1 ? "AT" : "A", t >> 1 ? "BT" : "B", m,
                           n, k, beta, e, err.msg);
@@ -115,12 +116,16 @@ static void t_thin_against_reference(void)
     clvae_tuning_unset(ctx, "gemm_block.");
 }
 
-/* The thin kernel's sums run in a fixed order: two runs, the same bits (m = 3: thin). */
+/* The thin kernel's sums run in a fixed order: two runs, the same bits (m = 3: thin; n = 2:
+ * thin, as the transpose). */
 static void t_deterministic(void)
 {
     uint64_t launches;
     CHECK(same_twice(0, 3, 64, 2000, 5, &launches), "two runs differ");
     CHECK(launches == 2, "not the thin kernel: %llu launches", (unsigned long long)launches);
+    CHECK(same_twice(1, 64, 2, 2000, 6, &launches), "two runs differ (n = 2)");
+    CHECK(launches == 2, "n = 2: not the thin kernel: %llu launches",
+          (unsigned long long)launches);
 }
 
 /* The block kernel over each of several block shapes (gemm_block.m x gemm_block.n), on shapes

@@ -255,23 +255,27 @@ clvae_status_t clvae_gemm_record_stop(clvae_ctx_t *ctx, clvae_gemm_shape_t **cal
     return s;
 }
 
-/* Whether a GEMM is thin enough for cl/gemm.cl: m (rows of C) or k (the inner dimension) at most
- * the tuning key gemm.thin_max (default 4; 0 sends every call to CLBlast), and every index within
- * uint. A one-filter conv's three GEMMs (m 1, or k 1) ran 4-8x faster there than in CLBlast on
- * pocl; a small n alone (the latent layer's 2 columns) was no faster, or slower: CLBlast's. */
+/* Whether a GEMM is thin enough for cl/gemm.cl's gemm_thin: 1 when m (rows of C) or k (the inner
+ * dimension) is at most the tuning key gemm.thin_max (default 4; 0 sends every call to CLBlast),
+ * 2 when only n is (the kernel then runs the transpose, C^T = op(B)^T op(A)^T, over n rows), 0
+ * otherwise or when an index would leave uint. A one-filter conv's three GEMMs (m 1, or k 1) ran
+ * 4-8x faster there than in CLBlast on pocl; an n of 2 (the latent and dense layers next to a
+ * 2-d latent: ABT 128x2x3136, ATB 3136x2x128), which CLBlast pads to its tiles and ran at under
+ * 2 GFLOP/s there, runs as an m of 2. */
 static int thin_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                      clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb, clvae_buf_t c,
                      size_t ldc)
 {
     int lim = clvae_tuning_int(ctx, "gemm.thin_max", 4);
     size_t least = m < k ? m : k;
-    if (lim <= 0 || least > (size_t)lim) return 0;
+    int how = lim <= 0 ? 0 : least <= (size_t)lim ? 1 : n <= (size_t)lim ? 2 : 0;
+    if (!how) return 0;
     double ends[3] = {(double)a.off + (double)(trans_a ? k : m) * (double)lda,
                       (double)b.off + (double)(trans_b ? n : k) * (double)ldb,
                       (double)c.off + (double)m * (double)ldc + CLVAE_ROW_CHUNK};
     for (int i = 0; i < 3; i++)
         if (ends[i] >= 4294967295.0) return 0;
-    return 1;
+    return how;
 }
 
 /* The arguments cl/gemm.cl's kernels share, in their order: c, c_off, ldc, a, a_off, lda, b, b_off,
@@ -294,21 +298,35 @@ static clvae_status_t gemm_args(cl_kernel kr, clvae_buf_t c, size_t ldc, clvae_b
     return CLVAE_OK;
 }
 
-/* C = alpha op(A) op(B) + beta C by cl/gemm.cl's gemm_thin. */
-static clvae_status_t gemm_thin(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n,
-                                size_t k, float alpha, clvae_buf_t a, size_t lda, clvae_buf_t b,
-                                size_t ldb, float beta, clvae_buf_t c, size_t ldc,
+/* C = alpha op(A) op(B) + beta C by cl/gemm.cl's gemm_thin; how 2 (thin_gemm's answer for a
+ * small n alone): as C^T = op(B)^T op(A)^T, whose rows are C's columns. */
+static clvae_status_t gemm_thin(clvae_ctx_t *ctx, int how, int trans_a, int trans_b, size_t m,
+                                size_t n, size_t k, float alpha, clvae_buf_t a, size_t lda,
+                                clvae_buf_t b, size_t ldb, float beta, clvae_buf_t c, size_t ldc,
                                 clvae_error_t *err)
 {
     cl_kernel kr;
     clvae_status_t s = clvae_kernel_get(ctx, "gemm", "gemm_thin", &kr, err);
     if (s) return s;
-    /* arguments: the shared 0-12, then tb, alpha, beta */
+    cl_uint cs = 1;
+    if (how == 2) { /* op(B)^T is B^T when B is not transposed, and the other way round */
+        int t = trans_a;
+        trans_a = !trans_b, trans_b = !t;
+        size_t z = m;
+        m = n, n = z;
+        clvae_buf_t v = a;
+        a = b, b = v;
+        z = lda;
+        lda = ldb, ldb = z;
+        cs = (cl_uint)ldc, ldc = 1;
+    }
+    /* arguments: the shared 0-12, then tb, alpha, beta, cs */
     if ((s = gemm_args(kr, c, ldc, a, lda, b, ldb, m, n, k, trans_a, err))) return s;
     cl_uint tb = trans_b != 0;
     CLVAE_CL_RET(err, clSetKernelArg(kr, 13, sizeof tb, &tb));
     CLVAE_CL_RET(err, clSetKernelArg(kr, 14, sizeof alpha, &alpha));
     CLVAE_CL_RET(err, clSetKernelArg(kr, 15, sizeof beta, &beta));
+    CLVAE_CL_RET(err, clSetKernelArg(kr, 16, sizeof cs, &cs));
     s = clvae_launch_rows(ctx, kr, n, m, err);
     if (!s) ctx->counters.gemm_calls++;
     return s;
@@ -461,8 +479,10 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
                                  beta != 0.0f, 1, -1, 0};
         note_call(t, &sh);
     }
-    if (thin_gemm(ctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc))
-        return gemm_thin(ctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, err);
+    int how = thin_gemm(ctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+    if (how)
+        return gemm_thin(ctx, how, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                         err);
     size_t kc, sl = block_gemm(ctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, &kc);
     if (sl)
         return gemm_block(ctx, trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, sl, kc,
