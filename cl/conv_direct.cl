@@ -42,6 +42,18 @@
 #define floatv CD_CAT(float, CD_VW)
 #define vloadv CD_CAT(vload, CD_VW)
 #define vstorev CD_CAT(vstore, CD_VW)
+#define intv CD_CAT(int, CD_VW)
+#define vloadiv CD_CAT(vload, CD_VW)
+
+__constant int cd_lane_ids[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+/* Lane l true (all bits set) when lo <= s + l < hi and the lane's own column c0 + l < lim. */
+intv cd_lane_mask(int s, int lo, int hi, uint c0, uint lim)
+{
+    intv l = vloadiv(0, cd_lane_ids);
+    intv col = (intv)(s) + l;
+    return (col >= (intv)(lo)) & (col < (intv)(hi)) & ((intv)((int)c0) + l < (intv)((int)lim));
+}
 
 /* The row tile of work item gid: image n, row r of R rows, columns c0 .. c0+CD_VW-1. */
 #define CD_TILE(gid, R, cols, n, r, c0)                                                    \
@@ -61,12 +73,15 @@ float cd_lane_sum(floatv v)
     return s;
 }
 
-/* patch[t], lane e: the im2col entry of tap t for output pixel (oh, ow0 + e) of the image
- * at xn (its channel 0), zero outside the input and for lanes ow0 + e >= OW. Contiguous
- * loads where a tap's lanes are all inside a row (stride 1), else element by element. */
-void cd_load_patch(floatv *patch, __global const float *restrict xn, uint oh, uint ow0,
-                   uint H, uint W, uint OW, uint sh, uint sw, uint dh, uint dw, uint pad_t,
-                   uint pad_l)
+/* patch[t], lane e: the im2col entry of tap t for output pixel (oh, ow0 + e) of image n
+ * (xn: its channel 0; the tensor holds N images), zero outside the input and for lanes
+ * ow0 + e >= OW. Contiguous loads where a tap's lanes are all inside a row (stride 1); at a
+ * row's ends (stride 1) a contiguous load of the neighbouring elements with the lanes outside
+ * the row set to zero, where those elements are inside the tensor (all but the first and last
+ * few of the whole tensor); else element by element. */
+void cd_load_patch(floatv *patch, __global const float *restrict xn, uint n, uint N, uint oh,
+                   uint ow0, uint H, uint W, uint OW, uint sh, uint sw, uint dh, uint dw,
+                   uint pad_t, uint pad_l)
 {
     for (int i = 0; i < CD_KH; i++) {
         int h = (int)(oh * sh + (uint)i * dh) - (int)pad_t;
@@ -74,11 +89,19 @@ void cd_load_patch(floatv *patch, __global const float *restrict xn, uint oh, ui
         for (int j = 0; j < CD_KW; j++) {
             int v0 = (int)(ow0 * sw + (uint)j * dw) - (int)pad_l;
             int inside = hok && sw == 1 && v0 >= 0 && v0 + CD_VW <= (int)W && ow0 + CD_VW <= OW;
+            /* the first and one past the last element a contiguous load reads, from the
+             * tensor's start, for channels 0 and CD_C-1 */
+            long first = ((long)n * CD_C * H + (long)h) * W + v0;
+            long last = first + (long)(CD_C - 1) * H * W + CD_VW;
+            int masked = !inside && hok && sw == 1 && first >= 0 && last <= (long)N * CD_C * H * W;
+            intv m = cd_lane_mask(v0, 0, (int)W, ow0, OW);
             for (int c = 0; c < CD_C; c++) {
                 __global const float *xr = xn + (uint)c * H * W + (hok ? (uint)h : 0u) * W;
                 floatv e;
                 if (inside) {
                     e = vloadv(0, xr + v0);
+                } else if (masked) {
+                    e = select((floatv)0.0f, vloadv(0, xr + v0), m);
                 } else {
                     float t[CD_VW];
                     for (int l = 0; l < CD_VW; l++) {
@@ -132,8 +155,8 @@ __kernel void cd_forward(__global float *restrict y, uint y_off, __global const 
     if (gid >= N * OH * ((OW + CD_VW - 1) / CD_VW)) return;
     CD_TILE(gid, OH, OW, n, oh, ow0);
     floatv patch[CD_CKK];
-    cd_load_patch(patch, x + x_off + n * (CD_C * H * W), oh, ow0, H, W, OW, sh, sw, dh, dw,
-                  pad_t, pad_l);
+    cd_load_patch(patch, x + x_off + n * (CD_C * H * W), n, N, oh, ow0, H, W, OW, sh, sw, dh,
+                  dw, pad_t, pad_l);
     uint P = OH * OW;
     __global float *yk = y + y_off + n * K * P + oh * OW + ow0;
     __global const float *wk = w + w_off;
@@ -185,6 +208,52 @@ __kernel void cd_backward_data(__global float *restrict x, uint x_off,
                     for (int c = 0; c < CD_C; c++)
                         part[i * CD_KW + j][c] +=
                             (floatv)wn[(k * CD_C + (uint)c) * CD_KK + (uint)(i * CD_KW + j)] * e;
+                }
+            }
+        }
+    } else if (sw == 1) {
+        /* Column stride 1 at an edge: tap (i, j) meets output row (h + pad_t - i*dh) / sh
+         * where that divides and lies inside (the same for every lane: a tap row outside adds
+         * nothing), and columns v0 + l + pad_l - j*dw, lanes outside [0, OW) (or past W) zero.
+         * A contiguous load with those lanes masked where the elements it reads are inside the
+         * tensor (channels 0 to K-1 of this image's row; all but the first and last few of the
+         * whole tensor), else lane by lane. */
+        long total = (long)N * K * P;
+#pragma unroll
+        for (int i = 0; i < CD_KH; i++) {
+            int ohs = (int)(h + pad_t) - (int)((uint)i * dh);
+            uint oh = (uint)max(ohs, 0) / sh;
+            if (ohs < 0 || (uint)ohs != oh * sh || oh >= OH) continue;
+#pragma unroll
+            for (int j = 0; j < CD_KW; j++) {
+                int t = i * CD_KW + j;
+                int ows = (int)(v0 + pad_l) - (int)((uint)j * dw);
+                intv m = cd_lane_mask(ows, 0, (int)OW, v0, W);
+                long first = (long)n * K * P + (long)oh * OW + ows;
+                long last = first + (long)(K - 1) * P + CD_VW;
+                __global const float *yk = yn + oh * OW;
+                if (first >= 0 && last <= total) {
+                    for (uint k = 0; k < K; k++, yk += P) {
+                        floatv e = select((floatv)0.0f, vloadv(0, yk + ows), m);
+#pragma unroll
+                        for (int c = 0; c < CD_C; c++)
+                            part[t][c] += (floatv)wn[(k * CD_C + (uint)c) * CD_KK + (uint)t] * e;
+                    }
+                } else {
+                    for (uint k = 0; k < K; k++, yk += P) {
+                        float tv[CD_VW];
+#pragma unroll
+                        for (int l = 0; l < CD_VW; l++) {
+                            int ow = ows + l;
+                            int ok = ow >= 0 && ow < (int)OW && v0 + (uint)l < W;
+                            float a = yk[ok ? ow : 0];
+                            tv[l] = ok ? a : 0.0f;
+                        }
+                        floatv e = vloadv(0, tv);
+#pragma unroll
+                        for (int c = 0; c < CD_C; c++)
+                            part[t][c] += (floatv)wn[(k * CD_C + (uint)c) * CD_KK + (uint)t] * e;
+                    }
                 }
             }
         }
@@ -277,8 +346,8 @@ cd_weight_partial(__global float *restrict part, uint part_off, __global const f
         CD_TILE(q, OH, OW, nl, oh, ow0);
         uint n = n0 + nl;
         floatv patch[CD_CKK];
-        cd_load_patch(patch, x + x_off + n * (CD_C * H * W), oh, ow0, H, W, OW, sh, sw, dh, dw,
-                      pad_t, pad_l);
+        cd_load_patch(patch, x + x_off + n * (CD_C * H * W), n, N, oh, ow0, H, W, OW, sh, sw,
+                      dh, dw, pad_t, pad_l);
         __global const float *yp = y + y_off + n * K * P + oh * OW + ow0;
         #pragma unroll
         for (int a = 0; a < CD_KB; a++) {
