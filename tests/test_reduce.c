@@ -69,10 +69,23 @@ static void t_per_channel_sums(void)
     run_case("per-channel sum 128x64x7x7", CLVAE_REDUCE_SUM, big, 128 * 64 * 49, 1.0f, 0.0f, 0);
 }
 
+/* Column sums (B == 1) of 32 outputs or more take the one-item-per-output kernel, fewer the
+ * work-group one: both, every op, beta 0 and 1, gaps between rows and between columns. */
 static void t_column_sums(void)
 {
     clvae_reduce_shape_t sh = {3136, 128, 1, 3136, 1};
     run_case("column sum 128x3136", CLVAE_REDUCE_SUM, sh, 128 * 3136, 1.0f, 0.0f, 0);
+    clvae_reduce_shape_t gaps = {40, 17, 1, 100, 2}, few = {31, 17, 1, 100, 2};
+    for (int op = 0; op < 3; op++)
+        for (int beta = 0; beta < 2; beta++) {
+            char name[80];
+            snprintf(name, sizeof name, "columns with gaps, op %d beta %d", op, beta);
+            run_case(name, (clvae_reduce_op_t)op, gaps, 16 * 100 + 39 * 2 + 1, 0.5f,
+                     (float)beta, op == 2);
+            snprintf(name, sizeof name, "31 columns with gaps, op %d beta %d", op, beta);
+            run_case(name, (clvae_reduce_op_t)op, few, 16 * 100 + 30 * 2 + 1, 0.5f, (float)beta,
+                     op == 2);
+        }
 }
 
 static void t_whole_array_and_nonfinite(void)

@@ -4,6 +4,9 @@
 #include <math.h>
 #include <stdint.h>
 
+/* Column-like shapes (B == 1) with at least this many outputs take reduce_cols. */
+#define COLS_MIN_R 32
+
 clvae_status_t clvae_reduce_forward(clvae_ctx_t *ctx, clvae_buf_t out, clvae_buf_t in,
                                     clvae_reduce_op_t op, float alpha, float beta,
                                     clvae_reduce_shape_t sh, clvae_error_t *err)
@@ -24,9 +27,23 @@ clvae_status_t clvae_reduce_forward(clvae_ctx_t *ctx, clvae_buf_t out, clvae_buf
         (s = clvae_buf_check(in, (size_t)extent, "reduce", "in", err)))
         return s;
     cl_kernel k;
-    if ((s = clvae_kernel_get(ctx, "reduce", "reduce_rows", &k, err))) return s;
     cl_uint oo = (cl_uint)out.off, io = (cl_uint)in.off, A = (cl_uint)sh.A, B = (cl_uint)sh.B;
-    cl_uint sa = (cl_uint)sh.sa, sr = (cl_uint)sh.sr, o = (cl_uint)op;
+    cl_uint sa = (cl_uint)sh.sa, sr = (cl_uint)sh.sr, o = (cl_uint)op, R = (cl_uint)sh.R;
+    if (sh.B == 1 && sh.R >= COLS_MIN_R) { /* column sums: a work item per output */
+        if ((s = clvae_kernel_get(ctx, "reduce", "reduce_cols", &k, err))) return s;
+        cl_uint u[7] = {oo, io, R, A, sa, sr, o};
+        const cl_mem *mem[2] = {&out.mem, &in.mem};
+        CLVAE_CL_RET(err, clSetKernelArg(k, 0, sizeof(cl_mem), mem[0]));
+        CLVAE_CL_RET(err, clSetKernelArg(k, 1, sizeof u[0], &u[0]));
+        CLVAE_CL_RET(err, clSetKernelArg(k, 2, sizeof(cl_mem), mem[1]));
+        for (cl_uint i = 1; i < 6; i++)
+            CLVAE_CL_RET(err, clSetKernelArg(k, 2 + i, sizeof u[i], &u[i]));
+        CLVAE_CL_RET(err, clSetKernelArg(k, 8, sizeof alpha, &alpha));
+        CLVAE_CL_RET(err, clSetKernelArg(k, 9, sizeof beta, &beta));
+        CLVAE_CL_RET(err, clSetKernelArg(k, 10, sizeof u[6], &u[6]));
+        return clvae_launch_1d(ctx, k, sh.R, err);
+    }
+    if ((s = clvae_kernel_get(ctx, "reduce", "reduce_rows", &k, err))) return s;
     CLVAE_CL_RET(err, clSetKernelArg(k, 0, sizeof out.mem, &out.mem));
     CLVAE_CL_RET(err, clSetKernelArg(k, 1, sizeof oo, &oo));
     CLVAE_CL_RET(err, clSetKernelArg(k, 2, sizeof in.mem, &in.mem));
