@@ -155,8 +155,35 @@ __kernel void bn_backward_data(__global float *dx, uint dxo, __global const floa
  * CG * HW consecutive values from (n * C + g * CG) * HW. stats [2 N G] (offset so): the means
  * [N, G], then the 1 / sqrt(var + eps) [N, G]. */
 
+/* The n < 8 floats at p as the first lanes of a float8, the others 0 (all 8 when n >= 8). */
+float8 gn_load8(__global const float *p, uint n)
+{
+    if (n >= 8u) return vload8(0, p);
+    float t[8];
+    for (uint l = 0; l < 8u; l++) {
+        float v = p[l < n ? l : 0u];
+        t[l] = l < n ? v : 0.0f;
+    }
+    return vload8(0, t);
+}
+
+/* Lanes l < n all bits set, the others 0. */
+int8 gn_lanes(uint n)
+{
+    int8 l = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
+    return l < (int8)((int)min(n, 8u));
+}
+
+/* The lanes of v added in lane order. */
+float gn_sum8(float8 v)
+{
+    return ((((((v.s0 + v.s1) + v.s2) + v.s3) + v.s4) + v.s5) + v.s6) + v.s7;
+}
+
 /* Group (n, g) = group id n * G + g: its mean and 1 / sqrt(var + eps) (biased variance, two
- * passes, each a strided sum per work item then the tree). */
+ * passes). Each pass: work item lid sums the blocks of 8 values starting at 8 lid, 8 (lid + ls),
+ * ... as eight lanes (vector loads: on pocl's CPU device a value-by-value walk ran at a fifth of
+ * the elementwise kernels' speed), then its lanes in order, then the group's tree. */
 __kernel void gn_stats(__global float *stats, uint so, __global const float *x, uint xo, uint N,
                        uint G, uint M, float eps)
 {
@@ -164,19 +191,19 @@ __kernel void gn_stats(__global float *stats, uint so, __global const float *x, 
     uint ng = (uint)get_group_id(0);
     uint lid = (uint)get_local_id(0);
     uint ls = (uint)get_local_size(0);
-    uint base = xo + ng * M;
-    float acc = 0.0f;
-    for (uint t = lid; t < M; t += ls) acc += x[base + t];
-    part[lid] = acc;
+    __global const float *xg = x + xo + ng * M;
+    float8 acc = (float8)(0.0f);
+    for (uint t = 8u * lid; t < M; t += 8u * ls) acc += gn_load8(xg + t, M - t);
+    part[lid] = gn_sum8(acc);
     BN_TREE(part, lid, ls);
     float mean = part[0] / (float)M;
     barrier(CLK_LOCAL_MEM_FENCE);
-    acc = 0.0f;
-    for (uint t = lid; t < M; t += ls) {
-        float d = x[base + t] - mean;
-        acc += d * d;
+    acc = (float8)(0.0f);
+    for (uint t = 8u * lid; t < M; t += 8u * ls) {
+        float8 d = gn_load8(xg + t, M - t) - mean;
+        acc += select((float8)(0.0f), d * d, gn_lanes(M - t));
     }
-    part[lid] = acc;
+    part[lid] = gn_sum8(acc);
     BN_TREE(part, lid, ls);
     if (lid == 0) {
         stats[so + ng] = mean;
@@ -201,7 +228,9 @@ __kernel void gn_apply(__global float *y, uint yo, __global const float *x, uint
 }
 
 /* Group (n, g) = group id: s1 = sum dy * gamma, s2 = sum dy * gamma * xhat over its M values,
- * into sums [2 N G] (offset uo; the s1 [N, G], then the s2 [N, G]) for gn_backward_data. */
+ * into sums [2 N G] (offset uo; the s1 [N, G], then the s2 [N, G]) for gn_backward_data. The
+ * group's CG channels are cut into blocks of 8 pixels (the last of a channel shorter): work
+ * item lid sums blocks lid, lid + ls, ... as eight lanes, then its lanes in order, then the tree. */
 __kernel void gn_backward_sums(__global float *sums, uint uo, __global const float *dy, uint dyo,
                                __global const float *x, uint xo, __global const float *stats,
                                uint so, __global const float *gamma, uint go, uint N, uint G,
@@ -212,22 +241,25 @@ __kernel void gn_backward_sums(__global float *sums, uint uo, __global const flo
     uint lid = (uint)get_local_id(0);
     uint ls = (uint)get_local_size(0);
     uint g = ng - (ng / G) * G;
-    uint c0 = g * (M / HW);     /* the group's first channel */
+    uint CG = M / HW;
+    uint c0 = g * CG;           /* the group's first channel */
     uint base = ng * M;
     float mean = stats[so + ng], inv = stats[so + N * G + ng];
-    float a1 = 0.0f, a2 = 0.0f;
-    uint dc = ls / HW, dp = ls - dc * HW; /* a step of ls values: dc channels, dp pixels */
-    for (uint t = lid, cc = lid / HW, p = lid - (lid / HW) * HW; t < M; t += ls) {
-        float d = dy[dyo + base + t] * gamma[go + c0 + cc];
+    uint nbk = (HW + 7u) / 8u;  /* blocks per channel */
+    float8 a1 = (float8)(0.0f), a2 = (float8)(0.0f);
+    for (uint q = lid; q < CG * nbk; q += ls) {
+        uint cc = q / nbk;
+        uint p0 = (q - cc * nbk) * 8u;
+        uint o = base + cc * HW + p0;
+        float8 d = gn_load8(dy + dyo + o, HW - p0) * gamma[go + c0 + cc];
         a1 += d;
-        a2 += d * (x[xo + base + t] - mean) * inv;
-        BN_STEP(cc, p, dc, dp, HW);
+        a2 += d * (gn_load8(x + xo + o, HW - p0) - mean) * inv; /* lanes past HW: d = 0 */
     }
-    part[lid] = a1;
+    part[lid] = gn_sum8(a1);
     BN_TREE(part, lid, ls);
     float s1 = part[0];
     barrier(CLK_LOCAL_MEM_FENCE);
-    part[lid] = a2;
+    part[lid] = gn_sum8(a2);
     BN_TREE(part, lid, ls);
     if (lid == 0) {
         sums[uo + ng] = s1;
@@ -249,17 +281,28 @@ __kernel void gn_backward_data(__global float *dx, uint dxo, __global const floa
     uint ng = n * G + c / CG;
     float inv = stats[so + N * G + ng], mean = stats[so + ng], g = gamma[go + c];
     float u1 = sums[uo + ng], u2 = sums[uo + N * G + ng];
-    float m = (float)(CG * HW);
-    for (uint i = r * HW + s0; i < r * HW + s1; i++) {
-        float xhat = (x[xo + i] - mean) * inv;
-        dx[dxo + i] += inv * (dy[dyo + i] * g - (u1 + xhat * u2) / m);
+    float rm = 1.0f / (float)(CG * HW);
+    /* eight values at a time (vector loads and maths; the last block of the chunk shorter) */
+    for (uint i = r * HW + s0; i < r * HW + s1; i += 8u) {
+        uint n = min(r * HW + s1 - i, 8u);
+        float8 xhat = (gn_load8(x + xo + i, n) - mean) * inv;
+        float8 v = inv * (gn_load8(dy + dyo + i, n) * g - (u1 + xhat * u2) * rm);
+        __global float *p = dx + dxo + i;
+        if (n == 8u) {
+            vstore8(vload8(0, p) + v, 0, p);
+        } else {
+            float t[8];
+            vstore8(v, 0, t);
+            for (uint l = 0; l < n; l++) p[l] += t[l];
+        }
     }
 }
 
 /* Channel c = group id: ADDS sum dy (over its N*HW values, example by example) to dbeta [C] and
  * sum dy * xhat to dgamma [C], xhat with the statistics of (n, c's group). Work item lid sums
- * pixels lid, lid + ls, ... of each example in turn (ls at most HW rounded up to a power of
- * two: see clvae_groupnorm_backward), then the tree. */
+ * blocks of 8 pixels starting at 8 lid, 8 (lid + ls), ... of each example in turn as eight lanes
+ * (ls at most HW / 8 rounded up to a power of two: see clvae_groupnorm_backward), then its lanes
+ * in order, then the tree. */
 __kernel void gn_backward_params(__global float *dgamma, uint dgo, __global float *dbeta,
                                  uint dbo, __global const float *dy, uint dyo,
                                  __global const float *x, uint xo, __global const float *stats,
@@ -270,22 +313,22 @@ __kernel void gn_backward_params(__global float *dgamma, uint dgo, __global floa
     uint lid = (uint)get_local_id(0);
     uint ls = (uint)get_local_size(0);
     uint g = c / (C / G);
-    float a1 = 0.0f, a2 = 0.0f;
+    float8 a1 = (float8)(0.0f), a2 = (float8)(0.0f);
     for (uint e = 0; e < N; e++) {
         uint ng = e * G + g;
         float mean = stats[so + ng], inv = stats[so + N * G + ng];
         uint base = (e * C + c) * HW;
-        for (uint p = lid; p < HW; p += ls) {
-            float d = dy[dyo + base + p];
+        for (uint p = 8u * lid; p < HW; p += 8u * ls) {
+            float8 d = gn_load8(dy + dyo + base + p, HW - p);
             a1 += d;
-            a2 += d * (x[xo + base + p] - mean) * inv;
+            a2 += d * (gn_load8(x + xo + base + p, HW - p) - mean) * inv; /* past HW: d = 0 */
         }
     }
-    part[lid] = a1;
+    part[lid] = gn_sum8(a1);
     BN_TREE(part, lid, ls);
     float s1 = part[0];
     barrier(CLK_LOCAL_MEM_FENCE);
-    part[lid] = a2;
+    part[lid] = gn_sum8(a2);
     BN_TREE(part, lid, ls);
     if (lid == 0) {
         dbeta[dbo + c] += s1;

@@ -78,9 +78,11 @@ static int case_run(gn_case_t *c, clvae_error_t *err)
 static void t_vs_reference(void)
 {
     /* N, C, G, HW: groups of several channels, one group (layer norm), a group per channel
-     * (instance norm), a flat input (HW = 1), a large group (more values than a work group) */
+     * (instance norm), a flat input (HW = 1), a large group (more values than a work group), a
+     * channel wider than a work group's blocks of 8 (4,500 pixels) */
     static const size_t shapes[][4] = {{4, 6, 3, 25}, {3, 4, 1, 9},   {2, 5, 5, 16},
-                                       {8, 8, 2, 1},  {2, 32, 8, 196}, {1, 4, 2, 7}};
+                                       {8, 8, 2, 1},  {2, 32, 8, 196}, {1, 4, 2, 7},
+                                       {2, 2, 1, 4500}};
     size_t ns = sizeof shapes / sizeof *shapes;
     for (size_t s = 0; s < ns; s++) {
         size_t N = shapes[s][0], C = shapes[s][1], G = shapes[s][2];

@@ -162,7 +162,7 @@ clvae_status_t clvae_groupnorm_apply(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_
     return clvae_launch_rows(ctx, k, sh.HW, sh.N * sh.C, err);
 }
 
-/* The local size of a work group that walks rows of HW values: the kernel's, but no more than HW
+/* The local size of a work group that walks rows of HW blocks: the kernel's, but no more than HW
  * rounded up to a power of two (items past the row's end would only idle). */
 static size_t local_for(const clvae_ctx_t *ctx, cl_kernel k, size_t HW)
 {
@@ -193,7 +193,7 @@ clvae_status_t clvae_groupnorm_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_
                  arg_uint(sh.N),  arg_uint(sh.C), arg_uint(sh.G), arg_uint(sh.HW)};
     cl_kernel k;
     if ((s = kernel(ctx, "gn_backward_params", &k, p, (int)(sizeof p / sizeof *p), err)) ||
-        (s = clvae_launch_wg(ctx, k, sh.C, local_for(ctx, k, sh.HW), err)))
+        (s = clvae_launch_wg(ctx, k, sh.C, local_for(ctx, k, (sh.HW + 7) / 8), err)))
         return s;
     if (!dx.mem) return CLVAE_OK;
     size_t M = sh.C / sh.G * sh.HW;
