@@ -174,10 +174,15 @@ int8 gn_lanes(uint n)
     return l < (int8)((int)min(n, 8u));
 }
 
-/* The lanes of v added in lane order. */
+/* The lanes of v added in lane order (through a private array: Oclgrind 21.10's
+ * --uninitialized crashed on the sum of v.s0 ... v.s7). */
 float gn_sum8(float8 v)
 {
-    return ((((((v.s0 + v.s1) + v.s2) + v.s3) + v.s4) + v.s5) + v.s6) + v.s7;
+    float t[8];
+    vstore8(v, 0, t);
+    float s = t[0];
+    for (uint l = 1; l < 8u; l++) s += t[l];
+    return s;
 }
 
 /* Group (n, g) = group id n * G + g: its mean and 1 / sqrt(var + eps) (biased variance, two
