@@ -5,11 +5,22 @@
 #define REDUCE_SUMSQ 1
 #define REDUCE_NONFINITE 2
 
+/* f of eight values by op (the non-finite test on the bits, as CLVAE_NONFINITE). */
+float8 reduce_f8(float8 x, uint op)
+{
+    if (op == REDUCE_SUM) return x;
+    if (op == REDUCE_SUMSQ) return x * x;
+    uint8 e = as_uint8(x) & (uint8)(0x7f800000u);
+    return select((float8)(0.0f), (float8)(1.0f), e == (uint8)(0x7f800000u));
+}
+
 /* out[r] = (beta != 0 ? beta * out[r] : 0) + alpha * sum_{a<A, b<B} f(in[a*sa + r*sr + b])
  * for r = group id < R, f = identity, square, or "is not finite" by op (tested on the
- * bits, so that -cl-fast-relaxed-math cannot fold it away). Each work
- * item sums a fixed stride of the elements, then the group adds the partial sums
- * in a tree: the order depends only on the local size. */
+ * bits, so that -cl-fast-relaxed-math cannot fold it away). The A runs of B values are cut
+ * into blocks of 8 (the last of a run shorter); work item lid sums blocks lid, lid + ls, ...
+ * as eight lanes (vector loads and maths: value by value, with a division each, this ran at a
+ * fifth of an elementwise kernel's speed on pocl), then its lanes in order; the group adds
+ * the items' sums in a tree: the order depends only on the local size. */
 __kernel void reduce_rows(__global float *out, uint out_off, __global const float *in,
                           uint in_off, uint A, uint B, uint sa, uint sr, float alpha,
                           float beta, uint op)
@@ -18,23 +29,33 @@ __kernel void reduce_rows(__global float *out, uint out_off, __global const floa
     uint r = (uint)get_group_id(0);
     uint lid = (uint)get_local_id(0);
     uint ls = (uint)get_local_size(0);
-    uint total = A * B;
-    float acc = 0.0f;
-    for (uint t = lid; t < total; t += ls) {
-        uint a = t / B;
-        uint b = t - a * B;
-        float x = in[in_off + a * sa + r * sr + b];
-        if (op == REDUCE_SUM)
-            acc += x;
-        else if (op == REDUCE_SUMSQ)
-            acc += x * x;
-        else
-            acc += CLVAE_NONFINITE(x) ? 1.0f : 0.0f;
+    uint nbk = (B + 7u) / 8u; /* blocks per run */
+    float8 acc = (float8)(0.0f);
+    for (uint q = lid; q < A * nbk; q += ls) {
+        uint a = q / nbk;
+        uint b0 = (q - a * nbk) * 8u;
+        __global const float *p = in + in_off + a * sa + r * sr + b0;
+        uint n = min(B - b0, 8u);
+        float8 x;
+        if (n == 8u) {
+            x = vload8(0, p);
+        } else {
+            float t[8];
+            for (uint l = 0; l < 8u; l++) t[l] = p[l < n ? l : 0u];
+            x = vload8(0, t);
+        }
+        float tm[8];
+        for (uint l = 0; l < 8u; l++) tm[l] = l < n ? 1.0f : 0.0f;
+        acc += select((float8)(0.0f), reduce_f8(x, op), vload8(0, tm) != (float8)(0.0f));
     }
-    part[lid] = acc;
+    float t[8];
+    vstore8(acc, 0, t);
+    float s = t[0];
+    for (uint l = 1; l < 8u; l++) s += t[l];
+    part[lid] = s;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint s = ls / 2; s > 0; s /= 2) {
-        if (lid < s) part[lid] += part[lid + s];
+    for (uint s2 = ls / 2; s2 > 0; s2 /= 2) {
+        if (lid < s2) part[lid] += part[lid + s2];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lid == 0) {
