@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# A checkpoint written by the pre-redesign clvae (git 45acd39) still loads, evaluates to the recorded losses, samples, and resumes bit-identically.
+# A checkpoint written by the pre-redesign clvae (git 45acd39) still loads, evaluates to the recorded losses, samples, and resumes:
+# to the losses the old binary printed after resuming (to 1e-5: since 2026-12-05 some reductions sum
+# eight lanes at a time, another order of the same additions), the same bits on every resume.
 #
 # The fixture (tests/fixtures/pre_redesign_digits_vae, see its README.md) is a digits VAE after
 # 1 epoch with its full training state. Every number below was printed by the pre-redesign
@@ -20,8 +22,8 @@ data=${CLVAE_DATA_DIR:-data}
 # What `clvae inspect` printed for the fixture, and for it resumed to epoch 2.
 params_1=18ccfa9973c2b5a38fdc6e784a8eb48630088b5ef7bc843f6cd220afe1d6c00c
 optim_1=2e1ce6dc4e16f18a9f1bb47a41bdd19d4fa19c455a9178416cb91be9f70927dc
-params_2=00b47296b6a689a5a29b2861d4fe85e20d686f1671f23705c205ae3e2b304822
-optim_2=fe9a96e9083b160f2ff6af4abdd72e4b4336d61da744dd4ee7c686ca1453b979
+# (It printed params 00b47296..., optimizer fe9a96e9... after resuming; today's sums differ in
+# the last bits, so those hashes are history, not a check.)
 # metrics.csv of the resumed run without the timing columns (seconds, images_per_s).
 metrics_2='1,41.712514,41.439990,0.272524,38.855715,38.262199,0.593517,1
 2,35.848805,34.216379,1.632426,32.694975,30.367495,2.327479,1'
@@ -74,17 +76,29 @@ t_sample_png() {
 }
 check sample_png t_sample_png
 
-t_resume_bit_identical() {
-  # the command that resumed the fixture, with the config as it was then (models/digits_ae.cfg at 45acd39)
-  local out
-  copy resume || return 1
-  out=$("$clvae" train "$fixture/digits_ae.cfg" --set model.kind=vae --set loss.reconstruction=bce \
-          --epochs 2 --no-figures --out "$tmp/resume" --resume 2>&1) || { echo "$out" >&2; return 1; }
-  grep -q "resuming" <<<"$out" || { echo "$out" >&2; return 1; }
-  same "metrics.csv after resuming" "$(tail -n +2 "$tmp/resume/metrics.csv" | cut -d, -f1-7,10)" "$metrics_2" &&
-    same "parameters and optimizer sha256 after resuming" "$(weights_hash "$tmp/resume")" \
-      "$params_2 $optim_2 "
+# close WHAT GOT WANT: two CSV texts of equal shape whose numbers agree to 1e-5 (relative, or
+# absolute below 1).
+close() {
+  paste -d, <(tr ',' '\n' <<<"$2") <(tr ',' '\n' <<<"$3") |
+    awk -F, '{ d = $1 - $2; if (d < 0) d = -d; m = $2 < 0 ? -$2 : $2; if (m < 1) m = 1;
+               if (NF != 2 || d > 1e-5 * m) bad++ } END { exit bad > 0 }' ||
+    { printf '%s differs:\n  got:  %s\n  want: %s\n' "$1" "${2//$'\n'/ }" "${3//$'\n'/ }" >&2; return 1; }
 }
-check resume_bit_identical t_resume_bit_identical
+
+t_resume_matches_old_binary() {
+  # the command that resumed the fixture, with the config as it was then (models/digits_ae.cfg at
+  # 45acd39), twice: the old binary's losses (to 1e-5), and the same bits both times
+  local out r
+  for r in resume resume2; do
+    copy "$r" || return 1
+    out=$("$clvae" train "$fixture/digits_ae.cfg" --set model.kind=vae --set loss.reconstruction=bce \
+            --epochs 2 --no-figures --out "$tmp/$r" --resume 2>&1) || { echo "$out" >&2; return 1; }
+    grep -q "resuming" <<<"$out" || { echo "$out" >&2; return 1; }
+  done
+  close "metrics.csv after resuming" "$(tail -n +2 "$tmp/resume/metrics.csv" | cut -d, -f1-7,10)" "$metrics_2" &&
+    same "weights of two resumes" "$(weights_hash "$tmp/resume")" "$(weights_hash "$tmp/resume2")" &&
+    [ "$(weights_hash "$tmp/resume")" != "$params_1 $optim_1 " ]
+}
+check resume_matches_old_binary t_resume_matches_old_binary
 
 finish
