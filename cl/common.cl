@@ -90,3 +90,35 @@ float2 rng_box_muller(uint a, uint c)
 /* 1 when x is NaN or infinite: all exponent bits set. A test of the bits, not isfinite(),
  * which a compiler may fold to a constant under -cl-fast-relaxed-math (finite maths only). */
 #define CLVAE_NONFINITE(x) ((as_uint(x) & 0x7f800000u) == 0x7f800000u)
+
+/* Eight-lane helpers of the reductions (cl/loss.cl, cl/norm.cl, cl/reduce.cl). */
+
+/* The n < 8 floats at p as the first lanes of a float8, the others 0 (all 8 when n >= 8). */
+float8 clvae_load8(__global const float *p, uint n)
+{
+    if (n >= 8u) return vload8(0, p);
+    float t[8];
+    for (uint l = 0; l < 8u; l++) {
+        float v = p[l < n ? l : 0u];
+        t[l] = l < n ? v : 0.0f;
+    }
+    return vload8(0, t);
+}
+
+/* Lanes l < n all bits set, the others 0. */
+int8 clvae_lanes8(uint n)
+{
+    int8 l = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
+    return l < (int8)((int)min(n, 8u));
+}
+
+/* The lanes of v added in lane order (through a private array: Oclgrind 21.10's
+ * --uninitialized crashed on the sum of v.s0 ... v.s7). */
+float clvae_sum8(float8 v)
+{
+    float t[8];
+    vstore8(v, 0, t);
+    float s = t[0];
+    for (uint l = 1; l < 8u; l++) s += t[l];
+    return s;
+}

@@ -39,25 +39,10 @@ __kernel void loss_rows(__global float *out, uint out_off, __global const float 
     __global const float *ar = a + a_off + r * D, *br = b + b_off + r * D;
     float8 acc = (float8)(0.0f);
     for (uint d = 8u * lid; d < D; d += 8u * ls) {
-        if (d + 8u <= D) {
-            acc += loss_term8(kind, vload8(0, ar + d), vload8(0, br + d));
-        } else {
-            float ta[8], tb[8], tm[8];
-            for (uint l = 0; l < 8u; l++) {
-                uint e = d + l < D ? d + l : d;
-                ta[l] = ar[e];
-                tb[l] = br[e];
-                tm[l] = d + l < D ? 1.0f : 0.0f;
-            }
-            float8 t = loss_term8(kind, vload8(0, ta), vload8(0, tb));
-            acc += select((float8)(0.0f), t, vload8(0, tm) != (float8)(0.0f));
-        }
+        float8 t = loss_term8(kind, clvae_load8(ar + d, D - d), clvae_load8(br + d, D - d));
+        acc += d + 8u <= D ? t : select((float8)(0.0f), t, clvae_lanes8(D - d));
     }
-    float sum[8];
-    vstore8(acc, 0, sum);
-    float s1 = sum[0];
-    for (uint l = 1; l < 8u; l++) s1 += sum[l];
-    part[lid] = s1;
+    part[lid] = clvae_sum8(acc);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (uint s = ls / 2; s > 0; s /= 2) {
         if (lid < s) part[lid] += part[lid + s];

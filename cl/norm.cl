@@ -155,36 +155,6 @@ __kernel void bn_backward_data(__global float *dx, uint dxo, __global const floa
  * CG * HW consecutive values from (n * C + g * CG) * HW. stats [2 N G] (offset so): the means
  * [N, G], then the 1 / sqrt(var + eps) [N, G]. */
 
-/* The n < 8 floats at p as the first lanes of a float8, the others 0 (all 8 when n >= 8). */
-float8 gn_load8(__global const float *p, uint n)
-{
-    if (n >= 8u) return vload8(0, p);
-    float t[8];
-    for (uint l = 0; l < 8u; l++) {
-        float v = p[l < n ? l : 0u];
-        t[l] = l < n ? v : 0.0f;
-    }
-    return vload8(0, t);
-}
-
-/* Lanes l < n all bits set, the others 0. */
-int8 gn_lanes(uint n)
-{
-    int8 l = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
-    return l < (int8)((int)min(n, 8u));
-}
-
-/* The lanes of v added in lane order (through a private array: Oclgrind 21.10's
- * --uninitialized crashed on the sum of v.s0 ... v.s7). */
-float gn_sum8(float8 v)
-{
-    float t[8];
-    vstore8(v, 0, t);
-    float s = t[0];
-    for (uint l = 1; l < 8u; l++) s += t[l];
-    return s;
-}
-
 /* Group (n, g) = group id n * G + g: its mean and 1 / sqrt(var + eps) (biased variance, two
  * passes). Each pass: work item lid sums the blocks of 8 values starting at 8 lid, 8 (lid + ls),
  * ... as eight lanes (vector loads: on pocl's CPU device a value-by-value walk ran at a fifth of
@@ -198,17 +168,17 @@ __kernel void gn_stats(__global float *stats, uint so, __global const float *x, 
     uint ls = (uint)get_local_size(0);
     __global const float *xg = x + xo + ng * M;
     float8 acc = (float8)(0.0f);
-    for (uint t = 8u * lid; t < M; t += 8u * ls) acc += gn_load8(xg + t, M - t);
-    part[lid] = gn_sum8(acc);
+    for (uint t = 8u * lid; t < M; t += 8u * ls) acc += clvae_load8(xg + t, M - t);
+    part[lid] = clvae_sum8(acc);
     BN_TREE(part, lid, ls);
     float mean = part[0] / (float)M;
     barrier(CLK_LOCAL_MEM_FENCE);
     acc = (float8)(0.0f);
     for (uint t = 8u * lid; t < M; t += 8u * ls) {
-        float8 d = gn_load8(xg + t, M - t) - mean;
-        acc += select((float8)(0.0f), d * d, gn_lanes(M - t));
+        float8 d = clvae_load8(xg + t, M - t) - mean;
+        acc += select((float8)(0.0f), d * d, clvae_lanes8(M - t));
     }
-    part[lid] = gn_sum8(acc);
+    part[lid] = clvae_sum8(acc);
     BN_TREE(part, lid, ls);
     if (lid == 0) {
         stats[so + ng] = mean;
@@ -256,15 +226,15 @@ __kernel void gn_backward_sums(__global float *sums, uint uo, __global const flo
         uint cc = q / nbk;
         uint p0 = (q - cc * nbk) * 8u;
         uint o = base + cc * HW + p0;
-        float8 d = gn_load8(dy + dyo + o, HW - p0) * gamma[go + c0 + cc];
+        float8 d = clvae_load8(dy + dyo + o, HW - p0) * gamma[go + c0 + cc];
         a1 += d;
-        a2 += d * (gn_load8(x + xo + o, HW - p0) - mean) * inv; /* lanes past HW: d = 0 */
+        a2 += d * (clvae_load8(x + xo + o, HW - p0) - mean) * inv; /* lanes past HW: d = 0 */
     }
-    part[lid] = gn_sum8(a1);
+    part[lid] = clvae_sum8(a1);
     BN_TREE(part, lid, ls);
     float s1 = part[0];
     barrier(CLK_LOCAL_MEM_FENCE);
-    part[lid] = gn_sum8(a2);
+    part[lid] = clvae_sum8(a2);
     BN_TREE(part, lid, ls);
     if (lid == 0) {
         sums[uo + ng] = s1;
@@ -290,8 +260,8 @@ __kernel void gn_backward_data(__global float *dx, uint dxo, __global const floa
     /* eight values at a time (vector loads and maths; the last block of the chunk shorter) */
     for (uint i = r * HW + s0; i < r * HW + s1; i += 8u) {
         uint n = min(r * HW + s1 - i, 8u);
-        float8 xhat = (gn_load8(x + xo + i, n) - mean) * inv;
-        float8 v = inv * (gn_load8(dy + dyo + i, n) * g - (u1 + xhat * u2) * rm);
+        float8 xhat = (clvae_load8(x + xo + i, n) - mean) * inv;
+        float8 v = inv * (clvae_load8(dy + dyo + i, n) * g - (u1 + xhat * u2) * rm);
         __global float *p = dx + dxo + i;
         if (n == 8u) {
             vstore8(vload8(0, p) + v, 0, p);
@@ -324,16 +294,16 @@ __kernel void gn_backward_params(__global float *dgamma, uint dgo, __global floa
         float mean = stats[so + ng], inv = stats[so + N * G + ng];
         uint base = (e * C + c) * HW;
         for (uint p = 8u * lid; p < HW; p += 8u * ls) {
-            float8 d = gn_load8(dy + dyo + base + p, HW - p);
+            float8 d = clvae_load8(dy + dyo + base + p, HW - p);
             a1 += d;
-            a2 += d * (gn_load8(x + xo + base + p, HW - p) - mean) * inv; /* past HW: d = 0 */
+            a2 += d * (clvae_load8(x + xo + base + p, HW - p) - mean) * inv; /* past HW: d = 0 */
         }
     }
-    part[lid] = gn_sum8(a1);
+    part[lid] = clvae_sum8(a1);
     BN_TREE(part, lid, ls);
     float s1 = part[0];
     barrier(CLK_LOCAL_MEM_FENCE);
-    part[lid] = gn_sum8(a2);
+    part[lid] = clvae_sum8(a2);
     BN_TREE(part, lid, ls);
     if (lid == 0) {
         dbeta[dbo + c] += s1;

@@ -35,24 +35,9 @@ __kernel void reduce_rows(__global float *out, uint out_off, __global const floa
         uint a = q / nbk;
         uint b0 = (q - a * nbk) * 8u;
         __global const float *p = in + in_off + a * sa + r * sr + b0;
-        uint n = min(B - b0, 8u);
-        float8 x;
-        if (n == 8u) {
-            x = vload8(0, p);
-        } else {
-            float t[8];
-            for (uint l = 0; l < 8u; l++) t[l] = p[l < n ? l : 0u];
-            x = vload8(0, t);
-        }
-        float tm[8];
-        for (uint l = 0; l < 8u; l++) tm[l] = l < n ? 1.0f : 0.0f;
-        acc += select((float8)(0.0f), reduce_f8(x, op), vload8(0, tm) != (float8)(0.0f));
+        acc += select((float8)(0.0f), reduce_f8(clvae_load8(p, B - b0), op), clvae_lanes8(B - b0));
     }
-    float t[8];
-    vstore8(acc, 0, t);
-    float s = t[0];
-    for (uint l = 1; l < 8u; l++) s += t[l];
-    part[lid] = s;
+    part[lid] = clvae_sum8(acc);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (uint s2 = ls / 2; s2 > 0; s2 /= 2) {
         if (lid < s2) part[lid] += part[lid + s2];
