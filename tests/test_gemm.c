@@ -12,6 +12,7 @@
 
 #include "clvae/device/blas.h"
 #include "clvae/device/tuning.h"
+#include "device/tuning_internal.h"
 
 static clvae_ctx_t *ctx;
 
@@ -216,6 +217,29 @@ static void t_block_deterministic(void)
     clvae_tuning_unset(ctx, "gemm_block.");
 }
 
+/* The untuned defaults (no gemm_block.* key set): on pocl's CPU device every call with B not
+ * transposed goes to the block kernel, a long inner dimension whole (AB 16x40x500, one launch)
+ * and a small C with a long k split first whatever max_k (AB 16x24x3001: slices and their sum,
+ * 2 launches); B transposed goes to CLBlast. Elsewhere CLBlast takes all three. */
+static void t_block_defaults(void)
+{
+    static const struct { int tb; size_t m, n, k; unsigned pocl; } cs[3] = {
+        {0, 16, 40, 500, 1}, {0, 16, 24, 3001, 2}, {1, 16, 40, 500, 0}};
+    int pocl = clvae_device_is_pocl_cpu(ctx);
+    clvae_tuning_unset(ctx, "gemm_block.");
+    for (int c = 0; c < 3; c++) {
+        clvae_error_t err = {0};
+        uint64_t launches = 0;
+        double e = run_case(0, cs[c].tb, cs[c].m, cs[c].n, cs[c].k, 1.0f, &launches, &err);
+        CHECK(e <= 3e-5 * sqrt((double)cs[c].k / 1000.0), "A%s %zux%zux%zu: error %.3g %s",
+              cs[c].tb ? "BT" : "B", cs[c].m, cs[c].n, cs[c].k, e, err.msg);
+        unsigned want = pocl ? cs[c].pocl : 0u;
+        CHECK(launches == want, "A%s %zux%zux%zu: %llu launches of clvae's own kernels, not %u",
+              cs[c].tb ? "BT" : "B", cs[c].m, cs[c].n, cs[c].k, (unsigned long long)launches,
+              want);
+    }
+}
+
 int main(void)
 {
     ctx = tu_ctx();
@@ -225,6 +249,7 @@ int main(void)
     RUN(t_block_against_reference);
     RUN(t_block_deterministic);
     RUN(t_block_split);
+    RUN(t_block_defaults);
     clvae_ctx_free(ctx);
     return TEST_EXIT();
 }

@@ -339,16 +339,20 @@ static clvae_status_t gemm_thin(clvae_ctx_t *ctx, int how, int trans_a, int tran
  * also takes a small C with a long inner dimension (the convs' weight gradients, AB 64x288x25088:
  * CLBlast makes five 64x64 tiles of it, too few for the device), split over k into slices that
  * run side by side and are summed in a fixed order. Keys:
- *   gemm_block.max_k  the largest k sent to it whole (default 64 on pocl's CPU device, 0
- *                     elsewhere: untested on GPUs, where CLBlast's tiles are tuned; 0: none)
+ *   gemm_block.max_k  the largest k sent to it whole (0: none). Default on pocl's CPU device
+ *                     CLVAE_GEMM_BLOCK_ANY_K, every k: the convs' forward GEMMs with a long k ran there at
+ *                     1.4-2.5x CLBlast's rate (AB 64x25088x288 101 -> 146 GFLOP/s, the
+ *                     U-Net's 32-filter AB 32x50176x288 58 -> 104, AB 32x100352x96 43 -> 111;
+ *                     1024^3 112 -> 126; three runs each); 0 elsewhere: untested on GPUs, where
+ *                     CLBlast's tiles are tuned
  *   gemm_block.split  1: split a long k when C has fewer blocks than 4 work groups per compute
- *                     unit (default 1 on pocl's CPU device, 0 elsewhere)
+ *                     unit, whatever max_k (default 1 on pocl's CPU device, 0 elsewhere)
  *   gemm_block.m      rows of C per work item: 1, 2, 4, 8 (default) or 16
  *   gemm_block.n      columns of C per work item: 8, 16 (default) or 32 */
 void clvae_gemm_block_defaults(const clvae_ctx_t *ctx, int *max_k, int *split, int *m, int *n)
 {
     int pocl = clvae_device_is_pocl_cpu(ctx);
-    *max_k = pocl ? 64 : 0;
+    *max_k = pocl ? CLVAE_GEMM_BLOCK_ANY_K : 0;
     *split = pocl ? 1 : 0;
     *m = 8;
     *n = 16;
@@ -365,25 +369,28 @@ static void block_shape(clvae_ctx_t *ctx, size_t *bm, size_t *bn)
 }
 
 /* How gemm_block would run C [m, n] with inner dimension k: 0 not at all, else the number of
- * slices of k (1: whole), *kc the length of each. Slices: enough for 4 work groups per compute
- * unit, each at least 256 long. */
+ * slices of k (1: whole), *kc the length of each. A split comes first (a small C with a long k
+ * is too few work items whole, whatever max_k): enough slices for 4 work groups per compute
+ * unit, each at least 256 long; else whole if k <= max_k. */
 static size_t block_slices(clvae_ctx_t *ctx, size_t m, size_t n, size_t k, size_t *kc)
 {
     int k0, s0, m0, n0;
     clvae_gemm_block_defaults(ctx, &k0, &s0, &m0, &n0);
     int lim = clvae_tuning_int(ctx, "gemm_block.max_k", k0);
     *kc = k;
-    if (lim > 0 && k <= (size_t)lim) return 1;
-    if (clvae_tuning_int(ctx, "gemm_block.split", s0) != 1) return 0;
-    size_t bm, bn;
-    block_shape(ctx, &bm, &bn);
-    size_t blocks = ((m + bm - 1) / bm) * ((n + bn - 1) / bn);
-    size_t target = 4 * ctx->wgs * (ctx->dev.compute_units ? ctx->dev.compute_units : 1);
-    size_t want = (target + blocks - 1) / blocks, most = k / 256;
-    size_t sl = want < most ? want : most;
-    if (sl < 2) return 0;
-    *kc = (k + sl - 1) / sl;
-    return (k + *kc - 1) / *kc;
+    if (clvae_tuning_int(ctx, "gemm_block.split", s0) == 1) {
+        size_t bm, bn;
+        block_shape(ctx, &bm, &bn);
+        size_t blocks = ((m + bm - 1) / bm) * ((n + bn - 1) / bn);
+        size_t target = 4 * ctx->wgs * (ctx->dev.compute_units ? ctx->dev.compute_units : 1);
+        size_t want = (target + blocks - 1) / blocks, most = k / 256;
+        size_t sl = want < most ? want : most;
+        if (sl >= 2) {
+            *kc = (k + sl - 1) / sl;
+            return (k + *kc - 1) / *kc;
+        }
+    }
+    return lim > 0 && k <= (size_t)lim ? 1 : 0;
 }
 
 /* Whether a GEMM goes to gemm_block (and in how many slices): B not transposed, block_slices

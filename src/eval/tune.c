@@ -170,7 +170,7 @@ static int xgemm_uses(clvae_ctx_t *ctx, const clvae_gemm_shape_t *sh)
  * into slices, or not) and its block of C per work item; each (m, n) is one program build. */
 enum { GB_MAXK, GB_SPLIT, GB_M, GB_N, GB_NP };
 static const clvae_tune_param_t block_params[GB_NP] = {
-    {"gemm_block.max_k", 5, {0, 32, 64, 128, 576}},
+    {"gemm_block.max_k", 5, {0, 64, 576, 4608, CLVAE_GEMM_BLOCK_ANY_K}},
     {"gemm_block.split", 2, {0, 1}},
     {"gemm_block.m", 4, {2, 4, 8, 16}},
     {"gemm_block.n", 3, {8, 16, 32}},

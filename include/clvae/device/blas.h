@@ -52,8 +52,11 @@ clvae_status_t clvae_gemm_shape_run(clvae_ctx_t *ctx, const clvae_gemm_shape_t *
  * context's tuning now: 1 clvae's thin kernel, 2 its block kernel, 0 CLBlast. */
 int clvae_gemm_shape_own(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s);
 
+/* gemm_block.max_k's value for "every inner dimension". */
+#define CLVAE_GEMM_BLOCK_ANY_K 1073741824
+
 /* The block kernel's defaults on the context's device (an untuned one): the largest inner
- * dimension it takes whole (gemm_block.max_k; 0: none), whether it takes a small C with a long
+ * dimension it takes whole (gemm_block.max_k; 0: none, CLVAE_GEMM_BLOCK_ANY_K: all), whether it takes a small C with a long
  * inner dimension split over k (gemm_block.split) and its block of C per work item
  * (gemm_block.m x gemm_block.n). */
 void clvae_gemm_block_defaults(const clvae_ctx_t *ctx, int *max_k, int *split, int *m, int *n);
