@@ -389,3 +389,55 @@ __kernel void cd_weight_sum(__global float *restrict dw, uint dw_off, __global f
     if (t < CD_CKK) dw[dw_off + k * CD_CKK + t] += s;
     else db[db_off + k] += s;
 }
+
+/* The implicit-GEMM conv for any C (src/ops/conv.c's implicit path; built with CD_C = 1, so
+ * that cd_load_patch loads one channel's taps): the GEMM y = w col of the im2col path with
+ * col's entries loaded where they are used, no col in memory.
+ *   y[n, k, oh, ow] = (accumulate ? y : 0) + (the sum over c = 0 .. C-1 of the sum over taps
+ *                     t ascending of w[k*wk + c*wc + (flip ? CD_KK-1-t : t)] * patch_c[t])
+ *                     + (has_bias ? b[k] : 0)
+ * x [N, C, H, W], y [N, K, OH, OW], geometry as cd_forward's. wk, wc and flip let the host
+ * run the conv's backward-data (stride 1) as a conv of dy with w transposed and flipped
+ * (wk = CD_KK, wc = the conv's C*CD_KK, flip 1) without a copy of w. Work item gid: row
+ * tile gid / nkb, output channels kb*CD_KB .. + CD_KB-1 for kb = gid mod nkb (neighbours
+ * share a tile: x is read once per work group, not once per channel block); each keeps
+ * CD_KB vectors of sums while it loops over C. Channels past K are computed from a clamped
+ * index and never stored. */
+__kernel void ci_forward(__global float *restrict y, uint y_off, __global const float *restrict x,
+                         uint x_off, __global const float *restrict w, uint w_off,
+                         __global const float *restrict b, uint b_off, uint N, uint H, uint W,
+                         uint K, uint OH, uint OW, uint sh, uint sw, uint dh, uint dw,
+                         uint pad_t, uint pad_l, uint accumulate, uint has_bias, uint C, uint wk,
+                         uint wc, uint flip)
+{
+    uint nkb = (K + CD_KB - 1) / CD_KB;
+    uint gid = CLVAE_GID0;
+    uint tile = gid / nkb;
+    if (tile >= N * OH * ((OW + CD_VW - 1) / CD_VW)) return;
+    uint k0 = (gid - tile * nkb) * CD_KB;
+    CD_TILE(tile, OH, OW, n, oh, ow0);
+    int t0 = flip ? CD_KK - 1 : 0, ts = flip ? -1 : 1;
+    __global const float *wa[CD_KB];
+    #pragma unroll
+    for (int a = 0; a < CD_KB; a++) wa[a] = w + w_off + min(k0 + (uint)a, K - 1) * wk + t0;
+    floatv acc[CD_KB];
+    #pragma unroll
+    for (int a = 0; a < CD_KB; a++) acc[a] = (floatv)0.0f;
+    uint HW = H * W;
+    for (uint c = 0; c < C; c++) {
+        floatv patch[CD_KK];
+        cd_load_patch(patch, x + x_off + (n * C + c) * HW, n * C + c, N * C, oh, ow0, H, W, OW,
+                      sh, sw, dh, dw, pad_t, pad_l);
+        #pragma unroll
+        for (int a = 0; a < CD_KB; a++) {
+            __global const float *wt = wa[a] + c * wc;
+            #pragma unroll
+            for (int t = 0; t < CD_KK; t++) acc[a] += (floatv)wt[t * ts] * patch[t];
+        }
+    }
+    uint P = OH * OW;
+    __global float *yk = y + y_off + (n * K + k0) * P + oh * OW + ow0;
+    for (int a = 0; a < CD_KB && k0 + (uint)a < K; a++, yk += P)
+        cd_store_row(yk, OW - ow0, acc[a] + (floatv)(has_bias ? b[b_off + k0 + (uint)a] : 0.0f),
+                     accumulate);
+}

@@ -202,6 +202,8 @@ static void run_case(const char *name, int tr, size_t N, size_t Cin, size_t H, s
     clvae_buf_free(&by), clvae_buf_free(&bgx), clvae_buf_free(&bgw), clvae_buf_free(&bgb);
 }
 
+static void set_path(const char *path);
+
 /* The eight layers of the thesis VAE (28x28x1 MNIST, 3x3 kernels, Keras 'same'). */
 static void thesis_layers(size_t N, int subset)
 {
@@ -220,18 +222,30 @@ static void thesis_layers(size_t N, int subset)
 
 static void t_thesis_layers_batch1(void) { thesis_layers(1, 0); }
 
+/* The thesis layers on the implicit path (CLVAE_CONV_PATH=implicit, the 1-channel ones too):
+ * forward, backward-data of the stride-1 ones, and a transposed conv's backward-dx. */
+static void t_thesis_layers_implicit(void)
+{
+    set_path("implicit");
+    thesis_layers(2, 0);
+    set_path(NULL);
+}
+
 /* 128 images, 4 with CLVAE_TEST_SMALL (the simulator: at 128 the thesis layers under all of
  * Oclgrind's checks ran past 30 minutes; 4 still makes a chunk of several images) */
 static void t_thesis_layers_batch128(void) { thesis_layers(tu_size(128, 4), 1); }
 
-static void t_awkward_shapes(void)
+/* Odd shapes, strides, dilations, paddings and kernels, on the path CLVAE_CONV_PATH names
+ * (NULL: the automatic rule). */
+static void awkward_shapes(const char *path)
 {
+    set_path(path);
     for (int tr = 0; tr < 2; tr++) {
         const char *k = tr ? "deconv" : "conv";
         char n[128];
 #define CASE(label, N, Ci, H, W, Co, p, bias)                                   \
     do {                                                                        \
-        snprintf(n, sizeof n, "%s %s", k, label);                               \
+        snprintf(n, sizeof n, "%s %s [%s]", k, label, path ? path : "auto");    \
         run_case(n, tr, N, Ci, H, W, Co, p, bias, 0, 0);                        \
     } while (0)
         CASE("13x7 odd input", 2, 3, 13, 7, 5, p_same(3, 1), 1);
@@ -261,7 +275,18 @@ static void t_awkward_shapes(void)
     run_case("deconv k1 s2 p0 op1", 1, 2, 3, 5, 4, 2, p_explicit(1, 1, 2, 1, 0, 1), 1, 0, 0);
     run_case("deconv k3 s1 d2 op1", 1, 2, 3, 5, 6, 4, p_explicit(3, 3, 1, 2, 1, 1), 1, 0, 0);
     run_case("deconv k4 s2 p1", 1, 2, 3, 6, 5, 4, p_explicit(4, 4, 2, 1, 1, 0), 1, 0, 0);
+    /* past one block of output channels and one vector of columns, channels not a multiple
+     * of either (the implicit path's tiles: 8 channels by 8 columns by default) */
+    run_case("conv 13->19 k3 s1 23x21", 0, 2, 13, 23, 21, 19, p_same(3, 1), 1, 0, 0);
+    run_case("deconv 19->13 k3 s1 23x21", 1, 2, 19, 23, 21, 13, p_same(3, 1), 1, 0, 0);
+    run_case("conv 13->19 k3 s2 23x21", 0, 2, 13, 23, 21, 19, p_same(3, 2), 1, 0, 0);
+    run_case("deconv 19->13 k3 s2 pad 1 op 1", 1, 2, 19, 12, 11, 13, p_explicit(3, 3, 2, 1, 1, 1),
+             1, 0, 0);
+    set_path(NULL);
 }
+
+static void t_awkward_shapes(void) { awkward_shapes(NULL); }
+static void t_awkward_shapes_implicit(void) { awkward_shapes("implicit"); }
 
 static void t_chunked_batches(void)
 {
@@ -942,6 +967,10 @@ static void t_single_gradients(void)
         snprintf(name, sizeof name, "deconv 6->1 13x7 s2 [%s]", paths[i]);
         single_grads_case(name, 1, 3, 6, 13, 7, 1, p_same(3, 2));
     }
+    set_path("implicit");
+    single_grads_case("conv 5->6 13x7 s1 [implicit]", 0, 3, 5, 13, 7, 6, p_same(3, 1));
+    single_grads_case("deconv 6->5 13x7 s1 [implicit]", 1, 3, 6, 13, 7, 5, p_same(3, 1));
+    single_grads_case("deconv 6->5 13x7 s2 [implicit]", 1, 3, 6, 13, 7, 5, p_same(3, 2));
     set_path(NULL);
 }
 
@@ -956,8 +985,8 @@ static void t_path_variable(void)
     CHECK(dev_fwd(&l, y, x, w, none, &err) == CLVAE_ERR_INVALID && strstr(err.msg, "fastest"),
           "CLVAE_CONV_PATH=fastest accepted: %s", err.msg);
     clvae_error_clear(&err);
-    for (int i = 0; i < 3; i++) {
-        static const char *ok[3] = {"auto", "gemm", "direct"};
+    for (int i = 0; i < 4; i++) {
+        static const char *ok[4] = {"auto", "gemm", "direct", "implicit"};
         set_path(ok[i]);
         CHECK(dev_fwd(&l, y, x, w, none, &err) == CLVAE_OK, "CLVAE_CONV_PATH=%s: %s", ok[i],
               err.msg);
@@ -986,6 +1015,78 @@ static void t_path_variable(void)
           "gemm and direct paths gave the same bits: is CLVAE_CONV_PATH read?");
     free(hx), free(hw), free(got[0]), free(got[1]);
     clvae_buf_free(&x), clvae_buf_free(&w), clvae_buf_free(&y), clvae_buf_free(&b);
+}
+
+/* The implicit path (src/ops/conv.c: ci_forward, the col of im2col never stored): its gradients
+ * against central differences, two runs the same bits, and its tuning keys. */
+static void t_implicit_gradients(void)
+{
+    set_path("implicit");
+    dev_fd_case("implicit conv 5->4 k3 s1 same", 0, 2, 5, 6, 5, 4, p_same(3, 1));
+    dev_fd_case("implicit conv 3->9 k3 s2 same odd pad", 0, 2, 3, 7, 6, 9, p_same(3, 2));
+    dev_fd_case("implicit conv 3->2 k3 d2 p2", 0, 2, 3, 7, 6, 2, p_explicit(3, 3, 1, 2, 2, 0));
+    dev_fd_case("implicit deconv 9->4 k3 s1 same", 1, 2, 9, 5, 6, 4, p_same(3, 1));
+    dev_fd_case("implicit deconv 4->3 k3 s2 p1 op1", 1, 2, 4, 3, 4, 3,
+                p_explicit(3, 3, 2, 1, 1, 1));
+    set_path(NULL);
+}
+
+static void t_implicit_determinism(void)
+{
+    set_path("implicit");
+    determinism_case("implicit conv 32->32 28 s1 batch 4", 0, 4, 32, 28, 32, 1);
+    determinism_case("implicit deconv 32->16 14 s2 batch 3", 1, 3, 32, 14, 16, 2);
+    set_path(NULL);
+}
+
+/* conv_implicit.on = 1 under the automatic rule with every vector width and block of output
+ * channels, as `clvae tune` would set them; then on = 0, and CLVAE_CONV_PATH=gemm over on = 1,
+ * take the GEMM path. */
+static void t_implicit_tuned_values(void)
+{
+    static const int vals[4][2] = {{4, 1}, {16, 16}, {8, 4}, {4, 2}};
+    clvae_error_t err = {0};
+    char n[160];
+    set_path(NULL);
+    for (int c = 0; c < 4; c++) {
+        REQUIRE(clvae_tuning_set(ctx, "conv_implicit.on", 1, &err) == CLVAE_OK &&
+                    clvae_tuning_set(ctx, "conv_implicit.vw", vals[c][0], &err) == CLVAE_OK &&
+                    clvae_tuning_set(ctx, "conv_implicit.kb", vals[c][1], &err) == CLVAE_OK,
+                "%s", err.msg);
+        snprintf(n, sizeof n, "implicit vw %d kb %d: conv 13->19 k3 s1 23x21", vals[c][0],
+                 vals[c][1]);
+        run_case(n, 0, 2, 13, 23, 21, 19, p_same(3, 1), 1, 0, 0);
+        snprintf(n, sizeof n, "implicit vw %d kb %d: deconv 19->13 k3 s2 pad 1 op 1", vals[c][0],
+                 vals[c][1]);
+        run_case(n, 1, 2, 19, 12, 11, 13, p_explicit(3, 3, 2, 1, 1, 1), 1, 0, 0);
+    }
+    /* which path ran, by its launches: the implicit forward is one kernel, the GEMM path's
+     * three or more (im2col, the GEMM, the copy from its rows); both sum in the same order
+     * (input channels, then taps) and give the same bits */
+    layer_t l;
+    REQUIRE(layer_make(&l, 0, 2, 16, 9, 10, 8, p_same(3, 1), &err), "%s", err.msg);
+    clvae_buf_t x = tu_zeros(ctx, l.nx), w = tu_zeros(ctx, l.nw), y = tu_zeros(ctx, l.ny);
+    clvae_buf_t none = {0};
+    uint64_t launches[3]; /* on = 1, on = 0, CLVAE_CONV_PATH=gemm with on = 1 */
+    for (int i = 0; i < 3; i++) {
+        REQUIRE(clvae_tuning_set(ctx, "conv_implicit.on", i != 1, &err) == CLVAE_OK, "%s",
+                err.msg);
+        set_path(i == 2 ? "gemm" : NULL);
+        CHECK(dev_fwd(&l, y, x, w, none, &err) == CLVAE_OK, "%s", err.msg); /* built */
+        clvae_counters_t c0, c1;
+        clvae_ctx_counters(ctx, &c0);
+        CHECK(dev_fwd(&l, y, x, w, none, &err) == CLVAE_OK, "%s", err.msg);
+        clvae_ctx_counters(ctx, &c1);
+        launches[i] = c1.launches - c0.launches;
+    }
+    set_path(NULL);
+    CHECK(launches[0] == 1 && launches[1] >= 2 && launches[2] >= 2,
+          "launches: %llu with conv_implicit.on = 1, %llu with 0, %llu with CLVAE_CONV_PATH=gemm",
+          (unsigned long long)launches[0], (unsigned long long)launches[1],
+          (unsigned long long)launches[2]);
+    clvae_buf_free(&x), clvae_buf_free(&w), clvae_buf_free(&y);
+    clvae_tuning_unset(ctx, "conv_implicit.");
+    clvae_error_clear(&err);
 }
 
 /* The direct path with tuned values, set as `clvae tune` sets its candidates (the context's
@@ -1029,11 +1130,13 @@ int main(void)
     RUN(t_geometry_pack);
     RUN(t_known_values);
     RUN(t_thesis_layers_batch1);
+    RUN(t_thesis_layers_implicit);
     RUN(t_thesis_layers_batch128);
     /* the general tables on the im2col + GEMM path (each shape the direct path would take
      * builds its own program; the direct path has its own tables below) */
     set_path("gemm");
     RUN(t_awkward_shapes);
+    RUN(t_awkward_shapes_implicit);
     RUN(t_chunked_batches);
     RUN(t_reference_gradients);
     RUN(t_device_gradients);
@@ -1048,6 +1151,9 @@ int main(void)
     RUN(t_direct_determinism);
     RUN(t_direct_stale_workspaces);
     RUN(t_direct_tuned_values);
+    RUN(t_implicit_gradients);
+    RUN(t_implicit_determinism);
+    RUN(t_implicit_tuned_values);
     RUN(t_single_gradients);
     RUN(t_path_variable);
     tu_print_errors();
