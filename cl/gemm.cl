@@ -120,6 +120,66 @@ __kernel void gemm_block(__global float *c, uint c_off, uint ldc, __global const
     }
 }
 
+/* C [m, n] (row stride ldc) = alpha A B^T + beta C for A [m, lda] and B [n, ldb], both read
+ * along their rows (the inner dimension k contiguous: the conv weight gradient rows col^T with
+ * col im2col's matrix). Each work item computes a GD_M x GD_N block of C as dot products, eight
+ * terms at a time as float8 (GD_M + GD_N vector loads per GD_M * GD_N products), then each
+ * product's lanes added in lane order and the k mod 8 last terms after them: a fixed order,
+ * the same bits every run. Split over k as gemm_block (slice sl takes p = sl kc .. + kc - 1
+ * into C + sl cs; kc a multiple of 8; gemm_slices_sum adds the slices in order). Rows and
+ * columns past m and n are computed from clamped indices and never stored. With beta 0, C is
+ * not read. */
+#ifndef GD_M
+#define GD_M 4u
+#endif
+#ifndef GD_N
+#define GD_N 4u
+#endif
+__kernel void gemm_dot(__global float *c, uint c_off, uint ldc, __global const float *a,
+                       uint a_off, uint lda, __global const float *b, uint b_off, uint ldb,
+                       uint m, uint n, uint k, uint tb, float alpha, float beta, uint kc,
+                       uint cs)
+{
+    (void)tb; /* 1: B transposed (the arguments gemm_block shares) */
+    uint mb = (m + GD_M - 1u) / GD_M, per = mb * ((n + GD_N - 1u) / GD_N), t = CLVAE_GID0;
+    uint sl = t / per, k0 = sl * kc;
+    if (k0 >= k) return;
+    t -= sl * per;
+    uint q = t / mb; /* no / and % pair: see gemm_block */
+    uint r0 = (t - q * mb) * GD_M, j0 = q * GD_N;
+    uint len = min(kc, k - k0);
+    __global const float *ar[GD_M], *br[GD_N];
+#pragma unroll
+    for (uint i = 0; i < GD_M; i++) ar[i] = a + a_off + min(r0 + i, m - 1u) * lda + k0;
+#pragma unroll
+    for (uint j = 0; j < GD_N; j++) br[j] = b + b_off + min(j0 + j, n - 1u) * ldb + k0;
+    float8 acc[GD_M][GD_N];
+#pragma unroll
+    for (uint i = 0; i < GD_M; i++)
+#pragma unroll
+        for (uint j = 0; j < GD_N; j++) acc[i][j] = (float8)(0.0f);
+    uint p = 0;
+    for (; p + 8u <= len; p += 8u) {
+        float8 av[GD_M], bv[GD_N];
+#pragma unroll
+        for (uint i = 0; i < GD_M; i++) av[i] = vload8(0, ar[i] + p);
+#pragma unroll
+        for (uint j = 0; j < GD_N; j++) bv[j] = vload8(0, br[j] + p);
+#pragma unroll
+        for (uint i = 0; i < GD_M; i++)
+#pragma unroll
+            for (uint j = 0; j < GD_N; j++) acc[i][j] += av[i] * bv[j];
+    }
+    __global float *c0 = c + c_off + sl * cs + r0 * ldc + j0;
+    for (uint i = 0; i < GD_M && r0 + i < m; i++)
+        for (uint j = 0; j < GD_N && j0 + j < n; j++) {
+            float s = clvae_sum8(acc[i][j]);
+            for (uint e = p; e < len; e++) s += ar[i][e] * br[j][e];
+            __global float *cp = c0 + i * ldc + j;
+            *cp = beta == 0.0f ? alpha * s : beta * *cp + alpha * s;
+        }
+}
+
 /* C [m, n] (row stride ldc) = alpha (W_0 + W_1 + ... + W_{S-1}) + beta C, W_s [m, n] dense at
  * w + w_off + s m n: gemm_block's slices summed in order s = 0, 1, ... (the same bits every run). A row
  * kernel over C's m rows (ROW_SPAN). With beta 0, C is not read. */

@@ -58,10 +58,12 @@ static double run_case(int ta, int tb, size_t m, size_t n, size_t k, float beta,
     return worst;
 }
 
-/* One call (op(A) [m, k] with A transposed when ta, B [k, n], beta 0) made twice on the same
- * inputs: 1 when both ran and gave the same bits; *launches: clvae's own kernels launched. */
-static int same_twice(int ta, size_t m, size_t n, size_t k, uint64_t seed, uint64_t *launches)
+/* One call (op(A) [m, k] with A transposed when bit 0 of t is set, op(B) [k, n] with B
+ * transposed when bit 1 is, beta 0) made twice on the same inputs: 1 when both ran and gave the
+ * same bits; *launches: clvae's own kernels launched. */
+static int same_twice(int t, size_t m, size_t n, size_t k, uint64_t seed, uint64_t *launches)
 {
+    int ta = t & 1, tb = t >> 1;
     float *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
     float *c1 = malloc(m * n * sizeof *c1), *c2 = malloc(m * n * sizeof *c2);
     tu_rand(a, m * k, -1, 1, &seed);
@@ -73,8 +75,8 @@ static int same_twice(int ta, size_t m, size_t n, size_t k, uint64_t seed, uint6
     int ok = 1;
     uint64_t before = launches_now();
     for (int r = 0; r < 2; r++)
-        ok &= clvae_gemm(ctx, ta, 0, m, n, k, 1.0f, ba, ta ? m : k, bb, n, 0.0f, bc, n, &err) ==
-                  CLVAE_OK &&
+        ok &= clvae_gemm(ctx, ta, tb, m, n, k, 1.0f, ba, ta ? m : k, bb, tb ? k : n, 0.0f, bc,
+                         n, &err) == CLVAE_OK &&
               clvae_buf_download(ctx, out[r], bc, m * n, &err) == CLVAE_OK;
     *launches = launches_now() - before;
     ok = ok && memcmp(c1, c2, m * n * sizeof *c1) == 0;
@@ -85,12 +87,14 @@ static int same_twice(int ta, size_t m, size_t n, size_t k, uint64_t seed, uint6
 
 /* Thin shapes (a one-filter conv's three GEMMs, the latent layer's inner dimension of 2, m of 4,
  * an n of 2 alone: the latent layer's outputs, run as the transpose) by the thin kernel, then by
- * CLBlast (gemm.thin_max 0); a square 8^3 by CLBlast either way (the block kernel off:
- * gemm_block.max_k 0). */
+ * CLBlast (gemm.thin_max 0); a square 8^3 by CLBlast either way (the block and dot kernels off:
+ * gemm_block.max_k 0, gemm_dot.min_k 0). */
 static void t_thin_against_reference(void)
 {
     clvae_error_t e0 = {0};
-    REQUIRE(clvae_tuning_set(ctx, "gemm_block.max_k", 0, &e0) == CLVAE_OK, "%s", e0.msg);
+    REQUIRE(clvae_tuning_set(ctx, "gemm_block.max_k", 0, &e0) == CLVAE_OK &&
+                clvae_tuning_set(ctx, "gemm_dot.min_k", 0, &e0) == CLVAE_OK,
+            "%s", e0.msg);
     static const size_t shapes[][3] = {{128, 2, 300}, {300, 2, 128}, {128, 300, 2},
                                        {1, 500, 27},  {1, 27, 500},  {27, 500, 1},
                                        {4, 4, 4},     {37, 3, 19},   {8, 8, 8}};
@@ -115,6 +119,7 @@ static void t_thin_against_reference(void)
     }
     clvae_tuning_unset(ctx, "gemm.thin_max");
     clvae_tuning_unset(ctx, "gemm_block.");
+    clvae_tuning_unset(ctx, "gemm_dot.");
 }
 
 /* The thin kernel's sums run in a fixed order: two runs, the same bits (m = 3: thin; n = 2:
@@ -217,17 +222,21 @@ static void t_block_deterministic(void)
     clvae_tuning_unset(ctx, "gemm_block.");
 }
 
-/* The untuned defaults (no gemm_block.* key set): on pocl's CPU device every call with B not
- * transposed goes to the block kernel, a long inner dimension whole (AB 16x40x500, one launch)
- * and a small C with a long k split first whatever max_k (AB 16x24x3001: slices and their sum,
- * 2 launches); B transposed goes to CLBlast. Elsewhere CLBlast takes all three. */
+/* The untuned defaults (no gemm_block.* or gemm_dot.* key set): on pocl's CPU device every
+ * call with B not transposed goes to the block kernel, a long inner dimension whole (AB
+ * 16x40x500, one launch) and a small C with a long k split first whatever max_k (AB 16x24x3001:
+ * slices and their sum, 2 launches); A B^T with k >= 256 to the dot kernel (ABT 16x40x500, one
+ * launch; ABT 64x288x25088 the conv weight gradient's, split: 2 launches), a shorter k to
+ * CLBlast (ABT 16x40x200). Elsewhere CLBlast takes them all. */
 static void t_block_defaults(void)
 {
-    static const struct { int tb; size_t m, n, k; unsigned pocl; } cs[3] = {
-        {0, 16, 40, 500, 1}, {0, 16, 24, 3001, 2}, {1, 16, 40, 500, 0}};
+    static const struct { int tb; size_t m, n, k; unsigned pocl; } cs[6] = {
+        {0, 16, 40, 500, 1}, {0, 16, 24, 3001, 2}, {1, 16, 40, 500, 1},
+        {1, 16, 40, 200, 0}, {1, 64, 288, 25088, 2}, {1, 7, 5, 3001, 2}};
     int pocl = clvae_device_is_pocl_cpu(ctx);
     clvae_tuning_unset(ctx, "gemm_block.");
-    for (int c = 0; c < 3; c++) {
+    clvae_tuning_unset(ctx, "gemm_dot.");
+    for (int c = 0; c < 6; c++) {
         clvae_error_t err = {0};
         uint64_t launches = 0;
         double e = run_case(0, cs[c].tb, cs[c].m, cs[c].n, cs[c].k, 1.0f, &launches, &err);
@@ -240,6 +249,45 @@ static void t_block_defaults(void)
     }
 }
 
+/* The dot kernel (C = op(A) B^T, k contiguous in both) against the reference: k a multiple of 8
+ * and not (the tail after the vectors), edge blocks (m, n not multiples of 4, fewer than 4),
+ * whole and split over k (the split's slices a multiple of 8 long), beta 0 and 1; then two runs
+ * of a split call, the same bits. A transposed goes elsewhere (no launch of the dot kernel's). */
+static void t_dot_against_reference(void)
+{
+    static const size_t shapes[][3] = {{16, 24, 256}, {13, 37, 263}, {3, 2, 300},
+                                       {9, 5, 3001},  {64, 7, 4099}, {1, 9, 1000}};
+    clvae_error_t err = {0};
+    REQUIRE(clvae_tuning_set(ctx, "gemm_dot.min_k", 256, &err) == CLVAE_OK &&
+                clvae_tuning_set(ctx, "gemm.thin_max", 0, &err) == CLVAE_OK,
+            "%s", err.msg);
+    for (size_t sh = 0; sh < sizeof shapes / sizeof *shapes; sh++)
+        for (int beta = 0; beta < 2; beta++) {
+            size_t m = shapes[sh][0], n = shapes[sh][1], k = shapes[sh][2];
+            uint64_t launches = 0;
+            double e = run_case(0, 1, m, n, k, (float)beta, &launches, &err);
+            CHECK(e <= 3e-5 * sqrt((double)k / 1000.0), "dot ABT %zux%zux%zu beta %d: error %.3g %s",
+                  m, n, k, beta, e, err.msg);
+            CHECK(launches == 1u || launches == 2u,
+                  "dot ABT %zux%zux%zu: %llu launches of clvae's own kernels", m, n, k,
+                  (unsigned long long)launches);
+        }
+    uint64_t launches = 0;
+    double e = run_case(1, 1, 16, 24, 500, 1.0f, &launches, &err);
+    CHECK(e <= 1e-5 && launches == 0, "ATBT 16x24x500: error %.3g, %llu launches", e,
+          (unsigned long long)launches);
+    REQUIRE(clvae_tuning_set(ctx, "gemm_dot.min_k", 0, &err) == CLVAE_OK, "%s", err.msg);
+    e = run_case(0, 1, 16, 24, 500, 1.0f, &launches, &err);
+    CHECK(e <= 1e-5 && launches == 0, "min_k 0: error %.3g, %llu launches", e,
+          (unsigned long long)launches);
+    /* split (2 launches a call): the same bits twice */
+    REQUIRE(clvae_tuning_set(ctx, "gemm_dot.min_k", 256, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(same_twice(2, 16, 24, 3001, 17, &launches) && launches == 4,
+          "two split dot runs differ (%llu launches)", (unsigned long long)launches);
+    clvae_tuning_unset(ctx, "gemm_dot.");
+    clvae_tuning_unset(ctx, "gemm.thin_max");
+}
+
 int main(void)
 {
     ctx = tu_ctx();
@@ -250,6 +298,7 @@ int main(void)
     RUN(t_block_deterministic);
     RUN(t_block_split);
     RUN(t_block_defaults);
+    RUN(t_dot_against_reference);
     clvae_ctx_free(ctx);
     return TEST_EXIT();
 }

@@ -351,17 +351,19 @@ static clvae_status_t c_dense(pool_t *p, clvae_error_t *err)
     return expect(p, "dense 3x5 -> 4", by, want, N * OUT, 1e-5, err);
 }
 
-/* C = op(A) B on cl/gemm.cl's block kernel, whole (ATB 10x20x8: edge blocks both ways) and split
- * over k (AB 9x17x600, gemm_slices_sum), whatever the device's defaults; the context's own
- * gemm_block.* values are put back after. */
+/* C = op(A) op(B) on cl/gemm.cl's block kernel, whole (ATB 10x20x8: edge blocks both ways) and
+ * split over k (AB 9x17x600, gemm_slices_sum), and on its dot kernel (ABT 7x9x300: edge blocks,
+ * k not a multiple of 8), whatever the device's defaults; the context's own gemm_block.* and
+ * gemm_dot.* values are put back after. */
 static clvae_status_t c_gemm_block(pool_t *p, clvae_error_t *err)
 {
-    static const char *keys[2] = {"gemm_block.max_k", "gemm_block.split"};
-    static const struct { int ta; size_t m, n, k; } cs[2] = {{1, 10, 20, 8}, {0, 9, 17, 600}};
-    int old[2];
+    static const char *keys[3] = {"gemm_block.max_k", "gemm_block.split", "gemm_dot.min_k"};
+    static const struct { int ta, tb; size_t m, n, k; } cs[3] = {
+        {1, 0, 10, 20, 8}, {0, 0, 9, 17, 600}, {0, 1, 7, 9, 300}};
+    int old[3];
     clvae_status_t s = CLVAE_OK;
-    for (int i = 0; i < 2; i++) old[i] = clvae_tuning_int(p->ctx, keys[i], INT_MIN);
-    for (int c = 0; c < 2 && !s; c++) {
+    for (int i = 0; i < 3; i++) old[i] = clvae_tuning_int(p->ctx, keys[i], INT_MIN);
+    for (int c = 0; c < 3 && !s; c++) {
         size_t m = cs[c].m, n = cs[c].n, k = cs[c].k;
         float *a = hrand(p, m * k, -1, 1, 20 + (uint32_t)c), *b = hrand(p, k * n, -1, 1, 22);
         double *want = a && b ? malloc(m * n * sizeof *want) : NULL;
@@ -370,7 +372,8 @@ static clvae_status_t c_gemm_block(pool_t *p, clvae_error_t *err)
             for (size_t j = 0; j < n; j++) {
                 double acc = 0;
                 for (size_t q = 0; q < k; q++)
-                    acc += (double)(cs[c].ta ? a[q * m + i] : a[i * k + q]) * b[q * n + j];
+                    acc += (double)(cs[c].ta ? a[q * m + i] : a[i * k + q]) *
+                           (cs[c].tb ? b[j * k + q] : b[q * n + j]);
                 want[i * n + j] = acc;
             }
         clvae_buf_t ba, bb, bc;
@@ -379,14 +382,16 @@ static clvae_status_t c_gemm_block(pool_t *p, clvae_error_t *err)
         if (!s) s = dbuf(p, NULL, m * n, &bc, err);
         if (!s) s = clvae_tuning_set(p->ctx, keys[0], 64, err);
         if (!s) s = clvae_tuning_set(p->ctx, keys[1], 1, err);
+        if (!s) s = clvae_tuning_set(p->ctx, keys[2], 256, err);
         if (!s)
-            s = clvae_gemm(p->ctx, cs[c].ta, 0, m, n, k, 1.0f, ba, cs[c].ta ? m : k, bb, n, 0.0f,
-                           bc, n, err);
-        if (!s) s = expect(p, c ? "gemm_block split 9x17x600" : "gemm_block 10x20x8", bc, want,
-                           m * n, 1e-5 * sqrt((double)k), err);
+            s = clvae_gemm(p->ctx, cs[c].ta, cs[c].tb, m, n, k, 1.0f, ba, cs[c].ta ? m : k, bb,
+                           cs[c].tb ? k : n, 0.0f, bc, n, err);
+        static const char *what[3] = {"gemm_block 10x20x8", "gemm_block split 9x17x600",
+                                      "gemm_dot 7x9x300"};
+        if (!s) s = expect(p, what[c], bc, want, m * n, 1e-5 * sqrt((double)k), err);
         free(want);
     }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         clvae_error_t e = {0};
         if (old[i] != INT_MIN) clvae_tuning_set(p->ctx, keys[i], old[i], &e);
         else clvae_tuning_unset(p->ctx, keys[i]);

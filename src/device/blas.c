@@ -411,20 +411,16 @@ static size_t block_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, s
     return sl;
 }
 
-/* C = alpha op(A) B + beta C by gemm_block (one build per block shape), in sl slices of k (kc
- * each) summed by gemm_slices_sum when sl > 1. */
-static clvae_status_t gemm_block(clvae_ctx_t *ctx, int trans_a, size_t m, size_t n, size_t k,
-                                 float alpha, clvae_buf_t a, size_t lda, clvae_buf_t b,
-                                 size_t ldb, float beta, clvae_buf_t c, size_t ldc, size_t sl,
-                                 size_t kc, clvae_error_t *err)
+/* Runs kr (gemm_block or gemm_dot: the shared arguments 0-12, then alpha, beta, kc, cs) over
+ * C's blocks of bm x bn in sl slices of k (kc each), summed in order by gemm_slices_sum when
+ * sl > 1; arg12 is argument 12 (gemm_block's ta). */
+static clvae_status_t gemm_sliced(clvae_ctx_t *ctx, cl_kernel kr, size_t bm, size_t bn,
+                                  int arg12, size_t m, size_t n, size_t k, float alpha,
+                                  clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb,
+                                  float beta, clvae_buf_t c, size_t ldc, size_t sl, size_t kc,
+                                  clvae_error_t *err)
 {
-    size_t bm, bn;
-    block_shape(ctx, &bm, &bn);
-    char defs[48];
-    snprintf(defs, sizeof defs, "-DGB_M=%zuu -DGB_N=%zuu", bm, bn);
-    cl_kernel kr;
-    clvae_status_t s = clvae_kernel_get_defs(ctx, "gemm", defs, "gemm_block", &kr, err);
-    if (s) return s;
+    clvae_status_t s;
     clvae_buf_t out = c, ws = {0};
     size_t out_ld = ldc;
     float a1 = alpha, b1 = beta;
@@ -432,8 +428,7 @@ static clvae_status_t gemm_block(clvae_ctx_t *ctx, int trans_a, size_t m, size_t
         if ((s = clvae_workspace(ctx, WS_GEMM, sl * m * n, &ws, err))) return s;
         out = ws, out_ld = n, a1 = 1.0f, b1 = 0.0f;
     }
-    /* arguments: the shared 0-12, then alpha, beta, kc, cs */
-    if ((s = gemm_args(kr, out, out_ld, a, lda, b, ldb, m, n, k, trans_a, err))) return s;
+    if ((s = gemm_args(kr, out, out_ld, a, lda, b, ldb, m, n, k, arg12, err))) return s;
     cl_uint kcs[2] = {(cl_uint)kc, (cl_uint)(m * n)};
     CLVAE_CL_RET(err, clSetKernelArg(kr, 13, sizeof a1, &a1));
     CLVAE_CL_RET(err, clSetKernelArg(kr, 14, sizeof b1, &b1));
@@ -460,6 +455,67 @@ static clvae_status_t gemm_block(clvae_ctx_t *ctx, int trans_a, size_t m, size_t
     return s;
 }
 
+/* C = alpha op(A) B + beta C by gemm_block (one build per block shape), in sl slices of k (kc
+ * each). */
+static clvae_status_t gemm_block(clvae_ctx_t *ctx, int trans_a, size_t m, size_t n, size_t k,
+                                 float alpha, clvae_buf_t a, size_t lda, clvae_buf_t b,
+                                 size_t ldb, float beta, clvae_buf_t c, size_t ldc, size_t sl,
+                                 size_t kc, clvae_error_t *err)
+{
+    size_t bm, bn;
+    block_shape(ctx, &bm, &bn);
+    char defs[48];
+    snprintf(defs, sizeof defs, "-DGB_M=%zuu -DGB_N=%zuu", bm, bn);
+    cl_kernel kr;
+    clvae_status_t s = clvae_kernel_get_defs(ctx, "gemm", defs, "gemm_block", &kr, err);
+    if (s) return s;
+    return gemm_sliced(ctx, kr, bm, bn, trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                       sl, kc, err);
+}
+
+/* clvae's dot-product GEMM (cl/gemm.cl's gemm_dot, blocks of 4 x 4) for C = alpha A B^T +
+ * beta C with a long inner dimension: A not transposed, B transposed and k at least the tuning
+ * key gemm_dot.min_k (default 256 on pocl's CPU device, 0 (none) elsewhere: untested on GPUs).
+ * The conv weight gradient rows col^T takes it (src/ops/conv.c), from im2col's matrix as it is,
+ * where CLBlast ran that ABT at 12-35 GFLOP/s here. Split over k like gemm_block: enough slices
+ * for 4 work groups per compute unit, each at least 256 long and a multiple of 8. Returns the
+ * slices (0: not taken), *kc their length. */
+#define DOT_BLOCK 4
+static size_t dot_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                       clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb, clvae_buf_t c,
+                       size_t ldc, size_t *kc)
+{
+    if (trans_a || !trans_b) return 0;
+    int lim = clvae_tuning_int(ctx, "gemm_dot.min_k", clvae_device_is_pocl_cpu(ctx) ? 256 : 0);
+    if (lim <= 0 || k < (size_t)lim) return 0;
+    size_t blocks = ((m + DOT_BLOCK - 1) / DOT_BLOCK) * ((n + DOT_BLOCK - 1) / DOT_BLOCK);
+    size_t target = 4 * ctx->wgs * (ctx->dev.compute_units ? ctx->dev.compute_units : 1);
+    size_t want = (target + blocks - 1) / blocks, most = k / 256;
+    size_t sl = want < most ? want : most;
+    if (sl < 1) sl = 1;
+    *kc = ((k + sl - 1) / sl + 7) / 8 * 8;
+    sl = (k + *kc - 1) / *kc;
+    double ends[4] = {(double)a.off + (double)m * (double)lda,
+                      (double)b.off + (double)n * (double)ldb,
+                      (double)c.off + (double)m * (double)ldc,
+                      (double)sl * (double)(m + DOT_BLOCK) * (double)(n + DOT_BLOCK)};
+    for (int i = 0; i < 4; i++)
+        if (ends[i] >= 4294967295.0) return 0;
+    return sl;
+}
+
+static clvae_status_t gemm_dot(clvae_ctx_t *ctx, size_t m, size_t n, size_t k, float alpha,
+                               clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb, float beta,
+                               clvae_buf_t c, size_t ldc, size_t sl, size_t kc,
+                               clvae_error_t *err)
+{
+    cl_kernel kr;
+    clvae_status_t s = clvae_kernel_get(ctx, "gemm", "gemm_dot", &kr, err);
+    if (s) return s;
+    return gemm_sliced(ctx, kr, DOT_BLOCK, DOT_BLOCK, 1, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                       ldc, sl, kc, err);
+}
+
 int clvae_gemm_shape_own(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s)
 {
     clvae_buf_t z = {0};
@@ -469,6 +525,9 @@ int clvae_gemm_shape_own(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s)
     if (block_gemm(ctx, s->trans_a, s->trans_b, s->m, s->n, s->k, z, s->lda, z, s->ldb, z,
                    s->ldc, &kc))
         return 2;
+    if (dot_gemm(ctx, s->trans_a, s->trans_b, s->m, s->n, s->k, z, s->lda, z, s->ldb, z, s->ldc,
+                 &kc))
+        return 3;
     return 0;
 }
 
@@ -494,6 +553,8 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
     if (sl)
         return gemm_block(ctx, trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, sl, kc,
                           err);
+    if ((sl = dot_gemm(ctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, &kc)))
+        return gemm_dot(ctx, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, sl, kc, err);
     cl_command_queue q = clvae_ctx_queue(ctx);
     CLBlastLayout lay = CLBlastLayoutRowMajor;
     CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;

@@ -400,15 +400,28 @@ static clvae_status_t im2row(clvae_ctx_t *ctx, clvae_buf_t colT, clvae_buf_t x,
 }
 
 /* dw [K, ckk] += dL/dw for the chunk of m images at x (offset n0 of the batch) whose output
- * gradient is in rows [K, m*P]: im2row into the col workspace, then the GEMM rows colT (AB: the
- * ABT rows col^T ran at half the speed in CLBlast for these shapes). */
+ * gradient is in rows [K, m*P]. Where clvae's dot GEMM takes the ABT rows col^T (gemm_dot: on
+ * pocl's CPU device by default; `ABT 64x288x25088` 145 GFLOP/s there, where CLBlast ran it at
+ * 30), im2col into the col workspace (none when have_col: col holds x's im2col already) and that
+ * GEMM; else im2row and the GEMM rows colT (AB: CLBlast ran it at about twice its ABT). On
+ * pocl's CPU device the im2row pass cost as much as the GEMM itself (conv2's weight gradient
+ * 14.9 ms, its GEMM 7.1). */
 static clvae_status_t weight_grad(clvae_ctx_t *ctx, clvae_buf_t dw, clvae_buf_t rows,
                                   clvae_buf_t col, clvae_buf_t x, const clvae_conv_geom_t *g,
-                                  size_t m, clvae_error_t *err)
+                                  size_t m, int have_col, clvae_error_t *err)
 {
     sizes_t z = sizes_of(g);
     size_t cols = m * z.P;
-    clvae_status_t s = im2row(ctx, col, x, g, m, err);
+    clvae_gemm_shape_t dot = {0, 1, g->K, z.ckk, cols, cols, cols, z.ckk, 1, 1, -1, 0};
+    clvae_status_t s;
+    if (clvae_gemm_shape_own(ctx, &dot) == 3) { /* rows col^T on gemm_dot */
+        s = have_col ? CLVAE_OK : im2col(ctx, col, x, g, m, err);
+        if (!s)
+            s = clvae_gemm(ctx, 0, 1, g->K, z.ckk, cols, 1.0f, rows, cols, col, cols, 1.0f, dw,
+                           z.ckk, err);
+        return s;
+    }
+    s = im2row(ctx, col, x, g, m, err);
     if (!s)
         s = clvae_gemm(ctx, 0, 0, g->K, z.ckk, cols, 1.0f, rows, cols, col, z.ckk, 1.0f, dw,
                        z.ckk, err);
@@ -509,7 +522,9 @@ static clvae_status_t conv_fwd(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t dw, 
         }
         if (!s && dw.mem) { /* col and rows are free again: one in-order queue */
             s = to_rows(ctx, rows, clvae_buf_at(dy, n0 * z.out), m, g->K, z.P, err);
-            if (!s) s = weight_grad(ctx, dw, rows, col, clvae_buf_at(x, n0 * z.in), g, m, err);
+            if (!s)
+                s = weight_grad(ctx, dw, rows, col, clvae_buf_at(x, n0 * z.in), g, m,
+                                y.mem != NULL, err);
         }
     }
     return s;
@@ -533,7 +548,7 @@ static clvae_status_t conv_bwd(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
         size_t cols = m * z.P;
         s = to_rows(ctx, rows, clvae_buf_at(dy, n0 * z.out), m, g->K, z.P, err);
         if (!s && dw.mem)
-            s = weight_grad(ctx, dw, rows, col, clvae_buf_at(x, n0 * z.in), g, m, err);
+            s = weight_grad(ctx, dw, rows, col, clvae_buf_at(x, n0 * z.in), g, m, 0, err);
         if (!s && dx.mem) {
             s = clvae_gemm(ctx, 1, 0, z.ckk, cols, g->K, 1.0f, w, z.ckk, rows, cols, 0.0f, col,
                            cols, err);

@@ -49,7 +49,7 @@ clvae_status_t clvae_gemm_shape_run(clvae_ctx_t *ctx, const clvae_gemm_shape_t *
                                     clvae_buf_t b, clvae_buf_t c, clvae_error_t *err);
 
 /* Which kernel clvae_gemm gives the call s describes (its operands at offset 0) with the
- * context's tuning now: 1 clvae's thin kernel, 2 its block kernel, 0 CLBlast. */
+ * context's tuning now: 1 clvae's thin kernel, 2 its block kernel, 3 its dot kernel, 0 CLBlast. */
 int clvae_gemm_shape_own(clvae_ctx_t *ctx, const clvae_gemm_shape_t *s);
 
 /* gemm_block.max_k's value for "every inner dimension". */
