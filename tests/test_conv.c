@@ -9,6 +9,7 @@
 
 #include "clvae/ops/basic.h"
 #include "clvae/ops/conv.h"
+#include "clvae/device/blas.h"
 #include "clvae/device/tuning.h"
 
 static clvae_ctx_t *ctx;
@@ -221,6 +222,36 @@ static void thesis_layers(size_t N, int subset)
 }
 
 static void t_thesis_layers_batch1(void) { thesis_layers(1, 0); }
+
+/* The weight gradients as rows colT (im2row, the AB GEMM; conv.weight_abt 0), not as rows
+ * col^T, the default on pocl's CPU device: the thesis layers and two odd ones. */
+static void t_weight_ab(void)
+{
+    clvae_error_t err = {0};
+    REQUIRE(clvae_tuning_set(ctx, "conv.weight_abt", 0, &err) == CLVAE_OK, "%s", err.msg);
+    thesis_layers(2, 0);
+    run_case("conv 13->19 k3 s2 23x21 [AB]", 0, 2, 13, 23, 21, 19, p_same(3, 2), 1, 0, 0);
+    run_case("deconv 19->13 k3 s1 23x21 [AB]", 1, 2, 19, 23, 21, 13, p_same(3, 1), 1, 0, 0);
+    /* the key picks the GEMM: the weight gradient's call has B transposed with 1, not with 0 */
+    layer_t l;
+    REQUIRE(layer_make(&l, 0, 2, 8, 9, 10, 16, p_same(3, 1), &err), "%s", err.msg);
+    clvae_buf_t x = tu_zeros(ctx, l.nx), w = tu_zeros(ctx, l.nw), dy = tu_zeros(ctx, l.ny);
+    clvae_buf_t dw = tu_zeros(ctx, l.nw), none = {0};
+    for (int abt = 0; abt < 2; abt++) {
+        REQUIRE(clvae_tuning_set(ctx, "conv.weight_abt", abt, &err) == CLVAE_OK, "%s", err.msg);
+        clvae_gemm_shape_t *calls = NULL;
+        int n = 0, bt = 0;
+        REQUIRE(clvae_gemm_record_start(ctx, &err) == CLVAE_OK, "%s", err.msg);
+        CHECK(dev_bwd(&l, none, dw, none, dy, x, w, &err) == CLVAE_OK, "%s", err.msg);
+        REQUIRE(clvae_gemm_record_stop(ctx, &calls, &n, &err) == CLVAE_OK, "%s", err.msg);
+        for (int i = 0; i < n; i++) bt += calls[i].trans_b;
+        CHECK(n == 1 && bt == abt, "conv.weight_abt %d: %d GEMM calls, %d with B transposed", abt,
+              n, bt);
+        free(calls);
+    }
+    clvae_buf_free(&x), clvae_buf_free(&w), clvae_buf_free(&dy), clvae_buf_free(&dw);
+    clvae_tuning_unset(ctx, "conv.weight_abt");
+}
 
 /* The thesis layers on the implicit path (CLVAE_CONV_PATH=implicit, the 1-channel ones too):
  * forward, backward-data of the stride-1 ones, and a transposed conv's backward-dx. */
@@ -879,6 +910,10 @@ static void t_direct_shapes_gemm(void) { direct_shapes("gemm"); }
 
 static void t_direct_shapes_direct(void) { direct_shapes("direct"); }
 
+/* The automatic rule: direct kernels for the data, and on pocl's CPU device the GEMM path's
+ * weight gradient on the dot kernel (CLVAE_CONV_PATH=direct keeps the direct one). */
+static void t_direct_shapes_auto(void) { direct_shapes("auto"); }
+
 /* Forced onto the direct path beyond the automatic rule (36 taps). */
 static void t_direct_forced(void)
 {
@@ -1103,6 +1138,9 @@ static void t_direct_tuned_values(void)
     clvae_error_t err = {0};
     char n[160];
     set_path(NULL);
+    /* the direct weight-gradient kernels, not the GEMM path's dot kernel that pocl's CPU
+     * device gives the direct convs' weight gradients by default */
+    REQUIRE(clvae_tuning_set(ctx, "conv.weight_abt", 0, &err) == CLVAE_OK, "%s", err.msg);
     for (int c = 0; c < 3; c++) {
         for (int i = 0; i < 6; i++)
             REQUIRE(clvae_tuning_set(ctx, keys[i], vals[c][i], &err) == CLVAE_OK, "%s: %s",
@@ -1117,6 +1155,7 @@ static void t_direct_tuned_values(void)
         run_case(n, 0, 3, 4, 9, 10, 6, p_same(3, 2), 1, 0, 0);
     }
     clvae_tuning_unset(ctx, "conv_direct.");
+    clvae_tuning_unset(ctx, "conv.weight_abt");
     clvae_error_clear(&err);
 }
 
@@ -1131,6 +1170,7 @@ int main(void)
     RUN(t_known_values);
     RUN(t_thesis_layers_batch1);
     RUN(t_thesis_layers_implicit);
+    RUN(t_weight_ab);
     RUN(t_thesis_layers_batch128);
     /* the general tables on the im2col + GEMM path (each shape the direct path would take
      * builds its own program; the direct path has its own tables below) */
@@ -1146,6 +1186,7 @@ int main(void)
     RUN(t_invalid_arguments);
     RUN(t_direct_shapes_gemm);
     RUN(t_direct_shapes_direct);
+    RUN(t_direct_shapes_auto);
     RUN(t_direct_forced);
     RUN(t_direct_gradients);
     RUN(t_direct_determinism);

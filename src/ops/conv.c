@@ -399,22 +399,29 @@ static clvae_status_t im2row(clvae_ctx_t *ctx, clvae_buf_t colT, clvae_buf_t x,
     return unfold(ctx, "conv_im2row", colT, x, g, nb, sizes_of(g).P * nb, err);
 }
 
+/* Whether weight gradients run as the ABT rows col^T (tuning key conv.weight_abt, default 1 on
+ * pocl's CPU device, where clvae's dot GEMM takes that call: `ABT 64x288x25088` 145 GFLOP/s
+ * there, where CLBlast ran it at 30; 0 elsewhere), else as the AB rows colT (CLBlast ran it at
+ * about twice its ABT). A key of its own, not gemm_dot.min_k: the tuner varies the GEMM keys
+ * over the calls training makes, and those must not change with them. */
+static int weight_abt(clvae_ctx_t *ctx)
+{
+    return clvae_tuning_int(ctx, "conv.weight_abt", clvae_device_is_pocl_cpu(ctx)) == 1;
+}
+
 /* dw [K, ckk] += dL/dw for the chunk of m images at x (offset n0 of the batch) whose output
- * gradient is in rows [K, m*P]. Where clvae's dot GEMM takes the ABT rows col^T (gemm_dot: on
- * pocl's CPU device by default; `ABT 64x288x25088` 145 GFLOP/s there, where CLBlast ran it at
- * 30), im2col into the col workspace (none when have_col: col holds x's im2col already) and that
- * GEMM; else im2row and the GEMM rows colT (AB: CLBlast ran it at about twice its ABT). On
- * pocl's CPU device the im2row pass cost as much as the GEMM itself (conv2's weight gradient
- * 14.9 ms, its GEMM 7.1). */
+ * gradient is in rows [K, m*P]: with weight_abt, im2col into the col workspace (none when
+ * have_col: col holds x's im2col already) and rows col^T; else im2row and rows colT. On pocl's
+ * CPU device the im2row pass cost as much as the GEMM itself (conv2's weight gradient 14.9 ms,
+ * its GEMM 7.1; 11.3 ms all told as rows col^T). */
 static clvae_status_t weight_grad(clvae_ctx_t *ctx, clvae_buf_t dw, clvae_buf_t rows,
                                   clvae_buf_t col, clvae_buf_t x, const clvae_conv_geom_t *g,
                                   size_t m, int have_col, clvae_error_t *err)
 {
     sizes_t z = sizes_of(g);
     size_t cols = m * z.P;
-    clvae_gemm_shape_t dot = {0, 1, g->K, z.ckk, cols, cols, cols, z.ckk, 1, 1, -1, 0};
     clvae_status_t s;
-    if (clvae_gemm_shape_own(ctx, &dot) == 3) { /* rows col^T on gemm_dot */
+    if (weight_abt(ctx)) { /* rows col^T */
         s = have_col ? CLVAE_OK : im2col(ctx, col, x, g, m, err);
         if (!s)
             s = clvae_gemm(ctx, 0, 1, g->K, z.ckk, cols, 1.0f, rows, cols, col, cols, 1.0f, dw,
@@ -823,6 +830,17 @@ static clvae_status_t implicit_apply(clvae_ctx_t *ctx, int fwd, clvae_buf_t out,
     return clvae_launch_1d(ctx, k, tiles * ((a.K + kb - 1) / kb), err);
 }
 
+/* Whether the weight gradient of a conv on the direct path runs as the GEMM path's instead
+ * (im2col, then rows col^T), with weight_abt and CLVAE_CONV_PATH not "direct": on pocl's CPU
+ * device cd_weight_partial ran the thesis VAE's 1 -> 32 conv's weight gradient (128 images)
+ * in 5.4-6.0 ms, about 10 GFLOP/s (its partial sums too many for the registers), the GEMM
+ * path's in 2.0-2.2. */
+static int weight_on_dot(clvae_ctx_t *ctx)
+{
+    const char *env = getenv("CLVAE_CONV_PATH"); /* "direct": the direct kernels throughout */
+    return !(env && strcmp(env, "direct") == 0) && weight_abt(ctx);
+}
+
 /* ---- launchers ------------------------------------------------------------ */
 
 clvae_status_t clvae_conv2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x, clvae_buf_t w,
@@ -869,8 +887,10 @@ clvae_status_t clvae_conv2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf
         s = conv_bwd(ctx, imp ? none : dx, dw, dy, x, w, none, g, 1, op, err);
         if (!s && imp) s = implicit_apply(ctx, 0, dx, dy, w, none, g, 1, err);
     } else {
-        /* the bias gradient comes with the weight gradient's partial sums */
-        if (dw.mem) {
+        /* the bias gradient comes with the direct weight gradient's partial sums */
+        if (dw.mem && weight_on_dot(ctx)) {
+            s = conv_bwd(ctx, none, dw, dy, x, w, none, g, 1, op, err);
+        } else if (dw.mem) {
             s = direct_weight(ctx, dw, db, x, dy, g, err);
             db.mem = NULL;
         }
@@ -929,7 +949,10 @@ clvae_status_t clvae_conv_transpose2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx,
         s = conv_fwd(ctx, imp ? none : dx, dw, x, dy, w, none, g, 1, op, err);
         if (!s && imp) s = implicit_apply(ctx, 1, dx, dy, w, none, g, 1, err);
     } else {
-        s = direct_weight(ctx, dw, none, dy, x, g, err);
+        if (dw.mem && weight_on_dot(ctx))
+            s = conv_fwd(ctx, none, dw, x, dy, w, none, g, 1, op, err);
+        else
+            s = direct_weight(ctx, dw, none, dy, x, g, err);
         if (!s && dx.mem) s = direct_apply(ctx, 1, dx, dy, w, none, g, 1, err);
     }
     if (!s && db.mem) s = bias_grad(ctx, db, dy, g->N, g->C, g->H * g->W, err);
