@@ -259,9 +259,9 @@ static int conv_next(const clvae_tuning_t *t, int *at, clvae_conv_geom_t *g, int
 /* conv.c's defaults (its comment on the tuning keys). */
 static int conv_start(const clvae_ctx_t *ctx, int *v)
 {
-    (void)ctx;
     static const int d[CD_N] = {4, 4, 4, 32, 4096, 27};
     memcpy(v, d, sizeof d);
+    v[CD_VW] = v[CD_DW_VW] = clvae_conv_direct_vw_default(ctx);
     return 1;
 }
 

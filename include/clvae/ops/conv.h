@@ -62,6 +62,10 @@ clvae_status_t clvae_conv_transpose2d_geom(clvae_conv_geom_t *g, size_t N, size_
 /* The family name under which the launchers record convs for `clvae tune`. */
 #define CLVAE_CONV_TUNE_FAMILY "conv"
 
+/* The direct conv kernels' default vector width (tuning keys conv_direct.vw and .dw_vw) on the
+ * context's device: 16 on pocl's CPU device, 4 elsewhere. */
+int clvae_conv_direct_vw_default(const clvae_ctx_t *ctx);
+
 /* How many numbers clvae_conv_geom_pack writes. */
 #define CLVAE_CONV_GEOM_PACKED 16
 
