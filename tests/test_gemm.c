@@ -226,13 +226,13 @@ static void t_block_deterministic(void)
  * call with B not transposed goes to the block kernel, a long inner dimension whole (AB
  * 16x40x500, one launch) and a small C with a long k split first whatever max_k (AB 16x24x3001:
  * slices and their sum, 2 launches); A B^T with k >= 256 to the dot kernel (ABT 16x40x500, one
- * launch; ABT 64x288x25088 the conv weight gradient's, split: 2 launches), a shorter k to
+ * launch; ABT 64x288x25088 the conv weight gradient's, whole or split: 1 or 2), a shorter k to
  * CLBlast (ABT 16x40x200). Elsewhere CLBlast takes them all. */
 static void t_block_defaults(void)
 {
     static const struct { int tb; size_t m, n, k; unsigned pocl; } cs[6] = {
         {0, 16, 40, 500, 1}, {0, 16, 24, 3001, 2}, {1, 16, 40, 500, 1},
-        {1, 16, 40, 200, 0}, {1, 64, 288, 0, 2}, {1, 7, 5, 3001, 2}};
+        {1, 16, 40, 200, 0}, {1, 64, 288, 0, 3}, {1, 7, 5, 3001, 2}};
     int pocl = clvae_device_is_pocl_cpu(ctx);
     clvae_tuning_unset(ctx, "gemm_block.");
     clvae_tuning_unset(ctx, "gemm_dot.");
@@ -244,9 +244,13 @@ static void t_block_defaults(void)
         double e = run_case(0, cs[c].tb, cs[c].m, cs[c].n, k, 1.0f, &launches, &err);
         CHECK(e <= 3e-5 * sqrt((double)k / 1000.0), "A%s %zux%zux%zu: error %.3g %s",
               cs[c].tb ? "BT" : "B", cs[c].m, cs[c].n, k, e, err.msg);
+        /* 3: one launch or two (whole or split: how many slices depends on the work-group
+         * size, 1,152 blocks of C are enough for some) */
         unsigned want = pocl ? cs[c].pocl : 0u;
-        CHECK(launches == want, "A%s %zux%zux%zu: %llu launches of clvae's own kernels, not %u",
-              cs[c].tb ? "BT" : "B", cs[c].m, cs[c].n, k, (unsigned long long)launches, want);
+        int ok = want == 3u ? launches == 1u || launches == 2u : launches == want;
+        CHECK(ok, "A%s %zux%zux%zu: %llu launches of clvae's own kernels, not %s%u",
+              cs[c].tb ? "BT" : "B", cs[c].m, cs[c].n, k, (unsigned long long)launches,
+              want == 3u ? "1 or " : "", want == 3u ? 2u : want);
     }
 }
 
