@@ -11,6 +11,7 @@
 #include "clvae/ops/conv.h"
 #include "clvae/device/blas.h"
 #include "clvae/device/tuning.h"
+#include "device/tuning_internal.h"
 
 static clvae_ctx_t *ctx;
 
@@ -1124,6 +1125,15 @@ static void t_implicit_tuned_values(void)
     clvae_error_clear(&err);
 }
 
+/* The direct kernels' default vector width: 16 on pocl's CPU device (2.2-2.8x faster there than
+ * 4 for the thesis VAE's last deconv), 4 elsewhere; the direct tests run both (tuned values). */
+static void t_direct_default_vw(void)
+{
+    int want = clvae_device_is_pocl_cpu(ctx) ? 16 : 4;
+    CHECK(clvae_conv_direct_vw_default(ctx) == want, "default vector width %d, not %d",
+          clvae_conv_direct_vw_default(ctx), want);
+}
+
 /* The direct path with tuned values, set as `clvae tune` sets its candidates (the context's
  * tuning table): every vector width, the weight-gradient tiles away from their defaults, and
  * max_ckk = 64 sending a 36-tap conv down the direct path under the automatic rule. */
@@ -1192,6 +1202,7 @@ int main(void)
     RUN(t_direct_determinism);
     RUN(t_direct_stale_workspaces);
     RUN(t_direct_tuned_values);
+    RUN(t_direct_default_vw);
     RUN(t_implicit_gradients);
     RUN(t_implicit_determinism);
     RUN(t_implicit_tuned_values);

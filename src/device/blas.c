@@ -368,6 +368,15 @@ static void block_shape(clvae_ctx_t *ctx, size_t *bm, size_t *bn)
     *bn = (size_t)((n == 8 || n == 16 || n == 32) ? n : n0);
 }
 
+/* How many slices of k (at most k / 256, each at least 256 long) bring C's blocks up to 4 work
+ * groups per compute unit: 0 or 1 when k is too short or C has blocks enough. */
+static size_t split_slices(const clvae_ctx_t *ctx, size_t blocks, size_t k)
+{
+    size_t target = 4 * ctx->wgs * (ctx->dev.compute_units ? ctx->dev.compute_units : 1);
+    size_t want = (target + blocks - 1) / blocks, most = k / 256;
+    return want < most ? want : most;
+}
+
 /* How gemm_block would run C [m, n] with inner dimension k: 0 not at all, else the number of
  * slices of k (1: whole), *kc the length of each. A split comes first (a small C with a long k
  * is too few work items whole, whatever max_k): enough slices for 4 work groups per compute
@@ -381,10 +390,7 @@ static size_t block_slices(clvae_ctx_t *ctx, size_t m, size_t n, size_t k, size_
     if (clvae_tuning_int(ctx, "gemm_block.split", s0) == 1) {
         size_t bm, bn;
         block_shape(ctx, &bm, &bn);
-        size_t blocks = ((m + bm - 1) / bm) * ((n + bn - 1) / bn);
-        size_t target = 4 * ctx->wgs * (ctx->dev.compute_units ? ctx->dev.compute_units : 1);
-        size_t want = (target + blocks - 1) / blocks, most = k / 256;
-        size_t sl = want < most ? want : most;
+        size_t sl = split_slices(ctx, ((m + bm - 1) / bm) * ((n + bn - 1) / bn), k);
         if (sl >= 2) {
             *kc = (k + sl - 1) / sl;
             return (k + *kc - 1) / *kc;
@@ -489,9 +495,7 @@ static size_t dot_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, siz
     int lim = clvae_tuning_int(ctx, "gemm_dot.min_k", clvae_device_is_pocl_cpu(ctx) ? 256 : 0);
     if (lim <= 0 || k < (size_t)lim) return 0;
     size_t blocks = ((m + DOT_BLOCK - 1) / DOT_BLOCK) * ((n + DOT_BLOCK - 1) / DOT_BLOCK);
-    size_t target = 4 * ctx->wgs * (ctx->dev.compute_units ? ctx->dev.compute_units : 1);
-    size_t want = (target + blocks - 1) / blocks, most = k / 256;
-    size_t sl = want < most ? want : most;
+    size_t sl = split_slices(ctx, blocks, k);
     if (sl < 1) sl = 1;
     *kc = ((k + sl - 1) / sl + 7) / 8 * 8;
     sl = (k + *kc - 1) / *kc;

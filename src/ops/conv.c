@@ -599,24 +599,44 @@ static clvae_status_t bias_grad(clvae_ctx_t *ctx, clvae_buf_t db, clvae_buf_t t,
 
 /* ---- the direct path ------------------------------------------------------ */
 
-/* Whether g runs on the direct path: CLVAE_CONV_PATH, else the max_ckk rule. */
-static clvae_status_t use_direct(clvae_ctx_t *ctx, const clvae_conv_geom_t *g, int *direct,
-                                 const char *op, clvae_error_t *err)
+/* How a conv's passes run, decided once per launch from CLVAE_CONV_PATH ("auto" or unset: the
+ * tuning rules; "gemm": im2col + GEMM throughout; "direct": the direct kernels wherever
+ * C*kh*kw <= DIRECT_MAX_CKK, their own weight gradient included; "implicit": ci_forward wherever
+ * it can run) and the tuning keys conv_direct.max_ckk, conv_implicit.on and conv.weight_abt. */
+typedef struct conv_path {
+    int direct;       /* the direct kernels for the data passes */
+    int implicit_fwd; /* (not direct) the conv's forward, a transposed conv's backward-dx */
+    int implicit_bwd; /* (not direct) the conv's backward-data, a transposed conv's forward */
+    int weight_gemm;  /* (direct) the weight gradient as the GEMM path's (im2col, rows col^T) */
+} conv_path_t;
+
+static int weight_abt(clvae_ctx_t *ctx);
+static int implicit_fits(const clvae_conv_geom_t *g, int fwd);
+
+static clvae_status_t conv_path(clvae_ctx_t *ctx, const clvae_conv_geom_t *g, conv_path_t *p,
+                                const char *op, clvae_error_t *err)
 {
     size_t ckk = g->C * g->kh * g->kw;
     const char *env = getenv("CLVAE_CONV_PATH");
-    *direct = 0;
-    if (!env || !*env || strcmp(env, "auto") == 0) {
-        int lim = clvae_tuning_int(ctx, "conv_direct.max_ckk", 27);
-        if (lim > DIRECT_MAX_CKK) lim = DIRECT_MAX_CKK;
-        *direct = lim > 0 && ckk <= (size_t)lim;
-    } else if (strcmp(env, "direct") == 0) {
-        *direct = ckk <= DIRECT_MAX_CKK;
-    } else if (strcmp(env, "gemm") != 0 && strcmp(env, "implicit") != 0) {
+    int path_auto = !env || !*env || strcmp(env, "auto") == 0;
+    int path_direct = !path_auto && strcmp(env, "direct") == 0;
+    int path_implicit = !path_auto && strcmp(env, "implicit") == 0;
+    if (!path_auto && !path_direct && !path_implicit && strcmp(env, "gemm") != 0)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "%s: CLVAE_CONV_PATH is '%s'; use auto, gemm, direct or implicit", op,
                           env);
+    memset(p, 0, sizeof *p);
+    if (path_auto) {
+        int lim = clvae_tuning_int(ctx, "conv_direct.max_ckk", 27);
+        if (lim > DIRECT_MAX_CKK) lim = DIRECT_MAX_CKK;
+        p->direct = lim > 0 && ckk <= (size_t)lim;
+    } else {
+        p->direct = path_direct && ckk <= DIRECT_MAX_CKK;
     }
+    int imp = path_implicit || (path_auto && clvae_tuning_int(ctx, "conv_implicit.on", 0) == 1);
+    p->implicit_fwd = !p->direct && imp && implicit_fits(g, 1);
+    p->implicit_bwd = !p->direct && imp && implicit_fits(g, 0);
+    p->weight_gemm = p->direct && !path_direct && weight_abt(ctx);
     return CLVAE_OK;
 }
 
@@ -771,24 +791,18 @@ static clvae_status_t direct_weight(clvae_ctx_t *ctx, clvae_buf_t dw, clvae_buf_
 
 /* ---- the implicit path ----------------------------------------------------- */
 
-/* Whether g's pass runs on the implicit path (cl/conv_direct.cl's ci_forward) when it is not
- * direct: fwd 1 the conv's forward (a transposed conv's backward-dx), any stride; fwd 0 its
- * backward-data (a transposed conv's forward), stride 1 with pad_t <= (kh-1)*dh and pad_l <=
- * (kw-1)*dw only (then it is a conv of dy with w transposed and flipped). kh*kw at most
- * IMPLICIT_MAX_KK (the taps live in registers), w's elements and the work items within int
- * and uint. The rule: the tuning key conv_implicit.on, default 0 (on pocl's CPU device it ran
- * the DDPM U-Net's training step as fast as im2col + gemm_block, 105 against 96-109 images/s,
- * and the thesis VAE's slower, 507 against 639: its stride-2 loads go element by element; it
- * needs no col buffer); CLVAE_CONV_PATH "implicit" forces it where it can run, "gemm" and
- * "direct" keep it off. */
-static int use_implicit(clvae_ctx_t *ctx, const clvae_conv_geom_t *g, int fwd)
+/* Whether ci_forward can run g's pass: fwd 1 the conv's forward (a transposed conv's
+ * backward-dx), any stride; fwd 0 its backward-data (a transposed conv's forward), stride 1 with
+ * pad_t <= (kh-1)*dh and pad_l <= (kw-1)*dw only (then it is a conv of dy with w transposed and
+ * flipped). kh*kw at most IMPLICIT_MAX_KK (the taps live in registers), w's elements and the
+ * work items within int and uint. Whether it does is conv_path's: the tuning key
+ * conv_implicit.on, default 0 (on pocl's CPU device it ran the DDPM U-Net's training step as
+ * fast as im2col + gemm_block, 105 against 96-109 images/s, and the thesis VAE's slower, 507
+ * against 639: its stride-2 loads go element by element; it needs no col buffer), or
+ * CLVAE_CONV_PATH=implicit. */
+static int implicit_fits(const clvae_conv_geom_t *g, int fwd)
 {
-    const char *env = getenv("CLVAE_CONV_PATH");
-    int on;
-    if (env && strcmp(env, "implicit") == 0) on = 1;
-    else if (env && *env && strcmp(env, "auto") != 0) on = 0;
-    else on = clvae_tuning_int(ctx, "conv_implicit.on", 0) == 1;
-    if (!on || g->kh * g->kw > IMPLICIT_MAX_KK) return 0;
+    if (g->kh * g->kw > IMPLICIT_MAX_KK) return 0;
     if (!fwd && (g->sh != 1 || g->sw != 1 || g->pad_t > (g->kh - 1) * g->dh ||
                  g->pad_l > (g->kw - 1) * g->dw))
         return 0;
@@ -799,7 +813,7 @@ static int use_implicit(clvae_ctx_t *ctx, const clvae_conv_geom_t *g, int fwd)
 }
 
 /* out = (accumulate ? out : 0) + b + conv(in, w) (fwd 1: in = x [N, C, H, W], out = y) or
- * conv^T(in, w) (fwd 0: in = dy [N, K, OH, OW], out = dx [N, C, H, W]; use_implicit(g, 0)
+ * conv^T(in, w) (fwd 0: in = dy [N, K, OH, OW], out = dx [N, C, H, W]; implicit_fits(g, 0)
  * true) by ci_forward. Keys: conv_implicit.vw (columns per work item: 4, 8 or 16; default 16)
  * and conv_implicit.kb (output channels per work item: 1-16, a power of two; default 16: on
  * pocl's CPU device 16 x 16 ran the U-Net's 96->32 28x28 forward at 89 GFLOP/s, 8 x 8 at 50). The
@@ -839,16 +853,10 @@ static clvae_status_t implicit_apply(clvae_ctx_t *ctx, int fwd, clvae_buf_t out,
     return clvae_launch_1d(ctx, k, tiles * ((a.K + kb - 1) / kb), err);
 }
 
-/* Whether the weight gradient of a conv on the direct path runs as the GEMM path's instead
- * (im2col, then rows col^T), with weight_abt and CLVAE_CONV_PATH not "direct": on pocl's CPU
- * device cd_weight_partial ran the thesis VAE's 1 -> 32 conv's weight gradient (128 images)
- * in 5.4-6.0 ms, about 10 GFLOP/s (its partial sums too many for the registers), the GEMM
- * path's in 2.0-2.2. */
-static int weight_on_dot(clvae_ctx_t *ctx)
-{
-    const char *env = getenv("CLVAE_CONV_PATH"); /* "direct": the direct kernels throughout */
-    return !(env && strcmp(env, "direct") == 0) && weight_abt(ctx);
-}
+/* A direct conv's weight gradient goes the GEMM path's way (conv_path's weight_gemm) with
+ * weight_abt: on pocl's CPU device cd_weight_partial ran the thesis VAE's 1 -> 32 conv's weight
+ * gradient (128 images) in 5.4-6.0 ms, about 10 GFLOP/s (its partial sums too many for the
+ * registers), the GEMM path's in 2.0-2.2. */
 
 /* ---- launchers ------------------------------------------------------------ */
 
@@ -865,10 +873,10 @@ clvae_status_t clvae_conv2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t
     if (!s) s = clvae_buf_check_opt(b, g->K, op, "b", err);
     if (s) return s;
     if (g->C * g->kh * g->kw <= DIRECT_MAX_CKK) note_conv(ctx, g); /* `clvae tune` */
-    int direct;
-    if ((s = use_direct(ctx, g, &direct, op, err))) return s;
-    if (direct) return direct_apply(ctx, 1, y, x, w, b, g, 0, err);
-    if (use_implicit(ctx, g, 1)) return implicit_apply(ctx, 1, y, x, w, b, g, 0, err);
+    conv_path_t p;
+    if ((s = conv_path(ctx, g, &p, op, err))) return s;
+    if (p.direct) return direct_apply(ctx, 1, y, x, w, b, g, 0, err);
+    if (p.implicit_fwd) return implicit_apply(ctx, 1, y, x, w, b, g, 0, err);
     clvae_buf_t none = {0};
     return conv_fwd(ctx, y, none, none, x, w, b, g, 0, op, err);
 }
@@ -889,15 +897,15 @@ clvae_status_t clvae_conv2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf
     if (!s && dx.mem) s = clvae_buf_check(w, z.w, op, "w (needed for dx)", err);
     if (s) return s;
     clvae_buf_t none = {0};
-    int direct;
-    if ((s = use_direct(ctx, g, &direct, op, err))) return s;
-    if (!direct) {
-        int imp = dx.mem && use_implicit(ctx, g, 0);
+    conv_path_t p;
+    if ((s = conv_path(ctx, g, &p, op, err))) return s;
+    if (!p.direct) {
+        int imp = dx.mem && p.implicit_bwd;
         s = conv_bwd(ctx, imp ? none : dx, dw, dy, x, w, none, g, 1, op, err);
         if (!s && imp) s = implicit_apply(ctx, 0, dx, dy, w, none, g, 1, err);
     } else {
         /* the bias gradient comes with the direct weight gradient's partial sums */
-        if (dw.mem && weight_on_dot(ctx)) {
+        if (dw.mem && p.weight_gemm) {
             s = conv_bwd(ctx, none, dw, dy, x, w, none, g, 1, op, err);
         } else if (dw.mem) {
             s = direct_weight(ctx, dw, db, x, dy, g, err);
@@ -924,10 +932,10 @@ clvae_status_t clvae_conv_transpose2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, c
     if (s) return s;
     if (g->C * g->kh * g->kw <= DIRECT_MAX_CKK) note_conv(ctx, g); /* `clvae tune` */
     /* the adjoint conv's backward-data: dy := x, dx := y (overwritten, + bias) */
-    int direct;
-    if ((s = use_direct(ctx, g, &direct, op, err))) return s;
-    if (direct) return direct_apply(ctx, 0, y, x, w, b, g, 0, err);
-    if (use_implicit(ctx, g, 0)) return implicit_apply(ctx, 0, y, x, w, b, g, 0, err);
+    conv_path_t p;
+    if ((s = conv_path(ctx, g, &p, op, err))) return s;
+    if (p.direct) return direct_apply(ctx, 0, y, x, w, b, g, 0, err);
+    if (p.implicit_bwd) return implicit_apply(ctx, 0, y, x, w, b, g, 0, err);
     clvae_buf_t none = {0};
     return conv_bwd(ctx, y, none, x, none, w, b, g, 0, op, err);
 }
@@ -951,14 +959,14 @@ clvae_status_t clvae_conv_transpose2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx,
     /* dx += the adjoint conv's forward of dy (no bias), and dw += the adjoint conv's
      * weight gradient with x := dy and dy := x, from one im2col of dy per chunk */
     clvae_buf_t none = {0};
-    int direct;
-    if ((s = use_direct(ctx, g, &direct, op, err))) return s;
-    if (!direct) {
-        int imp = dx.mem && use_implicit(ctx, g, 1);
+    conv_path_t p;
+    if ((s = conv_path(ctx, g, &p, op, err))) return s;
+    if (!p.direct) {
+        int imp = dx.mem && p.implicit_fwd;
         s = conv_fwd(ctx, imp ? none : dx, dw, x, dy, w, none, g, 1, op, err);
         if (!s && imp) s = implicit_apply(ctx, 1, dx, dy, w, none, g, 1, err);
     } else {
-        if (dw.mem && weight_on_dot(ctx))
+        if (dw.mem && p.weight_gemm)
             s = conv_fwd(ctx, none, dw, x, dy, w, none, g, 1, op, err);
         else
             s = direct_weight(ctx, dw, none, dy, x, g, err);
