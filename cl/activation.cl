@@ -78,16 +78,26 @@ __kernel void act_forward(__global float *y, uint y_off, __global const float *x
 #undef ACT_FWD
 }
 
-/* dx[i] += dy[i] * act'(v[i]) for i < n, where v is x (SILU) or y (the others; IDENTITY
- * does not read v); chunks as act_forward's */
+/* dx[i] += dy[i] * act'(v[i]) for i < n (accumulate 0: dx[i] = ..., dx not read), where v is
+ * x (SILU) or y (the others; IDENTITY does not read v); chunks as act_forward's */
 __kernel void act_backward(__global float *dx, uint dx_off, __global const float *dy,
                            uint dy_off, __global const float *v, uint v_off, uint n, uint act,
-                           float slope)
+                           float slope, uint accumulate)
 {
     ROW_SPAN(n, 1u);
     __global float *dp = dx + dx_off;
     __global const float *gp = dy + dy_off;
     __global const float *vp = v + v_off;
+    if (!accumulate) { /* dx = ...: dx is not read */
+        if (act == ACT_IDENTITY) {
+            for (uint i = s0; i < s1; i++) dp[i] = gp[i];
+            return;
+        }
+#define ACT_BWD_SET(A) for (uint i = s0; i < s1; i++) dp[i] = gp[i] * act_df(vp[i], (A), slope)
+        ACT_CASES(ACT_BWD_SET)
+#undef ACT_BWD_SET
+        return;
+    }
     if (act == ACT_IDENTITY) {
         for (uint i = s0; i < s1; i++) dp[i] += gp[i];
         return;

@@ -84,6 +84,20 @@ static act_result_t run_case(int a, const float *x, const float *dy, const float
     CHECK(res.dx && dx2 && memcmp(res.dx, dx2, n * sizeof(float)) == 0, "%s: not repeatable",
           msg);
 
+    /* the writing form into a NaN-filled dx: dy * act'(x) against the reference from zeros */
+    if (yf) {
+        for (size_t i = 0; i < n; i++) dxd[i] = 0.0;
+        clvae_act_backward_ref(dxd, dyd, xd, yf, act, slope, n);
+        clvae_buf_t bdx = tu_upload(ctx, nan, n);
+        CHECK(clvae_act_backward_set(ctx, bdx, bdy, bx, by, act, slope, n, &err) == CLVAE_OK,
+              "%s %s (set): %s", acts[a].label, what, err.msg);
+        float *set = tu_download(ctx, bdx, n);
+        snprintf(msg, sizeof msg, "%s backward (set) %s", acts[a].label, what);
+        CHECK(set && tu_close(msg, set, dxd, n, 1e-5, 1e-4, &rel), "%s", msg);
+        free(set);
+        clvae_buf_free(&bdx);
+    }
+
     free(dx2);
     clvae_buf_free(&bx);
     clvae_buf_free(&by);

@@ -176,6 +176,70 @@ static void t_ops(void)
     clvae_error_clear(&err);
 }
 
+/* Device time by kernel: a launch of each kind recorded under its kernel's name, a CLBlast call
+ * as one entry, the launches as the counters count them; refused without a profiling queue. */
+static void t_kernel_times(void)
+{
+    clvae_error_t err = {0};
+    CHECK(clvae_ctx_kernel_profile(ctx, 1, &err) == CLVAE_ERR_INVALID,
+          "kernel times accepted on a queue without profiling");
+    clvae_error_clear(&err);
+    clvae_ctx_opts_t o;
+    clvae_ctx_opts_from_env(&o);
+    o.profiling = 1;
+    clvae_ctx_t *pc = NULL;
+    REQUIRE(clvae_ctx_init(&pc, &o, &err) == CLVAE_OK, "%s", err.msg);
+    enum { N = 64 };
+    clvae_buf_t a, b, c;
+    REQUIRE(clvae_buf_alloc(pc, N, &a, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_buf_alloc(pc, N, &b, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_buf_alloc(pc, N, &c, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_kernel_time_t *t = NULL;
+    int n = 0;
+    CHECK(clvae_ctx_kernel_times(pc, &t, &n, &err) == CLVAE_ERR_INVALID && n == 0,
+          "kernel times read while not recording");
+    clvae_error_clear(&err);
+    REQUIRE(clvae_fill_forward(pc, a.mem, 0, 1.0f, N, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_ctx_kernel_profile(pc, 1, &err) == CLVAE_OK, "%s", err.msg);
+    clvae_ctx_counters_reset(pc);
+    for (int i = 0; i < 3; i++)
+        CHECK(clvae_affine_forward(pc, b, a, 2.0f, 1.0f, N, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(clvae_fill_forward(pc, c.mem, 0, 0.0f, N, &err) == CLVAE_OK, "%s", err.msg);
+    REQUIRE(clvae_tuning_set(pc, "gemm_block.max_k", 0, &err) == CLVAE_OK, "%s", err.msg);
+    CHECK(clvae_gemm(pc, 0, 0, 8, 8, 8, 1.0f, a, 8, b, 8, 0.0f, c, 8, &err) == CLVAE_OK, "%s",
+          err.msg);
+    clvae_counters_t cnt;
+    clvae_ctx_counters(pc, &cnt);
+    CHECK(clvae_ctx_kernel_times(pc, &t, &n, &err) == CLVAE_OK, "%s", err.msg);
+    uint64_t own = 0;
+    int affine = -1, blas = -1;
+    for (int i = 0; i < n; i++) {
+        CHECK(t[i].name[0] && t[i].launches > 0 && t[i].ns >= 0, "entry %d: '%s' %" PRIu64, i,
+              t[i].name, t[i].launches);
+        if (strcmp(t[i].name, "CLBlast gemm") == 0) blas = i;
+        else own += t[i].launches;
+        if (strstr(t[i].name, "affine")) affine = i;
+    }
+    CHECK(own == cnt.launches, "%" PRIu64 " launches timed, %" PRIu64 " counted", own,
+          cnt.launches);
+    CHECK(affine >= 0 && t[affine].launches == 3, "the affine kernel: %" PRIu64 " launches",
+          affine >= 0 ? t[affine].launches : 0);
+    CHECK(blas >= 0 && t[blas].launches == 1 && t[blas].ns > 0, "the CLBlast call not timed");
+    /* read again: the launches were forgotten, the entries add up */
+    CHECK(clvae_affine_forward(pc, b, a, 2.0f, 1.0f, N, &err) == CLVAE_OK, "%s", err.msg);
+    int n1 = n;
+    CHECK(clvae_ctx_kernel_times(pc, &t, &n, &err) == CLVAE_OK && n == n1, "%s", err.msg);
+    CHECK(affine >= 0 && t[affine].launches == 4, "the affine kernel: %" PRIu64 " launches",
+          affine >= 0 ? t[affine].launches : 0);
+    CHECK(clvae_ctx_kernel_profile(pc, 0, &err) == CLVAE_OK, "%s", err.msg);
+    free(t);
+    clvae_buf_free(&a);
+    clvae_buf_free(&b);
+    clvae_buf_free(&c);
+    clvae_ctx_free(pc);
+    clvae_error_clear(&err);
+}
+
 int main(void)
 {
     /* the counts below are those of the plain transfers, not of Oclgrind's kernel copies */
@@ -187,6 +251,7 @@ int main(void)
     RUN(t_download_start);
     RUN(t_mem_writes);
     RUN(t_ops);
+    RUN(t_kernel_times);
     clvae_ctx_free(ctx);
     return TEST_EXIT();
 }

@@ -131,6 +131,23 @@ t_bench_counters() {
 }
 check bench_counters t_bench_counters
 
+# bench --profile's kernel table: clvae's own launches per step by kernel add up to the counters'
+# launches per step (CLBlast's calls are a row of their own), every row with a time
+t_bench_kernels() {
+  local out launches sum
+  out=$("$clvae" bench "$cfg" --steps 2 --profile) || return 1
+  grep -q "^per kernel (device time per training step" <<<"$out" &&
+    grep -q "^  kernel  *launches  *ms  *share$" <<<"$out" || { echo "$out" >&2; return 1; }
+  launches=$(grep "^  training: " <<<"$out" | awk '{ print $2 }')
+  sum=$(awk '/^per kernel/ { on = 1; next } on && NF == 4 && $1 != "kernel" && $1 != "CLBlast" { s += $2; if ($3 + 0 < 0) bad = 1 }
+             END { if (bad) print -1; else print s }' <<<"$out")
+  [ -n "$launches" ] && [ "$sum" = "$launches" ] || { echo "launches $launches, kernel rows $sum" >&2; echo "$out" >&2; return 1; }
+  grep -q "^  act_backward  *[1-9]" <<<"$out" || { echo "$out" >&2; return 1; }
+  out=$("$clvae" bench "$cfg" --steps 1 --profile --json) || return 1
+  grep -q '"kernels": \[{"kernel": "[a-z_0-9]*", "launches_per_step": [0-9.]*, "ms_per_step": [0-9.]*}' <<<"$out" || { echo "$out" >&2; return 1; }
+}
+check bench_kernels t_bench_kernels
+
 t_batchnorm_resume_bit_exact() {
   # batch normalization's running statistics travel in the checkpoint: two epochs straight and
   # one epoch then --resume give the same parameters, optimizer state and buffers

@@ -111,7 +111,40 @@ static void json_layers(const clvae_model_desc_t *d, const clvae_bench_result_t 
         }
         printf("]}");
     }
+    printf("], \"kernels\": [");
+    for (int i = 0; i < res->nkernels; i++) {
+        printf("%s{\"kernel\": ", i ? ", " : "");
+        cli_json_string(stdout, res->kernels[i].name);
+        printf(", \"launches_per_step\": %.2f, \"ms_per_step\": %.4f}",
+               (double)res->kernels[i].launches / res->steps,
+               res->kernels[i].ns / res->steps / 1e6);
+    }
     printf("]");
+}
+
+/* Orders kernel times by device time, the longest first (names break ties). */
+static int by_time(const void *a, const void *b)
+{
+    const clvae_kernel_time_t *x = a, *y = b;
+    if (x->ns != y->ns) return x->ns < y->ns ? 1 : -1;
+    return strcmp(x->name, y->name);
+}
+
+/* --profile's kernel table: device time per training step by kernel, the longest first. */
+static void print_kernels(const clvae_bench_result_t *res)
+{
+    if (!res->nkernels) return;
+    qsort(res->kernels, (size_t)res->nkernels, sizeof *res->kernels, by_time);
+    double total = 0, k = 1.0 / res->steps;
+    for (int i = 0; i < res->nkernels; i++) total += res->kernels[i].ns;
+    printf("per kernel (device time per training step, start to end of each launch, mean of %d "
+           "steps; all: %.2f ms):\n  %-28s %9s %9s %7s\n", res->steps, total * k / 1e6, "kernel",
+           "launches", "ms", "share");
+    for (int i = 0; i < res->nkernels; i++) {
+        const clvae_kernel_time_t *t = &res->kernels[i];
+        printf("  %-28s %9g %9.3f %6.1f%%\n", t->name, (double)t->launches * k, t->ns * k / 1e6,
+               total > 0 ? 100.0 * t->ns / total : 0.0);
+    }
 }
 
 /* --profile's table: per layer its device times and GFLOP/s, then the GEMM calls by layer. */
@@ -258,6 +291,7 @@ static void print_text(const clvae_model_desc_t *d, const clvae_device_info_t *d
     print_counts("training:", &res->train_counts, res->steps);
     print_counts(d->ddpm ? "sampling:" : "decoding:", &res->sample_counts, res->sample_calls);
     print_layers(d, res, calls, n);
+    print_kernels(res);
 }
 
 /* What the command line asks for. */
@@ -377,5 +411,8 @@ const cli_command_t cli_cmd_bench = {
     "  cl/gemm.cl runs, thin or with a short inner dimension, counts as a launch too),\n"
     "  uploads and downloads (host-device transfers, count and bytes), copies (between\n"
     "  device buffers) and waits (blocking reads and writes, clFinish,\n"
-    "  clWaitForEvents; a training step should have none).\n  --json has them as train_per_step and sample_per_step.",
+    "  clWaitForEvents; a training step should have none).\n  --json has them as train_per_step and sample_per_step.\n"
+    "  Last, --profile lists the device time per training step by kernel (each launch\n"
+    "  timed from its start to its end, the longest first; a CLBlast GEMM call is one\n"
+    "  row, \"CLBlast gemm\"): which kernels the step's time goes to (--json: kernels).",
     run};

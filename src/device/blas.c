@@ -576,12 +576,15 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
             clvae_status_t s = clvae_workspace(ctx, WS_GEMM, (bytes + 3) / 4, &tmp, err);
             if (s) return s;
         }
-        if (st == CLBlastSuccess)
+        if (st == CLBlastSuccess) {
+            cl_event *ev = clvae_kprof_event(ctx, NULL); /* NULL unless kernels are timed */
             st = tmp.mem ? CLBlastSgemmWithTempBuffer(lay, ta, tb, m, n, k, alpha, a.mem, a.off,
                                                       lda, b.mem, b.off, ldb, beta, c.mem, c.off,
-                                                      ldc, &q, NULL, tmp.mem)
+                                                      ldc, &q, ev, tmp.mem)
                          : CLBlastSgemm(lay, ta, tb, m, n, k, alpha, a.mem, a.off, lda, b.mem,
-                                        b.off, ldb, beta, c.mem, c.off, ldc, &q, NULL);
+                                        b.off, ldb, beta, c.mem, c.off, ldc, &q, ev);
+            clvae_kprof_done(ctx, st == CLBlastSuccess ? CL_SUCCESS : CL_INVALID_OPERATION);
+        }
         /* C is written only by the last kernel of a call, so a call that failed to
          * launch left it as it was and can be repeated with smaller work groups (while
          * tuning, a candidate's own Xgemm work group that does not fit is its failure) */

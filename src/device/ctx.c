@@ -141,6 +141,7 @@ fail:
 void clvae_ctx_free(clvae_ctx_t *ctx)
 {
     if (!ctx) return;
+    clvae_kprof_free(ctx);
     if (ctx->tuning_free) ctx->tuning_free(ctx->tuning);
     for (int i = 0; i < ctx->nkernels; i++) clReleaseKernel(ctx->kernels[i].kernel);
     for (int i = 0; i < ctx->nprograms; i++) clReleaseProgram(ctx->programs[i].program);

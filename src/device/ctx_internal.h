@@ -46,9 +46,18 @@ struct clvae_ctx {
     unsigned gemm_overridden;     /* bit f: CLBlast kernel f (clvae_clblast_kernels) was given
                                      parameters other than its defaults by this context, which
                                      CLBlast keeps for the process (blas.c:gemm_tune) */
+    struct clvae_kprof *kprof;    /* per-kernel events while recording (kprof.c), else NULL */
     struct clvae_tuning *tuning;  /* tuned parameters (tuning.c), NULL until first used */
     void (*tuning_free)(struct clvae_tuning *t); /* frees it; set by tuning.c with the table */
 };
+
+/* While recording (clvae_ctx_kernel_profile), the event pointer a launch of kernel k passes to
+ * clEnqueueNDRangeKernel, else NULL; after the enqueue, clvae_kprof_done keeps the event (or
+ * drops it when the enqueue failed). k NULL: a CLBlast call, timed from a marker enqueued here
+ * to the end of its last kernel's event. */
+cl_event *clvae_kprof_event(clvae_ctx_t *ctx, cl_kernel k);
+void clvae_kprof_done(clvae_ctx_t *ctx, cl_int rc);
+void clvae_kprof_free(clvae_ctx_t *ctx);
 
 /* Passes a formatted message to the context's log callback at level. */
 void clvae_ctx_log(const clvae_ctx_t *ctx, int level, const char *fmt, ...)

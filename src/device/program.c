@@ -384,8 +384,10 @@ clvae_status_t clvae_launch_1d(clvae_ctx_t *ctx, cl_kernel k, size_t n, clvae_er
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "kernel was not created through clvae_kernel_get");
     size_t global = (n + local - 1) / local * local;
-    CLVAE_CL_RET(err, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL,
-                                             NULL));
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL,
+                                       clvae_kprof_event(ctx, k));
+    clvae_kprof_done(ctx, rc);
+    CLVAE_CL_RET(err, rc);
     ctx->counters.launches++;
     return CLVAE_OK;
 }
@@ -417,8 +419,10 @@ clvae_status_t clvae_launch_wg(clvae_ctx_t *ctx, cl_kernel k, size_t groups, siz
     if (groups == 0) return CLVAE_OK;
     if (local == 0) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "work groups of 0 items");
     size_t global = groups * local;
-    CLVAE_CL_RET(err, clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL,
-                                             NULL));
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL,
+                                       clvae_kprof_event(ctx, k));
+    clvae_kprof_done(ctx, rc);
+    CLVAE_CL_RET(err, rc);
     ctx->counters.launches++;
     return CLVAE_OK;
 }

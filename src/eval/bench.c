@@ -44,6 +44,9 @@ void clvae_bench_result_free(clvae_bench_result_t *r)
     free(r->fwd_ms);
     free(r->bwd_ms);
     r->fwd_ms = r->bwd_ms = NULL;
+    free(r->kernels);
+    r->kernels = NULL;
+    r->nkernels = 0;
 }
 
 /* One training step on the input as it is: forward, backward, optimizer step (a GAN: its own
@@ -166,9 +169,13 @@ static clvae_status_t profile_layers(bench_run_t *b, const clvae_model_desc_t *d
     double *bwd = calloc((size_t)d->nlayers, sizeof *bwd);
     clvae_status_t s = fwd && bwd ? clvae_objective_profile(b->m, 1, err)
                                   : CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
+    clvae_ctx_t *ctx = clvae_objective_ctx(b->m);
+    if (!s) s = clvae_ctx_kernel_profile(ctx, 1, err);
     for (int i = 0; i < steps && !s; i++, step++)
-        if (!(s = bench_step(b->m, d, batch, step, b->target, err)))
-            s = clvae_objective_profile_read(b->m, fwd, bwd, err);
+        if (!(s = bench_step(b->m, d, batch, step, b->target, err)) &&
+            !(s = clvae_objective_profile_read(b->m, fwd, bwd, err)))
+            s = clvae_ctx_kernel_times(ctx, &out->kernels, &out->nkernels, err);
+    clvae_ctx_kernel_profile(ctx, 0, NULL);
     if (s) {
         free(fwd);
         free(bwd);

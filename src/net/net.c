@@ -413,15 +413,13 @@ clvae_status_t clvae_net_zero_grads(clvae_net_t *net, clvae_error_t *err)
     return zero(net, net->grads, net->d->nparams, err);
 }
 
-/* dpre[i] = act'(pre[i]) * dact[i] (zeroed first). */
+/* dpre[i] = act'(pre[i]) * dact[i] (written, not added: no zeroing pass before it). */
 static clvae_status_t act_backward(clvae_net_t *net, int i, clvae_error_t *err)
 {
     const clvae_layer_t *L = &net->d->layers[i];
     size_t n = net->B * clvae_layer_size(L);
-    clvae_status_t s = zero(net, net->dpre[i], n, err);
-    if (s) return s;
-    return clvae_act_backward(net->ctx, net->dpre[i], net->dact[i], net->pre[i], net->act[i],
-                              L->act, L->slope, n, err);
+    return clvae_act_backward_set(net->ctx, net->dpre[i], net->dact[i], net->pre[i], net->act[i],
+                                  L->act, L->slope, n, err);
 }
 
 /* Backward of layers last .. stop + 1: dact[stop] gets the gradient of layer stop's output

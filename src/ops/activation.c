@@ -108,9 +108,10 @@ clvae_status_t clvae_act_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
     return clvae_launch_rows(ctx, k, n, 1, err);
 }
 
-clvae_status_t clvae_act_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dy, clvae_buf_t x,
-                                  clvae_buf_t y, clvae_act_t act, float slope, size_t n,
-                                  clvae_error_t *err)
+/* dx (accumulate ? += : =) dy * act'(x). */
+static clvae_status_t act_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dy,
+                                   clvae_buf_t x, clvae_buf_t y, clvae_act_t act, float slope,
+                                   size_t n, int accumulate, clvae_error_t *err)
 {
     clvae_status_t s;
     if ((s = check_args(ctx, act, slope, n, err)) ||
@@ -144,5 +145,21 @@ clvae_status_t clvae_act_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t 
     CLVAE_CL_RET(err, clSetKernelArg(k, 6, sizeof cnt, &cnt));
     CLVAE_CL_RET(err, clSetKernelArg(k, 7, sizeof a, &a));
     CLVAE_CL_RET(err, clSetKernelArg(k, 8, sizeof slope, &slope));
+    cl_uint acc = accumulate ? 1 : 0;
+    CLVAE_CL_RET(err, clSetKernelArg(k, 9, sizeof acc, &acc));
     return clvae_launch_rows(ctx, k, n, 1, err);
+}
+
+clvae_status_t clvae_act_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dy, clvae_buf_t x,
+                                  clvae_buf_t y, clvae_act_t act, float slope, size_t n,
+                                  clvae_error_t *err)
+{
+    return act_backward(ctx, dx, dy, x, y, act, slope, n, 1, err);
+}
+
+clvae_status_t clvae_act_backward_set(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dy,
+                                      clvae_buf_t x, clvae_buf_t y, clvae_act_t act, float slope,
+                                      size_t n, clvae_error_t *err)
+{
+    return act_backward(ctx, dx, dy, x, y, act, slope, n, 0, err);
 }

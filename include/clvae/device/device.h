@@ -200,6 +200,28 @@ void clvae_ctx_counters(const clvae_ctx_t *ctx, clvae_counters_t *out);
 /* Sets the context's counters to 0. */
 void clvae_ctx_counters_reset(clvae_ctx_t *ctx);
 
+/* Device time by kernel (`clvae bench --profile`). While on, each kernel launch clvae makes
+ * (clvae_launch_1d, clvae_launch_wg) and each GEMM call that CLBlast runs records an event;
+ * clvae_ctx_kernel_times adds their times up by kernel name. Needs a context opened with
+ * `profiling`; with it off (the default) launches record nothing. */
+typedef struct clvae_kernel_time {
+    char name[64];     /* the kernel's function name; "CLBlast gemm" for a CLBlast call (its
+                          kernels, padding copies included, from before the first to the end
+                          of the last) */
+    uint64_t launches; /* launches (CLBlast: calls) */
+    double ns;         /* device time summed, start to end of each */
+} clvae_kernel_time_t;
+
+/* Starts (on 1) or stops (0) recording; stopping forgets what was recorded and not read.
+ * CLVAE_ERR_INVALID when on and the context's queue has no profiling. */
+clvae_status_t clvae_ctx_kernel_profile(clvae_ctx_t *ctx, int on, clvae_error_t *err);
+
+/* Waits for the queue (one host wait), adds the times of the launches recorded since the last
+ * call into (*times)[0 .. *n) by name (a name not there yet is appended: *times grows with
+ * realloc; the caller frees it), and forgets them. */
+clvae_status_t clvae_ctx_kernel_times(clvae_ctx_t *ctx, clvae_kernel_time_t **times, int *n,
+                                      clvae_error_t *err);
+
 /* Records an OpenCL failure: "CALL: CL_NAME (code)"; CLVAE_ERR_DEVICE_MEMORY for
  * CL_MEM_OBJECT_ALLOCATION_FAILURE, else CLVAE_ERR_OPENCL. */
 clvae_status_t clvae_error_cl(clvae_error_t *e, cl_int code, const char *call, const char *file,

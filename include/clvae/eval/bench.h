@@ -20,6 +20,9 @@ typedef struct clvae_bench_result {
     size_t workspace_bytes;  /* device memory of the op workspaces */
     double *fwd_ms, *bwd_ms; /* per layer, mean per step (NULL without profiling) */
     double copy_gb_s;        /* with profiling: clvae_bench_copy's bandwidth (else 0) */
+    clvae_kernel_time_t *kernels; /* with profiling: device time by kernel over the profiled
+                                     steps, all together (divide by steps); NULL without */
+    int nkernels;
     clvae_counters_t train_counts;  /* what the timed training steps asked of the device, all
                                        `steps` together (divide for one step) */
     clvae_counters_t sample_counts; /* ... the timed sampling, its sample_calls together */

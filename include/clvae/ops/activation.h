@@ -43,4 +43,10 @@ clvae_status_t clvae_act_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t 
                                   clvae_buf_t y, clvae_act_t act, float slope, size_t n,
                                   clvae_error_t *err);
 
+/* dx = dy * act'(x): clvae_act_backward writing dx instead of adding to it (dx is not read, so
+ * it needs no zeroing first: a pass over n floats and a read of dx saved). */
+clvae_status_t clvae_act_backward_set(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dy,
+                                      clvae_buf_t x, clvae_buf_t y, clvae_act_t act, float slope,
+                                      size_t n, clvae_error_t *err);
+
 #endif
