@@ -291,6 +291,21 @@ static void t_dot_against_reference(void)
           "two split dot runs differ (%llu launches)", (unsigned long long)launches);
     clvae_tuning_unset(ctx, "gemm_dot.");
     clvae_tuning_unset(ctx, "gemm.thin_max");
+    /* thin A with a long k and a wide n (a one-filter conv's weight gradient) goes to the dot
+     * kernel where it runs (min_k), to gemm_thin where it does not, and is right either way */
+    clvae_gemm_shape_t one = {0, 1, 1, 288, 1200, 1200, 1200, 288, 0, 1, -1, 0};
+    for (int dk = 0; dk < 2; dk++) {
+        REQUIRE(clvae_tuning_set(ctx, "gemm_dot.min_k", dk ? 256 : 0, &err) == CLVAE_OK, "%s",
+                err.msg);
+        int own = clvae_gemm_shape_own(ctx, &one);
+        CHECK(own == (dk ? 3 : 1), "ABT 1x288x1200 with gemm_dot.min_k %d: kernel %d", dk ? 256 : 0,
+              own);
+        e = run_case(0, 1, 1, 288, 1200, 0.0f, &launches, &err);
+        CHECK(e <= 3e-5 * sqrt(1.2) && (launches == 1u || launches == 2u),
+              "ABT 1x288x1200 (min_k %d): error %.3g, %llu launches %s", dk ? 256 : 0, e,
+              (unsigned long long)launches, err.msg);
+    }
+    clvae_tuning_unset(ctx, "gemm_dot.");
 }
 
 int main(void)

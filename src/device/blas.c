@@ -262,6 +262,8 @@ clvae_status_t clvae_gemm_record_stop(clvae_ctx_t *ctx, clvae_gemm_shape_t **cal
  * 4-8x faster there than in CLBlast on pocl; an n of 2 (the latent and dense layers next to a
  * 2-d latent: ABT 128x2x3136, ATB 3136x2x128), which CLBlast pads to its tiles and ran at under
  * 2 GFLOP/s there, runs as an m of 2. */
+static int dot_min_k(clvae_ctx_t *ctx);
+
 static int thin_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                      clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb, clvae_buf_t c,
                      size_t ldc)
@@ -270,6 +272,12 @@ static int thin_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_
     size_t least = m < k ? m : k;
     int how = lim <= 0 ? 0 : least <= (size_t)lim ? 1 : n <= (size_t)lim ? 2 : 0;
     if (!how) return 0;
+    /* A B^T with a few rows, a wide n and a long k (a one-filter conv's weight gradient, ABT
+     * 1x288x50176 in the U-Net) is a row of long dot products: gemm_dot reads B once along k,
+     * where gemm_thin walks B's columns at a stride of ldb (2.4 GFLOP/s there) */
+    int dk = dot_min_k(ctx);
+    if (!trans_a && trans_b && k > (size_t)lim && n > (size_t)lim && dk > 0 && k >= (size_t)dk)
+        return 0;
     double ends[3] = {(double)a.off + (double)(trans_a ? k : m) * (double)lda,
                       (double)b.off + (double)(trans_b ? n : k) * (double)ldb,
                       (double)c.off + (double)m * (double)ldc + CLVAE_ROW_CHUNK};
@@ -487,12 +495,17 @@ static clvae_status_t gemm_block(clvae_ctx_t *ctx, int trans_a, size_t m, size_t
  * for 4 work groups per compute unit, each at least 256 long and a multiple of 8. Returns the
  * slices (0: not taken), *kc their length. */
 #define DOT_BLOCK 4
+static int dot_min_k(clvae_ctx_t *ctx)
+{
+    return clvae_tuning_int(ctx, "gemm_dot.min_k", clvae_device_is_pocl_cpu(ctx) ? 256 : 0);
+}
+
 static size_t dot_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                        clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb, clvae_buf_t c,
                        size_t ldc, size_t *kc)
 {
     if (trans_a || !trans_b) return 0;
-    int lim = clvae_tuning_int(ctx, "gemm_dot.min_k", clvae_device_is_pocl_cpu(ctx) ? 256 : 0);
+    int lim = dot_min_k(ctx);
     if (lim <= 0 || k < (size_t)lim) return 0;
     size_t blocks = ((m + DOT_BLOCK - 1) / DOT_BLOCK) * ((n + DOT_BLOCK - 1) / DOT_BLOCK);
     size_t sl = split_slices(ctx, blocks, k);
