@@ -254,6 +254,93 @@ static void t_weight_ab(void)
     clvae_tuning_unset(ctx, "conv.weight_abt");
 }
 
+/* The forward's im2col kept for the backward (clvae_conv2d_forward_keep / _backward_kept): the
+ * same bits as forward + backward, whole or in chunks of one image, one im2col launch a chunk
+ * fewer; a shape on the direct kernels keeps nothing, a short buffer is refused, and on the
+ * implicit path nothing is kept (*kept 0). */
+static void t_keep(void)
+{
+    clvae_error_t err = {0};
+    for (int chunked = 0; chunked < 2; chunked++) {
+        layer_t l;
+        REQUIRE(layer_make(&l, 0, 3, 13, 23, 21, 19, p_same(3, 2), &err), "%s", err.msg);
+        l.g.max_chunk = chunked ? 1 : 0;
+        size_t per = clvae_conv2d_keep_floats(&l.g);
+        CHECK(per == 13 * 9 * l.g.OH * l.g.OW, "keep floats %zu", per);
+        uint64_t seed = 77 + (uint64_t)chunked;
+        float *h = malloc((l.nx + l.ny + l.nw + l.nb) * sizeof *h);
+        tu_rand(h, l.nx + l.ny + l.nw + l.nb, -1.0f, 1.0f, &seed);
+        clvae_buf_t x = tu_upload(ctx, h, l.nx), dy = tu_upload(ctx, h + l.nx, l.ny);
+        clvae_buf_t w = tu_upload(ctx, h + l.nx + l.ny, l.nw);
+        clvae_buf_t b = tu_upload(ctx, h + l.nx + l.ny + l.nw, l.nb);
+        clvae_buf_t keep = tu_zeros(ctx, 3 * per);
+        float *r[2][4];
+        uint64_t launches[2];
+        for (int k = 0; k < 2; k++) {
+            clvae_buf_t y = tu_zeros(ctx, l.ny), dx = tu_zeros(ctx, l.nx);
+            clvae_buf_t dw = tu_zeros(ctx, l.nw), db = tu_zeros(ctx, l.nb);
+            int kept = -1;
+            if (k) {
+                CHECK(clvae_conv2d_forward_keep(ctx, y, x, w, b, &l.g, keep, &kept, &err) ==
+                          CLVAE_OK && kept == 1, "forward_keep: %s (kept %d)", err.msg, kept);
+            } else {
+                CHECK(clvae_conv2d_forward(ctx, y, x, w, b, &l.g, &err) == CLVAE_OK, "%s",
+                      err.msg);
+            }
+            REQUIRE(clvae_ctx_finish(ctx, &err) == CLVAE_OK, "%s", err.msg);
+            clvae_counters_t c0, c1;
+            clvae_ctx_counters(ctx, &c0);
+            clvae_buf_t none = {0};
+            CHECK(clvae_conv2d_backward_kept(ctx, dx, dw, db, dy, x, w, &l.g, k ? keep : none,
+                                             &err) == CLVAE_OK, "%s", err.msg);
+            clvae_ctx_counters(ctx, &c1);
+            launches[k] = c1.launches - c0.launches;
+            r[k][0] = tu_download(ctx, y, l.ny), r[k][1] = tu_download(ctx, dx, l.nx);
+            r[k][2] = tu_download(ctx, dw, l.nw), r[k][3] = tu_download(ctx, db, l.nb);
+            clvae_buf_free(&y), clvae_buf_free(&dx), clvae_buf_free(&dw), clvae_buf_free(&db);
+        }
+        size_t len[4] = {l.ny, l.nx, l.nw, l.nb};
+        const char *what[4] = {"y", "dx", "dw", "db"};
+        for (int i = 0; i < 4; i++)
+            CHECK(r[0][i] && r[1][i] && memcmp(r[0][i], r[1][i], len[i] * sizeof(float)) == 0,
+                  "%s with the kept im2col differs (%s)", what[i], chunked ? "chunks" : "whole");
+        size_t chunks = chunked ? 3 : 1;
+        CHECK(launches[0] == launches[1] + chunks,
+              "backward launches %llu without, %llu with the kept im2col (%zu chunks)",
+              (unsigned long long)launches[0], (unsigned long long)launches[1], chunks);
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < 4; i++) free(r[k][i]);
+        /* a buffer for one image of three */
+        int kept = -1;
+        clvae_buf_t y = tu_zeros(ctx, l.ny), one = tu_zeros(ctx, per);
+        CHECK(clvae_conv2d_forward_keep(ctx, y, x, w, b, &l.g, one, &kept, &err) ==
+                      CLVAE_ERR_INVALID && kept == 0 && strstr(err.msg, "keep"),
+              "a short keep buffer accepted (%s)", err.msg);
+        clvae_error_clear(&err);
+        clvae_buf_free(&one);
+        /* the implicit path keeps nothing */
+        REQUIRE(clvae_tuning_set(ctx, "conv_implicit.on", 1, &err) == CLVAE_OK, "%s", err.msg);
+        CHECK(clvae_conv2d_forward_keep(ctx, y, x, w, b, &l.g, keep, &kept, &err) == CLVAE_OK &&
+                  kept == 0, "implicit path: %s (kept %d)", err.msg, kept);
+        clvae_tuning_unset(ctx, "conv_implicit.");
+        clvae_buf_free(&y), clvae_buf_free(&keep);
+        clvae_buf_free(&x), clvae_buf_free(&dy), clvae_buf_free(&w), clvae_buf_free(&b);
+        free(h);
+    }
+    /* a one-channel conv runs on the direct kernels: nothing to keep */
+    layer_t d;
+    REQUIRE(layer_make(&d, 0, 2, 1, 9, 9, 8, p_same(3, 1), &err), "%s", err.msg);
+    CHECK(clvae_conv2d_keep_floats(&d.g) == 0, "a 1-channel conv keeps %zu floats",
+          clvae_conv2d_keep_floats(&d.g));
+    clvae_buf_t x = tu_zeros(ctx, d.nx), y = tu_zeros(ctx, d.ny), w = tu_zeros(ctx, d.nw);
+    clvae_buf_t keep = tu_zeros(ctx, 1024), none = {0};
+    int kept = -1;
+    CHECK(clvae_conv2d_forward_keep(ctx, y, x, w, none, &d.g, keep, &kept, &err) ==
+              CLVAE_ERR_INVALID && kept == 0, "a keep buffer for a direct conv accepted");
+    clvae_error_clear(&err);
+    clvae_buf_free(&x), clvae_buf_free(&y), clvae_buf_free(&w), clvae_buf_free(&keep);
+}
+
 /* The thesis layers on the implicit path (CLVAE_CONV_PATH=implicit, the 1-channel ones too):
  * forward, backward-data of the stride-1 ones, and a transposed conv's backward-dx. */
 static void t_thesis_layers_implicit(void)
@@ -1208,6 +1295,7 @@ int main(void)
     RUN(t_implicit_tuned_values);
     RUN(t_single_gradients);
     RUN(t_path_variable);
+    RUN(t_keep);
     tu_print_errors();
     clvae_ctx_free(ctx);
     return TEST_EXIT();

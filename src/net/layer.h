@@ -25,6 +25,8 @@ struct clvae_net {
                                     a view's source) */
     clvae_buf_t *act, *pre, *dact, *dpre;
     clvae_buf_t (*aux)[CLVAE_LAYER_AUX];
+    int *fwd_flag;               /* [nlayers] what a kind's last forward of layer i tells its
+                                    backward (a conv: that aux holds x's im2col); 0 before any */
     clvae_buf_t params, grads;   /* [nparams] each, one allocation */
     clvae_buf_t state;           /* [nstate] non-trained state (running statistics) */
     int training;                /* forwards use batch statistics and update the state */

@@ -165,13 +165,26 @@ static clvae_status_t geom(const clvae_net_t *net, int i, clvae_conv_geom_t *g, 
 /* A masked conv's fixed aux buffer [out, in, kh, kw]: W * mask, written by each forward and
  * read by the backward that follows it. The stored weights stay whole (a checkpoint saves them
  * as they are, --init may fill every tap), so the mask holds whatever they hold. */
-enum { MASKED_W };
+/* A conv's aux buffer KEEP_COL [B, clvae_conv2d_keep_floats]: the im2col matrix of x that the
+ * forward builds for its GEMM, kept for the weight gradient of the backward that follows (which
+ * built it again: a pass writing C*kh*kw floats per output pixel), where that matrix is at most
+ * CLVAE_CONV_KEEP_MAX floats per example (conv.h); fwd_flag[i] 1 when the last forward kept it. */
+enum { MASKED_W, KEEP_COL };
+
+static size_t keep_floats(const clvae_layer_t *L)
+{
+    clvae_conv_geom_t g;
+    if (L->kind != CLVAE_LAYER_CONV ||
+        clvae_conv2d_geom(&g, 1, L->in_c, L->in_h, L->in_w, L->out_c, &L->conv, NULL))
+        return 0;
+    return clvae_conv2d_keep_floats(&g);
+}
 
 static size_t aux_size(const clvae_layer_t *L, const clvae_model_desc_t *d, int k, size_t *fixed)
 {
     (void)d;
     *fixed = k == MASKED_W && L->mask != CLVAE_CONV_MASK_NONE ? L->w_len : 0;
-    return 0;
+    return k == KEEP_COL ? keep_floats(L) : 0;
 }
 
 /* W * mask of a masked conv, in place when out is W's own gradient. */
@@ -196,7 +209,8 @@ static clvae_status_t forward(clvae_net_t *net, int i, clvae_error_t *err)
         if ((s = mask_weight(net, i, net->aux[i][MASKED_W], w, err))) return s;
         w = net->aux[i][MASKED_W];
     }
-    return clvae_conv2d_forward(net->ctx, net->pre[i], x, w, b, &g, err);
+    return clvae_conv2d_forward_keep(net->ctx, net->pre[i], x, w, b, &g, net->aux[i][KEEP_COL],
+                                     &net->fwd_flag[i], err);
 }
 
 /* A masked conv's input gradient goes through the masked copy its forward used; the weight
@@ -214,7 +228,9 @@ static clvae_status_t backward(clvae_net_t *net, int i, clvae_error_t *err)
         return clvae_conv_transpose2d_backward(net->ctx, dx, dw, db, net->dpre[i], x, w, &g, err);
     int masked = net->d->layers[i].mask != CLVAE_CONV_MASK_NONE;
     if (masked) w = net->aux[i][MASKED_W];
-    s = clvae_conv2d_backward(net->ctx, dx, dw, db, net->dpre[i], x, w, &g, err);
+    clvae_buf_t none = {0};
+    s = clvae_conv2d_backward_kept(net->ctx, dx, dw, db, net->dpre[i], x, w, &g,
+                                   net->fwd_flag[i] ? net->aux[i][KEEP_COL] : none, err);
     if (!s && masked) s = mask_weight(net, i, dw, dw, err);
     return s;
 }

@@ -101,8 +101,10 @@ clvae_status_t clvae_net_init(clvae_net_t **out, clvae_ctx_t *ctx, const clvae_m
         net->dact = calloc(L, sizeof *net->dact);
         net->dpre = calloc(L, sizeof *net->dpre);
         net->aux = calloc(L, sizeof *net->aux);
+        net->fwd_flag = calloc(L, sizeof *net->fwd_flag);
     }
-    if (!net || !net->src || !net->act || !net->pre || !net->dact || !net->dpre || !net->aux) {
+    if (!net || !net->src || !net->act || !net->pre || !net->dact || !net->dpre || !net->aux ||
+        !net->fwd_flag) {
         clvae_net_free(net);
         return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     }
@@ -205,6 +207,7 @@ void clvae_net_free(clvae_net_t *net)
     free(net->dact);
     free(net->dpre);
     free(net->aux);
+    free(net->fwd_flag);
     free(net);
 }
 

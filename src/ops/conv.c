@@ -509,8 +509,8 @@ static clvae_status_t workspaces(clvae_ctx_t *ctx, const clvae_conv_geom_t *g, s
  * for input x and output gradient dy (sharing x's im2col). y.mem or dw.mem NULL skips. */
 static clvae_status_t conv_fwd(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t dw, clvae_buf_t dy,
                                clvae_buf_t x, clvae_buf_t w, clvae_buf_t b,
-                               const clvae_conv_geom_t *g, int accumulate, const char *op,
-                               clvae_error_t *err)
+                               const clvae_conv_geom_t *g, int accumulate, clvae_buf_t keep,
+                               const char *op, clvae_error_t *err)
 {
     if (!y.mem && !dw.mem) return CLVAE_OK;
     sizes_t z = sizes_of(g);
@@ -522,6 +522,8 @@ static clvae_status_t conv_fwd(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t dw, 
         size_t m = g->N - n0 < nb ? g->N - n0 : nb;
         size_t cols = m * z.P;
         if (y.mem) {
+            /* keep: the chunk's matrix goes into the caller's buffer, for the backward */
+            if (keep.mem) col = clvae_buf_at(keep, n0 * z.ckk * z.P);
             s = im2col(ctx, col, clvae_buf_at(x, n0 * z.in), g, m, err);
             if (!s)
                 s = clvae_gemm(ctx, 0, 0, g->K, cols, z.ckk, 1.0f, w, z.ckk, col, cols, 0.0f,
@@ -544,8 +546,8 @@ static clvae_status_t conv_fwd(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t dw, 
  * for input x and output gradient dy. dx.mem or dw.mem NULL skips that part. */
 static clvae_status_t conv_bwd(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw, clvae_buf_t dy,
                                clvae_buf_t x, clvae_buf_t w, clvae_buf_t b,
-                               const clvae_conv_geom_t *g, int accumulate, const char *op,
-                               clvae_error_t *err)
+                               const clvae_conv_geom_t *g, int accumulate, clvae_buf_t keep,
+                               const char *op, clvae_error_t *err)
 {
     if (!dx.mem && !dw.mem) return CLVAE_OK;
     sizes_t z = sizes_of(g);
@@ -557,7 +559,10 @@ static clvae_status_t conv_bwd(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
         size_t m = g->N - n0 < nb ? g->N - n0 : nb;
         size_t cols = m * z.P;
         s = to_rows(ctx, rows, clvae_buf_at(dy, n0 * z.out), m, g->K, z.P, err);
-        if (!s && dw.mem)
+        if (!s && dw.mem && keep.mem && weight_abt(ctx)) /* x's im2col kept by the forward */
+            s = weight_grad(ctx, dw, rows, clvae_buf_at(keep, n0 * z.ckk * z.P),
+                            clvae_buf_at(x, n0 * z.in), g, m, 1, err);
+        else if (!s && dw.mem)
             s = weight_grad(ctx, dw, rows, col, clvae_buf_at(x, n0 * z.in), g, m, 0, err);
         if (!s && dx.mem) {
             s = clvae_gemm(ctx, 1, 0, z.ckk, cols, g->K, 1.0f, w, z.ckk, rows, cols, 0.0f, col,
@@ -860,10 +865,18 @@ static clvae_status_t implicit_apply(clvae_ctx_t *ctx, int fwd, clvae_buf_t out,
 
 /* ---- launchers ------------------------------------------------------------ */
 
-clvae_status_t clvae_conv2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x, clvae_buf_t w,
-                                    clvae_buf_t b, const clvae_conv_geom_t *g, clvae_error_t *err)
+size_t clvae_conv2d_keep_floats(const clvae_conv_geom_t *g)
+{
+    size_t ckk = g->C * g->kh * g->kw, per = ckk * g->OH * g->OW;
+    return ckk > DIRECT_MAX_CKK && per <= CLVAE_CONV_KEEP_MAX ? per : 0;
+}
+
+clvae_status_t clvae_conv2d_forward_keep(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
+                                         clvae_buf_t w, clvae_buf_t b, const clvae_conv_geom_t *g,
+                                         clvae_buf_t keep, int *kept, clvae_error_t *err)
 {
     const char *op = "conv2d_forward";
+    if (kept) *kept = 0;
     clvae_status_t s = check_geom(g, 0, op, err);
     if (s) return s;
     sizes_t z = sizes_of(g);
@@ -871,6 +884,10 @@ clvae_status_t clvae_conv2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t
     if (!s) s = clvae_buf_check(x, g->N * z.in, op, "x", err);
     if (!s) s = clvae_buf_check(w, z.w, op, "w", err);
     if (!s) s = clvae_buf_check_opt(b, g->K, op, "b", err);
+    size_t per = clvae_conv2d_keep_floats(g);
+    if (!s && keep.mem && !per)
+        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: a conv of this shape keeps no im2col", op);
+    if (!s) s = clvae_buf_check_opt(keep, g->N * per, op, "keep", err);
     if (s) return s;
     if (g->C * g->kh * g->kw <= DIRECT_MAX_CKK) note_conv(ctx, g); /* `clvae tune` */
     conv_path_t p;
@@ -878,12 +895,30 @@ clvae_status_t clvae_conv2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t
     if (p.direct) return direct_apply(ctx, 1, y, x, w, b, g, 0, err);
     if (p.implicit_fwd) return implicit_apply(ctx, 1, y, x, w, b, g, 0, err);
     clvae_buf_t none = {0};
-    return conv_fwd(ctx, y, none, none, x, w, b, g, 0, op, err);
+    s = conv_fwd(ctx, y, none, none, x, w, b, g, 0, keep, op, err);
+    if (!s && kept && keep.mem) *kept = 1;
+    return s;
+}
+
+clvae_status_t clvae_conv2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x, clvae_buf_t w,
+                                    clvae_buf_t b, const clvae_conv_geom_t *g, clvae_error_t *err)
+{
+    clvae_buf_t none = {0};
+    return clvae_conv2d_forward_keep(ctx, y, x, w, b, g, none, NULL, err);
 }
 
 clvae_status_t clvae_conv2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
                                      clvae_buf_t db, clvae_buf_t dy, clvae_buf_t x, clvae_buf_t w,
                                      const clvae_conv_geom_t *g, clvae_error_t *err)
+{
+    clvae_buf_t none = {0};
+    return clvae_conv2d_backward_kept(ctx, dx, dw, db, dy, x, w, g, none, err);
+}
+
+clvae_status_t clvae_conv2d_backward_kept(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
+                                          clvae_buf_t db, clvae_buf_t dy, clvae_buf_t x,
+                                          clvae_buf_t w, const clvae_conv_geom_t *g,
+                                          clvae_buf_t keep, clvae_error_t *err)
 {
     const char *op = "conv2d_backward";
     clvae_status_t s = check_geom(g, 0, op, err);
@@ -895,18 +930,20 @@ clvae_status_t clvae_conv2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf
     if (!s) s = clvae_buf_check(dy, g->N * z.out, op, "dy", err);
     if (!s && dw.mem) s = clvae_buf_check(x, g->N * z.in, op, "x (needed for dw)", err);
     if (!s && dx.mem) s = clvae_buf_check(w, z.w, op, "w (needed for dx)", err);
+    if (!s && keep.mem)
+        s = clvae_buf_check(keep, g->N * clvae_conv2d_keep_floats(g), op, "keep", err);
     if (s) return s;
     clvae_buf_t none = {0};
     conv_path_t p;
     if ((s = conv_path(ctx, g, &p, op, err))) return s;
     if (!p.direct) {
         int imp = dx.mem && p.implicit_bwd;
-        s = conv_bwd(ctx, imp ? none : dx, dw, dy, x, w, none, g, 1, op, err);
+        s = conv_bwd(ctx, imp ? none : dx, dw, dy, x, w, none, g, 1, keep, op, err);
         if (!s && imp) s = implicit_apply(ctx, 0, dx, dy, w, none, g, 1, err);
     } else {
         /* the bias gradient comes with the direct weight gradient's partial sums */
         if (dw.mem && p.weight_gemm) {
-            s = conv_bwd(ctx, none, dw, dy, x, w, none, g, 1, op, err);
+            s = conv_bwd(ctx, none, dw, dy, x, w, none, g, 1, none, op, err);
         } else if (dw.mem) {
             s = direct_weight(ctx, dw, db, x, dy, g, err);
             db.mem = NULL;
@@ -937,7 +974,7 @@ clvae_status_t clvae_conv_transpose2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, c
     if (p.direct) return direct_apply(ctx, 0, y, x, w, b, g, 0, err);
     if (p.implicit_bwd) return implicit_apply(ctx, 0, y, x, w, b, g, 0, err);
     clvae_buf_t none = {0};
-    return conv_bwd(ctx, y, none, x, none, w, b, g, 0, op, err);
+    return conv_bwd(ctx, y, none, x, none, w, b, g, 0, none, op, err);
 }
 
 clvae_status_t clvae_conv_transpose2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
@@ -963,11 +1000,11 @@ clvae_status_t clvae_conv_transpose2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx,
     if ((s = conv_path(ctx, g, &p, op, err))) return s;
     if (!p.direct) {
         int imp = dx.mem && p.implicit_fwd;
-        s = conv_fwd(ctx, imp ? none : dx, dw, x, dy, w, none, g, 1, op, err);
+        s = conv_fwd(ctx, imp ? none : dx, dw, x, dy, w, none, g, 1, none, op, err);
         if (!s && imp) s = implicit_apply(ctx, 1, dx, dy, w, none, g, 1, err);
     } else {
         if (dw.mem && p.weight_gemm)
-            s = conv_fwd(ctx, none, dw, x, dy, w, none, g, 1, op, err);
+            s = conv_fwd(ctx, none, dw, x, dy, w, none, g, 1, none, op, err);
         else
             s = direct_weight(ctx, dw, none, dy, x, g, err);
         if (!s && dx.mem) s = direct_apply(ctx, 1, dx, dy, w, none, g, 1, err);

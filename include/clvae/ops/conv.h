@@ -89,6 +89,28 @@ clvae_status_t clvae_conv2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf
                                      clvae_buf_t db, clvae_buf_t dy, clvae_buf_t x, clvae_buf_t w,
                                      const clvae_conv_geom_t *g, clvae_error_t *err);
 
+/* Keeping x's im2col matrix from a conv's forward for its backward's weight gradient (which
+ * otherwise builds it again): the floats per image of that matrix (C*kh*kw * OH*OW) when the
+ * conv's shape takes the im2col path (C*kh*kw above the direct kernels' 64) and the matrix is at
+ * most CLVAE_CONV_KEEP_MAX floats per image, else 0 (nothing to keep). g->N is not used. */
+#define CLVAE_CONV_KEEP_MAX ((size_t)131072) /* 512 KiB per image */
+size_t clvae_conv2d_keep_floats(const clvae_conv_geom_t *g);
+
+/* clvae_conv2d_forward that writes x's im2col matrix into keep (g->N times
+ * clvae_conv2d_keep_floats(g) floats) instead of a workspace, where the conv runs on the
+ * im2col path: *kept 1 then, else 0 (keep untouched; the direct or implicit kernels ran). */
+clvae_status_t clvae_conv2d_forward_keep(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
+                                         clvae_buf_t w, clvae_buf_t b, const clvae_conv_geom_t *g,
+                                         clvae_buf_t keep, int *kept, clvae_error_t *err);
+
+/* clvae_conv2d_backward whose weight gradient reads x's im2col matrix from keep, which a
+ * clvae_conv2d_forward_keep of this x and g filled (*kept 1), where the backward runs on the
+ * im2col path (else keep is not read). keep.mem NULL: clvae_conv2d_backward. */
+clvae_status_t clvae_conv2d_backward_kept(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
+                                          clvae_buf_t db, clvae_buf_t dy, clvae_buf_t x,
+                                          clvae_buf_t w, const clvae_conv_geom_t *g,
+                                          clvae_buf_t keep, clvae_error_t *err);
+
 /* y = conv_transpose(x, w) + b: x [N, K, OH, OW], y [N, C, H, W] overwritten, b [C] or NULL. */
 clvae_status_t clvae_conv_transpose2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
                                               clvae_buf_t w, clvae_buf_t b,
