@@ -387,11 +387,11 @@ static clvae_status_t unfold(clvae_ctx_t *ctx, const char *name, clvae_buf_t out
     return clvae_launch_1d(ctx, k, items, err);
 }
 
-/* col [ckk, nb*P] = im2col of nb images starting at x (a work item per row and image). */
+/* col [ckk, nb*P] = im2col of nb images starting at x (a work item per channel and image). */
 static clvae_status_t im2col(clvae_ctx_t *ctx, clvae_buf_t col, clvae_buf_t x,
                              const clvae_conv_geom_t *g, size_t nb, clvae_error_t *err)
 {
-    return unfold(ctx, "conv_im2col", col, x, g, nb, sizes_of(g).ckk * nb, err);
+    return unfold(ctx, "conv_im2col", col, x, g, nb, g->C * nb, err);
 }
 
 /* colT [nb*P, ckk] = im2col's matrix of nb images starting at x, transposed (a work item per
@@ -438,7 +438,7 @@ static clvae_status_t weight_grad(clvae_ctx_t *ctx, clvae_buf_t dw, clvae_buf_t 
     return s;
 }
 
-/* x (nb images) = (accumulate ? x : 0) + b + col2im(col). */
+/* x (nb images) = (accumulate ? x : 0) + b + col2im(col) (a work item per image and channel). */
 static clvae_status_t col2im(clvae_ctx_t *ctx, clvae_buf_t x, clvae_buf_t col, clvae_buf_t b,
                              const clvae_conv_geom_t *g, size_t nb, int accumulate,
                              clvae_error_t *err)
@@ -453,7 +453,7 @@ static clvae_status_t col2im(clvae_ctx_t *ctx, clvae_buf_t x, clvae_buf_t col, c
     if (s) return s;
     CLVAE_CL_RET(err, clSetKernelArg(k, 20, sizeof acc, &acc));
     CLVAE_CL_RET(err, clSetKernelArg(k, 21, sizeof has_bias, &has_bias));
-    return clvae_launch_1d(ctx, k, nb * g->C * g->H, err);
+    return clvae_launch_1d(ctx, k, nb * g->C, err);
 }
 
 /* rows [K, nb*P] = the NCHW [nb, K, P] tensor at in. */
@@ -559,9 +559,10 @@ static clvae_status_t conv_bwd(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
         size_t m = g->N - n0 < nb ? g->N - n0 : nb;
         size_t cols = m * z.P;
         s = to_rows(ctx, rows, clvae_buf_at(dy, n0 * z.out), m, g->K, z.P, err);
-        if (!s && dw.mem && keep.mem && weight_abt(ctx)) /* x's im2col kept by the forward */
-            s = weight_grad(ctx, dw, rows, clvae_buf_at(keep, n0 * z.ckk * z.P),
-                            clvae_buf_at(x, n0 * z.in), g, m, 1, err);
+        if (!s && dw.mem && keep.mem) /* x's im2col kept by the forward: rows col^T, on any
+                                          device (conv.weight_abt decides where it is not) */
+            s = clvae_gemm(ctx, 0, 1, g->K, z.ckk, cols, 1.0f, rows, cols,
+                           clvae_buf_at(keep, n0 * z.ckk * z.P), cols, 1.0f, dw, z.ckk, err);
         else if (!s && dw.mem)
             s = weight_grad(ctx, dw, rows, col, clvae_buf_at(x, n0 * z.in), g, m, 0, err);
         if (!s && dx.mem) {

@@ -105,7 +105,9 @@ clvae_status_t clvae_conv2d_forward_keep(clvae_ctx_t *ctx, clvae_buf_t y, clvae_
 
 /* clvae_conv2d_backward whose weight gradient reads x's im2col matrix from keep, which a
  * clvae_conv2d_forward_keep of this x and g filled (*kept 1), where the backward runs on the
- * im2col path (else keep is not read). keep.mem NULL: clvae_conv2d_backward. */
+ * im2col path (else keep is not read): dw += rows col^T (an A B^T GEMM) on any device, whatever
+ * the tuning key conv.weight_abt, which picks between that and rows colT only where no matrix is
+ * at hand. keep.mem NULL: clvae_conv2d_backward. */
 clvae_status_t clvae_conv2d_backward_kept(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
                                           clvae_buf_t db, clvae_buf_t dy, clvae_buf_t x,
                                           clvae_buf_t w, const clvae_conv_geom_t *g,
