@@ -11,10 +11,53 @@
  * index fits in uint and every position in int. */
 
 /* col[(c,i,j), (n,oh,ow)] = x[n, c, oh*sh - pad_t + i*dh, ow*sw - pad_l + j*dw] or 0.
- * One work item per (channel, image): for each tap (i, j) in turn it writes that row's P
- * contiguous floats for image n from the one input plane (which stays in cache); on pocl's CPU
- * device 10-30% faster for 64 channels than a work item per (row of col, image). */
+ * One work item per (row of col, image): it writes P contiguous floats. */
 __kernel void conv_im2col(__global float *restrict col, uint col_off,
+                          __global const float *restrict x, uint x_off, uint nb, uint C, uint H,
+                          uint W, uint OH, uint OW, uint kh, uint kw, uint sh, uint sw, uint dh,
+                          uint dw, uint pad_t, uint pad_l)
+{
+    uint gid = CLVAE_GID0;
+    uint kk = kh * kw;
+    if (gid >= C * kk * nb) return;
+    uint r = gid / nb;
+    uint n = gid - r * nb;
+    uint c = r / kk;
+    uint ij = r - c * kk;
+    uint i = ij / kw;
+    uint j = ij - i * kw;
+    uint P = OH * OW;
+    __global float *out = col + col_off + r * (nb * P) + n * P;
+    __global const float *xc = x + x_off + (n * C + c) * H * W;
+    /* columns v = v0 + ow*sw inside [0, W) for ow in [ow0, ow1); zeros elsewhere */
+    int v0 = (int)(j * dw) - (int)pad_l;
+    int lim = (int)W - 1 - v0;
+    uint ow0 = v0 >= 0 ? 0u : min(OW, ((uint)(-v0) + sw - 1) / sw);
+    uint ow1 = lim < 0 ? ow0 : max(ow0, min(OW, (uint)lim / sw + 1));
+    for (uint oh = 0; oh < OH; oh++) {
+        int h = (int)(oh * sh + i * dh) - (int)pad_t;
+        __global float *orow = out + oh * OW;
+        if (h < 0 || h >= (int)H) {
+            for (uint ow = 0; ow < OW; ow++) orow[ow] = 0.0f;
+            continue;
+        }
+        __global const float *xr = xc + (uint)h * W + v0; /* xr[ow*sw] for ow in [ow0, ow1) */
+        for (uint ow = 0; ow < ow0; ow++) orow[ow] = 0.0f;
+        if (sw == 1) {
+            for (uint ow = ow0; ow < ow1; ow++) orow[ow] = xr[ow];
+        } else {
+            for (uint ow = ow0; ow < ow1; ow++) orow[ow] = xr[ow * sw];
+        }
+        for (uint ow = ow1; ow < OW; ow++) orow[ow] = 0.0f;
+    }
+}
+
+/* col[(c,i,j), (n,oh,ow)] = x[n, c, oh*sh - pad_t + i*dh, ow*sw - pad_l + j*dw] or 0.
+ * conv_im2col_planes: one work item per (channel, image): for each tap (i, j) in turn it writes
+ * that row's P contiguous floats for image n from the one input plane (which stays in cache).
+ * On pocl's CPU device 10-30% faster than conv_im2col for the thesis VAE's 14x14 and 7x7
+ * inputs, 30% slower for the U-Net's 28x28 ones (src/ops/conv.c picks: conv.plane_hw). */
+__kernel void conv_im2col_planes(__global float *restrict col, uint col_off,
                           __global const float *restrict x, uint x_off, uint nb, uint C, uint H,
                           uint W, uint OH, uint OW, uint kh, uint kw, uint sh, uint sw, uint dh,
                           uint dw, uint pad_t, uint pad_l)
@@ -82,14 +125,59 @@ __kernel void conv_im2row(__global float *restrict colT, uint col_off,
         }
 }
 
+/* x[n, c, h, :] = (accumulate ? x : 0) + (has_bias ? b[c] : 0) + the col entries that
+ * im2col took from there, added in the order (i, j) ascending: a gather, so each
+ * element is written by one work item only (no atomics, the same bits every run).
+ * One work item per input row (n, c, h). */
+__kernel void conv_col2im(__global float *restrict x, uint x_off,
+                          __global const float *restrict col, uint col_off,
+                          __global const float *restrict b, uint b_off, uint nb, uint C,
+                          uint H, uint W, uint OH, uint OW, uint kh, uint kw, uint sh, uint sw,
+                          uint dh, uint dw, uint pad_t, uint pad_l, uint accumulate,
+                          uint has_bias)
+{
+    uint gid = CLVAE_GID0;
+    if (gid >= nb * C * H) return;
+    /* No / and % pair of one value here: LLVM puts a `freeze` on such a pair (of a value it
+     * cannot prove defined), an instruction that Oclgrind 21.10's --uninitialized checker
+     * (Debian 12) aborts on ("Unsupported instruction: freeze"). */
+    uint t = gid / H;
+    uint h = gid - t * H;
+    uint n = t / C;
+    uint c = t - n * C;
+    __global float *xr = x + x_off + gid * W; /* ((n*C + c)*H + h)*W */
+    float init = has_bias ? b[b_off + c] : 0.0f;
+    for (uint v = 0; v < W; v++) xr[v] = accumulate ? xr[v] + init : init;
+    uint P = OH * OW, nbP = nb * P;
+    for (uint i = 0; i < kh; i++) {
+        /* the output row oh with oh*sh - pad_t + i*dh == h, if any */
+        int ohs = (int)(h + pad_t) - (int)(i * dh);
+        if (ohs < 0) break; /* only smaller for larger i */
+        uint oh = (uint)ohs / sh; /* and no %, as above */
+        if (oh * sh != (uint)ohs || oh >= OH) continue;
+        for (uint j = 0; j < kw; j++) {
+            __global const float *cr =
+                col + col_off + ((c * kh + i) * kw + j) * nbP + n * P + oh * OW;
+            /* columns v = v0 + ow*sw inside [0, W) for ow in [ow0, ow1) */
+            int v0 = (int)(j * dw) - (int)pad_l;
+            int lim = (int)W - 1 - v0;
+            if (lim < 0) continue;
+            uint ow0 = v0 >= 0 ? 0u : ((uint)(-v0) + sw - 1) / sw;
+            uint ow1 = min(OW, (uint)lim / sw + 1);
+            for (uint ow = ow0; ow < ow1; ow++) xr[(uint)(v0 + (int)(ow * sw))] += cr[ow];
+        }
+    }
+}
+
 /* x[n, c, :, :] = (accumulate ? x : 0) + (has_bias ? b[c] : 0) + the col entries that
  * im2col took from there, added in the order (i, j) ascending: a gather, so each element is
- * written by one work item only (no atomics, the same bits every run). One work item per
- * (image, channel) plane: the plane set first, then for each tap (i, j) in turn that row's P
- * contiguous col values of image n added where they came from (the plane stays in cache; on
- * pocl's CPU device 10-50% faster than a work item per input row, which read nine short pieces
- * of col rows for each). */
-__kernel void conv_col2im(__global float *restrict x, uint x_off,
+ * written by one work item only (no atomics, the same bits every run). conv_col2im_planes: one
+ * work item per (image, channel) plane: the plane set first, then for each tap (i, j) in turn
+ * that row's P contiguous col values of image n added where they came from (the same additions
+ * in the same order as conv_col2im's, so the same bits). On pocl's CPU device 40-50% faster
+ * than conv_col2im for 14x14 and 7x7 planes (which read nine short pieces of col rows for each
+ * input row), 25-50% slower for the U-Net's 28x28 ones (src/ops/conv.c picks: conv.plane_hw). */
+__kernel void conv_col2im_planes(__global float *restrict x, uint x_off,
                           __global const float *restrict col, uint col_off,
                           __global const float *restrict b, uint b_off, uint nb, uint C,
                           uint H, uint W, uint OH, uint OW, uint kh, uint kw, uint sh, uint sw,

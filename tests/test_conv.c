@@ -341,6 +341,52 @@ static void t_keep(void)
     clvae_buf_free(&x), clvae_buf_free(&y), clvae_buf_free(&w), clvae_buf_free(&keep);
 }
 
+/* im2col and col2im by row and by plane (conv.plane_hw 0 and every size): the same bits for
+ * convs and transposed convs of several shapes, forward and backward, chunked too. */
+static void t_fold_variants(void)
+{
+    clvae_error_t err = {0};
+    static const struct { int tr; size_t N, C, H, W, K, k, st; } sh[] = {
+        {0, 3, 5, 13, 7, 4, 3, 1}, {0, 2, 9, 11, 12, 6, 3, 2}, {1, 2, 6, 7, 5, 9, 3, 2},
+        {0, 2, 8, 17, 18, 5, 5, 2}, {1, 3, 10, 6, 6, 4, 3, 1}};
+    for (size_t c = 0; c < sizeof sh / sizeof *sh; c++) {
+        layer_t l;
+        REQUIRE(layer_make(&l, sh[c].tr, sh[c].N, sh[c].C, sh[c].H, sh[c].W, sh[c].K,
+                           p_same(sh[c].k, sh[c].st), &err), "%s", err.msg);
+        l.g.max_chunk = c % 2 ? 1 : 0;
+        uint64_t seed = 99 + c;
+        size_t tot = l.nx + 2 * l.ny + l.nw + l.nb;
+        float *h = malloc(tot * sizeof *h);
+        tu_rand(h, tot, -1.0f, 1.0f, &seed);
+        clvae_buf_t x = tu_upload(ctx, h, l.nx), dy = tu_upload(ctx, h + l.nx, l.ny);
+        clvae_buf_t w = tu_upload(ctx, h + l.nx + l.ny, l.nw);
+        clvae_buf_t b = tu_upload(ctx, h + l.nx + l.ny + l.nw, l.nb);
+        float *r[2][4];
+        for (int v = 0; v < 2; v++) {
+            REQUIRE(clvae_tuning_set(ctx, "conv.plane_hw", v ? 1 << 20 : 0, &err) == CLVAE_OK,
+                    "%s", err.msg);
+            set_path("gemm");
+            clvae_buf_t y = tu_zeros(ctx, l.ny), dx = tu_zeros(ctx, l.nx);
+            clvae_buf_t dw = tu_zeros(ctx, l.nw), db = tu_zeros(ctx, l.nb);
+            CHECK(dev_fwd(&l, y, x, w, b, &err) == CLVAE_OK, "%s", err.msg);
+            CHECK(dev_bwd(&l, dx, dw, db, dy, x, w, &err) == CLVAE_OK, "%s", err.msg);
+            r[v][0] = tu_download(ctx, y, l.ny), r[v][1] = tu_download(ctx, dx, l.nx);
+            r[v][2] = tu_download(ctx, dw, l.nw), r[v][3] = tu_download(ctx, db, l.nb);
+            clvae_buf_free(&y), clvae_buf_free(&dx), clvae_buf_free(&dw), clvae_buf_free(&db);
+            set_path(NULL);
+        }
+        size_t len[4] = {l.ny, l.nx, l.nw, l.nb};
+        for (int i = 0; i < 4; i++)
+            CHECK(r[0][i] && r[1][i] && memcmp(r[0][i], r[1][i], len[i] * sizeof(float)) == 0,
+                  "shape %zu: output %d differs between the row and plane kernels", c, i);
+        for (int v = 0; v < 2; v++)
+            for (int i = 0; i < 4; i++) free(r[v][i]);
+        clvae_buf_free(&x), clvae_buf_free(&dy), clvae_buf_free(&w), clvae_buf_free(&b);
+        free(h);
+    }
+    clvae_tuning_unset(ctx, "conv.plane_hw");
+}
+
 /* The thesis layers on the implicit path (CLVAE_CONV_PATH=implicit, the 1-channel ones too):
  * forward, backward-data of the stride-1 ones, and a transposed conv's backward-dx. */
 static void t_thesis_layers_implicit(void)
@@ -1296,6 +1342,7 @@ int main(void)
     RUN(t_single_gradients);
     RUN(t_path_variable);
     RUN(t_keep);
+    RUN(t_fold_variants);
     tu_print_errors();
     clvae_ctx_free(ctx);
     return TEST_EXIT();
