@@ -10,6 +10,41 @@
  * alike); positions outside the input read as zero. The host checks that every
  * index fits in uint and every position in int. */
 
+/* Tap column j's output columns: ow in [*ow0, *ow1) read input column v0 + ow*sw inside
+ * [0, W), where v0 = j*dw - pad_l (returned); the range is empty (*ow0 == *ow1) when none does. */
+int conv_tap_cols(uint j, uint dw, uint pad_l, uint W, uint OW, uint sw, uint *ow0, uint *ow1)
+{
+    int v0 = (int)(j * dw) - (int)pad_l;
+    int lim = (int)W - 1 - v0;
+    *ow0 = v0 >= 0 ? 0u : min(OW, ((uint)(-v0) + sw - 1) / sw);
+    *ow1 = lim < 0 ? *ow0 : max(*ow0, min(OW, (uint)lim / sw + 1));
+    return v0;
+}
+
+/* One image's im2col row for tap (i, j) (conv_tap_cols gave v0, ow0, ow1): out [OH, OW] from
+ * the input plane xc [H, W], zeros where the tap falls outside it. */
+void conv_unfold_tap(__global float *restrict out, __global const float *restrict xc, uint i,
+                     int v0, uint ow0, uint ow1, uint H, uint W, uint OH, uint OW, uint sh,
+                     uint sw, uint dh, uint pad_t)
+{
+    for (uint oh = 0; oh < OH; oh++) {
+        int h = (int)(oh * sh + i * dh) - (int)pad_t;
+        __global float *orow = out + oh * OW;
+        if (h < 0 || h >= (int)H) {
+            for (uint ow = 0; ow < OW; ow++) orow[ow] = 0.0f;
+            continue;
+        }
+        __global const float *xr = xc + (uint)h * W + v0; /* xr[ow*sw] for ow in [ow0, ow1) */
+        for (uint ow = 0; ow < ow0; ow++) orow[ow] = 0.0f;
+        if (sw == 1) {
+            for (uint ow = ow0; ow < ow1; ow++) orow[ow] = xr[ow];
+        } else {
+            for (uint ow = ow0; ow < ow1; ow++) orow[ow] = xr[ow * sw];
+        }
+        for (uint ow = ow1; ow < OW; ow++) orow[ow] = 0.0f;
+    }
+}
+
 /* col[(c,i,j), (n,oh,ow)] = x[n, c, oh*sh - pad_t + i*dh, ow*sw - pad_l + j*dw] or 0.
  * One work item per (row of col, image): it writes P contiguous floats. */
 __kernel void conv_im2col(__global float *restrict col, uint col_off,
@@ -29,27 +64,9 @@ __kernel void conv_im2col(__global float *restrict col, uint col_off,
     uint P = OH * OW;
     __global float *out = col + col_off + r * (nb * P) + n * P;
     __global const float *xc = x + x_off + (n * C + c) * H * W;
-    /* columns v = v0 + ow*sw inside [0, W) for ow in [ow0, ow1); zeros elsewhere */
-    int v0 = (int)(j * dw) - (int)pad_l;
-    int lim = (int)W - 1 - v0;
-    uint ow0 = v0 >= 0 ? 0u : min(OW, ((uint)(-v0) + sw - 1) / sw);
-    uint ow1 = lim < 0 ? ow0 : max(ow0, min(OW, (uint)lim / sw + 1));
-    for (uint oh = 0; oh < OH; oh++) {
-        int h = (int)(oh * sh + i * dh) - (int)pad_t;
-        __global float *orow = out + oh * OW;
-        if (h < 0 || h >= (int)H) {
-            for (uint ow = 0; ow < OW; ow++) orow[ow] = 0.0f;
-            continue;
-        }
-        __global const float *xr = xc + (uint)h * W + v0; /* xr[ow*sw] for ow in [ow0, ow1) */
-        for (uint ow = 0; ow < ow0; ow++) orow[ow] = 0.0f;
-        if (sw == 1) {
-            for (uint ow = ow0; ow < ow1; ow++) orow[ow] = xr[ow];
-        } else {
-            for (uint ow = ow0; ow < ow1; ow++) orow[ow] = xr[ow * sw];
-        }
-        for (uint ow = ow1; ow < OW; ow++) orow[ow] = 0.0f;
-    }
+    uint ow0, ow1;
+    int v0 = conv_tap_cols(j, dw, pad_l, W, OW, sw, &ow0, &ow1);
+    conv_unfold_tap(out, xc, i, v0, ow0, ow1, H, W, OH, OW, sh, sw, dh, pad_t);
 }
 
 /* col[(c,i,j), (n,oh,ow)] = x[n, c, oh*sh - pad_t + i*dh, ow*sw - pad_l + j*dw] or 0.
@@ -71,27 +88,9 @@ __kernel void conv_im2col_planes(__global float *restrict col, uint col_off,
     __global float *out = col + col_off + c * kh * kw * nbP + n * P;
     for (uint i = 0; i < kh; i++)
         for (uint j = 0; j < kw; j++, out += nbP) {
-            /* columns v = v0 + ow*sw inside [0, W) for ow in [ow0, ow1); zeros elsewhere */
-            int v0 = (int)(j * dw) - (int)pad_l;
-            int lim = (int)W - 1 - v0;
-            uint ow0 = v0 >= 0 ? 0u : min(OW, ((uint)(-v0) + sw - 1) / sw);
-            uint ow1 = lim < 0 ? ow0 : max(ow0, min(OW, (uint)lim / sw + 1));
-            for (uint oh = 0; oh < OH; oh++) {
-                int h = (int)(oh * sh + i * dh) - (int)pad_t;
-                __global float *orow = out + oh * OW;
-                if (h < 0 || h >= (int)H) {
-                    for (uint ow = 0; ow < OW; ow++) orow[ow] = 0.0f;
-                    continue;
-                }
-                __global const float *xr = xc + (uint)h * W + v0; /* xr[ow*sw], ow in [ow0, ow1) */
-                for (uint ow = 0; ow < ow0; ow++) orow[ow] = 0.0f;
-                if (sw == 1) {
-                    for (uint ow = ow0; ow < ow1; ow++) orow[ow] = xr[ow];
-                } else {
-                    for (uint ow = ow0; ow < ow1; ow++) orow[ow] = xr[ow * sw];
-                }
-                for (uint ow = ow1; ow < OW; ow++) orow[ow] = 0.0f;
-            }
+            uint ow0, ow1;
+            int v0 = conv_tap_cols(j, dw, pad_l, W, OW, sw, &ow0, &ow1);
+            conv_unfold_tap(out, xc, i, v0, ow0, ow1, H, W, OH, OW, sh, sw, dh, pad_t);
         }
 }
 
@@ -158,12 +157,8 @@ __kernel void conv_col2im(__global float *restrict x, uint x_off,
         for (uint j = 0; j < kw; j++) {
             __global const float *cr =
                 col + col_off + ((c * kh + i) * kw + j) * nbP + n * P + oh * OW;
-            /* columns v = v0 + ow*sw inside [0, W) for ow in [ow0, ow1) */
-            int v0 = (int)(j * dw) - (int)pad_l;
-            int lim = (int)W - 1 - v0;
-            if (lim < 0) continue;
-            uint ow0 = v0 >= 0 ? 0u : ((uint)(-v0) + sw - 1) / sw;
-            uint ow1 = min(OW, (uint)lim / sw + 1);
+            uint ow0, ow1;
+            int v0 = conv_tap_cols(j, dw, pad_l, W, OW, sw, &ow0, &ow1);
             for (uint ow = ow0; ow < ow1; ow++) xr[(uint)(v0 + (int)(ow * sw))] += cr[ow];
         }
     }
@@ -198,12 +193,9 @@ __kernel void conv_col2im_planes(__global float *restrict x, uint x_off,
     __global const float *cr = col + col_off + c * kh * kw * nbP + n * P;
     for (uint i = 0; i < kh; i++)
         for (uint j = 0; j < kw; j++, cr += nbP) {
-            /* columns v = v0 + ow*sw inside [0, W) for ow in [ow0, ow1) */
-            int v0 = (int)(j * dw) - (int)pad_l;
-            int lim = (int)W - 1 - v0;
-            if (lim < 0) continue;
-            uint ow0 = v0 >= 0 ? 0u : min(OW, ((uint)(-v0) + sw - 1) / sw);
-            uint ow1 = max(ow0, min(OW, (uint)lim / sw + 1));
+            uint ow0, ow1;
+            int v0 = conv_tap_cols(j, dw, pad_l, W, OW, sw, &ow0, &ow1);
+            if (ow0 == ow1) continue;
             for (uint oh = 0; oh < OH; oh++) {
                 int h = (int)(oh * sh + i * dh) - (int)pad_t;
                 if (h < 0 || h >= (int)H) continue;
