@@ -122,3 +122,70 @@ float clvae_sum8(float8 v)
     for (uint l = 1; l < 8u; l++) s += t[l];
     return s;
 }
+
+/* ---- activations (cl/activation.cl's kernels; the conv kernels' epilogues) ---- */
+
+#define ACT_IDENTITY 0
+#define ACT_RELU 1
+#define ACT_LEAKY_RELU 2
+#define ACT_SIGMOID 3
+#define ACT_TANH 4
+#define ACT_SILU 5
+
+/* sigmoid(x) into *s and 1 - sigmoid(x) into *sc, taking exp of -|x| only, so that no
+ * intermediate overflows (sigmoid(+-inf) = 1 / 0, NaN stays NaN). */
+void act_sigmoid_pair(float x, float *s, float *sc)
+{
+    float e = exp(-fabs(x));
+    float r = 1.0f / (1.0f + e);
+    *s = x >= 0.0f ? r : e * r;
+    *sc = x >= 0.0f ? e * r : r;
+    if (isnan(x)) *s = *sc = x;
+}
+
+float act_f(float x, uint act, float slope)
+{
+    float s, sc;
+    switch (act) {
+    case ACT_RELU: return x > 0.0f || isnan(x) ? x : 0.0f;
+    case ACT_LEAKY_RELU: return x < 0.0f ? (slope > 0.0f ? slope * x : 0.0f) : x;
+    case ACT_SIGMOID: act_sigmoid_pair(x, &s, &sc); return s;
+    case ACT_TANH: /* tanh rounds to +-1 beyond |x| = 9.02; some libraries stop 1 ulp short */
+        return fabs(x) > 9.1f ? copysign(1.0f, x) : tanh(x);
+    case ACT_SILU:
+        if (isinf(x)) return x > 0.0f ? x : 0.0f; /* not -inf * 0 */
+        act_sigmoid_pair(x, &s, &sc);
+        return x * s;
+    default: return x;
+    }
+}
+
+/* act'(x) from v = x (SILU) or v = y = act(x) (the others); NaN in, NaN out. */
+float act_df(float v, uint act, float slope)
+{
+    float s, sc;
+    if (isnan(v)) return v;
+    switch (act) {
+    case ACT_RELU: return v > 0.0f ? 1.0f : 0.0f;
+    case ACT_LEAKY_RELU: return v > 0.0f ? 1.0f : slope;
+    case ACT_SIGMOID: return v * (1.0f - v);
+    case ACT_TANH: return (1.0f - v) * (1.0f + v);
+    case ACT_SILU:
+        if (isinf(v)) return v > 0.0f ? 1.0f : 0.0f;
+        act_sigmoid_pair(v, &s, &sc);
+        return s * (1.0f + v * sc);
+    default: return 1.0f;
+    }
+}
+
+/* The loop of a chunk [s0, s1) with the activation a compile-time constant in each case (the
+ * switch once per chunk, not once per value: act_f and act_df inline to straight-line code). */
+#define ACT_CASES(LOOP)                                  \
+    switch (act) {                                       \
+    case ACT_RELU: LOOP(ACT_RELU); break;                \
+    case ACT_LEAKY_RELU: LOOP(ACT_LEAKY_RELU); break;    \
+    case ACT_SIGMOID: LOOP(ACT_SIGMOID); break;          \
+    case ACT_TANH: LOOP(ACT_TANH); break;                \
+    case ACT_SILU: LOOP(ACT_SILU); break;                \
+    default: LOOP(ACT_IDENTITY); break;                  \
+    }

@@ -45,6 +45,15 @@ void conv_unfold_tap(__global float *restrict out, __global const float *restric
     }
 }
 
+/* p[0 .. n-1] = act(p[...]): the activation of a conv's output, fused into the pass that wrote
+ * it (col2im's last step over its row or plane, still in cache). */
+void conv_act_span(__global float *restrict p, uint n, uint act, float slope)
+{
+#define SPAN_ACT(A) for (uint v = 0; v < n; v++) p[v] = act_f(p[v], (A), slope)
+    ACT_CASES(SPAN_ACT)
+#undef SPAN_ACT
+}
+
 /* col[(c,i,j), (n,oh,ow)] = x[n, c, oh*sh - pad_t + i*dh, ow*sw - pad_l + j*dw] or 0.
  * One work item per (row of col, image): it writes P contiguous floats. */
 __kernel void conv_im2col(__global float *restrict col, uint col_off,
@@ -126,14 +135,14 @@ __kernel void conv_im2row(__global float *restrict colT, uint col_off,
 
 /* x[n, c, h, :] = (accumulate ? x : 0) + (has_bias ? b[c] : 0) + the col entries that
  * im2col took from there, added in the order (i, j) ascending: a gather, so each
- * element is written by one work item only (no atomics, the same bits every run).
- * One work item per input row (n, c, h). */
+ * element is written by one work item only (no atomics, the same bits every run); then act of
+ * the row (the host passes ACT_IDENTITY with accumulate). One work item per input row (n, c, h). */
 __kernel void conv_col2im(__global float *restrict x, uint x_off,
                           __global const float *restrict col, uint col_off,
                           __global const float *restrict b, uint b_off, uint nb, uint C,
                           uint H, uint W, uint OH, uint OW, uint kh, uint kw, uint sh, uint sw,
                           uint dh, uint dw, uint pad_t, uint pad_l, uint accumulate,
-                          uint has_bias)
+                          uint has_bias, uint act, float slope)
 {
     uint gid = CLVAE_GID0;
     if (gid >= nb * C * H) return;
@@ -162,6 +171,7 @@ __kernel void conv_col2im(__global float *restrict x, uint x_off,
             for (uint ow = ow0; ow < ow1; ow++) xr[(uint)(v0 + (int)(ow * sw))] += cr[ow];
         }
     }
+    if (act != ACT_IDENTITY) conv_act_span(xr, W, act, slope);
 }
 
 /* x[n, c, :, :] = (accumulate ? x : 0) + (has_bias ? b[c] : 0) + the col entries that
@@ -171,13 +181,14 @@ __kernel void conv_col2im(__global float *restrict x, uint x_off,
  * that row's P contiguous col values of image n added where they came from (the same additions
  * in the same order as conv_col2im's, so the same bits). On pocl's CPU device 40-50% faster
  * than conv_col2im for 14x14 and 7x7 planes (which read nine short pieces of col rows for each
- * input row), 25-50% slower for the U-Net's 28x28 ones (src/ops/conv.c picks: conv.plane_hw). */
+ * input row), 25-50% slower for the U-Net's 28x28 ones (src/ops/conv.c picks: conv.plane_hw).
+ * Then act of the plane, as conv_col2im's rows. */
 __kernel void conv_col2im_planes(__global float *restrict x, uint x_off,
                           __global const float *restrict col, uint col_off,
                           __global const float *restrict b, uint b_off, uint nb, uint C,
                           uint H, uint W, uint OH, uint OW, uint kh, uint kw, uint sh, uint sw,
                           uint dh, uint dw, uint pad_t, uint pad_l, uint accumulate,
-                          uint has_bias)
+                          uint has_bias, uint act, float slope)
 {
     uint gid = CLVAE_GID0;
     if (gid >= nb * C) return;
@@ -208,6 +219,7 @@ __kernel void conv_col2im_planes(__global float *restrict x, uint x_off,
                 }
             }
         }
+    if (act != ACT_IDENTITY) conv_act_span(xp, HW, act, slope);
 }
 
 /* rows[k, n*P + p] = in[n, k, p]: NCHW [nb, K, P] to [K, nb*P]. One work item per (k, n). */
@@ -225,11 +237,13 @@ __kernel void conv_nchw_to_rows(__global float *restrict rows, uint rows_off,
 }
 
 /* y[n, k, p] = (accumulate ? y[n, k, p] : 0) + rows[k, n*P + p] + (has_bias ? b[k] : 0):
- * [K, nb*P] back to NCHW, with the bias. One work item per (n, k). */
+ * [K, nb*P] back to NCHW, with the bias; without accumulate, act(...) of that (the conv's
+ * activation fused into this pass). One work item per (n, k). */
 __kernel void conv_rows_to_nchw(__global float *restrict y, uint y_off,
                                 __global const float *restrict rows, uint rows_off,
                                 __global const float *restrict b, uint b_off, uint nb,
-                                uint K, uint P, uint accumulate, uint has_bias)
+                                uint K, uint P, uint accumulate, uint has_bias, uint act,
+                                float slope)
 {
     uint gid = CLVAE_GID0;
     if (gid >= nb * K) return;
@@ -240,9 +254,11 @@ __kernel void conv_rows_to_nchw(__global float *restrict y, uint y_off,
     float bias = has_bias ? b[b_off + k] : 0.0f;
     if (accumulate) {
         for (uint p = 0; p < P; p++) o[p] += s[p] + bias;
-    } else {
-        for (uint p = 0; p < P; p++) o[p] = s[p] + bias;
+        return;
     }
+#define ROWS_OUT(A) for (uint p = 0; p < P; p++) o[p] = act_f(s[p] + bias, (A), slope)
+    ACT_CASES(ROWS_OUT)
+#undef ROWS_OUT
 }
 
 /* part[c, n] = the sum of plane (n, c) of in [N, C, P]: four interleaved partial sums

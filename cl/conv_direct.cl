@@ -130,6 +130,21 @@ floatv cd_load_row(__global const float *restrict p, uint n)
     return vloadv(0, t);
 }
 
+/* act of each lane of s (the conv's activation, fused into the store): leaky ReLU and ReLU as
+ * vector selects, the others lane by lane; the same values as act_f of each lane. */
+floatv cd_act(floatv s, uint act, float slope)
+{
+    if (act == ACT_IDENTITY) return s;
+    if (act == ACT_LEAKY_RELU && slope > 0.0f) return select(s, s * slope, isless(s, (floatv)0.0f));
+    if (act == ACT_LEAKY_RELU) return select(s, (floatv)0.0f, isless(s, (floatv)0.0f));
+    if (act == ACT_RELU)
+        return select((floatv)0.0f, s, isgreater(s, (floatv)0.0f) | isnan(s));
+    float t[CD_VW];
+    vstorev(s, 0, t);
+    for (uint l = 0; l < CD_VW; l++) t[l] = act_f(t[l], act, slope);
+    return vloadv(0, t);
+}
+
 /* p[0 .. n-1] = (accumulate ? p : 0) + the first n lanes of s (all of them when n >= CD_VW). */
 void cd_store_row(__global float *restrict p, uint n, floatv s, uint accumulate)
 {
@@ -147,14 +162,15 @@ void cd_store_row(__global float *restrict p, uint n, floatv s, uint accumulate)
     for (; l < n; l++) p[l] = accumulate ? p[l] + t[l] : t[l];
 }
 
-/* y[n, k, oh, ow] = (accumulate ? y : 0) + ((has_bias ? b[k] : 0) + sum_t w[k, t] *
- * patch[t]), the taps summed in the order t ascending. One work item per row tile
+/* y[n, k, oh, ow] = (accumulate ? y : 0) + act((has_bias ? b[k] : 0) + sum_t w[k, t] *
+ * patch[t]), the taps summed in the order t ascending (act: ACT_IDENTITY with accumulate). One work item per row tile
  * (n, oh, ow0 .. ow0+CD_VW-1): its patch stays in registers while it loops over K. */
 __kernel void cd_forward(__global float *restrict y, uint y_off, __global const float *restrict x,
                          uint x_off, __global const float *restrict w, uint w_off,
                          __global const float *restrict b, uint b_off, uint N, uint H, uint W,
                          uint K, uint OH, uint OW, uint sh, uint sw, uint dh, uint dw,
-                         uint pad_t, uint pad_l, uint accumulate, uint has_bias)
+                         uint pad_t, uint pad_l, uint accumulate, uint has_bias, uint act,
+                         float slope)
 {
     uint gid = CLVAE_GID0;
     if (gid >= N * OH * ((OW + CD_VW - 1) / CD_VW)) return;
@@ -168,11 +184,11 @@ __kernel void cd_forward(__global float *restrict y, uint y_off, __global const 
     for (uint k = 0; k < K; k++, yk += P, wk += CD_CKK) {
         floatv s = (floatv)(has_bias ? b[b_off + k] : 0.0f);
         for (int t = 0; t < CD_CKK; t++) s += (floatv)wk[t] * patch[t];
-        cd_store_row(yk, OW - ow0, s, accumulate);
+        cd_store_row(yk, OW - ow0, cd_act(s, act, slope), accumulate);
     }
 }
 
-/* x[n, c, h, v] = (accumulate ? x : 0) + ((has_bias ? b[c] : 0) + the sum over taps (i, j)
+/* x[n, c, h, v] = (accumulate ? x : 0) + act((has_bias ? b[c] : 0) + the sum over taps (i, j)
  * ascending of the sum over k ascending of w[k, c, i, j] * y[n, k, oh, ow] for the (oh, ow)
  * that tap (i, j) takes from (h, v)): the adjoint of cd_forward, a gather (no atomics).
  * One work item per row tile (n, h, v0 .. v0+CD_VW-1), all C channels. */
@@ -181,7 +197,8 @@ __kernel void cd_backward_data(__global float *restrict x, uint x_off,
                                __global const float *restrict w, uint w_off,
                                __global const float *restrict b, uint b_off, uint N, uint H,
                                uint W, uint K, uint OH, uint OW, uint sh, uint sw, uint dh,
-                               uint dw, uint pad_t, uint pad_l, uint accumulate, uint has_bias)
+                               uint dw, uint pad_t, uint pad_l, uint accumulate, uint has_bias,
+                               uint act, float slope)
 {
     uint gid = CLVAE_GID0;
     if (gid >= N * H * ((W + CD_VW - 1) / CD_VW)) return;
@@ -313,7 +330,7 @@ __kernel void cd_backward_data(__global float *restrict x, uint x_off,
     __global float *xr = x + x_off + n * (CD_C * HW) + h * W + v0;
     for (int c = 0; c < CD_C; c++) {
         floatv s = (floatv)(has_bias ? b[b_off + (uint)c] : 0.0f) + acc[c];
-        cd_store_row(xr + (uint)c * HW, W - v0, s, accumulate);
+        cd_store_row(xr + (uint)c * HW, W - v0, cd_act(s, act, slope), accumulate);
     }
 }
 
@@ -400,7 +417,7 @@ __kernel void cd_weight_sum(__global float *restrict dw, uint dw_off, __global f
  * col's entries loaded where they are used, no col in memory.
  *   y[n, k, oh, ow] = (accumulate ? y : 0) + (the sum over c = 0 .. C-1 of the sum over taps
  *                     t ascending of w[k*wk + c*wc + (flip ? CD_KK-1-t : t)] * patch_c[t])
- *                     + (has_bias ? b[k] : 0)
+ *                     + (has_bias ? b[k] : 0), act of that without accumulate
  * x [N, C, H, W], y [N, K, OH, OW], geometry as cd_forward's. wk, wc and flip let the host
  * run the conv's backward-data (stride 1) as a conv of dy with w transposed and flipped
  * (wk = CD_KK, wc = the conv's C*CD_KK, flip 1) without a copy of w. Work item gid: row
@@ -413,7 +430,7 @@ __kernel void ci_forward(__global float *restrict y, uint y_off, __global const 
                          __global const float *restrict b, uint b_off, uint N, uint H, uint W,
                          uint K, uint OH, uint OW, uint sh, uint sw, uint dh, uint dw,
                          uint pad_t, uint pad_l, uint accumulate, uint has_bias, uint C, uint wk,
-                         uint wc, uint flip)
+                         uint wc, uint flip, uint act, float slope)
 {
     uint nkb = (K + CD_KB - 1) / CD_KB;
     uint gid = CLVAE_GID0;
@@ -443,6 +460,8 @@ __kernel void ci_forward(__global float *restrict y, uint y_off, __global const 
     uint P = OH * OW;
     __global float *yk = y + y_off + (n * K + k0) * P + oh * OW + ow0;
     for (int a = 0; a < CD_KB && k0 + (uint)a < K; a++, yk += P)
-        cd_store_row(yk, OW - ow0, acc[a] + (floatv)(has_bias ? b[b_off + k0 + (uint)a] : 0.0f),
+        cd_store_row(yk, OW - ow0,
+                     cd_act(acc[a] + (floatv)(has_bias ? b[b_off + k0 + (uint)a] : 0.0f), act,
+                            slope),
                      accumulate);
 }

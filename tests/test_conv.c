@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "clvae/ops/activation.h"
 #include "clvae/ops/basic.h"
 #include "clvae/ops/conv.h"
 #include "clvae/device/blas.h"
@@ -63,6 +64,15 @@ static clvae_status_t dev_fwd(const layer_t *l, clvae_buf_t y, clvae_buf_t x, cl
 {
     return l->tr ? clvae_conv_transpose2d_forward(ctx, y, x, w, b, &l->g, err)
                  : clvae_conv2d_forward(ctx, y, x, w, b, &l->g, err);
+}
+
+/* clvae_conv2d_forward_opts with only a kept im2col. */
+static clvae_status_t forward_keep(clvae_ctx_t *c, clvae_buf_t y, clvae_buf_t x, clvae_buf_t w,
+                                   clvae_buf_t b, const clvae_conv_geom_t *g, clvae_buf_t keep,
+                                   int *kept, clvae_error_t *err)
+{
+    clvae_conv_fwd_opts_t o = {.keep = keep, .kept = kept};
+    return clvae_conv2d_forward_opts(c, y, x, w, b, g, &o, err);
 }
 
 static clvae_status_t dev_bwd(const layer_t *l, clvae_buf_t dx, clvae_buf_t dw, clvae_buf_t db,
@@ -254,7 +264,7 @@ static void t_weight_ab(void)
     clvae_tuning_unset(ctx, "conv.weight_abt");
 }
 
-/* The forward's im2col kept for the backward (clvae_conv2d_forward_keep / _backward_kept): the
+/* The forward's im2col kept for the backward (clvae_conv2d_forward_opts's keep / _backward_kept): the
  * same bits as forward + backward, whole or in chunks of one image, one im2col launch a chunk
  * fewer; a shape on the direct kernels keeps nothing, a short buffer is refused, and on the
  * implicit path nothing is kept (*kept 0). */
@@ -281,7 +291,7 @@ static void t_keep(void)
             clvae_buf_t dw = tu_zeros(ctx, l.nw), db = tu_zeros(ctx, l.nb);
             int kept = -1;
             if (k) {
-                CHECK(clvae_conv2d_forward_keep(ctx, y, x, w, b, &l.g, keep, &kept, &err) ==
+                CHECK(forward_keep(ctx, y, x, w, b, &l.g, keep, &kept, &err) ==
                           CLVAE_OK && kept == 1, "forward_keep: %s (kept %d)", err.msg, kept);
             } else {
                 CHECK(clvae_conv2d_forward(ctx, y, x, w, b, &l.g, &err) == CLVAE_OK, "%s",
@@ -313,14 +323,14 @@ static void t_keep(void)
         /* a buffer for one image of three */
         int kept = -1;
         clvae_buf_t y = tu_zeros(ctx, l.ny), one = tu_zeros(ctx, per);
-        CHECK(clvae_conv2d_forward_keep(ctx, y, x, w, b, &l.g, one, &kept, &err) ==
+        CHECK(forward_keep(ctx, y, x, w, b, &l.g, one, &kept, &err) ==
                       CLVAE_ERR_INVALID && kept == 0 && strstr(err.msg, "keep"),
               "a short keep buffer accepted (%s)", err.msg);
         clvae_error_clear(&err);
         clvae_buf_free(&one);
         /* the implicit path keeps nothing */
         REQUIRE(clvae_tuning_set(ctx, "conv_implicit.on", 1, &err) == CLVAE_OK, "%s", err.msg);
-        CHECK(clvae_conv2d_forward_keep(ctx, y, x, w, b, &l.g, keep, &kept, &err) == CLVAE_OK &&
+        CHECK(forward_keep(ctx, y, x, w, b, &l.g, keep, &kept, &err) == CLVAE_OK &&
                   kept == 0, "implicit path: %s (kept %d)", err.msg, kept);
         clvae_tuning_unset(ctx, "conv_implicit.");
         clvae_buf_free(&y), clvae_buf_free(&keep);
@@ -335,7 +345,7 @@ static void t_keep(void)
     clvae_buf_t x = tu_zeros(ctx, d.nx), y = tu_zeros(ctx, d.ny), w = tu_zeros(ctx, d.nw);
     clvae_buf_t keep = tu_zeros(ctx, 1024), none = {0};
     int kept = -1;
-    CHECK(clvae_conv2d_forward_keep(ctx, y, x, w, none, &d.g, keep, &kept, &err) ==
+    CHECK(forward_keep(ctx, y, x, w, none, &d.g, keep, &kept, &err) ==
               CLVAE_ERR_INVALID && kept == 0, "a keep buffer for a direct conv accepted");
     clvae_error_clear(&err);
     clvae_buf_free(&x), clvae_buf_free(&y), clvae_buf_free(&w), clvae_buf_free(&keep);
@@ -385,6 +395,89 @@ static void t_fold_variants(void)
         free(h);
     }
     clvae_tuning_unset(ctx, "conv.plane_hw");
+}
+
+/* The activation fused into a forward (clvae_conv_fwd_opts_t act): the same bits as the plain
+ * forward followed by clvae_act_forward, for every activation, on every path (im2col + GEMM with
+ * the row and the plane col2im, direct, implicit), conv and transposed conv, whole batch and
+ * chunks of one image; then the bad activations it refuses. */
+static void t_fused_act(void)
+{
+    clvae_error_t err = {0};
+    static const struct { int tr; size_t N, C, H, W, K, k, st; } sh[] = {
+        {0, 3, 5, 13, 7, 4, 3, 1}, {0, 2, 9, 11, 12, 6, 3, 2}, {1, 2, 6, 7, 5, 9, 3, 2},
+        {0, 2, 1, 10, 19, 5, 3, 1}, {1, 3, 4, 6, 6, 1, 3, 1}, {1, 2, 8, 6, 7, 3, 3, 1}};
+    static const struct { clvae_act_t a; float slope; } acts[] = {
+        {CLVAE_ACT_LEAKY_RELU, 0.3f}, {CLVAE_ACT_LEAKY_RELU, 0.0f}, {CLVAE_ACT_RELU, 0.0f},
+        {CLVAE_ACT_SIGMOID, 0.0f},    {CLVAE_ACT_TANH, 0.0f},       {CLVAE_ACT_SILU, 0.0f}};
+    static const char *const paths[] = {"gemm", "gemm", "direct", "implicit"};
+    for (size_t c = 0; c < sizeof sh / sizeof *sh; c++) {
+        layer_t l;
+        REQUIRE(layer_make(&l, sh[c].tr, sh[c].N, sh[c].C, sh[c].H, sh[c].W, sh[c].K,
+                           p_same(sh[c].k, sh[c].st), &err), "%s", err.msg);
+        uint64_t seed = 7 + c;
+        size_t tot = l.nx + l.nw + l.nb;
+        float *h = malloc(tot * sizeof *h);
+        tu_rand(h, tot, -1.0f, 1.0f, &seed);
+        clvae_buf_t x = tu_upload(ctx, h, l.nx), w = tu_upload(ctx, h + l.nx, l.nw);
+        clvae_buf_t b = tu_upload(ctx, h + l.nx + l.nw, l.nb);
+        for (size_t pi = 0; pi < sizeof paths / sizeof *paths; pi++) {
+            REQUIRE(clvae_tuning_set(ctx, "conv.plane_hw", pi == 1 ? 1 << 20 : 0, &err) ==
+                        CLVAE_OK, "%s", err.msg);
+            set_path(paths[pi]);
+            l.g.max_chunk = c % 2 ? 1 : 0;
+            for (size_t ai = 0; ai < sizeof acts / sizeof *acts; ai++) {
+                clvae_buf_t y0 = tu_zeros(ctx, l.ny), y1 = tu_zeros(ctx, l.ny);
+                clvae_conv_fwd_opts_t o = {.act = acts[ai].a, .slope = acts[ai].slope};
+                clvae_status_t s0 = dev_fwd(&l, y0, x, w, b, &err);
+                if (!s0)
+                    s0 = clvae_act_forward(ctx, y0, y0, o.act, o.slope, l.ny, &err);
+                CHECK(s0 == CLVAE_OK, "plain: %s", err.msg);
+                clvae_status_t s1 =
+                    l.tr ? clvae_conv_transpose2d_forward_opts(ctx, y1, x, w, b, &l.g, &o, &err)
+                         : clvae_conv2d_forward_opts(ctx, y1, x, w, b, &l.g, &o, &err);
+                CHECK(s1 == CLVAE_OK, "fused: %s", err.msg);
+                float *r0 = tu_download(ctx, y0, l.ny), *r1 = tu_download(ctx, y1, l.ny);
+                CHECK(r0 && r1 && memcmp(r0, r1, l.ny * sizeof(float)) == 0,
+                      "shape %zu path %s%s act %s slope %g: the fused activation differs from "
+                      "the forward then clvae_act_forward",
+                      c, paths[pi], pi == 1 ? " (planes)" : "", clvae_act_name(o.act),
+                      (double)o.slope);
+                free(r0), free(r1);
+                clvae_buf_free(&y0), clvae_buf_free(&y1);
+            }
+            set_path(NULL);
+        }
+        clvae_buf_free(&x), clvae_buf_free(&w), clvae_buf_free(&b);
+        free(h);
+    }
+    clvae_tuning_unset(ctx, "conv.plane_hw");
+    /* refused before any work: a bad slope, an unknown activation, a transposed conv's keep */
+    layer_t l;
+    REQUIRE(layer_make(&l, 0, 2, 3, 6, 6, 4, p_same(3, 1), &err), "%s", err.msg);
+    clvae_buf_t x = tu_zeros(ctx, l.nx), w = tu_zeros(ctx, l.nw), y = tu_zeros(ctx, l.ny);
+    clvae_buf_t none = {0};
+    clvae_conv_fwd_opts_t bad = {.act = CLVAE_ACT_LEAKY_RELU, .slope = -0.5f};
+    CHECK(clvae_conv2d_forward_opts(ctx, y, x, w, none, &l.g, &bad, &err) == CLVAE_ERR_INVALID &&
+              strstr(err.msg, "conv2d_forward: leaky_relu slope -0.5 must be finite and >= 0"),
+          "bad slope: %s", err.msg);
+    clvae_error_clear(&err);
+    bad.act = (clvae_act_t)9;
+    CHECK(clvae_conv2d_forward_opts(ctx, y, x, w, none, &l.g, &bad, &err) == CLVAE_ERR_INVALID &&
+              strstr(err.msg, "conv2d_forward: unknown activation 9"),
+          "unknown activation: %s", err.msg);
+    clvae_error_clear(&err);
+    layer_t t;
+    REQUIRE(layer_make(&t, 1, 2, 3, 6, 6, 4, p_same(3, 1), &err), "%s", err.msg);
+    clvae_buf_t tx = tu_zeros(ctx, t.nx), ty = tu_zeros(ctx, t.ny);
+    clvae_conv_fwd_opts_t keep = {.keep = ty};
+    CHECK(clvae_conv_transpose2d_forward_opts(ctx, ty, tx, w, none, &t.g, &keep, &err) ==
+                  CLVAE_ERR_INVALID &&
+              strstr(err.msg, "conv_transpose2d_forward: a transposed conv keeps no im2col"),
+          "transposed keep: %s", err.msg);
+    clvae_error_clear(&err);
+    clvae_buf_free(&x), clvae_buf_free(&w), clvae_buf_free(&y);
+    clvae_buf_free(&tx), clvae_buf_free(&ty);
 }
 
 /* The thesis layers on the implicit path (CLVAE_CONV_PATH=implicit, the 1-channel ones too):
@@ -1343,6 +1436,7 @@ int main(void)
     RUN(t_path_variable);
     RUN(t_keep);
     RUN(t_fold_variants);
+    RUN(t_fused_act);
     tu_print_errors();
     clvae_ctx_free(ctx);
     return TEST_EXIT();

@@ -118,6 +118,19 @@ static clvae_ctx_t *ctx;
     "[deconv]\nfilters = 1\nsize = 3\nstride = 2\npadding = 1\noutput_padding = 1\n"         \
     "activation = sigmoid\n"
 
+/* Activations on conv and deconv layers in the middle of a net (run in place, fused into the
+ * conv's last pass) and at its end (relu, sigmoid, silu, leaky, tanh; a dense tanh between). */
+#define TINY_FUSED                                                                             \
+    "[model]\nkind = vae\n[loss]\nreconstruction = bce\nbeta = 1\n"                            \
+    "[input]\nchannels = 1\nheight = 6\nwidth = 6\n"                                           \
+    "[conv]\nfilters = 3\nsize = 3\nactivation = relu\n"                                      \
+    "[conv]\nfilters = 3\nsize = 3\nstride = 2\nactivation = sigmoid\n"                       \
+    "[conv]\nfilters = 2\nsize = 3\nactivation = silu\n[flatten]\n[latent]\nsize = 2\n"       \
+    "[dense]\nunits = 18\nactivation = tanh\n[reshape]\nchannels = 2\nheight = 3\nwidth = 3\n" \
+    "[deconv]\nfilters = 3\nsize = 3\nstride = 2\nactivation = leaky_relu\nslope = 0.2\n"    \
+    "[deconv]\nfilters = 2\nsize = 3\nactivation = tanh\n"                                    \
+    "[deconv]\nfilters = 1\nsize = 3\nactivation = sigmoid\n"
+
 static int resolve(const char *text, clvae_cfg_t *cfg, clvae_model_desc_t *d)
 {
     clvae_error_t err = {0};
@@ -249,6 +262,49 @@ static void grad_check(const char *text, const char *what)
 }
 
 static void t_vae_gradients(void) { grad_check(TINY_VAE, "tiny VAE (conv, leaky, tanh, deconv, BCE+KL)"); }
+
+/* Which layers keep a pre-activation buffer of their own: a conv or deconv whose activation
+ * is not SiLU, not the last layer, shares one with its output (the activation fused into the
+ * conv, its gradient taken from the output); the footprint counts what the net allocates. The
+ * gradients of such a net against central differences. */
+static void t_act_in_place(void)
+{
+    clvae_cfg_t cfg;
+    clvae_model_desc_t d;
+    REQUIRE(resolve(TINY_FUSED, &cfg, &d), "config");
+    clvae_error_t err = {0};
+    clvae_net_t *net = NULL;
+    size_t B = 3;
+    REQUIRE(clvae_net_init(&net, ctx, &d, B, 0, &err) == CLVAE_OK, "%s", err.msg);
+    static const struct { clvae_layer_kind_t kind; clvae_act_t act; int shared; } want[] = {
+        {CLVAE_LAYER_CONV, CLVAE_ACT_RELU, 1},        {CLVAE_LAYER_CONV, CLVAE_ACT_SIGMOID, 1},
+        {CLVAE_LAYER_CONV, CLVAE_ACT_SILU, 0},        {CLVAE_LAYER_DENSE, CLVAE_ACT_TANH, 0},
+        {CLVAE_LAYER_DECONV, CLVAE_ACT_LEAKY_RELU, 1}, {CLVAE_LAYER_DECONV, CLVAE_ACT_TANH, 1},
+        {CLVAE_LAYER_DECONV, CLVAE_ACT_SIGMOID, 0}};
+    size_t k = 0;
+    for (int i = 1; i < d.nlayers && k < sizeof want / sizeof *want; i++) {
+        const clvae_layer_t *L = &d.layers[i];
+        if (L->act == CLVAE_ACT_IDENTITY) continue;
+        clvae_buf_t pre = clvae_net_output(net, i, 1), act = clvae_net_output(net, i, 0);
+        int shared = pre.mem == act.mem && pre.off == act.off;
+        CHECK(L->kind == want[k].kind && L->act == want[k].act && shared == want[k].shared,
+              "layer %d (kind %d, %s): pre-activation %s its output, want %s", i,
+              (int)L->kind, clvae_act_name(L->act),
+              shared ? "shares a buffer with" : "apart from", want[k].shared ? "shared" : "apart");
+        k++;
+    }
+    CHECK(k == sizeof want / sizeof *want, "%zu activated layers, want 7", k);
+    clvae_net_footprint_t f = clvae_net_footprint(&d, 0);
+    /* the footprint keeps one float per example besides (labels or times) */
+    size_t said = (f.fixed + f.per * B) * sizeof(float), got = clvae_net_device_bytes(net);
+    CHECK(said >= got && said - got <= B * sizeof(float),
+          "the net allocated %zu bytes, its footprint says %zu", got, said);
+    clvae_net_free(net);
+    clvae_model_desc_free(&d);
+    clvae_cfg_free(&cfg);
+    grad_check_beta(TINY_FUSED, "tiny VAE with activations in place (relu, sigmoid, leaky, tanh)",
+                    -1.0f, 1e-3f);
+}
 
 static void t_beta_vae_gradients(void)
 {
@@ -791,6 +847,7 @@ int main(void)
     ctx = tu_ctx();
     if (!ctx) return 1;
     RUN(t_vae_gradients);
+    RUN(t_act_in_place);
     RUN(t_ae_gradients);
     RUN(t_view_at_the_end_gradients);
     RUN(t_beta_vae_gradients);

@@ -77,7 +77,8 @@ typedef struct clvae_layer_kind_ops {
     /* the kind's aux buffer k: floats per example, and *fixed floats besides (NULL: none) */
     size_t (*aux_size)(const clvae_layer_t *L, const clvae_model_desc_t *d, int k,
                        size_t *fixed);
-    /* forward: act/pre[i] from the inputs (the activation is applied by the net) */
+    /* forward: act/pre[i] from the inputs (the activation is applied by the net, except as
+     * fuses_act says) */
     clvae_status_t (*forward)(clvae_net_t *net, int i, clvae_error_t *err);
     /* non-trained state tensor k (PyTorch's buffer name suffix, e.g. "running_mean"; offset
      * from L->s_off; shape): 0 past the last (NULL: the kind has none) */
@@ -90,6 +91,9 @@ typedef struct clvae_layer_kind_ops {
     /* backward: dpre[i] is known; ADDS the inputs' gradients (dact of each from, when that
      * view is not NULL) and the parameter gradients */
     clvae_status_t (*backward)(clvae_net_t *net, int i, clvae_error_t *err);
+    /* 1: where the net gives layer i one buffer for pre[i] and act[i] (src/net/net.c
+     * act_in_place), forward writes act(...) there itself, and backward never reads pre[i] */
+    int fuses_act;
 } clvae_layer_kind_ops_t;
 
 /* The table of kinds, indexed by clvae_layer_kind_t (src/net/layers.c). */

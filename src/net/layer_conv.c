@@ -201,16 +201,23 @@ static clvae_status_t forward(clvae_net_t *net, int i, clvae_error_t *err)
     clvae_conv_geom_t g;
     clvae_status_t s = geom(net, i, &g, err);
     if (s) return s;
+    const clvae_layer_t *L = &net->d->layers[i];
     clvae_buf_t x = clvae_net_in(net, i, 0), w = clvae_net_weight(net, net->params, i);
-    clvae_buf_t b = clvae_net_bias(net, net->params, i);
-    if (net->d->layers[i].kind == CLVAE_LAYER_DECONV)
-        return clvae_conv_transpose2d_forward(net->ctx, net->pre[i], x, w, b, &g, err);
-    if (net->d->layers[i].mask != CLVAE_CONV_MASK_NONE) {
+    clvae_buf_t b = clvae_net_bias(net, net->params, i), y = net->pre[i];
+    clvae_conv_fwd_opts_t o = {.act = CLVAE_ACT_IDENTITY};
+    if (y.mem == net->act[i].mem && y.off == net->act[i].off) { /* fuses_act: one buffer */
+        o.act = L->act;
+        o.slope = L->slope;
+    }
+    if (L->kind == CLVAE_LAYER_DECONV)
+        return clvae_conv_transpose2d_forward_opts(net->ctx, y, x, w, b, &g, &o, err);
+    if (L->mask != CLVAE_CONV_MASK_NONE) {
         if ((s = mask_weight(net, i, net->aux[i][MASKED_W], w, err))) return s;
         w = net->aux[i][MASKED_W];
     }
-    return clvae_conv2d_forward_keep(net->ctx, net->pre[i], x, w, b, &g, net->aux[i][KEEP_COL],
-                                     &net->fwd_flag[i], err);
+    o.keep = net->aux[i][KEEP_COL];
+    o.kept = &net->fwd_flag[i];
+    return clvae_conv2d_forward_opts(net->ctx, y, x, w, b, &g, &o, err);
 }
 
 /* A masked conv's input gradient goes through the masked copy its forward used; the weight
@@ -243,8 +250,10 @@ static const char *const deconv_keys[] = {"filters", "size", "stride", "dilation
 const clvae_layer_kind_ops_t clvae_layer_conv_ops = {
     .name = "conv", .keys = conv_keys, .max_from = 1, .resolve = resolve_conv, .fans = fans_conv,
     .weight_shape = shape_conv, .aux_size = aux_size, .forward = forward, .backward = backward,
+    .fuses_act = 1,
 };
 const clvae_layer_kind_ops_t clvae_layer_deconv_ops = {
     .name = "deconv", .keys = deconv_keys, .max_from = 1, .resolve = resolve_deconv,
     .fans = fans_deconv, .weight_shape = shape_deconv, .forward = forward, .backward = backward,
+    .fuses_act = 1,
 };

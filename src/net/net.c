@@ -17,6 +17,25 @@ static int is_view(const clvae_layer_t *L)
     return L->kind == CLVAE_LAYER_FLATTEN || L->kind == CLVAE_LAYER_RESHAPE;
 }
 
+/* The layer whose buffers layer i uses (itself, or the source of a chain of views). */
+static int source_of(const clvae_model_desc_t *d, int i)
+{
+    while (i > 0 && is_view(&d->layers[i])) i = d->layers[i].from[0];
+    return i;
+}
+
+/* Whether layer i's activation runs in place (pre[i] is act[i]: one buffer, and its kind's
+ * forward applies the activation itself): a kind that fuses it (conv, deconv), an activation
+ * whose gradient follows from its output (all but SiLU: act_df), and not the layer whose
+ * output the objective reads (the last, or the source of a last view: objectives read its
+ * pre-activation values, the logits). */
+static int act_in_place(const clvae_model_desc_t *d, int i)
+{
+    const clvae_layer_t *L = &d->layers[i];
+    return clvae_layer_kind(L->kind)->fuses_act && L->act != CLVAE_ACT_IDENTITY &&
+           L->act != CLVAE_ACT_SILU && i != d->nlayers - 1 && i != source_of(d, d->nlayers - 1);
+}
+
 static clvae_status_t zero(clvae_net_t *net, clvae_buf_t b, size_t n, clvae_error_t *err)
 {
     return clvae_fill_forward(net->ctx, b.mem, b.off, 0.0f, n, err);
@@ -31,6 +50,7 @@ clvae_net_footprint_t clvae_net_footprint(const clvae_model_desc_t *d, int input
         size_t S = clvae_layer_size(L);
         int grads = i > 0 || input_grad;
         f.per += (L->act != CLVAE_ACT_IDENTITY ? 2 : 1) * S * (grads ? 2 : 1);
+        if (act_in_place(d, i)) f.per -= S; /* no pre */
         const clvae_layer_kind_ops_t *k = clvae_layer_kind(L->kind);
         for (int a = 0; k->aux_size && a < CLVAE_LAYER_AUX; a++) {
             size_t fixed;
@@ -75,7 +95,7 @@ static clvae_status_t alloc_layer(clvae_net_t *net, int i, int input_grad, clvae
     net->pre[i] = net->act[i];
     net->dpre[i] = net->dact[i];
     if (L->act != CLVAE_ACT_IDENTITY &&
-        ((s = alloc(net, n, &net->pre[i], err)) ||
+        ((!act_in_place(net->d, i) && (s = alloc(net, n, &net->pre[i], err))) ||
          (grads && (s = alloc(net, n, &net->dpre[i], err)))))
         return s;
     const clvae_layer_kind_ops_t *k = clvae_layer_kind(L->kind);
@@ -370,13 +390,14 @@ clvae_status_t clvae_net_init_params(clvae_net_t *net, uint64_t seed, clvae_erro
     return s;
 }
 
-/* Layer i's kind forward, then its activation (pre[i] -> act[i]). */
+/* Layer i's kind forward, then its activation (pre[i] -> act[i]) unless the kind applied it
+ * (act_in_place). */
 static clvae_status_t layer_forward(clvae_net_t *net, int i, clvae_error_t *err)
 {
     const clvae_layer_t *L = &net->d->layers[i];
     if (is_view(L)) return CLVAE_OK;
     clvae_status_t s = clvae_layer_kind(L->kind)->forward(net, i, err);
-    if (s || L->act == CLVAE_ACT_IDENTITY) return s;
+    if (s || L->act == CLVAE_ACT_IDENTITY || act_in_place(net->d, i)) return s;
     return clvae_act_forward(net->ctx, net->act[i], net->pre[i], L->act, L->slope,
                              net->B * clvae_layer_size(L), err);
 }

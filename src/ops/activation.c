@@ -73,12 +73,16 @@ static clvae_status_t check_args(clvae_ctx_t *ctx, clvae_act_t act, float slope,
     if (n > UINT32_MAX - clvae_ctx_wgs(ctx))
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
                           "activation: %zu floats exceed the 2^32 index limit", n);
+    return clvae_act_check(act, slope, "activation", err);
+}
+
+clvae_status_t clvae_act_check(clvae_act_t act, float slope, const char *op, clvae_error_t *err)
+{
     if ((int)act < (int)CLVAE_ACT_IDENTITY || (int)act > (int)CLVAE_ACT_SILU)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "activation: unknown activation %d", (int)act);
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: unknown activation %d", op, (int)act);
     if (act == CLVAE_ACT_LEAKY_RELU && !(isfinite(slope) && slope >= 0.0f))
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                          "activation: leaky_relu slope %g must be finite and >= 0",
-                          (double)slope);
+        return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: leaky_relu slope %g must be finite and >= 0",
+                          op, (double)slope);
     return CLVAE_OK;
 }
 

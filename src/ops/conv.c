@@ -92,6 +92,21 @@
 #define INT_LIMIT 2147483647.0
 #define SIZE_LIMIT ((size_t)1 << 30) /* no size, stride, dilation or padding beyond this */
 
+/* The activation a forward's last pass applies to what it writes (cl/common.cl's act_f): the
+ * kernels take it as their two last arguments; ACT_IDENTITY wherever they accumulate. */
+typedef struct epi {
+    cl_uint act;
+    cl_float slope;
+} epi_t;
+static const epi_t NO_ACT = {0, 0.0f};
+
+static clvae_status_t set_epi(cl_kernel k, cl_uint first, epi_t e, clvae_error_t *err)
+{
+    CLVAE_CL_RET(err, clSetKernelArg(k, first, sizeof e.act, &e.act));
+    CLVAE_CL_RET(err, clSetKernelArg(k, first + 1, sizeof e.slope, &e.slope));
+    return CLVAE_OK;
+}
+
 /* ---- geometry ------------------------------------------------------------ */
 
 static clvae_status_t check_params(const clvae_conv_params_t *p, const char *op,
@@ -451,10 +466,10 @@ static clvae_status_t weight_grad(clvae_ctx_t *ctx, clvae_buf_t dw, clvae_buf_t 
     return s;
 }
 
-/* x (nb images) = (accumulate ? x : 0) + b + col2im(col) (a work item per input row, or
- * by_planes per image and channel). */
+/* x (nb images) = (accumulate ? x : 0) + b + col2im(col), then e's activation (a work item per
+ * input row, or by_planes per image and channel). */
 static clvae_status_t col2im(clvae_ctx_t *ctx, clvae_buf_t x, clvae_buf_t col, clvae_buf_t b,
-                             const clvae_conv_geom_t *g, size_t nb, int accumulate,
+                             const clvae_conv_geom_t *g, size_t nb, int accumulate, epi_t e,
                              clvae_error_t *err)
 {
     cl_kernel k;
@@ -469,6 +484,7 @@ static clvae_status_t col2im(clvae_ctx_t *ctx, clvae_buf_t x, clvae_buf_t col, c
     if (s) return s;
     CLVAE_CL_RET(err, clSetKernelArg(k, 20, sizeof acc, &acc));
     CLVAE_CL_RET(err, clSetKernelArg(k, 21, sizeof has_bias, &has_bias));
+    if ((s = set_epi(k, 22, e, err))) return s;
     return clvae_launch_1d(ctx, k, nb * g->C * (planes ? 1 : g->H), err);
 }
 
@@ -488,9 +504,9 @@ static clvae_status_t to_rows(clvae_ctx_t *ctx, clvae_buf_t rows, clvae_buf_t in
     return clvae_launch_1d(ctx, k, K * nb, err);
 }
 
-/* The NCHW [nb, K, P] tensor at y = (accumulate ? y : 0) + rows + b. */
+/* The NCHW [nb, K, P] tensor at y = (accumulate ? y : 0) + rows + b, then e's activation. */
 static clvae_status_t from_rows(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t rows, clvae_buf_t b,
-                                size_t nb, size_t K, size_t P, int accumulate,
+                                size_t nb, size_t K, size_t P, int accumulate, epi_t e,
                                 clvae_error_t *err)
 {
     cl_kernel k;
@@ -506,6 +522,7 @@ static clvae_status_t from_rows(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t row
     CLVAE_CL_RET(err, clSetKernelArg(k, 8, sizeof uP, &uP));
     CLVAE_CL_RET(err, clSetKernelArg(k, 9, sizeof acc, &acc));
     CLVAE_CL_RET(err, clSetKernelArg(k, 10, sizeof has_bias, &has_bias));
+    if ((s = set_epi(k, 11, e, err))) return s;
     return clvae_launch_1d(ctx, k, nb * K, err);
 }
 
@@ -521,12 +538,13 @@ static clvae_status_t workspaces(clvae_ctx_t *ctx, const clvae_conv_geom_t *g, s
 
 /* ---- the three primitives, over the batch in chunks ----------------------- */
 
-/* y (conv output) = (accumulate ? y : 0) + conv(x, w) + b; and/or dw += dL/dw of the conv
+/* y (conv output) = (accumulate ? y : 0) + conv(x, w) + b, then e's activation (ACT_IDENTITY
+ * with accumulate); and/or dw += dL/dw of the conv
  * for input x and output gradient dy (sharing x's im2col). y.mem or dw.mem NULL skips. */
 static clvae_status_t conv_fwd(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t dw, clvae_buf_t dy,
                                clvae_buf_t x, clvae_buf_t w, clvae_buf_t b,
-                               const clvae_conv_geom_t *g, int accumulate, clvae_buf_t keep,
-                               const char *op, clvae_error_t *err)
+                               const clvae_conv_geom_t *g, int accumulate, epi_t e,
+                               clvae_buf_t keep, const char *op, clvae_error_t *err)
 {
     if (!y.mem && !dw.mem) return CLVAE_OK;
     sizes_t z = sizes_of(g);
@@ -546,7 +564,7 @@ static clvae_status_t conv_fwd(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t dw, 
                                rows, cols, err);
             if (!s)
                 s = from_rows(ctx, clvae_buf_at(y, n0 * z.out), rows, b, m, g->K, z.P,
-                              accumulate, err);
+                              accumulate, e, err);
         }
         if (!s && dw.mem) { /* col and rows are free again: one in-order queue */
             s = to_rows(ctx, rows, clvae_buf_at(dy, n0 * z.out), m, g->K, z.P, err);
@@ -558,12 +576,13 @@ static clvae_status_t conv_fwd(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t dw, 
     return s;
 }
 
-/* dx (conv input) = (accumulate ? dx : 0) + b + conv^T(dy, w); and/or dw += dL/dw of the conv
+/* dx (conv input) = (accumulate ? dx : 0) + b + conv^T(dy, w), then e's activation; and/or
+ * dw += dL/dw of the conv
  * for input x and output gradient dy. dx.mem or dw.mem NULL skips that part. */
 static clvae_status_t conv_bwd(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw, clvae_buf_t dy,
                                clvae_buf_t x, clvae_buf_t w, clvae_buf_t b,
-                               const clvae_conv_geom_t *g, int accumulate, clvae_buf_t keep,
-                               const char *op, clvae_error_t *err)
+                               const clvae_conv_geom_t *g, int accumulate, epi_t e,
+                               clvae_buf_t keep, const char *op, clvae_error_t *err)
 {
     if (!dx.mem && !dw.mem) return CLVAE_OK;
     sizes_t z = sizes_of(g);
@@ -585,7 +604,7 @@ static clvae_status_t conv_bwd(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
             s = clvae_gemm(ctx, 1, 0, z.ckk, cols, g->K, 1.0f, w, z.ckk, rows, cols, 0.0f, col,
                            cols, err);
             if (!s)
-                s = col2im(ctx, clvae_buf_at(dx, n0 * z.in), col, b, g, m, accumulate, err);
+                s = col2im(ctx, clvae_buf_at(dx, n0 * z.in), col, b, g, m, accumulate, e, err);
         }
     }
     return s;
@@ -744,10 +763,11 @@ static clvae_status_t set_direct_geom(cl_kernel k, cl_uint first, const clvae_co
 }
 
 /* out = (accumulate ? out : 0) + b + conv(in, w) (fwd = 1: in [N, C, H, W], out the
- * conv's output) or + conv^T(in, w) (fwd = 0: in [N, K, OH, OW], out [N, C, H, W]). */
+ * conv's output) or + conv^T(in, w) (fwd = 0: in [N, K, OH, OW], out [N, C, H, W]), then e's
+ * activation. */
 static clvae_status_t direct_apply(clvae_ctx_t *ctx, int fwd, clvae_buf_t out, clvae_buf_t in,
                                    clvae_buf_t w, clvae_buf_t b, const clvae_conv_geom_t *g,
-                                   int accumulate, clvae_error_t *err)
+                                   int accumulate, epi_t e, clvae_error_t *err)
 {
     direct_t d;
     clvae_status_t s = direct_get(ctx, g, &d, err);
@@ -762,6 +782,7 @@ static clvae_status_t direct_apply(clvae_ctx_t *ctx, int fwd, clvae_buf_t out, c
     if (s) return s;
     CLVAE_CL_RET(err, clSetKernelArg(k, 20, sizeof acc, &acc));
     CLVAE_CL_RET(err, clSetKernelArg(k, 21, sizeof has_bias, &has_bias));
+    if ((s = set_epi(k, 22, e, err))) return s;
     size_t rows = fwd ? g->OH : g->H, cols = fwd ? g->OW : g->W;
     return clvae_launch_1d(ctx, k, g->N * rows * ((cols + d.vw - 1) / d.vw), err);
 }
@@ -836,13 +857,13 @@ static int implicit_fits(const clvae_conv_geom_t *g, int fwd)
 
 /* out = (accumulate ? out : 0) + b + conv(in, w) (fwd 1: in = x [N, C, H, W], out = y) or
  * conv^T(in, w) (fwd 0: in = dy [N, K, OH, OW], out = dx [N, C, H, W]; implicit_fits(g, 0)
- * true) by ci_forward. Keys: conv_implicit.vw (columns per work item: 4, 8 or 16; default 16)
+ * true) by ci_forward, then e's activation. Keys: conv_implicit.vw (columns per work item: 4, 8 or 16; default 16)
  * and conv_implicit.kb (output channels per work item: 1-16, a power of two; default 16: on
  * pocl's CPU device 16 x 16 ran the U-Net's 96->32 28x28 forward at 89 GFLOP/s, 8 x 8 at 50). The
  * sums run over input channels, then taps, in order: the same bits every run. */
 static clvae_status_t implicit_apply(clvae_ctx_t *ctx, int fwd, clvae_buf_t out, clvae_buf_t in,
                                      clvae_buf_t w, clvae_buf_t b, const clvae_conv_geom_t *g,
-                                     int accumulate, clvae_error_t *err)
+                                     int accumulate, epi_t e, clvae_error_t *err)
 {
     size_t kk = g->kh * g->kw;
     clvae_conv_geom_t a = *g; /* the conv ci_forward runs */
@@ -871,6 +892,7 @@ static clvae_status_t implicit_apply(clvae_ctx_t *ctx, int fwd, clvae_buf_t out,
     CLVAE_CL_RET(err, clSetKernelArg(k, 20, sizeof acc, &acc));
     CLVAE_CL_RET(err, clSetKernelArg(k, 21, sizeof has_bias, &has_bias));
     for (cl_uint i = 0; i < 4; i++) CLVAE_CL_RET(err, clSetKernelArg(k, 22 + i, sizeof v[i], &v[i]));
+    if ((s = set_epi(k, 26, e, err))) return s;
     size_t tiles = a.N * a.OH * ((a.OW + vw - 1) / vw);
     return clvae_launch_1d(ctx, k, tiles * ((a.K + kb - 1) / kb), err);
 }
@@ -888,13 +910,28 @@ size_t clvae_conv2d_keep_floats(const clvae_conv_geom_t *g)
     return ckk > DIRECT_MAX_CKK && per <= CLVAE_CONV_KEEP_MAX ? per : 0;
 }
 
-clvae_status_t clvae_conv2d_forward_keep(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
+/* The activation of o (NO_ACT without o), checked. */
+static clvae_status_t epi_of(const clvae_conv_fwd_opts_t *o, const char *op, epi_t *e,
+                             clvae_error_t *err)
+{
+    *e = NO_ACT;
+    if (!o) return CLVAE_OK;
+    clvae_status_t s = clvae_act_check(o->act, o->slope, op, err);
+    e->act = (cl_uint)o->act;
+    e->slope = o->slope;
+    return s;
+}
+
+clvae_status_t clvae_conv2d_forward_opts(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
                                          clvae_buf_t w, clvae_buf_t b, const clvae_conv_geom_t *g,
-                                         clvae_buf_t keep, int *kept, clvae_error_t *err)
+                                         const clvae_conv_fwd_opts_t *o, clvae_error_t *err)
 {
     const char *op = "conv2d_forward";
-    if (kept) *kept = 0;
+    clvae_buf_t none = {0}, keep = o ? o->keep : none;
+    if (o && o->kept) *o->kept = 0;
+    epi_t e;
     clvae_status_t s = check_geom(g, 0, op, err);
+    if (!s) s = epi_of(o, op, &e, err);
     if (s) return s;
     sizes_t z = sizes_of(g);
     if (!s) s = clvae_buf_check(y, g->N * z.out, op, "y", err);
@@ -909,19 +946,17 @@ clvae_status_t clvae_conv2d_forward_keep(clvae_ctx_t *ctx, clvae_buf_t y, clvae_
     if (g->C * g->kh * g->kw <= DIRECT_MAX_CKK) note_conv(ctx, g); /* `clvae tune` */
     conv_path_t p;
     if ((s = conv_path(ctx, g, &p, op, err))) return s;
-    if (p.direct) return direct_apply(ctx, 1, y, x, w, b, g, 0, err);
-    if (p.implicit_fwd) return implicit_apply(ctx, 1, y, x, w, b, g, 0, err);
-    clvae_buf_t none = {0};
-    s = conv_fwd(ctx, y, none, none, x, w, b, g, 0, keep, op, err);
-    if (!s && kept && keep.mem) *kept = 1;
+    if (p.direct) return direct_apply(ctx, 1, y, x, w, b, g, 0, e, err);
+    if (p.implicit_fwd) return implicit_apply(ctx, 1, y, x, w, b, g, 0, e, err);
+    s = conv_fwd(ctx, y, none, none, x, w, b, g, 0, e, keep, op, err);
+    if (!s && o && o->kept && keep.mem) *o->kept = 1;
     return s;
 }
 
 clvae_status_t clvae_conv2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x, clvae_buf_t w,
                                     clvae_buf_t b, const clvae_conv_geom_t *g, clvae_error_t *err)
 {
-    clvae_buf_t none = {0};
-    return clvae_conv2d_forward_keep(ctx, y, x, w, b, g, none, NULL, err);
+    return clvae_conv2d_forward_opts(ctx, y, x, w, b, g, NULL, err);
 }
 
 clvae_status_t clvae_conv2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
@@ -955,29 +990,36 @@ clvae_status_t clvae_conv2d_backward_kept(clvae_ctx_t *ctx, clvae_buf_t dx, clva
     if ((s = conv_path(ctx, g, &p, op, err))) return s;
     if (!p.direct) {
         int imp = dx.mem && p.implicit_bwd;
-        s = conv_bwd(ctx, imp ? none : dx, dw, dy, x, w, none, g, 1, keep, op, err);
-        if (!s && imp) s = implicit_apply(ctx, 0, dx, dy, w, none, g, 1, err);
+        s = conv_bwd(ctx, imp ? none : dx, dw, dy, x, w, none, g, 1, NO_ACT, keep, op, err);
+        if (!s && imp) s = implicit_apply(ctx, 0, dx, dy, w, none, g, 1, NO_ACT, err);
     } else {
         /* the bias gradient comes with the direct weight gradient's partial sums */
         if (dw.mem && p.weight_gemm) {
-            s = conv_bwd(ctx, none, dw, dy, x, w, none, g, 1, none, op, err);
+            s = conv_bwd(ctx, none, dw, dy, x, w, none, g, 1, NO_ACT, none, op, err);
         } else if (dw.mem) {
             s = direct_weight(ctx, dw, db, x, dy, g, err);
             db.mem = NULL;
         }
-        if (!s && dx.mem) s = direct_apply(ctx, 0, dx, dy, w, none, g, 1, err);
+        if (!s && dx.mem) s = direct_apply(ctx, 0, dx, dy, w, none, g, 1, NO_ACT, err);
     }
     if (!s && db.mem) s = bias_grad(ctx, db, dy, g->N, g->K, z.P, err);
     return s;
 }
 
-clvae_status_t clvae_conv_transpose2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
-                                              clvae_buf_t w, clvae_buf_t b,
-                                              const clvae_conv_geom_t *g, clvae_error_t *err)
+clvae_status_t clvae_conv_transpose2d_forward_opts(clvae_ctx_t *ctx, clvae_buf_t y,
+                                                   clvae_buf_t x, clvae_buf_t w, clvae_buf_t b,
+                                                   const clvae_conv_geom_t *g,
+                                                   const clvae_conv_fwd_opts_t *o,
+                                                   clvae_error_t *err)
 {
     const char *op = "conv_transpose2d_forward";
+    epi_t e;
     clvae_status_t s = check_geom(g, 1, op, err);
+    if (!s) s = epi_of(o, op, &e, err);
+    if (!s && o && o->keep.mem)
+        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: a transposed conv keeps no im2col", op);
     if (s) return s;
+    if (o && o->kept) *o->kept = 0;
     sizes_t z = sizes_of(g);
     if (!s) s = clvae_buf_check(y, g->N * z.in, op, "y", err);
     if (!s) s = clvae_buf_check(x, g->N * z.out, op, "x", err);
@@ -988,10 +1030,17 @@ clvae_status_t clvae_conv_transpose2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, c
     /* the adjoint conv's backward-data: dy := x, dx := y (overwritten, + bias) */
     conv_path_t p;
     if ((s = conv_path(ctx, g, &p, op, err))) return s;
-    if (p.direct) return direct_apply(ctx, 0, y, x, w, b, g, 0, err);
-    if (p.implicit_bwd) return implicit_apply(ctx, 0, y, x, w, b, g, 0, err);
+    if (p.direct) return direct_apply(ctx, 0, y, x, w, b, g, 0, e, err);
+    if (p.implicit_bwd) return implicit_apply(ctx, 0, y, x, w, b, g, 0, e, err);
     clvae_buf_t none = {0};
-    return conv_bwd(ctx, y, none, x, none, w, b, g, 0, none, op, err);
+    return conv_bwd(ctx, y, none, x, none, w, b, g, 0, e, none, op, err);
+}
+
+clvae_status_t clvae_conv_transpose2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
+                                              clvae_buf_t w, clvae_buf_t b,
+                                              const clvae_conv_geom_t *g, clvae_error_t *err)
+{
+    return clvae_conv_transpose2d_forward_opts(ctx, y, x, w, b, g, NULL, err);
 }
 
 clvae_status_t clvae_conv_transpose2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
@@ -1017,14 +1066,14 @@ clvae_status_t clvae_conv_transpose2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx,
     if ((s = conv_path(ctx, g, &p, op, err))) return s;
     if (!p.direct) {
         int imp = dx.mem && p.implicit_fwd;
-        s = conv_fwd(ctx, imp ? none : dx, dw, x, dy, w, none, g, 1, none, op, err);
-        if (!s && imp) s = implicit_apply(ctx, 1, dx, dy, w, none, g, 1, err);
+        s = conv_fwd(ctx, imp ? none : dx, dw, x, dy, w, none, g, 1, NO_ACT, none, op, err);
+        if (!s && imp) s = implicit_apply(ctx, 1, dx, dy, w, none, g, 1, NO_ACT, err);
     } else {
         if (dw.mem && p.weight_gemm)
-            s = conv_fwd(ctx, none, dw, x, dy, w, none, g, 1, none, op, err);
+            s = conv_fwd(ctx, none, dw, x, dy, w, none, g, 1, NO_ACT, none, op, err);
         else
             s = direct_weight(ctx, dw, none, dy, x, g, err);
-        if (!s && dx.mem) s = direct_apply(ctx, 1, dx, dy, w, none, g, 1, err);
+        if (!s && dx.mem) s = direct_apply(ctx, 1, dx, dy, w, none, g, 1, NO_ACT, err);
     }
     if (!s && db.mem) s = bias_grad(ctx, db, dy, g->N, g->C, g->H * g->W, err);
     return s;

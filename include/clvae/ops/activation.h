@@ -19,6 +19,10 @@ typedef enum clvae_act {
  * naming the allowed names otherwise. */
 clvae_status_t clvae_act_parse(const char *name, clvae_act_t *out, clvae_error_t *err);
 
+/* CLVAE_ERR_INVALID, the message starting with op, for an unknown activation or a LeakyReLU
+ * slope that is not finite and >= 0 (the rules of every launcher that takes an activation). */
+clvae_status_t clvae_act_check(clvae_act_t act, float slope, const char *op, clvae_error_t *err);
+
 /* The canonical name of act ("leaky_relu", ...), or "unknown". */
 const char *clvae_act_name(clvae_act_t act);
 

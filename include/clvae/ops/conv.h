@@ -3,6 +3,7 @@
 #define CLVAE_CONV_H
 
 #include "clvae/device/tensor.h"
+#include "clvae/ops/activation.h"
 
 /* Shape key: N images, C channels of the convolution's input, H x W its size,
  * K channels of its output, OH x OW its size, kh x kw the kernel.
@@ -96,15 +97,26 @@ clvae_status_t clvae_conv2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf
 #define CLVAE_CONV_KEEP_MAX ((size_t)131072) /* 512 KiB per image */
 size_t clvae_conv2d_keep_floats(const clvae_conv_geom_t *g);
 
-/* clvae_conv2d_forward that writes x's im2col matrix into keep (g->N times
- * clvae_conv2d_keep_floats(g) floats) instead of a workspace, where the conv runs on the
- * im2col path: *kept 1 then, else 0 (keep untouched; the direct or implicit kernels ran). */
-clvae_status_t clvae_conv2d_forward_keep(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
+/* What a forward does besides y = conv(x, w) + b (all zero: nothing more). */
+typedef struct clvae_conv_fwd_opts {
+    clvae_act_t act; /* y = act(conv(x, w) + b), applied by the pass that writes y (no pass of
+                      * its own on the im2col and direct paths); act and slope as
+                      * clvae_act_forward's */
+    float slope;
+    clvae_buf_t keep; /* (conv only) where the conv runs on the im2col path, x's im2col matrix
+                       * written here (g->N times clvae_conv2d_keep_floats(g) floats) instead of
+                       * a workspace, for clvae_conv2d_backward_kept: *kept 1 then, else 0 (keep
+                       * untouched; the direct or implicit kernels ran) */
+    int *kept;
+} clvae_conv_fwd_opts_t;
+
+/* clvae_conv2d_forward with o's activation and kept im2col (o NULL: none). */
+clvae_status_t clvae_conv2d_forward_opts(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
                                          clvae_buf_t w, clvae_buf_t b, const clvae_conv_geom_t *g,
-                                         clvae_buf_t keep, int *kept, clvae_error_t *err);
+                                         const clvae_conv_fwd_opts_t *o, clvae_error_t *err);
 
 /* clvae_conv2d_backward whose weight gradient reads x's im2col matrix from keep, which a
- * clvae_conv2d_forward_keep of this x and g filled (*kept 1), where the backward runs on the
+ * clvae_conv2d_forward_opts of this x and g filled (*kept 1), where the backward runs on the
  * im2col path (else keep is not read): dw += rows col^T (an A B^T GEMM) on any device, whatever
  * the tuning key conv.weight_abt, which picks between that and rows colT only where no matrix is
  * at hand. keep.mem NULL: clvae_conv2d_backward. */
@@ -117,6 +129,13 @@ clvae_status_t clvae_conv2d_backward_kept(clvae_ctx_t *ctx, clvae_buf_t dx, clva
 clvae_status_t clvae_conv_transpose2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
                                               clvae_buf_t w, clvae_buf_t b,
                                               const clvae_conv_geom_t *g, clvae_error_t *err);
+
+/* clvae_conv_transpose2d_forward with o's activation (o NULL: none; o->keep must be empty). */
+clvae_status_t clvae_conv_transpose2d_forward_opts(clvae_ctx_t *ctx, clvae_buf_t y,
+                                                   clvae_buf_t x, clvae_buf_t w, clvae_buf_t b,
+                                                   const clvae_conv_geom_t *g,
+                                                   const clvae_conv_fwd_opts_t *o,
+                                                   clvae_error_t *err);
 
 /* dx += ..., dw += ..., db += ... for the transposed conv given dy [N, C, H, W];
  * .mem NULL skips a gradient (x is needed for dw, w for dx). */
