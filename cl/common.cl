@@ -189,3 +189,24 @@ float act_df(float v, uint act, float slope)
     case ACT_SILU: LOOP(ACT_SILU); break;                \
     default: LOOP(ACT_IDENTITY); break;                  \
     }
+
+/* Token pasting after macro expansion (CLVAE_CAT(vload, CD_VW) -> vload8). */
+#define CLVAE_CAT_(a, b) a##b
+#define CLVAE_CAT(a, b) CLVAE_CAT_(a, b)
+
+/* Defines T NAME(T s, uint act, float slope): act_f of each of the N lanes of the vector type T
+ * (the activation fused into a vector store): leaky ReLU and ReLU as vector selects, the others
+ * lane by lane; the same values as act_f of each lane. */
+#define CLVAE_ACT_VEC(NAME, T, N)                                                       \
+    T NAME(T s, uint act, float slope)                                                  \
+    {                                                                                   \
+        if (act == ACT_IDENTITY) return s;                                              \
+        if (act == ACT_LEAKY_RELU && slope > 0.0f)                                      \
+            return select(s, s * slope, isless(s, (T)0.0f));                            \
+        if (act == ACT_LEAKY_RELU) return select(s, (T)0.0f, isless(s, (T)0.0f));      \
+        if (act == ACT_RELU) return select((T)0.0f, s, isgreater(s, (T)0.0f) | isnan(s)); \
+        float t[N];                                                                     \
+        CLVAE_CAT(vstore, N)(s, 0, t);                                                  \
+        for (uint l = 0; l < (N); l++) t[l] = act_f(t[l], act, slope);                  \
+        return CLVAE_CAT(vload, N)(0, t);                                               \
+    }

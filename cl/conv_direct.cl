@@ -37,13 +37,11 @@
 #endif
 #define CD_KK (CD_KH * CD_KW)
 #define CD_CKK (CD_C * CD_KK)
-#define CD_CAT_(a, b) a##b
-#define CD_CAT(a, b) CD_CAT_(a, b)
-#define floatv CD_CAT(float, CD_VW)
-#define vloadv CD_CAT(vload, CD_VW)
-#define vstorev CD_CAT(vstore, CD_VW)
-#define intv CD_CAT(int, CD_VW)
-#define vloadiv CD_CAT(vload, CD_VW)
+#define floatv CLVAE_CAT(float, CD_VW)
+#define vloadv CLVAE_CAT(vload, CD_VW)
+#define vstorev CLVAE_CAT(vstore, CD_VW)
+#define intv CLVAE_CAT(int, CD_VW)
+#define vloadiv CLVAE_CAT(vload, CD_VW)
 
 __constant int cd_lane_ids[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
@@ -130,20 +128,8 @@ floatv cd_load_row(__global const float *restrict p, uint n)
     return vloadv(0, t);
 }
 
-/* act of each lane of s (the conv's activation, fused into the store): leaky ReLU and ReLU as
- * vector selects, the others lane by lane; the same values as act_f of each lane. */
-floatv cd_act(floatv s, uint act, float slope)
-{
-    if (act == ACT_IDENTITY) return s;
-    if (act == ACT_LEAKY_RELU && slope > 0.0f) return select(s, s * slope, isless(s, (floatv)0.0f));
-    if (act == ACT_LEAKY_RELU) return select(s, (floatv)0.0f, isless(s, (floatv)0.0f));
-    if (act == ACT_RELU)
-        return select((floatv)0.0f, s, isgreater(s, (floatv)0.0f) | isnan(s));
-    float t[CD_VW];
-    vstorev(s, 0, t);
-    for (uint l = 0; l < CD_VW; l++) t[l] = act_f(t[l], act, slope);
-    return vloadv(0, t);
-}
+/* act of each lane (the conv's activation, fused into the store): cl/common.cl. */
+CLVAE_ACT_VEC(cd_act, floatv, CD_VW)
 
 /* p[0 .. n-1] = (accumulate ? p : 0) + the first n lanes of s (all of them when n >= CD_VW). */
 void cd_store_row(__global float *restrict p, uint n, floatv s, uint accumulate)

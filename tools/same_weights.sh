@@ -92,6 +92,14 @@ test_spec() {
     echo "idx:$img,$lbl"
 }
 
+# cfg_data KEY CFG: the [data] KEY of CFG (empty when it has none).
+cfg_data() {
+    awk -v key="$1" '/^[ \t]*\[/ { sec = $0; gsub(/[][ \t\r]/, "", sec); next }
+         sec == "data" && $0 ~ "^[ \t]*" key "[ \t]*=" { v = $0; sub(/^[^=]*=[ \t]*/, "", v);
+             sub(/[ \t]+[#;].*$/, "", v); sub(/[ \t\r]+$/, "", v); t = v }
+         END { print t }' "$2"
+}
+
 # cfg_test CFG: the [data] test key of CFG (default mnist:test).
 cfg_test() {
     awk '/^[ \t]*\[/ { sec = $0; gsub(/[][ \t\r]/, "", sec); next }
@@ -103,6 +111,10 @@ cfg_test() {
 device=$("$bin" devices 2>/dev/null | sed -n 's/^selected: //p' | sed 's/  *\[default.*//' | head -1) || true
 echo "same_weights: device ${device:-?}; $# configs; EPOCHS=$EPOCHS LIMIT=$LIMIT TEST_LIMIT=$TEST_LIMIT" >&2
 
+# A prior ([data] codes = RUN) trains on the codes of a VQ-VAE run: the run this invocation
+# trained from the config of RUN's name (models/mnist_vqvae.cfg for runs/mnist_vqvae), which
+# must come before it in the list (models/*.cfg sorts it so); without one the prior is skipped.
+declare -A trained
 {
     echo "# tools/same_weights.sh EPOCHS=$EPOCHS LIMIT=$LIMIT TEST_LIMIT=$TEST_LIMIT CLVAE_TUNING=0"
     i=0
@@ -110,10 +122,20 @@ echo "same_weights: device ${device:-?}; $# configs; EPOCHS=$EPOCHS LIMIT=$LIMIT
         i=$((i + 1))
         name=$(basename "$cfg" .cfg)
         run=$tmp/run$i-$name
-        tspec=$(test_spec "$(cfg_test "$cfg")")
+        codes=$(cfg_data codes "$cfg")
+        if [ -n "$codes" ]; then
+            src=${trained[$(basename "$codes")]:-}
+            if [ -z "$src" ]; then
+                echo "same_weights: $name skipped: it trains on the codes of $codes, whose config was not trained before it" >&2
+                continue
+            fi
+            data=(--set "data.codes=$src")
+        else
+            data=(--set "data.test=$(test_spec "$(cfg_test "$cfg")")")
+        fi
         start=$SECONDS
         if ! "$bin" train "$cfg" --out "$run" --no-figures --set "train.epochs=$EPOCHS" \
-                --set "train.limit=$LIMIT" --set "data.test=$tspec" > "$tmp/train.log" 2>&1; then
+                --set "train.limit=$LIMIT" "${data[@]}" > "$tmp/train.log" 2>&1; then
             cat "$tmp/train.log" >&2
             echo "same_weights: training $cfg failed" >&2
             exit 1
@@ -131,7 +153,7 @@ echo "same_weights: device ${device:-?}; $# configs; EPOCHS=$EPOCHS LIMIT=$LIMIT
               print c, "metrics", s }' "$run/metrics.csv"
         echo "same_weights: $name $((SECONDS - start)) s" >&2
         [ -z "${KEEP:-}" ] || { mkdir -p "$KEEP"; rm -rf "${KEEP:?}/$name"; cp -r "$run" "$KEEP/$name"; }
-        rm -rf "$run"
+        trained[$name]=$run # kept in $tmp until the end: a prior may train on its codes
     done
 } > "$out.tmp" || { rm -f "$out.tmp"; exit 1; }
 mv "$out.tmp" "$out"
