@@ -264,7 +264,7 @@ static void t_weight_ab(void)
     clvae_tuning_unset(ctx, "conv.weight_abt");
 }
 
-/* The forward's im2col kept for the backward (clvae_conv2d_forward_opts's keep / _backward_kept): the
+/* The forward's im2col kept for the backward (the keep of clvae_conv2d_forward_opts and clvae_conv2d_backward_opts): the
  * same bits as forward + backward, whole or in chunks of one image, one im2col launch a chunk
  * fewer; a shape on the direct kernels keeps nothing, a short buffer is refused, and on the
  * implicit path nothing is kept (*kept 0). */
@@ -301,8 +301,9 @@ static void t_keep(void)
             clvae_counters_t c0, c1;
             clvae_ctx_counters(ctx, &c0);
             clvae_buf_t none = {0};
-            CHECK(clvae_conv2d_backward_kept(ctx, dx, dw, db, dy, x, w, &l.g, k ? keep : none,
-                                             &err) == CLVAE_OK, "%s", err.msg);
+            clvae_conv_bwd_opts_t o = {.keep = k ? keep : none};
+            CHECK(clvae_conv2d_backward_opts(ctx, dx, dw, db, dy, x, w, &l.g, &o, &err) ==
+                      CLVAE_OK, "%s", err.msg);
             clvae_ctx_counters(ctx, &c1);
             launches[k] = c1.launches - c0.launches;
             r[k][0] = tu_download(ctx, y, l.ny), r[k][1] = tu_download(ctx, dx, l.nx);
@@ -397,6 +398,33 @@ static void t_fold_variants(void)
     clvae_tuning_unset(ctx, "conv.plane_hw");
 }
 
+/* The shapes and variants of the forward's and the backward's last passes (t_fused_act,
+ * t_dx_set): convs and transposed convs, strides 1 and 2, one input or output channel; the
+ * im2col + GEMM path with the row and with the plane col2im, the direct and the implicit path
+ * (where a shape fits them), the whole batch (even shapes) or chunks of one image (odd). */
+static const struct { int tr; size_t N, C, H, W, K, k, st; } epi_shapes[] = {
+    {0, 3, 5, 13, 7, 4, 3, 1}, {0, 2, 9, 11, 12, 6, 3, 2}, {1, 2, 6, 7, 5, 9, 3, 2},
+    {0, 2, 1, 10, 19, 5, 3, 1}, {1, 3, 4, 6, 6, 1, 3, 1}, {1, 2, 8, 6, 7, 3, 3, 1}};
+static const char *const epi_paths[] = {"gemm", "gemm", "direct", "implicit"};
+#define EPI_SHAPES (sizeof epi_shapes / sizeof *epi_shapes)
+#define EPI_PATHS (sizeof epi_paths / sizeof *epi_paths)
+
+static int epi_layer(layer_t *l, size_t c, clvae_error_t *err)
+{
+    return layer_make(l, epi_shapes[c].tr, epi_shapes[c].N, epi_shapes[c].C, epi_shapes[c].H,
+                      epi_shapes[c].W, epi_shapes[c].K,
+                      p_same(epi_shapes[c].k, epi_shapes[c].st), err);
+}
+
+/* Variant pi (epi_paths[pi]; 1: the plane col2im) for shape c; 0 when the tuning key was refused. */
+static int epi_variant(layer_t *l, size_t c, size_t pi, clvae_error_t *err)
+{
+    if (clvae_tuning_set(ctx, "conv.plane_hw", pi == 1 ? 1 << 20 : 0, err) != CLVAE_OK) return 0;
+    set_path(epi_paths[pi]);
+    l->g.max_chunk = c % 2 ? 1 : 0;
+    return 1;
+}
+
 /* The activation fused into a forward (clvae_conv_fwd_opts_t act): the same bits as the plain
  * forward followed by clvae_act_forward, for every activation, on every path (im2col + GEMM with
  * the row and the plane col2im, direct, implicit), conv and transposed conv, whole batch and
@@ -404,28 +432,20 @@ static void t_fold_variants(void)
 static void t_fused_act(void)
 {
     clvae_error_t err = {0};
-    static const struct { int tr; size_t N, C, H, W, K, k, st; } sh[] = {
-        {0, 3, 5, 13, 7, 4, 3, 1}, {0, 2, 9, 11, 12, 6, 3, 2}, {1, 2, 6, 7, 5, 9, 3, 2},
-        {0, 2, 1, 10, 19, 5, 3, 1}, {1, 3, 4, 6, 6, 1, 3, 1}, {1, 2, 8, 6, 7, 3, 3, 1}};
     static const struct { clvae_act_t a; float slope; } acts[] = {
         {CLVAE_ACT_LEAKY_RELU, 0.3f}, {CLVAE_ACT_LEAKY_RELU, 0.0f}, {CLVAE_ACT_RELU, 0.0f},
         {CLVAE_ACT_SIGMOID, 0.0f},    {CLVAE_ACT_TANH, 0.0f},       {CLVAE_ACT_SILU, 0.0f}};
-    static const char *const paths[] = {"gemm", "gemm", "direct", "implicit"};
-    for (size_t c = 0; c < sizeof sh / sizeof *sh; c++) {
+    for (size_t c = 0; c < EPI_SHAPES; c++) {
         layer_t l;
-        REQUIRE(layer_make(&l, sh[c].tr, sh[c].N, sh[c].C, sh[c].H, sh[c].W, sh[c].K,
-                           p_same(sh[c].k, sh[c].st), &err), "%s", err.msg);
+        REQUIRE(epi_layer(&l, c, &err), "%s", err.msg);
         uint64_t seed = 7 + c;
         size_t tot = l.nx + l.nw + l.nb;
         float *h = malloc(tot * sizeof *h);
         tu_rand(h, tot, -1.0f, 1.0f, &seed);
         clvae_buf_t x = tu_upload(ctx, h, l.nx), w = tu_upload(ctx, h + l.nx, l.nw);
         clvae_buf_t b = tu_upload(ctx, h + l.nx + l.nw, l.nb);
-        for (size_t pi = 0; pi < sizeof paths / sizeof *paths; pi++) {
-            REQUIRE(clvae_tuning_set(ctx, "conv.plane_hw", pi == 1 ? 1 << 20 : 0, &err) ==
-                        CLVAE_OK, "%s", err.msg);
-            set_path(paths[pi]);
-            l.g.max_chunk = c % 2 ? 1 : 0;
+        for (size_t pi = 0; pi < EPI_PATHS; pi++) {
+            REQUIRE(epi_variant(&l, c, pi, &err), "%s", err.msg);
             for (size_t ai = 0; ai < sizeof acts / sizeof *acts; ai++) {
                 clvae_buf_t y0 = tu_zeros(ctx, l.ny), y1 = tu_zeros(ctx, l.ny);
                 clvae_conv_fwd_opts_t o = {.act = acts[ai].a, .slope = acts[ai].slope};
@@ -441,7 +461,7 @@ static void t_fused_act(void)
                 CHECK(r0 && r1 && memcmp(r0, r1, l.ny * sizeof(float)) == 0,
                       "shape %zu path %s%s act %s slope %g: the fused activation differs from "
                       "the forward then clvae_act_forward",
-                      c, paths[pi], pi == 1 ? " (planes)" : "", clvae_act_name(o.act),
+                      c, epi_paths[pi], pi == 1 ? " (planes)" : "", clvae_act_name(o.act),
                       (double)o.slope);
                 free(r0), free(r1);
                 clvae_buf_free(&y0), clvae_buf_free(&y1);
@@ -478,6 +498,69 @@ static void t_fused_act(void)
     clvae_error_clear(&err);
     clvae_buf_free(&x), clvae_buf_free(&w), clvae_buf_free(&y);
     clvae_buf_free(&tx), clvae_buf_free(&ty);
+}
+
+/* dx written, not added (clvae_conv_bwd_opts_t dx_set): into a dx full of NaN, the values of
+ * the plain backward into zeros, on every path (im2col + GEMM with the row and the plane col2im,
+ * direct, implicit), conv and transposed conv, whole batch and chunks of one image; dw and db
+ * still added to what they held. */
+static void t_dx_set(void)
+{
+    clvae_error_t err = {0};
+    for (size_t c = 0; c < EPI_SHAPES; c++) {
+        layer_t l;
+        REQUIRE(epi_layer(&l, c, &err), "%s", err.msg);
+        uint64_t seed = 31 + c;
+        size_t tot = l.nx + l.ny + l.nw + l.nb;
+        float *h = malloc(tot * sizeof *h), *nan = malloc(l.nx * sizeof *nan);
+        tu_rand(h, tot, -1.0f, 1.0f, &seed);
+        for (size_t i = 0; i < l.nx; i++) nan[i] = NAN;
+        clvae_buf_t x = tu_upload(ctx, h, l.nx), dy = tu_upload(ctx, h + l.nx, l.ny);
+        clvae_buf_t w = tu_upload(ctx, h + l.nx + l.ny, l.nw);
+        for (size_t pi = 0; pi < EPI_PATHS; pi++) {
+            REQUIRE(epi_variant(&l, c, pi, &err), "%s", err.msg);
+            float *r[2][3];
+            for (int v = 0; v < 2; v++) { /* 0: added into zeros, 1: set into NaN */
+                clvae_buf_t dx = v ? tu_upload(ctx, nan, l.nx) : tu_zeros(ctx, l.nx);
+                clvae_buf_t dw = tu_upload(ctx, h, l.nw), db = tu_upload(ctx, h, l.nb);
+                clvae_conv_bwd_opts_t o = {.dx_set = v};
+                clvae_status_t st =
+                    l.tr ? clvae_conv_transpose2d_backward_opts(ctx, dx, dw, db, dy, x, w, &l.g,
+                                                                &o, &err)
+                         : clvae_conv2d_backward_opts(ctx, dx, dw, db, dy, x, w, &l.g, &o, &err);
+                CHECK(st == CLVAE_OK, "%s", err.msg);
+                r[v][0] = tu_download(ctx, dx, l.nx), r[v][1] = tu_download(ctx, dw, l.nw);
+                r[v][2] = tu_download(ctx, db, l.nb);
+                clvae_buf_free(&dx), clvae_buf_free(&dw), clvae_buf_free(&db);
+            }
+            size_t len[3] = {l.nx, l.nw, l.nb}, bad[3] = {0, 0, 0};
+            for (int i = 0; i < 3; i++)
+                for (size_t e = 0; r[0][i] && r[1][i] && e < len[i]; e++)
+                    bad[i] += !(r[0][i][e] == r[1][i][e]); /* NaN differs; -0 == +0 */
+            CHECK(r[0][0] && r[1][0] && bad[0] == 0 && bad[1] == 0 && bad[2] == 0,
+                  "shape %zu path %s%s: dx set differs from dx added into zeros at %zu of %zu "
+                  "(dw %zu, db %zu)",
+                  c, epi_paths[pi], pi == 1 ? " (planes)" : "", bad[0], l.nx, bad[1], bad[2]);
+            for (int v = 0; v < 2; v++)
+                for (int i = 0; i < 3; i++) free(r[v][i]);
+            set_path(NULL);
+        }
+        clvae_buf_free(&x), clvae_buf_free(&dy), clvae_buf_free(&w);
+        free(h), free(nan);
+    }
+    clvae_tuning_unset(ctx, "conv.plane_hw");
+    /* a transposed conv keeps no im2col for its backward either */
+    layer_t t;
+    REQUIRE(layer_make(&t, 1, 2, 3, 6, 6, 4, p_same(3, 1), &err), "%s", err.msg);
+    clvae_buf_t tx = tu_zeros(ctx, t.nx), ty = tu_zeros(ctx, t.ny), tw = tu_zeros(ctx, t.nw);
+    clvae_buf_t none = {0};
+    clvae_conv_bwd_opts_t keep = {.keep = ty};
+    CHECK(clvae_conv_transpose2d_backward_opts(ctx, tx, none, none, ty, tx, tw, &t.g, &keep,
+                                               &err) == CLVAE_ERR_INVALID &&
+              strstr(err.msg, "conv_transpose2d_backward: a transposed conv keeps no im2col"),
+          "transposed keep: %s", err.msg);
+    clvae_error_clear(&err);
+    clvae_buf_free(&tx), clvae_buf_free(&ty), clvae_buf_free(&tw);
 }
 
 /* The thesis layers on the implicit path (CLVAE_CONV_PATH=implicit, the 1-channel ones too):
@@ -1437,6 +1520,7 @@ int main(void)
     RUN(t_keep);
     RUN(t_fold_variants);
     RUN(t_fused_act);
+    RUN(t_dx_set);
     tu_print_errors();
     clvae_ctx_free(ctx);
     return TEST_EXIT();

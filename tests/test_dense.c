@@ -6,6 +6,7 @@
 
 #include <math.h>
 
+#include "clvae/device/tuning.h"
 #include "clvae/ops/dense.h"
 
 /* Key: N batch, I = in, O = out; x [N, I], y [N, O], w [O, I], b [O]. */
@@ -331,6 +332,67 @@ static void t_fd_device(void)
     fd_dev_case(4, 2, 32);
 }
 
+/* dx written, not added (clvae_dense_backward_dx_set): into a dx full of NaN, the reference's
+ * dy W; on clvae's own GEMM kernels (thin and block) and on CLBlast (its kernels read C
+ * only where beta is not 0: a NaN left in dx must not come through); dx_set 0 adds. */
+static void t_dx_set(void)
+{
+    static const size_t shapes[][3] = {{4, 6, 5}, {8, 40, 24}, {8, 2, 49}}; /* data_init: N <= 8 */
+    clvae_error_t err = {0};
+    for (int clblast = 0; clblast < 2; clblast++) {
+        if (!clblast) /* the block kernel for a long k on any device (pocl's default) */
+            REQUIRE(clvae_tuning_set(ctx, "gemm_block.max_k", 4096, &err) == CLVAE_OK, "%s",
+                    err.msg);
+        if (clblast)
+            REQUIRE(clvae_tuning_set(ctx, "gemm.thin_max", 0, &err) == CLVAE_OK &&
+                        clvae_tuning_set(ctx, "gemm_block.max_k", 0, &err) == CLVAE_OK &&
+                        clvae_tuning_set(ctx, "gemm_block.split", 0, &err) == CLVAE_OK &&
+                        clvae_tuning_set(ctx, "gemm_dot.min_k", 0, &err) == CLVAE_OK,
+                    "%s", err.msg);
+        for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+            size_t N = shapes[k][0], I = shapes[k][1], O = shapes[k][2];
+            dense_case_t c = {"dx_set", N, I, O, 1};
+            dense_data_t d;
+            data_init(&d, &c, 7 + k);
+            double *wd = tu_double(d.w, O * I), *dyd = tu_double(d.dy, N * O);
+            double *dxd = calloc(N * I, sizeof *dxd);
+            clvae_dense_backward_ref(dxd, NULL, NULL, dyd, NULL, wd, N, I, O);
+            float *nan = malloc(N * I * sizeof *nan);
+            for (size_t i = 0; i < N * I; i++) nan[i] = NAN;
+            clvae_buf_t bw = tu_upload(ctx, d.w, O * I), bdy = tu_upload(ctx, d.dy, N * O);
+            clvae_buf_t bdx = tu_upload(ctx, nan, N * I), none = {0};
+            clvae_counters_t c0, c1;
+            clvae_ctx_counters(ctx, &c0);
+            CHECK(clvae_dense_backward_dx_set(ctx, bdx, 1, none, none, bdy, none, bw, N, I, O,
+                                              &err) == CLVAE_OK,
+                  "%s", err.msg);
+            clvae_ctx_counters(ctx, &c1);
+            CHECK(clblast ? c1.launches == c0.launches : c1.launches > c0.launches,
+                  "%zux%zux%zu: %llu launches of clvae's own kernels%s", N, I, O,
+                  (unsigned long long)(c1.launches - c0.launches), clblast ? ", want CLBlast's" : "");
+            float *gx = tu_download(ctx, bdx, N * I);
+            char what[64];
+            snprintf(what, sizeof what, "dx set %zux%zux%zu%s", N, I, O,
+                     clblast ? " (CLBlast)" : "");
+            CHECK(gx && tu_close(what, gx, dxd, N * I, 1e-5, 1e-4, NULL), "%s", what);
+            /* dx_set 0 adds: twice the reference after a second call */
+            CHECK(clvae_dense_backward_dx_set(ctx, bdx, 0, none, none, bdy, none, bw, N, I, O,
+                                              &err) == CLVAE_OK,
+                  "%s", err.msg);
+            free(gx);
+            gx = tu_download(ctx, bdx, N * I);
+            for (size_t i = 0; i < N * I; i++) dxd[i] *= 2.0;
+            snprintf(what, sizeof what, "dx added %zux%zux%zu%s", N, I, O,
+                     clblast ? " (CLBlast)" : "");
+            CHECK(gx && tu_close(what, gx, dxd, N * I, 1e-5, 1e-4, NULL), "%s", what);
+            free(gx), free(nan), free(wd), free(dyd), free(dxd);
+            clvae_buf_free(&bw), clvae_buf_free(&bdy), clvae_buf_free(&bdx);
+            data_free(&d);
+        }
+    }
+    clvae_tuning_unset(ctx, "gemm");
+}
+
 /* Skipped gradients: only dw (dx, db and w NULL), only dx (x NULL), nothing at all. */
 static void t_skipped_gradients(void)
 {
@@ -450,6 +512,7 @@ int main(void)
     RUN(t_fd_reference);
     RUN(t_fd_device);
     RUN(t_invalid_arguments);
+    RUN(t_dx_set);
     tu_print_errors();
     clvae_ctx_free(ctx);
     return TEST_EXIT();

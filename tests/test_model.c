@@ -7,6 +7,7 @@
 
 #include "clvae/train/objective.h"
 #include "clvae/net/net.h"
+#include "net/layer.h"
 
 static clvae_ctx_t *ctx;
 
@@ -304,6 +305,42 @@ static void t_act_in_place(void)
     clvae_cfg_free(&cfg);
     grad_check_beta(TINY_FUSED, "tiny VAE with activations in place (relu, sigmoid, leaky, tanh)",
                     -1.0f, 1e-3f);
+}
+
+/* Which gradients a layer writes (=) instead of adding to a zeroed buffer: input 0 of a conv,
+ * deconv or dense that is its only reader (through views too), not the net's input, not the
+ * output the objective's gradient goes to; a layer read by two is zeroed and added to. The
+ * gradients of such nets against central differences: t_act_in_place (TINY_FUSED), the U-Net
+ * tests (fan-out). */
+static void t_one_writer(void)
+{
+    static const struct { const char *cfg; int want[14]; } nets[] = {
+        /* TINY_FUSED: input, conv, conv, conv, flatten, latent, dense, reshape, deconv x3 */
+        {TINY_FUSED, {0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 1, -1}},
+        /* TINY_DIFF: x, time_embed, dense, dense (temb), conv c1 (reads x), add, groupnorm h1,
+         * conv (h1 is also the concat's), upsample, concat, groupnorm, flatten, dense (the
+         * last: it writes the groupnorm's gradient through the flatten) */
+        {TINY_DIFF, {0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, -1}}};
+    for (size_t c = 0; c < sizeof nets / sizeof *nets; c++) {
+        clvae_cfg_t cfg;
+        clvae_model_desc_t d;
+        REQUIRE(resolve(nets[c].cfg, &cfg, &d), "config %zu", c);
+        clvae_error_t err = {0};
+        clvae_net_t *net = NULL;
+        REQUIRE(clvae_net_init(&net, ctx, &d, 2, 0, &err) == CLVAE_OK, "%s", err.msg);
+        for (int i = 1; i < d.nlayers && i < 14 && nets[c].want[i] >= 0; i++) {
+            if (d.layers[i].nfrom < 1) continue;
+            int got = clvae_net_din_set(net, i, 0);
+            CHECK(got == nets[c].want[i], "net %zu layer %d (kind %d): writes its input's gradient "
+                  "%s, want %s", c, i, (int)d.layers[i].kind, got ? "(=)" : "(+=)",
+                  nets[c].want[i] ? "(=)" : "(+=)");
+        }
+        CHECK(d.nlayers < 14 && nets[c].want[d.nlayers] == -1, "net %zu: %d layers", c,
+              d.nlayers);
+        clvae_net_free(net);
+        clvae_model_desc_free(&d);
+        clvae_cfg_free(&cfg);
+    }
 }
 
 static void t_beta_vae_gradients(void)
@@ -848,6 +885,7 @@ int main(void)
     if (!ctx) return 1;
     RUN(t_vae_gradients);
     RUN(t_act_in_place);
+    RUN(t_one_writer);
     RUN(t_ae_gradients);
     RUN(t_view_at_the_end_gradients);
     RUN(t_beta_vae_gradients);

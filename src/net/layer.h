@@ -27,6 +27,8 @@ struct clvae_net {
     clvae_buf_t (*aux)[CLVAE_LAYER_AUX];
     int *fwd_flag;               /* [nlayers] what a kind's last forward of layer i tells its
                                     backward (a conv: that aux holds x's im2col); 0 before any */
+    int *one_writer;             /* [nlayers] 1: layer i's output gradient has one writer, the
+                                    backward of a kind with sets_din (not zeroed first) */
     clvae_buf_t params, grads;   /* [nparams] each, one allocation */
     clvae_buf_t state;           /* [nstate] non-trained state (running statistics) */
     int training;                /* forwards use batch statistics and update the state */
@@ -89,11 +91,14 @@ typedef struct clvae_layer_kind_ops {
      * (NULL: none) */
     void (*init)(const clvae_layer_t *L, float *params, float *state, uint64_t seed);
     /* backward: dpre[i] is known; ADDS the inputs' gradients (dact of each from, when that
-     * view is not NULL) and the parameter gradients */
+     * view is not NULL; written instead where clvae_net_din_set says so) and the parameter
+     * gradients */
     clvae_status_t (*backward)(clvae_net_t *net, int i, clvae_error_t *err);
     /* 1: where the net gives layer i one buffer for pre[i] and act[i] (src/net/net.c
      * act_in_place), forward writes act(...) there itself, and backward never reads pre[i] */
     int fuses_act;
+    /* 1: backward writes input 0's gradient (=, not +=) when clvae_net_din_set says so */
+    int sets_din;
 } clvae_layer_kind_ops_t;
 
 /* The table of kinds, indexed by clvae_layer_kind_t (src/net/layers.c). */
@@ -122,6 +127,10 @@ static inline size_t clvae_layer_in_size(const clvae_layer_t *L)
  * nowhere, e.g. into the data). */
 clvae_buf_t clvae_net_in(const clvae_net_t *net, int i, int k);
 clvae_buf_t clvae_net_din(const clvae_net_t *net, int i, int k);
+/* 1 when layer i's backward is the one writer of input k's gradient (clvae_net_din), which the
+ * net then does not zero first: the kind writes it (=), not adds to it (+=). 0 for any kind
+ * without sets_din and any k but 0. */
+int clvae_net_din_set(const clvae_net_t *net, int i, int k);
 
 /* Layer i's weight and bias views in the parameters (p = params) or gradients (p = grads). */
 clvae_buf_t clvae_net_weight(const clvae_net_t *net, clvae_buf_t p, int i);

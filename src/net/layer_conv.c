@@ -231,13 +231,14 @@ static clvae_status_t backward(clvae_net_t *net, int i, clvae_error_t *err)
     clvae_buf_t x = clvae_net_in(net, i, 0), dx = clvae_net_din(net, i, 0);
     clvae_buf_t w = clvae_net_weight(net, net->params, i);
     clvae_buf_t dw = clvae_net_weight(net, net->grads, i), db = clvae_net_bias(net, net->grads, i);
+    clvae_conv_bwd_opts_t o = {.dx_set = clvae_net_din_set(net, i, 0)};
     if (net->d->layers[i].kind == CLVAE_LAYER_DECONV)
-        return clvae_conv_transpose2d_backward(net->ctx, dx, dw, db, net->dpre[i], x, w, &g, err);
+        return clvae_conv_transpose2d_backward_opts(net->ctx, dx, dw, db, net->dpre[i], x, w, &g,
+                                                    &o, err);
     int masked = net->d->layers[i].mask != CLVAE_CONV_MASK_NONE;
     if (masked) w = net->aux[i][MASKED_W];
-    clvae_buf_t none = {0};
-    s = clvae_conv2d_backward_kept(net->ctx, dx, dw, db, net->dpre[i], x, w, &g,
-                                   net->fwd_flag[i] ? net->aux[i][KEEP_COL] : none, err);
+    if (net->fwd_flag[i]) o.keep = net->aux[i][KEEP_COL];
+    s = clvae_conv2d_backward_opts(net->ctx, dx, dw, db, net->dpre[i], x, w, &g, &o, err);
     if (!s && masked) s = mask_weight(net, i, dw, dw, err);
     return s;
 }
@@ -250,10 +251,10 @@ static const char *const deconv_keys[] = {"filters", "size", "stride", "dilation
 const clvae_layer_kind_ops_t clvae_layer_conv_ops = {
     .name = "conv", .keys = conv_keys, .max_from = 1, .resolve = resolve_conv, .fans = fans_conv,
     .weight_shape = shape_conv, .aux_size = aux_size, .forward = forward, .backward = backward,
-    .fuses_act = 1,
+    .fuses_act = 1, .sets_din = 1,
 };
 const clvae_layer_kind_ops_t clvae_layer_deconv_ops = {
     .name = "deconv", .keys = deconv_keys, .max_from = 1, .resolve = resolve_deconv,
     .fans = fans_deconv, .weight_shape = shape_deconv, .forward = forward, .backward = backward,
-    .fuses_act = 1,
+    .fuses_act = 1, .sets_din = 1,
 };

@@ -38,16 +38,18 @@ static clvae_status_t forward(clvae_net_t *net, int i, clvae_error_t *err)
 static clvae_status_t backward(clvae_net_t *net, int i, clvae_error_t *err)
 {
     const clvae_layer_t *L = &net->d->layers[i];
-    return clvae_dense_backward(net->ctx, clvae_net_din(net, i, 0),
-                                clvae_net_weight(net, net->grads, i),
-                                clvae_net_bias(net, net->grads, i), net->dpre[i],
-                                clvae_net_in(net, i, 0), clvae_net_weight(net, net->params, i),
-                                net->B, clvae_layer_in_size(L), L->units, err);
+    return clvae_dense_backward_dx_set(net->ctx, clvae_net_din(net, i, 0),
+                                       clvae_net_din_set(net, i, 0),
+                                       clvae_net_weight(net, net->grads, i),
+                                       clvae_net_bias(net, net->grads, i), net->dpre[i],
+                                       clvae_net_in(net, i, 0),
+                                       clvae_net_weight(net, net->params, i), net->B,
+                                       clvae_layer_in_size(L), L->units, err);
 }
 
 static const char *const keys[] = {"units", "bias", "activation", "slope", NULL};
 
 const clvae_layer_kind_ops_t clvae_layer_dense_ops = {
     .name = "dense", .keys = keys, .max_from = 1, .resolve = resolve, .fans = fans,
-    .forward = forward, .backward = backward,
+    .forward = forward, .backward = backward, .sets_din = 1,
 };

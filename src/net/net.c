@@ -106,6 +106,29 @@ static clvae_status_t alloc_layer(clvae_net_t *net, int i, int input_grad, clvae
     return CLVAE_OK;
 }
 
+/* net->one_writer: a layer (not the input, not the source of the last layer, whose gradient
+ * the caller gives) read by exactly one layer (its views' readers counted as its own), whose
+ * kind sets_din, and that through its input 0. */
+static void one_writers(clvae_net_t *net)
+{
+    const clvae_model_desc_t *d = net->d;
+    int n = d->nlayers, last = net->src[n - 1];
+    int *readers = calloc((size_t)n, sizeof *readers);
+    if (!readers) return; /* every gradient zeroed first, as without this */
+    for (int i = 1; i < n; i++) {
+        const clvae_layer_t *L = &d->layers[i];
+        if (is_view(L)) continue;
+        for (int k = 0; k < L->nfrom; k++) readers[net->src[L->from[k]]]++;
+    }
+    for (int i = 1; i < n; i++) {
+        const clvae_layer_t *L = &d->layers[i];
+        if (is_view(L) || !clvae_layer_kind(L->kind)->sets_din) continue;
+        int j = net->src[L->from[0]];
+        net->one_writer[j] = j > 0 && j != last && readers[j] == 1;
+    }
+    free(readers);
+}
+
 clvae_status_t clvae_net_init(clvae_net_t **out, clvae_ctx_t *ctx, const clvae_model_desc_t *d,
                               size_t max_batch, int input_grad, clvae_error_t *err)
 {
@@ -122,9 +145,10 @@ clvae_status_t clvae_net_init(clvae_net_t **out, clvae_ctx_t *ctx, const clvae_m
         net->dpre = calloc(L, sizeof *net->dpre);
         net->aux = calloc(L, sizeof *net->aux);
         net->fwd_flag = calloc(L, sizeof *net->fwd_flag);
+        net->one_writer = calloc(L, sizeof *net->one_writer);
     }
     if (!net || !net->src || !net->act || !net->pre || !net->dact || !net->dpre || !net->aux ||
-        !net->fwd_flag) {
+        !net->fwd_flag || !net->one_writer) {
         clvae_net_free(net);
         return CLVAE_FAIL(err, CLVAE_ERR_NOMEM, "out of host memory");
     }
@@ -154,6 +178,7 @@ clvae_status_t clvae_net_init(clvae_net_t **out, clvae_ctx_t *ctx, const clvae_m
         net->src[i] = i;
         if ((s = alloc_layer(net, i, input_grad, err))) goto fail;
     }
+    one_writers(net);
     *out = net;
     return CLVAE_OK;
 fail:
@@ -228,6 +253,7 @@ void clvae_net_free(clvae_net_t *net)
     free(net->dpre);
     free(net->aux);
     free(net->fwd_flag);
+    free(net->one_writer);
     free(net);
 }
 
@@ -279,6 +305,13 @@ clvae_buf_t clvae_net_in(const clvae_net_t *net, int i, int k)
 clvae_buf_t clvae_net_din(const clvae_net_t *net, int i, int k)
 {
     return net->dact[net->d->layers[i].from[k]];
+}
+
+int clvae_net_din_set(const clvae_net_t *net, int i, int k)
+{
+    const clvae_layer_t *L = &net->d->layers[i];
+    return k == 0 && !is_view(L) && clvae_layer_kind(L->kind)->sets_din &&
+           net->one_writer[net->src[L->from[0]]];
 }
 
 clvae_buf_t clvae_net_weight(const clvae_net_t *net, clvae_buf_t p, int i)
@@ -464,7 +497,7 @@ static clvae_status_t backward_down_to(clvae_net_t *net, int dout_is_pre, int st
     }
     for (int i = stop > 1 ? stop : 1; i < last; i++) {
         /* the caller's output gradient may live in the source of a last view: keep it */
-        if (net->src[i] != i || i == net->src[last]) continue;
+        if (net->src[i] != i || i == net->src[last] || net->one_writer[i]) continue;
         if ((s = zero(net, net->dact[i], net->B * clvae_layer_size(&d->layers[i]), err))) return s;
     }
     reads_release(net);

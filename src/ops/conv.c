@@ -968,16 +968,17 @@ clvae_status_t clvae_conv2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf
                                      clvae_buf_t db, clvae_buf_t dy, clvae_buf_t x, clvae_buf_t w,
                                      const clvae_conv_geom_t *g, clvae_error_t *err)
 {
-    clvae_buf_t none = {0};
-    return clvae_conv2d_backward_kept(ctx, dx, dw, db, dy, x, w, g, none, err);
+    return clvae_conv2d_backward_opts(ctx, dx, dw, db, dy, x, w, g, NULL, err);
 }
 
-clvae_status_t clvae_conv2d_backward_kept(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
+clvae_status_t clvae_conv2d_backward_opts(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
                                           clvae_buf_t db, clvae_buf_t dy, clvae_buf_t x,
                                           clvae_buf_t w, const clvae_conv_geom_t *g,
-                                          clvae_buf_t keep, clvae_error_t *err)
+                                          const clvae_conv_bwd_opts_t *o, clvae_error_t *err)
 {
     const char *op = "conv2d_backward";
+    clvae_buf_t keep = o ? o->keep : (clvae_buf_t){0};
+    int acc = !(o && o->dx_set); /* dx += ..., or dx = ... */
     clvae_status_t s = check_geom(g, 0, op, err);
     if (s) return s;
     sizes_t z = sizes_of(g);
@@ -995,8 +996,8 @@ clvae_status_t clvae_conv2d_backward_kept(clvae_ctx_t *ctx, clvae_buf_t dx, clva
     if ((s = conv_path(ctx, g, &p, op, err))) return s;
     if (!p.direct) {
         int imp = dx.mem && p.implicit_bwd;
-        s = conv_bwd(ctx, imp ? none : dx, dw, dy, x, w, none, g, 1, NO_ACT, keep, op, err);
-        if (!s && imp) s = implicit_apply(ctx, 0, dx, dy, w, none, g, 1, NO_ACT, err);
+        s = conv_bwd(ctx, imp ? none : dx, dw, dy, x, w, none, g, acc, NO_ACT, keep, op, err);
+        if (!s && imp) s = implicit_apply(ctx, 0, dx, dy, w, none, g, acc, NO_ACT, err);
     } else {
         /* the bias gradient comes with the direct weight gradient's partial sums */
         if (dw.mem && p.weight_gemm) {
@@ -1005,7 +1006,7 @@ clvae_status_t clvae_conv2d_backward_kept(clvae_ctx_t *ctx, clvae_buf_t dx, clva
             s = direct_weight(ctx, dw, db, x, dy, g, err);
             db.mem = NULL;
         }
-        if (!s && dx.mem) s = direct_apply(ctx, 0, dx, dy, w, none, g, 1, NO_ACT, err);
+        if (!s && dx.mem) s = direct_apply(ctx, 0, dx, dy, w, none, g, acc, NO_ACT, err);
     }
     if (!s && db.mem) s = bias_grad(ctx, db, dy, g->N, g->K, z.P, err);
     return s;
@@ -1053,8 +1054,21 @@ clvae_status_t clvae_conv_transpose2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx,
                                                clvae_buf_t w, const clvae_conv_geom_t *g,
                                                clvae_error_t *err)
 {
+    return clvae_conv_transpose2d_backward_opts(ctx, dx, dw, db, dy, x, w, g, NULL, err);
+}
+
+clvae_status_t clvae_conv_transpose2d_backward_opts(clvae_ctx_t *ctx, clvae_buf_t dx,
+                                                    clvae_buf_t dw, clvae_buf_t db,
+                                                    clvae_buf_t dy, clvae_buf_t x, clvae_buf_t w,
+                                                    const clvae_conv_geom_t *g,
+                                                    const clvae_conv_bwd_opts_t *o,
+                                                    clvae_error_t *err)
+{
     const char *op = "conv_transpose2d_backward";
+    int acc = !(o && o->dx_set); /* dx += ..., or dx = ... */
     clvae_status_t s = check_geom(g, 1, op, err);
+    if (!s && o && o->keep.mem)
+        s = CLVAE_FAIL(err, CLVAE_ERR_INVALID, "%s: a transposed conv keeps no im2col", op);
     if (s) return s;
     sizes_t z = sizes_of(g);
     if (!s) s = clvae_buf_check_opt(dx, g->N * z.out, op, "dx", err);
@@ -1071,14 +1085,14 @@ clvae_status_t clvae_conv_transpose2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx,
     if ((s = conv_path(ctx, g, &p, op, err))) return s;
     if (!p.direct) {
         int imp = dx.mem && p.implicit_fwd;
-        s = conv_fwd(ctx, imp ? none : dx, dw, x, dy, w, none, g, 1, NO_ACT, none, op, err);
-        if (!s && imp) s = implicit_apply(ctx, 1, dx, dy, w, none, g, 1, NO_ACT, err);
+        s = conv_fwd(ctx, imp ? none : dx, dw, x, dy, w, none, g, acc, NO_ACT, none, op, err);
+        if (!s && imp) s = implicit_apply(ctx, 1, dx, dy, w, none, g, acc, NO_ACT, err);
     } else {
         if (dw.mem && p.weight_gemm)
             s = conv_fwd(ctx, none, dw, x, dy, w, none, g, 1, NO_ACT, none, op, err);
         else
             s = direct_weight(ctx, dw, none, dy, x, g, err);
-        if (!s && dx.mem) s = direct_apply(ctx, 1, dx, dy, w, none, g, 1, NO_ACT, err);
+        if (!s && dx.mem) s = direct_apply(ctx, 1, dx, dy, w, none, g, acc, NO_ACT, err);
     }
     if (!s && db.mem) s = bias_grad(ctx, db, dy, g->N, g->C, g->H * g->W, err);
     return s;

@@ -80,6 +80,14 @@ clvae_status_t clvae_dense_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_
                                     clvae_buf_t w, size_t N, size_t in, size_t out,
                                     clvae_error_t *err)
 {
+    return clvae_dense_backward_dx_set(ctx, dx, 0, dw, db, dy, x, w, N, in, out, err);
+}
+
+clvae_status_t clvae_dense_backward_dx_set(clvae_ctx_t *ctx, clvae_buf_t dx, int dx_set,
+                                           clvae_buf_t dw, clvae_buf_t db, clvae_buf_t dy,
+                                           clvae_buf_t x, clvae_buf_t w, size_t N, size_t in,
+                                           size_t out, clvae_error_t *err)
+{
     clvae_status_t s;
     if (!ctx) return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "dense: no context");
     if ((s = check_sizes(N, in, out, err)) || (s = check_operand(dy, N * out, "dy", err)) ||
@@ -103,8 +111,9 @@ clvae_status_t clvae_dense_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_
                 return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "dense: %s overlaps %s", gname[i],
                                   gname[j]);
     }
-    /* dx[N, I] += dy[N, O] w[O, I] */
-    if (dx.mem && (s = clvae_gemm(ctx, 0, 0, N, in, out, 1.0f, dy, out, w, in, 1.0f, dx, in, err)))
+    /* dx[N, I] += dy[N, O] w[O, I] (=, dx_set) */
+    if (dx.mem && (s = clvae_gemm(ctx, 0, 0, N, in, out, 1.0f, dy, out, w, in,
+                                  dx_set ? 0.0f : 1.0f, dx, in, err)))
         return s;
     /* dw[O, I] += (dy[N, O])^T x[N, I] */
     if (dw.mem && (s = clvae_gemm(ctx, 1, 0, out, in, N, 1.0f, dy, out, x, in, 1.0f, dw, in, err)))

@@ -105,7 +105,7 @@ typedef struct clvae_conv_fwd_opts {
     float slope;
     clvae_buf_t keep; /* (conv only) where the conv runs on the im2col path, x's im2col matrix
                        * written here (g->N times clvae_conv2d_keep_floats(g) floats) instead of
-                       * a workspace, for clvae_conv2d_backward_kept: *kept 1 then, else 0 (keep
+                       * a workspace, for clvae_conv2d_backward_opts: *kept 1 then, else 0 (keep
                        * untouched; the direct or implicit kernels ran) */
     int *kept;
 } clvae_conv_fwd_opts_t;
@@ -115,15 +115,21 @@ clvae_status_t clvae_conv2d_forward_opts(clvae_ctx_t *ctx, clvae_buf_t y, clvae_
                                          clvae_buf_t w, clvae_buf_t b, const clvae_conv_geom_t *g,
                                          const clvae_conv_fwd_opts_t *o, clvae_error_t *err);
 
-/* clvae_conv2d_backward whose weight gradient reads x's im2col matrix from keep, which a
- * clvae_conv2d_forward_opts of this x and g filled (*kept 1), where the backward runs on the
- * im2col path (else keep is not read): dw += rows col^T (an A B^T GEMM) on any device, whatever
- * the tuning key conv.weight_abt, which picks between that and rows colT only where no matrix is
- * at hand. keep.mem NULL: clvae_conv2d_backward. */
-clvae_status_t clvae_conv2d_backward_kept(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
+/* What a backward does besides adding the gradients (all zero: clvae_conv2d_backward). */
+typedef struct clvae_conv_bwd_opts {
+    clvae_buf_t keep; /* (conv only) x's im2col matrix, which a clvae_conv2d_forward_opts of
+                       * this x and g kept (*kept 1), where the backward runs on the im2col path
+                       * (else not read): dw += rows col^T (an A B^T GEMM) on any device,
+                       * whatever the tuning key conv.weight_abt, which picks between that and
+                       * rows colT only where no matrix is at hand */
+    int dx_set;       /* dx = dL/dx, written, not added (dx is not read): no zero fill first */
+} clvae_conv_bwd_opts_t;
+
+/* clvae_conv2d_backward with o's kept im2col and dx mode (o NULL: none). */
+clvae_status_t clvae_conv2d_backward_opts(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_t dw,
                                           clvae_buf_t db, clvae_buf_t dy, clvae_buf_t x,
                                           clvae_buf_t w, const clvae_conv_geom_t *g,
-                                          clvae_buf_t keep, clvae_error_t *err);
+                                          const clvae_conv_bwd_opts_t *o, clvae_error_t *err);
 
 /* y = conv_transpose(x, w) + b: x [N, K, OH, OW], y [N, C, H, W] overwritten, b [C] or NULL. */
 clvae_status_t clvae_conv_transpose2d_forward(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t x,
@@ -143,6 +149,14 @@ clvae_status_t clvae_conv_transpose2d_backward(clvae_ctx_t *ctx, clvae_buf_t dx,
                                                clvae_buf_t db, clvae_buf_t dy, clvae_buf_t x,
                                                clvae_buf_t w, const clvae_conv_geom_t *g,
                                                clvae_error_t *err);
+
+/* clvae_conv_transpose2d_backward with o's dx mode (o NULL: add; o->keep must be empty). */
+clvae_status_t clvae_conv_transpose2d_backward_opts(clvae_ctx_t *ctx, clvae_buf_t dx,
+                                                    clvae_buf_t dw, clvae_buf_t db,
+                                                    clvae_buf_t dy, clvae_buf_t x, clvae_buf_t w,
+                                                    const clvae_conv_geom_t *g,
+                                                    const clvae_conv_bwd_opts_t *o,
+                                                    clvae_error_t *err);
 
 /* The causal masks of a PixelCNN conv (van den Oord et al. 2016), the same for every
  * (output, input) channel pair. With the kernel's centre (cy, cx) = (kh/2, kw/2), tap (ky, kx)

@@ -21,4 +21,10 @@ clvae_status_t clvae_dense_backward(clvae_ctx_t *ctx, clvae_buf_t dx, clvae_buf_
                                     clvae_buf_t w, size_t N, size_t in, size_t out,
                                     clvae_error_t *err);
 
+/* clvae_dense_backward with dx = dy w written, not added, when dx_set (dx is not read). */
+clvae_status_t clvae_dense_backward_dx_set(clvae_ctx_t *ctx, clvae_buf_t dx, int dx_set,
+                                           clvae_buf_t dw, clvae_buf_t db, clvae_buf_t dy,
+                                           clvae_buf_t x, clvae_buf_t w, size_t N, size_t in,
+                                           size_t out, clvae_error_t *err);
+
 #endif
