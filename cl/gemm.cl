@@ -59,28 +59,10 @@ __kernel void gemm_thin(__global float *c, uint c_off, uint ldc, __global const 
 #define GB_N 16u
 #endif
 #define GB_V (GB_N / 8u)
-#ifdef GB_NCHW
-/* Built with -DGB_NCHW (one slice: kc = k, beta 0): C is a conv's output y [nb, m, P] (NCHW,
- * P = ldc pixels per channel), not [m, n = nb * P]: element (r, j) goes to image j / P, channel
- * r, pixel j mod P, as (accumulate ? y + : act)(alpha op(A) B + (has_bias ? bias[r] : 0)), the
- * values and the order of conv_rows_to_nchw after a plain gemm_block (src/ops/conv.c). */
-CLVAE_ACT_VEC(gb_act8, float8, 8)
-
-/* One element of the NCHW store (a block's edge, a vector across two planes). */
-void gb_store_nchw(__global float *y, float v, uint accumulate, uint act, float slope)
-{
-    *y = accumulate ? *y + v : act_f(v, act, slope);
-}
-#endif
 __kernel void gemm_block(__global float *c, uint c_off, uint ldc, __global const float *a,
                          uint a_off, uint lda, __global const float *b, uint b_off, uint ldb,
                          uint m, uint n, uint k, uint ta, float alpha, float beta, uint kc,
-                         uint cs
-#ifdef GB_NCHW
-                         , __global const float *bias, uint bias_off, uint has_bias,
-                         uint accumulate, uint act, float slope
-#endif
-                         )
+                         uint cs)
 {
     uint mb = (m + GB_M - 1u) / GB_M, per = mb * ((n + GB_N - 1u) / GB_N), t = CLVAE_GID0;
     uint sl = t / per, k0 = sl * kc; /* slice sl: p = k0 .. k0 + kc - 1 into C + sl * cs */
@@ -93,9 +75,7 @@ __kernel void gemm_block(__global float *c, uint c_off, uint ldc, __global const
     uint as = ta ? lda : 1u, ar = ta ? 1u : lda; /* op(A)[r, p] = a0[r * ar + p * as] */
     __global const float *a0 = a + a_off + r0 * ar + k0 * as;
     __global const float *b0 = b + b_off + k0 * ldb + j0;
-#ifndef GB_NCHW
     __global float *c0 = c + c_off + sl * cs + r0 * ldc + j0;
-#endif
     k = min(kc, k - k0);
     if (j0 + GB_N <= n && r0 + GB_M <= m) {
         float8 acc[GB_M][GB_V];
@@ -116,29 +96,6 @@ __kernel void gemm_block(__global float *c, uint c_off, uint ldc, __global const
                 for (uint v = 0; v < GB_V; v++) acc[i][v] += av * bv[v];
             }
         }
-#ifdef GB_NCHW
-        uint P = ldc;
-#pragma unroll
-        for (uint v = 0; v < GB_V; v++) {
-            uint j = j0 + v * 8u, img = j / P, p = j - img * P;
-#pragma unroll
-            for (uint i = 0; i < GB_M; i++) {
-                float8 o = alpha * acc[i][v] + (float8)(has_bias ? bias[bias_off + r0 + i] : 0.0f);
-                __global float *yr = c + c_off + (img * m + r0 + i) * P + p;
-                if (p + 8u <= P) {
-                    vstore8(accumulate ? vload8(0, yr) + o : gb_act8(o, act, slope), 0, yr);
-                    continue;
-                }
-                float t[8];
-                vstore8(o, 0, t);
-                for (uint l = 0, im = img, q = p; l < 8u; l++) {
-                    gb_store_nchw(c + c_off + (im * m + r0 + i) * P + q, t[l], accumulate, act,
-                                  slope);
-                    if (++q == P) q = 0, im++;
-                }
-            }
-        }
-#else
 #pragma unroll
         for (uint i = 0; i < GB_M; i++) {
             __global float *cr = c0 + i * ldc;
@@ -149,7 +106,6 @@ __kernel void gemm_block(__global float *c, uint c_off, uint ldc, __global const
                 vstore8(o, v, cr);
             }
         }
-#endif
         return;
     }
     /* a block at C's right or bottom edge: element by element, the same order over p */
@@ -158,15 +114,8 @@ __kernel void gemm_block(__global float *c, uint c_off, uint ldc, __global const
         for (uint q = 0; q < cols; q++) {
             float acc = 0.0f;
             for (uint p = 0; p < k; p++) acc += a0[i * ar + p * as] * b0[p * ldb + q];
-#ifdef GB_NCHW
-            uint j = j0 + q, img = j / ldc;
-            gb_store_nchw(c + c_off + (img * m + r0 + i) * ldc + (j - img * ldc),
-                          alpha * acc + (has_bias ? bias[bias_off + r0 + i] : 0.0f), accumulate,
-                          act, slope);
-#else
             __global float *cq = c0 + i * ldc + q;
             *cq = beta == 0.0f ? alpha * acc : beta * *cq + alpha * acc;
-#endif
         }
     }
 }

@@ -11,7 +11,6 @@
 #include <math.h>
 
 #include "clvae/device/blas.h"
-#include "clvae/ops/basic.h"
 #include "clvae/device/tuning.h"
 #include "device/tuning_internal.h"
 
@@ -22,13 +21,6 @@ static uint64_t launches_now(void)
     clvae_counters_t c;
     clvae_ctx_counters(ctx, &c);
     return c.launches;
-}
-
-/* Sets tuning keys k1 and k2 (the block kernel's) to v1 and v2: 1 when both took. */
-static int set2(const char *k1, int v1, const char *k2, int v2, clvae_error_t *err)
-{
-    return clvae_tuning_set(ctx, k1, v1, err) == CLVAE_OK &&
-           clvae_tuning_set(ctx, k2, v2, err) == CLVAE_OK;
 }
 
 /* One call on the device at offsets 3, 5 and 7 with row strides 2 wider than needed; returns the
@@ -152,10 +144,13 @@ static void t_block_against_reference(void)
                                        {5, 100, 9},  {40, 7, 12}, {9, 9, 65}};
     static const int blocks[][2] = {{8, 16}, {1, 8}, {4, 32}, {16, 8}, {2, 16}};
     clvae_error_t err = {0};
-    REQUIRE(set2("gemm_block.max_k", 64, "gemm_block.split", 0, &err), "%s", err.msg);
+    REQUIRE(clvae_tuning_set(ctx, "gemm_block.max_k", 64, &err) == CLVAE_OK &&
+                clvae_tuning_set(ctx, "gemm_block.split", 0, &err) == CLVAE_OK,
+            "%s", err.msg);
     for (size_t bl = 0; bl < sizeof blocks / sizeof *blocks; bl++) {
-        REQUIRE(set2("gemm_block.m", blocks[bl][0], "gemm_block.n", blocks[bl][1], &err), "%s",
-                err.msg);
+        REQUIRE(clvae_tuning_set(ctx, "gemm_block.m", blocks[bl][0], &err) == CLVAE_OK &&
+                    clvae_tuning_set(ctx, "gemm_block.n", blocks[bl][1], &err) == CLVAE_OK,
+                "%s", err.msg);
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
             for (int t = 0; t < 4; t++)
                 for (int beta = 0; beta < 2; beta++) {
@@ -224,93 +219,6 @@ static void t_block_deterministic(void)
     uint64_t launches;
     CHECK(same_twice(1, 40, 50, 64, 9, &launches), "two runs differ");
     CHECK(launches == 2, "not the block kernel: %llu launches", (unsigned long long)launches);
-    clvae_tuning_unset(ctx, "gemm_block.");
-}
-
-/* clvae_gemm_nchw (a conv's GEMM storing its output NCHW with bias and activation) against the
- * block kernel's plain GEMM reordered on the host: the same bits, for planes shorter than a
- * vector (P 3, 7), vectors across planes (P 49, 196), edge blocks (m not a multiple of the block's
- * rows), with and without bias, leaky ReLU, ReLU and none, and added onto y (accumulate); every
- * block shape. Not taken (*done 0, y untouched) where the block kernel would not run the call
- * whole; refused when n is not whole planes. */
-static void t_nchw(void)
-{
-    static const size_t shapes[][4] = {{5, 7, 3, 9},   {16, 49, 4, 20}, {13, 196, 2, 33},
-                                       {3, 8, 5, 4},   {8, 16, 2, 64},  {9, 3, 11, 6}};
-    static const int blocks[][2] = {{8, 16}, {1, 8}, {4, 32}, {16, 8}};
-    clvae_error_t err = {0};
-    REQUIRE(set2("gemm_block.max_k", 64, "gemm_block.split", 0, &err), "%s", err.msg);
-    for (size_t bl = 0; bl < sizeof blocks / sizeof *blocks; bl++) {
-        REQUIRE(set2("gemm_block.m", blocks[bl][0], "gemm_block.n", blocks[bl][1], &err), "%s",
-                err.msg);
-        for (size_t sh = 0; sh < sizeof shapes / sizeof *shapes; sh++)
-            for (int mode = 0; mode < 4; mode++) { /* leaky + bias, relu, none + bias, add */
-                size_t m = shapes[sh][0], P = shapes[sh][1], nb = shapes[sh][2];
-                size_t k = shapes[sh][3], n = nb * P;
-                int act = mode == 0 ? 2 : mode == 1 ? 1 : 0, acc = mode == 3, bias = mode != 1;
-                float slope = 0.3f;
-                uint64_t seed = 5 + sh * 4 + (size_t)mode;
-                float *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
-                float *bi = malloc(m * sizeof *bi), *y0 = malloc(m * n * sizeof *y0);
-                float *c = malloc(m * n * sizeof *c), *y = malloc(m * n * sizeof *y);
-                tu_rand(a, m * k, -1, 1, &seed);
-                tu_rand(b, k * n, -1, 1, &seed);
-                tu_rand(bi, m, -1, 1, &seed);
-                tu_rand(y0, m * n, -1, 1, &seed);
-                clvae_buf_t ba = tu_upload(ctx, a, m * k), bb = tu_upload(ctx, b, k * n);
-                clvae_buf_t bbi = tu_upload(ctx, bi, m), by = tu_upload(ctx, y0, m * n);
-                clvae_buf_t bc = tu_zeros(ctx, m * n), none = {0};
-                int done = 0;
-                CHECK(clvae_gemm(ctx, 0, 0, m, n, k, 1.0f, ba, k, bb, n, 0.0f, bc, n, &err) ==
-                              CLVAE_OK &&
-                          clvae_gemm_nchw(ctx, m, n, k, ba, k, bb, n, by, P, bias ? bbi : none,
-                                          acc, act, slope, &done, &err) == CLVAE_OK &&
-                          done == 1,
-                      "nchw %zux%zux%zu: done %d %s", m, n, k, done, err.msg);
-                CHECK(clvae_buf_download(ctx, c, bc, m * n, &err) == CLVAE_OK &&
-                          clvae_buf_download(ctx, y, by, m * n, &err) == CLVAE_OK,
-                      "%s", err.msg);
-                size_t bad = 0;
-                for (size_t r = 0; r < m; r++)
-                    for (size_t j = 0; j < n; j++) {
-                        size_t at = (j / P * m + r) * P + j % P;
-                        float v = c[r * n + j] + (bias ? bi[r] : 0.0f), want = v;
-                        if (acc) want = y0[at] + v;
-                        else if (act == 2) want = v < 0.0f ? slope * v : v;
-                        else if (act == 1) want = v > 0.0f ? v : 0.0f;
-                        bad += memcmp(&want, &y[at], sizeof want) != 0;
-                    }
-                CHECK(bad == 0,
-                      "block %dx%d, m %zu, %zu planes of %zu, k %zu, mode %d: %zu of %zu values "
-                      "differ from the GEMM reordered",
-                      blocks[bl][0], blocks[bl][1], m, nb, P, k, mode, bad, m * n);
-                clvae_buf_free(&ba), clvae_buf_free(&bb), clvae_buf_free(&bbi);
-                clvae_buf_free(&by), clvae_buf_free(&bc);
-                free(a), free(b), free(bi), free(y0), free(c), free(y);
-            }
-    }
-    /* not taken: k past max_k */
-    size_t m = 4, P = 5, n = 10, k = 80;
-    clvae_buf_t ba = tu_zeros(ctx, m * k), bb = tu_zeros(ctx, k * n), by = tu_zeros(ctx, m * n);
-    clvae_buf_t none = {0};
-    REQUIRE(clvae_fill_forward(ctx, by.mem, by.off, 7.0f, m * n, &err) == CLVAE_OK, "%s", err.msg);
-    int done = -1;
-    uint64_t before = launches_now();
-    CHECK(clvae_gemm_nchw(ctx, m, n, k, ba, k, bb, n, by, P, none, 0, 0, 0.0f, &done, &err) ==
-                  CLVAE_OK &&
-              done == 0 && launches_now() == before,
-          "k %zu past max_k: done %d, %llu launches", k, done,
-          (unsigned long long)(launches_now() - before));
-    float y[40];
-    CHECK(clvae_buf_download(ctx, y, by, m * n, &err) == CLVAE_OK && y[0] == 7.0f &&
-              y[m * n - 1] == 7.0f,
-          "y changed although nothing ran");
-    CHECK(clvae_gemm_nchw(ctx, m, n, 8, ba, k, bb, n, by, 3, none, 0, 0, 0.0f, &done, &err) ==
-                  CLVAE_ERR_INVALID &&
-              strstr(err.msg, "gemm_nchw: m=4 n=10 k=8 with 3 pixels a plane"),
-          "n not whole planes: %s", err.msg);
-    clvae_error_clear(&err);
-    clvae_buf_free(&ba), clvae_buf_free(&bb), clvae_buf_free(&by);
     clvae_tuning_unset(ctx, "gemm_block.");
 }
 
@@ -411,7 +319,6 @@ int main(void)
     RUN(t_block_split);
     RUN(t_block_defaults);
     RUN(t_dot_against_reference);
-    RUN(t_nchw);
     clvae_ctx_free(ctx);
     return TEST_EXIT();
 }

@@ -264,14 +264,6 @@ clvae_status_t clvae_gemm_record_stop(clvae_ctx_t *ctx, clvae_gemm_shape_t **cal
  * 2 GFLOP/s there, runs as an m of 2. */
 static int dot_min_k(clvae_ctx_t *ctx);
 
-/* The context's tuning (NULL: none), CLBlast's parameters brought up to date with it first. */
-static clvae_tuning_t *gemm_ready(clvae_ctx_t *ctx)
-{
-    clvae_tuning_t *t = clvae_tuning_get(ctx);
-    if (!ctx->gemm_tuned || (t && t->generation != ctx->gemm_generation)) gemm_tune(ctx);
-    return t;
-}
-
 static int thin_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                      clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb, clvae_buf_t c,
                      size_t ldc)
@@ -477,70 +469,22 @@ static clvae_status_t gemm_sliced(clvae_ctx_t *ctx, cl_kernel kr, size_t bm, siz
     return s;
 }
 
-/* The gemm_block build for the block shape in force (*bm x *bn), with the NCHW store when nchw
- * (one build per shape and store). */
-static clvae_status_t block_kernel(clvae_ctx_t *ctx, int nchw, size_t *bm, size_t *bn,
-                                   cl_kernel *kr, clvae_error_t *err)
-{
-    block_shape(ctx, bm, bn);
-    char defs[64];
-    snprintf(defs, sizeof defs, "-DGB_M=%zuu -DGB_N=%zuu%s", *bm, *bn,
-             nchw ? " -DGB_NCHW=1" : "");
-    return clvae_kernel_get_defs(ctx, "gemm", defs, "gemm_block", kr, err);
-}
-
-/* C = alpha op(A) B + beta C by gemm_block, in sl slices of k (kc each). */
+/* C = alpha op(A) B + beta C by gemm_block (one build per block shape), in sl slices of k (kc
+ * each). */
 static clvae_status_t gemm_block(clvae_ctx_t *ctx, int trans_a, size_t m, size_t n, size_t k,
                                  float alpha, clvae_buf_t a, size_t lda, clvae_buf_t b,
                                  size_t ldb, float beta, clvae_buf_t c, size_t ldc, size_t sl,
                                  size_t kc, clvae_error_t *err)
 {
     size_t bm, bn;
+    block_shape(ctx, &bm, &bn);
+    char defs[48];
+    snprintf(defs, sizeof defs, "-DGB_M=%zuu -DGB_N=%zuu", bm, bn);
     cl_kernel kr;
-    clvae_status_t s = block_kernel(ctx, 0, &bm, &bn, &kr, err);
+    clvae_status_t s = clvae_kernel_get_defs(ctx, "gemm", defs, "gemm_block", &kr, err);
     if (s) return s;
     return gemm_sliced(ctx, kr, bm, bn, trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
                        sl, kc, err);
-}
-
-clvae_status_t clvae_gemm_nchw(clvae_ctx_t *ctx, size_t m, size_t n, size_t k, clvae_buf_t a,
-                               size_t lda, clvae_buf_t b, size_t ldb, clvae_buf_t y, size_t P,
-                               clvae_buf_t bias, int accumulate, int act, float slope, int *done,
-                               clvae_error_t *err)
-{
-    *done = 0;
-    if (m == 0 || n == 0 || k == 0 || P == 0 || n % P)
-        return CLVAE_FAIL(err, CLVAE_ERR_INVALID,
-                          "gemm_nchw: m=%zu n=%zu k=%zu with %zu pixels a plane", m, n, k, P);
-    clvae_tuning_t *t = gemm_ready(ctx);
-    size_t kc;
-    if (block_gemm(ctx, 0, 0, m, n, k, a, lda, b, ldb, y, n, &kc) != 1) return CLVAE_OK;
-    if (t && t->recording) { /* the call clvae_gemm would have had: C [m, n], beta 0 */
-        clvae_gemm_shape_t sh = {0, 0, m, n, k, lda, ldb, n, 0, 1, -1, 0};
-        note_call(t, &sh);
-    }
-    size_t bm, bn;
-    cl_kernel kr;
-    clvae_status_t s = block_kernel(ctx, 1, &bm, &bn, &kr, err);
-    if (!s) s = gemm_args(kr, y, P, a, lda, b, ldb, m, n, k, 0, err);
-    if (s) return s;
-    float alpha = 1.0f, beta = 0.0f;
-    cl_uint u[6] = {(cl_uint)k, 0, (cl_uint)bias.off, bias.mem ? 1u : 0u, accumulate ? 1u : 0u,
-                    accumulate ? 0u : (cl_uint)act};
-    CLVAE_CL_RET(err, clSetKernelArg(kr, 13, sizeof alpha, &alpha));
-    CLVAE_CL_RET(err, clSetKernelArg(kr, 14, sizeof beta, &beta));
-    CLVAE_CL_RET(err, clSetKernelArg(kr, 15, sizeof(cl_uint), &u[0]));
-    CLVAE_CL_RET(err, clSetKernelArg(kr, 16, sizeof(cl_uint), &u[1]));
-    CLVAE_CL_RET(err, clSetKernelArg(kr, 17, sizeof(cl_mem), &bias.mem));
-    for (cl_uint i = 0; i < 4; i++)
-        CLVAE_CL_RET(err, clSetKernelArg(kr, 18 + i, sizeof(cl_uint), &u[2 + i]));
-    CLVAE_CL_RET(err, clSetKernelArg(kr, 22, sizeof slope, &slope));
-    s = clvae_launch_1d(ctx, kr, ((m + bm - 1) / bm) * ((n + bn - 1) / bn), err);
-    if (!s) {
-        ctx->counters.gemm_calls++;
-        *done = 1;
-    }
-    return s;
 }
 
 /* clvae's dot-product GEMM (cl/gemm.cl's gemm_dot, blocks of 4 x 4) for C = alpha A B^T +
@@ -611,7 +555,8 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
     if (m == 0 || n == 0 || k == 0)
         return CLVAE_FAIL(err, CLVAE_ERR_INVALID, "gemm with a zero size (m=%zu n=%zu k=%zu)", m,
                           n, k);
-    clvae_tuning_t *t = gemm_ready(ctx);
+    clvae_tuning_t *t = clvae_tuning_get(ctx);
+    if (!ctx->gemm_tuned || (t && t->generation != ctx->gemm_generation)) gemm_tune(ctx);
     if (t && t->recording) {
         clvae_gemm_shape_t sh = {trans_a ? 1 : 0, trans_b ? 1 : 0, m, n, k, lda, ldb, ldc,
                                  beta != 0.0f, 1, -1, 0};

@@ -559,15 +559,10 @@ static clvae_status_t conv_fwd(clvae_ctx_t *ctx, clvae_buf_t y, clvae_buf_t dw, 
             /* keep: the chunk's matrix goes into the caller's buffer, for the backward */
             if (keep.mem) col = clvae_buf_at(keep, n0 * z.ckk * z.P);
             s = im2col(ctx, col, clvae_buf_at(x, n0 * z.in), g, m, err);
-            int done = 0; /* the GEMM's store writes y (NCHW, bias, activation) itself */
             if (!s)
-                s = clvae_gemm_nchw(ctx, g->K, cols, z.ckk, w, z.ckk, col, cols,
-                                    clvae_buf_at(y, n0 * z.out), z.P, b, accumulate, (int)e.act,
-                                    e.slope, &done, err);
-            if (!s && !done)
                 s = clvae_gemm(ctx, 0, 0, g->K, cols, z.ckk, 1.0f, w, z.ckk, col, cols, 0.0f,
                                rows, cols, err);
-            if (!s && !done)
+            if (!s)
                 s = from_rows(ctx, clvae_buf_at(y, n0 * z.out), rows, b, m, g->K, z.P,
                               accumulate, e, err);
         }

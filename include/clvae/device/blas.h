@@ -12,18 +12,6 @@ clvae_status_t clvae_gemm(clvae_ctx_t *ctx, int trans_a, int trans_b, size_t m, 
                           float alpha, clvae_buf_t a, size_t lda, clvae_buf_t b, size_t ldb,
                           float beta, clvae_buf_t c, size_t ldc, clvae_error_t *err);
 
-/* A conv's output straight from its GEMM: y [n / P, m, P] (NCHW, P pixels a plane, n a multiple
- * of P) = (accumulate ? y + : act of) (A B + bias) for A [m, lda] and B [k, ldb], neither
- * transposed: element (r, j) of A B goes to image j / P, channel r, pixel j mod P, plus bias[r]
- * (bias.mem NULL: none). act is an activation number (clvae_act_t; ignored with accumulate).
- * Where clvae_gemm would give C = A B to its own gemm_block whole (one slice of k), it runs
- * there and *done is 1; else *done is 0 and nothing ran: the caller GEMMs into a [m, n] matrix
- * and reorders it. The same values as that GEMM followed by the reordering pass. */
-clvae_status_t clvae_gemm_nchw(clvae_ctx_t *ctx, size_t m, size_t n, size_t k, clvae_buf_t a,
-                               size_t lda, clvae_buf_t b, size_t ldb, clvae_buf_t y, size_t P,
-                               clvae_buf_t bias, int accumulate, int act, float slope, int *done,
-                               clvae_error_t *err);
-
 /* One GEMM call as clvae_gemm takes it (alpha 1), and how often it is made: what `clvae tune`
  * records from a training step and times, what `clvae bench --gemm` times and `--profile`
  * lists, so that all three name and count the same calls. */
